@@ -1,0 +1,41 @@
+# ssot.governance - the two commands: `make demo` and `make test`.
+# Both set up everything first (idempotent; a second run takes seconds).
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+VENV ?= $(ROOT)/.venv
+WORKSPACE ?= $(ROOT)/demo-workspace
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
+export SSOT_CACHE ?= $(ROOT)/.cache
+
+.PHONY: demo test setup image lint unit integration build clean
+
+demo: image
+	bash scripts/demo.sh "$(WORKSPACE)"
+
+test: image
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest tests
+
+setup:
+	bash scripts/setup.sh
+
+image: setup
+	$(PY) tests/images/build_pg_image.py legacy-pg-10.23 --cache "$(SSOT_CACHE)"
+
+lint: setup
+	$(VENV)/bin/ansible-lint --profile production
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+integration: image
+	$(VENV)/bin/pytest tests/integration
+
+# Collection tarball, as published.
+build: setup
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path "$(ROOT)"
+
+clean:
+	rm -rf "$(ROOT)/.collections" "$(ROOT)"/ssot-governance-*.tar.gz tests/output
