@@ -8,6 +8,7 @@ WORKSPACE ?= $(ROOT)/demo-workspace
 PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
+export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: demo test setup image lint unit integration build clean
 

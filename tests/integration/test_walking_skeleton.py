@@ -1,0 +1,128 @@
+"""The reference skill's first validation, end to end on a real engine:
+image tar -> provision -> read-only validation -> evidence."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import (IMAGE, PASSWORD, ROOT, docker, explain, free_port, run_playbook,
+                      write_workspace)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def provisioned(legacy_image, container_names, tmp_path_factory):
+    """A legacy container provisioned from the tar on an engine that did not have the image."""
+    # Clean engine: the image must come from the delivered tar. (-f untags even
+    # when a demo container still uses the image; its layers stay until unused.)
+    docker("rmi", "-f", IMAGE, check=False)
+    assert docker("image", "inspect", IMAGE, check=False).returncode != 0, "image still present"
+    name = f"ssot-it-{tmp_path_factory.getbasetemp().name[-6:]}-main"
+    container_names.append(name)
+    ws = write_workspace(tmp_path_factory.mktemp("ws"), legacy_image, name, free_port())
+    proc = run_playbook("ssot.governance.provision", ws)
+    assert proc.returncode == 0, explain(proc)
+    return ws, proc
+
+
+def recap_changed(proc: subprocess.CompletedProcess) -> int:
+    m = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", proc.stdout)
+    assert m, proc.stdout[-2000:]
+    return int(m.group(1))
+
+
+def test_provision_loads_the_tar_and_binds_to_loopback(provisioned):
+    ws, proc = provisioned
+    assert docker("image", "inspect", IMAGE, check=False).returncode == 0
+    assert recap_changed(proc) >= 2  # image loaded, container created
+    ports = docker("port", ws.container, "5432/tcp").stdout.split()
+    assert ports == [f"127.0.0.1:{ws.port}"]
+
+
+def test_validate_writes_evidence_of_postgresql_10_23(provisioned):
+    ws, _ = provisioned
+    proc = run_playbook("ssot.governance.validate", ws)
+    assert proc.returncode == 0, explain(proc)
+    log = ws.evidence(".log")[-1].read_text()
+    assert "PostgreSQL 10.23" in log
+    assert "=> SHOW wal_level;" in log and "=> SHOW shared_preload_libraries;" in log
+    result = ws.latest_result()
+    assert result["server_major"] == "10"
+    assert result["read_only_session"] is True
+    assert [c["status"] for c in result["checks"]] == ["match"] * 3
+    assert result["ssot_digest"].startswith("sha256:")
+    assert PASSWORD not in log and PASSWORD not in proc.stdout
+
+
+def test_provision_again_changes_nothing(provisioned):
+    ws, _ = provisioned
+    proc = run_playbook("ssot.governance.provision", ws)
+    assert proc.returncode == 0, explain(proc)
+    assert recap_changed(proc) == 0, proc.stdout[-3000:]
+
+
+def test_wrong_expectation_is_reported_not_hidden(provisioned, legacy_image, tmp_path):
+    ws, _ = provisioned
+
+    def expect_logical(doc):
+        doc["postgres"]["settings"]["wal_level"] = "logical"
+
+    wrong = write_workspace(tmp_path / "wrong", legacy_image, ws.container, ws.port, expect_logical)
+    proc = run_playbook("ssot.governance.validate", wrong)
+    assert proc.returncode != 0, explain(proc)
+    assert "[setting.wal_level] esperado logical, obtido replica" in proc.stdout, explain(proc)
+    result = wrong.latest_result()
+    assert result["deviations"] == ["setting.wal_level"]
+    check = next(c for c in result["checks"] if c["id"] == "setting.wal_level")
+    assert (check["expected"], check["actual"], check["status"]) == ("logical", "replica", "deviation")
+    assert "DEVIATION  setting.wal_level" in wrong.evidence(".log")[-1].read_text()
+
+
+def test_wrong_password_is_a_clear_failure(provisioned):
+    ws, _ = provisioned
+    proc = run_playbook("ssot.governance.validate", ws, env_extra={"SSOT_PG_PASSWORD": "not-the-password"})
+    assert proc.returncode != 0
+    assert "cannot connect to host=127.0.0.1" in proc.stdout and "password authentication failed" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_seed_script_creates_the_demo_database(provisioned):
+    ws, _ = provisioned
+    out = subprocess.run([str(ROOT / "tests" / "images" / "seed_demo.sh"), ws.container], text=True,
+                         capture_output=True, check=True).stdout
+    assert "customers=500 products=200 orders=3000 order_items=6000" in out
+    # Related rows: every order item points at an existing order and product.
+    orphans = docker("exec", ws.container, "psql", "-U", "postgres", "-d", "legacy_shop", "-Atc",
+                     "SELECT count(*) FROM order_items i LEFT JOIN orders o ON o.id = i.order_id "
+                     "WHERE o.id IS NULL").stdout.strip()
+    assert orphans == "0"
+    # pg_dumpall works inside the container (client tools shipped in the image).
+    dump = docker("exec", ws.container, "pg_dumpall", "-U", "postgres").stdout
+    assert "CREATE DATABASE legacy_shop" in dump and "COPY public.order_items" in dump
+
+
+def test_collection_tarball_installs_and_runs_elsewhere(provisioned, tmp_path, tools):
+    ws, _ = provisioned
+    build = subprocess.run([tools["ansible-galaxy"], "collection", "build", str(ROOT), "--output-path",
+                            str(tmp_path)], text=True, capture_output=True)
+    assert build.returncode == 0, build.stderr
+    tarball = next(tmp_path.glob("ssot-governance-*.tar.gz"))
+    colls = tmp_path / "other-project" / "collections"
+    inst = subprocess.run([tools["ansible-galaxy"], "collection", "install", str(tarball), "-p", str(colls),
+                           "--no-deps", "--force"], text=True, capture_output=True)
+    assert inst.returncode == 0, inst.stderr
+    installed = colls / "ansible_collections" / "ssot" / "governance"
+    assert (installed / "playbooks" / "validate.yml").is_file()
+    assert not (installed / ".venv").exists() and not (installed / ".cache").exists()
+    # Another project: its own copy of the workspace, only the installed collection on the path.
+    project = tmp_path / "other-project" / "ws"
+    shutil.copytree(ws.path, project, ignore=shutil.ignore_patterns("evidence", "delivered"))
+    proc = run_playbook("ssot.governance.validate", project, collections_path=colls, extra_args=["-vvv"])
+    assert proc.returncode == 0, explain(proc)
+    assert f"{installed}/plugins/modules/pg_check.py" in proc.stdout
+    assert str(ROOT / ".collections") not in proc.stdout
+    assert "PostgreSQL 10.23" in next(project.glob("evidence/*/validate-*.log")).read_text()

@@ -1,0 +1,58 @@
+"""One place per fact: the copies that must agree, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.ssot.governance.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.ssot.governance.plugins.module_utils import _pg
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+
+
+def test_connection_doc_fragment_matches_argument_spec():
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = _pg.connection_argument_spec()
+    assert set(documented) == set(spec)
+    for name, opt in spec.items():
+        assert documented[name]["type"] == opt["type"], name
+        assert documented[name].get("default") == opt.get("default"), name
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_defaults_match_argument_specs(role):
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"].get("options", {})
+    defaults_file = ROOT / "roles" / role / "defaults" / "main.yml"
+    defaults = yaml.safe_load(defaults_file.read_text()) or {} if defaults_file.exists() else {}
+    assert set(defaults) == set(options), f"{role}: defaults and argument_specs name different variables"
+    for name, value in defaults.items():
+        if isinstance(value, str) and "{{" in value:
+            continue  # computed default, documented in words
+        assert options[name].get("default") == value, f"{role}: {name} default differs"
+    for name in options:
+        assert name.startswith(role + "_"), f"{role}: public variable {name} lacks the role prefix"
+
+
+def test_message_catalogs_have_the_same_keys():
+    pt = yaml.safe_load((ROOT / "messages" / "pt-BR.yml").read_text(encoding="utf-8"))
+    en = yaml.safe_load((ROOT / "messages" / "en.yml").read_text(encoding="utf-8"))
+    assert set(pt) == set(en)
+    assert all(isinstance(k, str) for k in pt), "a key was read as a non-string (YAML yes/no?)"
+
+
+def test_every_module_has_docs_examples_return():
+    for path in sorted((ROOT / "plugins" / "modules").glob("*.py")):
+        ns: dict = {}
+        src = path.read_text()
+        for name in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+            assert f"\n{name} = r'''" in src, f"{path.name} lacks {name}"
+        exec(compile(src.split("\nfrom ansible")[0].split("\nimport ")[0], str(path), "exec"), ns)  # docs only
+        doc = yaml.safe_load(ns["DOCUMENTATION"])
+        assert doc["module"] == path.stem
+        assert yaml.safe_load(ns["EXAMPLES"])
+        assert yaml.safe_load(ns["RETURN"])
