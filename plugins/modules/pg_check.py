@@ -11,7 +11,7 @@ short_description: Check a PostgreSQL server against the SSOT in one read-only s
 version_added: 1.0.0
 description:
   - Opens one session with C(default_transaction_read_only=on), runs the reference evidence
-    queries (C(SELECT version();), C(SHOW server_version_num;)) and one C(SHOW <name>;) per
+    queries C(SELECT version\(\);) and C(SHOW server_version_num;), then one C(SHOW <name>;) per
     expected setting, and compares each answer with the SSOT.
   - Each check reports its id, what was expected, what the server said, a status
     (C(match), C(deviation) or C(error)) and the SQL it ran. A deviation is a finding, not a
@@ -60,7 +60,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 server_version:
-  description: Output of C(SELECT version();).
+  description: Output of C(SELECT version\(\);).
   returned: success
   type: str
   sample: PostgreSQL 10.23 on x86_64-pc-linux-gnu, compiled by gcc 4.4.7, 64-bit

@@ -1,0 +1,29 @@
+"""Every plugin's documentation renders with ansible-doc (what a user reads first)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = [("module", p.stem) for p in sorted((ROOT / "plugins" / "modules").glob("*.py"))]
+PLUGINS += [("lookup", p.stem) for p in sorted((ROOT / "plugins" / "lookup").glob("*.py"))]
+
+
+@pytest.mark.parametrize("kind, name", PLUGINS)
+def test_ansible_doc_renders(kind, name):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1")
+    fqcn = f"ssot.governance.{name}"
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", kind, "--json", fqcn],
+                          text=True, capture_output=True, env=env)
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)[fqcn]
+    assert doc["doc"]["description"] and doc["examples"].strip()
+    text = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", kind, fqcn],
+                          text=True, capture_output=True, env=env).stdout
+    assert "version();" in text or kind != "module" or name != "pg_check"
