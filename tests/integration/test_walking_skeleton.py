@@ -126,3 +126,13 @@ def test_collection_tarball_installs_and_runs_elsewhere(provisioned, tmp_path, t
     assert f"{installed}/plugins/modules/pg_check.py" in proc.stdout
     assert str(ROOT / ".collections") not in proc.stdout
     assert "PostgreSQL 10.23" in next(project.glob("evidence/*/validate-*.log")).read_text()
+
+
+def test_container_of_another_workspace_is_not_taken_over(provisioned, legacy_image, tmp_path):
+    ws, _ = provisioned
+    before = docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip()
+    other = write_workspace(tmp_path / "other", legacy_image, ws.container, ws.port)
+    proc = run_playbook("ssot.governance.provision", other)
+    assert proc.returncode != 0
+    assert f"pertence a outro workspace ({ws.path})" in proc.stdout, explain(proc)
+    assert docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip() == before
