@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.ssot.governance.plugins.module_utils import _versions
+
 try:
     import psycopg2
     HAS_PSYCOPG2 = True
@@ -28,7 +30,7 @@ ERROR = "error"
 # take a bind parameter, so anything else is refused rather than quoted.
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
-OPERATORS = ("equals", "in", "regex", "not_empty", "contains")
+OPERATORS = ("equals", "in", "regex", "not_empty", "contains", "version_range")
 
 
 class CheckError(Exception):
@@ -93,6 +95,12 @@ def compare(expected, actual):
         return (MATCH if ok else DEVIATION), "matches /%s/" % value
     if op == "not_empty":
         return (MATCH if actual.strip() else DEVIATION), "not empty"
+    if op == "version_range":
+        try:
+            ok = _versions.satisfies(actual, value)
+        except _versions.VersionError as exc:
+            raise CheckError("version_range %r: %s" % (value, exc))
+        return (MATCH if ok else DEVIATION), "version %s" % value
     # contains: a list setting such as shared_preload_libraries
     items = [i.strip() for i in actual.split(",") if i.strip()]
     wanted = [normalize(v) for v in (value if isinstance(value, list) else [value])]
@@ -151,11 +159,13 @@ def run_checks(session, expected_major, settings):
     major = major_from_version_num(rows[0][0])
     read_only = session.query("SHOW transaction_read_only;")[1][0][0]
     if expected_major is not None:
-        status, wanted = compare(str(expected_major), major)
-        checks.append({
-            "id": "postgres.major", "description": "server major version",
-            "sql": "SHOW server_version_num;", "expected": wanted, "actual": major, "status": status,
-        })
+        check = {"id": "postgres.major", "description": "server major version", "sql": "SHOW server_version_num;",
+                 "expected": _versions.as_text(expected_major), "actual": major}
+        try:
+            check["status"] = compare({"version_range": expected_major}, major)[0]
+        except CheckError as exc:
+            check.update(status=ERROR, message=str(exc))
+        checks.append(check)
     for name in sorted(settings or {}):
         check = {"id": "setting.%s" % name, "description": "setting %s" % name, "sql": "SHOW %s;" % name}
         try:

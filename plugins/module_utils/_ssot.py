@@ -1,17 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: ssot.governance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Loading and digesting an SSOT document.
+"""Loading, validating, normalizing and digesting an SSOT document.
 
 PRIVATE: this module is internal to ssot.governance; its API may change at any
-time. Stdlib + PyYAML (shipped with ansible-core) only: it runs on the target.
+time. Runs on the target (the controller, for this collection's playbooks):
+stdlib, PyYAML (shipped with ansible-core) and jsonschema.
+
+Every problem is a ``Problem`` (where: JSON pointer and line; what; how to
+fix) rendered from the message catalog in the operator's language. Nothing
+here lets an exception other than ``SSOTError`` escape for any input.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import re
+
+from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _versions
 
 try:
     import yaml
@@ -19,23 +28,94 @@ try:
 except ImportError:  # pragma: no cover - ansible-core always ships PyYAML
     HAS_YAML = False
 
+try:
+    import jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:  # pragma: no cover - depends on the target
+    HAS_JSONSCHEMA = False
+
 # Anything larger is not a specification someone wrote by hand.
 MAX_SSOT_BYTES = 5 * 1024 * 1024
+# Bound on the nodes a document may expand to (YAML aliases can multiply them).
+MAX_NODES = 200000
+DEFAULT_LANGUAGE = "pt-BR"
+SCHEMA = _schemas.SCHEMAS["ssot"]
+SCHEMA_VERSION = SCHEMA["properties"]["schema_version"]["const"]
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def message(lang, code, **params):
+    """Catalog text with its {placeholders} filled; other braces (``{env: NAME}``) stay as written."""
+    catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES[DEFAULT_LANGUAGE]
+    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
+
+
+def pointer_text(path):
+    out = "$"
+    for part in path:
+        out += "[%d]" % part if isinstance(part, int) else ".%s" % part
+    return out
+
+
+class Problem(object):
+    """One thing wrong with the SSOT: where, what, how to fix."""
+
+    def __init__(self, code, path=(), line=None, fix=None, fix_params=None, **params):
+        self.key = code
+        self.path = list(path)
+        self.line = line
+        self.fix = fix
+        self.fix_params = fix_params or {}
+        self.params = params
+
+    def render(self, lang, file_name):
+        what = message(lang, self.key, **self.params)
+        if self.path or self.line:
+            pointer = pointer_text(self.path)
+            where = (message(lang, "ssot.where.line", file=file_name, line=self.line, pointer=pointer)
+                     if self.line else message(lang, "ssot.where.noline", file=file_name, pointer=pointer))
+        else:
+            where = file_name
+        text = "%s: %s." % (where, what)
+        if self.fix:
+            text += " " + message(lang, "ssot.how_to_fix", fix=message(lang, self.fix, **self.fix_params))
+        return text
+
+    def as_dict(self, lang, file_name):
+        return {"pointer": pointer_text(self.path), "line": self.line, "code": self.key,
+                "message": self.render(lang, file_name)}
 
 
 class SSOTError(Exception):
-    """The SSOT cannot be used; ``str()`` says where and how to fix it."""
+    """The SSOT cannot be used. ``render(lang)`` lists every problem."""
 
-    def __init__(self, message, path=None, line=None):
+    def __init__(self, problems, path="ssot.yml", language=DEFAULT_LANGUAGE):
+        self.problems = problems if isinstance(problems, list) else [problems]
         self.path = path
-        self.line = line
-        where = path or ""
-        if line is not None:
-            where = "%s:%s" % (where, line)
-        super(SSOTError, self).__init__("%s: %s" % (where, message) if where else message)
+        self.language = language
+        super(SSOTError, self).__init__(self.render(language))
+
+    @property
+    def file_name(self):
+        return os.path.basename(self.path) or self.path
+
+    @property
+    def line(self):
+        return self.problems[0].line if self.problems else None
+
+    def render(self, lang=None):
+        lang = lang or self.language
+        lines = [p.render(lang, self.file_name) for p in self.problems]
+        if len(lines) == 1:
+            return lines[0]
+        return "\n".join([message(lang, "ssot.invalid", count=len(lines))] + ["- " + x for x in lines])
 
 
-def _unique_key_loader():
+# --- loading ----------------------------------------------------------------
+
+def _loader_class():
     class Loader(yaml.SafeLoader):
         pass
 
@@ -43,11 +123,13 @@ def _unique_key_loader():
         seen = {}
         for key_node, _value in node.value:
             key = loader.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be text",
+                                                        key_node.start_mark)
             if key in seen:
-                raise SSOTError(
-                    "duplicate key %r (first at line %d); keep only one" % (key, seen[key]),
-                    line=key_node.start_mark.line + 1,
-                )
+                raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
             seen[key] = key_node.start_mark.line + 1
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -55,37 +137,286 @@ def _unique_key_loader():
     return Loader
 
 
-def load(path):
-    """Read an SSOT file (YAML or JSON) and return the document as loaded."""
+class _DuplicateKey(Exception):
+    def __init__(self, key, first, line):
+        super(_DuplicateKey, self).__init__(key)
+        self.key, self.first, self.line = key, first, line
+
+
+def _line_map(node):
+    """(str path parts) -> 1-based line, for every node; bounded against alias bombs."""
+    lines = {}
+    stack = [((), node, frozenset())]
+    count = 0
+    while stack:
+        path, current, ancestors = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise _TooBig()
+        lines.setdefault(path, current.start_mark.line + 1)
+        if id(current) in ancestors:
+            continue  # recursive alias: the loader builds it, validation reports it
+        inner = ancestors | {id(current)}
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key_path = path + (str(key_node.value),)
+                lines.setdefault(key_path, key_node.start_mark.line + 1)
+                stack.append((key_path, value_node, inner))
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                stack.append((path + (str(i),), item, inner))
+    return lines
+
+
+class _TooBig(Exception):
+    pass
+
+
+def read_text(path):
     if not os.path.exists(path):
-        raise SSOTError("file not found; pass the SSOT path (ssot_workspace=<dir> holding ssot.yml)", path)
+        raise SSOTError(Problem("ssot.load.not_found"), path)
     if not os.path.isfile(path):
-        raise SSOTError("not a regular file", path)
+        raise SSOTError(Problem("ssot.load.not_regular"), path)
     size = os.path.getsize(path)
     if size > MAX_SSOT_BYTES:
-        raise SSOTError("file is %d bytes, more than the %d an SSOT may have" % (size, MAX_SSOT_BYTES), path)
+        raise SSOTError(Problem("ssot.load.too_large", size=size, limit=MAX_SSOT_BYTES), path)
     with open(path, "rb") as fh:
-        raw = fh.read()
+        raw = fh.read(MAX_SSOT_BYTES + 1)
     if b"\x00" in raw:
-        raise SSOTError("binary content (NUL bytes); the SSOT must be YAML or JSON text", path)
+        raise SSOTError(Problem("ssot.load.binary"), path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SSOTError("not UTF-8 text (byte %d); save the file as UTF-8" % exc.start, path)
+        raise SSOTError(Problem("ssot.load.not_utf8", offset=exc.start), path)
+    if text.startswith(u"\ufeff"):
+        text = text[1:]
+    return text
+
+
+def parse(text, path="ssot.yml"):
+    """Text -> (document, line map). YAML or JSON (JSON is read as YAML)."""
     if not text.strip():
-        raise SSOTError("file is empty; see examples/legacy-pg/ssot.yml for a starting point", path)
+        raise SSOTError(Problem("ssot.load.empty"), path)
+    loader = None
     try:
-        doc = yaml.load(text, Loader=_unique_key_loader())  # nosec B506 - SafeLoader subclass
-    except SSOTError as exc:
-        raise SSOTError(str(exc), path, exc.line)
+        loader = _loader_class()(text)
+        node = loader.get_single_node()
+        doc = loader.construct_document(node) if node is not None else None
+        lines = _line_map(node) if node is not None else {}
+    except _DuplicateKey as exc:
+        raise SSOTError(Problem("ssot.load.duplicate_key", line=exc.line, key=exc.key, first=exc.first), path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise SSOTError("YAML syntax error: %s" % problem, path, mark.line + 1 if mark else None)
+        context = getattr(exc, "context", None)
+        detail = "%s (%s)" % (problem, context) if context else problem
+        raise SSOTError(Problem("ssot.load.yaml_syntax", line=mark.line + 1 if mark else None, problem=detail), path)
+    except (_TooBig, RecursionError):
+        raise SSOTError(Problem("ssot.load.too_large", size=len(text), limit=MAX_SSOT_BYTES), path)
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if doc is None:
+        raise SSOTError(Problem("ssot.load.empty"), path)
     if not isinstance(doc, dict):
-        raise SSOTError("the top level must be a mapping of sections (metadata, artifacts, target, ...), got %s"
-                        % type(doc).__name__, path)
-    return doc
+        raise SSOTError(Problem("ssot.load.not_mapping", line=1, kind=_kind(doc, DEFAULT_LANGUAGE)), path)
+    return doc, lines
+
+
+def load(path):
+    """Read an SSOT file; return (document as written, line map)."""
+    return parse(read_text(path), path)
+
+
+# --- validation -------------------------------------------------------------
+
+def _kind(value, lang):
+    for name, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
+                        ("object", dict), ("array", list), ("null", type(None))):
+        if isinstance(value, types):
+            return message(lang, "type." + name)
+    return type(value).__name__
+
+
+def _show(value):
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _line(lines, path):
+    parts = tuple(str(p) for p in path)
+    while True:
+        if parts in lines:
+            return lines[parts]
+        if not parts:
+            return None
+        parts = parts[:-1]
+
+
+def _non_text_keys(value, path, out):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                out.append(Problem("ssot.schema.property_name", path + [str(k)], name=_show(k)))
+            else:
+                _non_text_keys(v, path + [k], out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _non_text_keys(v, path + [i], out)
+
+
+def _schema_problem(err, lang):
+    kw = err.validator
+    path = list(err.absolute_path)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    fix = schema.get("x-fix")
+    fix_key = "ssot.fix." + fix if fix else None
+    secret = fix == "secret_ref"
+    value = "***" if secret else _show(err.instance)
+    if kw == "required":
+        missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+        return [Problem("ssot.schema.required", path, name=m, fix="ssot.fix.required", fix_params={"name": m})
+                for m in missing]
+    if kw == "additionalProperties" and isinstance(err.instance, dict):
+        known = schema.get("properties", {})
+        patterns = schema.get("patternProperties", {})
+        extras = [k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+        allowed = ", ".join(known) or "-"
+        return [Problem("ssot.schema.additional", path + [k], name=k, allowed=allowed, fix="ssot.fix.additional")
+                for k in extras]
+    if secret and kw in ("type", "additionalProperties", "minProperties", "maxProperties"):
+        return [Problem("ssot.schema.secret_literal" if not isinstance(err.instance, dict) else "ssot.schema.any_of",
+                        path, value=value, fix=fix_key)]
+    if kw == "type":
+        expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return [Problem("ssot.schema.type", path, expected=" / ".join(message(lang, "type." + t) for t in expected),
+                        actual=_kind(err.instance, lang), value=value, fix=fix_key)]
+    if kw == "enum":
+        return [Problem("ssot.schema.enum", path, value=value,
+                        allowed=", ".join(str(v) for v in err.validator_value), fix=fix_key)]
+    if kw == "const":
+        return [Problem("ssot.schema.const", path, expected=_show(err.validator_value), value=value, fix=fix_key)]
+    if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+        return [Problem("ssot.schema.property_name", path + [err.instance], name=_show(err.instance), fix=fix_key)]
+    if kw == "pattern":
+        return [Problem("ssot.schema.pattern", path, value=value, fix=fix_key)]
+    if kw in ("minimum", "maximum"):
+        return [Problem("ssot.schema." + kw, path, value=value, limit=err.validator_value, fix=fix_key)]
+    if kw == "minItems":
+        return [Problem("ssot.schema.min_items", path, limit=err.validator_value, fix=fix_key)]
+    if kw == "minLength":
+        return [Problem("ssot.schema.min_length", path, fix=fix_key)]
+    if kw in ("anyOf", "oneOf"):
+        return [Problem("ssot.schema.any_of", path, value=value, fix=fix_key)]
+    return [Problem("ssot.schema.other", path, detail="***" if secret else err.message, fix=fix_key)]
+
+
+def _expectations(doc):
+    """(path, expectation) for every expectation the document holds."""
+    settings = (doc.get("postgres") or {}).get("settings") if isinstance(doc.get("postgres"), dict) else None
+    if isinstance(settings, dict):
+        for name, exp in settings.items():
+            yield ["postgres", "settings", name], exp
+    checks = doc.get("checks")
+    if isinstance(checks, list):
+        for i, check in enumerate(checks):
+            if isinstance(check, dict) and "expect" in check:
+                yield ["checks", i, "expect"], check["expect"]
+
+
+def _semantic_problems(doc):
+    """What the schema cannot say: unique ids, readable version ranges, valid regexes."""
+    out = []
+    for section in ("artifacts", "checks", "sources"):
+        items = doc.get(section)
+        if not isinstance(items, list):
+            continue
+        first = {}
+        for i, item in enumerate(items):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str):
+                continue
+            if ident in first:
+                out.append(Problem("ssot.check.duplicate_id", [section, i, "id"], id=ident,
+                                   other=pointer_text([section, first[ident], "id"]), fix="ssot.fix.duplicate_id"))
+            else:
+                first[ident] = i
+    pg = doc.get("postgres")
+    candidates = []
+    if isinstance(pg, dict) and "major" in pg and isinstance(pg["major"], (str, int, float)):
+        candidates.append((["postgres", "major"], pg["major"]))
+    for path, exp in _expectations(doc):
+        if isinstance(exp, dict) and isinstance(exp.get("version_range"), str):
+            candidates.append((path + ["version_range"], exp["version_range"]))
+        if isinstance(exp, dict) and isinstance(exp.get("regex"), str):
+            try:
+                re.compile(exp["regex"])
+            except (re.error, OverflowError, RecursionError) as exc:
+                out.append(Problem("ssot.check.regex", path + ["regex"], value=_show(exp["regex"]), detail=str(exc),
+                                   fix="ssot.fix.regex"))
+    for path, value in candidates:
+        try:
+            _versions.parse_constraint(value)
+        except _versions.VersionError as exc:
+            out.append(Problem("ssot.check.version_constraint", path, value=_show(value), detail=str(exc),
+                               fix="ssot.fix.version_constraint"))
+    return out
+
+
+def language_of(doc, override=None):
+    if override:
+        return override
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    lang = meta.get("language") if isinstance(meta, dict) else None
+    return lang if lang in _messages.MESSAGES else DEFAULT_LANGUAGE
+
+
+def problems_of(doc, lines, lang=DEFAULT_LANGUAGE):
+    """Every problem of a loaded document, sorted by line."""
+    problems = []
+    _non_text_keys(doc, [], problems)
+    if not problems:
+        validator = jsonschema.Draft202012Validator(SCHEMA)
+        for err in validator.iter_errors(doc):
+            problems.extend(_schema_problem(err, lang))
+        problems.extend(_semantic_problems(doc))
+    for p in problems:
+        if p.line is None:
+            p.line = _line(lines, p.path)
+    problems.sort(key=lambda p: (p.line or 0, pointer_text(p.path)))
+    return problems
+
+
+# --- normalization and digest -----------------------------------------------
+
+def _resolve(schema):
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        merged = dict(SCHEMA["$defs"][ref.split("/")[-1]])
+        merged.update({k: v for k, v in schema.items() if k != "$ref"})
+        return merged
+    return schema
+
+
+def _fill(schema, value):
+    schema = _resolve(schema)
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            sub = _resolve(sub)
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                _fill(sub, value[name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            _fill(schema["items"], item)
+
+
+def normalize(doc):
+    """A copy of a valid document with every schema default filled in."""
+    out = copy.deepcopy(doc)
+    _fill(SCHEMA, out)
+    return out
 
 
 def canonical_json(doc):
@@ -97,33 +428,20 @@ def digest(doc):
     return "sha256:" + hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
 
 
-def require(doc, dotted, expected_type, path=None):
-    """Return doc[a][b]... or raise an SSOTError naming the missing field."""
-    node = doc
-    walked = []
-    for part in dotted.split("."):
-        walked.append(part)
-        if not isinstance(node, dict) or part not in node:
-            raise SSOTError("missing required field '%s'" % ".".join(walked), path)
-        node = node[part]
-    if not isinstance(node, expected_type):
-        names = expected_type.__name__ if isinstance(expected_type, type) else "/".join(t.__name__ for t in expected_type)
-        raise SSOTError("field '%s' must be %s, got %s" % (dotted, names, type(node).__name__), path)
-    return node
-
-
-# Fields the walking-skeleton playbooks rely on. The full JSON Schema replaces this list.
-REQUIRED_FIELDS = (
-    ("target.container", str),
-    ("target.image", str),
-    ("target.ports", list),
-    ("postgres.major", (str, int, float)),
-)
-
-
-def check_minimum(doc, path=None):
-    for dotted, kind in REQUIRED_FIELDS:
-        require(doc, dotted, kind, path)
-    for i, port in enumerate(doc["target"]["ports"]):
-        if not isinstance(port, dict) or "host" not in port or "container" not in port:
-            raise SSOTError("target.ports[%d] needs 'host' and 'container' (and 'bind', default 127.0.0.1)" % i, path)
+def load_valid(path, language=None):
+    """Load, validate and normalize. Returns dict(ssot, written, digest, language); raises SSOTError."""
+    text = read_text(path)
+    doc, lines = parse(text, path)
+    lang = language_of(doc, language)
+    try:
+        problems = problems_of(doc, lines, lang)
+        if not problems:
+            sig = digest(doc)
+    except RecursionError:
+        problems = [Problem("ssot.load.too_large", size=len(text), limit=MAX_SSOT_BYTES)]
+    except ValueError as exc:  # a recursive alias cannot be serialized
+        problems = [Problem("ssot.schema.other", detail=str(exc))]
+    if problems:
+        raise SSOTError(problems, path, lang)
+    return {"ssot": normalize(doc), "written": doc, "digest": sig, "language": lang,
+            "schema_version": SCHEMA_VERSION}

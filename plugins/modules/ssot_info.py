@@ -7,25 +7,43 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: ssot_info
-short_description: Load an SSOT (single source of truth) and return it with its digest
+short_description: Load an SSOT (single source of truth), validate it, and return it with its digest
 version_added: 1.0.0
 description:
   - Reads the machine-readable specification of a legacy environment (C(ssot.yml), YAML or JSON),
-    checks that it holds what the playbooks need, and returns it with a digest that every record
-    of the run carries.
-  - The digest is the C(sha256) of a canonical serialization (sorted keys, no whitespace), so it
-    does not change with key order, comments or formatting, and does change with any value.
-  - Errors name the file, the line when known, and what to change; the module never changes anything.
+    validates it against the collection's JSON Schema (C(schemas/ssot.schema.json), draft 2020-12) plus
+    the rules a schema cannot express (unique ids, readable version ranges, valid regular expressions),
+    and returns it normalized, with every default filled in.
+  - The digest is the C(sha256) of a canonical serialization (sorted keys, no whitespace, UTF-8) of the
+    document as written, so it does not change with key order, comments or formatting, and does change
+    with any value. Every record of a run, decision and approval carries it.
+  - Every problem is reported at once, each with the file, the line, the JSON path, what was expected
+    and how to fix it, in the operator language (the SSOT's C(metadata.language), C(pt-BR) by default).
+    Literal secrets are refused without being echoed. The module never changes anything.
+  - Given a prose SSOT (C(book-run.txt) or Markdown) beside it, returns its section map for the panel.
+  - Field reference and a guide to writing an SSOT from a prose runbook are in the collection's C(docs/ssot.md).
 options:
   path:
     description:
-      - Path of the SSOT file. Relative paths inside the SSOT (artifacts) are relative to its folder,
+      - Path of the SSOT file. Relative paths inside the SSOT (artifacts, dumps) are relative to its folder,
         returned as RV(base_dir).
     type: path
     required: true
+  prose:
+    description:
+      - Prose SSOT to map into RV(ssot_full_map). Files ending in C(.md) are read as Markdown.
+      - When omitted, C(book-run.txt) or C(book-run.md) beside O(path) is used if present. An empty string disables it.
+    type: path
+  language:
+    description:
+      - Language of the error messages. Defaults to the SSOT's C(metadata.language), else C(pt-BR).
+    type: str
+    choices: [pt-BR, en]
 extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
+requirements:
+  - jsonschema on the target (the controller, for this collection's playbooks).
 author:
   - ssot.governance contributors
 '''
@@ -38,23 +56,39 @@ EXAMPLES = r'''
 
 - name: Show which SSOT this run follows
   ansible.builtin.debug:
-    msg: "SSOT {{ ssot_loaded.path }} digest {{ ssot_loaded.digest }}"
+    msg: "SSOT {{ ssot_loaded.path }} digest {{ ssot_loaded.digest }}, {{ ssot_loaded.ssot_full_map | length }} prose sections"
+
+- name: Errors in English, whatever the SSOT says
+  ssot.governance.ssot_info:
+    path: /srv/legacy/ssot.yml
+    language: en
 '''
 
 RETURN = r'''
 ssot:
-  description: The SSOT document as loaded.
+  description: The SSOT, normalized (every default of the schema filled in).
   returned: success
   type: dict
-  sample: {"metadata": {"name": "legacy-pg-demo"}, "target": {"container": "legacy-pg-demo"}}
+  sample: {"schema_version": 1, "metadata": {"name": "legacy-pg-demo", "language": "pt-BR"},
+           "target": {"container": "legacy-pg-demo", "engine": "docker"}}
 digest:
-  description: C(sha256:) digest of the canonical serialization of RV(ssot).
+  description: C(sha256:) digest of the canonical serialization of the SSOT as written.
   returned: success
   type: str
   sample: sha256:5f1d0c9e3b0e4c3f2f6f1b4a7b9a0d4e1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a69
+schema_version:
+  description: Version of the SSOT format.
+  returned: success
+  type: int
+  sample: 1
+language:
+  description: Operator language in force (from the SSOT or O(language)).
+  returned: success
+  type: str
+  sample: pt-BR
 path:
   description: Absolute path of the SSOT file.
-  returned: success
+  returned: always
   type: str
   sample: /srv/legacy/ssot.yml
 base_dir:
@@ -62,29 +96,94 @@ base_dir:
   returned: success
   type: str
   sample: /srv/legacy
+prose:
+  description: Absolute path of the prose SSOT that was mapped, or null.
+  returned: success
+  type: str
+  sample: /srv/legacy/book-run.txt
+ssot_full_map:
+  description: Sections of the prose SSOT (empty without one).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable id derived from the heading.
+      type: str
+    heading:
+      description: The heading as written.
+      type: str
+    level:
+      description: Heading level (0 for the preamble).
+      type: int
+    lines:
+      description: First and last line of the section (1-based, inclusive).
+      type: list
+      elements: int
+    digest:
+      description: C(sha256:) of the section's text.
+      type: str
+  sample: [{"id": "1-artefato-entregue", "heading": "1. Artefato entregue", "level": 1, "lines": [3, 7],
+            "digest": "sha256:0c1d..."}]
+errors:
+  description: On failure, every problem found, each with its JSON pointer, line, code and message.
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"pointer": "$.target.env.POSTGRES_PASSWORD", "line": 27, "code": "ssot.schema.secret_literal",
+            "message": "ssot.yml, linha 27, em $.target.env.POSTGRES_PASSWORD: ..."}]
 '''
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _ssot
+from ansible_collections.ssot.governance.plugins.module_utils import _prose, _ssot
+
+PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
+
+
+def find_prose(ssot_path, prose):
+    if prose == "":
+        return None
+    if prose:
+        return os.path.abspath(prose)
+    for name in PROSE_CANDIDATES:
+        candidate = os.path.join(os.path.dirname(ssot_path), name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(path=dict(type="path", required=True)),
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            prose=dict(type="path"),
+            language=dict(type="str", choices=["pt-BR", "en"]),
+        ),
         supports_check_mode=True,
     )
-    if not _ssot.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
+    for ok, lib in ((_ssot.HAS_YAML, "PyYAML"), (_ssot.HAS_JSONSCHEMA, "jsonschema")):
+        if not ok:
+            module.fail_json(msg=missing_required_lib(lib))
     path = os.path.abspath(module.params["path"])
     try:
-        doc = _ssot.load(path)
-        _ssot.check_minimum(doc, path)
+        loaded = _ssot.load_valid(path, module.params["language"])
     except _ssot.SSOTError as exc:
-        module.fail_json(msg="SSOT invalid: %s" % exc, path=path)
-    module.exit_json(changed=False, ssot=doc, digest=_ssot.digest(doc), path=path,
-                     base_dir=os.path.dirname(path))
+        module.fail_json(msg=exc.render(), path=path,
+                         errors=[p.as_dict(exc.language, exc.file_name) for p in exc.problems])
+    prose = find_prose(path, module.params["prose"])
+    full_map = []
+    if prose:
+        try:
+            with open(prose, "rb") as fh:
+                text = fh.read(_ssot.MAX_SSOT_BYTES).decode("utf-8", errors="replace")
+        except OSError as exc:
+            module.fail_json(msg="%s: %s" % (prose, exc), path=path)
+        full_map = _prose.section_map(text, markdown=prose.endswith(".md"))
+    module.exit_json(changed=False, ssot=loaded["ssot"], digest=loaded["digest"],
+                     schema_version=loaded["schema_version"], language=loaded["language"], path=path,
+                     base_dir=os.path.dirname(path), prose=prose, ssot_full_map=full_map)
 
 
 if __name__ == "__main__":

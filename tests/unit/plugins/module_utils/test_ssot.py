@@ -1,71 +1,158 @@
+"""SSOT loading, validation, normalization and digest (module_utils/_ssot.py)."""
+
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _ssot
 
+ROOT = Path(__file__).resolve().parents[4]
+CORPUS = ROOT / "tests" / "unit" / "ssot_corpus"
+EXPECT = re.compile(r"^# expect: (\S+)(?: (?!line \d)(.+?))?(?: line (\d+))?$")
 
-def write(tmp_path, text, name="ssot.yml", mode="w"):
+VALID = """\
+schema_version: 1
+metadata: {name: ok}
+target:
+  container: c1
+  image: "legacy-pg:10.23"
+  ports: [{host: 55432}]
+  env: {POSTGRES_PASSWORD: {env: SSOT_PG_PASSWORD}, TZ: UTC}
+postgres:
+  major: "10"
+  settings: {wal_level: replica}
+"""
+
+
+def write(tmp_path, content, name="ssot.yml"):
     p = tmp_path / name
-    if mode == "wb":
-        p.write_bytes(text)
+    if isinstance(content, bytes):
+        p.write_bytes(content)
     else:
-        p.write_text(text, encoding="utf-8")
+        p.write_text(content, encoding="utf-8")
     return str(p)
 
 
-def test_load_yaml_and_json_give_the_same_digest(tmp_path):
-    a = _ssot.load(write(tmp_path, "target:\n  container: c\n  image: i\n# comment\npostgres: {major: '10'}\n"))
-    b = _ssot.load(write(tmp_path, '{"postgres": {"major": "10"}, "target": {"image": "i", "container": "c"}}',
-                         name="ssot.json"))
-    assert a == b
-    assert _ssot.digest(a) == _ssot.digest(b)
-    assert _ssot.digest(a).startswith("sha256:") and len(_ssot.digest(a)) == 71
+def expectations(path: Path):
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = EXPECT.match(line)
+        if m:
+            found.append((m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None))
+    return found
 
 
-def test_digest_changes_with_any_value():
-    assert _ssot.digest({"a": {"b": 1}}) != _ssot.digest({"a": {"b": 2}})
-    assert _ssot.digest({"a": "1"}) != _ssot.digest({"a": 1})
+CORPUS_FILES = sorted(CORPUS.iterdir())
 
 
-@pytest.mark.parametrize("content, mode, expected", [
-    ("", "w", "file is empty"),
-    ("   \n\n", "w", "file is empty"),
-    (b"\x00\x01binary", "wb", "binary content"),
-    (b"caf\xe9: 1\n", "wb", "not UTF-8"),
-    ("- a\n- b\n", "w", "top level must be a mapping"),
-    ("a: [1, 2\n", "w", "YAML syntax error"),
+def test_the_corpus_is_big_enough():
+    assert len(CORPUS_FILES) >= 25
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+def test_malformed_ssot_gives_its_message(path):
+    wanted = expectations(path)
+    assert wanted, f"{path.name} has no '# expect:' line"
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(str(path))
+    got = [(p.key, _ssot.pointer_text(p.path), p.line) for p in err.value.problems]
+    for code, pointer, line in wanted:
+        matches = [g for g in got if g[0] == code and (pointer is None or g[1] == pointer)]
+        assert matches, f"{path.name}: expected {code} at {pointer}, got {got}"
+        if line is not None:
+            assert matches[0][2] == line, f"{path.name}: {code} at line {matches[0][2]}, expected {line}"
+    for lang in ("pt-BR", "en"):
+        text = err.value.render(lang)
+        assert path.name in text and "Traceback" not in text
+        for hidden in re.findall(r"^# not-in-message: (\S+)$", path.read_text(encoding="utf-8"), re.M):
+            assert hidden not in text
+            assert all(hidden not in p.as_dict(lang, path.name)["message"] for p in err.value.problems)
+
+
+@pytest.mark.parametrize("content, code", [
+    ("", "ssot.load.empty"),
+    ("   \n# only a comment\n", "ssot.load.empty"),
+    (b"\x00\x01binary\x02", "ssot.load.binary"),
+    (b"caf\xe9: 1\n", "ssot.load.not_utf8"),
 ])
-def test_bad_files_give_clean_errors(tmp_path, content, mode, expected):
+def test_unusable_files(tmp_path, content, code):
     with pytest.raises(_ssot.SSOTError) as err:
-        _ssot.load(write(tmp_path, content, mode=mode))
-    assert expected in str(err.value)
-    assert str(tmp_path) in str(err.value)
+        _ssot.load_valid(write(tmp_path, content))
+    assert [p.key for p in err.value.problems] == [code]
 
 
-def test_yaml_error_names_the_line(tmp_path):
+def test_a_50_mb_file_is_refused_without_reading_it(tmp_path):
+    p = tmp_path / "ssot.yml"
+    with open(p, "wb") as fh:
+        fh.write(VALID.encode())
+        fh.truncate(50 * 1024 * 1024)
     with pytest.raises(_ssot.SSOTError) as err:
-        _ssot.load(write(tmp_path, "a: 1\nb: 2\nc: [\n"))
-    assert err.value.line is not None and err.value.line >= 3
+        _ssot.load_valid(str(p))
+    assert err.value.problems[0].key == "ssot.load.too_large"
+    assert "52428800 bytes" in err.value.render("en")
 
 
-def test_duplicate_key_is_refused_with_both_lines(tmp_path):
+def test_an_alias_bomb_is_refused(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     with pytest.raises(_ssot.SSOTError) as err:
-        _ssot.load(write(tmp_path, "target:\n  container: a\n  container: b\n"))
-    assert "duplicate key 'container' (first at line 2)" in str(err.value)
-    assert err.value.line == 3
+        _ssot.load_valid(write(tmp_path, "\n".join(lines) + "\n"))
+    assert err.value.problems[0].key == "ssot.load.too_large"
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(_ssot.SSOTError, match="file not found"):
-        _ssot.load(str(tmp_path / "nope.yml"))
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(_ssot.SSOTError, match="not found|não encontrado"):
+        _ssot.load_valid(str(tmp_path / "nope.yml"))
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(str(tmp_path))
+    assert err.value.problems[0].key == "ssot.load.not_regular"
 
 
-def test_minimum_fields_named_when_missing():
-    with pytest.raises(_ssot.SSOTError, match="missing required field 'target.image'"):
-        _ssot.check_minimum({"target": {"container": "c", "ports": []}, "postgres": {"major": "10"}})
-    with pytest.raises(_ssot.SSOTError, match=r"target.ports\[0\] needs 'host'"):
-        _ssot.check_minimum({"target": {"container": "c", "image": "i", "ports": [{"bind": "127.0.0.1"}]},
-                             "postgres": {"major": "10"}})
-    with pytest.raises(_ssot.SSOTError, match="field 'target.ports' must be list, got str"):
-        _ssot.check_minimum({"target": {"container": "c", "image": "i", "ports": "5432"}, "postgres": {"major": 10}})
+def test_valid_ssot_is_normalized_with_defaults(tmp_path):
+    out = _ssot.load_valid(write(tmp_path, VALID))
+    ssot = out["ssot"]
+    assert ssot["metadata"]["language"] == "pt-BR"
+    assert ssot["target"]["ports"][0] == {"host": 55432, "bind": "127.0.0.1", "container": 5432}
+    assert ssot["target"]["connection"] == {"user": "postgres", "database": "postgres"}
+    assert ssot["exposure"]["allowed_binds"] == ["127.0.0.1"]
+    assert ssot["snapshot"]["capture"] == ["container_inspect", "image_inspect", "logs", "pg_dumpall"]
+    assert ssot["checks"] == [] and ssot["hitl"]["approval_validity"] == "7d"
+    assert out["written"]["target"]["ports"][0] == {"host": 55432}, "the written document is kept as is"
+    assert out["schema_version"] == 1 and out["language"] == "pt-BR"
+
+
+def test_digest_ignores_formatting_key_order_and_defaults(tmp_path):
+    a = _ssot.load_valid(write(tmp_path, VALID, "a.yml"))
+    reordered = ('{"target": {"ports": [{"host": 55432}], "image": "legacy-pg:10.23", "container": "c1", '
+                 '"env": {"TZ": "UTC", "POSTGRES_PASSWORD": {"env": "SSOT_PG_PASSWORD"}}}, '
+                 '"postgres": {"settings": {"wal_level": "replica"}, "major": "10"}, '
+                 '"metadata": {"name": "ok"}, "schema_version": 1}')
+    b = _ssot.load_valid(write(tmp_path, "# a comment\n" + reordered, "b.json"))
+    assert a["digest"] == b["digest"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", a["digest"])
+    c = _ssot.load_valid(write(tmp_path, VALID.replace("replica", "logical"), "c.yml"))
+    assert c["digest"] != a["digest"]
+
+
+def test_language_follows_the_ssot_and_the_override(tmp_path):
+    bad = VALID.replace("metadata: {name: ok}", "metadata: {name: ok, language: en}").replace("55432", "0")
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, bad))
+    assert "is below the minimum 1" in str(err.value)
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, bad), language="pt-BR")
+    assert "é menor que o mínimo 1" in str(err.value)
+
+
+def test_example_ssot_is_valid_once_prepared(tmp_path):
+    text = (ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text(encoding="utf-8")
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, text))
+    assert [p.key for p in err.value.problems] == ["ssot.schema.pattern"], "only the sha256 placeholder is left"
+    assert "sha256sum" in err.value.render()
+    out = _ssot.load_valid(write(tmp_path, text.replace("@@DELIVERED_SHA256@@", "0" * 64)))
+    assert out["ssot"]["target"]["container"] == "legacy-pg-demo"
