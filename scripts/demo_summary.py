@@ -23,23 +23,32 @@ def catalog(language: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def latest_evidence(workspace: Path):
-    found = sorted(workspace.glob("evidence/*/validate-*.json"), key=lambda p: (p.parent.name, p.name))
+def latest_evidence(workspace: Path, container: str):
+    found = sorted(workspace.glob(f"evidence/*/*-validate-{container}.json"), key=lambda p: (p.parent.name, p.name))
     return found[-1] if found else None
 
 
 def summary(workspace: Path) -> str:
     ssot = yaml.safe_load((workspace / "ssot.yml").read_text(encoding="utf-8")) or {}
     msg = catalog(ssot.get("metadata", {}).get("language", "pt-BR"))
-    ev = latest_evidence(workspace)
+    target = ssot.get("target", {})
+    ev = latest_evidence(workspace, target.get("container", ""))
     if ev is None:
         return msg["demo.summary.no_evidence"].format(workspace=workspace)
     data = json.loads(ev.read_text(encoding="utf-8"))
-    rel = lambda p: str(p.relative_to(workspace.parent)) if p.is_relative_to(workspace.parent) else str(p)  # noqa: E731
+    runbook_path = workspace / "runbook.json"
+    runbook = json.loads(runbook_path.read_text(encoding="utf-8")) if runbook_path.exists() else {}
+    digest = (runbook.get("ssot") or {}).get("digest") or "?"
+    port = (target.get("ports") or [{}])[0]
+    endpoint = f"{port.get('bind', '127.0.0.1')}:{port.get('host', '?')}"
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(workspace.parent)) if p.is_relative_to(workspace.parent) else str(p)
+
     lines = [
         "== " + msg["demo.summary.title"] + " ==",
-        msg["demo.summary.ssot"].format(path=rel(workspace / "ssot.yml"), digest=data["ssot_digest"]),
-        msg["demo.summary.server"].format(container=data["container"], endpoint=data["endpoint"],
+        msg["demo.summary.ssot"].format(path=rel(workspace / "ssot.yml"), digest=digest),
+        msg["demo.summary.server"].format(container=target.get("container"), endpoint=endpoint,
                                           version=data["server_version"]),
         msg["demo.summary.read_only"].format(
             value=msg["word.yes"] if data["read_only_session"] else msg["word.no"]),
@@ -51,6 +60,9 @@ def summary(workspace: Path) -> str:
         lines.append(msg["demo.summary.check"].format(mark=mark, id=c["id"], expected=c["expected"],
                                                       actual=c["actual"]))
     lines.append(msg["demo.summary.evidence"].format(log=rel(ev.with_suffix(".log")), json=rel(ev)))
+    lines.append(msg["demo.summary.records"].format(runbook=rel(runbook_path),
+                                                    panel=rel(workspace / "project-panel.json"),
+                                                    journal=rel(workspace / "journal.jsonl")))
     lines.append(msg["demo.summary.deviations"] if data["deviations"] else msg["demo.summary.ok"])
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'demo.summary.counts': 'Verificações: {total}; conferem: {matched}; desvios: {deviations}',
            'demo.summary.check': '  [{mark}] {id}: esperado {expected}, obtido {actual}',
            'demo.summary.evidence': 'Evidências: {log} e {json}',
+           'demo.summary.records': 'Registros: {runbook}, {panel} e {journal}',
            'demo.summary.ok': 'Tudo confere com o SSOT.',
            'demo.summary.deviations': 'Há desvios em relação ao SSOT: registre uma decisão antes de seguir.',
            'demo.summary.no_evidence': 'Nenhuma evidência de validação encontrada em {workspace}; a '
@@ -74,7 +75,27 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'type.boolean': 'booleano',
            'type.object': 'mapeamento',
            'type.array': 'lista',
-           'type.null': 'nulo'},
+           'type.null': 'nulo',
+           'milestone.0': 'Inicialização (SSOT e governança)',
+           'milestone.1': 'Inventário dos artefatos entregues',
+           'milestone.2': 'Provisionamento',
+           'milestone.3': 'Validação (SSOT)',
+           'milestone.4': 'Exposição e conectividade',
+           'milestone.5': 'Ingestão de dados',
+           'milestone.6': 'Snapshot replicável',
+           'constraint.ssot_first': 'O SSOT ({path}) é a referência; divergências viram desvios com decisão.',
+           'constraint.hitl': 'Fora do SSOT só com aprovação explícita de uma pessoa nomeada: '
+                              'autenticação/pg_hba.conf, SSL, portas, proxy, ALTER SYSTEM, pacotes, '
+                              'ingestão{extra}.',
+           'constraint.validate_read_only': 'Validar é somente leitura; mudanças só em plays MODIFY (tags '
+                                            'never + modify) com plano, rollback, aplicação e verificação.',
+           'constraint.exposure': 'Exposição permitida: binds {binds}; autenticação {auth}; SSL obrigatório: '
+                                  '{ssl}.',
+           'next.failed_step': 'Corrigir a falha e executar de novo: {step} ({host}: {msg})',
+           'next.pending_decision': 'Decidir: {id} — {title} (registre em approvals.yml)',
+           'next.blocked_milestone': 'Desbloquear: {title}',
+           'next.interrupted': 'A execução {run} foi interrompida ({reason}); execute de novo para retomar.',
+           'next.pending_step': 'Executar: {step}'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -82,6 +103,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'demo.summary.counts': 'Checks: {total}; matching: {matched}; deviations: {deviations}',
         'demo.summary.check': '  [{mark}] {id}: expected {expected}, got {actual}',
         'demo.summary.evidence': 'Evidence: {log} and {json}',
+        'demo.summary.records': 'Records: {runbook}, {panel} and {journal}',
         'demo.summary.ok': 'Everything matches the SSOT.',
         'demo.summary.deviations': 'There are deviations from the SSOT: record a decision before going on.',
         'demo.summary.no_evidence': 'No validation evidence found in {workspace}; validation did not run.',
@@ -140,4 +162,24 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'type.boolean': 'boolean',
         'type.object': 'mapping',
         'type.array': 'list',
-        'type.null': 'null'}}
+        'type.null': 'null',
+        'milestone.0': 'Initialization (SSOT and governance)',
+        'milestone.1': 'Inventory of delivered artifacts',
+        'milestone.2': 'Provisioning',
+        'milestone.3': 'Validation (SSOT)',
+        'milestone.4': 'Exposure and connectivity',
+        'milestone.5': 'Data ingestion',
+        'milestone.6': 'Replicable snapshot',
+        'constraint.ssot_first': 'The SSOT ({path}) is the reference; divergences become deviations with a '
+                                 'decision.',
+        'constraint.hitl': 'Outside the SSOT only with the explicit approval of a named person: '
+                           'authentication/pg_hba.conf, SSL, ports, proxy, ALTER SYSTEM, packages, '
+                           'ingestion{extra}.',
+        'constraint.validate_read_only': 'Validation is read-only; changes only in MODIFY plays (tags never '
+                                         '+ modify) with plan, rollback, apply and verify.',
+        'constraint.exposure': 'Allowed exposure: binds {binds}; authentication {auth}; SSL required: {ssl}.',
+        'next.failed_step': 'Fix the failure and run again: {step} ({host}: {msg})',
+        'next.pending_decision': 'Decide: {id} — {title} (record it in approvals.yml)',
+        'next.blocked_milestone': 'Unblock: {title}',
+        'next.interrupted': 'Run {run} was interrupted ({reason}); run again to resume.',
+        'next.pending_step': 'Run: {step}'}}

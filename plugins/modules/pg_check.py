@@ -16,13 +16,19 @@ description:
   - Each check reports its id, what was expected, what the server said, a status
     (C(match), C(deviation) or C(error)) and the SQL it ran. A deviation is a finding, not a
     module failure; the module fails only when it cannot connect or is called wrongly.
-  - Returns the psql-like transcript as RV(evidence) so the caller can keep it as evidence.
+  - Returns the psql-like transcript and the checks as RV(evidence), which the C(ssot.governance.runbook)
+    callback writes into the workspace.
 options:
   expected_major:
     description:
       - Expected server major version as PostgreSQL names it (C(9.4), C(10), C(15)).
       - Omit to skip the version check.
     type: str
+  evidence_name:
+    description:
+      - Base name of the evidence this module returns (C(<name>.log) and C(<name>.json)).
+    type: str
+    default: pg_check
   settings:
     description:
       - Expected settings, name to expectation.
@@ -122,10 +128,14 @@ queries:
   elements: str
   sample: ["SELECT version();", "SHOW server_version_num;", "SHOW wal_level;"]
 evidence:
-  description: The evidence produced, C(name) and C(text) (psql-like transcript plus verdicts).
+  description:
+    - The evidence produced, for the C(ssot.governance.runbook) callback to write - the psql-like transcript
+      plus verdicts (C(<evidence_name>.log), C(text)) and the checks as JSON (C(<evidence_name>.json), C(content)).
   returned: success
-  type: dict
-  sample: {"name": "pg_check", "text": "=> SELECT version();\n version\n---..."}
+  type: list
+  elements: dict
+  sample: [{"name": "pg_check.log", "text": "=> SELECT version();\n version\n---..."},
+           {"name": "pg_check.json", "content": {"checks": []}}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -137,6 +147,7 @@ def main():
     argument_spec.update(
         expected_major=dict(type="str"),
         settings=dict(type="dict", default={}),
+        evidence_name=dict(type="str", default="pg_check"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not _pg.HAS_PSYCOPG2:
@@ -156,7 +167,10 @@ def main():
     finally:
         session.close()
     del result["transcript"]
-    module.exit_json(changed=False, queries=session.queries, evidence={"name": "pg_check", "text": text}, **result)
+    name = p["evidence_name"]
+    content = dict(result, endpoint=session.dsn_text, queries=session.queries)
+    evidence = [{"name": name + ".log", "text": text}, {"name": name + ".json", "content": content}]
+    module.exit_json(changed=False, queries=session.queries, evidence=evidence, **result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: runbook
+type: notification
+short_description: Record every run in the SSOT workspace - journal, evidence, runbook.json, project-panel.json
+version_added: 1.0.0
+description:
+  - Writes the memory of every run under the workspace (C(-e ssot_workspace=<dir>)), following the reference skill.
+  - C(journal.jsonl), append-only, one hash-chained line per event (run, play, task, host result, SSOT loaded,
+    evidence, decision, milestone, deviation, checkpoint, view, interruption). C(ssot.governance.verify) re-walks it.
+  - C(evidence/<run>/...), one file per piece of evidence - what modules return under C(evidence)
+    (C({name, text}) or C({name, content}), or a list of them), and the C(stdout) (else the result) of any task
+    that sets the task variable C(ssot_evidence) to a name - with its sha256 in the journal.
+  - C(runbook.json) and C(project-panel.json), views rebuilt from the journal, replaced atomically at play start
+    (the plan - every task of the play as a pending step), at play end (a checkpoint with the artifacts and the
+    next steps), at the end of the run and on interruption; valid against the collection's schemas at every moment.
+  - A new run on the same workspace continues the same runbook; a second run while one is active is refused;
+    SIGINT/SIGTERM mark the run interrupted, and a run killed outright is marked interrupted by the next one.
+  - Secrets never reach a file - C(no_log) results are not written, values of secret-like keys, DSN passwords and
+    container C(Env) values are masked, and every secret value seen is masked wherever it appears again.
+  - A failure to write is a loud warning, never a silent loss.
+requirements:
+  - Enable it, for instance in ansible.cfg - C(callbacks_enabled = ssot.governance.runbook).
+options:
+  workspace:
+    description:
+      - Workspace folder, used when the playbook gets no C(ssot_workspace) extra var (or play var).
+    type: path
+    env:
+      - name: SSOT_WORKSPACE
+    ini:
+      - section: ssot_governance
+        key: workspace
+  language:
+    description:
+      - Language of the texts in the views until the SSOT is loaded; then the SSOT's C(metadata.language) wins.
+    type: str
+    default: pt-BR
+    choices: [pt-BR, en]
+    env:
+      - name: SSOT_LANGUAGE
+    ini:
+      - section: ssot_governance
+        key: language
+  redact_patterns:
+    description:
+      - Extra regular expressions for key names whose values are secrets (added to the built-in ones).
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: SSOT_REDACT_PATTERNS
+    ini:
+      - section: ssot_governance
+        key: redact_patterns
+  profile:
+    description:
+      - File to write the recorder's cost per event to (seconds, JSON), for the benchmarks.
+    type: path
+    env:
+      - name: SSOT_RECORDER_PROFILE
+    ini:
+      - section: ssot_governance
+        key: profile
+'''
+
+import getpass
+import hashlib
+import os
+import signal
+import time
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+from ansible.playbook.block import Block
+from ansible.utils.display import Display
+from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
+    Recorder, RecorderError, WorkspaceBusy, profile_dump)
+from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase
+
+display = Display()
+
+SSOT_INFO = ("ssot.governance.ssot_info", "ssot_info")
+# Keys of a result that are records, not output: taken out before the result is journaled.
+RECORD_KEYS = ("evidence", "decision", "decisions", "milestone")
+
+
+def _role_name(task):
+    role = getattr(task, "_role", None)
+    return role.get_name() if role is not None else None
+
+
+def step_id(playbook, play, task):
+    """Stable across runs of the same playbook, wherever the collection is installed."""
+    path = task.get_path() or ""
+    key = "|".join((playbook, play, _role_name(task) or "", os.path.basename(path), task.get_name()))
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _tasks(blocks):
+    for block in blocks:
+        for part in (block.block, block.rescue, block.always):
+            for item in part or []:
+                if isinstance(item, Block):
+                    yield from _tasks([item])
+                else:
+                    yield item
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "ssot.governance.runbook"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super(CallbackModule, self).__init__(display=display)
+        self.recorder = None
+        self._playbook = ""
+        self._play_name = ""
+        self._workspace_opt = None
+        self._language = "pt-BR"
+        self._patterns = []
+        self._profile = None
+        self._costs = []
+        self._failed_open = False
+        self._pid = os.getpid()
+        self._previous_handlers = {}
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._workspace_opt = self.get_option("workspace")
+        self._language = self.get_option("language")
+        self._patterns = self.get_option("redact_patterns") or []
+        self._profile = self.get_option("profile")
+
+    # --- helpers ---------------------------------------------------------------
+    def _warn(self, what, exc):
+        display.warning("ssot.governance.runbook: %s: %s. THIS RUN IS NOT FULLY RECORDED in the workspace." % (what, exc))
+
+    def _timed(self, fn, *args):
+        start = time.perf_counter()
+        try:
+            fn(*args)
+        except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+            self._warn("could not record %s" % getattr(fn, "__name__", "an event"), exc)
+        finally:
+            self._costs.append(time.perf_counter() - start)
+
+    def _workspace_for(self, play):
+        candidates = []
+        try:
+            candidates.append(play.get_variable_manager().extra_vars.get("ssot_workspace"))
+        except AttributeError:
+            pass
+        candidates.append((play.vars or {}).get("ssot_workspace"))
+        candidates.append(self._workspace_opt)
+        for value in candidates:
+            if isinstance(value, str) and value and "{{" not in value:
+                return os.path.realpath(os.path.expanduser(value))
+        return None
+
+    def _open(self, play):
+        workspace = self._workspace_for(play)
+        if workspace is None:
+            self._failed_open = True
+            display.warning("ssot.governance.runbook: no workspace (-e ssot_workspace=<dir>, SSOT_WORKSPACE or "
+                            "[ssot_governance] workspace); nothing is recorded for this run.")
+            return
+        recorder = Recorder(workspace, self._language, Redactor(self._patterns))
+        try:
+            recorder.open(self._playbook, getpass.getuser(), {
+                "check_mode": bool(context.CLIARGS.get("check")),
+                "tags": list(context.CLIARGS.get("tags") or []),
+                "skip_tags": list(context.CLIARGS.get("skip_tags") or []),
+            })
+        except WorkspaceBusy as exc:
+            display.error("ssot.governance.runbook: %s" % exc)
+            # Refuse the run: a callback cannot fail a play, so stop the process before anything runs.
+            raise SystemExit(3)
+        except (OSError, RecorderError) as exc:
+            self._failed_open = True
+            self._warn("cannot open the workspace records", exc)
+            return
+        for warning in recorder.warnings:
+            display.warning("ssot.governance.runbook: %s" % warning)
+        self.recorder = recorder
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous_handlers[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        previous = self._previous_handlers.get(signum, signal.SIG_DFL)
+        if os.getpid() == self._pid and self.recorder is not None:
+            name = signal.Signals(signum).name
+            rec = self.recorder
+
+            def record():
+                try:
+                    rec.interrupt("signal %s" % name)
+                except (OSError, RecorderError) as exc:
+                    self._warn("could not record the interruption", exc)
+            if rec._busy:
+                # A signal between two writes of one line: record after the line is whole.
+                rec.defer(record)
+            else:
+                record()
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
+
+    def _plan(self, play):
+        only = set(context.CLIARGS.get("tags") or ["all"])
+        skip = set(context.CLIARGS.get("skip_tags") or [])
+        plan = []
+        seen = set()
+        for task in _tasks(play.compile()):
+            if getattr(task, "implicit", False) or task.action in ("meta", "ansible.builtin.meta"):
+                continue
+            try:
+                if not task.evaluate_tags(only, skip, all_vars={}):
+                    continue
+            except Exception:  # templated tags: cannot tell before the run, keep the task
+                pass
+            sid = step_id(self._playbook, self._play_name, task)
+            if sid in seen:
+                continue
+            seen.add(sid)
+            role = _role_name(task)
+            plan.append({"id": sid, "name": task.get_name(), "role": role, "phase": role_phase(role)})
+        return plan
+
+    def _result(self, result, status, ignored=False):
+        rec = self.recorder
+        if rec is None:
+            return
+        task = result.task
+        host = result.host.get_name()
+        data = result.result
+        sid = step_id(self._playbook, self._play_name, task)
+        if status == "ok" and data.get("changed"):
+            status = "changed"
+        entry = {"step": sid, "host": host, "status": status}
+        if ignored:
+            entry["ignored"] = True
+        if "censored" in data:
+            entry["censored"] = True
+            rec.result(entry)
+            return
+        records = dict((k, data.pop(k)) for k in RECORD_KEYS if k in data)
+        if isinstance(data.get("msg"), str):
+            entry["msg"] = data["msg"][:500]
+        entry["result"] = data
+        rec.result(entry)
+        if task.action in SSOT_INFO and status not in ("failed", "skipped") and data.get("digest"):
+            rec.ssot_loaded(data)
+        if isinstance(data.get("checks"), list):
+            rec.deviations(data["checks"])
+        evidence = records.get("evidence")
+        for item in evidence if isinstance(evidence, list) else [evidence] if evidence else []:
+            if isinstance(item, dict) and item.get("name"):
+                content = item["text"] if "text" in item else item.get("content")
+                rec.evidence(item["name"], content, sid, host, task.get_name())
+        marker = (task.vars or {}).get("ssot_evidence")
+        if isinstance(marker, str) and marker and "{{" not in marker:
+            rec.evidence(marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid, host,
+                         task.get_name())
+        decisions = records.get("decisions") or ([records["decision"]] if records.get("decision") else [])
+        for decision in decisions:
+            if isinstance(decision, dict) and decision.get("id"):
+                rec.decision(decision)
+        if isinstance(records.get("milestone"), dict) and "phase" in records["milestone"]:
+            rec.milestone(records["milestone"])
+
+    # --- events ----------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "")
+
+    def v2_playbook_on_play_start(self, play):
+        self._play_name = play.get_name()
+        if self.recorder is None and not self._failed_open:
+            self._timed(self._open, play)
+        if self.recorder is not None:
+            self._timed(self.recorder.start_play, play.get_name(), self._plan(play))
+
+    def _task_start(self, task):
+        if self.recorder is not None:
+            role = _role_name(task)
+            self._timed(self.recorder.start_task, {"id": step_id(self._playbook, self._play_name, task),
+                                                   "name": task.get_name(), "role": role,
+                                                   "phase": role_phase(role)})
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task_start(task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._task_start(task)
+
+    def v2_runner_on_ok(self, result):
+        self._timed(self._result, result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._timed(self._result, result, "failed", ignore_errors)
+
+    def v2_runner_on_skipped(self, result):
+        self._timed(self._result, result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._timed(self._result, result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        if self.recorder is None:
+            return
+        summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed))
+        failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
+        self._timed(self.recorder.close, "failed" if failed else "ok", summary)
+        for signum, previous in self._previous_handlers.items():
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, previous)
+        if self._profile:
+            try:
+                profile_dump(self._profile, self._costs)
+            except OSError as exc:
+                self._warn("could not write the profile", exc)

@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: runbook_verify
+short_description: Verify that a workspace's records were not altered
+version_added: 1.0.0
+description:
+  - Re-walks the hash chain of C(journal.jsonl) (sequence, link to the previous line, hash of each line) and
+    re-hashes every evidence file and view the journal names.
+  - Reports what was altered, removed or added - a journal line (by number), an evidence file (by path),
+    a file under C(evidence/) the journal does not name, or a view (C(runbook.json), C(project-panel.json))
+    that differs from the last version the journal recorded.
+  - The first problem is the earliest in the journal; the chain is not followed past a broken line.
+options:
+  workspace:
+    description: The workspace folder (the one given as C(ssot_workspace)).
+    type: path
+    required: true
+  fail_on_problem:
+    description: Fail when anything was altered (otherwise only report it in RV(problems)).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ssot.governance.attributes
+  - ssot.governance.attributes.READ_ONLY
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Verify the records of the workspace
+  ssot.governance.runbook_verify:
+    workspace: "{{ ssot_workspace }}"
+
+- name: Only report
+  ssot.governance.runbook_verify:
+    workspace: /srv/legacy
+    fail_on_problem: false
+  register: verified
+'''
+
+RETURN = r'''
+ok:
+  description: Whether nothing was altered, removed or added.
+  returned: always
+  type: bool
+  sample: true
+problems:
+  description: What was found, earliest first; C(kind) is one of journal_missing, journal_torn, journal_altered,
+    evidence_missing, evidence_altered, evidence_added, view_altered.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "evidence_altered", "where": "evidence/20261124T001500Z-ab12/00012-localhost-validate.log",
+            "detail": "sha256 differs from journal.jsonl:12"}]
+lines:
+  description: Journal lines read.
+  returned: always
+  type: int
+  sample: 120
+evidence_checked:
+  description: Evidence files the journal names, all re-hashed.
+  returned: always
+  type: int
+  sample: 4
+views_checked:
+  description: Views the journal names.
+  returned: always
+  type: int
+  sample: 2
+last_hash:
+  description: Hash of the last good journal line.
+  returned: always
+  type: str
+  sample: 6f1c...
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _chain
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(workspace=dict(type="path", required=True), fail_on_problem=dict(type="bool", default=True)),
+        supports_check_mode=True,
+    )
+    report = _chain.verify(module.params["workspace"])
+    if report["problems"] and module.params["fail_on_problem"]:
+        first = report["problems"][0]
+        module.fail_json(msg="records altered: %s at %s (%s)%s" % (
+            first["kind"], first["where"], first["detail"],
+            "; %d more problem(s)" % (len(report["problems"]) - 1) if len(report["problems"]) > 1 else ""),
+            changed=False, **report)
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The workspace's records: journal, evidence files, runbook.json and project-panel.json.
+
+PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
+
+- journal.jsonl is append-only and hash-chained (module_utils/_chain.py); each event is one
+  write() of one line, so a killed process leaves at most a torn last line, which the next
+  run moves aside (journal.torn-<ts>) before continuing the chain.
+- Evidence files are redacted, written to a temp name and renamed, and named in the journal
+  with their sha256.
+- Views are rendered from the folded state (plugin_utils/_views.py) only at boundaries and
+  replaced atomically (temp file, fsync, rename, fsync of the folder): a reader sees the old
+  or the new file, never half of one. Cost per event stays constant as a run grows.
+- One run per workspace at a time: an flock on .recorder.lock, released by the kernel even
+  after kill -9; a run that finds the previous one unterminated marks it interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
+
+LOCK = ".recorder.lock"
+# Strings longer than this are cut in the journal; evidence files keep them whole.
+RESULT_TEXT_LIMIT = 4000
+VIEWS = ("runbook.json", "project-panel.json")
+
+
+class RecorderError(Exception):
+    pass
+
+
+class WorkspaceBusy(RecorderError):
+    pass
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_run_id():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+def safe_name(name, limit=80):
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.") or "evidence"
+    return base[:limit]
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, data):
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path))
+
+
+class Recorder(object):
+
+    def __init__(self, workspace, language="pt-BR", redactor=None):
+        self.workspace = os.path.abspath(workspace)
+        self.redactor = redactor or Redactor()
+        self.state = State(self.workspace, language)
+        self.run_id = None
+        self.closed = False
+        self._journal = None
+        self._lock = None
+        self._seq = 0
+        self._prev = _chain.GENESIS
+        self._busy = False
+        self._deferred = None
+        self._play = None
+        self._play_artifacts = []
+        self._open_step = None
+        self._open_hosts = {}
+        self._checkpoints = 0
+        self._result_seq = None
+        self.warnings = []
+
+    # --- life cycle ------------------------------------------------------------
+    def open(self, playbook="", user="", extra=None):
+        """Lock the workspace, replay the journal, mark a dead run, start this run."""
+        try:
+            os.makedirs(self.workspace, exist_ok=True)
+        except OSError as exc:
+            raise RecorderError("cannot create the workspace %s: %s" % (self.workspace, exc))
+        self._acquire_lock(playbook)
+        journal = os.path.join(self.workspace, _chain.JOURNAL)
+        self._replay(journal)
+        self._journal = open(journal, "ab", buffering=0)
+        self.run_id = new_run_id()
+        self._write_lock_info(playbook)
+        dead = self.state.unterminated_run()
+        if dead:
+            self.append("run_interrupted", {"interrupted_run": dead,
+                                            "reason": "unterminated; found by run %s (process killed?)" % self.run_id})
+        data = {"playbook": playbook, "user": user, "pid": os.getpid()}
+        data.update(extra or {})
+        self.append("run_start", data)
+        return self.run_id
+
+    def _acquire_lock(self, playbook):
+        path = os.path.join(self.workspace, LOCK)
+        fh = open(path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise WorkspaceBusy(
+                "workspace %s is in use by another run (%s). Wait for it to end, or stop it; "
+                "two runs on one workspace would mix their records." % (self.workspace, holder))
+        self._lock = fh
+
+    def _write_lock_info(self, playbook):
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write("pid %d, run %s, playbook %s, since %s" % (os.getpid(), self.run_id, playbook, utc_now()))
+        self._lock.flush()
+
+    def _release_lock(self):
+        if self._lock is not None:
+            try:
+                self._lock.seek(0)
+                self._lock.truncate()
+                fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._lock.close()
+                self._lock = None
+
+    def _replay(self, journal):
+        if not os.path.exists(journal):
+            return
+        with open(journal, "rb") as fh:
+            raw = fh.read()
+        good = raw.rfind(b"\n") + 1
+        if good < len(raw):
+            torn = "%s.torn-%s" % (journal, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+            with open(torn, "wb") as out:
+                out.write(raw[good:])
+            with open(journal, "r+b") as fh:
+                fh.truncate(good)
+            self.warnings.append("journal had a torn last line (%d bytes), moved to %s" % (len(raw) - good, torn))
+        for number, chunk in enumerate(raw[:good].splitlines(), 1):
+            try:
+                line = json.loads(chunk.decode("utf-8"))
+                self.state.apply(line)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.warnings.append("journal line %d cannot be read (%s); run ssot.governance.verify" % (number, exc))
+                continue
+            self._seq = line.get("seq", self._seq)
+            self._prev = line.get("hash", self._prev)
+
+    def close(self, status, stats=None):
+        if self.closed:
+            return
+        self._close_play()
+        self.append("run_end", {"status": status, "stats": stats or {}})
+        self._finish()
+
+    def interrupt(self, reason):
+        """Record that this run stops now (signal), leaving valid views behind."""
+        if self.closed or self._journal is None:
+            return
+        self.append("run_interrupted", {"interrupted_run": self.run_id, "reason": reason})
+        self._finish()
+
+    def _finish(self):
+        self.write_views()
+        try:
+            os.fsync(self._journal.fileno())
+        finally:
+            self._journal.close()
+            self.closed = True
+            self._release_lock()
+
+    # --- journal ---------------------------------------------------------------
+    def append(self, kind, data):
+        self._busy = True
+        try:
+            line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
+                    "prev": self._prev}
+            line["hash"] = _chain.line_hash(line)
+            self._journal.write((_chain.canonical(line) + "\n").encode("utf-8"))
+            self._seq, self._prev = line["seq"], line["hash"]
+            self.state.apply(line)
+        finally:
+            self._busy = False
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            deferred()
+        return line
+
+    def defer(self, fn):
+        """Run fn after the current append (signals must not interleave two lines)."""
+        if self._busy:
+            self._deferred = fn
+        else:
+            fn()
+
+    # --- plays and tasks -------------------------------------------------------
+    def start_play(self, name, plan):
+        self._close_play()
+        self._play = name
+        self._play_artifacts = []
+        self.append("play_start", {"play": name, "plan": plan})
+
+    def start_task(self, step):
+        self._close_step()
+        self._open_step = step["id"]
+        self._open_hosts = {}
+        self.append("task_start", {"step": step["id"], "name": step["name"], "role": step.get("role"),
+                                   "phase": step.get("phase"), "play": self._play or ""})
+
+    def result(self, data):
+        """data: step, host, status, [ignored, msg, result, censored]. Redacted here."""
+        safe = self.redactor.value(data, limit=RESULT_TEXT_LIMIT)
+        if safe.get("step") == self._open_step:
+            self._open_hosts[safe["host"]] = (safe["status"], bool(safe.get("ignored")))
+        self._result_seq = self.append("result", safe)["seq"]
+
+    def _close_step(self):
+        if self._open_step is None:
+            return
+        outcomes = list(self._open_hosts.values())
+        if any(s in ("failed", "unreachable") and not ignored for s, ignored in outcomes):
+            status = "failed"
+        elif outcomes and all(s == "skipped" for s, _ in outcomes):
+            status = "skipped"
+        else:
+            status = "done"
+        self.append("step_end", {"step": self._open_step, "status": status})
+        self._open_step = None
+
+    def _close_play(self):
+        if self._play is None:
+            return
+        self._close_step()
+        self.append("play_end", {"play": self._play})
+        self._checkpoints += 1
+        self.append("checkpoint", {"id": "%s-%d" % (self.run_id, self._checkpoints), "play": self._play,
+                                   "artifacts": self._play_artifacts, "next_steps": self.state.next_steps()})
+        self._play = None
+        self.write_views()
+
+    # --- records modules return ------------------------------------------------
+    def evidence(self, name, content, step=None, host="", task=""):
+        """Write one evidence file (redacted) and name it in the journal. Returns its relative path."""
+        if isinstance(content, (bytes, bytearray)):
+            content = content.decode("utf-8", errors="replace")
+        if isinstance(content, str):
+            data = self.redactor.text(content).encode("utf-8")
+        else:
+            data = (json.dumps(self.redactor.value(content), indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        rel_dir = os.path.join(_chain.EVIDENCE_DIR, self.run_id)
+        # Named after the result that carried it, so the pieces of one result sort together.
+        rel = os.path.join(rel_dir, "%05d-%s-%s" % (self._result_seq or self._seq + 1, safe_name(host, 40),
+                                                    safe_name(name)))
+        os.makedirs(os.path.join(self.workspace, rel_dir), exist_ok=True)
+        path = os.path.join(self.workspace, rel)
+        tmp = path + ".part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        digest = hashlib.sha256(data).hexdigest()
+        self.append("evidence", {"path": rel, "sha256": digest, "size": len(data), "name": str(name),
+                                 "step": step, "host": host, "task": task})
+        self._play_artifacts.append({"path": rel, "sha256": digest, "kind": "evidence"})
+        return rel
+
+    def ssot_loaded(self, result):
+        ssot = self.redactor.value(result.get("ssot") or {})
+        lang = result.get("language") or self.state.language
+        self.state.language = lang
+        self.append("ssot", {"path": result.get("path"), "digest": result.get("digest"), "language": lang,
+                             "map": ssot, "full_map": result.get("ssot_full_map") or [],
+                             "constraints": constraints(ssot, result.get("path") or "", lang)})
+
+    def decision(self, decision):
+        self.append("decision", self.redactor.value(decision))
+
+    def milestone(self, milestone):
+        self.append("milestone", self.redactor.value(milestone))
+
+    def deviations(self, checks):
+        for check in checks:
+            if not isinstance(check, dict) or "id" not in check:
+                continue
+            if check.get("status") in ("deviation", "error"):
+                self.append("deviation", self.redactor.value({
+                    "id": check["id"], "title": check.get("description", check["id"]),
+                    "severity": check.get("severity", "medium"), "expected": check.get("expected"),
+                    "actual": check.get("actual")}))
+            elif check["id"] in self.state.deviations:
+                self.append("deviation_cleared", {"id": check["id"]})
+
+    # --- views -----------------------------------------------------------------
+    def write_views(self):
+        now = utc_now()
+        docs = {"runbook.json": self.state.runbook(now), "project-panel.json": self.state.panel(now)}
+        for name in VIEWS:
+            data = (json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+            atomic_write(os.path.join(self.workspace, name), data)
+            self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
+
+
+def constraints(ssot, path, lang):
+    exposure = ssot.get("exposure") or {}
+    extra = (ssot.get("hitl") or {}).get("require_approval_for") or []
+    return [
+        {"id": "ssot-first", "text": text(lang, "constraint.ssot_first", path=path), "source": "ssot"},
+        {"id": "hitl", "source": "hitl",
+         "text": text(lang, "constraint.hitl", extra=(", " + ", ".join(extra)) if extra else "")},
+        {"id": "validate-read-only", "text": text(lang, "constraint.validate_read_only"), "source": "ssot.governance"},
+        {"id": "exposure", "source": "ssot", "text": text(
+            lang, "constraint.exposure", binds=", ".join(exposure.get("allowed_binds") or []),
+            auth=", ".join(exposure.get("allowed_auth_methods") or []),
+            ssl=text(lang, "word.yes") if exposure.get("ssl_required") else text(lang, "word.no"))},
+    ]
+
+
+def profile_dump(path, costs):
+    """Per-event costs (seconds) for the benchmarks."""
+    with open(path, "w") as fh:
+        json.dump({"events": len(costs), "costs": costs, "written_at": time.time()}, fh)

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Redaction of secrets before anything reaches a file of the workspace.
+
+PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
+
+Three layers, applied to every value the recorder writes:
+1. keys: the value of any key that names a secret (password, token, secret, ...) is replaced;
+2. shapes: DSN passwords (``postgresql://u:PASS@h``, ``password=PASS``) and ``NAME=value``
+   entries of a container ``Env`` list whose NAME is not known to be harmless;
+3. values: every secret value learned so far (from redacted keys and from the controller's
+   environment variables with secret-like names) is replaced wherever it appears in text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+MASK = "********"
+# Case-insensitive, like the extra patterns an operator adds.
+DEFAULT_KEY_PATTERN = r"pass(word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth[_-]?key|pgpass"
+# Env entries that are never secrets; everything else in an Env list is masked.
+HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOSTNAME", "TERM", "PGPORT",
+                          "PGHOST", "PGUSER", "PGDATABASE", "POSTGRES_USER", "POSTGRES_DB",
+                          "POSTGRES_HOST_AUTH_METHOD"))
+_DSN_URL = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)", re.I)
+_DSN_KV = re.compile(r"(?P<head>\b(password|passwd|pwd)\s*=\s*)(?P<q>['\"]?)(?P<secret>[^'\"\s]+)(?P=q)", re.I)
+MIN_SECRET_LEN = 4
+
+
+class Redactor(object):
+
+    def __init__(self, extra_patterns=(), environ=None):
+        patterns = [DEFAULT_KEY_PATTERN] + [p for p in extra_patterns if p]
+        self.key_re = re.compile("|".join("(?:%s)" % p for p in patterns), re.I)
+        self.values = set()
+        self._values_re = None
+        env = os.environ if environ is None else environ
+        for name, value in env.items():
+            if self.key_re.search(name):
+                self.learn(value)
+
+    def learn(self, value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LEN and value != MASK and value not in self.values:
+            self.values.add(value)
+            # Longest first, so a secret containing another is masked whole.
+            alternation = "|".join(re.escape(v) for v in sorted(self.values, key=len, reverse=True))
+            self._values_re = re.compile(alternation)
+
+    def is_secret_key(self, key):
+        return isinstance(key, str) and self.key_re.search(key) is not None
+
+    def text(self, value):
+        """Mask secrets inside a string."""
+        if not value:
+            return value
+        out = _DSN_URL.sub(lambda m: self._mask_match(m), value)
+        out = _DSN_KV.sub(lambda m: self._mask_match(m), out)
+        if self._values_re is not None:
+            out = self._values_re.sub(MASK, out)
+        return out
+
+    def _mask_match(self, m):
+        self.learn(m.group("secret"))
+        groups = m.groupdict()
+        quote = groups.get("q") or ""
+        return "%s%s%s%s%s" % (groups["head"], quote, MASK, quote, groups.get("tail") or "")
+
+    def _env_entry(self, entry):
+        if isinstance(entry, str) and "=" in entry:
+            name, value = entry.split("=", 1)
+            if name not in HARMLESS_ENV:
+                self.learn(value)
+                return "%s=%s" % (name, MASK)
+        return self.value(entry)
+
+    def value(self, obj, key=None, limit=None):
+        """A redacted copy of a JSON-like value; with ``limit``, longer strings are cut (journal entries)."""
+        if key is not None and self.is_secret_key(key) and obj not in (None, "", [], {}):
+            if isinstance(obj, (str, int, float)) and not isinstance(obj, bool):
+                self.learn(obj)
+                return MASK
+            if isinstance(obj, dict) and set(obj) <= {"env", "var"}:
+                return dict((k, self.value(v)) for k, v in obj.items())  # a reference, not a secret
+            if isinstance(obj, (list, dict)):
+                self._learn_all(obj)
+                return MASK
+        if isinstance(obj, dict):
+            return dict((k, self.value(v, k, limit)) for k, v in obj.items())
+        if isinstance(obj, (list, tuple)):
+            if key == "Env":
+                return [self._env_entry(e) for e in obj]
+            return [self.value(v, None, limit) for v in obj]
+        if isinstance(obj, str):
+            out = self.text(obj)
+            if limit is not None and len(out) > limit:
+                out = out[:limit] + "...[%d more characters: see the evidence]" % (len(out) - limit)
+            return out
+        return obj
+
+    def _learn_all(self, obj):
+        if isinstance(obj, dict):
+            for v in obj.values():
+                self._learn_all(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                self._learn_all(v)
+        else:
+            self.learn(obj)

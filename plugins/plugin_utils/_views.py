@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state a journal describes, and the runbook.json / project-panel.json views of it.
+
+PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
+
+``State.apply(line)`` folds one journal line into the state in constant time; the same
+function serves the live run and the replay of an existing journal, so a view is always
+what the journal says. Rendering a view is proportional to the state, and happens only at
+boundaries (play start and end, run end, interruption), never per event.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.ssot.governance.plugins.module_utils import _messages
+
+PHASES = range(7)
+# Role (last name of the FQCN) -> phase of the reference skill.
+ROLE_PHASE = {"ssot": 0, "inventory": 1, "provision": 2, "validate": 3, "expose": 4, "ingest": 5, "snapshot": 6}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+MAX_NEXT_STEPS = 50
+
+
+def text(lang, code, **params):
+    catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES["pt-BR"]
+    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
+
+
+def role_phase(role):
+    if not role:
+        return None
+    return ROLE_PHASE.get(role.split(".")[-1])
+
+
+class State(object):
+
+    def __init__(self, workspace, language="pt-BR"):
+        self.workspace = workspace
+        self.language = language
+        self.ssot = {"path": None, "digest": None}
+        self.ssot_map = None
+        self.full_map = []
+        self.project = {"name": "", "language": language}
+        self.references = []
+        self.constraints = []
+        self.steps = {}            # id -> step dict, plan order
+        self.decisions = {}        # id -> decision dict
+        self.deviations = {}       # id -> deviation dict
+        self.checkpoints = []
+        self.runs = {}             # id -> run dict
+        self.evidences = []
+        self.milestones = dict((p, {"status": "pending", "next_steps": [], "updated_at": None}) for p in PHASES)
+        self.milestone_fixed = {}  # phase -> status a module set (blocked ...), kept until cleared
+        self.play_phases = set()
+        self.play_failed_phases = set()
+        self.last_seq = 0
+        self.last_hash = None
+        self.current_run = None
+
+    # --- folding -------------------------------------------------------------
+    def apply(self, line):
+        kind = line.get("kind")
+        handler = getattr(self, "_on_" + str(kind), None)
+        self.last_seq = line.get("seq", self.last_seq)
+        self.last_hash = line.get("hash", self.last_hash)
+        if handler is not None:
+            handler(line, line.get("data") or {})
+
+    def _on_run_start(self, line, d):
+        self.current_run = line["run"]
+        self.runs[line["run"]] = {"id": line["run"], "started_at": line["ts"], "status": "running",
+                                  "playbook": d.get("playbook", ""), "user": d.get("user", "")}
+
+    def _on_run_end(self, line, d):
+        run = self.runs.get(line["run"])
+        if run and run["status"] == "running":
+            run.update(status=d.get("status", "ok"), ended_at=line["ts"])
+
+    def _on_run_interrupted(self, line, d):
+        run = self.runs.get(d.get("interrupted_run") or line["run"])
+        if run:
+            run.update(status="interrupted", ended_at=line["ts"], reason=d.get("reason", ""))
+        for step in self.steps.values():
+            if step["status"] == "in_progress" and step.get("run_id") == (run or {}).get("id"):
+                step["status"] = "failed"
+                step["message"] = d.get("reason", "interrupted")
+                step["ended_at"] = line["ts"]
+
+    def _on_ssot(self, line, d):
+        self.ssot = {"path": d.get("path"), "digest": d.get("digest")}
+        self.ssot_map = d.get("map")
+        self.full_map = d.get("full_map") or []
+        meta = (self.ssot_map or {}).get("metadata") or {}
+        self.language = d.get("language") or self.language
+        self.project = {"name": meta.get("name", ""), "language": self.language}
+        if meta.get("owner"):
+            self.project["owner"] = meta["owner"]
+        self.references = [dict((k, v) for k, v in r.items() if k in ("url", "title", "note"))
+                           for r in (self.ssot_map or {}).get("references") or [] if isinstance(r, dict)]
+        self.constraints = d.get("constraints") or []
+
+    def _on_play_start(self, line, d):
+        self.play_phases = set()
+        self.play_failed_phases = set()
+        for planned in d.get("plan", []):
+            step = self.steps.get(planned["id"])
+            if step is None:
+                step = {"id": planned["id"], "name": planned["name"], "status": "pending"}
+                self.steps[planned["id"]] = step
+            step.update(play=d.get("play", ""), role=planned.get("role"), phase=planned.get("phase"))
+
+    def _on_task_start(self, line, d):
+        step = self.steps.setdefault(d["step"], {"id": d["step"], "name": d.get("name", ""), "status": "pending"})
+        step.update(status="in_progress", run_id=line["run"], started_at=line["ts"], hosts={}, evidence=[],
+                    play=d.get("play", step.get("play", "")), role=d.get("role"), phase=d.get("phase"))
+        step.pop("ended_at", None)
+        step.pop("message", None)
+        phase = d.get("phase")
+        if phase is not None:
+            self.play_phases.add(phase)
+            if self.milestones[phase]["status"] in ("pending", "done", "failed"):
+                self._milestone(phase, "in_progress", line["ts"])
+
+    def _on_result(self, line, d):
+        step = self.steps.get(d.get("step"))
+        if step is None:
+            return
+        step.setdefault("hosts", {})[d["host"]] = d["status"]
+        if d["status"] in ("failed", "unreachable") and not d.get("ignored"):
+            if d.get("msg"):
+                step["message"] = "%s: %s" % (d["host"], d["msg"])
+            if step.get("phase") is not None:
+                self.play_failed_phases.add(step["phase"])
+
+    def _on_step_end(self, line, d):
+        step = self.steps.get(d.get("step"))
+        if step is not None:
+            step.update(status=d["status"], ended_at=line["ts"])
+
+    def _on_evidence(self, line, d):
+        self.evidences.append({"title": d.get("name", d["path"]), "path": d["path"], "sha256": d["sha256"],
+                               "run_id": line["run"], "at": line["ts"]})
+        step = self.steps.get(d.get("step"))
+        if step is not None:
+            step.setdefault("evidence", []).append(d["path"])
+
+    def _on_decision(self, line, d):
+        current = self.decisions.get(d["id"], {})
+        current.update(d)
+        current.setdefault("raised_at", line["ts"])
+        current.setdefault("run_id", line["run"])
+        self.decisions[d["id"]] = current
+
+    def _on_deviation(self, line, d):
+        self.deviations[d["id"]] = d
+
+    def _on_deviation_cleared(self, line, d):
+        self.deviations.pop(d["id"], None)
+
+    def _on_milestone(self, line, d):
+        phase = d["phase"]
+        if d.get("status") in (None, "", "clear"):
+            self.milestone_fixed.pop(phase, None)
+        else:
+            self.milestone_fixed[phase] = d["status"]
+            self._milestone(phase, d["status"], line["ts"])
+        self.milestones[phase]["next_steps"] = list(d.get("next_steps") or [])
+
+    def _on_play_end(self, line, d):
+        for phase in self.play_phases:
+            status = "failed" if phase in self.play_failed_phases else "done"
+            self._milestone(phase, self.milestone_fixed.get(phase, status), line["ts"])
+
+    def _on_checkpoint(self, line, d):
+        self.checkpoints.append({"id": d["id"], "run_id": line["run"], "play": d.get("play", ""), "at": line["ts"],
+                                 "artifacts": d.get("artifacts", []), "next_steps": d.get("next_steps", [])})
+
+    def _milestone(self, phase, status, ts):
+        self.milestones[phase].update(status=status, updated_at=ts)
+
+    # --- questions the recorder asks -----------------------------------------
+    def unterminated_run(self):
+        for run in reversed(list(self.runs.values())):
+            return run["id"] if run["status"] == "running" else None
+        return None
+
+    def pending_decisions(self):
+        return [d for d in self.decisions.values() if d.get("status") == "pending"]
+
+    def next_steps(self):
+        lang = self.language
+        out = []
+        for step in self.steps.values():
+            if step["status"] == "failed":
+                host_msg = step.get("message", "")
+                host, _, msg = host_msg.partition(": ")
+                out.append(text(lang, "next.failed_step", step=step["name"], host=host or "-", msg=msg[:200] or "-"))
+        for dec in self.pending_decisions():
+            out.append(text(lang, "next.pending_decision", id=dec["id"], title=dec.get("title", "")))
+        for phase, status in sorted(self.milestone_fixed.items()):
+            if status == "blocked":
+                out.append(text(lang, "next.blocked_milestone", title=text(lang, "milestone.%d" % phase)))
+                out.extend(self.milestones[phase]["next_steps"])
+        for run in self.runs.values():
+            if run["status"] == "interrupted" and run["id"] == self._last_run_id():
+                out.append(text(lang, "next.interrupted", run=run["id"], reason=run.get("reason", "")))
+        return out[:MAX_NEXT_STEPS]
+
+    def _last_run_id(self):
+        return next(reversed(list(self.runs))) if self.runs else None
+
+    # --- views ---------------------------------------------------------------
+    def runbook(self, generated_at):
+        ssot = {"path": self.ssot["path"] or "", "digest": self.ssot["digest"]}
+        if self.ssot_map is not None:
+            ssot["map"] = self.ssot_map
+        if self.full_map:
+            ssot["full_map"] = self.full_map
+        steps = []
+        for s in self.steps.values():
+            step = dict((k, v) for k, v in s.items() if v is not None and v != {} and v != [])
+            step.setdefault("status", "pending")
+            steps.append(step)
+        decisions = []
+        for d in self.decisions.values():
+            decisions.append(dict((k, v) for k, v in d.items() if k in DECISION_KEYS and v is not None))
+        runs = [dict((k, v) for k, v in r.items() if k in RUN_KEYS and v not in (None, "")) for r in self.runs.values()]
+        return {
+            "schema_version": 1,
+            "generated_at": generated_at,
+            "workspace": self.workspace,
+            "ssot": ssot,
+            "constraints": self.constraints,
+            "decisions": decisions,
+            "steps": steps,
+            "checkpoints": self.checkpoints,
+            "runs": runs,
+            "journal": {"path": "journal.jsonl", "last_seq": self.last_seq, "last_hash": self.last_hash or ""},
+        }
+
+    def panel(self, generated_at):
+        pending = self.pending_decisions()
+        milestones = []
+        for phase in PHASES:
+            m = self.milestones[phase]
+            entry = {"id": "phase-%d" % phase, "phase": phase, "title": text(self.language, "milestone.%d" % phase),
+                     "status": m["status"],
+                     "decisions_pending": [d["id"] for d in pending if d.get("phase") == phase]}
+            if m["next_steps"]:
+                entry["next_steps"] = m["next_steps"]
+            if m["updated_at"]:
+                entry["updated_at"] = m["updated_at"]
+            if entry["decisions_pending"] and entry["status"] not in ("failed",):
+                entry["status"] = "blocked"
+            milestones.append(entry)
+        panel = {
+            "schema_version": 1,
+            "generated_at": generated_at,
+            "project": self.project,
+            "ssot": {"path": self.ssot["path"] or "", "digest": self.ssot["digest"]},
+            "milestones": milestones,
+            "decisions_pending": [{"id": d["id"], "title": d.get("title", ""),
+                                   "how_to_approve": d.get("how_to_approve", "approvals.yml")} for d in pending],
+            "deviations": list(self.deviations.values()),
+            "evidences": self.evidences,
+            "references": self.references,
+        }
+        if self.full_map:
+            panel["ssot_full_map"] = self.full_map
+        return panel
+
+
+DECISION_KEYS = ("id", "title", "context", "options", "risk", "rollback", "ssot_digest", "status", "raised_at",
+                 "run_id", "phase", "answer")
+RUN_KEYS = ("id", "started_at", "ended_at", "status", "playbook", "user", "ssot_digest")
