@@ -93,6 +93,10 @@ def verify(workspace):
                 evidence[data["path"]] = (data.get("sha256"), number)
             elif line.get("kind") == "view" and isinstance(data.get("path"), str):
                 views[data["path"]] = (data.get("sha256"), number)
+            elif line.get("kind") == "view_altered":
+                # Found by a later run before it rewrote the view; the altered copy was kept.
+                problems.append({"kind": "view_altered", "where": str(data.get("path")),
+                                 "detail": "found altered at %s:%d, kept as %s" % (JOURNAL, number, data.get("kept_as"))})
     for rel, (digest, number) in sorted(evidence.items()):
         path = os.path.join(workspace, rel)
         if not os.path.isfile(path):

@@ -189,6 +189,7 @@ class Recorder(object):
         if self.closed or self._journal is None:
             return
         self.append("run_interrupted", {"interrupted_run": self.run_id, "reason": reason})
+        self._checkpoint()
         self._finish()
 
     def _finish(self):
@@ -230,6 +231,8 @@ class Recorder(object):
         self._play = name
         self._play_artifacts = []
         self.append("play_start", {"play": name, "plan": plan})
+        # The plan is visible before anything runs.
+        self.write_views()
 
     def start_task(self, step):
         self._close_step()
@@ -263,11 +266,16 @@ class Recorder(object):
             return
         self._close_step()
         self.append("play_end", {"play": self._play})
-        self._checkpoints += 1
-        self.append("checkpoint", {"id": "%s-%d" % (self.run_id, self._checkpoints), "play": self._play,
-                                   "artifacts": self._play_artifacts, "next_steps": self.state.next_steps()})
+        self._checkpoint()
         self._play = None
         self.write_views()
+
+    def _checkpoint(self):
+        """Where the next operator resumes: what this play produced, and what is left to do."""
+        self._checkpoints += 1
+        self.append("checkpoint", {"id": "%s-%d" % (self.run_id, self._checkpoints), "play": self._play or "",
+                                   "artifacts": self._play_artifacts, "next_steps": self.state.next_steps()})
+        self._play_artifacts = []
 
     # --- records modules return ------------------------------------------------
     def evidence(self, name, content, step=None, host="", task=""):
@@ -321,13 +329,33 @@ class Recorder(object):
                 self.append("deviation_cleared", {"id": check["id"]})
 
     # --- views -----------------------------------------------------------------
+    def _keep_altered_view(self, name, path):
+        """A view that is not what the journal last recorded was altered: never overwrite it silently."""
+        expected = self.state.view_sha.get(name)
+        if expected is None or not os.path.exists(path):
+            return
+        found = _chain.sha256_file(path)
+        if found != expected:
+            kept = _altered_name(path)
+            os.replace(path, kept)
+            self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
+                                         "kept_as": os.path.basename(kept)})
+            self.warnings.append("%s differed from the version the journal recorded; kept as %s"
+                                 % (name, os.path.basename(kept)))
+
     def write_views(self):
         now = utc_now()
         docs = {"runbook.json": self.state.runbook(now), "project-panel.json": self.state.panel(now)}
         for name in VIEWS:
             data = (json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-            atomic_write(os.path.join(self.workspace, name), data)
+            path = os.path.join(self.workspace, name)
+            self._keep_altered_view(name, path)
+            atomic_write(path, data)
             self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
+
+
+def _altered_name(path):
+    return "%s.altered-%s" % (path, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
 
 
 def constraints(ssot, path, lang):

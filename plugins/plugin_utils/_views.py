@@ -59,6 +59,7 @@ class State(object):
         self.last_seq = 0
         self.last_hash = None
         self.current_run = None
+        self.view_sha = {}         # view path -> sha256 of the version last written
 
     # --- folding -------------------------------------------------------------
     def apply(self, line):
@@ -173,6 +174,9 @@ class State(object):
         for phase in self.play_phases:
             status = "failed" if phase in self.play_failed_phases else "done"
             self._milestone(phase, self.milestone_fixed.get(phase, status), line["ts"])
+
+    def _on_view(self, line, d):
+        self.view_sha[d["path"]] = d["sha256"]
 
     def _on_checkpoint(self, line, d):
         self.checkpoints.append({"id": d["id"], "run_id": line["run"], "play": d.get("play", ""), "at": line["ts"],

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, explain, run_playbook
+from _support import ROOT, VENV_BIN, explain, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def bad_workspace(tmp_path, language=None):
     if language:
         doc["metadata"]["language"] = language
     (tmp_path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    (tmp_path / "ansible.cfg").write_text("[defaults]\ninterpreter_python = auto_silent\n")
+    (tmp_path / "ansible.cfg").write_text((ROOT / "examples" / "legacy-pg" / "ansible.cfg").read_text())
     return tmp_path
 
 
@@ -49,6 +49,8 @@ def test_playbook_stops_on_an_invalid_ssot_with_a_clean_message(tmp_path, langua
         assert w in out, explain(proc)
     assert "Traceback" not in out and CANARY not in out
     assert not (ws / "evidence").exists(), "nothing runs after an invalid SSOT"
+    runbook = (ws / "runbook.json").read_text()
+    assert '"digest": null' in runbook and CANARY not in runbook
 
 
 def test_ssot_info_returns_digest_normalized_ssot_and_prose_map(tmp_path):

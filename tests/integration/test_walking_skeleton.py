@@ -3,12 +3,13 @@ image tar -> provision -> read-only validation -> evidence."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 
 import pytest
-from conftest import (IMAGE, PASSWORD, ROOT, docker, explain, free_port, run_playbook,
+from _support import (IMAGE, PASSWORD, ROOT, docker, explain, free_port, run_playbook,
                       write_workspace)
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,8 @@ def test_validate_writes_evidence_of_postgresql_10_23(provisioned):
     assert result["server_major"] == "10"
     assert result["read_only_session"] is True
     assert [c["status"] for c in result["checks"]] == ["match"] * 3
-    assert result["ssot_digest"].startswith("sha256:")
+    runbook = json.loads((ws.path / "runbook.json").read_text())
+    assert runbook["ssot"]["digest"].startswith("sha256:") and result["endpoint"].startswith("host=127.0.0.1")
     assert PASSWORD not in log and PASSWORD not in proc.stdout
 
 
@@ -125,7 +127,7 @@ def test_collection_tarball_installs_and_runs_elsewhere(provisioned, tmp_path, t
     assert proc.returncode == 0, explain(proc)
     assert f"{installed}/plugins/modules/pg_check.py" in proc.stdout
     assert str(ROOT / ".collections") not in proc.stdout
-    assert "PostgreSQL 10.23" in next(project.glob("evidence/*/validate-*.log")).read_text()
+    assert "PostgreSQL 10.23" in next(project.glob("evidence/*/*-validate-*.log")).read_text()
 
 
 def test_container_of_another_workspace_is_not_taken_over(provisioned, legacy_image, tmp_path):

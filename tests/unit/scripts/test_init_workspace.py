@@ -45,10 +45,11 @@ def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
 
     ws = tmp_path / "ws"
     init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path))
-    ev = ws / "evidence" / "20260101T000000Z"
+    ev = ws / "evidence" / "20260101T000000Z-abcd"
     ev.mkdir(parents=True)
-    (ev / "validate-c.json").write_text(json.dumps({
-        "ssot_digest": "sha256:x", "container": "c", "endpoint": "127.0.0.1:1", "server_version": "PostgreSQL 10.23",
+    (ws / "runbook.json").write_text(json.dumps({"ssot": {"digest": "sha256:" + "d" * 64}}))
+    (ev / "00010-localhost-validate-legacy-pg-demo.json").write_text(json.dumps({
+        "server_version": "PostgreSQL 10.23",
         "read_only_session": True, "matched": 1, "deviations": ["setting.wal_level"],
         "checks": [{"id": "postgres.major", "expected": "10", "actual": "10", "status": "match"},
                    {"id": "setting.wal_level", "expected": "logical", "actual": "replica", "status": "deviation"}]}))
@@ -56,3 +57,5 @@ def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
     assert "[DEVIATION] setting.wal_level: esperado logical, obtido replica" in text
     assert "Verificações: 2; conferem: 1; desvios: 1" in text
     assert "Há desvios em relação ao SSOT" in text
+    assert "sha256:" + "d" * 64 in text and "127.0.0.1:55432" in text
+    assert "evidence/20260101T000000Z-abcd/00010-localhost-validate-legacy-pg-demo.log" in text

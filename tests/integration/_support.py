@@ -1,0 +1,128 @@
+"""Integration helpers and fixtures: a real Docker engine, the real legacy-pg image, real playbook runs.
+
+Nothing here is mocked. When the engine does not answer the tests fail (they
+are never skipped): run them through `make test`, which starts one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import build_pg_image
+import init_workspace
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+CACHE = Path(os.environ.get("SSOT_CACHE", ROOT / ".cache"))
+PASSWORD = "it-" + secrets.token_urlsafe(12)
+IMAGE = "legacy-pg:10.23"
+
+
+def docker(*args, check=True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, text=True, capture_output=True, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Workspace:
+    path: Path
+    container: str
+    port: int
+    doc: dict = field(default_factory=dict)
+
+    def evidence(self, suffix: str) -> list[Path]:
+        return sorted(self.path.glob(f"evidence/*/*-validate-{self.container}{suffix}"),
+                      key=lambda p: (p.parent.name, p.name))
+
+    def latest_result(self) -> dict:
+        found = self.evidence(".json")
+        assert found, f"no validation evidence under {self.path}"
+        return json.loads(found[-1].read_text())
+
+
+def write_workspace(path: Path, info: dict, container: str, port: int, edit=None) -> Workspace:
+    init_workspace.init(path, ROOT / "examples" / "legacy-pg", info)
+    doc = yaml.safe_load((path / "ssot.yml").read_text())
+    doc["target"]["container"] = container
+    doc["target"]["ports"][0]["host"] = port
+    if edit:
+        edit(doc)
+    (path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return Workspace(path, container, port, doc)
+
+
+def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None = None, extra_args=(),
+                 env_extra=None) -> subprocess.CompletedProcess:
+    wpath = ws.path if isinstance(ws, Workspace) else ws
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path or ROOT / ".collections"),
+        "ANSIBLE_CONFIG": str(wpath / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "SSOT_PG_PASSWORD": PASSWORD,
+        "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
+    })
+    env.update(env_extra or {})
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={wpath}", *extra_args],
+        cwd=wpath, env=env, text=True, capture_output=True, timeout=600,
+    )
+
+
+def explain(proc: subprocess.CompletedProcess) -> str:
+    return f"rc={proc.returncode}\n--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    proc = docker("info", check=False)
+    if proc.returncode != 0:
+        pytest.fail("no Docker engine answers (docker info failed). Run the suite with `make test`, which "
+                    f"installs and starts one.\n{proc.stderr}")
+    return True
+
+
+@pytest.fixture(scope="session")
+def legacy_image(docker_engine) -> dict:
+    """The built image tar (built once, then cached by its inputs)."""
+    return build_pg_image.build("legacy-pg-10.23", CACHE)
+
+
+@pytest.fixture(scope="session")
+def container_names():
+    """Every container a test creates is named here and removed at the end, whatever happened."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+@pytest.fixture
+def new_container(container_names):
+    def make() -> str:
+        name = f"ssot-it-{uuid.uuid4().hex[:8]}"
+        container_names.append(name)
+        return name
+    return make
+
+
+@pytest.fixture(scope="session")
+def tools() -> dict:
+    return {"ansible-galaxy": str(VENV_BIN / "ansible-galaxy"), "cp": shutil.which("cp")}
