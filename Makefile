@@ -10,7 +10,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup image lint unit integration build clean
+.PHONY: demo test setup image lint unit integration build clean bench-recorder
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -34,6 +34,10 @@ unit: setup
 
 integration: image
 	$(VENV)/bin/pytest tests/integration
+
+# Benchmarks (not part of make test): figures go to docs/benchmarks.md.
+bench-recorder: setup
+	$(PY) bench/recorder_overhead.py --write docs/benchmarks.md
 
 # Collection tarball, as published.
 build: setup

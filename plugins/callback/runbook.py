@@ -132,6 +132,7 @@ class CallbackModule(CallbackBase):
         self._failed_open = False
         self._pid = os.getpid()
         self._previous_handlers = {}
+        self._step_ids = {}
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -141,6 +142,13 @@ class CallbackModule(CallbackBase):
         self._profile = self.get_option("profile")
 
     # --- helpers ---------------------------------------------------------------
+    def _step_id(self, task):
+        key = (self._play_name, task._uuid)
+        sid = self._step_ids.get(key)
+        if sid is None:
+            sid = self._step_ids[key] = step_id(self._playbook, self._play_name, task)
+        return sid
+
     def _warn(self, what, exc):
         display.warning("ssot.governance.runbook: %s: %s. THIS RUN IS NOT FULLY RECORDED in the workspace." % (what, exc))
 
@@ -151,7 +159,8 @@ class CallbackModule(CallbackBase):
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
             self._warn("could not record %s" % getattr(fn, "__name__", "an event"), exc)
         finally:
-            self._costs.append(time.perf_counter() - start)
+            if self._profile:
+                self._costs.append((getattr(fn, "__name__", "?"), time.perf_counter() - start))
 
     def _workspace_for(self, play):
         candidates = []
@@ -230,7 +239,7 @@ class CallbackModule(CallbackBase):
                     continue
             except Exception:  # templated tags: cannot tell before the run, keep the task
                 pass
-            sid = step_id(self._playbook, self._play_name, task)
+            sid = self._step_id(task)
             if sid in seen:
                 continue
             seen.add(sid)
@@ -244,8 +253,12 @@ class CallbackModule(CallbackBase):
             return
         task = result.task
         host = result.host.get_name()
-        data = result.result
-        sid = step_id(self._playbook, self._play_name, task)
+        # The raw copy ansible-core made for this callback (already cleaned and censored); the public
+        # `result` property walks it again to convert types, which costs more than all our recording.
+        data = getattr(result, "_return_data", None)
+        if not isinstance(data, dict):
+            data = result.result
+        sid = self._step_id(task)
         if status == "ok" and data.get("changed"):
             status = "changed"
         entry = {"step": sid, "host": host, "status": status}
@@ -294,7 +307,7 @@ class CallbackModule(CallbackBase):
     def _task_start(self, task):
         if self.recorder is not None:
             role = _role_name(task)
-            self._timed(self.recorder.start_task, {"id": step_id(self._playbook, self._play_name, task),
+            self._timed(self.recorder.start_task, {"id": self._step_id(task),
                                                    "name": task.get_name(), "role": role,
                                                    "phase": role_phase(role)})
 

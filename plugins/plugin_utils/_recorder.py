@@ -48,7 +48,8 @@ class WorkspaceBusy(RecorderError):
 
 
 def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = time.time()
+    return "%s.%06dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)), int((now % 1) * 1e6))
 
 
 def new_run_id():
@@ -207,8 +208,10 @@ class Recorder(object):
         try:
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
-            line["hash"] = _chain.line_hash(line)
-            self._journal.write((_chain.canonical(line) + "\n").encode("utf-8"))
+            # One serialization: the hash covers the canonical body, the line is that body plus the hash.
+            body = _chain.canonical(line)
+            line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            self._journal.write(('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8"))
             self._seq, self._prev = line["seq"], line["hash"]
             self.state.apply(line)
         finally:

@@ -182,3 +182,13 @@ def test_verify_playbook_names_the_altered_file(tmp_path, target):
     expected = {"journal": "journal_altered at journal.jsonl:", "evidence": "evidence_altered at evidence/",
                 "runbook.json": "view_altered at runbook.json"}[target]
     assert expected in proc.stdout, explain(proc)
+
+
+def test_a_failure_to_write_is_a_loud_warning(tmp_path):
+    (tmp_path / "evidence").write_text("a file where the evidence folder should be")
+    proc = play("steps.yml", tmp_path)
+    assert proc.returncode == 0, explain(proc)
+    out = proc.stdout + proc.stderr
+    assert "ssot.governance.runbook: could not record" in out and "THIS RUN IS NOT FULLY RECORDED" in out
+    runbook, _ = views(tmp_path)
+    assert runbook["runs"][-1]["status"] == "ok", "what could be recorded still is"
