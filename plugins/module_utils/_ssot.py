@@ -21,6 +21,7 @@ import os
 import re
 
 from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _versions
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message
 
 try:
     import yaml
@@ -38,18 +39,8 @@ except ImportError:  # pragma: no cover - depends on the target
 MAX_SSOT_BYTES = 5 * 1024 * 1024
 # Bound on the nodes a document may expand to (YAML aliases can multiply them).
 MAX_NODES = 200000
-DEFAULT_LANGUAGE = "pt-BR"
 SCHEMA = _schemas.SCHEMAS["ssot"]
 SCHEMA_VERSION = SCHEMA["properties"]["schema_version"]["const"]
-
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def message(lang, code, **params):
-    """Catalog text with its {placeholders} filled; other braces (``{env: NAME}``) stay as written."""
-    catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES[DEFAULT_LANGUAGE]
-    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
 
 
 def pointer_text(path):

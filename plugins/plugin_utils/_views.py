@@ -13,20 +13,12 @@ boundaries (play start and end, run end, interruption), never per event.
 
 from __future__ import annotations
 
-import re
-
-from ansible_collections.ssot.governance.plugins.module_utils import _messages
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 PHASES = range(7)
 # Role (last name of the FQCN) -> phase of the reference skill.
 ROLE_PHASE = {"ssot": 0, "inventory": 1, "provision": 2, "validate": 3, "expose": 4, "ingest": 5, "snapshot": 6}
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 MAX_NEXT_STEPS = 50
-
-
-def text(lang, code, **params):
-    catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES["pt-BR"]
-    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
 
 
 def role_phase(role):
