@@ -81,7 +81,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
-    Recorder, RecorderError, WorkspaceBusy, profile_dump)
+    InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase
 
@@ -202,7 +202,11 @@ class CallbackModule(CallbackBase):
             return
         for warning in recorder.warnings:
             display.warning("ssot.governance.runbook: %s" % warning)
-        self.recorder = recorder
+        try:
+            self.recorder = WriterProcess(recorder)
+        except OSError as exc:
+            display.warning("ssot.governance.runbook: no writer process (%s); recording in this process" % exc)
+            self.recorder = InProcess(recorder)
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous_handlers[signum] = signal.getsignal(signum)
             signal.signal(signum, self._on_signal)
@@ -215,11 +219,11 @@ class CallbackModule(CallbackBase):
 
             def record():
                 try:
-                    rec.interrupt("signal %s" % name)
+                    rec.finish("interrupt", "signal %s" % name)
                 except (OSError, RecorderError) as exc:
                     self._warn("could not record the interruption", exc)
-            if rec._busy:
-                # A signal between two writes of one line: record after the line is whole.
+            if getattr(rec, "_busy", False):
+                # A signal in the middle of one message: record after the message is whole.
                 rec.defer(record)
             else:
                 record()
@@ -269,32 +273,32 @@ class CallbackModule(CallbackBase):
             entry["ignored"] = True
         if "censored" in data:
             entry["censored"] = True
-            rec.result(entry)
+            rec.call("result", entry)
             return
         records = dict((k, data.pop(k)) for k in RECORD_KEYS if k in data)
         if isinstance(data.get("msg"), str):
             entry["msg"] = data["msg"][:500]
         entry["result"] = data
-        rec.result(entry)
+        rec.call("result", entry)
         if task.action in SSOT_INFO and status not in ("failed", "skipped") and data.get("digest"):
-            rec.ssot_loaded(data)
+            rec.call("ssot_loaded", data)
         if isinstance(data.get("checks"), list):
-            rec.deviations(data["checks"])
+            rec.call("deviations", data["checks"])
         evidence = records.get("evidence")
         for item in evidence if isinstance(evidence, list) else [evidence] if evidence else []:
             if isinstance(item, dict) and item.get("name"):
                 content = item["text"] if "text" in item else item.get("content")
-                rec.evidence(item["name"], content, sid, host, task.get_name())
+                rec.call("evidence", item["name"], content, sid, host, task.get_name())
         marker = (task.vars or {}).get("ssot_evidence")
         if isinstance(marker, str) and marker and "{{" not in marker:
-            rec.evidence(marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid, host,
-                         task.get_name())
+            rec.call("evidence", marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid,
+                     host, task.get_name())
         decisions = records.get("decisions") or ([records["decision"]] if records.get("decision") else [])
         for decision in decisions:
             if isinstance(decision, dict) and decision.get("id"):
-                rec.decision(decision)
+                rec.call("decision", decision)
         if isinstance(records.get("milestone"), dict) and "phase" in records["milestone"]:
-            rec.milestone(records["milestone"])
+            rec.call("milestone", records["milestone"])
 
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
@@ -305,12 +309,12 @@ class CallbackModule(CallbackBase):
         if self.recorder is None and not self._failed_open:
             self._timed(self._open, play)
         if self.recorder is not None:
-            self._timed(self.recorder.start_play, play.get_name(), self._plan(play))
+            self._timed(self.recorder.call, "start_play", play.get_name(), self._plan(play))
 
     def _task_start(self, task):
         if self.recorder is not None:
             role = _role_name(task)
-            self._timed(self.recorder.start_task, {"id": self._step_id(task),
+            self._timed(self.recorder.call, "start_task", {"id": self._step_id(task),
                                                    "name": task.get_name(), "role": role,
                                                    "phase": role_phase(role)})
 
@@ -337,7 +341,7 @@ class CallbackModule(CallbackBase):
             return
         summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed))
         failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
-        self._timed(self.recorder.close, "failed" if failed else "ok", summary)
+        self._timed(self.recorder.finish, "close", "failed" if failed else "ok", summary)
         for signum, previous in self._previous_handlers.items():
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous)

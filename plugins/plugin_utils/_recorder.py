@@ -25,8 +25,12 @@ import fcntl
 import hashlib
 import json
 import os
+import pickle
 import re
 import secrets
+import select
+import signal
+import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
@@ -380,3 +384,135 @@ def profile_dump(path, costs):
     """Per-event costs (seconds) for the benchmarks."""
     with open(path, "w") as fh:
         json.dump({"events": len(costs), "costs": costs, "written_at": time.time()}, fh)
+
+
+class InProcess(object):
+    """Calls the recorder directly (fallback when a writer process cannot be forked)."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+        self.run_id = recorder.run_id
+
+    def call(self, method, *args):
+        getattr(self.recorder, method)(*args)
+
+    def finish(self, method, *args):
+        getattr(self.recorder, method)(*args)
+
+
+class WriterProcess(object):
+    """Owns an opened Recorder in a child forked once, while the parent's heap is still small.
+
+    ansible-playbook forks a worker per host per task; any work done in its process afterwards pays
+    copy-on-write faults that grow with its heap (docs/benchmarks.md). The parent only pickles each
+    call down a pipe; the child does the redaction, hashing, writing and views. Calls keep their order.
+    If the parent dies, the child sees end of file and exits without writing more: the next run marks
+    the run interrupted, as after kill -9 of a single process.
+    """
+
+    HEADER = struct.Struct("!I")
+
+    def __init__(self, recorder):
+        self.run_id = recorder.run_id
+        self._busy = False
+        self._deferred = None
+        read_fd, write_fd = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the writer
+            os.close(write_fd)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
+            code = 0
+            try:
+                _serve(recorder, read_fd, parent)
+            except BaseException:  # pragma: no cover - reported on stderr, the parent goes on
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(read_fd)
+        self.pid = pid
+        self._fd = write_fd
+        # Ansible's workers are forked from this process later: they must not keep the pipe open,
+        # or the writer would never see the end of it when this process dies.
+        os.register_at_fork(after_in_child=self._close_in_child)
+
+    def _close_in_child(self):
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def call(self, method, *args):
+        if self._fd is None:
+            return
+        data = pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL)
+        message = memoryview(self.HEADER.pack(len(data)) + data)
+        self._busy = True
+        try:
+            while message:
+                message = message[os.write(self._fd, message):]
+        finally:
+            self._busy = False
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            deferred()
+
+    def defer(self, fn):
+        """Run fn after the message being written (signals must not interleave two messages)."""
+        if self._busy:
+            self._deferred = fn
+        else:
+            fn()
+
+    def finish(self, method, *args, timeout=60):
+        """Last call, then wait until the writer has written everything and exited."""
+        if self._fd is None:
+            return
+        self.call(method, *args)
+        os.close(self._fd)
+        self._fd = None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise RecorderError("the recorder's writer process failed; see the messages above")
+                return
+            time.sleep(0.01)
+        raise RecorderError("the recorder's writer process did not finish within %d s" % timeout)
+
+
+def _read_exact(fd, size, parent):
+    chunks = []
+    while size:
+        # Wake up now and then to notice a parent killed outright (its children may hold the pipe).
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if not ready:
+            if os.getppid() != parent:
+                return None
+            continue
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(recorder, fd, parent):
+    while not recorder.closed:
+        header = _read_exact(fd, WriterProcess.HEADER.size, parent)
+        if header is None:
+            return  # the parent is gone
+        body = _read_exact(fd, WriterProcess.HEADER.unpack(header)[0], parent)
+        if body is None:
+            return
+        method, args = pickle.loads(body)
+        try:
+            getattr(recorder, method)(*args)
+        except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+            os.write(2, ("[WARNING]: ssot.governance.runbook: could not record %s: %s. THIS RUN IS NOT FULLY "
+                         "RECORDED in the workspace.\n" % (method, exc)).encode("utf-8", "replace"))

@@ -185,3 +185,46 @@ def test_verify_names_removed_and_added_evidence_and_removed_lines(tmp_path):
     first = _chain.verify(str(tmp_path))["problems"][0]
     assert first == {"kind": "journal_altered", "where": "journal.jsonl:4",
                      "detail": "sequence 5 where 4 was due (line removed or added)"}
+
+
+def test_the_writer_process_records_in_order_and_finishes(tmp_path):
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+
+    rec = new(tmp_path)
+    rec.open("site.yml", "tester")
+    writer = WriterProcess(rec)
+    plan = [{"id": "s%d" % i, "name": "t%d" % i, "role": None, "phase": None} for i in range(50)]
+    writer.call("start_play", "play", plan)
+    for step in plan:
+        writer.call("start_task", step)
+        for host in ("a", "b"):
+            writer.call("result", {"step": step["id"], "host": host, "status": "ok", "result": {"token": CANARY}})
+    writer.call("evidence", "x.log", "x" * 100000, "s1", "a", "t1")
+    writer.finish("close", "ok", {})
+    assert _chain.verify(str(tmp_path))["ok"]
+    assert_views_valid(tmp_path)
+    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert [s["status"] for s in runbook["steps"]] == ["done"] * 50 and runbook["runs"][-1]["status"] == "ok"
+    assert CANARY not in (tmp_path / "journal.jsonl").read_text()
+    writer.finish("close", "ok", {})  # a second finish is a no-op
+
+
+def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
+    import os
+    import time
+
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+
+    rec = new(tmp_path)
+    rec.open("site.yml", "tester")
+    writer = WriterProcess(rec)
+    writer.call("start_play", "play", [])
+    os.close(writer._fd)  # what a parent killed outright leaves: the end of the pipe
+    writer._fd = None
+    deadline = time.time() + 10
+    while time.time() < deadline and os.waitpid(writer.pid, os.WNOHANG)[0] == 0:
+        time.sleep(0.05)
+    assert time.time() < deadline, "the writer did not exit"
+    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
+    assert _chain.verify(str(tmp_path))["ok"]
