@@ -222,11 +222,8 @@ class CallbackModule(CallbackBase):
                     rec.finish("interrupt", "signal %s" % name)
                 except (OSError, RecorderError) as exc:
                     self._warn("could not record the interruption", exc)
-            if getattr(rec, "_busy", False):
-                # A signal in the middle of one message: record after the message is whole.
-                rec.defer(record)
-            else:
-                record()
+            # A signal in the middle of one message or line: record after it is whole.
+            rec.defer(record)
         signal.signal(signum, previous)
         if callable(previous):
             previous(signum, frame)

@@ -19,6 +19,7 @@ PRIVATE: internal to ssot.governance; its API may change at any time (controller
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import fcntl
@@ -83,7 +84,37 @@ def atomic_write(path, data):
     _fsync_dir(os.path.dirname(path))
 
 
-class Recorder(object):
+class _SignalSafe(object):
+    """Writes one whole unit (a journal line, a pipe message) before a signal handler may write another."""
+
+    _busy = False
+    _deferred = None
+
+    @contextlib.contextmanager
+    def _writing(self):
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            deferred()
+
+    def defer(self, fn):
+        """Run fn now, or right after the unit being written."""
+        if self._busy:
+            self._deferred = fn
+        else:
+            fn()
+
+
+def _aside(path, what):
+    """Name for a file moved aside (torn journal tail, altered view)."""
+    return "%s.%s-%s" % (path, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+
+
+class Recorder(_SignalSafe):
 
     def __init__(self, workspace, language="pt-BR", redactor=None):
         self.workspace = os.path.abspath(workspace)
@@ -95,8 +126,6 @@ class Recorder(object):
         self._lock = None
         self._seq = 0
         self._prev = _chain.GENESIS
-        self._busy = False
-        self._deferred = None
         self._play = None
         self._play_artifacts = []
         self._open_step = None
@@ -166,7 +195,7 @@ class Recorder(object):
             raw = fh.read()
         good = raw.rfind(b"\n") + 1
         if good < len(raw):
-            torn = "%s.torn-%s" % (journal, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+            torn = _aside(journal, "torn")
             with open(torn, "wb") as out:
                 out.write(raw[good:])
             with open(journal, "r+b") as fh:
@@ -208,8 +237,7 @@ class Recorder(object):
 
     # --- journal ---------------------------------------------------------------
     def append(self, kind, data):
-        self._busy = True
-        try:
+        with self._writing():
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
             # One serialization: the hash covers the canonical body, the line is that body plus the hash.
@@ -218,19 +246,7 @@ class Recorder(object):
             self._journal.write(('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8"))
             self._seq, self._prev = line["seq"], line["hash"]
             self.state.apply(line)
-        finally:
-            self._busy = False
-        if self._deferred is not None:
-            deferred, self._deferred = self._deferred, None
-            deferred()
         return line
-
-    def defer(self, fn):
-        """Run fn after the current append (signals must not interleave two lines)."""
-        if self._busy:
-            self._deferred = fn
-        else:
-            fn()
 
     # --- plays and tasks -------------------------------------------------------
     def start_play(self, name, plan):
@@ -343,7 +359,7 @@ class Recorder(object):
             return
         found = _chain.sha256_file(path)
         if found != expected:
-            kept = _altered_name(path)
+            kept = _aside(path, "altered")
             os.replace(path, kept)
             self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
                                          "kept_as": os.path.basename(kept)})
@@ -359,10 +375,6 @@ class Recorder(object):
             self._keep_altered_view(name, path)
             atomic_write(path, data)
             self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
-
-
-def _altered_name(path):
-    return "%s.altered-%s" % (path, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
 
 
 def constraints(ssot, path, lang):
@@ -399,8 +411,11 @@ class InProcess(object):
     def finish(self, method, *args):
         getattr(self.recorder, method)(*args)
 
+    def defer(self, fn):
+        self.recorder.defer(fn)
 
-class WriterProcess(object):
+
+class WriterProcess(_SignalSafe):
     """Owns an opened Recorder in a child forked once, while the parent's heap is still small.
 
     ansible-playbook forks a worker per host per task; any work done in its process afterwards pays
@@ -414,8 +429,6 @@ class WriterProcess(object):
 
     def __init__(self, recorder):
         self.run_id = recorder.run_id
-        self._busy = False
-        self._deferred = None
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
         pid = os.fork()
@@ -450,22 +463,9 @@ class WriterProcess(object):
             return
         data = pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL)
         message = memoryview(self.HEADER.pack(len(data)) + data)
-        self._busy = True
-        try:
+        with self._writing():
             while message:
                 message = message[os.write(self._fd, message):]
-        finally:
-            self._busy = False
-        if self._deferred is not None:
-            deferred, self._deferred = self._deferred, None
-            deferred()
-
-    def defer(self, fn):
-        """Run fn after the message being written (signals must not interleave two messages)."""
-        if self._busy:
-            self._deferred = fn
-        else:
-            fn()
 
     def finish(self, method, *args, timeout=60):
         """Last call, then wait until the writer has written everything and exited."""

@@ -50,7 +50,6 @@ class State(object):
         self.play_failed_phases = set()
         self.last_seq = 0
         self.last_hash = None
-        self.current_run = None
         self.view_sha = {}         # view path -> sha256 of the version last written
 
     # --- folding -------------------------------------------------------------
@@ -63,7 +62,6 @@ class State(object):
             handler(line, line.get("data") or {})
 
     def _on_run_start(self, line, d):
-        self.current_run = line["run"]
         self.runs[line["run"]] = {"id": line["run"], "started_at": line["ts"], "status": "running",
                                   "playbook": d.get("playbook", ""), "user": d.get("user", "")}
 

@@ -228,3 +228,25 @@ def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
     runbook = json.loads((tmp_path / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
     assert _chain.verify(str(tmp_path))["ok"]
+
+
+def test_a_signal_during_a_line_is_recorded_after_the_line(tmp_path):
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess
+
+    rec = new(tmp_path)
+    rec.open("site.yml", "tester")
+    local = InProcess(rec)
+    order = []
+    real_apply = rec.state.apply
+
+    def apply_then_signal(line):
+        real_apply(line)
+        if line["kind"] == "play_start":
+            # As if SIGTERM arrived while this line was being written.
+            local.defer(lambda: (order.append("interrupt"), rec.interrupt("signal SIGTERM")))
+            order.append("line written")
+
+    rec.state.apply = apply_then_signal
+    local.call("start_play", "play", [])
+    assert order == ["line written", "interrupt"]
+    assert rec.closed and _chain.verify(str(tmp_path))["ok"]
