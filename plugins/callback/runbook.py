@@ -213,22 +213,24 @@ class CallbackModule(CallbackBase):
 
     def _on_signal(self, signum, frame):
         previous = self._previous_handlers.get(signum, signal.SIG_DFL)
-        if os.getpid() == self._pid and self.recorder is not None:
-            name = signal.Signals(signum).name
-            rec = self.recorder
 
-            def record():
+        def handle():
+            if os.getpid() == self._pid and self.recorder is not None:
                 try:
-                    rec.finish("interrupt", "signal %s" % name)
+                    self.recorder.finish("interrupt", "signal %s" % signal.Signals(signum).name)
                 except (OSError, RecorderError) as exc:
                     self._warn("could not record the interruption", exc)
-            # A signal in the middle of one message or line: record after it is whole.
-            rec.defer(record)
-        signal.signal(signum, previous)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            os.kill(os.getpid(), signum)
+            signal.signal(signum, previous)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)
+
+        if os.getpid() == self._pid and self.recorder is not None:
+            # In the middle of a line or message: record, then let Ansible stop, once it is whole.
+            self.recorder.defer(handle)
+        else:
+            handle()
 
     def _plan(self, play):
         only = set(context.CLIARGS.get("tags") or ["all"])

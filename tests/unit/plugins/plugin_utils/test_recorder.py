@@ -239,14 +239,21 @@ def test_a_signal_during_a_line_is_recorded_after_the_line(tmp_path):
     order = []
     real_apply = rec.state.apply
 
+    def handle():
+        order.append("interrupt")
+        rec.interrupt("signal SIGINT")
+        raise KeyboardInterrupt  # what Ansible's own SIGINT handler does next
+
     def apply_then_signal(line):
         real_apply(line)
         if line["kind"] == "play_start":
-            # As if SIGTERM arrived while this line was being written.
-            local.defer(lambda: (order.append("interrupt"), rec.interrupt("signal SIGTERM")))
+            local.defer(handle)  # as if SIGINT arrived while this line was being written
             order.append("line written")
 
     rec.state.apply = apply_then_signal
-    local.call("start_play", "play", [])
+    with pytest.raises(KeyboardInterrupt):
+        local.call("start_play", "play", [])
     assert order == ["line written", "interrupt"]
     assert rec.closed and _chain.verify(str(tmp_path))["ok"]
+    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert runbook["runs"][-1]["status"] == "interrupted"
