@@ -214,11 +214,6 @@ def parse(text, path="ssot.yml"):
     return doc, lines
 
 
-def load(path):
-    """Read an SSOT file; return (document as written, line map)."""
-    return parse(read_text(path), path)
-
-
 # --- validation -------------------------------------------------------------
 
 def _kind(value, lang):
