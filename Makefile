@@ -24,6 +24,7 @@ setup:
 
 image: setup
 	$(PY) tests/images/build_pg_image.py legacy-pg-10.23 --cache "$(SSOT_CACHE)"
+	$(PY) tests/images/build_pg_image.py pg-15 --cache "$(SSOT_CACHE)"
 
 lint: setup
 	# ANSIBLE_HOME keeps the copy ansible-lint installs of this collection inside the repo.

