@@ -283,13 +283,15 @@ class CallbackModule(CallbackBase):
             rec.call("ssot_loaded", data)
         if isinstance(data.get("checks"), list):
             rec.call("deviations", data["checks"])
+        if isinstance(data.get("findings"), list):
+            rec.call("findings", data["findings"])
         evidence = records.get("evidence")
         for item in evidence if isinstance(evidence, list) else [evidence] if evidence else []:
             if isinstance(item, dict) and item.get("name"):
                 content = item["text"] if "text" in item else item.get("content")
                 rec.call("evidence", item["name"], content, sid, host, task.get_name())
         marker = (task.vars or {}).get("ssot_evidence")
-        if isinstance(marker, str) and marker and "{{" not in marker:
+        if isinstance(marker, str) and marker and "{{" not in marker and status != "skipped":
             rec.call("evidence", marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid,
                      host, task.get_name())
         decisions = records.get("decisions") or ([records["decision"]] if records.get("decision") else [])

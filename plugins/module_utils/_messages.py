@@ -95,7 +95,91 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'next.pending_decision': 'Decidir: {id} — {title} (registre em approvals.yml)',
            'next.blocked_milestone': 'Desbloquear: {title}',
            'next.interrupted': 'A execução {run} foi interrompida ({reason}); execute de novo para retomar.',
-           'next.pending_step': 'Executar: {step}'},
+           'next.pending_step': 'Executar: {step}',
+           'decision.option.use_delivered': 'A: usar o artefato entregue',
+           'decision.option.rebuild': 'B: reconstruir conforme o SSOT',
+           'decision.option.convert': 'Converter o layout OCI para docker-archive com skopeo (mesmas '
+                                      'camadas; registrado)',
+           'decision.option.accept': 'Aceitar o valor encontrado (e atualizar o SSOT)',
+           'decision.option.fix': 'Corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
+           'decision.option.accept_risk': 'Aceitar o risco, registrado, por prazo definido',
+           'decision.option.remediate': 'Corrigir (play MODIFY, com plano e rollback)',
+           'decision.how_to_approve': 'em {path}: - decision: {id}, option: <{options}>, by: <seu nome>, at: '
+                                      '<UTC ISO 8601>, ssot_digest: {digest} (opcional: reason, until)',
+           'decision.pending_list': 'Decisões pendentes ({count}): {ids}. Registre-as em {path} e execute de '
+                                    'novo.',
+           'decision.rejected_list': 'Decisões rejeitadas ({count}): {ids}. O caminho não foi aprovado; '
+                                     'revise o SSOT.',
+           'inventory.title.presence': 'Artefato {id} não encontrado ({path})',
+           'inventory.title.format': 'Artefato {id}: entregue em {actual}, o SSOT prevê {expected}',
+           'inventory.title.sha256': 'Artefato {id}: sha256 diferente do SSOT',
+           'inventory.title.image': 'Artefato {id}: traz a imagem {actual}, o SSOT prevê {expected}',
+           'inventory.title.engine': 'Artefato {id}: o engine Docker {version} não carrega {format}',
+           'inventory.context': 'Inventário de {path}: o SSOT prevê {expected}, foi entregue {actual}.',
+           'inventory.context.engine': 'O engine Docker {version} (store clássico) carrega só docker-archive '
+                                       'e o artefato {path} é {format}. Converter com skopeo mantém as '
+                                       'camadas (diff_ids conferidos e registrados); reconstruir segue o '
+                                       'SSOT.',
+           'inventory.risk': 'Usar o entregue sobe algo diferente do especificado; a validação (fase 3) '
+                             'mostra as diferenças.',
+           'inventory.rollback': 'O inventário não altera nada; a decisão só escolhe o caminho do '
+                                 'provisionamento.',
+           'inventory.summary': '{count} artefato(s) inventariado(s); desvios: {deviations}; decisões '
+                                'pendentes: {pending}.',
+           'validate.deviation.title': 'Desvio {id}: esperado {expected}, obtido {actual}',
+           'validate.deviation.context': 'Na sessão somente leitura, `{sql}` respondeu {actual}; o SSOT '
+                                         'espera {expected}.',
+           'validate.deviation.risk': 'Aceitar deixa o ambiente diferente do especificado; corrigir altera o '
+                                      'servidor.',
+           'validate.deviation.rollback': 'A correção (play MODIFY) guarda o valor anterior para o rollback.',
+           'validate.finding.context': '{explain}',
+           'finding.client_old.title': '{tool} {client} é mais antigo que o servidor {server}',
+           'finding.client_old.explain': '{tool} ({where}) deve ter a versão principal do servidor ou mais '
+                                         'nova: com {client} contra um servidor {server} o dump falha ou '
+                                         'fica incompleto. Use um {tool} >= {server}.',
+           'finding.client_psql_old.title': 'psql {client} é mais antigo que o servidor {server}',
+           'finding.client_psql_old.explain': 'psql ({where}) funciona, mas comandos \\d podem falhar contra '
+                                              'um servidor mais novo.',
+           'finding.client_unsupported.title': '{tool} {client} não suporta servidores {server}',
+           'finding.client_unsupported.explain': '{tool} ({where}) só despeja servidores a partir de 9.2; '
+                                                 'use um {tool} da época do servidor.',
+           'finding.client_unknown.title': 'Versão de {tool} não identificada',
+           'finding.client_unknown.explain': '{tool} ({where}) não respondeu com uma versão: {detail}.',
+           'finding.exposure_public.title': 'Porta publicada em {bind}:{port} (exposição pública)',
+           'finding.exposure_public.explain': 'Qualquer máquina que alcance este host conecta no PostgreSQL. '
+                                              'O SSOT permite os binds {allowed}: publique em 127.0.0.1 ou '
+                                              'registre a exposição no SSOT (exposure.allowed_binds).',
+           'finding.exposure_allowed.title': 'Porta publicada em {bind}:{port}, permitida pelo SSOT',
+           'finding.exposure_allowed.explain': 'O SSOT permite este bind (exposure.allowed_binds); confira '
+                                               'firewall e autenticação.',
+           'finding.listen_all.title': "listen_addresses='{value}' com porta publicada",
+           'finding.listen_all.explain': 'O servidor aceita conexões em todas as interfaces do contêiner; a '
+                                         'proteção depende só do bind da porta publicada ({binds}).',
+           'finding.trust.title': 'Entrada trust no pg_hba ({count})',
+           'finding.trust.explain': 'Quem alcança o servidor entra sem senha por estas linhas do '
+                                    'pg_hba.conf: {lines}.',
+           'finding.hba_unreadable.title': 'pg_hba não pôde ser lido',
+           'finding.hba_unreadable.explain': 'É preciso um superusuário para ler as regras de autenticação: '
+                                             '{detail}.',
+           'finding.superuser_nopass.title': 'Superusuário sem senha: {roles}',
+           'finding.superuser_nopass.explain': 'Um superusuário sem senha só é protegido pelo método do '
+                                               'pg_hba; com trust ou uma mudança de pg_hba ele entra sem '
+                                               'credencial.',
+           'finding.ssl_off_exposed.title': 'SSL desligado com a porta exposta publicamente',
+           'finding.ssl_off_exposed.explain': 'Senhas e dados trafegam em claro para fora do host.',
+           'finding.ssl_required.title': 'SSL desligado, mas o SSOT exige SSL',
+           'finding.ssl_required.explain': 'exposure.ssl_required é true e o servidor responde ssl=off.',
+           'finding.sizes.title': 'Tamanho dos bancos: {total}',
+           'finding.sizes.explain': '{detail}. Dumps e snapshots terão essa ordem de grandeza; limite do '
+                                    'SSOT: {limit}.',
+           'finding.sizes_over.title': 'Bancos somam {total}, acima do limite do SSOT ({limit})',
+           'finding.sizes_over.explain': '{detail}. Um snapshot deste tamanho é uma decisão '
+                                         '(snapshot.size_limit).',
+           'finding.artifact_size.title': 'Artefatos entregues: {total}',
+           'finding.artifact_size.explain': '{detail}.',
+           'validate.verdict.ok': '{matched} de {total} verificações conferem com o SSOT ({version}).',
+           'validate.verdict.findings': 'Achados: {summary}.',
+           'validate.drift.title': 'Desvios desde a última validação'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -182,4 +266,82 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'next.pending_decision': 'Decide: {id} — {title} (record it in approvals.yml)',
         'next.blocked_milestone': 'Unblock: {title}',
         'next.interrupted': 'Run {run} was interrupted ({reason}); run again to resume.',
-        'next.pending_step': 'Run: {step}'}}
+        'next.pending_step': 'Run: {step}',
+        'decision.option.use_delivered': 'A: use the delivered artifact',
+        'decision.option.rebuild': 'B: rebuild per the SSOT',
+        'decision.option.convert': 'Convert the OCI layout to docker-archive with skopeo (same layers; '
+                                   'recorded)',
+        'decision.option.accept': 'Accept the value found (and update the SSOT)',
+        'decision.option.fix': 'Fix the server per the SSOT (MODIFY play, with plan and rollback)',
+        'decision.option.accept_risk': 'Accept the risk, recorded, for a set time',
+        'decision.option.remediate': 'Remediate (MODIFY play, with plan and rollback)',
+        'decision.how_to_approve': 'in {path}: - decision: {id}, option: <{options}>, by: <your name>, at: '
+                                   '<UTC ISO 8601>, ssot_digest: {digest} (optional: reason, until)',
+        'decision.pending_list': 'Pending decisions ({count}): {ids}. Record them in {path} and run again.',
+        'decision.rejected_list': 'Rejected decisions ({count}): {ids}. The path was not approved; review '
+                                  'the SSOT.',
+        'inventory.title.presence': 'Artifact {id} not found ({path})',
+        'inventory.title.format': 'Artifact {id}: delivered as {actual}, the SSOT expects {expected}',
+        'inventory.title.sha256': 'Artifact {id}: sha256 differs from the SSOT',
+        'inventory.title.image': 'Artifact {id}: carries image {actual}, the SSOT expects {expected}',
+        'inventory.title.engine': 'Artifact {id}: Docker engine {version} cannot load {format}',
+        'inventory.context': 'Inventory of {path}: the SSOT expects {expected}, delivered was {actual}.',
+        'inventory.context.engine': 'Docker engine {version} (classic store) loads docker-archive only and '
+                                    'artifact {path} is {format}. Converting with skopeo keeps the layers '
+                                    '(diff_ids compared and recorded); rebuilding follows the SSOT.',
+        'inventory.risk': 'Using the delivered one runs something other than specified; validation (phase 3) '
+                          'shows the differences.',
+        'inventory.rollback': 'The inventory changes nothing; the decision only picks the provisioning path.',
+        'inventory.summary': '{count} artifact(s) inventoried; deviations: {deviations}; pending decisions: '
+                             '{pending}.',
+        'validate.deviation.title': 'Deviation {id}: expected {expected}, got {actual}',
+        'validate.deviation.context': 'In the read-only session, `{sql}` answered {actual}; the SSOT expects '
+                                      '{expected}.',
+        'validate.deviation.risk': 'Accepting leaves the environment unlike the specification; fixing '
+                                   'changes the server.',
+        'validate.deviation.rollback': 'The fix (MODIFY play) keeps the previous value for rollback.',
+        'validate.finding.context': '{explain}',
+        'finding.client_old.title': '{tool} {client} is older than server {server}',
+        'finding.client_old.explain': "{tool} ({where}) must be the server's major version or newer: with "
+                                      '{client} against a {server} server the dump fails or is incomplete. '
+                                      'Use {tool} >= {server}.',
+        'finding.client_psql_old.title': 'psql {client} is older than server {server}',
+        'finding.client_psql_old.explain': 'psql ({where}) works, but \\d commands may fail against a newer '
+                                           'server.',
+        'finding.client_unsupported.title': '{tool} {client} does not support {server} servers',
+        'finding.client_unsupported.explain': '{tool} ({where}) dumps servers from 9.2 on only; use a {tool} '
+                                              "of the server's era.",
+        'finding.client_unknown.title': 'Version of {tool} not identified',
+        'finding.client_unknown.explain': '{tool} ({where}) did not answer with a version: {detail}.',
+        'finding.exposure_public.title': 'Port published on {bind}:{port} (public exposure)',
+        'finding.exposure_public.explain': 'Any machine that reaches this host connects to PostgreSQL. The '
+                                           'SSOT allows binds {allowed}: publish on 127.0.0.1 or record the '
+                                           'exposure in the SSOT (exposure.allowed_binds).',
+        'finding.exposure_allowed.title': 'Port published on {bind}:{port}, allowed by the SSOT',
+        'finding.exposure_allowed.explain': 'The SSOT allows this bind (exposure.allowed_binds); check '
+                                            'firewall and authentication.',
+        'finding.listen_all.title': "listen_addresses='{value}' with a published port",
+        'finding.listen_all.explain': 'The server accepts connections on every interface of the container; '
+                                      'protection rests on the bind of the published port alone ({binds}).',
+        'finding.trust.title': 'trust entry in pg_hba ({count})',
+        'finding.trust.explain': 'Anyone who reaches the server gets in without a password through these '
+                                 'pg_hba.conf lines: {lines}.',
+        'finding.hba_unreadable.title': 'pg_hba could not be read',
+        'finding.hba_unreadable.explain': 'Reading the authentication rules needs a superuser: {detail}.',
+        'finding.superuser_nopass.title': 'Superuser without a password: {roles}',
+        'finding.superuser_nopass.explain': 'A superuser without a password is protected by the pg_hba '
+                                            'method alone; with trust or a pg_hba change it gets in without '
+                                            'any credential.',
+        'finding.ssl_off_exposed.title': 'SSL off while the port is publicly exposed',
+        'finding.ssl_off_exposed.explain': 'Passwords and data travel in clear text beyond the host.',
+        'finding.ssl_required.title': 'SSL off, but the SSOT requires SSL',
+        'finding.ssl_required.explain': 'exposure.ssl_required is true and the server answers ssl=off.',
+        'finding.sizes.title': 'Database sizes: {total}',
+        'finding.sizes.explain': '{detail}. Dumps and snapshots will be of that order; SSOT limit: {limit}.',
+        'finding.sizes_over.title': 'Databases add up to {total}, above the SSOT limit ({limit})',
+        'finding.sizes_over.explain': '{detail}. A snapshot this size is a decision (snapshot.size_limit).',
+        'finding.artifact_size.title': 'Delivered artifacts: {total}',
+        'finding.artifact_size.explain': '{detail}.',
+        'validate.verdict.ok': '{matched} of {total} checks match the SSOT ({version}).',
+        'validate.verdict.findings': 'Findings: {summary}.',
+        'validate.drift.title': 'Deviations since the last validation'}}

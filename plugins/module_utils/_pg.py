@@ -18,9 +18,11 @@ try:
     import psycopg2
     HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR = None
+    PG_ERRORS = (psycopg2.Error,)
 except ImportError as exc:  # pragma: no cover - depends on the target
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = exc
+    PG_ERRORS = ()
 
 MATCH = "match"
 DEVIATION = "deviation"
@@ -125,6 +127,7 @@ class ReadOnlySession(object):
         if not HAS_PSYCOPG2:
             raise CheckError("psycopg2 is not installed on the target: pip install psycopg2-binary")
         self.dsn_text = "host=%s port=%s user=%s dbname=%s" % (host, port, user, dbname)
+        self.dbname = dbname
         try:
             self.conn = psycopg2.connect(
                 host=host, port=port, user=user, password=password, dbname=dbname,
@@ -156,7 +159,8 @@ def run_checks(session, expected_major, settings):
     _, rows = session.query("SELECT version();")
     version_text = rows[0][0]
     _, rows = session.query("SHOW server_version_num;")
-    major = major_from_version_num(rows[0][0])
+    rows_num = rows[0][0]
+    major = major_from_version_num(rows_num)
     read_only = session.query("SHOW transaction_read_only;")[1][0][0]
     if expected_major is not None:
         check = {"id": "postgres.major", "description": "server major version", "sql": "SHOW server_version_num;",
@@ -175,12 +179,13 @@ def run_checks(session, expected_major, settings):
             _, rows = session.query(check["sql"])
             status, wanted = compare(settings[name], rows[0][0])
             check.update(expected=wanted, actual=normalize(rows[0][0]), status=status)
-        except (CheckError, psycopg2.Error) as exc:
+        except (CheckError,) + PG_ERRORS as exc:
             check.update(expected=normalize(settings[name]), actual=None, status=ERROR,
                          message=str(exc).strip())
         checks.append(check)
     return {
         "server_version": version_text,
+        "server_version_num": int(rows_num),
         "server_major": major,
         "read_only_session": read_only == "on",
         "checks": checks,
@@ -195,6 +200,7 @@ def report_text(result, dsn_text):
     lines.extend(result.get("transcript", []))
     lines.append("-- verdicts")
     for c in result["checks"]:
-        lines.append("%-10s %-40s expected=%s actual=%s" % (
-            c["status"].upper(), c["id"], c["expected"], c["actual"]))
+        lines.append("%-10s %-40s expected=%s actual=%s%s" % (
+            c["status"].upper(), c["id"], c["expected"], c["actual"],
+            " (%s)" % c["message"] if c.get("message") else ""))
     return "\n".join(lines) + "\n"

@@ -20,3 +20,13 @@ def message(lang, code, **params):
     """Catalog text with its {placeholders} filled; other braces (``{env: NAME}``) stay as written."""
     catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES[DEFAULT_LANGUAGE]
     return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
+
+
+def human_size(n):
+    """Bytes as an operator reads them: 512 B, 34.3 MiB, 2.0 GiB."""
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024
+    return "%.1f TiB" % n

@@ -16,9 +16,56 @@ description:
   - Each check reports its id, what was expected, what the server said, a status
     (C(match), C(deviation) or C(error)) and the SQL it ran. A deviation is a finding, not a
     module failure; the module fails only when it cannot connect or is called wrongly.
-  - Returns the psql-like transcript and the checks as RV(evidence), which the C(ssot.governance.runbook)
-    callback writes into the workspace.
+  - Then runs the SSOT's named checks (O(checks)) in the same session (or a read-only session on the check's
+    database), and the findings the reference skill says always to watch whatever the SSOT says - client tool
+    versions against the server (O(client_tools), O(client_versions)), public exposure (O(published_ports),
+    C(listen_addresses)), C(trust) in pg_hba (C(pg_hba_file_rules) on 10+, the file itself before),
+    superusers without a password, SSL off while exposed, database and artifact sizes. Each finding has a
+    severity and an explanation in the operator's language.
+  - Every deviation, check error and finding of severity high or critical opens a decision with a stable id,
+    pending until O(approvals_file) approves it.
+  - Returns the psql-like transcript, verdicts and findings, and the JSON, as RV(evidence), which the
+    C(ssot.governance.runbook) callback writes into the workspace.
 options:
+  checks:
+    description:
+      - "The SSOT's named checks - C(id), C(sql) (one read-only statement), C(expect) (an expectation on the
+        first value, or C({rows: N})), optional C(database), C(description), C(severity)."
+    type: list
+    elements: dict
+    default: []
+  client_tools:
+    description:
+      - Client tools to run with C(--version) on the target host; each major is compared with the server's
+        (C(pg_dump), C(pg_dumpall) and C(pg_restore) must be at least the server major).
+    type: list
+    elements: str
+    default: [pg_dump, pg_dumpall, pg_restore, psql]
+  client_versions:
+    description:
+      - More client versions, already asked elsewhere, as C(<tool>@<where>) to the C(--version) output
+        (for example the tools inside the container, C(pg_dump@container:legacy-pg-demo)).
+    type: dict
+    default: {}
+  published_ports:
+    description:
+      - Where the server is published - Docker's C(NetworkSettings.Ports) mapping of the container, or a list
+        of C({bind, port}). Omit when the server is not in a container.
+    type: raw
+  exposure:
+    description:
+      - The SSOT's C(exposure) (C(allowed_binds), C(ssl_required)).
+    type: dict
+    default: {}
+  size_limit:
+    description:
+      - Size above which the databases are a finding (the SSOT's C(snapshot.size_limit), e.g. C(10GiB)).
+    type: raw
+  artifact_sizes:
+    description:
+      - Delivered artifact sizes in bytes, artifact id to size, reported with the database sizes.
+    type: dict
+    default: {}
   expected_major:
     description:
       - Expected server major version as PostgreSQL names it (C(9.4), C(10), C(15)).
@@ -40,6 +87,7 @@ options:
     default: {}
 extends_documentation_fragment:
   - ssot.governance.connection
+  - ssot.governance.decisions
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
@@ -57,11 +105,18 @@ EXAMPLES = r'''
       wal_level: replica
       shared_preload_libraries:
         contains: pg_stat_statements
+    checks:
+      - id: shop-customers
+        sql: SELECT count(*) FROM shop.customers
+        database: legacy_shop
+        expect: 500
+    ssot_digest: "{{ ssot_digest }}"
+    approvals_file: "{{ ssot_workspace_dir }}/approvals.yml"
   register: checked
 
-- name: Fail when something deviates
+- name: Fail when a decision is pending
   ansible.builtin.assert:
-    that: checked.deviations | length == 0
+    that: checked.pending | length == 0
 '''
 
 RETURN = r'''
@@ -87,8 +142,12 @@ checks:
   elements: dict
   contains:
     id:
-      description: C(postgres.major) or C(setting.<name>).
+      description: C(postgres.major), C(setting.<name>) or C(check.<id>).
       type: str
+    decision:
+      description: Id of the decision a deviation opened.
+      type: str
+      returned: when status is not match
     description:
       description: What was checked, in words.
       type: str
@@ -127,6 +186,64 @@ queries:
   type: list
   elements: str
   sample: ["SELECT version();", "SHOW server_version_num;", "SHOW wal_level;"]
+client_versions:
+  description: The C(--version) answer of every client tool compared, C(<tool>[@<where>]) to text.
+  returned: success
+  type: dict
+  sample: {"pg_dump": "pg_dump (PostgreSQL) 15.18", "pg_dump@container:legacy-pg-demo": "pg_dump (PostgreSQL) 15.18"}
+server_version_num:
+  description: C(server_version_num) as a number.
+  returned: success
+  type: int
+  sample: 102300
+findings:
+  description: What the reference skill always watches, whatever the SSOT says.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable id (C(finding.<code>[.<subject>])).
+      type: str
+    code:
+      description: Kind of finding (client_old, exposure_public, listen_all, trust, superuser_nopass, ssl_off_exposed, ...).
+      type: str
+    severity:
+      description: info, low, medium, high or critical.
+      type: str
+    title:
+      description: One line, in the operator's language.
+      type: str
+    explanation:
+      description: Why it matters and what to do, in the operator's language.
+      type: str
+    sql:
+      description: The statement that found it, when one did.
+      type: str
+    actual:
+      description: What was found.
+      type: raw
+    decision:
+      description: Id of the decision a high or critical finding opened.
+      type: str
+  sample: [{"id": "finding.trust", "severity": "high", "title": "Entrada trust no pg_hba (2)"}]
+decisions:
+  description: The decisions raised (deviations, check errors, high and critical findings) with their status.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": "validate.setting.wal_level.1a2b3c4d", "status": "pending", "phase": 3}]
+pending:
+  description: Ids of the decisions not approved.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+milestone:
+  description: Phase 3 milestone for the runbook callback (blocked while a decision is pending).
+  returned: success
+  type: dict
+  sample: {"phase": 3, "status": "clear", "next_steps": []}
 evidence:
   description:
     - The evidence produced, for the C(ssot.governance.runbook) callback to write - the psql-like transcript
@@ -139,38 +256,78 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _pg
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _validate
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
 def main():
     argument_spec = _pg.connection_argument_spec()
+    argument_spec.update(_decisions.argument_spec())
     argument_spec.update(
         expected_major=dict(type="str"),
         settings=dict(type="dict", default={}),
+        checks=dict(type="list", elements="dict", default=[]),
+        client_tools=dict(type="list", elements="str", default=["pg_dump", "pg_dumpall", "pg_restore", "psql"]),
+        client_versions=dict(type="dict", default={}),
+        published_ports=dict(type="raw"),
+        exposure=dict(type="dict", default={}),
+        size_limit=dict(type="raw"),
+        artifact_sizes=dict(type="dict", default={}),
         evidence_name=dict(type="str", default="pg_check"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not _pg.HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2-binary"), exception=str(_pg.PSYCOPG2_IMPORT_ERROR))
     p = module.params
+    lang = p["language"]
     try:
-        session = _pg.ReadOnlySession(p["login_host"], p["login_port"], p["login_user"], p["login_password"],
-                                      p["login_db"], p["connect_timeout"])
+        approvals = _decisions.load_approvals(p["approvals_file"])
+        limit = _findings.size_bytes(p["size_limit"]) if p["size_limit"] not in (None, "") else None
+    except (_decisions.ApprovalError, ValueError) as exc:
+        module.fail_json(msg=str(exc), queries=[])
+    published = p["published_ports"]
+    published = _findings.published_from_docker(published) if isinstance(published, dict) else (published or [])
+
+    def open_session(dbname):
+        return _pg.ReadOnlySession(p["login_host"], p["login_port"], p["login_user"], p["login_password"],
+                                   dbname, p["connect_timeout"])
+
+    try:
+        session = open_session(p["login_db"])
     except _pg.CheckError as exc:
         module.fail_json(msg=str(exc), queries=[])
     try:
         result = _pg.run_checks(session, p["expected_major"], p["settings"])
+        result["checks"].extend(_validate.run_named(session, p["checks"], open_session))
+        versions = _findings.local_tool_versions(p["client_tools"])
+        versions.update(p["client_versions"])
+        found = _validate.findings(session, result["server_version_num"], lang, versions, published,
+                                   p["exposure"], limit, p["artifact_sizes"])
         result["transcript"] = session.transcript
-        text = _pg.report_text(result, session.dsn_text)
-    except _pg.CheckError as exc:
-        module.fail_json(msg=str(exc), queries=session.queries)
+        text_log = _pg.report_text(result, session.dsn_text) + _validate.findings_text(found)
+    except (_pg.CheckError,) + _pg.PG_ERRORS as exc:
+        module.fail_json(msg=str(exc).strip(), queries=session.queries)
     finally:
         session.close()
     del result["transcript"]
+    checks = result["checks"]
+    result.update(deviations=[c["id"] for c in checks if c["status"] != _pg.MATCH],
+                  matched=sum(1 for c in checks if c["status"] == _pg.MATCH))
+    decisions = _validate.decide(checks, found, p["ssot_digest"], approvals, p["approvers"], lang)
+    pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
+    next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions
+                  if d["status"] != _decisions.APPROVED]
+    if decisions:
+        text_log += "-- decisions\n" + "".join("%-9s %s  %s\n" % (d["status"].upper(), d["id"], d["title"])
+                                              for d in decisions)
     name = p["evidence_name"]
-    content = dict(result, endpoint=session.dsn_text, queries=session.queries)
-    evidence = [{"name": name + ".log", "text": text}, {"name": name + ".json", "content": content}]
-    module.exit_json(changed=False, queries=session.queries, evidence=evidence, **result)
+    content = dict(result, findings=found, decisions=decisions, client_versions=versions, endpoint=session.dsn_text,
+                   queries=session.queries)
+    evidence = [{"name": name + ".log", "text": text_log}, {"name": name + ".json", "content": content}]
+    module.exit_json(changed=False, queries=session.queries, evidence=evidence, findings=found, decisions=decisions,
+                     pending=pending, client_versions=versions,
+                     milestone={"phase": 3, "status": "blocked" if pending else "clear", "next_steps": next_steps},
+                     **result)
 
 
 if __name__ == "__main__":

@@ -340,16 +340,38 @@ class Recorder(_SignalSafe):
         self.append("milestone", self.redactor.value(milestone))
 
     def deviations(self, checks):
+        """Deviations of a checks list (open or cleared), then what changed since the previous results (drift)."""
+        observed = []
         for check in checks:
             if not isinstance(check, dict) or "id" not in check:
                 continue
             if check.get("status") in ("deviation", "error"):
-                self.append("deviation", self.redactor.value({
-                    "id": check["id"], "title": check.get("description", check["id"]),
-                    "severity": check.get("severity", "medium"), "expected": check.get("expected"),
-                    "actual": check.get("actual")}))
+                deviation = {"id": check["id"], "title": check.get("description", check["id"]),
+                             "severity": check.get("severity", "medium"), "expected": check.get("expected"),
+                             "actual": check.get("actual")}
+                if check.get("decision"):
+                    deviation["decision"] = check["decision"]
+                self.append("deviation", self.redactor.value(deviation))
             elif check["id"] in self.state.deviations:
                 self.append("deviation_cleared", {"id": check["id"]})
+            observed.append({"id": check["id"], "status": check.get("status"), "actual": check.get("actual")})
+        self._observe(observed)
+
+    def findings(self, findings):
+        """The findings of one validation replace the previous ones; appeared/resolved ones are drift."""
+        keep = ("id", "code", "severity", "title", "explanation", "actual", "decision")
+        items = [dict((k, f[k]) for k in keep if k in f) for f in findings if isinstance(f, dict) and "id" in f]
+        self.append("findings", {"findings": self.redactor.value(items)})
+        self._observe([{"id": f["id"], "status": "present", "actual": f.get("severity")} for f in items],
+                      group="finding.")
+
+    def _observe(self, observed, group=None):
+        """Compare with the last values the journal holds; record the new ones and the drift."""
+        redacted = self.redactor.value(observed)
+        changes, compared = self.state.drift_against(redacted, group)
+        self.append("observed", {"values": redacted, "group": group})
+        if compared:
+            self.append("drift", {"changes": changes})
 
     # --- views -----------------------------------------------------------------
     def _keep_altered_view(self, name, path):

@@ -41,6 +41,9 @@ class State(object):
         self.steps = {}            # id -> step dict, plan order
         self.decisions = {}        # id -> decision dict
         self.deviations = {}       # id -> deviation dict
+        self.findings = {}         # id -> finding of the last validation
+        self.observed = {}         # check or finding id -> {status, actual, run} last seen
+        self.drift = None          # the changes the last validation found, with its run
         self.checkpoints = []
         self.runs = {}             # id -> run dict
         self.evidences = []
@@ -151,6 +154,51 @@ class State(object):
     def _on_deviation_cleared(self, line, d):
         self.deviations.pop(d["id"], None)
 
+    def _on_findings(self, line, d):
+        self.findings = dict((f["id"], f) for f in d.get("findings") or [])
+
+    def _on_observed(self, line, d):
+        group = d.get("group")
+        if group:
+            for key in [k for k in self.observed if k.startswith(group)]:
+                del self.observed[key]
+        for v in d.get("values") or []:
+            self.observed[v["id"]] = {"status": v.get("status"), "actual": v.get("actual"), "run": line["run"]}
+
+    def _on_drift(self, line, d):
+        if self.drift is not None and self.drift["run_id"] == line["run"]:
+            self.drift["changes"].extend(d.get("changes") or [])
+            self.drift["at"] = line["ts"]
+        else:
+            self.drift = {"run_id": line["run"], "at": line["ts"], "changes": list(d.get("changes") or [])}
+
+    def drift_against(self, values, group=None):
+        """What differs between ``values`` and the last observed ones (only ids seen before count, except in a
+        ``group`` of ids replaced whole, such as findings, where appearing and disappearing are changes too).
+        Returns (changes, compared): compared is false when nothing of ``values`` was seen before."""
+        changes = []
+        seen_group = bool(group) and any(k.startswith(group) for k in self.observed)
+        compared = seen_group
+        new_ids = set()
+        for v in values:
+            new_ids.add(v["id"])
+            before = self.observed.get(v["id"])
+            after = {"status": v.get("status"), "actual": v.get("actual")}
+            if before is None:
+                if seen_group:
+                    changes.append({"id": v["id"], "before": None, "after": after, "since_run": None})
+                continue
+            compared = True
+            if (before["status"], before["actual"]) != (after["status"], after["actual"]):
+                changes.append({"id": v["id"], "before": {"status": before["status"], "actual": before["actual"]},
+                                "after": after, "since_run": before["run"]})
+        if seen_group:
+            for key, before in self.observed.items():
+                if key.startswith(group) and key not in new_ids:
+                    changes.append({"id": key, "before": {"status": before["status"], "actual": before["actual"]},
+                                    "after": None, "since_run": before["run"]})
+        return changes, compared
+
     def _on_milestone(self, line, d):
         phase = d["phase"]
         if d.get("status") in (None, "", "clear"):
@@ -259,9 +307,12 @@ class State(object):
             "decisions_pending": [{"id": d["id"], "title": d.get("title", ""),
                                    "how_to_approve": d.get("how_to_approve", "approvals.yml")} for d in pending],
             "deviations": list(self.deviations.values()),
+            "findings": list(self.findings.values()),
             "evidences": self.evidences,
             "references": self.references,
         }
+        if self.drift is not None:
+            panel["drift"] = dict(self.drift, title=text(self.language, "validate.drift.title"))
         if self.full_map:
             panel["ssot_full_map"] = self.full_map
         return panel

@@ -7,20 +7,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.ssot.governance.plugins.doc_fragments.connection import ModuleDocFragment
-from ansible_collections.ssot.governance.plugins.module_utils import _pg
+from ansible_collections.ssot.governance.plugins.doc_fragments import connection, decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _pg
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
-def test_connection_doc_fragment_matches_argument_spec():
-    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    spec = _pg.connection_argument_spec()
+@pytest.mark.parametrize("fragment, spec", [
+    (connection.ModuleDocFragment, _pg.connection_argument_spec()),
+    (decisions.ModuleDocFragment, _decisions.argument_spec()),
+], ids=["connection", "decisions"])
+def test_doc_fragment_matches_argument_spec(fragment, spec):
+    documented = yaml.safe_load(fragment.DOCUMENTATION)["options"]
     assert set(documented) == set(spec)
     for name, opt in spec.items():
         assert documented[name]["type"] == opt["type"], name
         assert documented[name].get("default") == opt.get("default"), name
+        assert bool(documented[name].get("required")) == bool(opt.get("required")), name
+        assert documented[name].get("choices") == opt.get("choices"), name
 
 
 @pytest.mark.parametrize("role", ROLES)

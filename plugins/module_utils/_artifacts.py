@@ -1,0 +1,350 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Delivered artifacts: streamed hashing, format detection, image metadata, comparison with the SSOT.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only
+(it runs on the target).
+
+Memory stays constant whatever the file size: the sha256 is computed over fixed-size
+blocks, and tar archives are walked header by header (tarfile seeks over member
+data); only the small JSON members (manifest.json, index.json, manifests, configs)
+are read whole, and those are capped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tarfile
+
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+
+BLOCK = 1 << 20
+JSON_LIMIT = 8 << 20          # a manifest or config larger than this is not one
+SNIFF = 64 << 10
+
+DOCKER_ARCHIVE = "docker-archive"
+OCI_LAYOUT = "oci-layout"
+DOCKERFILE = "dockerfile"
+SQL_DUMP = "sql-dump"
+CUSTOM_DUMP = "custom-dump"
+UNKNOWN = "unknown"
+IMAGE_FORMATS = (DOCKER_ARCHIVE, OCI_LAYOUT)
+
+_SQL_MARKERS = (b"-- PostgreSQL database dump", b"-- PostgreSQL database cluster dump")
+_SQL_STATEMENT = re.compile(rb"^\s*(CREATE|INSERT|COPY|ALTER|SET|SELECT|BEGIN|DROP)\b", re.I | re.M)
+_DOCKERFILE_FROM = re.compile(rb"^\s*FROM\s+\S+", re.I | re.M)
+
+
+class ArtifactError(Exception):
+    """The file cannot be read as what it claims to be; the message says why."""
+
+
+def sha256_file(path, block=BLOCK):
+    """Streamed sha256 and size of ``path``: constant memory."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            if not chunk:
+                break
+            size += len(chunk)
+            h.update(chunk)
+    return h.hexdigest(), size
+
+
+def normalize_ref(ref):
+    """``docker.io/library/postgres`` -> ``postgres:latest``; name:tag otherwise unchanged."""
+    if not ref:
+        return ref
+    ref = str(ref)
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    if "@" in ref:
+        return ref
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last else ref + ":latest"
+
+
+def _read_member(tar, name):
+    try:
+        member = tar.getmember(name)
+    except KeyError:
+        raise ArtifactError("%s is listed but missing from the archive" % name)
+    if not member.isfile() or member.size > JSON_LIMIT:
+        raise ArtifactError("%s is not a small regular file (%d bytes)" % (name, member.size))
+    data = tar.extractfile(member).read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError("%s is not valid JSON: %s" % (name, exc))
+
+
+def _blob(digest):
+    algo, _, hexd = str(digest).partition(":")
+    return "blobs/%s/%s" % (algo, hexd)
+
+
+def _docker_archive(tar, names):
+    manifest = _read_member(tar, "manifest.json")
+    if not isinstance(manifest, list) or not manifest:
+        raise ArtifactError("manifest.json holds no image")
+    images = []
+    for entry in manifest:
+        if not isinstance(entry, dict):
+            raise ArtifactError("manifest.json: an entry is not an object")
+        config_name = str(entry.get("Config", ""))
+        base = config_name.rsplit("/", 1)[-1]
+        hexd = base[:-5] if base.endswith(".json") else base
+        config = _read_member(tar, config_name) if config_name in names else {}
+        images.append({
+            "refs": [normalize_ref(t) for t in entry.get("RepoTags") or []],
+            "config_digest": "sha256:" + hexd if re.match(r"^[0-9a-f]{64}$", hexd) else None,
+            "layers": len(entry.get("Layers") or []),
+            "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
+            "architecture": config.get("architecture"),
+        })
+    return images
+
+
+def _oci_refs(ref):
+    """org.opencontainers.image.ref.name may be a full name:tag or only a tag ("15"): keep a bare tag as is."""
+    if not ref:
+        return []
+    return [normalize_ref(ref)] if (":" in ref or "/" in ref) else [ref]
+
+
+def _oci_layout(tar, names):
+    index = _read_member(tar, "index.json")
+    images = []
+    pending = [(m, None) for m in (index.get("manifests") or [])]
+    while pending:
+        desc, inherited_ref = pending.pop(0)
+        annotations = desc.get("annotations") or {}
+        ref = (annotations.get("io.containerd.image.name") or annotations.get("org.opencontainers.image.ref.name")
+               or inherited_ref)
+        blob = _blob(desc.get("digest", ""))
+        if blob not in names:
+            raise ArtifactError("index.json names %s, which the archive does not hold" % desc.get("digest"))
+        doc = _read_member(tar, blob)
+        if "manifests" in doc:       # a nested index (multi-platform): follow it
+            pending.extend((m, ref) for m in doc.get("manifests") or [])
+            continue
+        config_desc = doc.get("config") or {}
+        config_blob = _blob(config_desc.get("digest", ""))
+        config = _read_member(tar, config_blob) if config_blob in names else {}
+        images.append({
+            "refs": _oci_refs(ref),
+            "config_digest": config_desc.get("digest"),
+            "layers": len(doc.get("layers") or []),
+            "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
+            "architecture": config.get("architecture"),
+        })
+    return images
+
+
+def _sniff(path):
+    with open(path, "rb") as fh:
+        return fh.read(SNIFF)
+
+
+def detect(path):
+    """Format and image metadata of one file. Returns a dict (format, images, notes)."""
+    head = _sniff(path)
+    if head.startswith(b"PGDMP"):
+        return {"format": CUSTOM_DUMP, "images": [], "notes": []}
+    if tarfile.is_tarfile(path):
+        try:
+            with tarfile.open(path, "r:*") as tar:
+                names = set()
+                for member in tar:           # headers only; data is skipped by seeking
+                    names.add(member.name[2:] if member.name.startswith("./") else member.name)
+                if "manifest.json" in names:
+                    notes = ["also an OCI image layout (index.json + oci-layout)"] if "oci-layout" in names else []
+                    return {"format": DOCKER_ARCHIVE, "images": _docker_archive(tar, names), "notes": notes}
+                if "oci-layout" in names and "index.json" in names:
+                    return {"format": OCI_LAYOUT, "images": _oci_layout(tar, names), "notes": []}
+                return {"format": UNKNOWN, "images": [],
+                        "notes": ["a tar archive without manifest.json (docker-archive) or oci-layout + index.json"]}
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise ArtifactError("damaged tar archive: %s" % exc)
+    if b"\0" in head:
+        return {"format": UNKNOWN, "images": [], "notes": ["binary file of no known format"]}
+    if any(m in head for m in _SQL_MARKERS):
+        return {"format": SQL_DUMP, "images": [], "notes": []}
+    if _DOCKERFILE_FROM.search(head) and not _SQL_STATEMENT.search(head):
+        return {"format": DOCKERFILE, "images": [], "notes": []}
+    if _SQL_STATEMENT.search(head):
+        return {"format": SQL_DUMP, "images": [], "notes": ["SQL statements without a pg_dump header"]}
+    return {"format": UNKNOWN, "images": [], "notes": ["text file of no known format"]}
+
+
+def inspect(path):
+    """Everything the inventory records about one delivered file."""
+    info = {"path": path, "exists": os.path.exists(path)}
+    if not info["exists"]:
+        return info
+    if os.path.isdir(path):
+        info.update(kind="directory", format=UNKNOWN,
+                    notes=["a directory; artifacts are files (a directory-format dump is a source, not an artifact)"])
+        return info
+    digest, size = sha256_file(path)
+    info.update(kind="file", size=size, sha256=digest)
+    try:
+        info.update(detect(path))
+    except ArtifactError as exc:
+        info.update(format=UNKNOWN, images=[], notes=[str(exc)])
+    images = info.get("images") or []
+    info["image_refs"] = [r for img in images for r in img["refs"]]
+    info["config_digest"] = images[0]["config_digest"] if images else None
+    info["layers"] = images[0]["layers"] if images else None
+    return info
+
+
+def engine_loads(fmt, engine):
+    """Whether a Docker engine can ``docker load`` the format.
+
+    ``engine``: {"version": "20.10.24", "containerd_store": bool}. docker-archive loads
+    everywhere; an OCI image layout needs the containerd image store (or Docker 25+,
+    which reads OCI layouts into the classic store too).
+    """
+    if fmt == DOCKER_ARCHIVE:
+        return True
+    if fmt != OCI_LAYOUT:
+        return False
+    if (engine or {}).get("containerd_store"):
+        return True
+    m = re.match(r"^(\d+)", str((engine or {}).get("version") or ""))
+    return bool(m and int(m.group(1)) >= 25)
+
+
+def compare(spec, info):
+    """Differences between an SSOT artifact entry and what was found: list of (field, expected, actual)."""
+    if not info.get("exists"):
+        return [("presence", spec.get("path"), None)]
+    diffs = []
+    if info.get("format") != spec.get("format"):
+        diffs.append(("format", spec.get("format"), info.get("format")))
+    if spec.get("sha256") and info.get("sha256") != spec["sha256"]:
+        diffs.append(("sha256", spec["sha256"], info.get("sha256")))
+    if spec.get("image") and info.get("format") in IMAGE_FORMATS:
+        wanted = normalize_ref(spec["image"])
+        if wanted not in (info.get("image_refs") or []):
+            diffs.append(("image", wanted, ", ".join(info.get("image_refs") or []) or None))
+    return diffs
+
+
+def assess(specs, base_dir, engine, ssot_digest, approvals, approvers=(), lang="pt-BR", now=None):
+    """Phase 1: inspect every SSOT artifact, compare, raise a decision per divergence.
+
+    Returns (artifacts, checks, decisions). ``checks`` use pg_check's shape (id, expected,
+    actual, status) so the recorder keeps deviations and drift for both phases alike.
+    """
+    artifacts, checks, decisions = [], [], []
+    for spec in specs:
+        path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
+        info = inspect(path)
+        info.update(id=spec["id"], expected_format=spec.get("format"))
+        diffs = compare(spec, info)
+        info["decisions"] = []
+        found = dict((d[0], d[1:]) for d in diffs)
+        for field in _fields_to_check(spec, info):
+            check = {"id": "artifact.%s.%s" % (spec["id"], field), "description": "artifact %s %s" % (spec["id"], field),
+                     "sql": None, "severity": "high"}
+            if field not in found:
+                value = {"presence": spec["path"], "format": info.get("format"), "sha256": info.get("sha256"),
+                         "image": normalize_ref(spec.get("image"))}[field]
+                check.update(expected=value, actual=value, status="match")
+                checks.append(check)
+                continue
+            expected, actual = found[field]
+            options = [_decisions.option(lang, "use_delivered", "use_delivered")] if field != "presence" else []
+            dec = _decisions.build(
+                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual), 1,
+                text(lang, "inventory.title.%s" % field, id=spec["id"], path=spec["path"], expected=expected,
+                     actual=actual),
+                text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),
+                options + [_decisions.option(lang, "rebuild", "rebuild")], ssot_digest,
+                risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
+            dec = _decisions.resolve(dec, approvals, now, approvers)
+            check.update(expected=expected, actual=actual, status="deviation", decision=dec["id"])
+            checks.append(check)
+            decisions.append(dec)
+            info["decisions"].append(dec["id"])
+        if info["exists"] and info.get("format") in IMAGE_FORMATS:
+            info["engine_loads"] = engine_loads(info["format"], engine)
+            if not info["engine_loads"]:
+                version = (engine or {}).get("version") or "?"
+                dec = _decisions.build(
+                    _decisions.stable_id("inventory", "%s.engine" % spec["id"], info.get("format"), version,
+                                         info.get("sha256")), 2,
+                    text(lang, "inventory.title.engine", id=spec["id"], version=version, format=info["format"]),
+                    text(lang, "inventory.context.engine", version=version, path=spec["path"], format=info["format"]),
+                    [_decisions.option(lang, "convert", "convert"), _decisions.option(lang, "rebuild", "rebuild")],
+                    ssot_digest, risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
+                dec = _decisions.resolve(dec, approvals, now, approvers)
+                decisions.append(dec)
+                info["decisions"].append(dec["id"])
+        info["path_choice"] = _path_choice(info["decisions"], decisions)
+        artifacts.append(info)
+    return artifacts, checks, decisions
+
+
+def _fields_to_check(spec, info):
+    if not info["exists"]:
+        return ["presence"]
+    fields = ["presence", "format"]
+    if spec.get("sha256"):
+        fields.append("sha256")
+    if spec.get("image") and info.get("format") in IMAGE_FORMATS:
+        fields.append("image")
+    return fields
+
+
+def _path_choice(ids, decisions):
+    """The provisioning path the decisions about one artifact allow: delivered, convert, rebuild or blocked."""
+    mine = [d for d in decisions if d["id"] in ids]
+    if any(d["status"] != "approved" for d in mine):
+        return "blocked"
+    chosen = set(d["answer"]["option"] for d in mine)
+    if "rebuild" in chosen:
+        return "rebuild"
+    if "convert" in chosen:
+        return "convert"
+    return "delivered"
+
+
+def report_text(artifacts, checks, decisions, summary):
+    """The inventory evidence an operator reads: one block per file, then verdicts and decisions."""
+    lines = ["-- ssot.governance artifact_info (phase 1, read-only)", ""]
+    for a in artifacts:
+        lines.append("$ sha256sum %s" % a["path"])
+        if not a.get("exists"):
+            lines += ["(missing)", ""]
+            continue
+        lines.append("%s  %s" % (a.get("sha256", "-"), a["path"]))
+        lines.append("size=%s (%s) format=%s" % (a.get("size"), human_size(a.get("size")), a.get("format")))
+        for img in a.get("images") or []:
+            lines.append("image refs=%s config=%s layers=%d" % (",".join(img["refs"]) or "-", img["config_digest"],
+                                                                img["layers"]))
+        if "engine_loads" in a:
+            lines.append("engine can load: %s" % ("yes" if a["engine_loads"] else "no"))
+        for note in a.get("notes") or []:
+            lines.append("note: %s" % note)
+        lines.append("")
+    lines.append("-- verdicts")
+    for c in checks:
+        lines.append("%-10s %-40s expected=%s actual=%s" % (c["status"].upper(), c["id"], c["expected"], c["actual"]))
+    if decisions:
+        lines.append("-- decisions")
+        for d in decisions:
+            lines.append("%-9s %s  %s" % (d["status"].upper(), d["id"], d["title"]))
+    lines += ["", summary]
+    return "\n".join(lines) + "\n"

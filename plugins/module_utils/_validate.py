@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Phase 3 in one read-only session: SSOT expectations, named checks, findings, decisions.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + psycopg2
+(it runs on the target).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+
+DECIDE_SEVERITIES = ("high", "critical")
+
+
+def run_named(session, checks, open_session):
+    """The SSOT's named checks. A check on another database gets its own read-only session."""
+    out = []
+    others = {}
+    try:
+        for spec in checks or []:
+            check = {"id": "check.%s" % spec["id"], "description": spec.get("description") or spec["id"],
+                     "sql": spec["sql"], "severity": spec.get("severity", "medium")}
+            expect = spec.get("expect")
+            try:
+                sql = spec["sql"].strip()
+                if ";" in sql.rstrip(";"):
+                    raise _pg.CheckError("one statement per check (found ';' inside): split it into two checks")
+                target = session
+                if spec.get("database") and spec["database"] != session.dbname:
+                    if spec["database"] not in others:
+                        others[spec["database"]] = open_session(spec["database"])
+                    target = others[spec["database"]]
+                _, rows = target.query(sql)
+                if isinstance(expect, dict) and set(expect) == {"rows"}:
+                    actual = len(rows)
+                    status = _pg.MATCH if actual == int(expect["rows"]) else _pg.DEVIATION
+                    check.update(expected="%d row(s)" % int(expect["rows"]), actual=str(actual), status=status)
+                else:
+                    actual = rows[0][0] if rows and rows[0] else None
+                    status, wanted = _pg.compare(expect, actual)
+                    check.update(expected=wanted, actual=_pg.normalize(actual), status=status)
+            except _pg.CheckError as exc:
+                check.update(expected=_pg.normalize(expect), actual=None, status=_pg.ERROR, message=str(exc))
+            except _pg.PG_ERRORS as exc:
+                check.update(expected=_pg.normalize(expect), actual=None, status=_pg.ERROR,
+                             message=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            out.append(check)
+    finally:
+        for other in others.values():
+            other.close()
+    return out
+
+
+def findings(session, version_num, lang, client_versions, published, exposure, size_limit, artifact_sizes):
+    col = _findings.Collector(session, lang)
+    server = _findings.server_major_tuple(version_num)
+    col.clients(server, client_versions)
+    exposed = col.exposure(published, exposure.get("allowed_binds") or ["127.0.0.1"],
+                           bool(exposure.get("ssl_required")))
+    trust = col.hba(server, exposed, _pg.PG_ERRORS)
+    col.superusers(trust, _pg.PG_ERRORS)
+    col.sizes(size_limit, artifact_sizes)
+    return col.findings
+
+
+def decide(checks, found, ssot_digest, approvals, approvers, lang, now=None):
+    """A decision for every deviation (or check error) and every high or critical finding."""
+    decisions = []
+    for check in checks:
+        if check["status"] == _pg.MATCH:
+            continue
+        dec = _decisions.build(
+            _decisions.stable_id("validate", check["id"], check.get("expected"), check.get("actual")), 3,
+            text(lang, "validate.deviation.title", id=check["id"], expected=check.get("expected"),
+                 actual=check.get("actual") if check.get("actual") is not None else check.get("message")),
+            text(lang, "validate.deviation.context", sql=check.get("sql") or "-", expected=check.get("expected"),
+                 actual=check.get("actual")),
+            [_decisions.option(lang, "accept", "accept"), _decisions.option(lang, "fix", "fix")], ssot_digest,
+            risk=text(lang, "validate.deviation.risk"), rollback=text(lang, "validate.deviation.rollback"))
+        dec = _decisions.resolve(dec, approvals, now, approvers)
+        check["decision"] = dec["id"]
+        decisions.append(dec)
+    for finding in found:
+        if finding["severity"] not in DECIDE_SEVERITIES:
+            continue
+        dec = _decisions.build(
+            _decisions.stable_id("finding", finding["id"][len("finding."):], finding.get("actual")), 3,
+            finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
+            [_decisions.option(lang, "accept_risk", "accept_risk"), _decisions.option(lang, "remediate", "remediate")],
+            ssot_digest, risk=finding["explanation"], rollback=text(lang, "validate.deviation.rollback"))
+        dec = _decisions.resolve(dec, approvals, now, approvers)
+        finding["decision"] = dec["id"]
+        decisions.append(dec)
+    return decisions
+
+
+def findings_text(found):
+    lines = ["-- findings (always watched)"]
+    for f in found:
+        lines.append("%-9s %-40s %s" % (f["severity"].upper(), f["id"], f["title"]))
+        lines.append("          %s" % f["explanation"])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,204 @@
+"""Phase 1 logic on real files written here: every format, damaged input, comparison and decisions."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from ansible_collections.ssot.governance.plugins.module_utils import _artifacts, _decisions
+
+DIGEST = "sha256:" + "d" * 64
+
+
+def _tar(path, members):
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            data = data if isinstance(data, bytes) else json.dumps(data).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+CONFIG = {"architecture": "amd64", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]}}
+
+
+def docker_archive(path, tags=("legacy-pg:10.23",)):
+    cfg = json.dumps(CONFIG).encode()
+    return _tar(path, {
+        "manifest.json": [{"Config": _sha(cfg) + ".json", "RepoTags": list(tags), "Layers": ["abc/layer.tar"]}],
+        _sha(cfg) + ".json": cfg, "abc/layer.tar": b"layer"}), "sha256:" + _sha(cfg)
+
+
+def oci_layout(path, ref="legacy-pg:10.23", nested=False):
+    cfg = json.dumps(CONFIG).encode()
+    manifest = json.dumps({"schemaVersion": 2, "config": {"digest": "sha256:" + _sha(cfg)},
+                           "layers": [{"digest": "sha256:" + "2" * 64}, {"digest": "sha256:" + "3" * 64}]}).encode()
+    members = {"oci-layout": {"imageLayoutVersion": "1.0.0"}, "blobs/sha256/" + _sha(cfg): cfg,
+               "blobs/sha256/" + _sha(manifest): manifest}
+    top = {"digest": "sha256:" + _sha(manifest), "annotations": {"org.opencontainers.image.ref.name": ref}}
+    if nested:
+        inner = json.dumps({"manifests": [{"digest": "sha256:" + _sha(manifest)}]}).encode()
+        members["blobs/sha256/" + _sha(inner)] = inner
+        top = {"digest": "sha256:" + _sha(inner), "annotations": {"org.opencontainers.image.ref.name": ref}}
+    members["index.json"] = {"schemaVersion": 2, "manifests": [top]}
+    return _tar(path, members), "sha256:" + _sha(cfg)
+
+
+def test_docker_archive(tmp_path):
+    path, config = docker_archive(tmp_path / "img.tar", tags=("docker.io/library/legacy-pg:10.23",))
+    info = _artifacts.inspect(str(path))
+    assert info["format"] == "docker-archive"
+    assert info["image_refs"] == ["legacy-pg:10.23"]
+    assert info["config_digest"] == config and info["layers"] == 1
+    assert info["images"][0]["diff_ids"] == CONFIG["rootfs"]["diff_ids"]
+    assert info["sha256"] == _sha(path.read_bytes()) and info["size"] == path.stat().st_size
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_oci_layout(tmp_path, nested):
+    path, config = oci_layout(tmp_path / "img.oci.tar", nested=nested)
+    info = _artifacts.inspect(str(path))
+    assert info["format"] == "oci-layout"
+    assert info["image_refs"] == ["legacy-pg:10.23"]
+    assert info["config_digest"] == config and info["layers"] == 2
+
+
+def test_oci_bare_tag_is_kept(tmp_path):
+    path, _ = oci_layout(tmp_path / "img.oci.tar", ref="10.23")
+    assert _artifacts.inspect(str(path))["image_refs"] == ["10.23"]
+
+
+@pytest.mark.parametrize("content, fmt", [
+    (b"PGDMP\x01\x0e\x00binary", "custom-dump"),
+    (b"--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\n", "sql-dump"),
+    (b"-- PostgreSQL database cluster dump\n", "sql-dump"),
+    (b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n", "sql-dump"),
+    (b"# legacy\nFROM postgres:9.4\nENV A=b\n", "dockerfile"),
+    (b"just some notes\n", "unknown"),
+    (b"\x00\x01\x02binary", "unknown"),
+])
+def test_non_tar_formats(tmp_path, content, fmt):
+    path = tmp_path / "file"
+    path.write_bytes(content)
+    assert _artifacts.inspect(str(path))["format"] == fmt
+
+
+def test_damaged_and_strange_inputs_never_raise(tmp_path):
+    tar_path, _ = docker_archive(tmp_path / "img.tar")
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(tar_path.read_bytes()[:700])
+    bad_json = _tar(tmp_path / "badjson.tar", {"manifest.json": b"{not json"})
+    plain = _tar(tmp_path / "plain.tar", {"hello.txt": b"hi"})
+    for path in (cut, bad_json, plain):
+        info = _artifacts.inspect(str(path))
+        assert info["format"] == "unknown" and info["notes"], info
+    assert _artifacts.inspect(str(tmp_path / "absent"))["exists"] is False
+    assert _artifacts.inspect(str(tmp_path))["format"] == "unknown"
+
+
+def test_sha256_is_streamed_in_blocks(tmp_path):
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * (3 * 1024 * 1024 + 5))
+    digest, size = _artifacts.sha256_file(str(path), block=4096)
+    assert digest == _sha(path.read_bytes()) and size == 3 * 1024 * 1024 + 5
+
+
+def test_engine_loads():
+    assert _artifacts.engine_loads("docker-archive", {"version": "20.10.24"})
+    assert not _artifacts.engine_loads("oci-layout", {"version": "20.10.24", "containerd_store": False})
+    assert _artifacts.engine_loads("oci-layout", {"version": "20.10.24", "containerd_store": True})
+    assert _artifacts.engine_loads("oci-layout", {"version": "25.0.3"})
+    assert not _artifacts.engine_loads("sql-dump", {"version": "28.0"})
+
+
+def _assess(tmp_path, spec, approvals=(), engine=None):
+    return _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, DIGEST, list(approvals))
+
+
+def test_matching_artifact_has_no_decision(tmp_path):
+    path, _ = docker_archive(tmp_path / "img.tar")
+    spec = {"id": "img", "path": "img.tar", "format": "docker-archive", "sha256": _sha(path.read_bytes()),
+            "image": "legacy-pg:10.23"}
+    arts, checks, decisions = _assess(tmp_path, spec)
+    assert [c["status"] for c in checks] == ["match"] * 4 and decisions == []
+    assert arts[0]["path_choice"] == "delivered" and arts[0]["engine_loads"] is True
+
+
+def test_each_divergence_opens_a_decision_with_a_stable_id(tmp_path):
+    docker_archive(tmp_path / "img.tar", tags=("other:1",))
+    spec = {"id": "img", "path": "img.tar", "format": "oci-layout", "sha256": "0" * 64, "image": "legacy-pg:10.23"}
+    _, checks, decisions = _assess(tmp_path, spec)
+    assert sorted(c["id"] for c in checks if c["status"] == "deviation") == [
+        "artifact.img.format", "artifact.img.image", "artifact.img.sha256"]
+    assert len(decisions) == 3
+    spec["format"] = "docker-archive"
+    _, checks, first = _assess(tmp_path, spec)
+    assert sorted(c["id"] for c in checks if c["status"] == "deviation") == ["artifact.img.image",
+                                                                            "artifact.img.sha256"]
+    _, _, again = _assess(tmp_path, spec)
+    assert [d["id"] for d in first] == [d["id"] for d in again]
+    assert all(d["status"] == "pending" and d["phase"] == 1 and d["ssot_digest"] == DIGEST for d in first)
+    assert [o["id"] for o in first[0]["options"]] == ["use_delivered", "rebuild"]
+    spec["sha256"] = "1" * 64   # another divergence, another decision
+    _, _, other = _assess(tmp_path, spec)
+    assert {d["id"] for d in other} != {d["id"] for d in first}
+
+
+def test_missing_artifact_offers_rebuild_only(tmp_path):
+    arts, checks, decisions = _assess(tmp_path, {"id": "img", "path": "nope.tar", "format": "docker-archive"})
+    assert [c["id"] for c in checks] == ["artifact.img.presence"] and checks[0]["status"] == "deviation"
+    assert [o["id"] for o in decisions[0]["options"]] == ["rebuild"]
+    assert arts[0]["path_choice"] == "blocked"
+
+
+def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
+    oci_layout(tmp_path / "img.oci.tar")
+    spec = {"id": "img", "path": "img.oci.tar", "format": "oci-layout", "image": "legacy-pg:10.23"}
+    arts, checks, decisions = _assess(tmp_path, spec)
+    assert [c["status"] for c in checks] == ["match"] * 3
+    assert len(decisions) == 1 and [o["id"] for o in decisions[0]["options"]] == ["convert", "rebuild"]
+    assert arts[0]["path_choice"] == "blocked"
+    approval = {"decision": decisions[0]["id"], "option": "convert", "by": "Ana", "at": "2026-11-24T10:00:00Z",
+                "ssot_digest": DIGEST}
+    arts, _, decisions = _assess(tmp_path, spec, [approval])
+    assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
+    arts, _, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})
+    assert decisions == [] and arts[0]["path_choice"] == "delivered"
+
+
+def test_approval_rules(tmp_path):
+    dec = _decisions.build("inventory.img.sha256.12345678", 1, "t", "c",
+                           [{"id": "use_delivered", "label": "A"}, {"id": "rebuild", "label": "B"}], DIGEST)
+    good = {"decision": dec["id"], "option": "use_delivered", "by": "Ana", "at": "2026-11-24T10:00:00Z",
+            "ssot_digest": DIGEST, "reason": "entregue pelo fornecedor"}
+    now = _decisions.parse_time("2026-11-24T12:00:00Z")
+    assert _decisions.resolve(dec, [good], now)["status"] == "approved"
+    assert _decisions.resolve(dec, [good], now)["answer"]["by"] == "Ana"
+    for bad in ({"ssot_digest": "sha256:" + "e" * 64}, {"decision": "other"}, {"option": "whatever"}):
+        assert _decisions.resolve(dec, [dict(good, **bad)], now)["status"] == "pending", bad
+    assert _decisions.resolve(dec, [dict(good, until="2026-11-24T11:00:00Z")], now)["status"] == "expired"
+    assert _decisions.resolve(dec, [dict(good, option="reject")], now)["status"] == "rejected"
+    assert _decisions.resolve(dec, [good], now, approvers=["Bia"])["status"] == "pending"
+    assert _decisions.resolve(dec, [good], now, approvers=["Ana"])["status"] == "approved"
+
+
+def test_approvals_file_errors_say_what_to_fix(tmp_path):
+    assert _decisions.load_approvals(str(tmp_path / "none.yml")) == []
+    bad = tmp_path / "approvals.yml"
+    bad.write_text("approvals:\n  - decision: x\n    option: a\n")
+    with pytest.raises(_decisions.ApprovalError, match="lacks by, at, ssot_digest"):
+        _decisions.load_approvals(str(bad))
+    bad.write_text("approvals: [\n")
+    with pytest.raises(_decisions.ApprovalError):
+        _decisions.load_approvals(str(bad))
+    with pytest.raises(_decisions.ApprovalError, match="ISO 8601"):
+        _decisions.parse_time("yesterday")

@@ -1,0 +1,103 @@
+"""The watch-always findings: parsing and classification without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ssot.governance.plugins.module_utils import _findings
+
+HBA_94 = """
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             postgres                                peer
+local   all             all                                     trust
+host    all             all             127.0.0.1/32            md5
+host    all             all             10.0.0.0  255.0.0.0     trust   # old mask form
+hostssl all             all             ::1/128                 trust
+host    replication     all             samenet                 md5
+"""
+
+
+def test_parse_hba_finds_trust_lines_in_every_form():
+    found = _findings.parse_hba(HBA_94)
+    assert [(f[0], f[1], f[4]) for f in found] == [(4, "local", ""), (6, "host", "10.0.0.0 255.0.0.0"),
+                                                     (7, "hostssl", "::1/128")]
+
+
+@pytest.mark.parametrize("text, major", [
+    ("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", (15, 0)),
+    ("pg_dump (PostgreSQL) 9.6.24", (9, 6)),
+    ("psql (PostgreSQL) 10.23", (10, 0)),
+    ("sh: pg_dump: not found", None),
+    ("", None),
+])
+def test_tool_major(text, major):
+    assert _findings.tool_major(text) == major
+
+
+def test_server_major_tuple():
+    assert _findings.server_major_tuple(90424) == (9, 4)
+    assert _findings.server_major_tuple(102300) == (10, 0)
+    assert _findings.major_text((9, 4)) == "9.4" and _findings.major_text((15, 0)) == "15"
+
+
+@pytest.mark.parametrize("bind, public", [("127.0.0.1", False), ("127.0.0.2", False), ("::1", False),
+                                          ("0.0.0.0", True), ("::", True), ("192.168.1.10", True),
+                                          ("[::1]", False)])
+def test_is_public(bind, public):
+    assert _findings.is_public(bind) is public
+
+
+def test_published_from_docker():
+    ports = {"5432/tcp": [{"HostIp": "0.0.0.0", "HostPort": "5555"}, {"HostIp": "::", "HostPort": "5555"}],
+             "8080/tcp": None}
+    assert _findings.published_from_docker(ports) == [
+        {"bind": "0.0.0.0", "port": 5555, "container_port": "5432/tcp"},
+        {"bind": "::", "port": 5555, "container_port": "5432/tcp"}]
+
+
+@pytest.mark.parametrize("value, size", [("10GiB", 10 << 30), ("500 MB", 500 * 10 ** 6), (1024, 1024), ("7", 7),
+                                         ("1.5KiB", 1536)])
+def test_size_bytes(value, size):
+    assert _findings.size_bytes(value) == size
+
+
+def test_size_bytes_refuses_nonsense():
+    with pytest.raises(ValueError, match="10GiB"):
+        _findings.size_bytes("ten gigs")
+
+
+class FakeSession:
+    """Answers the collector's catalog queries from a table (the queries themselves are integration-tested)."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def query(self, sql):
+        return [], self.answers[sql]
+
+
+def test_client_versions_are_classified():
+    col = _findings.Collector(FakeSession({}), "en")
+    col.clients((10, 0), {"pg_dump@container:x": "pg_dump (PostgreSQL) 9.6.24", "pg_dumpall": "pg_dumpall (PostgreSQL) 15.2",
+                          "psql": "psql (PostgreSQL) 9.6.1", "pg_restore": "command not found"})
+    by_code = {f["code"]: f for f in col.findings}
+    assert by_code["client_old"]["severity"] == "high" and "9.6" in by_code["client_old"]["title"]
+    assert by_code["client_old"]["id"] == "finding.client_old.pg_dump.container:x"
+    assert by_code["client_psql_old"]["severity"] == "low"
+    assert by_code["client_unknown"]["severity"] == "low"
+    assert "client_unsupported" not in by_code
+    col = _findings.Collector(FakeSession({}), "en")
+    col.clients((9, 1), {"pg_dump": "pg_dump (PostgreSQL) 15.2"})
+    assert [f["code"] for f in col.findings] == ["client_unsupported"]
+
+
+def test_public_exposure_and_ssl():
+    session = FakeSession({"SHOW listen_addresses;": [("*",)], "SHOW ssl;": [("off",)]})
+    col = _findings.Collector(session, "pt-BR")
+    exposed = col.exposure([{"bind": "0.0.0.0", "port": 5555}], ["127.0.0.1"], False)
+    assert exposed is True
+    assert {f["code"]: f["severity"] for f in col.findings} == {"exposure_public": "high", "listen_all": "low",
+                                                                "ssl_off_exposed": "high"}
+    col = _findings.Collector(session, "pt-BR")
+    assert col.exposure([{"bind": "127.0.0.1", "port": 5555}], ["127.0.0.1"], True) is False
+    assert {f["code"]: f["severity"] for f in col.findings} == {"listen_all": "low", "ssl_required": "high"}
