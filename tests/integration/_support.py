@@ -56,11 +56,21 @@ class Workspace:
         return json.loads(found[-1].read_text())
 
 
+# Server images of the test matrix: build flavor -> the major the SSOT expects.
+MATRIX = {"legacy-pg-10.23": "10", "pg-15": "15"}
+
+
 def write_workspace(path: Path, info: dict, container: str, port: int, edit=None) -> Workspace:
     init_workspace.init(path, ROOT / "examples" / "legacy-pg", info)
     doc = yaml.safe_load((path / "ssot.yml").read_text())
     doc["target"]["container"] = container
     doc["target"]["ports"][0]["host"] = port
+    if info.get("flavor", "legacy-pg-10.23") != "legacy-pg-10.23":
+        # Another server of the matrix: the SSOT names its tar, image and major.
+        doc["artifacts"][0].update(path=f"delivered/{Path(info['docker_archive']).name}",
+                                   sha256=info["docker_archive_sha256"], image=info["image"])
+        doc["target"]["image"] = info["image"]
+        doc["postgres"]["major"] = MATRIX[info["flavor"]]
     if edit:
         edit(doc)
     (path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -103,6 +113,40 @@ def docker_engine():
 def legacy_image(docker_engine) -> dict:
     """The built image tar (built once, then cached by its inputs)."""
     return build_pg_image.build("legacy-pg-10.23", CACHE)
+
+
+@pytest.fixture(scope="session", params=sorted(MATRIX))
+def server_image(request, docker_engine) -> dict:
+    """Each server of the matrix (PostgreSQL 10.23 legacy, 15 current), built once and cached."""
+    return build_pg_image.build(request.param, CACHE)
+
+
+def psql(container: str, sql: str, db: str = "postgres") -> str:
+    """Run SQL inside the container as the image's postgres user (peer auth on the socket)."""
+    return docker("exec", container, "psql", "-U", "postgres", "-d", db, "-Atc", sql).stdout.strip()
+
+
+def container_file(container: str, path: str) -> bytes:
+    """A file of the container, through `docker cp` (the images carry no cat or sha256sum)."""
+    import io
+    import tarfile
+    out = subprocess.run(["docker", "cp", f"{container}:{path}", "-"], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(out)) as tar:
+        member = tar.next()
+        return tar.extractfile(member).read()
+
+
+def write_approvals(ws: Workspace, decisions, option, by="Ana Souza (DBA)") -> None:
+    """Approve each decision with ``option`` (or a callable decision -> option) in the workspace."""
+    entries = [{"decision": d["id"], "option": option(d) if callable(option) else option, "by": by,
+                "at": "2026-11-24T09:00:00Z", "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
+               for d in decisions]
+    (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
+
+
+def views(ws: Workspace) -> tuple[dict, dict]:
+    return (json.loads((ws.path / "runbook.json").read_text()),
+            json.loads((ws.path / "project-panel.json").read_text()))
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def test_validate_writes_evidence_of_postgresql_10_23(provisioned):
     result = ws.latest_result()
     assert result["server_major"] == "10"
     assert result["read_only_session"] is True
-    assert [c["status"] for c in result["checks"]] == ["match"] * 3
+    assert [c["status"] for c in result["checks"]] == ["match"] * 5
     runbook = json.loads((ws.path / "runbook.json").read_text())
     assert runbook["ssot"]["digest"].startswith("sha256:") and result["endpoint"].startswith("host=127.0.0.1")
     assert PASSWORD not in log and PASSWORD not in proc.stdout
@@ -76,7 +76,7 @@ def test_wrong_expectation_is_reported_not_hidden(provisioned, legacy_image, tmp
     wrong = write_workspace(tmp_path / "wrong", legacy_image, ws.container, ws.port, expect_logical)
     proc = run_playbook("ssot.governance.validate", wrong)
     assert proc.returncode != 0, explain(proc)
-    assert "[setting.wal_level] esperado logical, obtido replica" in proc.stdout, explain(proc)
+    assert "Desvio setting.wal_level: esperado logical, obtido replica (pending)" in proc.stdout, explain(proc)
     result = wrong.latest_result()
     assert result["deviations"] == ["setting.wal_level"]
     check = next(c for c in result["checks"] if c["id"] == "setting.wal_level")
@@ -122,7 +122,7 @@ def test_collection_tarball_installs_and_runs_elsewhere(provisioned, tmp_path, t
     assert not (installed / ".venv").exists() and not (installed / ".cache").exists()
     # Another project: its own copy of the workspace, only the installed collection on the path.
     project = tmp_path / "other-project" / "ws"
-    shutil.copytree(ws.path, project, ignore=shutil.ignore_patterns("evidence", "delivered"))
+    shutil.copytree(ws.path, project, ignore=shutil.ignore_patterns("evidence"))
     proc = run_playbook("ssot.governance.validate", project, collections_path=colls, extra_args=["-vvv"])
     assert proc.returncode == 0, explain(proc)
     assert f"{installed}/plugins/modules/pg_check.py" in proc.stdout
