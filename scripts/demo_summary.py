@@ -14,13 +14,26 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / ".collections"))
+
+from ansible_collections.ssot.governance.plugins.module_utils._text import message  # noqa: E402
 
 
-def catalog(language: str) -> dict:
-    path = ROOT / "messages" / f"{language}.yml"
-    if not path.exists():
-        path = ROOT / "messages" / "pt-BR.yml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+class Catalog:
+    """msg["key"] -> the text; msg.format("key", **params) fills its placeholders (shared helper)."""
+
+    def __init__(self, language):
+        self.language = language
+
+    def __getitem__(self, code):
+        return message(self.language, code)
+
+    def format(self, code, **params):
+        return message(self.language, code, **params)
+
+
+def catalog(language: str) -> Catalog:
+    return Catalog(language)
 
 
 def latest_evidence(workspace: Path, container: str):
@@ -34,7 +47,7 @@ def summary(workspace: Path) -> str:
     target = ssot.get("target", {})
     ev = latest_evidence(workspace, target.get("container", ""))
     if ev is None:
-        return msg["demo.summary.no_evidence"].format(workspace=workspace)
+        return msg.format("demo.summary.no_evidence", workspace=workspace)
     data = json.loads(ev.read_text(encoding="utf-8"))
     runbook_path = workspace / "runbook.json"
     runbook = json.loads(runbook_path.read_text(encoding="utf-8")) if runbook_path.exists() else {}
@@ -47,24 +60,50 @@ def summary(workspace: Path) -> str:
 
     lines = [
         "== " + msg["demo.summary.title"] + " ==",
-        msg["demo.summary.ssot"].format(path=rel(workspace / "ssot.yml"), digest=digest),
-        msg["demo.summary.server"].format(container=target.get("container"), endpoint=endpoint,
+        msg.format("demo.summary.ssot", path=rel(workspace / "ssot.yml"), digest=digest),
+        msg.format("demo.summary.server", container=target.get("container"), endpoint=endpoint,
                                           version=data["server_version"]),
-        msg["demo.summary.read_only"].format(
+        msg.format("demo.summary.read_only", 
             value=msg["word.yes"] if data["read_only_session"] else msg["word.no"]),
-        msg["demo.summary.counts"].format(total=len(data["checks"]), matched=data["matched"],
+        msg.format("demo.summary.counts", total=len(data["checks"]), matched=data["matched"],
                                           deviations=len(data["deviations"])),
     ]
     for c in data["checks"]:
         mark = "OK" if c["status"] == "match" else c["status"].upper()
-        lines.append(msg["demo.summary.check"].format(mark=mark, id=c["id"], expected=c["expected"],
+        lines.append(msg.format("demo.summary.check", mark=mark, id=c["id"], expected=c["expected"],
                                                       actual=c["actual"]))
-    lines.append(msg["demo.summary.evidence"].format(log=rel(ev.with_suffix(".log")), json=rel(ev)))
-    lines.append(msg["demo.summary.records"].format(runbook=rel(runbook_path),
+    lines.append(msg.format("demo.summary.evidence", log=rel(ev.with_suffix(".log")), json=rel(ev)))
+    lines.append(msg.format("demo.summary.records", runbook=rel(runbook_path),
                                                     panel=rel(workspace / "project-panel.json"),
                                                     journal=rel(workspace / "journal.jsonl")))
+    lines.extend(phases(workspace, runbook, msg))
+    findings = [f for f in data.get("findings", []) if f["severity"] != "info"]
+    if findings:
+        lines.append(msg.format("demo.summary.findings", count=len(findings)))
+        lines.extend("  [%s] %s" % (f["severity"].upper(), f["title"]) for f in findings)
+    pending = [d["id"] for d in runbook.get("decisions", []) if d.get("status") != "approved"]
+    if pending:
+        lines.append(msg.format("demo.summary.pending", ids=", ".join(pending)))
     lines.append(msg["demo.summary.deviations"] if data["deviations"] else msg["demo.summary.ok"])
     return "\n".join(lines)
+
+
+def phases(workspace: Path, runbook: dict, msg: Catalog) -> list[str]:
+    """One line per phase the panel shows as started: its status and how many evidence files back it."""
+    panel_path = workspace / "project-panel.json"
+    if not panel_path.exists():
+        return []
+    panel = json.loads(panel_path.read_text(encoding="utf-8"))
+    evidence: dict = {}
+    for step in runbook.get("steps", []):
+        if step.get("phase") is not None:
+            evidence[step["phase"]] = evidence.get(step["phase"], 0) + len(step.get("evidence") or [])
+    lines = [msg["demo.summary.milestones"]]
+    for m in panel["milestones"]:
+        if m["status"] != "pending":
+            lines.append(msg.format("demo.summary.milestone", phase=m["phase"], title=m["title"],
+                                    status=msg["status." + m["status"]], evidence=evidence.get(m["phase"], 0)))
+    return lines
 
 
 if __name__ == "__main__":

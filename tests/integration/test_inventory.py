@@ -106,3 +106,39 @@ def test_an_image_tag_that_points_elsewhere_is_reloaded_from_the_tar(legacy_imag
     assert docker("image", "inspect", "-f", "{{.Id}}", IMAGE).stdout.strip() == legacy_image["image_id"]
     version = docker("exec", ws.container, "postgres", "--version").stdout
     assert "10.23" in version
+
+
+def test_another_image_reference_approved_as_delivered_runs_under_the_ssot_name(legacy_image, new_container,
+                                                                                 tmp_path):
+    def vendor_name(doc):
+        doc["artifacts"][0]["image"] = "vendor/legacy-db:2019"
+        doc["target"]["image"] = "vendor/legacy-db:2019"
+
+    docker("rmi", "-f", "vendor/legacy-db:2019", check=False)
+    ws = write_workspace(tmp_path / "ref", legacy_image, new_container(), free_port(), vendor_name)
+    blocked = run_playbook("ssot.governance.provision", ws)
+    assert blocked.returncode != 0
+    runbook, _ = views(ws)
+    decision = runbook["decisions"][0]
+    assert decision["id"].startswith("inventory.legacy-image.image.")
+    assert "legacy-pg:10.23" in decision["title"] and "vendor/legacy-db:2019" in decision["title"]
+    write_approvals(ws, [decision], "use_delivered")
+    proc = run_playbook("ssot.governance.provision", ws)
+    assert proc.returncode == 0, explain(proc)
+    assert docker("image", "inspect", "-f", "{{.Id}}", "vendor/legacy-db:2019").stdout.strip() == legacy_image["image_id"]
+    assert docker("inspect", "-f", "{{.Config.Image}}", ws.container).stdout.strip() == "vendor/legacy-db:2019"
+    again = run_playbook("ssot.governance.provision", ws)
+    assert again.returncode == 0 and "changed=0" in again.stdout, explain(again)
+    docker("rm", "-f", ws.container, check=False)
+    docker("rmi", "vendor/legacy-db:2019", check=False)
+
+
+def test_check_mode_provisions_nothing_and_reports_the_plan(legacy_image, new_container, tmp_path):
+    ws = write_workspace(tmp_path / "check", legacy_image, new_container(), free_port())
+    proc = run_playbook("ssot.governance.provision", ws, extra_args=["--check", "--diff"])
+    assert proc.returncode == 0, explain(proc)
+    assert "changed: [localhost]" in proc.stdout  # the container it would create
+    assert docker("inspect", ws.container, check=False).returncode != 0
+    runbook, _ = views(ws)
+    assert any(s["name"].endswith("Run the container as the SSOT describes") and s["status"] == "done"
+               for s in runbook["steps"])
