@@ -314,6 +314,8 @@ def main():
     result.update(deviations=[c["id"] for c in checks if c["status"] != _pg.MATCH],
                   matched=sum(1 for c in checks if c["status"] == _pg.MATCH))
     decisions = _validate.decide(checks, found, p["ssot_digest"], approvals, p["approvers"], lang)
+    for d in decisions:
+        d["how_to_approve"] = _decisions.how_to_approve(lang, d)
     pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
     next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions
                   if d["status"] != _decisions.APPROVED]

@@ -101,6 +101,14 @@ prose:
   returned: success
   type: str
   sample: /srv/legacy/book-run.txt
+evidence:
+  description:
+    - The SSOT in force as evidence of phase 0 (C(ssot-loaded.json) - path, digest, normalized SSOT, map),
+      for the C(ssot.governance.runbook) callback to write.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "ssot-loaded.json", "content": {"digest": "sha256:3f8e..."}}]
 ssot_full_map:
   description: Sections of the prose SSOT (empty without one).
   returned: success
@@ -181,9 +189,12 @@ def main():
         except OSError as exc:
             module.fail_json(msg="%s: %s" % (prose, exc), path=path)
         full_map = _prose.section_map(text, markdown=prose.endswith(".md"))
-    module.exit_json(changed=False, ssot=loaded["ssot"], digest=loaded["digest"],
-                     schema_version=loaded["schema_version"], language=loaded["language"], path=path,
-                     base_dir=os.path.dirname(path), prose=prose, ssot_full_map=full_map)
+    facts = dict(ssot=loaded["ssot"], digest=loaded["digest"], schema_version=loaded["schema_version"],
+                 language=loaded["language"], path=path, base_dir=os.path.dirname(path), prose=prose,
+                 ssot_full_map=full_map)
+    # Phase 0's evidence: the SSOT in force (secrets are references in it, never values).
+    evidence = [{"name": "ssot-loaded.json", "content": dict(facts)}]
+    module.exit_json(changed=False, evidence=evidence, **facts)
 
 
 if __name__ == "__main__":
