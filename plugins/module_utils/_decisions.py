@@ -12,7 +12,7 @@ approval recorded once keeps counting; a different divergence (another sha256, a
 value) gets another id and needs its own approval.
 
 An approval counts only for the decision id it names, an option the decision offers,
-the SSOT digest the decision was raised under, before its ``until``, and, when the SSOT
+the SSOT digest the decision was raised under, before its ``expires_at``, and, when the SSOT
 lists approvers, from one of them. Anything else leaves the decision pending.
 """
 
@@ -33,6 +33,7 @@ EXPIRED = "expired"
 REJECT_OPTION = "reject"
 
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
+APPROVAL_REQUIRED = ("decision", "option", "approved_by", "approved_at", "ssot_digest")
 
 
 class ApprovalError(Exception):
@@ -78,7 +79,8 @@ def parse_time(value):
 
 
 def load_approvals(path):
-    """The approvals of ``path`` (a missing file means none). Each: decision, option, by, at, ..."""
+    """The approvals of ``path`` (a missing file means none). Each: decision, option, approved_by,
+    approved_at, ssot_digest, and optionally reason and expires_at."""
     if not path or not os.path.exists(path):
         return []
     import yaml
@@ -96,7 +98,7 @@ def load_approvals(path):
     for n, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             raise ApprovalError("%s: approval %d is not a mapping" % (path, n))
-        missing = [k for k in ("decision", "option", "by", "at", "ssot_digest") if not entry.get(k)]
+        missing = [k for k in APPROVAL_REQUIRED if not entry.get(k)]
         if missing:
             raise ApprovalError("%s: approval %d lacks %s" % (path, n, ", ".join(missing)))
         out.append(entry)
@@ -113,17 +115,17 @@ def resolve(decision, approvals, now=None, approvers=()):
             continue
         if entry.get("ssot_digest") != decision.get("ssot_digest"):
             continue
-        if approvers and entry.get("by") not in approvers:
+        if approvers and entry.get("approved_by") not in approvers:
             continue
         chosen = str(entry.get("option"))
         if chosen not in offered and chosen != REJECT_OPTION:
             continue
-        answer = {"option": chosen, "by": str(entry["by"]), "at": _iso(parse_time(entry["at"]))}
+        answer = {"option": chosen, "by": str(entry["approved_by"]), "at": _iso(parse_time(entry["approved_at"]))}
         if entry.get("reason"):
             answer["reason"] = str(entry["reason"])
         status = REJECTED if chosen == REJECT_OPTION else APPROVED
-        if entry.get("until"):
-            until = parse_time(entry["until"])
+        if entry.get("expires_at"):
+            until = parse_time(entry["expires_at"])
             answer["until"] = _iso(until)
             if until <= now:
                 status = EXPIRED

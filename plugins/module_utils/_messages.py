@@ -113,8 +113,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'decision.option.fix': 'Corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
            'decision.option.accept_risk': 'Aceitar o risco, registrado, por prazo definido',
            'decision.option.remediate': 'Corrigir (play MODIFY, com plano e rollback)',
-           'decision.how_to_approve': 'em {path}: - decision: {id}, option: <{options}>, by: <seu nome>, at: '
-                                      '<UTC ISO 8601>, ssot_digest: {digest} (opcional: reason, until)',
+           'decision.how_to_approve': 'em {path}: - decision: {id}, option: <{options}>, approved_by: <seu '
+                                      'nome>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (opcional: '
+                                      'reason, expires_at)',
            'decision.pending_list': 'Decisões pendentes ({count}): {ids}. Registre-as em {path} e execute de '
                                     'novo.',
            'decision.rejected_list': 'Decisões rejeitadas ({count}): {ids}. O caminho não foi aprovado; '
@@ -293,8 +294,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'decision.option.fix': 'Fix the server per the SSOT (MODIFY play, with plan and rollback)',
         'decision.option.accept_risk': 'Accept the risk, recorded, for a set time',
         'decision.option.remediate': 'Remediate (MODIFY play, with plan and rollback)',
-        'decision.how_to_approve': 'in {path}: - decision: {id}, option: <{options}>, by: <your name>, at: '
-                                   '<UTC ISO 8601>, ssot_digest: {digest} (optional: reason, until)',
+        'decision.how_to_approve': 'in {path}: - decision: {id}, option: <{options}>, approved_by: <your '
+                                   'name>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (optional: '
+                                   'reason, expires_at)',
         'decision.pending_list': 'Pending decisions ({count}): {ids}. Record them in {path} and run again.',
         'decision.rejected_list': 'Rejected decisions ({count}): {ids}. The path was not approved; review '
                                   'the SSOT.',

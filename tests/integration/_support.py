@@ -138,8 +138,8 @@ def container_file(container: str, path: str) -> bytes:
 
 def write_approvals(ws: Workspace, decisions, option, by="Ana Souza (DBA)") -> None:
     """Approve each decision with ``option`` (or a callable decision -> option) in the workspace."""
-    entries = [{"decision": d["id"], "option": option(d) if callable(option) else option, "by": by,
-                "at": "2026-11-24T09:00:00Z", "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
+    entries = [{"decision": d["id"], "option": option(d) if callable(option) else option, "approved_by": by,
+                "approved_at": "2026-11-24T09:00:00Z", "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
                for d in decisions]
     (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
 

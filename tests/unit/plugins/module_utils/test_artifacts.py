@@ -167,7 +167,8 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     assert [c["status"] for c in checks] == ["match"] * 3
     assert len(decisions) == 1 and [o["id"] for o in decisions[0]["options"]] == ["convert", "rebuild"]
     assert arts[0]["path_choice"] == "blocked"
-    approval = {"decision": decisions[0]["id"], "option": "convert", "by": "Ana", "at": "2026-11-24T10:00:00Z",
+    approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
+                "approved_at": "2026-11-24T10:00:00Z",
                 "ssot_digest": DIGEST}
     arts, _, decisions = _assess(tmp_path, spec, [approval])
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
@@ -178,14 +179,14 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
 def test_approval_rules(tmp_path):
     dec = _decisions.build("inventory.img.sha256.12345678", 1, "t", "c",
                            [{"id": "use_delivered", "label": "A"}, {"id": "rebuild", "label": "B"}], DIGEST)
-    good = {"decision": dec["id"], "option": "use_delivered", "by": "Ana", "at": "2026-11-24T10:00:00Z",
+    good = {"decision": dec["id"], "option": "use_delivered", "approved_by": "Ana", "approved_at": "2026-11-24T10:00:00Z",
             "ssot_digest": DIGEST, "reason": "entregue pelo fornecedor"}
     now = _decisions.parse_time("2026-11-24T12:00:00Z")
     assert _decisions.resolve(dec, [good], now)["status"] == "approved"
     assert _decisions.resolve(dec, [good], now)["answer"]["by"] == "Ana"
     for bad in ({"ssot_digest": "sha256:" + "e" * 64}, {"decision": "other"}, {"option": "whatever"}):
         assert _decisions.resolve(dec, [dict(good, **bad)], now)["status"] == "pending", bad
-    assert _decisions.resolve(dec, [dict(good, until="2026-11-24T11:00:00Z")], now)["status"] == "expired"
+    assert _decisions.resolve(dec, [dict(good, expires_at="2026-11-24T11:00:00Z")], now)["status"] == "expired"
     assert _decisions.resolve(dec, [dict(good, option="reject")], now)["status"] == "rejected"
     assert _decisions.resolve(dec, [good], now, approvers=["Bia"])["status"] == "pending"
     assert _decisions.resolve(dec, [good], now, approvers=["Ana"])["status"] == "approved"
@@ -195,7 +196,7 @@ def test_approvals_file_errors_say_what_to_fix(tmp_path):
     assert _decisions.load_approvals(str(tmp_path / "none.yml")) == []
     bad = tmp_path / "approvals.yml"
     bad.write_text("approvals:\n  - decision: x\n    option: a\n")
-    with pytest.raises(_decisions.ApprovalError, match="lacks by, at, ssot_digest"):
+    with pytest.raises(_decisions.ApprovalError, match="lacks approved_by, approved_at, ssot_digest"):
         _decisions.load_approvals(str(bad))
     bad.write_text("approvals: [\n")
     with pytest.raises(_decisions.ApprovalError):
