@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ("ssot", "runbook", "project-panel")
+SCHEMAS = ("ssot", "runbook", "project-panel", "approvals")
 LANGUAGES = ("pt-BR", "en")
 BEGIN = "<!-- BEGIN GENERATED REFERENCE (scripts/generate.py; do not edit by hand) -->"
 END = "<!-- END GENERATED REFERENCE -->"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ssot.governance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options of every module that raises decisions, written once."""
+"""Options of every module that raises or gates decisions, written once."""
 
 from __future__ import annotations
 
@@ -16,18 +16,46 @@ options:
         carries it, and only an approval recorded for the same digest counts.
     type: str
     required: true
-  approvals_file:
+  hitl:
     description:
-      - The workspace's C(approvals.yml). Decisions it approves (same id, an offered option, same SSOT digest,
-        not expired, by one of O(approvers) when given) come back C(approved); the rest stay C(pending).
-      - A missing file means no approval yet.
-    type: path
-  approvers:
-    description:
-      - Who may approve (the SSOT's C(hitl.approvers)); empty means anyone named.
-    type: list
-    elements: str
-    default: []
+      - The approvals in force and the SSOT's rules for them; the C(ssot.governance.ssot) role builds this as
+        the fact C(ssot_hitl).
+    type: dict
+    default: {}
+    suboptions:
+      approvals_file:
+        description:
+          - The workspace's C(approvals.yml) (entries as in C(schemas/approvals.schema.json)); a missing file
+            means no approval yet.
+        type: path
+      approvals:
+        description:
+          - More approvals with the same fields, typically the extra var C(ssot_approvals) of an AWX survey or
+            workflow.
+        type: list
+        elements: dict
+        default: []
+      approvers:
+        description:
+          - Who may approve (the SSOT's C(hitl.approvers)); empty means anyone named.
+        type: list
+        elements: str
+        default: []
+      approval_validity:
+        description:
+          - How long an approval without C(expires_at) counts after C(approved_at) (the SSOT's
+            C(hitl.approval_validity) - C(30m), C(12h), C(7d), C(2w)).
+        type: str
+        default: 7d
+      separation_of_duties:
+        description:
+          - The SSOT's C(hitl.separation_of_duties) - an approval by O(hitl.run_user) does not count.
+        type: bool
+        default: false
+      run_user:
+        description:
+          - Who runs the play (compared with C(approved_by) under O(hitl.separation_of_duties)).
+        type: str
   language:
     description:
       - Language of the decision texts (the SSOT's C(metadata.language)).

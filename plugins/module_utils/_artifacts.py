@@ -241,12 +241,13 @@ def compare(spec, info):
     return diffs
 
 
-def assess(specs, base_dir, engine, ssot_digest, approvals, approvers=(), lang="pt-BR", now=None):
+def assess(specs, base_dir, engine, policy):
     """Phase 1: inspect every SSOT artifact, compare, raise a decision per divergence.
 
     Returns (artifacts, checks, decisions). ``checks`` use pg_check's shape (id, expected,
     actual, status) so the recorder keeps deviations and drift for both phases alike.
     """
+    lang, ssot_digest = policy.lang, policy.digest
     artifacts, checks, decisions = [], [], []
     for spec in specs:
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
@@ -273,7 +274,7 @@ def assess(specs, base_dir, engine, ssot_digest, approvals, approvers=(), lang="
                 text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),
                 options + [_decisions.option(lang, "rebuild", "rebuild")], ssot_digest,
                 risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
-            dec = _decisions.resolve(dec, approvals, now, approvers)
+            dec = policy.resolve(dec)
             check.update(expected=expected, actual=actual, status="deviation", decision=dec["id"])
             checks.append(check)
             decisions.append(dec)
@@ -289,7 +290,7 @@ def assess(specs, base_dir, engine, ssot_digest, approvals, approvers=(), lang="
                     text(lang, "inventory.context.engine", version=version, path=spec["path"], format=info["format"]),
                     [_decisions.option(lang, "convert", "convert"), _decisions.option(lang, "rebuild", "rebuild")],
                     ssot_digest, risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
-                dec = _decisions.resolve(dec, approvals, now, approvers)
+                dec = policy.resolve(dec)
                 decisions.append(dec)
                 info["decisions"].append(dec["id"])
         info["path_choice"] = _path_choice(info["decisions"], decisions)

@@ -78,9 +78,40 @@ def parse_time(value):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
-def load_approvals(path):
-    """The approvals of ``path`` (a missing file means none). Each: decision, option, approved_by,
-    approved_at, ssot_digest, and optionally reason and expires_at."""
+def _validity(text_value):
+    """'7d', '12h', '30m', '2w' -> timedelta (the SSOT's hitl.approval_validity)."""
+    m = re.match(r"^(\d+)([mhdw])$", str(text_value or ""))
+    if not m:
+        return None
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return datetime.timedelta(**{unit: int(m.group(1))})
+
+
+def check_entries(entries, source, lang="pt-BR"):
+    """Schema-check approval entries; each kept entry gets ``source`` (where it came from, for messages)."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _schemas
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(_schemas.SCHEMAS["approvals"]["$defs"]["approval"])
+    if not isinstance(entries, list):
+        raise ApprovalError(text(lang, "approval.not_a_list", source=source))
+    out = []
+    for n, entry in enumerate(entries, 1):
+        errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise ApprovalError(text(lang, "approval.invalid", source=source, n=n, detail="; ".join(
+                "%s: %s" % ("/".join(str(x) for x in e.absolute_path) or "-", e.message) for e in errors[:3])))
+        for key in ("approved_at", "expires_at"):
+            if entry.get(key):
+                try:
+                    parse_time(entry[key])
+                except ApprovalError as exc:
+                    raise ApprovalError("%s #%d %s: %s" % (source, n, key, exc))
+        out.append(dict(entry, source="%s #%d" % (source, n)))
+    return out
+
+
+def load_approvals(path, lang="pt-BR"):
+    """The approvals of ``path`` (a missing file means none), schema-checked (schemas/approvals.schema.json)."""
     if not path or not os.path.exists(path):
         return []
     import yaml
@@ -91,45 +122,61 @@ def load_approvals(path):
         raise ApprovalError("%s: %s" % (path, exc))
     if doc is None:
         return []
-    entries = doc.get("approvals") if isinstance(doc, dict) else doc
-    if not isinstance(entries, list):
-        raise ApprovalError("%s: expected `approvals:` with a list of entries" % path)
-    out = []
-    for n, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            raise ApprovalError("%s: approval %d is not a mapping" % (path, n))
-        missing = [k for k in APPROVAL_REQUIRED if not entry.get(k)]
-        if missing:
-            raise ApprovalError("%s: approval %d lacks %s" % (path, n, ", ".join(missing)))
-        out.append(entry)
-    return out
+    if not isinstance(doc, dict) or "approvals" not in doc:
+        raise ApprovalError(text(lang, "approval.not_a_list", source=path))
+    return check_entries(doc["approvals"] or [], os.path.basename(path), lang)
 
 
-def resolve(decision, approvals, now=None, approvers=()):
-    """The decision with its status and answer from the approvals that count for it."""
+def resolve(decision, approvals, now=None, approvers=(), run_user=None, separation_of_duties=False,
+            validity="7d", lang="pt-BR"):
+    """The decision with its status and answer from the approvals that count for it.
+
+    Approvals that name this decision but do not count leave a reason in ``refusals``
+    (another SSOT digest, an option not offered, expired, an approver not allowed, the
+    runner approving its own run under separation of duties). The last approval that
+    counts wins. Other decisions' approvals are not this decision's business.
+    """
     now = now or utc_now()
     resolved = dict(decision)
+    resolved.pop("refusals", None)
+    refusals = []
     offered = set(o["id"] for o in decision.get("options") or [])
     for entry in approvals:
         if entry.get("decision") != decision["id"]:
             continue
+        where = entry.get("source", "approvals")
+        by = str(entry.get("approved_by", ""))
         if entry.get("ssot_digest") != decision.get("ssot_digest"):
-            continue
-        if approvers and entry.get("approved_by") not in approvers:
+            refusals.append(text(lang, "approval.refused.digest", source=where, got=entry.get("ssot_digest"),
+                                 want=decision.get("ssot_digest")))
             continue
         chosen = str(entry.get("option"))
         if chosen not in offered and chosen != REJECT_OPTION:
+            refusals.append(text(lang, "approval.refused.option", source=where, option=chosen,
+                                 options=", ".join(sorted(offered)) + ", " + REJECT_OPTION))
             continue
-        answer = {"option": chosen, "by": str(entry["approved_by"]), "at": _iso(parse_time(entry["approved_at"]))}
+        if approvers and by not in approvers:
+            refusals.append(text(lang, "approval.refused.approver", source=where, by=by,
+                                 approvers=", ".join(approvers)))
+            continue
+        if separation_of_duties and run_user and by.strip().lower() == str(run_user).strip().lower():
+            refusals.append(text(lang, "approval.refused.self", source=where, by=by))
+            continue
+        at = parse_time(entry["approved_at"])
+        until = parse_time(entry["expires_at"]) if entry.get("expires_at") else (
+            at + _validity(validity) if _validity(validity) else None)
+        answer = {"option": chosen, "by": by, "at": _iso(at)}
         if entry.get("reason"):
             answer["reason"] = str(entry["reason"])
-        status = REJECTED if chosen == REJECT_OPTION else APPROVED
-        if entry.get("expires_at"):
-            until = parse_time(entry["expires_at"])
+        if until is not None:
             answer["until"] = _iso(until)
-            if until <= now:
-                status = EXPIRED
-        resolved.update(status=status, answer=answer)
+        if until is not None and until <= now:
+            refusals.append(text(lang, "approval.refused.expired", source=where, until=_iso(until)))
+            resolved.update(status=EXPIRED, answer=answer)
+            continue
+        resolved.update(status=REJECTED if chosen == REJECT_OPTION else APPROVED, answer=answer)
+    if refusals:
+        resolved["refusals"] = refusals
     return resolved
 
 
@@ -148,7 +195,39 @@ def argument_spec():
     doc fragment (a unit test keeps the two equal)."""
     return dict(
         ssot_digest=dict(type="str", required=True),
-        approvals_file=dict(type="path"),
-        approvers=dict(type="list", elements="str", default=[]),
+        hitl=dict(type="dict", default={}, options=dict(
+            approvals_file=dict(type="path"),
+            approvals=dict(type="list", elements="dict", default=[]),
+            approvers=dict(type="list", elements="str", default=[]),
+            approval_validity=dict(type="str", default="7d"),
+            separation_of_duties=dict(type="bool", default=False),
+            run_user=dict(type="str"),
+        )),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
     )
+
+
+class Policy(object):
+    """The approvals in force and the SSOT's rules for them, from a module's parameters."""
+
+    def __init__(self, params, now=None):
+        self.lang = params.get("language") or "pt-BR"
+        self.digest = params["ssot_digest"]
+        hitl = params.get("hitl") or {}
+        self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + check_entries(
+            hitl.get("approvals") or [], "ssot_approvals", self.lang)
+        self.approvers = hitl.get("approvers") or []
+        self.validity = hitl.get("approval_validity") or "7d"
+        self.separation = bool(hitl.get("separation_of_duties"))
+        self.run_user = hitl.get("run_user")
+        self.now = now or utc_now()
+
+    def resolve(self, decision):
+        resolved = resolve(decision, self.approvals, self.now, self.approvers, self.run_user, self.separation,
+                           self.validity, self.lang)
+        resolved["how_to_approve"] = how_to_approve(self.lang, resolved)
+        return resolved
+
+
+def unapproved(decisions):
+    return [d for d in decisions if d["status"] != APPROVED]

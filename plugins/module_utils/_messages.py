@@ -189,7 +189,20 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'finding.artifact_size.explain': '{detail}.',
            'validate.verdict.ok': '{matched} de {total} verificações conferem com o SSOT ({version}).',
            'validate.verdict.findings': 'Achados: {summary}.',
-           'validate.drift.title': 'Desvios desde a última validação'},
+           'validate.drift.title': 'Desvios desde a última validação',
+           'approval.not_a_list': '{source}: esperado `approvals:` com uma lista de aprovações '
+                                  '(schemas/approvals.schema.json)',
+           'approval.invalid': '{source}, aprovação {n}: {detail} (campos: decision, option, approved_by, '
+                               'approved_at, reason, ssot_digest)',
+           'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT '
+                                      '{want}',
+           'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas '
+                                      '({options})',
+           'approval.refused.approver': '{source} não vale: {by} não está entre os aprovadores do SSOT '
+                                        '({approvers})',
+           'approval.refused.self': '{source} não vale: {by} é quem executa o play e o SSOT exige separação '
+                                    'de funções',
+           'approval.refused.expired': '{source} não vale mais: expirou em {until}'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -364,4 +377,16 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'finding.artifact_size.explain': '{detail}.',
         'validate.verdict.ok': '{matched} of {total} checks match the SSOT ({version}).',
         'validate.verdict.findings': 'Findings: {summary}.',
-        'validate.drift.title': 'Deviations since the last validation'}}
+        'validate.drift.title': 'Deviations since the last validation',
+        'approval.not_a_list': '{source}: expected `approvals:` with a list of approvals '
+                               '(schemas/approvals.schema.json)',
+        'approval.invalid': '{source}, approval {n}: {detail} (fields: decision, option, approved_by, '
+                            'approved_at, reason, ssot_digest)',
+        'approval.refused.digest': '{source} does not count: it was given for SSOT {got}, the decision '
+                                   'belongs to SSOT {want}',
+        'approval.refused.option': '{source} does not count: option {option} is not one offered ({options})',
+        'approval.refused.approver': "{source} does not count: {by} is not among the SSOT's approvers "
+                                     '({approvers})',
+        'approval.refused.self': '{source} does not count: {by} runs the play and the SSOT requires '
+                                 'separation of duties',
+        'approval.refused.expired': '{source} no longer counts: it expired at {until}'}}

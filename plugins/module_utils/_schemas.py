@@ -706,4 +706,58 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                                                                                         'null']},
                                                                                                                                     'actual': {}}}]},
                                                                                                 'since_run': {'type': ['string',
-                                                                                                                       'null']}}}}}}}}}
+                                                                                                                       'null']}}}}}}}},
+ 'approvals': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
+               '$id': 'https://ssot-governance.invalid/schemas/approvals.schema.json',
+               'title': 'approvals.yml',
+               'description': 'Recorded human approvals of decisions, in <workspace>/approvals.yml or as the '
+                              'extra var ssot_approvals (an AWX survey or workflow). An approval counts only '
+                              'for its decision id, an option the decision offers (or reject), the SSOT '
+                              'digest the decision was raised under, before it expires, and from an allowed '
+                              'approver.',
+               'type': 'object',
+               'additionalProperties': False,
+               'required': ['approvals'],
+               'properties': {'approvals': {'type': 'array', 'items': {'$ref': '#/$defs/approval'}}},
+               '$defs': {'approval': {'type': 'object',
+                                      'additionalProperties': False,
+                                      'required': ['decision',
+                                                   'option',
+                                                   'approved_by',
+                                                   'approved_at',
+                                                   'reason',
+                                                   'ssot_digest'],
+                                      'properties': {'decision': {'description': 'Id of the decision '
+                                                                                 '(runbook.json '
+                                                                                 'decisions[].id, or the '
+                                                                                 'failure message).',
+                                                                  'type': 'string',
+                                                                  'minLength': 1},
+                                                     'option': {'description': 'Id of the chosen option, or '
+                                                                               'reject.',
+                                                                'type': 'string',
+                                                                'minLength': 1},
+                                                     'approved_by': {'description': 'The named human who '
+                                                                                    'decided.',
+                                                                     'type': 'string',
+                                                                     'minLength': 1},
+                                                     'approved_at': {'description': 'When (ISO 8601, UTC: '
+                                                                                    '2026-11-24T09:00:00Z).',
+                                                                     'type': 'string',
+                                                                     'minLength': 1},
+                                                     'expires_at': {'description': 'Until when the approval '
+                                                                                   'counts (ISO 8601). '
+                                                                                   'Without it, '
+                                                                                   'hitl.approval_validity '
+                                                                                   'of the SSOT after '
+                                                                                   'approved_at.',
+                                                                    'type': 'string',
+                                                                    'minLength': 1},
+                                                     'reason': {'description': 'Why.',
+                                                                'type': 'string',
+                                                                'minLength': 1},
+                                                     'ssot_digest': {'description': 'Digest of the SSOT the '
+                                                                                    'decision was raised '
+                                                                                    'under.',
+                                                                     'type': 'string',
+                                                                     'pattern': '^sha256:[0-9a-f]{64}$'}}}}}}

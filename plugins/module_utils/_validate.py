@@ -66,8 +66,9 @@ def findings(session, version_num, lang, client_versions, published, exposure, s
     return col.findings
 
 
-def decide(checks, found, ssot_digest, approvals, approvers, lang, now=None):
+def decide(checks, found, policy):
     """A decision for every deviation (or check error) and every high or critical finding."""
+    lang, ssot_digest = policy.lang, policy.digest
     decisions = []
     for check in checks:
         if check["status"] == _pg.MATCH:
@@ -80,7 +81,7 @@ def decide(checks, found, ssot_digest, approvals, approvers, lang, now=None):
                  actual=check.get("actual")),
             [_decisions.option(lang, "accept", "accept"), _decisions.option(lang, "fix", "fix")], ssot_digest,
             risk=text(lang, "validate.deviation.risk"), rollback=text(lang, "validate.deviation.rollback"))
-        dec = _decisions.resolve(dec, approvals, now, approvers)
+        dec = policy.resolve(dec)
         check["decision"] = dec["id"]
         decisions.append(dec)
     for finding in found:
@@ -91,7 +92,7 @@ def decide(checks, found, ssot_digest, approvals, approvers, lang, now=None):
             finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
             [_decisions.option(lang, "accept_risk", "accept_risk"), _decisions.option(lang, "remediate", "remediate")],
             ssot_digest, risk=finding["explanation"], rollback=text(lang, "validate.deviation.rollback"))
-        dec = _decisions.resolve(dec, approvals, now, approvers)
+        dec = policy.resolve(dec)
         finding["decision"] = dec["id"]
         decisions.append(dec)
     return decisions

@@ -180,13 +180,10 @@ def main():
     p = module.params
     lang = p["language"]
     try:
-        approvals = _decisions.load_approvals(p["approvals_file"])
-        artifacts, checks, decisions = _artifacts.assess(
-            p["artifacts"], p["base_dir"], p["engine"], p["ssot_digest"], approvals, p["approvers"], lang)
+        policy = _decisions.Policy(p)
+        artifacts, checks, decisions = _artifacts.assess(p["artifacts"], p["base_dir"], p["engine"], policy)
     except (_decisions.ApprovalError, _artifacts.ArtifactError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    for d in decisions:
-        d["how_to_approve"] = _decisions.how_to_approve(lang, d)
     pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
     deviations = [c["id"] for c in checks if c["status"] != "match"]
     next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions

@@ -281,7 +281,7 @@ def main():
     p = module.params
     lang = p["language"]
     try:
-        approvals = _decisions.load_approvals(p["approvals_file"])
+        policy = _decisions.Policy(p)
         limit = _findings.size_bytes(p["size_limit"]) if p["size_limit"] not in (None, "") else None
     except (_decisions.ApprovalError, ValueError) as exc:
         module.fail_json(msg=str(exc), queries=[])
@@ -313,9 +313,7 @@ def main():
     checks = result["checks"]
     result.update(deviations=[c["id"] for c in checks if c["status"] != _pg.MATCH],
                   matched=sum(1 for c in checks if c["status"] == _pg.MATCH))
-    decisions = _validate.decide(checks, found, p["ssot_digest"], approvals, p["approvers"], lang)
-    for d in decisions:
-        d["how_to_approve"] = _decisions.how_to_approve(lang, d)
+    decisions = _validate.decide(checks, found, policy)
     pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
     next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions
                   if d["status"] != _decisions.APPROVED]

@@ -26,6 +26,10 @@ def test_doc_fragment_matches_argument_spec(fragment, spec):
         assert documented[name].get("default") == opt.get("default"), name
         assert bool(documented[name].get("required")) == bool(opt.get("required")), name
         assert documented[name].get("choices") == opt.get("choices"), name
+        for sub, sub_opt in (opt.get("options") or {}).items():
+            sub_doc = documented[name]["suboptions"][sub]
+            assert (sub_doc["type"], sub_doc.get("default")) == (sub_opt["type"], sub_opt.get("default")), sub
+        assert set(documented[name].get("suboptions") or {}) == set(opt.get("options") or {}), name
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -121,7 +121,8 @@ def test_engine_loads():
 
 
 def _assess(tmp_path, spec, approvals=(), engine=None):
-    return _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, DIGEST, list(approvals))
+    params = {"language": "pt-BR", "ssot_digest": DIGEST, "hitl": {"approvals": list(approvals)}}
+    return _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, _decisions.Policy(params))
 
 
 def test_matching_artifact_has_no_decision(tmp_path):
@@ -168,38 +169,9 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     assert len(decisions) == 1 and [o["id"] for o in decisions[0]["options"]] == ["convert", "rebuild"]
     assert arts[0]["path_choice"] == "blocked"
     approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
-                "approved_at": "2026-11-24T10:00:00Z",
+                "approved_at": "2026-11-24T10:00:00Z", "reason": "ok",
                 "ssot_digest": DIGEST}
     arts, _, decisions = _assess(tmp_path, spec, [approval])
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
     arts, _, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})
     assert decisions == [] and arts[0]["path_choice"] == "delivered"
-
-
-def test_approval_rules(tmp_path):
-    dec = _decisions.build("inventory.img.sha256.12345678", 1, "t", "c",
-                           [{"id": "use_delivered", "label": "A"}, {"id": "rebuild", "label": "B"}], DIGEST)
-    good = {"decision": dec["id"], "option": "use_delivered", "approved_by": "Ana", "approved_at": "2026-11-24T10:00:00Z",
-            "ssot_digest": DIGEST, "reason": "entregue pelo fornecedor"}
-    now = _decisions.parse_time("2026-11-24T12:00:00Z")
-    assert _decisions.resolve(dec, [good], now)["status"] == "approved"
-    assert _decisions.resolve(dec, [good], now)["answer"]["by"] == "Ana"
-    for bad in ({"ssot_digest": "sha256:" + "e" * 64}, {"decision": "other"}, {"option": "whatever"}):
-        assert _decisions.resolve(dec, [dict(good, **bad)], now)["status"] == "pending", bad
-    assert _decisions.resolve(dec, [dict(good, expires_at="2026-11-24T11:00:00Z")], now)["status"] == "expired"
-    assert _decisions.resolve(dec, [dict(good, option="reject")], now)["status"] == "rejected"
-    assert _decisions.resolve(dec, [good], now, approvers=["Bia"])["status"] == "pending"
-    assert _decisions.resolve(dec, [good], now, approvers=["Ana"])["status"] == "approved"
-
-
-def test_approvals_file_errors_say_what_to_fix(tmp_path):
-    assert _decisions.load_approvals(str(tmp_path / "none.yml")) == []
-    bad = tmp_path / "approvals.yml"
-    bad.write_text("approvals:\n  - decision: x\n    option: a\n")
-    with pytest.raises(_decisions.ApprovalError, match="lacks approved_by, approved_at, ssot_digest"):
-        _decisions.load_approvals(str(bad))
-    bad.write_text("approvals: [\n")
-    with pytest.raises(_decisions.ApprovalError):
-        _decisions.load_approvals(str(bad))
-    with pytest.raises(_decisions.ApprovalError, match="ISO 8601"):
-        _decisions.parse_time("yesterday")
