@@ -165,13 +165,13 @@ def resolve(decision, approvals, now=None, approvers=(), run_user=None, separati
         at = parse_time(entry["approved_at"])
         until = parse_time(entry["expires_at"]) if entry.get("expires_at") else (
             at + _validity(validity) if _validity(validity) else None)
-        answer = {"option": chosen, "by": by, "at": _iso(at)}
+        answer = {"option": chosen, "by": by, "at": iso(at)}
         if entry.get("reason"):
             answer["reason"] = str(entry["reason"])
         if until is not None:
-            answer["until"] = _iso(until)
+            answer["until"] = iso(until)
         if until is not None and until <= now:
-            refusals.append(text(lang, "approval.refused.expired", source=where, until=_iso(until)))
+            refusals.append(text(lang, "approval.refused.expired", source=where, until=iso(until)))
             resolved.update(status=EXPIRED, answer=answer)
             continue
         resolved.update(status=REJECTED if chosen == REJECT_OPTION else APPROVED, answer=answer)
@@ -180,7 +180,7 @@ def resolve(decision, approvals, now=None, approvers=(), run_user=None, separati
     return resolved
 
 
-def _iso(moment):
+def iso(moment):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -231,3 +231,54 @@ class Policy(object):
 
 def unapproved(decisions):
     return [d for d in decisions if d["status"] != APPROVED]
+
+
+LETTERS = "ABCDEFGHIJ"
+_ANSWER = {
+    "pt-BR": (re.compile(r"^\s*aprovar\s+([a-j])\s*$", re.I), re.compile(r"^\s*rejeitar\s*$", re.I)),
+    "en": (re.compile(r"^\s*approve\s+([a-j])\s*$", re.I), re.compile(r"^\s*reject\s*$", re.I)),
+}
+
+
+def letters(decision):
+    """Option letter -> option id, in the decision's order (A is the first option)."""
+    return dict(zip(LETTERS, [o["id"] for o in decision.get("options") or []]))
+
+
+def parse_answer(answer, decision, lang="pt-BR"):
+    """An explicit terminal answer -> the option id, ``reject``, or None (anything else: ask again)."""
+    approve, reject = _ANSWER.get(lang, _ANSWER["pt-BR"])
+    text_value = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer or "")
+    if reject.match(text_value):
+        return REJECT_OPTION
+    m = approve.match(text_value)
+    if m:
+        return letters(decision).get(m.group(1).upper())
+    return None
+
+
+def card(decision, lang="pt-BR"):
+    """The decision card an operator reads before answering."""
+    lines = [text(lang, "hitl.card.title", id=decision["id"], title=decision.get("title", ""))]
+    if decision.get("context"):
+        lines.append(text(lang, "hitl.card.context", context=decision["context"]))
+    lines.append(text(lang, "hitl.card.options"))
+    for letter, option in zip(LETTERS, decision.get("options") or []):
+        lines.append("  %s) %s [%s]" % (letter, option.get("label", option["id"]), option["id"]))
+    if decision.get("risk"):
+        lines.append(text(lang, "hitl.card.risk", risk=decision["risk"]))
+    if decision.get("rollback"):
+        lines.append(text(lang, "hitl.card.rollback", rollback=decision["rollback"]))
+    choices = ", ".join('"%s"' % text(lang, "hitl.answer.approve", letter=letter)
+                        for letter in list(letters(decision))) 
+    lines.append(text(lang, "hitl.card.answer", choices=choices, reject=text(lang, "hitl.answer.reject")))
+    return "\n".join(lines)
+
+
+def paste_entry(decision, option=None):
+    """A ready-to-paste approvals.yml entry (YAML text) for ``decision``."""
+    opts = [o["id"] for o in decision.get("options") or []]
+    return ("  - decision: %s\n    option: %s   # %s\n    approved_by: <nome de quem aprova>\n"
+            "    approved_at: \"%s\"\n    reason: <por quê>\n    ssot_digest: %s\n"
+            % (decision["id"], option or (opts[0] if opts else "?"), " | ".join(opts + [REJECT_OPTION]),
+               iso(utc_now()), decision.get("ssot_digest")))

@@ -202,7 +202,25 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                         '({approvers})',
            'approval.refused.self': '{source} não vale: {by} é quem executa o play e o SSOT exige separação '
                                     'de funções',
-           'approval.refused.expired': '{source} não vale mais: expirou em {until}'},
+           'approval.refused.expired': '{source} não vale mais: expirou em {until}',
+           'hitl.card.title': 'Decisão {id}: {title}',
+           'hitl.card.context': 'Contexto: {context}',
+           'hitl.card.options': 'Opções:',
+           'hitl.card.risk': 'Risco: {risk}',
+           'hitl.card.rollback': 'Rollback: {rollback}',
+           'hitl.card.answer': 'Responda {choices} ou "{reject}" (qualquer outra resposta pergunta de novo)',
+           'hitl.answer.approve': 'aprovar {letter}',
+           'hitl.answer.reject': 'rejeitar',
+           'hitl.ask.name': 'Seu nome (quem aprova, fica registrado)',
+           'hitl.terminal_reason': 'resposta no terminal',
+           'hitl.fail_closed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação ({mode}). Para '
+                               'aprovar, acrescente em {path} (ou passe em ssot_approvals) e execute de '
+                               'novo:',
+           'hitl.mode.noninteractive': 'execução sem terminal: nunca espera',
+           'hitl.mode.interactive': 'sem resposta válida no terminal',
+           'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
+           'hitl.declined': 'Decisão {id} aprovada com a opção {option}, que não pede esta mudança: nada a '
+                            'fazer aqui.'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -389,4 +407,21 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                      '({approvers})',
         'approval.refused.self': '{source} does not count: {by} runs the play and the SSOT requires '
                                  'separation of duties',
-        'approval.refused.expired': '{source} no longer counts: it expired at {until}'}}
+        'approval.refused.expired': '{source} no longer counts: it expired at {until}',
+        'hitl.card.title': 'Decision {id}: {title}',
+        'hitl.card.context': 'Context: {context}',
+        'hitl.card.options': 'Options:',
+        'hitl.card.risk': 'Risk: {risk}',
+        'hitl.card.rollback': 'Rollback: {rollback}',
+        'hitl.card.answer': 'Answer {choices} or "{reject}" (any other answer asks again)',
+        'hitl.answer.approve': 'approve {letter}',
+        'hitl.answer.reject': 'reject',
+        'hitl.ask.name': 'Your name (who approves, recorded)',
+        'hitl.terminal_reason': 'answered at the terminal',
+        'hitl.fail_closed': 'Stopped without changing anything: {count} decision(s) not approved ({mode}). '
+                            'To approve, add to {path} (or pass in ssot_approvals) and run again:',
+        'hitl.mode.noninteractive': 'run without a terminal: never waits',
+        'hitl.mode.interactive': 'no valid answer at the terminal',
+        'hitl.rejected': 'Rejected at the terminal by {by}: {id}. Nothing was changed.',
+        'hitl.declined': 'Decision {id} approved with option {option}, which does not ask for this change: '
+                         'nothing to do here.'}}

@@ -25,6 +25,9 @@ DEFAULT_KEY_PATTERN = r"pass(word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?
 HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOSTNAME", "TERM", "PGPORT",
                           "PGHOST", "PGUSER", "PGDATABASE", "POSTGRES_USER", "POSTGRES_DB",
                           "POSTGRES_HOST_AUTH_METHOD"))
+# Environment variables whose names look secret (they contain "pwd") but hold the working
+# directory: learning them would mask every path of the workspace.
+NOT_SECRET_ENV = frozenset(("PWD", "OLDPWD"))
 _DSN_URL = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)", re.I)
 _DSN_KV = re.compile(r"(?P<head>\b(password|passwd|pwd)\s*=\s*)(?P<q>['\"]?)(?P<secret>[^'\"\s]+)(?P=q)", re.I)
 MIN_SECRET_LEN = 4
@@ -39,7 +42,7 @@ class Redactor(object):
         self._values_re = None
         env = os.environ if environ is None else environ
         for name, value in env.items():
-            if self.key_re.search(name):
+            if self.key_re.search(name) and name not in NOT_SECRET_ENV:
                 self.learn(value)
 
     def learn(self, value):

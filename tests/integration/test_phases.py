@@ -11,7 +11,7 @@ import hashlib
 import json
 
 import pytest
-from _support import (PASSWORD, container_file, docker, explain, free_port, psql, run_playbook, views,
+from _support import (PASSWORD, ROOT, container_file, docker, explain, free_port, psql, run_playbook, views,
                       write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
@@ -54,6 +54,9 @@ def test_phases_1_to_3_leave_evidence_in_runbook_and_panel(running):
     assert {"ssot.governance.inventory", "ssot.governance.provision", "ssot.governance.validate"} <= set(with_evidence)
     log = ws.evidence(".log")[-1].read_text()
     assert "=> SELECT pg_encoding_to_char(encoding)" in log and "-- findings (always watched)" in log
+    # Paths are not secrets (PWD once made the redactor mask every path of the workspace).
+    assert "********" not in (ws.path / "runbook.json").read_text()
+    assert str(ROOT) in (ws.path / "journal.jsonl").read_text()
     inventory = next(ws.path.glob("evidence/*/*-inventory.log")).read_text()
     assert info["docker_archive_sha256"] in inventory and "format=docker-archive" in inventory
 

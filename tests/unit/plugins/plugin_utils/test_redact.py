@@ -61,3 +61,10 @@ def test_short_values_are_not_learned():
     red = r()
     red.value({"password": "on"})
     assert red.text("listen on port") == "listen on port"
+
+
+def test_the_working_directory_is_not_a_secret():
+    # PWD and OLDPWD match the "pwd" pattern by name; masking them hid every workspace path.
+    r = Redactor(environ={"PWD": "/srv/workspace", "OLDPWD": "/home/ana", "DB_PWD": "s3cr3t-value"})
+    assert r.text("/srv/workspace/evidence and /home/ana") == "/srv/workspace/evidence and /home/ana"
+    assert "s3cr3t-value" not in r.text("pw s3cr3t-value")

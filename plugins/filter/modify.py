@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible_collections.ssot.governance.plugins.plugin_utils._plan import settings_plan
+
+
+class FilterModule(object):
+
+    def filters(self):
+        return {"settings_plan": settings_plan}

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plans of the MODIFY plays, computed on the controller from what the read-only checks found.
+
+PRIVATE: internal to ssot.governance; its API may change at any time.
+"""
+
+from __future__ import annotations
+
+# pg_settings.source values a RESET brings back (the value comes from the file or the default).
+RESETTABLE_SOURCES = ("default", "configuration file", "environment variable", "override")
+
+
+def settings_plan(checks, rows, settings, proceed):
+    """One entry per deviating setting whose decision may be fixed: set it, or skip it and say why.
+
+    ``checks``: pg_check's checks; ``rows``: pg_settings rows (name, setting, unit, context, source,
+    sourcefile) of the deviating settings; ``settings``: the SSOT's expectations; ``proceed``: decision
+    ids approved with the option ``fix``.
+    """
+    by_name = dict((r["name"], r) for r in rows or [])
+    plan = []
+    for check in checks or []:
+        if not check.get("id", "").startswith("setting.") or check.get("status") == "match":
+            continue
+        if check.get("decision") not in (proceed or []):
+            continue
+        name = check["id"][len("setting."):]
+        row = by_name.get(name, {})
+        expected = (settings or {}).get(name)
+        if isinstance(expected, dict):
+            expected = expected.get("equals") if set(expected) == {"equals"} else None
+        entry = {"name": name, "decision": check["decision"], "current": row.get("setting", check.get("actual")),
+                 "unit": row.get("unit"), "context": row.get("context"), "source": row.get("source"),
+                 "sourcefile": row.get("sourcefile") or "",
+                 "restart": row.get("context") == "postmaster"}
+        if expected is None:
+            entry.update(action="skip", reason="the SSOT gives an operator (in, regex, contains ...), not one value")
+        elif row.get("source") == "command line":
+            entry.update(action="skip", reason="set on the container's command line (target.server_args): "
+                                               "change the SSOT's server_args and provision again")
+        elif row.get("context") == "internal":
+            entry.update(action="skip", reason="fixed when the server was built or initialised (context internal)")
+        else:
+            # A value an earlier ALTER SYSTEM wrote (postgresql.auto.conf) comes back by SET; one from
+            # postgresql.conf or the default by RESET (which removes this change from postgresql.auto.conf).
+            from_auto = (row.get("sourcefile") or "").endswith("postgresql.auto.conf")
+            entry.update(action="set", target=_pg_value(expected),
+                         rollback="reset" if row.get("source") in RESETTABLE_SOURCES and not from_auto else "set")
+        plan.append(entry)
+    return plan
+
+
+def _pg_value(value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
