@@ -24,10 +24,27 @@ export SSOT_PG_PASSWORD
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
 export ANSIBLE_CONFIG="$WS/ansible.cfg"
 
+play() { "$VENV/bin/ansible-playbook" "ssot.governance.$1" -e "ssot_workspace=$WS" "${@:2}"; }
+banner() { printf '\n==== %s ====\n' "$*"; }
+
 cd "$WS"
-"$VENV/bin/ansible-playbook" ssot.governance.provision -e "ssot_workspace=$WS"
-rc=0
-"$VENV/bin/ansible-playbook" ssot.governance.validate -e "ssot_workspace=$WS" || rc=$?
+banner "Fases 1-2: inventário e provisionamento"
+play provision
+banner "Fases 1-3: inventário e validação somente leitura"
+if play validate; then
+    echo "demo: o servidor já confere com o SSOT (nada a decidir)"
+else
+    # The demo's SSOT asks work_mem=8MB and the delivered server runs the default:
+    # a deviation with a pending decision. Without a terminal the MODIFY play
+    # fails closed and prints the approvals.yml entry to paste.
+    banner "MODIFY sem aprovação: para sem mudar nada (fail closed)"
+    SSOT_NONINTERACTIVE=1 play modify --tags modify && { echo "demo: esperado falhar sem aprovação"; exit 1; }
+    banner "Aprovação de uma pessoa nomeada (a demo a escreve em approvals.yml)"
+    "$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS"
+    banner "MODIFY aprovado: plano, dados de rollback, aplicação, verificação"
+    SSOT_NONINTERACTIVE=1 play modify --tags modify
+    banner "Validação de novo"
+    play validate
+fi
 echo
 "$VENV/bin/python" "$ROOT/scripts/demo_summary.py" "$WS"
-exit "$rc"

@@ -81,6 +81,10 @@ def summary(workspace: Path) -> str:
     if findings:
         lines.append(msg.format("demo.summary.findings", count=len(findings)))
         lines.extend("  [%s] %s" % (f["severity"].upper(), f["title"]) for f in findings)
+    for d in runbook.get("decisions", []):
+        if d.get("answer"):
+            lines.append(msg.format("demo.summary.decision", id=d["id"], status=msg["decision.status." + d["status"]],
+                                    by=d["answer"]["by"], option=d["answer"]["option"]))
     pending = [d["id"] for d in runbook.get("decisions", []) if d.get("status") != "approved"]
     if pending:
         lines.append(msg.format("demo.summary.pending", ids=", ".join(pending)))

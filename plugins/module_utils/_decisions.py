@@ -264,13 +264,13 @@ def card(decision, lang="pt-BR"):
         lines.append(text(lang, "hitl.card.context", context=decision["context"]))
     lines.append(text(lang, "hitl.card.options"))
     for letter, option in zip(LETTERS, decision.get("options") or []):
-        lines.append("  %s) %s [%s]" % (letter, option.get("label", option["id"]), option["id"]))
+        label = re.sub(r"^[A-J]: ", "", option.get("label", option["id"]))
+        lines.append("  %s) %s [%s]" % (letter, label, option["id"]))
     if decision.get("risk"):
         lines.append(text(lang, "hitl.card.risk", risk=decision["risk"]))
     if decision.get("rollback"):
         lines.append(text(lang, "hitl.card.rollback", rollback=decision["rollback"]))
-    choices = ", ".join('"%s"' % text(lang, "hitl.answer.approve", letter=letter)
-                        for letter in list(letters(decision))) 
+    choices = ", ".join('"%s"' % text(lang, "hitl.answer.approve", letter=letter) for letter in letters(decision))
     lines.append(text(lang, "hitl.card.answer", choices=choices, reject=text(lang, "hitl.answer.reject")))
     return "\n".join(lines)
 

@@ -26,6 +26,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'status.done': 'concluído',
            'status.blocked': 'bloqueado',
            'status.failed': 'falhou',
+           'demo.summary.decision': 'Decisão {id}: {status} por {by} (opção {option})',
+           'decision.status.pending': 'pendente',
+           'decision.status.approved': 'aprovada',
+           'decision.status.rejected': 'rejeitada',
+           'decision.status.expired': 'expirada',
            'word.yes': 'sim',
            'word.no': 'não',
            'ssot.invalid': 'SSOT inválido ({count} problema(s)):',
@@ -109,10 +114,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'decision.option.rebuild': 'B: reconstruir conforme o SSOT',
            'decision.option.convert': 'Converter o layout OCI para docker-archive com skopeo (mesmas '
                                       'camadas; registrado)',
-           'decision.option.accept': 'Aceitar o valor encontrado (e atualizar o SSOT)',
-           'decision.option.fix': 'Corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
-           'decision.option.accept_risk': 'Aceitar o risco, registrado, por prazo definido',
-           'decision.option.remediate': 'Corrigir (play MODIFY, com plano e rollback)',
+           'decision.option.accept': 'B: aceitar o valor encontrado (e atualizar o SSOT)',
+           'decision.option.fix': 'A: corrigir o servidor conforme o SSOT (play MODIFY, com plano e '
+                                  'rollback)',
+           'decision.option.accept_risk': 'B: aceitar o risco, registrado, por prazo definido',
+           'decision.option.remediate': 'A: corrigir (play MODIFY, com plano e rollback)',
            'decision.how_to_approve': 'em {path}: - decision: {id}, option: <{options}>, approved_by: <seu '
                                       'nome>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (opcional: '
                                       'reason, expires_at)',
@@ -203,6 +209,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'approval.refused.self': '{source} não vale: {by} é quem executa o play e o SSOT exige separação '
                                     'de funções',
            'approval.refused.expired': '{source} não vale mais: expirou em {until}',
+           'approval.refused.other_version': '{source} não vale: é para {other}, outra versão deste desvio '
+                                             '(os fatos mudaram; a decisão agora é {id})',
            'hitl.card.title': 'Decisão {id}: {title}',
            'hitl.card.context': 'Contexto: {context}',
            'hitl.card.options': 'Opções:',
@@ -241,6 +249,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'status.done': 'done',
         'status.blocked': 'blocked',
         'status.failed': 'failed',
+        'demo.summary.decision': 'Decision {id}: {status} by {by} (option {option})',
+        'decision.status.pending': 'pending',
+        'decision.status.approved': 'approved',
+        'decision.status.rejected': 'rejected',
+        'decision.status.expired': 'expired',
         'word.yes': 'yes',
         'word.no': 'no',
         'ssot.invalid': 'Invalid SSOT ({count} problem(s)):',
@@ -321,10 +334,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'decision.option.rebuild': 'B: rebuild per the SSOT',
         'decision.option.convert': 'Convert the OCI layout to docker-archive with skopeo (same layers; '
                                    'recorded)',
-        'decision.option.accept': 'Accept the value found (and update the SSOT)',
-        'decision.option.fix': 'Fix the server per the SSOT (MODIFY play, with plan and rollback)',
-        'decision.option.accept_risk': 'Accept the risk, recorded, for a set time',
-        'decision.option.remediate': 'Remediate (MODIFY play, with plan and rollback)',
+        'decision.option.accept': 'B: accept the value found (and update the SSOT)',
+        'decision.option.fix': 'A: fix the server per the SSOT (MODIFY play, with plan and rollback)',
+        'decision.option.accept_risk': 'B: accept the risk, recorded, for a set time',
+        'decision.option.remediate': 'A: remediate (MODIFY play, with plan and rollback)',
         'decision.how_to_approve': 'in {path}: - decision: {id}, option: <{options}>, approved_by: <your '
                                    'name>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (optional: '
                                    'reason, expires_at)',
@@ -408,6 +421,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'approval.refused.self': '{source} does not count: {by} runs the play and the SSOT requires '
                                  'separation of duties',
         'approval.refused.expired': '{source} no longer counts: it expired at {until}',
+        'approval.refused.other_version': '{source} does not count: it is for {other}, another version of '
+                                          'this deviation (the facts changed; the decision is now {id})',
         'hitl.card.title': 'Decision {id}: {title}',
         'hitl.card.context': 'Context: {context}',
         'hitl.card.options': 'Options:',

@@ -79,7 +79,8 @@ def decide(checks, found, policy):
                  actual=check.get("actual") if check.get("actual") is not None else check.get("message")),
             text(lang, "validate.deviation.context", sql=check.get("sql") or "-", expected=check.get("expected"),
                  actual=check.get("actual")),
-            [_decisions.option(lang, "accept", "accept"), _decisions.option(lang, "fix", "fix")], ssot_digest,
+            # SSOT first: A brings the server to the SSOT, B accepts what was found.
+            [_decisions.option(lang, "fix", "fix"), _decisions.option(lang, "accept", "accept")], ssot_digest,
             risk=text(lang, "validate.deviation.risk"), rollback=text(lang, "validate.deviation.rollback"))
         dec = policy.resolve(dec)
         check["decision"] = dec["id"]
@@ -90,7 +91,7 @@ def decide(checks, found, policy):
         dec = _decisions.build(
             _decisions.stable_id("finding", finding["id"][len("finding."):], finding.get("actual")), 3,
             finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
-            [_decisions.option(lang, "accept_risk", "accept_risk"), _decisions.option(lang, "remediate", "remediate")],
+            [_decisions.option(lang, "remediate", "remediate"), _decisions.option(lang, "accept_risk", "accept_risk")],
             ssot_digest, risk=finding["explanation"], rollback=text(lang, "validate.deviation.rollback"))
         dec = policy.resolve(dec)
         finding["decision"] = dec["id"]

@@ -164,6 +164,14 @@ def main():
         else:
             pending.append(d["id"])
     waiting = [d for d in resolved if d["id"] in pending]
+    for d in waiting:
+        # An approval of an earlier version of the same divergence (other facts, so another id) is named too.
+        family = d["id"].rsplit(".", 1)[0]
+        for entry in policy.approvals:
+            other = str(entry.get("decision", ""))
+            if other != d["id"] and other.rsplit(".", 1)[0] == family:
+                refusals.append(_decisions.text(policy.lang, "approval.refused.other_version", source=entry["source"],
+                                                other=other, id=d["id"]))
     paste = ("approvals:\n" + "".join(_decisions.paste_entry(d, next(iter(p["proceed_options"]), None))
                                       for d in waiting)) if waiting else ""
     lang = policy.lang

@@ -49,11 +49,28 @@ def terminal_state(environ=None, pid=None):
     try:
         if not os.isatty(fd):
             return False, "stdin of ansible-playbook is not a terminal"
-        try:
-            if os.tcgetpgrp(fd) != os.getpgid(pid):
-                return False, "ansible-playbook runs in the background"
-        except OSError:
-            return False, "no foreground terminal"
-        return True, "terminal"
     finally:
         os.close(fd)
+    # Workers run in a session of their own, so the terminal is not theirs to ask; the kernel's
+    # view of ansible-playbook says whether its process group is the terminal's foreground one.
+    pgrp, tpgid = process_groups(pid)
+    if pgrp is None or tpgid is None or tpgid <= 0:
+        return False, "no controlling terminal"
+    if pgrp != tpgid:
+        return False, "ansible-playbook runs in the background"
+    return True, "terminal"
+
+
+def process_groups(pid):
+    """(process group, foreground process group of its terminal) from /proc/<pid>/stat."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            stat = fh.read()
+    except OSError:
+        return None, None
+    # The command name (field 2) is in parentheses and may hold spaces: split after its last ')'.
+    fields = stat[stat.rindex(")") + 2:].split()
+    try:
+        return int(fields[2]), int(fields[5])
+    except (IndexError, ValueError):
+        return None, None

@@ -65,6 +65,8 @@ def write_workspace(path: Path, info: dict, container: str, port: int, edit=None
     doc = yaml.safe_load((path / "ssot.yml").read_text())
     doc["target"]["container"] = container
     doc["target"]["ports"][0]["host"] = port
+    # The example's deliberate deviation (work_mem) is the demo's HITL story; tests that want it add it back.
+    doc["postgres"]["settings"].pop("work_mem", None)
     if info.get("flavor", "legacy-pg-10.23") != "legacy-pg-10.23":
         # Another server of the matrix: the SSOT names its tar, image and major.
         doc["artifacts"][0].update(path=f"delivered/{Path(info['docker_archive']).name}",

@@ -88,3 +88,21 @@ def test_approvals_file_is_schema_checked(tmp_path):
         _decisions.load_approvals(str(path))
     path.write_text(yaml.safe_dump({"approvals": [entry]}))
     assert _decisions.load_approvals(str(path))[0]["source"] == "approvals.yml #1"
+
+
+def test_terminal_answers_are_explicit(dec):
+    assert _decisions.parse_answer("aprovar A", dec) == "accept"
+    assert _decisions.parse_answer("  APROVAR b ", dec) == "fix"
+    assert _decisions.parse_answer("rejeitar", dec) == "reject"
+    for vague in ("sim", "a", "aprovar", "aprovar C", "aprovar A agora", "ok", "", "approve A"):
+        assert _decisions.parse_answer(vague, dec) is None, vague
+    assert _decisions.parse_answer("approve A", dec, "en") == dec["options"][0]["id"]
+    assert _decisions.parse_answer("reject", dec, "en") == "reject"
+
+
+def test_card_shows_context_options_risk_rollback(dec):
+    dec = dict(dec, risk="muda o servidor", rollback="ALTER SYSTEM RESET")
+    card = _decisions.card(dec)
+    for part in ("Decisão validate.setting.work_mem.12345678", "Contexto: c", "Opções:", "  A) A [accept]",
+                 "  B) B [fix]", "Risco: muda o servidor", "Rollback: ALTER SYSTEM RESET", '"aprovar A"', '"rejeitar"'):
+        assert part in card, part

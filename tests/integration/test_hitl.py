@@ -1,0 +1,223 @@
+"""HITL on a real server: MODIFY plays that fail closed without an approval, through ansible-runner
+(no terminal, as AWX runs them) and through a real pseudo-terminal (pexpect), with plan, rollback
+data, apply, verify and rollback."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import sys
+
+import ansible_runner
+import pexpect
+import pytest
+import yaml
+from _support import (PASSWORD, ROOT, VENV_BIN, explain, free_port, psql, run_playbook, views,
+                      write_workspace)
+
+pytestmark = pytest.mark.integration
+
+
+def wants_8mb(doc):
+    doc["postgres"]["settings"]["work_mem"] = "8MB"
+
+
+@pytest.fixture(scope="module")
+def server(legacy_image, container_names, tmp_path_factory):
+    """A legacy server whose SSOT asks work_mem=8MB while it runs the default 4MB."""
+    name = f"ssot-it-hitl-{tmp_path_factory.getbasetemp().name[-6:]}"
+    container_names.append(name)
+    ws = write_workspace(tmp_path_factory.mktemp("hitl"), legacy_image, name, free_port(), wants_8mb)
+    proc = run_playbook("ssot.governance.provision", ws)
+    assert proc.returncode == 0, explain(proc)
+    return ws
+
+
+@pytest.fixture
+def fresh(server):
+    """Every test starts from the default value and no approvals."""
+    psql(server.container, "ALTER SYSTEM RESET work_mem")
+    psql(server.container, "SELECT pg_reload_conf()")
+    (server.path / "approvals.yml").unlink(missing_ok=True)
+    yield server
+    psql(server.container, "ALTER SYSTEM RESET work_mem")
+    psql(server.container, "SELECT pg_reload_conf()")
+
+
+def work_mem(ws) -> str:
+    return psql(ws.container, "SHOW work_mem")
+
+
+def runner(ws, tmp_path, tags="modify", extravars=None):
+    """ansible-playbook through ansible-runner, the way AWX launches a job template."""
+    data = tmp_path / f"runner-{tags}-{datetime.datetime.now().strftime('%H%M%S%f')}"
+    (data / "project").mkdir(parents=True)
+    (data / "project" / "site.yml").write_text("- ansible.builtin.import_playbook: ssot.governance.modify\n")
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
+           "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml", cmdline=f"--tags {tags}",
+                           envvars=env, extravars=dict({"ssot_workspace": str(ws.path)}, **(extravars or {})),
+                           quiet=True, timeout=300)
+    out = r.stdout.read()
+    assert r.status != "timeout", "ansible-runner waited: a run without a terminal must never wait\n" + out[-3000:]
+    return r.rc, out
+
+
+def pasted(out: str, by="Ana Souza (DBA)", reason="SSOT pede 8MB") -> str:
+    """The approvals.yml entry exactly as the failure printed it, placeholders filled by the approver."""
+    m = re.search(r"fatal: \[localhost\]: FAILED! => (\{.*\})", out)
+    assert m, out[-3000:]
+    msg = json.loads(m.group(1))["msg"]
+    text = "\n".join(msg) if isinstance(msg, list) else msg
+    block = text[text.index("approvals:"):]
+    return block.replace("<nome de quem aprova>", by).replace("<por quê>", reason)
+
+
+def work_mem_decision(ws) -> dict:
+    runbook, _ = views(ws)
+    return next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
+
+
+def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_verifies(fresh, tmp_path):
+    ws = fresh
+    rc, out = runner(ws, tmp_path)
+    assert rc != 0
+    decision = work_mem_decision(ws)
+    assert decision["status"] == "pending" and decision["id"] in out
+    assert "execução sem terminal: nunca espera" in out
+    assert work_mem(ws) == "4MB"  # unchanged
+    _, panel = views(ws)
+    assert decision["id"] in [d["id"] for d in panel["decisions_pending"]]
+
+    (ws.path / "approvals.yml").write_text(pasted(out))
+    rc, out = runner(ws, tmp_path)
+    assert rc == 0, out[-4000:]
+    assert work_mem(ws) == "8MB"
+    assert "Verificado: ['setting.work_mem'] conferem com o SSOT." in out
+    runbook, panel = views(ws)
+    done = next(d for d in runbook["decisions"] if d["id"] == decision["id"])
+    assert done["status"] == "approved" and done["answer"]["by"] == "Ana Souza (DBA)"
+    assert panel["decisions_pending"] == []
+    names = [e["path"] for e in panel["evidences"]]
+    for wanted in ("plan-settings.json", "rollback-settings.json", "modify-verify.log"):
+        assert any(n.endswith(wanted) for n in names), wanted
+    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-settings.json")).read_text())
+    dry = plan["results"][0]  # the server's own dry run (check mode): from, to, restart or not
+    assert (dry["prev_val_pretty"], dry["value_pretty"], dry["restart_required"]) == ("4MB", "8MB", False)
+    rollback = json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text())
+    entry = rollback["__modify_rollback"]["settings"][0]
+    assert (entry["name"], entry["current"], entry["source"], entry["rollback"]) == ("work_mem", "4096", "default",
+                                                                                  "reset")
+
+    rc, out = runner(ws, tmp_path, tags="rollback")
+    assert rc == 0, out[-4000:]
+    assert work_mem(ws) == "4MB"
+    assert "Rollback verificado" in out
+    assert PASSWORD not in out
+
+
+def approval_for(dec, **change):
+    entry = {"decision": dec["id"], "option": "fix", "approved_by": "Ana Souza (DBA)",
+             "approved_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "reason": "teste", "ssot_digest": dec["ssot_digest"]}
+    entry.update(change)
+    return entry
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"expires_at": "2026-01-01T00:00:00Z"}, "expirou"),
+    ({"ssot_digest": "sha256:" + "0" * 64}, "foi dada para o SSOT"),
+    ({"decision": "validate.setting.work_mem.00000000"}, "outra versão deste desvio"),
+    ({"option": "drop-table"}, "não é uma das oferecidas"),
+])
+def test_approvals_that_do_not_count_are_refused_and_nothing_changes(fresh, tmp_path, change, why):
+    ws = fresh
+    rc, _ = runner(ws, tmp_path)
+    assert rc != 0
+    decision = work_mem_decision(ws)
+    (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision, **change)]}))
+    rc, out = runner(ws, tmp_path)
+    assert rc != 0 and work_mem(ws) == "4MB"
+    assert decision["id"] in out and why in out, out[-3000:]
+
+
+def test_an_approval_passed_as_extra_vars_counts_like_awx_would_pass_it(fresh, tmp_path):
+    ws = fresh
+    runner(ws, tmp_path)
+    decision = work_mem_decision(ws)
+    rc, out = runner(ws, tmp_path, extravars={"ssot_approvals": [approval_for(decision)]})
+    assert rc == 0, out[-3000:]
+    assert work_mem(ws) == "8MB"
+
+
+def test_separation_of_duties_refuses_the_runner_approving_itself(fresh, tmp_path, legacy_image):
+    ws = fresh
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["hitl"]["separation_of_duties"] = True
+    sod = write_workspace(tmp_path / "sod", legacy_image, ws.container, ws.port, lambda d: d.update(
+        hitl=doc["hitl"], postgres=doc["postgres"]))
+    runner(sod, tmp_path)
+    decision = work_mem_decision(sod)
+    me = os.environ.get("USER") or "root"
+    (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
+                                                                                        approved_by=me)]}))
+    rc, out = runner(sod, tmp_path, extravars={"awx_user_name": me})
+    assert rc != 0 and "separação de funções" in out and work_mem(sod) == "4MB"
+
+
+def spawn_modify(ws):
+    """ansible-playbook on a real pseudo-terminal, as an operator at a shell (no CI or AWX markers)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK")}
+    env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
+                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
+    return pexpect.spawn(str(VENV_BIN / "ansible-playbook"), ["ssot.governance.modify", "-e",
+                         f"ssot_workspace={ws.path}", "--tags", "modify"], cwd=str(ws.path), env=env,
+                         encoding="utf-8", timeout=180, dimensions=(50, 200))
+
+
+def test_terminal_card_asks_again_on_a_vague_answer_and_approves_with_aprovar_a(fresh):
+    ws = fresh
+    child = spawn_modify(ws)
+    child.logfile_read = sys.stdout
+    child.expect("Decisão validate.setting.work_mem")
+    child.expect("Opções:")
+    child.expect(r"A\) corrigir o servidor conforme o SSOT")
+    child.expect("Risco:")
+    child.expect("Rollback:")
+    child.expect("> ")
+    child.sendline("talvez")
+    child.expect("Decisão validate.setting.work_mem")  # asked again
+    child.expect("> ")
+    child.sendline("aprovar A")
+    child.expect("Seu nome")
+    child.expect("> ")
+    child.sendline("Bia Lima (DBA)")
+    child.expect("Verificado: \\['setting.work_mem'\\] conferem com o SSOT.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert work_mem(ws) == "8MB"
+    decision = work_mem_decision(ws)
+    assert decision["status"] == "approved" and decision["answer"]["by"] == "Bia Lima (DBA)"
+    assert decision["answer"]["reason"] == "resposta no terminal"
+
+
+def test_terminal_rejeitar_stops_with_nothing_changed(fresh):
+    ws = fresh
+    child = spawn_modify(ws)
+    child.expect("Decisão validate.setting.work_mem")
+    child.expect("> ")
+    child.sendline("rejeitar")
+    child.expect("Seu nome")
+    child.expect("> ")
+    child.sendline("Bia Lima (DBA)")
+    child.expect("Nenhuma mudança aprovada")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert work_mem(ws) == "4MB"
+    decision = work_mem_decision(ws)
+    assert decision["status"] == "rejected" and decision["answer"]["option"] == "reject"
