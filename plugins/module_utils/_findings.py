@@ -77,28 +77,33 @@ def local_tool_versions(tools):
     return out
 
 
+def hba_method_index(tokens):
+    """Index of the auth method in the tokens of one pg_hba.conf line, or None (not a rule line).
+
+    local DATABASE USER METHOD; host* DATABASE USER ADDRESS METHOD, where ADDRESS may be an
+    IP address followed by a separate mask.
+    """
+    if not tokens:
+        return None
+    if tokens[0] == "local":
+        return 3 if len(tokens) >= 4 else None
+    if not tokens[0].startswith("host") or len(tokens) < 5:
+        return None
+    address = tokens[3]
+    if ("/" not in address and len(tokens) >= 6 and re.match(r"^[0-9.:a-fA-F]+$", tokens[4])
+            and re.match(r"^[0-9.:a-fA-F]+$", address)):
+        return 5
+    return 4
+
+
 def parse_hba(content):
     """Lines of a pg_hba.conf with method trust: (line number, type, database, user, address)."""
     found = []
     for number, raw in enumerate(content.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        tokens = line.split()
-        kind = tokens[0]
-        if kind == "local" and len(tokens) >= 4:
-            method, address = tokens[3], ""
-        elif kind.startswith("host") and len(tokens) >= 5:
-            address = tokens[3]
-            idx = 4
-            if "/" not in address and len(tokens) >= 6 and re.match(r"^[0-9.:a-fA-F]+$", tokens[4]) \
-                    and address not in ("all", "samehost", "samenet"):
-                address, idx = "%s %s" % (address, tokens[4]), 5
-            method = tokens[idx]
-        else:
-            continue
-        if method == "trust":
-            found.append((number, kind, tokens[1], tokens[2], address))
+        tokens = raw.split("#", 1)[0].split()
+        at = hba_method_index(tokens)
+        if at is not None and tokens[at] == "trust":
+            found.append((number, tokens[0], tokens[1], tokens[2], " ".join(tokens[3:at])))
     return found
 
 

@@ -54,6 +54,22 @@ def run_named(session, checks, open_session):
     return out
 
 
+def published_text(published):
+    """Sorted bind:port list; the '::' twin Docker adds to a 0.0.0.0 publication is folded into it."""
+    binds = set((p["bind"], int(p.get("port") or 0)) for p in published or [])
+    folded = [(b, port) for b, port in binds if not (b == "::" and ("0.0.0.0", port) in binds)]
+    return ", ".join("%s:%d" % bp for bp in sorted(folded))
+
+
+def exposure_check(published, expected_ports):
+    """SSOT target.ports against what the container publishes: a deviation like any other."""
+    expected = published_text([{"bind": e.rsplit(":", 1)[0], "port": e.rsplit(":", 1)[1]} for e in expected_ports])
+    actual = published_text(published)
+    return {"id": "exposure.published", "description": "published ports (target.ports)", "sql": None,
+            "severity": "high", "expected": expected, "actual": actual,
+            "status": _pg.MATCH if expected == actual else _pg.DEVIATION}
+
+
 def findings(session, version_num, lang, client_versions, published, exposure, size_limit, artifact_sizes):
     col = _findings.Collector(session, lang)
     server = _findings.server_major_tuple(version_num)

@@ -52,6 +52,12 @@ options:
       - Where the server is published - Docker's C(NetworkSettings.Ports) mapping of the container, or a list
         of C({bind, port}). Omit when the server is not in a container.
     type: raw
+  expected_ports:
+    description:
+      - What the SSOT says is published (C(target.ports)) as C(bind:port) strings; with O(published_ports) it
+        becomes the check C(exposure.published), a deviation when they differ.
+    type: list
+    elements: str
   exposure:
     description:
       - The SSOT's C(exposure) (C(allowed_binds), C(ssl_required)).
@@ -142,7 +148,7 @@ checks:
   elements: dict
   contains:
     id:
-      description: C(postgres.major), C(setting.<name>) or C(check.<id>).
+      description: C(postgres.major), C(setting.<name>), C(check.<id>) or C(exposure.published).
       type: str
     decision:
       description: Id of the decision a deviation opened.
@@ -270,6 +276,7 @@ def main():
         client_tools=dict(type="list", elements="str", default=["pg_dump", "pg_dumpall", "pg_restore", "psql"]),
         client_versions=dict(type="dict", default={}),
         published_ports=dict(type="raw"),
+        expected_ports=dict(type="list", elements="str"),
         exposure=dict(type="dict", default={}),
         size_limit=dict(type="raw"),
         artifact_sizes=dict(type="dict", default={}),
@@ -299,6 +306,8 @@ def main():
     try:
         result = _pg.run_checks(session, p["expected_major"], p["settings"])
         result["checks"].extend(_validate.run_named(session, p["checks"], open_session))
+        if p["expected_ports"] is not None and p["published_ports"] is not None:
+            result["checks"].append(_validate.exposure_check(published, p["expected_ports"]))
         versions = _findings.local_tool_versions(p["client_tools"])
         versions.update(p["client_versions"])
         found = _validate.findings(session, result["server_version_num"], lang, versions, published,

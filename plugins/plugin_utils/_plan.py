@@ -8,6 +8,8 @@ PRIVATE: internal to ssot.governance; its API may change at any time.
 
 from __future__ import annotations
 
+from ansible_collections.ssot.governance.plugins.module_utils._findings import hba_method_index
+
 # pg_settings.source values a RESET brings back (the value comes from the file or the default).
 RESETTABLE_SOURCES = ("default", "configuration file", "environment variable", "override")
 
@@ -56,3 +58,29 @@ def _pg_value(value):
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
+
+
+def hba_without_trust(content, host_method="md5", local_method="peer"):
+    """pg_hba.conf text with every ``trust`` replaced: password auth over TCP, peer on the socket.
+
+    Returns {content, changes: [{line, before, after}], refused}. The file is written back by the
+    server itself (COPY ... TO), whose text format would alter backslashes: such a file is refused
+    rather than damaged.
+    """
+    if "\\" in content:
+        return {"content": content, "changes": [],
+                "refused": "pg_hba.conf holds a backslash (a regular expression?): change it by hand"}
+    out, changes = [], []
+    for number, raw in enumerate(content.splitlines(), 1):
+        line = raw.replace("\t", " ")
+        body, hash_, comment = line.partition("#")
+        tokens = body.split()
+        at = hba_method_index(tokens)
+        if at is not None and tokens[at] == "trust":
+            tokens[at] = local_method if tokens[0] == "local" else host_method
+            new = " ".join(tokens) + ("  " + hash_ + comment if hash_ else "")
+            changes.append({"line": number, "before": raw, "after": new})
+            out.append(new)
+        else:
+            out.append(raw.replace("\t", " ") if raw.strip() else raw)
+    return {"content": "\n".join(out) + "\n", "changes": changes, "refused": None}

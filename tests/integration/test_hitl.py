@@ -8,13 +8,14 @@ import datetime
 import json
 import os
 import re
+import subprocess
 import sys
 
 import ansible_runner
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, VENV_BIN, explain, free_port, psql, run_playbook, views,
+from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, views,
                       write_workspace)
 
 pytestmark = pytest.mark.integration
@@ -221,3 +222,75 @@ def test_terminal_rejeitar_stops_with_nothing_changed(fresh):
     assert work_mem(ws) == "4MB"
     decision = work_mem_decision(ws)
     assert decision["status"] == "rejected" and decision["answer"]["option"] == "reject"
+
+
+def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, new_container, tmp_path):
+    def trust(doc):
+        doc["target"]["env"]["POSTGRES_HOST_AUTH_METHOD"] = "trust"
+
+    ws = write_workspace(tmp_path / "trust", legacy_image, new_container(), free_port(), trust)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    rules = "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'"
+    before = int(psql(ws.container, rules))
+    assert before > 0
+
+    rc, out = runner(ws, tmp_path, tags="modify_pg_hba")
+    assert rc != 0 and int(psql(ws.container, rules)) == before
+    runbook, _ = views(ws)
+    decision = next(d for d in runbook["decisions"] if d["id"].startswith("finding.trust."))
+    assert decision["status"] == "pending" and decision["id"] in out
+    assert [o["id"] for o in decision["options"]] == ["remediate", "accept_risk"]
+
+    rc, out = runner(ws, tmp_path, tags="modify_pg_hba",
+                     extravars={"ssot_approvals": [approval_for(decision, option="remediate")]})
+    assert rc == 0, out[-4000:]
+    assert int(psql(ws.container, rules)) == 0
+    assert "Verificado: pg_hba sem trust" in out
+    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-pg_hba.json")).read_text())["__expose_plan"]
+    assert plan["changes"] and all(c["after"].split()[-1] in ("md5", "peer") for c in plan["changes"])
+    # Without trust, a wrong password is refused over TCP now.
+    wrong = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(ws.port), "-U", "postgres", "-Atc", "SELECT 1"],
+                           env=dict(os.environ, PGPASSWORD="wrong", PGCONNECT_TIMEOUT="5"), capture_output=True,
+                           text=True)
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+
+    rc, out = runner(ws, tmp_path, tags="rollback_pg_hba")
+    assert rc == 0, out[-4000:]
+    assert int(psql(ws.container, rules)) == before
+    assert "Rollback verificado: pg_hba.conf voltou" in out
+    docker("rm", "-f", ws.container, check=False)
+
+
+def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_image, new_container, tmp_path):
+    name = new_container()
+    old_port, new_port = free_port(), free_port()
+    ws = write_workspace(tmp_path / "expo", legacy_image, name, old_port)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    psql(name, "CREATE TABLE guarda (v text)")
+    psql(name, "INSERT INTO guarda VALUES ('dado de antes')")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["target"]["ports"][0]["host"] = new_port
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        rc, out = runner(ws, tmp_path, tags="modify_exposure")
+        assert rc != 0 and docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
+        runbook, _ = views(ws)
+        decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
+        assert f"127.0.0.1:{new_port}" in decision["title"] and decision["id"] in out
+
+        rc, out = runner(ws, tmp_path, tags="modify_exposure", extravars={"ssot_approvals": [approval_for(decision)]})
+        assert rc == 0, out[-4000:]
+        assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
+        assert psql(name, "SELECT v FROM guarda") == "dado de antes"  # the data came along
+        kept = json.loads(next(ws.path.glob("evidence/*/*-rollback-exposure.json")).read_text())["__expose_exposure"]
+        assert docker("inspect", "-f", "{{.State.Running}}", kept["kept_as"]).stdout.strip() == "false"
+
+        rc, out = runner(ws, tmp_path, tags="rollback_exposure")
+        assert rc == 0, out[-4000:]
+        assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
+        assert psql(name, "SELECT v FROM guarda") == "dado de antes"
+    finally:
+        for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
+            docker("rm", "-f", other, check=False)
+        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{name}-dados").stdout.split():
+            docker("rmi", "-f", image, check=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import build_pg_image
+import yaml
 from _support import (CACHE, IMAGE, docker, explain, free_port, run_playbook, views, write_approvals,
                       write_workspace)
 
@@ -142,3 +143,17 @@ def test_check_mode_provisions_nothing_and_reports_the_plan(legacy_image, new_co
     runbook, _ = views(ws)
     assert any(s["name"].endswith("Run the container as the SSOT describes") and s["status"] == "done"
                for s in runbook["steps"])
+
+
+def test_provision_refuses_to_republish_a_container_with_data(legacy_image, new_container, tmp_path):
+    ws = write_workspace(tmp_path / "ports", legacy_image, new_container(), free_port())
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    before = docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip()
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["target"]["ports"][0]["host"] = free_port()
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc = run_playbook("ssot.governance.provision", ws)
+    assert proc.returncode != 0
+    assert f"publica 127.0.0.1:{ws.port}" in proc.stdout and "recria o contêiner" in proc.stdout, explain(proc)
+    assert docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip() == before
+    docker("rm", "-f", ws.container, check=False)

@@ -101,3 +101,12 @@ def test_public_exposure_and_ssl():
     col = _findings.Collector(session, "pt-BR")
     assert col.exposure([{"bind": "127.0.0.1", "port": 5555}], ["127.0.0.1"], True) is False
     assert {f["code"]: f["severity"] for f in col.findings} == {"listen_all": "low", "ssl_required": "high"}
+
+
+def test_exposure_check_folds_the_ipv6_twin_and_compares():
+    from ansible_collections.ssot.governance.plugins.module_utils import _validate
+    published = [{"bind": "0.0.0.0", "port": 5555}, {"bind": "::", "port": 5555}]
+    assert _validate.exposure_check(published, ["0.0.0.0:5555"])["status"] == "match"
+    got = _validate.exposure_check(published, ["127.0.0.1:5555"])
+    assert (got["status"], got["expected"], got["actual"]) == ("deviation", "127.0.0.1:5555", "0.0.0.0:5555")
+    assert _validate.exposure_check([{"bind": "127.0.0.1", "port": "5555"}], ["127.0.0.1:5555"])["status"] == "match"

@@ -39,3 +39,29 @@ def test_plan_sets_resets_and_skips_with_reasons():
 def test_only_approved_decisions_are_planned():
     assert [e["name"] for e in settings_plan(CHECKS, ROWS, SETTINGS, ["d-work"])] == ["work_mem"]
     assert settings_plan(CHECKS, ROWS, SETTINGS, []) == []
+
+
+def test_hba_without_trust_replaces_only_the_method():
+    from ansible_collections.ssot.governance.plugins.plugin_utils._plan import hba_without_trust
+    hba = ("# TYPE DATABASE USER ADDRESS METHOD\n"
+           "local   all   all                 trust\n"
+           "host\tall\tall\t127.0.0.1/32\ttrust # loopback\n"
+           "host all all 0.0.0.0/0 md5\n"
+           "host all trust_user 10.0.0.0/8 trust\n"
+           "host all trust 10.0.0.0/8 md5\n")
+    got = hba_without_trust(hba)
+    assert got["refused"] is None
+    lines = got["content"].splitlines()
+    assert lines[0] == "# TYPE DATABASE USER ADDRESS METHOD"
+    assert lines[1] == "local all all peer"
+    assert lines[2] == "host all all 127.0.0.1/32 md5  # loopback"
+    assert lines[3] == "host all all 0.0.0.0/0 md5"
+    assert lines[4] == "host all trust_user 10.0.0.0/8 md5"  # a user named trust_user is not the method
+    assert lines[5] == "host all trust 10.0.0.0/8 md5"  # a role named trust stays
+    assert [c["line"] for c in got["changes"]] == [2, 3, 5]
+
+
+def test_hba_with_a_backslash_is_refused():
+    from ansible_collections.ssot.governance.plugins.plugin_utils._plan import hba_without_trust
+    got = hba_without_trust('host all "/^app\\d+$" 10.0.0.0/8 trust\n')
+    assert got["refused"] and got["changes"] == []
