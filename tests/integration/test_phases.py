@@ -38,7 +38,7 @@ def test_phases_1_to_3_leave_evidence_in_runbook_and_panel(running):
     ws, info = running
     result = ws.latest_result()
     assert version_text(info) in result["server_version"]
-    assert [c["status"] for c in result["checks"]] == ["match"] * 5
+    assert [c["status"] for c in result["checks"]] == ["match"] * 6
     assert {"check.server-encoding", "check.pg-stat-statements-loaded"} <= {c["id"] for c in result["checks"]}
     codes = {f["code"]: f["severity"] for f in result["findings"]}
     assert codes.get("listen_all") == "low" and codes.get("sizes") == "info" and "artifact_size" in codes

@@ -54,7 +54,7 @@ def test_validate_writes_evidence_of_postgresql_10_23(provisioned):
     result = ws.latest_result()
     assert result["server_major"] == "10"
     assert result["read_only_session"] is True
-    assert [c["status"] for c in result["checks"]] == ["match"] * 5
+    assert [c["status"] for c in result["checks"]] == ["match"] * 6
     runbook = json.loads((ws.path / "runbook.json").read_text())
     assert runbook["ssot"]["digest"].startswith("sha256:") and result["endpoint"].startswith("host=127.0.0.1")
     assert PASSWORD not in log and PASSWORD not in proc.stdout
