@@ -63,7 +63,7 @@ EXAMPLES = r'''
       version: "{{ engine.host_info.ServerVersion }}"
       containerd_store: false
     ssot_digest: "{{ ssot_digest }}"
-    approvals_file: "{{ ssot_workspace_dir }}/approvals.yml"
+    hitl: "{{ ssot_hitl }}"
   register: inventory
 
 - name: Stop when a decision is pending

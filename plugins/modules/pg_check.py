@@ -117,7 +117,7 @@ EXAMPLES = r'''
         database: legacy_shop
         expect: 500
     ssot_digest: "{{ ssot_digest }}"
-    approvals_file: "{{ ssot_workspace_dir }}/approvals.yml"
+    hitl: "{{ ssot_hitl }}"
   register: checked
 
 - name: Fail when a decision is pending
