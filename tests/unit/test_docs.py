@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = [("module", p.stem) for p in sorted((ROOT / "plugins" / "modules").glob("*.py"))]
 PLUGINS += [("lookup", p.stem) for p in sorted((ROOT / "plugins" / "lookup").glob("*.py"))]
 PLUGINS += [("callback", p.stem) for p in sorted((ROOT / "plugins" / "callback").glob("*.py"))]
+PLUGINS += [("filter", p.stem) for p in sorted((ROOT / "plugins" / "filter").glob("*.yml"))]
 
 
 @pytest.mark.parametrize("kind, name", PLUGINS)
@@ -29,3 +30,12 @@ def test_ansible_doc_renders(kind, name):
     text = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", kind, fqcn],
                           text=True, capture_output=True, env=env).stdout
     assert "version();" in text or kind != "module" or name != "pg_check"
+    if kind == "module":
+        # Every example calls the module with options it has (fragments included).
+        import yaml
+        options = doc["doc"]["options"]
+        for task in yaml.safe_load(doc["examples"]):
+            args = task.get(fqcn)
+            if isinstance(args, dict):
+                unknown = set(args) - set(options)
+                assert not unknown, f"{fqcn} example {task.get('name')!r} uses unknown options {unknown}"
