@@ -275,10 +275,11 @@ def card(decision, lang="pt-BR"):
     return "\n".join(lines)
 
 
-def paste_entry(decision, option=None):
+def paste_entry(decision, option=None, lang="pt-BR"):
     """A ready-to-paste approvals.yml entry (YAML text) for ``decision``."""
     opts = [o["id"] for o in decision.get("options") or []]
-    return ("  - decision: %s\n    option: %s   # %s\n    approved_by: <nome de quem aprova>\n"
-            "    approved_at: \"%s\"\n    reason: <por quê>\n    ssot_digest: %s\n"
-            % (decision["id"], option or (opts[0] if opts else "?"), " | ".join(opts + [REJECT_OPTION]),
-               iso(utc_now()), decision.get("ssot_digest")))
+    return ("  - decision: %s\n    option: %s   # %s\n    approved_by: %s\n"
+            "    approved_at: \"%s\"\n    reason: %s\n    ssot_digest: %s\n"
+            % (decision["id"], option if option in opts else (opts[0] if opts else "?"),
+               " | ".join(opts + [REJECT_OPTION]), text(lang, "hitl.paste.by"), iso(utc_now()),
+               text(lang, "hitl.paste.reason"), decision.get("ssot_digest")))

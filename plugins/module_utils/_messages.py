@@ -219,6 +219,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'hitl.card.answer': 'Responda {choices} ou "{reject}" (qualquer outra resposta pergunta de novo)',
            'hitl.answer.approve': 'aprovar {letter}',
            'hitl.answer.reject': 'rejeitar',
+           'hitl.paste.by': '<nome de quem aprova>',
+           'hitl.paste.reason': '<por quê>',
            'hitl.ask.name': 'Seu nome (quem aprova, fica registrado)',
            'hitl.terminal_reason': 'resposta no terminal',
            'hitl.fail_closed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação ({mode}). Para '
@@ -431,6 +433,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'hitl.card.answer': 'Answer {choices} or "{reject}" (any other answer asks again)',
         'hitl.answer.approve': 'approve {letter}',
         'hitl.answer.reject': 'reject',
+        'hitl.paste.by': '<name of who approves>',
+        'hitl.paste.reason': '<why>',
         'hitl.ask.name': 'Your name (who approves, recorded)',
         'hitl.terminal_reason': 'answered at the terminal',
         'hitl.fail_closed': 'Stopped without changing anything: {count} decision(s) not approved ({mode}). '

@@ -172,8 +172,9 @@ def main():
             if other != d["id"] and other.rsplit(".", 1)[0] == family:
                 refusals.append(_decisions.text(policy.lang, "approval.refused.other_version", source=entry["source"],
                                                 other=other, id=d["id"]))
-    paste = ("approvals:\n" + "".join(_decisions.paste_entry(d, next(iter(p["proceed_options"]), None))
-                                      for d in waiting)) if waiting else ""
+    first_option = next(iter(p["proceed_options"]), None)
+    paste = ("approvals:\n" + "".join(_decisions.paste_entry(d, first_option, policy.lang) for d in waiting)
+             if waiting else "")
     lang = policy.lang
     if waiting:
         mode = _decisions.text(lang, "hitl.mode.interactive" if p["interactive"] else "hitl.mode.noninteractive")
