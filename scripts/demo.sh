@@ -30,6 +30,10 @@ banner() { printf '\n==== %s ====\n' "$*"; }
 cd "$WS"
 banner "Fases 1-2: inventário e provisionamento"
 play provision
+if [ -z "$(docker exec legacy-pg-demo psql -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'legacy_shop'")" ]; then
+    banner "Dados legados de exemplo (o servidor entregue já viria com eles)"
+    "$ROOT/tests/images/seed_demo.sh" legacy-pg-demo
+fi
 banner "Fases 1-3: inventário e validação somente leitura"
 if play validate; then
     echo "demo: o servidor já confere com o SSOT (nada a decidir)"
@@ -46,5 +50,7 @@ else
     banner "Validação de novo"
     play validate
 fi
+banner "Fase 6: snapshot replicável (verificado) e prova por restauração"
+play snapshot
 echo
 "$VENV/bin/python" "$ROOT/scripts/demo_summary.py" "$WS"

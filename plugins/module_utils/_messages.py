@@ -230,7 +230,25 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'hitl.mode.interactive': 'sem resposta válida no terminal',
            'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
            'hitl.declined': 'Decisão {id} aprovada com a opção {option}, que não pede esta mudança: nada a '
-                            'fazer aqui.'},
+                            'fazer aqui.',
+           'snapshot.estimate': 'Estimativa do snapshot: {estimate}; limite do SSOT: {limit}; espaço livre: '
+                                '{free}.',
+           'snapshot.size.title': 'Snapshot de {estimate} passa do limite ({limit}) ou do espaço livre '
+                                  '({free})',
+           'snapshot.size.context': 'O snapshot terá cerca de {estimate}; o SSOT limita a {limit} e há '
+                                    '{free} livres no destino.',
+           'snapshot.size.risk': 'Encher o disco do destino ou produzir um artefato grande demais para '
+                                 'copiar.',
+           'snapshot.image_save.title': 'Salvar a imagem do contêiner {container} (docker commit + docker '
+                                        'save)',
+           'snapshot.image_save.context': 'O SSOT pede a imagem no snapshot: commit de {container} e save '
+                                          '(~{size}).',
+           'snapshot.image_save.risk': 'A imagem salva inclui o sistema de arquivos do contêiner (dados e '
+                                       'configuração).',
+           'snapshot.rollback': 'Apagar a pasta do snapshot; nada na origem muda.',
+           'decision.option.proceed': 'A: seguir com o snapshot assim mesmo',
+           'decision.option.save': 'A: salvar a imagem no snapshot',
+           'decision.option.skip_image': 'B: seguir sem a imagem'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -443,4 +461,18 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'hitl.mode.interactive': 'no valid answer at the terminal',
         'hitl.rejected': 'Rejected at the terminal by {by}: {id}. Nothing was changed.',
         'hitl.declined': 'Decision {id} approved with option {option}, which does not ask for this change: '
-                         'nothing to do here.'}}
+                         'nothing to do here.',
+        'snapshot.estimate': 'Snapshot estimate: {estimate}; SSOT limit: {limit}; free space: {free}.',
+        'snapshot.size.title': 'A {estimate} snapshot exceeds the limit ({limit}) or the free space ({free})',
+        'snapshot.size.context': 'The snapshot will be about {estimate}; the SSOT limits it to {limit} and '
+                                 '{free} are free there.',
+        'snapshot.size.risk': 'Filling the destination disk or producing an artifact too large to copy.',
+        'snapshot.image_save.title': 'Save the image of container {container} (docker commit + docker save)',
+        'snapshot.image_save.context': 'The SSOT asks for the image in the snapshot: commit {container} and '
+                                       'save it (~{size}).',
+        'snapshot.image_save.risk': "The saved image holds the container's filesystem (data and "
+                                    'configuration).',
+        'snapshot.rollback': 'Delete the snapshot folder; nothing at the source changes.',
+        'decision.option.proceed': 'A: take the snapshot anyway',
+        'decision.option.save': 'A: save the image in the snapshot',
+        'decision.option.skip_image': 'B: go on without the image'}}

@@ -110,3 +110,14 @@ def test_exposure_check_folds_the_ipv6_twin_and_compares():
     got = _validate.exposure_check(published, ["127.0.0.1:5555"])
     assert (got["status"], got["expected"], got["actual"]) == ("deviation", "127.0.0.1:5555", "0.0.0.0:5555")
     assert _validate.exposure_check([{"bind": "127.0.0.1", "port": "5555"}], ["127.0.0.1:5555"])["status"] == "match"
+
+
+def test_dump_lines_of_a_newer_pg_dump_are_adapted_to_an_older_server():
+    from ansible_collections.ssot.governance.plugins.module_utils._snapshot import compat_rewrite
+    line = b"CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C';\n"
+    assert compat_rewrite(line, 150002) == line
+    assert compat_rewrite(line, 140000) == (b"CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' "
+                                            b"LOCALE = 'C';\n")
+    assert compat_rewrite(line, 100023) == (b"CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' "
+                                            b"LC_COLLATE = 'C' LC_CTYPE = 'C';\n")
+    assert compat_rewrite(b"COPY t (a) FROM stdin; LOCALE = 'C'\n", 100023) == b"COPY t (a) FROM stdin; LOCALE = 'C'\n"

@@ -1,0 +1,367 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Replicable snapshots: streamed capture, manifest, verification.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
+runs where the Docker CLI is).
+
+Large outputs (pg_dumpall, docker save) go from the command's stdout to disk in fixed
+blocks, hashed (and optionally gzip-compressed) on the way: memory stays constant and
+nothing large passes through a module result.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+BLOCK = 1 << 20
+MANIFEST = "manifest.json"
+MASK = "********"
+# Container environment entries that are never secrets; every other value is masked.
+HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOSTNAME", "TERM", "PGPORT",
+                          "PGHOST", "PGUSER", "PGDATABASE", "POSTGRES_USER", "POSTGRES_DB",
+                          "POSTGRES_HOST_AUTH_METHOD"))
+
+
+class SnapshotError(Exception):
+    """A capture step failed; the message says which and why."""
+
+
+class _HashingFile(object):
+    """A write-only file object that hashes and counts what reaches the disk."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        self.sha.update(data)
+        self.size += len(data)
+        return self.fh.write(data)
+
+    def flush(self):
+        self.fh.flush()
+
+
+def mask_env(entries):
+    """["NAME=value", ...] with every value but the harmless ones masked."""
+    out = []
+    for entry in entries or []:
+        name, sep, _ = str(entry).partition("=")
+        out.append(entry if not sep or name in HARMLESS_ENV else "%s=%s" % (name, MASK))
+    return out
+
+
+def mask_values(text, secrets):
+    for secret in sorted((s for s in secrets or [] if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def stream(cmd, path, compress=False, stdin_path=None):
+    """Run ``cmd`` and stream its stdout into ``path`` (gzip when ``compress``). Returns (size, sha256)."""
+    tmp = path + ".part"
+    try:
+        with open(tmp, "wb") as raw:
+            sink = _HashingFile(raw)
+            writer = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) if compress else sink
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            while True:
+                chunk = proc.stdout.read(BLOCK)
+                if not chunk:
+                    break
+                writer.write(chunk)
+            if compress:
+                writer.close()
+            err = proc.stderr.read().decode("utf-8", "replace")
+            rc = proc.wait()
+        if rc != 0:
+            raise SnapshotError("%s exited %d: %s" % (" ".join(cmd[:4]), rc, err.strip()[-500:]))
+        os.replace(tmp, path)
+        return sink.size, sink.sha.hexdigest()
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(BLOCK), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
+
+
+def write_json(path, data):
+    body = (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    with open(path, "wb") as fh:
+        fh.write(body)
+    return len(body), hashlib.sha256(body).hexdigest()
+
+
+def write_text(path, text):
+    body = text.encode("utf-8")
+    with open(path, "wb") as fh:
+        fh.write(body)
+    return len(body), hashlib.sha256(body).hexdigest()
+
+
+def docker_json(args):
+    proc = subprocess.run(["docker"] + args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SnapshotError("docker %s: %s" % (" ".join(args), proc.stderr.strip()))
+    return json.loads(proc.stdout)
+
+
+def utc_stamp(now=None):
+    return (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def capture(container, folder, capture_list, compression, user="postgres", secrets=(), image_tag=None):
+    """Capture what ``capture_list`` names into ``folder``. Returns (files, facts)."""
+    os.makedirs(folder, exist_ok=True)
+    files = []
+    inspect = docker_json(["inspect", container])[0]
+    image_id = inspect.get("Image")
+    facts = {"container": container, "container_id": inspect.get("Id"), "image": inspect.get("Config", {}).get("Image"),
+             "image_id": image_id}
+
+    def add(name, size_digest, kind):
+        size, digest = size_digest
+        files.append({"name": name, "size": size, "sha256": digest, "kind": kind})
+
+    if "container_inspect" in capture_list:
+        cfg = inspect.get("Config") or {}
+        cfg["Env"] = mask_env(cfg.get("Env"))
+        text = mask_values(json.dumps(inspect, indent=2, sort_keys=True), secrets)
+        add("container-inspect.json", write_text(os.path.join(folder, "container-inspect.json"), text + "\n"),
+            "inspect")
+    if "image_inspect" in capture_list:
+        image = docker_json(["image", "inspect", image_id])[0]
+        image.get("Config", {})["Env"] = mask_env((image.get("Config") or {}).get("Env"))
+        add("image-inspect.json", write_json(os.path.join(folder, "image-inspect.json"), image), "inspect")
+    if "logs" in capture_list:
+        proc = subprocess.run(["docker", "logs", "--tail", "500", container], capture_output=True)
+        text = mask_values((proc.stdout + proc.stderr).decode("utf-8", "replace"), secrets)
+        add("container-logs-tail500.log", write_text(os.path.join(folder, "container-logs-tail500.log"), text),
+            "logs")
+    if "pg_dumpall" in capture_list:
+        name = "pg_dumpall.sql.gz" if compression == "gzip" else "pg_dumpall.sql"
+        add(name, stream(["docker", "exec", container, "pg_dumpall", "-U", user], os.path.join(folder, name),
+                         compress=compression == "gzip"), "dump")
+        version = subprocess.run(["docker", "exec", container, "pg_dumpall", "--version"], capture_output=True,
+                                 text=True).stdout.strip()
+        facts["pg_dumpall_version"] = version
+    if "image_save" in capture_list and image_tag:
+        commit = subprocess.run(["docker", "commit", container, image_tag], capture_output=True, text=True)
+        if commit.returncode != 0:
+            raise SnapshotError("docker commit: %s" % commit.stderr.strip())
+        facts["committed_image"] = {"tag": image_tag, "id": commit.stdout.strip()}
+        add("snapshot-image.tar", stream(["docker", "save", image_tag], os.path.join(folder, "snapshot-image.tar")),
+            "image")
+    return files, facts
+
+
+def restore_commands(files, facts, compression):
+    dump = next((f["name"] for f in files if f["kind"] == "dump"), None)
+    image = facts.get("committed_image", {}).get("tag") or facts.get("image")
+    cmds = []
+    if any(f["name"] == "snapshot-image.tar" for f in files):
+        cmds.append("docker load -i snapshot-image.tar")
+    cmds.append("docker run -d --name restored -e POSTGRES_PASSWORD=<senha> %s" % image)
+    if dump:
+        reader = "gunzip -c %s" % dump if dump.endswith(".gz") else "cat %s" % dump
+        cmds.append("%s | docker exec -i restored psql -U postgres -d postgres -q" % reader)
+    cmds.append("sha256sum -c SHA256SUMS  # or: ansible-playbook ssot.governance.snapshot --tags snapshot_verify")
+    return cmds
+
+
+def write_manifest(folder, files, facts, extra):
+    manifest = dict(extra, files=files, source=facts,
+                    restore=restore_commands(files, facts, extra.get("compression")))
+    write_json(os.path.join(folder, MANIFEST), manifest)
+    write_text(os.path.join(folder, "SHA256SUMS"), sums_text(files))
+    return manifest
+
+
+def sums_text(files):
+    return "".join("%s  %s\n" % (f["sha256"], f["name"]) for f in files)
+
+
+def verify(folder, manifest_sha256=None):
+    """Re-hash every file of the manifest. Returns {ok, checked, missing, extra, altered}.
+
+    ``manifest_sha256`` (what the journal recorded when the snapshot was taken) also
+    protects the manifest itself; SHA256SUMS must say what the manifest says.
+    """
+    path = os.path.join(folder, MANIFEST)
+    report = {"checked": 0, "missing": [], "altered": [], "extra": []}
+    if manifest_sha256:
+        try:
+            found = sha256_file(path)[1]
+        except OSError as exc:
+            raise SnapshotError("%s: %s" % (path, exc))
+        if found != manifest_sha256:
+            report["altered"].append({"name": MANIFEST, "expected": manifest_sha256, "found": found})
+    try:
+        with open(path, "rb") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise SnapshotError("%s: %s" % (path, exc))
+    listed = dict((f["name"], f) for f in manifest.get("files") or [])
+    for name, entry in sorted(listed.items()):
+        full = os.path.join(folder, name)
+        if not os.path.isfile(full):
+            report["missing"].append(name)
+            continue
+        size, digest = sha256_file(full)
+        report["checked"] += 1
+        if digest != entry.get("sha256") or size != entry.get("size"):
+            report["altered"].append({"name": name, "expected": entry.get("sha256"), "found": digest})
+    sums = os.path.join(folder, "SHA256SUMS")
+    if not os.path.isfile(sums):
+        report["missing"].append("SHA256SUMS")
+    else:
+        with open(sums, "rb") as fh:
+            if fh.read().decode("utf-8", "replace") != sums_text(manifest.get("files") or []):
+                report["altered"].append({"name": "SHA256SUMS", "expected": "as manifest.json", "found": "differs"})
+    known = set(listed) | {MANIFEST, "SHA256SUMS"}
+    for name in sorted(os.listdir(folder)):
+        if name not in known and not re.match(r"^\.", name):
+            report["extra"].append(name)
+    report["ok"] = not (report["missing"] or report["altered"] or report["extra"])
+    report["manifest"] = manifest
+    return report
+
+
+ROWCOUNT_SQL = (
+    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
+    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+    "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+DATABASES_SQL = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
+
+
+def psql(container, sql, db="postgres", user="postgres"):
+    proc = subprocess.run(["docker", "exec", container, "psql", "-U", user, "-d", db, "-AtX", "-F", "\t", "-c", sql],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SnapshotError("psql in %s (%s): %s" % (container, db, proc.stderr.strip()[-300:]))
+    return [line.split("\t") for line in proc.stdout.splitlines() if line]
+
+
+def rowcounts(container, user="postgres"):
+    """{database: {schema.table: rows}} of every database that accepts connections (valid from 9.4)."""
+    out = {}
+    for (db,) in psql(container, DATABASES_SQL, user=user):
+        out[db] = dict((name, int(count)) for name, count in psql(container, ROWCOUNT_SQL, db=db, user=user))
+    return out
+
+
+_LOCALE_PROVIDER = re.compile(rb" LOCALE_PROVIDER = '?\w+'?")
+_LOCALE = re.compile(rb" LOCALE = ('(?:[^']|'')*')")
+
+
+def compat_rewrite(line, target_num):
+    """A CREATE DATABASE line of a newer pg_dump made acceptable to an older target server.
+
+    pg_dump 15 and later always write LOCALE_PROVIDER (servers before 15 refuse it; it only
+    restates the default, libc, there) and LOCALE (servers before 13 know LC_COLLATE and
+    LC_CTYPE, which it stands for).
+    """
+    if not line.startswith(b"CREATE DATABASE "):
+        return line
+    if target_num < 150000:
+        line = _LOCALE_PROVIDER.sub(b"", line)
+    if target_num < 130000:
+        line = _LOCALE.sub(lambda m: b" LC_COLLATE = " + m.group(1) + b" LC_CTYPE = " + m.group(1), line)
+    return line
+
+
+def restore(dump_path, container, user="postgres", target_num=None):
+    """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``.
+
+    Returns (ERROR lines, rewritten lines): a dump written by a newer pg_dumpall gets the
+    known compatibility rewrites for an older target (see compat_rewrite), counted.
+    """
+    opener = gzip.open if dump_path.endswith(".gz") else open
+    rewritten = []
+    proc = subprocess.Popen(["docker", "exec", "-i", container, "psql", "-U", user, "-d", "postgres", "-q",
+                             "-v", "ON_ERROR_STOP=0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    import threading
+    errors = []
+
+    def drain():
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if "ERROR:" in line and len(errors) < 200:
+                errors.append(line)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        with opener(dump_path, "rb") as fh:
+            for line in fh:      # lines of a dump; COPY data rows stay unchanged
+                if target_num is not None and line.startswith(b"CREATE DATABASE "):
+                    new = compat_rewrite(line, target_num)
+                    if new != line:
+                        rewritten.append(new.decode("utf-8", "replace").strip())
+                    line = new
+                proc.stdin.write(line)
+    finally:
+        proc.stdin.close()
+        rc = proc.wait()
+        reader.join()
+    if rc not in (0, 3):
+        raise SnapshotError("psql restore exited %d: %s" % (rc, "; ".join(errors[-3:])))
+    return errors, rewritten
+
+
+def compare_counts(source, restored):
+    """Per database and table: source rows, restored rows, status. Returns (comparisons, mismatches)."""
+    rows = []
+    for db in sorted(set(source) | set(restored)):
+        tables = sorted(set(source.get(db, {})) | set(restored.get(db, {})))
+        for table in tables:
+            a, b = source.get(db, {}).get(table), restored.get(db, {}).get(table)
+            rows.append({"database": db, "table": table, "source": a, "restored": b,
+                         "status": "match" if a == b else "mismatch"})
+        if db not in restored:
+            rows.append({"database": db, "table": None, "source": "present", "restored": None, "status": "mismatch"})
+    return rows, [r for r in rows if r["status"] != "match"]
+
+
+def recorded_manifest_sha256(workspace, folder):
+    """The manifest sha256 the journal recorded when the snapshot in ``folder`` was taken, or None.
+
+    The journal is hash-chained (ssot.governance.verify checks it), so it is the reference a
+    manifest altered afterwards is compared with. Read line by line: constant memory.
+    """
+    path = os.path.join(workspace, "journal.jsonl")
+    found = None
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                if b'"manifest_sha256"' not in raw:
+                    continue
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                result = ((line.get("data") or {}).get("result") or {})
+                if result.get("dest") == folder and result.get("manifest_sha256"):
+                    found = result["manifest_sha256"]
+    except OSError:
+        return None
+    return found

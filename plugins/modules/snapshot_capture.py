@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: snapshot_capture
+short_description: Capture a replicable snapshot of a container into a folder, streamed and hashed
+version_added: 1.0.0
+description:
+  - Writes into O(dest) what O(capture) names - C(container_inspect) (environment values masked), C(image_inspect),
+    C(logs) (the last 500 lines), C(pg_dumpall) (plain or gzip), C(image_save) (the container committed as
+    O(image_tag) and saved) - then C(manifest.json) (every file with size and sha256, source container and image ids,
+    tool and server versions, the SSOT digest, creation time, the restore commands) and C(SHA256SUMS).
+  - Large outputs stream from the container to disk and are hashed on the way; nothing large passes through the
+    module result or memory.
+options:
+  container:
+    description: The source container.
+    type: str
+    required: true
+  dest:
+    description: The snapshot folder (created; must not hold a manifest already).
+    type: path
+    required: true
+  capture:
+    description: What to capture.
+    type: list
+    elements: str
+    choices: [container_inspect, image_inspect, logs, pg_dumpall, image_save]
+    default: [container_inspect, image_inspect, logs, pg_dumpall]
+  compression:
+    description: C(gzip) or C(none) for the dump.
+    type: str
+    choices: [gzip, none]
+    default: gzip
+  image_tag:
+    description: Tag of the committed image (needed with C(image_save)).
+    type: str
+  user:
+    description: Database superuser for pg_dumpall inside the container (socket, peer).
+    type: str
+    default: postgres
+  secrets:
+    description: Secret values to mask in inspect output and logs (never written, never returned).
+    type: list
+    elements: str
+    default: []
+  ssot_digest:
+    description: Digest of the SSOT in force, written in the manifest.
+    type: str
+    required: true
+  server_version:
+    description: The server's C(SELECT version()), written in the manifest.
+    type: str
+extends_documentation_fragment:
+  - ssot.governance.attributes
+attributes:
+  check_mode:
+    support: none
+    details: It writes the snapshot; a dry run is the size estimate before it.
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Snapshot the legacy container
+  ssot.governance.snapshot_capture:
+    container: legacy-pg-demo
+    dest: "{{ ssot_workspace_dir }}/snapshots/20261124T100000Z"
+    compression: gzip
+    ssot_digest: "{{ ssot_digest }}"
+'''
+
+RETURN = r'''
+dest:
+  description: The snapshot folder.
+  returned: success
+  type: str
+  sample: /srv/ws/snapshots/20261124T100000Z
+files:
+  description: Every file written, with name, size, sha256 and kind.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "pg_dumpall.sql.gz", "size": 1843211, "sha256": "9f2c...", "kind": "dump"}]
+manifest_sha256:
+  description: sha256 of manifest.json (the journal keeps it; verify compares).
+  returned: success
+  type: str
+  sample: 3b1f...
+evidence:
+  description: The manifest as evidence for the runbook callback (its sha256 goes into the journal).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "snapshot-manifest.json", "content": {"files": []}}]
+'''
+
+import datetime
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        container=dict(type="str", required=True),
+        dest=dict(type="path", required=True),
+        capture=dict(type="list", elements="str", default=["container_inspect", "image_inspect", "logs", "pg_dumpall"],
+                     choices=["container_inspect", "image_inspect", "logs", "pg_dumpall", "image_save"]),
+        compression=dict(type="str", choices=["gzip", "none"], default="gzip"),
+        image_tag=dict(type="str"),
+        user=dict(type="str", default="postgres"),
+        secrets=dict(type="list", elements="str", default=[], no_log=True),
+        ssot_digest=dict(type="str", required=True),
+        server_version=dict(type="str"),
+    ), supports_check_mode=False)
+    p = module.params
+    if "image_save" in p["capture"] and not p["image_tag"]:
+        module.fail_json(msg="image_save needs image_tag (the name of the committed image)")
+    if os.path.exists(os.path.join(p["dest"], _snapshot.MANIFEST)):
+        module.fail_json(msg="%s already holds a snapshot; snapshots are never overwritten" % p["dest"])
+    try:
+        files, facts = _snapshot.capture(p["container"], p["dest"], p["capture"], p["compression"], p["user"],
+                                         p["secrets"], p["image_tag"])
+        facts["server_version"] = p["server_version"]
+        manifest = _snapshot.write_manifest(p["dest"], files, facts, {
+            "schema_version": 1, "ssot_digest": p["ssot_digest"], "compression": p["compression"],
+            "created_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        manifest_sha = _snapshot.sha256_file(os.path.join(p["dest"], _snapshot.MANIFEST))[1]
+    except (_snapshot.SnapshotError, OSError, ValueError) as exc:
+        module.fail_json(msg=str(exc), dest=p["dest"])
+    module.exit_json(changed=True, dest=p["dest"], files=files, manifest_sha256=manifest_sha,
+                     evidence=[{"name": "snapshot-manifest.json", "content": manifest}])
+
+
+if __name__ == "__main__":
+    main()

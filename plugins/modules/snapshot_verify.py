@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: snapshot_verify
+short_description: Re-hash a snapshot against its manifest and name what is missing, extra or altered
+version_added: 1.0.0
+description:
+  - Streams every file listed in C(manifest.json) through sha256 and compares size and digest; checks that
+    C(SHA256SUMS) says what the manifest says and, with O(manifest_sha256) (what the journal recorded when the
+    snapshot was taken), that the manifest itself is unchanged. Files in the folder that the manifest does not list
+    are reported as extra.
+  - Fails, naming each file, when anything differs.
+options:
+  path:
+    description: The snapshot folder.
+    type: path
+    required: true
+  manifest_sha256:
+    description: The manifest's sha256 as recorded when the snapshot was taken.
+    type: str
+  workspace:
+    description:
+      - The workspace whose C(journal.jsonl) recorded the snapshot; without O(manifest_sha256), the manifest's
+        sha256 is taken from there, so an altered manifest is named too.
+    type: path
+extends_documentation_fragment:
+  - ssot.governance.attributes
+  - ssot.governance.attributes.READ_ONLY
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Verify the snapshot
+  ssot.governance.snapshot_verify:
+    path: "{{ ssot_workspace_dir }}/snapshots/20261124T100000Z"
+'''
+
+RETURN = r'''
+checked:
+  description: How many files were re-hashed.
+  returned: always
+  type: int
+  sample: 5
+missing:
+  description: Files the manifest lists that are not there.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+extra:
+  description: Files in the folder that the manifest does not list.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+altered:
+  description: Files whose size or sha256 differs (name, expected, found).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "pg_dumpall.sql.gz", "expected": "9f2c...", "found": "0a11..."}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(path=dict(type="path", required=True), manifest_sha256=dict(type="str"),
+                                              workspace=dict(type="path")), supports_check_mode=True)
+    p = module.params
+    expected = p["manifest_sha256"]
+    if not expected and p["workspace"]:
+        expected = _snapshot.recorded_manifest_sha256(p["workspace"], p["path"].rstrip("/"))
+        if not expected:
+            module.warn("the journal of %s has no record of %s: the manifest itself is not checked"
+                        % (p["workspace"], p["path"]))
+    try:
+        report = _snapshot.verify(p["path"], expected)
+    except _snapshot.SnapshotError as exc:
+        module.fail_json(msg=str(exc), checked=0, missing=[], extra=[], altered=[])
+    report.pop("manifest", None)
+    ok = report.pop("ok")
+    if not ok:
+        names = report["missing"] + [a["name"] for a in report["altered"]] + report["extra"]
+        module.fail_json(msg="snapshot %s does not match its manifest: %s" % (module.params["path"], ", ".join(names)),
+                         **report)
+    module.exit_json(changed=False, msg="%d file(s) match the manifest" % report["checked"], **report)
+
+
+if __name__ == "__main__":
+    main()

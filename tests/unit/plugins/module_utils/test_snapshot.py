@@ -1,0 +1,53 @@
+"""Snapshot verification on files written here (the capture itself is integration-tested)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+
+
+def make(tmp_path):
+    files = []
+    for name, body in (("a.json", b'{"x": 1}\n'), ("dump.sql", b"SELECT 1;\n" * 1000)):
+        (tmp_path / name).write_bytes(body)
+        size, digest = _snapshot.sha256_file(str(tmp_path / name))
+        files.append({"name": name, "size": size, "sha256": digest, "kind": "dump" if name.endswith("sql") else "x"})
+    _snapshot.write_manifest(str(tmp_path), files, {"image": "i"}, {"compression": "none"})
+    return _snapshot.sha256_file(str(tmp_path / "manifest.json"))[1]
+
+
+def test_verify_names_missing_altered_and_extra_files_and_an_altered_manifest(tmp_path):
+    sha = make(tmp_path)
+    assert _snapshot.verify(str(tmp_path), sha)["ok"]
+    (tmp_path / "dump.sql").write_bytes(b"SELECT 2;\n" * 1000)
+    (tmp_path / "a.json").unlink()
+    (tmp_path / "extra.txt").write_text("x")
+    report = _snapshot.verify(str(tmp_path), sha)
+    assert report["missing"] == ["a.json"] and [a["name"] for a in report["altered"]] == ["dump.sql"]
+    assert report["extra"] == ["extra.txt"] and not report["ok"]
+
+
+def test_an_altered_manifest_or_sums_file_is_named(tmp_path):
+    sha = make(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["compression"] = "gzip"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    report = _snapshot.verify(str(tmp_path), sha)
+    assert [a["name"] for a in report["altered"]] == ["manifest.json"]
+    sha = make(tmp_path)
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  a.json\n")
+    assert [a["name"] for a in _snapshot.verify(str(tmp_path), sha)["altered"]] == ["SHA256SUMS"]
+
+
+def test_capture_streams_and_hashes_what_reaches_the_disk(tmp_path):
+    import gzip
+    import hashlib
+    size, digest = _snapshot.stream(["sh", "-c", "yes legacy | head -n 200000"], str(tmp_path / "out.gz"), True)
+    data = (tmp_path / "out.gz").read_bytes()
+    assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
+    assert gzip.decompress(data) == b"legacy\n" * 200000
+    import pytest
+    with pytest.raises(_snapshot.SnapshotError, match="exited 3"):
+        _snapshot.stream(["sh", "-c", "echo oops >&2; exit 3"], str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.part").exists()
