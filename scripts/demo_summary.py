@@ -77,6 +77,7 @@ def summary(workspace: Path) -> str:
                                                     panel=rel(workspace / "project-panel.json"),
                                                     journal=rel(workspace / "journal.jsonl")))
     lines.extend(phases(workspace, runbook, msg))
+    lines.extend(snapshot_lines(workspace, msg, rel))
     findings = [f for f in data.get("findings", []) if f["severity"] != "info"]
     if findings:
         lines.append(msg.format("demo.summary.findings", count=len(findings)))
@@ -90,6 +91,21 @@ def summary(workspace: Path) -> str:
         lines.append(msg.format("demo.summary.pending", ids=", ".join(pending)))
     lines.append(msg["demo.summary.deviations"] if data["deviations"] else msg["demo.summary.ok"])
     return "\n".join(lines)
+
+
+def snapshot_lines(workspace: Path, msg: Catalog, rel) -> list[str]:
+    """The newest snapshot and the newest restore test, when the demo took them."""
+    manifests = sorted(workspace.glob("snapshots/*/manifest.json"))
+    if not manifests:
+        return []
+    manifest = json.loads(manifests[-1].read_text(encoding="utf-8"))
+    lines = [msg.format("demo.summary.snapshot", path=rel(manifests[-1].parent), files=len(manifest["files"]))]
+    tests = sorted(workspace.glob("evidence/*/*-restore-test.json"), key=lambda p: (p.parent.name, p.name))
+    if tests:
+        result = json.loads(tests[-1].read_text(encoding="utf-8"))
+        lines.append(msg.format("demo.summary.restore", tables=len(result["comparisons"]),
+                                mismatches=len(result["mismatches"])))
+    return lines
 
 
 def phases(workspace: Path, runbook: dict, msg: Catalog) -> list[str]:

@@ -31,6 +31,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'decision.status.approved': 'aprovada',
            'decision.status.rejected': 'rejeitada',
            'decision.status.expired': 'expirada',
+           'demo.summary.snapshot': 'Snapshot: {path} ({files} arquivos, conferidos com o manifest.json)',
+           'demo.summary.restore': 'Restauração de teste: {tables} tabela(s) comparadas com a origem; '
+                                   'divergências: {mismatches}',
            'word.yes': 'sim',
            'word.no': 'não',
            'ssot.invalid': 'SSOT inválido ({count} problema(s)):',
@@ -274,6 +277,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'decision.status.approved': 'approved',
         'decision.status.rejected': 'rejected',
         'decision.status.expired': 'expired',
+        'demo.summary.snapshot': 'Snapshot: {path} ({files} files, checked against manifest.json)',
+        'demo.summary.restore': 'Restore test: {tables} table(s) compared with the source; mismatches: '
+                                '{mismatches}',
         'word.yes': 'yes',
         'word.no': 'no',
         'ssot.invalid': 'Invalid SSOT ({count} problem(s)):',
