@@ -94,7 +94,8 @@ def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None 
     env.update(env_extra or {})
     return subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={wpath}", *extra_args],
-        cwd=wpath, env=env, text=True, capture_output=True, timeout=600,
+        # No terminal: a run of the suite never stops at a HITL prompt, whatever runs it.
+        cwd=wpath, env=env, text=True, capture_output=True, timeout=600, stdin=subprocess.DEVNULL,
     )
 
 
