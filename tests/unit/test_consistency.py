@@ -65,3 +65,9 @@ def test_every_module_has_docs_examples_return():
         assert doc["module"] == path.stem
         assert yaml.safe_load(ns["EXAMPLES"])
         assert yaml.safe_load(ns["RETURN"])
+
+
+def test_test_file_basenames_are_unique():
+    # pytest imports test files by basename (rootdir-relative packages are not used here).
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
