@@ -302,6 +302,22 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                     'type': ['integer', 'string'],
                                                                     'pattern': '^\\d+(\\.\\d+)?\\s*([KMGT]i?B)?$',
                                                                     'default': '10GiB'},
+                                                     'content_checksums': {'description': 'The restore test '
+                                                                                          'also compares a '
+                                                                                          'checksum of every '
+                                                                                          "table's content "
+                                                                                          '(an '
+                                                                                          'order-independent '
+                                                                                          'sum of per-row '
+                                                                                          'md5s, computed by '
+                                                                                          'each server) '
+                                                                                          'besides its row '
+                                                                                          'count. Costs one '
+                                                                                          'full read of '
+                                                                                          'every table on '
+                                                                                          'both servers.',
+                                                                           'type': 'boolean',
+                                                                           'default': False},
                                                      'destination': {'description': 'Folder for snapshots, '
                                                                                     'relative to the '
                                                                                     'workspace.',

@@ -20,6 +20,9 @@ import json
 import os
 import re
 import subprocess
+import threading
+
+from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
 
 BLOCK = 1 << 20
 MANIFEST = "manifest.json"
@@ -72,7 +75,7 @@ def stream(cmd, path, compress=False, stdin_path=None):
     try:
         with open(tmp, "wb") as raw:
             sink = _HashingFile(raw)
-            writer = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) if compress else sink
+            writer = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) if compress else sink
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             while True:
                 chunk = proc.stdout.read(BLOCK)
@@ -244,28 +247,11 @@ def verify(folder, manifest_sha256=None):
     return report
 
 
-ROWCOUNT_SQL = (
-    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
-    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
-    "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-    "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
-DATABASES_SQL = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
-
-
 def psql(container, sql, db="postgres", user="postgres"):
-    proc = subprocess.run(["docker", "exec", container, "psql", "-U", user, "-d", db, "-AtX", "-F", "\t", "-c", sql],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SnapshotError("psql in %s (%s): %s" % (container, db, proc.stderr.strip()[-300:]))
-    return [line.split("\t") for line in proc.stdout.splitlines() if line]
-
-
-def rowcounts(container, user="postgres"):
-    """{database: {schema.table: rows}} of every database that accepts connections (valid from 9.4)."""
-    out = {}
-    for (db,) in psql(container, DATABASES_SQL, user=user):
-        out[db] = dict((name, int(count)) for name, count in psql(container, ROWCOUNT_SQL, db=db, user=user))
-    return out
+    try:
+        return _pgdata.psql(container, sql, db, user)
+    except _pgdata.PgDataError as exc:
+        raise SnapshotError(str(exc))
 
 
 _LOCALE_PROVIDER = re.compile(rb" LOCALE_PROVIDER = '?\w+'?")
@@ -299,7 +285,6 @@ def restore(dump_path, container, user="postgres", target_num=None):
     proc = subprocess.Popen(["docker", "exec", "-i", container, "psql", "-U", user, "-d", "postgres", "-q",
                              "-v", "ON_ERROR_STOP=0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    import threading
     errors = []
 
     def drain():
@@ -326,20 +311,6 @@ def restore(dump_path, container, user="postgres", target_num=None):
     if rc not in (0, 3):
         raise SnapshotError("psql restore exited %d: %s" % (rc, "; ".join(errors[-3:])))
     return errors, rewritten
-
-
-def compare_counts(source, restored):
-    """Per database and table: source rows, restored rows, status. Returns (comparisons, mismatches)."""
-    rows = []
-    for db in sorted(set(source) | set(restored)):
-        tables = sorted(set(source.get(db, {})) | set(restored.get(db, {})))
-        for table in tables:
-            a, b = source.get(db, {}).get(table), restored.get(db, {}).get(table)
-            rows.append({"database": db, "table": table, "source": a, "restored": b,
-                         "status": "match" if a == b else "mismatch"})
-        if db not in restored:
-            rows.append({"database": db, "table": None, "source": "present", "restored": None, "status": "mismatch"})
-    return rows, [r for r in rows if r["status"] != "match"]
 
 
 def recorded_manifest_sha256(workspace, folder):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: snapshot_restore
-short_description: Prove a snapshot by restoring it into a fresh container and comparing row counts
+short_description: Prove a snapshot by restoring it into a fresh container and comparing its tables
 version_added: 1.0.0
 description:
   - Starts a fresh container from O(image) (no port published), streams the snapshot's C(pg_dumpall) into it,
     then counts the rows of every table of every database in the restored server and in O(source_container), and
-    compares them one by one. The fresh container is removed afterwards unless O(keep).
-  - Fails, naming each table that differs, when a count does not match.
+    compares them one by one; with O(checksums), also a checksum of each table's content. The fresh container is
+    removed afterwards unless O(keep).
+  - Fails, naming each table that differs, when a count or a checksum does not match.
 options:
   path:
     description: The snapshot folder (with C(manifest.json) and the dump).
@@ -36,6 +37,13 @@ options:
     description: Database superuser (socket, peer) in both containers.
     type: str
     default: postgres
+  checksums:
+    description:
+      - Also compare a checksum of every table's content, computed by each server (the sum of the first 60 bits of
+        each row's md5, so the order rows were restored in does not matter). One full read of every table on both
+        servers.
+    type: bool
+    default: false
   keep:
     description: Keep the fresh container after the comparison.
     type: bool
@@ -68,7 +76,8 @@ comparisons:
   returned: always
   type: list
   elements: dict
-  sample: [{"database": "legacy_shop", "table": "public.orders", "source": 3000, "restored": 3000, "status": "match"}]
+  sample: [{"database": "legacy_shop", "table": "public.orders", "source": 3000, "restored": 3000, "status": "match",
+            "source_checksum": "1729382256910270464", "restored_checksum": "1729382256910270464"}]
 mismatches:
   description: The comparisons that differ.
   returned: always
@@ -104,7 +113,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
 def wait_ready(name, user, timeout):
@@ -125,6 +134,7 @@ def main():
         path=dict(type="path", required=True), source_container=dict(type="str", required=True),
         image=dict(type="str"), name=dict(type="str", required=True),
         user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
+        checksums=dict(type="bool", default=False),
         timeout=dict(type="int", default=90)), supports_check_mode=False)
     p = module.params
     try:
@@ -153,17 +163,20 @@ def main():
         target_num = int(_snapshot.psql(p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
             os.path.join(p["path"], dump), p["name"], p["user"], target_num)
-        source = _snapshot.rowcounts(p["source_container"], p["user"])
-        restored = _snapshot.rowcounts(p["name"], p["user"])
-        result["comparisons"], result["mismatches"] = _snapshot.compare_counts(source, restored)
-    except (_snapshot.SnapshotError, OSError) as exc:
+        source = _pgdata.table_stats(p["source_container"], p["user"], p["checksums"])
+        restored = _pgdata.table_stats(p["name"], p["user"], p["checksums"])
+        result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
+    except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     finally:
         if not p["keep"]:
             subprocess.run(["docker", "rm", "-f", "-v", p["name"]], capture_output=True)
     lines = ["-- restore test of %s into a fresh %s (%s)" % (p["path"], image, p["name"]), ""]
-    lines += ["%-8s %-20s %-40s source=%s restored=%s" % (c["status"].upper(), c["database"], c["table"],
-                                                          c["source"], c["restored"]) for c in result["comparisons"]]
+    lines[0] += " - row counts%s" % (" and content checksums" if p["checksums"] else "")
+    lines += ["%-8s %-20s %-40s source=%s restored=%s%s" % (
+        c["status"].upper(), c["database"], c["table"], c["source"], c["restored"],
+        " checksum source=%s restored=%s" % (c["source_checksum"], c["restored_checksum"])
+        if "source_checksum" in c else "") for c in result["comparisons"]]
     lines += ["", "-- psql errors while restoring: %d" % len(result["restore_errors"])] + result["restore_errors"][:20]
     if result["compat_rewrites"]:
         lines += ["", "-- dump lines adapted to the older target server (LOCALE_PROVIDER, pg_dump 15+):"]
@@ -171,10 +184,10 @@ def main():
     evidence = [{"name": "restore-test.log", "text": "\n".join(lines) + "\n"},
                 {"name": "restore-test.json", "content": result}]
     if result["mismatches"]:
-        module.fail_json(msg="restored rows differ from the source: %s" % ", ".join(
-            "%s %s" % (m["database"], m["table"]) for m in result["mismatches"]), evidence=evidence, **result)
-    module.exit_json(changed=True, evidence=evidence, msg="%d table(s) match the source" % len(result["comparisons"]),
-                     **result)
+        module.fail_json(msg="restored tables differ from the source: %s" % ", ".join(
+            _pgdata.describe(m) for m in result["mismatches"]), evidence=evidence, **result)
+    module.exit_json(changed=True, evidence=evidence, msg="%d table(s) match the source (%s)" % (
+        len(result["comparisons"]), "rows and content" if p["checksums"] else "rows"), **result)
 
 
 if __name__ == "__main__":

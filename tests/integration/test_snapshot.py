@@ -8,6 +8,7 @@ import json
 import subprocess
 
 import pytest
+import yaml
 from _support import PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, views, write_workspace
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,7 @@ def test_snapshot_has_every_file_in_its_manifest_and_the_restore_test_matches(sn
     assert "CREATE DATABASE legacy_shop" in dump and "COPY public.order_items" in dump
     log = next(ws.path.glob("evidence/*/*-restore-test.log")).read_text()
     assert "MATCH    legacy_shop          public.order_items" in log and "MISMATCH" not in log
+    assert "row counts and content checksums" in log and " checksum source=" in log
     result = json.loads(next(ws.path.glob("evidence/*/*-restore-test.json")).read_text())
     counts = {(c["database"], c["table"]): c["restored"] for c in result["comparisons"]}
     assert counts[("legacy_shop", "public.customers")] == 500 and counts[("legacy_shop", "public.order_items")] == 6000
@@ -91,3 +93,26 @@ def test_a_restore_that_differs_from_the_source_names_the_table(snapped):
         psql(ws.container, "DELETE FROM customers WHERE email = 'nova@x'", db="legacy_shop")
     assert proc.returncode != 0
     assert "legacy_shop public.customers" in proc.stdout, explain(proc)
+
+
+def test_content_checksums_catch_a_changed_row_that_row_counts_miss(snapped):
+    ws, folder, _ = snapped
+    ssot = ws.path / "ssot.yml"
+    original = ssot.read_text()
+    psql(ws.container, "UPDATE customers SET name = name || ' (editado)' WHERE id = 7", db="legacy_shop")
+    try:
+        proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
+                                                                        f"snapshot_path={folder}"])
+        assert proc.returncode != 0, explain(proc)
+        assert "legacy_shop public.customers (content checksum differs" in proc.stdout, explain(proc)
+        # The same restore with counts only passes: the checksum is what saw the change.
+        doc = yaml.safe_load(original)
+        doc["snapshot"]["content_checksums"] = False
+        ssot.write_text(yaml.safe_dump(doc, sort_keys=False))
+        counts_only = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
+                                                                               f"snapshot_path={folder}"])
+        assert counts_only.returncode == 0, explain(counts_only)
+    finally:
+        ssot.write_text(original)
+        psql(ws.container, "UPDATE customers SET name = replace(name, ' (editado)', '') WHERE id = 7",
+             db="legacy_shop")

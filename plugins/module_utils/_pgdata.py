@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a database holds, table by table, read with psql inside a container.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
+runs where the Docker CLI is).
+
+Shared by the snapshot restore test and the ingest verification: per database and table
+the row count and, when asked, a content checksum, then a comparison that names every
+table that differs. The queries are valid from PostgreSQL 9.4 on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+
+class PgDataError(Exception):
+    """A query failed; the message says where and why."""
+
+
+DATABASES_SQL = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
+_TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+           "AND table_schema NOT IN ('pg_catalog', 'information_schema')")
+ROWCOUNT_SQL = (
+    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
+    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    + _TABLES + " ORDER BY 1")
+# Checksum of a table's content: the sum of the first 60 bits of each row's md5 (of the row's
+# text form). Order-independent (a restore or a copy may store rows in another order), one
+# sequential read, constant memory on the server; numeric sum, so it never overflows.
+CHECKSUM_SQL = (
+    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', x))[1]::text, "
+    "(xpath('/row/s/text()', x))[1]::text FROM (SELECT table_schema, table_name, query_to_xml(format("
+    "'SELECT count(*) AS c, coalesce(sum((''x'' || substr(md5(ssot_row::text), 1, 15))::bit(60)::bigint), 0) AS s "
+    "FROM %I.%I AS ssot_row', table_schema, table_name), false, true, '') AS x " + _TABLES + ") AS q ORDER BY 1")
+
+
+def psql(container, sql, db="postgres", user="postgres"):
+    """Rows (lists of text) of ``sql`` run by psql inside ``container`` (socket, no password)."""
+    proc = subprocess.run(["docker", "exec", container, "psql", "-U", user, "-d", db, "-AtX", "-F", "\t", "-c", sql],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PgDataError("psql in %s (%s): %s" % (container, db, proc.stderr.strip()[-300:]))
+    return [line.split("\t") for line in proc.stdout.splitlines() if line]
+
+
+def table_stats(container, user="postgres", checksums=False, databases=None):
+    """{database: {schema.table: {"rows": n[, "checksum": s]}}} of every database that accepts connections."""
+    out = {}
+    for (db,) in psql(container, DATABASES_SQL, user=user):
+        if databases is not None and db not in databases:
+            continue
+        if checksums:
+            rows = psql(container, CHECKSUM_SQL, db=db, user=user)
+            out[db] = dict((name, {"rows": int(count), "checksum": total}) for name, count, total in rows)
+        else:
+            rows = psql(container, ROWCOUNT_SQL, db=db, user=user)
+            out[db] = dict((name, {"rows": int(count)}) for name, count in rows)
+    return out
+
+
+def compare(source, other, other_label="restored"):
+    """Per database and table: source and other rows (and checksums), status. Returns (comparisons, mismatches).
+
+    A table is a mismatch when its row count or its checksum differs, or when it exists on one side only;
+    a database of the source missing on the other side is one mismatch line with no table.
+    """
+    rows = []
+    for db in sorted(set(source) | set(other)):
+        mine, theirs = source.get(db, {}), other.get(db, {})
+        for table in sorted(set(mine) | set(theirs)):
+            a, b = mine.get(table) or {}, theirs.get(table) or {}
+            row = {"database": db, "table": table, "source": a.get("rows"), other_label: b.get("rows")}
+            same = a.get("rows") == b.get("rows") and table in mine and table in theirs
+            if "checksum" in a or "checksum" in b:
+                row["source_checksum"], row[other_label + "_checksum"] = a.get("checksum"), b.get("checksum")
+                same = same and a.get("checksum") == b.get("checksum")
+            row["status"] = "match" if same else "mismatch"
+            rows.append(row)
+        if db not in other:
+            rows.append({"database": db, "table": None, "source": "present", other_label: None, "status": "mismatch"})
+    return rows, [r for r in rows if r["status"] != "match"]
+
+
+def describe(mismatch, other_label="restored"):
+    """One line naming a mismatch and what differs."""
+    if mismatch["table"] is None:
+        return "%s (database missing)" % mismatch["database"]
+    a, b = mismatch["source"], mismatch.get(other_label)
+    if a is not None and b is not None and a == b:
+        return "%s %s (content checksum differs, %s rows each)" % (mismatch["database"], mismatch["table"], a)
+    return "%s %s (rows: source %s, %s %s)" % (mismatch["database"], mismatch["table"],
+                                             "missing" if a is None else a, other_label,
+                                             "missing" if b is None else b)
