@@ -6,6 +6,7 @@ are never skipped): run them through `make test`, which starts one.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import secrets
@@ -139,10 +140,15 @@ def container_file(container: str, path: str) -> bytes:
         return tar.extractfile(member).read()
 
 
+def now_utc() -> str:
+    """Now, as approvals write it (a fixed date would expire with the SSOT's approval validity)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def write_approvals(ws: Workspace, decisions, option, by="Ana Souza (DBA)") -> None:
     """Approve each decision with ``option`` (or a callable decision -> option) in the workspace."""
     entries = [{"decision": d["id"], "option": option(d) if callable(option) else option, "approved_by": by,
-                "approved_at": "2026-11-24T09:00:00Z", "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
+                "approved_at": now_utc(), "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
                for d in decisions]
     (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
 

@@ -169,7 +169,7 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     assert len(decisions) == 1 and [o["id"] for o in decisions[0]["options"]] == ["convert", "rebuild"]
     assert arts[0]["path_choice"] == "blocked"
     approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
-                "approved_at": "2026-11-24T10:00:00Z", "reason": "ok",
+                "approved_at": _decisions.iso(_decisions.utc_now()), "reason": "ok",
                 "ssot_digest": DIGEST}
     arts, _, decisions = _assess(tmp_path, spec, [approval])
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
