@@ -10,7 +10,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup image lint unit integration build clean bench-recorder
+.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -39,6 +39,14 @@ integration: image
 # Benchmarks (not part of make test): figures go to docs/benchmarks.md.
 bench-recorder: setup
 	$(PY) bench/recorder_overhead.py --write docs/benchmarks.md
+
+# Snapshot role against the raw commands, 200 MiB and 2 GiB databases (about 30 minutes here).
+bench-snapshot: image
+	$(PY) bench/snapshot_bench.py --write docs/benchmarks.md
+
+# Ingest role against the raw pg_dump | pg_restore pipeline, 200 MiB and 2 GiB (about 30 minutes here).
+bench-ingest: image
+	$(PY) bench/ingest_bench.py --write docs/benchmarks.md
 
 # Collection tarball, as published.
 build: setup

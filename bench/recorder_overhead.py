@@ -24,11 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import begin_end, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HOSTS = 5
-BEGIN = "<!-- BEGIN recorder_overhead (bench/recorder_overhead.py) -->"
-END = "<!-- END recorder_overhead -->"
+BEGIN, END = begin_end("recorder_overhead")
 
 
 def make_project(base: Path, tasks: int) -> Path:
@@ -124,16 +125,6 @@ def markdown(results: list[dict], command: str) -> str:
     return "\n".join(out)
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, nargs="+", default=[200, 2000])
@@ -150,7 +141,7 @@ def main(argv=None) -> int:
     section = markdown(results, "make bench-recorder")
     print(section)
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, "recorder_overhead", section)
     return 0
 
 
