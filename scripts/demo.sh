@@ -30,9 +30,18 @@ banner() { printf '\n==== %s ====\n' "$*"; }
 cd "$WS"
 banner "Fases 1-2: inventário e provisionamento"
 play provision
-if [ -z "$(docker exec legacy-pg-demo psql -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'legacy_shop'")" ]; then
-    banner "Dados legados de exemplo (o servidor entregue já viria com eles)"
-    "$ROOT/tests/images/seed_demo.sh" legacy-pg-demo
+# The demo's data source (phase 5): a second legacy container holding the seeded
+# shop, as someone would provide it. No port published; its password is random
+# and never used (the ingestion reads it through docker exec, as postgres).
+source=legacy-pg-demo-source
+if [ "$(docker inspect --format '{{.State.Running}}' "$source" 2>/dev/null)" != "true" ]; then
+    banner "Fonte de dados da demo: contêiner $source com a base legada de exemplo"
+    docker rm -f "$source" >/dev/null 2>&1 || true
+    docker run -d --name "$source" --label io.ssot-governance.demo-source=true \
+        -e POSTGRES_PASSWORD="$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')" \
+        legacy-pg:10.23 >/dev/null
+    for _ in $(seq 60); do docker exec "$source" pg_isready -U postgres -q 2>/dev/null && break; sleep 1; done
+    "$ROOT/tests/images/seed_demo.sh" "$source"
 fi
 banner "Fases 1-3: inventário e validação somente leitura"
 if play validate; then
@@ -50,6 +59,10 @@ else
     banner "Validação de novo"
     play validate
 fi
+banner "Fase 5: ingestão aprovada em approvals.yml (snapshot do alvo antes, contagens e checksums depois)"
+SSOT_NONINTERACTIVE=1 play ingest --tags ingest
+banner "Fase 5: conferência somente leitura (uma segunda ingestão não mudaria nada)"
+play ingest
 banner "Fase 6: snapshot replicável (verificado) e prova por restauração"
 play snapshot
 echo

@@ -77,6 +77,7 @@ def summary(workspace: Path) -> str:
                                                     panel=rel(workspace / "project-panel.json"),
                                                     journal=rel(workspace / "journal.jsonl")))
     lines.extend(phases(workspace, runbook, msg))
+    lines.extend(ingest_lines(workspace, msg, rel))
     lines.extend(snapshot_lines(workspace, msg, rel))
     findings = [f for f in data.get("findings", []) if f["severity"] != "info"]
     if findings:
@@ -105,6 +106,20 @@ def snapshot_lines(workspace: Path, msg: Catalog, rel) -> list[str]:
         result = json.loads(tests[-1].read_text(encoding="utf-8"))
         lines.append(msg.format("demo.summary.restore", tables=len(result["comparisons"]),
                                 mismatches=len(result["mismatches"])))
+    return lines
+
+
+def ingest_lines(workspace: Path, msg: Catalog, rel) -> list[str]:
+    """The newest ingestion: each database loaded and how its tables compare with the source."""
+    loads = sorted(workspace.glob("evidence/*/*-ingest-load.json"), key=lambda p: (p.parent.name, p.name))
+    if not loads:
+        return []
+    result = json.loads(loads[-1].read_text(encoding="utf-8"))
+    lines = []
+    for d in result.get("loaded", []):
+        lines.append(msg.format("demo.summary.ingest", database=d["database"], source=d["source"], method=d["method"],
+                                tables=len(d["comparisons"]) - len(d["mismatches"]), what=d["compared"],
+                                log=rel(loads[-1].with_suffix(".log"))))
     return lines
 
 

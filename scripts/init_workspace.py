@@ -3,8 +3,11 @@
 
 Copies the example files that the workspace does not have yet (an existing
 workspace is the operator's: nothing in it is overwritten), delivers the built
-image tar into <workspace>/delivered/ (hard link when possible), and fills the
-SSOT's sha256 placeholder with the delivered tar's digest.
+image tar into <workspace>/delivered/ (hard link when possible), fills the
+SSOT's sha256 placeholder with the delivered tar's digest, and the example
+approvals' SSOT digest placeholder with the digest of that SSOT (the example
+ships the demo operator's approval of the ingestion; it counts only for the
+SSOT it was given for).
 
 Usage: init_workspace.py WORKSPACE [--example DIR] [--image-info build-info.json]
 """
@@ -20,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = "@@DELIVERED_SHA256@@"
+DIGEST_PLACEHOLDER = "@@SSOT_DIGEST@@"
+sys.path.insert(0, str(ROOT / ".collections"))
 
 
 def deliver(src: Path, dest: Path) -> str:
@@ -53,6 +58,17 @@ def init(workspace: Path, example: Path, info: dict) -> list[str]:
     if PLACEHOLDER in text:
         ssot.write_text(text.replace(PLACEHOLDER, info["docker_archive_sha256"]), encoding="utf-8")
         done.append("filled the artifact sha256 in ssot.yml")
+    approvals = workspace / "approvals.yml"
+    if approvals.exists() and DIGEST_PLACEHOLDER in approvals.read_text(encoding="utf-8"):
+        from ansible_collections.ssot.governance.plugins.module_utils import _ssot
+        try:
+            sig = _ssot.load_valid(str(ssot))["digest"]
+        except _ssot.SSOTError:
+            done.append("left the SSOT digest placeholder in approvals.yml: ssot.yml is not valid yet")
+        else:
+            approvals.write_text(approvals.read_text(encoding="utf-8").replace(DIGEST_PLACEHOLDER, sig),
+                                 encoding="utf-8")
+            done.append("filled the SSOT digest in approvals.yml")
     return done
 
 

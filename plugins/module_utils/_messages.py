@@ -32,6 +32,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'decision.status.rejected': 'rejeitada',
            'decision.status.expired': 'expirada',
            'demo.summary.snapshot': 'Snapshot: {path} ({files} arquivos, conferidos com o manifest.json)',
+           'demo.summary.ingest': 'Ingestão: {database} de {source} ({method}): {tables} tabela(s) iguais à '
+                                  'fonte ({what}) — {log}',
            'demo.summary.restore': 'Restauração de teste: {tables} tabela(s) comparadas com a origem; '
                                    'divergências: {mismatches}',
            'word.yes': 'sim',
@@ -251,7 +253,38 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'snapshot.rollback': 'Apagar a pasta do snapshot; nada na origem muda.',
            'decision.option.proceed': 'A: seguir com o snapshot assim mesmo',
            'decision.option.save': 'A: salvar a imagem no snapshot',
-           'decision.option.skip_image': 'B: seguir sem a imagem'},
+           'decision.option.skip_image': 'B: seguir sem a imagem',
+           'milestone.5.source': 'Disponibilizar fonte de dados',
+           'ingest.none_available': 'Nenhuma fonte de dados disponível ({count} no SSOT): a ingestão não '
+                                    'roda. Disponibilize uma fonte e rode de novo.',
+           'ingest.no_sources': 'O SSOT não nomeia nenhuma fonte de dados (sources): nada a ingerir.',
+           'ingest.next.container': 'Suba o contêiner de origem {container} com o(s) banco(s) {databases} '
+                                    '(fonte {id}): {reason}',
+           'ingest.next.dump': 'Coloque o dump da fonte {id} em {path}: {reason}',
+           'ingest.next.connection': 'Torne {host}:{port} alcançável (fonte {id}): {reason}',
+           'ingest.source.found': 'Fonte {id} ({kind}) disponível',
+           'ingest.source.missing': 'Fonte {id} ({kind}) ausente: {reason}',
+           'ingest.deviation.missing': 'Fonte de dados {id} nomeada no SSOT não está disponível',
+           'ingest.load.title': 'Carregar o banco {database} da fonte {source} no alvo {target}',
+           'ingest.load.context': 'O banco {database} ({size}) não existe no alvo. Método: {method}. Antes, '
+                                  'um snapshot do alvo fica como ponto de rollback.',
+           'ingest.load.risk': 'Cria o banco e os papéis que faltam no alvo; ocupa {size} ou mais.',
+           'ingest.reload.title': 'Recarregar o banco {database} no alvo {target}: difere da fonte {source}',
+           'ingest.reload.context': 'O alvo já tem {database} e ele difere da fonte em {count} tabela(s): '
+                                    '{tables}. Recarregar apaga o banco do alvo e o carrega de novo.',
+           'ingest.reload.risk': 'Perde o que só existe no alvo nesse banco (fica no snapshot anterior à '
+                                 'ingestão).',
+           'ingest.rollback': 'ansible-playbook ssot.governance.ingest --tags rollback: volta o alvo ao '
+                              'snapshot anterior à ingestão.',
+           'decision.option.ingest': 'A: carregar os dados (ingestão)',
+           'decision.option.skip_ingest': 'B: não carregar agora',
+           'decision.option.reload': 'A: apagar e recarregar da fonte',
+           'decision.option.keep_target': 'B: manter o alvo como está (divergência registrada)',
+           'ingest.present': '{database}: já está no alvo e confere com a fonte ({tables} tabela(s)); nada a '
+                             'fazer.',
+           'ingest.verified': '{database}: {tables} tabela(s) conferem entre a fonte e o alvo ({what}).',
+           'ingest.mismatch': 'Tabelas diferentes entre a fonte e o alvo: {tables}',
+           'ingest.nothing': 'Nada a ingerir: os dados já estão no alvo.'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -278,6 +311,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'decision.status.rejected': 'rejected',
         'decision.status.expired': 'expired',
         'demo.summary.snapshot': 'Snapshot: {path} ({files} files, checked against manifest.json)',
+        'demo.summary.ingest': 'Ingestion: {database} from {source} ({method}): {tables} table(s) equal to '
+                               'the source ({what}) — {log}',
         'demo.summary.restore': 'Restore test: {tables} table(s) compared with the source; mismatches: '
                                 '{mismatches}',
         'word.yes': 'yes',
@@ -481,4 +516,36 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'snapshot.rollback': 'Delete the snapshot folder; nothing at the source changes.',
         'decision.option.proceed': 'A: take the snapshot anyway',
         'decision.option.save': 'A: save the image in the snapshot',
-        'decision.option.skip_image': 'B: go on without the image'}}
+        'decision.option.skip_image': 'B: go on without the image',
+        'milestone.5.source': 'Provide the data source',
+        'ingest.none_available': 'No data source is available ({count} in the SSOT): the ingestion does not '
+                                 'run. Provide a source and run again.',
+        'ingest.no_sources': 'The SSOT names no data source (sources): nothing to ingest.',
+        'ingest.next.container': 'Start the source container {container} with the database(s) {databases} '
+                                 '(source {id}): {reason}',
+        'ingest.next.dump': "Put source {id}'s dump at {path}: {reason}",
+        'ingest.next.connection': 'Make {host}:{port} reachable (source {id}): {reason}',
+        'ingest.source.found': 'Source {id} ({kind}) available',
+        'ingest.source.missing': 'Source {id} ({kind}) missing: {reason}',
+        'ingest.deviation.missing': 'Data source {id} named in the SSOT is not available',
+        'ingest.load.title': 'Load database {database} from source {source} into target {target}',
+        'ingest.load.context': 'Database {database} ({size}) is not in the target. Method: {method}. A '
+                               'snapshot of the target comes first (the rollback point).',
+        'ingest.load.risk': 'Creates the database and the missing roles in the target; takes {size} or more.',
+        'ingest.reload.title': 'Reload database {database} into target {target}: it differs from source '
+                               '{source}',
+        'ingest.reload.context': 'The target has {database}, different from the source in {count} table(s): '
+                                 '{tables}. A reload drops it and loads it again.',
+        'ingest.reload.risk': "Loses what exists only in the target's database (kept in the pre-ingest "
+                              'snapshot).',
+        'ingest.rollback': 'ansible-playbook ssot.governance.ingest --tags rollback: brings the target back '
+                           'to the pre-ingest snapshot.',
+        'decision.option.ingest': 'A: load the data (ingest)',
+        'decision.option.skip_ingest': 'B: do not load now',
+        'decision.option.reload': 'A: drop and reload from the source',
+        'decision.option.keep_target': 'B: keep the target as it is (deviation recorded)',
+        'ingest.present': '{database}: already in the target and equal to the source ({tables} table(s)); '
+                          'nothing to do.',
+        'ingest.verified': '{database}: {tables} table(s) equal between source and target ({what}).',
+        'ingest.mismatch': 'Tables that differ between source and target: {tables}',
+        'ingest.nothing': 'Nothing to ingest: the data is already in the target.'}}

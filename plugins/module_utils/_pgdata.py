@@ -14,6 +14,7 @@ table that differs. The queries are valid from PostgreSQL 9.4 on.
 from __future__ import annotations
 
 import subprocess
+import threading
 
 
 class PgDataError(Exception):
@@ -59,6 +60,25 @@ def table_stats(container, user="postgres", checksums=False, databases=None):
             rows = psql(container, ROWCOUNT_SQL, db=db, user=user)
             out[db] = dict((name, {"rows": int(count)}) for name, count in rows)
     return out
+
+
+def table_stats_both(first, second, user="postgres", checksums=False, databases=None):
+    """table_stats of two containers at the same time (each server does its own reading): (first, second)."""
+    out, errors = [None, None], []
+
+    def one(i, container):
+        try:
+            out[i] = table_stats(container, user, checksums, databases)
+        except PgDataError as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=one, args=(i, c)) for i, c in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out[0], out[1]
 
 
 def compare(source, other, other_label="restored"):

@@ -278,6 +278,41 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                             'database': {'type': 'string',
                                                                                                          'default': 'postgres'},
                                                                                             'password': {'$ref': '#/$defs/secret_ref'}}}}}},
+                         'ingest': {'description': 'How the sources are loaded into the target (phase 5).',
+                                    'type': 'object',
+                                    'additionalProperties': False,
+                                    'default': {},
+                                    'properties': {'jobs': {'description': 'Parallel jobs. Above 1 a '
+                                                                           'container source moves in '
+                                                                           'directory format (pg_dump -Fd '
+                                                                           '-j, pg_restore -j); 1 streams '
+                                                                           'custom format (pg_dump -Fc into '
+                                                                           'pg_restore).',
+                                                            'type': 'integer',
+                                                            'minimum': 1,
+                                                            'maximum': 32,
+                                                            'default': 1},
+                                                   'globals': {'description': "Copy the source's roles the "
+                                                                              'target lacks (pg_dumpall '
+                                                                              '--globals-only); roles the '
+                                                                              'target has are reported as '
+                                                                              'conflicts, never overwritten.',
+                                                               'type': 'boolean',
+                                                               'default': True},
+                                                   'checksums': {'description': 'Compare content checksums '
+                                                                                'per table, besides row '
+                                                                                'counts, when source and '
+                                                                                'target are of the same '
+                                                                                'major.',
+                                                                 'type': 'boolean',
+                                                                 'default': True},
+                                                   'pre_snapshot': {'description': 'Take a snapshot of the '
+                                                                                   'target before loading: '
+                                                                                   'the rollback point '
+                                                                                   '(ingest --tags '
+                                                                                   'rollback).',
+                                                                    'type': 'boolean',
+                                                                    'default': True}}},
                          'snapshot': {'description': 'What a replicable snapshot captures.',
                                       'type': 'object',
                                       'additionalProperties': False,

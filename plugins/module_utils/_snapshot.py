@@ -274,8 +274,31 @@ def compat_rewrite(line, target_num):
     return line
 
 
-def restore(dump_path, container, user="postgres", target_num=None):
-    """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``.
+_DB_HEADER = b'-- Database "'
+_CLUSTER_END = b"-- PostgreSQL database cluster dump complete"
+
+
+def database_section(lines, database):
+    """The lines of one database's section of a pg_dumpall file (from its ``-- Database "x" dump`` header to the
+    next one); None: every line."""
+    if database is None:
+        for line in lines:
+            yield line
+        return
+    header = _DB_HEADER + database.encode("utf-8") + b'" dump'
+    inside = False
+    for line in lines:
+        if line.startswith(_DB_HEADER) or line.startswith(_CLUSTER_END):
+            if inside:
+                return
+            inside = line.rstrip(b"\r\n") == header
+        if inside:
+            yield line
+
+
+def restore(dump_path, container, user="postgres", target_num=None, database=None):
+    """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``; only ``database``'s section when
+    given (its CREATE DATABASE included).
 
     Returns (ERROR lines, rewritten lines): a dump written by a newer pg_dumpall gets the
     known compatibility rewrites for an older target (see compat_rewrite), counted.
@@ -297,7 +320,7 @@ def restore(dump_path, container, user="postgres", target_num=None):
     reader.start()
     try:
         with opener(dump_path, "rb") as fh:
-            for line in fh:      # lines of a dump; COPY data rows stay unchanged
+            for line in database_section(fh, database):      # COPY data rows stay unchanged
                 if target_num is not None and line.startswith(b"CREATE DATABASE "):
                     new = compat_rewrite(line, target_num)
                     if new != line:

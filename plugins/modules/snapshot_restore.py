@@ -163,8 +163,7 @@ def main():
         target_num = int(_snapshot.psql(p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
             os.path.join(p["path"], dump), p["name"], p["user"], target_num)
-        source = _pgdata.table_stats(p["source_container"], p["user"], p["checksums"])
-        restored = _pgdata.table_stats(p["name"], p["user"], p["checksums"])
+        source, restored = _pgdata.table_stats_both(p["source_container"], p["name"], p["user"], p["checksums"])
         result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)

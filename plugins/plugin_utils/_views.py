@@ -207,6 +207,8 @@ class State(object):
             self.milestone_fixed[phase] = d["status"]
             self._milestone(phase, d["status"], line["ts"])
         self.milestones[phase]["next_steps"] = list(d.get("next_steps") or [])
+        # A module may name what the blocked milestone waits for ("Disponibilizar fonte de dados").
+        self.milestones[phase]["title"] = d.get("title") if d.get("status") not in (None, "", "clear") else None
 
     def _on_play_end(self, line, d):
         for phase in self.play_phases:
@@ -244,7 +246,8 @@ class State(object):
             out.append(text(lang, "next.pending_decision", id=dec["id"], title=dec.get("title", "")))
         for phase, status in sorted(self.milestone_fixed.items()):
             if status == "blocked":
-                out.append(text(lang, "next.blocked_milestone", title=text(lang, "milestone.%d" % phase)))
+                out.append(text(lang, "next.blocked_milestone",
+                                title=self.milestones[phase].get("title") or text(lang, "milestone.%d" % phase)))
                 out.extend(self.milestones[phase]["next_steps"])
         for run in self.runs.values():
             if run["status"] == "interrupted" and run["id"] == self._last_run_id():
@@ -288,7 +291,8 @@ class State(object):
         milestones = []
         for phase in PHASES:
             m = self.milestones[phase]
-            entry = {"id": "phase-%d" % phase, "phase": phase, "title": text(self.language, "milestone.%d" % phase),
+            entry = {"id": "phase-%d" % phase, "phase": phase,
+                     "title": m.get("title") or text(self.language, "milestone.%d" % phase),
                      "status": m["status"],
                      "decisions_pending": [d["id"] for d in pending if d.get("phase") == phase]}
             if m["next_steps"]:

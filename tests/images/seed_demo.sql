@@ -52,4 +52,13 @@ FROM orders o
 CROSS JOIN generate_series(0, 1) AS k
 JOIN products p ON p.id = 1 + (o.id * 13 + k * 71) % 200;
 
+-- A read-only role of the shop: a global the ingest copies (or reports as a conflict).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'shop_reader') THEN
+        CREATE ROLE shop_reader NOLOGIN;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO shop_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO shop_reader;
+
 ANALYZE;

@@ -1,0 +1,403 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Data ingestion: find the sources, plan per database, stream the data, copy the globals.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
+runs where the Docker CLI is).
+
+Data moves between processes through OS pipes (``pg_dump`` in the source container
+straight into ``pg_restore`` in the target), never through this process's memory or a
+module result. Role definitions (``pg_dumpall --globals-only``) may hold password
+hashes: they go to psql's stdin and nowhere else; results name roles only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+
+from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
+
+TMP_PREFIX = "/tmp/ssot-ingest-"
+
+
+class IngestError(Exception):
+    """An ingest step failed; the message says which and why."""
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def container_running(name):
+    proc = _run(["docker", "inspect", "--format", "{{.State.Running}}", name])
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() == "true"
+
+
+def major_num(num):
+    """server_version_num of the major: 100023 -> 100000, 90424 -> 90400."""
+    return num // 10000 * 10000 if num >= 100000 else num // 100 * 100
+
+
+def major_text(num):
+    return str(num // 10000) if num >= 100000 else "%d.%d" % (num // 10000, (num // 100) % 100)
+
+
+def tool_version(container, tool):
+    """(major as server_version_num, 'x.y') of a client tool inside a container, or (None, reason)."""
+    proc = _run(["docker", "exec", container, tool, "--version"])
+    m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?", proc.stdout or "")
+    if proc.returncode != 0 or not m:
+        return None, ((proc.stderr or proc.stdout).strip()[-200:] or "%s not found" % tool)
+    first, second = int(m.group(1)), int(m.group(2) or 0)
+    num = first * 10000 if first >= 10 else first * 10000 + second * 100
+    return num, m.group(0).split(") ", 1)[1]
+
+
+def server_info(container, user):
+    num = int(_pgdata.psql(container, "SHOW server_version_num", user=user)[0][0])
+    version = _pgdata.psql(container, "SHOW server_version", user=user)[0][0].split()[0]
+    return {"version_num": num, "major_num": major_num(num), "major": major_text(num), "version": version}
+
+
+DATABASES_INFO_SQL = (
+    "SELECT datname, pg_database_size(datname)::bigint, pg_encoding_to_char(encoding), datcollate, datctype, "
+    "pg_get_userbyid(datdba) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")
+
+
+def databases(container, user):
+    return dict((r[0], {"bytes": int(r[1]), "encoding": r[2], "collate": r[3], "ctype": r[4], "owner": r[5]})
+                for r in _pgdata.psql(container, DATABASES_INFO_SQL, user=user))
+
+
+def detect_dump(path):
+    """'custom-dump', 'directory' or 'sql-dump' from the file's first bytes (or the folder's toc.dat)."""
+    if os.path.isdir(path):
+        return "directory" if os.path.isfile(os.path.join(path, "toc.dat")) else None
+    with open(path, "rb") as fh:
+        head = fh.read(5)
+    return "custom-dump" if head == b"PGDMP" else "sql-dump"
+
+
+def check_source(src, workspace, user, target):
+    """One source of the SSOT: found or missing, with what was seen. Never raises for a missing source."""
+    out = {"id": src["id"], "kind": src["kind"], "databases": list(src.get("databases") or [])}
+    try:
+        if src["kind"] == "container":
+            name = src.get("container") or ""
+            out["container"] = name
+            running = container_running(name) if name else None
+            if running is None:
+                return dict(out, status="missing", reason="container %r does not exist" % name)
+            if not running:
+                return dict(out, status="missing", reason="container %r exists but is not running" % name)
+            out["server"] = server_info(name, user)
+            found = databases(name, user)
+            wanted = out["databases"] or sorted(d for d in found if d != "postgres")
+            lacking = [d for d in wanted if d not in found]
+            out["databases"] = [d for d in wanted if d in found]
+            out["database_info"] = dict((d, found[d]) for d in out["databases"])
+            dump_major, dump_version = tool_version(name, "pg_dump")
+            restore_major, restore_version = tool_version(target, "pg_restore")
+            out["tools"] = {"pg_dump": "%s (in %s)" % (dump_version, name),
+                            "pg_restore": "%s (in %s)" % (restore_version, target)}
+            problems = []
+            if lacking:
+                problems.append("database(s) not in %s: %s" % (name, ", ".join(lacking)))
+            if dump_major is None or dump_major < out["server"]["major_num"]:
+                problems.append("pg_dump in %s (%s) is older than the source server %s: use a container with client "
+                                "tools %s or newer" % (name, dump_version, out["server"]["version"],
+                                                       out["server"]["major"]))
+            if restore_major is None or (dump_major is not None and restore_major < dump_major):
+                problems.append("pg_restore in %s (%s) is older than pg_dump (%s)" % (target, restore_version,
+                                                                                     dump_version))
+            if problems:
+                return dict(out, status="missing", reason="; ".join(problems))
+            return dict(out, status="found")
+        if src["kind"] == "dump":
+            path = src.get("path") or ""
+            full = path if os.path.isabs(path) else os.path.join(workspace, path)
+            out["path"] = full
+            if not path or not os.path.exists(full):
+                return dict(out, status="missing", reason="no file at %s" % full)
+            fmt = detect_dump(full)
+            if fmt is None:
+                return dict(out, status="missing", reason="%s is a folder without toc.dat (not a pg_dump -Fd)" % full)
+            out["format"] = src.get("format") or fmt
+            if out["format"] != fmt:
+                return dict(out, status="missing", reason="the SSOT says %s, the file is %s" % (out["format"], fmt))
+            if len(out["databases"]) != 1:
+                return dict(out, status="missing", reason="a dump source names exactly one target database "
+                                                          "(databases: [name])")
+            out["bytes"] = os.path.getsize(full) if os.path.isfile(full) else sum(
+                os.path.getsize(os.path.join(full, f)) for f in os.listdir(full))
+            return dict(out, status="found")
+        conn = src.get("connection") or {}
+        out["connection"] = {"host": conn.get("host"), "port": conn.get("port", 5432)}
+        try:
+            with socket.create_connection((conn.get("host"), int(conn.get("port", 5432))), timeout=3):
+                pass
+        except (OSError, ValueError) as exc:
+            return dict(out, status="missing", reason="%s:%s does not answer (%s)" % (
+                conn.get("host"), conn.get("port", 5432), exc))
+        return dict(out, status="found", note="reachable; ingest from a connection reference is not supported yet "
+                                              "(run the source as a container or give a dump file)")
+    except (_pgdata.PgDataError, OSError) as exc:
+        return dict(out, status="missing", reason=str(exc))
+
+
+def plan(sources, target, user, checksums=True):
+    """Per found source and database: what the target holds. Returns a list of items.
+
+    action: ``load`` (absent in the target), ``present`` (the target matches the source: nothing to do),
+    ``reload`` (the target has the database and it differs), ``unsupported``.
+    """
+    target_dbs = databases(target, user)
+    target_major = server_info(target, user)["major_num"]
+    items = []
+    for src in sources:
+        if src["status"] != "found":
+            continue
+        if src["kind"] == "connection":
+            items.append({"source": src["id"], "database": None, "action": "unsupported", "reason": src.get("note")})
+            continue
+        for db in src["databases"]:
+            item = {"source": src["id"], "kind": src["kind"], "database": db}
+            if src["kind"] == "container":
+                same_major = src["server"]["major_num"] == target_major
+                item["checksums"] = bool(checksums and same_major)
+                if checksums and not same_major:
+                    item["note"] = ("row counts only: source %s and target %s are different majors (the text form "
+                                    "of some types differs)" % (src["server"]["major"], major_text(target_major)))
+            if db not in target_dbs:
+                item["action"] = "load"
+            elif src["kind"] == "container":
+                source_stats, target_stats = _pgdata.table_stats_both(src["container"], target, user,
+                                                                      item["checksums"], [db])
+                comparisons, mismatches = _pgdata.compare(source_stats, target_stats, "target")
+                item.update(comparisons=comparisons, mismatches=mismatches,
+                            action="reload" if mismatches else "present",
+                            fingerprint=fingerprint(source_stats, target_stats))
+            else:
+                item.update(action="present", note="the database exists in the target; a dump source is loaded "
+                                                  "only into a database that is not there")
+            items.append(item)
+    return items
+
+
+def fingerprint(*stats):
+    return hashlib.sha256(json.dumps(stats, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def _quote_literal(value):
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def _drain(stream, sink, limit=200):
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line and len(sink) < limit:
+            sink.append(line)
+
+
+def create_database(target, db, info, user, target_roles):
+    owner = info.get("owner")
+    sql = "CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s%s" % (
+        _quote_ident(db), _quote_literal(info.get("encoding", "UTF8")), _quote_literal(info.get("collate", "C")),
+        _quote_literal(info.get("ctype", "C")),
+        " OWNER %s" % _quote_ident(owner) if owner and owner in target_roles else "")
+    _pgdata.psql(target, sql, user=user)
+
+
+def drop_database(target, db, user):
+    _pgdata.psql(target, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                         "pg_backend_pid()" % _quote_literal(db), user=user)
+    _pgdata.psql(target, "DROP DATABASE IF EXISTS %s" % _quote_ident(db), user=user)
+
+
+def pipe(producer, consumer, stdin_path=None):
+    """producer's stdout straight into consumer's stdin (an OS pipe: the data never enters this process).
+
+    ``producer`` None: the consumer reads ``stdin_path``. Returns (rc_producer, rc_consumer, stderr lines).
+    """
+    errors = []
+    src_file = None
+    if producer is None:
+        src_file = open(stdin_path, "rb")
+        first = None
+        stdin = src_file
+    else:
+        first = subprocess.Popen(producer, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdin = first.stdout
+    try:
+        second = subprocess.Popen(consumer, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if first is not None:
+            first.stdout.close()      # the consumer holds the only reader: a failing consumer stops the producer
+        threads = [threading.Thread(target=_drain, args=(p.stderr, errors)) for p in (first, second) if p]
+        for t in threads:
+            t.start()
+        rc2 = second.wait()
+        rc1 = first.wait() if first is not None else 0
+        for t in threads:
+            t.join()
+    finally:
+        if src_file is not None:
+            src_file.close()
+    return rc1, rc2, errors
+
+
+def stream_custom(source, target, db, user):
+    """pg_dump -Fc in the source container into pg_restore in the target container."""
+    return pipe(["docker", "exec", source, "pg_dump", "-U", user, "-Fc", db],
+                ["docker", "exec", "-i", target, "pg_restore", "-U", user, "-d", db])
+
+
+def directory_jobs(source, target, db, user, jobs):
+    """pg_dump -Fd -j in the source container, the folder copied as a tar stream, pg_restore -j in the target.
+
+    The minimal legacy images have a shell and rm but no chown: the tar keeps the owner pg_dump gave the files,
+    the same server user in both containers of the same image family.
+    """
+    folder = TMP_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", db)
+    try:
+        for c in (source, target):
+            _run(["docker", "exec", c, "rm", "-rf", folder])
+        proc = _run(["docker", "exec", source, "pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-f", folder, db])
+        if proc.returncode != 0:
+            return proc.returncode, 0, proc.stderr.strip().splitlines()[-20:]
+        rc1, rc2, errors = pipe(["docker", "cp", "%s:%s" % (source, folder), "-"],
+                                ["docker", "cp", "-", "%s:/tmp/" % target])
+        if rc1 or rc2:
+            return rc1, rc2, errors
+        proc = _run(["docker", "exec", target, "pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
+        return 0, proc.returncode, proc.stderr.strip().splitlines()[-50:]
+    finally:
+        for c in (source, target):
+            _run(["docker", "exec", c, "rm", "-rf", folder])
+
+
+def container_uid(container):
+    """The uid docker exec runs as in ``container`` (read from /proc with shell builtins only)."""
+    proc = _run(["docker", "exec", container, "sh", "-c",
+                 'while read k v r; do [ "$k" = "Uid:" ] && echo "$v"; done < /proc/self/status'])
+    try:
+        return int(proc.stdout.split()[0])
+    except (IndexError, ValueError):
+        raise IngestError("cannot tell which uid runs in %s: %s" % (container, proc.stderr.strip()[-200:]))
+
+
+def copy_folder_in(path, container, dest, uid):
+    """A host folder into ``container`` at ``dest`` as a tar stream owned by ``uid`` (files streamed, not loaded)."""
+    import tarfile
+    proc = subprocess.Popen(["docker", "cp", "-", "%s:%s" % (container, os.path.dirname(dest))],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def owned(info):
+        info.uid, info.gid, info.uname, info.gname = uid, uid, "", ""
+        return info
+    try:
+        with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+            tar.add(path, arcname=os.path.basename(dest), filter=owned)
+    finally:
+        proc.stdin.close()
+        err = proc.stderr.read().decode("utf-8", "replace")
+        rc = proc.wait()
+    if rc != 0:
+        raise IngestError("copying %s into %s failed: %s" % (path, container, err.strip()[-300:]))
+
+
+def load_dump(path, fmt, target, db, user, jobs=1):
+    """A dump file (plain SQL or custom) or a pg_dump -Fd folder into database ``db`` of the target."""
+    if fmt == "sql-dump":
+        return pipe(None, ["docker", "exec", "-i", target, "psql", "-U", user, "-d", db, "-q", "-v",
+                           "ON_ERROR_STOP=1"], stdin_path=path)
+    if fmt == "custom-dump":
+        return pipe(None, ["docker", "exec", "-i", target, "pg_restore", "-U", user, "-d", db], stdin_path=path)
+    folder = TMP_PREFIX + "dir"
+    _run(["docker", "exec", target, "rm", "-rf", folder])
+    try:
+        copy_folder_in(path, target, folder, container_uid(target))
+        proc = _run(["docker", "exec", target, "pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
+        return 0, proc.returncode, proc.stderr.strip().splitlines()[-50:]
+    finally:
+        _run(["docker", "exec", target, "rm", "-rf", folder])
+
+
+_ROLE_LINE = re.compile(r'^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;]+)')
+_GRANT_LINE = re.compile(r'^GRANT ("(?:[^"]|"")+"|[^\s;]+) TO ("(?:[^"]|"")+"|[^\s;]+)')
+
+
+def _unquote(name):
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+
+
+def target_roles(target, user):
+    return set(r[0] for r in _pgdata.psql(target, "SELECT rolname FROM pg_roles", user=user))
+
+
+def globals_plan(source, target, user):
+    """Roles of the source: which the target lacks (to create) and which it has (conflicts, kept as they are).
+
+    Returns (plan, statements): ``plan`` names roles only; ``statements`` (the SQL to run, which may hold
+    password hashes) must go only to psql's stdin.
+    """
+    proc = subprocess.run(["docker", "exec", source, "pg_dumpall", "-U", user, "--globals-only"],
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise IngestError("pg_dumpall --globals-only in %s: %s" % (source, proc.stderr.decode("utf-8", "replace")
+                                                                   .strip()[-300:]))
+    return split_globals(proc.stdout.decode("utf-8", "replace"), target_roles(target, user))
+
+
+def split_globals(text, have):
+    """(plan, statements) of a ``pg_dumpall --globals-only`` text for a target that has the roles ``have``."""
+    source_roles, statements, skipped = [], [], []
+    for line in text.splitlines():
+        m = _ROLE_LINE.match(line)
+        if m:
+            role = _unquote(m.group(1))
+            if role not in source_roles:
+                source_roles.append(role)
+            if role not in have:
+                statements.append(line)
+            continue
+        g = _GRANT_LINE.match(line)
+        if g:
+            if _unquote(g.group(2)) not in have:
+                statements.append(line)
+            continue
+        if line.startswith("CREATE TABLESPACE"):
+            skipped.append(line.split(" OWNER ")[0])
+    plan = {"create": [r for r in source_roles if r not in have], "conflicts": [r for r in source_roles if r in have],
+            "skipped": skipped}
+    return plan, statements
+
+
+def apply_globals(target, user, statements):
+    """Run the role statements in the target (stdin only: they may hold password hashes)."""
+    if not statements:
+        return
+    proc = subprocess.run(["docker", "exec", "-i", target, "psql", "-U", user, "-d", "postgres", "-q", "-v",
+                           "ON_ERROR_STOP=1"], input=("\n".join(statements) + "\n").encode("utf-8"),
+                          capture_output=True)
+    if proc.returncode != 0:
+        # psql quotes the failing statement back; keep only its first line, without the statement.
+        raise IngestError("creating roles in %s failed: %s" % (target, proc.stderr.decode("utf-8", "replace")
+                                                                .strip().splitlines()[0][:200]))
+
+
+def restore_errors(lines):
+    """The ERROR lines of pg_restore / psql output (warnings and notices dropped)."""
+    return [line for line in lines if "error" in line.lower()][:50]

@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ingest_load
+short_description: Load the approved databases into the target, then compare them with their sources
+version_added: 1.0.0
+description:
+  - For each item of O(plan) whose decision id is in O(proceed) - roles first (C(pg_dumpall --globals-only) of the
+    source; roles the target lacks are created, roles it has are reported as conflicts and never altered), then the
+    database - created with the source's encoding and collation, and loaded.
+  - Methods - a container source streams C(pg_dump -Fc) in the source container straight into C(pg_restore) in the
+    target (an OS pipe; the data never passes through Ansible), or, with O(jobs) above 1, C(pg_dump -Fd -j) copied as
+    a tar stream into C(pg_restore -j). A dump file goes into C(psql) (plain SQL) or C(pg_restore) (custom format,
+    C(pg_dump -Fd) folder). A C(reload) drops the target's database first.
+  - After loading, every table of a container source is compared with the target (row counts, and content checksums
+    when the plan says so); a difference fails the module naming each table.
+options:
+  plan:
+    description: The C(plan) of M(ssot.governance.ingest_sources).
+    type: list
+    elements: dict
+    required: true
+  sources:
+    description: The C(sources) of M(ssot.governance.ingest_sources).
+    type: list
+    elements: dict
+    required: true
+  proceed:
+    description: Decision ids approved with an option that loads (C(ingest), C(reload)).
+    type: list
+    elements: str
+    required: true
+  target:
+    description: The target container.
+    type: str
+    required: true
+  user:
+    description: Database superuser in the containers (socket, peer).
+    type: str
+    default: postgres
+  jobs:
+    description: Parallel jobs (directory format) for container sources and dump folders.
+    type: int
+    default: 1
+  globals:
+    description: Copy the source's roles the target lacks (conflicts are reported, never overwritten).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ssot.governance.attributes
+attributes:
+  check_mode:
+    support: none
+    details: It creates databases and roles; the plan (M(ssot.governance.ingest_sources)) is the dry run.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Only items whose plan says C(load) or C(reload) are touched; a second plan finds them C(present).
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Ingest what was approved
+  ssot.governance.ingest_load:
+    plan: "{{ __ingest_sources.plan }}"
+    sources: "{{ __ingest_sources.sources }}"
+    proceed: "{{ hitl_gate_proceed }}"
+    target: legacy-pg-demo
+'''
+
+RETURN = r'''
+loaded:
+  description: Each database loaded - source, method, tools, seconds, restore errors, verification.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source": "legacy-shop", "database": "legacy_shop", "method": "stream-custom", "seconds": 1.9}]
+roles:
+  description: Roles created in the target, roles kept as they were (conflicts), globals skipped (tablespaces).
+  returned: always
+  type: dict
+  sample: {"created": ["shop_reader"], "conflicts": ["postgres"], "skipped": []}
+mismatches:
+  description: Tables that differ between a source and the target after loading.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+evidence:
+  description: What was loaded and compared, as a text log and as JSON.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "ingest-load.log", "text": "..."}]
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
+
+
+def load_one(item, src, p, roles):
+    db, target, user = item["database"], p["target"], p["user"]
+    out = {"source": item["source"], "database": db, "action": item["action"], "method": item["method"],
+           "tools": src.get("tools") or {}}
+    start = time.time()
+    if item["action"] == "reload":
+        _ingest.drop_database(target, db, user)
+    info = (src.get("database_info") or {}).get(db) or {"encoding": "UTF8", "collate": "C", "ctype": "C"}
+    _ingest.create_database(target, db, info, user, roles)
+    if src["kind"] == "container":
+        if p["jobs"] > 1:
+            rc1, rc2, errors = _ingest.directory_jobs(src["container"], target, db, user, p["jobs"])
+        else:
+            rc1, rc2, errors = _ingest.stream_custom(src["container"], target, db, user)
+    else:
+        rc1, rc2, errors = _ingest.load_dump(src["path"], src["format"], target, db, user, p["jobs"])
+    out["seconds"] = round(time.time() - start, 3)
+    out["restore_errors"] = _ingest.restore_errors(errors)
+    if rc1 != 0:
+        raise _ingest.IngestError("reading %s %s failed (exit %d): %s" % (item["source"], db, rc1,
+                                                                          "; ".join(errors[-3:])))
+    if rc2 != 0 and not out["restore_errors"]:
+        raise _ingest.IngestError("loading %s into %s failed (exit %d): %s" % (db, target, rc2, "; ".join(errors[-3:])))
+    if src["kind"] == "container":
+        what = item.get("checksums", False)
+        source_stats, target_stats = _pgdata.table_stats_both(src["container"], target, user, what, [db])
+        out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
+        out["compared"] = "rows and content" if what else "rows"
+    else:
+        out["comparisons"], out["mismatches"], out["compared"] = [], [], "restore errors only (a dump file)"
+    return out
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
+        proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
+        user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
+        globals=dict(type="bool", default=True)), supports_check_mode=False)
+    p = module.params
+    by_id = dict((s["id"], s) for s in p["sources"])
+    todo = [i for i in p["plan"] if i.get("action") in ("load", "reload")
+            and (i.get("decision") or {}).get("id") in p["proceed"]]
+    result = {"changed": False, "loaded": [], "roles": {"created": [], "conflicts": [], "skipped": []},
+              "mismatches": []}
+    try:
+        for source_id in sorted(set(i["source"] for i in todo)):
+            src = by_id[source_id]
+            if p["globals"] and src["kind"] == "container":
+                plan, statements = _ingest.globals_plan(src["container"], p["target"], p["user"])
+                _ingest.apply_globals(p["target"], p["user"], statements)
+                result["changed"] = result["changed"] or bool(statements)
+                for key, found in (("created", plan["create"]), ("conflicts", plan["conflicts"]),
+                                   ("skipped", plan["skipped"])):
+                    result["roles"][key] += [r for r in found if r not in result["roles"][key]]
+        roles = _ingest.target_roles(p["target"], p["user"])
+        for item in todo:
+            loaded = load_one(item, by_id[item["source"]], p, roles)
+            result["changed"] = True
+            result["loaded"].append(loaded)
+            result["mismatches"] += loaded["mismatches"]
+    except (_ingest.IngestError, _pgdata.PgDataError, OSError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    lines = []
+    for d in result["loaded"]:
+        lines.append("%s %s <- %s: %s in %.1f s (pg_dump %s; pg_restore %s)" % (
+            d["action"].upper(), d["database"], d["source"], d["method"], d["seconds"],
+            d["tools"].get("pg_dump", "-"), d["tools"].get("pg_restore", "-")))
+        lines += ["  %-8s %-40s source=%s target=%s%s" % (
+            c["status"].upper(), c["table"], c["source"], c["target"],
+            " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
+            if "source_checksum" in c else "") for c in d["comparisons"]]
+        lines += ["  restore error: %s" % e for e in d["restore_errors"]]
+    lines.append("roles created: %s; kept as they were (conflicts, not overwritten): %s; skipped: %s" % (
+        ", ".join(result["roles"]["created"]) or "-", ", ".join(result["roles"]["conflicts"]) or "-",
+        ", ".join(result["roles"]["skipped"]) or "-"))
+    result["evidence"] = [{"name": "ingest-load.log", "text": "\n".join(lines) + "\n"},
+                          {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
+                                                                       if k != "changed")}]
+    if result["mismatches"]:
+        module.fail_json(msg="tables differ between source and target after loading: %s" % "; ".join(
+            _pgdata.describe(m, "target") for m in result["mismatches"]), **result)
+    module.exit_json(msg="; ".join("%s: %d table(s) equal (%s)" % (d["database"], len(d["comparisons"]), d["compared"])
+                                   for d in result["loaded"]) or "nothing approved to load", **result)
+
+
+if __name__ == "__main__":
+    main()

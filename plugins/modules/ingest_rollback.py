@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ingest_rollback
+short_description: Bring the target back to the snapshot taken before an ingestion
+version_added: 1.0.0
+description:
+  - Reads the rollback data an ingestion recorded before it changed anything (C(rollback-ingest.json) - the
+    pre-ingest snapshot, the databases it was going to create or reload, the roles the target had).
+  - Drops the databases the ingestion created; drops and restores from the pre-ingest snapshot's C(pg_dumpall) the
+    databases it reloaded; drops the roles that did not exist before. Then checks that the created databases are gone
+    and that each restored database has the row counts it had before.
+  - Verify the snapshot first (M(ssot.governance.snapshot_verify)); the role C(ssot.governance.ingest) does.
+options:
+  rollback:
+    description: The rollback data (the C(__ingest_rollback) of the C(rollback-ingest.json) evidence).
+    type: dict
+    required: true
+  target:
+    description: The target container.
+    type: str
+    required: true
+  user:
+    description: Database superuser in the container (socket, peer).
+    type: str
+    default: postgres
+extends_documentation_fragment:
+  - ssot.governance.attributes
+attributes:
+  check_mode:
+    support: none
+    details: It drops and restores databases; the rollback data is the plan.
+  diff_mode:
+    support: none
+  idempotent:
+    support: partial
+    details: A second run finds the created databases gone; reloaded databases are restored again.
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Roll an ingestion back
+  ssot.governance.ingest_rollback:
+    rollback: "{{ (__raw.content | b64decode | from_json).__ingest_rollback }}"
+    target: legacy-pg-demo
+'''
+
+RETURN = r'''
+dropped:
+  description: Databases the ingestion had created, dropped.
+  returned: always
+  type: list
+  elements: str
+  sample: ["legacy_shop"]
+restored:
+  description: Databases the ingestion had reloaded, restored from the snapshot, with their row comparison.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+roles_dropped:
+  description: Roles that did not exist before the ingestion, dropped.
+  returned: always
+  type: list
+  elements: str
+  sample: ["shop_reader"]
+evidence:
+  description: What was undone, as a text log.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "ingest-rollback.log", "text": "..."}]
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
+        user=dict(type="str", default="postgres")), supports_check_mode=False)
+    p = module.params
+    data, target, user = p["rollback"], p["target"], p["user"]
+    result = {"changed": False, "dropped": [], "restored": [], "roles_dropped": [], "role_errors": []}
+    try:
+        if data.get("target") and data["target"] != target:
+            raise _ingest.IngestError("the rollback data is for %s, not %s" % (data["target"], target))
+        folder = data.get("snapshot") or ""
+        dump = next((f["name"] for f in data.get("snapshot_files") or [] if f.get("kind") == "dump"), None)
+        num = int(_pgdata.psql(target, "SHOW server_version_num", user=user)[0][0])
+        for entry in data.get("databases") or []:
+            db = entry["name"]
+            _ingest.drop_database(target, db, user)
+            result["changed"] = True
+            if entry["action"] == "load":
+                result["dropped"].append(db)
+                continue
+            if not dump or not os.path.isfile(os.path.join(folder, dump)):
+                raise _ingest.IngestError("no pg_dumpall in the pre-ingest snapshot %s to restore %s from" % (folder, db))
+            errors, _ = _snapshot.restore(os.path.join(folder, dump), target, user, num, database=db)
+            now = _pgdata.table_stats(target, user, False, [db])
+            before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
+            comparisons, mismatches = _pgdata.compare(before, now, "restored")
+            result["restored"].append({"database": db, "comparisons": comparisons, "mismatches": mismatches,
+                                       "restore_errors": errors[:20]})
+        before_roles = set(data.get("roles_before") or [])
+        if before_roles:
+            for role in sorted(_ingest.target_roles(target, user) - before_roles):
+                try:
+                    _pgdata.psql(target, "DROP ROLE %s" % _ingest._quote_ident(role), user=user)
+                    result["roles_dropped"].append(role)
+                except _pgdata.PgDataError as exc:
+                    result["role_errors"].append("%s: %s" % (role, exc))
+        left = [db for db in result["dropped"] if db in _ingest.databases(target, user)]
+    except (_ingest.IngestError, _pgdata.PgDataError, _snapshot.SnapshotError, OSError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    lines = ["-- rollback of the ingestion into %s from the pre-ingest snapshot %s" % (target, data.get("snapshot"))]
+    lines += ["DROPPED  %s (created by the ingestion)" % db for db in result["dropped"]]
+    for r in result["restored"]:
+        lines.append("RESTORED %s: %d table(s), %d differ from before" % (r["database"], len(r["comparisons"]),
+                                                                         len(r["mismatches"])))
+    lines += ["ROLE     %s dropped" % r for r in result["roles_dropped"]] + result["role_errors"]
+    result["evidence"] = [{"name": "ingest-rollback.log", "text": "\n".join(lines) + "\n"}]
+    bad = left + ["%s %s" % (r["database"], m["table"]) for r in result["restored"] for m in r["mismatches"]]
+    if bad:
+        module.fail_json(msg="rollback incomplete: %s" % ", ".join(bad), **result)
+    module.exit_json(msg="target back to the pre-ingest snapshot: %d dropped, %d restored, %d role(s) dropped" % (
+        len(result["dropped"]), len(result["restored"]), len(result["roles_dropped"])), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ingest_sources
+short_description: Find the SSOT's data sources and plan the ingestion, database by database (read-only)
+version_added: 1.0.0
+description:
+  - Checks each source the SSOT names (C(sources)) - a source container (running, its server version, the databases
+    it holds, client tools at least as new as its server), a dump file or folder (there, its format), a connection
+    reference (the address answers) - and says for each whether it was found, with evidence.
+  - None available - the phase 5 milestone is returned blocked as C(Disponibilizar fonte de dados), with next steps
+    saying what to provide, and the module fails, so nothing after it runs.
+  - For each database of a found source, compares the target with the source (per table row counts and, when both
+    servers are of the same major, content checksums) - C(load) when the target lacks the database, C(present) when
+    it matches (nothing to do), C(reload) when it differs - and returns a decision for each C(load) or C(reload).
+    A second run after an ingestion finds the data there and raises no decision.
+options:
+  sources:
+    description: The SSOT's C(sources) list.
+    type: list
+    elements: dict
+    required: true
+  target:
+    description: The target container (the SSOT's C(target.container)).
+    type: str
+    required: true
+  workspace:
+    description: The workspace (relative dump paths are under it).
+    type: path
+    required: true
+  user:
+    description: Database superuser in the containers (socket, peer).
+    type: str
+    default: postgres
+  checksums:
+    description: Compare content checksums as well as row counts (the SSOT's C(ingest.checksums)).
+    type: bool
+    default: true
+  jobs:
+    description: Parallel jobs the SSOT allows (C(ingest.jobs)); above 1 a container source moves in directory format.
+    type: int
+    default: 1
+  fail_on_mismatch:
+    description: Fail, naming each table, when a database of the target differs from its source.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ssot.governance.decisions
+  - ssot.governance.attributes
+  - ssot.governance.attributes.READ_ONLY
+author:
+  - ssot.governance contributors
+'''
+
+EXAMPLES = r'''
+- name: Sources and plan
+  ssot.governance.ingest_sources:
+    sources: "{{ ssot_doc.sources }}"
+    target: "{{ ssot_doc.target.container }}"
+    workspace: "{{ ssot_workspace_dir }}"
+    ssot_digest: "{{ ssot_digest }}"
+    hitl: "{{ ssot_hitl }}"
+'''
+
+RETURN = r'''
+sources:
+  description: Each source with C(status) (found or missing), C(reason) when missing, and what was seen.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "legacy-shop", "kind": "container", "status": "found", "databases": ["legacy_shop"]}]
+plan:
+  description: Per source and database - C(action) (load, present, reload, unsupported), the method, comparisons.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source": "legacy-shop", "database": "legacy_shop", "action": "load", "method": "stream-custom"}]
+checks:
+  description: One check per source (found or missing) and per database compared, for the runbook's deviations.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "ingest.source.legacy-shop", "status": "match", "expected": "found", "actual": "found"}]
+target_roles:
+  description: The roles the target has now (a rollback drops the ones an ingestion adds).
+  returned: when a source was found
+  type: list
+  elements: str
+  sample: ["postgres"]
+decisions:
+  description: One decision per database to load or reload, with its status.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+milestone:
+  description: Phase 5 milestone (blocked as C(Disponibilizar fonte de dados) when no source is available).
+  returned: always
+  type: dict
+  sample: {"phase": 5, "status": "blocked", "title": "Disponibilizar fonte de dados", "next_steps": ["..."]}
+evidence:
+  description: The sources and the plan, as a text log and as JSON.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "ingest-sources.log", "text": "..."}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+
+
+def method_of(src, jobs):
+    if src["kind"] == "dump":
+        return {"sql-dump": "psql", "custom-dump": "pg_restore", "directory": "pg_restore-jobs"}[src["format"]]
+    return "directory-jobs" if jobs > 1 else "stream-custom"
+
+
+def next_step(lang, src):
+    if src["kind"] == "container":
+        return text(lang, "ingest.next.container", id=src["id"], container=src.get("container"),
+                    databases=", ".join(src.get("databases") or []) or "-", reason=src.get("reason"))
+    if src["kind"] == "dump":
+        return text(lang, "ingest.next.dump", id=src["id"], path=src.get("path"), reason=src.get("reason"))
+    conn = src.get("connection") or {}
+    return text(lang, "ingest.next.connection", id=src["id"], host=conn.get("host"), port=conn.get("port"),
+                reason=src.get("reason"))
+
+
+def decision_for(item, src, target, policy, lang):
+    method = item["method"]
+    if item["action"] == "load":
+        size = human_size((src.get("database_info") or {}).get(item["database"], {}).get("bytes") or src.get("bytes"))
+        dec = _decisions.build(
+            _decisions.stable_id("ingest", "%s.%s.load" % (item["source"], item["database"]), item["source"],
+                                 item["database"], target),
+            5, text(lang, "ingest.load.title", database=item["database"], source=item["source"], target=target),
+            text(lang, "ingest.load.context", database=item["database"], size=size, method=method),
+            [_decisions.option(lang, "ingest", "ingest"), _decisions.option(lang, "skip_ingest", "skip_ingest")],
+            policy.digest, risk=text(lang, "ingest.load.risk", size=size), rollback=text(lang, "ingest.rollback"))
+    else:
+        tables = [m["table"] or "(database)" for m in item["mismatches"]]
+        dec = _decisions.build(
+            _decisions.stable_id("ingest", "%s.%s.reload" % (item["source"], item["database"]), item["fingerprint"]),
+            5, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
+            text(lang, "ingest.reload.context", database=item["database"], count=len(tables),
+                 tables=", ".join(tables[:10])),
+            [_decisions.option(lang, "reload", "reload"), _decisions.option(lang, "keep_target", "keep_target")],
+            policy.digest, risk=text(lang, "ingest.reload.risk"), rollback=text(lang, "ingest.rollback"))
+    return policy.resolve(dec)
+
+
+def main():
+    spec = _decisions.argument_spec()
+    spec.update(sources=dict(type="list", elements="dict", required=True), target=dict(type="str", required=True),
+                workspace=dict(type="path", required=True), user=dict(type="str", default="postgres"),
+                checksums=dict(type="bool", default=True), jobs=dict(type="int", default=1),
+                fail_on_mismatch=dict(type="bool", default=False))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    lang = p["language"]
+    try:
+        policy = _decisions.Policy(p)
+    except _decisions.ApprovalError as exc:
+        module.fail_json(msg=str(exc))
+    if not p["sources"]:
+        module.exit_json(changed=False, sources=[], plan=[], checks=[], decisions=[], evidence=[],
+                         milestone={"phase": 5, "status": "clear", "next_steps": []},
+                         msg=text(lang, "ingest.no_sources"))
+    if _ingest.container_running(p["target"]) is not True:
+        module.fail_json(msg="the target container %s is not running: run ssot.governance.provision first" % p["target"])
+    sources = [_ingest.check_source(s, p["workspace"], p["user"], p["target"]) for s in p["sources"]]
+    checks = [{"id": "ingest.source.%s" % s["id"], "description": text(lang, "ingest.deviation.missing", id=s["id"]),
+               "status": "match" if s["status"] == "found" else "deviation", "expected": "found",
+               "actual": s["status"] if s["status"] == "found" else "missing: %s" % s.get("reason"),
+               "severity": "high"} for s in sources]
+    lines = [text(lang, "ingest.source.found", id=s["id"], kind=s["kind"]) if s["status"] == "found" else
+             text(lang, "ingest.source.missing", id=s["id"], kind=s["kind"], reason=s.get("reason")) for s in sources]
+    for s in sources:
+        if s.get("tools"):
+            lines.append("  %s: pg_dump %s, pg_restore %s; server %s" % (
+                s["id"], s["tools"]["pg_dump"], s["tools"]["pg_restore"], s["server"]["version"]))
+    result = dict(changed=False, sources=sources, checks=checks, plan=[], decisions=[])
+    if not any(s["status"] == "found" for s in sources):
+        steps = [next_step(lang, s) for s in sources]
+        result["milestone"] = {"phase": 5, "status": "blocked", "title": text(lang, "milestone.5.source"),
+                               "next_steps": steps}
+        result["evidence"] = [{"name": "ingest-sources.log", "text": "\n".join(lines + [""] + steps) + "\n"},
+                              {"name": "ingest-sources.json", "content": {"sources": sources}}]
+        module.fail_json(msg=text(lang, "ingest.none_available", count=len(sources)) + " " + " ".join(steps),
+                         **result)
+    try:
+        plan = _ingest.plan(sources, p["target"], p["user"], p["checksums"])
+    except (_pgdata.PgDataError, _ingest.IngestError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    by_id = dict((s["id"], s) for s in sources)
+    decisions = []
+    for item in plan:
+        src = by_id[item["source"]]
+        if item["action"] == "unsupported":
+            lines.append("%s: %s" % (item["source"], item["reason"]))
+            continue
+        item["method"] = method_of(src, p["jobs"])
+        if item["action"] in ("load", "reload"):
+            item["decision"] = decision_for(item, src, p["target"], policy, lang)
+            decisions.append(item["decision"])
+            # What a rollback needs to undo this item: drop a created database, restore a reloaded one.
+            item["rollback_entry"] = {"name": item["database"], "action": item["action"], "rows_before": dict(
+                (c["table"], c["target"]) for c in item.get("comparisons") or [] if c["target"] is not None)}
+        if "comparisons" in item:
+            what = "rows and content" if item.get("checksums") else "rows"
+            bad = [_pgdata.describe(m, "target") for m in item["mismatches"]]
+            checks.append({"id": "ingest.%s.%s" % (item["source"], item["database"]),
+                           "description": "%s: %s" % (item["database"], what),
+                           "status": "deviation" if bad else "match", "expected": "equal to the source",
+                           "actual": "; ".join(bad) if bad else "equal", "severity": "high",
+                           "decision": item["decision"]["id"] if bad else None})
+            lines.append(text(lang, "ingest.mismatch", tables="; ".join(bad)) if bad else
+                         text(lang, "ingest.present", database=item["database"], tables=len(item["comparisons"])))
+        else:
+            lines.append("%s %s: %s (%s)%s" % (item["source"], item["database"], item["action"], item["method"],
+                                              "; " + item["note"] if item.get("note") else ""))
+    missing = [s for s in sources if s["status"] != "found"]
+    pending = _decisions.unapproved(decisions)
+    result.update(plan=plan, decisions=decisions, checks=checks,
+                  target_roles=sorted(_ingest.target_roles(p["target"], p["user"])))
+    result["milestone"] = {"phase": 5, "status": "blocked" if (missing or pending) else "clear",
+                           "next_steps": [next_step(lang, s) for s in missing]}
+    result["evidence"] = [{"name": "ingest-sources.log", "text": "\n".join(lines) + "\n"},
+                          {"name": "ingest-plan.json", "content": {"sources": sources, "plan": plan}}]
+    mismatched = [i for i in plan if i.get("mismatches")]
+    if p["fail_on_mismatch"] and mismatched:
+        module.fail_json(msg=text(lang, "ingest.mismatch", tables="; ".join(
+            _pgdata.describe(m, "target") for i in mismatched for m in i["mismatches"])), **result)
+    todo = [i for i in plan if i["action"] in ("load", "reload")]
+    result["msg"] = text(lang, "ingest.nothing") if not todo else "; ".join(
+        "%s %s: %s (%s)" % (i["source"], i["database"], i["action"], i["decision"]["status"]) for i in todo)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

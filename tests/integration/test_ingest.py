@@ -1,0 +1,155 @@
+"""Phase 5 on real servers: a missing source blocks the phase and changes nothing; an approved ingestion
+streams the seeded shop from a source container into the target, with a snapshot first, and proves it table by
+table; a second run changes nothing; rows deleted in the target are named; a reload and its rollback."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import time
+
+import pytest
+import yaml
+from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, views, write_approvals,
+                      write_workspace)
+
+pytestmark = pytest.mark.integration
+
+SHOP = {"public.customers": 500, "public.products": 200, "public.orders": 3000, "public.order_items": 6000}
+
+
+def target_state(container: str) -> dict:
+    return {"databases": psql(container, "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"),
+            "roles": psql(container, "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles")}
+
+
+def start_source(image: str, name: str) -> None:
+    docker("run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={secrets.token_urlsafe(12)}", image)
+    for _ in range(60):
+        if docker("exec", name, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
+            break
+        time.sleep(1)
+    subprocess.run([str(ROOT / "tests" / "images" / "seed_demo.sh"), name], check=True, capture_output=True)
+
+
+def pending(ws, prefix: str) -> list[dict]:
+    runbook, _ = views(ws)
+    return [d for d in runbook["decisions"] if d["status"] == "pending" and d["id"].startswith(prefix)]
+
+
+def newest(ws, suffix: str) -> dict:
+    found = sorted(ws.path.glob(f"evidence/*/*-{suffix}"), key=lambda p: (p.parent.name, p.name))
+    assert found, f"no *-{suffix} evidence"
+    return json.loads(found[-1].read_text())
+
+
+@pytest.fixture(scope="module")
+def story(legacy_image, container_names, tmp_path_factory):
+    """One target, its source absent, then present; each step's outcome kept for the tests."""
+    tag = tmp_path_factory.getbasetemp().name[-6:]
+    target, source = f"ssot-it-ingest-{tag}", f"ssot-it-ingest-src-{tag}"
+    container_names += [target, source]
+
+    def edit(doc):
+        doc["sources"][0]["container"] = source
+    ws = write_workspace(tmp_path_factory.mktemp("ingest"), legacy_image, target, free_port(), edit)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    out = {"ws": ws, "target": target, "source": source}
+    out["before"] = target_state(target)
+    out["blocked"] = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    out["blocked_panel"] = views(ws)[1]
+    out["after_blocked"] = target_state(target)
+    out["snapshots_after_blocked"] = list((ws.path / "snapshots").glob("*/manifest.json"))
+    start_source(legacy_image["image"], source)
+    out["unapproved"] = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    out["pending"] = pending(ws, "ingest.")
+    out["after_unapproved"] = target_state(target)
+    write_approvals(ws, out["pending"], "ingest")
+    out["ingested"] = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    return out
+
+
+def test_no_source_blocks_the_phase_and_changes_nothing(story):
+    proc = story["blocked"]
+    assert proc.returncode != 0
+    assert "Nenhuma fonte de dados disponível" in proc.stdout and story["source"] in proc.stdout, explain(proc)
+    phase5 = next(m for m in story["blocked_panel"]["milestones"] if m["phase"] == 5)
+    assert phase5["status"] == "blocked" and phase5["title"] == "Disponibilizar fonte de dados"
+    assert any(story["source"] in step for step in phase5["next_steps"]), phase5
+    assert story["after_blocked"] == story["before"]
+    assert story["snapshots_after_blocked"] == []   # no snapshot taken
+    missing = next(d for d in story["blocked_panel"]["deviations"] if d["id"] == "ingest.source.legacy-shop")
+    assert "does not exist" in missing["actual"]
+
+
+def test_without_approval_it_fails_closed_and_changes_nothing(story):
+    proc = story["unapproved"]
+    assert proc.returncode != 0
+    ids = [d["id"] for d in story["pending"]]
+    assert len(ids) == 1 and re.fullmatch(r"ingest\.legacy-shop\.legacy_shop\.load\.[0-9a-f]{8}", ids[0])
+    assert ids[0] in proc.stdout, explain(proc)
+    assert story["after_unapproved"] == story["before"]
+
+
+def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story):
+    ws, proc = story["ws"], story["ingested"]
+    assert proc.returncode == 0, explain(proc)
+    load = newest(ws, "ingest-load.json")
+    (db,) = load["loaded"]
+    assert db["database"] == "legacy_shop" and db["method"] == "stream-custom" and db["mismatches"] == []
+    assert db["compared"] == "rows and content"
+    assert {c["table"]: c["target"] for c in db["comparisons"]} == SHOP
+    assert all(c["source_checksum"] == c["target_checksum"] for c in db["comparisons"])
+    assert db["tools"]["pg_dump"].startswith("15.") and story["source"] in db["tools"]["pg_dump"]
+    assert load["roles"]["created"] == ["shop_reader"] and "postgres" in load["roles"]["conflicts"]
+    assert psql(story["target"], "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
+    # The rollback point was taken before anything changed: the target had no legacy_shop then.
+    rollback = newest(ws, "rollback-ingest.json")["__ingest_rollback"]
+    assert rollback["databases"] == [{"name": "legacy_shop", "action": "load", "rows_before": {}}]
+    assert "shop_reader" not in rollback["roles_before"]
+    pre = json.loads((ws.path / "snapshots" / rollback["snapshot"].rsplit("/", 1)[1] / "manifest.json").read_text())
+    assert rollback["snapshot"].endswith("-pre-ingest") and [f["kind"] for f in pre["files"]] == ["inspect", "dump"]
+    _, panel = views(ws)
+    assert next(m for m in panel["milestones"] if m["phase"] == 5)["status"] == "done"
+    for path in ws.path.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".log", ".jsonl", ".yml"):
+            assert PASSWORD not in path.read_text(errors="replace"), path
+
+
+def test_a_second_ingestion_finds_the_data_and_changes_nothing(story):
+    ws = story["ws"]
+    snapshots = sorted((ws.path / "snapshots").iterdir())
+    proc = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert proc.returncode == 0, explain(proc)
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0 ", proc.stdout), explain(proc)
+    assert "Nada a ingerir" in proc.stdout
+    assert sorted((ws.path / "snapshots").iterdir()) == snapshots
+
+
+def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(story):
+    ws, target = story["ws"], story["target"]
+    psql(target, "DELETE FROM order_items WHERE order_id <= 10", db="legacy_shop")
+    check = run_playbook("ssot.governance.ingest", ws)
+    assert check.returncode != 0
+    assert "legacy_shop public.order_items (rows: source 6000, target 5980)" in check.stdout, explain(check)
+    # Reloading is another decision; this time in directory format with two jobs.
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    unapproved = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert unapproved.returncode != 0
+    reload = pending(ws, "ingest.legacy-shop.legacy_shop.reload.")
+    assert len(reload) == 1, explain(unapproved)
+    write_approvals(ws, reload, "reload")
+    proc = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert proc.returncode == 0, explain(proc)
+    (db,) = newest(ws, "ingest-load.json")["loaded"]
+    assert db["action"] == "reload" and db["method"] == "directory-jobs" and db["mismatches"] == []
+    assert psql(target, "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
+    # The rollback brings back what the target held before the reload (the 5,980 rows), from the snapshot.
+    back = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
+    assert back.returncode == 0, explain(back)
+    assert psql(target, "SELECT count(*) FROM order_items", db="legacy_shop") == "5980"
+    assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "500"

@@ -1,0 +1,97 @@
+"""Ingestion helpers that need no server: globals split, dump detection, a database's section of a
+pg_dumpall, and the example's approval naming the decision the module raises."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import yaml
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _snapshot
+
+ROOT = Path(__file__).resolve().parents[4]
+
+GLOBALS = '''--
+-- Roles
+--
+
+CREATE ROLE postgres;
+ALTER ROLE postgres WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
+CREATE ROLE shop_reader;
+ALTER ROLE shop_reader WITH NOSUPERUSER INHERIT NOLOGIN PASSWORD 'md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+CREATE ROLE "Odd ""Name""";
+GRANT shop_reader TO "Odd ""Name""" GRANTED BY postgres;
+GRANT shop_reader TO postgres GRANTED BY postgres;
+CREATE TABLESPACE fast OWNER postgres LOCATION '/ssd';
+'''
+
+
+def test_globals_create_what_the_target_lacks_and_report_what_it_has():
+    plan, statements = _ingest.split_globals(GLOBALS, {"postgres"})
+    assert plan == {"create": ["shop_reader", 'Odd "Name"'], "conflicts": ["postgres"],
+                    "skipped": ["CREATE TABLESPACE fast"]}
+    assert not any("postgres WITH" in s for s in statements)          # an existing role is never altered
+    assert 'GRANT shop_reader TO "Odd ""Name""" GRANTED BY postgres;' in statements
+    assert "GRANT shop_reader TO postgres GRANTED BY postgres;" not in statements
+    assert "PASSWORD" not in repr(plan)                                 # the plan names roles only
+
+
+def test_dump_formats_are_told_by_their_first_bytes(tmp_path):
+    (tmp_path / "a.dump").write_bytes(b"PGDMP\x01\x0e")
+    (tmp_path / "a.sql").write_text("-- PostgreSQL database dump\n")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "dir" / "toc.dat").write_bytes(b"PGDMP")
+    assert [_ingest.detect_dump(str(tmp_path / n)) for n in ("a.dump", "a.sql", "dir", "empty")] == [
+        "custom-dump", "sql-dump", "directory", None]
+
+
+DUMPALL = b"""--
+-- PostgreSQL database cluster dump
+--
+CREATE ROLE shop_reader;
+--
+-- Databases
+--
+
+--
+-- Database "template1" dump
+--
+\\connect template1
+--
+-- Database "legacy_shop" dump
+--
+
+CREATE DATABASE legacy_shop WITH TEMPLATE = template0 ENCODING = 'UTF8';
+\\connect legacy_shop
+COPY public.orders (id) FROM stdin;
+1
+\\.
+--
+-- Database "postgres" dump
+--
+\\connect postgres
+--
+-- PostgreSQL database cluster dump complete
+--
+"""
+
+
+def test_one_database_section_of_a_pg_dumpall():
+    section = b"".join(_snapshot.database_section(io.BytesIO(DUMPALL), "legacy_shop"))
+    assert section.startswith(b'-- Database "legacy_shop" dump') and b"CREATE DATABASE legacy_shop" in section
+    assert b"COPY public.orders" in section and b"template1" not in section and b"connect postgres" not in section
+    assert b"CREATE ROLE" not in section
+    assert b"".join(_snapshot.database_section(io.BytesIO(DUMPALL), None)) == DUMPALL
+    assert b"".join(_snapshot.database_section(io.BytesIO(DUMPALL), "absent")) == b""
+
+
+def test_the_example_approval_names_the_decision_the_module_raises():
+    ssot = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text())
+    approvals = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "approvals.yml").read_text())["approvals"]
+    src = ssot["sources"][0]
+    (db,) = src["databases"]
+    expected = _decisions.stable_id("ingest", "%s.%s.load" % (src["id"], db), src["id"], db,
+                                    ssot["target"]["container"])
+    assert [a["decision"] for a in approvals] == [expected] and approvals[0]["option"] == "ingest"
+    assert approvals[0]["ssot_digest"] == "@@SSOT_DIGEST@@"   # filled by scripts/init_workspace.py
