@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import secrets
 import socket
 import statistics
@@ -206,6 +205,3 @@ def begin_end(name: str) -> tuple[str, str]:
     script = f"bench/{name}.py"
     return f"<!-- BEGIN {name} ({script}) -->", f"<!-- END {name} -->"
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

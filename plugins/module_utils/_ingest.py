@@ -63,8 +63,9 @@ def tool_version(container, tool):
 
 
 def server_info(container, user):
-    num = int(_pgdata.psql(container, "SHOW server_version_num", user=user)[0][0])
-    version = _pgdata.psql(container, "SHOW server_version", user=user)[0][0].split()[0]
+    row = _pgdata.psql(container, "SELECT current_setting('server_version_num'), current_setting('server_version')",
+                       user=user)[0]
+    num, version = int(row[0]), row[1].split()[0]
     return {"version_num": num, "major_num": major_num(num), "major": major_text(num), "version": version}
 
 
