@@ -4,7 +4,10 @@
 Two legacy-pg 10.23 containers: a source holding a database `bench` grown to each size in turn,
 and the target, provisioned by the collection. At each size, in the same benchmark run and
 alternating, with the target's copy dropped before each run:
-  raw:  createdb; docker exec SRC pg_dump -Fc bench | docker exec -i TGT pg_restore -d bench
+  raw:  createdb; docker exec SRC pg_dump -Fc bench | docker exec -i TGT pg_restore -d bench  (the issue's
+        baseline, pg_dump's default compression)
+  raw Z1: the same with pg_dump -Z 1, the level the role uses (ingest.compression): like for like, so the
+        role's own overhead shows apart from the choice of compression
   role: ansible-playbook ssot.governance.ingest --tags ingest (sources, plan, approval read from
         approvals.yml, pre-ingest snapshot of the target, roles, the same pipeline, every table
         compared with the source) - once with row counts only (ingest.checksums: false) and once
@@ -34,7 +37,7 @@ from _common import (MiB, PASSWORD, begin_end, docker, fill, machine, median, mu
 TARGET, SOURCE = "ssot-bench-ingest", "ssot-bench-ingest-src"
 RAW = r"""set -euo pipefail
 docker exec "$2" psql -U postgres -d postgres -qc "CREATE DATABASE bench"
-docker exec "$1" pg_dump -U postgres -Fc bench | docker exec -i "$2" pg_restore -U postgres -d bench
+docker exec "$1" pg_dump -U postgres -Fc $3 bench | docker exec -i "$2" pg_restore -U postgres -d bench
 """
 
 
@@ -70,9 +73,9 @@ def approve(ws: Path) -> None:
     path.write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
 
 
-def raw_run() -> float:
+def raw_run(z: str = "") -> float:
     start = time.perf_counter()
-    proc = subprocess.run(["bash", "-c", RAW, "raw", SOURCE, TARGET], capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-c", RAW, "raw", SOURCE, TARGET, z], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"raw pipeline failed: {proc.stderr[-2000:]}")
@@ -91,15 +94,17 @@ def role_run(ws: Path, sample_memory=False) -> dict:
 
 
 def measure(ws: Path, runs: int, log) -> dict:
-    out = {"raw": [], "counts": [], "checksums": [], "counts_load": [], "checksums_load": []}
+    out = {"raw": [], "raw_z1": [], "counts": [], "checksums": [], "counts_load": [], "checksums_load": []}
     reset_target(ws)
     raw_run()                                        # warm-up, not counted
-    order = ["raw", "counts", "checksums"]
+    order = ["raw", "counts", "raw_z1", "checksums"]
     for i in range(runs):
-        for kind in order[i % 3:] + order[:i % 3]:
+        for kind in order[i % 4:] + order[:i % 4]:
             reset_target(ws)
             if kind == "raw":
                 out["raw"].append(raw_run())
+            elif kind == "raw_z1":
+                out["raw_z1"].append(raw_run("-Z1"))
             else:
                 set_checksums(ws, kind == "checksums")
                 r = role_run(ws)
@@ -119,29 +124,33 @@ def markdown(results: list[dict], runs: int, started: str) -> str:
     out = [begin, "", "## Ingestion: the role against the raw pipeline (issue 8)", "",
            f"Command: `make bench-ingest` — machine: {machine()}, measured {started}.", "",
            "Two legacy-pg 10.23 containers: the source with a database `bench` grown to each size (4 tables of rows "
-           "of about 250 bytes), the target provisioned by the collection; the target's copy dropped before each "
-           "run. Alternating in the same run (one raw warm-up first, not counted): the raw pipeline (`createdb`; "
-           "`docker exec SRC pg_dump -Fc bench | docker exec -i TGT pg_restore -d bench`) and the role "
-           "(`ansible-playbook ssot.governance.ingest --tags ingest`: sources, plan, approval, pre-ingest snapshot "
-           "of the target, roles, the same pipeline, then every table compared with the source) with row counts "
-           "only and with content checksums. *Load* is the pipeline step inside the role (the module's own timing). "
-           "Memory: one more role run (checksums on), the Ansible processes sampled every 50 ms.", "",
-           "| database | runs each | raw (median s) | role, counts (median s) | ratio | role, checksums (median s) | "
-           "ratio | load step in the role (median s) | load / raw | peak PSS, Ansible processes (MiB) | "
+           "of about 250 bytes: a bigint, a timestamptz, a text), the target provisioned by the collection; the "
+           "target's copy dropped before each run. Alternating in the same run (one raw warm-up first, not counted): "
+           "the raw pipeline the issue names (`createdb`; `docker exec SRC pg_dump -Fc bench | docker exec -i TGT "
+           "pg_restore -d bench`, pg_dump's default compression), the same raw pipeline with `-Z 1` (the level the "
+           "role uses, `ingest.compression`: like for like), and the role (`ansible-playbook ssot.governance.ingest "
+           "--tags ingest`: sources, plan, approval, pre-ingest snapshot of the target, roles, the pipeline, then "
+           "every table compared with the source) with row counts only and with content checksums. *Load* is the "
+           "pipeline step inside the role (the module's own timing). Memory: one more role run (checksums on), the "
+           "Ansible processes sampled every 50 ms.", "",
+           "| database | runs each | raw -Fc (s) | raw -Fc -Z1 (s) | role, counts (s) | ÷ raw | ÷ raw Z1 | "
+           "role, checksums (s) | ÷ raw | ÷ raw Z1 | load step (s) | load ÷ raw Z1 | peak PSS, Ansible (MiB) | "
            "largest RSS (MiB) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        raw = median(r["raw"])
-        out.append(f"| {r['db_bytes'] / MiB:,.0f} MiB | {runs} | {raw:.2f} | {median(r['counts']):.2f} | "
-                   f"{median(r['counts']) / raw:.3f} | {median(r['checksums']):.2f} | "
-                   f"{median(r['checksums']) / raw:.3f} | {median(r['counts_load'] + r['checksums_load']):.2f} | "
-                   f"{median(r['counts_load'] + r['checksums_load']) / raw:.3f} | {r['peak_pss'] / MiB:.0f} | "
-                   f"{r['peak_rss'] / MiB:.0f} |")
-    out += ["", "Goal (issue 8): at most 1.11 times the raw time (90% of its throughput) with at least 2 GB, and "
-            "constant memory of the Ansible processes. Individual runs (s): " + "; ".join(
-                f"{r['db_bytes'] / MiB:,.0f} MiB raw {', '.join(f'{x:.2f}' for x in r['raw'])} / role counts "
-                f"{', '.join(f'{x:.2f}' for x in r['counts'])} / role checksums "
-                f"{', '.join(f'{x:.2f}' for x in r['checksums'])}" for r in results) + ".", "", end]
+        raw, z1, counts, cks = (median(r[k]) for k in ("raw", "raw_z1", "counts", "checksums"))
+        load = median(r["counts_load"] + r["checksums_load"])
+        out.append(f"| {r['db_bytes'] / MiB:,.0f} MiB | {runs} | {raw:.2f} | {z1:.2f} | {counts:.2f} | "
+                   f"{counts / raw:.3f} | {counts / z1:.3f} | {cks:.2f} | {cks / raw:.3f} | {cks / z1:.3f} | "
+                   f"{load:.2f} | {load / z1:.3f} | {r['peak_pss'] / MiB:.0f} | {r['peak_rss'] / MiB:.0f} |")
+
+    def runs_of(r, k):
+        return ", ".join(f"{x:.2f}" for x in r[k])
+    out += ["", "Medians. Goal (issue 8): at most 1.11 times the raw time (90% of its throughput) with at least 2 GB, "
+            "and constant memory of the Ansible processes. Individual runs (s): " + "; ".join(
+                f"{r['db_bytes'] / MiB:,.0f} MiB raw {runs_of(r, 'raw')} / raw Z1 {runs_of(r, 'raw_z1')} / role "
+                f"counts {runs_of(r, 'counts')} / role checksums {runs_of(r, 'checksums')}" for r in results) + ".",
+            "", end]
     return "\n".join(out)
 
 

@@ -259,13 +259,13 @@ def pipe(producer, consumer, stdin_path=None):
     return rc1, rc2, errors
 
 
-def stream_custom(source, target, db, user):
-    """pg_dump -Fc in the source container into pg_restore in the target container."""
-    return pipe(["docker", "exec", source, "pg_dump", "-U", user, "-Fc", db],
+def stream_custom(source, target, db, user, compression=1):
+    """pg_dump -Fc -Z<compression> in the source container into pg_restore in the target container."""
+    return pipe(["docker", "exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), db],
                 ["docker", "exec", "-i", target, "pg_restore", "-U", user, "-d", db])
 
 
-def directory_jobs(source, target, db, user, jobs):
+def directory_jobs(source, target, db, user, jobs, compression=1):
     """pg_dump -Fd -j in the source container, the folder copied as a tar stream, pg_restore -j in the target.
 
     The minimal legacy images have a shell and rm but no chown: the tar keeps the owner pg_dump gave the files,
@@ -275,7 +275,8 @@ def directory_jobs(source, target, db, user, jobs):
     try:
         for c in (source, target):
             _run(["docker", "exec", c, "rm", "-rf", folder])
-        proc = _run(["docker", "exec", source, "pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-f", folder, db])
+        proc = _run(["docker", "exec", source, "pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
+                     "-f", folder, db])
         if proc.returncode != 0:
             return proc.returncode, 0, proc.stderr.strip().splitlines()[-20:]
         rc1, rc2, errors = pipe(["docker", "cp", "%s:%s" % (source, folder), "-"],

@@ -51,6 +51,14 @@ options:
     description: Copy the source's roles the target lacks (conflicts are reported, never overwritten).
     type: bool
     default: true
+  compression:
+    description:
+      - zlib level (0-9) of C(pg_dump) between two containers (the stream, or the folder of directory format).
+      - The stream is never stored, so the cheapest level that keeps the pipe between the containers from being the
+        bottleneck is fastest; 1 measured fastest on the benchmark (docs/benchmarks.md), 0 slower (more bytes
+        through C(docker exec)), the default of C(pg_dump) (6) slowest.
+    type: int
+    default: 1
 extends_documentation_fragment:
   - ssot.governance.attributes
 attributes:
@@ -111,6 +119,8 @@ def load_one(item, src, p, roles):
     db, target, user = item["database"], p["target"], p["user"]
     out = {"source": item["source"], "database": db, "action": item["action"], "method": item["method"],
            "tools": src.get("tools") or {}}
+    if src["kind"] == "container":
+        out["compression"] = p["compression"]
     start = time.time()
     if item["action"] == "reload":
         _ingest.drop_database(target, db, user)
@@ -118,9 +128,10 @@ def load_one(item, src, p, roles):
     _ingest.create_database(target, db, info, user, roles)
     if src["kind"] == "container":
         if p["jobs"] > 1:
-            rc1, rc2, errors = _ingest.directory_jobs(src["container"], target, db, user, p["jobs"])
+            rc1, rc2, errors = _ingest.directory_jobs(src["container"], target, db, user, p["jobs"],
+                                                     p["compression"])
         else:
-            rc1, rc2, errors = _ingest.stream_custom(src["container"], target, db, user)
+            rc1, rc2, errors = _ingest.stream_custom(src["container"], target, db, user, p["compression"])
     else:
         rc1, rc2, errors = _ingest.load_dump(src["path"], src["format"], target, db, user, p["jobs"])
     out["seconds"] = round(time.time() - start, 3)
@@ -145,8 +156,10 @@ def main():
         plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
         proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
         user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
-        globals=dict(type="bool", default=True)), supports_check_mode=False)
+        globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
     p = module.params
+    if not 0 <= p["compression"] <= 9:
+        module.fail_json(msg="compression must be a zlib level from 0 to 9, not %d" % p["compression"])
     by_id = dict((s["id"], s) for s in p["sources"])
     todo = [i for i in p["plan"] if i.get("action") in ("load", "reload")
             and (i.get("decision") or {}).get("id") in p["proceed"]]

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,16 @@ def server_image(request, docker_engine) -> dict:
 def psql(container: str, sql: str, db: str = "postgres") -> str:
     """Run SQL inside the container as the image's postgres user (peer auth on the socket)."""
     return docker("exec", container, "psql", "-U", "postgres", "-d", db, "-Atc", sql).stdout.strip()
+
+
+def start_server(image: str, name: str, password: str | None = None) -> None:
+    """Run ``image`` as container ``name`` and wait until its server accepts connections."""
+    docker("run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={password or secrets.token_urlsafe(12)}", image)
+    for _ in range(60):
+        if docker("exec", name, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
+            return
+        time.sleep(1)
+    pytest.fail(f"{name}: the server did not accept connections within 60 s\n{docker('logs', name).stderr[-2000:]}")
 
 
 def container_file(container: str, path: str) -> bytes:
