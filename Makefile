@@ -15,6 +15,8 @@ export PATH := $(VENV)/bin:$(PATH)
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
 
+# The suite also needs a browser (the panel page is checked in headless chromium).
+test integration: export SSOT_WITH_BROWSER := 1
 test: image
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest tests

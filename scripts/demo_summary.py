@@ -76,6 +76,10 @@ def summary(workspace: Path) -> str:
     lines.append(msg.format("demo.summary.records", runbook=rel(runbook_path),
                                                     panel=rel(workspace / "project-panel.json"),
                                                     journal=rel(workspace / "journal.jsonl")))
+    logs = sorted((workspace / "logs").glob("*.log"))
+    if (workspace / "project-panel.html").exists() and logs:
+        lines.append(msg.format("demo.summary.people", page=rel(workspace / "project-panel.html"),
+                                checklist=rel(workspace / "homologacao-conectividade-ssot.md"), log=rel(logs[-1])))
     lines.extend(phases(workspace, runbook, msg))
     lines.extend(ingest_lines(workspace, msg, rel))
     lines.extend(snapshot_lines(workspace, msg, rel))

@@ -2,7 +2,7 @@
 # Idempotent machine and project setup shared by `make demo` and `make test`.
 #
 #  1. Debian packages the project needs (docker.io when no engine answers,
-#     postgresql-client, skopeo, npm) - installed only when missing, only as
+#     postgresql-client, skopeo, npm; chromium for make test) - installed only when missing, only as
 #     root on Debian/Ubuntu; otherwise a clear message and exit 1.
 #  2. A Docker engine that answers (dockerd started in the background when
 #     none runs; its log goes to .cache/dockerd.log).
@@ -35,6 +35,10 @@ for pkg in libicu72 libxml2 libxslt1.1 libldap-2.5-0 liblz4-1 libzstd1 tzdata; d
 done
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
     missing+=(docker.io)
+fi
+# make test: the panel page is opened in a real browser (Debian's chromium, headless).
+if [ "${SSOT_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    missing+=(chromium)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if can_apt; then

@@ -89,7 +89,7 @@ display = Display()
 
 SSOT_INFO = ("ssot.governance.ssot_info", "ssot_info")
 # Keys of a result that are records, not output: taken out before the result is journaled.
-RECORD_KEYS = ("evidence", "decision", "decisions", "milestone")
+RECORD_KEYS = ("evidence", "decision", "decisions", "milestone", "snapshot")
 
 
 def _role_name(task):
@@ -300,6 +300,8 @@ class CallbackModule(CallbackBase):
                 rec.call("decision", decision)
         if isinstance(records.get("milestone"), dict) and "phase" in records["milestone"]:
             rec.call("milestone", records["milestone"])
+        if isinstance(records.get("snapshot"), dict) and records["snapshot"].get("path"):
+            rec.call("snapshot", records["snapshot"])
 
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):

@@ -12,6 +12,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'demo.summary.counts': 'Verificações: {total}; conferem: {matched}; desvios: {deviations}',
            'demo.summary.check': '  [{mark}] {id}: esperado {expected}, obtido {actual}',
            'demo.summary.evidence': 'Evidências: {log} e {json}',
+           'demo.summary.people': 'Para pessoas: {page} (abra no navegador), {checklist} (conferência à mão) '
+                                  'e {log} (o que a última execução fez)',
            'demo.summary.records': 'Registros: {runbook}, {panel} e {journal}',
            'demo.summary.ok': 'Tudo confere com o SSOT.',
            'demo.summary.deviations': 'Há desvios em relação ao SSOT: registre uma decisão antes de seguir.',
@@ -284,7 +286,177 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                              'fazer.',
            'ingest.verified': '{database}: {tables} tabela(s) conferem entre a fonte e o alvo ({what}).',
            'ingest.mismatch': 'Tabelas diferentes entre a fonte e o alvo: {tables}',
-           'ingest.nothing': 'Nada a ingerir: os dados já estão no alvo.'},
+           'ingest.nothing': 'Nada a ingerir: os dados já estão no alvo.',
+           'panel.title': 'Painel do projeto {name}',
+           'panel.ssot': 'SSOT: {path} — {digest}',
+           'panel.generated': 'Gerado em {at} (UTC) a partir do project-panel.json; responsável: {owner}',
+           'panel.milestones': 'Marcos',
+           'panel.phase': 'Fase {phase} — {title}',
+           'panel.updated': 'atualizado em {at}',
+           'panel.waiting': 'Aguarda a decisão: {ids}',
+           'panel.decisions': 'Decisões pendentes ({count})',
+           'panel.decisions.none': 'Nenhuma decisão pendente.',
+           'panel.decision.context': 'Contexto: {value}',
+           'panel.decision.risk': 'Risco: {value}',
+           'panel.decision.rollback': 'Rollback: {value}',
+           'panel.decision.options': 'Opções: {options}',
+           'panel.decision.how': 'Como aprovar: uma pessoa nomeada acrescenta em {file} (na pasta do '
+                                 'workspace) uma entrada como esta e roda de novo:',
+           'panel.approve.who': 'Nome Sobrenome (função)',
+           'panel.approve.when': 'AAAA-MM-DDTHH:MM:SSZ (UTC, agora)',
+           'panel.approve.option': 'opção',
+           'panel.approve.why': 'por que esta opção',
+           'panel.deviations': 'Desvios em relação ao SSOT ({count})',
+           'panel.deviations.none': 'Nenhum desvio em relação ao SSOT.',
+           'panel.findings': 'Achados ({count})',
+           'panel.findings.none': 'Nenhum achado.',
+           'panel.col.severity': 'Severidade',
+           'panel.col.what': 'O quê',
+           'panel.col.detail': 'Detalhe',
+           'panel.col.file': 'Arquivo',
+           'panel.col.when': 'Quando (UTC)',
+           'panel.expected_actual': 'esperado {expected}, obtido {actual}',
+           'panel.snapshots': 'Snapshots ({count})',
+           'panel.snapshots.none': 'Nenhum snapshot conferido ainda.',
+           'panel.snapshot.detail': '{files} arquivo(s); conferido em {at}',
+           'snapshot.status.verified': 'confere com o manifest',
+           'snapshot.status.failed': 'NÃO confere com o manifest',
+           'snapshot.status.unverified': 'não conferido',
+           'snapshot.restore.passed': 'restauração de teste confere',
+           'snapshot.restore.failed': 'restauração de teste com divergências',
+           'panel.evidence': 'Evidências ({count})',
+           'panel.evidence.missing': 'arquivo ausente',
+           'panel.evidence.none': 'Nenhuma evidência ainda.',
+           'panel.references': 'Referências',
+           'severity.high': 'alta',
+           'severity.medium': 'média',
+           'severity.low': 'baixa',
+           'severity.info': 'informativa',
+           'checklist.title': 'Homologação de conectividade — {name}',
+           'checklist.intro': 'Gerado com o runbook.json a partir do SSOT {path} ({digest}). Cada item: o '
+                              'estado registrado e os comandos para conferi-lo à mão.',
+           'checklist.password.env': 'Nenhum comando contém senha: o psql a lê da variável de ambiente '
+                                     '{env}, como o SSOT define.',
+           'checklist.password.ask': 'Nenhum comando contém senha: o psql a pede quando precisar.',
+           'checklist.phases': 'Etapas',
+           'checklist.checks': 'Verificações do SSOT',
+           'checklist.artifact': 'Artefato {id} ({path}) com o sha256 do SSOT',
+           'checklist.connect': 'Conexão ao contêiner {container} em {host}:{port}',
+           'checklist.major': 'PostgreSQL major {major}',
+           'checklist.setting': 'Parâmetro {name} = {expected}',
+           'checklist.check': 'Verificação {id}: {description} (esperado {expected})',
+           'checklist.records': 'Registros',
+           'checklist.records.how': 'Confere o encadeamento do journal, cada evidência e cada visão '
+                                    '(runbook.json, painel, esta lista):',
+           'check.status.match': 'confere',
+           'check.status.deviation': 'desvio',
+           'check.status.pending': 'não verificado ainda',
+           'check.status.present': 'presente',
+           'check.status.missing': 'ausente',
+           'check.status.error': 'erro ao verificar',
+           'log.run': 'Execução {run}: {playbook}, iniciada em {start} (UTC) por {user}.',
+           'log.tags': 'Tags: {tags}.',
+           'log.play': '{play}: {ok} etapa(s) sem mudança, {changed} com mudança, {failed} com falha, '
+                       '{skipped} pulada(s).',
+           'log.failed_step': 'Falhou: {step} — {msg}',
+           'log.decided': 'Decisão {id}: {status} por {by} (opção {option}, em {at}).',
+           'log.evidence': 'Evidências desta execução: {count} arquivo(s) em evidence/{run}/.',
+           'log.pending': 'Pendente: decisão {id} — {title}. Registre a aprovação em approvals.yml.',
+           'log.milestone': 'Fase {phase} — {title}: {status}.',
+           'log.nothing_pending': 'Nada pendente.',
+           'log.ended': 'Terminou em {end} (UTC): {status}.',
+           'log.running': 'Execução em andamento.',
+           'run.status.ok': 'concluída sem falhas',
+           'run.status.failed': 'concluída com falhas',
+           'run.status.interrupted': 'interrompida',
+           'role.ssot.no_workspace': 'Nenhum workspace informado. Rode com -e ssot_workspace=<pasta com '
+                                     'ssot.yml> (ou exporte SSOT_WORKSPACE).',
+           'role.ssot.no_recorder': 'O callback ssot.governance.runbook não está habilitado, e sem ele nada '
+                                    'fica registrado no workspace (journal, evidências, runbook.json, '
+                                    'project-panel.json). Habilite-o no ansible.cfg ([defaults] '
+                                    'callbacks_enabled = ssot.governance.runbook) ou com '
+                                    'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
+           'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências e {views} '
+                             'visões conferidas.',
+           'role.provision.needs_inventory': 'O provisionamento usa o inventário da fase 1: inclua o papel '
+                                             'ssot.governance.inventory antes de ssot.governance.provision '
+                                             '(o playbook ssot.governance.provision já faz isso).',
+           'role.provision.no_artifact': 'O SSOT não lista nenhum artefato (artifacts[].path) com a imagem '
+                                         '{image}. Acrescente o tar entregue em artifacts, com path, format '
+                                         'e sha256.',
+           'role.provision.rebuild': 'Caminho B aprovado para {id}: reconstruir conforme o SSOT. A '
+                                     'reconstrução não é automática: entregue o tar reconstruído, atualize '
+                                     'artifacts (path, sha256) no SSOT e execute de novo.',
+           'role.provision.blocked': 'Provisionamento bloqueado: decisões sem aprovação sobre {id}: '
+                                     '{decisions} registre a escolha em {file} (decision, option, by, at, '
+                                     'ssot_digest: {digest}) e execute de novo.',
+           'role.provision.not_loadable': 'O artefato {path} ({format}) não é uma imagem que este engine '
+                                          'carregue. Confira artifacts[].format no SSOT e o inventário '
+                                          '(evidência inventory.log).',
+           'role.provision.port_busy': 'A porta {bind}:{port} já está em uso por outro processo. Libere-a ou '
+                                       'escolha outra porta no SSOT (target.ports).',
+           'role.provision.foreign_container': 'O contêiner {container} já existe e pertence a outro '
+                                               'workspace ({owner}). Recriá-lo apagaria os dados dele: '
+                                               'escolha outro nome em target.container ou remova-o de '
+                                               'propósito (docker rm -f {container}).',
+           'role.provision.ports_differ': 'O contêiner {container} publica {published} e o SSOT pede '
+                                          '{wanted}. Mudar a publicação recria o contêiner e os dados dele '
+                                          'estão dentro dele: é uma mudança de exposição '
+                                          '(ssot.governance.modify --tags modify_exposure, com decisão '
+                                          'aprovada); volte o SSOT ao que roda, ou recrie o contêiner de '
+                                          'propósito depois de um snapshot.',
+           'role.provision.nothing': 'nada',
+           'role.provision.convert_changed': 'A conversão mudou as camadas da imagem ({before} → {after}). '
+                                             'Nada foi carregado; confira a evidência convert.log.',
+           'role.provision.convert_ok': 'Conversão conferida: {layers} camada(s) com os mesmos diff_ids.',
+           'role.provision.no_answer': 'O PostgreSQL em {host}:{port} (contêiner {container}) não respondeu '
+                                       'após {retries} tentativas: {error}. Veja `docker logs {container}`.',
+           'role.provision.no_detail': 'sem detalhe',
+           'role.provision.answers': '{container} responde em {host}:{port} ({version})',
+           'role.validate.summary': '{matched} de {total} verificações conferem com o SSOT ({version}).',
+           'role.validate.evidence': 'Evidência: {path}',
+           'role.validate.open': 'Decisões sem aprovação ({count}): {decisions} registre cada escolha em '
+                                 '{file} (decision, option, by, at, ssot_digest: {digest}) e execute de '
+                                 'novo. Detalhes: runbook.json (decisions) e a evidência '
+                                 'validate-{container}.log.',
+           'role.decision_item': '[{id}] {title} ({status});',
+           'role.nothing_to_undo': 'Nenhum {file} em {folder}: nenhuma mudança desse tipo foi aplicada por '
+                                   'este workspace, nada a desfazer.',
+           'role.expose.no_trust_change': 'Nenhuma mudança de pg_hba aprovada ({why}). O servidor não foi '
+                                          'alterado.',
+           'role.expose.no_trust_entry': 'nenhuma entrada trust',
+           'role.expose.declined': 'rejeitada ou risco aceito',
+           'role.expose.hba_refused': 'pg_hba.conf não foi alterado: {reason}',
+           'role.expose.still_trust': 'Ainda há trust no pg_hba depois da mudança; o arquivo anterior está '
+                                      'na evidência rollback-pg_hba.json (desfaça com --tags '
+                                      'rollback_pg_hba).',
+           'role.expose.trust_removed': 'Verificado: pg_hba sem trust ({count} linha(s) mudaram); login com '
+                                        'senha funciona.',
+           'role.expose.hba_rollback_failed': 'Rollback de pg_hba incompleto: o arquivo difere do capturado '
+                                              'em rollback-pg_hba.json.',
+           'role.expose.hba_rollback_ok': 'Rollback verificado: pg_hba.conf voltou ao conteúdo capturado.',
+           'role.expose.no_container': 'O contêiner {container} não existe: provisione antes '
+                                       '(ssot.governance.provision).',
+           'role.expose.no_exposure_change': 'Nenhuma mudança de publicação aprovada (ou nada difere do '
+                                             'SSOT). O contêiner não foi alterado.',
+           'role.expose.exposure_differs': 'A nova publicação não confere com o SSOT; o contêiner anterior '
+                                           'está guardado como {kept} (desfaça com --tags '
+                                           'rollback_exposure).',
+           'role.expose.exposure_ok': 'Verificado: {container} publica {published}; o anterior está guardado '
+                                      'como {kept}.',
+           'role.expose.kept_gone': 'O contêiner guardado {kept} não existe mais: não há o que restaurar.',
+           'role.expose.exposure_rollback_failed': 'Rollback incompleto: {ports} (antes: {before})',
+           'role.expose.exposure_rollback_ok': 'Rollback verificado: {container} voltou a publicar {before}.',
+           'role.modify.nothing_approved': 'Nenhuma mudança aprovada (rejeitadas ou aceitas como estão: '
+                                           '{declined}). O servidor não foi alterado.',
+           'role.modify.still_deviates': 'Depois da mudança ainda há desvio: {ids}. Os valores anteriores '
+                                         'estão na evidência rollback-settings.json; desfaça com --tags '
+                                         'rollback.',
+           'role.modify.verified': 'Verificado: {ids} conferem com o SSOT.',
+           'role.modify.rollback_failed': 'Rollback incompleto: {found} (esperado {expected})',
+           'role.modify.rollback_ok': 'Rollback verificado: {names} voltaram aos valores anteriores.',
+           'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook '
+                                 'ssot.governance.snapshot.'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -292,6 +464,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'demo.summary.counts': 'Checks: {total}; matching: {matched}; deviations: {deviations}',
         'demo.summary.check': '  [{mark}] {id}: expected {expected}, got {actual}',
         'demo.summary.evidence': 'Evidence: {log} and {json}',
+        'demo.summary.people': 'For people: {page} (open it in a browser), {checklist} (checking by hand) '
+                               'and {log} (what the last run did)',
         'demo.summary.records': 'Records: {runbook}, {panel} and {journal}',
         'demo.summary.ok': 'Everything matches the SSOT.',
         'demo.summary.deviations': 'There are deviations from the SSOT: record a decision before going on.',
@@ -548,4 +722,168 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                           'nothing to do.',
         'ingest.verified': '{database}: {tables} table(s) equal between source and target ({what}).',
         'ingest.mismatch': 'Tables that differ between source and target: {tables}',
-        'ingest.nothing': 'Nothing to ingest: the data is already in the target.'}}
+        'ingest.nothing': 'Nothing to ingest: the data is already in the target.',
+        'panel.title': 'Project panel {name}',
+        'panel.ssot': 'SSOT: {path} — {digest}',
+        'panel.generated': 'Generated at {at} (UTC) from project-panel.json; owner: {owner}',
+        'panel.milestones': 'Milestones',
+        'panel.phase': 'Phase {phase} — {title}',
+        'panel.updated': 'updated at {at}',
+        'panel.waiting': 'Waiting for the decision: {ids}',
+        'panel.decisions': 'Pending decisions ({count})',
+        'panel.decisions.none': 'No pending decision.',
+        'panel.decision.context': 'Context: {value}',
+        'panel.decision.risk': 'Risk: {value}',
+        'panel.decision.rollback': 'Rollback: {value}',
+        'panel.decision.options': 'Options: {options}',
+        'panel.decision.how': 'How to approve: a named person adds to {file} (in the workspace folder) an '
+                              'entry like this one and runs again:',
+        'panel.approve.who': 'First Last (role)',
+        'panel.approve.when': 'YYYY-MM-DDTHH:MM:SSZ (UTC, now)',
+        'panel.approve.option': 'option',
+        'panel.approve.why': 'why this option',
+        'panel.deviations': 'Deviations from the SSOT ({count})',
+        'panel.deviations.none': 'No deviation from the SSOT.',
+        'panel.findings': 'Findings ({count})',
+        'panel.findings.none': 'No finding.',
+        'panel.col.severity': 'Severity',
+        'panel.col.what': 'What',
+        'panel.col.detail': 'Detail',
+        'panel.col.file': 'File',
+        'panel.col.when': 'When (UTC)',
+        'panel.expected_actual': 'expected {expected}, got {actual}',
+        'panel.snapshots': 'Snapshots ({count})',
+        'panel.snapshots.none': 'No snapshot verified yet.',
+        'panel.snapshot.detail': '{files} file(s); verified at {at}',
+        'snapshot.status.verified': 'matches its manifest',
+        'snapshot.status.failed': 'does NOT match its manifest',
+        'snapshot.status.unverified': 'not verified',
+        'snapshot.restore.passed': 'restore test passed',
+        'snapshot.restore.failed': 'restore test found differences',
+        'panel.evidence': 'Evidence ({count})',
+        'panel.evidence.missing': 'file missing',
+        'panel.evidence.none': 'No evidence yet.',
+        'panel.references': 'References',
+        'severity.high': 'high',
+        'severity.medium': 'medium',
+        'severity.low': 'low',
+        'severity.info': 'informational',
+        'checklist.title': 'Connectivity homologation — {name}',
+        'checklist.intro': 'Generated with runbook.json from the SSOT {path} ({digest}). Each item: the '
+                           'recorded state and the commands to check it by hand.',
+        'checklist.password.env': 'No command holds a password: psql reads it from the environment variable '
+                                  '{env}, as the SSOT says.',
+        'checklist.password.ask': 'No command holds a password: psql asks for it when it needs one.',
+        'checklist.phases': 'Steps',
+        'checklist.checks': 'SSOT checks',
+        'checklist.artifact': "Artifact {id} ({path}) with the SSOT's sha256",
+        'checklist.connect': 'Connection to container {container} at {host}:{port}',
+        'checklist.major': 'PostgreSQL major {major}',
+        'checklist.setting': 'Setting {name} = {expected}',
+        'checklist.check': 'Check {id}: {description} (expected {expected})',
+        'checklist.records': 'Records',
+        'checklist.records.how': "Checks the journal's chain, every evidence file and every view "
+                                 '(runbook.json, the panel, this list):',
+        'check.status.match': 'matches',
+        'check.status.deviation': 'deviation',
+        'check.status.pending': 'not checked yet',
+        'check.status.present': 'present',
+        'check.status.missing': 'missing',
+        'check.status.error': 'error while checking',
+        'log.run': 'Run {run}: {playbook}, started at {start} (UTC) by {user}.',
+        'log.tags': 'Tags: {tags}.',
+        'log.play': '{play}: {ok} step(s) unchanged, {changed} changed, {failed} failed, {skipped} skipped.',
+        'log.failed_step': 'Failed: {step} — {msg}',
+        'log.decided': 'Decision {id}: {status} by {by} (option {option}, at {at}).',
+        'log.evidence': 'Evidence of this run: {count} file(s) in evidence/{run}/.',
+        'log.pending': 'Pending: decision {id} — {title}. Record the approval in approvals.yml.',
+        'log.milestone': 'Phase {phase} — {title}: {status}.',
+        'log.nothing_pending': 'Nothing pending.',
+        'log.ended': 'Ended at {end} (UTC): {status}.',
+        'log.running': 'Run in progress.',
+        'run.status.ok': 'finished without failures',
+        'run.status.failed': 'finished with failures',
+        'run.status.interrupted': 'interrupted',
+        'role.ssot.no_workspace': 'No workspace given. Run with -e ssot_workspace=<folder with ssot.yml> (or '
+                                  'export SSOT_WORKSPACE).',
+        'role.ssot.no_recorder': 'The ssot.governance.runbook callback is not enabled, and without it '
+                                 'nothing is recorded in the workspace (journal, evidence, runbook.json, '
+                                 'project-panel.json). Enable it in ansible.cfg ([defaults] '
+                                 'callbacks_enabled = ssot.governance.runbook) or with '
+                                 'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
+        'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files and {views} '
+                          'views checked.',
+        'role.provision.needs_inventory': 'Provisioning uses the phase 1 inventory: include the '
+                                          'ssot.governance.inventory role before ssot.governance.provision '
+                                          '(the ssot.governance.provision playbook does).',
+        'role.provision.no_artifact': 'The SSOT lists no artifact (artifacts[].path) with the image {image}. '
+                                      'Add the delivered tar to artifacts, with path, format and sha256.',
+        'role.provision.rebuild': 'Path B approved for {id}: rebuild as the SSOT says. Rebuilding is not '
+                                  'automatic: deliver the rebuilt tar, update artifacts (path, sha256) in '
+                                  'the SSOT and run again.',
+        'role.provision.blocked': 'Provisioning blocked: decisions without approval about {id}: {decisions} '
+                                  'record the choice in {file} (decision, option, by, at, ssot_digest: '
+                                  '{digest}) and run again.',
+        'role.provision.not_loadable': 'The artifact {path} ({format}) is not an image this engine loads. '
+                                       'Check artifacts[].format in the SSOT and the inventory (evidence '
+                                       'inventory.log).',
+        'role.provision.port_busy': 'Port {bind}:{port} is already in use by another process. Free it or '
+                                    'choose another port in the SSOT (target.ports).',
+        'role.provision.foreign_container': 'Container {container} already exists and belongs to another '
+                                            'workspace ({owner}). Recreating it would erase its data: choose '
+                                            'another name in target.container or remove it on purpose '
+                                            '(docker rm -f {container}).',
+        'role.provision.ports_differ': 'Container {container} publishes {published} and the SSOT asks for '
+                                       '{wanted}. Changing what it publishes recreates the container, and '
+                                       'its data lives inside it: that is an exposure change '
+                                       '(ssot.governance.modify --tags modify_exposure, with an approved '
+                                       'decision); set the SSOT back to what runs, or recreate the container '
+                                       'on purpose after a snapshot.',
+        'role.provision.nothing': 'nothing',
+        'role.provision.convert_changed': "The conversion changed the image's layers ({before} → {after}). "
+                                          'Nothing was loaded; see the evidence convert.log.',
+        'role.provision.convert_ok': 'Conversion checked: {layers} layer(s) with the same diff_ids.',
+        'role.provision.no_answer': 'PostgreSQL at {host}:{port} (container {container}) did not answer '
+                                    'after {retries} attempts: {error}. See `docker logs {container}`.',
+        'role.provision.no_detail': 'no detail',
+        'role.provision.answers': '{container} answers at {host}:{port} ({version})',
+        'role.validate.summary': '{matched} of {total} checks match the SSOT ({version}).',
+        'role.validate.evidence': 'Evidence: {path}',
+        'role.validate.open': 'Decisions without approval ({count}): {decisions} record each choice in '
+                              '{file} (decision, option, by, at, ssot_digest: {digest}) and run again. '
+                              'Details: runbook.json (decisions) and the evidence validate-{container}.log.',
+        'role.decision_item': '[{id}] {title} ({status});',
+        'role.nothing_to_undo': 'No {file} in {folder}: no change of that kind was applied by this '
+                                'workspace, nothing to undo.',
+        'role.expose.no_trust_change': 'No pg_hba change approved ({why}). The server was not changed.',
+        'role.expose.no_trust_entry': 'no trust entry',
+        'role.expose.declined': 'rejected or risk accepted',
+        'role.expose.hba_refused': 'pg_hba.conf was not changed: {reason}',
+        'role.expose.still_trust': 'pg_hba still has trust after the change; the previous file is in the '
+                                   'evidence rollback-pg_hba.json (undo with --tags rollback_pg_hba).',
+        'role.expose.trust_removed': 'Verified: pg_hba without trust ({count} line(s) changed); password '
+                                     'login works.',
+        'role.expose.hba_rollback_failed': 'pg_hba rollback incomplete: the file differs from the one '
+                                           'captured in rollback-pg_hba.json.',
+        'role.expose.hba_rollback_ok': 'Rollback verified: pg_hba.conf is back to the captured content.',
+        'role.expose.no_container': 'Container {container} does not exist: provision it first '
+                                    '(ssot.governance.provision).',
+        'role.expose.no_exposure_change': 'No publication change approved (or nothing differs from the '
+                                          'SSOT). The container was not changed.',
+        'role.expose.exposure_differs': 'The new publication does not match the SSOT; the previous container '
+                                        'is kept as {kept} (undo with --tags rollback_exposure).',
+        'role.expose.exposure_ok': 'Verified: {container} publishes {published}; the previous one is kept as '
+                                   '{kept}.',
+        'role.expose.kept_gone': 'The kept container {kept} no longer exists: there is nothing to restore.',
+        'role.expose.exposure_rollback_failed': 'Rollback incomplete: {ports} (before: {before})',
+        'role.expose.exposure_rollback_ok': 'Rollback verified: {container} publishes {before} again.',
+        'role.modify.nothing_approved': 'No change approved (rejected or accepted as they are: {declined}). '
+                                        'The server was not changed.',
+        'role.modify.still_deviates': 'After the change there is still a deviation: {ids}. The previous '
+                                      'values are in the evidence rollback-settings.json; undo with --tags '
+                                      'rollback.',
+        'role.modify.verified': 'Verified: {ids} match the SSOT.',
+        'role.modify.rollback_failed': 'Rollback incomplete: {found} (expected {expected})',
+        'role.modify.rollback_ok': 'Rollback verified: {names} are back to their previous values.',
+        'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot '
+                              'first.'}}

@@ -292,6 +292,19 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                             'minimum': 1,
                                                             'maximum': 32,
                                                             'default': 1},
+                                                   'compression': {'description': 'zlib level of pg_dump '
+                                                                                  'between two containers '
+                                                                                  '(0-9). The stream is '
+                                                                                  'never stored: 1 keeps the '
+                                                                                  'pipe fast at little CPU '
+                                                                                  '(0 sends more bytes '
+                                                                                  'through docker exec, '
+                                                                                  "pg_dump's default 6 costs "
+                                                                                  'the most CPU).',
+                                                                   'type': 'integer',
+                                                                   'minimum': 0,
+                                                                   'maximum': 9,
+                                                                   'default': 1},
                                                    'globals': {'description': "Copy the source's roles the "
                                                                               'target lacks (pg_dumpall '
                                                                               '--globals-only); roles the '
@@ -344,13 +357,15 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                           '(an '
                                                                                           'order-independent '
                                                                                           'sum of per-row '
-                                                                                          'md5s, computed by '
-                                                                                          'each server) '
-                                                                                          'besides its row '
-                                                                                          'count. Costs one '
-                                                                                          'full read of '
-                                                                                          'every table on '
-                                                                                          'both servers.',
+                                                                                          'hashes of the '
+                                                                                          'typed values, '
+                                                                                          'computed by each '
+                                                                                          'server) besides '
+                                                                                          'its row count. '
+                                                                                          'Costs one full '
+                                                                                          'read of every '
+                                                                                          'table on both '
+                                                                                          'servers.',
                                                                            'type': 'boolean',
                                                                            'default': False},
                                                      'destination': {'description': 'Folder for snapshots, '
@@ -700,6 +715,27 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                     'pattern': '^[0-9a-f]{64}$'},
                                                                          'run_id': {'type': 'string'},
                                                                          'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'}}}},
+                                  'snapshots': {'description': 'Each snapshot a run verified, with its '
+                                                               'verdict and, when one ran, its restore '
+                                                               "test's.",
+                                                'type': 'array',
+                                                'items': {'type': 'object',
+                                                          'additionalProperties': False,
+                                                          'required': ['path'],
+                                                          'properties': {'path': {'description': 'Relative '
+                                                                                                 'to the '
+                                                                                                 'workspace '
+                                                                                                 'when '
+                                                                                                 'inside it.',
+                                                                                  'type': 'string'},
+                                                                         'status': {'enum': ['verified',
+                                                                                             'failed']},
+                                                                         'files': {'type': 'integer',
+                                                                                   'minimum': 0},
+                                                                         'restore': {'enum': ['passed',
+                                                                                              'failed']},
+                                                                         'at': {'type': 'string'},
+                                                                         'run_id': {'type': 'string'}}}},
                                   'references': {'type': 'array',
                                                  'items': {'type': 'object',
                                                            'additionalProperties': False,

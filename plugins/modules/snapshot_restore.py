@@ -39,9 +39,9 @@ options:
     default: postgres
   checksums:
     description:
-      - Also compare a checksum of every table's content, computed by each server (the sum of the first 60 bits of
-        each row's md5, so the order rows were restored in does not matter). One full read of every table on both
-        servers.
+      - Also compare a checksum of every table's content, computed by each server (each value hashed with the
+        server's hash function for its type, rows combined into 60 bits and summed, so the order rows were restored
+        in does not matter). One full read of every table on both servers; same major only.
     type: bool
     default: false
   keep:
@@ -104,6 +104,11 @@ evidence:
   type: list
   elements: dict
   sample: [{"name": "restore-test.log", "text": "..."}]
+snapshot:
+  description: The restore test's verdict for the recorder (the panel shows it beside the snapshot).
+  returned: when the restore ran
+  type: dict
+  sample: {"path": "/ws/snapshots/20261124T104220Z", "restore": "passed"}
 '''
 
 import json
@@ -182,10 +187,11 @@ def main():
         lines += result["compat_rewrites"][:20]
     evidence = [{"name": "restore-test.log", "text": "\n".join(lines) + "\n"},
                 {"name": "restore-test.json", "content": result}]
+    record = dict(path=p["path"].rstrip("/"), restore="failed" if result["mismatches"] else "passed")
     if result["mismatches"]:
         module.fail_json(msg="restored tables differ from the source: %s" % ", ".join(
-            _pgdata.describe(m) for m in result["mismatches"]), evidence=evidence, **result)
-    module.exit_json(changed=True, evidence=evidence, msg="%d table(s) match the source (%s)" % (
+            _pgdata.describe(m) for m in result["mismatches"]), evidence=evidence, snapshot=record, **result)
+    module.exit_json(changed=True, evidence=evidence, snapshot=record, msg="%d table(s) match the source (%s)" % (
         len(result["comparisons"]), "rows and content" if p["checksums"] else "rows"), **result)
 
 

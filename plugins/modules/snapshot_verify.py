@@ -65,6 +65,13 @@ altered:
   type: list
   elements: dict
   sample: [{"name": "pg_dumpall.sql.gz", "expected": "9f2c...", "found": "0a11..."}]
+snapshot:
+  description:
+    - The verdict for the recorder (the panel lists each snapshot with it); not kept in the registered result by
+      the recorder's journal line, which holds it as its own record.
+  returned: always
+  type: dict
+  sample: {"path": "/ws/snapshots/20261124T104220Z", "status": "verified", "files": 4}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -84,9 +91,11 @@ def main():
     try:
         report = _snapshot.verify(p["path"], expected)
     except _snapshot.SnapshotError as exc:
-        module.fail_json(msg=str(exc), checked=0, missing=[], extra=[], altered=[])
+        module.fail_json(msg=str(exc), checked=0, missing=[], extra=[], altered=[],
+                         snapshot=dict(path=p["path"].rstrip("/"), status="failed", files=0))
     report.pop("manifest", None)
     ok = report.pop("ok")
+    report["snapshot"] = dict(path=p["path"].rstrip("/"), status="verified" if ok else "failed", files=report["checked"])
     if not ok:
         names = report["missing"] + [a["name"] for a in report["altered"]] + report["extra"]
         module.fail_json(msg="snapshot %s does not match its manifest: %s" % (module.params["path"], ", ".join(names)),

@@ -35,6 +35,7 @@ import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.plugin_utils import _human
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
 
@@ -339,6 +340,9 @@ class Recorder(_SignalSafe):
     def milestone(self, milestone):
         self.append("milestone", self.redactor.value(milestone))
 
+    def snapshot(self, snapshot):
+        self.append("snapshot", self.redactor.value(snapshot))
+
     def deviations(self, checks):
         """Deviations of a checks list (open or cleared), then what changed since the previous results (drift)."""
         observed = []
@@ -391,9 +395,15 @@ class Recorder(_SignalSafe):
     def write_views(self):
         now = utc_now()
         docs = {"runbook.json": self.state.runbook(now), "project-panel.json": self.state.panel(now)}
-        for name in VIEWS:
-            data = (json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        files = dict((name, json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n") for name in VIEWS)
+        # The views for people, from the same state: the panel page, the checklist, this run's log.
+        files.update(_human.render(self.state, now, docs["runbook.json"], docs["project-panel.json"], self.run_id,
+                                   lambda rel: os.path.isfile(os.path.join(self.workspace, rel))))
+        for name, content in files.items():
+            data = self.redactor.text(content).encode("utf-8") if name not in VIEWS else content.encode("utf-8")
             path = os.path.join(self.workspace, name)
+            if os.path.dirname(name):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
             self._keep_altered_view(name, path)
             atomic_write(path, data)
             self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})

@@ -54,6 +54,8 @@ class State(object):
         self.last_seq = 0
         self.last_hash = None
         self.view_sha = {}         # view path -> sha256 of the version last written
+        self.run_decisions = {}    # run id -> ids of the decisions recorded in it (the human log)
+        self.snapshots = {}        # snapshot path -> what its last verification or restore test said
 
     # --- folding -------------------------------------------------------------
     def apply(self, line):
@@ -66,7 +68,8 @@ class State(object):
 
     def _on_run_start(self, line, d):
         self.runs[line["run"]] = {"id": line["run"], "started_at": line["ts"], "status": "running",
-                                  "playbook": d.get("playbook", ""), "user": d.get("user", "")}
+                                  "playbook": d.get("playbook", ""), "user": d.get("user", ""),
+                                  "tags": [t for t in d.get("tags") or [] if t != "all"]}
 
     def _on_run_end(self, line, d):
         run = self.runs.get(line["run"])
@@ -147,6 +150,18 @@ class State(object):
         current.setdefault("raised_at", line["ts"])
         current.setdefault("run_id", line["run"])
         self.decisions[d["id"]] = current
+        seen = self.run_decisions.setdefault(line["run"], [])
+        if d["id"] not in seen:
+            seen.append(d["id"])
+
+    def _on_snapshot(self, line, d):
+        if d.get("path"):
+            path = d["path"]
+            if self.workspace and path.startswith(self.workspace.rstrip("/") + "/"):
+                path = path[len(self.workspace.rstrip("/")) + 1:]
+            current = self.snapshots.setdefault(path, {"path": path})
+            current.update((k, v) for k, v in d.items() if k in ("status", "files", "restore"))
+            current.update(at=line["ts"], run_id=line["run"])
 
     def _on_deviation(self, line, d):
         self.deviations[d["id"]] = d
@@ -314,6 +329,7 @@ class State(object):
             "findings": list(self.findings.values()),
             "evidences": self.evidences,
             "references": self.references,
+            "snapshots": list(self.snapshots.values()),
         }
         if self.drift is not None:
             panel["drift"] = dict(self.drift, title=text(self.language, "validate.drift.title"))

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
+import shutil
 import subprocess
-import time
+from html.parser import HTMLParser
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, views, write_approvals,
-                      write_workspace)
+from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, start_server, views,
+                      write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +26,7 @@ def target_state(container: str) -> dict:
 
 
 def start_source(image: str, name: str) -> None:
-    docker("run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={secrets.token_urlsafe(12)}", image)
-    for _ in range(60):
-        if docker("exec", name, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
-            break
-        time.sleep(1)
+    start_server(image, name)
     subprocess.run([str(ROOT / "tests" / "images" / "seed_demo.sh"), name], check=True, capture_output=True)
 
 
@@ -153,3 +149,53 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     assert back.returncode == 0, explain(back)
     assert psql(target, "SELECT count(*) FROM order_items", db="legacy_shop") == "5980"
     assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "500"
+
+
+class Dom(HTMLParser):
+    """The DOM chromium serialized after loading the page: elements with their attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):
+    """project-panel.html of this workspace (provision, a blocked then an approved ingestion, a pre-ingest snapshot)
+    in Debian's chromium, headless, from the file: the DOM it builds, and a phone-sized screenshot kept."""
+    ws = story["ws"].path
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed: run the suite with `make test` (SSOT_WITH_BROWSER=1 installs it)"
+    page = ws / "project-panel.html"
+    flags = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0 and "</html>" in dom.stdout, dom.stderr[-2000:]
+    parsed = Dom()
+    parsed.feed(dom.stdout)
+    elements = parsed.elements
+    panel = json.loads((ws / "project-panel.json").read_text())
+    assert not [tag for tag, _ in elements if tag in ("script", "link", "img", "iframe")]
+    milestones = [a for _, a in elements if "data-milestone" in a]
+    assert [(a["data-milestone"], a["data-status"]) for a in milestones] == [
+        (m["id"], m["status"]) for m in panel["milestones"]]
+    assert len(milestones) == 7
+    assert [a["data-decision"] for _, a in elements if "data-decision" in a] == [
+        d["id"] for d in panel["decisions_pending"]]
+    links = [a["href"] for tag, a in elements if tag == "a" and "data-evidence" in a]
+    assert len(links) == len(panel["evidences"]) > 0
+    unresolved = [h for h in links if not (ws / h).is_file()]
+    assert unresolved == []
+    snapshots = [a for _, a in elements if "data-snapshot" in a]
+    assert [s["data-status"] for s in snapshots] == ["verified"] * len(panel["snapshots"]) and snapshots
+    assert panel["ssot"]["digest"] in dom.stdout
+    # Kept as a test artifact: what a person sees on a phone.
+    out = ROOT / "tests" / "output"
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / "project-panel-phone.png"
+    shot.unlink(missing_ok=True)
+    taken = subprocess.run(flags + ["--window-size=412,2400", f"--screenshot={shot}", page.as_uri()],
+                           capture_output=True, text=True, timeout=120)
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]

@@ -47,13 +47,6 @@ def test_role_defaults_match_argument_specs(role):
         assert name.startswith(role + "_"), f"{role}: public variable {name} lacks the role prefix"
 
 
-def test_message_catalogs_have_the_same_keys():
-    pt = yaml.safe_load((ROOT / "messages" / "pt-BR.yml").read_text(encoding="utf-8"))
-    en = yaml.safe_load((ROOT / "messages" / "en.yml").read_text(encoding="utf-8"))
-    assert set(pt) == set(en)
-    assert all(isinstance(k, str) for k in pt), "a key was read as a non-string (YAML yes/no?)"
-
-
 def test_every_module_has_docs_examples_return():
     for path in sorted((ROOT / "plugins" / "modules").glob("*.py")):
         ns: dict = {}

@@ -56,7 +56,7 @@ def test_a_run_leaves_a_verifiable_journal_and_valid_views(tmp_path):
     rec = a_run(tmp_path)
     report = _chain.verify(str(tmp_path))
     assert report["ok"], report["problems"]
-    assert report["evidence_checked"] == 1 and report["views_checked"] == 2
+    assert report["evidence_checked"] == 1 and report["views_checked"] == 5
     assert_views_valid(tmp_path)
     runbook = json.loads((tmp_path / "runbook.json").read_text())
     assert [s["status"] for s in runbook["steps"]] == ["done", "done", "pending"], "plan shown before it runs"

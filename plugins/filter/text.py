@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.ssot.governance.plugins.module_utils import _messages
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message
+
+
+def text(key, language=DEFAULT_LANGUAGE, **params):
+    """The catalog's text for ``key`` in ``language`` with its {placeholders} filled."""
+    catalog = _messages.MESSAGES.get(language) or _messages.MESSAGES[DEFAULT_LANGUAGE]
+    if key not in catalog:
+        raise AnsibleFilterError("ssot.governance.text: no message %r in the catalog (messages/*.yml)" % key)
+    return message(language, key, **params)
+
+
+class FilterModule(object):
+
+    def filters(self):
+        return {"text": text}

@@ -1,0 +1,321 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The views for people: project-panel.html, homologacao-conectividade-ssot.md and the log of a run.
+
+PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
+
+Each is rendered from the same state as runbook.json / project-panel.json (never from anything
+else), in the operator's language, every text from the message catalog. The page is one file:
+no script, font, image or style from anywhere else, readable on a phone and printable.
+"""
+
+from __future__ import annotations
+
+import html
+
+from ansible_collections.ssot.governance.plugins.module_utils import _messages
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+
+CHECKLIST = "homologacao-conectividade-ssot.md"
+PANEL_HTML = "project-panel.html"
+LOG_DIR = "logs"
+MARK = {"done": "x", "match": "x"}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+STYLE = """
+:root{--ok:#1b7f3b;--warn:#a36200;--bad:#b3261e;--muted:#5f6368;--line:#d9dce1;--bg:#fafbfc}
+*{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
+color:#1f2328;background:var(--bg)}main{max-width:960px;margin:0 auto;padding:16px}
+h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.4em 0 .5em;border-bottom:1px solid var(--line)}
+.meta{color:var(--muted);font-size:.9em;word-break:break-all}code,pre{font:13px/1.4 ui-monospace,Menlo,Consolas,
+monospace}pre{background:#fff;border:1px solid var(--line);padding:8px;overflow-x:auto;white-space:pre-wrap}
+ol.timeline{list-style:none;padding:0;margin:0;border-left:3px solid var(--line)}
+ol.timeline li{position:relative;margin:0 0 12px 0;padding:4px 0 4px 18px}
+ol.timeline li::before{content:"";position:absolute;left:-9px;top:9px;width:15px;height:15px;border-radius:50%;
+background:var(--line);border:2px solid #fff}
+li.st-done::before{background:var(--ok)}li.st-in_progress::before{background:#1a73e8}
+li.st-blocked::before{background:var(--warn)}li.st-failed::before{background:var(--bad)}
+.badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:.8em;background:var(--line)}
+.st-done .badge,.b-ok{background:#d7f0de}.st-blocked .badge,.b-medium,.b-warn{background:#fde8c8}
+.st-failed .badge,.b-high,.b-bad{background:#f9d7d5}.b-low{background:#e3eefc}.b-info{background:#eceff1}
+.card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin:8px 0}
+table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid var(--line);padding:4px 6px;
+text-align:left;vertical-align:top;font-size:.9em}td a{word-break:break-all}.empty{color:var(--muted)}
+@media (max-width:600px){body{font-size:14px}main{padding:10px}table,tbody,tr,td{display:block;width:100%}
+thead{display:none}td{border:0;border-bottom:1px solid var(--line)}}
+@media print{body{background:#fff}main{max-width:none}a{color:inherit;text-decoration:none}
+.card,tr,li{break-inside:avoid}}
+"""
+
+
+def _e(value):
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _status(lang, status):
+    return _label(lang, "status", status)
+
+
+def _severity(lang, severity):
+    return _label(lang, "severity", severity or "-")
+
+
+def approval_example(decision, lang):
+    """The approvals.yml entry a named person would add for ``decision`` (the first option)."""
+    options = decision.get("options") or [{"id": "<%s>" % text(lang, "panel.approve.option")}]
+    return "\n".join([
+        "approvals:",
+        "  - decision: %s" % decision["id"],
+        "    option: %s" % options[0]["id"],
+        "    approved_by: \"%s\"" % text(lang, "panel.approve.who"),
+        "    approved_at: \"%s\"" % text(lang, "panel.approve.when"),
+        "    reason: \"%s\"" % text(lang, "panel.approve.why"),
+        "    ssot_digest: \"%s\"" % (decision.get("ssot_digest") or ""),
+    ])
+
+
+def panel_html(panel, decisions, lang, exists=None):
+    """project-panel.html: the panel document (project-panel.json) as one self-contained page.
+
+    ``decisions`` are the runbook's (for the options and digest of the pending ones); ``exists(path)``
+    says whether an evidence file is there, so a link that would not resolve is not drawn as one.
+    """
+    exists = exists or (lambda path: True)
+    project = panel.get("project") or {}
+    ssot = panel.get("ssot") or {}
+    by_id = dict((d["id"], d) for d in decisions)
+    out = ["<!DOCTYPE html>", '<html lang="%s">' % _e(lang), "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           "<title>%s</title>" % _e(text(lang, "panel.title", name=project.get("name") or "-")),
+           "<style>%s</style>" % STYLE, "</head>", "<body><main>",
+           "<h1>%s</h1>" % _e(text(lang, "panel.title", name=project.get("name") or "-")),
+           '<p class="meta" id="ssot">%s</p>' % _e(text(lang, "panel.ssot", path=ssot.get("path") or "-",
+                                                          digest=ssot.get("digest") or "-")),
+           '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=panel.get("generated_at", ""),
+                                              owner=project.get("owner") or "-"))]
+    # Milestones as a timeline.
+    out.append("<h2>%s</h2>" % _e(text(lang, "panel.milestones")))
+    out.append('<ol class="timeline">')
+    for m in panel.get("milestones") or []:
+        out.append('<li class="st-%s" data-milestone="%s" data-status="%s"><strong>%s</strong> '
+                   '<span class="badge">%s</span>' % (_e(m["status"]), _e(m["id"]), _e(m["status"]),
+                                                      _e(text(lang, "panel.phase", phase=m["phase"], title=m["title"])),
+                                                      _e(_status(lang, m["status"]))))
+        if m.get("updated_at"):
+            out.append('<div class="meta">%s</div>' % _e(text(lang, "panel.updated", at=m["updated_at"])))
+        if m.get("decisions_pending"):
+            out.append("<div>%s</div>" % _e(text(lang, "panel.waiting", ids=", ".join(m["decisions_pending"]))))
+        if m.get("next_steps"):
+            out.append("<ul>%s</ul>" % "".join("<li>%s</li>" % _e(s) for s in m["next_steps"]))
+        out.append("</li>")
+    out.append("</ol>")
+    # Pending decisions, each with the entry that approves it.
+    pending = panel.get("decisions_pending") or []
+    out.append("<h2>%s</h2>" % _e(text(lang, "panel.decisions", count=len(pending))))
+    if not pending:
+        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.decisions.none")))
+    for d in pending:
+        full = by_id.get(d["id"], d)
+        out.append('<div class="card" data-decision="%s"><strong>%s</strong><div><code>%s</code></div>'
+                   % (_e(d["id"]), _e(d.get("title") or d["id"]), _e(d["id"])))
+        for key in ("context", "risk", "rollback"):
+            if full.get(key):
+                out.append("<div>%s</div>" % _e(text(lang, "panel.decision.%s" % key, value=full[key])))
+        if full.get("options"):
+            out.append("<div>%s</div>" % _e(text(lang, "panel.decision.options", options="; ".join(
+                "%s (%s)" % (o.get("id"), o.get("label", "")) for o in full["options"]))))
+        out.append("<div>%s</div><pre>%s</pre></div>" % (
+            _e(text(lang, "panel.decision.how", file=d.get("how_to_approve") or "approvals.yml")),
+            _e(approval_example(full, lang))))
+    # Deviations and findings, by severity.
+    for key, items in (("deviations", panel.get("deviations") or []), ("findings", panel.get("findings") or [])):
+        items = sorted(items, key=lambda i: (SEVERITY_ORDER.get(i.get("severity"), 9), str(i.get("id"))))
+        out.append("<h2>%s</h2>" % _e(text(lang, "panel.%s" % key, count=len(items))))
+        if not items:
+            out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.%s.none" % key)))
+            continue
+        out.append("<table><thead><tr><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>" % (
+            _e(text(lang, "panel.col.severity")), _e(text(lang, "panel.col.what")), _e(text(lang, "panel.col.detail"))))
+        for i in items:
+            detail = i.get("explanation") or text(lang, "panel.expected_actual", expected=i.get("expected", "-"),
+                                                  actual=i.get("actual", "-"))
+            out.append('<tr data-%s="%s"><td><span class="badge b-%s">%s</span></td><td>%s</td><td>%s</td></tr>' % (
+                key[:-1], _e(i.get("id")), _e(i.get("severity")), _e(_severity(lang, i.get("severity"))),
+                _e(i.get("title") or i.get("description") or i.get("id")), _e(detail)))
+        out.append("</tbody></table>")
+    # Snapshots with their verify status.
+    snapshots = panel.get("snapshots") or []
+    out.append("<h2>%s</h2>" % _e(text(lang, "panel.snapshots", count=len(snapshots))))
+    if not snapshots:
+        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.snapshots.none")))
+    for snap in snapshots:
+        good = snap.get("status") == "verified" and snap.get("restore") != "failed"
+        restore = ""
+        if snap.get("restore"):
+            restore = ' <span class="badge %s">%s</span>' % ("b-ok" if snap["restore"] == "passed" else "b-bad",
+                                                             _e(_label(lang, "snapshot.restore", snap["restore"])))
+        out.append('<div class="card" data-snapshot="%s" data-status="%s"><code>%s</code> '
+                   '<span class="badge %s">%s</span>%s<div class="meta">%s</div></div>' % (
+                       _e(snap["path"]), _e(snap.get("status", "unverified")), _e(snap["path"]),
+                       "b-ok" if good else "b-bad", _e(_label(lang, "snapshot.status", snap.get("status", "unverified"))),
+                       restore, _e(text(lang, "panel.snapshot.detail", files=snap.get("files", "-"),
+                                        at=snap.get("at", "-")))))
+    # Evidence, newest first, linked relative to the page (the workspace).
+    evidences = list(reversed(panel.get("evidences") or []))
+    out.append("<h2>%s</h2>" % _e(text(lang, "panel.evidence", count=len(evidences))))
+    if evidences:
+        out.append("<table><thead><tr><th>%s</th><th>%s</th><th>sha256</th></tr></thead><tbody>" % (
+            _e(text(lang, "panel.col.file")), _e(text(lang, "panel.col.when"))))
+        for ev in evidences:
+            name = _e(ev.get("title") or ev["path"])
+            link = ('<a data-evidence href="%s">%s</a>' % (_e(ev["path"]), name) if exists(ev["path"])
+                    else '%s <span class="badge b-bad">%s</span>' % (name, _e(text(lang, "panel.evidence.missing"))))
+            out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td></tr>" % (
+                link, _e(ev.get("at", "")), _e(ev.get("sha256", "")[:16])))
+        out.append("</tbody></table>")
+    else:
+        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.evidence.none")))
+    refs = panel.get("references") or []
+    if refs:
+        out.append("<h2>%s</h2><ul>" % _e(text(lang, "panel.references")))
+        out += ['<li><a href="%s" rel="noreferrer">%s</a>%s</li>' % (
+            _e(r.get("url")), _e(r.get("title") or r.get("url")), (" — " + _e(r["note"])) if r.get("note") else "")
+            for r in refs]
+        out.append("</ul>")
+    out.append("</main></body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _label(lang, prefix, value):
+    """The catalog's word for ``value`` (``prefix.value``), or the value itself when the catalog has none."""
+    key = "%s.%s" % (prefix, value)
+    return text(lang, key) if key in _messages.MESSAGES.get(lang, _messages.MESSAGES["pt-BR"]) else str(value)
+
+
+def checklist_md(state, lang):
+    """homologacao-conectividade-ssot.md: each step of the SSOT, its status as a checkbox, and the commands a
+    person runs by hand to check it. Host, port and user are the SSOT's; never a password."""
+    doc = state.ssot_map or {}
+    target = doc.get("target") or {}
+    conn = target.get("connection") or {}
+    port = (target.get("ports") or [{}])[0]
+    host = "127.0.0.1" if port.get("bind") in (None, "0.0.0.0", "::") else port["bind"]
+    container = target.get("container") or "<container>"
+    password = conn.get("password")
+    env = password.get("env") if isinstance(password, dict) else None
+    dsn = "host=%s port=%s user=%s dbname=%s" % (host, port.get("host", 5432), conn.get("user", "postgres"),
+                                                  conn.get("database", "postgres"))
+    # The password stays where the SSOT says it is: psql reads it from that variable, or asks.
+    psql = ('PGPASSWORD="$%s" psql "%s" -Atc' % (env, dsn)) if env else 'psql "%s" -Atc' % dsn
+    ws = state.workspace
+    name = (doc.get("metadata") or {}).get("name") or state.project.get("name") or "-"
+    out = ["# %s" % text(lang, "checklist.title", name=name), "",
+           text(lang, "checklist.intro", digest=state.ssot.get("digest") or "-", path=state.ssot.get("path") or "-"),
+           "", text(lang, "checklist.password.env", env=env) if env else text(lang, "checklist.password.ask"), ""]
+
+    def item(status, label, commands, prefix="check.status"):
+        out.append("- [%s] %s — %s" % (MARK.get(status, " "), label, _label(lang, prefix, status)))
+        if commands:
+            out.extend(["", "  ```sh"] + ["  " + c for c in commands] + ["  ```"])
+        out.append("")
+
+    def seen(check_id):
+        return (state.observed.get(check_id) or {}).get("status") or "pending"
+
+    out += ["## %s" % text(lang, "checklist.phases"), ""]
+    playbook = "ansible-playbook ssot.governance.%s -e ssot_workspace=" + ws
+    phase_commands = {
+        0: [playbook % "verify"],
+        1: [playbook % "inventory"],
+        2: ["docker inspect --format '{{.State.Status}} {{.Config.Image}} {{json .HostConfig.PortBindings}}' %s"
+            % container],
+        3: [playbook % "validate"],
+        4: ["docker port %s" % container],
+        5: [playbook % "ingest"],
+        6: [(playbook % "snapshot") + " --tags restore_test"],
+    }
+    for m in state.panel("")["milestones"]:
+        item(m["status"], text(lang, "panel.phase", phase=m["phase"], title=m["title"]),
+             phase_commands.get(m["phase"], []), prefix="status")
+    out += ["## %s" % text(lang, "checklist.checks"), ""]
+    for art in doc.get("artifacts") or []:
+        if isinstance(art, dict) and art.get("id"):
+            item(seen("artifact.%s.sha256" % art["id"]), text(lang, "checklist.artifact", id=art["id"],
+                                                              path=art.get("path", "-")),
+                 ["sha256sum %s/%s" % (ws, art.get("path", "")), "docker image inspect --format '{{.Id}}' %s"
+                  % art.get("image", "<image>")] if art.get("path") else [])
+    item(seen("exposure.published"), text(lang, "checklist.connect", container=container, host=host,
+                                          port=port.get("host", "-")),
+         ["docker inspect --format '{{json .NetworkSettings.Ports}}' %s" % container, '%s "SELECT 1"' % psql])
+    major = (doc.get("postgres") or {}).get("major")
+    if major:
+        item(seen("postgres.major"), text(lang, "checklist.major", major=major),
+             ['%s "SHOW server_version"' % psql])
+    for key, expected in sorted(((doc.get("postgres") or {}).get("settings") or {}).items()):
+        item(seen("setting.%s" % key), text(lang, "checklist.setting", name=key, expected=expected),
+             ['%s "SHOW %s"' % (psql, key)])
+    for check in doc.get("checks") or []:
+        if isinstance(check, dict) and check.get("id"):
+            item(seen("check.%s" % check["id"]), text(lang, "checklist.check", id=check["id"],
+                                                      description=check.get("description", ""),
+                                                      expected=check.get("expect", "-")),
+                 ['%s "%s"' % (psql, check["sql"].replace('"', '\\"'))] if check.get("sql") else [])
+    out += ["## %s" % text(lang, "checklist.records"), "", text(lang, "checklist.records.how"), "", "```sh",
+            playbook % "verify", "```", ""]
+    return "\n".join(out)
+
+
+def run_log(state, run_id, lang):
+    """logs/<run>.log: what ran, what was decided and by whom, what is pending - a short narrative."""
+    run = state.runs.get(run_id) or {}
+    lines = [text(lang, "log.run", run=run_id, playbook=run.get("playbook") or "-", start=run.get("started_at", "-"),
+                  user=run.get("user") or "-")]
+    if run.get("tags"):
+        lines.append(text(lang, "log.tags", tags=", ".join(run["tags"])))
+    plays = []
+    for step in state.steps.values():
+        if step.get("run_id") == run_id and step.get("play") and step["play"] not in plays:
+            plays.append(step["play"])
+    for play in plays:
+        steps = [s for s in state.steps.values() if s.get("run_id") == run_id and s.get("play") == play]
+        changed = [s for s in steps if s.get("status") == "done" and "changed" in (s.get("hosts") or {}).values()]
+        lines.append(text(lang, "log.play", play=play, changed=len(changed),
+                          ok=sum(1 for s in steps if s.get("status") == "done") - len(changed),
+                          failed=sum(1 for s in steps if s.get("status") == "failed"),
+                          skipped=sum(1 for s in steps if s.get("status") == "skipped")))
+        lines += ["  " + text(lang, "log.failed_step", step=s["name"], msg=s.get("message", "-"))
+                  for s in steps if s.get("status") == "failed"]
+    for dec_id in state.run_decisions.get(run_id, []):
+        d = state.decisions.get(dec_id) or {}
+        answer = d.get("answer") or {}
+        if d.get("status") == "pending":
+            continue
+        lines.append(text(lang, "log.decided", id=dec_id, status=_label(lang, "decision.status", d.get("status")),
+                          by=answer.get("by", "-"), option=answer.get("option", "-"), at=answer.get("at", "-")))
+    evidence = [e for e in state.evidences if e.get("run_id") == run_id]
+    lines.append(text(lang, "log.evidence", count=len(evidence), run=run_id))
+    pending = state.pending_decisions()
+    lines += [text(lang, "log.pending", id=d["id"], title=d.get("title", "")) for d in pending]
+    stuck = [m for m in state.panel("")["milestones"] if m["status"] in ("blocked", "failed")]
+    lines += [text(lang, "log.milestone", phase=m["phase"], title=m["title"], status=_status(lang, m["status"]))
+              for m in stuck]
+    if not pending and not stuck:
+        lines.append(text(lang, "log.nothing_pending"))
+    if run.get("status") and run["status"] != "running":
+        lines.append(text(lang, "log.ended", end=run.get("ended_at", "-"), status=_label(lang, "run.status",
+                                                                                          run["status"])))
+    else:
+        lines.append(text(lang, "log.running"))
+    return "\n".join(lines) + "\n"
+
+
+def render(state, generated_at, runbook_doc, panel_doc, run_id, exists):
+    """{relative path: text} of the human views for the current state."""
+    lang = state.language
+    out = {PANEL_HTML: panel_html(panel_doc, runbook_doc.get("decisions") or [], lang, exists),
+           CHECKLIST: checklist_md(state, lang)}
+    if run_id:
+        out["%s/%s.log" % (LOG_DIR, run_id)] = run_log(state, run_id, lang)
+    return out
+

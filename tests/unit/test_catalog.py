@@ -1,0 +1,66 @@
+"""One message catalog for the operator texts: both languages complete, every key a role uses is there, and no
+role or playbook writes an operator text (failure, success, message, prompt) outside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = {lang: yaml.safe_load((ROOT / "messages" / f"{lang}.yml").read_text(encoding="utf-8"))
+           for lang in ("pt-BR", "en")}
+TEXT_KEYS = ("fail_msg", "success_msg", "msg", "prompt")
+YAML_FILES = sorted(list((ROOT / "roles").rglob("tasks/*.yml")) + list((ROOT / "playbooks").glob("*.yml")))
+JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def texts(node, where):
+    """(where, key, value) of every operator-text argument of every task in a tasks or playbook file."""
+    if isinstance(node, list):
+        for item in node:
+            yield from texts(item, where)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in TEXT_KEYS and isinstance(value, str):
+                yield where, key, value
+            elif isinstance(value, (list, dict)):
+                yield from texts(value, where)
+
+
+ALL_TEXTS = [t for path in YAML_FILES for t in texts(yaml.safe_load(path.read_text()), path.relative_to(ROOT))]
+
+
+def test_there_are_texts_to_check():
+    assert len(ALL_TEXTS) > 30
+
+
+@pytest.mark.parametrize("where,key,value", ALL_TEXTS, ids=[f"{w}:{k}:{i}" for i, (w, k, _) in enumerate(ALL_TEXTS)])
+def test_no_role_or_playbook_writes_an_operator_text_outside_the_catalog(where, key, value):
+    outside = WORD.findall(JINJA.sub(" ", value))
+    assert outside == [], f"{where} {key}: words outside the catalog {outside}; use " \
+                          f"\"{{{{ '<key>' | ssot.governance.text(ssot_language, ...) }}}}\" and messages/*.yml"
+
+
+def test_every_key_a_role_asks_for_is_in_both_languages():
+    used = set()
+    for path in YAML_FILES:
+        used.update(re.findall(r"'([a-z_]+(?:\.[a-z_]+)+)'\s*(?:if|\)|\|)\s*", path.read_text()))
+    used = {k for k in used if k.split(".")[0] in ("role",)}
+    assert len(used) > 30
+    for lang, catalog in CATALOG.items():
+        assert sorted(used - set(catalog)) == [], lang
+
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    pt, en = CATALOG["pt-BR"], CATALOG["en"]
+    assert sorted(set(pt) ^ set(en)) == []
+    differ = [k for k in pt if set(re.findall(r"\{(\w+)\}", pt[k])) != set(re.findall(r"\{(\w+)\}", en[k]))]
+    assert differ == []
+    # Names and formats may read the same in both languages; prose may not.
+    untranslated = [k for k in pt if pt[k] == en[k] and re.search(r"[^\W\d_]{4,}", re.sub(r"\{\w+\}", "", pt[k]))]
+    assert sorted(untranslated) == ["checklist.major", "demo.summary.ssot", "hitl.card.rollback", "log.tags",
+                                    "panel.decision.rollback", "panel.snapshots", "panel.ssot"]
