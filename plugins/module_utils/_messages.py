@@ -358,6 +358,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'log.tags': 'Tags: {tags}.',
            'log.play': '{play}: {ok} etapa(s) sem mudança, {changed} com mudança, {failed} com falha, '
                        '{skipped} pulada(s).',
+           'log.other_steps': 'Outras etapas',
            'log.failed_step': 'Falhou: {step} — {msg}',
            'log.decided': 'Decisão {id}: {status} por {by} (opção {option}, em {at}).',
            'log.evidence': 'Evidências desta execução: {count} arquivo(s) em evidence/{run}/.',
@@ -793,6 +794,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'log.run': 'Run {run}: {playbook}, started at {start} (UTC) by {user}.',
         'log.tags': 'Tags: {tags}.',
         'log.play': '{play}: {ok} step(s) unchanged, {changed} changed, {failed} failed, {skipped} skipped.',
+        'log.other_steps': 'Other steps',
         'log.failed_step': 'Failed: {step} — {msg}',
         'log.decided': 'Decision {id}: {status} by {by} (option {option}, at {at}).',
         'log.evidence': 'Evidence of this run: {count} file(s) in evidence/{run}/.',

@@ -273,14 +273,18 @@ def run_log(state, run_id, lang):
                   user=run.get("user") or "-")]
     if run.get("tags"):
         lines.append(text(lang, "log.tags", tags=", ".join(run["tags"])))
-    plays = []
+    # What ran, phase by phase (the catalog's titles; a play's own name is code, not an operator text).
+    groups = []
     for step in state.steps.values():
-        if step.get("run_id") == run_id and step.get("play") and step["play"] not in plays:
-            plays.append(step["play"])
-    for play in plays:
-        steps = [s for s in state.steps.values() if s.get("run_id") == run_id and s.get("play") == play]
+        if step.get("run_id") == run_id and step.get("phase", None) not in groups:
+            groups.append(step.get("phase"))
+    milestones = dict((m["phase"], m) for m in state.panel("")["milestones"])
+    for phase in groups:
+        steps = [s for s in state.steps.values() if s.get("run_id") == run_id and s.get("phase") == phase]
         changed = [s for s in steps if s.get("status") == "done" and "changed" in (s.get("hosts") or {}).values()]
-        lines.append(text(lang, "log.play", play=play, changed=len(changed),
+        what = text(lang, "panel.phase", phase=phase, title=milestones[phase]["title"]) if phase in milestones \
+            else text(lang, "log.other_steps")
+        lines.append(text(lang, "log.play", play=what, changed=len(changed),
                           ok=sum(1 for s in steps if s.get("status") == "done") - len(changed),
                           failed=sum(1 for s in steps if s.get("status") == "failed"),
                           skipped=sum(1 for s in steps if s.get("status") == "skipped")))
