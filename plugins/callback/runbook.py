@@ -83,7 +83,7 @@ from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
-from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase
+from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase, text
 
 display = Display()
 
@@ -151,14 +151,14 @@ class CallbackModule(CallbackBase):
         return sid
 
     def _warn(self, what, exc):
-        display.warning("ssot.governance.runbook: %s: %s. THIS RUN IS NOT FULLY RECORDED in the workspace." % (what, exc))
+        display.warning(text(self._language, "recorder.not_recorded", what=what, error=exc))
 
     def _timed(self, fn, *args):
         start, cpu = time.perf_counter(), time.thread_time()
         try:
             fn(*args)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
-            self._warn("could not record %s" % getattr(fn, "__name__", "an event"), exc)
+            self._warn(text(self._language, "recorder.could_not_record", event=getattr(fn, "__name__", "?")), exc)
         finally:
             if self._profile:
                 # Wall time, and CPU time of this thread (not inflated when workers compete for the cores).
@@ -182,8 +182,7 @@ class CallbackModule(CallbackBase):
         workspace = self._workspace_for(play)
         if workspace is None:
             self._failed_open = True
-            display.warning("ssot.governance.runbook: no workspace (-e ssot_workspace=<dir>, SSOT_WORKSPACE or "
-                            "[ssot_governance] workspace); nothing is recorded for this run.")
+            display.warning(text(self._language, "recorder.no_workspace"))
             return
         recorder = Recorder(workspace, self._language, Redactor(self._patterns))
         try:
@@ -198,14 +197,15 @@ class CallbackModule(CallbackBase):
             raise SystemExit(3)
         except (OSError, RecorderError) as exc:
             self._failed_open = True
-            self._warn("cannot open the workspace records", exc)
+            self._warn(text(self._language, "recorder.cannot_open"), exc)
             return
+        self._language = recorder.state.language      # the last SSOT's, once the journal is read
         for warning in recorder.warnings:
             display.warning("ssot.governance.runbook: %s" % warning)
         try:
             self.recorder = WriterProcess(recorder)
         except OSError as exc:
-            display.warning("ssot.governance.runbook: no writer process (%s); recording in this process" % exc)
+            display.warning(text(self._language, "recorder.no_writer", error=exc))
             self.recorder = InProcess(recorder)
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous_handlers[signum] = signal.getsignal(signum)

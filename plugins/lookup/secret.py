@@ -39,8 +39,16 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
+from ansible_collections.ssot.governance.plugins.module_utils._text import message
 
 REFERENCE_KEYS = ("env", "var")
+
+
+def _language(variables):
+    """The operator's language: the loaded SSOT's, else SSOT_LANGUAGE, else PT-BR."""
+    lang = variables.get("ssot_language")
+    return lang if isinstance(lang, str) and "{{" not in lang and lang else \
+        os.environ.get("SSOT_LANGUAGE") or "pt-BR"
 
 
 def is_reference(value):
@@ -53,14 +61,10 @@ class LookupModule(LookupBase):
         kind, name = next(iter(ref.items()))
         if kind == "env":
             if name not in os.environ:
-                raise AnsibleError(
-                    "secret reference %s -> env %s: the environment variable is not set on the controller; "
-                    "export %s=... before running (AWX: add it through a credential)" % (where, name, name))
+                raise AnsibleError(message(_language(variables), "secret.env_missing", where=where, name=name))
             return os.environ[name]
         if name not in variables:
-            raise AnsibleError(
-                "secret reference %s -> var %s: the variable is not defined; pass it with -e @vault.yml "
-                "or an AWX credential" % (where, name))
+            raise AnsibleError(message(_language(variables), "secret.var_missing", where=where, name=name))
         return self._templar.template(variables[name])
 
     def run(self, terms, variables=None, **kwargs):
@@ -72,6 +76,5 @@ class LookupModule(LookupBase):
             elif isinstance(term, dict):
                 results.append({k: self._resolve(v, variables, k) if is_reference(v) else v for k, v in term.items()})
             else:
-                raise AnsibleError("ssot.governance.secret expects a reference ({env: NAME} or {var: NAME}) "
-                                   "or a mapping of them, got %s" % type(term).__name__)
+                raise AnsibleError(message(_language(variables), "secret.bad_reference", type=type(term).__name__))
         return results

@@ -457,7 +457,76 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'role.modify.rollback_failed': 'Rollback incompleto: {found} (esperado {expected})',
            'role.modify.rollback_ok': 'Rollback verificado: {names} voltaram aos valores anteriores.',
            'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook '
-                                 'ssot.governance.snapshot.'},
+                                 'ssot.governance.snapshot.',
+           'compared.rows': 'linhas',
+           'compared.rows_content': 'linhas e conteúdo',
+           'pgdata.label.target': 'alvo',
+           'pgdata.label.restored': 'restaurado',
+           'pgdata.missing': 'ausente',
+           'pgdata.db_missing': '{database} (banco ausente)',
+           'pgdata.checksum_differs': '{database} {table} (checksum do conteúdo difere, {rows} linhas em '
+                                      'cada)',
+           'pgdata.rows_differ': '{database} {table} (linhas: origem {source}, {label} {other})',
+           'snapshot.verify.failed': 'O snapshot {path} não confere com o manifest: {names}',
+           'snapshot.restore.docker_run': 'docker run {image} falhou: {error}',
+           'snapshot.verify.no_record': 'O journal de {workspace} não registra {path}: o próprio manifest '
+                                        'não é conferido.',
+           'snapshot.verify.ok': '{count} arquivo(s) conferem com o manifest',
+           'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
+           'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada '
+                                        '(image).',
+           'snapshot.restore.not_ready': 'O contêiner novo {name} não respondeu em {seconds} s.',
+           'snapshot.restore.differ': 'As tabelas restauradas diferem da origem: {tables}',
+           'snapshot.restore.ok': '{count} tabela(s) conferem com a origem ({what})',
+           'snapshot.capture.needs_tag': 'image_save precisa de image_tag (o nome da imagem gerada pelo '
+                                         'commit).',
+           'snapshot.capture.exists': '{dest} já contém um snapshot; snapshots nunca são sobrescritos.',
+           'ingest.load.read_failed': 'A leitura de {source} {database} falhou (saída {rc}): {errors}',
+           'ingest.load.load_failed': 'A carga de {database} em {target} falhou (saída {rc}): {errors}',
+           'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
+           'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
+           'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
+           'ingest.load.nothing': 'Nada aprovado para carregar.',
+           'ingest.rollback.other_target': 'Os dados de rollback são de {recorded}, não de {target}.',
+           'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar '
+                                      '{database}.',
+           'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
+           'ingest.rollback.ok': 'Alvo de volta ao snapshot pré-ingestão: {dropped} banco(s) removido(s), '
+                                 '{restored} restaurado(s), {roles} papel(éis) removido(s).',
+           'ingest.target_not_running': 'O contêiner alvo {container} não está rodando: rode antes '
+                                        'ssot.governance.provision.',
+           'ingest.expected_equal': 'igual à origem',
+           'ingest.actual_equal': 'igual',
+           'verify.altered': 'Registros alterados: {kind} em {where} ({detail}){more}',
+           'verify.more': '; mais {count} problema(s)',
+           'hitl.answer_incomplete': 'answers[{n}] precisa de decision (uma das decisões dadas), option e '
+                                     'approved_by.',
+           'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. ESTA EXECUÇÃO NÃO ESTÁ TODA '
+                                    'REGISTRADA no workspace.',
+           'recorder.could_not_record': 'não foi possível registrar {event}',
+           'recorder.cannot_open': 'não foi possível abrir os registros do workspace',
+           'recorder.no_workspace': 'ssot.governance.runbook: sem workspace (-e ssot_workspace=<pasta>, '
+                                    'SSOT_WORKSPACE ou [ssot_governance] workspace); nada é registrado nesta '
+                                    'execução.',
+           'recorder.no_writer': 'ssot.governance.runbook: sem processo gravador ({error}); gravando neste '
+                                 'processo',
+           'recorder.busy': 'o workspace {workspace} está em uso por outra execução ({holder}). Espere ela '
+                            'terminar, ou pare-a; duas execuções no mesmo workspace misturariam seus '
+                            'registros.',
+           'recorder.cannot_create': 'não foi possível criar o workspace {workspace}: {error}',
+           'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
+           'recorder.unreadable_line': 'a linha {line} do journal não pode ser lida ({error}); rode '
+                                       'ssot.governance.verify',
+           'recorder.view_altered': '{name} diferia da versão que o journal registrou; guardado como {kept}',
+           'recorder.writer_failed': 'o processo gravador do recorder falhou; veja as mensagens acima',
+           'recorder.writer_timeout': 'o processo gravador do recorder não terminou em {seconds} s',
+           'secret.env_missing': 'referência de segredo {where} -> env {name}: a variável de ambiente não '
+                                 'está definida no controlador; exporte {name}=... antes de rodar (AWX: '
+                                 'acrescente-a por uma credencial)',
+           'secret.var_missing': 'referência de segredo {where} -> var {name}: a variável não está definida; '
+                                 'passe-a com -e @vault.yml ou por uma credencial do AWX',
+           'secret.bad_reference': 'ssot.governance.secret espera uma referência ({env: NOME} ou {var: '
+                                   'NOME}) ou um mapeamento delas, recebeu {type}'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -887,5 +956,69 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.modify.verified': 'Verified: {ids} match the SSOT.',
         'role.modify.rollback_failed': 'Rollback incomplete: {found} (expected {expected})',
         'role.modify.rollback_ok': 'Rollback verified: {names} are back to their previous values.',
-        'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot '
-                              'first.'}}
+        'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot first.',
+        'compared.rows': 'rows',
+        'compared.rows_content': 'rows and content',
+        'pgdata.label.target': 'target',
+        'pgdata.label.restored': 'restored',
+        'pgdata.missing': 'missing',
+        'pgdata.db_missing': '{database} (database missing)',
+        'pgdata.checksum_differs': '{database} {table} (content checksum differs, {rows} rows each)',
+        'pgdata.rows_differ': '{database} {table} (rows: source {source}, {label} {other})',
+        'snapshot.verify.failed': 'Snapshot {path} does not match its manifest: {names}',
+        'snapshot.restore.docker_run': 'docker run {image} failed: {error}',
+        'snapshot.verify.no_record': 'The journal of {workspace} has no record of {path}: the manifest '
+                                     'itself is not checked.',
+        'snapshot.verify.ok': '{count} file(s) match the manifest',
+        'snapshot.restore.no_dump': 'The snapshot has no pg_dumpall to restore.',
+        'snapshot.restore.no_image': 'No image: the manifest records none and none was given (image).',
+        'snapshot.restore.not_ready': 'The fresh container {name} did not answer within {seconds} s.',
+        'snapshot.restore.differ': 'Restored tables differ from the source: {tables}',
+        'snapshot.restore.ok': '{count} table(s) match the source ({what})',
+        'snapshot.capture.needs_tag': 'image_save needs image_tag (the name of the committed image).',
+        'snapshot.capture.exists': '{dest} already holds a snapshot; snapshots are never overwritten.',
+        'ingest.load.read_failed': 'Reading {source} {database} failed (exit {rc}): {errors}',
+        'ingest.load.load_failed': 'Loading {database} into {target} failed (exit {rc}): {errors}',
+        'ingest.load.bad_compression': 'compression must be a zlib level from 0 to 9, not {value}.',
+        'ingest.load.differ': 'Tables differ between source and target after loading: {tables}',
+        'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
+        'ingest.load.nothing': 'Nothing approved to load.',
+        'ingest.rollback.other_target': 'The rollback data is for {recorded}, not {target}.',
+        'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} '
+                                   'from.',
+        'ingest.rollback.incomplete': 'Rollback incomplete: {items}',
+        'ingest.rollback.ok': 'Target back to the pre-ingest snapshot: {dropped} database(s) dropped, '
+                              '{restored} restored, {roles} role(s) dropped.',
+        'ingest.target_not_running': 'The target container {container} is not running: run '
+                                     'ssot.governance.provision first.',
+        'ingest.expected_equal': 'equal to the source',
+        'ingest.actual_equal': 'equal',
+        'verify.altered': 'Records altered: {kind} at {where} ({detail}){more}',
+        'verify.more': '; {count} more problem(s)',
+        'hitl.answer_incomplete': 'answers[{n}] needs decision (one of the decisions given), option and '
+                                  'approved_by.',
+        'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. THIS RUN IS NOT FULLY RECORDED '
+                                 'in the workspace.',
+        'recorder.could_not_record': 'could not record {event}',
+        'recorder.cannot_open': 'cannot open the workspace records',
+        'recorder.no_workspace': 'ssot.governance.runbook: no workspace (-e ssot_workspace=<dir>, '
+                                 'SSOT_WORKSPACE or [ssot_governance] workspace); nothing is recorded for '
+                                 'this run.',
+        'recorder.no_writer': 'ssot.governance.runbook: no writer process ({error}); recording in this '
+                              'process',
+        'recorder.busy': 'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or '
+                         'stop it; two runs on one workspace would mix their records.',
+        'recorder.cannot_create': 'cannot create the workspace {workspace}: {error}',
+        'recorder.torn': 'journal had a torn last line ({bytes} bytes), moved to {path}',
+        'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run '
+                                    'ssot.governance.verify',
+        'recorder.view_altered': '{name} differed from the version the journal recorded; kept as {kept}',
+        'recorder.writer_failed': "the recorder's writer process failed; see the messages above",
+        'recorder.writer_timeout': "the recorder's writer process did not finish within {seconds} s",
+        'secret.env_missing': 'secret reference {where} -> env {name}: the environment variable is not set '
+                              'on the controller; export {name}=... before running (AWX: add it through a '
+                              'credential)',
+        'secret.var_missing': 'secret reference {where} -> var {name}: the variable is not defined; pass it '
+                              'with -e @vault.yml or an AWX credential',
+        'secret.bad_reference': 'ssot.governance.secret expects a reference ({env: NAME} or {var: NAME}) or '
+                                'a mapping of them, got {type}'}}

@@ -16,6 +16,8 @@ from __future__ import annotations
 import subprocess
 import threading
 
+from ansible_collections.ssot.governance.plugins.module_utils import _text
+
 
 class PgDataError(Exception):
     """A query failed; the message says where and why."""
@@ -134,13 +136,20 @@ def compare(source, other, other_label="restored"):
     return rows, [r for r in rows if r["status"] != "match"]
 
 
-def describe(mismatch, other_label="restored"):
-    """One line naming a mismatch and what differs."""
+def describe(mismatch, other_label="restored", lang=_text.DEFAULT_LANGUAGE):
+    """One line naming a mismatch and what differs, in the operator's language."""
     if mismatch["table"] is None:
-        return "%s (database missing)" % mismatch["database"]
+        return _text.message(lang, "pgdata.db_missing", database=mismatch["database"])
     a, b = mismatch["source"], mismatch.get(other_label)
     if a is not None and b is not None and a == b:
-        return "%s %s (content checksum differs, %s rows each)" % (mismatch["database"], mismatch["table"], a)
-    return "%s %s (rows: source %s, %s %s)" % (mismatch["database"], mismatch["table"],
-                                             "missing" if a is None else a, other_label,
-                                             "missing" if b is None else b)
+        return _text.message(lang, "pgdata.checksum_differs", database=mismatch["database"], table=mismatch["table"],
+                             rows=a)
+    missing = _text.message(lang, "pgdata.missing")
+    return _text.message(lang, "pgdata.rows_differ", database=mismatch["database"], table=mismatch["table"],
+                         source=missing if a is None else a, label=_text.message(lang, "pgdata.label." + other_label),
+                         other=missing if b is None else b)
+
+
+def compared(checksums, lang=_text.DEFAULT_LANGUAGE):
+    """What a comparison read: rows, or rows and content."""
+    return _text.message(lang, "compared.rows_content" if checksums else "compared.rows")

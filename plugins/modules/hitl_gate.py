@@ -146,7 +146,7 @@ def main():
     for n, answer in enumerate(p["answers"], 1):
         decision = by_id.get(answer.get("decision"))
         if decision is None or not answer.get("option") or not str(answer.get("approved_by") or "").strip():
-            module.fail_json(msg="answers[%d] needs decision (one of the decisions given), option and approved_by" % n)
+            module.fail_json(msg=_decisions.text(policy.lang, "hitl.answer_incomplete", n=n))
         terminal.append({"decision": decision["id"], "option": answer["option"],
                          "approved_by": str(answer["approved_by"]).strip(),
                          "approved_at": _decisions.iso(policy.now),

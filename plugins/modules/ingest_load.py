@@ -60,6 +60,7 @@ options:
     type: int
     default: 1
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
 attributes:
   check_mode:
@@ -112,6 +113,7 @@ evidence:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
@@ -137,29 +139,30 @@ def load_one(item, src, p, roles):
     out["seconds"] = round(time.time() - start, 3)
     out["restore_errors"] = _ingest.restore_errors(errors)
     if rc1 != 0:
-        raise _ingest.IngestError("reading %s %s failed (exit %d): %s" % (item["source"], db, rc1,
-                                                                          "; ".join(errors[-3:])))
+        raise _ingest.IngestError(text(p["language"], "ingest.load.read_failed", source=item["source"], database=db,
+                                       rc=rc1, errors="; ".join(errors[-3:])))
     if rc2 != 0 and not out["restore_errors"]:
-        raise _ingest.IngestError("loading %s into %s failed (exit %d): %s" % (db, target, rc2, "; ".join(errors[-3:])))
+        raise _ingest.IngestError(text(p["language"], "ingest.load.load_failed", database=db, target=target, rc=rc2,
+                                       errors="; ".join(errors[-3:])))
     if src["kind"] == "container":
         what = item.get("checksums", False)
         source_stats, target_stats = _pgdata.table_stats_both(src["container"], target, user, what, [db])
         out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
-        out["compared"] = "rows and content" if what else "rows"
+        out["compared"] = _pgdata.compared(what, p["language"])
     else:
         out["comparisons"], out["mismatches"], out["compared"] = [], [], "restore errors only (a dump file)"
     return out
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
+    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
         plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
         proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
         user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
         globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
     p = module.params
     if not 0 <= p["compression"] <= 9:
-        module.fail_json(msg="compression must be a zlib level from 0 to 9, not %d" % p["compression"])
+        module.fail_json(msg=text(p["language"], "ingest.load.bad_compression", value=p["compression"]))
     by_id = dict((s["id"], s) for s in p["sources"])
     todo = [i for i in p["plan"] if i.get("action") in ("load", "reload")
             and (i.get("decision") or {}).get("id") in p["proceed"]]
@@ -200,10 +203,11 @@ def main():
                           {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
                                                                        if k != "changed")}]
     if result["mismatches"]:
-        module.fail_json(msg="tables differ between source and target after loading: %s" % "; ".join(
-            _pgdata.describe(m, "target") for m in result["mismatches"]), **result)
-    module.exit_json(msg="; ".join("%s: %d table(s) equal (%s)" % (d["database"], len(d["comparisons"]), d["compared"])
-                                   for d in result["loaded"]) or "nothing approved to load", **result)
+        module.fail_json(msg=text(p["language"], "ingest.load.differ", tables="; ".join(
+            _pgdata.describe(m, "target", p["language"]) for m in result["mismatches"])), **result)
+    module.exit_json(msg="; ".join(text(p["language"], "ingest.load.ok_item", database=d["database"],
+                                        count=len(d["comparisons"]), what=d["compared"]) for d in result["loaded"])
+                     or text(p["language"], "ingest.load.nothing"), **result)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ options:
     type: str
     default: postgres
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
 attributes:
   check_mode:
@@ -81,11 +82,12 @@ evidence:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
+    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
         rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
         user=dict(type="str", default="postgres")), supports_check_mode=False)
     p = module.params
@@ -93,7 +95,8 @@ def main():
     result = {"changed": False, "dropped": [], "restored": [], "roles_dropped": [], "role_errors": []}
     try:
         if data.get("target") and data["target"] != target:
-            raise _ingest.IngestError("the rollback data is for %s, not %s" % (data["target"], target))
+            raise _ingest.IngestError(text(p["language"], "ingest.rollback.other_target", recorded=data["target"],
+                                           target=target))
         folder = data.get("snapshot") or ""
         dump = next((f["name"] for f in data.get("snapshot_files") or [] if f.get("kind") == "dump"), None)
         num = int(_pgdata.psql(target, "SHOW server_version_num", user=user)[0][0])
@@ -105,7 +108,7 @@ def main():
                 result["dropped"].append(db)
                 continue
             if not dump or not os.path.isfile(os.path.join(folder, dump)):
-                raise _ingest.IngestError("no pg_dumpall in the pre-ingest snapshot %s to restore %s from" % (folder, db))
+                raise _ingest.IngestError(text(p["language"], "ingest.rollback.no_dump", folder=folder, database=db))
             errors, _ = _snapshot.restore(os.path.join(folder, dump), target, user, num, database=db)
             now = _pgdata.table_stats(target, user, False, [db])
             before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
@@ -132,9 +135,9 @@ def main():
     result["evidence"] = [{"name": "ingest-rollback.log", "text": "\n".join(lines) + "\n"}]
     bad = left + ["%s %s" % (r["database"], m["table"]) for r in result["restored"] for m in r["mismatches"]]
     if bad:
-        module.fail_json(msg="rollback incomplete: %s" % ", ".join(bad), **result)
-    module.exit_json(msg="target back to the pre-ingest snapshot: %d dropped, %d restored, %d role(s) dropped" % (
-        len(result["dropped"]), len(result["restored"]), len(result["roles_dropped"])), **result)
+        module.fail_json(msg=text(p["language"], "ingest.rollback.incomplete", items=", ".join(bad)), **result)
+    module.exit_json(msg=text(p["language"], "ingest.rollback.ok", dropped=len(result["dropped"]),
+                              restored=len(result["restored"]), roles=len(result["roles_dropped"])), **result)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def main():
                          milestone={"phase": 5, "status": "clear", "next_steps": []},
                          msg=text(lang, "ingest.no_sources"))
     if _ingest.container_running(p["target"]) is not True:
-        module.fail_json(msg="the target container %s is not running: run ssot.governance.provision first" % p["target"])
+        module.fail_json(msg=text(lang, "ingest.target_not_running", container=p["target"]))
     sources = [_ingest.check_source(s, p["workspace"], p["user"], p["target"]) for s in p["sources"]]
     checks = [{"id": "ingest.source.%s" % s["id"], "description": text(lang, "ingest.deviation.missing", id=s["id"]),
                "status": "match" if s["status"] == "found" else "deviation", "expected": "found",
@@ -214,12 +214,12 @@ def main():
             item["rollback_entry"] = {"name": item["database"], "action": item["action"], "rows_before": dict(
                 (c["table"], c["target"]) for c in item.get("comparisons") or [] if c["target"] is not None)}
         if "comparisons" in item:
-            what = "rows and content" if item.get("checksums") else "rows"
-            bad = [_pgdata.describe(m, "target") for m in item["mismatches"]]
+            what = _pgdata.compared(item.get("checksums"), lang)
+            bad = [_pgdata.describe(m, "target", lang) for m in item["mismatches"]]
             checks.append({"id": "ingest.%s.%s" % (item["source"], item["database"]),
                            "description": "%s: %s" % (item["database"], what),
-                           "status": "deviation" if bad else "match", "expected": "equal to the source",
-                           "actual": "; ".join(bad) if bad else "equal", "severity": "high",
+                           "status": "deviation" if bad else "match", "expected": text(lang, "ingest.expected_equal"),
+                           "actual": "; ".join(bad) if bad else text(lang, "ingest.actual_equal"), "severity": "high",
                            "decision": item["decision"]["id"] if bad else None})
             lines.append(text(lang, "ingest.mismatch", tables="; ".join(bad)) if bad else
                          text(lang, "ingest.present", database=item["database"], tables=len(item["comparisons"])))
@@ -237,7 +237,7 @@ def main():
     mismatched = [i for i in plan if i.get("mismatches")]
     if p["fail_on_mismatch"] and mismatched:
         module.fail_json(msg=text(lang, "ingest.mismatch", tables="; ".join(
-            _pgdata.describe(m, "target") for i in mismatched for m in i["mismatches"])), **result)
+            _pgdata.describe(m, "target", lang) for i in mismatched for m in i["mismatches"])), **result)
     todo = [i for i in plan if i["action"] in ("load", "reload")]
     result["msg"] = text(lang, "ingest.nothing") if not todo else "; ".join(
         "%s %s: %s (%s)" % (i["source"], i["database"], i["action"], i["decision"]["status"]) for i in todo)

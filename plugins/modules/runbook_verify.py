@@ -26,6 +26,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
@@ -81,21 +82,23 @@ last_hash:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(workspace=dict(type="path", required=True), fail_on_problem=dict(type="bool", default=True)),
+        argument_spec=dict(language=dict(type="str", default="pt-BR"), workspace=dict(type="path", required=True),
+                           fail_on_problem=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
     report = _chain.verify(module.params["workspace"])
     if report["problems"] and module.params["fail_on_problem"]:
         first = report["problems"][0]
-        module.fail_json(msg="records altered: %s at %s (%s)%s" % (
-            first["kind"], first["where"], first["detail"],
-            "; %d more problem(s)" % (len(report["problems"]) - 1) if len(report["problems"]) > 1 else ""),
-            changed=False, **report)
+        lang = module.params["language"]
+        more = text(lang, "verify.more", count=len(report["problems"]) - 1) if len(report["problems"]) > 1 else ""
+        module.fail_json(msg=text(lang, "verify.altered", kind=first["kind"], where=first["where"],
+                                  detail=first["detail"], more=more), changed=False, **report)
     module.exit_json(changed=False, **report)
 
 

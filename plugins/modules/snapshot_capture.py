@@ -56,6 +56,7 @@ options:
     description: The server's C(SELECT version()), written in the manifest.
     type: str
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
 attributes:
   check_mode:
@@ -103,11 +104,12 @@ import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
+    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
         container=dict(type="str", required=True),
         dest=dict(type="path", required=True),
         capture=dict(type="list", elements="str", default=["container_inspect", "image_inspect", "logs", "pg_dumpall"],
@@ -121,9 +123,9 @@ def main():
     ), supports_check_mode=False)
     p = module.params
     if "image_save" in p["capture"] and not p["image_tag"]:
-        module.fail_json(msg="image_save needs image_tag (the name of the committed image)")
+        module.fail_json(msg=text(p["language"], "snapshot.capture.needs_tag"))
     if os.path.exists(os.path.join(p["dest"], _snapshot.MANIFEST)):
-        module.fail_json(msg="%s already holds a snapshot; snapshots are never overwritten" % p["dest"])
+        module.fail_json(msg=text(p["language"], "snapshot.capture.exists", dest=p["dest"]))
     try:
         files, facts = _snapshot.capture(p["container"], p["dest"], p["capture"], p["compression"], p["user"],
                                          p["secrets"], p["image_tag"])

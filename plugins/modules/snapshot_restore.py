@@ -53,6 +53,7 @@ options:
     type: int
     default: 90
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
 attributes:
   check_mode:
@@ -118,10 +119,11 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
-def wait_ready(name, user, timeout):
+def wait_ready(name, user, timeout, lang="pt-BR"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if subprocess.run(["docker", "exec", name, "pg_isready", "-U", user, "-q"], capture_output=True).returncode == 0:
@@ -131,11 +133,11 @@ def wait_ready(name, user, timeout):
             except _snapshot.SnapshotError:
                 pass
         time.sleep(1)
-    raise _snapshot.SnapshotError("the fresh container %s did not answer within %d s" % (name, timeout))
+    raise _snapshot.SnapshotError(text(lang, "snapshot.restore.not_ready", name=name, seconds=timeout))
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
+    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
         path=dict(type="path", required=True), source_container=dict(type="str", required=True),
         image=dict(type="str"), name=dict(type="str", required=True),
         user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
@@ -149,11 +151,11 @@ def main():
         module.fail_json(msg="%s: %s" % (p["path"], exc), comparisons=[], mismatches=[], restore_errors=[])
     dump = next((f["name"] for f in manifest.get("files", []) if f.get("kind") == "dump"), None)
     if not dump:
-        module.fail_json(msg="the snapshot has no pg_dumpall to restore", comparisons=[], mismatches=[],
+        module.fail_json(msg=text(p["language"], "snapshot.restore.no_dump"), comparisons=[], mismatches=[],
                          restore_errors=[])
     image = p["image"] or (manifest.get("source") or {}).get("image_id")
     if not image:
-        module.fail_json(msg="no image: the manifest records none and none was given", comparisons=[], mismatches=[],
+        module.fail_json(msg=text(p["language"], "snapshot.restore.no_image"), comparisons=[], mismatches=[],
                          restore_errors=[])
     subprocess.run(["docker", "rm", "-f", p["name"]], capture_output=True)
     result = {"comparisons": [], "mismatches": [], "restore_errors": [], "compat_rewrites": []}
@@ -163,8 +165,9 @@ def main():
                                   "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image],
                                  capture_output=True, text=True)
         if started.returncode != 0:
-            raise _snapshot.SnapshotError("docker run %s: %s" % (image, started.stderr.strip()))
-        wait_ready(p["name"], p["user"], p["timeout"])
+            raise _snapshot.SnapshotError(text(p["language"], "snapshot.restore.docker_run", image=image,
+                                               error=started.stderr.strip()))
+        wait_ready(p["name"], p["user"], p["timeout"], p["language"])
         target_num = int(_snapshot.psql(p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
             os.path.join(p["path"], dump), p["name"], p["user"], target_num)
@@ -189,10 +192,12 @@ def main():
                 {"name": "restore-test.json", "content": result}]
     record = dict(path=p["path"].rstrip("/"), restore="failed" if result["mismatches"] else "passed")
     if result["mismatches"]:
-        module.fail_json(msg="restored tables differ from the source: %s" % ", ".join(
-            _pgdata.describe(m) for m in result["mismatches"]), evidence=evidence, snapshot=record, **result)
-    module.exit_json(changed=True, evidence=evidence, snapshot=record, msg="%d table(s) match the source (%s)" % (
-        len(result["comparisons"]), "rows and content" if p["checksums"] else "rows"), **result)
+        module.fail_json(msg=text(p["language"], "snapshot.restore.differ", tables=", ".join(
+            _pgdata.describe(m, "restored", p["language"]) for m in result["mismatches"])), evidence=evidence,
+            snapshot=record, **result)
+    module.exit_json(changed=True, evidence=evidence, snapshot=record, msg=text(
+        p["language"], "snapshot.restore.ok", count=len(result["comparisons"]),
+        what=_pgdata.compared(p["checksums"], p["language"])), **result)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ options:
         sha256 is taken from there, so an altered manifest is named too.
     type: path
 extends_documentation_fragment:
+  - ssot.governance.language
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
@@ -75,19 +76,19 @@ snapshot:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(path=dict(type="path", required=True), manifest_sha256=dict(type="str"),
+    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"), path=dict(type="path", required=True), manifest_sha256=dict(type="str"),
                                               workspace=dict(type="path")), supports_check_mode=True)
     p = module.params
     expected = p["manifest_sha256"]
     if not expected and p["workspace"]:
         expected = _snapshot.recorded_manifest_sha256(p["workspace"], p["path"].rstrip("/"))
         if not expected:
-            module.warn("the journal of %s has no record of %s: the manifest itself is not checked"
-                        % (p["workspace"], p["path"]))
+            module.warn(text(p["language"], "snapshot.verify.no_record", workspace=p["workspace"], path=p["path"]))
     try:
         report = _snapshot.verify(p["path"], expected)
     except _snapshot.SnapshotError as exc:
@@ -98,9 +99,9 @@ def main():
     report["snapshot"] = dict(path=p["path"].rstrip("/"), status="verified" if ok else "failed", files=report["checked"])
     if not ok:
         names = report["missing"] + [a["name"] for a in report["altered"]] + report["extra"]
-        module.fail_json(msg="snapshot %s does not match its manifest: %s" % (module.params["path"], ", ".join(names)),
+        module.fail_json(msg=text(p["language"], "snapshot.verify.failed", path=p["path"], names=", ".join(names)),
                          **report)
-    module.exit_json(changed=False, msg="%d file(s) match the manifest" % report["checked"], **report)
+    module.exit_json(changed=False, msg=text(p["language"], "snapshot.verify.ok", count=report["checked"]), **report)
 
 
 if __name__ == "__main__":

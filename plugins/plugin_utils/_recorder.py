@@ -141,7 +141,7 @@ class Recorder(_SignalSafe):
         try:
             os.makedirs(self.workspace, exist_ok=True)
         except OSError as exc:
-            raise RecorderError("cannot create the workspace %s: %s" % (self.workspace, exc))
+            raise RecorderError(text(self.state.language, "recorder.cannot_create", workspace=self.workspace, error=exc))
         self._acquire_lock(playbook)
         journal = os.path.join(self.workspace, _chain.JOURNAL)
         self._replay(journal)
@@ -168,9 +168,7 @@ class Recorder(_SignalSafe):
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
-            raise WorkspaceBusy(
-                "workspace %s is in use by another run (%s). Wait for it to end, or stop it; "
-                "two runs on one workspace would mix their records." % (self.workspace, holder))
+            raise WorkspaceBusy(text(self.state.language, "recorder.busy", workspace=self.workspace, holder=holder))
         self._lock = fh
 
     def _write_lock_info(self, playbook):
@@ -201,13 +199,13 @@ class Recorder(_SignalSafe):
                 out.write(raw[good:])
             with open(journal, "r+b") as fh:
                 fh.truncate(good)
-            self.warnings.append("journal had a torn last line (%d bytes), moved to %s" % (len(raw) - good, torn))
+            self.warnings.append(text(self.state.language, "recorder.torn", bytes=len(raw) - good, path=torn))
         for number, chunk in enumerate(raw[:good].splitlines(), 1):
             try:
                 line = json.loads(chunk.decode("utf-8"))
                 self.state.apply(line)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self.warnings.append("journal line %d cannot be read (%s); run ssot.governance.verify" % (number, exc))
+                self.warnings.append(text(self.state.language, "recorder.unreadable_line", line=number, error=exc))
                 continue
             self._seq = line.get("seq", self._seq)
             self._prev = line.get("hash", self._prev)
@@ -389,8 +387,8 @@ class Recorder(_SignalSafe):
             os.replace(path, kept)
             self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
                                          "kept_as": os.path.basename(kept)})
-            self.warnings.append("%s differed from the version the journal recorded; kept as %s"
-                                 % (name, os.path.basename(kept)))
+            self.warnings.append(text(self.state.language, "recorder.view_altered", name=name,
+                                      kept=os.path.basename(kept)))
 
     def write_views(self):
         now = utc_now()
@@ -460,6 +458,7 @@ class WriterProcess(_SignalSafe):
     HEADER = struct.Struct("!I")
 
     def __init__(self, recorder):
+        self.language = recorder.state.language
         self.run_id = recorder.run_id
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
@@ -511,10 +510,10 @@ class WriterProcess(_SignalSafe):
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 if os.waitstatus_to_exitcode(status) != 0:
-                    raise RecorderError("the recorder's writer process failed; see the messages above")
+                    raise RecorderError(text(self.language, "recorder.writer_failed"))
                 return
             time.sleep(0.01)
-        raise RecorderError("the recorder's writer process did not finish within %d s" % timeout)
+        raise RecorderError(text(self.language, "recorder.writer_timeout", seconds=timeout))
 
 
 def _read_exact(fd, size, parent):

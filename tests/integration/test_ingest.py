@@ -95,7 +95,7 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     load = newest(ws, "ingest-load.json")
     (db,) = load["loaded"]
     assert db["database"] == "legacy_shop" and db["method"] == "stream-custom" and db["mismatches"] == []
-    assert db["compared"] == "rows and content"
+    assert db["compared"] == "linhas e conteúdo"      # the SSOT's language (PT-BR)
     assert {c["table"]: c["target"] for c in db["comparisons"]} == SHOP
     assert all(c["source_checksum"] == c["target_checksum"] for c in db["comparisons"])
     assert db["tools"]["pg_dump"].startswith("15.") and story["source"] in db["tools"]["pg_dump"]
@@ -129,7 +129,7 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     psql(target, "DELETE FROM order_items WHERE order_id <= 10", db="legacy_shop")
     check = run_playbook("ssot.governance.ingest", ws)
     assert check.returncode != 0
-    assert "legacy_shop public.order_items (rows: source 6000, target 5980)" in check.stdout, explain(check)
+    assert "legacy_shop public.order_items (linhas: origem 6000, alvo 5980)" in check.stdout, explain(check)
     # Reloading is another decision; this time in directory format with two jobs.
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)

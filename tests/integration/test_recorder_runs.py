@@ -153,7 +153,7 @@ def test_a_second_run_on_the_same_workspace_is_refused(tmp_path):
     wait_for_task(tmp_path, "Wait here")
     second = play("steps.yml", tmp_path)
     assert second.returncode == 3
-    assert "is in use by another run" in second.stdout + second.stderr
+    assert "está em uso por outra execução" in second.stdout + second.stderr      # the SSOT's language, PT-BR
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 0, out
     runbook, _ = views(tmp_path)
@@ -189,6 +189,6 @@ def test_a_failure_to_write_is_a_loud_warning(tmp_path):
     proc = play("steps.yml", tmp_path)
     assert proc.returncode == 0, explain(proc)
     out = proc.stdout + proc.stderr
-    assert "ssot.governance.runbook: could not record" in out and "THIS RUN IS NOT FULLY RECORDED" in out
+    assert "ssot.governance.runbook: não foi possível registrar" in out and "NÃO ESTÁ TODA REGISTRADA" in out
     runbook, _ = views(tmp_path)
     assert runbook["runs"][-1]["status"] == "ok", "what could be recorded still is"

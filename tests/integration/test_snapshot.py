@@ -104,7 +104,7 @@ def test_content_checksums_catch_a_changed_row_that_row_counts_miss(snapped):
         proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
                                                                         f"snapshot_path={folder}"])
         assert proc.returncode != 0, explain(proc)
-        assert "legacy_shop public.customers (content checksum differs" in proc.stdout, explain(proc)
+        assert "legacy_shop public.customers (checksum do conteúdo difere" in proc.stdout, explain(proc)
         # The same restore with counts only passes: the checksum is what saw the change.
         doc = yaml.safe_load(original)
         doc["snapshot"]["content_checksums"] = False

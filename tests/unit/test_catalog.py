@@ -64,3 +64,27 @@ def test_both_languages_have_the_same_keys_and_placeholders():
     untranslated = [k for k in pt if pt[k] == en[k] and re.search(r"[^\W\d_]{4,}", re.sub(r"\{\w+\}", "", pt[k]))]
     assert sorted(untranslated) == ["checklist.major", "demo.summary.ssot", "hitl.card.rollback", "log.tags",
                                     "panel.decision.rollback", "panel.snapshots", "panel.ssot"]
+
+
+MODULE_TEXT = re.compile(r"""(?:\bmsg=|\bwarn\(|\bwarning\(|\berror\(|Error\(|warnings\.append\()\s*(["'])(.*?)\1""", re.S)
+# Texts for the collection's developers, not its operators: a key missing from the catalog is a bug in a role.
+DEVELOPER_TEXTS = {("text.py", "ssot.governance.text: no message %r in the catalog (messages/*.yml)")}
+
+
+def test_no_plugin_writes_an_operator_message_outside_the_catalog():
+    """A module's failure or success message, and an error it raises to become one, comes from the catalog
+    (module_utils._text.message / _decisions.text). Diagnostics of module_utils that wrap a tool's own output
+    (docker, psql, pg_restore: English, like the tools) are not operator texts of the collection."""
+    found = []
+    paths = [p for d in ("modules", "callback", "plugin_utils", "lookup", "filter") for p in
+             sorted((ROOT / "plugins" / d).glob("*.py"))]
+    assert len(paths) > 20
+    for path in paths:
+        source = path.read_text()
+        start = source.find("\nfrom ansible")                # past DOCUMENTATION/EXAMPLES/RETURN
+        for m in MODULE_TEXT.finditer(source[start:]):
+            # Format directives and dotted names (ssot.governance.runbook) are not words of a text.
+            words = WORD.findall(re.sub(r"%[-\d.]*[sdr]|\w+(?:\.\w+)+", " ", m.group(2)))
+            if words and (path.name, m.group(2)) not in DEVELOPER_TEXTS:
+                found.append((path.name, m.group(2)[:70]))
+    assert found == []
