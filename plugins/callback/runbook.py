@@ -219,7 +219,7 @@ class CallbackModule(CallbackBase):
                 try:
                     self.recorder.finish("interrupt", "signal %s" % signal.Signals(signum).name)
                 except (OSError, RecorderError) as exc:
-                    self._warn("could not record the interruption", exc)
+                    self._warn(text(self._language, "recorder.could_not_record", event="interrupt"), exc)
             signal.signal(signum, previous)
             if callable(previous):
                 previous(signum, frame)
@@ -352,4 +352,4 @@ class CallbackModule(CallbackBase):
             try:
                 profile_dump(self._profile, self._costs)
             except OSError as exc:
-                self._warn("could not write the profile", exc)
+                self._warn(text(self._language, "recorder.could_not_record", event="profile"), exc)

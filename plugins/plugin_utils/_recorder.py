@@ -545,5 +545,7 @@ def _serve(recorder, fd, parent):
         try:
             getattr(recorder, method)(*args)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
-            os.write(2, ("[WARNING]: ssot.governance.runbook: could not record %s: %s. THIS RUN IS NOT FULLY "
-                         "RECORDED in the workspace.\n" % (method, exc)).encode("utf-8", "replace"))
+            lang = recorder.state.language
+            warning = text(lang, "recorder.not_recorded", error=exc,
+                           what=text(lang, "recorder.could_not_record", event=method))
+            os.write(2, ("[WARNING]: %s\n" % warning).encode("utf-8", "replace"))

@@ -179,8 +179,9 @@ def test_verify_playbook_names_the_altered_file(tmp_path, target):
     path.write_bytes(bytes(data))
     proc = verify(tmp_path)
     assert proc.returncode != 0
-    expected = {"journal": "journal_altered at journal.jsonl:", "evidence": "evidence_altered at evidence/",
-                "runbook.json": "view_altered at runbook.json"}[target]
+    # In PT-BR: the verify playbook reads no SSOT, SSOT_LANGUAGE is not set.
+    expected = {"journal": "journal_altered em journal.jsonl:", "evidence": "evidence_altered em evidence/",
+                "runbook.json": "view_altered em runbook.json"}[target]
     assert expected in proc.stdout, explain(proc)
 
 
