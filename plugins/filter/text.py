@@ -5,14 +5,12 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ssot.governance.plugins.module_utils import _messages
-from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, catalog, message
 
 
 def text(key, language=DEFAULT_LANGUAGE, **params):
     """The catalog's text for ``key`` in ``language`` with its {placeholders} filled."""
-    catalog = _messages.MESSAGES.get(language) or _messages.MESSAGES[DEFAULT_LANGUAGE]
-    if key not in catalog:
+    if key not in catalog(language):
         raise AnsibleFilterError("ssot.governance.text: no message %r in the catalog (messages/*.yml)" % key)
     return message(language, key, **params)
 

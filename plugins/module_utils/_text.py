@@ -16,10 +16,15 @@ DEFAULT_LANGUAGE = "pt-BR"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def catalog(lang):
+    """The texts of ``lang``; a language the catalog lacks falls back to the default."""
+    return _messages.MESSAGES.get(lang) or _messages.MESSAGES[DEFAULT_LANGUAGE]
+
+
 def message(lang, code, **params):
     """Catalog text with its {placeholders} filled; other braces (``{env: NAME}``) stay as written."""
-    catalog = _messages.MESSAGES.get(lang) or _messages.MESSAGES[DEFAULT_LANGUAGE]
-    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), catalog[code])
+    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0),
+                            catalog(lang)[code])
 
 
 def human_size(n):

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import html
 
-from ansible_collections.ssot.governance.plugins.module_utils import _messages
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, message as text
 
 CHECKLIST = "homologacao-conectividade-ssot.md"
 PANEL_HTML = "project-panel.html"
@@ -94,6 +93,13 @@ def panel_html(panel, decisions, lang, exists=None):
                                                           digest=ssot.get("digest") or "-")),
            '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=panel.get("generated_at", ""),
                                               owner=project.get("owner") or "-"))]
+    def section(key, items):
+        """A counted heading; when there is nothing to list, the catalog's sentence that says so."""
+        out.append("<h2>%s</h2>" % _e(text(lang, "panel.%s" % key, count=len(items))))
+        if not items:
+            out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.%s.none" % key)))
+        return bool(items)
+
     # Milestones as a timeline.
     out.append("<h2>%s</h2>" % _e(text(lang, "panel.milestones")))
     out.append('<ol class="timeline">')
@@ -112,9 +118,7 @@ def panel_html(panel, decisions, lang, exists=None):
     out.append("</ol>")
     # Pending decisions, each with the entry that approves it.
     pending = panel.get("decisions_pending") or []
-    out.append("<h2>%s</h2>" % _e(text(lang, "panel.decisions", count=len(pending))))
-    if not pending:
-        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.decisions.none")))
+    section("decisions", pending)
     for d in pending:
         full = by_id.get(d["id"], d)
         out.append('<div class="card" data-decision="%s"><strong>%s</strong><div><code>%s</code></div>'
@@ -131,9 +135,7 @@ def panel_html(panel, decisions, lang, exists=None):
     # Deviations and findings, by severity.
     for key, items in (("deviations", panel.get("deviations") or []), ("findings", panel.get("findings") or [])):
         items = sorted(items, key=lambda i: (SEVERITY_ORDER.get(i.get("severity"), 9), str(i.get("id"))))
-        out.append("<h2>%s</h2>" % _e(text(lang, "panel.%s" % key, count=len(items))))
-        if not items:
-            out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.%s.none" % key)))
+        if not section(key, items):
             continue
         out.append("<table><thead><tr><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>" % (
             _e(text(lang, "panel.col.severity")), _e(text(lang, "panel.col.what")), _e(text(lang, "panel.col.detail"))))
@@ -146,9 +148,7 @@ def panel_html(panel, decisions, lang, exists=None):
         out.append("</tbody></table>")
     # Snapshots with their verify status.
     snapshots = panel.get("snapshots") or []
-    out.append("<h2>%s</h2>" % _e(text(lang, "panel.snapshots", count=len(snapshots))))
-    if not snapshots:
-        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.snapshots.none")))
+    section("snapshots", snapshots)
     for snap in snapshots:
         good = snap.get("status") == "verified" and snap.get("restore") != "failed"
         restore = ""
@@ -163,8 +163,7 @@ def panel_html(panel, decisions, lang, exists=None):
                                         at=snap.get("at", "-")))))
     # Evidence, newest first, linked relative to the page (the workspace).
     evidences = list(reversed(panel.get("evidences") or []))
-    out.append("<h2>%s</h2>" % _e(text(lang, "panel.evidence", count=len(evidences))))
-    if evidences:
+    if section("evidence", evidences):
         out.append("<table><thead><tr><th>%s</th><th>%s</th><th>sha256</th></tr></thead><tbody>" % (
             _e(text(lang, "panel.col.file")), _e(text(lang, "panel.col.when"))))
         for ev in evidences:
@@ -174,8 +173,6 @@ def panel_html(panel, decisions, lang, exists=None):
             out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td></tr>" % (
                 link, _e(ev.get("at", "")), _e(ev.get("sha256", "")[:16])))
         out.append("</tbody></table>")
-    else:
-        out.append('<p class="empty">%s</p>' % _e(text(lang, "panel.evidence.none")))
     refs = panel.get("references") or []
     if refs:
         out.append("<h2>%s</h2><ul>" % _e(text(lang, "panel.references")))
@@ -190,10 +187,10 @@ def panel_html(panel, decisions, lang, exists=None):
 def _label(lang, prefix, value):
     """The catalog's word for ``value`` (``prefix.value``), or the value itself when the catalog has none."""
     key = "%s.%s" % (prefix, value)
-    return text(lang, key) if key in _messages.MESSAGES.get(lang, _messages.MESSAGES["pt-BR"]) else str(value)
+    return text(lang, key) if key in catalog(lang) else str(value)
 
 
-def checklist_md(state, lang):
+def checklist_md(state, lang, milestones):
     """homologacao-conectividade-ssot.md: each step of the SSOT, its status as a checkbox, and the commands a
     person runs by hand to check it. Host, port and user are the SSOT's; never a password."""
     doc = state.ssot_map or {}
@@ -235,7 +232,7 @@ def checklist_md(state, lang):
         5: [playbook % "ingest"],
         6: [(playbook % "snapshot") + " --tags restore_test"],
     }
-    for m in state.panel("")["milestones"]:
+    for m in milestones:
         item(m["status"], text(lang, "panel.phase", phase=m["phase"], title=m["title"]),
              phase_commands.get(m["phase"], []), prefix="status")
     out += ["## %s" % text(lang, "checklist.checks"), ""]
@@ -266,7 +263,7 @@ def checklist_md(state, lang):
     return "\n".join(out)
 
 
-def run_log(state, run_id, lang):
+def run_log(state, run_id, lang, milestones):
     """logs/<run>.log: what ran, what was decided and by whom, what is pending - a short narrative."""
     run = state.runs.get(run_id) or {}
     lines = [text(lang, "log.run", run=run_id, playbook=run.get("playbook") or "-", start=run.get("started_at", "-"),
@@ -278,11 +275,11 @@ def run_log(state, run_id, lang):
     for step in state.steps.values():
         if step.get("run_id") == run_id and step.get("phase", None) not in groups:
             groups.append(step.get("phase"))
-    milestones = dict((m["phase"], m) for m in state.panel("")["milestones"])
+    by_phase = dict((m["phase"], m) for m in milestones)
     for phase in groups:
         steps = [s for s in state.steps.values() if s.get("run_id") == run_id and s.get("phase") == phase]
         changed = [s for s in steps if s.get("status") == "done" and "changed" in (s.get("hosts") or {}).values()]
-        what = text(lang, "panel.phase", phase=phase, title=milestones[phase]["title"]) if phase in milestones \
+        what = text(lang, "panel.phase", phase=phase, title=by_phase[phase]["title"]) if phase in by_phase \
             else text(lang, "log.other_steps")
         lines.append(text(lang, "log.play", play=what, changed=len(changed),
                           ok=sum(1 for s in steps if s.get("status") == "done") - len(changed),
@@ -301,7 +298,7 @@ def run_log(state, run_id, lang):
     lines.append(text(lang, "log.evidence", count=len(evidence), run=run_id))
     pending = state.pending_decisions()
     lines += [text(lang, "log.pending", id=d["id"], title=d.get("title", "")) for d in pending]
-    stuck = [m for m in state.panel("")["milestones"] if m["status"] in ("blocked", "failed")]
+    stuck = [m for m in milestones if m["status"] in ("blocked", "failed")]
     lines += [text(lang, "log.milestone", phase=m["phase"], title=m["title"], status=_status(lang, m["status"]))
               for m in stuck]
     if not pending and not stuck:
@@ -318,8 +315,8 @@ def render(state, generated_at, runbook_doc, panel_doc, run_id, exists):
     """{relative path: text} of the human views for the current state."""
     lang = state.language
     out = {PANEL_HTML: panel_html(panel_doc, runbook_doc.get("decisions") or [], lang, exists),
-           CHECKLIST: checklist_md(state, lang)}
+           CHECKLIST: checklist_md(state, lang, panel_doc["milestones"])}
     if run_id:
-        out["%s/%s.log" % (LOG_DIR, run_id)] = run_log(state, run_id, lang)
+        out["%s/%s.log" % (LOG_DIR, run_id)] = run_log(state, run_id, lang, panel_doc["milestones"])
     return out
 
