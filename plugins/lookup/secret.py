@@ -39,16 +39,13 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.ssot.governance.plugins.module_utils._text import message
+from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 
 REFERENCE_KEYS = ("env", "var")
 
 
 def _language(variables):
-    """The operator's language: the loaded SSOT's, else SSOT_LANGUAGE, else PT-BR."""
-    lang = variables.get("ssot_language")
-    return lang if isinstance(lang, str) and "{{" not in lang and lang else \
-        os.environ.get("SSOT_LANGUAGE") or "pt-BR"
+    return operator_language(variables.get("ssot_language"))
 
 
 def is_reference(value):

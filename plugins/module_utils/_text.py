@@ -8,12 +8,21 @@ PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib onl
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible_collections.ssot.governance.plugins.module_utils import _messages
 
 DEFAULT_LANGUAGE = "pt-BR"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def operator_language(lang=None):
+    """``lang`` when the catalog has it; else SSOT_LANGUAGE (before an SSOT says which); else the default."""
+    for candidate in (lang, os.environ.get("SSOT_LANGUAGE")):
+        if candidate in _messages.MESSAGES:
+            return candidate
+    return DEFAULT_LANGUAGE
 
 
 def catalog(lang):

@@ -91,3 +91,14 @@ def test_no_plugin_writes_an_operator_message_outside_the_catalog():
             if words and (path.name, m.group(2)) not in DEVELOPER_TEXTS:
                 found.append((path.name, m.group(2)[:70]))
     assert found == []
+
+
+def test_the_operator_language_is_the_given_one_then_ssot_language_then_pt_br(monkeypatch):
+    from ansible_collections.ssot.governance.plugins.filter.text import text
+    from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
+    monkeypatch.delenv("SSOT_LANGUAGE", raising=False)
+    assert [operator_language(x) for x in ("en", "pt-BR", None, "", "fr")] == ["en", "pt-BR"] + ["pt-BR"] * 3
+    monkeypatch.setenv("SSOT_LANGUAGE", "en")
+    assert [operator_language(x) for x in ("pt-BR", None, "", "{{ x }}")] == ["pt-BR", "en", "en", "en"]
+    assert text("role.ssot.no_workspace") == CATALOG["en"]["role.ssot.no_workspace"]
+    assert text("role.ssot.no_workspace", "pt-BR") == CATALOG["pt-BR"]["role.ssot.no_workspace"]
