@@ -82,6 +82,7 @@ from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase, text
 
@@ -131,6 +132,7 @@ class CallbackModule(CallbackBase):
         self._profile = None
         self._costs = []
         self._failed_open = False
+        self._record_failed = False
         self._pid = os.getpid()
         self._previous_handlers = {}
         self._step_ids = {}
@@ -158,6 +160,7 @@ class CallbackModule(CallbackBase):
         try:
             fn(*args)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+            self._record_failed = True
             self._warn(text(self._language, "recorder.could_not_record", event=getattr(fn, "__name__", "?")), exc)
         finally:
             if self._profile:
@@ -178,7 +181,19 @@ class CallbackModule(CallbackBase):
                 return os.path.realpath(os.path.expanduser(value))
         return None
 
+    def _refuse_forged_variables(self, play):
+        """A launcher that set a variable the collection owns is refused before any task (docs/hitl.md)."""
+        try:
+            extra = play.get_variable_manager().extra_vars
+        except AttributeError:
+            return
+        refused = _guard.refused(extra or {})
+        if refused:
+            display.error(text(self._language, "guard.refused", names=", ".join(refused)))
+            raise SystemExit(3)
+
     def _open(self, play):
+        self._refuse_forged_variables(play)
         workspace = self._workspace_for(play)
         if workspace is None:
             self._failed_open = True
@@ -196,9 +211,11 @@ class CallbackModule(CallbackBase):
             # Refuse the run: a callback cannot fail a play, so stop the process before anything runs.
             raise SystemExit(3)
         except (OSError, RecorderError) as exc:
-            self._failed_open = True
-            self._warn(text(self._language, "recorder.cannot_open"), exc)
-            return
+            # Evidence always: a run whose records cannot be kept does not run.
+            display.error(text(self._language, "recorder.not_recorded",
+                                                              what=text(self._language, "recorder.cannot_open"),
+                                                              error=exc))
+            raise SystemExit(3)
         self._language = recorder.state.language      # the last SSOT's, once the journal is read
         for warning in recorder.warnings:
             display.warning("ssot.governance.runbook: %s" % warning)
@@ -353,3 +370,7 @@ class CallbackModule(CallbackBase):
                 profile_dump(self._profile, self._costs)
             except OSError as exc:
                 self._warn(text(self._language, "recorder.could_not_record", event="profile"), exc)
+        if self._record_failed:
+            # Whatever the play did, its record is incomplete: the run must not look successful.
+            display.error("ssot.governance.runbook: %s" % text(self._language, "recorder.incomplete"))
+            raise SystemExit(3)

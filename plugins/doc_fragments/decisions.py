@@ -31,7 +31,7 @@ options:
       approvals:
         description:
           - More approvals with the same fields, typically the extra var C(ssot_approvals) of an AWX survey or
-            workflow.
+            workflow. They count only with O(hitl.extra_var_approvals).
         type: list
         elements: dict
         default: []
@@ -49,13 +49,23 @@ options:
         default: 7d
       separation_of_duties:
         description:
-          - The SSOT's C(hitl.separation_of_duties) - an approval by O(hitl.run_user) does not count.
+          - The SSOT's C(hitl.separation_of_duties) - an approval by any of O(hitl.run_identities) does not count,
+            and with no identity known no approval counts (fail closed).
         type: bool
         default: false
-      run_user:
+      run_identities:
         description:
-          - Who runs the play (compared with C(approved_by) under O(hitl.separation_of_duties)).
-        type: str
+          - Who runs the play - the operating-system account running ansible-playbook and, under AWX, the user who
+            launched the job. The C(ssot.governance.ssot_info) action works them out; never the C(USER) variable.
+        type: list
+        elements: str
+        default: []
+      extra_var_approvals:
+        description:
+          - The SSOT's C(hitl.extra_var_approvals) - whether O(hitl.approvals) (given as extra vars) count.
+            Without it each such approval is refused, saying why.
+        type: bool
+        default: false
   language:
     description:
       - Language of the decision texts (the SSOT's C(metadata.language)).

@@ -23,7 +23,9 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 
+from ansible_collections.ssot.governance.plugins.module_utils import _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 PENDING = "pending"
@@ -65,26 +67,82 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def parse_time(value):
+# An approval dated later than this past the clock of the run was not given yet.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+APPROVALS_MAX_BYTES = 1024 * 1024
+
+
+def parse_time(value, lang="pt-BR", where="approvals"):
+    """An ISO 8601 moment (UTC when it has no offset); ApprovalError naming ``where``, never echoing the input."""
     if isinstance(value, datetime.datetime):
         return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    text_value = str(value).strip()
-    if text_value.endswith("Z"):
+    text_value = str(value).strip() if isinstance(value, (str, datetime.date)) else ""
+    if text_value.endswith(("Z", "z")):
         text_value = text_value[:-1] + "+00:00"
     try:
         parsed = datetime.datetime.fromisoformat(text_value)
-    except ValueError:
-        raise ApprovalError("%r is not an ISO 8601 time (use 2026-11-24T10:00:00Z)" % (value,))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed.astimezone(datetime.timezone.utc)  # offsets that push it past year 9999
+    except (ValueError, OverflowError, TypeError):
+        raise ApprovalError(text(lang, "approval.bad_time", where=where))
+    return parsed
 
 
 def _validity(text_value):
-    """'7d', '12h', '30m', '2w' -> timedelta (the SSOT's hitl.approval_validity)."""
-    m = re.match(r"^(\d+)([mhdw])$", str(text_value or ""))
+    """'7d', '12h', '30m', '2w' -> timedelta (the SSOT's hitl.approval_validity); None unless strictly positive."""
+    m = re.match(r"^([1-9][0-9]{0,3})([mhdw])$", str(text_value or ""))
     if not m:
         return None
     unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
     return datetime.timedelta(**{unit: int(m.group(1))})
+
+
+# Characters a name may not hold: controls, format characters (zero-width, soft hyphen, bidi
+# overrides), private use, surrogates, unassigned, line and paragraph separators.
+_INVISIBLE = ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp")
+# Letters of other scripts drawn like Latin ones: two names that look the same are one person.
+_CONFUSABLE = dict(zip(
+    u"\u0430\u0432\u0435\u0451\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0455\u0456\u0457\u0458\u04bb\u0501\u051b\u051d"
+    u"\u03b1\u03b2\u03b5\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7\u0261\u0131",
+    u"abeekmhopctyxsiijhdqw"
+    u"abeiknoptuxgi"))
+
+
+def identity_problem(name):
+    """Why ``name`` cannot identify a person (a catalog key), or None."""
+    if not isinstance(name, str) or not name.strip():
+        return "approval.identity.blank"
+    if any(unicodedata.category(c) in _INVISIBLE for c in name):
+        return "approval.identity.invisible"
+    if not identity_key(name):
+        return "approval.identity.blank"
+    return None
+
+
+def identity_key(name):
+    """What two names must share to be the same person: compatibility forms folded (fullwidth, ligatures),
+    accents dropped, lookalike letters of other scripts read as Latin, case and spacing ignored."""
+    folded = unicodedata.normalize("NFKD", str(name))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = "".join(_CONFUSABLE.get(c, c) for c in folded.casefold())
+    return " ".join(folded.split())
+
+
+def _visible(value):
+    return isinstance(value, str) and value.strip() != "" and identity_problem(value) is None
+
+
+def _detail(error, lang):
+    """A schema error in words, naming the field and never the value."""
+    path = "/".join(str(x) for x in error.absolute_path) or "-"
+    if error.validator == "required":
+        missing = [r for r in error.validator_value if isinstance(error.instance, dict) and r not in error.instance]
+        return text(lang, "approval.field.required", field=", ".join(missing))
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = (error.schema or {}).get("properties", {})
+        extra = [_yaml._short(k) for k in error.instance if k not in known]
+        return text(lang, "approval.field.unknown", field=", ".join(extra))
+    return text(lang, "approval.field.invalid", field=path, rule=error.validator)
 
 
 def check_entries(entries, source, lang="pt-BR"):
@@ -98,79 +156,120 @@ def check_entries(entries, source, lang="pt-BR"):
     for n, entry in enumerate(entries, 1):
         errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
         if errors:
-            raise ApprovalError(text(lang, "approval.invalid", source=source, n=n, detail="; ".join(
-                "%s: %s" % ("/".join(str(x) for x in e.absolute_path) or "-", e.message) for e in errors[:3])))
+            raise ApprovalError(text(lang, "approval.invalid", source=source, n=n,
+                                     detail="; ".join(_detail(e, lang) for e in errors[:3])))
+        where = "%s #%d" % (source, n)
         for key in ("approved_at", "expires_at"):
             if entry.get(key):
-                try:
-                    parse_time(entry[key])
-                except ApprovalError as exc:
-                    raise ApprovalError("%s #%d %s: %s" % (source, n, key, exc))
-        out.append(dict(entry, source="%s #%d" % (source, n)))
+                parse_time(entry[key], lang, "%s %s" % (where, key))
+        out.append(dict(entry, source=where))
     return out
 
 
 def load_approvals(path, lang="pt-BR"):
-    """The approvals of ``path`` (a missing file means none), schema-checked (schemas/approvals.schema.json)."""
-    if not path or not os.path.exists(path):
+    """The approvals of ``path`` (a missing file means none), read by the strict reader and schema-checked
+    whole (schemas/approvals.schema.json): duplicate keys, unknown keys, bombs and FIFOs are errors."""
+    if not path:
         return []
-    import yaml
+    name = os.path.basename(path)
     try:
-        with open(path, "rb") as fh:
-            doc = yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ApprovalError("%s: %s" % (path, exc))
+        doc, _lines = _yaml.load(path, APPROVALS_MAX_BYTES)
+    except _yaml.LoadError as exc:
+        if exc.code == "yaml.not_found":
+            return []
+        where = "%s, linha %s" % (name, exc.line) if exc.line and lang == "pt-BR" else (
+            "%s, line %s" % (name, exc.line) if exc.line else name)
+        raise ApprovalError("%s: %s" % (where, text(lang, exc.code, **exc.params)))
     if doc is None:
         return []
     if not isinstance(doc, dict) or "approvals" not in doc:
-        raise ApprovalError(text(lang, "approval.not_a_list", source=path))
-    return check_entries(doc["approvals"] or [], os.path.basename(path), lang)
+        raise ApprovalError(text(lang, "approval.not_a_list", source=name))
+    unknown = [_yaml._short(k) for k in doc if k != "approvals"]
+    if unknown:
+        raise ApprovalError(text(lang, "approval.invalid", source=name, n=0,
+                                 detail=text(lang, "approval.field.unknown", field=", ".join(unknown))))
+    return check_entries(doc["approvals"] or [], name, lang)
 
 
-def resolve(decision, approvals, now=None, approvers=(), run_user=None, separation_of_duties=False,
+def _refuse(entry, lang, now, approvers, run_identities, separation_of_duties):
+    """Why this approval (of the right decision) cannot count, before its option and digest: a catalog text or None."""
+    where = entry.get("source", "approvals")
+    by = entry.get("approved_by")
+    problem = identity_problem(by)
+    if problem:
+        return text(lang, "approval.refused.identity", source=where, why=text(lang, problem))
+    if not _visible(entry.get("reason")):
+        return text(lang, "approval.refused.reason", source=where)
+    if approvers and identity_key(by) not in set(identity_key(a) for a in approvers):
+        return text(lang, "approval.refused.approver", source=where, by=_yaml._short(by),
+                    approvers=", ".join(approvers))
+    if separation_of_duties:
+        if not run_identities:
+            return text(lang, "approval.refused.no_identity", source=where)
+        for who in run_identities:
+            if identity_key(who) == identity_key(by):
+                return text(lang, "approval.refused.self", source=where, by=_yaml._short(by))
+    at = parse_time(entry.get("approved_at"), lang, "%s approved_at" % where)
+    if at > now + CLOCK_SKEW:
+        return text(lang, "approval.refused.future", source=where, at=iso(at))
+    if entry.get("expires_at") and parse_time(entry["expires_at"], lang, "%s expires_at" % where) <= at:
+        return text(lang, "approval.refused.expiry_before", source=where)
+    return None
+
+
+def resolve(decision, approvals, now=None, approvers=(), run_identities=(), separation_of_duties=False,
             validity="7d", lang="pt-BR"):
     """The decision with its status and answer from the approvals that count for it.
 
     Approvals that name this decision but do not count leave a reason in ``refusals``
-    (another SSOT digest, an option not offered, expired, an approver not allowed, the
-    runner approving its own run under separation of duties). The last approval that
-    counts wins. Other decisions' approvals are not this decision's business.
+    (another SSOT digest, an option not offered, expired, dated in the future, a name
+    that cannot identify a person, an approver not allowed, the runner approving its own
+    run under separation of duties, or no way to tell who runs it). The last approval
+    that counts wins. Other decisions' approvals are not this decision's business.
     """
     now = now or utc_now()
     resolved = dict(decision)
     resolved.pop("refusals", None)
     refusals = []
     offered = set(o["id"] for o in decision.get("options") or [])
+    span = _validity(validity)
+    if isinstance(run_identities, str):
+        run_identities = [run_identities]
     for entry in approvals:
         if entry.get("decision") != decision["id"]:
             continue
         where = entry.get("source", "approvals")
-        by = str(entry.get("approved_by", ""))
         if entry.get("ssot_digest") != decision.get("ssot_digest"):
             refusals.append(text(lang, "approval.refused.digest", source=where, got=entry.get("ssot_digest"),
                                  want=decision.get("ssot_digest")))
             continue
         chosen = str(entry.get("option"))
         if chosen not in offered and chosen != REJECT_OPTION:
-            refusals.append(text(lang, "approval.refused.option", source=where, option=chosen,
+            refusals.append(text(lang, "approval.refused.option", source=where, option=_yaml._short(chosen),
                                  options=", ".join(sorted(offered)) + ", " + REJECT_OPTION))
             continue
-        if approvers and by not in approvers:
-            refusals.append(text(lang, "approval.refused.approver", source=where, by=by,
-                                 approvers=", ".join(approvers)))
+        try:
+            why = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
+        except ApprovalError as exc:
+            why = str(exc)
+        if why:
+            refusals.append(why)
             continue
-        if separation_of_duties and run_user and by.strip().lower() == str(run_user).strip().lower():
-            refusals.append(text(lang, "approval.refused.self", source=where, by=by))
+        by = " ".join(str(entry["approved_by"]).split())
+        at = parse_time(entry["approved_at"], lang)
+        try:
+            until = parse_time(entry["expires_at"], lang) if entry.get("expires_at") else (
+                at + span if span else None)
+        except OverflowError:
+            until = None
+        if until is None:
+            # No expiry and no valid SSOT validity: an approval without an end does not count.
+            refusals.append(text(lang, "approval.refused.no_expiry", source=where))
             continue
-        at = parse_time(entry["approved_at"])
-        until = parse_time(entry["expires_at"]) if entry.get("expires_at") else (
-            at + _validity(validity) if _validity(validity) else None)
-        answer = {"option": chosen, "by": by, "at": iso(at)}
+        answer = {"option": chosen, "by": by, "at": iso(at), "until": iso(until)}
         if entry.get("reason"):
             answer["reason"] = str(entry["reason"])
-        if until is not None:
-            answer["until"] = iso(until)
-        if until is not None and until <= now:
+        if until <= now:
             refusals.append(text(lang, "approval.refused.expired", source=where, until=iso(until)))
             resolved.update(status=EXPIRED, answer=answer)
             continue
@@ -201,7 +300,8 @@ def argument_spec():
             approvers=dict(type="list", elements="str", default=[]),
             approval_validity=dict(type="str", default="7d"),
             separation_of_duties=dict(type="bool", default=False),
-            run_user=dict(type="str"),
+            run_identities=dict(type="list", elements="str", default=[]),
+            extra_var_approvals=dict(type="bool", default=False),
         )),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
     )
@@ -214,19 +314,36 @@ class Policy(object):
         self.lang = params.get("language") or "pt-BR"
         self.digest = params["ssot_digest"]
         hitl = params.get("hitl") or {}
-        self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + check_entries(
-            hitl.get("approvals") or [], "ssot_approvals", self.lang)
+        self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + extra_var_entries(
+            hitl.get("approvals") or [], self.lang)
         self.approvers = hitl.get("approvers") or []
         self.validity = hitl.get("approval_validity") or "7d"
         self.separation = bool(hitl.get("separation_of_duties"))
-        self.run_user = hitl.get("run_user")
+        self.run_identities = list(hitl.get("run_identities") or [])
+        self.extra_var_approvals = bool(hitl.get("extra_var_approvals"))
         self.now = now or utc_now()
 
     def resolve(self, decision):
-        resolved = resolve(decision, self.approvals, self.now, self.approvers, self.run_user, self.separation,
+        approvals = self.approvals
+        refusals = []
+        if not self.extra_var_approvals:
+            refusals = [text(self.lang, "approval.refused.extra_var", source=a["source"]) for a in approvals
+                        if a.get("channel") == EXTRA_VARS and a.get("decision") == decision["id"]]
+            approvals = [a for a in approvals if a.get("channel") != EXTRA_VARS]
+        resolved = resolve(decision, approvals, self.now, self.approvers, self.run_identities, self.separation,
                            self.validity, self.lang)
+        if refusals:
+            resolved["refusals"] = refusals + resolved.get("refusals", [])
         resolved["how_to_approve"] = how_to_approve(self.lang, resolved)
         return resolved
+
+
+EXTRA_VARS = "extra_vars"
+
+
+def extra_var_entries(entries, lang="pt-BR"):
+    """Approvals given as the extra var ssot_approvals, marked as such (they count only when the SSOT says so)."""
+    return [dict(e, channel=EXTRA_VARS) for e in check_entries(entries, "ssot_approvals", lang)]
 
 
 def unapproved(decisions):
@@ -283,3 +400,39 @@ def paste_entry(decision, option=None, lang="pt-BR"):
             % (decision["id"], option if option in opts else (opts[0] if opts else "?"),
                " | ".join(opts + [REJECT_OPTION]), text(lang, "hitl.paste.by"), iso(utc_now()),
                text(lang, "hitl.paste.reason"), decision.get("ssot_digest")))
+
+
+def outcome(resolved, approvals, proceed_options, interactive=False, approvals_path="approvals.yml", lang="pt-BR"):
+    """The gate's verdict over resolved decisions: what may change, what is settled without it, what waits
+    (with the message naming each, why approvals did not count, and ready-to-paste entries)."""
+    proceed, declined, pending, refusals = [], [], [], []
+    for d in resolved:
+        refusals.extend(d.get("refusals") or [])
+        if d["status"] == APPROVED and d["answer"]["option"] in proceed_options:
+            proceed.append(d["id"])
+        elif d["status"] in (APPROVED, REJECTED):
+            declined.append(d["id"])
+        else:
+            pending.append(d["id"])
+    waiting = [d for d in resolved if d["id"] in pending]
+    for d in waiting:
+        # An approval of an earlier version of the same divergence (other facts, so another id) is named too.
+        family = d["id"].rsplit(".", 1)[0]
+        for entry in approvals:
+            other = str(entry.get("decision", ""))
+            if other != d["id"] and other.rsplit(".", 1)[0] == family:
+                refusals.append(text(lang, "approval.refused.other_version", source=entry["source"],
+                                     other=other, id=d["id"]))
+    first_option = next(iter(proceed_options), None)
+    paste = "approvals:\n" + "".join(paste_entry(d, first_option, lang) for d in waiting) if waiting else ""
+    if waiting:
+        mode = text(lang, "hitl.mode.interactive" if interactive else "hitl.mode.noninteractive")
+        lines = [text(lang, "hitl.fail_closed", count=len(waiting), mode=mode, path=approvals_path)]
+        lines += ["  [%s] %s (%s)" % (d["id"], d.get("title", ""), d["status"]) for d in waiting]
+        lines += refusals + ["", paste]
+        msg = "\n".join(lines)
+    else:
+        msg = "proceed: %s; declined: %s" % (", ".join(proceed) or "-", ", ".join(declined) or "-")
+    return dict(changed=False, decisions=resolved, proceed=proceed, declined=declined, pending=pending,
+                refusals=refusals, cards=dict((d["id"], card(d, lang)) for d in waiting), paste=paste, msg=msg,
+                name_prompt=text(lang, "hitl.ask.name"))

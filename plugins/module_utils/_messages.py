@@ -46,14 +46,22 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'ssot.how_to_fix': 'Como corrigir: {fix}',
            'ssot.load.not_found': 'arquivo não encontrado. Informe o workspace com -e ssot_workspace=<pasta '
                                   'com ssot.yml>',
-           'ssot.load.not_regular': 'não é um arquivo comum',
-           'ssot.load.too_large': 'o arquivo tem {size} bytes, mais que os {limit} que um SSOT pode ter',
-           'ssot.load.binary': 'conteúdo binário (bytes NUL); o SSOT deve ser texto YAML ou JSON',
-           'ssot.load.not_utf8': 'não é texto UTF-8 (byte {offset}); salve o arquivo em UTF-8',
+           'yaml.unreadable': 'não foi possível ler o arquivo ({error})',
+           'yaml.not_regular': 'não é um arquivo comum (pasta, FIFO ou dispositivo); aponte para um arquivo '
+                               'YAML',
+           'yaml.too_large': 'o arquivo tem {size} bytes, mais que o limite de {limit}',
+           'yaml.binary': 'conteúdo binário (bytes NUL); o arquivo deve ser texto YAML ou JSON',
+           'yaml.not_utf8': 'não é texto UTF-8 (byte {offset}); salve o arquivo em UTF-8',
+           'yaml.syntax': 'erro de sintaxe YAML: {problem}',
+           'yaml.duplicate_key': "chave '{key}' repetida (a primeira está na linha {first}); mantenha só uma",
+           'yaml.key_not_text': 'uma chave de mapeamento deve ser texto',
+           'yaml.too_many_nodes': 'o documento se expande para mais de {limit} valores (âncoras e aliases '
+                                  'repetidos?); escreva-o sem multiplicar aliases',
+           'yaml.too_deep': 'aninhamento mais fundo que {limit} níveis; simplifique a estrutura',
+           'yaml.recursive_alias': 'alias recursivo (um valor que contém a si mesmo); remova o alias',
+           'yaml.value': 'valor que não pode ser lido ({problem}: número com milhares de dígitos ou data '
+                         'fora do intervalo?); escreva-o entre aspas',
            'ssot.load.empty': 'arquivo vazio; comece por examples/legacy-pg/ssot.yml',
-           'ssot.load.yaml_syntax': 'erro de sintaxe YAML: {problem}',
-           'ssot.load.duplicate_key': "chave '{key}' repetida (a primeira está na linha {first}); mantenha "
-                                      'só uma',
            'ssot.load.not_mapping': 'o nível de cima deve ser um mapeamento de seções (metadata, artifacts, '
                                     'target, ...), encontrado {kind}',
            'ssot.schema.required': "falta o campo obrigatório '{name}'",
@@ -79,6 +87,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'ssot.fix.duplicate_id': 'dê a cada item um id único',
            'ssot.fix.version_constraint': "use '10', '9.4' ou uma faixa como '>=9.4,<11'",
            'ssot.fix.regex': 'corrija a expressão (sintaxe de re do Python)',
+           'ssot.fix.approval_validity': 'um número inteiro de 1 a 9999 e a unidade m, h, d ou w (ex.: 12h, '
+                                         '7d); nunca zero: toda aprovação expira',
            'ssot.fix.sha256': 'escreva os 64 dígitos hexadecimais minúsculos que `sha256sum <arquivo>` '
                               'imprime',
            'ssot.fix.container_name': "use letras, dígitos, '_', '.' ou '-', começando por letra ou dígito",
@@ -207,6 +217,34 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                   '(schemas/approvals.schema.json)',
            'approval.invalid': '{source}, aprovação {n}: {detail} (campos: decision, option, approved_by, '
                                'approved_at, reason, ssot_digest)',
+           'approval.bad_time': '{where}: não é uma data ISO 8601 válida (use 2026-11-24T10:00:00Z)',
+           'approval.field.required': 'falta {field}',
+           'approval.field.unknown': 'chave desconhecida {field}',
+           'approval.field.invalid': '{field} não atende a regra {rule} do schema',
+           'approval.identity.blank': 'o nome está em branco',
+           'approval.identity.invisible': 'o nome tem caracteres invisíveis ou de controle',
+           'approval.refused.identity': '{source} não vale: approved_by não identifica uma pessoa ({why})',
+           'approval.refused.reason': '{source} não vale: reason em branco ou com caracteres invisíveis; '
+                                      'diga por quê',
+           'approval.refused.no_identity': '{source} não vale: o SSOT exige separação de funções e não foi '
+                                           'possível saber quem executa o play (conta do sistema '
+                                           'desconhecida)',
+           'approval.refused.future': '{source} não vale: approved_at {at} está no futuro; confira o relógio '
+                                      'de quem aprovou',
+           'approval.refused.expiry_before': '{source} não vale: expires_at não é depois de approved_at',
+           'approval.refused.no_expiry': '{source} não vale: sem expires_at e sem hitl.approval_validity '
+                                         'válida no SSOT; toda aprovação precisa expirar',
+           'approval.refused.extra_var': '{source} não vale: aprovações em variáveis extras (ssot_approvals) '
+                                         'só contam quando o SSOT diz hitl.extra_var_approvals: true; '
+                                         'registre-a em approvals.yml',
+           'guard.refused': 'Execução recusada antes de qualquer ação: {names} veio de fora (variável extra, '
+                            '-e, survey do AWX ou env/extravars do ansible-runner) e é uma variável interna '
+                            'da coleção ssot.governance. Quem lança o job não pode definir o que decide uma '
+                            'aprovação; remova-a (as entradas aceitas estão em docs/hitl.md).',
+           'hitl.bad_decision': 'hitl_gate: cada decisão precisa de um id (texto)',
+           'hitl.stale_decision': 'a decisão {id} foi levantada sob outro SSOT que o arquivo atual; rode de '
+                                  'novo a fase que a levanta',
+           'hitl.action_only': 'ssot.governance.hitl_gate roda como plugin de ação no controlador',
            'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT '
                                       '{want}',
            'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas '
@@ -514,6 +552,19 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                             'terminar, ou pare-a; duas execuções no mesmo workspace misturariam seus '
                             'registros.',
            'recorder.cannot_create': 'não foi possível criar o workspace {workspace}: {error}',
+           'recorder.unsafe_path': '{path} no workspace é um(a) {kind}, não um arquivo ou pasta comum; o '
+                                   'recorder não segue links nem grava fora do workspace. Remova-o (ou '
+                                   'troque-o pelo arquivo de verdade) e rode de novo',
+           'recorder.journal_failed': 'não foi possível gravar a linha {kind} do journal ({error}); o '
+                                      'journal voltou à última linha inteira. Libere espaço no disco do '
+                                      'workspace e rode de novo',
+           'recorder.incomplete': 'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA (disco cheio, somente leitura ou '
+                                  'caminho inseguro no workspace; veja os avisos acima). A execução termina '
+                                  'com erro; corrija a causa e rode de novo: a próxima execução repara o '
+                                  'workspace e registra o que reparou',
+           'recorder.repaired': 'workspace reparado após uma interrupção: {completed} arquivo(s) '
+                                'terminado(s) de gravar, {removed} arquivo(s) temporário(s) removido(s) '
+                                '(registrado no journal)',
            'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
            'recorder.unreadable_line': 'a linha {line} do journal não pode ser lida ({error}); rode '
                                        'ssot.governance.verify',
@@ -567,13 +618,21 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ssot.how_to_fix': 'How to fix: {fix}',
         'ssot.load.not_found': 'file not found. Give the workspace with -e ssot_workspace=<folder holding '
                                'ssot.yml>',
-        'ssot.load.not_regular': 'not a regular file',
-        'ssot.load.too_large': 'the file has {size} bytes, more than the {limit} an SSOT may have',
-        'ssot.load.binary': 'binary content (NUL bytes); the SSOT must be YAML or JSON text',
-        'ssot.load.not_utf8': 'not UTF-8 text (byte {offset}); save the file as UTF-8',
+        'yaml.unreadable': 'the file cannot be read ({error})',
+        'yaml.not_regular': 'not a regular file (a folder, FIFO or device); point to a YAML file',
+        'yaml.too_large': 'the file has {size} bytes, more than the limit of {limit}',
+        'yaml.binary': 'binary content (NUL bytes); the file must be YAML or JSON text',
+        'yaml.not_utf8': 'not UTF-8 text (byte {offset}); save the file as UTF-8',
+        'yaml.syntax': 'YAML syntax error: {problem}',
+        'yaml.duplicate_key': "duplicate key '{key}' (the first is at line {first}); keep only one",
+        'yaml.key_not_text': 'a mapping key must be text',
+        'yaml.too_many_nodes': 'the document expands to more than {limit} values (repeated anchors and '
+                               'aliases?); write it without multiplying aliases',
+        'yaml.too_deep': 'nested deeper than {limit} levels; simplify the structure',
+        'yaml.recursive_alias': 'recursive alias (a value that contains itself); remove the alias',
+        'yaml.value': 'a value that cannot be read ({problem}: a number of thousands of digits or a date out '
+                      'of range?); quote it',
         'ssot.load.empty': 'empty file; start from examples/legacy-pg/ssot.yml',
-        'ssot.load.yaml_syntax': 'YAML syntax error: {problem}',
-        'ssot.load.duplicate_key': "duplicate key '{key}' (the first is at line {first}); keep only one",
         'ssot.load.not_mapping': 'the top level must be a mapping of sections (metadata, artifacts, target, '
                                  '...), found {kind}',
         'ssot.schema.required': "required field '{name}' is missing",
@@ -599,6 +658,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ssot.fix.duplicate_id': 'give every item a unique id',
         'ssot.fix.version_constraint': "use '10', '9.4' or a range such as '>=9.4,<11'",
         'ssot.fix.regex': 'fix the expression (Python re syntax)',
+        'ssot.fix.approval_validity': 'a whole number from 1 to 9999 and the unit m, h, d or w (e.g. 12h, '
+                                      '7d); never zero: every approval expires',
         'ssot.fix.sha256': 'write the 64 lowercase hex digits that `sha256sum <file>` prints',
         'ssot.fix.container_name': "use letters, digits, '_', '.' or '-', starting with a letter or digit",
         'ssot.fix.bind': 'write an IP address such as 127.0.0.1',
@@ -718,6 +779,34 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                '(schemas/approvals.schema.json)',
         'approval.invalid': '{source}, approval {n}: {detail} (fields: decision, option, approved_by, '
                             'approved_at, reason, ssot_digest)',
+        'approval.bad_time': '{where}: not a valid ISO 8601 time (use 2026-11-24T10:00:00Z)',
+        'approval.field.required': 'missing {field}',
+        'approval.field.unknown': 'unknown key {field}',
+        'approval.field.invalid': '{field} does not meet the schema rule {rule}',
+        'approval.identity.blank': 'the name is blank',
+        'approval.identity.invisible': 'the name holds invisible or control characters',
+        'approval.refused.identity': '{source} does not count: approved_by does not identify a person '
+                                     '({why})',
+        'approval.refused.reason': '{source} does not count: reason is blank or holds invisible characters; '
+                                   'say why',
+        'approval.refused.no_identity': '{source} does not count: the SSOT requires separation of duties and '
+                                        'who runs the play cannot be told (unknown system account)',
+        'approval.refused.future': '{source} does not count: approved_at {at} is in the future; check the '
+                                   "approver's clock",
+        'approval.refused.expiry_before': '{source} does not count: expires_at is not after approved_at',
+        'approval.refused.no_expiry': '{source} does not count: no expires_at and no valid '
+                                      'hitl.approval_validity in the SSOT; every approval must expire',
+        'approval.refused.extra_var': '{source} does not count: approvals in extra vars (ssot_approvals) '
+                                      'count only when the SSOT says hitl.extra_var_approvals: true; record '
+                                      'it in approvals.yml',
+        'guard.refused': 'Run refused before anything happened: {names} came from outside (an extra var, -e, '
+                         "an AWX survey or ansible-runner's env/extravars) and is an internal variable of "
+                         'the ssot.governance collection. Whoever launches the job cannot set what decides '
+                         'an approval; remove it (the accepted inputs are in docs/hitl.md).',
+        'hitl.bad_decision': 'hitl_gate: every decision needs an id (text)',
+        'hitl.stale_decision': 'decision {id} was raised under another SSOT than the current file; run the '
+                               'phase that raises it again',
+        'hitl.action_only': 'ssot.governance.hitl_gate runs as an action plugin on the controller',
         'approval.refused.digest': '{source} does not count: it was given for SSOT {got}, the decision '
                                    'belongs to SSOT {want}',
         'approval.refused.option': '{source} does not count: option {option} is not one offered ({options})',
@@ -1009,6 +1098,18 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'recorder.busy': 'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or '
                          'stop it; two runs on one workspace would mix their records.',
         'recorder.cannot_create': 'cannot create the workspace {workspace}: {error}',
+        'recorder.unsafe_path': '{path} in the workspace is a {kind}, not a plain file or folder; the '
+                                'recorder follows no link and writes nothing outside the workspace. Remove '
+                                'it (or replace it with the real file) and run again',
+        'recorder.journal_failed': 'the journal line {kind} could not be written ({error}); the journal was '
+                                   "cut back to its last whole line. Free space on the workspace's disk and "
+                                   'run again',
+        'recorder.incomplete': 'THIS RUN WAS NOT FULLY RECORDED (full disk, read-only or unsafe path in the '
+                               'workspace; see the warnings above). The run ends with an error; fix the '
+                               'cause and run again: the next run repairs the workspace and records what it '
+                               'repaired',
+        'recorder.repaired': 'workspace repaired after an interruption: {completed} file(s) finished, '
+                             '{removed} temporary file(s) removed (recorded in the journal)',
         'recorder.torn': 'journal had a torn last line ({bytes} bytes), moved to {path}',
         'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run '
                                     'ssot.governance.verify',

@@ -395,18 +395,55 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                'items': {'type': 'string', 'minLength': 1},
                                                                'default': []},
                                                  'approval_validity': {'description': 'How long an approval '
-                                                                                      'stays valid by '
-                                                                                      'default (e.g. 12h, '
-                                                                                      '7d).',
+                                                                                      'stays valid when it '
+                                                                                      'gives no expires_at '
+                                                                                      '(e.g. 12h, 7d): a '
+                                                                                      'whole number from 1 '
+                                                                                      'to 9999 and a unit '
+                                                                                      '(m, h, d, w). Never '
+                                                                                      'zero: an approval '
+                                                                                      'always expires.',
                                                                        'type': 'string',
-                                                                       'pattern': '^\\d+[mhdw]$',
-                                                                       'default': '7d'},
+                                                                       'pattern': '^[1-9][0-9]{0,3}[mhdw]$',
+                                                                       'default': '7d',
+                                                                       'x-fix': 'approval_validity'},
                                                  'separation_of_duties': {'description': 'The approver must '
-                                                                                         'differ from the '
-                                                                                         'user running the '
-                                                                                         'play.',
+                                                                                         'differ from '
+                                                                                         'whoever runs the '
+                                                                                         'play: the '
+                                                                                         'operating-system '
+                                                                                         'account running '
+                                                                                         'ansible-playbook '
+                                                                                         'and, under AWX, '
+                                                                                         'the user who '
+                                                                                         'launched the job '
+                                                                                         '(awx_user_name). '
+                                                                                         'An approval by '
+                                                                                         'either does not '
+                                                                                         'count, and when '
+                                                                                         'the account cannot '
+                                                                                         'be told the gate '
+                                                                                         'fails closed.',
                                                                           'type': 'boolean',
-                                                                          'default': False}}},
+                                                                          'default': False},
+                                                 'extra_var_approvals': {'description': 'Whether approvals '
+                                                                                        'passed as the extra '
+                                                                                        'var ssot_approvals '
+                                                                                        '(an AWX survey) '
+                                                                                        'count. Off by '
+                                                                                        'default: whoever '
+                                                                                        'launches a job sets '
+                                                                                        'its extra vars, so '
+                                                                                        'such an approval '
+                                                                                        'proves nothing '
+                                                                                        'about who approved; '
+                                                                                        'turn it on only '
+                                                                                        'where launching the '
+                                                                                        'job is itself '
+                                                                                        'restricted to the '
+                                                                                        'approvers.',
+                                                                         'type': 'boolean',
+                                                                         'default': False}}},
                          'references': {'description': 'Official URLs the operator relied on.',
                                         'type': 'array',
                                         'default': [],

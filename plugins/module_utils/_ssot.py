@@ -20,14 +20,8 @@ import json
 import os
 import re
 
-from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _versions
+from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _versions, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message
-
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - ansible-core always ships PyYAML
-    HAS_YAML = False
 
 try:
     import jsonschema
@@ -35,10 +29,10 @@ try:
 except ImportError:  # pragma: no cover - depends on the target
     HAS_JSONSCHEMA = False
 
-# Anything larger is not a specification someone wrote by hand.
-MAX_SSOT_BYTES = 5 * 1024 * 1024
-# Bound on the nodes a document may expand to (YAML aliases can multiply them).
-MAX_NODES = 200000
+# Anything larger is not a specification someone wrote by hand (the example is 4 KiB).
+MAX_SSOT_BYTES = _yaml.MAX_BYTES
+# Bound on the values a document may expand to, aliases expanded.
+MAX_NODES = _yaml.MAX_NODES
 SCHEMA = _schemas.SCHEMAS["ssot"]
 SCHEMA_VERSION = SCHEMA["properties"]["schema_version"]["const"]
 
@@ -106,107 +100,27 @@ class SSOTError(Exception):
 
 # --- loading ----------------------------------------------------------------
 
-def _loader_class():
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct_mapping(loader, node, deep=False):
-        seen = {}
-        for key_node, _value in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-            except TypeError:
-                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be text",
-                                                        key_node.start_mark)
-            if key in seen:
-                raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
-            seen[key] = key_node.start_mark.line + 1
-        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    return Loader
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key, first, line):
-        super(_DuplicateKey, self).__init__(key)
-        self.key, self.first, self.line = key, first, line
-
-
-def _line_map(node):
-    """(str path parts) -> 1-based line, for every node; bounded against alias bombs."""
-    lines = {}
-    stack = [((), node, frozenset())]
-    count = 0
-    while stack:
-        path, current, ancestors = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise _TooBig()
-        lines.setdefault(path, current.start_mark.line + 1)
-        if id(current) in ancestors:
-            continue  # recursive alias: the loader builds it, validation reports it
-        inner = ancestors | {id(current)}
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                key_path = path + (str(key_node.value),)
-                lines.setdefault(key_path, key_node.start_mark.line + 1)
-                stack.append((key_path, value_node, inner))
-        elif isinstance(current, yaml.SequenceNode):
-            for i, item in enumerate(current.value):
-                stack.append((path + (str(i),), item, inner))
-    return lines
-
-
-class _TooBig(Exception):
-    pass
+def _problem(exc):
+    """A LoadError of the strict reader as a Problem of this SSOT."""
+    code = "ssot.load.not_found" if exc.code == "yaml.not_found" else exc.code
+    return Problem(code, line=exc.line, **exc.params)
 
 
 def read_text(path):
-    if not os.path.exists(path):
-        raise SSOTError(Problem("ssot.load.not_found"), path)
-    if not os.path.isfile(path):
-        raise SSOTError(Problem("ssot.load.not_regular"), path)
-    size = os.path.getsize(path)
-    if size > MAX_SSOT_BYTES:
-        raise SSOTError(Problem("ssot.load.too_large", size=size, limit=MAX_SSOT_BYTES), path)
-    with open(path, "rb") as fh:
-        raw = fh.read(MAX_SSOT_BYTES + 1)
-    if b"\x00" in raw:
-        raise SSOTError(Problem("ssot.load.binary"), path)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SSOTError(Problem("ssot.load.not_utf8", offset=exc.start), path)
-    if text.startswith(u"\ufeff"):
-        text = text[1:]
-    return text
+        return _yaml.read_text(path, MAX_SSOT_BYTES)
+    except _yaml.LoadError as exc:
+        raise SSOTError(_problem(exc), path)
 
 
 def parse(text, path="ssot.yml"):
-    """Text -> (document, line map). YAML or JSON (JSON is read as YAML)."""
+    """Text -> (document, line map). YAML or JSON (JSON is read as YAML), through the strict reader."""
     if not text.strip():
         raise SSOTError(Problem("ssot.load.empty"), path)
-    loader = None
     try:
-        loader = _loader_class()(text)
-        node = loader.get_single_node()
-        doc = loader.construct_document(node) if node is not None else None
-        lines = _line_map(node) if node is not None else {}
-    except _DuplicateKey as exc:
-        raise SSOTError(Problem("ssot.load.duplicate_key", line=exc.line, key=exc.key, first=exc.first), path)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = "%s (%s)" % (problem, context) if context else problem
-        raise SSOTError(Problem("ssot.load.yaml_syntax", line=mark.line + 1 if mark else None, problem=detail), path)
-    except (_TooBig, RecursionError):
-        raise SSOTError(Problem("ssot.load.too_large", size=len(text), limit=MAX_SSOT_BYTES), path)
-    finally:
-        if loader is not None:
-            loader.dispose()
+        doc, lines = _yaml.parse(text, MAX_NODES)
+    except _yaml.LoadError as exc:
+        raise SSOTError(_problem(exc), path)
     if doc is None:
         raise SSOTError(Problem("ssot.load.empty"), path)
     if not isinstance(doc, dict):
@@ -424,9 +338,7 @@ def load_valid(path, language=None):
         if not problems:
             sig = digest(doc)
     except RecursionError:
-        problems = [Problem("ssot.load.too_large", size=len(text), limit=MAX_SSOT_BYTES)]
-    except ValueError as exc:  # a recursive alias cannot be serialized
-        problems = [Problem("ssot.schema.other", detail=str(exc))]
+        problems = [Problem("yaml.too_deep", limit=_yaml.MAX_DEPTH)]
     if problems:
         raise SSOTError(problems, path, lang)
     return {"ssot": normalize(doc), "written": doc, "digest": sig, "language": lang,

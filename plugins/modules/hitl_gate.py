@@ -11,18 +11,26 @@ short_description: Decide, for the decisions a play needs, whether a named human
 version_added: 1.0.0
 description:
   - Takes the decision records a play depends on (as C(artifact_info) or C(pg_check) return them) and resolves each
-    against the approvals in force (C(approvals.yml), the C(ssot_approvals) extra var, and O(answers) given at a
-    terminal), with the SSOT's rules (digest, expiry, approvers, separation of duties).
+    against the approvals in force, with the SSOT's rules (digest, expiry, approvers, separation of duties).
+  - Runs on the controller (an action plugin) and trusts no variable for its verdict - it reads the SSOT file of
+    O(workspace) itself (digest and C(hitl) rules), the workspace's C(approvals.yml) itself (with the collection's
+    strict YAML reader), works out who runs the play from the operating system (and, under AWX, C(awx_user_name)),
+    and asks at the terminal itself.
+  - It refuses to run when the launcher set, as an extra var, any variable the collection owns other than the
+    launcher inputs listed in the HITL guide (C(docs/hitl.md)); the message names each one.
+  - With a human at the terminal (ansible-playbook's own stdin a terminal in the foreground, and no AWX,
+    ansible-runner or CI marker), shows each pending decision's card and accepts only an explicit answer
+    (C(aprovar A), C(rejeitar)), then the approver's name. Without one it never waits.
+  - Approvals given as the extra var C(ssot_approvals) count only when the SSOT says C(hitl.extra_var_approvals).
   - Returns the decisions for the C(ssot.governance.runbook) callback, which ones allow the change (approved with an
     option in O(proceed_options)), which do not (approved with another option, rejected), which are still
-    pending, why each approval that names a decision does not count, the decision cards to show at a terminal,
-    and ready-to-paste C(approvals.yml) entries for the pending ones.
-  - Never prompts and never fails on a pending decision; the C(ssot.governance.hitl_gate) role asks at a terminal
-    and fails closed without one.
+    pending, why each approval that names a decision does not count, and ready-to-paste C(approvals.yml) entries
+    for the pending ones. Never fails on a pending decision; the C(ssot.governance.hitl_gate) role fails closed.
 options:
   decisions:
     description:
-      - The decision records (id, title, context, options, risk, rollback, ssot_digest, ...).
+      - The decision records (id, title, context, options, risk, rollback, ssot_digest, ...). A decision whose
+        C(ssot_digest) is not the digest of the SSOT file stays pending.
     type: list
     elements: dict
     required: true
@@ -33,20 +41,29 @@ options:
     type: list
     elements: str
     required: true
+  workspace:
+    description:
+      - The workspace folder (C(ssot_workspace_dir)); its SSOT file and C(approvals.yml) are read here.
+    type: path
+    required: true
+  ssot_file:
+    description:
+      - The SSOT file name inside O(workspace).
+    type: str
+    default: ssot.yml
   interactive:
     description:
-      - Whether a terminal was available (only changes the wording of RV(msg)).
-    type: bool
-    default: false
-  answers:
+      - C(auto) asks at a real terminal when there is one; C(false) never asks. C(true) is the same as C(auto) - a run
+        without a real terminal is never asked, whatever this says.
+    type: str
+    choices: [auto, "true", "false"]
+    default: auto
+  prompt_retries:
     description:
-      - Answers given at a terminal - C(decision), C(option) (an option id or C(reject)), C(approved_by), optional
-        C(reason). Each becomes an approval dated now, for the decision's SSOT digest.
-    type: list
-    elements: dict
-    default: []
+      - How many times an answer that is not explicit is asked again.
+    type: int
+    default: 5
 extends_documentation_fragment:
-  - ssot.governance.decisions
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
@@ -58,13 +75,12 @@ EXAMPLES = r'''
   ssot.governance.hitl_gate:
     decisions: "{{ checked.decisions }}"
     proceed_options: [fix]
-    ssot_digest: "{{ ssot_digest }}"
-    hitl: "{{ ssot_hitl }}"
+    workspace: "{{ ssot_workspace_dir }}"
   register: gate
 
 - name: Stop while a decision is pending
   ansible.builtin.fail:
-    msg: "{{ gate.paste }}"
+    msg: "{{ gate.msg }}"
   when: gate.pending | length > 0
 '''
 
@@ -124,70 +140,20 @@ paste:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _text
 
 
 def main():
-    argument_spec = _decisions.argument_spec()
-    argument_spec.update(
+    # The work is done by the action plugin of the same name, on the controller: this file is its manual.
+    module = AnsibleModule(argument_spec=dict(
         decisions=dict(type="list", elements="dict", required=True),
         proceed_options=dict(type="list", elements="str", required=True),
-        answers=dict(type="list", elements="dict", default=[]),
-        interactive=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    try:
-        policy = _decisions.Policy(p)
-    except _decisions.ApprovalError as exc:
-        module.fail_json(msg=str(exc))
-    by_id = dict((d["id"], d) for d in p["decisions"] if isinstance(d, dict) and d.get("id"))
-    terminal = []
-    for n, answer in enumerate(p["answers"], 1):
-        decision = by_id.get(answer.get("decision"))
-        if decision is None or not answer.get("option") or not str(answer.get("approved_by") or "").strip():
-            module.fail_json(msg=_decisions.text(policy.lang, "hitl.answer_incomplete", n=n))
-        terminal.append({"decision": decision["id"], "option": answer["option"],
-                         "approved_by": str(answer["approved_by"]).strip(),
-                         "approved_at": _decisions.iso(policy.now),
-                         "reason": answer.get("reason") or _decisions.text(policy.lang, "hitl.terminal_reason"),
-                         "ssot_digest": decision.get("ssot_digest"), "source": "terminal #%d" % n})
-    policy.approvals = policy.approvals + terminal
-    resolved = [policy.resolve(d) for d in by_id.values()]
-    proceed, declined, pending, refusals = [], [], [], []
-    for d in resolved:
-        refusals.extend(d.get("refusals") or [])
-        if d["status"] == _decisions.APPROVED and d["answer"]["option"] in p["proceed_options"]:
-            proceed.append(d["id"])
-        elif d["status"] in (_decisions.APPROVED, _decisions.REJECTED):
-            declined.append(d["id"])
-        else:
-            pending.append(d["id"])
-    waiting = [d for d in resolved if d["id"] in pending]
-    for d in waiting:
-        # An approval of an earlier version of the same divergence (other facts, so another id) is named too.
-        family = d["id"].rsplit(".", 1)[0]
-        for entry in policy.approvals:
-            other = str(entry.get("decision", ""))
-            if other != d["id"] and other.rsplit(".", 1)[0] == family:
-                refusals.append(_decisions.text(policy.lang, "approval.refused.other_version", source=entry["source"],
-                                                other=other, id=d["id"]))
-    first_option = next(iter(p["proceed_options"]), None)
-    paste = ("approvals:\n" + "".join(_decisions.paste_entry(d, first_option, policy.lang) for d in waiting)
-             if waiting else "")
-    lang = policy.lang
-    if waiting:
-        mode = _decisions.text(lang, "hitl.mode.interactive" if p["interactive"] else "hitl.mode.noninteractive")
-        lines = [_decisions.text(lang, "hitl.fail_closed", count=len(waiting), mode=mode,
-                                 path=(p["hitl"] or {}).get("approvals_file") or "approvals.yml")]
-        lines += ["  [%s] %s (%s)" % (d["id"], d.get("title", ""), d["status"]) for d in waiting]
-        lines += refusals + ["", paste]
-        msg = "\n".join(lines)
-    else:
-        msg = "proceed: %s; declined: %s" % (", ".join(proceed) or "-", ", ".join(declined) or "-")
-    module.exit_json(changed=False, decisions=resolved, proceed=proceed, declined=declined, pending=pending,
-                     refusals=refusals, cards=dict((d["id"], _decisions.card(d, lang)) for d in waiting),
-                     paste=paste, msg=msg, name_prompt=_decisions.text(lang, "hitl.ask.name"))
+        workspace=dict(type="path", required=True),
+        ssot_file=dict(type="str", default="ssot.yml"),
+        interactive=dict(type="str", choices=["auto", "true", "false"], default="auto"),
+        prompt_retries=dict(type="int", default=5),
+    ), supports_check_mode=True)
+    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only"))
 
 
 if __name__ == "__main__":

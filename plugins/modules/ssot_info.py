@@ -171,7 +171,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    for ok, lib in ((_ssot.HAS_YAML, "PyYAML"), (_ssot.HAS_JSONSCHEMA, "jsonschema")):
+    for ok, lib in ((_ssot.HAS_JSONSCHEMA, "jsonschema"),):
         if not ok:
             module.fail_json(msg=missing_required_lib(lib))
     path = os.path.abspath(module.params["path"])

@@ -36,6 +36,7 @@ import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.plugin_utils import _human
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
 
@@ -67,22 +68,12 @@ def safe_name(name, limit=80):
     return base[:limit]
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# Leftovers of a write that a crash interrupted: evidence staged as <name>.part, views as <name>.tmp-<pid>.
+_STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
 
 
-def atomic_write(path, data):
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+def _unsafe(lang, exc):
+    return RecorderError(text(lang, "recorder.unsafe_path", path=exc.rel, kind=exc.what))
 
 
 class _SignalSafe(object):
@@ -110,9 +101,9 @@ class _SignalSafe(object):
             fn()
 
 
-def _aside(path, what):
+def _aside(rel, what):
     """Name for a file moved aside (torn journal tail, altered view)."""
-    return "%s.%s-%s" % (path, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+    return "%s.%s-%s" % (rel, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
 
 
 class Recorder(_SignalSafe):
@@ -124,7 +115,12 @@ class Recorder(_SignalSafe):
         self.run_id = None
         self.closed = False
         self._journal = None
+        self._journal_size = 0
         self._lock = None
+        self.fs = None
+        self.failures = 0
+        # Path -> sha256 of every evidence file and view the journal names (the last one for a view).
+        self._recorded = {}
         self._seq = 0
         self._prev = _chain.GENESIS
         self._play = None
@@ -137,15 +133,23 @@ class Recorder(_SignalSafe):
 
     # --- life cycle ------------------------------------------------------------
     def open(self, playbook="", user="", extra=None):
-        """Lock the workspace, replay the journal, mark a dead run, start this run."""
+        """Lock the workspace, replay the journal, repair what a crash left, mark a dead run, start this run."""
+        lang = self.state.language
         try:
-            os.makedirs(self.workspace, exist_ok=True)
+            self.fs = Folder(self.workspace)
+        except WorkspaceUnsafe as exc:
+            raise _unsafe(lang, exc)
         except OSError as exc:
-            raise RecorderError(text(self.state.language, "recorder.cannot_create", workspace=self.workspace, error=exc))
-        self._acquire_lock(playbook)
-        journal = os.path.join(self.workspace, _chain.JOURNAL)
-        self._replay(journal)
-        self._journal = open(journal, "ab", buffering=0)
+            raise RecorderError(text(lang, "recorder.cannot_create", workspace=self.workspace, error=exc))
+        try:
+            self._acquire_lock(playbook)
+            self._replay()
+            self._journal = self.fs.open(_chain.JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            self._journal_size = os.fstat(self._journal).st_size
+            repaired = self._repair()
+        except WorkspaceUnsafe as exc:
+            self._release_lock()
+            raise _unsafe(lang, exc)
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
@@ -155,50 +159,57 @@ class Recorder(_SignalSafe):
         data = {"playbook": playbook, "user": user, "pid": os.getpid()}
         data.update(extra or {})
         self.append("run_start", data)
+        if repaired:
+            self.append("repaired", repaired)
         return self.run_id
 
     def _acquire_lock(self, playbook):
-        path = os.path.join(self.workspace, LOCK)
-        fh = open(path, "a+")
+        fd = self.fs.open(LOCK, os.O_RDWR | os.O_CREAT)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                os.close(fd)
                 raise
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
+            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
             raise WorkspaceBusy(text(self.state.language, "recorder.busy", workspace=self.workspace, holder=holder))
-        self._lock = fh
+        self._lock = fd
 
     def _write_lock_info(self, playbook):
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write("pid %d, run %s, playbook %s, since %s" % (os.getpid(), self.run_id, playbook, utc_now()))
-        self._lock.flush()
+        os.ftruncate(self._lock, 0)
+        os.pwrite(self._lock, ("pid %d, run %s, playbook %s, since %s" % (
+            os.getpid(), self.run_id, playbook, utc_now())).encode("utf-8", "replace"), 0)
 
     def _release_lock(self):
         if self._lock is not None:
             try:
-                self._lock.seek(0)
-                self._lock.truncate()
-                fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+                os.ftruncate(self._lock, 0)
+            except OSError:
+                pass
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
             finally:
-                self._lock.close()
+                os.close(self._lock)
                 self._lock = None
 
-    def _replay(self, journal):
-        if not os.path.exists(journal):
+    def _replay(self):
+        try:
+            raw = self.fs.read(_chain.JOURNAL)
+        except FileNotFoundError:
             return
-        with open(journal, "rb") as fh:
-            raw = fh.read()
         good = raw.rfind(b"\n") + 1
         if good < len(raw):
-            torn = _aside(journal, "torn")
-            with open(torn, "wb") as out:
-                out.write(raw[good:])
-            with open(journal, "r+b") as fh:
-                fh.truncate(good)
+            torn = _aside(_chain.JOURNAL, "torn")
+            temp = torn + ".part"
+            self.fs.stage(torn, raw[good:], temp)
+            self.fs.commit(temp, torn)
+            fd = self.fs.open(_chain.JOURNAL, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, good)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             self.warnings.append(text(self.state.language, "recorder.torn", bytes=len(raw) - good, path=torn))
         for number, chunk in enumerate(raw[:good].splitlines(), 1):
             try:
@@ -209,6 +220,36 @@ class Recorder(_SignalSafe):
                 continue
             self._seq = line.get("seq", self._seq)
             self._prev = line.get("hash", self._prev)
+            data = line.get("data") if isinstance(line.get("data"), dict) else {}
+            if line.get("kind") in ("evidence", "view") and isinstance(data.get("path"), str):
+                self._recorded[data["path"]] = data.get("sha256")
+
+    def _repair(self):
+        """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
+
+        A staged file whose final name the journal already records with the same sha256 was interrupted between
+        the journal line and the rename: the rename is completed. Any other staged file never reached the
+        journal: it is removed. Nothing the journal names is ever removed."""
+        completed, removed = [], []
+        candidates = self.fs.walk(_chain.EVIDENCE_DIR) + self.fs.walk("logs") + [
+            name for name in sorted(os.listdir(self.fs.fd)) if _STAGED.match(name)]
+        for rel in candidates:
+            m = _STAGED.match(rel)
+            if not m:
+                continue
+            final = m.group("final")
+            want = self._recorded.get(final)
+            if want is not None and self.fs.sha256(rel) == want:
+                self.fs.commit(rel, final)
+                completed.append(final)
+            else:
+                self.fs.remove(rel)
+                removed.append(rel)
+        if not completed and not removed:
+            return None
+        self.warnings.append(text(self.state.language, "recorder.repaired", completed=len(completed),
+                                  removed=len(removed)))
+        return {"completed": completed, "removed": removed}
 
     def close(self, status, stats=None):
         if self.closed:
@@ -226,13 +267,16 @@ class Recorder(_SignalSafe):
         self._finish()
 
     def _finish(self):
-        self.write_views()
         try:
-            os.fsync(self._journal.fileno())
+            self.write_views()
         finally:
-            self._journal.close()
-            self.closed = True
-            self._release_lock()
+            try:
+                os.fsync(self._journal)
+            finally:
+                os.close(self._journal)
+                self.closed = True
+                self._release_lock()
+                self.fs.close()
 
     # --- journal ---------------------------------------------------------------
     def append(self, kind, data):
@@ -242,9 +286,23 @@ class Recorder(_SignalSafe):
             # One serialization: the hash covers the canonical body, the line is that body plus the hash.
             body = _chain.canonical(line)
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
-            self._journal.write(('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8"))
+            raw = ('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8")
+            try:
+                write_all(self._journal, raw)
+            except OSError as exc:
+                # A full disk, a short write: cut back to the last whole line, so that when space returns the
+                # next line does not glue onto a torn one and break the chain for good.
+                self.failures += 1
+                try:
+                    os.ftruncate(self._journal, self._journal_size)
+                except OSError:
+                    pass  # the next run moves the torn tail aside
+                raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc))
+            self._journal_size += len(raw)
             self._seq, self._prev = line["seq"], line["hash"]
             self.state.apply(line)
+            if kind in ("evidence", "view"):
+                self._recorded[data["path"]] = data["sha256"]
         return line
 
     # --- plays and tasks -------------------------------------------------------
@@ -301,26 +359,37 @@ class Recorder(_SignalSafe):
 
     # --- records modules return ------------------------------------------------
     def evidence(self, name, content, step=None, host="", task=""):
-        """Write one evidence file (redacted) and name it in the journal. Returns its relative path."""
+        """Write one evidence file (redacted) and name it in the journal. Returns its relative path.
+
+        Staged whole as <name>.part, then named in the journal, then renamed: a crash at any point leaves either
+        nothing the journal names, or a staged file the next run finishes renaming (_repair)."""
         if isinstance(content, (bytes, bytearray)):
             content = content.decode("utf-8", errors="replace")
         if isinstance(content, str):
             data = self.redactor.text(content).encode("utf-8")
         else:
-            data = (json.dumps(self.redactor.value(content), indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        rel_dir = os.path.join(_chain.EVIDENCE_DIR, self.run_id)
+            data = self.redactor.text(json.dumps(self.redactor.value(content), indent=2, ensure_ascii=False,
+                                                 default=str) + "\n").encode("utf-8")
         # Named after the result that carried it, so the pieces of one result sort together.
-        rel = os.path.join(rel_dir, "%05d-%s-%s" % (self._result_seq or self._seq + 1, safe_name(host, 40),
-                                                    safe_name(name)))
-        os.makedirs(os.path.join(self.workspace, rel_dir), exist_ok=True)
-        path = os.path.join(self.workspace, rel)
-        tmp = path + ".part"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        rel = "%s/%s/%05d-%s-%s" % (_chain.EVIDENCE_DIR, self.run_id, self._result_seq or self._seq + 1,
+                                    safe_name(host, 40), safe_name(name))
+        staged = rel + ".part"
+        try:
+            self.fs.stage(rel, data, staged)
+        except WorkspaceUnsafe as exc:
+            self.failures += 1
+            raise _unsafe(self.state.language, exc)
+        except OSError:
+            self.failures += 1
+            raise
         digest = hashlib.sha256(data).hexdigest()
-        self.append("evidence", {"path": rel, "sha256": digest, "size": len(data), "name": str(name),
-                                 "step": step, "host": host, "task": task})
+        try:
+            self.append("evidence", {"path": rel, "sha256": digest, "size": len(data), "name": str(name),
+                                     "step": step, "host": host, "task": task})
+        except RecorderError:
+            self.fs.remove(staged)
+            raise
+        self.fs.commit(staged, rel)
         self._play_artifacts.append({"path": rel, "sha256": digest, "kind": "evidence"})
         return rel
 
@@ -376,15 +445,15 @@ class Recorder(_SignalSafe):
             self.append("drift", {"changes": changes})
 
     # --- views -----------------------------------------------------------------
-    def _keep_altered_view(self, name, path):
+    def _keep_altered_view(self, name):
         """A view that is not what the journal last recorded was altered: never overwrite it silently."""
         expected = self.state.view_sha.get(name)
-        if expected is None or not os.path.exists(path):
+        if expected is None or not self.fs.exists(name):
             return
-        found = _chain.sha256_file(path)
+        found = self.fs.sha256(name)
         if found != expected:
-            kept = _aside(path, "altered")
-            os.replace(path, kept)
+            kept = _aside(name, "altered")
+            self.fs.rename(name, kept)
             self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
                                          "kept_as": os.path.basename(kept)})
             self.warnings.append(text(self.state.language, "recorder.view_altered", name=name,
@@ -396,15 +465,36 @@ class Recorder(_SignalSafe):
         files = dict((name, json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n") for name in VIEWS)
         # The views for people, from the same state: the panel page, the checklist, this run's log.
         files.update(_human.render(self.state, now, docs["runbook.json"], docs["project-panel.json"], self.run_id,
-                                   lambda rel: os.path.isfile(os.path.join(self.workspace, rel))))
+                                   self._evidence_exists))
+        failed = None
         for name, content in files.items():
-            data = self.redactor.text(content).encode("utf-8") if name not in VIEWS else content.encode("utf-8")
-            path = os.path.join(self.workspace, name)
-            if os.path.dirname(name):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-            self._keep_altered_view(name, path)
-            atomic_write(path, data)
-            self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
+            data = self.redactor.text(content).encode("utf-8")
+            staged = "%s.tmp-%d" % (name, os.getpid())
+            try:
+                self._keep_altered_view(name)
+                self.fs.stage(name, data, staged)
+                # Recorded before the rename: a crash in between leaves the staged file, which the next run
+                # renames (its sha256 is the one recorded); a failed record leaves the old view and its record.
+                try:
+                    self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
+                except RecorderError:
+                    self.fs.remove(staged)
+                    raise
+                self.fs.commit(staged, name)
+            except WorkspaceUnsafe as exc:
+                self.failures += 1
+                failed = failed or _unsafe(self.state.language, exc)
+            except (OSError, RecorderError) as exc:
+                self.failures += 1
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def _evidence_exists(self, rel):
+        try:
+            return self.fs.exists(rel)
+        except (WorkspaceUnsafe, OSError):
+            return False
 
 
 def constraints(ssot, path, lang):
@@ -440,6 +530,8 @@ class InProcess(object):
 
     def finish(self, method, *args):
         getattr(self.recorder, method)(*args)
+        if self.recorder.failures:
+            raise RecorderError(text(self.recorder.state.language, "recorder.incomplete"))
 
     def defer(self, fn):
         self.recorder.defer(fn)
@@ -470,6 +562,7 @@ class WriterProcess(_SignalSafe):
             code = 0
             try:
                 _serve(recorder, read_fd, parent)
+                code = 2 if recorder.failures else 0
             except BaseException:  # pragma: no cover - reported on stderr, the parent goes on
                 code = 1
             finally:
@@ -509,7 +602,10 @@ class WriterProcess(_SignalSafe):
         while time.time() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                if os.waitstatus_to_exitcode(status) != 0:
+                code = os.waitstatus_to_exitcode(status)
+                if code == 2:
+                    raise RecorderError(text(self.language, "recorder.incomplete"))
+                if code != 0:
                     raise RecorderError(text(self.language, "recorder.writer_failed"))
                 return
             time.sleep(0.01)
@@ -545,6 +641,7 @@ def _serve(recorder, fd, parent):
         try:
             getattr(recorder, method)(*args)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+            recorder.failures += 1
             lang = recorder.state.language
             warning = text(lang, "recorder.not_recorded", error=exc,
                            what=text(lang, "recorder.could_not_record", event=method))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pexpect
 import pytest
 import yaml
 from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, views,
-                      write_workspace)
+                      write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -51,14 +52,14 @@ def work_mem(ws) -> str:
     return psql(ws.container, "SHOW work_mem")
 
 
-def runner(ws, tmp_path, tags="modify", extravars=None):
+def runner(ws, tmp_path, tags="modify", extravars=None, cmdline=""):
     """ansible-playbook through ansible-runner, the way AWX launches a job template."""
     data = tmp_path / f"runner-{tags}-{datetime.datetime.now().strftime('%H%M%S%f')}"
     (data / "project").mkdir(parents=True)
     (data / "project" / "site.yml").write_text("- ansible.builtin.import_playbook: ssot.governance.modify\n")
     env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
            "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
-    r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml", cmdline=f"--tags {tags}",
+    r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml", cmdline=f"--tags {tags} {cmdline}",
                            envvars=env, extravars=dict({"ssot_workspace": str(ws.path)}, **(extravars or {})),
                            quiet=True, timeout=300)
     out = r.stdout.read()
@@ -128,7 +129,9 @@ def approval_for(dec, **change):
 
 
 @pytest.mark.parametrize("change, why", [
-    ({"expires_at": "2026-01-01T00:00:00Z"}, "expirou"),
+    ({"approved_at": "2025-12-01T00:00:00Z", "expires_at": "2026-01-01T00:00:00Z"}, "expirou"),
+    ({"approved_at": "2099-01-01T00:00:00Z"}, "no futuro"),
+    ({"approved_by": "Ana\u200b"}, "caracteres invisíveis"),
     ({"ssot_digest": "sha256:" + "0" * 64}, "foi dada para o SSOT"),
     ({"decision": "validate.setting.work_mem.00000000"}, "outra versão deste desvio"),
     ({"option": "drop-table"}, "não é uma das oferecidas"),
@@ -144,16 +147,27 @@ def test_approvals_that_do_not_count_are_refused_and_nothing_changes(fresh, tmp_
     assert decision["id"] in out and why in out, out[-3000:]
 
 
-def test_an_approval_passed_as_extra_vars_counts_like_awx_would_pass_it(fresh, tmp_path):
+def accepts_extra_var_approvals(doc):
+    wants_8mb(doc)
+    doc["hitl"]["extra_var_approvals"] = True
+
+
+def test_an_approval_passed_as_extra_vars_counts_only_when_the_ssot_accepts_them(fresh, tmp_path, legacy_image):
     ws = fresh
     runner(ws, tmp_path)
     decision = work_mem_decision(ws)
     rc, out = runner(ws, tmp_path, extravars={"ssot_approvals": [approval_for(decision)]})
+    assert rc != 0 and "hitl.extra_var_approvals" in out and work_mem(ws) == "4MB", out[-3000:]
+
+    awx = write_workspace(tmp_path / "awx", legacy_image, ws.container, ws.port, accepts_extra_var_approvals)
+    runner(awx, tmp_path)
+    decision = work_mem_decision(awx)
+    rc, out = runner(awx, tmp_path, extravars={"ssot_approvals": [approval_for(decision)]})
     assert rc == 0, out[-3000:]
-    assert work_mem(ws) == "8MB"
+    assert work_mem(awx) == "8MB"
 
 
-def test_separation_of_duties_refuses_the_runner_approving_itself(fresh, tmp_path, legacy_image):
+def test_separation_of_duties_refuses_whoever_runs_the_play(fresh, tmp_path, legacy_image):
     ws = fresh
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["hitl"]["separation_of_duties"] = True
@@ -161,11 +175,66 @@ def test_separation_of_duties_refuses_the_runner_approving_itself(fresh, tmp_pat
         hitl=doc["hitl"], postgres=doc["postgres"]))
     runner(sod, tmp_path)
     decision = work_mem_decision(sod)
-    me = os.environ.get("USER") or "root"
+    account = pwd.getpwuid(os.geteuid()).pw_name
+    # The system account, whatever USER says; and the AWX launcher, lookalike letters and all.
+    for by, extra in ((account.upper(), {}), ("Bia Lima", {"awx_user_name": "bia lima"}),
+                      ("B\u0456a Lima", {"awx_user_name": "Bia Lima"})):
+        (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
+                                                                                            approved_by=by)]}))
+        rc, out = runner(sod, tmp_path, extravars=extra)
+        assert rc != 0 and "separação de funções" in out and work_mem(sod) == "4MB", (by, out[-3000:])
+    rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
+    assert rc != 0 and work_mem(sod) == "4MB"
     (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
-                                                                                        approved_by=me)]}))
-    rc, out = runner(sod, tmp_path, extravars={"awx_user_name": me})
-    assert rc != 0 and "separação de funções" in out and work_mem(sod) == "4MB"
+                                                                                        approved_by="Carla")]}))
+    rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
+    assert rc == 0 and work_mem(sod) == "8MB", out[-3000:]
+
+
+FORGED_ANSWER = [{"decision": "validate.setting.work_mem.00000000", "option": "fix", "approved_by": "Ninguem"}]
+
+
+def forged(name, decision):
+    """A value for ``name`` that would open the gate if the launcher's variable were believed."""
+    if name == "__hitl_gate_answers":
+        return [dict(FORGED_ANSWER[0], decision=decision["id"])]
+    if name in ("hitl_gate_proceed", "hitl_gate_proceed_options"):
+        return [decision["id"], "fix", "keep"]
+    if name == "hitl_gate_result":
+        return {"proceed": [decision["id"]], "declined": [], "pending": [], "msg": "ok"}
+    if name == "ssot_hitl":
+        return {"approvals": [approval_for(decision)], "extra_var_approvals": True, "approvals_file": "/dev/null"}
+    if name == "ssot_require_recorder":
+        return False
+    if name == "hitl_gate_decisions":
+        return []
+    return "forged"
+
+
+@pytest.mark.parametrize("names", [["__hitl_gate_answers"], ["hitl_gate_result"], ["hitl_gate_proceed"],
+                                   ["hitl_gate_decisions"], ["hitl_gate_proceed_options"], ["ssot_hitl"],
+                                   ["ssot_digest"], ["ssot_require_recorder"], ["__modify_plan"],
+                                   ["__modify_detect", "ssot_doc", "ssot_workspace_dir", "inventory_decisions"]])
+def test_a_launcher_setting_the_gates_variables_is_refused_and_nothing_changes(fresh, tmp_path, names):
+    ws = fresh
+    runner(ws, tmp_path)
+    decision = work_mem_decision(ws)
+    for tags in ("modify", "modify,always"):
+        rc, out = runner(ws, tmp_path, tags=tags, extravars=dict((n, forged(n, decision)) for n in names))
+        assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
+        assert "Execução recusada antes de qualquer ação" in out and all(n in out for n in names), out[-3000:]
+    runbook, _ = views(ws)
+    assert all(d["status"] != "approved" for d in runbook["decisions"] if d["id"] == decision["id"])
+
+
+def test_skipping_the_ssot_role_does_not_skip_the_guard(fresh, tmp_path):
+    ws = fresh
+    runner(ws, tmp_path)
+    decision = work_mem_decision(ws)
+    rc, out = runner(ws, tmp_path, tags="modify", extravars={"hitl_gate_proceed": [decision["id"]]},
+                     cmdline="--skip-tags always")
+    assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
+    assert "hitl_gate_proceed" in out
 
 
 def spawn_modify(ws):
@@ -241,8 +310,8 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
     assert decision["status"] == "pending" and decision["id"] in out
     assert [o["id"] for o in decision["options"]] == ["remediate", "accept_risk"]
 
-    rc, out = runner(ws, tmp_path, tags="modify_pg_hba",
-                     extravars={"ssot_approvals": [approval_for(decision, option="remediate")]})
+    write_approvals(ws, [decision], "remediate")
+    rc, out = runner(ws, tmp_path, tags="modify_pg_hba")
     assert rc == 0, out[-4000:]
     assert int(psql(ws.container, rules)) == 0
     assert "Verificado: pg_hba sem trust" in out
@@ -278,7 +347,8 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
         assert f"127.0.0.1:{new_port}" in decision["title"] and decision["id"] in out
 
-        rc, out = runner(ws, tmp_path, tags="modify_exposure", extravars={"ssot_approvals": [approval_for(decision)]})
+        write_approvals(ws, [decision], "fix")
+        rc, out = runner(ws, tmp_path, tags="modify_exposure")
         assert rc == 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
         assert psql(name, "SELECT v FROM guarda") == "dado de antes"  # the data came along

@@ -121,7 +121,7 @@ def test_engine_loads():
 
 
 def _assess(tmp_path, spec, approvals=(), engine=None):
-    params = {"language": "pt-BR", "ssot_digest": DIGEST, "hitl": {"approvals": list(approvals)}}
+    params = {"language": "pt-BR", "ssot_digest": DIGEST, "hitl": {"approvals": list(approvals), "extra_var_approvals": True}}
     return _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, _decisions.Policy(params))
 
 

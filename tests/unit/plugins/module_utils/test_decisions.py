@@ -60,9 +60,9 @@ def test_approvers_and_separation_of_duties(dec):
     assert _decisions.resolve(dec, [approval()], NOW, approvers=["Bia"])["status"] == "pending"
     assert "Bia" in _decisions.resolve(dec, [approval()], NOW, approvers=["Bia"])["refusals"][0]
     assert _decisions.resolve(dec, [approval()], NOW, approvers=["Ana"])["status"] == "approved"
-    selfish = _decisions.resolve(dec, [approval()], NOW, run_user="ana", separation_of_duties=True)
+    selfish = _decisions.resolve(dec, [approval()], NOW, run_identities=["ana"], separation_of_duties=True)
     assert selfish["status"] == "pending" and "separação" in selfish["refusals"][0]
-    assert _decisions.resolve(dec, [approval()], NOW, run_user="ana")["status"] == "approved"
+    assert _decisions.resolve(dec, [approval()], NOW, run_identities=["ana"])["status"] == "approved"
 
 
 def test_reject_and_last_one_wins(dec):

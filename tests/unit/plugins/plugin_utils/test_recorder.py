@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -96,7 +97,7 @@ def test_resume_keeps_history_and_done_steps(tmp_path):
 
 def test_a_dead_run_is_marked_interrupted_by_the_next(tmp_path):
     dead = a_run(tmp_path, close=False)
-    dead._journal.close()
+    os.close(dead._journal)
     dead._release_lock()  # what the kernel does when the process dies
     nxt = new(tmp_path)
     nxt.open("site.yml", "tester")

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ssot.governance.hitl_gate runs here, on the controller, and trusts no variable for its verdict.
+
+It reads the SSOT file itself (its digest and HITL rules), the workspace's approvals.yml itself,
+works out who runs the play from the operating system, and asks at the terminal itself - only
+when ansible-playbook's own stdin is a terminal in the foreground and nothing marks the run as
+automated. A run whose launcher set a variable the collection owns is refused here too, so
+skipping the ssot role's tasks does not skip the check.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
+from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _terminal
+
+display = Display()
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("decisions", "proceed_options", "interactive", "prompt_retries", "workspace",
+                             "ssot_file"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        lang = operator_language()
+        extra = _guard.launcher_vars(self._loader)
+        refused = _guard.refused(extra)
+        if refused:
+            result.update(failed=True, refused_variables=refused,
+                          msg=message(lang, "guard.refused", names=", ".join(refused)))
+            return result
+        workspace = args.get("workspace")
+        if not isinstance(workspace, str) or not workspace:
+            result.update(failed=True, msg=message(lang, "role.ssot.no_workspace"))
+            return result
+        workspace = os.path.realpath(os.path.expanduser(workspace))
+        try:
+            loaded = _ssot.load_valid(os.path.join(workspace, str(args.get("ssot_file") or "ssot.yml")))
+        except _ssot.SSOTError as exc:
+            result.update(failed=True, msg=exc.render())
+            return result
+        lang = loaded["language"]
+        hitl = loaded["ssot"]["hitl"]
+        approvals_file = os.path.join(workspace, "approvals.yml")
+        params = {"language": lang, "ssot_digest": loaded["digest"], "hitl": {
+            "approvals_file": approvals_file, "approvals": extra.get("ssot_approvals") or [],
+            "approvers": hitl.get("approvers") or [], "approval_validity": hitl.get("approval_validity"),
+            "separation_of_duties": hitl.get("separation_of_duties"),
+            "run_identities": _guard.run_identities(extra),
+            "extra_var_approvals": hitl.get("extra_var_approvals")}}
+        try:
+            policy = _decisions.Policy(params)
+        except _decisions.ApprovalError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        decisions = self._decisions(args.get("decisions"), loaded["digest"], lang)
+        proceed_options = [str(o) for o in args.get("proceed_options") or []]
+        resolved = [policy.resolve(d) for d in decisions]
+        asked = False
+        if str(args.get("interactive", "auto")).lower() != "false" and any(
+                d["status"] not in (_decisions.APPROVED, _decisions.REJECTED) for d in resolved):
+            answers = self._ask(resolved, lang, int(args.get("prompt_retries") or 5))
+            if answers is not None:
+                asked = True
+                policy.approvals = policy.approvals + answers
+                resolved = [policy.resolve(d) for d in decisions]
+        result.update(_decisions.outcome(resolved, policy.approvals, proceed_options, asked, approvals_file, lang))
+        return result
+
+    @staticmethod
+    def _decisions(given, digest, lang):
+        """The decisions to resolve. One raised under another SSOT than the file's stays pending, whatever it claims."""
+        out = []
+        for d in given if isinstance(given, list) else []:
+            if not isinstance(d, dict) or not isinstance(d.get("id"), str):
+                raise AnsibleError(message(lang, "hitl.bad_decision"))
+            d = dict(d, status=_decisions.PENDING)
+            d.pop("answer", None)
+            if d.get("ssot_digest") != digest:
+                d["ssot_digest"] = digest
+                d["refusals"] = [message(lang, "hitl.stale_decision", id=d["id"])]
+                d["stale"] = True
+            out.append(d)
+        return out
+
+    def _ask(self, resolved, lang, retries):
+        """Answers typed at a real terminal, as approvals dated now; None when no human is there."""
+        interactive, _why = _terminal.terminal_state()
+        if not interactive:
+            return None
+        answers = []
+        for n, d in enumerate([d for d in resolved if d["status"] not in (_decisions.APPROVED, _decisions.REJECTED)
+                               and not d.get("stale")], 1):
+            option = self._prompt(_decisions.card(d, lang) + "\n> ", retries,
+                                  lambda typed, d=d: _decisions.parse_answer(typed, d, lang))
+            if option is False:
+                return None
+            if option is None:
+                continue
+            who = self._prompt(message(lang, "hitl.ask.name") + "\n> ", retries,
+                               lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)
+            if not who:
+                continue
+            answers.append({"decision": d["id"], "option": option, "approved_by": who,
+                            "approved_at": _decisions.iso(_decisions.utc_now()),
+                            "reason": message(lang, "hitl.terminal_reason"), "ssot_digest": d["ssot_digest"],
+                            "source": "terminal #%d" % n, "channel": "terminal"})
+        return answers
+
+    @staticmethod
+    def _prompt(text, retries, accept):
+        """Ask until ``accept`` returns a value; None after the retries; False when there is no terminal after all."""
+        from ansible.errors import AnsiblePromptInterrupt, AnsiblePromptNoninteractive
+        for _ in range(max(1, retries + 1)):
+            try:
+                typed = to_text(display.prompt_until(text, private=False), errors="surrogate_or_strict")
+            except AnsiblePromptNoninteractive:
+                return False
+            except AnsiblePromptInterrupt:
+                return None
+            value = accept(typed)
+            if value:
+                return value
+        return None

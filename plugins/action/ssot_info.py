@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of ssot.governance.ssot_info: refuse a run whose launcher set variables the
+collection owns, then load the SSOT (the module) and add who runs the play."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        extra = _guard.launcher_vars(self._loader)
+        refused = _guard.refused(extra)
+        if refused:
+            result.update(failed=True, refused_variables=refused, msg=message(
+                operator_language(self._task.args.get("language")), "guard.refused", names=", ".join(refused)))
+            return result
+        result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=self._task.args,
+                                           task_vars=task_vars))
+        if not result.get("failed"):
+            result["run_identities"] = _guard.run_identities(extra)
+        return result

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the launcher of a run may set, and who runs it (controller side).
+
+PRIVATE: internal to ssot.governance; its API may change at any time.
+
+Extra vars outrank every ``set_fact`` and ``register``: a launcher (``-e``, an AWX survey,
+ansible-runner's ``env/extravars``) could replace any fact the gate's verdict flows through.
+So the variables this collection owns (its role prefixes and every ``__`` name) may come from
+the command line only when they are listed in ``LAUNCHER_INPUTS`` - the inputs a launcher is
+meant to give. Any other one refuses the run before anything happens, naming the variable.
+A unit test walks every role and playbook and checks that each variable they set is refused.
+
+The run's identities (for separation of duties) are the operating-system account that runs
+ansible-playbook - never the ``USER`` variable, which the launcher sets - and, when given,
+the AWX user who launched the job (``awx_user_name``). A launcher can only add a name to that
+set, never replace the account, so it cannot make itself someone else.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The prefixes of the variables this collection's roles own.
+OWNED_PREFIXES = ("__", "ssot_", "hitl_gate_", "inventory_", "provision_", "validate_", "expose_", "modify_",
+                  "ingest_", "snapshot_", "verify_")
+
+# What a launcher is meant to give (docs/hitl.md, "What a launcher may set").
+LAUNCHER_INPUTS = frozenset((
+    "ssot_workspace",            # which governed environment
+    "ssot_file",                 # which SSOT file inside it
+    "ssot_approvals",            # counts only when the SSOT says hitl.extra_var_approvals: true
+    "hitl_gate_interactive",     # may only turn the terminal prompt off; it never asks without a real terminal
+    "hitl_gate_prompt_retries",
+    "provision_wait_retries",
+    "provision_wait_delay",
+    "modify_wait_retries",
+    "validate_fail_on_deviation",
+    "validate_container_tools",
+    "snapshot_path",             # which snapshot the restore test proves (inside the workspace)
+))
+
+# Names AWX (and Tower before it) set for the job; they identify who launched it.
+LAUNCHER_IDENTITY_VARS = ("awx_user_name", "tower_user_name")
+
+
+def owned(name):
+    return isinstance(name, str) and name.startswith(OWNED_PREFIXES)
+
+
+def refused(names):
+    """The names a launcher may not set, sorted."""
+    return sorted(n for n in names if owned(n) and n not in LAUNCHER_INPUTS)
+
+
+def launcher_vars(loader):
+    """The extra vars of this run exactly as the launcher gave them (``-e``, ``-e @file``), not the
+    merged variables a task sees."""
+    from ansible.utils.vars import load_extra_vars
+    try:
+        extra = load_extra_vars(loader)
+    except Exception:  # a broken -e stops ansible-playbook itself before any task
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def os_account():
+    """The login name of the account running this process, from the password database; None when unknown."""
+    try:
+        import pwd
+        return pwd.getpwuid(os.geteuid()).pw_name or None
+    except (ImportError, KeyError):
+        return None
+
+
+def run_identities(extra):
+    """Who runs this play: the OS account (when known) plus the AWX launcher named in the extra vars."""
+    found = []
+    account = os_account()
+    if account:
+        found.append(account)
+    for name in LAUNCHER_IDENTITY_VARS:
+        value = extra.get(name)
+        if isinstance(value, str) and value.strip() and value not in found:
+            found.append(value)
+    return found
