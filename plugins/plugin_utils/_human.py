@@ -13,8 +13,12 @@ no script, font, image or style from anywhere else, readable on a phone and prin
 from __future__ import annotations
 
 import html
+import os
+import re
+import shlex
 
 from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as _catalog_text
 
 CHECKLIST = "homologacao-conectividade-ssot.md"
 PANEL_HTML = "project-panel.html"
@@ -48,8 +52,60 @@ thead{display:none}td{border:0;border-bottom:1px solid var(--line)}}
 """
 
 
+_CONTROL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def visible(value):
+    """Text with terminal control sequences and invisible characters shown as escapes (never sent raw)."""
+    text_value = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100
+                        else "\\u%04x" % ord(m.group()), text_value)
+
+
 def _e(value):
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(visible(value), quote=True)
+
+
+def md(value):
+    """A value from the SSOT or a result as Markdown text: one line, no structure of its own (no heading,
+    checkbox, link, emphasis or code fence can come from it)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(visible(value).split()))
+
+
+def q(value):
+    """A value as one shell word: pasted into a shell it is that text, never code. A value with control or
+    invisible characters is written in bash's $'...' form with each such character escaped, so the page and
+    the terminal never receive them raw."""
+    text_value = "" if value is None else str(value)
+    if not _CONTROL.search(text_value) and "\n" not in text_value and "\t" not in text_value:
+        return shlex.quote(text_value)
+    out = []
+    for c in text_value:
+        if c in ("\\", "'"):
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t" or _CONTROL.match(c):
+            out.append("\\x%02x" % ord(c) if ord(c) < 0x80 else "\\u%04x" % ord(c))
+        else:
+            out.append(c)
+    return "$'%s'" % "".join(out)
+
+
+def code(value):
+    """A value as a Markdown code span (paths, digests): shown as written, never read as Markdown."""
+    body = " ".join(visible(value).split())
+    ticks = "`" * (max([len(r) for r in re.findall(r"`+", body)] + [0]) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return "%s%s%s%s%s" % (ticks, pad, body, pad, ticks)
+
+
+def _fence(commands):
+    """A code fence longer than any run of backticks in the commands, so none can close it."""
+    longest = max([len(r) for c in commands for r in re.findall(r"`+", c)] + [2])
+    return "`" * (longest + 1)
 
 
 def _status(lang, status):
@@ -201,70 +257,82 @@ def checklist_md(state, lang, milestones):
     container = target.get("container") or "<container>"
     password = conn.get("password")
     env = password.get("env") if isinstance(password, dict) else None
+    # Every value from the SSOT reaches a command as one quoted shell word (q), and the text as Markdown (md).
     dsn = "host=%s port=%s user=%s dbname=%s" % (host, port.get("host", 5432), conn.get("user", "postgres"),
                                                   conn.get("database", "postgres"))
+    if env and not _SHELL_NAME.match(str(env)):
+        env = None  # not a variable name a shell can expand: psql asks for the password instead
     # The password stays where the SSOT says it is: psql reads it from that variable, or asks.
-    psql = ('PGPASSWORD="$%s" psql "%s" -Atc' % (env, dsn)) if env else 'psql "%s" -Atc' % dsn
+    psql = ('PGPASSWORD="$%s" psql %s -Atc' % (env, q(dsn))) if env else "psql %s -Atc" % q(dsn)
     ws = state.workspace
     name = (doc.get("metadata") or {}).get("name") or state.project.get("name") or "-"
-    out = ["# %s" % text(lang, "checklist.title", name=name), "",
-           text(lang, "checklist.intro", digest=state.ssot.get("digest") or "-", path=state.ssot.get("path") or "-"),
+    out = ["# %s" % text(lang, "checklist.title", name=md(name)), "",
+           text(lang, "checklist.intro", digest=code(state.ssot.get("digest") or "-"),
+                path=code(state.ssot.get("path") or "-")),
            "", text(lang, "checklist.password.env", env=env) if env else text(lang, "checklist.password.ask"), ""]
 
     def item(status, label, commands, prefix="check.status"):
         out.append("- [%s] %s — %s" % (MARK.get(status, " "), label, _label(lang, prefix, status)))
         if commands:
-            out.extend(["", "  ```sh"] + ["  " + c for c in commands] + ["  ```"])
+            fence = _fence(commands)
+            out.extend(["", "  %ssh" % fence] + ["  " + c for c in commands] + ["  " + fence])
         out.append("")
 
     def seen(check_id):
         return (state.observed.get(check_id) or {}).get("status") or "pending"
 
     out += ["## %s" % text(lang, "checklist.phases"), ""]
-    playbook = "ansible-playbook ssot.governance.%s -e ssot_workspace=" + ws
+    playbook = "ansible-playbook ssot.governance.%s -e " + q("ssot_workspace=" + ws)
     phase_commands = {
         0: [playbook % "verify"],
-        1: [playbook % "inventory"],
+        # Phase 1 runs inside the validate (and provision) playbook; its tasks are tagged inventory.
+        1: [(playbook % "validate") + " --tags inventory"],
         2: ["docker inspect --format '{{.State.Status}} {{.Config.Image}} {{json .HostConfig.PortBindings}}' %s"
-            % container],
+            % q(container)],
         3: [playbook % "validate"],
-        4: ["docker port %s" % container],
+        4: ["docker port %s" % q(container)],
         5: [playbook % "ingest"],
         6: [(playbook % "snapshot") + " --tags restore_test"],
     }
     for m in milestones:
-        item(m["status"], text(lang, "panel.phase", phase=m["phase"], title=m["title"]),
+        item(m["status"], text(lang, "panel.phase", phase=m["phase"], title=md(m["title"])),
              phase_commands.get(m["phase"], []), prefix="status")
     out += ["## %s" % text(lang, "checklist.checks"), ""]
     for art in doc.get("artifacts") or []:
         if isinstance(art, dict) and art.get("id"):
-            item(seen("artifact.%s.sha256" % art["id"]), text(lang, "checklist.artifact", id=art["id"],
-                                                              path=art.get("path", "-")),
-                 ["sha256sum %s/%s" % (ws, art.get("path", "")), "docker image inspect --format '{{.Id}}' %s"
-                  % art.get("image", "<image>")] if art.get("path") else [])
-    item(seen("exposure.published"), text(lang, "checklist.connect", container=container, host=host,
-                                          port=port.get("host", "-")),
-         ["docker inspect --format '{{json .NetworkSettings.Ports}}' %s" % container, '%s "SELECT 1"' % psql])
+            item(seen("artifact.%s.sha256" % art["id"]), text(lang, "checklist.artifact", id=md(art["id"]),
+                                                              path=code(art.get("path", "-"))),
+                 ["sha256sum %s" % q(os.path.join(ws, str(art.get("path", "")))),
+                  "docker image inspect --format '{{.Id}}' %s" % q(art.get("image", "<image>"))]
+                 if art.get("path") else [])
+    item(seen("exposure.published"), text(lang, "checklist.connect", container=md(container), host=md(host),
+                                          port=md(port.get("host", "-"))),
+         ["docker inspect --format '{{json .NetworkSettings.Ports}}' %s" % q(container), "%s 'SELECT 1'" % psql])
     major = (doc.get("postgres") or {}).get("major")
     if major:
-        item(seen("postgres.major"), text(lang, "checklist.major", major=major),
-             ['%s "SHOW server_version"' % psql])
+        item(seen("postgres.major"), text(lang, "checklist.major", major=md(major)),
+             ["%s 'SHOW server_version'" % psql])
     for key, expected in sorted(((doc.get("postgres") or {}).get("settings") or {}).items()):
-        item(seen("setting.%s" % key), text(lang, "checklist.setting", name=key, expected=expected),
-             ['%s "SHOW %s"' % (psql, key)])
+        item(seen("setting.%s" % key), text(lang, "checklist.setting", name=md(key), expected=md(expected)),
+             ["%s %s" % (psql, q("SHOW %s" % key))])
     for check in doc.get("checks") or []:
         if isinstance(check, dict) and check.get("id"):
-            item(seen("check.%s" % check["id"]), text(lang, "checklist.check", id=check["id"],
-                                                      description=check.get("description", ""),
-                                                      expected=check.get("expect", "-")),
-                 ['%s "%s"' % (psql, check["sql"].replace('"', '\\"'))] if check.get("sql") else [])
-    out += ["## %s" % text(lang, "checklist.records"), "", text(lang, "checklist.records.how"), "", "```sh",
-            playbook % "verify", "```", ""]
+            item(seen("check.%s" % check["id"]), text(lang, "checklist.check", id=md(check["id"]),
+                                                      description=md(check.get("description", "")),
+                                                      expected=md(check.get("expect", "-"))),
+                 ["%s %s" % (psql, q(check["sql"]))] if check.get("sql") else [])
+    out += ["## %s" % text(lang, "checklist.records"), "", text(lang, "checklist.records.how"), "",
+            "```sh", playbook % "verify", "```", ""]
     return "\n".join(out)
 
 
 def run_log(state, run_id, lang, milestones):
-    """logs/<run>.log: what ran, what was decided and by whom, what is pending - a short narrative."""
+    """logs/<run>.log: what ran, what was decided and by whom, what is pending - a short narrative. Every value
+    is one line with control sequences shown as escapes: a log read with cat or less cannot clear the screen,
+    retitle the terminal or fake a line."""
+    def text(lang, key, **params):  # noqa: F811 - the catalog text, with values made safe for a terminal
+        return _catalog_text(lang, key, **dict((k, " ".join(visible(v).split())) for k, v in params.items()))
+
     run = state.runs.get(run_id) or {}
     lines = [text(lang, "log.run", run=run_id, playbook=run.get("playbook") or "-", start=run.get("started_at", "-"),
                   user=run.get("user") or "-")]

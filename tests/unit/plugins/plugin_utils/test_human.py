@@ -131,11 +131,11 @@ def test_the_page_is_self_contained_and_links_only_to_files_that_exist(run):
 def test_the_checklist_has_the_commands_to_check_by_hand_and_no_password(run):
     ws, _, lang = run
     text = (ws / _human.CHECKLIST).read_text()
-    assert 'PGPASSWORD="$PG_PW" psql "host=127.0.0.1 port=55432 user=postgres dbname=postgres" -Atc "SHOW work_mem"' \
+    assert "PGPASSWORD=\"$PG_PW\" psql 'host=127.0.0.1 port=55432 user=postgres dbname=postgres' -Atc 'SHOW work_mem'" \
         in text
     assert "docker inspect --format '{{json .NetworkSettings.Ports}}' pg-old" in text
     assert f"ansible-playbook ssot.governance.verify -e ssot_workspace={ws}" in text
-    deviation = next(line for line in text.splitlines() if "work_mem" in line and line.startswith("- ["))
+    deviation = next(line for line in text.splitlines() if "work\\_mem" in line and line.startswith("- ["))
     match = next(line for line in text.splitlines() if "enc" in line and line.startswith("- ["))
     assert deviation.startswith("- [ ]") and deviation.endswith(_messages.MESSAGES[lang]["check.status.deviation"])
     assert match.startswith("- [x]")
