@@ -58,6 +58,19 @@ options:
     ini:
       - section: ssot_governance
         key: redact_patterns
+  secret_vars:
+    description:
+      - "Names of extra vars whose values are secrets (masked in every file, whatever the name looks like). Extra
+        vars with secret-like names, and the variables the SSOT references as C({var: NAME}) or C({env: NAME}),
+        are masked anyway."
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: SSOT_SECRET_VARS
+    ini:
+      - section: ssot_governance
+        key: secret_vars
   profile:
     description:
       - File to write the recorder's cost per event to (JSON, C([name, wall seconds, CPU seconds]) per event),
@@ -115,6 +128,17 @@ def _tasks(blocks):
                     yield item
 
 
+def _literals(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _literals(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _literals(v)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -129,6 +153,7 @@ class CallbackModule(CallbackBase):
         self._workspace_opt = None
         self._language = "pt-BR"
         self._patterns = []
+        self._secret_vars = []
         self._profile = None
         self._costs = []
         self._failed_open = False
@@ -142,6 +167,7 @@ class CallbackModule(CallbackBase):
         self._workspace_opt = self.get_option("workspace")
         self._language = self.get_option("language")
         self._patterns = self.get_option("redact_patterns") or []
+        self._secret_vars = self.get_option("secret_vars") or []
         self._profile = self.get_option("profile")
 
     # --- helpers ---------------------------------------------------------------
@@ -199,7 +225,12 @@ class CallbackModule(CallbackBase):
             self._failed_open = True
             display.warning(text(self._language, "recorder.no_workspace"))
             return
-        recorder = Recorder(workspace, self._language, Redactor(self._patterns))
+        try:
+            extra = dict(play.get_variable_manager().extra_vars or {})
+        except AttributeError:
+            extra = {}
+        recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
+                                                                secret_vars=self._secret_vars))
         try:
             recorder.open(self._playbook, getpass.getuser(), {
                 "check_mode": bool(context.CLIARGS.get("check")),
@@ -333,6 +364,12 @@ class CallbackModule(CallbackBase):
 
     def _task_start(self, task):
         if self.recorder is not None:
+            if task.no_log:
+                # Literals a no_log task carries (a password typed in the play) may surface later in an error's
+                # context or another task's output: the writer masks them everywhere from now on.
+                literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
+                if literals:
+                    self._timed(self.recorder.call, "learn", literals)
             role = _role_name(task)
             self._timed(self.recorder.call, "start_task", {"id": self._step_id(task),
                                                    "name": task.get_name(), "role": role,

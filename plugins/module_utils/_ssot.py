@@ -20,7 +20,7 @@ import json
 import os
 import re
 
-from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _versions, _yaml
+from ansible_collections.ssot.governance.plugins.module_utils import _messages, _schemas, _secrets, _versions, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message
 
 try:
@@ -140,7 +140,20 @@ def _kind(value, lang):
 
 def _show(value):
     text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    text = _secrets.mask_dsn(text)
+    text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_SECRET_KEY = re.compile(_secrets.KEY_PATTERN, re.I)
+
+
+def _is_secret_place(path, fix):
+    """Whether a schema error sits on a secret or inside a secret reference: its value is never shown."""
+    if fix == "secret_ref":
+        return True
+    parts = [p for p in path if isinstance(p, str)]
+    return any(_SECRET_KEY.search(p) for p in parts) or bool(parts and parts[-1] in _secrets.REFERENCE_KEYS)
 
 
 def _line(lines, path):
@@ -171,7 +184,7 @@ def _schema_problem(err, lang):
     schema = err.schema if isinstance(err.schema, dict) else {}
     fix = schema.get("x-fix")
     fix_key = "ssot.fix." + fix if fix else None
-    secret = fix == "secret_ref"
+    secret = _is_secret_place(path, fix)
     value = "***" if secret else _show(err.instance)
     if kw == "required":
         missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
@@ -208,7 +221,8 @@ def _schema_problem(err, lang):
         return [Problem("ssot.schema.min_length", path, fix=fix_key)]
     if kw in ("anyOf", "oneOf"):
         return [Problem("ssot.schema.any_of", path, value=value, fix=fix_key)]
-    return [Problem("ssot.schema.other", path, detail="***" if secret else err.message, fix=fix_key)]
+    return [Problem("ssot.schema.other", path, detail="***" if secret else _secrets.mask_dsn(err.message),
+                    fix=fix_key)]
 
 
 def _expectations(doc):

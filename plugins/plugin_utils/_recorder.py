@@ -283,8 +283,13 @@ class Recorder(_SignalSafe):
         with self._writing():
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
-            # One serialization: the hash covers the canonical body, the line is that body plus the hash.
+            # One serialization: the hash covers the canonical body, the line is that body plus the hash. Masking
+            # runs on that final text too, so no value escapes it by its type (an error object, a number).
             body = _chain.canonical(line)
+            masked = self.redactor.text(body)
+            if masked != body:
+                body = masked
+                line = json.loads(body)
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
             raw = ('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8")
             try:
@@ -393,7 +398,14 @@ class Recorder(_SignalSafe):
         self._play_artifacts.append({"path": rel, "sha256": digest, "kind": "evidence"})
         return rel
 
+    def learn(self, values):
+        """Secret values known to the caller (literals of a no_log task): masked wherever they appear."""
+        for value in values:
+            self.redactor.learn(value)
+
     def ssot_loaded(self, result):
+        # Whatever their names, the values the SSOT references as secrets are masked from now on.
+        self.redactor.learn_references(result.get("ssot") or {})
         ssot = self.redactor.value(result.get("ssot") or {})
         lang = result.get("language") or self.state.language
         self.state.language = lang

@@ -15,12 +15,14 @@ Three layers, applied to every value the recorder writes:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
-MASK = "********"
-# Case-insensitive, like the extra patterns an operator adds.
-DEFAULT_KEY_PATTERN = r"pass(word|wd)?|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth[_-]?key|pgpass"
+from ansible_collections.ssot.governance.plugins.module_utils import _secrets
+
+MASK = _secrets.MASK
+DEFAULT_KEY_PATTERN = _secrets.KEY_PATTERN
 # Env entries that are never secrets; everything else in an Env list is masked.
 HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOSTNAME", "TERM", "PGPORT",
                           "PGHOST", "PGUSER", "PGDATABASE", "POSTGRES_USER", "POSTGRES_DB",
@@ -28,30 +30,44 @@ HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOS
 # Environment variables whose names look secret (they contain "pwd") but hold the working
 # directory: learning them would mask every path of the workspace.
 NOT_SECRET_ENV = frozenset(("PWD", "OLDPWD"))
-_DSN_URL = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)", re.I)
-_DSN_KV = re.compile(r"(?P<head>\b(password|passwd|pwd)\s*=\s*)(?P<q>['\"]?)(?P<secret>[^'\"\s]+)(?P=q)", re.I)
 MIN_SECRET_LEN = 4
 
 
 class Redactor(object):
 
-    def __init__(self, extra_patterns=(), environ=None):
+    def __init__(self, extra_patterns=(), environ=None, extra_vars=None, secret_vars=()):
         patterns = [DEFAULT_KEY_PATTERN] + [p for p in extra_patterns if p]
         self.key_re = re.compile("|".join("(?:%s)" % p for p in patterns), re.I)
         self.values = set()
         self._values_re = None
-        env = os.environ if environ is None else environ
-        for name, value in env.items():
+        self.environ = os.environ if environ is None else environ
+        self.extra_vars = extra_vars or {}
+        for name, value in self.environ.items():
             if self.key_re.search(name) and name not in NOT_SECRET_ENV:
                 self.learn(value)
+        # Extra vars with a secret-like name, and those declared secret (the callback's secret_vars).
+        for name, value in self.extra_vars.items():
+            if name in secret_vars or self.key_re.search(str(name)):
+                self._learn_all(value)
+
+    def learn_references(self, doc):
+        """Learn the value behind every {env: NAME} / {var: NAME} the SSOT makes, whatever NAME looks like."""
+        for kind, name in _secrets.references(doc):
+            source = self.environ if kind == "env" else self.extra_vars
+            if name in source:
+                self._learn_all(source[name])
 
     def learn(self, value):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         if isinstance(value, str) and len(value) >= MIN_SECRET_LEN and value != MASK and value not in self.values:
             self.values.add(value)
-            # Longest first, so a secret containing another is masked whole.
-            alternation = "|".join(re.escape(v) for v in sorted(self.values, key=len, reverse=True))
+            # Each secret also as it stands inside JSON text (escaped quotes, \\uXXXX), since masking runs on the
+            # final serialized text of every file; longest first, so a secret containing another is masked whole.
+            forms = set()
+            for v in self.values:
+                forms.update((v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]))
+            alternation = "|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True) if v)
             self._values_re = re.compile(alternation)
 
     def is_secret_key(self, key):
@@ -61,17 +77,10 @@ class Redactor(object):
         """Mask secrets inside a string."""
         if not value:
             return value
-        out = _DSN_URL.sub(lambda m: self._mask_match(m), value)
-        out = _DSN_KV.sub(lambda m: self._mask_match(m), out)
+        out = _secrets.mask_dsn(value, self.learn)
         if self._values_re is not None:
             out = self._values_re.sub(MASK, out)
         return out
-
-    def _mask_match(self, m):
-        self.learn(m.group("secret"))
-        groups = m.groupdict()
-        quote = groups.get("q") or ""
-        return "%s%s%s%s%s" % (groups["head"], quote, MASK, quote, groups.get("tail") or "")
 
     def _env_entry(self, entry):
         if isinstance(entry, str) and "=" in entry:
@@ -87,7 +96,7 @@ class Redactor(object):
             if isinstance(obj, (str, int, float)) and not isinstance(obj, bool):
                 self.learn(obj)
                 return MASK
-            if isinstance(obj, dict) and set(obj) <= {"env", "var"}:
+            if _secrets.is_reference(obj):
                 return dict((k, self.value(v)) for k, v in obj.items())  # a reference, not a secret
             if isinstance(obj, (list, dict)):
                 self._learn_all(obj)
@@ -112,5 +121,5 @@ class Redactor(object):
         elif isinstance(obj, list):
             for v in obj:
                 self._learn_all(v)
-        else:
+        elif obj is not None and not isinstance(obj, bool):
             self.learn(obj)
