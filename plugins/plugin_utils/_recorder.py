@@ -283,13 +283,8 @@ class Recorder(_SignalSafe):
         with self._writing():
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
-            # One serialization: the hash covers the canonical body, the line is that body plus the hash. Masking
-            # runs on that final text too, so no value escapes it by its type (an error object, a number).
+            # One serialization: the hash covers the canonical body, the line is that body plus the hash.
             body = _chain.canonical(line)
-            masked = self.redactor.text(body)
-            if masked != body:
-                body = masked
-                line = json.loads(body)
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
             raw = ('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8")
             try:
@@ -373,8 +368,8 @@ class Recorder(_SignalSafe):
         if isinstance(content, str):
             data = self.redactor.text(content).encode("utf-8")
         else:
-            data = self.redactor.text(json.dumps(self.redactor.value(content), indent=2, ensure_ascii=False,
-                                                 default=str) + "\n").encode("utf-8")
+            data = (json.dumps(self.redactor.value(content), indent=2, ensure_ascii=False, default=str)
+                    + "\n").encode("utf-8")
         # Named after the result that carried it, so the pieces of one result sort together.
         rel = "%s/%s/%05d-%s-%s" % (_chain.EVIDENCE_DIR, self.run_id, self._result_seq or self._seq + 1,
                                     safe_name(host, 40), safe_name(name))
@@ -480,7 +475,8 @@ class Recorder(_SignalSafe):
                                    self._evidence_exists))
         failed = None
         for name, content in files.items():
-            data = self.redactor.text(content).encode("utf-8")
+            # The JSON views are built from redacted records; the pages for people get a last pass on their text.
+            data = content.encode("utf-8") if name in VIEWS else self.redactor.text(content).encode("utf-8")
             staged = "%s.tmp-%d" % (name, os.getpid())
             try:
                 self._keep_altered_view(name)

@@ -91,7 +91,12 @@ class Redactor(object):
         return self.value(entry)
 
     def value(self, obj, key=None, limit=None):
-        """A redacted copy of a JSON-like value; with ``limit``, longer strings are cut (journal entries)."""
+        """A redacted copy of a JSON-like value; with ``limit``, longer strings are cut (journal entries).
+
+        Anything that is not JSON already (an exception, bytes, a date) is redacted as the text it will be
+        written as, so no secret escapes by its type."""
+        if not isinstance(obj, (dict, list, tuple, str, int, float, bool, type(None))):
+            obj = obj.decode("utf-8", "replace") if isinstance(obj, (bytes, bytearray)) else str(obj)
         if key is not None and self.is_secret_key(key) and obj not in (None, "", [], {}):
             if isinstance(obj, (str, int, float)) and not isinstance(obj, bool):
                 self.learn(obj)
