@@ -81,7 +81,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'ssot.schema.other': '{detail}',
            'ssot.check.duplicate_id': "id '{id}' repetido (já usado em {other})",
            'ssot.check.version_constraint': 'versão ou faixa inválida {value} ({detail})',
+           'ssot.check.path_outside': 'o caminho {value} fica fora do workspace (links seguidos)',
            'ssot.check.regex': 'expressão regular inválida {value}: {detail}',
+           'ssot.fix.path_outside': 'coloque o arquivo dentro do workspace (a pasta do ssot.yml), ou liste a '
+                                    'pasta dele em paths.allowed_roots',
            'ssot.fix.required': "acrescente '{name}' (referência de campos: docs/ssot.md)",
            'ssot.fix.additional': 'remova a chave ou corrija o nome (erro de digitação?)',
            'ssot.fix.duplicate_id': 'dê a cada item um id único',
@@ -652,7 +655,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ssot.schema.other': '{detail}',
         'ssot.check.duplicate_id': "id '{id}' is repeated (already used at {other})",
         'ssot.check.version_constraint': 'invalid version or range {value} ({detail})',
+        'ssot.check.path_outside': 'the path {value} lies outside the workspace (links followed)',
         'ssot.check.regex': 'invalid regular expression {value}: {detail}',
+        'ssot.fix.path_outside': 'put the file inside the workspace (the folder of ssot.yml), or list its '
+                                 'folder in paths.allowed_roots',
         'ssot.fix.required': "add '{name}' (field reference: docs/ssot.md)",
         'ssot.fix.additional': 'remove the key or fix its name (a typo?)',
         'ssot.fix.duplicate_id': 'give every item a unique id',

@@ -444,6 +444,25 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                         'approvers.',
                                                                          'type': 'boolean',
                                                                          'default': False}}},
+                         'paths': {'description': 'Where the files the SSOT names may live. Every path the '
+                                                  'SSOT names (artifacts[].path, sources[].path, '
+                                                  'snapshot.destination, a host folder in target.volumes) '
+                                                  'resolves, links followed, inside the workspace (the '
+                                                  "SSOT's folder) or inside one of these folders; anything "
+                                                  'else is refused before the run does anything.',
+                                   'type': 'object',
+                                   'additionalProperties': False,
+                                   'default': {},
+                                   'properties': {'allowed_roots': {'description': 'Absolute folders outside '
+                                                                                   'the workspace that SSOT '
+                                                                                   'paths may point into (a '
+                                                                                   'shared artifact store, a '
+                                                                                   'backup disk).',
+                                                                    'type': 'array',
+                                                                    'default': [],
+                                                                    'items': {'type': 'string',
+                                                                              'pattern': '^/',
+                                                                              'minLength': 2}}}},
                          'references': {'description': 'Official URLs the operator relied on.',
                                         'type': 'array',
                                         'default': [],

@@ -238,9 +238,49 @@ def _expectations(doc):
                 yield ["checks", i, "expect"], check["expect"]
 
 
-def _semantic_problems(doc):
-    """What the schema cannot say: unique ids, readable version ranges, valid regexes."""
+def _named_paths(doc):
+    """(JSON path, value) of every file system path the SSOT names."""
+    for section in ("artifacts", "sources"):
+        items = doc.get(section)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                yield [section, i, "path"], item["path"]
+    snap = doc.get("snapshot")
+    if isinstance(snap, dict) and isinstance(snap.get("destination"), str):
+        yield ["snapshot", "destination"], snap["destination"]
+    target = doc.get("target")
+    volumes = target.get("volumes") if isinstance(target, dict) else None
+    for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
+        source = vol.get("source") if isinstance(vol, dict) else None
+        # A named volume is a word; a host folder is a path (Docker's own rule: it holds a slash or starts with .).
+        if isinstance(source, str) and ("/" in source or source.startswith(".")):
+            yield ["target", "volumes", i, "source"], source
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _path_problems(doc, base_dir):
+    """Every path the SSOT names must resolve, links followed, inside the workspace or an allowed root."""
+    roots = [os.path.realpath(base_dir)]
+    paths = doc.get("paths")
+    allowed = paths.get("allowed_roots") if isinstance(paths, dict) else None
+    roots += [os.path.realpath(r) for r in allowed if isinstance(r, str) and r.startswith("/")] \
+        if isinstance(allowed, list) else []
     out = []
+    for pointer, value in _named_paths(doc):
+        if "\x00" in value:
+            continue  # the schema or the tools refuse it; realpath cannot take it
+        resolved = os.path.realpath(os.path.join(base_dir, os.path.expanduser(value)))
+        if not any(_inside(resolved, root) for root in roots):
+            out.append(Problem("ssot.check.path_outside", pointer, value=_show(value), fix="ssot.fix.path_outside"))
+    return out
+
+
+def _semantic_problems(doc, base_dir=None):
+    """What the schema cannot say: unique ids, readable version ranges, valid regexes, confined paths."""
+    out = _path_problems(doc, base_dir) if base_dir else []
     for section in ("artifacts", "checks", "sources"):
         items = doc.get(section)
         if not isinstance(items, list):
@@ -285,15 +325,15 @@ def language_of(doc, override=None):
     return lang if lang in _messages.MESSAGES else DEFAULT_LANGUAGE
 
 
-def problems_of(doc, lines, lang=DEFAULT_LANGUAGE):
-    """Every problem of a loaded document, sorted by line."""
+def problems_of(doc, lines, lang=DEFAULT_LANGUAGE, base_dir=None):
+    """Every problem of a loaded document, sorted by line; with ``base_dir`` (the workspace), paths are confined."""
     problems = []
     _non_text_keys(doc, [], problems)
     if not problems:
         validator = jsonschema.Draft202012Validator(SCHEMA)
         for err in validator.iter_errors(doc):
             problems.extend(_schema_problem(err, lang))
-        problems.extend(_semantic_problems(doc))
+        problems.extend(_semantic_problems(doc, base_dir))
     for p in problems:
         if p.line is None:
             p.line = _line(lines, p.path)
@@ -348,7 +388,7 @@ def load_valid(path, language=None):
     doc, lines = parse(text, path)
     lang = language_of(doc, language)
     try:
-        problems = problems_of(doc, lines, lang)
+        problems = problems_of(doc, lines, lang, os.path.dirname(os.path.realpath(path)))
         if not problems:
             sig = digest(doc)
     except RecursionError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+
+import yaml
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,49 @@ def test_example_ssot_is_valid_once_prepared(tmp_path):
     assert "sha256sum" in err.value.render()
     out = _ssot.load_valid(write(tmp_path, text.replace("@@DELIVERED_SHA256@@", "0" * 64)))
     assert out["ssot"]["target"]["container"] == "legacy-pg-demo"
+
+
+def with_artifact(text):
+    doc = yaml.safe_load(text)
+    doc["artifacts"] = [{"id": "img", "path": "delivered/img.tar", "format": "docker-archive"}]
+    return doc
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["artifacts"][0].update(path="/etc/shadow"),
+    lambda d: d["artifacts"][0].update(path="../../etc/passwd"),
+    lambda d: d.update(snapshot={"destination": "../elsewhere"}),
+    lambda d: d.update(snapshot={"destination": "/tmp"}),
+    lambda d: d["target"].update(volumes=[{"source": "/etc", "target": "/mnt/etc"}]),
+    lambda d: d.update(sources=[{"id": "s", "kind": "dump", "path": "~/dump.sql"}]),
+])
+def test_paths_outside_the_workspace_are_refused(tmp_path, edit):
+    doc = with_artifact(VALID)
+    edit(doc)
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, yaml.safe_dump(doc)))
+    assert [p.key for p in err.value.problems] == ["ssot.check.path_outside"], err.value.render("en")
+    assert "paths.allowed_roots" in err.value.render("en")
+
+
+def test_a_link_inside_the_workspace_is_followed_before_judging(tmp_path):
+    (tmp_path / "delivered").mkdir()
+    (tmp_path / "delivered" / "img.tar").symlink_to("/etc/passwd")
+    doc = with_artifact(VALID)
+    doc["artifacts"][0]["path"] = "delivered/img.tar"
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, yaml.safe_dump(doc)))
+    assert err.value.problems[0].key == "ssot.check.path_outside"
+
+
+def test_allowed_roots_and_named_volumes_are_accepted(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    doc = with_artifact(VALID)
+    doc["artifacts"][0]["path"] = str(store / "img.tar")
+    doc["paths"] = {"allowed_roots": [str(store)]}
+    doc["target"]["volumes"] = [{"source": "pgdata", "target": "/var/lib/postgresql/data"}]
+    doc["snapshot"] = {"destination": "snapshots/sub"}
+    assert _ssot.load_valid(write(ws, yaml.safe_dump(doc)))["ssot"]["paths"]["allowed_roots"] == [str(store)]
