@@ -396,6 +396,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'check.status.missing': 'ausente',
            'check.status.error': 'erro ao verificar',
            'log.run': 'Execução {run}: {playbook}, iniciada em {start} (UTC) por {user}.',
+           'log.found_interrupted': 'ATENÇÃO: a execução anterior {run} ({playbook}) morreu sem terminar, '
+                                    'durante: {during}. Confira o estado que ela deixou.',
            'log.tags': 'Tags: {tags}.',
            'log.play': '{play}: {ok} etapa(s) sem mudança, {changed} com mudança, {failed} com falha, '
                        '{skipped} pulada(s).',
@@ -429,6 +431,12 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'role.provision.rebuild': 'Caminho B aprovado para {id}: reconstruir conforme o SSOT. A '
                                      'reconstrução não é automática: entregue o tar reconstruído, atualize '
                                      'artifacts (path, sha256) no SSOT e execute de novo.',
+           'role.provision.interrupted_change': 'O contêiner {container} não existe, mas {kept} guarda os '
+                                                'dados dele: uma mudança de exposição foi interrompida. Nada '
+                                                'foi criado - provisionar agora criaria um servidor vazio '
+                                                'com o nome de produção. Traga-o de volta com: '
+                                                'ansible-playbook ssot.governance.modify -e '
+                                                'ssot_workspace=<workspace> --tags rollback_exposure',
            'role.provision.blocked': 'Provisionamento bloqueado: decisões sem aprovação sobre {id}: '
                                      '{decisions} registre a escolha em {file} (decision, option, by, at, '
                                      'ssot_digest: {digest}) e execute de novo.',
@@ -462,6 +470,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                  'novo. Detalhes: runbook.json (decisions) e a evidência '
                                  'validate-{container}.log.',
            'role.decision_item': '[{id}] {title} ({status});',
+           'role.ingest.already_undone': 'Nada a desfazer: a ingestão registrada em {data} já foi desfeita '
+                                         '({undone}). Um segundo rollback apagaria o que foi escrito desde '
+                                         'então.',
            'role.nothing_to_undo': 'Nenhum {file} em {folder}: nenhuma mudança desse tipo foi aplicada por '
                                    'este workspace, nada a desfazer.',
            'role.expose.no_trust_change': 'Nenhuma mudança de pg_hba aprovada ({why}). O servidor não foi '
@@ -497,10 +508,26 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'role.modify.verified': 'Verificado: {ids} conferem com o SSOT.',
            'role.modify.rollback_failed': 'Rollback incompleto: {found} (esperado {expected})',
            'role.modify.rollback_ok': 'Rollback verificado: {names} voltaram aos valores anteriores.',
+           'role.snapshot.outside': 'O snapshot {path} fica fora do workspace {workspace}; o teste de '
+                                    'restauração só prova snapshots do próprio workspace (snapshots/<UTC>).',
            'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook '
                                  'ssot.governance.snapshot.',
            'compared.rows': 'linhas',
            'compared.rows_content': 'linhas e conteúdo',
+           'decision.option.rollback_anyway': 'desfazer mesmo assim (as mudanças feitas desde então saem do '
+                                              'servidor; ficam no snapshot tirado antes e no contêiner '
+                                              'guardado)',
+           'decision.option.rollback_keep': 'não desfazer: manter o servidor como está',
+           'rollback.title': 'Desfazer {subject} descartaria {count} mudança(s) feita(s) desde então',
+           'rollback.context': 'Desde a mudança de {subject}, o servidor mudou: {changes}',
+           'rollback.risk': 'o que foi escrito desde a mudança deixa de estar no servidor em uso',
+           'rollback.after': 'um snapshot é tirado antes, e nada é removido: o contêiner de agora fica '
+                             'guardado, parado',
+           'rollback.recorded': 'Tabelas do servidor registradas após a mudança de {subject} (base para um '
+                                'rollback).',
+           'rollback.changed': 'Desde a mudança de {subject}: {changes}',
+           'rollback.unchanged': 'Nada mudou nas tabelas desde a mudança de {subject}.',
+           'pgdata.label.now': 'agora',
            'pgdata.label.target': 'alvo',
            'pgdata.label.restored': 'restaurado',
            'pgdata.missing': 'ausente',
@@ -513,6 +540,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'snapshot.verify.no_record': 'O journal de {workspace} não registra {path}: o próprio manifest '
                                         'não é conferido.',
            'snapshot.verify.ok': '{count} arquivo(s) conferem com o manifest',
+           'snapshot.restore.foreign': 'Já existe um contêiner {name} que não foi criado pelo teste de '
+                                       'restauração deste workspace: nada foi removido. Renomeie-o ou '
+                                       'escolha outro nome (snapshot_restore_container) e rode de novo.',
            'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
            'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada '
                                         '(image).',
@@ -568,6 +598,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'recorder.repaired': 'workspace reparado após uma interrupção: {completed} arquivo(s) '
                                 'terminado(s) de gravar, {removed} arquivo(s) temporário(s) removido(s) '
                                 '(registrado no journal)',
+           'recorder.dead_run': 'a execução {run} ({playbook}) morreu sem terminar, durante: {during}. '
+                                'Confira o estado que ela deixou (o runbook e o painel a mostram '
+                                'interrompida) antes de seguir; uma mudança pode ter ficado pela metade.',
            'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
            'recorder.unreadable_line': 'a linha {line} do journal não pode ser lida ({error}); rode '
                                        'ssot.governance.verify',
@@ -956,6 +989,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'check.status.missing': 'missing',
         'check.status.error': 'error while checking',
         'log.run': 'Run {run}: {playbook}, started at {start} (UTC) by {user}.',
+        'log.found_interrupted': 'WARNING: the previous run {run} ({playbook}) died without finishing, '
+                                 'during: {during}. Check the state it left.',
         'log.tags': 'Tags: {tags}.',
         'log.play': '{play}: {ok} step(s) unchanged, {changed} changed, {failed} failed, {skipped} skipped.',
         'log.other_steps': 'Other steps',
@@ -987,6 +1022,12 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.provision.rebuild': 'Path B approved for {id}: rebuild as the SSOT says. Rebuilding is not '
                                   'automatic: deliver the rebuilt tar, update artifacts (path, sha256) in '
                                   'the SSOT and run again.',
+        'role.provision.interrupted_change': 'The container {container} does not exist, but {kept} holds its '
+                                             'data: an exposure change was interrupted. Nothing was created '
+                                             '- provisioning now would create an empty server under the '
+                                             'production name. Bring it back with: ansible-playbook '
+                                             'ssot.governance.modify -e ssot_workspace=<workspace> --tags '
+                                             'rollback_exposure',
         'role.provision.blocked': 'Provisioning blocked: decisions without approval about {id}: {decisions} '
                                   'record the choice in {file} (decision, option, by, at, ssot_digest: '
                                   '{digest}) and run again.',
@@ -1019,6 +1060,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                               '{file} (decision, option, by, at, ssot_digest: {digest}) and run again. '
                               'Details: runbook.json (decisions) and the evidence validate-{container}.log.',
         'role.decision_item': '[{id}] {title} ({status});',
+        'role.ingest.already_undone': 'Nothing to undo: the ingestion recorded in {data} was already rolled '
+                                      'back ({undone}). A second rollback would erase what was written '
+                                      'since.',
         'role.nothing_to_undo': 'No {file} in {folder}: no change of that kind was applied by this '
                                 'workspace, nothing to undo.',
         'role.expose.no_trust_change': 'No pg_hba change approved ({why}). The server was not changed.',
@@ -1051,9 +1095,25 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.modify.verified': 'Verified: {ids} match the SSOT.',
         'role.modify.rollback_failed': 'Rollback incomplete: {found} (expected {expected})',
         'role.modify.rollback_ok': 'Rollback verified: {names} are back to their previous values.',
+        'role.snapshot.outside': 'The snapshot {path} lies outside the workspace {workspace}; the restore '
+                                 "test proves only the workspace's own snapshots (snapshots/<UTC>).",
         'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot first.',
         'compared.rows': 'rows',
         'compared.rows_content': 'rows and content',
+        'decision.option.rollback_anyway': 'roll back anyway (the changes made since leave the server; they '
+                                           'stay in the snapshot taken first and in the container kept '
+                                           'aside)',
+        'decision.option.rollback_keep': 'do not roll back: keep the server as it is',
+        'rollback.title': 'Rolling back {subject} would discard {count} change(s) made since',
+        'rollback.context': 'Since the {subject} change, the server changed: {changes}',
+        'rollback.risk': 'what was written since the change no longer is on the server in use',
+        'rollback.after': 'a snapshot is taken first, and nothing is removed: the current container is kept '
+                          'aside, stopped',
+        'rollback.recorded': "The server's tables recorded after the {subject} change (the baseline of a "
+                             'rollback).',
+        'rollback.changed': 'Since the {subject} change: {changes}',
+        'rollback.unchanged': 'Nothing changed in the tables since the {subject} change.',
+        'pgdata.label.now': 'now',
         'pgdata.label.target': 'target',
         'pgdata.label.restored': 'restored',
         'pgdata.missing': 'missing',
@@ -1065,6 +1125,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'snapshot.verify.no_record': 'The journal of {workspace} has no record of {path}: the manifest '
                                      'itself is not checked.',
         'snapshot.verify.ok': '{count} file(s) match the manifest',
+        'snapshot.restore.foreign': "A container {name} exists that this workspace's restore test did not "
+                                    'create: nothing was removed. Rename it, or choose another name '
+                                    '(snapshot_restore_container), and run again.',
         'snapshot.restore.no_dump': 'The snapshot has no pg_dumpall to restore.',
         'snapshot.restore.no_image': 'No image: the manifest records none and none was given (image).',
         'snapshot.restore.not_ready': 'The fresh container {name} did not answer within {seconds} s.',
@@ -1116,6 +1179,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                'repaired',
         'recorder.repaired': 'workspace repaired after an interruption: {completed} file(s) finished, '
                              '{removed} temporary file(s) removed (recorded in the journal)',
+        'recorder.dead_run': 'run {run} ({playbook}) died without finishing, during: {during}. Check the '
+                             'state it left (the runbook and the panel show it interrupted) before going on; '
+                             'a change may be half done.',
         'recorder.torn': 'journal had a torn last line ({bytes} bytes), moved to {path}',
         'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run '
                                     'ssot.governance.verify',

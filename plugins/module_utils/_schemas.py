@@ -626,6 +626,12 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                   'ok',
                                                                                   'failed',
                                                                                   'interrupted']},
+                                                              'during': {'description': 'For an interrupted '
+                                                                                        'run, the steps it '
+                                                                                        'was running when it '
+                                                                                        'died.',
+                                                                         'type': 'array',
+                                                                         'items': {'type': 'string'}},
                                                               'playbook': {'type': 'string'},
                                                               'user': {'type': 'string'},
                                                               'ssot_digest': {'$ref': '#/$defs/digest'}}}},

@@ -359,3 +359,15 @@ def recorded_manifest_sha256(workspace, folder):
     except OSError:
         return None
     return found
+
+
+def container_labels(name):
+    """The labels of the container ``name`` (a dict), or None when no container has that name."""
+    proc = subprocess.run(["docker", "container", "inspect", "--format", "{{json .Config.Labels}}", name],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    try:
+        return json.loads(proc.stdout.strip() or "null") or {}
+    except ValueError:
+        return {}

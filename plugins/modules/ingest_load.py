@@ -114,6 +114,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
@@ -161,6 +162,8 @@ def main():
         user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
         globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
     p = module.params
+    # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    _lifeline.start()
     if not 0 <= p["compression"] <= 9:
         module.fail_json(msg=text(p["language"], "ingest.load.bad_compression", value=p["compression"]))
     by_id = dict((s["id"], s) for s in p["sources"])

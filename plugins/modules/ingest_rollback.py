@@ -83,6 +83,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
 
@@ -91,6 +92,8 @@ def main():
         rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
         user=dict(type="str", default="postgres")), supports_check_mode=False)
     p = module.params
+    # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    _lifeline.start()
     data, target, user = p["rollback"], p["target"], p["user"]
     result = {"changed": False, "dropped": [], "restored": [], "roles_dropped": [], "role_errors": []}
     try:
@@ -100,6 +103,11 @@ def main():
         folder = data.get("snapshot") or ""
         dump = next((f["name"] for f in data.get("snapshot_files") or [] if f.get("kind") == "dump"), None)
         num = int(_pgdata.psql(target, "SHOW server_version_num", user=user)[0][0])
+        # Everything needed is checked before anything is dropped.
+        for entry in data.get("databases") or []:
+            if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
+                raise _ingest.IngestError(text(p["language"], "ingest.rollback.no_dump", folder=folder,
+                                               database=entry["name"]))
         for entry in data.get("databases") or []:
             db = entry["name"]
             _ingest.drop_database(target, db, user)

@@ -105,6 +105,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
@@ -122,6 +123,8 @@ def main():
         server_version=dict(type="str"),
     ), supports_check_mode=False)
     p = module.params
+    # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    _lifeline.start()
     if "image_save" in p["capture"] and not p["image_tag"]:
         module.fail_json(msg=text(p["language"], "snapshot.capture.needs_tag"))
     if os.path.exists(os.path.join(p["dest"], _snapshot.MANIFEST)):

@@ -30,8 +30,17 @@ options:
         (a tag may have moved since).
     type: str
   name:
-    description: Name of the fresh container.
+    description:
+      - Name of the fresh container. A container of that name left by an earlier restore test of the same
+        O(workspace) (it carries both labels) is replaced; any other container of that name is never touched - the
+        module fails naming it.
     type: str
+    required: true
+  workspace:
+    description:
+      - The workspace the restore test belongs to, written on the fresh container as the label
+        C(io.ssot-governance.workspace) beside C(io.ssot-governance.restore-test=true).
+    type: path
     required: true
   user:
     description: Database superuser (socket, peer) in both containers.
@@ -120,6 +129,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
@@ -136,14 +146,20 @@ def wait_ready(name, user, timeout, lang="pt-BR"):
     raise _snapshot.SnapshotError(text(lang, "snapshot.restore.not_ready", name=name, seconds=timeout))
 
 
+RESTORE_LABEL = "io.ssot-governance.restore-test"
+WORKSPACE_LABEL = "io.ssot-governance.workspace"
+
+
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
         path=dict(type="path", required=True), source_container=dict(type="str", required=True),
-        image=dict(type="str"), name=dict(type="str", required=True),
+        image=dict(type="str"), name=dict(type="str", required=True), workspace=dict(type="path", required=True),
         user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
         checksums=dict(type="bool", default=False),
         timeout=dict(type="int", default=90)), supports_check_mode=False)
     p = module.params
+    # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    _lifeline.start()
     try:
         with open(os.path.join(p["path"], _snapshot.MANIFEST)) as fh:
             manifest = json.load(fh)
@@ -157,16 +173,25 @@ def main():
     if not image:
         module.fail_json(msg=text(p["language"], "snapshot.restore.no_image"), comparisons=[], mismatches=[],
                          restore_errors=[])
-    subprocess.run(["docker", "rm", "-f", p["name"]], capture_output=True)
     result = {"comparisons": [], "mismatches": [], "restore_errors": [], "compat_rewrites": []}
+    # Only a scratch container this collection made for this workspace may be replaced; anything else of that
+    # name is someone's and stays, whatever it holds.
+    labels = _snapshot.container_labels(p["name"])
+    if labels is not None:
+        if labels.get(RESTORE_LABEL) != "true" or labels.get(WORKSPACE_LABEL) != p["workspace"]:
+            module.fail_json(msg=text(p["language"], "snapshot.restore.foreign", name=p["name"]), **result)
+        subprocess.run(["docker", "rm", "-f", "-v", p["name"]], capture_output=True)
+    created = False
     try:
         started = subprocess.run(["docker", "run", "-d", "--name", p["name"], "--label",
-                                  "io.ssot-governance.restore-test=true", "-e",
+                                  "%s=true" % RESTORE_LABEL, "--label", "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
+                                  "-e",
                                   "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image],
                                  capture_output=True, text=True)
         if started.returncode != 0:
             raise _snapshot.SnapshotError(text(p["language"], "snapshot.restore.docker_run", image=image,
                                                error=started.stderr.strip()))
+        created = True
         wait_ready(p["name"], p["user"], p["timeout"], p["language"])
         target_num = int(_snapshot.psql(p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
@@ -176,7 +201,7 @@ def main():
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     finally:
-        if not p["keep"]:
+        if created and not p["keep"]:
             subprocess.run(["docker", "rm", "-f", "-v", p["name"]], capture_output=True)
     lines = ["-- restore test of %s into a fresh %s (%s)" % (p["path"], image, p["name"]), ""]
     lines[0] += " - row counts%s" % (" and content checksums" if p["checksums"] else "")

@@ -338,6 +338,10 @@ def run_log(state, run_id, lang, milestones):
                   user=run.get("user") or "-")]
     if run.get("tags"):
         lines.append(text(lang, "log.tags", tags=", ".join(run["tags"])))
+    found = run.get("found_interrupted")
+    if found:
+        lines.append(text(lang, "log.found_interrupted", run=found["run"], playbook=found.get("playbook") or "-",
+                          during="; ".join(found.get("during") or []) or "-"))
     # What ran, phase by phase (the catalog's titles; a play's own name is code, not an operator text).
     groups = []
     for step in state.steps.values():

@@ -149,16 +149,25 @@ class Recorder(_SignalSafe):
             repaired = self._repair()
         except WorkspaceUnsafe as exc:
             self._release_lock()
+            self.fs.close()
             raise _unsafe(lang, exc)
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
-        if dead:
-            self.append("run_interrupted", {"interrupted_run": dead,
-                                            "reason": "unterminated; found by run %s (process killed?)" % self.run_id})
         data = {"playbook": playbook, "user": user, "pid": os.getpid()}
         data.update(extra or {})
         self.append("run_start", data)
+        if dead:
+            # What it was doing when it died: the next operator must know which change may be half done.
+            during = [{"step": sid, "name": st.get("name", ""), "play": st.get("play", ""), "role": st.get("role")}
+                      for sid, st in self.state.steps.items()
+                      if st.get("status") == "in_progress" and st.get("run_id") == dead]
+            run = self.state.runs.get(dead) or {}
+            self.append("run_interrupted", {"interrupted_run": dead, "during": during,
+                                            "reason": "unterminated; found by run %s (process killed?)" % self.run_id})
+            self.warnings.append(text(self.state.language, "recorder.dead_run", run=dead,
+                                      playbook=run.get("playbook") or "-",
+                                      during="; ".join("%s (%s)" % (d["name"], d["play"]) for d in during) or "-"))
         if repaired:
             self.append("repaired", repaired)
         return self.run_id

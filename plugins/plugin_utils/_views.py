@@ -80,6 +80,12 @@ class State(object):
         run = self.runs.get(d.get("interrupted_run") or line["run"])
         if run:
             run.update(status="interrupted", ended_at=line["ts"], reason=d.get("reason", ""))
+            if d.get("during"):
+                run["during"] = [x.get("name", "") for x in d["during"] if isinstance(x, dict)]
+        finder = self.runs.get(line["run"])
+        if finder is not None and run is not None and finder is not run:
+            finder["found_interrupted"] = {"run": run["id"], "playbook": run.get("playbook", ""),
+                                           "during": run.get("during") or []}
         for step in self.steps.values():
             if step["status"] == "in_progress" and step.get("run_id") == (run or {}).get("id"):
                 step["status"] = "failed"
@@ -340,4 +346,4 @@ class State(object):
 
 DECISION_KEYS = ("id", "title", "context", "options", "risk", "rollback", "ssot_digest", "status", "raised_at",
                  "run_id", "phase", "answer")
-RUN_KEYS = ("id", "started_at", "ended_at", "status", "playbook", "user", "ssot_digest")
+RUN_KEYS = ("id", "started_at", "ended_at", "status", "during", "playbook", "user", "ssot_digest")

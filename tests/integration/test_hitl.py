@@ -9,8 +9,10 @@ import json
 import os
 import pwd
 import re
+import socket
 import subprocess
 import sys
+import time
 
 import ansible_runner
 import pexpect
@@ -355,10 +357,69 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         kept = json.loads(next(ws.path.glob("evidence/*/*-rollback-exposure.json")).read_text())["__expose_exposure"]
         assert docker("inspect", "-f", "{{.State.Running}}", kept["kept_as"]).stdout.strip() == "false"
 
+        # Rows written after the change: a rollback would drop them, so it is a decision of its own.
+        psql(name, "CREATE TABLE depois AS SELECT generate_series(1, 250) AS n")
+        rc, out = runner(ws, tmp_path, tags="rollback_exposure")
+        assert rc != 0, out[-4000:]
+        assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
+        assert psql(name, "SELECT count(*) FROM depois") == "250"
+        runbook, _ = views(ws)
+        undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.exposure."))
+        assert undo["status"] == "pending" and "public.depois" in undo["context"] and undo["id"] in out
+        write_approvals(ws, [undo], "rollback")
         rc, out = runner(ws, tmp_path, tags="rollback_exposure")
         assert rc == 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
         assert psql(name, "SELECT v FROM guarda") == "dado de antes"
+        # Nothing destroyed: the container the change made is kept aside with the 250 rows, and snapshotted first.
+        undone = docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}-desfeito-").stdout.split()
+        assert len(undone) == 1
+        docker("start", undone[0])
+        try:
+            for _ in range(60):
+                if docker("exec", undone[0], "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
+                    break
+                time.sleep(1)
+            assert psql(undone[0], "SELECT count(*) FROM depois") == "250"
+        finally:
+            docker("stop", undone[0], check=False)
+        assert list(ws.path.glob("snapshots/*-pre-rollback/manifest.json"))
+    finally:
+        for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
+            docker("rm", "-f", other, check=False)
+        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{name}-dados").stdout.split():
+            docker("rmi", "-f", image, check=False)
+
+
+def test_an_exposure_change_that_dies_midway_never_leads_to_an_empty_server(legacy_image, new_container, tmp_path):
+    name = new_container()
+    old_port, new_port = free_port(), free_port()
+    ws = write_workspace(tmp_path / "midway", legacy_image, name, old_port)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    psql(name, "CREATE TABLE guarda AS SELECT generate_series(1, 42) AS n")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["target"]["ports"][0]["host"] = new_port
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        runner(ws, tmp_path, tags="modify_exposure")
+        runbook, _ = views(ws)
+        decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
+        write_approvals(ws, [decision], "fix")
+        # The new port is taken: the change stops after the old container was set aside, before a new one runs.
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", new_port))
+            squatter.listen(1)
+            rc, out = runner(ws, tmp_path, tags="modify_exposure")
+        assert rc != 0
+        assert docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}$").stdout.split() == []
+        # Provisioning now would create an empty server under the production name: it refuses, naming the kept one.
+        proc = run_playbook("ssot.governance.provision", ws)
+        assert proc.returncode != 0 and f"{name}-antes-" in proc.stdout, explain(proc)
+        assert docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}$").stdout.split() == []
+        # The rollback brings the kept container back (nothing was written since: no decision needed).
+        rc, out = runner(ws, tmp_path, tags="rollback_exposure")
+        assert rc == 0, out[-4000:]
+        assert psql(name, "SELECT count(*) FROM guarda") == "42"
     finally:
         for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
             docker("rm", "-f", other, check=False)

@@ -144,11 +144,27 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     (db,) = newest(ws, "ingest-load.json")["loaded"]
     assert db["action"] == "reload" and db["method"] == "directory-jobs" and db["mismatches"] == []
     assert psql(target, "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
-    # The rollback brings back what the target held before the reload (the 5,980 rows), from the snapshot.
+    # Rows written after the reload: undoing it would drop them, so the rollback is a decision of its own.
+    psql(target, "INSERT INTO customers (name, email, created_at) VALUES ('depois', 'depois@x', now())",
+         db="legacy_shop")
+    blocked = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
+    assert blocked.returncode != 0, explain(blocked)
+    assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "501"
+    undo = pending(ws, "rollback.ingest.")
+    assert len(undo) == 1 and "public.customers" in undo[0]["context"], explain(blocked)
+    write_approvals(ws, undo, "rollback")
+    # The rollback brings back what the target held before the reload (the 5,980 rows), from the snapshot,
+    # after a snapshot of what it holds now.
     back = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
     assert back.returncode == 0, explain(back)
     assert psql(target, "SELECT count(*) FROM order_items", db="legacy_shop") == "5980"
     assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "500"
+    assert list(ws.path.glob("snapshots/*-pre-rollback/manifest.json"))
+    # Once undone, a second rollback would erase what was written since: it refuses and changes nothing.
+    psql(target, "INSERT INTO customers (name, email, created_at) VALUES ('mais', 'mais@x', now())", db="legacy_shop")
+    again = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
+    assert again.returncode != 0 and "já foi desfeita" in again.stdout, explain(again)
+    assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "501"
 
 
 class Dom(HTMLParser):

@@ -116,3 +116,32 @@ def test_content_checksums_catch_a_changed_row_that_row_counts_miss(snapped):
         ssot.write_text(original)
         psql(ws.container, "UPDATE customers SET name = replace(name, ' (editado)', '') WHERE id = 7",
              db="legacy_shop")
+
+
+def test_the_restore_test_never_removes_a_container_it_did_not_make(snapped, container_names):
+    ws, folder, _ = snapped
+    scratch = ws.container + "-restore-test"
+    docker("rm", "-f", scratch, check=False)
+    docker("run", "-d", "--name", scratch, "-e", f"POSTGRES_PASSWORD={PASSWORD}", "legacy-pg:10.23")
+    for _ in range(60):
+        if docker("exec", scratch, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
+            break
+        import time
+        time.sleep(1)
+    psql(scratch, "CREATE TABLE someone_elses AS SELECT generate_series(1, 42) AS n")
+    try:
+        proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test"])
+        assert proc.returncode != 0, explain(proc)
+        assert scratch in proc.stdout and "nada foi removido" in proc.stdout, explain(proc)
+        assert psql(scratch, "SELECT count(*) FROM someone_elses") == "42"
+    finally:
+        docker("rm", "-f", "-v", scratch, check=False)
+
+
+def test_a_snapshot_path_outside_the_workspace_is_refused(snapped, tmp_path):
+    ws, folder, _ = snapped
+    elsewhere = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(folder), str(elsewhere)], check=True)
+    proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
+                                                                    f"snapshot_path={elsewhere}"])
+    assert proc.returncode != 0 and "fora do workspace" in proc.stdout, explain(proc)

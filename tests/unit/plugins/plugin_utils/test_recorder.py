@@ -105,6 +105,12 @@ def test_a_dead_run_is_marked_interrupted_by_the_next(tmp_path):
     runbook = json.loads((tmp_path / "runbook.json").read_text())
     statuses = {r["id"]: r["status"] for r in runbook["runs"]}
     assert statuses == {dead.run_id: "interrupted", nxt.run_id: "ok"}
+    # The next run names what the dead one was doing, in the runbook, its warnings and its log.
+    died = next(r for r in runbook["runs"] if r["id"] == dead.run_id)
+    assert died["during"] == ["Later"] or died["during"] == ["Check"], died
+    assert any(dead.run_id in w and died["during"][0] in w for w in nxt.warnings), nxt.warnings
+    log = (tmp_path / "logs" / ("%s.log" % nxt.run_id)).read_text()
+    assert dead.run_id in log and died["during"][0] in log
     assert _chain.verify(str(tmp_path))["ok"]
     assert_views_valid(tmp_path)
 
