@@ -19,9 +19,12 @@ import hashlib
 import json
 import os
 
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
 EVIDENCE_DIR = "evidence"
+LOG_DIR = "logs"
 
 
 def canonical(obj):
@@ -56,6 +59,7 @@ def verify(workspace):
     problems = []
     evidence = {}
     views = {}
+    snapshots = {}
     lines = 0
     prev = GENESIS
     if not os.path.exists(journal):
@@ -93,6 +97,11 @@ def verify(workspace):
                 evidence[data["path"]] = (data.get("sha256"), number)
             elif line.get("kind") == "view" and isinstance(data.get("path"), str):
                 views[data["path"]] = (data.get("sha256"), number)
+            elif line.get("kind") == "result" and isinstance(data.get("result"), dict):
+                # A snapshot taken by snapshot_capture: its folder and the manifest's sha256 at that moment.
+                made = data["result"]
+                if isinstance(made.get("dest"), str) and isinstance(made.get("manifest_sha256"), str):
+                    snapshots[made["dest"]] = (made["manifest_sha256"], number)
             elif line.get("kind") == "view_altered":
                 # Found by a later run before it rewrote the view; the altered copy was kept.
                 problems.append({"kind": "view_altered", "where": str(data.get("path")),
@@ -113,8 +122,40 @@ def verify(workspace):
                 problems.append({"kind": "evidence_added", "where": rel, "detail": "not named by the journal"})
     for rel, (digest, number) in sorted(views.items()):
         path = os.path.join(workspace, rel)
-        if os.path.isfile(path) and sha256_file(path) != digest:
+        if not os.path.isfile(path):
+            problems.append({"kind": "view_missing", "where": rel, "detail": "named at %s:%d" % (JOURNAL, number)})
+        elif sha256_file(path) != digest:
             problems.append({"kind": "view_altered", "where": rel,
                              "detail": "differs from the version recorded at %s:%d" % (JOURNAL, number)})
+    logs = os.path.join(workspace, LOG_DIR)
+    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+        rel = "%s/%s" % (LOG_DIR, name)
+        if rel not in views and not name.startswith("."):
+            problems.append({"kind": "view_added", "where": rel, "detail": "not named by the journal"})
+    problems.extend(_snapshot_problems(workspace, snapshots))
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
-            "views_checked": len(views), "last_hash": prev}
+            "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev}
+
+
+def _snapshot_problems(workspace, snapshots):
+    """Every snapshot the journal recorded, re-hashed against its manifest and the manifest against the journal."""
+    out = []
+    for folder, (digest, number) in sorted(snapshots.items()):
+        where = os.path.relpath(folder, workspace) if os.path.isabs(folder) else folder
+        if not os.path.isdir(folder):
+            out.append({"kind": "snapshot_missing", "where": where, "detail": "taken at %s:%d" % (JOURNAL, number)})
+            continue
+        try:
+            report = _snapshot.verify(folder, digest)
+        except _snapshot.SnapshotError as exc:
+            out.append({"kind": "snapshot_altered", "where": where, "detail": str(exc)})
+            continue
+        for name in report["missing"]:
+            out.append({"kind": "snapshot_missing", "where": "%s/%s" % (where, name),
+                        "detail": "listed in its manifest"})
+        for item in report["altered"]:
+            out.append({"kind": "snapshot_altered", "where": "%s/%s" % (where, item["name"]),
+                        "detail": "sha256 differs from its manifest (taken at %s:%d)" % (JOURNAL, number)})
+        for name in report["extra"]:
+            out.append({"kind": "snapshot_added", "where": "%s/%s" % (where, name), "detail": "not in its manifest"})
+    return out

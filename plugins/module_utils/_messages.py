@@ -551,6 +551,18 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'snapshot.restore.ok': '{count} tabela(s) conferem com a origem ({what})',
            'snapshot.capture.needs_tag': 'image_save precisa de image_tag (o nome da imagem gerada pelo '
                                          'commit).',
+           'snapshot.capture.disk.no_space': 'Sem espaço no disco para o snapshot {dest}: nada ficou pela '
+                                             'metade (a pasta parcial foi removida). Libere espaço ou aponte '
+                                             'snapshot.destination para outro disco (listado em '
+                                             'paths.allowed_roots) e rode de novo.',
+           'snapshot.capture.disk.read_only': 'O destino do snapshot {dest} está num sistema de arquivos '
+                                              'somente leitura: nada foi gravado. Monte-o com escrita ou '
+                                              'aponte snapshot.destination para outro lugar e rode de novo.',
+           'snapshot.capture.disk.denied': 'Sem permissão para gravar o snapshot em {dest}: nada foi '
+                                           'gravado. Dê permissão de escrita a quem roda o ansible-playbook '
+                                           'ou aponte snapshot.destination para outro lugar.',
+           'snapshot.capture.disk.io': 'Erro ao gravar o snapshot {dest} ({error}): a pasta parcial foi '
+                                       'removida. Confira o disco e rode de novo.',
            'snapshot.capture.exists': '{dest} já contém um snapshot; snapshots nunca são sobrescritos.',
            'ingest.load.read_failed': 'A leitura de {source} {database} falhou (saída {rc}): {errors}',
            'ingest.load.load_failed': 'A carga de {database} em {target} falhou (saída {rc}): {errors}',
@@ -585,9 +597,17 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                             'terminar, ou pare-a; duas execuções no mesmo workspace misturariam seus '
                             'registros.',
            'recorder.cannot_create': 'não foi possível criar o workspace {workspace}: {error}',
-           'recorder.unsafe_path': '{path} no workspace é um(a) {kind}, não um arquivo ou pasta comum; o '
-                                   'recorder não segue links nem grava fora do workspace. Remova-o (ou '
-                                   'troque-o pelo arquivo de verdade) e rode de novo',
+           'recorder.kind.symlink': 'um link simbólico',
+           'recorder.kind.fifo': 'uma FIFO',
+           'recorder.kind.socket': 'um socket',
+           'recorder.kind.device': 'um dispositivo',
+           'recorder.kind.folder': 'uma pasta (onde se espera um arquivo)',
+           'recorder.kind.file': 'um arquivo (onde se espera uma pasta)',
+           'recorder.kind.outside': 'um caminho para fora do workspace',
+           'recorder.kind.unknown': 'algo que não se pode ler',
+           'recorder.unsafe_path': '{path} no workspace é {kind}, não um arquivo ou pasta comum; o recorder '
+                                   'não segue links nem grava fora do workspace. Remova-o (ou troque-o pelo '
+                                   'arquivo de verdade) e rode de novo',
            'recorder.journal_failed': 'não foi possível gravar a linha {kind} do journal ({error}); o '
                                       'journal voltou à última linha inteira. Libere espaço no disco do '
                                       'workspace e rode de novo',
@@ -1134,6 +1154,18 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'snapshot.restore.differ': 'Restored tables differ from the source: {tables}',
         'snapshot.restore.ok': '{count} table(s) match the source ({what})',
         'snapshot.capture.needs_tag': 'image_save needs image_tag (the name of the committed image).',
+        'snapshot.capture.disk.no_space': 'No space left on the disk for the snapshot {dest}: nothing was '
+                                          'left half written (the partial folder was removed). Free space, '
+                                          'or point snapshot.destination to another disk (listed in '
+                                          'paths.allowed_roots), and run again.',
+        'snapshot.capture.disk.read_only': 'The snapshot destination {dest} is on a read-only file system: '
+                                           'nothing was written. Mount it writable or point '
+                                           'snapshot.destination elsewhere, and run again.',
+        'snapshot.capture.disk.denied': 'No permission to write the snapshot to {dest}: nothing was written. '
+                                        'Give write access to whoever runs ansible-playbook, or point '
+                                        'snapshot.destination elsewhere.',
+        'snapshot.capture.disk.io': 'Error writing the snapshot {dest} ({error}): the partial folder was '
+                                    'removed. Check the disk and run again.',
         'snapshot.capture.exists': '{dest} already holds a snapshot; snapshots are never overwritten.',
         'ingest.load.read_failed': 'Reading {source} {database} failed (exit {rc}): {errors}',
         'ingest.load.load_failed': 'Loading {database} into {target} failed (exit {rc}): {errors}',
@@ -1167,9 +1199,17 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'recorder.busy': 'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or '
                          'stop it; two runs on one workspace would mix their records.',
         'recorder.cannot_create': 'cannot create the workspace {workspace}: {error}',
-        'recorder.unsafe_path': '{path} in the workspace is a {kind}, not a plain file or folder; the '
-                                'recorder follows no link and writes nothing outside the workspace. Remove '
-                                'it (or replace it with the real file) and run again',
+        'recorder.kind.symlink': 'a symbolic link',
+        'recorder.kind.fifo': 'a FIFO',
+        'recorder.kind.socket': 'a socket',
+        'recorder.kind.device': 'a device',
+        'recorder.kind.folder': 'a folder (where a file is expected)',
+        'recorder.kind.file': 'a file (where a folder is expected)',
+        'recorder.kind.outside': 'a path out of the workspace',
+        'recorder.kind.unknown': 'something that cannot be read',
+        'recorder.unsafe_path': '{path} in the workspace is {kind}, not a plain file or folder; the recorder '
+                                'follows no link and writes nothing outside the workspace. Remove it (or '
+                                'replace it with the real file) and run again',
         'recorder.journal_failed': 'the journal line {kind} could not be written ({error}); the journal was '
                                    "cut back to its last whole line. Free space on the workspace's disk and "
                                    'run again',

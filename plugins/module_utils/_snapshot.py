@@ -14,11 +14,13 @@ nothing large passes through a module result.
 from __future__ import annotations
 
 import datetime
+import errno
 import gzip
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 
@@ -371,3 +373,26 @@ def container_labels(name):
         return json.loads(proc.stdout.strip() or "null") or {}
     except ValueError:
         return {}
+
+
+PARTIAL = ".partial"
+
+
+def staging_folder(dest):
+    """<dest>.partial, emptied of what a killed capture left there (only ever written by a capture)."""
+    staging = dest.rstrip("/") + PARTIAL
+    discard(staging)
+    return staging
+
+
+def discard(folder):
+    if folder.endswith(PARTIAL) and os.path.isdir(folder) and not os.path.islink(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def disk_error(exc, dest, lang):
+    """An OSError while writing a snapshot, in the operator's words, with what to do next."""
+    from ansible_collections.ssot.governance.plugins.module_utils._text import message
+    code = {errno.ENOSPC: "no_space", errno.EDQUOT: "no_space", errno.EROFS: "read_only",
+            errno.EACCES: "denied", errno.EPERM: "denied"}.get(exc.errno, "io")
+    return message(lang, "snapshot.capture.disk." + code, dest=dest, error=exc.strerror or exc.__class__.__name__)

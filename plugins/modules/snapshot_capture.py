@@ -127,17 +127,26 @@ def main():
     _lifeline.start()
     if "image_save" in p["capture"] and not p["image_tag"]:
         module.fail_json(msg=text(p["language"], "snapshot.capture.needs_tag"))
-    if os.path.exists(os.path.join(p["dest"], _snapshot.MANIFEST)):
+    if os.path.exists(p["dest"]):
         module.fail_json(msg=text(p["language"], "snapshot.capture.exists", dest=p["dest"]))
+    # Captured into <dest>.partial and renamed only once the manifest is written: a folder named like a
+    # snapshot is always a whole one. A failed capture removes its partial folder; one left by a killed run is
+    # swept by the next capture into the same place.
+    staging = _snapshot.staging_folder(p["dest"])
     try:
-        files, facts = _snapshot.capture(p["container"], p["dest"], p["capture"], p["compression"], p["user"],
+        files, facts = _snapshot.capture(p["container"], staging, p["capture"], p["compression"], p["user"],
                                          p["secrets"], p["image_tag"])
         facts["server_version"] = p["server_version"]
-        manifest = _snapshot.write_manifest(p["dest"], files, facts, {
+        manifest = _snapshot.write_manifest(staging, files, facts, {
             "schema_version": 1, "ssot_digest": p["ssot_digest"], "compression": p["compression"],
             "created_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        manifest_sha = _snapshot.sha256_file(os.path.join(p["dest"], _snapshot.MANIFEST))[1]
-    except (_snapshot.SnapshotError, OSError, ValueError) as exc:
+        manifest_sha = _snapshot.sha256_file(os.path.join(staging, _snapshot.MANIFEST))[1]
+        os.rename(staging, p["dest"])
+    except OSError as exc:
+        _snapshot.discard(staging)
+        module.fail_json(msg=_snapshot.disk_error(exc, p["dest"], p["language"]), dest=p["dest"])
+    except (_snapshot.SnapshotError, ValueError) as exc:
+        _snapshot.discard(staging)
         module.fail_json(msg=str(exc), dest=p["dest"])
     module.exit_json(changed=True, dest=p["dest"], files=files, manifest_sha256=manifest_sha,
                      evidence=[{"name": "snapshot-manifest.json", "content": manifest}])

@@ -73,7 +73,7 @@ _STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
 
 
 def _unsafe(lang, exc):
-    return RecorderError(text(lang, "recorder.unsafe_path", path=exc.rel, kind=exc.what))
+    return RecorderError(text(lang, "recorder.unsafe_path", path=exc.rel, kind=text(lang, "recorder.kind." + exc.what)))
 
 
 class _SignalSafe(object):
@@ -121,6 +121,7 @@ class Recorder(_SignalSafe):
         self.failures = 0
         # Path -> sha256 of every evidence file and view the journal names (the last one for a view).
         self._recorded = {}
+        self._torn = None
         self._seq = 0
         self._prev = _chain.GENESIS
         self._play = None
@@ -220,6 +221,7 @@ class Recorder(_SignalSafe):
             finally:
                 os.close(fd)
             self.warnings.append(text(self.state.language, "recorder.torn", bytes=len(raw) - good, path=torn))
+            self._torn = {"path": torn, "bytes": len(raw) - good, "sha256": hashlib.sha256(raw[good:]).hexdigest()}
         for number, chunk in enumerate(raw[:good].splitlines(), 1):
             try:
                 line = json.loads(chunk.decode("utf-8"))
@@ -240,6 +242,7 @@ class Recorder(_SignalSafe):
         the journal line and the rename: the rename is completed. Any other staged file never reached the
         journal: it is removed. Nothing the journal names is ever removed."""
         completed, removed = [], []
+        torn, self._torn = self._torn, None
         candidates = self.fs.walk(_chain.EVIDENCE_DIR) + self.fs.walk("logs") + [
             name for name in sorted(os.listdir(self.fs.fd)) if _STAGED.match(name)]
         for rel in candidates:
@@ -254,11 +257,14 @@ class Recorder(_SignalSafe):
             else:
                 self.fs.remove(rel)
                 removed.append(rel)
-        if not completed and not removed:
+        if not completed and not removed and not torn:
             return None
         self.warnings.append(text(self.state.language, "recorder.repaired", completed=len(completed),
                                   removed=len(removed)))
-        return {"completed": completed, "removed": removed}
+        out = {"completed": completed, "removed": removed}
+        if torn:
+            out["torn_tail"] = torn  # moved aside, kept: the bytes a killed run left half written
+        return out
 
     def close(self, status, stats=None):
         if self.closed:

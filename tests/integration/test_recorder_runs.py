@@ -185,11 +185,33 @@ def test_verify_playbook_names_the_altered_file(tmp_path, target):
     assert expected in proc.stdout, explain(proc)
 
 
-def test_a_failure_to_write_is_a_loud_warning(tmp_path):
+def test_a_workspace_path_that_is_not_a_plain_folder_refuses_the_run(tmp_path):
     (tmp_path / "evidence").write_text("a file where the evidence folder should be")
     proc = play("steps.yml", tmp_path)
-    assert proc.returncode == 0, explain(proc)
+    assert proc.returncode == 3, explain(proc)
     out = proc.stdout + proc.stderr
-    assert "ssot.governance.runbook: não foi possível registrar" in out and "NÃO ESTÁ TODA REGISTRADA" in out
-    runbook, _ = views(tmp_path)
-    assert runbook["runs"][-1]["status"] == "ok", "what could be recorded still is"
+    assert "evidence" in out and "NÃO ESTÁ TODA REGISTRADA" in out and "TASK [First step]" not in out
+
+
+def test_a_disk_that_fills_up_mid_run_fails_the_run_and_the_next_run_repairs(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
+    try:
+        ws = disk / "ws"
+        ws.mkdir()
+        filler = disk / "filler"
+        proc = play("fill_disk.yml", ws, "-e", f"filler={filler}")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, explain(proc)
+        assert "NÃO FICOU TODA REGISTRADA" in out, explain(proc)
+        filler.unlink()
+        again = play("steps.yml", ws)
+        assert again.returncode == 0, explain(again)
+        checked = verify(ws)
+        assert checked.returncode == 0, explain(checked)
+        assert '"kind":"repaired"' in (ws / "journal.jsonl").read_text() or "NÃO FICOU" in out
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
