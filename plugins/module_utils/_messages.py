@@ -500,6 +500,22 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'role.expose.kept_gone': 'O contêiner guardado {kept} não existe mais: não há o que restaurar.',
            'role.expose.exposure_rollback_failed': 'Rollback incompleto: {ports} (antes: {before})',
            'role.expose.exposure_rollback_ok': 'Rollback verificado: {container} voltou a publicar {before}.',
+           'role.modify.apply_failed': 'A mudança de configuração não se completou: {error} O servidor pode '
+                                       'ter ficado entre o antes e o depois; os valores anteriores estão na '
+                                       'evidência rollback-settings.json. Confira com ansible-playbook '
+                                       'ssot.governance.validate -e ssot_workspace={workspace} e desfaça com '
+                                       'ansible-playbook ssot.governance.modify -e '
+                                       'ssot_workspace={workspace} --tags rollback.',
+           'role.expose.hba_apply_failed': 'A mudança do pg_hba não se completou: {error} O arquivo anterior '
+                                           'está na evidência rollback-pg_hba.json; desfaça com '
+                                           'ansible-playbook ssot.governance.modify -e '
+                                           'ssot_workspace={workspace} --tags rollback_pg_hba (o servidor '
+                                           'reescreve o arquivo e recarrega).',
+           'role.expose.exposure_apply_failed': 'A republicação não se completou: {error} Os dados estão no '
+                                                'contêiner guardado (rollback-exposure.json diz qual); não '
+                                                'provisione de novo. Traga-o de volta com ansible-playbook '
+                                                'ssot.governance.modify -e ssot_workspace={workspace} --tags '
+                                                'rollback_exposure.',
            'role.modify.nothing_approved': 'Nenhuma mudança aprovada (rejeitadas ou aceitas como estão: '
                                            '{declined}). O servidor não foi alterado.',
            'role.modify.still_deviates': 'Depois da mudança ainda há desvio: {ids}. Os valores anteriores '
@@ -512,6 +528,20 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                     'restauração só prova snapshots do próprio workspace (snapshots/<UTC>).',
            'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook '
                                  'ssot.governance.snapshot.',
+           'pg.connect.refused': 'O PostgreSQL em {host}:{port} recusou a conexão: nada escuta nessa porta. '
+                                 'O contêiner está rodando e publica essa porta? Confira com docker ps / '
+                                 'docker port e rode ssot.governance.provision; depois rode de novo.',
+           'pg.connect.auth': 'O servidor em {host}:{port} não aceitou o usuário {user} (senha ou regra do '
+                              'pg_hba.conf). Confira a senha na variável que o SSOT indica em '
+                              'target.connection.password e as regras do pg_hba; se uma mudança de pg_hba '
+                              'acabou de rodar, desfaça com --tags rollback_pg_hba.',
+           'pg.connect.timeout': '{host}:{port} não respondeu em {seconds} s (servidor parado, bind '
+                                 'diferente ou firewall). Confira docker ps e o bind em target.ports e rode '
+                                 'de novo.',
+           'pg.connect.nodb': 'O banco {database} não existe em {host}:{port}; confira '
+                              'target.connection.database no SSOT.',
+           'pg.connect.unknown_host': 'O endereço {host} não resolve; confira target.ports[].bind no SSOT.',
+           'pg.connect.other': 'Não foi possível conectar a {host}:{port} como {user} ({error}).',
            'compared.rows': 'linhas',
            'compared.rows_content': 'linhas e conteúdo',
            'decision.option.rollback_anyway': 'desfazer mesmo assim (as mudanças feitas desde então saem do '
@@ -1107,6 +1137,21 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.expose.kept_gone': 'The kept container {kept} no longer exists: there is nothing to restore.',
         'role.expose.exposure_rollback_failed': 'Rollback incomplete: {ports} (before: {before})',
         'role.expose.exposure_rollback_ok': 'Rollback verified: {container} publishes {before} again.',
+        'role.modify.apply_failed': 'The settings change did not complete: {error} The server may be between '
+                                    'before and after; the previous values are in the evidence '
+                                    'rollback-settings.json. Check with ansible-playbook '
+                                    'ssot.governance.validate -e ssot_workspace={workspace} and undo with '
+                                    'ansible-playbook ssot.governance.modify -e ssot_workspace={workspace} '
+                                    '--tags rollback.',
+        'role.expose.hba_apply_failed': 'The pg_hba change did not complete: {error} The previous file is in '
+                                        'the evidence rollback-pg_hba.json; undo with ansible-playbook '
+                                        'ssot.governance.modify -e ssot_workspace={workspace} --tags '
+                                        'rollback_pg_hba (the server rewrites the file and reloads).',
+        'role.expose.exposure_apply_failed': 'Republishing did not complete: {error} The data is in the '
+                                             'container kept aside (rollback-exposure.json names it); do not '
+                                             'provision again. Bring it back with ansible-playbook '
+                                             'ssot.governance.modify -e ssot_workspace={workspace} --tags '
+                                             'rollback_exposure.',
         'role.modify.nothing_approved': 'No change approved (rejected or accepted as they are: {declined}). '
                                         'The server was not changed.',
         'role.modify.still_deviates': 'After the change there is still a deviation: {ids}. The previous '
@@ -1118,6 +1163,21 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.snapshot.outside': 'The snapshot {path} lies outside the workspace {workspace}; the restore '
                                  "test proves only the workspace's own snapshots (snapshots/<UTC>).",
         'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot first.',
+        'pg.connect.refused': 'PostgreSQL at {host}:{port} refused the connection: nothing listens on that '
+                              'port. Is the container running and publishing that port? Check with docker ps '
+                              '/ docker port and run ssot.governance.provision; then run again.',
+        'pg.connect.auth': 'The server at {host}:{port} did not accept the user {user} (password or '
+                           'pg_hba.conf rule). Check the password in the variable the SSOT names in '
+                           'target.connection.password and the pg_hba rules; if a pg_hba change just ran, '
+                           'undo it with --tags rollback_pg_hba.',
+        'pg.connect.timeout': '{host}:{port} did not answer within {seconds} s (server stopped, another '
+                              'bind, or a firewall). Check docker ps and the bind in target.ports, then run '
+                              'again.',
+        'pg.connect.nodb': 'The database {database} does not exist at {host}:{port}; check '
+                           'target.connection.database in the SSOT.',
+        'pg.connect.unknown_host': 'The address {host} does not resolve; check target.ports[].bind in the '
+                                   'SSOT.',
+        'pg.connect.other': 'Could not connect to {host}:{port} as {user} ({error}).',
         'compared.rows': 'rows',
         'compared.rows_content': 'rows and content',
         'decision.option.rollback_anyway': 'roll back anyway (the changes made since leave the server; they '

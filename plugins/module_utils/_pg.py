@@ -123,7 +123,8 @@ def psql_block(sql, columns, rows):
 class ReadOnlySession(object):
     """One connection whose every transaction is read-only; records each query."""
 
-    def __init__(self, host, port, user, password, dbname, connect_timeout=10, application_name="ssot.governance"):
+    def __init__(self, host, port, user, password, dbname, connect_timeout=10, application_name="ssot.governance",
+                 language="pt-BR"):
         if not HAS_PSYCOPG2:
             raise CheckError("psycopg2 is not installed on the target: pip install psycopg2-binary")
         self.dsn_text = "host=%s port=%s user=%s dbname=%s" % (host, port, user, dbname)
@@ -135,7 +136,7 @@ class ReadOnlySession(object):
                 options="-c default_transaction_read_only=on",
             )
         except psycopg2.Error as exc:
-            raise CheckError("cannot connect to %s: %s" % (self.dsn_text, str(exc).strip()))
+            raise CheckError(connect_error(str(exc), host, port, user, dbname, connect_timeout, password, language))
         self.conn.set_session(readonly=True, autocommit=True)
         self.queries = []
         self.transcript = []
@@ -204,3 +205,26 @@ def report_text(result, dsn_text):
             c["status"].upper(), c["id"], c["expected"], c["actual"],
             " (%s)" % c["message"] if c.get("message") else ""))
     return "\n".join(lines) + "\n"
+
+
+# libpq's own words (English whatever the locale) -> what the operator reads and does next.
+_CONNECT_CAUSES = (
+    ("refused", re.compile(r"Connection refused|could not connect to server: No such file", re.I)),
+    ("auth", re.compile(r"password authentication failed|no pg_hba\.conf entry|no password supplied|"
+                        r"authentication failed|role \S+ does not exist", re.I)),
+    ("timeout", re.compile(r"timeout expired|timed out", re.I)),
+    ("nodb", re.compile(r"database \S+ does not exist", re.I)),
+    ("unknown_host", re.compile(r"could not translate host name|Name or service not known", re.I)),
+)
+
+
+def connect_error(detail, host, port, user, dbname, timeout, password=None, lang="pt-BR"):
+    """Why a connection failed, in the operator's language, with what to do next; never the password."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _secrets
+    from ansible_collections.ssot.governance.plugins.module_utils._text import message
+    text_value = _secrets.mask_dsn(detail.strip())
+    if password and len(str(password)) >= 4:
+        text_value = text_value.replace(str(password), _secrets.MASK)
+    cause = next((name for name, pattern in _CONNECT_CAUSES if pattern.search(text_value)), "other")
+    return message(lang, "pg.connect." + cause, host=host, port=port, user=user, database=dbname,
+                   seconds=timeout, error=" ".join(text_value.split())[:300])

@@ -322,7 +322,7 @@ def language_of(doc, override=None):
         return override
     meta = doc.get("metadata") if isinstance(doc, dict) else None
     lang = meta.get("language") if isinstance(meta, dict) else None
-    return lang if lang in _messages.MESSAGES else DEFAULT_LANGUAGE
+    return lang if isinstance(lang, str) and lang in _messages.MESSAGES else DEFAULT_LANGUAGE
 
 
 def problems_of(doc, lines, lang=DEFAULT_LANGUAGE, base_dir=None):

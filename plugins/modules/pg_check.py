@@ -297,7 +297,7 @@ def main():
 
     def open_session(dbname):
         return _pg.ReadOnlySession(p["login_host"], p["login_port"], p["login_user"], p["login_password"],
-                                   dbname, p["connect_timeout"])
+                                   dbname, p["connect_timeout"], language=lang)
 
     try:
         session = open_session(p["login_db"])

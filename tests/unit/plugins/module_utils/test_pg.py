@@ -82,3 +82,26 @@ def test_run_checks_reports_expected_and_actual():
     assert "SHOW bad name;;" not in s.queries
     assert r["deviations"] == ["setting.bad name;", "setting.wal_level"]
     assert r["matched"] == 1 and r["read_only_session"] is True
+
+
+def test_a_refused_connection_says_what_to_do_in_the_operators_language():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(_pg.CheckError) as err:
+        _pg.ReadOnlySession("127.0.0.1", port, "postgres", "Canary-pw-123", "postgres", 3, language="pt-BR")
+    assert "recusou a conexão" in str(err.value) and "provision" in str(err.value)
+    assert "Canary-pw-123" not in str(err.value)
+
+
+@pytest.mark.parametrize("detail, words", [
+    ('FATAL:  password authentication failed for user "postgres"', "não aceitou o usuário"),
+    ('FATAL:  no pg_hba.conf entry for host "172.17.0.1"', "não aceitou o usuário"),
+    ("timeout expired", "não respondeu em 5 s"),
+    ('FATAL:  database "shop" does not exist', "não existe"),
+    ("something else postgresql://u:Canary-pw-9@h/db", "Não foi possível conectar"),
+])
+def test_connection_failures_are_classified(detail, words):
+    msg = _pg.connect_error(detail, "127.0.0.1", 5432, "postgres", "shop", 5, "Canary-pw-9")
+    assert words in msg and "Canary-pw-9" not in msg

@@ -205,3 +205,41 @@ def test_allowed_roots_and_named_volumes_are_accepted(tmp_path):
     doc["target"]["volumes"] = [{"source": "pgdata", "target": "/var/lib/postgresql/data"}]
     doc["snapshot"] = {"destination": "snapshots/sub"}
     assert _ssot.load_valid(write(ws, yaml.safe_dump(doc)))["ssot"]["paths"]["allowed_roots"] == [str(store)]
+
+
+@pytest.mark.parametrize("content", [
+    "schema_version: 1\nmetadata: {name: x, language: [pt-BR, en]}\n",
+    "schema_version: 1\nmetadata: {name: x, language: {a: 1}}\n",
+    "schema_version: 1\nmetadata: {name: x}\npostgres: {major: %s}\n" % ("9" * 5000),
+    "schema_version: %s\n" % ("1" * 4400),
+    "schema_version: 1\nmetadata: {name: x, created: 99999-01-01}\n",
+])
+def test_odd_values_are_problems_not_tracebacks(tmp_path, content):
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, content))
+    assert err.value.render("en") and "Traceback" not in err.value.render("en")
+
+
+BAD_BIG = {
+    "many small nodes": "schema_version: 1\nx: [" + ",".join(["1"] * 400000) + "]\n",
+    "one long list of strings": "schema_version: 1\nx:\n" + "".join("  - item%06d\n" % i for i in range(70000)),
+    "deep brackets": "x: " + "[" * 300000 + "]" * 300000 + "\n",
+    "deep mappings": "".join("  " * i + "k%d:\n" % i for i in range(2000)),
+    "alias fan-out": "a: &a [" + ",".join(["x"] * 300) + "]\nb: [" + ",".join(["*a"] * 3000) + "]\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_BIG))
+def test_large_bad_inputs_are_refused_quickly_with_the_right_reason(tmp_path, name):
+    import subprocess
+    import sys
+    path = write(tmp_path, BAD_BIG[name][:_ssot.MAX_SSOT_BYTES])
+    script = ("import sys, time; from ansible_collections.ssot.governance.plugins.module_utils import _ssot\n"
+              "t = time.time()\ntry:\n _ssot.load_valid(sys.argv[1])\nexcept _ssot.SSOTError as e:\n"
+              " print(e.problems[0].key, round(time.time() - t, 1))\n")
+    env = dict(__import__("os").environ, PYTHONPATH=__import__("os").pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, timeout=10, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    key, seconds = proc.stdout.split()
+    assert key in ("yaml.too_many_nodes", "yaml.too_deep", "yaml.too_large", "yaml.syntax", "ssot.schema.additional"
+                   ), proc.stdout
