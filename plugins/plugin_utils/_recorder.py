@@ -595,9 +595,19 @@ class WriterProcess(_SignalSafe):
         self._fd = write_fd
         # Ansible's workers are forked from this process later: they must not keep the pipe open,
         # or the writer would never see the end of it when this process dies.
+        # Nor the workspace lock: when this process is killed, a worker left behind must not keep the workspace
+        # locked for the next run (nor hold the journal open).
+        self._inherited = [recorder._lock, recorder._journal, recorder.fs.fd if recorder.fs else None]
         os.register_at_fork(after_in_child=self._close_in_child)
 
     def _close_in_child(self):
+        for fd in self._inherited:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._inherited = []
         if self._fd is not None:
             try:
                 os.close(self._fd)

@@ -81,9 +81,8 @@ def write_workspace(path: Path, info: dict, container: str, port: int, edit=None
     return Workspace(path, container, port, doc)
 
 
-def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None = None, extra_args=(),
-                 env_extra=None) -> subprocess.CompletedProcess:
-    wpath = ws.path if isinstance(ws, Workspace) else ws
+def playbook_env(wpath: Path, collections_path: Path | None = None, env_extra=None) -> dict:
+    """The environment a playbook of the suite runs with (the workspace's ansible.cfg, the test password)."""
     env = dict(os.environ)
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": str(collections_path or ROOT / ".collections"),
@@ -94,6 +93,13 @@ def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None 
         "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
     })
     env.update(env_extra or {})
+    return env
+
+
+def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None = None, extra_args=(),
+                 env_extra=None) -> subprocess.CompletedProcess:
+    wpath = ws.path if isinstance(ws, Workspace) else ws
+    env = playbook_env(wpath, collections_path, env_extra)
     return subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={wpath}", *extra_args],
         # No terminal: a run of the suite never stops at a HITL prompt, whatever runs it.

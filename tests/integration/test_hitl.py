@@ -9,7 +9,7 @@ import json
 import os
 import pwd
 import re
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -391,7 +391,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
             docker("rmi", "-f", image, check=False)
 
 
-def test_an_exposure_change_that_dies_midway_never_leads_to_an_empty_server(legacy_image, new_container, tmp_path):
+def test_an_exposure_change_killed_midway_never_leads_to_an_empty_server(legacy_image, new_container, tmp_path):
     name = new_container()
     old_port, new_port = free_port(), free_port()
     ws = write_workspace(tmp_path / "midway", legacy_image, name, old_port)
@@ -400,26 +400,37 @@ def test_an_exposure_change_that_dies_midway_never_leads_to_an_empty_server(lega
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["target"]["ports"][0]["host"] = new_port
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    # A docker CLI that, right after the old container is set aside, kills the whole run (kill -9): the moment
+    # between "container kept aside" and "new container runs".
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "docker").write_text(
+        "#!/bin/sh\n%s \"$@\"; rc=$?\n"
+        "if [ \"$1\" = rename ]; then case \"$3\" in *-antes-*) pkill -9 -f 'ansible-playbook ssot.governance.modify'"
+        ";; esac; fi\nexit $rc\n" % shutil.which("docker"))
+    (shim / "docker").chmod(0o755)
     try:
         runner(ws, tmp_path, tags="modify_exposure")
         runbook, _ = views(ws)
         decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
         write_approvals(ws, [decision], "fix")
-        # The new port is taken: the change stops after the old container was set aside, before a new one runs.
-        with socket.socket() as squatter:
-            squatter.bind(("127.0.0.1", new_port))
-            squatter.listen(1)
-            rc, out = runner(ws, tmp_path, tags="modify_exposure")
-        assert rc != 0
-        assert docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}$").stdout.split() == []
-        # Provisioning now would create an empty server under the production name: it refuses, naming the kept one.
+        killed = run_playbook("ssot.governance.modify", ws, extra_args=["--tags", "modify_exposure"],
+                              env_extra={"PATH": f"{shim}:{VENV_BIN}:{os.environ.get('PATH', '')}"})
+        assert killed.returncode == -9, explain(killed)
+        kept = docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}-antes-").stdout.split()
+        assert len(kept) == 1 and docker("ps", "-a", "--format", "{{.Names}}", "--filter",
+                                         f"name=^{name}$").stdout.split() == []
+        # Provisioning now would create an empty server under the production name: it refuses, naming the kept one,
+        # and the run names the change that was interrupted.
         proc = run_playbook("ssot.governance.provision", ws)
-        assert proc.returncode != 0 and f"{name}-antes-" in proc.stdout, explain(proc)
+        assert proc.returncode != 0 and kept[0] in proc.stdout, explain(proc)
+        assert "morreu sem terminar" in proc.stdout + proc.stderr, explain(proc)
         assert docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}$").stdout.split() == []
-        # The rollback brings the kept container back (nothing was written since: no decision needed).
+        # The rollback brings the kept container back (no container was made since: no decision needed).
         rc, out = runner(ws, tmp_path, tags="rollback_exposure")
         assert rc == 0, out[-4000:]
         assert psql(name, "SELECT count(*) FROM guarda") == "42"
+        assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
     finally:
         for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
             docker("rm", "-f", other, check=False)

@@ -215,3 +215,23 @@ def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path)
     taken = subprocess.run(flags + ["--window-size=412,2400", f"--screenshot={shot}", page.as_uri()],
                            capture_output=True, text=True, timeout=120)
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+
+
+@pytest.mark.parametrize("playbook, tags", [
+    ("ssot.governance.ingest", "all,modify"),
+    ("ssot.governance.ingest", "all,rollback"),
+    ("ssot.governance.ingest", "ingest,rollback"),
+    ("ssot.governance.modify", "all,modify"),
+    ("ssot.governance.modify", "modify,rollback"),
+    ("ssot.governance.snapshot", "all,restore_test"),
+    ("ssot.governance.validate", "all,inventory,never"),
+])
+def test_every_combination_of_documented_tags_runs_or_refuses_clearly(story, playbook, tags):
+    """Last in this module: it may roll back or snapshot what the tests above left."""
+    proc = run_playbook(playbook, story["ws"], extra_args=["--tags", tags])
+    out = proc.stdout + proc.stderr
+    for broken in ("is undefined", "Traceback", "unhandled exception", "Unexpected Exception"):
+        assert broken not in out, explain(proc)
+    if proc.returncode != 0:
+        assert re.search(r"fatal: \[localhost\]: FAILED! => \{.*\"msg\": \"[A-ZÁÉÍÓÚÇ]", out) or "FAILED!" in out, \
+            explain(proc)

@@ -145,3 +145,35 @@ def test_a_snapshot_path_outside_the_workspace_is_refused(snapped, tmp_path):
     proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
                                                                     f"snapshot_path={elsewhere}"])
     assert proc.returncode != 0 and "fora do workspace" in proc.stdout, explain(proc)
+
+
+def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_snapshot(snapped, legacy_image,
+                                                                                        tmp_path):
+    from _support import write_approvals
+    first_ws, _, _ = snapped
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
+
+    def elsewhere(doc):
+        doc["paths"] = {"allowed_roots": [str(disk)]}
+        doc["snapshot"]["destination"] = str(disk / "snaps")
+    try:
+        ws = write_workspace(tmp_path / "ws", legacy_image, first_ws.container, first_ws.port, elsewhere)
+        # The estimate sees the destination cannot hold it: a decision first, never a surprise halfway.
+        planned = run_playbook("ssot.governance.snapshot", ws)
+        assert planned.returncode != 0, explain(planned)
+        runbook, _ = views(ws)
+        size = [d for d in runbook["decisions"] if d["id"].startswith("snapshot.size.") and d["status"] == "pending"]
+        assert len(size) == 1, explain(planned)
+        write_approvals(ws, size, "proceed")
+        proc = run_playbook("ssot.governance.snapshot", ws)
+        assert proc.returncode != 0, explain(proc)
+        assert "Sem espaço no disco para o snapshot" in proc.stdout, explain(proc)
+        assert "Errno" not in proc.stdout, explain(proc)
+        left = list((disk / "snaps").iterdir()) if (disk / "snaps").exists() else []
+        assert left == [], left
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
