@@ -153,7 +153,7 @@ def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_s
     first_ws, _, _ = snapped
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(disk)], capture_output=True,
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True,
                              text=True)
     assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
 
