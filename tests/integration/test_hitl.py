@@ -332,11 +332,25 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
     docker("rm", "-f", ws.container, check=False)
 
 
-def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_image, new_container, tmp_path):
+def provisioned_for_exposure(legacy_image, new_container, folder):
+    """A provisioned server on one free port, and another free port an exposure change can move it to."""
     name = new_container()
     old_port, new_port = free_port(), free_port()
-    ws = write_workspace(tmp_path / "expo", legacy_image, name, old_port)
+    ws = write_workspace(folder, legacy_image, name, old_port)
     assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    return name, ws, old_port, new_port
+
+
+def remove_exposure_leftovers(name):
+    """Every container and committed image an exposure change or its rollback left for ``name``."""
+    for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
+        docker("rm", "-f", other, check=False)
+    for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{name}-dados").stdout.split():
+        docker("rmi", "-f", image, check=False)
+
+
+def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_image, new_container, tmp_path):
+    name, ws, old_port, new_port = provisioned_for_exposure(legacy_image, new_container, tmp_path / "expo")
     psql(name, "CREATE TABLE guarda (v text)")
     psql(name, "INSERT INTO guarda VALUES ('dado de antes')")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
@@ -385,17 +399,11 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
             docker("stop", undone[0], check=False)
         assert list(ws.path.glob("snapshots/*-pre-rollback/manifest.json"))
     finally:
-        for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
-            docker("rm", "-f", other, check=False)
-        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{name}-dados").stdout.split():
-            docker("rmi", "-f", image, check=False)
+        remove_exposure_leftovers(name)
 
 
 def test_an_exposure_change_killed_midway_never_leads_to_an_empty_server(legacy_image, new_container, tmp_path):
-    name = new_container()
-    old_port, new_port = free_port(), free_port()
-    ws = write_workspace(tmp_path / "midway", legacy_image, name, old_port)
-    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    name, ws, old_port, new_port = provisioned_for_exposure(legacy_image, new_container, tmp_path / "midway")
     psql(name, "CREATE TABLE guarda AS SELECT generate_series(1, 42) AS n")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["target"]["ports"][0]["host"] = new_port
@@ -432,7 +440,4 @@ def test_an_exposure_change_killed_midway_never_leads_to_an_empty_server(legacy_
         assert psql(name, "SELECT count(*) FROM guarda") == "42"
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
     finally:
-        for other in docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name={name}").stdout.split():
-            docker("rm", "-f", other, check=False)
-        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{name}-dados").stdout.split():
-            docker("rmi", "-f", image, check=False)
+        remove_exposure_leftovers(name)

@@ -35,10 +35,17 @@ def test_doc_fragment_matches_argument_spec(fragment, spec):
 @pytest.mark.parametrize("role", ROLES)
 def test_role_defaults_match_argument_specs(role):
     specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
-    options = specs["argument_specs"]["main"].get("options", {})
+    # defaults/main.yml serves every entry point: its variables are the options of all of them together.
+    options = {}
+    for entry in specs["argument_specs"].values():
+        for name, opt in (entry.get("options") or {}).items():
+            seen = options.setdefault(name, opt)
+            assert (seen.get("type"), seen.get("default")) == (opt.get("type"), opt.get("default")), \
+                f"{role}: {name} has another type or default in another entry point"
     defaults_file = ROOT / "roles" / role / "defaults" / "main.yml"
     defaults = yaml.safe_load(defaults_file.read_text()) or {} if defaults_file.exists() else {}
-    assert set(defaults) == set(options), f"{role}: defaults and argument_specs name different variables"
+    optional = set(n for n, o in options.items() if not o.get("required"))
+    assert set(defaults) == optional, f"{role}: defaults and argument_specs name different variables"
     for name, value in defaults.items():
         if isinstance(value, str) and "{{" in value:
             continue  # computed default, documented in words
