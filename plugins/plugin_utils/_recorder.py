@@ -390,7 +390,9 @@ class Recorder(_SignalSafe):
                                     safe_name(host, 40), safe_name(name))
         staged = rel + ".part"
         try:
-            self.fs.stage(rel, data, staged)
+            # Like the journal lines, evidence is not fsync'd one by one (a killed process loses nothing the
+            # kernel has; the journal is fsync'd at the end of the run); views are, being replaced in place.
+            self.fs.stage(rel, data, staged, durable=False)
         except WorkspaceUnsafe as exc:
             self.failures += 1
             raise _unsafe(self.state.language, exc)
@@ -404,7 +406,7 @@ class Recorder(_SignalSafe):
         except RecorderError:
             self.fs.remove(staged)
             raise
-        self.fs.commit(staged, rel)
+        self.fs.commit(staged, rel, durable=False)
         self._play_artifacts.append({"path": rel, "sha256": digest, "kind": "evidence"})
         return rel
 

@@ -143,13 +143,14 @@ class Folder(object):
                 h.update(chunk)
         return h.hexdigest()
 
-    def stage(self, rel, data, temp):
-        """Write ``data`` whole to the new file ``temp`` (beside ``rel``, where it will be renamed), fsync'd.
-        On any failure ``temp`` is removed and the error raised; ``rel`` is untouched."""
+    def stage(self, rel, data, temp, durable=True):
+        """Write ``data`` whole to the new file ``temp`` (beside ``rel``, where it will be renamed), fsync'd when
+        ``durable``. On any failure ``temp`` is removed and the error raised; ``rel`` is untouched."""
         fd = self.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             try:
@@ -178,9 +179,11 @@ class Folder(object):
         finally:
             self._release(parent)
 
-    def commit(self, temp, rel):
-        """Rename the staged ``temp`` over ``rel``, durably."""
+    def commit(self, temp, rel, durable=True):
+        """Rename the staged ``temp`` over ``rel`` (and fsync the folder when ``durable``)."""
         self.rename(temp, rel)
+        if not durable:
+            return
         parts = _parts(rel)
         parent = self._dir(parts[:-1], rel, False)
         try:

@@ -174,10 +174,10 @@ def crash_between(monkeypatch, what):
     """Make the rename after a staged write fail as a kill -9 would leave it: staged file and journal line written."""
     real = _workspace.Folder.commit
 
-    def commit(self, temp, rel):
+    def commit(self, temp, rel, durable=True):
         if what in rel:
             raise KeyboardInterrupt("killed")
-        return real(self, temp, rel)
+        return real(self, temp, rel, durable)
 
     monkeypatch.setattr(_workspace.Folder, "commit", commit)
     return real
