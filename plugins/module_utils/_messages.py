@@ -420,8 +420,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                     'project-panel.json). Habilite-o no ansible.cfg ([defaults] '
                                     'callbacks_enabled = ssot.governance.runbook) ou com '
                                     'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
-           'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências e {views} '
-                             'visões conferidas.',
+           'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} '
+                             'visões e {snapshots} snapshot(s) conferidos.',
            'role.provision.needs_inventory': 'O provisionamento usa o inventário da fase 1: inclua o papel '
                                              'ssot.governance.inventory antes de ssot.governance.provision '
                                              '(o playbook ssot.governance.provision já faz isso).',
@@ -1062,8 +1062,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                  'project-panel.json). Enable it in ansible.cfg ([defaults] '
                                  'callbacks_enabled = ssot.governance.runbook) or with '
                                  'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
-        'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files and {views} '
-                          'views checked.',
+        'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files, {views} views '
+                          'and {snapshots} snapshot(s) checked.',
         'role.provision.needs_inventory': 'Provisioning uses the phase 1 inventory: include the '
                                           'ssot.governance.inventory role before ssot.governance.provision '
                                           '(the ssot.governance.provision playbook does).',

@@ -74,6 +74,11 @@ views_checked:
   returned: always
   type: int
   sample: 2
+snapshots_checked:
+  description: Snapshots the journal recorded, each re-hashed against its manifest (and the manifest against the journal).
+  returned: always
+  type: int
+  sample: 1
 last_hash:
   description: Hash of the last good journal line.
   returned: always
