@@ -229,6 +229,18 @@ def test_a_launcher_setting_the_gates_variables_is_refused_and_nothing_changes(f
     assert all(d["status"] != "approved" for d in runbook["decisions"] if d["id"] == decision["id"])
 
 
+def test_every_variable_the_collection_sets_is_refused_from_ansible_runner_by_name(fresh, tmp_path):
+    """All of them at once (the unit test walks the roles for the list; each name alone is refused there)."""
+    sys.path.insert(0, str(ROOT / "tests" / "unit" / "plugins" / "plugin_utils"))
+    from test_guard import internal_names
+    names = internal_names()
+    assert len(names) > 50
+    rc, out = runner(fresh, tmp_path, extravars=dict((n, "forged") for n in names))
+    assert rc != 0 and work_mem(fresh) == "4MB"
+    missing = [n for n in names if n not in out]
+    assert missing == [], missing
+
+
 def test_skipping_the_ssot_role_does_not_skip_the_guard(fresh, tmp_path):
     ws = fresh
     runner(ws, tmp_path)

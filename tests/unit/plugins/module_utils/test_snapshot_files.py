@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
@@ -51,3 +53,22 @@ def test_capture_streams_and_hashes_what_reaches_the_disk(tmp_path):
     with pytest.raises(_snapshot.SnapshotError, match="exited 3"):
         _snapshot.stream(["sh", "-c", "echo oops >&2; exit 3"], str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.part").exists()
+
+
+@pytest.mark.parametrize("code, words", [(28, "Sem espaço"), (30, "somente leitura"), (13, "Sem permissão"),
+                                         (5, "Erro ao gravar")])
+def test_disk_errors_while_capturing_say_what_to_do(code, words):
+    import os
+    msg = _snapshot.disk_error(OSError(code, os.strerror(code)), "/w/snapshots/x", "pt-BR")
+    assert words in msg and "/w/snapshots/x" in msg and "Errno" not in msg
+
+
+def test_a_partial_folder_is_swept_and_only_a_partial_one(tmp_path):
+    dest = tmp_path / "20261124T000000Z"
+    left = tmp_path / "20261124T000000Z.partial"
+    left.mkdir()
+    (left / "pg_dumpall.sql").write_text("half")
+    assert _snapshot.staging_folder(str(dest)) == str(left) and not left.exists()
+    dest.mkdir()
+    _snapshot.discard(str(dest))   # never a folder that is not a staging one
+    assert dest.exists()
