@@ -571,8 +571,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                         'não é conferido.',
            'snapshot.verify.ok': '{count} arquivo(s) conferem com o manifest',
            'snapshot.restore.foreign': 'Já existe um contêiner {name} que não foi criado pelo teste de '
-                                       'restauração deste workspace: nada foi removido. Renomeie-o ou '
-                                       'escolha outro nome (snapshot_restore_container) e rode de novo.',
+                                       'restauração deste workspace: nada foi removido. Renomeie-o, ou '
+                                       'escolha outro nome em snapshot_restore_container (variável do play '
+                                       'ou do inventário), e rode de novo.',
            'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
            'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada '
                                         '(image).',
@@ -1206,8 +1207,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                      'itself is not checked.',
         'snapshot.verify.ok': '{count} file(s) match the manifest',
         'snapshot.restore.foreign': "A container {name} exists that this workspace's restore test did not "
-                                    'create: nothing was removed. Rename it, or choose another name '
-                                    '(snapshot_restore_container), and run again.',
+                                    'create: nothing was removed. Rename it, or choose another name in '
+                                    'snapshot_restore_container (a play or inventory variable), and run '
+                                    'again.',
         'snapshot.restore.no_dump': 'The snapshot has no pg_dumpall to restore.',
         'snapshot.restore.no_image': 'No image: the manifest records none and none was given (image).',
         'snapshot.restore.not_ready': 'The fresh container {name} did not answer within {seconds} s.',
