@@ -53,7 +53,7 @@ thead{display:none}td{border:0;border-bottom:1px solid var(--line)}}
 
 
 _CONTROL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -70,7 +70,8 @@ def _e(value):
 
 def md(value):
     """A value from the SSOT or a result as Markdown text: one line, no structure of its own (no heading,
-    checkbox, link, emphasis or code fence can come from it)."""
+    checkbox, link, emphasis or code fence can come from it). Values never start a line of the checklist, so
+    only what is Markdown inside a line is escaped (a heading or list marker needs the start of a line)."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(visible(value).split()))
 
 

@@ -117,4 +117,5 @@ def test_any_value_is_one_shell_word_and_one_markdown_line(value):
     assert "\x1b" not in _human.q(value) and "\n" not in _human.q(value)
     line = _human.md(value)
     assert "\n" not in line and "\x1b" not in line
-    assert not re.match(r"^\s*(#|- \[|```|>|\d+\.)", line)
+    # Inside a line (values never start one): every inline Markdown character is escaped.
+    assert not re.search(r"[`*_\[\]<>|~\\]", re.sub(r"\\.", "", line)), line
