@@ -177,3 +177,26 @@ def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_s
         assert left == [], left
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_read_only_destination_fails_clearly_and_writes_nothing(snapped, legacy_image, tmp_path):
+    first_ws, _, _ = snapped
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
+    (disk / "snaps").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+
+    def elsewhere(doc):
+        doc["paths"] = {"allowed_roots": [str(disk)]}
+        doc["snapshot"]["destination"] = str(disk / "snaps")
+    try:
+        ws = write_workspace(tmp_path / "ws", legacy_image, first_ws.container, first_ws.port, elsewhere)
+        proc = run_playbook("ssot.governance.snapshot", ws)
+        assert proc.returncode != 0, explain(proc)
+        assert "somente leitura" in proc.stdout and "Errno" not in proc.stdout, explain(proc)
+        assert list((disk / "snaps").iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -73,3 +73,14 @@ def test_identities_start_with_the_os_account_and_a_launcher_can_only_add(monkey
     assert _guard.run_identities({}) == [account]
     assert _guard.run_identities({"awx_user_name": "ana"}) == [account, "ana"]
     assert _guard.run_identities({"awx_user_name": ["x"]}) == [account]
+
+
+def test_the_hitl_guide_lists_exactly_the_launcher_inputs_and_the_owned_prefixes():
+    import re
+    text = (ROOT / "docs" / "hitl.md").read_text()
+    section = text[text.index("## What a launcher may set"):text.index("## The gate")]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    listed = set(re.findall(r"`([a-z_]+)`", " ".join(line.split("|")[1] for line in table)))
+    assert listed == set(_guard.LAUNCHER_INPUTS)
+    prefixes = set(re.findall(r"`([a-z_]+)\*`", section.split("|")[0]))
+    assert prefixes == set(_guard.OWNED_PREFIXES)
