@@ -36,10 +36,9 @@ class ActionModule(ActionBase):
         args = self._task.args
         lang = operator_language()
         extra = _guard.launcher_vars(self._loader)
-        refused = _guard.refused(extra)
-        if refused:
-            result.update(failed=True, refused_variables=refused,
-                          msg=message(lang, "guard.refused", names=", ".join(refused)))
+        refusal = _guard.refusal(extra, lang)
+        if refusal:
+            result.update(failed=True, refused_variables=_guard.refused(extra), msg=refusal)
             return result
         workspace = args.get("workspace")
         if not isinstance(workspace, str) or not workspace:

@@ -7,7 +7,7 @@ collection owns, then load the SSOT (the module) and add who runs the play."""
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
+from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
 
 
@@ -18,10 +18,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         extra = _guard.launcher_vars(self._loader)
-        refused = _guard.refused(extra)
-        if refused:
-            result.update(failed=True, refused_variables=refused, msg=message(
-                operator_language(self._task.args.get("language")), "guard.refused", names=", ".join(refused)))
+        refusal = _guard.refusal(extra, operator_language(self._task.args.get("language")))
+        if refusal:
+            result.update(failed=True, refused_variables=_guard.refused(extra), msg=refusal)
             return result
         result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=self._task.args,
                                            task_vars=task_vars))

@@ -207,28 +207,21 @@ class CallbackModule(CallbackBase):
                 return os.path.realpath(os.path.expanduser(value))
         return None
 
-    def _refuse_forged_variables(self, play):
-        """A launcher that set a variable the collection owns is refused before any task (docs/hitl.md)."""
-        try:
-            extra = play.get_variable_manager().extra_vars
-        except AttributeError:
-            return
-        refused = _guard.refused(extra or {})
-        if refused:
-            display.error(text(self._language, "guard.refused", names=", ".join(refused)))
-            raise SystemExit(3)
-
     def _open(self, play):
-        self._refuse_forged_variables(play)
+        try:
+            extra = dict(play.get_variable_manager().extra_vars or {})
+        except AttributeError:
+            extra = {}
+        # A launcher that set a variable the collection owns is refused before any task (docs/hitl.md).
+        refusal = _guard.refusal(extra, self._language)
+        if refusal:
+            display.error(refusal)
+            raise SystemExit(3)
         workspace = self._workspace_for(play)
         if workspace is None:
             self._failed_open = True
             display.warning(text(self._language, "recorder.no_workspace"))
             return
-        try:
-            extra = dict(play.get_variable_manager().extra_vars or {})
-        except AttributeError:
-            extra = {}
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars))
         try:
@@ -244,8 +237,7 @@ class CallbackModule(CallbackBase):
         except (OSError, RecorderError) as exc:
             # Evidence always: a run whose records cannot be kept does not run.
             display.error(text(self._language, "recorder.not_recorded",
-                                                              what=text(self._language, "recorder.cannot_open"),
-                                                              error=exc))
+                               what=text(self._language, "recorder.cannot_open"), error=exc))
             raise SystemExit(3)
         self._language = recorder.state.language      # the last SSOT's, once the journal is read
         for warning in recorder.warnings:

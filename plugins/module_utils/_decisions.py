@@ -128,10 +128,6 @@ def identity_key(name):
     return " ".join(folded.split())
 
 
-def _visible(value):
-    return isinstance(value, str) and value.strip() != "" and identity_problem(value) is None
-
-
 def _detail(error, lang):
     """A schema error in words, naming the field and never the value."""
     path = "/".join(str(x) for x in error.absolute_path) or "-"
@@ -140,7 +136,7 @@ def _detail(error, lang):
         return text(lang, "approval.field.required", field=", ".join(missing))
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = (error.schema or {}).get("properties", {})
-        extra = [_yaml._short(k) for k in error.instance if k not in known]
+        extra = [_yaml.short(k) for k in error.instance if k not in known]
         return text(lang, "approval.field.unknown", field=", ".join(extra))
     return text(lang, "approval.field.invalid", field=path, rule=error.validator)
 
@@ -177,14 +173,13 @@ def load_approvals(path, lang="pt-BR"):
     except _yaml.LoadError as exc:
         if exc.code == "yaml.not_found":
             return []
-        where = "%s, linha %s" % (name, exc.line) if exc.line and lang == "pt-BR" else (
-            "%s, line %s" % (name, exc.line) if exc.line else name)
+        where = text(lang, "approval.where.line", file=name, line=exc.line) if exc.line else name
         raise ApprovalError("%s: %s" % (where, text(lang, exc.code, **exc.params)))
     if doc is None:
         return []
     if not isinstance(doc, dict) or "approvals" not in doc:
         raise ApprovalError(text(lang, "approval.not_a_list", source=name))
-    unknown = [_yaml._short(k) for k in doc if k != "approvals"]
+    unknown = [_yaml.short(k) for k in doc if k != "approvals"]
     if unknown:
         raise ApprovalError(text(lang, "approval.invalid", source=name, n=0,
                                  detail=text(lang, "approval.field.unknown", field=", ".join(unknown))))
@@ -192,29 +187,31 @@ def load_approvals(path, lang="pt-BR"):
 
 
 def _refuse(entry, lang, now, approvers, run_identities, separation_of_duties):
-    """Why this approval (of the right decision) cannot count, before its option and digest: a catalog text or None."""
+    """(why this approval of the right decision cannot count - a catalog text or None, approved_at, expires_at or
+    None); the times parsed once here serve resolve()."""
     where = entry.get("source", "approvals")
     by = entry.get("approved_by")
     problem = identity_problem(by)
     if problem:
-        return text(lang, "approval.refused.identity", source=where, why=text(lang, problem))
-    if not _visible(entry.get("reason")):
-        return text(lang, "approval.refused.reason", source=where)
+        return text(lang, "approval.refused.identity", source=where, why=text(lang, problem)), None, None
+    if identity_problem(entry.get("reason")):  # blank or invisible: the same test as a name
+        return text(lang, "approval.refused.reason", source=where), None, None
     if approvers and identity_key(by) not in set(identity_key(a) for a in approvers):
-        return text(lang, "approval.refused.approver", source=where, by=_yaml._short(by),
-                    approvers=", ".join(approvers))
+        return text(lang, "approval.refused.approver", source=where, by=_yaml.short(by),
+                    approvers=", ".join(approvers)), None, None
     if separation_of_duties:
         if not run_identities:
-            return text(lang, "approval.refused.no_identity", source=where)
+            return text(lang, "approval.refused.no_identity", source=where), None, None
         for who in run_identities:
             if identity_key(who) == identity_key(by):
-                return text(lang, "approval.refused.self", source=where, by=_yaml._short(by))
+                return text(lang, "approval.refused.self", source=where, by=_yaml.short(by)), None, None
     at = parse_time(entry.get("approved_at"), lang, "%s approved_at" % where)
     if at > now + CLOCK_SKEW:
-        return text(lang, "approval.refused.future", source=where, at=iso(at))
-    if entry.get("expires_at") and parse_time(entry["expires_at"], lang, "%s expires_at" % where) <= at:
-        return text(lang, "approval.refused.expiry_before", source=where)
-    return None
+        return text(lang, "approval.refused.future", source=where, at=iso(at)), at, None
+    expires = parse_time(entry["expires_at"], lang, "%s expires_at" % where) if entry.get("expires_at") else None
+    if expires is not None and expires <= at:
+        return text(lang, "approval.refused.expiry_before", source=where), at, expires
+    return None, at, expires
 
 
 def resolve(decision, approvals, now=None, approvers=(), run_identities=(), separation_of_duties=False,
@@ -233,8 +230,6 @@ def resolve(decision, approvals, now=None, approvers=(), run_identities=(), sepa
     refusals = []
     offered = set(o["id"] for o in decision.get("options") or [])
     span = _validity(validity)
-    if isinstance(run_identities, str):
-        run_identities = [run_identities]
     for entry in approvals:
         if entry.get("decision") != decision["id"]:
             continue
@@ -245,21 +240,19 @@ def resolve(decision, approvals, now=None, approvers=(), run_identities=(), sepa
             continue
         chosen = str(entry.get("option"))
         if chosen not in offered and chosen != REJECT_OPTION:
-            refusals.append(text(lang, "approval.refused.option", source=where, option=_yaml._short(chosen),
+            refusals.append(text(lang, "approval.refused.option", source=where, option=_yaml.short(chosen),
                                  options=", ".join(sorted(offered)) + ", " + REJECT_OPTION))
             continue
         try:
-            why = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
+            why, at, expires = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
         except ApprovalError as exc:
             why = str(exc)
         if why:
             refusals.append(why)
             continue
         by = " ".join(str(entry["approved_by"]).split())
-        at = parse_time(entry["approved_at"], lang)
         try:
-            until = parse_time(entry["expires_at"], lang) if entry.get("expires_at") else (
-                at + span if span else None)
+            until = expires or (at + span if span else None)
         except OverflowError:
             until = None
         if until is None:

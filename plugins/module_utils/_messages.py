@@ -216,6 +216,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'validate.verdict.ok': '{matched} de {total} verificações conferem com o SSOT ({version}).',
            'validate.verdict.findings': 'Achados: {summary}.',
            'validate.drift.title': 'Desvios desde a última validação',
+           'approval.where.line': '{file}, linha {line}',
            'approval.not_a_list': '{source}: esperado `approvals:` com uma lista de aprovações '
                                   '(schemas/approvals.schema.json)',
            'approval.invalid': '{source}, aprovação {n}: {detail} (campos: decision, option, approved_by, '
@@ -865,6 +866,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'validate.verdict.ok': '{matched} of {total} checks match the SSOT ({version}).',
         'validate.verdict.findings': 'Findings: {summary}.',
         'validate.drift.title': 'Deviations since the last validation',
+        'approval.where.line': '{file}, line {line}',
         'approval.not_a_list': '{source}: expected `approvals:` with a list of approvals '
                                '(schemas/approvals.schema.json)',
         'approval.invalid': '{source}, approval {n}: {detail} (fields: decision, option, approved_by, '

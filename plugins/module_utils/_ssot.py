@@ -140,9 +140,7 @@ def _kind(value, lang):
 
 def _show(value):
     text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
-    text = _secrets.mask_dsn(text)
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _yaml.short(_secrets.mask_dsn(text), 60)
 
 
 _SECRET_KEY = re.compile(_secrets.KEY_PATTERN, re.I)

@@ -110,7 +110,7 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:
                 raise LoadError("key_not_text", line=key_node.start_mark.line + 1)
             if key in seen:
-                raise LoadError("duplicate_key", line=key_node.start_mark.line + 1, key=_short(key),
+                raise LoadError("duplicate_key", line=key_node.start_mark.line + 1, key=short(key),
                                 first=seen[key])
             seen[key] = key_node.start_mark.line + 1
         return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
@@ -119,7 +119,8 @@ class _StrictLoader(yaml.SafeLoader):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 
 
-def _short(value, limit=40):
+def short(value, limit=40):
+    """``value`` as one printable line of at most ``limit`` characters (for messages: never the raw input)."""
     text = value if isinstance(value, str) else str(value)
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -171,7 +172,7 @@ def parse(text, max_nodes=MAX_NODES):
         problem = getattr(exc, "problem", None) or exc.__class__.__name__
         context = getattr(exc, "context", None)
         detail = "%s (%s)" % (problem, context) if context else problem
-        raise LoadError("syntax", line=mark.line + 1 if mark else None, problem=_short(detail, 200))
+        raise LoadError("syntax", line=mark.line + 1 if mark else None, problem=short(detail, 200))
     except (OverflowError, ValueError, MemoryError) as exc:
         # Timestamps past year 9999, floats and ints the constructors refuse.
         raise LoadError("value", problem=exc.__class__.__name__)

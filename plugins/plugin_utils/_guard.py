@@ -54,6 +54,13 @@ def refused(names):
     return sorted(n for n in names if owned(n) and n not in LAUNCHER_INPUTS)
 
 
+def refusal(extra, lang):
+    """The message refusing a run whose launcher set variables the collection owns (naming each), or None."""
+    from ansible_collections.ssot.governance.plugins.module_utils._text import message
+    names = refused(extra)
+    return message(lang, "guard.refused", names=", ".join(names)) if names else None
+
+
 def launcher_vars(loader):
     """The extra vars of this run exactly as the launcher gave them (``-e``, ``-e @file``), not the
     merged variables a task sees."""

@@ -119,8 +119,6 @@ class Recorder(_SignalSafe):
         self._lock = None
         self.fs = None
         self.failures = 0
-        # Path -> sha256 of every evidence file and view the journal names (the last one for a view).
-        self._recorded = {}
         self._torn = None
         self._seq = 0
         self._prev = _chain.GENESIS
@@ -231,9 +229,6 @@ class Recorder(_SignalSafe):
                 continue
             self._seq = line.get("seq", self._seq)
             self._prev = line.get("hash", self._prev)
-            data = line.get("data") if isinstance(line.get("data"), dict) else {}
-            if line.get("kind") in ("evidence", "view") and isinstance(data.get("path"), str):
-                self._recorded[data["path"]] = data.get("sha256")
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
@@ -243,6 +238,9 @@ class Recorder(_SignalSafe):
         journal: it is removed. Nothing the journal names is ever removed."""
         completed, removed = [], []
         torn, self._torn = self._torn, None
+        # What the journal names: every evidence file, and the last version of every view.
+        recorded = dict((e["path"], e["sha256"]) for e in self.state.evidences)
+        recorded.update(self.state.view_sha)
         candidates = self.fs.walk(_chain.EVIDENCE_DIR) + self.fs.walk("logs") + [
             name for name in sorted(os.listdir(self.fs.fd)) if _STAGED.match(name)]
         for rel in candidates:
@@ -250,7 +248,7 @@ class Recorder(_SignalSafe):
             if not m:
                 continue
             final = m.group("final")
-            want = self._recorded.get(final)
+            want = recorded.get(final)
             if want is not None and self.fs.sha256(rel) == want:
                 self.fs.commit(rel, final)
                 completed.append(final)
@@ -316,8 +314,6 @@ class Recorder(_SignalSafe):
             self._journal_size += len(raw)
             self._seq, self._prev = line["seq"], line["hash"]
             self.state.apply(line)
-            if kind in ("evidence", "view"):
-                self._recorded[data["path"]] = data["sha256"]
         return line
 
     # --- plays and tasks -------------------------------------------------------

@@ -62,8 +62,8 @@ class Redactor(object):
             value = str(value)
         if isinstance(value, str) and len(value) >= MIN_SECRET_LEN and value != MASK and value not in self.values:
             self.values.add(value)
-            # Each secret also as it stands inside JSON text (escaped quotes, \\uXXXX), since masking runs on the
-            # final serialized text of every file; longest first, so a secret containing another is masked whole.
+            # Each secret also as it stands inside JSON text (escaped quotes, \\uXXXX): a tool's output kept as text
+            # (docker inspect, psql) may hold it so; longest first, so a secret containing another is masked whole.
             forms = set()
             for v in self.values:
                 forms.update((v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]))

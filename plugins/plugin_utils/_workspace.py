@@ -160,12 +160,12 @@ class Folder(object):
             raise
         os.close(fd)
         try:
-            self.open_existing_kind(rel)
+            self._refuse_non_regular(rel)
         except WorkspaceUnsafe:
             self.remove(temp)
             raise
 
-    def open_existing_kind(self, rel):
+    def _refuse_non_regular(self, rel):
         """Nothing, or WorkspaceUnsafe when ``rel`` exists as anything but a regular file."""
         parts = _parts(rel)
         parent = self._dir(parts[:-1], rel, True)
@@ -251,9 +251,3 @@ def write_all(fd, data):
             raise OSError(errno.EIO, "short write")
         view = view[written:]
 
-
-def _unlink_quietly(name, dir_fd):
-    try:
-        os.unlink(name, dir_fd=dir_fd)
-    except OSError:
-        pass
