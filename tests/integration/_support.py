@@ -6,6 +6,7 @@ are never skipped): run them through `make test`, which starts one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -105,6 +106,20 @@ def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None 
         # No terminal: a run of the suite never stops at a HITL prompt, whatever runs it.
         cwd=wpath, env=env, text=True, capture_output=True, timeout=600, stdin=subprocess.DEVNULL,
     )
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str):
+    """A real small file system mounted at ``folder`` (created) for the test's duration (the suite runs as root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + \
+        mounted.stderr
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def explain(proc: subprocess.CompletedProcess) -> str:

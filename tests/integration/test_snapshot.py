@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 import yaml
-from _support import PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, views, write_workspace
+from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, tmpfs, views, write_approvals,
+                      write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -147,21 +148,18 @@ def test_a_snapshot_path_outside_the_workspace_is_refused(snapped, tmp_path):
     assert proc.returncode != 0 and "fora do workspace" in proc.stdout, explain(proc)
 
 
+def workspace_snapshotting_to(folder, tmp_path, legacy_image, snapped_ws):
+    """Another workspace of the snapped server whose snapshots go to ``folder`` (an allowed root)."""
+    def elsewhere(doc):
+        doc["paths"] = {"allowed_roots": [str(folder)]}
+        doc["snapshot"]["destination"] = str(folder / "snaps")
+    return write_workspace(tmp_path / "ws", legacy_image, snapped_ws.container, snapped_ws.port, elsewhere)
+
+
 def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_snapshot(snapped, legacy_image,
                                                                                         tmp_path):
-    from _support import write_approvals
-    first_ws, _, _ = snapped
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
-
-    def elsewhere(doc):
-        doc["paths"] = {"allowed_roots": [str(disk)]}
-        doc["snapshot"]["destination"] = str(disk / "snaps")
-    try:
-        ws = write_workspace(tmp_path / "ws", legacy_image, first_ws.container, first_ws.port, elsewhere)
+    with tmpfs(tmp_path / "disk", "64k") as disk:
+        ws = workspace_snapshotting_to(disk, tmp_path, legacy_image, snapped[0])
         # The estimate sees the destination cannot hold it: a decision first, never a surprise halfway.
         planned = run_playbook("ssot.governance.snapshot", ws)
         assert planned.returncode != 0, explain(planned)
@@ -175,28 +173,14 @@ def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_s
         assert "Errno" not in proc.stdout, explain(proc)
         left = list((disk / "snaps").iterdir()) if (disk / "snaps").exists() else []
         assert left == [], left
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_read_only_destination_fails_clearly_and_writes_nothing(snapped, legacy_image, tmp_path):
-    first_ws, _, _ = snapped
-    disk = tmp_path / "ro"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + mounted.stderr
-    (disk / "snaps").mkdir()
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
-
-    def elsewhere(doc):
-        doc["paths"] = {"allowed_roots": [str(disk)]}
-        doc["snapshot"]["destination"] = str(disk / "snaps")
-    try:
-        ws = write_workspace(tmp_path / "ws", legacy_image, first_ws.container, first_ws.port, elsewhere)
+    with tmpfs(tmp_path / "ro", "64m") as disk:
+        (disk / "snaps").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        ws = workspace_snapshotting_to(disk, tmp_path, legacy_image, snapped[0])
         proc = run_playbook("ssot.governance.snapshot", ws)
         assert proc.returncode != 0, explain(proc)
         assert "somente leitura" in proc.stdout and "Errno" not in proc.stdout, explain(proc)
         assert list((disk / "snaps").iterdir()) == []
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
