@@ -45,8 +45,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=message(lang, "role.ssot.no_workspace"))
             return result
         workspace = os.path.realpath(os.path.expanduser(workspace))
+        ssot_path = os.path.realpath(os.path.join(workspace, str(args.get("ssot_file") or "ssot.yml")))
         try:
-            loaded = _ssot.load_valid(os.path.join(workspace, str(args.get("ssot_file") or "ssot.yml")))
+            loaded = _ssot.load_valid(ssot_path)
         except _ssot.SSOTError as exc:
             result.update(failed=True, msg=exc.render())
             return result
@@ -58,7 +59,9 @@ class ActionModule(ActionBase):
             "approvers": hitl.get("approvers") or [], "approval_validity": hitl.get("approval_validity"),
             "separation_of_duties": hitl.get("separation_of_duties"),
             "run_identities": _guard.run_identities(extra),
-            "extra_var_approvals": hitl.get("extra_var_approvals")}}
+            "extra_var_approvals": hitl.get("extra_var_approvals"),
+            "allowed_signers": _ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(ssot_path)),
+            "require_signatures": hitl.get("require_signatures")}}
         try:
             policy = _decisions.Policy(params)
         except _decisions.ApprovalError as exc:

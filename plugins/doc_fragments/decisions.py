@@ -66,6 +66,17 @@ options:
             Without it each such approval is refused, saying why.
         type: bool
         default: false
+      allowed_signers:
+        description:
+          - The SSOT's C(hitl.allowed_signers), as an absolute path - the OpenSSH allowed-signers file a signed
+            approval's C(signature) is verified against (C(ssh-keygen -Y verify), namespace
+            C(approval@ssot.governance), principal C(approved_by)).
+        type: path
+      require_signatures:
+        description:
+          - The SSOT's C(hitl.require_signatures) - an approval without a valid signature does not count.
+        type: bool
+        default: false
   language:
     description:
       - Language of the decision texts (the SSOT's C(metadata.language)).

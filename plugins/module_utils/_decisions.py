@@ -203,7 +203,8 @@ def _refuse(entry, lang, now, approvers, run_identities, separation_of_duties):
         if not run_identities:
             return text(lang, "approval.refused.no_identity", source=where), None, None
         for who in run_identities:
-            if identity_key(who) == identity_key(by):
+            # A principal like ana@example.org is the account ana too.
+            if identity_key(who) in (identity_key(by), identity_key(str(by).rpartition("@")[0] or by)):
                 return text(lang, "approval.refused.self", source=where, by=_yaml.short(by)), None, None
     at = parse_time(entry.get("approved_at"), lang, "%s approved_at" % where)
     if at > now + CLOCK_SKEW:
@@ -215,14 +216,16 @@ def _refuse(entry, lang, now, approvers, run_identities, separation_of_duties):
 
 
 def resolve(decision, approvals, now=None, approvers=(), run_identities=(), separation_of_duties=False,
-            validity="7d", lang="pt-BR"):
+            validity="7d", lang="pt-BR", signature_check=None):
     """The decision with its status and answer from the approvals that count for it.
 
     Approvals that name this decision but do not count leave a reason in ``refusals``
     (another SSOT digest, an option not offered, expired, dated in the future, a name
     that cannot identify a person, an approver not allowed, the runner approving its own
-    run under separation of duties, or no way to tell who runs it). The last approval
-    that counts wins. Other decisions' approvals are not this decision's business.
+    run under separation of duties, or no way to tell who runs it), and, through
+    ``signature_check`` (entry -> (refusal or None, key fingerprint or None)), a signature
+    missing, invalid or by someone else. The last approval that counts wins. Other
+    decisions' approvals are not this decision's business.
     """
     now = now or utc_now()
     resolved = dict(decision)
@@ -243,10 +246,12 @@ def resolve(decision, approvals, now=None, approvers=(), run_identities=(), sepa
             refusals.append(text(lang, "approval.refused.option", source=where, option=_yaml.short(chosen),
                                  options=", ".join(sorted(offered)) + ", " + REJECT_OPTION))
             continue
-        try:
-            why, at, expires = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
-        except ApprovalError as exc:
-            why = str(exc)
+        why, key = signature_check(entry) if signature_check else (None, None)
+        if not why:
+            try:
+                why, at, expires = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
+            except ApprovalError as exc:
+                why = str(exc)
         if why:
             refusals.append(why)
             continue
@@ -259,7 +264,9 @@ def resolve(decision, approvals, now=None, approvers=(), run_identities=(), sepa
             # No expiry and no valid SSOT validity: an approval without an end does not count.
             refusals.append(text(lang, "approval.refused.no_expiry", source=where))
             continue
-        answer = {"option": chosen, "by": by, "at": iso(at), "until": iso(until)}
+        answer = {"option": chosen, "by": by, "at": iso(at), "until": iso(until), "signed": key is not None}
+        if key:
+            answer["key"] = key
         if entry.get("reason"):
             answer["reason"] = str(entry["reason"])
         if until <= now:
@@ -295,6 +302,8 @@ def argument_spec():
             separation_of_duties=dict(type="bool", default=False),
             run_identities=dict(type="list", elements="str", default=[]),
             extra_var_approvals=dict(type="bool", default=False),
+            allowed_signers=dict(type="path"),
+            require_signatures=dict(type="bool", default=False),
         )),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
     )
@@ -314,7 +323,36 @@ class Policy(object):
         self.separation = bool(hitl.get("separation_of_duties"))
         self.run_identities = list(hitl.get("run_identities") or [])
         self.extra_var_approvals = bool(hitl.get("extra_var_approvals"))
+        self.allowed_signers = hitl.get("allowed_signers") or None
+        self.require_signatures = bool(hitl.get("require_signatures"))
         self.now = now or utc_now()
+        self._verdicts = {}
+
+    def signature(self, entry):
+        """(why ``entry`` cannot count for its signature - a catalog text - or None, the signing key or None)."""
+        source = entry.get("source", "approvals")
+        if source not in self._verdicts:
+            self._verdicts[source] = self._signature(entry, source)
+        return self._verdicts[source]
+
+    def _signature(self, entry, source):
+        from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
+        lang = self.lang
+        signature = entry.get("signature")
+        if not signature:
+            return (text(lang, "approval.refused.unsigned", source=source) if self.require_signatures else None), None
+        if not self.allowed_signers:
+            return text(lang, "approval.refused.no_signers", source=source), None
+        try:
+            verdict = _sshsig.verify(_sshsig.approval_payload(entry), signature, entry.get("approved_by"),
+                                     _sshsig.APPROVAL_NAMESPACE, self.allowed_signers, self.now)
+        except _sshsig.SignatureError as exc:
+            return text(lang, "approval.refused.unverifiable", source=source,
+                        why=text(lang, exc.code, **exc.params)), None
+        if not verdict.ok:
+            return text(lang, "approval.refused.signature", source=source,
+                        why=text(lang, verdict.code, key=verdict.key, **verdict.params)), None
+        return None, verdict.key
 
     def resolve(self, decision):
         approvals = self.approvals
@@ -324,7 +362,7 @@ class Policy(object):
                         if a.get("channel") == EXTRA_VARS and a.get("decision") == decision["id"]]
             approvals = [a for a in approvals if a.get("channel") != EXTRA_VARS]
         resolved = resolve(decision, approvals, self.now, self.approvers, self.run_identities, self.separation,
-                           self.validity, self.lang)
+                           self.validity, self.lang, self.signature)
         if refusals:
             resolved["refusals"] = refusals + resolved.get("refusals", [])
         resolved["how_to_approve"] = how_to_approve(self.lang, resolved)

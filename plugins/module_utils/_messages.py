@@ -90,6 +90,13 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'ssot.fix.duplicate_id': 'dê a cada item um id único',
            'ssot.fix.version_constraint': "use '10', '9.4' ou uma faixa como '>=9.4,<11'",
            'ssot.fix.regex': 'corrija a expressão (sintaxe de re do Python)',
+           'ssot.check.signers_missing': '{key} é true, mas hitl.allowed_signers não indica o arquivo de '
+                                         'signatários que confere as assinaturas',
+           'ssot.check.signers_unreadable': 'o arquivo de signatários {value} não pode ser lido ({detail})',
+           'ssot.fix.allowed_signers': 'indique em hitl.allowed_signers um arquivo allowed_signers do '
+                                       'OpenSSH (caminho relativo ao SSOT, dentro do workspace), uma linha '
+                                       'por chave: "principal namespaces=\\"approval@ssot.governance\\" '
+                                       'ssh-ed25519 AAAA..."',
            'ssot.fix.approval_validity': 'um número inteiro de 1 a 9999 e a unidade m, h, d ou w (ex.: 12h, '
                                          '7d); nunca zero: toda aprovação expira',
            'ssot.fix.sha256': 'escreva os 64 dígitos hexadecimais minúsculos que `sha256sum <arquivo>` '
@@ -665,7 +672,39 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'secret.var_missing': 'referência de segredo {where} -> var {name}: a variável não está definida; '
                                  'passe-a com -e @vault.yml ou por uma credencial do AWX',
            'secret.bad_reference': 'ssot.governance.secret espera uma referência ({env: NOME} ou {var: '
-                                   'NOME}) ou um mapeamento delas, recebeu {type}'},
+                                   'NOME}) ou um mapeamento delas, recebeu {type}',
+           'sig.no_ssh_keygen': 'ssh-keygen não foi encontrado nesta máquina: sem ele nenhuma assinatura '
+                                'pode ser conferida nem feita; instale o OpenSSH cliente (Debian: apt-get '
+                                'install openssh-client)',
+           'sig.cannot_run': 'não foi possível executar {tool}: {error}',
+           'sig.signers_unreadable': 'o arquivo de signatários permitidos {file} (hitl.allowed_signers do '
+                                     'SSOT) não pode ser lido ({error}); nenhuma assinatura é aceita até que '
+                                     'ele seja corrigido',
+           'sig.key_unreadable': 'a chave {file} não pode ser lida ({error})',
+           'sig.sign_failed': 'ssh-keygen não assinou ({error})',
+           'sig.refused.malformed': 'a assinatura não é uma assinatura SSH legível (-----BEGIN SSH '
+                                    'SIGNATURE-----)',
+           'sig.refused.namespace': 'a assinatura é para o uso {namespace}, não {want}',
+           'sig.refused.content': 'a assinatura não confere com o conteúdo: decisão, opção, digest do SSOT, '
+                                  'quem aprovou, datas ou motivo foram alterados depois de assinados, ou ela '
+                                  'é de outra aprovação (reuso)',
+           'sig.refused.unknown_key': 'a chave que assinou ({key}) não está no arquivo de signatários '
+                                      'permitidos',
+           'sig.refused.other_principal': 'a chave que assinou ({key}) é de {principal}, não de quem a '
+                                          'aprovação diz ter aprovado',
+           'sig.refused.expired_key': 'a chave que assinou ({key}) venceu em {until} (valid-before, linha '
+                                      '{line} dos signatários)',
+           'sig.refused.early_key': 'a chave que assinou ({key}) só vale a partir de {since} (valid-after, '
+                                    'linha {line} dos signatários)',
+           'sig.refused.not_allowed': 'a chave que assinou ({key}) não é permitida para {namespace} (linha '
+                                      '{line} dos signatários)',
+           'approval.refused.unsigned': '{source} não vale: o SSOT exige aprovações assinadas '
+                                        '(hitl.require_signatures) e esta não tem assinatura; assine-a com '
+                                        'ansible-playbook ssot.governance.approve',
+           'approval.refused.signature': '{source} não vale: {why}',
+           'approval.refused.no_signers': '{source} não vale: traz uma assinatura, mas o SSOT não indica '
+                                          'hitl.allowed_signers para conferi-la',
+           'approval.refused.unverifiable': '{source} não vale: a assinatura não pôde ser conferida ({why})'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -749,6 +788,13 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ssot.fix.duplicate_id': 'give every item a unique id',
         'ssot.fix.version_constraint': "use '10', '9.4' or a range such as '>=9.4,<11'",
         'ssot.fix.regex': 'fix the expression (Python re syntax)',
+        'ssot.check.signers_missing': '{key} is true, but hitl.allowed_signers names no allowed-signers file '
+                                      'to check signatures against',
+        'ssot.check.signers_unreadable': 'the allowed-signers file {value} cannot be read ({detail})',
+        'ssot.fix.allowed_signers': 'name in hitl.allowed_signers an OpenSSH allowed_signers file (a path '
+                                    'relative to the SSOT, inside the workspace), one line per key: '
+                                    '"principal namespaces=\\"approval@ssot.governance\\" ssh-ed25519 '
+                                    'AAAA..."',
         'ssot.fix.approval_validity': 'a whole number from 1 to 9999 and the unit m, h, d or w (e.g. 12h, '
                                       '7d); never zero: every approval expires',
         'ssot.fix.sha256': 'write the 64 lowercase hex digits that `sha256sum <file>` prints',
@@ -1298,4 +1344,35 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'secret.var_missing': 'secret reference {where} -> var {name}: the variable is not defined; pass it '
                               'with -e @vault.yml or an AWX credential',
         'secret.bad_reference': 'ssot.governance.secret expects a reference ({env: NAME} or {var: NAME}) or '
-                                'a mapping of them, got {type}'}}
+                                'a mapping of them, got {type}',
+        'sig.no_ssh_keygen': 'ssh-keygen was not found on this machine: without it no signature can be '
+                             'checked or made; install the OpenSSH client (Debian: apt-get install '
+                             'openssh-client)',
+        'sig.cannot_run': 'could not run {tool}: {error}',
+        'sig.signers_unreadable': "the allowed-signers file {file} (the SSOT's hitl.allowed_signers) cannot "
+                                  'be read ({error}); no signature is accepted until it is fixed',
+        'sig.key_unreadable': 'the key {file} cannot be read ({error})',
+        'sig.sign_failed': 'ssh-keygen did not sign ({error})',
+        'sig.refused.malformed': 'the signature is not a readable SSH signature (-----BEGIN SSH '
+                                 'SIGNATURE-----)',
+        'sig.refused.namespace': 'the signature is for the use {namespace}, not {want}',
+        'sig.refused.content': 'the signature does not match the content: decision, option, SSOT digest, '
+                               'approver, times or reason were changed after signing, or it belongs to '
+                               'another approval (a replay)',
+        'sig.refused.unknown_key': 'the signing key ({key}) is not in the allowed-signers file',
+        'sig.refused.other_principal': 'the signing key ({key}) belongs to {principal}, not to the approver '
+                                       'the entry names',
+        'sig.refused.expired_key': 'the signing key ({key}) expired on {until} (valid-before, '
+                                   'allowed-signers line {line})',
+        'sig.refused.early_key': 'the signing key ({key}) is valid only from {since} (valid-after, '
+                                 'allowed-signers line {line})',
+        'sig.refused.not_allowed': 'the signing key ({key}) is not allowed for {namespace} (allowed-signers '
+                                   'line {line})',
+        'approval.refused.unsigned': '{source} does not count: the SSOT requires signed approvals '
+                                     '(hitl.require_signatures) and this one has no signature; sign it with '
+                                     'ansible-playbook ssot.governance.approve',
+        'approval.refused.signature': '{source} does not count: {why}',
+        'approval.refused.no_signers': '{source} does not count: it carries a signature, but the SSOT names '
+                                       'no hitl.allowed_signers to check it',
+        'approval.refused.unverifiable': '{source} does not count: its signature could not be checked '
+                                         '({why})'}}

@@ -441,9 +441,57 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                         'where launching the '
                                                                                         'job is itself '
                                                                                         'restricted to the '
-                                                                                        'approvers.',
+                                                                                        'approvers, or where '
+                                                                                        'signatures are '
+                                                                                        'required (a pasted '
+                                                                                        'entry then counts '
+                                                                                        'only when its '
+                                                                                        'signature '
+                                                                                        'verifies).',
                                                                          'type': 'boolean',
-                                                                         'default': False}}},
+                                                                         'default': False},
+                                                 'allowed_signers': {'description': 'OpenSSH allowed-signers '
+                                                                                    'file (ssh-keygen(1), '
+                                                                                    'ALLOWED SIGNERS), '
+                                                                                    'relative to the SSOT: '
+                                                                                    'its principals are the '
+                                                                                    'approvers and the '
+                                                                                    'recorders that seal '
+                                                                                    'journals. With it, an '
+                                                                                    'approval counts only '
+                                                                                    'when its SSH signature '
+                                                                                    '(namespace '
+                                                                                    'approval@ssot.governance) '
+                                                                                    'verifies for the '
+                                                                                    'principal named in '
+                                                                                    'approved_by, and verify '
+                                                                                    'checks every journal '
+                                                                                    'seal (namespace '
+                                                                                    'seal@ssot.governance) '
+                                                                                    'against it.',
+                                                                     'type': 'string',
+                                                                     'minLength': 1,
+                                                                     'x-fix': 'allowed_signers'},
+                                                 'require_signatures': {'description': 'Whether an approval '
+                                                                                       'must carry a valid '
+                                                                                       'SSH signature to '
+                                                                                       'count. Defaults to '
+                                                                                       'true when '
+                                                                                       'allowed_signers is '
+                                                                                       'named, false '
+                                                                                       'otherwise (unsigned '
+                                                                                       'approvals are then '
+                                                                                       'marked as unsigned '
+                                                                                       'in every view).',
+                                                                        'type': 'boolean'},
+                                                 'require_seals': {'description': 'Whether verify fails on '
+                                                                                  'journal lines that no '
+                                                                                  'valid seal covers (the '
+                                                                                  "running play's own lines "
+                                                                                  'aside). Defaults to true '
+                                                                                  'when allowed_signers is '
+                                                                                  'named, false otherwise.',
+                                                                   'type': 'boolean'}}},
                          'paths': {'description': 'Where the files the SSOT names may live. Every path the '
                                                   'SSOT names (artifacts[].path, sources[].path, '
                                                   'snapshot.destination, a host folder in target.volumes) '
@@ -688,7 +736,25 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                              'by': {'type': 'string'},
                                                                              'at': {'$ref': '#/$defs/timestamp'},
                                                                              'reason': {'type': 'string'},
-                                                                             'until': {'$ref': '#/$defs/timestamp'}}}}}}},
+                                                                             'until': {'$ref': '#/$defs/timestamp'},
+                                                                             'signed': {'description': 'Whether '
+                                                                                                       'an '
+                                                                                                       'SSH '
+                                                                                                       'signature '
+                                                                                                       'by '
+                                                                                                       'the '
+                                                                                                       'approver '
+                                                                                                       'was '
+                                                                                                       'verified.',
+                                                                                        'type': 'boolean'},
+                                                                             'key': {'description': 'Fingerprint '
+                                                                                                    'of the '
+                                                                                                    'key '
+                                                                                                    'that '
+                                                                                                    'signed '
+                                                                                                    'it '
+                                                                                                    '(SHA256:...).',
+                                                                                     'type': 'string'}}}}}}},
  'project-panel': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                    '$id': 'https://ssot-governance.invalid/schemas/project-panel.schema.json',
                    'title': 'project-panel.json',
@@ -909,4 +975,22 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                                     'decision was raised '
                                                                                     'under.',
                                                                      'type': 'string',
-                                                                     'pattern': '^sha256:[0-9a-f]{64}$'}}}}}}
+                                                                     'pattern': '^sha256:[0-9a-f]{64}$'},
+                                                     'signature': {'description': 'SSH signature (ssh-keygen '
+                                                                                  '-Y sign, namespace '
+                                                                                  'approval@ssot.governance) '
+                                                                                  'by approved_by over '
+                                                                                  'decision, option, '
+                                                                                  'ssot_digest, approved_by, '
+                                                                                  'approved_at, expires_at '
+                                                                                  'and reason; made by '
+                                                                                  'ansible-playbook '
+                                                                                  'ssot.governance.approve. '
+                                                                                  'Required when the SSOT '
+                                                                                  'says '
+                                                                                  'hitl.require_signatures.',
+                                                                   'type': 'string',
+                                                                   'pattern': '^\\s*-----BEGIN SSH '
+                                                                              'SIGNATURE-----[A-Za-z0-9+/=\\s]+-----END '
+                                                                              'SSH SIGNATURE-----\\s*$',
+                                                                   'maxLength': 16384}}}}}}

@@ -246,6 +246,9 @@ def _named_paths(doc):
     snap = doc.get("snapshot")
     if isinstance(snap, dict) and isinstance(snap.get("destination"), str):
         yield ["snapshot", "destination"], snap["destination"]
+    hitl = doc.get("hitl")
+    if isinstance(hitl, dict) and isinstance(hitl.get("allowed_signers"), str):
+        yield ["hitl", "allowed_signers"], hitl["allowed_signers"]
     target = doc.get("target")
     volumes = target.get("volumes") if isinstance(target, dict) else None
     for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
@@ -276,9 +279,30 @@ def _path_problems(doc, base_dir):
     return out
 
 
+def _signature_problems(doc, base_dir):
+    """Signatures required with no allowed-signers file to check them; an allowed-signers file that cannot be read."""
+    hitl = doc.get("hitl")
+    if not isinstance(hitl, dict):
+        return []
+    named = hitl.get("allowed_signers")
+    out = []
+    for key in ("require_signatures", "require_seals"):
+        if hitl.get(key) is True and not isinstance(named, str):
+            out.append(Problem("ssot.check.signers_missing", ["hitl", key], key=key, fix="ssot.fix.allowed_signers"))
+    if isinstance(named, str) and base_dir and "\x00" not in named:
+        from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
+        try:
+            _sshsig.read_allowed_signers(os.path.join(base_dir, os.path.expanduser(named)))
+        except _sshsig.SignatureError as exc:
+            out.append(Problem("ssot.check.signers_unreadable", ["hitl", "allowed_signers"], value=_show(named),
+                               detail=exc.params.get("error", ""), fix="ssot.fix.allowed_signers"))
+    return out
+
+
 def _semantic_problems(doc, base_dir=None):
     """What the schema cannot say: unique ids, readable version ranges, valid regexes, confined paths."""
     out = _path_problems(doc, base_dir) if base_dir else []
+    out.extend(_signature_problems(doc, base_dir))
     for section in ("artifacts", "checks", "sources"):
         items = doc.get(section)
         if not isinstance(items, list):
@@ -368,7 +392,18 @@ def normalize(doc):
     """A copy of a valid document with every schema default filled in."""
     out = copy.deepcopy(doc)
     _fill(SCHEMA, out)
+    hitl = out.get("hitl")
+    if isinstance(hitl, dict):
+        # Named signers mean signed approvals and sealed journals unless the SSOT says otherwise (docs/hitl.md).
+        for key in ("require_signatures", "require_seals"):
+            hitl.setdefault(key, bool(hitl.get("allowed_signers")))
     return out
+
+
+def allowed_signers_path(ssot, base_dir):
+    """The absolute path of the SSOT's allowed-signers file, or None."""
+    named = (ssot.get("hitl") or {}).get("allowed_signers")
+    return os.path.realpath(os.path.join(base_dir, os.path.expanduser(named))) if named else None
 
 
 def canonical_json(doc):

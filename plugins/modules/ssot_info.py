@@ -96,6 +96,11 @@ base_dir:
   returned: success
   type: str
   sample: /srv/legacy
+allowed_signers:
+  description: Absolute path of the SSOT's C(hitl.allowed_signers) file (signed approvals, journal seals), or null.
+  returned: success
+  type: str
+  sample: /srv/legacy/allowed_signers
 prose:
   description: Absolute path of the prose SSOT that was mapped, or null.
   returned: success
@@ -191,7 +196,8 @@ def main():
         full_map = _prose.section_map(text, markdown=prose.endswith(".md"))
     facts = dict(ssot=loaded["ssot"], digest=loaded["digest"], schema_version=loaded["schema_version"],
                  language=loaded["language"], path=path, base_dir=os.path.dirname(path), prose=prose,
-                 ssot_full_map=full_map)
+                 ssot_full_map=full_map,
+                 allowed_signers=_ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(path)))
     # Phase 0's evidence: the SSOT in force (secrets are references in it, never values).
     evidence = [{"name": "ssot-loaded.json", "content": dict(facts)}]
     module.exit_json(changed=False, evidence=evidence, **facts)

@@ -36,7 +36,7 @@ def test_a_valid_approval_counts(dec):
     got = _decisions.resolve(dec, [approval()], NOW)
     assert got["status"] == "approved" and "refusals" not in got
     assert got["answer"] == {"option": "fix", "by": "Ana", "at": "2026-11-24T10:00:00Z", "reason": "SSOT manda",
-                             "until": "2026-12-01T10:00:00Z"}  # default validity 7d
+                             "until": "2026-12-01T10:00:00Z", "signed": False}  # default validity 7d
 
 
 @pytest.mark.parametrize("change, status, why", [

@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SSH signatures (``ssh-keygen -Y sign`` / ``-Y verify``) over approvals and journal seals.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only: the gate
+(controller), the decision modules and runbook_verify (target) verify with it; the approve
+playbook and the recorder sign with it.
+
+The cryptography and the policy are OpenSSH's: a signature counts only when
+``ssh-keygen -Y verify`` accepts it for the principal it claims, in this collection's
+namespace, against the SSOT's allowed-signers file (key listed for that principal, allowed
+for that namespace, inside its ``valid-after``/``valid-before``). When it does not, this
+module reads the signature and the file itself only to say *why*, in the operator's words:
+no such key, a key of another principal, a key past its ``valid-before``, a key not allowed
+for this use, or a signature over other content (an edit or a replay).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+
+APPROVAL_NAMESPACE = "approval@ssot.governance"
+SEAL_NAMESPACE = "seal@ssot.governance"
+ALLOWED_SIGNERS_MAX_BYTES = 256 * 1024
+_ARMOR = re.compile(r"^\s*-----BEGIN SSH SIGNATURE-----\s*([A-Za-z0-9+/=\s]+?)-----END SSH SIGNATURE-----\s*$")
+_TIMEOUT = 30
+
+# What an approval's signature covers: every field that gives it meaning, nothing else.
+APPROVAL_FIELDS = ("decision", "option", "ssot_digest", "approved_by", "approved_at", "expires_at", "reason")
+
+
+class SignatureError(Exception):
+    """Signing or verifying cannot be done at all (no ssh-keygen, an unreadable allowed-signers file, no key).
+
+    ``code`` is a catalog key, ``params`` its placeholders."""
+
+    def __init__(self, code, **params):
+        super(SignatureError, self).__init__(code)
+        self.code = code
+        self.params = params
+
+
+def canonical(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _moment(value):
+    """approved_at / expires_at as one text whatever YAML made of it (a date-time or a string)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+        return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value).strip()
+
+
+def approval_payload(entry):
+    """The exact bytes an approval's signature is over."""
+    body = {}
+    for key in APPROVAL_FIELDS:
+        value = entry.get(key)
+        body[key] = _moment(value) if key in ("approved_at", "expires_at") else ("" if value is None else str(value))
+    return ("ssot.governance approval v1\n%s\n" % canonical(body)).encode("ascii")
+
+
+def seal_payload(seal):
+    """The exact bytes a journal seal's signature is over (the seal record without its signature)."""
+    body = dict((k, v) for k, v in seal.items() if k not in ("signature",))
+    return ("ssot.governance seal v1\n%s\n" % canonical(body)).encode("ascii")
+
+
+def ssh_keygen():
+    found = shutil.which("ssh-keygen")
+    if not found:
+        raise SignatureError("sig.no_ssh_keygen")
+    return found
+
+
+def _run(argv, data=b"", env=None):
+    try:
+        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=_TIMEOUT,
+                              env=env, check=False)
+    except OSError as exc:
+        raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error=exc.strerror or str(exc))
+    except subprocess.TimeoutExpired:
+        raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error="timeout")
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+# --- reading signatures and keys -----------------------------------------------------------
+def _string(blob, at):
+    if at + 4 > len(blob):
+        raise ValueError("truncated")
+    size = struct.unpack(">I", blob[at:at + 4])[0]
+    if at + 4 + size > len(blob):
+        raise ValueError("truncated")
+    return blob[at + 4:at + 4 + size], at + 4 + size
+
+
+def read_signature(armored):
+    """(public key blob, namespace) of an armored SSH signature; None when it is not one."""
+    if not isinstance(armored, str) or len(armored) > 16384:
+        return None
+    m = _ARMOR.match(armored)
+    if not m:
+        return None
+    try:
+        blob = base64.b64decode("".join(m.group(1).split()), validate=True)
+        if blob[:6] != b"SSHSIG":
+            return None
+        key, at = _string(blob, 10)
+        namespace, at = _string(blob, at)
+        return key, namespace.decode("utf-8", "replace")
+    except (ValueError, TypeError, struct.error):
+        return None
+
+
+def fingerprint(key_blob):
+    """OpenSSH's SHA256 fingerprint of a public key blob."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode("ascii").rstrip("=")
+
+
+def _tokens(line):
+    """Split an allowed_signers line on blanks outside double quotes."""
+    out, cur, quoted = [], "", False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+            cur += ch
+        elif ch in " \t" and not quoted:
+            if cur:
+                out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _options(text_value):
+    out, cur, quoted = [], "", False
+    for ch in text_value:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    out.append(cur)
+    parsed = {}
+    for item in out:
+        name, _sep, value = item.partition("=")
+        parsed[name.strip().lower()] = value.strip().strip('"')
+    return parsed
+
+
+def _when(value):
+    """An allowed_signers time (YYYYMMDD[HHMM[SS]], optional Z) as UTC, or None."""
+    value = (value or "").strip()
+    m = re.match(r"^(\d{8})(\d{4})?(\d{2})?Z?$", value)
+    if not m:
+        return None
+    try:
+        return datetime.datetime.strptime(m.group(1) + (m.group(2) or "0000") + (m.group(3) or "00"),
+                                          "%Y%m%d%H%M%S").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def read_allowed_signers(path):
+    """The lines of an allowed-signers file: dicts with principals, key blob, fingerprint, namespaces, valid_before,
+    valid_after, cert_authority and the line number. SignatureError when the file cannot be read."""
+    name = os.path.basename(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise SignatureError("sig.signers_unreadable", file=name, error=exc.strerror or str(exc))
+    try:
+        import stat
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SignatureError("sig.signers_unreadable", file=name, error="not a regular file")
+        raw = os.read(fd, ALLOWED_SIGNERS_MAX_BYTES + 1)
+    except OSError as exc:
+        raise SignatureError("sig.signers_unreadable", file=name, error=exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+    if len(raw) > ALLOWED_SIGNERS_MAX_BYTES:
+        raise SignatureError("sig.signers_unreadable", file=name, error="larger than 256 KiB")
+    entries = []
+    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        tokens = _tokens(line)
+        if len(tokens) < 3:
+            continue
+        principals, rest = tokens[0].strip('"'), tokens[1:]
+        options = {}
+        if not re.match(r"^(ssh-|ecdsa-|sk-|rsa-)", rest[0]):
+            options, rest = _options(rest[0]), rest[1:]
+        if len(rest) < 2:
+            continue
+        try:
+            blob = base64.b64decode(rest[1], validate=True)
+        except (ValueError, TypeError):
+            continue
+        entries.append({"line": number, "principals": [p for p in principals.split(",") if p],
+                        "key": blob, "fingerprint": fingerprint(blob),
+                        "namespaces": [n for n in options.get("namespaces", "").split(",") if n] or None,
+                        "valid_before": _when(options.get("valid-before")),
+                        "valid_after": _when(options.get("valid-after")),
+                        "cert_authority": "cert-authority" in options})
+    return entries
+
+
+def _matches(pattern_list, name):
+    """OpenSSH's principal pattern match (``*``, ``?``, ``!`` negation) - enough to explain a refusal."""
+    import fnmatch
+    ok = False
+    for pattern in pattern_list:
+        negated = pattern.startswith("!")
+        if fnmatch.fnmatchcase(name, pattern[1:] if negated else pattern):
+            if negated:
+                return False
+            ok = True
+    return ok
+
+
+# --- verifying ---------------------------------------------------------------------------
+class Verdict(object):
+    """What a signature proves: ``ok`` and the key's fingerprint, or ``code`` (a catalog key) and ``params``."""
+
+    def __init__(self, ok, code=None, key=None, **params):
+        self.ok = ok
+        self.code = code
+        self.key = key
+        self.params = params
+
+    def __repr__(self):
+        return "Verdict(%r, %r, %r)" % (self.ok, self.code, self.params)
+
+
+def _verify_time(now):
+    return (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(
+        datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+
+
+def verify(payload, armored, principal, namespace, allowed_signers, now=None):
+    """Does ``armored`` sign ``payload`` by ``principal`` for ``namespace`` under ``allowed_signers`` at ``now``?
+
+    Returns a Verdict; raises SignatureError only when it cannot be decided (no ssh-keygen, unreadable file)."""
+    read = read_signature(armored)
+    if read is None:
+        return Verdict(False, "sig.refused.malformed")
+    key, signed_namespace = read
+    fp = fingerprint(key)
+    signers = read_allowed_signers(allowed_signers)  # readable before anything is decided
+    if signed_namespace != namespace:
+        return Verdict(False, "sig.refused.namespace", fp, namespace=signed_namespace[:60], want=namespace)
+    tool = ssh_keygen()
+    with tempfile.TemporaryDirectory(prefix="ssot-sig-") as tmp:
+        sig = os.path.join(tmp, "sig")
+        with open(sig, "w") as fh:
+            fh.write(armored.strip() + "\n")
+        rc, _out, _err = _run([tool, "-Y", "verify", "-f", allowed_signers, "-I", str(principal), "-n", namespace,
+                               "-s", sig, "-O", "verify-time=%s" % _verify_time(now)], payload)
+        if rc == 0:
+            return Verdict(True, None, fp)
+        rc, _out, _err = _run([tool, "-Y", "check-novalidate", "-n", namespace, "-s", sig], payload)
+    if rc != 0:
+        return Verdict(False, "sig.refused.content", fp)
+    return _why_not(key, fp, principal, namespace, signers, now)
+
+
+def _why_not(key, fp, principal, namespace, signers, now):
+    """A valid signature that ssh-keygen did not accept for ``principal``: which rule it broke."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    lines = [s for s in signers if s["key"] == key]
+    if not lines:
+        return Verdict(False, "sig.refused.unknown_key", fp)
+    owners = sorted(set(p for s in lines for p in s["principals"]))
+    mine = [s for s in lines if _matches(s["principals"], str(principal))]
+    if not mine:
+        return Verdict(False, "sig.refused.other_principal", fp, principal=", ".join(owners)[:120])
+    for s in mine:
+        if s["valid_before"] is not None and now > s["valid_before"]:
+            return Verdict(False, "sig.refused.expired_key", fp, line=s["line"],
+                           until=s["valid_before"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if s["valid_after"] is not None and now < s["valid_after"]:
+            return Verdict(False, "sig.refused.early_key", fp, line=s["line"],
+                           since=s["valid_after"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if s["namespaces"] is not None and not _matches(s["namespaces"], namespace):
+            return Verdict(False, "sig.refused.not_allowed", fp, line=s["line"], namespace=namespace)
+    return Verdict(False, "sig.refused.not_allowed", fp, line=mine[0]["line"], namespace=namespace)
+
+
+# --- signing -----------------------------------------------------------------------------
+def public_key_line(key_blob):
+    kind, _at = _string(key_blob, 0)
+    return "%s %s" % (kind.decode("ascii"), base64.b64encode(key_blob).decode("ascii"))
+
+
+def agent_keys():
+    """The public key blobs the ssh-agent holds (empty without an agent)."""
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        return []
+    tool = shutil.which("ssh-add")
+    if not tool:
+        return []
+    rc, out, _err = _run([tool, "-L"])
+    keys = []
+    for line in out.splitlines() if rc == 0 else []:
+        parts = line.split()
+        if len(parts) >= 2:
+            try:
+                keys.append(base64.b64decode(parts[1], validate=True))
+            except (ValueError, TypeError):
+                continue
+    return keys
+
+
+def key_file_blob(path):
+    """The public key blob of a key file (private or .pub), or SignatureError."""
+    tool = ssh_keygen()
+    if not os.path.isfile(path):
+        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error="not found")
+    pub = path if path.endswith(".pub") else None
+    if pub is None and os.path.isfile(path + ".pub"):
+        pub = path + ".pub"
+    if pub:
+        with open(pub) as fh:
+            parts = fh.read().split()
+    else:
+        rc, out, err = _run([tool, "-y", "-P", "", "-f", path])
+        if rc != 0:
+            raise SignatureError("sig.key_unreadable", file=os.path.basename(path), error=err.strip()[:200] or rc)
+        parts = out.split()
+    try:
+        return base64.b64decode(parts[1], validate=True)
+    except (IndexError, ValueError, TypeError):
+        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error="not an SSH public key")
+
+
+def sign(payload, namespace, key_file=None, agent_key=None):
+    """An armored signature of ``payload``: with a private key file, or with the agent's key ``agent_key``
+    (a public key blob). A passphrase is asked by ssh-keygen itself, at the terminal."""
+    tool = ssh_keygen()
+    with tempfile.TemporaryDirectory(prefix="ssot-sign-") as tmp:
+        if agent_key is not None:
+            pub = os.path.join(tmp, "agent.pub")
+            with open(pub, "w") as fh:
+                fh.write(public_key_line(agent_key) + "\n")
+            argv = [tool, "-Y", "sign", "-U", "-f", pub, "-n", namespace]
+        else:
+            argv = [tool, "-Y", "sign", "-f", key_file, "-n", namespace]
+        try:
+            proc = subprocess.run(argv, input=payload, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SignatureError("sig.cannot_run", tool="ssh-keygen", error=str(exc))
+    out = proc.stdout.decode("ascii", "replace")
+    if proc.returncode != 0 or read_signature(out) is None:
+        raise SignatureError("sig.sign_failed", error=proc.stderr.decode("utf-8", "replace").strip()[:200]
+                             or proc.returncode)
+    return out.strip() + "\n"
