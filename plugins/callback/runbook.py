@@ -71,6 +71,19 @@ options:
     ini:
       - section: ssot_governance
         key: secret_vars
+  seal_key:
+    description:
+      - SSH key that seals the journal at the end of every run and on interruption - a private key file, or the
+        C(.pub) of a key held by the ssh-agent (C(SSH_AUTH_SOCK)). The seal is a journal line signing the chain
+        head and every line hash since the previous seal (C(ssh-keygen -Y sign), namespace
+        C(seal@ssot.governance)); C(ssot.governance.verify) checks it against the SSOT's C(hitl.allowed_signers).
+      - Keep the key outside the workspace. Without it runs are not sealed (a warning when the SSOT requires seals).
+    type: path
+    env:
+      - name: SSOT_SEAL_KEY
+    ini:
+      - section: ssot_governance
+        key: seal_key
   profile:
     description:
       - File to write the recorder's cost per event to (JSON, C([name, wall seconds, CPU seconds]) per event),
@@ -169,6 +182,7 @@ class CallbackModule(CallbackBase):
         self._patterns = self.get_option("redact_patterns") or []
         self._secret_vars = self.get_option("secret_vars") or []
         self._profile = self.get_option("profile")
+        self._seal_key = self.get_option("seal_key")
 
     # --- helpers ---------------------------------------------------------------
     def _step_id(self, task):
@@ -223,7 +237,8 @@ class CallbackModule(CallbackBase):
             display.warning(text(self._language, "recorder.no_workspace"))
             return
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
-                                                                secret_vars=self._secret_vars))
+                                                                secret_vars=self._secret_vars),
+                            seal_key=self._seal_key)
         try:
             recorder.open(self._playbook, getpass.getuser(), {
                 "check_mode": bool(context.CLIARGS.get("check")),

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
 
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
@@ -49,10 +49,10 @@ def sha256_file(path, block=1 << 20):
     return h.hexdigest()
 
 
-def verify(workspace):
-    """Re-walk the chain and re-hash every file it names.
+def verify(workspace, allowed_signers=None, require_seals=False, now=None):
+    """Re-walk the chain, check its seals against ``allowed_signers``, and re-hash every file it names.
 
-    Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash);
+    Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash, seals);
     each problem is dict(kind, where, detail), the first one being the earliest.
     """
     journal = os.path.join(workspace, JOURNAL)
@@ -62,6 +62,9 @@ def verify(workspace):
     snapshots = {}
     lines = 0
     prev = GENESIS
+    hashes = []          # every line's hash, in order
+    seals = []           # (line number, seal data)
+    ends = []            # line numbers after which no run is open (a run that ended, a seal)
     if not os.path.exists(journal):
         return {"ok": False, "lines": 0, "evidence_checked": 0, "views_checked": 0, "last_hash": None,
                 "problems": [{"kind": "journal_missing", "where": JOURNAL, "detail": "no journal in the workspace"}]}
@@ -92,7 +95,13 @@ def verify(workspace):
                 problems.append({"kind": "journal_altered", "where": where, "detail": "content does not match its hash"})
                 break
             prev = line["hash"]
+            hashes.append(prev)
             data = line.get("data") or {}
+            if line.get("kind") == "seal" and isinstance(data, dict):
+                seals.append((number, data))
+            if line.get("kind") in ("seal", "run_end") or (line.get("kind") == "run_interrupted" and isinstance(
+                    data, dict) and data.get("interrupted_run") == line.get("run")):
+                ends.append(number)
             if line.get("kind") == "evidence" and isinstance(data.get("path"), str):
                 evidence[data["path"]] = (data.get("sha256"), number)
             elif line.get("kind") == "view" and isinstance(data.get("path"), str):
@@ -106,6 +115,8 @@ def verify(workspace):
                 # Found by a later run before it rewrote the view; the altered copy was kept.
                 problems.append({"kind": "view_altered", "where": str(data.get("path")),
                                  "detail": "found altered at %s:%d, kept as %s" % (JOURNAL, number, data.get("kept_as"))})
+    seal_report = _seal_problems(hashes, seals, ends, allowed_signers, require_seals, now)
+    problems.extend(seal_report.pop("problems"))
     for rel, (digest, number) in sorted(evidence.items()):
         path = os.path.join(workspace, rel)
         if not os.path.isfile(path):
@@ -134,7 +145,85 @@ def verify(workspace):
             problems.append({"kind": "view_added", "where": rel, "detail": "not named by the journal"})
     problems.extend(_snapshot_problems(workspace, snapshots))
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
-            "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev}
+            "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev,
+            "seals": seal_report}
+
+
+def _ranges(numbers):
+    """[1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    out = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return [tuple(r) for r in out]
+
+
+def _seal_problems(hashes, seals, ends, allowed_signers, require_seals, now=None):
+    """Which lines a valid seal proves, and where the seals and the chain disagree.
+
+    A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose
+    lines differ from the journal's proves the history was rewritten (even when every later hash was recomputed):
+    the first line that differs is named. Lines no valid seal covers are named too, when seals are required,
+    except the tail of the run still open (the one verifying)."""
+    problems = []
+    report = {"checked": 0, "valid": 0, "signers": [], "unsealed": [], "open_from": None}
+    if not seals and not require_seals:
+        return dict(report, problems=problems)
+    covered = set()
+    if seals and not allowed_signers:
+        problems.append({"kind": "seal_unchecked", "where": "%s:%d" % (JOURNAL, seals[0][0]),
+                         "detail": "the journal is sealed but the SSOT names no hitl.allowed_signers to check it"})
+        return dict(report, problems=problems)
+    for number, seal in seals:
+        report["checked"] += 1
+        where = "%s:%d" % (JOURNAL, number)
+        try:
+            verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"),
+                                            _sshsig.SEAL_NAMESPACE, allowed_signers, now)
+        except _sshsig.SignatureError as exc:
+            problems.append({"kind": "seal_unverifiable", "where": where, "detail": "%s %s" % (
+                exc.code, " ".join("%s=%s" % kv for kv in sorted(exc.params.items())))})
+            break
+        if not verdict.ok:
+            kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"
+            problems.append({"kind": kind, "where": where, "detail": "%s (key %s): the lines it claims to seal are "
+                             "not proven" % (verdict.code, verdict.key or "-")})
+            continue
+        first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
+        if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
+                and 1 <= first <= upto < number and len(signed) == upto - first + 1):
+            problems.append({"kind": "seal_invalid", "where": where, "detail": "malformed seal"})
+            continue
+        actual = [h[:16] for h in hashes[first - 1:upto]]
+        changed = next((i for i, (a, b) in enumerate(zip(actual, signed)) if a != b), None)
+        if changed is None and hashes[upto - 1] != seal.get("head"):
+            changed = upto - first
+        if changed is not None:
+            problems.append({"kind": "journal_rewritten", "where": "%s:%d" % (JOURNAL, first + changed),
+                             "detail": "differs from what the seal at line %d (by %s) signed: the history was "
+                                       "rewritten, even if every later hash agrees" % (
+                                           number, verdict.params.get("principal"))})
+            covered.update(range(first, first + changed))  # the lines before it are still what was signed
+            continue
+        report["valid"] += 1
+        if verdict.params.get("principal") not in report["signers"]:
+            report["signers"].append(verdict.params.get("principal"))
+        covered.update(range(first, upto + 1))
+        covered.add(number)
+    last_end = ends[-1] if ends else 0
+    open_from = last_end + 1 if last_end < len(hashes) else None
+    report["open_from"] = open_from
+    limit = (open_from - 1) if open_from else len(hashes)
+    unsealed = _ranges(n for n in range(1, limit + 1) if n not in covered)
+    report["unsealed"] = [list(r) for r in unsealed]
+    if require_seals:
+        for a, b in unsealed:
+            problems.append({"kind": "journal_unsealed", "where": "%s:%d" % (JOURNAL, a),
+                             "detail": "lines %d-%d are covered by no valid seal" % (a, b)})
+    problems.sort(key=lambda p: (int(p["where"].rsplit(":", 1)[1]), p["kind"] == "journal_unsealed"))
+    return dict(report, problems=problems)
 
 
 def _snapshot_problems(workspace, snapshots):

@@ -430,6 +430,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                     'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
            'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} '
                              'visões e {snapshots} snapshot(s) conferidos.',
+           'role.verify.seals': 'Selos válidos: {valid}, de {signers}.',
            'role.provision.needs_inventory': 'O provisionamento usa o inventário da fase 1: inclua o papel '
                                              'ssot.governance.inventory antes de ssot.governance.provision '
                                              '(o playbook ssot.governance.provision já faz isso).',
@@ -650,6 +651,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'recorder.journal_failed': 'não foi possível gravar a linha {kind} do journal ({error}); o '
                                       'journal voltou à última linha inteira. Libere espaço no disco do '
                                       'workspace e rode de novo',
+           'recorder.unsealed': 'esta execução não foi selada: o SSOT exige selos (hitl.require_seals) e o '
+                                'recorder não tem chave de selo (opção seal_key, SSOT_SEAL_KEY ou '
+                                '[ssot_governance] seal_key); verify vai apontar estas linhas',
+           'recorder.seal_failed': 'não foi possível selar o journal ({error}); verify vai apontar estas '
+                                   'linhas como sem selo',
            'recorder.incomplete': 'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA (disco cheio, somente leitura ou '
                                   'caminho inseguro no workspace; veja os avisos acima). A execução termina '
                                   'com erro; corrija a causa e rode de novo: a próxima execução repara o '
@@ -1113,6 +1119,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                  'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
         'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files, {views} views '
                           'and {snapshots} snapshot(s) checked.',
+        'role.verify.seals': 'Valid seals: {valid}, by {signers}.',
         'role.provision.needs_inventory': 'Provisioning uses the phase 1 inventory: include the '
                                           'ssot.governance.inventory role before ssot.governance.provision '
                                           '(the ssot.governance.provision playbook does).',
@@ -1323,6 +1330,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'recorder.journal_failed': 'the journal line {kind} could not be written ({error}); the journal was '
                                    "cut back to its last whole line. Free space on the workspace's disk and "
                                    'run again',
+        'recorder.unsealed': 'this run was not sealed: the SSOT requires seals (hitl.require_seals) and the '
+                             'recorder has no seal key (option seal_key, SSOT_SEAL_KEY or [ssot_governance] '
+                             'seal_key); verify will report these lines',
+        'recorder.seal_failed': 'could not seal the journal ({error}); verify will report these lines as '
+                                'unsealed',
         'recorder.incomplete': 'THIS RUN WAS NOT FULLY RECORDED (full disk, read-only or unsafe path in the '
                                'workspace; see the warnings above). The run ends with an error; fix the '
                                'cause and run again: the next run repairs the workspace and records what it '

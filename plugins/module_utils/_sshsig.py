@@ -284,6 +284,27 @@ def verify(payload, armored, principal, namespace, allowed_signers, now=None):
     return _why_not(key, fp, principal, namespace, signers, now)
 
 
+def verify_signer(payload, armored, namespace, allowed_signers, now=None):
+    """Who, among the allowed signers, signed ``payload`` for ``namespace``: a Verdict whose ``params`` name the
+    ``principal`` when ok. The principals tried are those the allowed-signers file lists for the signing key."""
+    read = read_signature(armored)
+    if read is None:
+        return Verdict(False, "sig.refused.malformed")
+    key, _namespace = read
+    signers = read_allowed_signers(allowed_signers)
+    candidates = []
+    for s in signers:
+        if s["key"] == key:
+            candidates.extend(p for p in s["principals"] if not any(c in p for c in "*?!") and p not in candidates)
+    last = None
+    for principal in candidates or [""]:
+        last = verify(payload, armored, principal, namespace, allowed_signers, now)
+        if last.ok:
+            last.params["principal"] = principal
+            return last
+    return last
+
+
 def _why_not(key, fp, principal, namespace, signers, now):
     """A valid signature that ssh-keygen did not accept for ``principal``: which rule it broke."""
     now = now or datetime.datetime.now(datetime.timezone.utc)

@@ -16,7 +16,22 @@ description:
     a file under C(evidence/) the journal does not name, or a view (C(runbook.json), C(project-panel.json))
     that differs from the last version the journal recorded.
   - The first problem is the earliest in the journal; the chain is not followed past a broken line.
+  - Checks every seal of the journal (a line signed by the recorder's seal key, C(ssh-keygen -Y verify),
+    namespace C(seal@ssot.governance)) against O(allowed_signers) and reports, by line, a seal by a key that is
+    not allowed, a seal that does not verify, a journal whose chain holds but differs from what a valid seal
+    signed (a rewritten history - the first line that differs is named), and, with O(require_seals), lines no
+    valid seal covers (the open tail of the running play aside).
 options:
+  allowed_signers:
+    description:
+      - OpenSSH allowed-signers file the seals are checked against (the SSOT's C(hitl.allowed_signers), or one
+        kept outside the workspace).
+      - Without it a sealed journal is a problem (C(seal_unchecked)) - a seal nobody can check proves nothing.
+    type: path
+  require_seals:
+    description: Report lines that no valid seal covers (C(journal_unsealed)).
+    type: bool
+    default: false
   workspace:
     description: The workspace folder (the one given as C(ssot_workspace)).
     type: path
@@ -43,6 +58,12 @@ EXAMPLES = r'''
     workspace: /srv/legacy
     fail_on_problem: false
   register: verified
+
+- name: Verify the seals against an allowed-signers file kept outside the workspace (the infra repo)
+  ssot.governance.runbook_verify:
+    workspace: /srv/legacy
+    allowed_signers: /srv/infra/legacy/allowed_signers
+    require_seals: true
 '''
 
 RETURN = r'''
@@ -79,6 +100,13 @@ snapshots_checked:
   returned: always
   type: int
   sample: 1
+seals:
+  description:
+    - What the seals prove - C(checked), C(valid), C(signers) (principals), C(unsealed) (line ranges no valid seal
+      covers) and C(open_from) (first line of the running play, not sealed yet).
+  returned: always
+  type: dict
+  sample: {"checked": 3, "valid": 3, "signers": ["recorder@ci"], "unsealed": [], "open_from": 431}
 last_hash:
   description: Hash of the last good journal line.
   returned: always
@@ -94,10 +122,12 @@ from ansible_collections.ssot.governance.plugins.module_utils import _chain
 def main():
     module = AnsibleModule(
         argument_spec=dict(language=dict(type="str", default="pt-BR"), workspace=dict(type="path", required=True),
-                           fail_on_problem=dict(type="bool", default=True)),
+                           fail_on_problem=dict(type="bool", default=True),
+                           allowed_signers=dict(type="path"), require_seals=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
-    report = _chain.verify(module.params["workspace"])
+    report = _chain.verify(module.params["workspace"], module.params["allowed_signers"],
+                           module.params["require_seals"])
     if report["problems"] and module.params["fail_on_problem"]:
         first = report["problems"][0]
         lang = module.params["language"]

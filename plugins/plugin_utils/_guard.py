@@ -39,6 +39,7 @@ LAUNCHER_INPUTS = frozenset((
     "validate_fail_on_deviation",
     "validate_container_tools",
     "snapshot_path",             # which snapshot the restore test proves (inside the workspace)
+    "verify_allowed_signers",    # the allowed-signers file verify checks seals against (kept outside the workspace)
 ))
 
 # Names AWX (and Tower before it) set for the job; they identify who launched it.

@@ -34,7 +34,7 @@ import signal
 import struct
 import time
 
-from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
 from ansible_collections.ssot.governance.plugins.plugin_utils import _human
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
@@ -108,8 +108,11 @@ def _aside(rel, what):
 
 class Recorder(_SignalSafe):
 
-    def __init__(self, workspace, language="pt-BR", redactor=None):
+    def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None):
         self.workspace = os.path.abspath(workspace)
+        # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
+        self.seal_key = seal_key or None
+        self._unsealed = []  # hashes of the lines no seal covers yet
         self.redactor = redactor or Redactor()
         self.state = State(self.workspace, language)
         self.run_id = None
@@ -229,6 +232,7 @@ class Recorder(_SignalSafe):
                 continue
             self._seq = line.get("seq", self._seq)
             self._prev = line.get("hash", self._prev)
+            self._note_line(line, replaying=True)
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
@@ -280,8 +284,10 @@ class Recorder(_SignalSafe):
         self._finish()
 
     def _finish(self):
+        unsealed = None
         try:
             self.write_views()
+            unsealed = self._seal()
         finally:
             try:
                 os.fsync(self._journal)
@@ -290,6 +296,46 @@ class Recorder(_SignalSafe):
                 self.closed = True
                 self._release_lock()
                 self.fs.close()
+        if unsealed:
+            raise RecorderError(unsealed)
+
+    def _note_line(self, line, replaying=False):
+        """Keep the hashes the next seal covers: the lines since the last seal or the last run that ended.
+
+        A run that ended without a seal stays unsealed for good (verify names it): a later run never vouches
+        for lines it did not see written, except those of a run killed outright just before it."""
+        self._unsealed.append(line.get("hash"))
+        kind = line.get("kind")
+        if kind == "seal":
+            self._unsealed = [line.get("hash")]
+        elif replaying and (kind == "run_end" or (kind == "run_interrupted" and (line.get("data") or {}).get(
+                "interrupted_run") == line.get("run"))):
+            self._unsealed = []
+
+    def _seal(self):
+        """Append a seal: the chain head and every line hash since the last seal, signed with the seal key.
+
+        Returns why the run could not be sealed (the run is then a recorder failure), or None."""
+        lang = self.state.language
+        if not self.seal_key:
+            if self.state.ssot.get("require_seals"):
+                self.warnings.append(text(lang, "recorder.unsealed"))
+                os.write(2, ("[WARNING]: %s\n" % text(lang, "recorder.unsealed")).encode("utf-8", "replace"))
+            return None
+        seal = {"from": self._seq - len(self._unsealed) + 1, "upto": self._seq, "head": self._prev,
+                "lines": [h[:16] for h in self._unsealed]}
+        try:
+            key = self.seal_key
+            if key.endswith(".pub"):
+                seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE,
+                                                 agent_key=_sshsig.key_file_blob(key))
+            else:
+                seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=key)
+        except _sshsig.SignatureError as exc:
+            self.failures += 1
+            return text(lang, "recorder.seal_failed", error=text(lang, exc.code, **exc.params))
+        self.append("seal", seal)
+        return None
 
     # --- journal ---------------------------------------------------------------
     def append(self, kind, data):
@@ -313,6 +359,7 @@ class Recorder(_SignalSafe):
                 raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc))
             self._journal_size += len(raw)
             self._seq, self._prev = line["seq"], line["hash"]
+            self._note_line(line)
             self.state.apply(line)
         return line
 

@@ -93,7 +93,8 @@ class State(object):
                 step["ended_at"] = line["ts"]
 
     def _on_ssot(self, line, d):
-        self.ssot = {"path": d.get("path"), "digest": d.get("digest")}
+        self.ssot = {"path": d.get("path"), "digest": d.get("digest"),
+                     "require_seals": bool(((d.get("map") or {}).get("hitl") or {}).get("require_seals"))}
         self.ssot_map = d.get("map")
         self.full_map = d.get("full_map") or []
         meta = (self.ssot_map or {}).get("metadata") or {}

@@ -1,0 +1,183 @@
+"""Sealed journals: the recorder signs the chain head at the end of every run; verify catches a rewritten history
+even when every later hash was recomputed (real ssh-keygen, keys made for the test)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
+from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, RecorderError
+from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+
+
+def keygen(path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sealkeys")
+    rec, other = keygen(d / "recorder"), keygen(d / "intruder")
+    pub = " ".join((d / "recorder.pub").read_text().split()[:2])
+    signers = d / "allowed_signers"
+    signers.write_text('recorder@ci namespaces="%s" %s\n' % (_sshsig.SEAL_NAMESPACE, pub))
+    return {"recorder": str(rec), "intruder": str(other), "signers": str(signers)}
+
+
+def run(ws, key, steps=3, close=True):
+    rec = Recorder(str(ws), language="en", redactor=Redactor(environ={}), seal_key=key)
+    rec.open("site.yml", "tester")
+    rec.start_play("play", [{"id": "s%d" % i, "name": "step %d" % i, "role": None} for i in range(steps)])
+    for i in range(steps):
+        rec.start_task({"id": "s%d" % i, "name": "step %d" % i, "role": None})
+        rec.result({"step": "s%d" % i, "host": "h", "status": "ok", "result": {"n": i}})
+    if close:
+        rec.close("ok")
+    return rec
+
+
+def lines(ws):
+    return [json.loads(x) for x in (ws / "journal.jsonl").read_text().splitlines()]
+
+
+def rewrite(ws, number, change):
+    """The attacker: alter line ``number`` and recompute every later hash, so the chain holds again."""
+    out, prev = [], _chain.GENESIS
+    for line in lines(ws):
+        if line["seq"] == number:
+            change(line)
+        line["prev"] = prev
+        line["hash"] = _chain.line_hash(line)
+        prev = line["hash"]
+        out.append(_chain.canonical(line))
+    (ws / "journal.jsonl").write_text("\n".join(out) + "\n")
+
+
+def chain_holds(ws):
+    """What verify said before seals: no line out of the chain."""
+    return not [p for p in _chain.verify(str(ws))["problems"] if p["kind"].startswith("journal_")]
+
+
+def check(ws, keys, require=True):
+    return _chain.verify(str(ws), keys["signers"], require)
+
+
+def test_every_run_ends_with_a_seal_that_verifies(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    run(tmp_path, keys["recorder"])
+    seals = [l for l in lines(tmp_path) if l["kind"] == "seal"]
+    assert len(seals) == 2 and lines(tmp_path)[-1]["kind"] == "seal"
+    report = check(tmp_path, keys)
+    assert report["ok"], report["problems"]
+    assert report["seals"]["valid"] == 2 and report["seals"]["signers"] == ["recorder@ci"]
+    assert report["seals"]["unsealed"] == []
+    # The second seal starts at the first one: no line falls between them.
+    assert seals[1]["data"]["from"] == seals[0]["seq"]
+
+
+def test_a_rewritten_history_is_caught_and_the_first_changed_line_named(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    run(tmp_path, keys["recorder"])
+    target = next(l["seq"] for l in lines(tmp_path) if l["kind"] == "result")
+    assert chain_holds(tmp_path)
+
+    def change(line):
+        line["data"]["status"] = "failed"
+    rewrite(tmp_path, target, change)
+    assert chain_holds(tmp_path), "the attack keeps the chain consistent: the hash chain alone is fooled"
+    report = check(tmp_path, keys)
+    assert not report["ok"]
+    first = report["problems"][0]
+    assert first["kind"] == "journal_rewritten" and first["where"] == "journal.jsonl:%d" % target
+
+
+def test_a_seal_edited_to_match_the_rewrite_no_longer_verifies(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    target = next(l["seq"] for l in lines(tmp_path) if l["kind"] == "result")
+    rewrite(tmp_path, target, lambda line: line["data"].update(status="failed"))
+    journal = lines(tmp_path)
+    # The attacker also recomputes what the seal claims (head, line hashes); the signature cannot follow.
+    seal = journal[-1]
+
+    def fix_seal(line):
+        line["data"]["lines"] = [l["hash"][:16] for l in journal[seal["data"]["from"] - 1:seal["data"]["upto"]]]
+        line["data"]["head"] = journal[seal["data"]["upto"] - 1]["hash"]
+    rewrite(tmp_path, seal["seq"], fix_seal)
+    report = check(tmp_path, keys)
+    kinds = [p["kind"] for p in report["problems"]]
+    assert "seal_invalid" in kinds and "journal_unsealed" in kinds
+    assert report["problems"][0]["where"] == "journal.jsonl:1"
+
+
+def test_a_seal_by_an_unknown_key(tmp_path, keys):
+    run(tmp_path, keys["intruder"])
+    report = check(tmp_path, keys)
+    assert report["problems"][0]["kind"] in ("seal_unknown_key", "journal_unsealed")
+    assert "seal_unknown_key" in [p["kind"] for p in report["problems"]]
+
+
+def test_an_unsealed_tail_is_named_by_line(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    sealed = len(lines(tmp_path))
+    run(tmp_path, None)  # a run whose recorder had no seal key
+    report = check(tmp_path, keys)
+    assert [p["kind"] for p in report["problems"]] == ["journal_unsealed"]
+    assert report["problems"][0]["where"] == "journal.jsonl:%d" % (sealed + 1)
+    assert check(tmp_path, keys, require=False)["ok"]
+
+
+def test_the_running_plays_own_lines_are_not_unsealed_yet(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    rec = run(tmp_path, keys["recorder"], close=False)
+    report = check(tmp_path, keys)
+    assert report["ok"], report["problems"]
+    assert report["seals"]["open_from"] is not None
+    rec.close("ok")
+
+
+def test_a_killed_run_is_sealed_by_the_next_one(tmp_path, keys):
+    rec = run(tmp_path, keys["recorder"], close=False)
+    rec._release_lock()  # killed outright: no run_end, no seal
+    run(tmp_path, keys["recorder"])
+    report = check(tmp_path, keys)
+    assert report["ok"], report["problems"]
+
+
+def test_stripping_every_seal_does_not_get_the_history_resealed(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    kept = [l for l in lines(tmp_path) if l["kind"] != "seal"]
+    prev = _chain.GENESIS
+    out = []
+    for n, line in enumerate(kept, 1):
+        line.update(seq=n, prev=prev)
+        line["hash"] = _chain.line_hash(line)
+        prev = line["hash"]
+        out.append(_chain.canonical(line))
+    (tmp_path / "journal.jsonl").write_text("\n".join(out) + "\n")
+    run(tmp_path, keys["recorder"])  # the next run seals only what it saw written
+    report = check(tmp_path, keys)
+    assert report["problems"][0]["kind"] == "journal_unsealed"
+    assert report["problems"][0]["where"] == "journal.jsonl:1"
+
+
+def test_a_seal_key_that_cannot_sign_is_a_recorder_failure(tmp_path, keys):
+    with pytest.raises(RecorderError, match="could not seal"):
+        run(tmp_path, str(tmp_path / "no-such-key"))
+    assert lines(tmp_path)[-1]["kind"] != "seal"
+
+
+def test_a_sealed_journal_without_signers_to_check_it(tmp_path, keys):
+    run(tmp_path, keys["recorder"])
+    report = _chain.verify(str(tmp_path))
+    assert [p["kind"] for p in report["problems"]] == ["seal_unchecked"]
+
+
+def test_the_seal_payload_is_the_record_without_its_signature():
+    seal = {"from": 1, "upto": 2, "head": "ab", "lines": ["a", "b"], "signature": "x"}
+    body = _sshsig.seal_payload(seal)
+    assert b"signature" not in body and hashlib.sha256(body).hexdigest()
