@@ -15,14 +15,10 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _ssot
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _terminal
-
-display = Display()
+from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals, _guard, _terminal
 
 
 class ActionModule(ActionBase):
@@ -73,7 +69,7 @@ class ActionModule(ActionBase):
         asked = False
         if str(args.get("interactive", "auto")).lower() != "false" and any(
                 d["status"] not in (_decisions.APPROVED, _decisions.REJECTED) for d in resolved):
-            answers = self._ask(resolved, lang, int(args.get("prompt_retries") or 5))
+            answers = self._ask(resolved, lang, int(args.get("prompt_retries") or 5), policy, workspace)
             if answers is not None:
                 asked = True
                 policy.approvals = policy.approvals + answers
@@ -97,21 +93,28 @@ class ActionModule(ActionBase):
             out.append(d)
         return out
 
-    def _ask(self, resolved, lang, retries):
-        """Answers typed at a real terminal, as approvals dated now; None when no human is there."""
+    def _ask(self, resolved, lang, retries, policy, workspace):
+        """Answers typed at a real terminal, as approvals dated now; None when no human is there. When the SSOT
+        requires signatures, each answer is signed with the operator's ssh-agent key (or the operator is told to
+        use the approve playbook)."""
         interactive, _why = _terminal.terminal_state()
         if not interactive:
             return None
         answers = []
         for n, d in enumerate([d for d in resolved if d["status"] not in (_decisions.APPROVED, _decisions.REJECTED)
                                and not d.get("stale")], 1):
-            option = self._prompt(_decisions.card(d, lang) + "\n> ", retries,
+            option = _terminal.prompt(_decisions.card(d, lang) + "\n> ", retries,
                                   lambda typed, d=d: _decisions.parse_answer(typed, d, lang))
             if option is False:
                 return None
             if option is None:
                 continue
-            who = self._prompt(message(lang, "hitl.ask.name") + "\n> ", retries,
+            if policy.require_signatures:
+                signed = self._signed(d, option, policy, lang, retries, workspace)
+                if signed:
+                    answers.append(dict(signed, source="terminal #%d" % n, channel="terminal"))
+                continue
+            who = _terminal.prompt(message(lang, "hitl.ask.name") + "\n> ", retries,
                                lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)
             if not who:
                 continue
@@ -122,17 +125,35 @@ class ActionModule(ActionBase):
         return answers
 
     @staticmethod
-    def _prompt(text, retries, accept):
-        """Ask until ``accept`` returns a value; None after the retries; False when there is no terminal after all."""
-        from ansible.errors import AnsiblePromptInterrupt, AnsiblePromptNoninteractive
-        for _ in range(max(1, retries + 1)):
-            try:
-                typed = to_text(display.prompt_until(text, private=False), errors="surrogate_or_strict")
-            except AnsiblePromptNoninteractive:
-                return False
-            except AnsiblePromptInterrupt:
+    def _signed(decision, option, policy, lang, retries, workspace):
+        """The operator's answer signed with a key of their ssh-agent that the allowed signers list for approvals;
+        None (the decision stays pending) when there is none - the operator is told to use the approve playbook."""
+        from ansible.utils.display import Display
+        display = Display()
+        how = message(lang, "hitl.sign.use_approve", id=decision["id"], workspace=workspace)
+        try:
+            identities = _approvals.signing_identities(policy.allowed_signers, now=policy.now) \
+                if policy.allowed_signers else []
+        except _sshsig.SignatureError as exc:
+            display.warning("%s\n%s" % (message(lang, exc.code, **exc.params), how))
+            return None
+        if not identities:
+            display.warning(message(lang, "hitl.sign.no_agent_key") + "\n" + how)
+            return None
+        chosen = identities[0]
+        if len(identities) > 1:
+            menu = "\n".join("  %d) %s" % (i, p) for i, (p, _b, _k) in enumerate(identities, 1))
+            pick = _terminal.prompt(message(lang, "hitl.sign.which", menu=menu) + "\n> ", retries,
+                                    lambda typed: typed.strip() if typed.strip().isdigit()
+                                    and 1 <= int(typed.strip()) <= len(identities) else None)
+            if not pick:
                 return None
-            value = accept(typed)
-            if value:
-                return value
-        return None
+            chosen = identities[int(pick) - 1]
+        principal, blob, key_file = chosen
+        entry = _approvals.new_entry(decision, option, principal, message(lang, "hitl.terminal_reason"),
+                                     policy.validity, policy.now)
+        try:
+            return _approvals.sign(entry, blob, key_file)
+        except _sshsig.SignatureError as exc:
+            display.warning("%s\n%s" % (message(lang, exc.code, **exc.params), how))
+            return None

@@ -7,6 +7,7 @@ collection owns, then load the SSOT (the module) and add who runs the play."""
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions
 from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
 
@@ -26,4 +27,11 @@ class ActionModule(ActionBase):
                                            task_vars=task_vars))
         if not result.get("failed"):
             result["run_identities"] = _guard.run_identities(extra)
+            # The approvals a launcher gave (an AWX survey's text area gives text): checked here, once.
+            try:
+                result["launcher_approvals"] = _decisions.launcher_approvals(extra.get("ssot_approvals"),
+                                                                             result.get("language") or "pt-BR")
+                _decisions.check_entries(result["launcher_approvals"], "ssot_approvals", result.get("language"))
+            except _decisions.ApprovalError as exc:
+                result.update(failed=True, msg=str(exc))
         return result

@@ -372,9 +372,28 @@ class Policy(object):
 EXTRA_VARS = "extra_vars"
 
 
+def launcher_approvals(value, lang="pt-BR"):
+    """The extra var ssot_approvals as a list of entries: a list, one entry, ``{approvals: [...]}``, or any of
+    those as YAML/JSON text (what an AWX survey's text area gives), read by the strict reader."""
+    if value in (None, "", [], {}):
+        return []
+    if isinstance(value, str):
+        if len(value.encode("utf-8", "replace")) > APPROVALS_MAX_BYTES:
+            raise ApprovalError(text(lang, "approval.invalid", source="ssot_approvals", n=0,
+                                     detail=text(lang, "yaml.too_large", size=len(value), limit=APPROVALS_MAX_BYTES)))
+        try:
+            value = _yaml.parse(value)[0]
+        except _yaml.LoadError as exc:
+            raise ApprovalError("ssot_approvals: %s" % text(lang, exc.code, **exc.params))
+    if isinstance(value, dict):
+        value = value["approvals"] if set(value) == {"approvals"} else [value]
+    return value if isinstance(value, list) else [value]
+
+
 def extra_var_entries(entries, lang="pt-BR"):
     """Approvals given as the extra var ssot_approvals, marked as such (they count only when the SSOT says so)."""
-    return [dict(e, channel=EXTRA_VARS) for e in check_entries(entries, "ssot_approvals", lang)]
+    return [dict(e, channel=EXTRA_VARS) for e in check_entries(launcher_approvals(entries, lang), "ssot_approvals",
+                                                                lang)]
 
 
 def unapproved(decisions):

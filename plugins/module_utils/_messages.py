@@ -267,6 +267,34 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'approval.refused.expired': '{source} não vale mais: expirou em {until}',
            'approval.refused.other_version': '{source} não vale: é para {other}, outra versão deste desvio '
                                              '(os fatos mudaram; a decisão agora é {id})',
+           'approve.usage': 'use: ansible-playbook ssot.governance.approve -e ssot_workspace=<pasta> -e '
+                            'decision=<id da decisão> [-e approve_key=<sua chave SSH>]',
+           'approve.no_signers': 'o SSOT não indica hitl.allowed_signers: sem signatários permitidos uma '
+                                 'assinatura não prova nada; registre a aprovação em approvals.yml sem '
+                                 'assinatura, ou indique o arquivo de signatários no SSOT',
+           'approve.no_terminal': 'a aprovação assinada só é dada por uma pessoa no terminal ({why}); rode '
+                                  'este playbook na sua máquina, em um terminal',
+           'approve.no_key': 'nenhuma das suas chaves SSH (a do ssh-agent, ou a de -e approve_key) está em '
+                             '{file} para aprovar; peça para incluírem a sua chave pública lá',
+           'approve.no_answer': 'nenhuma resposta explícita para {id}: nada foi assinado nem registrado',
+           'approve.ask.reason': 'Por quê? (fica registrado e assinado)',
+           'approve.no_runbook': 'não foi possível ler {path} ({error}); rode o playbook que levantou a '
+                                 'decisão antes',
+           'approve.unknown_decision': 'a decisão {id} não está no runbook.json deste workspace; confira o '
+                                       'id na mensagem da execução que parou',
+           'approve.stale_decision': 'a decisão {id} foi levantada sob outra versão do SSOT; rode de novo o '
+                                     'playbook que a levanta e aprove a decisão que ele mostrar',
+           'approve.unsafe_file': '{file} não é um arquivo comum (link simbólico, pasta?); nada foi escrito',
+           'approve.cannot_append': 'não foi possível acrescentar a aprovação a {file} sem mudar o resto (a '
+                                    'lista approvals não está em estilo de bloco?); nada foi escrito: cole a '
+                                    'entrada abaixo no arquivo',
+           'approve.done': 'Aprovação assinada de {id} (opção {option}) por {by}, chave {key}, registrada em '
+                           '{path}',
+           'hitl.sign.use_approve': 'para aprovar {id} com assinatura, rode na sua máquina: ansible-playbook '
+                                    'ssot.governance.approve -e ssot_workspace={workspace} -e decision={id}',
+           'hitl.sign.no_agent_key': 'o SSOT exige aprovações assinadas e nenhuma chave do seu ssh-agent '
+                                     'está nos signatários permitidos; a decisão continua pendente',
+           'hitl.sign.which': 'Com qual identidade assinar?\n{menu}',
            'hitl.card.title': 'Decisão {id}: {title}',
            'hitl.card.context': 'Contexto: {context}',
            'hitl.card.options': 'Opções:',
@@ -961,6 +989,33 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'approval.refused.expired': '{source} no longer counts: it expired at {until}',
         'approval.refused.other_version': '{source} does not count: it is for {other}, another version of '
                                           'this deviation (the facts changed; the decision is now {id})',
+        'approve.usage': 'usage: ansible-playbook ssot.governance.approve -e ssot_workspace=<folder> -e '
+                         'decision=<decision id> [-e approve_key=<your SSH key>]',
+        'approve.no_signers': 'the SSOT names no hitl.allowed_signers: without allowed signers a signature '
+                              'proves nothing; record the approval in approvals.yml unsigned, or name the '
+                              'allowed-signers file in the SSOT',
+        'approve.no_terminal': 'a signed approval is given only by a person at a terminal ({why}); run this '
+                               'playbook on your machine, in a terminal',
+        'approve.no_key': "none of your SSH keys (the ssh-agent's, or the one of -e approve_key) is listed "
+                          'in {file} for approvals; ask for your public key to be added there',
+        'approve.no_answer': 'no explicit answer for {id}: nothing was signed or recorded',
+        'approve.ask.reason': 'Why? (recorded and signed)',
+        'approve.no_runbook': 'cannot read {path} ({error}); run the playbook that raised the decision first',
+        'approve.unknown_decision': "decision {id} is not in this workspace's runbook.json; check the id in "
+                                    'the message of the run that stopped',
+        'approve.stale_decision': 'decision {id} was raised under another version of the SSOT; run the '
+                                  'playbook that raises it again and approve the decision it shows',
+        'approve.unsafe_file': '{file} is not a regular file (a symbolic link, a folder?); nothing was '
+                               'written',
+        'approve.cannot_append': 'the approval cannot be added to {file} without changing the rest (is the '
+                                 'approvals list not in block style?); nothing was written: paste the entry '
+                                 'below into the file',
+        'approve.done': 'Signed approval of {id} (option {option}) by {by}, key {key}, recorded in {path}',
+        'hitl.sign.use_approve': 'to approve {id} with a signature, run on your machine: ansible-playbook '
+                                 'ssot.governance.approve -e ssot_workspace={workspace} -e decision={id}',
+        'hitl.sign.no_agent_key': 'the SSOT requires signed approvals and no key of your ssh-agent is among '
+                                  'the allowed signers; the decision stays pending',
+        'hitl.sign.which': 'Sign as which identity?\n{menu}',
         'hitl.card.title': 'Decision {id}: {title}',
         'hitl.card.context': 'Context: {context}',
         'hitl.card.options': 'Options:',

@@ -96,6 +96,23 @@ base_dir:
   returned: success
   type: str
   sample: /srv/legacy
+run_identities:
+  description:
+    - Who runs the play (added by the action on the controller) - the operating-system account running
+      ansible-playbook and, under AWX, the user who launched the job; for separation of duties.
+  returned: success
+  type: list
+  elements: str
+  sample: [ana]
+launcher_approvals:
+  description:
+    - The approvals the launcher gave as the extra var C(ssot_approvals) (a list, one entry, or either as YAML or
+      JSON text - an AWX survey's text area), schema-checked. They count only with the SSOT's
+      C(hitl.extra_var_approvals).
+  returned: success
+  type: list
+  elements: dict
+  sample: []
 allowed_signers:
   description: Absolute path of the SSOT's C(hitl.allowed_signers) file (signed approvals, journal seals), or null.
   returned: success

@@ -74,3 +74,22 @@ def process_groups(pid):
         return int(fields[2]), int(fields[5])
     except (IndexError, ValueError):
         return None, None
+
+
+def prompt(text, retries, accept):
+    """Ask at the terminal until ``accept`` returns a value; None after the retries or on Ctrl-C; False when there
+    is no terminal after all."""
+    from ansible.errors import AnsiblePromptInterrupt, AnsiblePromptNoninteractive
+    from ansible.module_utils.common.text.converters import to_text
+    from ansible.utils.display import Display
+    for _ in range(max(1, retries + 1)):
+        try:
+            typed = to_text(Display().prompt_until(text, private=False), errors="surrogate_or_strict")
+        except AnsiblePromptNoninteractive:
+            return False
+        except AnsiblePromptInterrupt:
+            return None
+        value = accept(typed)
+        if value:
+            return value
+    return None
