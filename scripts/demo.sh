@@ -9,8 +9,19 @@ WS="$(mkdir -p "$1" && cd "$1" && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 CACHE="${SSOT_CACHE:-$ROOT/.cache}"
 
+# The demo's approver and recorder SSH keys: generated once, kept outside the
+# workspace (like the demo password). Their public halves go into the
+# workspace's allowed_signers; the approver signs the demo's approvals, the
+# recorder seals the journal at the end of every run (SSOT_SEAL_KEY).
+keys="$CACHE/demo-secrets"
+mkdir -p "$keys" && chmod 700 "$keys"
+for who in approver recorder; do
+    [ -s "$keys/${who}_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "demo $who" -f "$keys/${who}_ed25519"
+done
+export SSOT_SEAL_KEY="$keys/recorder_ed25519"
+
 "$VENV/bin/python" "$ROOT/scripts/init_workspace.py" "$WS" \
-    --image-info "$CACHE/images/legacy-pg-10.23/build-info.json"
+    --image-info "$CACHE/images/legacy-pg-10.23/build-info.json" --demo-keys "$keys"
 
 # The demo's superuser password: generated once, kept outside the workspace
 # (the workspace holds evidence and must never hold a secret).
@@ -52,8 +63,8 @@ else
     # fails closed and prints the approvals.yml entry to paste.
     banner "MODIFY sem aprovação: para sem mudar nada (fail closed)"
     SSOT_NONINTERACTIVE=1 play modify --tags modify && { echo "demo: esperado falhar sem aprovação"; exit 1; }
-    banner "Aprovação de uma pessoa nomeada (a demo a escreve em approvals.yml)"
-    "$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS"
+    banner "Aprovação assinada (chave SSH) de uma pessoa nomeada, acrescentada a approvals.yml"
+    "$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS" --key "$keys/approver_ed25519"
     banner "MODIFY aprovado: plano, dados de rollback, aplicação, verificação"
     SSOT_NONINTERACTIVE=1 play modify --tags modify
     banner "Validação de novo"
@@ -65,5 +76,7 @@ banner "Fase 5: conferência somente leitura (uma segunda ingestão não mudaria
 play ingest
 banner "Fase 6: snapshot replicável (verificado) e prova por restauração"
 play snapshot
+banner "Registros: cadeia de hashes, selos assinados, evidências e views conferidos"
+play verify
 echo
 "$VENV/bin/python" "$ROOT/scripts/demo_summary.py" "$WS"

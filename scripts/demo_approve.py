@@ -1,49 +1,50 @@
 #!/usr/bin/env python3
-"""Demo only: record, in <workspace>/approvals.yml, the approval a named human would give.
+"""Demo only: sign, with the demo approver's SSH key, the approval a named human would give, and add
+it to <workspace>/approvals.yml.
 
-Reads the pending decisions about settings from runbook.json and appends one entry per
-decision choosing option A (fix: bring the server to the SSOT). In real work the approver
-writes this entry (the failed run prints it ready to paste) or answers at the terminal.
+Reads the pending decisions about settings from runbook.json and appends one signed entry per
+decision choosing option A (fix: bring the server to the SSOT), through the same code as the
+approve playbook (plugin_utils/_approvals.py), so the file keeps its comments and other entries.
+In real work the approver runs `ansible-playbook ssot.governance.approve -e ssot_workspace=<dir>
+-e decision=<id>` at a terminal, which shows the decision card and asks for an explicit answer.
 
-Usage: demo_approve.py WORKSPACE [--by NAME]
+Usage: demo_approve.py WORKSPACE --key APPROVER_PRIVATE_KEY [--by PRINCIPAL]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
 
-import yaml
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / ".collections"))
+
+from ansible_collections.ssot.governance.plugins.module_utils import _sshsig  # noqa: E402
+from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals  # noqa: E402
 
 
-def approve(workspace: Path, by: str) -> list[str]:
+def approve(workspace: Path, key: Path, by: str) -> list[str]:
     runbook = json.loads((workspace / "runbook.json").read_text(encoding="utf-8"))
     pending = [d for d in runbook.get("decisions", [])
                if d.get("status") == "pending" and d["id"].startswith("validate.setting.")]
-    path = workspace / "approvals.yml"
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    doc = doc if isinstance(doc, dict) else {"approvals": []}
-    doc.setdefault("approvals", [])
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    blob = _sshsig.key_file_blob(str(key))
     for d in pending:
-        doc["approvals"].append({"decision": d["id"], "option": "fix", "approved_by": by, "approved_at": now,
-                                 "reason": "demonstração: trazer o servidor ao SSOT", "ssot_digest": d["ssot_digest"]})
-    if pending:
-        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        entry = _approvals.new_entry(d, "fix", by, "demonstração: trazer o servidor ao SSOT", "7d")
+        _approvals.append(str(workspace / "approvals.yml"), _approvals.sign(entry, blob, str(key)))
     return [d["id"] for d in pending]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("workspace", type=Path)
-    ap.add_argument("--by", default="Operador da demonstração")
+    ap.add_argument("--key", type=Path, required=True)
+    ap.add_argument("--by", default="ana.souza@demo.invalid")
     args = ap.parse_args(argv)
-    ids = approve(args.workspace.resolve(), args.by)
+    ids = approve(args.workspace.resolve(), args.key, args.by)
     for i in ids:
-        print(f"demo: aprovação registrada em approvals.yml por '{args.by}': {i} -> opção A (fix)")
+        print(f"demo: aprovação assinada por '{args.by}' registrada em approvals.yml: {i} -> opção A (fix)")
     if not ids:
         print("demo: nenhuma decisão de parâmetro pendente")
     return 0

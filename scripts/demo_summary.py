@@ -90,7 +90,9 @@ def summary(workspace: Path) -> str:
     for d in runbook.get("decisions", []):
         if d.get("answer"):
             lines.append(msg.format("demo.summary.decision", id=d["id"], status=msg["decision.status." + d["status"]],
-                                    by=d["answer"]["by"], option=d["answer"]["option"]))
+                                    by=d["answer"]["by"], option=d["answer"]["option"],
+                                    signature=msg.format("decision.signed", key=d["answer"]["key"])
+                                    if d["answer"].get("key") else msg["decision.unsigned"]))
     pending = [d["id"] for d in runbook.get("decisions", []) if d.get("status") != "approved"]
     if pending:
         lines.append(msg.format("demo.summary.pending", ids=", ".join(pending)))

@@ -366,7 +366,8 @@ def run_log(state, run_id, lang, milestones):
         if d.get("status") == "pending":
             continue
         lines.append(text(lang, "log.decided", id=dec_id, status=_label(lang, "decision.status", d.get("status")),
-                          by=answer.get("by", "-"), option=answer.get("option", "-"), at=answer.get("at", "-")))
+                          by=answer.get("by", "-"), option=answer.get("option", "-"), at=answer.get("at", "-"),
+                          signature=signature(lang, answer)))
     evidence = [e for e in state.evidences if e.get("run_id") == run_id]
     lines.append(text(lang, "log.evidence", count=len(evidence), run=run_id))
     pending = state.pending_decisions()
@@ -393,3 +394,9 @@ def render(state, generated_at, runbook_doc, panel_doc, run_id, exists):
         out["%s/%s.log" % (LOG_DIR, run_id)] = run_log(state, run_id, lang, panel_doc["milestones"])
     return out
 
+
+def signature(lang, answer):
+    """Whether an approval was signed, and by which key, in words."""
+    if answer.get("key"):
+        return text(lang, "decision.signed", key=answer["key"])
+    return text(lang, "decision.unsigned")

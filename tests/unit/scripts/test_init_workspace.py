@@ -59,3 +59,34 @@ def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
     assert "Há desvios em relação ao SSOT" in text
     assert "sha256:" + "d" * 64 in text and "127.0.0.1:55432" in text
     assert "evidence/20260101T000000Z-abcd/00010-localhost-validate-legacy-pg-demo.log" in text
+
+
+def test_demo_keys_fill_the_signers_and_sign_the_demo_approval(tmp_path, repo_root):
+    import subprocess
+    import sys
+    sys.path.insert(0, str(repo_root / ".collections"))
+    from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for who in ("approver", "recorder"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / f"{who}_ed25519")], check=True)
+    ws = tmp_path / "ws"
+    done = init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path), keys)
+    assert "signed the demo approval with the demo approver's key" in done
+    assert "@@" not in (ws / "allowed_signers").read_text() + (ws / "approvals.yml").read_text()
+    loaded = _ssot.load_valid(str(ws / "ssot.yml"))
+    policy = _decisions.Policy({"ssot_digest": loaded["digest"], "language": "en", "hitl": {
+        "approvals_file": str(ws / "approvals.yml"), "allowed_signers": str(ws / "allowed_signers"),
+        "require_signatures": True}})
+    decision = _decisions.build("ingest.legacy-shop.legacy_shop.load.86a61f7a", 5, "load", "",
+                                [{"id": "ingest", "label": "A"}], loaded["digest"])
+    got = policy.resolve(decision)
+    assert got["status"] == "approved" and got["answer"]["signed"] is True, got.get("refusals")
+    assert (ws / "approvals.yml").read_text().startswith("# Approvals recorded by named humans")
+
+
+def test_without_demo_keys_the_demo_approval_stays_unsigned_and_readable(tmp_path, repo_root):
+    ws = tmp_path / "ws"
+    done = init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path))
+    assert "left the demo approval unsigned (no --demo-keys)" in done
+    assert "signature" not in yaml.safe_load((ws / "approvals.yml").read_text())["approvals"][0]

@@ -153,12 +153,39 @@ def test_language_follows_the_ssot_and_the_override(tmp_path):
 
 def test_example_ssot_is_valid_once_prepared(tmp_path):
     text = (ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text(encoding="utf-8")
+    (tmp_path / "allowed_signers").write_text((ROOT / "examples" / "legacy-pg" / "allowed_signers").read_text())
     with pytest.raises(_ssot.SSOTError) as err:
         _ssot.load_valid(write(tmp_path, text))
     assert [p.key for p in err.value.problems] == ["ssot.schema.pattern"], "only the sha256 placeholder is left"
     assert "sha256sum" in err.value.render()
     out = _ssot.load_valid(write(tmp_path, text.replace("@@DELIVERED_SHA256@@", "0" * 64)))
     assert out["ssot"]["target"]["container"] == "legacy-pg-demo"
+    # Naming allowed signers means signed approvals and sealed journals unless the SSOT says otherwise.
+    assert out["ssot"]["hitl"]["require_signatures"] is True and out["ssot"]["hitl"]["require_seals"] is True
+
+
+@pytest.mark.parametrize("hitl, problem", [
+    ({"require_signatures": True}, "ssot.check.signers_missing"),
+    ({"require_seals": True}, "ssot.check.signers_missing"),
+    ({"allowed_signers": "missing_signers"}, "ssot.check.signers_unreadable"),
+    ({"allowed_signers": "."}, "ssot.check.signers_unreadable"),
+    ({"allowed_signers": "/etc/ssh/allowed_signers"}, "ssot.check.path_outside"),
+])
+def test_signature_settings_that_cannot_work_are_refused_at_load(tmp_path, hitl, problem):
+    doc = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text(encoding="utf-8"))
+    doc["artifacts"][0]["sha256"] = "0" * 64
+    doc["hitl"] = dict(hitl)
+    with pytest.raises(_ssot.SSOTError) as err:
+        _ssot.load_valid(write(tmp_path, yaml.safe_dump(doc)))
+    assert problem in [p.key for p in err.value.problems], err.value.render()
+
+
+def test_without_allowed_signers_nothing_is_required(tmp_path):
+    doc = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text(encoding="utf-8"))
+    doc["artifacts"][0]["sha256"] = "0" * 64
+    doc["hitl"].pop("allowed_signers")
+    out = _ssot.load_valid(write(tmp_path, yaml.safe_dump(doc)))
+    assert out["ssot"]["hitl"]["require_signatures"] is False and out["ssot"]["hitl"]["require_seals"] is False
 
 
 def with_artifact(text):
