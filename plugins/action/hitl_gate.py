@@ -74,7 +74,8 @@ class ActionModule(ActionBase):
                 asked = True
                 policy.approvals = policy.approvals + answers
                 resolved = [policy.resolve(d) for d in decisions]
-        result.update(_decisions.outcome(resolved, policy.approvals, proceed_options, asked, approvals_file, lang))
+        result.update(_decisions.outcome(resolved, policy.approvals, proceed_options, asked, approvals_file, lang,
+                                         policy.require_signatures))
         return result
 
     @staticmethod

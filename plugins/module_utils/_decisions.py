@@ -452,9 +452,11 @@ def paste_entry(decision, option=None, lang="pt-BR"):
                text(lang, "hitl.paste.reason"), decision.get("ssot_digest")))
 
 
-def outcome(resolved, approvals, proceed_options, interactive=False, approvals_path="approvals.yml", lang="pt-BR"):
+def outcome(resolved, approvals, proceed_options, interactive=False, approvals_path="approvals.yml", lang="pt-BR",
+            signed=False):
     """The gate's verdict over resolved decisions: what may change, what is settled without it, what waits
-    (with the message naming each, why approvals did not count, and ready-to-paste entries)."""
+    (with the message naming each, why approvals did not count, and ready-to-paste entries - or, when the SSOT
+    requires ``signed`` approvals, the approve playbook command for each)."""
     proceed, declined, pending, refusals = [], [], [], []
     for d in resolved:
         refusals.extend(d.get("refusals") or [])
@@ -477,9 +479,15 @@ def outcome(resolved, approvals, proceed_options, interactive=False, approvals_p
     paste = "approvals:\n" + "".join(paste_entry(d, first_option, lang) for d in waiting) if waiting else ""
     if waiting:
         mode = text(lang, "hitl.mode.interactive" if interactive else "hitl.mode.noninteractive")
-        lines = [text(lang, "hitl.fail_closed", count=len(waiting), mode=mode, path=approvals_path)]
+        lines = [text(lang, "hitl.fail_closed_signed" if signed else "hitl.fail_closed", count=len(waiting),
+                      mode=mode, path=approvals_path)]
         lines += ["  [%s] %s (%s)" % (d["id"], d.get("title", ""), d["status"]) for d in waiting]
-        lines += refusals + ["", paste]
+        if signed:
+            workspace = os.path.dirname(approvals_path)
+            lines += refusals + [""] + [text(lang, "hitl.sign.use_approve", id=d["id"], workspace=workspace)
+                                        for d in waiting]
+        else:
+            lines += refusals + ["", paste]
         msg = "\n".join(lines)
     else:
         msg = "proceed: %s; declined: %s" % (", ".join(proceed) or "-", ", ".join(declined) or "-")

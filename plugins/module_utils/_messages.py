@@ -312,6 +312,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'hitl.fail_closed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação ({mode}). Para '
                                'aprovar, acrescente em {path} (ou passe em ssot_approvals) e execute de '
                                'novo:',
+           'hitl.fail_closed_signed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação assinada '
+                                      'válida ({mode}). O SSOT exige aprovações assinadas: quem aprova '
+                                      'assina com a própria chave SSH (o comando abaixo acrescenta a entrada '
+                                      'assinada em {path}) e a execução é repetida:',
            'hitl.mode.noninteractive': 'execução sem terminal: nunca espera',
            'hitl.mode.interactive': 'sem resposta válida no terminal',
            'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
@@ -1034,6 +1038,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'hitl.terminal_reason': 'answered at the terminal',
         'hitl.fail_closed': 'Stopped without changing anything: {count} decision(s) not approved ({mode}). '
                             'To approve, add to {path} (or pass in ssot_approvals) and run again:',
+        'hitl.fail_closed_signed': 'Stopped with nothing changed: {count} decision(s) without a valid signed '
+                                   'approval ({mode}). The SSOT requires signed approvals: the approver '
+                                   'signs with their own SSH key (the command below adds the signed entry to '
+                                   '{path}) and the run is repeated:',
         'hitl.mode.noninteractive': 'run without a terminal: never waits',
         'hitl.mode.interactive': 'no valid answer at the terminal',
         'hitl.rejected': 'Rejected at the terminal by {by}: {id}. Nothing was changed.',

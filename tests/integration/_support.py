@@ -111,6 +111,25 @@ def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None 
     )
 
 
+def run_runner(ws: Workspace | Path, tmp_path: Path, playbook="ssot.governance.modify", tags="modify",
+               extravars=None, cmdline="", env_extra=None):
+    """ansible-playbook through ansible-runner, the way AWX launches a job template (no terminal)."""
+    import ansible_runner
+    wpath = ws.path if isinstance(ws, Workspace) else ws
+    data = tmp_path / f"runner-{tags or 'all'}-{datetime.datetime.now().strftime('%H%M%S%f')}"
+    (data / "project").mkdir(parents=True)
+    (data / "project" / "site.yml").write_text(f"- ansible.builtin.import_playbook: {playbook}\n")
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(wpath / "ansible.cfg"),
+           "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    env.update(env_extra or {})
+    r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml",
+                           cmdline=(f"--tags {tags} " if tags else "") + cmdline, envvars=env,
+                           extravars=dict({"ssot_workspace": str(wpath)}, **(extravars or {})), quiet=True, timeout=300)
+    out = r.stdout.read()
+    assert r.status != "timeout", "ansible-runner waited: a run without a terminal must never wait\n" + out[-3000:]
+    return r.rc, out
+
+
 @contextlib.contextmanager
 def tmpfs(folder: Path, size: str):
     """A real small file system mounted at ``folder`` (created) for the test's duration (the suite runs as root)."""

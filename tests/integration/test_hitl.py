@@ -14,12 +14,11 @@ import subprocess
 import sys
 import time
 
-import ansible_runner
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, views,
-                      write_approvals, write_workspace)
+from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, run_runner,
+                      views, write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -55,18 +54,7 @@ def work_mem(ws) -> str:
 
 
 def runner(ws, tmp_path, tags="modify", extravars=None, cmdline=""):
-    """ansible-playbook through ansible-runner, the way AWX launches a job template."""
-    data = tmp_path / f"runner-{tags}-{datetime.datetime.now().strftime('%H%M%S%f')}"
-    (data / "project").mkdir(parents=True)
-    (data / "project" / "site.yml").write_text("- ansible.builtin.import_playbook: ssot.governance.modify\n")
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
-           "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
-    r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml", cmdline=f"--tags {tags} {cmdline}",
-                           envvars=env, extravars=dict({"ssot_workspace": str(ws.path)}, **(extravars or {})),
-                           quiet=True, timeout=300)
-    out = r.stdout.read()
-    assert r.status != "timeout", "ansible-runner waited: a run without a terminal must never wait\n" + out[-3000:]
-    return r.rc, out
+    return run_runner(ws, tmp_path, tags=tags, extravars=extravars, cmdline=cmdline)
 
 
 def pasted(out: str, by="Ana Souza (DBA)", reason="SSOT pede 8MB") -> str:

@@ -1,0 +1,351 @@
+"""Signed approvals and sealed journals on a real server: through ansible-runner (no terminal, as AWX runs them)
+and through a real pseudo-terminal with a real ssh-agent, each refusal leaving the server as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pexpect
+import pytest
+import yaml
+from _support import (PASSWORD, ROOT, VENV_BIN, explain, free_port, psql, run_playbook, run_runner, views,
+                      write_workspace)
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
+from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
+
+pytestmark = pytest.mark.integration
+
+# Who is who in the allowed signers: ana and bob approve; carl's key ended in 2020; the recorder only seals;
+# root@example.org is the account that runs the suite (separation of duties); eve is listed nowhere.
+APPROVAL, SEAL = _sshsig.APPROVAL_NAMESPACE, _sshsig.SEAL_NAMESPACE
+SIGNERS = [("ana@example.org", "ana", ""), ("bob@example.org", "bob", 'namespaces="%s" ' % APPROVAL),
+           ("carl@example.org", "carl", 'valid-before="20200101" '), ("recorder@ci", "recorder", 'namespaces="%s" ' % SEAL),
+           ("root@example.org", "root", "")]
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    for name in [n for _p, n, _o in SIGNERS] + ["eve"]:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(folder / name)],
+                       check=True)
+    return folder
+
+
+def signers_text(keys):
+    return "".join("%s %s%s\n" % (principal, options, " ".join((keys / (name + ".pub")).read_text().split()[:2]))
+                   for principal, name, options in SIGNERS)
+
+
+@pytest.fixture(scope="module")
+def server(legacy_image, container_names, tmp_path_factory, keys):
+    """A legacy server whose SSOT asks work_mem=8MB and names allowed signers (signatures and seals required)."""
+    name = f"ssot-it-signed-{tmp_path_factory.getbasetemp().name[-6:]}"
+    container_names.append(name)
+
+    def edit(doc):
+        doc["postgres"]["settings"]["work_mem"] = "8MB"
+        doc["hitl"]["allowed_signers"] = "allowed_signers"
+    folder = tmp_path_factory.mktemp("signed")
+    ws = write_workspace(folder, legacy_image, name, free_port(), edit)
+    (folder / "allowed_signers").write_text("# test signers\n" + signers_text(keys))
+    proc = run_playbook("ssot.governance.provision", ws, env_extra=seal_env(keys))
+    assert proc.returncode == 0, explain(proc)
+    return ws
+
+
+def seal_env(keys):
+    return {"SSOT_SEAL_KEY": str(keys / "recorder")}
+
+
+@pytest.fixture
+def fresh(server):
+    psql(server.container, "ALTER SYSTEM RESET work_mem")
+    psql(server.container, "SELECT pg_reload_conf()")
+    (server.path / "approvals.yml").write_text("# Aprovações revisadas no merge request\napprovals: []\n")
+    yield server
+    psql(server.container, "ALTER SYSTEM RESET work_mem")
+    psql(server.container, "SELECT pg_reload_conf()")
+
+
+def work_mem(ws):
+    return psql(ws.container, "SHOW work_mem")
+
+
+def modify(ws, tmp_path, keys, **kw):
+    return run_runner(ws, tmp_path, env_extra=seal_env(keys), **kw)
+
+
+def pending_decision(ws, tmp_path, keys):
+    """Run MODIFY without an approval: it stops, changing nothing, and names the decision to approve."""
+    rc, out = modify(ws, tmp_path, keys)
+    assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
+    runbook, _ = views(ws)
+    decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
+    assert decision["status"] == "pending"
+    assert "ansible-playbook ssot.governance.approve -e ssot_workspace=%s -e decision=%s" % (
+        ws.path, decision["id"]) in " ".join(out.split())
+    return decision
+
+
+def signed(decision, keys, who="ana", option="fix", by=None, **change):
+    entry = _approvals.new_entry(decision, option, by or "%s@example.org" % who, "SSOT pede 8MB", "7d")
+    entry.update(change)
+    return _approvals.sign(entry, _sshsig.key_file_blob(str(keys / who)), str(keys / who))
+
+
+def approve_with(ws, entry):
+    _approvals.append(str(ws.path / "approvals.yml"), entry)
+
+
+def test_a_signed_approval_applies_verifies_and_every_run_is_sealed(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    approve_with(ws, signed(decision, keys))
+    rc, out = modify(ws, tmp_path, keys)
+    assert rc == 0, out[-4000:]
+    assert work_mem(ws) == "8MB"
+    runbook, _ = views(ws)
+    done = next(d for d in runbook["decisions"] if d["id"] == decision["id"])
+    assert done["status"] == "approved" and done["answer"]["by"] == "ana@example.org"
+    assert done["answer"]["signed"] is True
+    assert done["answer"]["key"] == _sshsig.fingerprint(_sshsig.key_file_blob(str(keys / "ana")))
+    journal = [json.loads(x) for x in (ws.path / "journal.jsonl").read_text().splitlines()]
+    assert journal[-1]["kind"] == "seal"
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
+    assert proc.returncode == 0, explain(proc)
+    assert "Selos válidos:" in proc.stdout and "recorder@ci" in proc.stdout
+    assert PASSWORD not in (ws.path / "journal.jsonl").read_text()
+
+
+REFUSALS = {
+    "unsigned": (lambda d, k: {k2: v for k2, v in signed(d, k).items() if k2 != "signature"},
+                 "o SSOT exige aprovações assinadas"),
+    "key not in the allowed signers": (lambda d, k: signed(d, k, "eve", by="ana@example.org"),
+                                       "não está no arquivo de signatários permitidos"),
+    "forged approved_by, valid signature of another principal": (
+        lambda d, k: signed(d, k, "bob", by="ana@example.org"), "é de bob@example.org"),
+    "principal not allowed to approve": (lambda d, k: signed(d, k, "recorder", by="recorder@ci"),
+                                         "não é permitida para approval@ssot.governance"),
+    "key past its valid-before": (lambda d, k: signed(d, k, "carl"), "venceu em 2020-01-01"),
+    "reason edited after signing": (lambda d, k: dict(signed(d, k), reason="outro motivo"),
+                                    "a assinatura não confere com o conteúdo"),
+    "signature replayed from another option": (
+        lambda d, k: dict(signed(d, k), signature=signed(d, k, option="keep")["signature"]),
+        "a assinatura não confere com o conteúdo"),
+    "option edited after signing": (lambda d, k: dict(signed(d, k, option="keep"), option="fix"),
+                                    "a assinatura não confere com o conteúdo"),
+    "signer runs the play (separation of duties)": (lambda d, k: signed(d, k, "root"),
+                                                    "é quem executa o play e o SSOT exige separação de funções"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_each_refusal_says_why_and_changes_nothing(fresh, tmp_path, keys, case):
+    ws = fresh
+    make, why = REFUSALS[case]
+    decision = pending_decision(ws, tmp_path, keys)
+    if case.startswith("signer runs the play"):
+        doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+        doc["hitl"]["separation_of_duties"] = True
+        (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        decision = pending_decision(ws, tmp_path, keys)
+    try:
+        approve_with(ws, make(decision, keys))
+        before = sorted(p.name for p in ws.path.glob("evidence/*/*-plan-settings.json"))
+        rc, out = modify(ws, tmp_path, keys)
+        flat = " ".join(out.split())
+        assert rc != 0, out[-3000:]
+        assert why in flat, out[-3000:]
+        assert work_mem(ws) == "4MB"
+        assert sorted(p.name for p in ws.path.glob("evidence/*/*-plan-settings.json")) == before  # no plan, no change
+        runbook, _ = views(ws)
+        assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"
+    finally:
+        if case.startswith("signer runs the play"):
+            doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+            doc["hitl"].pop("separation_of_duties")
+            (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_a_signed_entry_pasted_into_an_awx_survey_counts_when_the_ssot_accepts_extra_var_approvals(
+        fresh, tmp_path, keys):
+    ws = fresh
+    original = (ws.path / "ssot.yml").read_text()
+    doc = yaml.safe_load(original)
+    doc["hitl"]["extra_var_approvals"] = True
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        decision = pending_decision(ws, tmp_path, keys)
+        # A survey's text area gives text: the entry exactly as the approve playbook wrote it.
+        forged = _approvals.entry_text(dict(signed(decision, keys), approved_by="bob@example.org"), "")
+        rc, out = modify(ws, tmp_path, keys, extravars={"ssot_approvals": forged})
+        assert rc != 0 and work_mem(ws) == "4MB"
+        assert "a assinatura não confere" in " ".join(out.split()), out[-3000:]
+        rc, out = modify(ws, tmp_path, keys, extravars={"ssot_approvals": _approvals.entry_text(
+            signed(decision, keys), "")})
+        assert rc == 0, out[-4000:]
+        assert work_mem(ws) == "8MB"
+    finally:
+        (ws.path / "ssot.yml").write_text(original)
+
+
+def agent(tmp_path, *keys_to_add):
+    sock = str(tmp_path / "agent.sock")
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        import time
+        time.sleep(0.05)
+    for key in keys_to_add:
+        subprocess.run(["ssh-add", str(key)], env=dict(os.environ, SSH_AUTH_SOCK=sock), check=True,
+                       capture_output=True)
+    return proc, sock
+
+
+def spawn(ws, keys, args, sock=None):
+    """ansible-playbook on a real pseudo-terminal, as an operator at a shell (no CI or AWX markers)."""
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK", "SSH_AUTH_SOCK")}
+    env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
+                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
+                "SSOT_SEAL_KEY": str(keys / "recorder")})
+    if sock:
+        env["SSH_AUTH_SOCK"] = sock
+    child = pexpect.spawn(str(VENV_BIN / "ansible-playbook"), args, cwd=str(ws.path), env=env, encoding="utf-8",
+                          timeout=180, dimensions=(50, 200))
+    child.logfile_read = sys.stdout
+    return child
+
+
+def test_the_approve_playbook_round_trip_signs_appends_and_the_gate_accepts(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    kept = (ws.path / "approvals.yml").read_text()
+    proc, sock = agent(tmp_path, keys / "ana")
+    try:
+        child = spawn(ws, keys, ["ssot.governance.approve", "-e", f"ssot_workspace={ws.path}", "-e",
+                                 f"decision={decision['id']}"], sock)
+        child.expect("Decisão validate.setting.work_mem")
+        child.expect("> ")
+        child.sendline("talvez")  # not explicit: asked again
+        child.expect("Decisão validate.setting.work_mem")
+        child.expect("> ")
+        child.sendline("aprovar A")
+        child.expect("Por quê")
+        child.expect("> ")
+        child.sendline("SSOT pede 8MB, combinado com o time")
+        child.expect("Aprovação assinada de validate.setting.work_mem")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        proc.terminate()
+    text = (ws.path / "approvals.yml").read_text()
+    assert text.startswith(kept.replace("approvals: []", "approvals:"))  # its comment kept
+    entry = yaml.safe_load(text)["approvals"][-1]
+    assert entry["approved_by"] == "ana@example.org" and entry["option"] == "fix"
+    assert entry["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
+    rc, out = modify(ws, tmp_path, keys)
+    assert rc == 0, out[-4000:]
+    assert work_mem(ws) == "8MB"
+
+
+def test_the_approve_playbook_refuses_without_a_terminal(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    before = (ws.path / "approvals.yml").read_text()
+    rc, out = run_runner(ws, tmp_path, playbook="ssot.governance.approve", tags="",
+                         extravars={"decision": decision["id"], "approve_key": str(keys / "ana")})
+    assert rc != 0
+    assert "só é dada por uma pessoa no terminal" in " ".join(out.split())
+    assert (ws.path / "approvals.yml").read_text() == before
+
+
+def test_the_gate_prompt_signs_with_the_operators_agent_key(fresh, tmp_path, keys):
+    ws = fresh
+    pending_decision(ws, tmp_path, keys)
+    proc, sock = agent(tmp_path, keys / "bob")
+    try:
+        child = spawn(ws, keys, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"],
+                      sock)
+        child.expect("Decisão validate.setting.work_mem")
+        child.expect("> ")
+        child.sendline("aprovar A")
+        child.expect("Verificado: \\['setting.work_mem'\\] conferem com o SSOT.")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        proc.terminate()
+    assert work_mem(ws) == "8MB"
+    runbook, _ = views(ws)
+    done = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
+    assert done["answer"]["by"] == "bob@example.org" and done["answer"]["signed"] is True
+
+
+def test_the_gate_prompt_without_an_agent_key_points_to_the_approve_playbook(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    proc, sock = agent(tmp_path, keys / "eve")  # a key, but not an allowed signer
+    try:
+        child = spawn(ws, keys, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"],
+                      sock)
+        child.expect("Decisão validate.setting.work_mem")
+        child.expect("> ")
+        child.sendline("aprovar A")
+        child.expect("nenhuma chave do seu ssh-agent")
+        child.expect("ssot.governance.approve")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus != 0
+    finally:
+        proc.terminate()
+    assert work_mem(ws) == "4MB"
+    runbook, _ = views(ws)
+    assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"
+
+
+def copy_of(ws, tmp_path):
+    dest = tmp_path / "copy"
+    shutil.copytree(ws.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".recorder.lock", "delivered"))
+    return dest
+
+
+def test_a_rewritten_journal_is_caught_by_verify_naming_the_line(fresh, tmp_path, keys):
+    pending_decision(fresh, tmp_path, keys)  # a failed run to rewrite as a success
+    ws = copy_of(fresh, tmp_path)
+    journal = ws / "journal.jsonl"
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    target = next(l["seq"] for l in lines if l["kind"] == "result" and l["data"].get("status") == "failed")
+    out, prev = [], _chain.GENESIS
+    for line in lines:  # the attacker: rewrite the failure as a success and recompute every later hash
+        if line["seq"] == target:
+            line["data"]["status"] = "ok"
+        line["prev"] = prev
+        line["hash"] = _chain.line_hash(line)
+        prev = line["hash"]
+        out.append(_chain.canonical(line))
+    journal.write_text("\n".join(out) + "\n")
+    assert not [p for p in _chain.verify(str(ws))["problems"] if p["kind"].startswith("journal_")], \
+        "the chain alone is fooled"
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
+    assert proc.returncode != 0
+    assert "journal_rewritten em journal.jsonl:%d" % target in " ".join(proc.stdout.split()), explain(proc)
+
+
+def test_an_unreadable_allowed_signers_file_fails_closed(fresh, tmp_path, keys):
+    ws = copy_of(fresh, tmp_path)
+    (ws / "allowed_signers").unlink()
+    (ws / "allowed_signers").mkdir()
+    rc, out = run_runner(ws, tmp_path, env_extra=seal_env(keys))
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "o arquivo de signatários 'allowed_signers' não pode ser lido" in flat, out[-3000:]
+    assert work_mem(fresh) == "4MB"
