@@ -66,15 +66,9 @@ class ActionModule(ActionBase):
                                   lambda typed: _decisions.parse_answer(typed, decision, lang))
         if not option:
             raise _Refused(message(lang, "approve.no_answer", id=decision["id"]))
-        chosen = identities[0]
-        if len(identities) > 1:
-            menu = "\n".join("  %d) %s" % (i, p) for i, (p, _b, _k) in enumerate(identities, 1))
-            pick = _terminal.prompt(message(lang, "hitl.sign.which", menu=menu) + "\n> ", retries,
-                                    lambda typed: typed.strip() if typed.strip().isdigit()
-                                    and 1 <= int(typed.strip()) <= len(identities) else None)
-            if not pick:
-                raise _Refused(message(lang, "approve.no_answer", id=decision["id"]))
-            chosen = identities[int(pick) - 1]
+        chosen = _approvals.choose(identities, lang, retries)
+        if not chosen:
+            raise _Refused(message(lang, "approve.no_answer", id=decision["id"]))
         principal, blob, key_file = chosen
         reason = _terminal.prompt(message(lang, "approve.ask.reason") + "\n> ", retries,
                                   lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)

@@ -141,15 +141,9 @@ class ActionModule(ActionBase):
         if not identities:
             display.warning(message(lang, "hitl.sign.no_agent_key") + "\n" + how)
             return None
-        chosen = identities[0]
-        if len(identities) > 1:
-            menu = "\n".join("  %d) %s" % (i, p) for i, (p, _b, _k) in enumerate(identities, 1))
-            pick = _terminal.prompt(message(lang, "hitl.sign.which", menu=menu) + "\n> ", retries,
-                                    lambda typed: typed.strip() if typed.strip().isdigit()
-                                    and 1 <= int(typed.strip()) <= len(identities) else None)
-            if not pick:
-                return None
-            chosen = identities[int(pick) - 1]
+        chosen = _approvals.choose(identities, lang, retries)
+        if not chosen:
+            return None
         principal, blob, key_file = chosen
         entry = _approvals.new_entry(decision, option, principal, message(lang, "hitl.terminal_reason"),
                                      policy.validity, policy.now)

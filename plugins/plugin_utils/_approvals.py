@@ -51,6 +51,19 @@ def signing_identities(allowed_signers, key_file=None, now=None):
     return out
 
 
+def choose(identities, lang, retries):
+    """The identity to sign with: the only one, or the one the operator picks at the terminal (None: no answer)."""
+    from ansible_collections.ssot.governance.plugins.module_utils._text import message
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _terminal
+    if len(identities) == 1:
+        return identities[0]
+    menu = "\n".join("  %d) %s" % (i, p) for i, (p, _b, _k) in enumerate(identities, 1))
+    pick = _terminal.prompt(message(lang, "hitl.sign.which", menu=menu) + "\n> ", retries,
+                            lambda typed: typed.strip() if typed.strip().isdigit()
+                            and 1 <= int(typed.strip()) <= len(identities) else None)
+    return identities[int(pick) - 1] if pick else None
+
+
 def new_entry(decision, option, principal, reason, validity, now=None):
     """The approval a signature will cover: dated now, expiring after the SSOT's approval_validity."""
     now = (now or _decisions.utc_now()).replace(microsecond=0)

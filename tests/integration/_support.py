@@ -130,6 +130,41 @@ def run_runner(ws: Workspace | Path, tmp_path: Path, playbook="ssot.governance.m
     return r.rc, out
 
 
+def spawn_playbook(ws: Workspace | Path, args, env_extra=None, drop=()):
+    """ansible-playbook on a real pseudo-terminal, as an operator at a shell (no CI, AWX or runner markers)."""
+    import pexpect
+    wpath = ws.path if isinstance(ws, Workspace) else ws
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK") + tuple(drop)}
+    env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(wpath / "ansible.cfg"),
+                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
+    env.update(env_extra or {})
+    child = pexpect.spawn(str(VENV_BIN / "ansible-playbook"), list(args), cwd=str(wpath), env=env, encoding="utf-8",
+                          timeout=180, dimensions=(50, 200))
+    child.logfile_read = sys.stdout
+    return child
+
+
+@contextlib.contextmanager
+def ssh_agent(folder: Path, *keys):
+    """A real ssh-agent on a socket in ``folder`` holding ``keys``; yields the socket path."""
+    sock = folder / f"agent-{uuid.uuid4().hex[:8]}.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        for key in keys:
+            subprocess.run(["ssh-add", str(key)], env=dict(os.environ, SSH_AUTH_SOCK=str(sock)), check=True,
+                           capture_output=True)
+        yield str(sock)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @contextlib.contextmanager
 def tmpfs(folder: Path, size: str):
     """A real small file system mounted at ``folder`` (created) for the test's duration (the suite runs as root)."""

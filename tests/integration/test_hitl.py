@@ -18,7 +18,7 @@ import pexpect
 import pytest
 import yaml
 from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, run_runner,
-                      views, write_approvals, write_workspace)
+                      spawn_playbook, views, write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -241,19 +241,12 @@ def test_skipping_the_ssot_role_does_not_skip_the_guard(fresh, tmp_path):
 
 def spawn_modify(ws):
     """ansible-playbook on a real pseudo-terminal, as an operator at a shell (no CI or AWX markers)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK")}
-    env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
-                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
-    return pexpect.spawn(str(VENV_BIN / "ansible-playbook"), ["ssot.governance.modify", "-e",
-                         f"ssot_workspace={ws.path}", "--tags", "modify"], cwd=str(ws.path), env=env,
-                         encoding="utf-8", timeout=180, dimensions=(50, 200))
+    return spawn_playbook(ws, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"])
 
 
 def test_terminal_card_asks_again_on_a_vague_answer_and_approves_with_aprovar_a(fresh):
     ws = fresh
     child = spawn_modify(ws)
-    child.logfile_read = sys.stdout
     child.expect("Decisão validate.setting.work_mem")
     child.expect("Opções:")
     child.expect(r"A\) corrigir o servidor conforme o SSOT")

@@ -4,16 +4,14 @@ and through a real pseudo-terminal with a real ssh-agent, each refusal leaving t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, VENV_BIN, explain, free_port, psql, run_playbook, run_runner, views,
-                      write_workspace)
+from _support import (PASSWORD, explain, free_port, psql, run_playbook, run_runner, spawn_playbook, ssh_agent,
+                      views, write_workspace)
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
 from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
@@ -195,32 +193,17 @@ def test_a_signed_entry_pasted_into_an_awx_survey_counts_when_the_ssot_accepts_e
         (ws.path / "ssot.yml").write_text(original)
 
 
-def agent(tmp_path, *keys_to_add):
-    sock = str(tmp_path / "agent.sock")
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(sock):
-            break
-        import time
-        time.sleep(0.05)
-    for key in keys_to_add:
-        subprocess.run(["ssh-add", str(key)], env=dict(os.environ, SSH_AUTH_SOCK=sock), check=True,
-                       capture_output=True)
-    return proc, sock
+def spawn(ws, keys, args, sock):
+    """An operator at a shell whose ssh-agent is ``sock``; the recorder seals with the test recorder key."""
+    return spawn_playbook(ws, args, dict(seal_env(keys), SSH_AUTH_SOCK=sock), drop=("SSH_AUTH_SOCK",))
 
 
-def spawn(ws, keys, args, sock=None):
-    """ansible-playbook on a real pseudo-terminal, as an operator at a shell (no CI or AWX markers)."""
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK", "SSH_AUTH_SOCK")}
-    env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(ws.path / "ansible.cfg"),
-                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
-                "SSOT_SEAL_KEY": str(keys / "recorder")})
-    if sock:
-        env["SSH_AUTH_SOCK"] = sock
-    child = pexpect.spawn(str(VENV_BIN / "ansible-playbook"), args, cwd=str(ws.path), env=env, encoding="utf-8",
-                          timeout=180, dimensions=(50, 200))
-    child.logfile_read = sys.stdout
+def answer_at_the_gate(ws, keys, sock, answer="aprovar A"):
+    """MODIFY at a terminal: the card, an explicit answer; returns the child to read what follows."""
+    child = spawn(ws, keys, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"], sock)
+    child.expect("Decisão validate.setting.work_mem")
+    child.expect("> ")
+    child.sendline(answer)
     return child
 
 
@@ -228,8 +211,7 @@ def test_the_approve_playbook_round_trip_signs_appends_and_the_gate_accepts(fres
     ws = fresh
     decision = pending_decision(ws, tmp_path, keys)
     kept = (ws.path / "approvals.yml").read_text()
-    proc, sock = agent(tmp_path, keys / "ana")
-    try:
+    with ssh_agent(tmp_path, keys / "ana") as sock:
         child = spawn(ws, keys, ["ssot.governance.approve", "-e", f"ssot_workspace={ws.path}", "-e",
                                  f"decision={decision['id']}"], sock)
         child.expect("Decisão validate.setting.work_mem")
@@ -245,8 +227,6 @@ def test_the_approve_playbook_round_trip_signs_appends_and_the_gate_accepts(fres
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0
-    finally:
-        proc.terminate()
     text = (ws.path / "approvals.yml").read_text()
     assert text.startswith(kept.replace("approvals: []", "approvals:"))  # its comment kept
     entry = yaml.safe_load(text)["approvals"][-1]
@@ -271,19 +251,12 @@ def test_the_approve_playbook_refuses_without_a_terminal(fresh, tmp_path, keys):
 def test_the_gate_prompt_signs_with_the_operators_agent_key(fresh, tmp_path, keys):
     ws = fresh
     pending_decision(ws, tmp_path, keys)
-    proc, sock = agent(tmp_path, keys / "bob")
-    try:
-        child = spawn(ws, keys, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"],
-                      sock)
-        child.expect("Decisão validate.setting.work_mem")
-        child.expect("> ")
-        child.sendline("aprovar A")
+    with ssh_agent(tmp_path, keys / "bob") as sock:
+        child = answer_at_the_gate(ws, keys, sock)
         child.expect("Verificado: \\['setting.work_mem'\\] conferem com o SSOT.")
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0
-    finally:
-        proc.terminate()
     assert work_mem(ws) == "8MB"
     runbook, _ = views(ws)
     done = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
@@ -293,20 +266,13 @@ def test_the_gate_prompt_signs_with_the_operators_agent_key(fresh, tmp_path, key
 def test_the_gate_prompt_without_an_agent_key_points_to_the_approve_playbook(fresh, tmp_path, keys):
     ws = fresh
     decision = pending_decision(ws, tmp_path, keys)
-    proc, sock = agent(tmp_path, keys / "eve")  # a key, but not an allowed signer
-    try:
-        child = spawn(ws, keys, ["ssot.governance.modify", "-e", f"ssot_workspace={ws.path}", "--tags", "modify"],
-                      sock)
-        child.expect("Decisão validate.setting.work_mem")
-        child.expect("> ")
-        child.sendline("aprovar A")
+    with ssh_agent(tmp_path, keys / "eve") as sock:  # a key, but not an allowed signer
+        child = answer_at_the_gate(ws, keys, sock)
         child.expect("nenhuma chave do seu ssh-agent")
         child.expect("ssot.governance.approve")
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus != 0
-    finally:
-        proc.terminate()
     assert work_mem(ws) == "4MB"
     runbook, _ = views(ws)
     assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"

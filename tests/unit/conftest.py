@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,3 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def new_ssh_key():
+    """Make an ed25519 key pair without a passphrase at ``path`` (``path.pub`` beside it), with real ssh-keygen."""
+    def make(path: Path) -> Path:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
+        return path
+    return make

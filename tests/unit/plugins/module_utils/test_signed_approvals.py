@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import subprocess
-
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig
@@ -15,16 +13,11 @@ DECISION = _decisions.build("validate.setting.work_mem.1234abcd", 3, "work_mem",
     {"id": "fix", "label": "A"}, {"id": "keep", "label": "B"}], DIGEST)
 
 
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
-    return path
-
-
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
+def keys(tmp_path_factory, new_ssh_key):
     """ana and bob approve; carl's key is listed past its valid-before; rec may only seal; eve is not listed."""
     d = tmp_path_factory.mktemp("keys")
-    made = dict((name, keygen(d / name)) for name in ("ana", "bob", "carl", "rec", "eve"))
+    made = dict((name, new_ssh_key(d / name)) for name in ("ana", "bob", "carl", "rec", "eve"))
     pub = dict((n, " ".join((p.parent / (p.name + ".pub")).read_text().split()[:2])) for n, p in made.items())
     signers = d / "allowed_signers"
     signers.write_text("# approvers\n"

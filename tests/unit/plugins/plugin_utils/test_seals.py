@@ -14,15 +14,10 @@ from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import R
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 
 
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
-    return path
-
-
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
+def keys(tmp_path_factory, new_ssh_key):
     d = tmp_path_factory.mktemp("sealkeys")
-    rec, other = keygen(d / "recorder"), keygen(d / "intruder")
+    rec, other = new_ssh_key(d / "recorder"), new_ssh_key(d / "intruder")
     pub = " ".join((d / "recorder.pub").read_text().split()[:2])
     signers = d / "allowed_signers"
     signers.write_text('recorder@ci namespaces="%s" %s\n' % (_sshsig.SEAL_NAMESPACE, pub))
@@ -181,3 +176,32 @@ def test_the_seal_payload_is_the_record_without_its_signature():
     seal = {"from": 1, "upto": 2, "head": "ab", "lines": ["a", "b"], "signature": "x"}
     body = _sshsig.seal_payload(seal)
     assert b"signature" not in body and hashlib.sha256(body).hexdigest()
+
+
+def test_an_interrupted_run_is_sealed_too(tmp_path, keys):
+    rec = run(tmp_path, keys["recorder"], close=False)
+    rec.interrupt("signal SIGINT")
+    assert lines(tmp_path)[-1]["kind"] == "seal"
+    assert any(l["kind"] == "run_interrupted" for l in lines(tmp_path))
+    assert check(tmp_path, keys)["ok"]
+
+
+def test_a_seal_key_held_by_the_ssh_agent(tmp_path, keys, monkeypatch):
+    import os
+    import time
+    sock = str(tmp_path / "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        monkeypatch.setenv("SSH_AUTH_SOCK", sock)
+        subprocess.run(["ssh-add", keys["recorder"]], check=True, capture_output=True)
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        run(ws, keys["recorder"] + ".pub")  # the public half: the agent signs
+        report = check(ws, keys)
+        assert report["ok"] and report["seals"]["valid"] == 1, report["problems"]
+    finally:
+        agent.terminate()
