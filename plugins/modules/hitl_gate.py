@@ -24,7 +24,7 @@ description:
   - Approvals given as the extra var C(ssot_approvals) count only when the SSOT says C(hitl.extra_var_approvals).
   - When the SSOT names C(hitl.allowed_signers), an approval counts only with a valid SSH signature of its approver
     (C(ssh-keygen -Y verify), namespace C(approval@ssot.governance)) unless the SSOT says
-    C(require_signatures: false); at the terminal the answer is signed with the operator's ssh-agent key, or the
+    C(require_signatures) false; at the terminal the answer is signed with the operator's ssh-agent key, or the
     operator is told to use the C(ssot.governance.approve) playbook (docs/hitl.md).
   - Returns the decisions for the C(ssot.governance.runbook) callback, which ones allow the change (approved with an
     option in O(proceed_options)), which do not (approved with another option, rejected), which are still
