@@ -4,14 +4,15 @@ and through a real pseudo-terminal with a real ssh-agent, each refusal leaving t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, explain, free_port, psql, run_playbook, run_runner, spawn_playbook, ssh_agent,
-                      views, write_workspace)
+from _support import (PASSWORD, VENV_BIN, explain, free_port, psql, run_playbook, run_runner, spawn_playbook,
+                      ssh_agent, views, write_workspace)
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
 from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
@@ -315,3 +316,23 @@ def test_an_unreadable_allowed_signers_file_fails_closed(fresh, tmp_path, keys):
     flat = " ".join(out.split())
     assert "o arquivo de signatários 'allowed_signers' não pode ser lido" in flat, out[-3000:]
     assert work_mem(fresh) == "4MB"
+
+
+def test_a_machine_without_ssh_keygen_fails_closed_saying_what_to_install(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    approve_with(ws, signed(decision, keys))
+    # Every program of the system but ssh-keygen (docker, sh, ... stay reachable).
+    bare = tmp_path / "bin-without-ssh-keygen"
+    bare.mkdir()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isdir(folder) or folder.startswith(str(VENV_BIN)):
+            continue
+        for name in os.listdir(folder):
+            if name != "ssh-keygen" and not (bare / name).exists():
+                (bare / name).symlink_to(os.path.join(folder, name))
+    rc, out = run_runner(ws, tmp_path, env_extra=dict(seal_env(keys), PATH=f"{VENV_BIN}:{bare}"))
+    flat = " ".join(out.split())
+    assert rc != 0, out[-3000:]
+    assert "ssh-keygen não foi encontrado nesta máquina" in flat and "apt-get install openssh-client" in flat
+    assert work_mem(ws) == "4MB"
