@@ -74,11 +74,12 @@ def sign_demo_approval(path: Path, keys: Path | None, done: list[str]) -> None:
     else:
         import yaml
         from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
+        from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
         entry = next(e for e in yaml.safe_load(text)["approvals"] if e.get("signature") == SIGNATURE_PLACEHOLDER[1:-1])
         signature = _sshsig.sign(_sshsig.approval_payload(entry), _sshsig.APPROVAL_NAMESPACE,
                                  key_file=str(keys / "approver_ed25519"))
         pad = lines[at][:len(lines[at]) - len(lines[at].lstrip())]
-        lines[at] = pad + "signature: |\n" + "".join("%s  %s\n" % (pad, s) for s in signature.strip().splitlines())
+        lines[at] = pad + _approvals.signature_block(signature, pad)
         done.append("signed the demo approval with the demo approver's key")
     path.write_text("".join(lines), encoding="utf-8")
 

@@ -47,8 +47,8 @@ class ActionModule(ActionBase):
         except _ssot.SSOTError as exc:
             raise _Refused(exc.render())
         lang = loaded["language"]
-        hitl = loaded["ssot"]["hitl"]
-        signers = _ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(ssot_path))
+        rules = _ssot.hitl_rules(loaded["ssot"], os.path.dirname(ssot_path))
+        signers = rules["allowed_signers"]
         if not signers:
             raise _Refused(message(lang, "approve.no_signers"))
         interactive, why = _terminal.terminal_state()
@@ -74,15 +74,14 @@ class ActionModule(ActionBase):
                                   lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)
         if not reason:
             raise _Refused(message(lang, "approve.no_answer", id=decision["id"]))
-        entry = _approvals.new_entry(decision, option, principal, reason, hitl.get("approval_validity"))
+        entry = _approvals.new_entry(decision, option, principal, reason, rules["approval_validity"])
         try:
             entry = _approvals.sign(entry, blob, key_file)
         except _sshsig.SignatureError as exc:
             raise _Refused(message(lang, exc.code, **exc.params))
         # The entry must count as the gate will count it (or be refused for the same reason) before it is kept.
-        policy = _decisions.Policy({"language": lang, "ssot_digest": loaded["digest"], "hitl": {
-            "allowed_signers": signers, "require_signatures": True,
-            "approval_validity": hitl.get("approval_validity")}})
+        policy = _decisions.Policy({"language": lang, "ssot_digest": loaded["digest"],
+                                    "hitl": dict(rules, require_signatures=True)})
         why, key = policy.signature(dict(entry, source="approve"))
         if why:
             raise _Refused(why)

@@ -48,16 +48,10 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=exc.render())
             return result
         lang = loaded["language"]
-        hitl = loaded["ssot"]["hitl"]
         approvals_file = os.path.join(workspace, "approvals.yml")
-        params = {"language": lang, "ssot_digest": loaded["digest"], "hitl": {
-            "approvals_file": approvals_file, "approvals": extra.get("ssot_approvals") or [],
-            "approvers": hitl.get("approvers") or [], "approval_validity": hitl.get("approval_validity"),
-            "separation_of_duties": hitl.get("separation_of_duties"),
-            "run_identities": _guard.run_identities(extra),
-            "extra_var_approvals": hitl.get("extra_var_approvals"),
-            "allowed_signers": _ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(ssot_path)),
-            "require_signatures": hitl.get("require_signatures")}}
+        params = {"language": lang, "ssot_digest": loaded["digest"], "hitl": dict(
+            _ssot.hitl_rules(loaded["ssot"], os.path.dirname(ssot_path)), approvals_file=approvals_file,
+            approvals=extra.get("ssot_approvals") or [], run_identities=_guard.run_identities(extra))}
         try:
             policy = _decisions.Policy(params)
         except _decisions.ApprovalError as exc:
@@ -105,7 +99,7 @@ class ActionModule(ActionBase):
         for n, d in enumerate([d for d in resolved if d["status"] not in (_decisions.APPROVED, _decisions.REJECTED)
                                and not d.get("stale")], 1):
             option = _terminal.prompt(_decisions.card(d, lang) + "\n> ", retries,
-                                  lambda typed, d=d: _decisions.parse_answer(typed, d, lang))
+                                      lambda typed, d=d: _decisions.parse_answer(typed, d, lang))
             if option is False:
                 return None
             if option is None:
@@ -116,7 +110,7 @@ class ActionModule(ActionBase):
                     answers.append(dict(signed, source="terminal #%d" % n, channel="terminal"))
                 continue
             who = _terminal.prompt(message(lang, "hitl.ask.name") + "\n> ", retries,
-                               lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)
+                                   lambda typed: typed.strip() if _decisions.identity_problem(typed) is None else None)
             if not who:
                 continue
             answers.append({"decision": d["id"], "option": option, "approved_by": who,

@@ -64,7 +64,7 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
     prev = GENESIS
     hashes = []          # every line's hash, in order
     seals = []           # (line number, seal data)
-    ends = []            # line numbers after which no run is open (a run that ended, a seal)
+    last_end = 0         # the last line after which no run was open (a run that ended, a seal)
     if not os.path.exists(journal):
         return {"ok": False, "lines": 0, "evidence_checked": 0, "views_checked": 0, "last_hash": None,
                 "problems": [{"kind": "journal_missing", "where": JOURNAL, "detail": "no journal in the workspace"}]}
@@ -96,12 +96,11 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
                 break
             prev = line["hash"]
             hashes.append(prev)
-            data = line.get("data") or {}
-            if line.get("kind") == "seal" and isinstance(data, dict):
+            data = line.get("data") if isinstance(line.get("data"), dict) else {}
+            if line.get("kind") == "seal":
                 seals.append((number, data))
-            if line.get("kind") in ("seal", "run_end") or (line.get("kind") == "run_interrupted" and isinstance(
-                    data, dict) and data.get("interrupted_run") == line.get("run")):
-                ends.append(number)
+            if line.get("kind") == "seal" or ends_run(line):
+                last_end = number
             if line.get("kind") == "evidence" and isinstance(data.get("path"), str):
                 evidence[data["path"]] = (data.get("sha256"), number)
             elif line.get("kind") == "view" and isinstance(data.get("path"), str):
@@ -115,7 +114,7 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
                 # Found by a later run before it rewrote the view; the altered copy was kept.
                 problems.append({"kind": "view_altered", "where": str(data.get("path")),
                                  "detail": "found altered at %s:%d, kept as %s" % (JOURNAL, number, data.get("kept_as"))})
-    seal_report = _seal_problems(hashes, seals, ends, allowed_signers, require_seals, now)
+    seal_report = _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now)
     problems.extend(seal_report.pop("problems"))
     for rel, (digest, number) in sorted(evidence.items()):
         path = os.path.join(workspace, rel)
@@ -149,18 +148,26 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
             "seals": seal_report}
 
 
+def ends_run(line):
+    """Whether a journal line ends its own run: ``run_end``, or ``run_interrupted`` of the run writing it (a run
+    found dead is recorded as interrupted by the next run, whose line does not end it)."""
+    data = line.get("data") if isinstance(line.get("data"), dict) else {}
+    return line.get("kind") == "run_end" or (line.get("kind") == "run_interrupted"
+                                             and data.get("interrupted_run") == line.get("run"))
+
+
 def _ranges(numbers):
-    """[1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
     out = []
     for n in numbers:
         if out and out[-1][1] == n - 1:
             out[-1][1] = n
         else:
             out.append([n, n])
-    return [tuple(r) for r in out]
+    return out
 
 
-def _seal_problems(hashes, seals, ends, allowed_signers, require_seals, now=None):
+def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None):
     """Which lines a valid seal proves, and where the seals and the chain disagree.
 
     A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose
@@ -212,12 +219,10 @@ def _seal_problems(hashes, seals, ends, allowed_signers, require_seals, now=None
             report["signers"].append(verdict.params.get("principal"))
         covered.update(range(first, upto + 1))
         covered.add(number)
-    last_end = ends[-1] if ends else 0
-    open_from = last_end + 1 if last_end < len(hashes) else None
-    report["open_from"] = open_from
-    limit = (open_from - 1) if open_from else len(hashes)
-    unsealed = _ranges(n for n in range(1, limit + 1) if n not in covered)
-    report["unsealed"] = [list(r) for r in unsealed]
+    # The lines after the last end belong to the run still open (the one verifying): not sealed yet.
+    report["open_from"] = last_end + 1 if last_end < len(hashes) else None
+    unsealed = _ranges(n for n in range(1, last_end + 1) if n not in covered)
+    report["unsealed"] = unsealed
     if require_seals:
         for a, b in unsealed:
             problems.append({"kind": "journal_unsealed", "where": "%s:%d" % (JOURNAL, a),

@@ -86,10 +86,10 @@ def ssh_keygen():
     return found
 
 
-def _run(argv, data=b"", env=None):
+def _run(argv, data=b"", timeout=_TIMEOUT):
     try:
-        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=_TIMEOUT,
-                              env=env, check=False)
+        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                              check=False)
     except OSError as exc:
         raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error=exc.strerror or str(exc))
     except subprocess.TimeoutExpired:
@@ -130,37 +130,25 @@ def fingerprint(key_blob):
     return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode("ascii").rstrip("=")
 
 
-def _tokens(line):
-    """Split an allowed_signers line on blanks outside double quotes."""
-    out, cur, quoted = [], "", False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-            cur += ch
-        elif ch in " \t" and not quoted:
-            if cur:
-                out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _options(text_value):
+def _split(text_value, separators):
+    """Split on ``separators`` outside double quotes (the quotes are kept); empty pieces dropped."""
     out, cur, quoted = [], "", False
     for ch in text_value:
         if ch == '"':
             quoted = not quoted
-        elif ch == "," and not quoted:
+        elif ch in separators and not quoted:
             out.append(cur)
             cur = ""
             continue
         cur += ch
     out.append(cur)
+    return [piece for piece in out if piece]
+
+
+def _options(text_value):
+    """``namespaces="a,b",valid-before="2027..."`` -> {name: value without quotes}."""
     parsed = {}
-    for item in out:
+    for item in _split(text_value, ","):
         name, _sep, value = item.partition("=")
         parsed[name.strip().lower()] = value.strip().strip('"')
     return parsed
@@ -180,8 +168,8 @@ def _when(value):
 
 
 def read_allowed_signers(path):
-    """The lines of an allowed-signers file: dicts with principals, key blob, fingerprint, namespaces, valid_before,
-    valid_after, cert_authority and the line number. SignatureError when the file cannot be read."""
+    """The lines of an allowed-signers file: dicts with principals, key blob, namespaces, valid_before, valid_after
+    and the line number. SignatureError when the file cannot be read."""
     name = os.path.basename(str(path))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
@@ -203,7 +191,7 @@ def read_allowed_signers(path):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        tokens = _tokens(line)
+        tokens = _split(line, " \t")
         if len(tokens) < 3:
             continue
         principals, rest = tokens[0].strip('"'), tokens[1:]
@@ -217,11 +205,10 @@ def read_allowed_signers(path):
         except (ValueError, TypeError):
             continue
         entries.append({"line": number, "principals": [p for p in principals.split(",") if p],
-                        "key": blob, "fingerprint": fingerprint(blob),
+                        "key": blob,
                         "namespaces": [n for n in options.get("namespaces", "").split(",") if n] or None,
                         "valid_before": _when(options.get("valid-before")),
-                        "valid_after": _when(options.get("valid-after")),
-                        "cert_authority": "cert-authority" in options})
+                        "valid_after": _when(options.get("valid-after"))})
     return entries
 
 
@@ -257,16 +244,18 @@ def _verify_time(now):
         datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
 
 
-def verify(payload, armored, principal, namespace, allowed_signers, now=None):
+def verify(payload, armored, principal, namespace, allowed_signers, now=None, signers=None):
     """Does ``armored`` sign ``payload`` by ``principal`` for ``namespace`` under ``allowed_signers`` at ``now``?
 
-    Returns a Verdict; raises SignatureError only when it cannot be decided (no ssh-keygen, unreadable file)."""
+    ``signers`` is the file as read_allowed_signers read it, when the caller has it already. Returns a Verdict;
+    raises SignatureError only when it cannot be decided (no ssh-keygen, unreadable file)."""
     read = read_signature(armored)
     if read is None:
         return Verdict(False, "sig.refused.malformed")
     key, signed_namespace = read
     fp = fingerprint(key)
-    signers = read_allowed_signers(allowed_signers)  # readable before anything is decided
+    if signers is None:
+        signers = read_allowed_signers(allowed_signers)  # readable before anything is decided
     if signed_namespace != namespace:
         return Verdict(False, "sig.refused.namespace", fp, namespace=signed_namespace[:60], want=namespace)
     tool = ssh_keygen()
@@ -298,16 +287,30 @@ def verify_signer(payload, armored, namespace, allowed_signers, now=None):
             candidates.extend(p for p in s["principals"] if not any(c in p for c in "*?!") and p not in candidates)
     last = None
     for principal in candidates or [""]:
-        last = verify(payload, armored, principal, namespace, allowed_signers, now)
+        last = verify(payload, armored, principal, namespace, allowed_signers, now, signers)
         if last.ok:
             last.params["principal"] = principal
             return last
     return last
 
 
+def line_refusal(signer, namespace, now=None):
+    """Why an allowed-signers line does not allow signing for ``namespace`` at ``now``: (catalog key, params), or
+    None when it does."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if signer["valid_before"] is not None and now > signer["valid_before"]:
+        return "sig.refused.expired_key", dict(line=signer["line"],
+                                               until=signer["valid_before"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if signer["valid_after"] is not None and now < signer["valid_after"]:
+        return "sig.refused.early_key", dict(line=signer["line"],
+                                             since=signer["valid_after"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if signer["namespaces"] is not None and not _matches(signer["namespaces"], namespace):
+        return "sig.refused.not_allowed", dict(line=signer["line"], namespace=namespace)
+    return None
+
+
 def _why_not(key, fp, principal, namespace, signers, now):
     """A valid signature that ssh-keygen did not accept for ``principal``: which rule it broke."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
     lines = [s for s in signers if s["key"] == key]
     if not lines:
         return Verdict(False, "sig.refused.unknown_key", fp)
@@ -316,14 +319,9 @@ def _why_not(key, fp, principal, namespace, signers, now):
     if not mine:
         return Verdict(False, "sig.refused.other_principal", fp, principal=", ".join(owners)[:120])
     for s in mine:
-        if s["valid_before"] is not None and now > s["valid_before"]:
-            return Verdict(False, "sig.refused.expired_key", fp, line=s["line"],
-                           until=s["valid_before"].strftime("%Y-%m-%dT%H:%M:%SZ"))
-        if s["valid_after"] is not None and now < s["valid_after"]:
-            return Verdict(False, "sig.refused.early_key", fp, line=s["line"],
-                           since=s["valid_after"].strftime("%Y-%m-%dT%H:%M:%SZ"))
-        if s["namespaces"] is not None and not _matches(s["namespaces"], namespace):
-            return Verdict(False, "sig.refused.not_allowed", fp, line=s["line"], namespace=namespace)
+        refusal = line_refusal(s, namespace, now)
+        if refusal:
+            return Verdict(False, refusal[0], fp, **refusal[1])
     return Verdict(False, "sig.refused.not_allowed", fp, line=mine[0]["line"], namespace=namespace)
 
 
@@ -375,24 +373,16 @@ def key_file_blob(path):
 
 
 def sign(payload, namespace, key_file=None, agent_key=None):
-    """An armored signature of ``payload``: with a private key file, or with the agent's key ``agent_key``
-    (a public key blob). A passphrase is asked by ssh-keygen itself, at the terminal."""
+    """An armored signature of ``payload``: with a key file - a private key, or the ``.pub`` of a key the ssh-agent
+    holds (ssh-keygen then asks the agent) - or with the agent's key ``agent_key`` (a public key blob). A
+    passphrase is asked by ssh-keygen itself, at the terminal (hence the long timeout)."""
     tool = ssh_keygen()
     with tempfile.TemporaryDirectory(prefix="ssot-sign-") as tmp:
         if agent_key is not None:
-            pub = os.path.join(tmp, "agent.pub")
-            with open(pub, "w") as fh:
+            key_file = os.path.join(tmp, "agent.pub")
+            with open(key_file, "w") as fh:
                 fh.write(public_key_line(agent_key) + "\n")
-            argv = [tool, "-Y", "sign", "-U", "-f", pub, "-n", namespace]
-        else:
-            argv = [tool, "-Y", "sign", "-f", key_file, "-n", namespace]
-        try:
-            proc = subprocess.run(argv, input=payload, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=300, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise SignatureError("sig.cannot_run", tool="ssh-keygen", error=str(exc))
-    out = proc.stdout.decode("ascii", "replace")
-    if proc.returncode != 0 or read_signature(out) is None:
-        raise SignatureError("sig.sign_failed", error=proc.stderr.decode("utf-8", "replace").strip()[:200]
-                             or proc.returncode)
+        rc, out, err = _run([tool, "-Y", "sign", "-f", key_file, "-n", namespace], payload, timeout=300)
+    if rc != 0 or read_signature(out) is None:
+        raise SignatureError("sig.sign_failed", error=err.strip()[:200] or rc)
     return out.strip() + "\n"

@@ -406,6 +406,16 @@ def allowed_signers_path(ssot, base_dir):
     return os.path.realpath(os.path.join(base_dir, os.path.expanduser(named))) if named else None
 
 
+def hitl_rules(ssot, base_dir):
+    """The SSOT's rules for approvals, as the ``hitl`` options of a decisions Policy (docs/hitl.md)."""
+    hitl = ssot.get("hitl") or {}
+    return {"approvers": hitl.get("approvers") or [], "approval_validity": hitl.get("approval_validity"),
+            "separation_of_duties": hitl.get("separation_of_duties"),
+            "extra_var_approvals": hitl.get("extra_var_approvals"),
+            "allowed_signers": allowed_signers_path(ssot, base_dir),
+            "require_signatures": hitl.get("require_signatures")}
+
+
 def canonical_json(doc):
     """Serialization the digest is computed on: key order and formatting do not matter."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

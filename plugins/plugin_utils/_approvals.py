@@ -41,9 +41,7 @@ def signing_identities(allowed_signers, key_file=None, now=None):
         candidates = [(blob, None) for blob in _sshsig.agent_keys()]
     out = []
     for s in _sshsig.read_allowed_signers(allowed_signers):
-        if s["namespaces"] is not None and not _sshsig._matches(s["namespaces"], _sshsig.APPROVAL_NAMESPACE):
-            continue
-        if (s["valid_before"] and now > s["valid_before"]) or (s["valid_after"] and now < s["valid_after"]):
+        if _sshsig.line_refusal(s, _sshsig.APPROVAL_NAMESPACE, now):
             continue
         for blob, path in candidates:
             if blob == s["key"]:
@@ -74,28 +72,25 @@ def new_entry(decision, option, principal, reason, validity, now=None):
 
 
 def sign(entry, blob, key_file=None):
-    """``entry`` with its SSH signature (agent key ``blob`` unless a private ``key_file`` is given)."""
-    payload = _sshsig.approval_payload(entry)
-    if key_file and not key_file.endswith(".pub"):
-        signature = _sshsig.sign(payload, _sshsig.APPROVAL_NAMESPACE, key_file=key_file)
-    else:
-        signature = _sshsig.sign(payload, _sshsig.APPROVAL_NAMESPACE, agent_key=blob)
+    """``entry`` with its SSH signature: with ``key_file`` when the approver gave one, else the agent's key ``blob``."""
+    signature = _sshsig.sign(_sshsig.approval_payload(entry), _sshsig.APPROVAL_NAMESPACE, key_file=key_file,
+                             agent_key=None if key_file else blob)
     return dict(entry, signature=signature)
+
+
+def signature_block(signature, pad):
+    """``signature: |`` and the armored signature, its lines indented under a key that stands at ``pad``."""
+    return "signature: |\n" + "".join("%s  %s\n" % (pad, line) for line in signature.strip().splitlines())
 
 
 def entry_text(entry, indent="  "):
     """One approvals.yml list item, as YAML text (scalars JSON-quoted, the signature as a literal block)."""
     pad = indent + "  "
-    out = []
-    for key in _sshsig.APPROVAL_FIELDS:
-        if entry.get(key) not in (None, ""):
-            out.append("%s: %s" % (key, json.dumps(str(entry[key]), ensure_ascii=False)))
+    lines = ["%s: %s\n" % (key, json.dumps(str(entry[key]), ensure_ascii=False))
+             for key in _sshsig.APPROVAL_FIELDS if entry.get(key) not in (None, "")]
     if entry.get("signature"):
-        out.append("signature: |\n" + "".join("%s  %s\n" % (pad, line) for line in entry["signature"].strip().splitlines()))
-    text = ""
-    for n, line in enumerate(out):
-        text += ("%s- " % indent if n == 0 else pad) + line + ("" if line.endswith("\n") else "\n")
-    return text
+        lines.append(signature_block(entry["signature"], pad))
+    return "".join(("%s- " % indent if n == 0 else pad) + line for n, line in enumerate(lines))
 
 
 def _indent_of(lines):
@@ -117,8 +112,10 @@ def append(path, entry, lang="pt-BR"):
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ApproveError("approve.unsafe_file", file=name)
     before = _decisions.load_approvals(path, lang) if st is not None else []
-    with open(path, "r", encoding="utf-8") if st is not None else _Empty() as fh:
-        text = fh.read()
+    text = ""
+    if st is not None:
+        with open(path, "r", encoding="utf-8") as fh:
+            text = fh.read()
     lines = text.splitlines(True)
     head = [i for i, line in enumerate(lines) if line.rstrip() in ("approvals:", "approvals: []")]
     if not head:
@@ -151,14 +148,3 @@ def append(path, entry, lang="pt-BR"):
         raise
     return text
 
-
-class _Empty(object):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def read():
-        return ""

@@ -308,8 +308,7 @@ class Recorder(_SignalSafe):
         kind = line.get("kind")
         if kind == "seal":
             self._unsealed = [line.get("hash")]
-        elif replaying and (kind == "run_end" or (kind == "run_interrupted" and (line.get("data") or {}).get(
-                "interrupted_run") == line.get("run"))):
+        elif replaying and _chain.ends_run(line):
             self._unsealed = []
 
     def _seal(self):
@@ -325,12 +324,7 @@ class Recorder(_SignalSafe):
         seal = {"from": self._seq - len(self._unsealed) + 1, "upto": self._seq, "head": self._prev,
                 "lines": [h[:16] for h in self._unsealed]}
         try:
-            key = self.seal_key
-            if key.endswith(".pub"):
-                seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE,
-                                                 agent_key=_sshsig.key_file_blob(key))
-            else:
-                seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=key)
+            seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=self.seal_key)
         except _sshsig.SignatureError as exc:
             self.failures += 1
             return text(lang, "recorder.seal_failed", error=text(lang, exc.code, **exc.params))
