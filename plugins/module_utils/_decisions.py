@@ -35,7 +35,6 @@ EXPIRED = "expired"
 REJECT_OPTION = "reject"
 
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
-APPROVAL_REQUIRED = ("decision", "option", "approved_by", "approved_at", "ssot_digest")
 
 
 class ApprovalError(Exception):
