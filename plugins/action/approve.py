@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _ssot
@@ -101,15 +102,24 @@ class ActionModule(ActionBase):
         """The decision as the last run recorded it (runbook.json), raised under the SSOT in force."""
         path = os.path.join(workspace, "runbook.json")
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # Never a link, never a FIFO or device (it would block): the recorder's regular file only.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise ValueError("not a regular file")
                 runbook = json.loads(fh.read(RUNBOOK_MAX_BYTES).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise _Refused(message(lang, "approve.no_runbook", path=path, error=getattr(exc, "strerror", "") or exc))
-        found = [d for d in runbook.get("decisions") or [] if isinstance(d, dict) and d.get("id") == wanted]
+        decisions = runbook.get("decisions") if isinstance(runbook, dict) else None
+        found = [d for d in decisions if isinstance(d, dict) and d.get("id") == wanted] \
+            if isinstance(decisions, list) else []
         if not found:
             raise _Refused(message(lang, "approve.unknown_decision", id=wanted))
         decision = found[-1]
+        options = decision.get("options")
+        if not isinstance(options, list) or not all(isinstance(o, dict) and isinstance(o.get("id"), str)
+                                                    for o in options):
+            raise _Refused(message(lang, "approve.no_runbook", path=path, error="decision %s malformed" % wanted))
         if decision.get("ssot_digest") != digest:
             raise _Refused(message(lang, "approve.stale_decision", id=wanted))
         return decision
