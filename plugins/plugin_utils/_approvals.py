@@ -18,7 +18,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _yaml
 
 
 class ApproveError(Exception):
@@ -112,10 +112,10 @@ def append(path, entry, lang="pt-BR"):
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ApproveError("approve.unsafe_file", file=name)
     before = _decisions.load_approvals(path, lang) if st is not None else []
-    text = ""
-    if st is not None:
-        with open(path, "r", encoding="utf-8") as fh:
-            text = fh.read()
+    try:
+        text = _yaml.read_text(path, _decisions.APPROVALS_MAX_BYTES) if st is not None else ""
+    except _yaml.LoadError:  # replaced since it was read: take nothing from it
+        raise ApproveError("approve.unsafe_file", file=name)
     lines = text.splitlines(True)
     head = [i for i, line in enumerate(lines) if line.rstrip() in ("approvals:", "approvals: []")]
     if not head:
