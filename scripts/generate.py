@@ -2,6 +2,7 @@
 """Write the generated copies of the canonical files, or check they are current.
 
 Canonical                      Generated copy
+plugins/module_utils/_model.py ->  the $defs of schemas/*.schema.json that name a phase, a severity or a status
 schemas/*.schema.json      ->  plugins/module_utils/_schemas.py  (modules need them at run time)
 messages/<lang>.yml        ->  plugins/module_utils/_messages.py
 schemas/ssot.schema.json   ->  docs/ssot.md, between the GENERATED REFERENCE markers
@@ -12,6 +13,7 @@ Usage: generate.py [--check]   (--check: exit 1 and name the stale files, write 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import pprint
 import sys
@@ -40,8 +42,42 @@ def py_module(source: str, name: str, value) -> str:
     return HEADER.format(source=source) + f"{name} = {body}\n"
 
 
+def model():
+    """plugins/module_utils/_model.py, loaded by path (stdlib only, no collection on sys.path needed)."""
+    spec = importlib.util.spec_from_file_location("_model", ROOT / "plugins" / "module_utils" / "_model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _refs(value, found):
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            found.add(ref.split("/")[-1])
+        for v in value.values():
+            _refs(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _refs(v, found)
+    return found
+
+
+def schema(name: str) -> dict:
+    """A canonical schema with the $defs it references from the model written in (the model's values win)."""
+    data = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
+    defs = model().schema_defs()
+    for ref in sorted(_refs(data, set()) & set(defs)):
+        data.setdefault("$defs", {})[ref] = defs[ref]
+    return data
+
+
+def schema_text(name: str):
+    return lambda: json.dumps(schema(name), indent=2, ensure_ascii=False) + "\n"
+
+
 def schemas_module() -> str:
-    data = {n: json.loads((ROOT / "schemas" / f"{n}.schema.json").read_text(encoding="utf-8")) for n in SCHEMAS}
+    data = {n: schema(n) for n in SCHEMAS}
     return py_module("schemas/*.schema.json", "SCHEMAS", data)
 
 
@@ -129,11 +165,12 @@ def ssot_doc_text() -> str:
     return head + reference_markdown() + tail
 
 
-TARGETS = {
+TARGETS = dict((ROOT / "schemas" / f"{n}.schema.json", schema_text(n)) for n in SCHEMAS)
+TARGETS.update({
     ROOT / "plugins" / "module_utils" / "_schemas.py": schemas_module,
     ROOT / "plugins" / "module_utils" / "_messages.py": messages_module,
     ROOT / "docs" / "ssot.md": ssot_doc_text,
-}
+})
 
 
 def stale() -> list[Path]:

@@ -110,7 +110,8 @@ from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
 from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
-from ansible_collections.ssot.governance.plugins.plugin_utils._views import role_phase, text
+from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
+from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
 display = Display()
 

@@ -20,7 +20,7 @@ import os
 import re
 import tarfile
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
 
 BLOCK = 1 << 20
@@ -268,7 +268,7 @@ def assess(specs, base_dir, engine, policy):
             expected, actual = found[field]
             options = [_decisions.option(lang, "use_delivered", "use_delivered")] if field != "presence" else []
             dec = _decisions.build(
-                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual), 1,
+                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual), _model.phase("inventory").number,
                 text(lang, "inventory.title.%s" % field, id=spec["id"], path=spec["path"], expected=expected,
                      actual=actual),
                 text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),
@@ -285,7 +285,7 @@ def assess(specs, base_dir, engine, policy):
                 version = (engine or {}).get("version") or "?"
                 dec = _decisions.build(
                     _decisions.stable_id("inventory", "%s.engine" % spec["id"], info.get("format"), version,
-                                         info.get("sha256")), 2,
+                                         info.get("sha256")), _model.phase("provision").number,
                     text(lang, "inventory.title.engine", id=spec["id"], version=version, format=info["format"]),
                     text(lang, "inventory.context.engine", version=version, path=spec["path"], format=info["format"]),
                     [_decisions.option(lang, "convert", "convert"), _decisions.option(lang, "rebuild", "rebuild")],

@@ -20,7 +20,6 @@ import subprocess
 
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 DUMP_TOOLS = ("pg_dump", "pg_dumpall", "pg_restore")
 _TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)?\s*$")

@@ -9,10 +9,11 @@ PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + p
 
 from __future__ import annotations
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model, _pg
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
-DECIDE_SEVERITIES = ("high", "critical")
+VALIDATE = _model.phase("validate").number
+
 
 
 def run_named(session, checks, open_session):
@@ -90,7 +91,7 @@ def decide(checks, found, policy):
         if check["status"] == _pg.MATCH:
             continue
         dec = _decisions.build(
-            _decisions.stable_id("validate", check["id"], check.get("expected"), check.get("actual")), 3,
+            _decisions.stable_id("validate", check["id"], check.get("expected"), check.get("actual")), VALIDATE,
             text(lang, "validate.deviation.title", id=check["id"], expected=check.get("expected"),
                  actual=check.get("actual") if check.get("actual") is not None else check.get("message")),
             text(lang, "validate.deviation.context", sql=check.get("sql") or "-", expected=check.get("expected"),
@@ -102,10 +103,10 @@ def decide(checks, found, policy):
         check["decision"] = dec["id"]
         decisions.append(dec)
     for finding in found:
-        if finding["severity"] not in DECIDE_SEVERITIES:
+        if not _model.decides(finding["severity"]):
             continue
         dec = _decisions.build(
-            _decisions.stable_id("finding", finding["id"][len("finding."):], finding.get("actual")), 3,
+            _decisions.stable_id("finding", finding["id"][len("finding."):], finding.get("actual")), VALIDATE,
             finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
             [_decisions.option(lang, "remediate", "remediate"), _decisions.option(lang, "accept_risk", "accept_risk")],
             ssot_digest, risk=finding["explanation"], rollback=text(lang, "validate.deviation.rollback"))

@@ -98,11 +98,11 @@ import hashlib
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model, _pgdata
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
-PHASES = {"exposure": 4, "ingest": 5}
+PHASES = {"exposure": _model.phase("expose").number, "ingest": _model.phase("ingest").number}
 
 
 def fingerprint(tables):

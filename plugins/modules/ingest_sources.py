@@ -112,8 +112,10 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _model, _pgdata
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+
+INGEST = _model.phase("ingest").number
 
 
 def method_of(src, jobs):
@@ -140,7 +142,7 @@ def decision_for(item, src, target, policy, lang):
         dec = _decisions.build(
             _decisions.stable_id("ingest", "%s.%s.load" % (item["source"], item["database"]), item["source"],
                                  item["database"], target),
-            5, text(lang, "ingest.load.title", database=item["database"], source=item["source"], target=target),
+            INGEST, text(lang, "ingest.load.title", database=item["database"], source=item["source"], target=target),
             text(lang, "ingest.load.context", database=item["database"], size=size, method=method),
             [_decisions.option(lang, "ingest", "ingest"), _decisions.option(lang, "skip_ingest", "skip_ingest")],
             policy.digest, risk=text(lang, "ingest.load.risk", size=size), rollback=text(lang, "ingest.rollback"))
@@ -148,7 +150,7 @@ def decision_for(item, src, target, policy, lang):
         tables = [m["table"] or "(database)" for m in item["mismatches"]]
         dec = _decisions.build(
             _decisions.stable_id("ingest", "%s.%s.reload" % (item["source"], item["database"]), item["fingerprint"]),
-            5, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
+            INGEST, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
             text(lang, "ingest.reload.context", database=item["database"], count=len(tables),
                  tables=", ".join(tables[:10])),
             [_decisions.option(lang, "reload", "reload"), _decisions.option(lang, "keep_target", "keep_target")],

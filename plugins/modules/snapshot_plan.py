@@ -91,8 +91,10 @@ import os
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+
+SNAPSHOT = _model.phase("snapshot").number
 
 
 def main():
@@ -118,14 +120,14 @@ def main():
     if estimate > limit or estimate > free:
         # The id follows the limit and the estimate in whole GiB: the same snapshot keeps its decision.
         dec = _decisions.build(
-            _decisions.stable_id("snapshot", "size", limit, estimate >> 30, estimate > free), 6,
+            _decisions.stable_id("snapshot", "size", limit, estimate >> 30, estimate > free), SNAPSHOT,
             text(lang, "snapshot.size.title", **words), text(lang, "snapshot.size.context", **words),
             [_decisions.option(lang, "proceed", "proceed")], policy.digest,
             risk=text(lang, "snapshot.size.risk", **words), rollback=text(lang, "snapshot.rollback"))
         decisions.append(policy.resolve(dec))
     if p["image_save"]:
         dec = _decisions.build(
-            _decisions.stable_id("snapshot", "image_save", p["container"]), 6,
+            _decisions.stable_id("snapshot", "image_save", p["container"]), SNAPSHOT,
             text(lang, "snapshot.image_save.title", container=p["container"]),
             text(lang, "snapshot.image_save.context", container=p["container"], size=human_size(p["image_bytes"])),
             [_decisions.option(lang, "save", "save"), _decisions.option(lang, "skip_image", "skip_image")],

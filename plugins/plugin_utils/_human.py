@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 
+from ansible_collections.ssot.governance.plugins.module_utils import _model
 from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, message as text
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as _catalog_text
 
@@ -24,7 +25,6 @@ CHECKLIST = "homologacao-conectividade-ssot.md"
 PANEL_HTML = "project-panel.html"
 LOG_DIR = "logs"
 MARK = {"done": "x", "match": "x"}
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 STYLE = """
 :root{--ok:#1b7f3b;--warn:#a36200;--bad:#b3261e;--muted:#5f6368;--line:#d9dce1;--bg:#fafbfc}
@@ -40,11 +40,12 @@ background:var(--line);border:2px solid #fff}
 li.st-done::before{background:var(--ok)}li.st-in_progress::before{background:#1a73e8}
 li.st-blocked::before{background:var(--warn)}li.st-failed::before{background:var(--bad)}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:.8em;background:var(--line)}
-.st-done .badge,.b-ok{background:#d7f0de}.st-blocked .badge,.b-medium,.b-warn{background:#fde8c8}
-.st-failed .badge,.b-high,.b-bad{background:#f9d7d5}.b-low{background:#e3eefc}.b-info{background:#eceff1}
+.st-done .badge,.b-ok{background:#d7f0de}.st-blocked .badge,.b-warn{background:#fde8c8}
+.st-failed .badge,.b-bad{background:#f9d7d5}
 .card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin:8px 0}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid var(--line);padding:4px 6px;
 text-align:left;vertical-align:top;font-size:.9em}td a{word-break:break-all}.empty{color:var(--muted)}
+""" + "".join(".b-%s{background:%s}" % (s.name, s.badge) for s in _model.SEVERITIES) + """
 @media (max-width:600px){body{font-size:14px}main{padding:10px}table,tbody,tr,td{display:block;width:100%}
 thead{display:none}td{border:0;border-bottom:1px solid var(--line)}}
 @media print{body{background:#fff}main{max-width:none}a{color:inherit;text-decoration:none}
@@ -191,7 +192,7 @@ def panel_html(panel, decisions, lang, exists=None):
             _e(approval_example(full, lang))))
     # Deviations and findings, by severity.
     for key, items in (("deviations", panel.get("deviations") or []), ("findings", panel.get("findings") or [])):
-        items = sorted(items, key=lambda i: (SEVERITY_ORDER.get(i.get("severity"), 9), str(i.get("id"))))
+        items = sorted(items, key=lambda i: (_model.severity_rank(i.get("severity")), str(i.get("id"))))
         if not section(key, items):
             continue
         out.append("<table><thead><tr><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>" % (
@@ -283,21 +284,10 @@ def checklist_md(state, lang, milestones):
         return (state.observed.get(check_id) or {}).get("status") or "pending"
 
     out += ["## %s" % text(lang, "checklist.phases"), ""]
-    playbook = "ansible-playbook ssot.governance.%s -e " + q("ssot_workspace=" + ws)
-    phase_commands = {
-        0: [playbook % "verify"],
-        # Phase 1 runs inside the validate (and provision) playbook; its tasks are tagged inventory.
-        1: [(playbook % "validate") + " --tags inventory"],
-        2: ["docker inspect --format '{{.State.Status}} {{.Config.Image}} {{json .HostConfig.PortBindings}}' %s"
-            % q(container)],
-        3: [playbook % "validate"],
-        4: ["docker port %s" % q(container)],
-        5: [playbook % "ingest"],
-        6: [(playbook % "snapshot") + " --tags restore_test"],
-    }
     for m in milestones:
         item(m["status"], text(lang, "panel.phase", phase=m["phase"], title=md(m["title"])),
-             phase_commands.get(m["phase"], []), prefix="status")
+             [" ".join(q(w) for w in _model.manual_command(m["phase"], workspace=ws, container=container))],
+             prefix="status")
     out += ["## %s" % text(lang, "checklist.checks"), ""]
     for art in doc.get("artifacts") or []:
         if isinstance(art, dict) and art.get("id"):
@@ -323,7 +313,7 @@ def checklist_md(state, lang, milestones):
                                                       expected=md(check.get("expect", "-"))),
                  ["%s %s" % (psql, q(check["sql"]))] if check.get("sql") else [])
     out += ["## %s" % text(lang, "checklist.records"), "", text(lang, "checklist.records.how"), "",
-            "```sh", playbook % "verify", "```", ""]
+            "```sh", " ".join(q(w) for w in _model.manual_command(0, workspace=ws)), "```", ""]
     return "\n".join(out)
 
 

@@ -13,18 +13,10 @@ boundaries (play start and end, run end, interruption), never per event.
 
 from __future__ import annotations
 
+from ansible_collections.ssot.governance.plugins.module_utils import _model
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
-PHASES = range(7)
-# Role (last name of the FQCN) -> phase of the reference skill.
-ROLE_PHASE = {"ssot": 0, "inventory": 1, "provision": 2, "validate": 3, "expose": 4, "ingest": 5, "snapshot": 6}
 MAX_NEXT_STEPS = 50
-
-
-def role_phase(role):
-    if not role:
-        return None
-    return ROLE_PHASE.get(role.split(".")[-1])
 
 
 class State(object):
@@ -47,7 +39,7 @@ class State(object):
         self.checkpoints = []
         self.runs = {}             # id -> run dict
         self.evidences = []
-        self.milestones = dict((p, {"status": "pending", "next_steps": [], "updated_at": None}) for p in PHASES)
+        self.milestones = dict((p, {"status": "pending", "next_steps": [], "updated_at": None}) for p in _model.PHASE_NUMBERS)
         self.milestone_fixed = {}  # phase -> status a module set (blocked ...), kept until cleared
         self.play_phases = set()
         self.play_failed_phases = set()
@@ -269,7 +261,7 @@ class State(object):
         for phase, status in sorted(self.milestone_fixed.items()):
             if status == "blocked":
                 out.append(text(lang, "next.blocked_milestone",
-                                title=self.milestones[phase].get("title") or text(lang, "milestone.%d" % phase)))
+                                title=self.milestones[phase].get("title") or text(lang, _model.milestone_key(phase))))
                 out.extend(self.milestones[phase]["next_steps"])
         for run in self.runs.values():
             if run["status"] == "interrupted" and run["id"] == self._last_run_id():
@@ -311,10 +303,10 @@ class State(object):
     def panel(self, generated_at):
         pending = self.pending_decisions()
         milestones = []
-        for phase in PHASES:
+        for phase in _model.PHASE_NUMBERS:
             m = self.milestones[phase]
             entry = {"id": "phase-%d" % phase, "phase": phase,
-                     "title": m.get("title") or text(self.language, "milestone.%d" % phase),
+                     "title": m.get("title") or text(self.language, _model.milestone_key(phase)),
                      "status": m["status"],
                      "decisions_pending": [d["id"] for d in pending if d.get("phase") == phase]}
             if m["next_steps"]:
