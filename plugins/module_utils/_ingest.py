@@ -4,7 +4,7 @@
 """Data ingestion: find the sources, plan per database, stream the data, copy the globals.
 
 PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
-runs where the Docker CLI is).
+runs where the Docker CLI is, through the engine adapter).
 
 Data moves between processes through OS pipes (``pg_dump`` in the source container
 straight into ``pg_restore`` in the target), never through this process's memory or a
@@ -19,27 +19,15 @@ import json
 import os
 import re
 import socket
-import subprocess
-import threading
 
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
 
 TMP_PREFIX = "/tmp/ssot-ingest-"
 
 
 class IngestError(Exception):
     """An ingest step failed; the message says which and why."""
-
-
-def _run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
-
-
-def container_running(name):
-    proc = _run(["docker", "inspect", "--format", "{{.State.Running}}", name])
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.strip() == "true"
 
 
 def major_num(num):
@@ -51,19 +39,19 @@ def major_text(num):
     return str(num // 10000) if num >= 100000 else "%d.%d" % (num // 10000, (num // 100) % 100)
 
 
-def tool_version(container, tool):
+def tool_version(engine, container, tool):
     """(major as server_version_num, 'x.y') of a client tool inside a container, or (None, reason)."""
-    proc = _run(["docker", "exec", container, tool, "--version"])
-    m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?", proc.stdout or "")
-    if proc.returncode != 0 or not m:
-        return None, ((proc.stderr or proc.stdout).strip()[-200:] or "%s not found" % tool)
+    rc, out, err = engine.exec(container, [tool, "--version"])
+    m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?", out or "")
+    if rc != 0 or not m:
+        return None, ((err or out).strip()[-200:] or "%s not found" % tool)
     first, second = int(m.group(1)), int(m.group(2) or 0)
     num = first * 10000 if first >= 10 else first * 10000 + second * 100
     return num, m.group(0).split(") ", 1)[1]
 
 
-def server_info(container, user):
-    row = _pgdata.psql(container, "SELECT current_setting('server_version_num'), current_setting('server_version')",
+def server_info(engine, container, user):
+    row = _pgdata.psql(engine, container, "SELECT current_setting('server_version_num'), current_setting('server_version')",
                        user=user)[0]
     num, version = int(row[0]), row[1].split()[0]
     return {"version_num": num, "major_num": major_num(num), "major": major_text(num), "version": version}
@@ -74,9 +62,9 @@ DATABASES_INFO_SQL = (
     "pg_get_userbyid(datdba) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")
 
 
-def databases(container, user):
+def databases(engine, container, user):
     return dict((r[0], {"bytes": int(r[1]), "encoding": r[2], "collate": r[3], "ctype": r[4], "owner": r[5]})
-                for r in _pgdata.psql(container, DATABASES_INFO_SQL, user=user))
+                for r in _pgdata.psql(engine, container, DATABASES_INFO_SQL, user=user))
 
 
 def detect_dump(path):
@@ -88,26 +76,26 @@ def detect_dump(path):
     return "custom-dump" if head == b"PGDMP" else "sql-dump"
 
 
-def check_source(src, workspace, user, target):
+def check_source(engine, src, workspace, user, target):
     """One source of the SSOT: found or missing, with what was seen. Never raises for a missing source."""
     out = {"id": src["id"], "kind": src["kind"], "databases": list(src.get("databases") or [])}
     try:
         if src["kind"] == "container":
             name = src.get("container") or ""
             out["container"] = name
-            running = container_running(name) if name else None
+            running = engine.running(name) if name else None
             if running is None:
                 return dict(out, status="missing", reason="container %r does not exist" % name)
             if not running:
                 return dict(out, status="missing", reason="container %r exists but is not running" % name)
-            out["server"] = server_info(name, user)
-            found = databases(name, user)
+            out["server"] = server_info(engine, name, user)
+            found = databases(engine, name, user)
             wanted = out["databases"] or sorted(d for d in found if d != "postgres")
             lacking = [d for d in wanted if d not in found]
             out["databases"] = [d for d in wanted if d in found]
             out["database_info"] = dict((d, found[d]) for d in out["databases"])
-            dump_major, dump_version = tool_version(name, "pg_dump")
-            restore_major, restore_version = tool_version(target, "pg_restore")
+            dump_major, dump_version = tool_version(engine, name, "pg_dump")
+            restore_major, restore_version = tool_version(engine, target, "pg_restore")
             out["tools"] = {"pg_dump": "%s (in %s)" % (dump_version, name),
                             "pg_restore": "%s (in %s)" % (restore_version, target)}
             problems = []
@@ -155,14 +143,14 @@ def check_source(src, workspace, user, target):
         return dict(out, status="missing", reason=str(exc))
 
 
-def plan(sources, target, user, checksums=True):
+def plan(engine, sources, target, user, checksums=True):
     """Per found source and database: what the target holds. Returns a list of items.
 
     action: ``load`` (absent in the target), ``present`` (the target matches the source: nothing to do),
     ``reload`` (the target has the database and it differs), ``unsupported``.
     """
-    target_dbs = databases(target, user)
-    target_major = server_info(target, user)["major_num"]
+    target_dbs = databases(engine, target, user)
+    target_major = server_info(engine, target, user)["major_num"]
     items = []
     for src in sources:
         if src["status"] != "found":
@@ -181,7 +169,7 @@ def plan(sources, target, user, checksums=True):
             if db not in target_dbs:
                 item["action"] = "load"
             elif src["kind"] == "container":
-                source_stats, target_stats = _pgdata.table_stats_both(src["container"], target, user,
+                source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user,
                                                                       item["checksums"], [db])
                 comparisons, mismatches = _pgdata.compare(source_stats, target_stats, "target")
                 item.update(comparisons=comparisons, mismatches=mismatches,
@@ -206,66 +194,33 @@ def _quote_literal(value):
     return "'%s'" % str(value).replace("'", "''")
 
 
-def _drain(stream, sink, limit=200):
-    for raw in stream:
-        line = raw.decode("utf-8", "replace").rstrip()
-        if line and len(sink) < limit:
-            sink.append(line)
-
-
-def create_database(target, db, info, user, target_roles):
+def create_database(engine, target, db, info, user, target_roles):
     owner = info.get("owner")
     sql = "CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s%s" % (
         _quote_ident(db), _quote_literal(info.get("encoding", "UTF8")), _quote_literal(info.get("collate", "C")),
         _quote_literal(info.get("ctype", "C")),
         " OWNER %s" % _quote_ident(owner) if owner and owner in target_roles else "")
-    _pgdata.psql(target, sql, user=user)
+    _pgdata.psql(engine, target, sql, user=user)
 
 
-def drop_database(target, db, user):
-    _pgdata.psql(target, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                         "pg_backend_pid()" % _quote_literal(db), user=user)
-    _pgdata.psql(target, "DROP DATABASE IF EXISTS %s" % _quote_ident(db), user=user)
+def drop_database(engine, target, db, user):
+    _pgdata.psql(engine, target, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND "
+                                 "pid <> pg_backend_pid()" % _quote_literal(db), user=user)
+    _pgdata.psql(engine, target, "DROP DATABASE IF EXISTS %s" % _quote_ident(db), user=user)
 
 
-def pipe(producer, consumer, stdin_path=None):
-    """producer's stdout straight into consumer's stdin (an OS pipe: the data never enters this process).
-
-    ``producer`` None: the consumer reads ``stdin_path``. Returns (rc_producer, rc_consumer, stderr lines).
-    """
-    errors = []
-    src_file = None
-    if producer is None:
-        src_file = open(stdin_path, "rb")
-        first = None
-        stdin = src_file
-    else:
-        first = subprocess.Popen(producer, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stdin = first.stdout
-    try:
-        second = subprocess.Popen(consumer, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if first is not None:
-            first.stdout.close()      # the consumer holds the only reader: a failing consumer stops the producer
-        threads = [threading.Thread(target=_drain, args=(p.stderr, errors)) for p in (first, second) if p]
-        for t in threads:
-            t.start()
-        rc2 = second.wait()
-        rc1 = first.wait() if first is not None else 0
-        for t in threads:
-            t.join()
-    finally:
-        if src_file is not None:
-            src_file.close()
-    return rc1, rc2, errors
-
-
-def stream_custom(source, target, db, user, compression=1):
+def stream_custom(engine, source, target, db, user, compression=1):
     """pg_dump -Fc -Z<compression> in the source container into pg_restore in the target container."""
-    return pipe(["docker", "exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), db],
-                ["docker", "exec", "-i", target, "pg_restore", "-U", user, "-d", db])
+    return engine.pipe(["exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), db],
+                       ["exec", "-i", target, "pg_restore", "-U", user, "-d", db])
 
 
-def directory_jobs(source, target, db, user, jobs, compression=1):
+def _remove(engine, containers, folder):
+    for c in containers:
+        engine.exec(c, ["rm", "-rf", folder])
+
+
+def directory_jobs(engine, source, target, db, user, jobs, compression=1):
     """pg_dump -Fd -j in the source container, the folder copied as a tar stream, pg_restore -j in the target.
 
     The minimal legacy images have a shell and rm but no chown: the tar keeps the owner pg_dump gave the files,
@@ -273,68 +228,61 @@ def directory_jobs(source, target, db, user, jobs, compression=1):
     """
     folder = TMP_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", db)
     try:
-        for c in (source, target):
-            _run(["docker", "exec", c, "rm", "-rf", folder])
-        proc = _run(["docker", "exec", source, "pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
-                     "-f", folder, db])
-        if proc.returncode != 0:
-            return proc.returncode, 0, proc.stderr.strip().splitlines()[-20:]
-        rc1, rc2, errors = pipe(["docker", "cp", "%s:%s" % (source, folder), "-"],
-                                ["docker", "cp", "-", "%s:/tmp/" % target])
+        _remove(engine, (source, target), folder)
+        rc, _, err = engine.exec(source, ["pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
+                                          "-f", folder, db])
+        if rc != 0:
+            return rc, 0, err.strip().splitlines()[-20:]
+        rc1, rc2, errors = engine.pipe(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target])
         if rc1 or rc2:
             return rc1, rc2, errors
-        proc = _run(["docker", "exec", target, "pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
-        return 0, proc.returncode, proc.stderr.strip().splitlines()[-50:]
+        rc, _, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
+        return 0, rc, err.strip().splitlines()[-50:]
     finally:
-        for c in (source, target):
-            _run(["docker", "exec", c, "rm", "-rf", folder])
+        _remove(engine, (source, target), folder)
 
 
-def container_uid(container):
+def container_uid(engine, container):
     """The uid docker exec runs as in ``container`` (read from /proc with shell builtins only)."""
-    proc = _run(["docker", "exec", container, "sh", "-c",
-                 'while read k v r; do [ "$k" = "Uid:" ] && echo "$v"; done < /proc/self/status'])
+    rc, out, err = engine.exec(container, ["sh", "-c", 'while read k v r; do [ "$k" = "Uid:" ] && echo "$v"; done '
+                                                     '< /proc/self/status'])
     try:
-        return int(proc.stdout.split()[0])
+        return int(out.split()[0])
     except (IndexError, ValueError):
-        raise IngestError("cannot tell which uid runs in %s: %s" % (container, proc.stderr.strip()[-200:]))
+        raise IngestError("cannot tell which uid runs in %s: %s" % (container, err.strip()[-200:]))
 
 
-def copy_folder_in(path, container, dest, uid):
+def copy_folder_in(engine, path, container, dest, uid):
     """A host folder into ``container`` at ``dest`` as a tar stream owned by ``uid`` (files streamed, not loaded)."""
     import tarfile
-    proc = subprocess.Popen(["docker", "cp", "-", "%s:%s" % (container, os.path.dirname(dest))],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def owned(info):
         info.uid, info.gid, info.uname, info.gname = uid, uid, "", ""
         return info
-    try:
-        with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+
+    def produce(stdin):
+        with tarfile.open(fileobj=stdin, mode="w|") as tar:
             tar.add(path, arcname=os.path.basename(dest), filter=owned)
-    finally:
-        proc.stdin.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        rc = proc.wait()
+    rc, errors = engine.feed(["cp", "-", "%s:%s" % (container, os.path.dirname(dest))], produce)
     if rc != 0:
-        raise IngestError("copying %s into %s failed: %s" % (path, container, err.strip()[-300:]))
+        raise IngestError("copying %s into %s failed: %s" % (path, container, " ".join(errors)[-300:]))
 
 
-def load_dump(path, fmt, target, db, user, jobs=1):
+def load_dump(engine, path, fmt, target, db, user, jobs=1):
     """A dump file (plain SQL or custom) or a pg_dump -Fd folder into database ``db`` of the target."""
     if fmt == "sql-dump":
-        return pipe(None, ["docker", "exec", "-i", target, "psql", "-U", user, "-d", db, "-q", "-v",
-                           "ON_ERROR_STOP=1"], stdin_path=path)
+        return engine.pipe(None, ["exec", "-i", target] + psql_argv(user, db, "-q", "-v", "ON_ERROR_STOP=1"),
+                           stdin_path=path)
     if fmt == "custom-dump":
-        return pipe(None, ["docker", "exec", "-i", target, "pg_restore", "-U", user, "-d", db], stdin_path=path)
+        return engine.pipe(None, ["exec", "-i", target, "pg_restore", "-U", user, "-d", db], stdin_path=path)
     folder = TMP_PREFIX + "dir"
-    _run(["docker", "exec", target, "rm", "-rf", folder])
+    _remove(engine, (target,), folder)
     try:
-        copy_folder_in(path, target, folder, container_uid(target))
-        proc = _run(["docker", "exec", target, "pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
-        return 0, proc.returncode, proc.stderr.strip().splitlines()[-50:]
+        copy_folder_in(engine, path, target, folder, container_uid(engine, target))
+        rc, _, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
+        return 0, rc, err.strip().splitlines()[-50:]
     finally:
-        _run(["docker", "exec", target, "rm", "-rf", folder])
+        _remove(engine, (target,), folder)
 
 
 _ROLE_LINE = re.compile(r'^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;]+)')
@@ -345,22 +293,20 @@ def _unquote(name):
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
-def target_roles(target, user):
-    return set(r[0] for r in _pgdata.psql(target, "SELECT rolname FROM pg_roles", user=user))
+def target_roles(engine, target, user):
+    return set(r[0] for r in _pgdata.psql(engine, target, "SELECT rolname FROM pg_roles", user=user))
 
 
-def globals_plan(source, target, user):
+def globals_plan(engine, source, target, user):
     """Roles of the source: which the target lacks (to create) and which it has (conflicts, kept as they are).
 
     Returns (plan, statements): ``plan`` names roles only; ``statements`` (the SQL to run, which may hold
     password hashes) must go only to psql's stdin.
     """
-    proc = subprocess.run(["docker", "exec", source, "pg_dumpall", "-U", user, "--globals-only"],
-                          capture_output=True)
-    if proc.returncode != 0:
-        raise IngestError("pg_dumpall --globals-only in %s: %s" % (source, proc.stderr.decode("utf-8", "replace")
-                                                                   .strip()[-300:]))
-    return split_globals(proc.stdout.decode("utf-8", "replace"), target_roles(target, user))
+    rc, out, err = engine.exec(source, ["pg_dumpall", "-U", user, "--globals-only"])
+    if rc != 0:
+        raise IngestError("pg_dumpall --globals-only in %s: %s" % (source, err.strip()[-300:]))
+    return split_globals(out, target_roles(engine, target, user))
 
 
 def split_globals(text, have):
@@ -387,17 +333,15 @@ def split_globals(text, have):
     return plan, statements
 
 
-def apply_globals(target, user, statements):
+def apply_globals(engine, target, user, statements):
     """Run the role statements in the target (stdin only: they may hold password hashes)."""
     if not statements:
         return
-    proc = subprocess.run(["docker", "exec", "-i", target, "psql", "-U", user, "-d", "postgres", "-q", "-v",
-                           "ON_ERROR_STOP=1"], input=("\n".join(statements) + "\n").encode("utf-8"),
-                          capture_output=True)
-    if proc.returncode != 0:
+    rc, _, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
+                             data="\n".join(statements) + "\n")
+    if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
-        raise IngestError("creating roles in %s failed: %s" % (target, proc.stderr.decode("utf-8", "replace")
-                                                                .strip().splitlines()[0][:200]))
+        raise IngestError("creating roles in %s failed: %s" % (target, (err.strip().splitlines() or [""])[0][:200]))
 
 
 def restore_errors(lines):

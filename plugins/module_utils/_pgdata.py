@@ -4,7 +4,7 @@
 """What a database holds, table by table, read with psql inside a container.
 
 PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
-runs where the Docker CLI is).
+runs where the Docker CLI is, through the engine adapter).
 
 Shared by the snapshot restore test and the ingest verification: per database and table
 the row count and, when asked, a content checksum, then a comparison that names every
@@ -13,10 +13,10 @@ table that differs. The queries are valid from PostgreSQL 9.4 on.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 
 from ansible_collections.ssot.governance.plugins.module_utils import _text
+from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
 
 
 class PgDataError(Exception):
@@ -68,39 +68,38 @@ CHECKSUM_SQL = (
     + ", table_schema, table_name), false, true, '') AS x " + _TABLES + ") AS q ORDER BY 1")
 
 
-def psql(container, sql, db="postgres", user="postgres"):
+def psql(engine, container, sql, db="postgres", user="postgres"):
     """Rows (lists of text) of ``sql`` run by psql inside ``container`` (socket, no password)."""
-    proc = subprocess.run(["docker", "exec", container, "psql", "-U", user, "-d", db, "-AtX", "-F", "\t", "-c", sql],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
+    rc, out, err = engine.exec(container, psql_argv(user, db, "-AtX", "-F", "\t", "-c", sql))
+    if rc != 0:
+        lines = err.strip().splitlines()
         errors = [line for line in lines if line.startswith(("ERROR", "FATAL", "psql:"))] or lines[-3:]
         raise PgDataError("psql in %s (%s): %s" % (container, db, " / ".join(errors)[:500]))
-    return [line.split("\t") for line in proc.stdout.splitlines() if line]
+    return [line.split("\t") for line in out.splitlines() if line]
 
 
-def table_stats(container, user="postgres", checksums=False, databases=None):
+def table_stats(engine, container, user="postgres", checksums=False, databases=None):
     """{database: {schema.table: {"rows": n[, "checksum": s]}}} of every database that accepts connections."""
     out = {}
-    for (db,) in psql(container, DATABASES_SQL, user=user):
+    for (db,) in psql(engine, container, DATABASES_SQL, user=user):
         if databases is not None and db not in databases:
             continue
         if checksums:
-            rows = psql(container, CHECKSUM_SQL, db=db, user=user)
+            rows = psql(engine, container, CHECKSUM_SQL, db=db, user=user)
             out[db] = dict((name, {"rows": int(count), "checksum": total}) for name, count, total in rows)
         else:
-            rows = psql(container, ROWCOUNT_SQL, db=db, user=user)
+            rows = psql(engine, container, ROWCOUNT_SQL, db=db, user=user)
             out[db] = dict((name, {"rows": int(count)}) for name, count in rows)
     return out
 
 
-def table_stats_both(first, second, user="postgres", checksums=False, databases=None):
+def table_stats_both(engine, first, second, user="postgres", checksums=False, databases=None):
     """table_stats of two containers at the same time (each server does its own reading): (first, second)."""
     out, errors = [None, None], []
 
     def one(i, container):
         try:
-            out[i] = table_stats(container, user, checksums, databases)
+            out[i] = table_stats(engine, container, user, checksums, databases)
         except PgDataError as exc:
             errors.append(exc)
     threads = [threading.Thread(target=one, args=(i, c)) for i, c in enumerate((first, second))]

@@ -4,7 +4,7 @@
 """Replicable snapshots: streamed capture, manifest, verification.
 
 PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib only (it
-runs where the Docker CLI is).
+runs where the Docker CLI is, through the engine adapter).
 
 Large outputs (pg_dumpall, docker save) go from the command's stdout to disk in fixed
 blocks, hashed (and optionally gzip-compressed) on the way: memory stays constant and
@@ -13,7 +13,6 @@ nothing large passes through a module result.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import gzip
 import hashlib
@@ -21,10 +20,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import threading
 
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils._engine import EngineError, psql_argv
 
 BLOCK = 1 << 20
 MANIFEST = "manifest.json"
@@ -71,25 +69,18 @@ def mask_values(text, secrets):
     return text
 
 
-def stream(cmd, path, compress=False, stdin_path=None):
-    """Run ``cmd`` and stream its stdout into ``path`` (gzip when ``compress``). Returns (size, sha256)."""
+def stream(engine, args, path, compress=False):
+    """Stream the stdout of ``docker <args>`` into ``path`` (gzip when ``compress``). Returns (size, sha256)."""
     tmp = path + ".part"
     try:
         with open(tmp, "wb") as raw:
             sink = _HashingFile(raw)
             writer = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) if compress else sink
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            while True:
-                chunk = proc.stdout.read(BLOCK)
-                if not chunk:
-                    break
-                writer.write(chunk)
+            rc, err = engine.stream(args, writer.write)
             if compress:
                 writer.close()
-            err = proc.stderr.read().decode("utf-8", "replace")
-            rc = proc.wait()
         if rc != 0:
-            raise SnapshotError("%s exited %d: %s" % (" ".join(cmd[:4]), rc, err.strip()[-500:]))
+            raise SnapshotError("docker %s exited %d: %s" % (" ".join(args[:3]), rc, err.strip()[-500:]))
         os.replace(tmp, path)
         return sink.size, sink.sha.hexdigest()
     finally:
@@ -121,22 +112,18 @@ def write_text(path, text):
     return len(body), hashlib.sha256(body).hexdigest()
 
 
-def docker_json(args):
-    proc = subprocess.run(["docker"] + args, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SnapshotError("docker %s: %s" % (" ".join(args), proc.stderr.strip()))
-    return json.loads(proc.stdout)
+def _inspect(engine, name, kind="container"):
+    found = engine.inspect(name, kind)
+    if found is None:
+        raise SnapshotError("docker %s inspect %s: no such %s" % (kind, name, kind))
+    return found
 
 
-def utc_stamp(now=None):
-    return (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-
-
-def capture(container, folder, capture_list, compression, user="postgres", secrets=(), image_tag=None):
+def capture(engine, container, folder, capture_list, compression, user="postgres", secrets=(), image_tag=None):
     """Capture what ``capture_list`` names into ``folder``. Returns (files, facts)."""
     os.makedirs(folder, exist_ok=True)
     files = []
-    inspect = docker_json(["inspect", container])[0]
+    inspect = _inspect(engine, container)
     image_id = inspect.get("Image")
     facts = {"container": container, "container_id": inspect.get("Id"), "image": inspect.get("Config", {}).get("Image"),
              "image_id": image_id}
@@ -152,27 +139,26 @@ def capture(container, folder, capture_list, compression, user="postgres", secre
         add("container-inspect.json", write_text(os.path.join(folder, "container-inspect.json"), text + "\n"),
             "inspect")
     if "image_inspect" in capture_list:
-        image = docker_json(["image", "inspect", image_id])[0]
+        image = _inspect(engine, image_id, "image")
         image.get("Config", {})["Env"] = mask_env((image.get("Config") or {}).get("Env"))
         add("image-inspect.json", write_json(os.path.join(folder, "image-inspect.json"), image), "inspect")
     if "logs" in capture_list:
-        proc = subprocess.run(["docker", "logs", "--tail", "500", container], capture_output=True)
-        text = mask_values((proc.stdout + proc.stderr).decode("utf-8", "replace"), secrets)
+        _, out, err = engine.run(["logs", "--tail", "500", container])
+        text = mask_values(out + err, secrets)
         add("container-logs-tail500.log", write_text(os.path.join(folder, "container-logs-tail500.log"), text),
             "logs")
     if "pg_dumpall" in capture_list:
         name = "pg_dumpall.sql.gz" if compression == "gzip" else "pg_dumpall.sql"
-        add(name, stream(["docker", "exec", container, "pg_dumpall", "-U", user], os.path.join(folder, name),
+        add(name, stream(engine, ["exec", container, "pg_dumpall", "-U", user], os.path.join(folder, name),
                          compress=compression == "gzip"), "dump")
-        version = subprocess.run(["docker", "exec", container, "pg_dumpall", "--version"], capture_output=True,
-                                 text=True).stdout.strip()
-        facts["pg_dumpall_version"] = version
+        facts["pg_dumpall_version"] = engine.exec(container, ["pg_dumpall", "--version"])[1].strip()
     if "image_save" in capture_list and image_tag:
-        commit = subprocess.run(["docker", "commit", container, image_tag], capture_output=True, text=True)
-        if commit.returncode != 0:
-            raise SnapshotError("docker commit: %s" % commit.stderr.strip())
-        facts["committed_image"] = {"tag": image_tag, "id": commit.stdout.strip()}
-        add("snapshot-image.tar", stream(["docker", "save", image_tag], os.path.join(folder, "snapshot-image.tar")),
+        try:
+            committed = engine.checked(["commit", container, image_tag], "commit").strip()
+        except EngineError as exc:
+            raise SnapshotError(str(exc))
+        facts["committed_image"] = {"tag": image_tag, "id": committed}
+        add("snapshot-image.tar", stream(engine, ["save", image_tag], os.path.join(folder, "snapshot-image.tar")),
             "image")
     return files, facts
 
@@ -249,9 +235,9 @@ def verify(folder, manifest_sha256=None):
     return report
 
 
-def psql(container, sql, db="postgres", user="postgres"):
+def psql(engine, container, sql, db="postgres", user="postgres"):
     try:
-        return _pgdata.psql(container, sql, db, user)
+        return _pgdata.psql(engine, container, sql, db, user)
     except _pgdata.PgDataError as exc:
         raise SnapshotError(str(exc))
 
@@ -298,7 +284,7 @@ def database_section(lines, database):
             yield line
 
 
-def restore(dump_path, container, user="postgres", target_num=None, database=None):
+def restore(engine, dump_path, container, user="postgres", target_num=None, database=None):
     """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``; only ``database``'s section when
     given (its CREATE DATABASE included).
 
@@ -307,20 +293,8 @@ def restore(dump_path, container, user="postgres", target_num=None, database=Non
     """
     opener = gzip.open if dump_path.endswith(".gz") else open
     rewritten = []
-    proc = subprocess.Popen(["docker", "exec", "-i", container, "psql", "-U", user, "-d", "postgres", "-q",
-                             "-v", "ON_ERROR_STOP=0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    errors = []
 
-    def drain():
-        for raw in proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if "ERROR:" in line and len(errors) < 200:
-                errors.append(line)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    try:
+    def produce(stdin):
         with opener(dump_path, "rb") as fh:
             for line in database_section(fh, database):      # COPY data rows stay unchanged
                 if target_num is not None and line.startswith(b"CREATE DATABASE "):
@@ -328,11 +302,10 @@ def restore(dump_path, container, user="postgres", target_num=None, database=Non
                     if new != line:
                         rewritten.append(new.decode("utf-8", "replace").strip())
                     line = new
-                proc.stdin.write(line)
-    finally:
-        proc.stdin.close()
-        rc = proc.wait()
-        reader.join()
+                stdin.write(line)
+    rc, lines = engine.feed(["exec", "-i", container] + psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=0"),
+                            produce, keep=lambda line: "ERROR:" in line)
+    errors = lines
     if rc not in (0, 3):
         raise SnapshotError("psql restore exited %d: %s" % (rc, "; ".join(errors[-3:])))
     return errors, rewritten
@@ -363,14 +336,13 @@ def recorded_manifest_sha256(workspace, folder):
     return found
 
 
-def container_labels(name):
+def container_labels(engine, name):
     """The labels of the container ``name`` (a dict), or None when no container has that name."""
-    proc = subprocess.run(["docker", "container", "inspect", "--format", "{{json .Config.Labels}}", name],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
+    found = engine.inspect(name, fmt="{{json .Config.Labels}}")
+    if found is None:
         return None
     try:
-        return json.loads(proc.stdout.strip() or "null") or {}
+        return json.loads(found or "null") or {}
     except ValueError:
         return {}
 

@@ -98,7 +98,7 @@ import hashlib
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _model, _pgdata
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
@@ -130,7 +130,7 @@ def main():
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
     p = module.params
     try:
-        tables = _pgdata.table_stats(p["container"], p["user"], p["checksums"], p["databases"] or None)
+        tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"], p["databases"] or None)
     except (_pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), tables={}, changes=[], decisions=[])
     evidence = [{"name": "%s-fingerprint.json" % p["subject"], "content": {"container": p["container"],

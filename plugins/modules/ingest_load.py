@@ -114,11 +114,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
-def load_one(item, src, p, roles):
+def load_one(engine, item, src, p, roles):
     db, target, user = item["database"], p["target"], p["user"]
     out = {"source": item["source"], "database": db, "action": item["action"], "method": item["method"],
            "tools": src.get("tools") or {}}
@@ -126,17 +126,17 @@ def load_one(item, src, p, roles):
         out["compression"] = p["compression"]
     start = time.time()
     if item["action"] == "reload":
-        _ingest.drop_database(target, db, user)
+        _ingest.drop_database(engine, target, db, user)
     info = (src.get("database_info") or {}).get(db) or {"encoding": "UTF8", "collate": "C", "ctype": "C"}
-    _ingest.create_database(target, db, info, user, roles)
+    _ingest.create_database(engine, target, db, info, user, roles)
     if src["kind"] == "container":
         if p["jobs"] > 1:
-            rc1, rc2, errors = _ingest.directory_jobs(src["container"], target, db, user, p["jobs"],
+            rc1, rc2, errors = _ingest.directory_jobs(engine, src["container"], target, db, user, p["jobs"],
                                                      p["compression"])
         else:
-            rc1, rc2, errors = _ingest.stream_custom(src["container"], target, db, user, p["compression"])
+            rc1, rc2, errors = _ingest.stream_custom(engine, src["container"], target, db, user, p["compression"])
     else:
-        rc1, rc2, errors = _ingest.load_dump(src["path"], src["format"], target, db, user, p["jobs"])
+        rc1, rc2, errors = _ingest.load_dump(engine, src["path"], src["format"], target, db, user, p["jobs"])
     out["seconds"] = round(time.time() - start, 3)
     out["restore_errors"] = _ingest.restore_errors(errors)
     if rc1 != 0:
@@ -147,7 +147,7 @@ def load_one(item, src, p, roles):
                                        errors="; ".join(errors[-3:])))
     if src["kind"] == "container":
         what = item.get("checksums", False)
-        source_stats, target_stats = _pgdata.table_stats_both(src["container"], target, user, what, [db])
+        source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user, what, [db])
         out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
         out["compared"] = _pgdata.compared(what, p["language"])
     else:
@@ -162,6 +162,7 @@ def main():
         user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
         globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
     p = module.params
+    engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
     _lifeline.start()
     if not 0 <= p["compression"] <= 9:
@@ -175,15 +176,15 @@ def main():
         for source_id in sorted(set(i["source"] for i in todo)):
             src = by_id[source_id]
             if p["globals"] and src["kind"] == "container":
-                plan, statements = _ingest.globals_plan(src["container"], p["target"], p["user"])
-                _ingest.apply_globals(p["target"], p["user"], statements)
+                plan, statements = _ingest.globals_plan(engine, src["container"], p["target"], p["user"])
+                _ingest.apply_globals(engine, p["target"], p["user"], statements)
                 result["changed"] = result["changed"] or bool(statements)
                 for key, found in (("created", plan["create"]), ("conflicts", plan["conflicts"]),
                                    ("skipped", plan["skipped"])):
                     result["roles"][key] += [r for r in found if r not in result["roles"][key]]
-        roles = _ingest.target_roles(p["target"], p["user"])
+        roles = _ingest.target_roles(engine, p["target"], p["user"])
         for item in todo:
-            loaded = load_one(item, by_id[item["source"]], p, roles)
+            loaded = load_one(engine, item, by_id[item["source"]], p, roles)
             result["changed"] = True
             result["loaded"].append(loaded)
             result["mismatches"] += loaded["mismatches"]

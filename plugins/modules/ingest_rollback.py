@@ -83,7 +83,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
 
@@ -93,6 +93,7 @@ def main():
         user=dict(type="str", default="postgres")), supports_check_mode=False)
     p = module.params
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    engine = _engine.Engine(module)
     _lifeline.start()
     data, target, user = p["rollback"], p["target"], p["user"]
     result = {"changed": False, "dropped": [], "restored": [], "roles_dropped": [], "role_errors": []}
@@ -102,7 +103,7 @@ def main():
                                            target=target))
         folder = data.get("snapshot") or ""
         dump = next((f["name"] for f in data.get("snapshot_files") or [] if f.get("kind") == "dump"), None)
-        num = int(_pgdata.psql(target, "SHOW server_version_num", user=user)[0][0])
+        num = int(_pgdata.psql(engine, target, "SHOW server_version_num", user=user)[0][0])
         # Everything needed is checked before anything is dropped.
         for entry in data.get("databases") or []:
             if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
@@ -110,28 +111,28 @@ def main():
                                                database=entry["name"]))
         for entry in data.get("databases") or []:
             db = entry["name"]
-            _ingest.drop_database(target, db, user)
+            _ingest.drop_database(engine, target, db, user)
             result["changed"] = True
             if entry["action"] == "load":
                 result["dropped"].append(db)
                 continue
             if not dump or not os.path.isfile(os.path.join(folder, dump)):
                 raise _ingest.IngestError(text(p["language"], "ingest.rollback.no_dump", folder=folder, database=db))
-            errors, _ = _snapshot.restore(os.path.join(folder, dump), target, user, num, database=db)
-            now = _pgdata.table_stats(target, user, False, [db])
+            errors, _ = _snapshot.restore(engine, os.path.join(folder, dump), target, user, num, database=db)
+            now = _pgdata.table_stats(engine, target, user, False, [db])
             before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
             comparisons, mismatches = _pgdata.compare(before, now, "restored")
             result["restored"].append({"database": db, "comparisons": comparisons, "mismatches": mismatches,
                                        "restore_errors": errors[:20]})
         before_roles = set(data.get("roles_before") or [])
         if before_roles:
-            for role in sorted(_ingest.target_roles(target, user) - before_roles):
+            for role in sorted(_ingest.target_roles(engine, target, user) - before_roles):
                 try:
-                    _pgdata.psql(target, "DROP ROLE %s" % _ingest._quote_ident(role), user=user)
+                    _pgdata.psql(engine, target, "DROP ROLE %s" % _ingest._quote_ident(role), user=user)
                     result["roles_dropped"].append(role)
                 except _pgdata.PgDataError as exc:
                     result["role_errors"].append("%s: %s" % (role, exc))
-        left = [db for db in result["dropped"] if db in _ingest.databases(target, user)]
+        left = [db for db in result["dropped"] if db in _ingest.databases(engine, target, user)]
     except (_ingest.IngestError, _pgdata.PgDataError, _snapshot.SnapshotError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     lines = ["-- rollback of the ingestion into %s from the pre-ingest snapshot %s" % (target, data.get("snapshot"))]

@@ -112,7 +112,7 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _model, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _ingest, _model, _pgdata
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
 
 INGEST = _model.phase("ingest").number
@@ -175,9 +175,10 @@ def main():
         module.exit_json(changed=False, sources=[], plan=[], checks=[], decisions=[], evidence=[],
                          milestone={"phase": 5, "status": "clear", "next_steps": []},
                          msg=text(lang, "ingest.no_sources"))
-    if _ingest.container_running(p["target"]) is not True:
+    engine = _engine.Engine(module)
+    if engine.running(p["target"]) is not True:
         module.fail_json(msg=text(lang, "ingest.target_not_running", container=p["target"]))
-    sources = [_ingest.check_source(s, p["workspace"], p["user"], p["target"]) for s in p["sources"]]
+    sources = [_ingest.check_source(engine, s, p["workspace"], p["user"], p["target"]) for s in p["sources"]]
     checks = [{"id": "ingest.source.%s" % s["id"], "description": text(lang, "ingest.deviation.missing", id=s["id"]),
                "status": "match" if s["status"] == "found" else "deviation", "expected": "found",
                "actual": s["status"] if s["status"] == "found" else "missing: %s" % s.get("reason"),
@@ -198,7 +199,7 @@ def main():
         module.fail_json(msg=text(lang, "ingest.none_available", count=len(sources)) + " " + " ".join(steps),
                          **result)
     try:
-        plan = _ingest.plan(sources, p["target"], p["user"], p["checksums"])
+        plan = _ingest.plan(engine, sources, p["target"], p["user"], p["checksums"])
     except (_pgdata.PgDataError, _ingest.IngestError) as exc:
         module.fail_json(msg=str(exc), **result)
     by_id = dict((s["id"], s) for s in sources)
@@ -231,7 +232,7 @@ def main():
     missing = [s for s in sources if s["status"] != "found"]
     pending = _decisions.unapproved(decisions)
     result.update(plan=plan, decisions=decisions, checks=checks,
-                  target_roles=sorted(_ingest.target_roles(p["target"], p["user"])))
+                  target_roles=sorted(_ingest.target_roles(engine, p["target"], p["user"])))
     result["milestone"] = {"phase": 5, "status": "blocked" if (missing or pending) else "clear",
                            "next_steps": [next_step(lang, s) for s in missing]}
     result["evidence"] = [{"name": "ingest-sources.log", "text": "\n".join(lines) + "\n"},

@@ -105,7 +105,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
@@ -134,7 +134,7 @@ def main():
     # swept by the next capture into the same place.
     staging = _snapshot.staging_folder(p["dest"])
     try:
-        files, facts = _snapshot.capture(p["container"], staging, p["capture"], p["compression"], p["user"],
+        files, facts = _snapshot.capture(_engine.Engine(module), p["container"], staging, p["capture"], p["compression"], p["user"],
                                          p["secrets"], p["image_tag"])
         facts["server_version"] = p["server_version"]
         manifest = _snapshot.write_manifest(staging, files, facts, {

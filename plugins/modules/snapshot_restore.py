@@ -124,21 +124,20 @@ snapshot:
 import json
 import os
 import secrets
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
-def wait_ready(name, user, timeout, lang="pt-BR"):
+def wait_ready(engine, name, user, timeout, lang="pt-BR"):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if subprocess.run(["docker", "exec", name, "pg_isready", "-U", user, "-q"], capture_output=True).returncode == 0:
+        if engine.exec(name, ["pg_isready", "-U", user, "-q"])[0] == 0:
             try:
-                _snapshot.psql(name, "SELECT 1", user=user)
+                _snapshot.psql(engine, name, "SELECT 1", user=user)
                 return
             except _snapshot.SnapshotError:
                 pass
@@ -158,6 +157,7 @@ def main():
         checksums=dict(type="bool", default=False),
         timeout=dict(type="int", default=90)), supports_check_mode=False)
     p = module.params
+    engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
     _lifeline.start()
     try:
@@ -176,33 +176,32 @@ def main():
     result = {"comparisons": [], "mismatches": [], "restore_errors": [], "compat_rewrites": []}
     # Only a scratch container this collection made for this workspace may be replaced; anything else of that
     # name is someone's and stays, whatever it holds.
-    labels = _snapshot.container_labels(p["name"])
+    labels = _snapshot.container_labels(engine, p["name"])
     if labels is not None:
         if labels.get(RESTORE_LABEL) != "true" or labels.get(WORKSPACE_LABEL) != p["workspace"]:
             module.fail_json(msg=text(p["language"], "snapshot.restore.foreign", name=p["name"]), **result)
-        subprocess.run(["docker", "rm", "-f", "-v", p["name"]], capture_output=True)
+        engine.run(["rm", "-f", "-v", p["name"]])
     created = False
     try:
-        started = subprocess.run(["docker", "run", "-d", "--name", p["name"], "--label",
-                                  "%s=true" % RESTORE_LABEL, "--label", "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
-                                  "-e",
-                                  "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image],
-                                 capture_output=True, text=True)
-        if started.returncode != 0:
+        rc, _, err = engine.run(["run", "-d", "--name", p["name"], "--label", "%s=true" % RESTORE_LABEL, "--label",
+                                 "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
+                                 "-e", "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image])
+        if rc != 0:
             raise _snapshot.SnapshotError(text(p["language"], "snapshot.restore.docker_run", image=image,
-                                               error=started.stderr.strip()))
+                                               error=err.strip()))
         created = True
-        wait_ready(p["name"], p["user"], p["timeout"], p["language"])
-        target_num = int(_snapshot.psql(p["name"], "SHOW server_version_num", user=p["user"])[0][0])
+        wait_ready(engine, p["name"], p["user"], p["timeout"], p["language"])
+        target_num = int(_snapshot.psql(engine, p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
-            os.path.join(p["path"], dump), p["name"], p["user"], target_num)
-        source, restored = _pgdata.table_stats_both(p["source_container"], p["name"], p["user"], p["checksums"])
+            engine, os.path.join(p["path"], dump), p["name"], p["user"], target_num)
+        source, restored = _pgdata.table_stats_both(engine, p["source_container"], p["name"], p["user"],
+                                                    p["checksums"])
         result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     finally:
         if created and not p["keep"]:
-            subprocess.run(["docker", "rm", "-f", "-v", p["name"]], capture_output=True)
+            engine.run(["rm", "-f", "-v", p["name"]])
     lines = ["-- restore test of %s into a fresh %s (%s)" % (p["path"], image, p["name"]), ""]
     lines[0] += " - row counts%s" % (" and content checksums" if p["checksums"] else "")
     lines += ["%-8s %-20s %-40s source=%s restored=%s%s" % (

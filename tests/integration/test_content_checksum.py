@@ -10,7 +10,7 @@ import uuid
 import pytest
 from _support import docker, psql, start_server
 
-from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _pgdata
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ CREATE TABLE empty_one (a int);
 
 
 def checksum(container: str, db: str = "cks") -> dict:
-    stats = _pgdata.table_stats(container, checksums=True, databases=[db])[db]
+    stats = _pgdata.table_stats(_engine.Engine(), container, checksums=True, databases=[db])[db]
     return {name: (s["rows"], s["checksum"]) for name, s in stats.items()}
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils._engine import Engine
 
 
 def make(tmp_path):
@@ -45,13 +46,14 @@ def test_an_altered_manifest_or_sums_file_is_named(tmp_path):
 def test_capture_streams_and_hashes_what_reaches_the_disk(tmp_path):
     import gzip
     import hashlib
-    size, digest = _snapshot.stream(["sh", "-c", "yes legacy | head -n 200000"], str(tmp_path / "out.gz"), True)
+    size, digest = _snapshot.stream(Engine(binary="sh"), ["-c", "yes legacy | head -n 200000"],
+                                    str(tmp_path / "out.gz"), True)
     data = (tmp_path / "out.gz").read_bytes()
     assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
     assert gzip.decompress(data) == b"legacy\n" * 200000
     import pytest
     with pytest.raises(_snapshot.SnapshotError, match="exited 3"):
-        _snapshot.stream(["sh", "-c", "echo oops >&2; exit 3"], str(tmp_path / "bad"))
+        _snapshot.stream(Engine(binary="sh"), ["-c", "echo oops >&2; exit 3"], str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.part").exists()
 
 

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way the collection reaches the container engine: the Docker CLI, through this adapter.
+
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + ansible (it runs
+where the Docker CLI is).
+
+Every ``docker`` command line of the collection is built here and run by one of five calls:
+
+- ``run`` / ``exec``: a command whose output is small (inspect, psql -At, --version), through
+  ``module.run_command`` (or, with no module - a test, a benchmark - the same call in a subprocess);
+- ``inspect``: ``docker inspect`` parsed, None when the object does not exist;
+- ``stream``: a command's stdout handed to a writer in fixed blocks (pg_dumpall, docker save -
+  constant memory, nothing large in a result);
+- ``feed``: a command's stdin written by a producer (a dump file line by line, a tar stream);
+- ``pipe``: one command's stdout straight into another's stdin (an OS pipe: pg_dump in one
+  container into pg_restore in another; the data never enters this process).
+
+Tests replace the engine with a fake one (tests/unit/fake_engine.py) that answers the same five
+calls, so a module's ``main()`` runs without Docker; integration tests use this one against a
+real engine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+BLOCK = 1 << 20
+STDERR_LINES = 200
+
+
+class EngineError(Exception):
+    """A docker command failed; the message names the command and what docker said."""
+
+
+def _drain(stream, sink, keep=None, limit=STDERR_LINES):
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line and len(sink) < limit and (keep is None or keep(line)):
+            sink.append(line)
+
+
+class Engine(object):
+    """The Docker CLI, reached through ``module.run_command`` and, for the streaming calls, OS pipes."""
+
+    def __init__(self, module=None, binary="docker"):
+        self.module = module
+        found = module.get_bin_path(binary) if module is not None else None
+        self.binary = found or binary
+
+    def argv(self, args):
+        return [self.binary] + [str(a) for a in args]
+
+    # --- small outputs --------------------------------------------------------
+    def run(self, args, data=None, text=True):
+        """(rc, stdout, stderr) of ``docker <args>``; ``data`` (bytes or text) goes to its stdin."""
+        argv = self.argv(args)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if self.module is not None:
+            rc, out, err = self.module.run_command(argv, data=data, binary_data=True, encoding=None)
+        else:
+            proc = subprocess.run(argv, input=data, capture_output=True)
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        if text:
+            out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        return rc, out, err
+
+    def exec(self, container, argv, data=None, text=True):
+        """(rc, stdout, stderr) of ``argv`` inside ``container`` (``-i`` when ``data`` goes to its stdin)."""
+        return self.run(["exec"] + (["-i"] if data is not None else []) + [container] + list(argv), data, text)
+
+    def inspect(self, name, kind="container", fmt=None):
+        """``docker <kind> inspect`` of ``name``: the parsed object (or the formatted text); None when absent."""
+        rc, out, err = self.run([kind, "inspect"] + (["--format", fmt] if fmt else []) + [name])
+        if rc != 0:
+            return None
+        if fmt is not None:
+            return out.strip()
+        try:
+            found = json.loads(out)
+        except ValueError:
+            raise EngineError("docker %s inspect %s: %s" % (kind, name, out.strip()[:200]))
+        return found[0] if isinstance(found, list) and found else None
+
+    def running(self, name):
+        """True / False for an existing container, None when there is none of that name."""
+        state = self.inspect(name, fmt="{{.State.Running}}")
+        return None if state is None else state == "true"
+
+    def checked(self, args, what=None, data=None):
+        """stdout of ``docker <args>``; EngineError with docker's message when it fails."""
+        rc, out, err = self.run(args, data)
+        if rc != 0:
+            raise EngineError("docker %s: %s" % (what or " ".join(str(a) for a in args[:3]), err.strip()[-300:]))
+        return out
+
+    # --- streams ----------------------------------------------------------------
+    def stream(self, args, write):
+        """``docker <args>`` with its stdout handed to ``write(block)``. Returns (rc, stderr text)."""
+        proc = subprocess.Popen(self.argv(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        errors = []
+        reader = threading.Thread(target=_drain, args=(proc.stderr, errors))
+        reader.start()
+        try:
+            while True:
+                chunk = proc.stdout.read(BLOCK)
+                if not chunk:
+                    break
+                write(chunk)
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+            reader.join()
+        return rc, "\n".join(errors)
+
+    def feed(self, args, produce, keep=None):
+        """``docker <args>`` with ``produce(stdin)`` writing its input. Returns (rc, stderr lines ``keep`` keeps)."""
+        proc = subprocess.Popen(self.argv(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        errors = []
+        reader = threading.Thread(target=_drain, args=(proc.stderr, errors, keep))
+        reader.start()
+        try:
+            produce(proc.stdin)
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:          # the command already ended (its error says why)
+                pass
+            rc = proc.wait()
+            reader.join()
+        return rc, errors
+
+    def pipe(self, producer, consumer, stdin_path=None):
+        """``docker <producer>`` stdout straight into ``docker <consumer>`` stdin (an OS pipe).
+
+        ``producer`` None: the consumer reads the file ``stdin_path``. Returns (rc_producer, rc_consumer,
+        stderr lines of both).
+        """
+        errors = []
+        src_file = None
+        first = None
+        if producer is None:
+            src_file = open(stdin_path, "rb")
+            stdin = src_file
+        else:
+            first = subprocess.Popen(self.argv(producer), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin = first.stdout
+        try:
+            second = subprocess.Popen(self.argv(consumer), stdin=stdin, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+            if first is not None:
+                first.stdout.close()      # the consumer holds the only reader: a failing consumer stops the producer
+            threads = [threading.Thread(target=_drain, args=(p.stderr, errors)) for p in (first, second) if p]
+            for t in threads:
+                t.start()
+            rc2 = second.wait()
+            rc1 = first.wait() if first is not None else 0
+            for t in threads:
+                t.join()
+        finally:
+            if src_file is not None:
+                src_file.close()
+        return rc1, rc2, errors
+
+
+def psql_argv(user, db, *extra):
+    """psql inside a container over its socket: no password, no ~/.psqlrc, unaligned tuples only."""
+    return ["psql", "-U", user, "-d", db] + list(extra)

@@ -1,0 +1,215 @@
+"""The fake container engine of the module unit tests: the collection's engine adapter with its four calls that
+touch processes (run, stream, feed, pipe) answered here, from fake PostgreSQL servers held in memory.
+
+The real adapter's exec / inspect / running / checked stay, so every docker command line a module builds is the one
+a real engine would get; the fake answers the commands the collection uses and records each one, and anything it
+does not know is a failed command (rc 125), so a module that starts calling something new fails here until the fake
+learns it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _pgdata
+
+DUMP_TABLE = "-- fake-table "
+
+
+class FakeServer:
+    """What a fake PostgreSQL holds: databases of tables {schema.table: rows}, roles, its version."""
+
+    def __init__(self, major=10, minor=23, databases=None, roles=("postgres",)):
+        self.num = major * 10000 + minor if major >= 10 else major * 10000 + minor * 100
+        self.version = "%d.%d" % (major, minor)
+        self.databases = {"postgres": {}}
+        self.databases.update(databases or {})
+        self.roles = list(roles)
+
+    def checksum(self, db, table):
+        return str(int(hashlib.sha256(("%s.%s.%d" % (db, table, self.databases[db][table])).encode()).hexdigest()[:8],
+                       16))
+
+    def query(self, db, sql):
+        """(rc, out, err) of psql -At for the statements the collection sends."""
+        if db not in self.databases:
+            return 2, "", 'psql: error: FATAL:  database "%s" does not exist' % db
+        rows = []
+        if sql == _pgdata.DATABASES_SQL:
+            rows = [[d] for d in sorted(self.databases)]
+        elif sql.startswith("SELECT datname, pg_database_size"):
+            rows = [[d, str(1000 * (1 + len(t))), "UTF8", "C", "C", "postgres"] for d, t in sorted(self.databases.items())]
+        elif sql.startswith("SELECT current_setting('server_version_num')"):
+            rows = [[str(self.num), self.version]]
+        elif sql == "SHOW server_version_num":
+            rows = [[str(self.num)]]
+        elif sql == _pgdata.ROWCOUNT_SQL:
+            rows = [[t, str(n)] for t, n in sorted(self.databases[db].items())]
+        elif sql == _pgdata.CHECKSUM_SQL:
+            rows = [[t, str(n), self.checksum(db, t)] for t, n in sorted(self.databases[db].items())]
+        elif sql == "SELECT rolname FROM pg_roles":
+            rows = [[r] for r in self.roles]
+        elif sql == "SELECT 1":
+            rows = [["1"]]
+        elif sql.startswith("CREATE DATABASE "):
+            name = re.match(r'CREATE DATABASE "((?:[^"]|"")+)"', sql).group(1).replace('""', '"')
+            if name in self.databases:
+                return 1, "", 'ERROR:  database "%s" already exists' % name
+            self.databases[name] = {}
+        elif sql.startswith("DROP DATABASE IF EXISTS "):
+            self.databases.pop(re.match(r'DROP DATABASE IF EXISTS "((?:[^"]|"")+)"', sql).group(1), None)
+        elif sql.startswith("DROP ROLE "):
+            self.roles.remove(sql.split('"')[1])
+        elif sql.startswith("SELECT pg_terminate_backend"):
+            rows = []
+        else:
+            return 1, "", "ERROR:  the fake server does not know: %s" % sql[:80]
+        return 0, "".join("\t".join(r) + "\n" for r in rows), ""
+
+    def dumpall(self):
+        lines = ["-- PostgreSQL database cluster dump", ""]
+        lines += ['CREATE ROLE "%s";' % r for r in self.roles]
+        for db, tables in sorted(self.databases.items()):
+            lines += ['-- Database "%s" dump' % db, "CREATE DATABASE %s WITH TEMPLATE = template0;" % db]
+            lines += ["%s%s %s %d" % (DUMP_TABLE, db, t, n) for t, n in sorted(tables.items())]
+        lines += ["-- PostgreSQL database cluster dump complete", ""]
+        return "\n".join(lines).encode()
+
+    def load(self, data, database=None):
+        """What psql / pg_restore would do with a fake dump: the tables it names (into ``database``)."""
+        for line in data.decode().splitlines():
+            if line.startswith("CREATE DATABASE "):
+                self.databases.setdefault(line.split()[2], {})
+            elif line.startswith(DUMP_TABLE):
+                db, table, rows = line[len(DUMP_TABLE):].split()
+                self.databases.setdefault(database or db, {})[table] = int(rows)
+            elif line.startswith("CREATE ROLE "):
+                role = line.split('"')[1]
+                if role not in self.roles:
+                    self.roles.append(role)
+
+
+class FakeEngine(_engine.Engine):
+    """Containers by name: {"server": FakeServer, "running": bool, "image": str, "labels": {}, "tools": major}."""
+
+    def __init__(self, **containers):
+        super().__init__(module=None)
+        self.containers = {}
+        for name, spec in containers.items():
+            self.add(name, **spec)
+        self.calls = []
+        self.images = {}
+
+    def add(self, name, server=None, running=True, image="legacy-pg:10", labels=None, tools=None):
+        server = server or FakeServer()
+        self.containers[name] = {"server": server, "running": running, "image": image, "labels": labels or {},
+                                 "tools": tools or server.version}
+        return server
+
+    def server(self, name):
+        return self.containers[name]["server"]
+
+    # --- the four calls that would touch processes -----------------------------------
+    def run(self, args, data=None, text=True):
+        self.calls.append(list(args))
+        rc, out, err = self._answer(list(args), data.encode() if isinstance(data, str) else data)
+        if not text:
+            out, err = out.encode(), err.encode()
+        return rc, out, err
+
+    def stream(self, args, write):
+        self.calls.append(list(args))
+        if args[0] == "exec" and args[2] == "pg_dumpall":
+            write(self.server(args[1]).dumpall())
+            return 0, ""
+        if args[0] == "save":
+            write(b"fake image tar of " + args[1].encode())
+            return 0, ""
+        return 125, "fake engine: unknown stream %s" % args
+
+    def feed(self, args, produce, keep=None):
+        self.calls.append(list(args))
+        sink = io.BytesIO()
+        produce(sink)
+        if args[:2] == ["exec", "-i"] and args[3] == "psql":
+            self.server(args[2]).load(sink.getvalue())
+            return 0, []
+        if args[:2] == ["cp", "-"]:
+            return 0, []
+        return 125, ["fake engine: unknown feed %s" % args]
+
+    def pipe(self, producer, consumer, stdin_path=None):
+        self.calls.append([producer, consumer])
+        if producer is None:
+            with open(stdin_path, "rb") as fh:
+                data = fh.read()
+        elif producer[0] == "exec" and producer[2] == "pg_dump":
+            db = producer[-1]
+            src = self.server(producer[1])
+            data = "\n".join("%s%s %s %d" % (DUMP_TABLE, db, t, n) for t, n in src.databases[db].items()).encode()
+        elif producer[0] == "cp":
+            return 0, 0, []
+        else:
+            return 125, 0, ["fake engine: unknown producer %s" % producer]
+        db = consumer[consumer.index("-d") + 1]
+        self.server(consumer[2]).load(data, database=db)
+        return 0, 0, []
+
+    # --- answers ---------------------------------------------------------------------------------
+    def _answer(self, args, data):
+        if args[0] in ("container", "image") and args[1] == "inspect":
+            name = args[-1]
+            if args[0] == "image":
+                return (0, json.dumps([{"Id": name, "Config": {"Env": ["PATH=/bin", "SECRET=x"]}}]), "")
+            c = self.containers.get(name)
+            if c is None:
+                return 1, "", "Error: No such container: %s" % name
+            if "--format" in args:
+                fmt = args[args.index("--format") + 1]
+                return 0, {"{{.State.Running}}": json.dumps(c["running"]),
+                           "{{json .Config.Labels}}": json.dumps(c["labels"])}[fmt] + "\n", ""
+            return 0, json.dumps([{"Id": "id-" + name, "Image": "sha256:" + "1" * 64, "Name": "/" + name,
+                                   "Config": {"Image": c["image"], "Env": ["POSTGRES_PASSWORD=hunter2-canary"],
+                                              "Labels": c["labels"]}}]), ""
+        if args[0] == "exec":
+            interactive = args[1] == "-i"
+            name, argv = (args[2], args[3:]) if interactive else (args[1], args[2:])
+            c = self.containers.get(name)
+            if c is None or not c["running"]:
+                return 1, "", "Error response from daemon: container %s is not running" % name
+            return self._exec(c, argv, data)
+        if args[0] == "logs":
+            return 0, "LOG:  database system is ready to accept connections\n", ""
+        if args[0] == "commit":
+            return 0, "sha256:" + "2" * 64 + "\n", ""
+        if args[0] == "rm":
+            self.containers.pop(args[-1], None)
+            return 0, args[-1] + "\n", ""
+        if args[0] == "run":
+            name = args[args.index("--name") + 1]
+            labels = dict(v.split("=", 1) for k, v in zip(args, args[1:]) if k == "--label")
+            self.add(name, FakeServer(), labels=labels, image=args[-1])
+            return 0, "cid\n", ""
+        return 125, "", "fake engine: unknown command docker %s" % " ".join(args)
+
+    def _exec(self, c, argv, data):
+        server = c["server"]
+        if argv[0] == "psql":
+            db = argv[argv.index("-d") + 1]
+            if "-c" in argv:
+                return server.query(db, argv[argv.index("-c") + 1])
+            server.load(data or b"")
+            return 0, "", ""
+        if argv[1:] == ["--version"]:
+            return 0, "%s (PostgreSQL) %s\n" % (argv[0], c["tools"]), ""
+        if argv[0] == "pg_isready":
+            return 0, "", ""
+        if argv[0] == "pg_dumpall" and "--globals-only" in argv:
+            return 0, "\n".join('CREATE ROLE "%s";' % r for r in server.roles) + "\n", ""
+        if argv[0] in ("rm", "pg_dump", "pg_restore"):
+            return 0, "", ""
+        if argv[0] == "sh":
+            return 0, "999\n", ""
+        return 127, "", "fake engine: %s: not found" % argv[0]
