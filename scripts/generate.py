@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ("ssot", "runbook", "project-panel", "approvals")
+SCHEMAS = ("ssot", "runbook", "project-panel", "approvals", "result")
 LANGUAGES = ("pt-BR", "en")
 BEGIN = "<!-- BEGIN GENERATED REFERENCE (scripts/generate.py; do not edit by hand) -->"
 END = "<!-- END GENERATED REFERENCE -->"

@@ -108,17 +108,12 @@ from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
-from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
+from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _guard
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
 display = Display()
-
-SSOT_INFO = ("ssot.governance.ssot_info", "ssot_info")
-# Keys of a result that are records, not output: taken out before the result is journaled.
-RECORD_KEYS = ("evidence", "decision", "decisions", "milestone", "snapshot")
-
 
 def _role_name(task):
     role = getattr(task, "_role", None)
@@ -197,17 +192,17 @@ class CallbackModule(CallbackBase):
         display.warning(text(self._language, "recorder.not_recorded", what=what, error=exc))
 
     def _timed(self, fn, *args):
+        name = type(args[0]).__name__ if args and isinstance(args[0], tuple) else getattr(fn, "__name__", "?")
         start, cpu = time.perf_counter(), time.thread_time()
         try:
             fn(*args)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
             self._record_failed = True
-            self._warn(text(self._language, "recorder.could_not_record", event=getattr(fn, "__name__", "?")), exc)
+            self._warn(text(self._language, "recorder.could_not_record", event=name), exc)
         finally:
             if self._profile:
                 # Wall time, and CPU time of this thread (not inflated when workers compete for the cores).
-                self._costs.append((getattr(fn, "__name__", "?"), time.perf_counter() - start,
-                                    time.thread_time() - cpu))
+                self._costs.append((name, time.perf_counter() - start, time.thread_time() - cpu))
 
     def _workspace_for(self, play):
         candidates = []
@@ -273,7 +268,7 @@ class CallbackModule(CallbackBase):
         def handle():
             if os.getpid() == self._pid and self.recorder is not None:
                 try:
-                    self.recorder.finish("interrupt", "signal %s" % signal.Signals(signum).name)
+                    self.recorder.finish(_events.Interrupt("signal %s" % signal.Signals(signum).name))
                 except (OSError, RecorderError) as exc:
                     self._warn(text(self._language, "recorder.could_not_record", event="interrupt"), exc)
             signal.signal(signum, previous)
@@ -328,36 +323,28 @@ class CallbackModule(CallbackBase):
             entry["ignored"] = True
         if "censored" in data:
             entry["censored"] = True
-            rec.call("result", entry)
+            rec.send(_events.Result(entry))
             return
-        records = dict((k, data.pop(k)) for k in RECORD_KEYS if k in data)
+        # Only this collection's modules speak the contract (schemas/result.schema.json); another module's keys
+        # are its output, whatever their names.
+        records = _contract.split(data) if _contract.speaks_contract(task.action) else {}
         if isinstance(data.get("msg"), str):
             entry["msg"] = data["msg"][:500]
         entry["result"] = data
-        rec.call("result", entry)
-        if task.action in SSOT_INFO and status not in ("failed", "skipped") and data.get("digest"):
-            rec.call("ssot_loaded", data)
-        if isinstance(data.get("checks"), list):
-            rec.call("deviations", data["checks"])
-        if isinstance(data.get("findings"), list):
-            rec.call("findings", data["findings"])
-        evidence = records.get("evidence")
-        for item in evidence if isinstance(evidence, list) else [evidence] if evidence else []:
-            if isinstance(item, dict) and item.get("name"):
-                content = item["text"] if "text" in item else item.get("content")
-                rec.call("evidence", item["name"], content, sid, host, task.get_name())
+        rec.send(_events.Result(entry))
+        broken = _contract.problems(records) if records else []
+        if broken:
+            # Not kept, and the run's record is incomplete: a module drifting from the contract is loud.
+            self._record_failed = True
+            display.warning(text(self._language, "recorder.contract", module=task.action, task=task.get_name(),
+                                 problems="; ".join(broken[:5])))
+            records = {}
+        for event in _contract.events(records, data, sid, host, task.get_name(), status):
+            rec.send(event)
         marker = (task.vars or {}).get("ssot_evidence")
         if isinstance(marker, str) and marker and "{{" not in marker and status != "skipped":
-            rec.call("evidence", marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid,
-                     host, task.get_name())
-        decisions = records.get("decisions") or ([records["decision"]] if records.get("decision") else [])
-        for decision in decisions:
-            if isinstance(decision, dict) and decision.get("id"):
-                rec.call("decision", decision)
-        if isinstance(records.get("milestone"), dict) and "phase" in records["milestone"]:
-            rec.call("milestone", records["milestone"])
-        if isinstance(records.get("snapshot"), dict) and records["snapshot"].get("path"):
-            rec.call("snapshot", records["snapshot"])
+            rec.send(_events.Evidence(marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid,
+                                      host, task.get_name()))
 
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
@@ -368,7 +355,7 @@ class CallbackModule(CallbackBase):
         if self.recorder is None and not self._failed_open:
             self._timed(self._open, play)
         if self.recorder is not None:
-            self._timed(self.recorder.call, "start_play", play.get_name(), self._plan(play))
+            self._timed(self.recorder.send, _events.StartPlay(play.get_name(), self._plan(play)))
 
     def _task_start(self, task):
         if self.recorder is not None:
@@ -377,11 +364,10 @@ class CallbackModule(CallbackBase):
                 # context or another task's output: the writer masks them everywhere from now on.
                 literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
                 if literals:
-                    self._timed(self.recorder.call, "learn", literals)
+                    self._timed(self.recorder.send, _events.Learn(literals))
             role = _role_name(task)
-            self._timed(self.recorder.call, "start_task", {"id": self._step_id(task),
-                                                   "name": task.get_name(), "role": role,
-                                                   "phase": role_phase(role)})
+            self._timed(self.recorder.send, _events.StartTask({"id": self._step_id(task), "name": task.get_name(),
+                                                               "role": role, "phase": role_phase(role)}))
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_start(task)
@@ -406,7 +392,7 @@ class CallbackModule(CallbackBase):
             return
         summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed))
         failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
-        self._timed(self.recorder.finish, "close", "failed" if failed else "ok", summary)
+        self._timed(self.recorder.finish, _events.Close("failed" if failed else "ok", summary))
         for signum, previous in self._previous_handlers.items():
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous)

@@ -517,10 +517,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                  'validate-{container}.log.',
            'role.decision_item': '[{id}] {title} ({status});',
            'role.ingest.already_undone': 'Nada a desfazer: a ingestão registrada em {data} já foi desfeita '
-                                         '({undone}). Um segundo rollback apagaria o que foi escrito desde '
-                                         'então.',
-           'role.nothing_to_undo': 'Nenhum {file} em {folder}: nenhuma mudança desse tipo foi aplicada por '
-                                   'este workspace, nada a desfazer.',
+                                         '(em {undone}). Um segundo rollback apagaria o que foi escrito '
+                                         'desde então.',
+           'role.nothing_to_undo': 'O journal não registra mudança de {subject} neste workspace: nada a '
+                                   'desfazer.',
            'role.expose.no_trust_change': 'Nenhuma mudança de pg_hba aprovada ({why}). O servidor não foi '
                                           'alterado.',
            'role.expose.no_trust_entry': 'nenhuma entrada trust',
@@ -661,6 +661,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'verify.more': '; mais {count} problema(s)',
            'hitl.answer_incomplete': 'answers[{n}] precisa de decision (uma das decisões dadas), option e '
                                      'approved_by.',
+           'recorder.contract': 'ssot.governance.runbook: {module} ({task}) devolveu registros fora do '
+                                'contrato (schemas/result.schema.json), que não foram guardados: {problems}. '
+                                'ESTA EXECUÇÃO NÃO ESTÁ TODA REGISTRADA; avise os mantenedores da coleção.',
+           'rollback.lookup.subject': "ssot.governance.rollback: não há o assunto '{subject}'; use um de "
+                                      '{subjects}.',
            'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. ESTA EXECUÇÃO NÃO ESTÁ TODA '
                                     'REGISTRADA no workspace.',
            'recorder.could_not_record': 'não foi possível registrar {event}',
@@ -1239,11 +1244,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                               '{file} (decision, option, by, at, ssot_digest: {digest}) and run again. '
                               'Details: runbook.json (decisions) and the evidence validate-{container}.log.',
         'role.decision_item': '[{id}] {title} ({status});',
-        'role.ingest.already_undone': 'Nothing to undo: the ingestion recorded in {data} was already rolled '
-                                      'back ({undone}). A second rollback would erase what was written '
+        'role.ingest.already_undone': 'Nothing to undo: the ingestion recorded at {data} was already rolled '
+                                      'back (at {undone}). A second rollback would erase what was written '
                                       'since.',
-        'role.nothing_to_undo': 'No {file} in {folder}: no change of that kind was applied by this '
-                                'workspace, nothing to undo.',
+        'role.nothing_to_undo': 'The journal records no {subject} change in this workspace: nothing to undo.',
         'role.expose.no_trust_change': 'No pg_hba change approved ({why}). The server was not changed.',
         'role.expose.no_trust_entry': 'no trust entry',
         'role.expose.declined': 'rejected or risk accepted',
@@ -1377,6 +1381,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'verify.more': '; {count} more problem(s)',
         'hitl.answer_incomplete': 'answers[{n}] needs decision (one of the decisions given), option and '
                                   'approved_by.',
+        'recorder.contract': 'ssot.governance.runbook: {module} ({task}) returned records that break the '
+                             'contract (schemas/result.schema.json) and were not kept: {problems}. THIS RUN '
+                             "IS NOT FULLY RECORDED; report it to the collection's maintainers.",
+        'rollback.lookup.subject': "ssot.governance.rollback: no subject '{subject}'; use one of {subjects}.",
         'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. THIS RUN IS NOT FULLY RECORDED '
                                  'in the workspace.',
         'recorder.could_not_record': 'could not record {event}',

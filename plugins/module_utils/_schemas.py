@@ -984,4 +984,157 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                    'pattern': '^\\s*-----BEGIN SSH '
                                                                               'SIGNATURE-----[A-Za-z0-9+/=\\s]+-----END '
                                                                               'SSH SIGNATURE-----\\s*$',
-                                                                   'maxLength': 16384}}}}}}
+                                                                   'maxLength': 16384}}}}},
+ 'result': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
+            '$id': 'https://ssot-governance.invalid/schemas/result.schema.json',
+            'title': 'What a module of the collection returns to the recorder',
+            'description': "The records in a module's result that the recorder (the ssot.governance.runbook "
+                           'callback) keeps: each is built by plugins/module_utils/_result.py and validated '
+                           'by the callback; a malformed record is not kept, is a loud warning and fails the '
+                           "run's record. Every other key of the result is the module's own output, "
+                           'journaled as it is.',
+            'type': 'object',
+            'properties': {'evidence': {'description': 'Files to keep under evidence/<run>/: text as it is, '
+                                                       'content as JSON.',
+                                        'type': 'array',
+                                        'items': {'$ref': '#/$defs/evidence'}},
+                           'decision': {'$ref': '#/$defs/decision'},
+                           'decisions': {'type': 'array', 'items': {'$ref': '#/$defs/decision'}},
+                           'milestone': {'description': "A status a module sets on its phase's milestone (it "
+                                                        'sticks until clear).',
+                                         'type': 'object',
+                                         'additionalProperties': False,
+                                         'required': ['phase', 'status'],
+                                         'properties': {'phase': {'$ref': '#/$defs/phase'},
+                                                        'status': {'$ref': '#/$defs/milestone_set'},
+                                                        'title': {'type': 'string'},
+                                                        'next_steps': {'type': 'array',
+                                                                       'items': {'type': 'string'}}}},
+                           'checks': {'description': 'Comparisons with the SSOT: a deviation or an error '
+                                                     'opens a deviation on the panel.',
+                                      'type': 'array',
+                                      'items': {'type': 'object',
+                                                'required': ['id', 'status'],
+                                                'properties': {'id': {'type': 'string', 'minLength': 1},
+                                                               'status': {'$ref': '#/$defs/check_status'},
+                                                               'severity': {'$ref': '#/$defs/severity'},
+                                                               'description': {'type': 'string'},
+                                                               'decision': {'type': ['string', 'null']}}}},
+                           'findings': {'description': 'What validation always watches (trust, exposure, old '
+                                                       'clients...), by severity.',
+                                        'type': 'array',
+                                        'items': {'type': 'object',
+                                                  'required': ['id', 'severity', 'title'],
+                                                  'properties': {'id': {'type': 'string', 'minLength': 1},
+                                                                 'code': {'type': 'string'},
+                                                                 'severity': {'$ref': '#/$defs/severity'},
+                                                                 'title': {'type': 'string'},
+                                                                 'explanation': {'type': 'string'},
+                                                                 'decision': {'type': ['string', 'null']}}}},
+                           'snapshot': {'description': "A snapshot's verdict: its verification, or its "
+                                                       'restore test.',
+                                        'type': 'object',
+                                        'additionalProperties': False,
+                                        'required': ['path'],
+                                        'properties': {'path': {'type': 'string', 'minLength': 1},
+                                                       'status': {'$ref': '#/$defs/snapshot_status'},
+                                                       'restore': {'$ref': '#/$defs/restore_status'},
+                                                       'files': {'type': 'integer', 'minimum': 0}}},
+                           'rollback': {'description': 'What undoing a change needs, as its own journal '
+                                                       'record (read back by the ssot.governance.rollback '
+                                                       'lookup): the point before the change, the tables '
+                                                       'right after it, and that it was undone.',
+                                        'type': 'object',
+                                        'additionalProperties': False,
+                                        'required': ['subject', 'event'],
+                                        'properties': {'subject': {'enum': ['settings',
+                                                                            'pg_hba',
+                                                                            'exposure',
+                                                                            'ingest']},
+                                                       'event': {'enum': ['point', 'fingerprint', 'done']},
+                                                       'data': {'type': 'object'}}},
+                           'ssot_loaded': {'description': 'The SSOT this result carries (its ssot and '
+                                                          'ssot_full_map keys) is the one in force from now '
+                                                          'on.',
+                                           'type': 'object',
+                                           'additionalProperties': False,
+                                           'required': ['path', 'digest', 'language'],
+                                           'properties': {'path': {'type': 'string'},
+                                                          'digest': {'type': 'string',
+                                                                     'pattern': '^sha256:[0-9a-f]{64}$'},
+                                                          'language': {'type': 'string'}}}},
+            '$defs': {'evidence': {'type': 'object',
+                                   'additionalProperties': False,
+                                   'required': ['name'],
+                                   'oneOf': [{'required': ['text']}, {'required': ['content']}],
+                                   'properties': {'name': {'type': 'string',
+                                                           'minLength': 1,
+                                                           'maxLength': 200},
+                                                  'text': {'type': 'string'},
+                                                  'content': {}}},
+                      'check_status': {'enum': ['match',
+                                                'deviation',
+                                                'pending',
+                                                'present',
+                                                'missing',
+                                                'error']},
+                      'milestone_set': {'enum': ['blocked', 'failed', 'clear']},
+                      'phase': {'description': 'A phase of the reference skill '
+                                               '(plugins/module_utils/_model.py).',
+                                'enum': [0, 1, 2, 3, 4, 5, 6]},
+                      'restore_status': {'enum': ['passed', 'failed']},
+                      'severity': {'description': 'From the most to the least severe: critical, high, '
+                                                  'medium, low, info.',
+                                   'enum': ['critical', 'high', 'medium', 'low', 'info']},
+                      'snapshot_status': {'enum': ['verified', 'failed']},
+                      'decision': {'type': 'object',
+                                   'additionalProperties': False,
+                                   'required': ['id', 'title', 'options', 'ssot_digest', 'status'],
+                                   'properties': {'id': {'type': 'string'},
+                                                  'title': {'type': 'string'},
+                                                  'context': {'type': 'string'},
+                                                  'options': {'type': 'array',
+                                                              'minItems': 1,
+                                                              'items': {'type': 'object',
+                                                                        'additionalProperties': False,
+                                                                        'required': ['id', 'label'],
+                                                                        'properties': {'id': {'type': 'string'},
+                                                                                       'label': {'type': 'string'},
+                                                                                       'effect': {'type': 'string'}}}},
+                                                  'risk': {'type': 'string'},
+                                                  'rollback': {'type': 'string'},
+                                                  'ssot_digest': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/digest'},
+                                                  'status': {'$ref': '#/$defs/decision_status'},
+                                                  'raised_at': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/timestamp'},
+                                                  'run_id': {'type': 'string'},
+                                                  'phase': {'$ref': '#/$defs/phase'},
+                                                  'answer': {'type': 'object',
+                                                             'additionalProperties': False,
+                                                             'required': ['option', 'by', 'at'],
+                                                             'properties': {'option': {'type': 'string'},
+                                                                            'by': {'type': 'string'},
+                                                                            'at': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/timestamp'},
+                                                                            'reason': {'type': 'string'},
+                                                                            'until': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/timestamp'},
+                                                                            'signed': {'description': 'Whether '
+                                                                                                      'an '
+                                                                                                      'SSH '
+                                                                                                      'signature '
+                                                                                                      'by '
+                                                                                                      'the '
+                                                                                                      'approver '
+                                                                                                      'was '
+                                                                                                      'verified.',
+                                                                                       'type': 'boolean'},
+                                                                            'key': {'description': 'Fingerprint '
+                                                                                                   'of the '
+                                                                                                   'key that '
+                                                                                                   'signed '
+                                                                                                   'it '
+                                                                                                   '(SHA256:...).',
+                                                                                    'type': 'string'}}},
+                                                  'how_to_approve': {'type': 'string'}},
+                                   'description': "A decision as a module raises it: the runbook's decision "
+                                                  '(runbook.schema.json) plus how to approve it (a test '
+                                                  'keeps the two in step).'},
+                      'decision_status': {'enum': ['pending', 'approved', 'rejected', 'expired']}}}}

@@ -311,31 +311,6 @@ def restore(engine, dump_path, container, user="postgres", target_num=None, data
     return errors, rewritten
 
 
-def recorded_manifest_sha256(workspace, folder):
-    """The manifest sha256 the journal recorded when the snapshot in ``folder`` was taken, or None.
-
-    The journal is hash-chained (ssot.governance.verify checks it), so it is the reference a
-    manifest altered afterwards is compared with. Read line by line: constant memory.
-    """
-    path = os.path.join(workspace, "journal.jsonl")
-    found = None
-    try:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if b'"manifest_sha256"' not in raw:
-                    continue
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    continue
-                result = ((line.get("data") or {}).get("result") or {})
-                if result.get("dest") == folder and result.get("manifest_sha256"):
-                    found = result["manifest_sha256"]
-    except OSError:
-        return None
-    return found
-
-
 def container_labels(engine, name):
     """The labels of the container ``name`` (a dict), or None when no container has that name."""
     found = engine.inspect(name, fmt="{{json .Config.Labels}}")

@@ -164,7 +164,7 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _artifacts, _decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _artifacts, _decisions, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
@@ -194,10 +194,10 @@ def main():
     module.exit_json(
         changed=False, artifacts=artifacts, checks=checks, deviations=deviations, decisions=decisions,
         pending=pending, msg=summary,
-        milestone={"phase": 1, "status": "blocked" if pending else "clear", "next_steps": next_steps},
-        evidence=[{"name": name + ".log", "text": log},
-                  {"name": name + ".json", "content": {"artifacts": artifacts, "checks": checks,
-                                                       "decisions": decisions}}])
+        milestone=_result.milestone("inventory", "blocked" if pending else "clear", next_steps),
+        evidence=[_result.evidence(name + ".log", text=log),
+                  _result.evidence(name + ".json", content={"artifacts": artifacts, "checks": checks,
+                                                            "decisions": decisions})])
 
 
 if __name__ == "__main__":

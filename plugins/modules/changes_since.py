@@ -40,9 +40,10 @@ options:
       - The figures recorded right after the change (RV(tables) of an earlier call). Without it nothing is compared.
     type: dict
   subject:
-    description: What the rollback undoes (C(exposure), C(ingest)); names the evidence and the decision.
+    description: What the rollback undoes; names the evidence, the rollback record and the decision.
     type: str
     required: true
+    choices: [exposure, ingest]
   ssot_digest:
     description: Digest of the SSOT in force; the decision carries it.
     type: str
@@ -92,13 +93,20 @@ msg:
   description: What changed since, or that nothing did, in the operator's language.
   returned: always
   type: str
+rollback:
+  description:
+    - Without O(baseline), for the recorder - the figures as the C(fingerprint) rollback record of O(subject), read
+      back by the C(ssot.governance.rollback) lookup when the change is undone.
+  returned: when O(baseline) is not given
+  type: dict
+  sample: {"subject": "ingest", "event": "fingerprint", "data": {"tables": {}}}
 '''
 
 import hashlib
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _model, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _model, _pgdata, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
@@ -125,7 +133,7 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         container=dict(type="str", required=True), user=dict(type="str", default="postgres"),
         databases=dict(type="list", elements="str", default=[]), checksums=dict(type="bool", default=False),
-        baseline=dict(type="dict"), subject=dict(type="str", required=True),
+        baseline=dict(type="dict"), subject=dict(type="str", required=True, choices=sorted(PHASES)),
         ssot_digest=dict(type="str", required=True),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
     p = module.params
@@ -133,11 +141,12 @@ def main():
         tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"], p["databases"] or None)
     except (_pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=str(exc), tables={}, changes=[], decisions=[])
-    evidence = [{"name": "%s-fingerprint.json" % p["subject"], "content": {"container": p["container"],
-                                                                        "checksums": p["checksums"],
-                                                                        "tables": tables}}]
+    fingerprint = {"container": p["container"], "checksums": p["checksums"], "tables": tables}
+    evidence = [_result.evidence("%s-fingerprint.json" % p["subject"], content=fingerprint)]
     if p["baseline"] is None:
+        # Right after a change: the tables a later rollback compares with (read back by the rollback lookup).
         module.exit_json(changed=False, tables=tables, changes=[], decisions=[], evidence=evidence,
+                         rollback=_result.rollback(p["subject"], "fingerprint", fingerprint),
                          msg=text(p["language"], "rollback.recorded", subject=p["subject"]))
     _rows, changes = _pgdata.compare(p["baseline"], tables, "now")
     decisions = [decision(p, changes, p["baseline"], tables)] if changes else []

@@ -114,7 +114,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
@@ -203,7 +203,7 @@ def main():
     lines.append("roles created: %s; kept as they were (conflicts, not overwritten): %s; skipped: %s" % (
         ", ".join(result["roles"]["created"]) or "-", ", ".join(result["roles"]["conflicts"]) or "-",
         ", ".join(result["roles"]["skipped"]) or "-"))
-    result["evidence"] = [{"name": "ingest-load.log", "text": "\n".join(lines) + "\n"},
+    result["evidence"] = [_result.evidence("ingest-load.log", text="\n".join(lines) + "\n"),
                           {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
                                                                        if k != "changed")}]
     if result["mismatches"]:

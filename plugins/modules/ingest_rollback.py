@@ -77,13 +77,20 @@ evidence:
   type: list
   elements: dict
   sample: [{"name": "ingest-rollback.log", "text": "..."}]
+rollback:
+  description:
+    - For the recorder - the C(done) rollback record of the ingestion; the C(ssot.governance.rollback) lookup then
+      refuses a second rollback of it.
+  returned: when the rollback ran
+  type: dict
+  sample: {"subject": "ingest", "event": "done", "data": {"dropped": ["legacy_shop"], "restored": []}}
 '''
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
 
@@ -141,7 +148,10 @@ def main():
         lines.append("RESTORED %s: %d table(s), %d differ from before" % (r["database"], len(r["comparisons"]),
                                                                          len(r["mismatches"])))
     lines += ["ROLE     %s dropped" % r for r in result["roles_dropped"]] + result["role_errors"]
-    result["evidence"] = [{"name": "ingest-rollback.log", "text": "\n".join(lines) + "\n"}]
+    result["evidence"] = [_result.evidence("ingest-rollback.log", text="\n".join(lines) + "\n")]
+    # Undone once: the lookup that reads this record refuses a second rollback of the same ingestion.
+    result["rollback"] = _result.rollback("ingest", "done", {"dropped": result["dropped"],
+                                                             "restored": [r["database"] for r in result["restored"]]})
     bad = left + ["%s %s" % (r["database"], m["table"]) for r in result["restored"] for m in r["mismatches"]]
     if bad:
         module.fail_json(msg=text(p["language"], "ingest.rollback.incomplete", items=", ".join(bad)), **result)

@@ -112,7 +112,7 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _ingest, _model, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _ingest, _model, _pgdata, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
 
 INGEST = _model.phase("ingest").number
@@ -173,7 +173,7 @@ def main():
         module.fail_json(msg=str(exc))
     if not p["sources"]:
         module.exit_json(changed=False, sources=[], plan=[], checks=[], decisions=[], evidence=[],
-                         milestone={"phase": 5, "status": "clear", "next_steps": []},
+                         milestone=_result.milestone("ingest", "clear"),
                          msg=text(lang, "ingest.no_sources"))
     engine = _engine.Engine(module)
     if engine.running(p["target"]) is not True:
@@ -192,10 +192,9 @@ def main():
     result = dict(changed=False, sources=sources, checks=checks, plan=[], decisions=[])
     if not any(s["status"] == "found" for s in sources):
         steps = [next_step(lang, s) for s in sources]
-        result["milestone"] = {"phase": 5, "status": "blocked", "title": text(lang, "milestone.5.source"),
-                               "next_steps": steps}
-        result["evidence"] = [{"name": "ingest-sources.log", "text": "\n".join(lines + [""] + steps) + "\n"},
-                              {"name": "ingest-sources.json", "content": {"sources": sources}}]
+        result["milestone"] = _result.milestone("ingest", "blocked", steps, title=text(lang, "milestone.5.source"))
+        result["evidence"] = [_result.evidence("ingest-sources.log", text="\n".join(lines + [""] + steps) + "\n"),
+                              _result.evidence("ingest-sources.json", content={"sources": sources})]
         module.fail_json(msg=text(lang, "ingest.none_available", count=len(sources)) + " " + " ".join(steps),
                          **result)
     try:
@@ -233,10 +232,10 @@ def main():
     pending = _decisions.unapproved(decisions)
     result.update(plan=plan, decisions=decisions, checks=checks,
                   target_roles=sorted(_ingest.target_roles(engine, p["target"], p["user"])))
-    result["milestone"] = {"phase": 5, "status": "blocked" if (missing or pending) else "clear",
-                           "next_steps": [next_step(lang, s) for s in missing]}
-    result["evidence"] = [{"name": "ingest-sources.log", "text": "\n".join(lines) + "\n"},
-                          {"name": "ingest-plan.json", "content": {"sources": sources, "plan": plan}}]
+    result["milestone"] = _result.milestone("ingest", "blocked" if (missing or pending) else "clear",
+                                            [next_step(lang, s) for s in missing])
+    result["evidence"] = [_result.evidence("ingest-sources.log", text="\n".join(lines) + "\n"),
+                          _result.evidence("ingest-plan.json", content={"sources": sources, "plan": plan})]
     mismatched = [i for i in plan if i.get("mismatches")]
     if p["fail_on_mismatch"] and mismatched:
         module.fail_json(msg=text(lang, "ingest.mismatch", tables="; ".join(

@@ -262,7 +262,7 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _validate
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _result, _validate
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
@@ -332,10 +332,10 @@ def main():
     name = p["evidence_name"]
     content = dict(result, findings=found, decisions=decisions, client_versions=versions, endpoint=session.dsn_text,
                    queries=session.queries)
-    evidence = [{"name": name + ".log", "text": text_log}, {"name": name + ".json", "content": content}]
+    evidence = [_result.evidence(name + ".log", text=text_log), _result.evidence(name + ".json", content=content)]
     module.exit_json(changed=False, queries=session.queries, evidence=evidence, findings=found, decisions=decisions,
                      pending=pending, client_versions=versions,
-                     milestone={"phase": 3, "status": "blocked" if pending else "clear", "next_steps": next_steps},
+                     milestone=_result.milestone("validate", "blocked" if pending else "clear", next_steps),
                      **result)
 
 

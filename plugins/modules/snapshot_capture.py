@@ -105,7 +105,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
@@ -149,7 +149,7 @@ def main():
         _snapshot.discard(staging)
         module.fail_json(msg=str(exc), dest=p["dest"])
     module.exit_json(changed=True, dest=p["dest"], files=files, manifest_sha256=manifest_sha,
-                     evidence=[{"name": "snapshot-manifest.json", "content": manifest}])
+                     evidence=[_result.evidence("snapshot-manifest.json", content=manifest)])
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
@@ -212,9 +212,9 @@ def main():
     if result["compat_rewrites"]:
         lines += ["", "-- dump lines adapted to the older target server (LOCALE_PROVIDER, pg_dump 15+):"]
         lines += result["compat_rewrites"][:20]
-    evidence = [{"name": "restore-test.log", "text": "\n".join(lines) + "\n"},
-                {"name": "restore-test.json", "content": result}]
-    record = dict(path=p["path"].rstrip("/"), restore="failed" if result["mismatches"] else "passed")
+    evidence = [_result.evidence("restore-test.log", text="\n".join(lines) + "\n"),
+                _result.evidence("restore-test.json", content=result)]
+    record = _result.snapshot(p["path"], restore="failed" if result["mismatches"] else "passed")
     if result["mismatches"]:
         module.fail_json(msg=text(p["language"], "snapshot.restore.differ", tables=", ".join(
             _pgdata.describe(m, "restored", p["language"]) for m in result["mismatches"])), evidence=evidence,

@@ -77,7 +77,7 @@ snapshot:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
-from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _result, _snapshot
 
 
 def main():
@@ -86,17 +86,17 @@ def main():
     p = module.params
     expected = p["manifest_sha256"]
     if not expected and p["workspace"]:
-        expected = _snapshot.recorded_manifest_sha256(p["workspace"], p["path"].rstrip("/"))
+        expected = _chain.recorded_manifest_sha256(p["workspace"], p["path"].rstrip("/"))
         if not expected:
             module.warn(text(p["language"], "snapshot.verify.no_record", workspace=p["workspace"], path=p["path"]))
     try:
         report = _snapshot.verify(p["path"], expected)
     except _snapshot.SnapshotError as exc:
         module.fail_json(msg=str(exc), checked=0, missing=[], extra=[], altered=[],
-                         snapshot=dict(path=p["path"].rstrip("/"), status="failed", files=0))
+                         snapshot=_result.snapshot(p["path"], status="failed", files=0))
     report.pop("manifest", None)
     ok = report.pop("ok")
-    report["snapshot"] = dict(path=p["path"].rstrip("/"), status="verified" if ok else "failed", files=report["checked"])
+    report["snapshot"] = _result.snapshot(p["path"], status="verified" if ok else "failed", files=report["checked"])
     if not ok:
         names = report["missing"] + [a["name"] for a in report["altered"]] + report["extra"]
         module.fail_json(msg=text(p["language"], "snapshot.verify.failed", path=p["path"], names=", ".join(names)),

@@ -162,12 +162,19 @@ errors:
   elements: dict
   sample: [{"pointer": "$.target.env.POSTGRES_PASSWORD", "line": 27, "code": "ssot.schema.secret_literal",
             "message": "ssot.yml, linha 27, em $.target.env.POSTGRES_PASSWORD: ..."}]
+ssot_loaded:
+  description:
+    - For the recorder - this result carries the SSOT in force (path, digest, language); taken out of what the
+      recorder journals as the result.
+  returned: success
+  type: dict
+  sample: {"path": "/ws/ssot.yml", "digest": "sha256:9f2c...", "language": "pt-BR"}
 '''
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _prose, _ssot
+from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot
 
 PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
 
@@ -216,8 +223,8 @@ def main():
                  ssot_full_map=full_map,
                  allowed_signers=_ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(path)))
     # Phase 0's evidence: the SSOT in force (secrets are references in it, never values).
-    evidence = [{"name": "ssot-loaded.json", "content": dict(facts)}]
-    module.exit_json(changed=False, evidence=evidence, **facts)
+    module.exit_json(changed=False, evidence=[_result.evidence("ssot-loaded.json", content=dict(facts))],
+                     ssot_loaded=_result.ssot_loaded(path, loaded["digest"], loaded["language"]), **facts)
 
 
 if __name__ == "__main__":

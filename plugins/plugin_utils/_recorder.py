@@ -35,7 +35,7 @@ import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
-from ansible_collections.ssot.governance.plugins.plugin_utils import _human
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _human
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
@@ -471,6 +471,10 @@ class Recorder(_SignalSafe):
     def snapshot(self, snapshot):
         self.append("snapshot", self.redactor.value(snapshot))
 
+    def rollback(self, record, step=None, host=""):
+        """Rollback data as its own journal line (the ssot.governance.rollback lookup reads it back)."""
+        self.append("rollback", self.redactor.value(dict(record, step=step, host=host)))
+
     def deviations(self, checks):
         """Deviations of a checks list (open or cleared), then what changed since the previous results (drift)."""
         observed = []
@@ -580,6 +584,23 @@ def profile_dump(path, costs):
         json.dump({"events": len(costs), "costs": costs, "written_at": time.time()}, fh)
 
 
+HANDLERS = {
+    _events.StartPlay: Recorder.start_play, _events.StartTask: Recorder.start_task, _events.Learn: Recorder.learn,
+    _events.Result: Recorder.result, _events.SsotLoaded: Recorder.ssot_loaded, _events.Checks: Recorder.deviations,
+    _events.Findings: Recorder.findings, _events.Evidence: Recorder.evidence, _events.Decision: Recorder.decision,
+    _events.Milestone: Recorder.milestone, _events.Snapshot: Recorder.snapshot, _events.Rollback: Recorder.rollback,
+    _events.Close: Recorder.close, _events.Interrupt: Recorder.interrupt,
+}
+
+
+def dispatch(recorder, event):
+    """Hand ``event`` to the recorder method of its type; a TypeError for anything that is not an event."""
+    handler = HANDLERS.get(type(event))
+    if handler is None:
+        raise TypeError("not a recorder event: %s" % type(event).__name__)
+    handler(recorder, *event)
+
+
 class InProcess(object):
     """Calls the recorder directly (fallback when a writer process cannot be forked)."""
 
@@ -587,11 +608,11 @@ class InProcess(object):
         self.recorder = recorder
         self.run_id = recorder.run_id
 
-    def call(self, method, *args):
-        getattr(self.recorder, method)(*args)
+    def send(self, event):
+        dispatch(self.recorder, event)
 
-    def finish(self, method, *args):
-        getattr(self.recorder, method)(*args)
+    def finish(self, event):
+        dispatch(self.recorder, event)
         if self.recorder.failures:
             raise RecorderError(text(self.recorder.state.language, "recorder.incomplete"))
 
@@ -654,20 +675,20 @@ class WriterProcess(_SignalSafe):
                 pass
             self._fd = None
 
-    def call(self, method, *args):
+    def send(self, event):
         if self._fd is None:
             return
-        data = pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
         message = memoryview(self.HEADER.pack(len(data)) + data)
         with self._writing():
             while message:
                 message = message[os.write(self._fd, message):]
 
-    def finish(self, method, *args, timeout=60):
-        """Last call, then wait until the writer has written everything and exited."""
+    def finish(self, event, timeout=60):
+        """Last event, then wait until the writer has written everything and exited."""
         if self._fd is None:
             return
-        self.call(method, *args)
+        self.send(event)
         os.close(self._fd)
         self._fd = None
         deadline = time.time() + timeout
@@ -709,12 +730,12 @@ def _serve(recorder, fd, parent):
         body = _read_exact(fd, WriterProcess.HEADER.unpack(header)[0], parent)
         if body is None:
             return
-        method, args = pickle.loads(body)
+        event = pickle.loads(body)
         try:
-            getattr(recorder, method)(*args)
+            dispatch(recorder, event)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
             recorder.failures += 1
             lang = recorder.state.language
             warning = text(lang, "recorder.not_recorded", error=exc,
-                           what=text(lang, "recorder.could_not_record", event=method))
+                           what=text(lang, "recorder.could_not_record", event=type(event).__name__))
             os.write(2, ("[WARNING]: %s\n" % warning).encode("utf-8", "replace"))

@@ -20,6 +20,8 @@ import yaml
 from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, run_runner,
                       spawn_playbook, views, write_approvals, write_workspace)
 
+from ansible_collections.ssot.governance.plugins.module_utils import _chain
+
 pytestmark = pytest.mark.integration
 
 
@@ -98,8 +100,9 @@ def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_v
     plan = json.loads(next(ws.path.glob("evidence/*/*-plan-settings.json")).read_text())
     dry = plan["results"][0]  # the server's own dry run (check mode): from, to, restart or not
     assert (dry["prev_val_pretty"], dry["value_pretty"], dry["restart_required"]) == ("4MB", "8MB", False)
-    rollback = json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text())
-    entry = rollback["__modify_rollback"]["settings"][0]
+    rollback = _chain.rollback(str(ws.path), "settings")["point"]["data"]
+    assert json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text()) == rollback
+    entry = rollback["settings"][0]
     assert (entry["name"], entry["current"], entry["source"], entry["rollback"]) == ("work_mem", "4096", "default",
                                                                                   "reset")
 
@@ -361,7 +364,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         assert rc == 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
         assert psql(name, "SELECT v FROM guarda") == "dado de antes"  # the data came along
-        kept = json.loads(next(ws.path.glob("evidence/*/*-rollback-exposure.json")).read_text())["__expose_exposure"]
+        kept = _chain.rollback(str(ws.path), "exposure")["point"]["data"]
         assert docker("inspect", "-f", "{{.State.Running}}", kept["kept_as"]).stdout.strip() == "false"
 
         # Rows written after the change: a rollback would drop them, so it is a decision of its own.

@@ -15,6 +15,8 @@ import yaml
 from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, start_server, views,
                       write_approvals, write_workspace)
 
+from ansible_collections.ssot.governance.plugins.module_utils import _chain
+
 pytestmark = pytest.mark.integration
 
 SHOP = {"public.customers": 500, "public.products": 200, "public.orders": 3000, "public.order_items": 6000}
@@ -102,7 +104,9 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     assert load["roles"]["created"] == ["shop_reader"] and "postgres" in load["roles"]["conflicts"]
     assert psql(story["target"], "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
     # The rollback point was taken before anything changed: the target had no legacy_shop then.
-    rollback = newest(ws, "rollback-ingest.json")["__ingest_rollback"]
+    # Its own journal record (read back by the rollback lookup), and an evidence file for people.
+    rollback = _chain.rollback(str(ws.path), "ingest")["point"]["data"]
+    assert newest(ws, "rollback-ingest.json") == rollback
     assert rollback["databases"] == [{"name": "legacy_shop", "action": "load", "rows_before": {}}]
     assert "shop_reader" not in rollback["roles_before"]
     pre = json.loads((ws.path / "snapshots" / rollback["snapshot"].rsplit("/", 1)[1] / "manifest.json").read_text())

@@ -26,7 +26,7 @@ def registry():
     return Registry().with_resources(resources)
 
 
-@pytest.mark.parametrize("name", ["ssot", "runbook", "project-panel"])
+@pytest.mark.parametrize("name", ["ssot", "runbook", "project-panel", "approvals", "result"])
 def test_schema_is_valid_2020_12(name):
     jsonschema.Draft202012Validator.check_schema(schema(name))
 

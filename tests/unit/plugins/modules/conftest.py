@@ -24,8 +24,11 @@ def engine(monkeypatch):
 
 @pytest.fixture
 def run_module(capsys):
-    """run_module(module, args) -> (failed, result): main() run as Ansible would, its printed JSON read back."""
+    """run_module(module, args) -> (failed, result): main() run as Ansible would, its printed JSON read back, and
+    its records checked against the contract the recorder enforces (schemas/result.schema.json)."""
     from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _contract
 
     def run(module, args):
         with patch_module_args(args):
@@ -33,5 +36,6 @@ def run_module(capsys):
                 module.main()
         out = json.loads(capsys.readouterr().out)
         assert bool(out.get("failed")) == (ended.value.code != 0), out
+        assert _contract.problems(_contract.split(dict(out))) == [], out
         return bool(out.get("failed")), out
     return run

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events
 
 ROOT = Path(__file__).resolve().parents[4]
 CANARY = "Canary-9d1e-Secret"
@@ -201,19 +202,19 @@ def test_the_writer_process_records_in_order_and_finishes(tmp_path):
     rec.open("site.yml", "tester")
     writer = WriterProcess(rec)
     plan = [{"id": "s%d" % i, "name": "t%d" % i, "role": None, "phase": None} for i in range(50)]
-    writer.call("start_play", "play", plan)
+    writer.send(_events.StartPlay("play", plan))
     for step in plan:
-        writer.call("start_task", step)
+        writer.send(_events.StartTask(step))
         for host in ("a", "b"):
-            writer.call("result", {"step": step["id"], "host": host, "status": "ok", "result": {"token": CANARY}})
-    writer.call("evidence", "x.log", "x" * 100000, "s1", "a", "t1")
-    writer.finish("close", "ok", {})
+            writer.send(_events.Result({"step": step["id"], "host": host, "status": "ok", "result": {"token": CANARY}}))
+    writer.send(_events.Evidence("x.log", "x" * 100000, "s1", "a", "t1"))
+    writer.finish(_events.Close("ok", {}))
     assert _chain.verify(str(tmp_path))["ok"]
     assert_views_valid(tmp_path)
     runbook = json.loads((tmp_path / "runbook.json").read_text())
     assert [s["status"] for s in runbook["steps"]] == ["done"] * 50 and runbook["runs"][-1]["status"] == "ok"
     assert CANARY not in (tmp_path / "journal.jsonl").read_text()
-    writer.finish("close", "ok", {})  # a second finish is a no-op
+    writer.finish(_events.Close("ok", {}))  # a second finish is a no-op
 
 
 def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
@@ -225,7 +226,7 @@ def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
     rec = new(tmp_path)
     rec.open("site.yml", "tester")
     writer = WriterProcess(rec)
-    writer.call("start_play", "play", [])
+    writer.send(_events.StartPlay("play", []))
     os.close(writer._fd)  # what a parent killed outright leaves: the end of the pipe
     writer._fd = None
     deadline = time.time() + 10
@@ -259,7 +260,7 @@ def test_a_signal_during_a_line_is_recorded_after_the_line(tmp_path):
 
     rec.state.apply = apply_then_signal
     with pytest.raises(KeyboardInterrupt):
-        local.call("start_play", "play", [])
+        local.send(_events.StartPlay("play", []))
     assert order == ["line written", "interrupt"]
     assert rec.closed and _chain.verify(str(tmp_path))["ok"]
     runbook = json.loads((tmp_path / "runbook.json").read_text())

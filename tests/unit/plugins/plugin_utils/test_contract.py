@@ -1,0 +1,159 @@
+"""The module -> recorder contract (schemas/result.schema.json): the builder's records keep it, the callback keeps
+only records that do and is loud about the others (the run's record fails), the writer dispatches typed events, and
+rollback data is a journal record read back by the rollback lookup."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _model, _result
+from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events
+from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess, Recorder, dispatch
+
+DIGEST = "sha256:" + "a" * 64
+DECISION = {"id": "validate.setting.x.1a2b", "phase": 3, "title": "x", "options": [{"id": "fix", "label": "A"}],
+            "ssot_digest": DIGEST, "status": "pending", "how_to_approve": "approvals.yml"}
+
+
+def test_the_builder_makes_records_the_contract_accepts():
+    records = {"evidence": [_result.evidence("a.log", text="x"), _result.evidence("a.json", content={"k": 1})],
+               "milestone": _result.milestone("validate", "blocked", ["approve"], title="t"),
+               "snapshot": _result.snapshot("/ws/snapshots/1/", status="verified", files=3),
+               "rollback": _result.rollback("ingest", "point", {"target": "pg"}),
+               "ssot_loaded": _result.ssot_loaded("/ws/ssot.yml", DIGEST, "en"), "decisions": [DECISION],
+               "checks": [{"id": "setting.x", "status": "deviation", "severity": "high"}],
+               "findings": [{"id": "finding.trust", "severity": "critical", "title": "trust"}]}
+    assert _contract.problems(records) == []
+    assert records["milestone"]["phase"] == _model.phase("validate").number
+    assert records["snapshot"]["path"] == "/ws/snapshots/1"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: _result.evidence("a", text="x", content={}), lambda: _result.evidence("a"),
+    lambda: _result.milestone("validate", "done"), lambda: _result.milestone("archive", "blocked"),
+    lambda: _result.snapshot("/s", status="fine"), lambda: _result.rollback("ingest", "redo"),
+    lambda: _result.rollback("tables", "point")])
+def test_the_builder_refuses_what_the_contract_would(build):
+    with pytest.raises(_model.ModelError):
+        build()
+
+
+@pytest.mark.parametrize("records, where", [
+    ({"evidence": {"name": "a", "text": "not in a list"}}, "evidence"),
+    ({"evidence": [{"text": "no name"}]}, "evidence.0"),
+    ({"evidence": [{"name": "a", "text": "x", "content": {}}]}, "evidence.0"),
+    ({"milestone": {"phase": 9, "status": "blocked"}}, "milestone.phase"),
+    ({"milestone": {"phase": 3, "status": "done"}}, "milestone.status"),
+    ({"decisions": [dict(DECISION, status="maybe")]}, "decisions.0.status"),
+    ({"decision": dict(DECISION, phase=None)}, "decision.phase"),
+    ({"findings": [{"id": "f", "severity": "catastrophic", "title": "t"}]}, "findings.0.severity"),
+    ({"checks": [{"id": "c", "status": "fine"}]}, "checks.0.status"),
+    ({"snapshot": {"status": "verified"}}, "snapshot"),
+    ({"rollback": {"subject": "ingest", "event": "point", "extra": 1}}, "rollback"),
+])
+def test_a_malformed_record_is_named_by_where_it_breaks_the_contract(records, where):
+    found = _contract.problems(records)
+    assert found and found[0].split(":")[0] == where, found
+
+
+class _Task:
+    def __init__(self, action):
+        self.action, self._uuid, self.vars, self.no_log, self._role = action, "u1", {}, False, None
+
+    def get_name(self):
+        return "a task"
+
+    def get_path(self):
+        return "roles/x/tasks/main.yml:1"
+
+
+def _callback(tmp_path, monkeypatch):
+    from ansible_collections.ssot.governance.plugins.callback import runbook
+    warnings = []
+    monkeypatch.setattr(runbook.display, "warning", lambda msg, *a, **k: warnings.append(msg))
+    cb = runbook.CallbackModule()
+    cb._language = "en"
+    rec = Recorder(str(tmp_path), "en")
+    rec.open("site.yml", "tester")
+    cb.recorder = InProcess(rec)
+    cb.recorder.send(_events.StartPlay("p", []))
+    return cb, rec, warnings
+
+
+def _result_of(action, data):
+    return types.SimpleNamespace(task=_Task(action), host=types.SimpleNamespace(get_name=lambda: "h"),
+                                 _return_data=data)
+
+
+def test_the_callback_keeps_valid_records_and_is_loud_about_a_malformed_one(tmp_path, monkeypatch):
+    cb, rec, warnings = _callback(tmp_path, monkeypatch)
+    cb._result(_result_of("ssot.governance.pg_check", {"decisions": [DECISION],
+                                                       "milestone": _result.milestone("validate", "blocked")}), "ok")
+    assert warnings == [] and not cb._record_failed
+    cb._result(_result_of("ssot.governance.pg_check", {"decisions": [dict(DECISION, id="other", phase=42)],
+                                                       "evidence": [_result.evidence("kept.log", text="x")]}), "ok")
+    assert cb._record_failed and len(warnings) == 1
+    assert "ssot.governance.pg_check" in warnings[0] and "decisions.0.phase" in warnings[0]
+    # Another collection's module: its keys are output, whatever their names - never records, never a warning.
+    cb._result(_result_of("acme.db.thing", {"decision": "yes", "evidence": "a string", "milestone": 7}), "ok")
+    assert len(warnings) == 1
+    rec.close("ok")
+    kinds = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    decisions = [line["data"]["id"] for line in kinds if line["kind"] == "decision"]
+    assert decisions == [DECISION["id"]]                      # the malformed result kept nothing of its records
+    assert not [line for line in kinds if line["kind"] == "evidence" and line["data"]["name"] == "kept.log"]
+    third = [line for line in kinds if line["kind"] == "result"][-1]["data"]["result"]
+    assert third == {"decision": "yes", "evidence": "a string", "milestone": 7}
+    with pytest.raises(SystemExit):
+        cb.v2_playbook_on_stats(types.SimpleNamespace(processed={}, summarize=lambda h: {}))
+
+
+def test_the_writer_dispatches_typed_events_only(tmp_path):
+    rec = Recorder(str(tmp_path))
+    rec.open("site.yml", "tester")
+    dispatch(rec, _events.StartPlay("p", []))
+    with pytest.raises(TypeError, match="not a recorder event: tuple"):
+        dispatch(rec, ("start_play", "p", []))
+    rec.close("ok")
+
+
+def test_rollback_data_is_its_own_record_read_back_by_the_lookup(tmp_path):
+    rec = Recorder(str(tmp_path))
+    rec.open("site.yml", "tester")
+    assert _chain.rollback(str(tmp_path), "ingest")["point"] is None
+    rec.rollback(_result.rollback("ingest", "point", {"snapshot": "/s1"}), "s", "h")
+    rec.rollback(_result.rollback("ingest", "fingerprint", {"tables": {"db": {"t": {"rows": 1}}}}), "s", "h")
+    rec.rollback(_result.rollback("exposure", "point", {"kept_as": "pg-antes"}), "s", "h")
+    last = _chain.rollback(str(tmp_path), "ingest")
+    assert last["point"]["data"] == {"snapshot": "/s1"} and last["point"]["run"] == rec.run_id
+    assert last["fingerprint"]["data"]["tables"] == {"db": {"t": {"rows": 1}}} and last["done"] is None
+    rec.rollback(_result.rollback("ingest", "done", {"dropped": ["db"]}), "s", "h")
+    assert _chain.rollback(str(tmp_path), "ingest")["done"]["data"] == {"dropped": ["db"]}
+    # A newer change: its own point, nothing after it yet.
+    rec.rollback(_result.rollback("ingest", "point", {"snapshot": "/s2"}), "s", "h")
+    last = _chain.rollback(str(tmp_path), "ingest")
+    assert last["point"]["data"] == {"snapshot": "/s2"} and last["fingerprint"] is None and last["done"] is None
+    assert _chain.rollback(str(tmp_path), "exposure")["point"]["data"] == {"kept_as": "pg-antes"}
+    rec.close("ok")
+    assert _chain.verify(str(tmp_path))["ok"]
+
+
+def test_the_rollback_lookup_names_a_subject_it_does_not_know(tmp_path):
+    from ansible.errors import AnsibleError
+
+    from ansible.plugins.loader import lookup_loader
+    lookup = lookup_loader.get("ssot.governance.rollback")
+    with pytest.raises(AnsibleError, match="tables.*settings, pg_hba, exposure, ingest"):
+        lookup.run(["tables"], {"ssot_language": "en"}, workspace=str(tmp_path))
+    assert lookup.run(["ingest"], {}, workspace=str(tmp_path))[0]["point"] is None
+
+
+def test_the_decision_record_is_the_runbook_decision_plus_how_to_approve():
+    from ansible_collections.ssot.governance.plugins.module_utils import _schemas
+    view = _schemas.SCHEMAS["runbook"]["$defs"]["decision"]
+    record = _schemas.SCHEMAS["result"]["$defs"]["decision"]
+    assert set(record["properties"]) == set(view["properties"]) | {"how_to_approve"}
+    assert record["required"] == view["required"] and record["additionalProperties"] is False
