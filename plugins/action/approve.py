@@ -106,7 +106,7 @@ class ActionModule(ActionBase):
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as fh:
                 if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                    raise ValueError("not a regular file")
+                    raise ValueError(message(lang, "yaml.not_regular"))
                 runbook = json.loads(fh.read(RUNBOOK_MAX_BYTES).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise _Refused(message(lang, "approve.no_runbook", path=path, error=getattr(exc, "strerror", "") or exc))
@@ -119,7 +119,7 @@ class ActionModule(ActionBase):
         options = decision.get("options")
         if not isinstance(options, list) or not all(isinstance(o, dict) and isinstance(o.get("id"), str)
                                                     for o in options):
-            raise _Refused(message(lang, "approve.no_runbook", path=path, error="decision %s malformed" % wanted))
+            raise _Refused(message(lang, "approve.no_runbook", path=path, error=message(lang, "approve.malformed_decision", id=wanted)))
         if decision.get("ssot_digest") != digest:
             raise _Refused(message(lang, "approve.stale_decision", id=wanted))
         return decision

@@ -21,7 +21,8 @@ import re
 import tarfile
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model
-from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import (
+    DEFAULT_LANGUAGE, Coded, human_size, message as text, rendered)
 
 BLOCK = 1 << 20
 JSON_LIMIT = 8 << 20          # a manifest or config larger than this is not one
@@ -40,7 +41,7 @@ _SQL_STATEMENT = re.compile(rb"^\s*(CREATE|INSERT|COPY|ALTER|SET|SELECT|BEGIN|DR
 _DOCKERFILE_FROM = re.compile(rb"^\s*FROM\s+\S+", re.I | re.M)
 
 
-class ArtifactError(Exception):
+class ArtifactError(Coded):
     """The file cannot be read as what it claims to be; the message says why."""
 
 
@@ -77,14 +78,14 @@ def _read_member(tar, name):
     try:
         member = tar.getmember(name)
     except KeyError:
-        raise ArtifactError("%s is listed but missing from the archive" % name)
+        raise ArtifactError("artifact.error.missing_member", name=name)
     if not member.isfile() or member.size > JSON_LIMIT:
-        raise ArtifactError("%s is not a small regular file (%d bytes)" % (name, member.size))
+        raise ArtifactError("artifact.error.member_size", name=name, size=member.size)
     data = tar.extractfile(member).read()
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ArtifactError("%s is not valid JSON: %s" % (name, exc))
+        raise ArtifactError("artifact.error.member_json", name=name, error=exc)
 
 
 def _blob(digest):
@@ -95,11 +96,11 @@ def _blob(digest):
 def _docker_archive(tar, names):
     manifest = _read_member(tar, "manifest.json")
     if not isinstance(manifest, list) or not manifest:
-        raise ArtifactError("manifest.json holds no image")
+        raise ArtifactError("artifact.error.no_image")
     images = []
     for entry in manifest:
         if not isinstance(entry, dict):
-            raise ArtifactError("manifest.json: an entry is not an object")
+            raise ArtifactError("artifact.error.bad_entry")
         config_name = str(entry.get("Config", ""))
         base = config_name.rsplit("/", 1)[-1]
         hexd = base[:-5] if base.endswith(".json") else base
@@ -132,7 +133,7 @@ def _oci_layout(tar, names):
                or inherited_ref)
         blob = _blob(desc.get("digest", ""))
         if blob not in names:
-            raise ArtifactError("index.json names %s, which the archive does not hold" % desc.get("digest"))
+            raise ArtifactError("artifact.error.index", digest=desc.get("digest"))
         doc = _read_member(tar, blob)
         if "manifests" in doc:       # a nested index (multi-platform): follow it
             pending.extend((m, ref) for m in doc.get("manifests") or [])
@@ -155,8 +156,8 @@ def _sniff(path):
         return fh.read(SNIFF)
 
 
-def detect(path):
-    """Format and image metadata of one file. Returns a dict (format, images, notes)."""
+def detect(path, lang=DEFAULT_LANGUAGE):
+    """Format and image metadata of one file. Returns a dict (format, images, notes in ``lang``)."""
     head = _sniff(path)
     if head.startswith(b"PGDMP"):
         return {"format": CUSTOM_DUMP, "images": [], "notes": []}
@@ -167,40 +168,40 @@ def detect(path):
                 for member in tar:           # headers only; data is skipped by seeking
                     names.add(member.name[2:] if member.name.startswith("./") else member.name)
                 if "manifest.json" in names:
-                    notes = ["also an OCI image layout (index.json + oci-layout)"] if "oci-layout" in names else []
+                    notes = [text(lang, "artifact.note.also_oci")] if "oci-layout" in names else []
                     return {"format": DOCKER_ARCHIVE, "images": _docker_archive(tar, names), "notes": notes}
                 if "oci-layout" in names and "index.json" in names:
                     return {"format": OCI_LAYOUT, "images": _oci_layout(tar, names), "notes": []}
                 return {"format": UNKNOWN, "images": [],
-                        "notes": ["a tar archive without manifest.json (docker-archive) or oci-layout + index.json"]}
+                        "notes": [text(lang, "artifact.note.tar_unknown")]}
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise ArtifactError("damaged tar archive: %s" % exc)
+            raise ArtifactError("artifact.error.tar", error=exc)
     if b"\0" in head:
-        return {"format": UNKNOWN, "images": [], "notes": ["binary file of no known format"]}
+        return {"format": UNKNOWN, "images": [], "notes": [text(lang, "artifact.note.binary")]}
     if any(m in head for m in _SQL_MARKERS):
         return {"format": SQL_DUMP, "images": [], "notes": []}
     if _DOCKERFILE_FROM.search(head) and not _SQL_STATEMENT.search(head):
         return {"format": DOCKERFILE, "images": [], "notes": []}
     if _SQL_STATEMENT.search(head):
-        return {"format": SQL_DUMP, "images": [], "notes": ["SQL statements without a pg_dump header"]}
-    return {"format": UNKNOWN, "images": [], "notes": ["text file of no known format"]}
+        return {"format": SQL_DUMP, "images": [], "notes": [text(lang, "artifact.note.sql_no_header")]}
+    return {"format": UNKNOWN, "images": [], "notes": [text(lang, "artifact.note.text_unknown")]}
 
 
-def inspect(path):
-    """Everything the inventory records about one delivered file."""
+def inspect(path, lang=DEFAULT_LANGUAGE):
+    """Everything the inventory records about one delivered file (notes in ``lang``)."""
     info = {"path": path, "exists": os.path.exists(path)}
     if not info["exists"]:
         return info
     if os.path.isdir(path):
         info.update(kind="directory", format=UNKNOWN,
-                    notes=["a directory; artifacts are files (a directory-format dump is a source, not an artifact)"])
+                    notes=[text(lang, "artifact.note.directory")])
         return info
     digest, size = sha256_file(path)
     info.update(kind="file", size=size, sha256=digest)
     try:
-        info.update(detect(path))
+        info.update(detect(path, lang))
     except ArtifactError as exc:
-        info.update(format=UNKNOWN, images=[], notes=[str(exc)])
+        info.update(format=UNKNOWN, images=[], notes=[rendered(exc, lang)])
     images = info.get("images") or []
     info["image_refs"] = [r for img in images for r in img["refs"]]
     info["config_digest"] = images[0]["config_digest"] if images else None
@@ -251,13 +252,14 @@ def assess(specs, base_dir, engine, policy):
     artifacts, checks, decisions = [], [], []
     for spec in specs:
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
-        info = inspect(path)
+        info = inspect(path, lang)
         info.update(id=spec["id"], expected_format=spec.get("format"))
         diffs = compare(spec, info)
         info["decisions"] = []
         found = dict((d[0], d[1:]) for d in diffs)
         for field in _fields_to_check(spec, info):
-            check = {"id": "artifact.%s.%s" % (spec["id"], field), "description": "artifact %s %s" % (spec["id"], field),
+            check = {"id": "artifact.%s.%s" % (spec["id"], field),
+                     "description": text(lang, "check.description.artifact", id=spec["id"], field=field),
                      "sql": None, "severity": "high"}
             if field not in found:
                 value = {"presence": spec["path"], "format": info.get("format"), "sha256": info.get("sha256"),

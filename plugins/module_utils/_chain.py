@@ -20,6 +20,7 @@ import json
 import os
 
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
 
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
@@ -103,14 +104,21 @@ def rollback(workspace, subject):
     return out
 
 
-def verify(workspace, allowed_signers=None, require_seals=False, now=None):
+def _problem(lang, kind, where, code, **params):
+    return {"kind": kind, "where": where, "detail": message(lang, "verify.detail." + code, **params)}
+
+
+def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=DEFAULT_LANGUAGE):
     """Re-walk the chain, check its seals against ``allowed_signers``, and re-hash every file it names.
 
     Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash, seals);
-    each problem is dict(kind, where, detail), the first one being the earliest.
+    each problem is dict(kind, where, detail), the first one being the earliest, the detail in ``lang``.
     """
     journal = os.path.join(workspace, JOURNAL)
     problems = []
+
+    def add(kind, where, code, **params):
+        problems.append(_problem(lang, kind, where, code, **params))
     evidence = {}
     views = {}
     snapshots = {}
@@ -121,32 +129,30 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
     last_end = 0         # the last line after which no run was open (a run that ended, a seal)
     if not os.path.exists(journal):
         return {"ok": False, "lines": 0, "evidence_checked": 0, "views_checked": 0, "last_hash": None,
-                "problems": [{"kind": "journal_missing", "where": JOURNAL, "detail": "no journal in the workspace"}]}
+                "problems": [_problem(lang, "journal_missing", JOURNAL, "no_journal")]}
     with open(journal, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             lines = number
             where = "%s:%d" % (JOURNAL, number)
             if not raw.endswith(b"\n"):
-                problems.append({"kind": "journal_torn", "where": where, "detail": "last line is incomplete"})
+                add("journal_torn", where, "torn")
                 break
             try:
                 line = json.loads(raw.decode("utf-8"))
             except ValueError as exc:
-                problems.append({"kind": "journal_altered", "where": where, "detail": "not JSON: %s" % exc})
+                add("journal_altered", where, "not_json", error=exc)
                 break
             if not isinstance(line, dict):
-                problems.append({"kind": "journal_altered", "where": where, "detail": "not a JSON object"})
+                add("journal_altered", where, "not_object")
                 break
             if line.get("seq") != number:
-                problems.append({"kind": "journal_altered", "where": where,
-                                 "detail": "sequence %r where %d was due (line removed or added)" % (line.get("seq"), number)})
+                add("journal_altered", where, "sequence", found=line.get("seq"), due=number)
                 break
             if line.get("prev") != prev:
-                problems.append({"kind": "journal_altered", "where": where,
-                                 "detail": "does not follow line %d (line removed, added or altered)" % (number - 1)})
+                add("journal_altered", where, "prev", line=number - 1)
                 break
             if line.get("hash") != line_hash(line):
-                problems.append({"kind": "journal_altered", "where": where, "detail": "content does not match its hash"})
+                add("journal_altered", where, "hash")
                 break
             prev = line["hash"]
             hashes.append(prev)
@@ -166,37 +172,34 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None):
                     snapshots[made["dest"]] = (made["manifest_sha256"], number)
             elif line.get("kind") == "view_altered":
                 # Found by a later run before it rewrote the view; the altered copy was kept.
-                problems.append({"kind": "view_altered", "where": str(data.get("path")),
-                                 "detail": "found altered at %s:%d, kept as %s" % (JOURNAL, number, data.get("kept_as"))})
-    seal_report = _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now)
+                add("view_altered", str(data.get("path")), "view_kept", at=where, kept=data.get("kept_as"))
+    seal_report = _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now, lang)
     problems.extend(seal_report.pop("problems"))
     for rel, (digest, number) in sorted(evidence.items()):
         path = os.path.join(workspace, rel)
         if not os.path.isfile(path):
-            problems.append({"kind": "evidence_missing", "where": rel, "detail": "named at %s:%d" % (JOURNAL, number)})
+            add("evidence_missing", rel, "named_at", at="%s:%d" % (JOURNAL, number))
         elif sha256_file(path) != digest:
-            problems.append({"kind": "evidence_altered", "where": rel,
-                             "detail": "sha256 differs from %s:%d" % (JOURNAL, number)})
+            add("evidence_altered", rel, "sha_differs", at="%s:%d" % (JOURNAL, number))
     root = os.path.join(workspace, EVIDENCE_DIR)
     for base, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
             rel = os.path.relpath(os.path.join(base, name), workspace)
             if rel not in evidence:
-                problems.append({"kind": "evidence_added", "where": rel, "detail": "not named by the journal"})
+                add("evidence_added", rel, "not_named")
     for rel, (digest, number) in sorted(views.items()):
         path = os.path.join(workspace, rel)
         if not os.path.isfile(path):
-            problems.append({"kind": "view_missing", "where": rel, "detail": "named at %s:%d" % (JOURNAL, number)})
+            add("view_missing", rel, "named_at", at="%s:%d" % (JOURNAL, number))
         elif sha256_file(path) != digest:
-            problems.append({"kind": "view_altered", "where": rel,
-                             "detail": "differs from the version recorded at %s:%d" % (JOURNAL, number)})
+            add("view_altered", rel, "view_differs", at="%s:%d" % (JOURNAL, number))
     logs = os.path.join(workspace, LOG_DIR)
     for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
         rel = "%s/%s" % (LOG_DIR, name)
         if rel not in views and not name.startswith("."):
-            problems.append({"kind": "view_added", "where": rel, "detail": "not named by the journal"})
-    problems.extend(_snapshot_problems(workspace, snapshots))
+            add("view_added", rel, "not_named")
+    problems.extend(_snapshot_problems(workspace, snapshots, lang))
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
             "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev,
             "seals": seal_report}
@@ -221,7 +224,7 @@ def _ranges(numbers):
     return out
 
 
-def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None):
+def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None, lang=DEFAULT_LANGUAGE):
     """Which lines a valid seal proves, and where the seals and the chain disagree.
 
     A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose
@@ -234,8 +237,7 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
         return dict(report, problems=problems)
     covered = set()
     if seals and not allowed_signers:
-        problems.append({"kind": "seal_unchecked", "where": "%s:%d" % (JOURNAL, seals[0][0]),
-                         "detail": "the journal is sealed but the SSOT names no hitl.allowed_signers to check it"})
+        problems.append(_problem(lang, "seal_unchecked", "%s:%d" % (JOURNAL, seals[0][0]), "no_signers"))
         return dict(report, problems=problems)
     for number, seal in seals:
         report["checked"] += 1
@@ -244,28 +246,25 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
             verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"),
                                             _sshsig.SEAL_NAMESPACE, allowed_signers, now)
         except _sshsig.SignatureError as exc:
-            problems.append({"kind": "seal_unverifiable", "where": where, "detail": "%s %s" % (
-                exc.code, " ".join("%s=%s" % kv for kv in sorted(exc.params.items())))})
+            problems.append({"kind": "seal_unverifiable", "where": where, "detail": message(lang, exc.code, **exc.params)})
             break
         if not verdict.ok:
             kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"
-            problems.append({"kind": kind, "where": where, "detail": "%s (key %s): the lines it claims to seal are "
-                             "not proven" % (verdict.code, verdict.key or "-")})
+            problems.append(_problem(lang, kind, where, "seal_unproven", why=message(lang, verdict.code, **verdict.params),
+                                     key=verdict.key or "-"))
             continue
         first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
         if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
                 and 1 <= first <= upto < number and len(signed) == upto - first + 1):
-            problems.append({"kind": "seal_invalid", "where": where, "detail": "malformed seal"})
+            problems.append(_problem(lang, "seal_invalid", where, "seal_malformed"))
             continue
         actual = [h[:16] for h in hashes[first - 1:upto]]
         changed = next((i for i, (a, b) in enumerate(zip(actual, signed)) if a != b), None)
         if changed is None and hashes[upto - 1] != seal.get("head"):
             changed = upto - first
         if changed is not None:
-            problems.append({"kind": "journal_rewritten", "where": "%s:%d" % (JOURNAL, first + changed),
-                             "detail": "differs from what the seal at line %d (by %s) signed: the history was "
-                                       "rewritten, even if every later hash agrees" % (
-                                           number, verdict.params.get("principal"))})
+            problems.append(_problem(lang, "journal_rewritten", "%s:%d" % (JOURNAL, first + changed), "seal_rewritten",
+                                     line=number, key=verdict.params.get("principal")))
             covered.update(range(first, first + changed))  # the lines before it are still what was signed
             continue
         report["valid"] += 1
@@ -279,31 +278,29 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
     report["unsealed"] = unsealed
     if require_seals:
         for a, b in unsealed:
-            problems.append({"kind": "journal_unsealed", "where": "%s:%d" % (JOURNAL, a),
-                             "detail": "lines %d-%d are covered by no valid seal" % (a, b)})
+            problems.append(_problem(lang, "journal_unsealed", "%s:%d" % (JOURNAL, a), "unsealed", lines="%d-%d" % (a, b)))
     problems.sort(key=lambda p: (int(p["where"].rsplit(":", 1)[1]), p["kind"] == "journal_unsealed"))
     return dict(report, problems=problems)
 
 
-def _snapshot_problems(workspace, snapshots):
+def _snapshot_problems(workspace, snapshots, lang=DEFAULT_LANGUAGE):
     """Every snapshot the journal recorded, re-hashed against its manifest and the manifest against the journal."""
     out = []
     for folder, (digest, number) in sorted(snapshots.items()):
         where = os.path.relpath(folder, workspace) if os.path.isabs(folder) else folder
         if not os.path.isdir(folder):
-            out.append({"kind": "snapshot_missing", "where": where, "detail": "taken at %s:%d" % (JOURNAL, number)})
+            out.append(_problem(lang, "snapshot_missing", where, "snapshot_taken", at="%s:%d" % (JOURNAL, number)))
             continue
         try:
             report = _snapshot.verify(folder, digest)
         except _snapshot.SnapshotError as exc:
-            out.append({"kind": "snapshot_altered", "where": where, "detail": str(exc)})
+            out.append(_problem(lang, "snapshot_altered", where, "snapshot_unreadable", error=rendered(exc, lang)))
             continue
         for name in report["missing"]:
-            out.append({"kind": "snapshot_missing", "where": "%s/%s" % (where, name),
-                        "detail": "listed in its manifest"})
+            out.append(_problem(lang, "snapshot_missing", "%s/%s" % (where, name), "snapshot_listed"))
         for item in report["altered"]:
-            out.append({"kind": "snapshot_altered", "where": "%s/%s" % (where, item["name"]),
-                        "detail": "sha256 differs from its manifest (taken at %s:%d)" % (JOURNAL, number)})
+            out.append(_problem(lang, "snapshot_altered", "%s/%s" % (where, item["name"]), "snapshot_altered",
+                                at="%s:%d" % (JOURNAL, number)))
         for name in report["extra"]:
-            out.append({"kind": "snapshot_added", "where": "%s/%s" % (where, name), "detail": "not in its manifest"})
+            out.append(_problem(lang, "snapshot_added", "%s/%s" % (where, name), "snapshot_extra"))
     return out

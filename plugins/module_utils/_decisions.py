@@ -383,7 +383,7 @@ def launcher_approvals(value, lang="pt-BR"):
         try:
             value = _yaml.parse(value)[0]
         except _yaml.LoadError as exc:
-            raise ApprovalError("ssot_approvals: %s" % text(lang, exc.code, **exc.params))
+            raise ApprovalError(text(lang, "approvals.launcher_invalid", error=text(lang, exc.code, **exc.params)))
     if isinstance(value, dict):
         value = value["approvals"] if set(value) == {"approvals"} else [value]
     return value if isinstance(value, list) else [value]

@@ -28,11 +28,13 @@ import json
 import subprocess
 import threading
 
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+
 BLOCK = 1 << 20
 STDERR_LINES = 200
 
 
-class EngineError(Exception):
+class EngineError(Coded):
     """A docker command failed; the message names the command and what docker said."""
 
 
@@ -83,20 +85,13 @@ class Engine(object):
         try:
             found = json.loads(out)
         except ValueError:
-            raise EngineError("docker %s inspect %s: %s" % (kind, name, out.strip()[:200]))
+            raise EngineError("engine.unreadable", kind=kind, name=name, answer=out.strip()[:200])
         return found[0] if isinstance(found, list) and found else None
 
     def running(self, name):
         """True / False for an existing container, None when there is none of that name."""
         state = self.inspect(name, fmt="{{.State.Running}}")
         return None if state is None else state == "true"
-
-    def checked(self, args, what=None, data=None):
-        """stdout of ``docker <args>``; EngineError with docker's message when it fails."""
-        rc, out, err = self.run(args, data)
-        if rc != 0:
-            raise EngineError("docker %s: %s" % (what or " ".join(str(a) for a in args[:3]), err.strip()[-300:]))
-        return out
 
     # --- streams ----------------------------------------------------------------
     def stream(self, args, write):

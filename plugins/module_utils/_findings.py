@@ -18,7 +18,7 @@ import ipaddress
 import re
 import subprocess
 
-from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded, human_size, message as text
 
 DUMP_TOOLS = ("pg_dump", "pg_dumpall", "pg_restore")
 _TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
@@ -36,13 +36,17 @@ SUPERUSER_SQL = ("SELECT rolname FROM pg_authid WHERE rolsuper AND rolcanlogin A
 SIZES_SQL = "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datallowconn ORDER BY datname;"
 
 
+class SizeError(Coded, ValueError):
+    """A size the SSOT gives that is not one."""
+
+
 def size_bytes(value):
     """'10GiB', '500 MB', 1024 -> bytes."""
     if isinstance(value, int):
         return value
     m = _SIZE.match(str(value))
     if not m:
-        raise ValueError("%r is not a size (use 10GiB, 500MB or a number of bytes)" % (value,))
+        raise SizeError("size.invalid", value=repr(value))
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 

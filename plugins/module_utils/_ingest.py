@@ -22,11 +22,12 @@ import socket
 
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
 from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, Coded, message, rendered
 
 TMP_PREFIX = "/tmp/ssot-ingest-"
 
 
-class IngestError(Exception):
+class IngestError(Coded):
     """An ingest step failed; the message says which and why."""
 
 
@@ -39,12 +40,12 @@ def major_text(num):
     return str(num // 10000) if num >= 100000 else "%d.%d" % (num // 10000, (num // 100) % 100)
 
 
-def tool_version(engine, container, tool):
-    """(major as server_version_num, 'x.y') of a client tool inside a container, or (None, reason)."""
+def tool_version(engine, container, tool, lang=DEFAULT_LANGUAGE):
+    """(major as server_version_num, 'x.y') of a client tool inside a container, or (None, why: the tool's words)."""
     rc, out, err = engine.exec(container, [tool, "--version"])
     m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?", out or "")
     if rc != 0 or not m:
-        return None, ((err or out).strip()[-200:] or "%s not found" % tool)
+        return None, ((err or out).strip()[-200:] or message(lang, "ingest.reason.tool_missing", tool=tool))
     first, second = int(m.group(1)), int(m.group(2) or 0)
     num = first * 10000 if first >= 10 else first * 10000 + second * 100
     return num, m.group(0).split(") ", 1)[1]
@@ -76,8 +77,12 @@ def detect_dump(path):
     return "custom-dump" if head == b"PGDMP" else "sql-dump"
 
 
-def check_source(engine, src, workspace, user, target):
-    """One source of the SSOT: found or missing, with what was seen. Never raises for a missing source."""
+def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
+    """One source of the SSOT: found or missing, with what was seen (in ``lang``). Never raises for a missing
+    source."""
+    def missing(out, code, **params):
+        return dict(out, status="missing", reason=message(lang, "ingest.reason." + code, **params))
+
     out = {"id": src["id"], "kind": src["kind"], "databases": list(src.get("databases") or [])}
     try:
         if src["kind"] == "container":
@@ -85,29 +90,28 @@ def check_source(engine, src, workspace, user, target):
             out["container"] = name
             running = engine.running(name) if name else None
             if running is None:
-                return dict(out, status="missing", reason="container %r does not exist" % name)
+                return missing(out, "no_container", name=name)
             if not running:
-                return dict(out, status="missing", reason="container %r exists but is not running" % name)
+                return missing(out, "not_running", name=name)
             out["server"] = server_info(engine, name, user)
             found = databases(engine, name, user)
             wanted = out["databases"] or sorted(d for d in found if d != "postgres")
             lacking = [d for d in wanted if d not in found]
             out["databases"] = [d for d in wanted if d in found]
             out["database_info"] = dict((d, found[d]) for d in out["databases"])
-            dump_major, dump_version = tool_version(engine, name, "pg_dump")
-            restore_major, restore_version = tool_version(engine, target, "pg_restore")
+            dump_major, dump_version = tool_version(engine, name, "pg_dump", lang)
+            restore_major, restore_version = tool_version(engine, target, "pg_restore", lang)
             out["tools"] = {"pg_dump": "%s (in %s)" % (dump_version, name),
                             "pg_restore": "%s (in %s)" % (restore_version, target)}
             problems = []
             if lacking:
-                problems.append("database(s) not in %s: %s" % (name, ", ".join(lacking)))
+                problems.append(message(lang, "ingest.reason.no_database", container=name, names=", ".join(lacking)))
             if dump_major is None or dump_major < out["server"]["major_num"]:
-                problems.append("pg_dump in %s (%s) is older than the source server %s: use a container with client "
-                                "tools %s or newer" % (name, dump_version, out["server"]["version"],
-                                                       out["server"]["major"]))
+                problems.append(message(lang, "ingest.reason.old_pg_dump", container=name, version=dump_version,
+                                        server=out["server"]["version"], major=out["server"]["major"]))
             if restore_major is None or (dump_major is not None and restore_major < dump_major):
-                problems.append("pg_restore in %s (%s) is older than pg_dump (%s)" % (target, restore_version,
-                                                                                     dump_version))
+                problems.append(message(lang, "ingest.reason.old_pg_restore", container=target,
+                                        version=restore_version, dump=dump_version))
             if problems:
                 return dict(out, status="missing", reason="; ".join(problems))
             return dict(out, status="found")
@@ -116,16 +120,15 @@ def check_source(engine, src, workspace, user, target):
             full = path if os.path.isabs(path) else os.path.join(workspace, path)
             out["path"] = full
             if not path or not os.path.exists(full):
-                return dict(out, status="missing", reason="no file at %s" % full)
+                return missing(out, "no_file", path=full)
             fmt = detect_dump(full)
             if fmt is None:
-                return dict(out, status="missing", reason="%s is a folder without toc.dat (not a pg_dump -Fd)" % full)
+                return missing(out, "folder_not_dump", path=full)
             out["format"] = src.get("format") or fmt
             if out["format"] != fmt:
-                return dict(out, status="missing", reason="the SSOT says %s, the file is %s" % (out["format"], fmt))
+                return missing(out, "format_differs", expected=out["format"], found=fmt)
             if len(out["databases"]) != 1:
-                return dict(out, status="missing", reason="a dump source names exactly one target database "
-                                                          "(databases: [name])")
+                return missing(out, "one_database")
             out["bytes"] = os.path.getsize(full) if os.path.isfile(full) else sum(
                 os.path.getsize(os.path.join(full, f)) for f in os.listdir(full))
             return dict(out, status="found")
@@ -135,15 +138,13 @@ def check_source(engine, src, workspace, user, target):
             with socket.create_connection((conn.get("host"), int(conn.get("port", 5432))), timeout=3):
                 pass
         except (OSError, ValueError) as exc:
-            return dict(out, status="missing", reason="%s:%s does not answer (%s)" % (
-                conn.get("host"), conn.get("port", 5432), exc))
-        return dict(out, status="found", note="reachable; ingest from a connection reference is not supported yet "
-                                              "(run the source as a container or give a dump file)")
+            return missing(out, "no_answer", host=conn.get("host"), port=conn.get("port", 5432), error=exc)
+        return dict(out, status="found", note=message(lang, "ingest.note.connection"))
     except (_pgdata.PgDataError, OSError) as exc:
-        return dict(out, status="missing", reason=str(exc))
+        return missing(out, "unreadable", error=rendered(exc, lang))
 
 
-def plan(engine, sources, target, user, checksums=True):
+def plan(engine, sources, target, user, checksums=True, lang=DEFAULT_LANGUAGE):
     """Per found source and database: what the target holds. Returns a list of items.
 
     action: ``load`` (absent in the target), ``present`` (the target matches the source: nothing to do),
@@ -164,8 +165,8 @@ def plan(engine, sources, target, user, checksums=True):
                 same_major = src["server"]["major_num"] == target_major
                 item["checksums"] = bool(checksums and same_major)
                 if checksums and not same_major:
-                    item["note"] = ("row counts only: source %s and target %s are different majors (the text form "
-                                    "of some types differs)" % (src["server"]["major"], major_text(target_major)))
+                    item["note"] = message(lang, "ingest.note.rows_only", source=src["server"]["major"],
+                                           target=major_text(target_major))
             if db not in target_dbs:
                 item["action"] = "load"
             elif src["kind"] == "container":
@@ -176,8 +177,7 @@ def plan(engine, sources, target, user, checksums=True):
                             action="reload" if mismatches else "present",
                             fingerprint=fingerprint(source_stats, target_stats))
             else:
-                item.update(action="present", note="the database exists in the target; a dump source is loaded "
-                                                  "only into a database that is not there")
+                item.update(action="present", note=message(lang, "ingest.note.dump_present"))
             items.append(item)
     return items
 
@@ -249,7 +249,7 @@ def container_uid(engine, container):
     try:
         return int(out.split()[0])
     except (IndexError, ValueError):
-        raise IngestError("cannot tell which uid runs in %s: %s" % (container, err.strip()[-200:]))
+        raise IngestError("ingest.error.uid", container=container, error=err.strip()[-200:])
 
 
 def copy_folder_in(engine, path, container, dest, uid):
@@ -265,7 +265,7 @@ def copy_folder_in(engine, path, container, dest, uid):
             tar.add(path, arcname=os.path.basename(dest), filter=owned)
     rc, errors = engine.feed(["cp", "-", "%s:%s" % (container, os.path.dirname(dest))], produce)
     if rc != 0:
-        raise IngestError("copying %s into %s failed: %s" % (path, container, " ".join(errors)[-300:]))
+        raise IngestError("ingest.error.copy", path=path, container=container, error=" ".join(errors)[-300:])
 
 
 def load_dump(engine, path, fmt, target, db, user, jobs=1):
@@ -305,7 +305,7 @@ def globals_plan(engine, source, target, user):
     """
     rc, out, err = engine.exec(source, ["pg_dumpall", "-U", user, "--globals-only"])
     if rc != 0:
-        raise IngestError("pg_dumpall --globals-only in %s: %s" % (source, err.strip()[-300:]))
+        raise IngestError("ingest.error.globals", container=source, error=err.strip()[-300:])
     return split_globals(out, target_roles(engine, target, user))
 
 
@@ -341,7 +341,7 @@ def apply_globals(engine, target, user, statements):
                              data="\n".join(statements) + "\n")
     if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
-        raise IngestError("creating roles in %s failed: %s" % (target, (err.strip().splitlines() or [""])[0][:200]))
+        raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])
 
 
 def restore_errors(lines):

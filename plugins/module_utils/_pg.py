@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.ssot.governance.plugins.module_utils import _versions
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, Coded, message, rendered
 
 try:
     import psycopg2
@@ -35,7 +36,7 @@ SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 OPERATORS = ("equals", "in", "regex", "not_empty", "contains", "version_range")
 
 
-class CheckError(Exception):
+class CheckError(Coded):
     pass
 
 
@@ -73,40 +74,41 @@ def parse_expectation(expected):
     """Scalar -> equals; a one-key mapping -> that operator. Returns (operator, value)."""
     if isinstance(expected, dict):
         if len(expected) != 1 or next(iter(expected)) not in OPERATORS:
-            raise CheckError(
-                "expectation %r: use a plain value, or one of %s as the only key" % (expected, ", ".join(OPERATORS)))
+            raise CheckError("check.error.expectation", value=repr(expected), operators=", ".join(OPERATORS))
         op, value = next(iter(expected.items()))
         return op, value
     return "equals", expected
 
 
-def compare(expected, actual):
-    """Return (status, description of the expectation)."""
+def compare(expected, actual, lang=DEFAULT_LANGUAGE):
+    """Return (status, description of the expectation in ``lang``)."""
     op, value = parse_expectation(expected)
     actual = normalize(actual)
     if op == "equals":
         return (MATCH if actual == normalize(value) else DEVIATION), normalize(value)
     if op == "in":
         options = [normalize(v) for v in (value if isinstance(value, list) else [value])]
-        return (MATCH if actual in options else DEVIATION), "one of %s" % ", ".join(options)
+        return (MATCH if actual in options else DEVIATION), message(lang, "check.expected.in",
+                                                                   values=", ".join(options))
     if op == "regex":
         try:
             ok = re.search(str(value), actual) is not None
         except re.error as exc:
-            raise CheckError("invalid regex %r: %s" % (value, exc))
-        return (MATCH if ok else DEVIATION), "matches /%s/" % value
+            raise CheckError("check.error.regex", value=repr(value), error=exc)
+        return (MATCH if ok else DEVIATION), message(lang, "check.expected.regex", pattern=value)
     if op == "not_empty":
-        return (MATCH if actual.strip() else DEVIATION), "not empty"
+        return (MATCH if actual.strip() else DEVIATION), message(lang, "check.expected.not_empty")
     if op == "version_range":
         try:
             ok = _versions.satisfies(actual, value)
         except _versions.VersionError as exc:
-            raise CheckError("version_range %r: %s" % (value, exc))
-        return (MATCH if ok else DEVIATION), "version %s" % value
+            raise CheckError("check.error.version_range", value=repr(value), error=exc)
+        return (MATCH if ok else DEVIATION), message(lang, "check.expected.version", range=value)
     # contains: a list setting such as shared_preload_libraries
     items = [i.strip() for i in actual.split(",") if i.strip()]
     wanted = [normalize(v) for v in (value if isinstance(value, list) else [value])]
-    return (MATCH if all(w in items for w in wanted) else DEVIATION), "contains %s" % ", ".join(wanted)
+    return (MATCH if all(w in items for w in wanted) else DEVIATION), message(lang, "check.expected.contains",
+                                                                             values=", ".join(wanted))
 
 
 def psql_block(sql, columns, rows):
@@ -126,7 +128,8 @@ class ReadOnlySession(object):
     def __init__(self, host, port, user, password, dbname, connect_timeout=10, application_name="ssot.governance",
                  language="pt-BR"):
         if not HAS_PSYCOPG2:
-            raise CheckError("psycopg2 is not installed on the target: pip install psycopg2-binary")
+            raise CheckError("check.error.psycopg2")
+        self.language = language
         self.dsn_text = "host=%s port=%s user=%s dbname=%s" % (host, port, user, dbname)
         self.dbname = dbname
         try:
@@ -136,7 +139,8 @@ class ReadOnlySession(object):
                 options="-c default_transaction_read_only=on",
             )
         except psycopg2.Error as exc:
-            raise CheckError(connect_error(str(exc), host, port, user, dbname, connect_timeout, password, language))
+            raise CheckError("check.error.query", error=connect_error(str(exc), host, port, user, dbname, connect_timeout,
+                                                                      password, language))
         self.conn.set_session(readonly=True, autocommit=True)
         self.queries = []
         self.transcript = []
@@ -155,7 +159,9 @@ class ReadOnlySession(object):
 
 
 def run_checks(session, expected_major, settings):
-    """Run the SSOT expectations in ``session``. Returns the result dict pg_check reports."""
+    """Run the SSOT expectations in ``session``. Returns the result dict pg_check reports (texts in the session's
+    language)."""
+    lang = session.language
     checks = []
     _, rows = session.query("SELECT version();")
     version_text = rows[0][0]
@@ -164,25 +170,27 @@ def run_checks(session, expected_major, settings):
     major = major_from_version_num(rows_num)
     read_only = session.query("SHOW transaction_read_only;")[1][0][0]
     if expected_major is not None:
-        check = {"id": "postgres.major", "description": "server major version", "sql": "SHOW server_version_num;",
+        check = {"id": "postgres.major", "description": message(lang, "check.description.version"),
+                 "sql": "SHOW server_version_num;",
                  "expected": _versions.as_text(expected_major), "actual": major}
         try:
-            check["status"] = compare({"version_range": expected_major}, major)[0]
+            check["status"] = compare({"version_range": expected_major}, major, lang)[0]
         except CheckError as exc:
-            check.update(status=ERROR, message=str(exc))
+            check.update(status=ERROR, message=rendered(exc, lang))
         checks.append(check)
     for name in sorted(settings or {}):
-        check = {"id": "setting.%s" % name, "description": "setting %s" % name, "sql": "SHOW %s;" % name}
+        check = {"id": "setting.%s" % name, "description": message(lang, "check.description.setting", name=name),
+                 "sql": "SHOW %s;" % name}
         try:
             if not SETTING_NAME.match(name):
-                raise CheckError("%r is not a setting name" % name)
+                raise CheckError("check.error.setting_name", name=repr(name))
             parse_expectation(settings[name])
             _, rows = session.query(check["sql"])
-            status, wanted = compare(settings[name], rows[0][0])
+            status, wanted = compare(settings[name], rows[0][0], lang)
             check.update(expected=wanted, actual=normalize(rows[0][0]), status=status)
         except (CheckError,) + PG_ERRORS as exc:
             check.update(expected=normalize(settings[name]), actual=None, status=ERROR,
-                         message=str(exc).strip())
+                         message=rendered(exc, lang).strip())
         checks.append(check)
     return {
         "server_version": version_text,
@@ -221,7 +229,6 @@ _CONNECT_CAUSES = (
 def connect_error(detail, host, port, user, dbname, timeout, password=None, lang="pt-BR"):
     """Why a connection failed, in the operator's language, with what to do next; never the password."""
     from ansible_collections.ssot.governance.plugins.module_utils import _secrets
-    from ansible_collections.ssot.governance.plugins.module_utils._text import message
     text_value = _secrets.mask_dsn(detail.strip())
     if password and len(str(password)) >= 4:
         text_value = text_value.replace(str(password), _secrets.MASK)

@@ -17,9 +17,10 @@ import threading
 
 from ansible_collections.ssot.governance.plugins.module_utils import _text
 from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 
 
-class PgDataError(Exception):
+class PgDataError(Coded):
     """A query failed; the message says where and why."""
 
 
@@ -74,7 +75,7 @@ def psql(engine, container, sql, db="postgres", user="postgres"):
     if rc != 0:
         lines = err.strip().splitlines()
         errors = [line for line in lines if line.startswith(("ERROR", "FATAL", "psql:"))] or lines[-3:]
-        raise PgDataError("psql in %s (%s): %s" % (container, db, " / ".join(errors)[:500]))
+        raise PgDataError("pgdata.psql_failed", container=container, database=db, error=" / ".join(errors)[:500])
     return [line.split("\t") for line in out.splitlines() if line]
 
 

@@ -21,8 +21,8 @@ import os
 import re
 import shutil
 
-from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
-from ansible_collections.ssot.governance.plugins.module_utils._engine import EngineError, psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 
 BLOCK = 1 << 20
 MANIFEST = "manifest.json"
@@ -33,7 +33,7 @@ HARMLESS_ENV = frozenset(("PATH", "PGDATA", "LANG", "LC_ALL", "TZ", "HOME", "HOS
                           "POSTGRES_HOST_AUTH_METHOD"))
 
 
-class SnapshotError(Exception):
+class SnapshotError(Coded):
     """A capture step failed; the message says which and why."""
 
 
@@ -80,7 +80,7 @@ def stream(engine, args, path, compress=False):
             if compress:
                 writer.close()
         if rc != 0:
-            raise SnapshotError("docker %s exited %d: %s" % (" ".join(args[:3]), rc, err.strip()[-500:]))
+            raise SnapshotError("engine.exited", command=" ".join(args[:3]), rc=rc, error=err.strip()[-500:])
         os.replace(tmp, path)
         return sink.size, sink.sha.hexdigest()
     finally:
@@ -115,7 +115,7 @@ def write_text(path, text):
 def _inspect(engine, name, kind="container"):
     found = engine.inspect(name, kind)
     if found is None:
-        raise SnapshotError("docker %s inspect %s: no such %s" % (kind, name, kind))
+        raise SnapshotError("engine.no_object", kind=kind, name=name)
     return found
 
 
@@ -153,11 +153,10 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
                          compress=compression == "gzip"), "dump")
         facts["pg_dumpall_version"] = engine.exec(container, ["pg_dumpall", "--version"])[1].strip()
     if "image_save" in capture_list and image_tag:
-        try:
-            committed = engine.checked(["commit", container, image_tag], "commit").strip()
-        except EngineError as exc:
-            raise SnapshotError(str(exc))
-        facts["committed_image"] = {"tag": image_tag, "id": committed}
+        rc, out, err = engine.run(["commit", container, image_tag])
+        if rc != 0:
+            raise SnapshotError("engine.exited", command="commit", rc=rc, error=err.strip()[-300:])
+        facts["committed_image"] = {"tag": image_tag, "id": out.strip()}
         add("snapshot-image.tar", stream(engine, ["save", image_tag], os.path.join(folder, "snapshot-image.tar")),
             "image")
     return files, facts
@@ -201,14 +200,14 @@ def verify(folder, manifest_sha256=None):
         try:
             found = sha256_file(path)[1]
         except OSError as exc:
-            raise SnapshotError("%s: %s" % (path, exc))
+            raise SnapshotError("snapshot.error.manifest", path=path, error=exc)
         if found != manifest_sha256:
             report["altered"].append({"name": MANIFEST, "expected": manifest_sha256, "found": found})
     try:
         with open(path, "rb") as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise SnapshotError("%s: %s" % (path, exc))
+        raise SnapshotError("snapshot.error.manifest", path=path, error=exc)
     listed = dict((f["name"], f) for f in manifest.get("files") or [])
     for name, entry in sorted(listed.items()):
         full = os.path.join(folder, name)
@@ -233,13 +232,6 @@ def verify(folder, manifest_sha256=None):
     report["ok"] = not (report["missing"] or report["altered"] or report["extra"])
     report["manifest"] = manifest
     return report
-
-
-def psql(engine, container, sql, db="postgres", user="postgres"):
-    try:
-        return _pgdata.psql(engine, container, sql, db, user)
-    except _pgdata.PgDataError as exc:
-        raise SnapshotError(str(exc))
 
 
 _LOCALE_PROVIDER = re.compile(rb" LOCALE_PROVIDER = '?\w+'?")
@@ -307,7 +299,7 @@ def restore(engine, dump_path, container, user="postgres", target_num=None, data
                             produce, keep=lambda line: "ERROR:" in line)
     errors = lines
     if rc not in (0, 3):
-        raise SnapshotError("psql restore exited %d: %s" % (rc, "; ".join(errors[-3:])))
+        raise SnapshotError("snapshot.error.restore", rc=rc, errors="; ".join(errors[-3:]))
     return errors, rewritten
 
 

@@ -29,6 +29,8 @@ import struct
 import subprocess
 import tempfile
 
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+
 APPROVAL_NAMESPACE = "approval@ssot.governance"
 SEAL_NAMESPACE = "seal@ssot.governance"
 ALLOWED_SIGNERS_MAX_BYTES = 256 * 1024
@@ -39,15 +41,10 @@ _TIMEOUT = 30
 APPROVAL_FIELDS = ("decision", "option", "ssot_digest", "approved_by", "approved_at", "expires_at", "reason")
 
 
-class SignatureError(Exception):
+class SignatureError(Coded):
     """Signing or verifying cannot be done at all (no ssh-keygen, an unreadable allowed-signers file, no key).
 
     ``code`` is a catalog key, ``params`` its placeholders."""
-
-    def __init__(self, code, **params):
-        super(SignatureError, self).__init__(code)
-        self.code = code
-        self.params = params
 
 
 def canonical(obj):
@@ -93,7 +90,7 @@ def _run(argv, data=b"", timeout=_TIMEOUT):
     except OSError as exc:
         raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error=exc.strerror or str(exc))
     except subprocess.TimeoutExpired:
-        raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error="timeout")
+        raise SignatureError("sig.cannot_run", tool=os.path.basename(argv[0]), error=Coded("sig.why.timeout"))
     return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
 
@@ -178,14 +175,14 @@ def read_allowed_signers(path):
     try:
         import stat
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SignatureError("sig.signers_unreadable", file=name, error="not a regular file")
+            raise SignatureError("sig.signers_unreadable", file=name, error=Coded("sig.why.not_regular"))
         raw = os.read(fd, ALLOWED_SIGNERS_MAX_BYTES + 1)
     except OSError as exc:
         raise SignatureError("sig.signers_unreadable", file=name, error=exc.strerror or str(exc))
     finally:
         os.close(fd)
     if len(raw) > ALLOWED_SIGNERS_MAX_BYTES:
-        raise SignatureError("sig.signers_unreadable", file=name, error="larger than 256 KiB")
+        raise SignatureError("sig.signers_unreadable", file=name, error=Coded("sig.why.too_large"))
     entries = []
     for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
         line = line.strip()
@@ -354,7 +351,7 @@ def key_file_blob(path):
     """The public key blob of a key file (private or .pub), or SignatureError."""
     tool = ssh_keygen()
     if not os.path.isfile(path):
-        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error="not found")
+        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error=Coded("sig.why.not_found"))
     pub = path if path.endswith(".pub") else None
     if pub is None and os.path.isfile(path + ".pub"):
         pub = path + ".pub"
@@ -369,7 +366,7 @@ def key_file_blob(path):
     try:
         return base64.b64decode(parts[1], validate=True)
     except (IndexError, ValueError, TypeError):
-        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error="not an SSH public key")
+        raise SignatureError("sig.key_unreadable", file=os.path.basename(str(path)), error=Coded("sig.why.not_public_key"))
 
 
 def sign(payload, namespace, key_file=None, agent_key=None):

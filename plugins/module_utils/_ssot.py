@@ -334,7 +334,7 @@ def _semantic_problems(doc, base_dir=None):
         try:
             _versions.parse_constraint(value)
         except _versions.VersionError as exc:
-            out.append(Problem("ssot.check.version_constraint", path, value=_show(value), detail=str(exc),
+            out.append(Problem("ssot.check.version_constraint", path, value=_show(value), detail=exc,
                                fix="ssot.fix.version_constraint"))
     return out
 

@@ -32,8 +32,30 @@ def catalog(lang):
 
 def message(lang, code, **params):
     """Catalog text with its {placeholders} filled; other braces (``{env: NAME}``) stay as written."""
-    return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0),
+    return _PLACEHOLDER.sub(lambda m: rendered(params[m.group(1)], lang) if m.group(1) in params else m.group(0),
                             catalog(lang)[code])
+
+
+class Coded(Exception):
+    """An error an operator reads: a catalog key and its parameters, rendered in the operator's language when it is
+    shown (``rendered(exc, lang)``). A parameter that is itself a Coded error is rendered in the same language."""
+
+    def __init__(self, code, **params):
+        super(Coded, self).__init__(code)
+        self.code, self.params = code, params
+
+    def render(self, lang=None):
+        return message(operator_language(lang), self.code, **self.params)
+
+    def __str__(self):
+        return self.render()
+
+
+def rendered(value, lang=None):
+    """A Coded error in ``lang``; anything else (an OSError, a tool's own output, a number) as its text."""
+    if isinstance(value, Coded):
+        return value.render(lang)
+    return value if isinstance(value, str) else str(value)
 
 
 def human_size(n):

@@ -9,8 +9,8 @@ PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + p
 
 from __future__ import annotations
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model, _pg
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model, _pg, _text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 VALIDATE = _model.phase("validate").number
 
@@ -18,6 +18,7 @@ VALIDATE = _model.phase("validate").number
 
 def run_named(session, checks, open_session):
     """The SSOT's named checks. A check on another database gets its own read-only session."""
+    lang = session.language
     out = []
     others = {}
     try:
@@ -28,7 +29,7 @@ def run_named(session, checks, open_session):
             try:
                 sql = spec["sql"].strip()
                 if ";" in sql.rstrip(";"):
-                    raise _pg.CheckError("one statement per check (found ';' inside): split it into two checks")
+                    raise _pg.CheckError("check.error.one_statement")
                 target = session
                 if spec.get("database") and spec["database"] != session.dbname:
                     if spec["database"] not in others:
@@ -38,13 +39,14 @@ def run_named(session, checks, open_session):
                 if isinstance(expect, dict) and set(expect) == {"rows"}:
                     actual = len(rows)
                     status = _pg.MATCH if actual == int(expect["rows"]) else _pg.DEVIATION
-                    check.update(expected="%d row(s)" % int(expect["rows"]), actual=str(actual), status=status)
+                    check.update(expected=text(lang, "check.expected.rows", count=int(expect["rows"])), actual=str(actual),
+                                 status=status)
                 else:
                     actual = rows[0][0] if rows and rows[0] else None
-                    status, wanted = _pg.compare(expect, actual)
+                    status, wanted = _pg.compare(expect, actual, lang)
                     check.update(expected=wanted, actual=_pg.normalize(actual), status=status)
             except _pg.CheckError as exc:
-                check.update(expected=_pg.normalize(expect), actual=None, status=_pg.ERROR, message=str(exc))
+                check.update(expected=_pg.normalize(expect), actual=None, status=_pg.ERROR, message=rendered(exc, lang))
             except _pg.PG_ERRORS as exc:
                 check.update(expected=_pg.normalize(expect), actual=None, status=_pg.ERROR,
                              message=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
@@ -62,11 +64,11 @@ def published_text(published):
     return ", ".join("%s:%d" % bp for bp in sorted(folded))
 
 
-def exposure_check(published, expected_ports):
+def exposure_check(published, expected_ports, lang=_text.DEFAULT_LANGUAGE):
     """SSOT target.ports against what the container publishes: a deviation like any other."""
     expected = published_text([{"bind": e.rsplit(":", 1)[0], "port": e.rsplit(":", 1)[1]} for e in expected_ports])
     actual = published_text(published)
-    return {"id": "exposure.published", "description": "published ports (target.ports)", "sql": None,
+    return {"id": "exposure.published", "description": text(lang, "check.description.exposure"), "sql": None,
             "severity": "high", "expected": expected, "actual": actual,
             "status": _pg.MATCH if expected == actual else _pg.DEVIATION}
 

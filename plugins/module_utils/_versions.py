@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+
 _CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)?\s*(\d+)(?:\.(\d+))?\s*$")
 
 
-class VersionError(ValueError):
+class VersionError(Coded, ValueError):
     pass
 
 
 def as_text(value):
     """YAML reads 9.4 as a float and 10 as an int; constraints are text."""
     if isinstance(value, bool):
-        raise VersionError("a version is not a boolean")
+        raise VersionError("version.error.boolean")
     if isinstance(value, float):
         return repr(value)
     return str(value).strip()
@@ -30,12 +32,12 @@ def parse_constraint(value):
     """Return [(operator, (major, minor|None))]. A bare version means ==."""
     text = as_text(value)
     if not text:
-        raise VersionError("empty version")
+        raise VersionError("version.error.empty")
     clauses = []
     for part in text.split(","):
         m = _CLAUSE.match(part)
         if not m:
-            raise VersionError("cannot read %r" % part.strip())
+            raise VersionError("version.error.unreadable", value=repr(part.strip()))
         op = m.group(1) or "=="
         clauses.append(("==" if op == "=" else op, (int(m.group(2)), int(m.group(3)) if m.group(3) else None)))
     return clauses
@@ -45,7 +47,7 @@ def major_key(major_text):
     """'9.4' -> (9, 4); '10' -> (10, None): the PostgreSQL major numbering."""
     m = re.match(r"^\s*(\d+)(?:\.(\d+))?", as_text(major_text))
     if not m:
-        raise VersionError("not a version: %r" % major_text)
+        raise VersionError("version.error.invalid", value=repr(major_text))
     return int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
 
 

@@ -107,7 +107,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _model, _pgdata, _result
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 
 PHASES = {"exposure": _model.phase("expose").number, "ingest": _model.phase("ingest").number}
@@ -140,7 +140,7 @@ def main():
     try:
         tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"], p["databases"] or None)
     except (_pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=str(exc), tables={}, changes=[], decisions=[])
+        module.fail_json(msg=rendered(exc, p["language"]), tables={}, changes=[], decisions=[])
     fingerprint = {"container": p["container"], "checksums": p["checksums"], "tables": tables}
     evidence = [_result.evidence("%s-fingerprint.json" % p["subject"], content=fingerprint)]
     if p["baseline"] is None:

@@ -113,7 +113,7 @@ evidence:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
@@ -140,18 +140,18 @@ def load_one(engine, item, src, p, roles):
     out["seconds"] = round(time.time() - start, 3)
     out["restore_errors"] = _ingest.restore_errors(errors)
     if rc1 != 0:
-        raise _ingest.IngestError(text(p["language"], "ingest.load.read_failed", source=item["source"], database=db,
-                                       rc=rc1, errors="; ".join(errors[-3:])))
+        raise _ingest.IngestError("ingest.load.read_failed", source=item["source"], database=db, rc=rc1,
+                                  errors="; ".join(errors[-3:]))
     if rc2 != 0 and not out["restore_errors"]:
-        raise _ingest.IngestError(text(p["language"], "ingest.load.load_failed", database=db, target=target, rc=rc2,
-                                       errors="; ".join(errors[-3:])))
+        raise _ingest.IngestError("ingest.load.load_failed", database=db, target=target, rc=rc2,
+                                  errors="; ".join(errors[-3:]))
     if src["kind"] == "container":
         what = item.get("checksums", False)
         source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user, what, [db])
         out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
         out["compared"] = _pgdata.compared(what, p["language"])
     else:
-        out["comparisons"], out["mismatches"], out["compared"] = [], [], "restore errors only (a dump file)"
+        out["comparisons"], out["mismatches"], out["compared"] = [], [], text(p["language"], "ingest.compared.dump")
     return out
 
 
@@ -189,7 +189,7 @@ def main():
             result["loaded"].append(loaded)
             result["mismatches"] += loaded["mismatches"]
     except (_ingest.IngestError, _pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=rendered(exc, p["language"]), **result)
     lines = []
     for d in result["loaded"]:
         lines.append("%s %s <- %s: %s in %.1f s (pg_dump %s; pg_restore %s)" % (

@@ -89,7 +89,7 @@ rollback:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
@@ -106,16 +106,14 @@ def main():
     result = {"changed": False, "dropped": [], "restored": [], "roles_dropped": [], "role_errors": []}
     try:
         if data.get("target") and data["target"] != target:
-            raise _ingest.IngestError(text(p["language"], "ingest.rollback.other_target", recorded=data["target"],
-                                           target=target))
+            raise _ingest.IngestError("ingest.rollback.other_target", recorded=data["target"], target=target)
         folder = data.get("snapshot") or ""
         dump = next((f["name"] for f in data.get("snapshot_files") or [] if f.get("kind") == "dump"), None)
         num = int(_pgdata.psql(engine, target, "SHOW server_version_num", user=user)[0][0])
         # Everything needed is checked before anything is dropped.
         for entry in data.get("databases") or []:
             if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
-                raise _ingest.IngestError(text(p["language"], "ingest.rollback.no_dump", folder=folder,
-                                               database=entry["name"]))
+                raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=entry["name"])
         for entry in data.get("databases") or []:
             db = entry["name"]
             _ingest.drop_database(engine, target, db, user)
@@ -124,7 +122,7 @@ def main():
                 result["dropped"].append(db)
                 continue
             if not dump or not os.path.isfile(os.path.join(folder, dump)):
-                raise _ingest.IngestError(text(p["language"], "ingest.rollback.no_dump", folder=folder, database=db))
+                raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=db)
             errors, _ = _snapshot.restore(engine, os.path.join(folder, dump), target, user, num, database=db)
             now = _pgdata.table_stats(engine, target, user, False, [db])
             before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
@@ -138,10 +136,10 @@ def main():
                     _pgdata.psql(engine, target, "DROP ROLE %s" % _ingest._quote_ident(role), user=user)
                     result["roles_dropped"].append(role)
                 except _pgdata.PgDataError as exc:
-                    result["role_errors"].append("%s: %s" % (role, exc))
+                    result["role_errors"].append("%s: %s" % (role, rendered(exc, p["language"])))
         left = [db for db in result["dropped"] if db in _ingest.databases(engine, target, user)]
     except (_ingest.IngestError, _pgdata.PgDataError, _snapshot.SnapshotError, OSError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=rendered(exc, p["language"]), **result)
     lines = ["-- rollback of the ingestion into %s from the pre-ingest snapshot %s" % (target, data.get("snapshot"))]
     lines += ["DROPPED  %s (created by the ingestion)" % db for db in result["dropped"]]
     for r in result["restored"]:

@@ -113,7 +113,7 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _ingest, _model, _pgdata, _result
-from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
 
 INGEST = _model.phase("ingest").number
 
@@ -170,7 +170,7 @@ def main():
     try:
         policy = _decisions.Policy(p)
     except _decisions.ApprovalError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=rendered(exc, lang))
     if not p["sources"]:
         module.exit_json(changed=False, sources=[], plan=[], checks=[], decisions=[], evidence=[],
                          milestone=_result.milestone("ingest", "clear"),
@@ -178,10 +178,12 @@ def main():
     engine = _engine.Engine(module)
     if engine.running(p["target"]) is not True:
         module.fail_json(msg=text(lang, "ingest.target_not_running", container=p["target"]))
-    sources = [_ingest.check_source(engine, s, p["workspace"], p["user"], p["target"]) for s in p["sources"]]
+    sources = [_ingest.check_source(engine, s, p["workspace"], p["user"], p["target"], lang) for s in p["sources"]]
     checks = [{"id": "ingest.source.%s" % s["id"], "description": text(lang, "ingest.deviation.missing", id=s["id"]),
-               "status": "match" if s["status"] == "found" else "deviation", "expected": "found",
-               "actual": s["status"] if s["status"] == "found" else "missing: %s" % s.get("reason"),
+               "status": "match" if s["status"] == "found" else "deviation",
+               "expected": text(lang, "ingest.expected.found"),
+               "actual": text(lang, "ingest.expected.found") if s["status"] == "found" else
+               text(lang, "ingest.actual.missing", reason=s.get("reason")),
                "severity": "high"} for s in sources]
     lines = [text(lang, "ingest.source.found", id=s["id"], kind=s["kind"]) if s["status"] == "found" else
              text(lang, "ingest.source.missing", id=s["id"], kind=s["kind"], reason=s.get("reason")) for s in sources]
@@ -198,9 +200,9 @@ def main():
         module.fail_json(msg=text(lang, "ingest.none_available", count=len(sources)) + " " + " ".join(steps),
                          **result)
     try:
-        plan = _ingest.plan(engine, sources, p["target"], p["user"], p["checksums"])
+        plan = _ingest.plan(engine, sources, p["target"], p["user"], p["checksums"], lang)
     except (_pgdata.PgDataError, _ingest.IngestError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=rendered(exc, lang), **result)
     by_id = dict((s["id"], s) for s in sources)
     decisions = []
     for item in plan:

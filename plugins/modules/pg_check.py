@@ -263,7 +263,7 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _result, _validate
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 
 def main():
@@ -291,7 +291,7 @@ def main():
         policy = _decisions.Policy(p)
         limit = _findings.size_bytes(p["size_limit"]) if p["size_limit"] not in (None, "") else None
     except (_decisions.ApprovalError, ValueError) as exc:
-        module.fail_json(msg=str(exc), queries=[])
+        module.fail_json(msg=rendered(exc, lang), queries=[])
     published = p["published_ports"]
     published = _findings.published_from_docker(published) if isinstance(published, dict) else (published or [])
 
@@ -302,12 +302,12 @@ def main():
     try:
         session = open_session(p["login_db"])
     except _pg.CheckError as exc:
-        module.fail_json(msg=str(exc), queries=[])
+        module.fail_json(msg=rendered(exc, lang), queries=[])
     try:
         result = _pg.run_checks(session, p["expected_major"], p["settings"])
         result["checks"].extend(_validate.run_named(session, p["checks"], open_session))
         if p["expected_ports"] is not None and p["published_ports"] is not None:
-            result["checks"].append(_validate.exposure_check(published, p["expected_ports"]))
+            result["checks"].append(_validate.exposure_check(published, p["expected_ports"], lang))
         versions = _findings.local_tool_versions(p["client_tools"])
         versions.update(p["client_versions"])
         found = _validate.findings(session, result["server_version_num"], lang, versions, published,
@@ -315,7 +315,7 @@ def main():
         result["transcript"] = session.transcript
         text_log = _pg.report_text(result, session.dsn_text) + _validate.findings_text(found)
     except (_pg.CheckError,) + _pg.PG_ERRORS as exc:
-        module.fail_json(msg=str(exc).strip(), queries=session.queries)
+        module.fail_json(msg=rendered(exc, lang).strip(), queries=session.queries)
     finally:
         session.close()
     del result["transcript"]

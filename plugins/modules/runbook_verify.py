@@ -127,7 +127,7 @@ def main():
         supports_check_mode=True,
     )
     report = _chain.verify(module.params["workspace"], module.params["allowed_signers"],
-                           module.params["require_seals"])
+                           module.params["require_seals"], lang=module.params["language"])
     if report["problems"] and module.params["fail_on_problem"]:
         first = report["problems"][0]
         lang = module.params["language"]

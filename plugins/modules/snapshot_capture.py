@@ -104,7 +104,7 @@ import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
@@ -147,7 +147,7 @@ def main():
         module.fail_json(msg=_snapshot.disk_error(exc, p["dest"], p["language"]), dest=p["dest"])
     except (_snapshot.SnapshotError, ValueError) as exc:
         _snapshot.discard(staging)
-        module.fail_json(msg=str(exc), dest=p["dest"])
+        module.fail_json(msg=rendered(exc, p["language"]), dest=p["dest"])
     module.exit_json(changed=True, dest=p["dest"], files=files, manifest_sha256=manifest_sha,
                      evidence=[_result.evidence("snapshot-manifest.json", content=manifest)])
 

@@ -92,7 +92,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model
-from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
 
 SNAPSHOT = _model.phase("snapshot").number
 
@@ -109,7 +109,7 @@ def main():
         policy = _decisions.Policy(p)
         limit = _findings.size_bytes(p["size_limit"])
     except (_decisions.ApprovalError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=rendered(exc, lang))
     where = p["dest"]
     while not os.path.isdir(where) and os.path.dirname(where) != where:
         where = os.path.dirname(where)

@@ -127,22 +127,22 @@ import secrets
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
-def wait_ready(engine, name, user, timeout, lang="pt-BR"):
+def wait_ready(engine, name, user, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if engine.exec(name, ["pg_isready", "-U", user, "-q"])[0] == 0:
             try:
-                _snapshot.psql(engine, name, "SELECT 1", user=user)
+                _pgdata.psql(engine, name, "SELECT 1", user=user)
                 return
-            except _snapshot.SnapshotError:
+            except _pgdata.PgDataError:
                 pass
         time.sleep(1)
-    raise _snapshot.SnapshotError(text(lang, "snapshot.restore.not_ready", name=name, seconds=timeout))
+    raise _snapshot.SnapshotError("snapshot.restore.not_ready", name=name, seconds=timeout)
 
 
 RESTORE_LABEL = "io.ssot-governance.restore-test"
@@ -164,7 +164,8 @@ def main():
         with open(os.path.join(p["path"], _snapshot.MANIFEST)) as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
-        module.fail_json(msg="%s: %s" % (p["path"], exc), comparisons=[], mismatches=[], restore_errors=[])
+        module.fail_json(msg=text(p["language"], "snapshot.error.manifest", path=p["path"], error=exc), comparisons=[],
+                         mismatches=[], restore_errors=[])
     dump = next((f["name"] for f in manifest.get("files", []) if f.get("kind") == "dump"), None)
     if not dump:
         module.fail_json(msg=text(p["language"], "snapshot.restore.no_dump"), comparisons=[], mismatches=[],
@@ -187,18 +188,17 @@ def main():
                                  "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
                                  "-e", "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image])
         if rc != 0:
-            raise _snapshot.SnapshotError(text(p["language"], "snapshot.restore.docker_run", image=image,
-                                               error=err.strip()))
+            raise _snapshot.SnapshotError("snapshot.restore.docker_run", image=image, error=err.strip())
         created = True
-        wait_ready(engine, p["name"], p["user"], p["timeout"], p["language"])
-        target_num = int(_snapshot.psql(engine, p["name"], "SHOW server_version_num", user=p["user"])[0][0])
+        wait_ready(engine, p["name"], p["user"], p["timeout"])
+        target_num = int(_pgdata.psql(engine, p["name"], "SHOW server_version_num", user=p["user"])[0][0])
         result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
             engine, os.path.join(p["path"], dump), p["name"], p["user"], target_num)
         source, restored = _pgdata.table_stats_both(engine, p["source_container"], p["name"], p["user"],
                                                     p["checksums"])
         result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg=rendered(exc, p["language"]), **result)
     finally:
         if created and not p["keep"]:
             engine.run(["rm", "-f", "-v", p["name"]])

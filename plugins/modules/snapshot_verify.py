@@ -76,7 +76,7 @@ snapshot:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _result, _snapshot
 
 
@@ -92,7 +92,7 @@ def main():
     try:
         report = _snapshot.verify(p["path"], expected)
     except _snapshot.SnapshotError as exc:
-        module.fail_json(msg=str(exc), checked=0, missing=[], extra=[], altered=[],
+        module.fail_json(msg=rendered(exc, p["language"]), checked=0, missing=[], extra=[], altered=[],
                          snapshot=_result.snapshot(p["path"], status="failed", files=0))
     report.pop("manifest", None)
     ok = report.pop("ok")

@@ -9,12 +9,13 @@ PRIVATE: internal to ssot.governance; its API may change at any time.
 from __future__ import annotations
 
 from ansible_collections.ssot.governance.plugins.module_utils._findings import hba_method_index
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message as text
 
 # pg_settings.source values a RESET brings back (the value comes from the file or the default).
 RESETTABLE_SOURCES = ("default", "configuration file", "environment variable", "override")
 
 
-def settings_plan(checks, rows, settings, proceed):
+def settings_plan(checks, rows, settings, proceed, lang=DEFAULT_LANGUAGE):
     """One entry per deviating setting whose decision may be fixed: set it, or skip it and say why.
 
     ``checks``: pg_check's checks; ``rows``: pg_settings rows (name, setting, unit, context, source,
@@ -38,12 +39,11 @@ def settings_plan(checks, rows, settings, proceed):
                  "sourcefile": row.get("sourcefile") or "",
                  "restart": row.get("context") == "postmaster"}
         if expected is None:
-            entry.update(action="skip", reason="the SSOT gives an operator (in, regex, contains ...), not one value")
+            entry.update(action="skip", reason=text(lang, "plan.skip.operator"))
         elif row.get("source") == "command line":
-            entry.update(action="skip", reason="set on the container's command line (target.server_args): "
-                                               "change the SSOT's server_args and provision again")
+            entry.update(action="skip", reason=text(lang, "plan.skip.command_line"))
         elif row.get("context") == "internal":
-            entry.update(action="skip", reason="fixed when the server was built or initialised (context internal)")
+            entry.update(action="skip", reason=text(lang, "plan.skip.internal"))
         else:
             # A value an earlier ALTER SYSTEM wrote (postgresql.auto.conf) comes back by SET; one from
             # postgresql.conf or the default by RESET (which removes this change from postgresql.auto.conf).

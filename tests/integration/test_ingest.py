@@ -79,7 +79,7 @@ def test_no_source_blocks_the_phase_and_changes_nothing(story):
     assert story["after_blocked"] == story["before"]
     assert story["snapshots_after_blocked"] == []   # no snapshot taken
     missing = next(d for d in story["blocked_panel"]["deviations"] if d["id"] == "ingest.source.legacy-shop")
-    assert "does not exist" in missing["actual"]
+    assert missing["actual"].startswith("ausente: o contêiner") and "não existe" in missing["actual"]  # PT-BR SSOT
 
 
 def test_without_approval_it_fails_closed_and_changes_nothing(story):

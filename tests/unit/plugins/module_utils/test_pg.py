@@ -32,13 +32,17 @@ def test_compare(expected, actual, status):
 
 @pytest.mark.parametrize("bad", [{"equals": 1, "in": [1]}, {"like": "x"}, {}])
 def test_bad_expectations_are_refused(bad):
-    with pytest.raises(_pg.CheckError, match="use a plain value, or one of"):
+    with pytest.raises(_pg.CheckError) as raised:
         _pg.parse_expectation(bad)
+    assert "use a plain value, or one of" in raised.value.render("en")
+    assert "use um valor simples, ou um de" in raised.value.render("pt-BR")
 
 
 def test_invalid_regex_is_an_error_not_a_crash():
-    with pytest.raises(_pg.CheckError, match="invalid regex"):
+    with pytest.raises(_pg.CheckError) as raised:
         _pg.compare({"regex": "("}, "x")
+    assert raised.value.render("en").startswith("invalid regex '('")
+    assert raised.value.render("pt-BR").startswith("regex inválida '('")
 
 
 def test_setting_names_accept_identifiers_only():
@@ -60,8 +64,9 @@ class FakeSession:
     """Stands in for the connection in a pure unit test of the verdict logic;
     the integration tests run the same code against real servers."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, language="en"):
         self.answers = answers
+        self.language = language
         self.queries = []
 
     def query(self, sql):
@@ -82,6 +87,21 @@ def test_run_checks_reports_expected_and_actual():
     assert "SHOW bad name;;" not in s.queries
     assert r["deviations"] == ["setting.bad name;", "setting.wal_level"]
     assert r["matched"] == 1 and r["read_only_session"] is True
+
+
+def test_check_texts_are_in_the_sessions_language():
+    """Regression: the deviation title 'setting %s' and the check texts reached the PT-BR panel in English."""
+    s = FakeSession({"SELECT version();": "PostgreSQL 10.23", "SHOW server_version_num;": "100023",
+                     "SHOW transaction_read_only;": "on", "SHOW wal_level;": "replica",
+                     "SHOW shared_preload_libraries;": ""}, language="pt-BR")
+    r = _pg.run_checks(s, "10", {"wal_level": {"in": ["logical", "minimal"]}, "shared_preload_libraries": {
+        "contains": "pg_stat_statements"}, "bad name;": "x"})
+    by_id = {c["id"]: c for c in r["checks"]}
+    assert by_id["postgres.major"]["description"] == "versão majoritária do servidor"
+    assert by_id["setting.wal_level"]["description"] == "parâmetro wal_level"
+    assert by_id["setting.wal_level"]["expected"] == "um de logical, minimal"
+    assert by_id["setting.shared_preload_libraries"]["expected"] == "contém pg_stat_statements"
+    assert by_id["setting.bad name;"]["message"] == "'bad name;' não é nome de parâmetro"
 
 
 def test_a_refused_connection_says_what_to_do_in_the_operators_language():

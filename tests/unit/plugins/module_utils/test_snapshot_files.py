@@ -52,7 +52,7 @@ def test_capture_streams_and_hashes_what_reaches_the_disk(tmp_path):
     assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
     assert gzip.decompress(data) == b"legacy\n" * 200000
     import pytest
-    with pytest.raises(_snapshot.SnapshotError, match="exited 3"):
+    with pytest.raises(_snapshot.SnapshotError, match="terminou com 3: oops"):
         _snapshot.stream(Engine(binary="sh"), ["-c", "echo oops >&2; exit 3"], str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.part").exists()
 

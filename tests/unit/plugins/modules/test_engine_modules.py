@@ -46,6 +46,10 @@ def test_ingest_sources_says_which_source_is_missing_and_why(engine, run_module,
     failed, out = run_module(ingest_sources, sources_args(tmp_path))
     assert failed and out["milestone"]["status"] == "blocked"
     assert "exists but is not running" in out["sources"][0]["reason"]
+    # In the operator's language, with the catalog's words (regression: the reasons were English in PT-BR runs).
+    _, out = run_module(ingest_sources, sources_args(tmp_path, language="pt-BR"))
+    assert out["sources"][0]["reason"] == "o contêiner pg-src existe mas não está rodando"
+    assert out["checks"][0]["actual"] == "ausente: o contêiner pg-src existe mas não está rodando"
     engine.containers.pop("pg-new")
     failed, out = run_module(ingest_sources, sources_args(tmp_path))
     assert failed and "pg-new" in out["msg"]

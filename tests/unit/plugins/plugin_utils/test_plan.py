@@ -26,7 +26,7 @@ SETTINGS = {"work_mem": "8MB", "max_connections": {"equals": 50}, "wal_level": "
 
 
 def test_plan_sets_resets_and_skips_with_reasons():
-    plan = {e["name"]: e for e in settings_plan(CHECKS, ROWS, SETTINGS, ["d-work", "d-max", "d-wal", "d-llp"])}
+    plan = {e["name"]: e for e in settings_plan(CHECKS, ROWS, SETTINGS, ["d-work", "d-max", "d-wal", "d-llp"], "en")}
     assert set(plan) == {"work_mem", "max_connections", "wal_level", "log_line_prefix"}
     assert plan["work_mem"] == dict(plan["work_mem"], action="set", target="8MB", rollback="reset", restart=False,
                                     current="4096")

@@ -190,9 +190,12 @@ def test_verify_names_removed_and_added_evidence_and_removed_lines(tmp_path):
     assert ("evidence_missing", ev.name) in kinds and ("evidence_added", "planted.log") in kinds
     lines = (tmp_path / "journal.jsonl").read_bytes().splitlines(keepends=True)
     (tmp_path / "journal.jsonl").write_bytes(b"".join(lines[:3] + lines[4:]))
-    first = _chain.verify(str(tmp_path))["problems"][0]
+    first = _chain.verify(str(tmp_path), lang="en")["problems"][0]
     assert first == {"kind": "journal_altered", "where": "journal.jsonl:4",
                      "detail": "sequence 5 where 4 was due (line removed or added)"}
+    # In the operator's language: PT-BR by default.
+    assert _chain.verify(str(tmp_path))["problems"][0]["detail"] == (
+        "sequência 5 onde se esperava 4 (linha removida ou acrescentada)")
 
 
 def test_the_writer_process_records_in_order_and_finishes(tmp_path):
