@@ -826,7 +826,18 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                          'sha256': {'type': 'string',
                                                                                     'pattern': '^[0-9a-f]{64}$'},
                                                                          'run_id': {'type': 'string'},
-                                                                         'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'}}}},
+                                                                         'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
+                                                                         'phase': {'description': 'The phase '
+                                                                                                  'of the '
+                                                                                                  'task that '
+                                                                                                  'made it; '
+                                                                                                  'null '
+                                                                                                  'outside '
+                                                                                                  'the '
+                                                                                                  "collection's "
+                                                                                                  'roles.',
+                                                                                   'anyOf': [{'$ref': '#/$defs/phase'},
+                                                                                             {'type': 'null'}]}}}},
                                   'snapshots': {'description': 'Each snapshot a run verified, with its '
                                                                'verdict and, when one ran, its restore '
                                                                "test's.",

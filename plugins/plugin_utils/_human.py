@@ -43,6 +43,8 @@ li.st-blocked::before{background:var(--warn)}li.st-failed::before{background:var
 .st-done .badge,.b-ok{background:#d7f0de}.st-blocked .badge,.b-warn{background:#fde8c8}
 .st-failed .badge,.b-bad{background:#f9d7d5}
 .card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin:8px 0}
+details{background:#fff;border:1px solid var(--line);border-radius:6px;padding:4px 10px;margin:8px 0}
+summary{cursor:pointer;font-weight:600;padding:4px 0}h3{font-size:1em;margin:.8em 0 .3em}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid var(--line);padding:4px 6px;
 text-align:left;vertical-align:top;font-size:.9em}td a{word-break:break-all}.empty{color:var(--muted)}
 """ + "".join(".b-%s{background:%s}" % (s.name, s.badge) for s in _model.SEVERITIES) + """
@@ -132,11 +134,12 @@ def approval_example(decision, lang):
     ])
 
 
-def panel_html(panel, decisions, lang, exists=None):
+def panel_html(panel, decisions, lang, exists=None, runs=()):
     """project-panel.html: the panel document (project-panel.json) as one self-contained page.
 
-    ``decisions`` are the runbook's (for the options and digest of the pending ones); ``exists(path)``
-    says whether an evidence file is there, so a link that would not resolve is not drawn as one.
+    ``decisions`` are the runbook's (for the options and digest of the pending ones), ``runs`` its runs (to name
+    each group of evidence); ``exists(path)`` says whether an evidence file is there, so a link that would not
+    resolve is not drawn as one.
     """
     exists = exists or (lambda path: True)
     project = panel.get("project") or {}
@@ -219,18 +222,10 @@ def panel_html(panel, decisions, lang, exists=None):
                        "b-ok" if good else "b-bad", _e(_label(lang, "snapshot.status", snap.get("status", "unverified"))),
                        restore, _e(text(lang, "panel.snapshot.detail", files=snap.get("files", "-"),
                                         at=snap.get("at", "-")))))
-    # Evidence, newest first, linked relative to the page (the workspace).
-    evidences = list(reversed(panel.get("evidences") or []))
+    # Evidence by run (newest first, older runs folded) and, inside a run, by phase; linked relative to the page.
+    evidences = panel.get("evidences") or []
     if section("evidence", evidences):
-        out.append("<table><thead><tr><th>%s</th><th>%s</th><th>sha256</th></tr></thead><tbody>" % (
-            _e(text(lang, "panel.col.file")), _e(text(lang, "panel.col.when"))))
-        for ev in evidences:
-            name = _e(ev.get("title") or ev["path"])
-            link = ('<a data-evidence href="%s">%s</a>' % (_e(ev["path"]), name) if exists(ev["path"])
-                    else '%s <span class="badge b-bad">%s</span>' % (name, _e(text(lang, "panel.evidence.missing"))))
-            out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td></tr>" % (
-                link, _e(ev.get("at", "")), _e(ev.get("sha256", "")[:16])))
-        out.append("</tbody></table>")
+        out.extend(_evidence_groups(evidences, runs, panel.get("milestones") or [], lang, exists))
     refs = panel.get("references") or []
     if refs:
         out.append("<h2>%s</h2><ul>" % _e(text(lang, "panel.references")))
@@ -240,6 +235,46 @@ def panel_html(panel, decisions, lang, exists=None):
         out.append("</ul>")
     out.append("</main></body></html>")
     return "\n".join(out) + "\n"
+
+
+def _second(ts):
+    """An ISO timestamp shown to the second: 2026-11-30 04:06:01."""
+    return str(ts or "")[:19].replace("T", " ")
+
+
+def _evidence_groups(evidences, runs, milestones, lang, exists):
+    """One <details> per run, the newest first and open, the others folded; a table per phase inside."""
+    runs_by_id = dict((r.get("id"), r) for r in runs or [])
+    titles = dict((m["phase"], m["title"]) for m in milestones)
+    groups = []
+    for ev in reversed(evidences):                       # newest first
+        if not groups or groups[-1][0] != ev.get("run_id"):
+            groups.append((ev.get("run_id"), []))
+        groups[-1][1].append(ev)
+    out = []
+    for i, (run_id, items) in enumerate(groups):
+        run = runs_by_id.get(run_id) or {}
+        out.append('<details%s data-run="%s"><summary>%s</summary>' % (
+            " open" if i == 0 else "", _e(run_id), _e(text(
+                lang, "panel.evidence.run", run=run_id or "-", playbook=run.get("playbook") or "-",
+                at=_second(run.get("started_at") or items[-1].get("at")), count=len(items)))))
+        phases = sorted(set(ev.get("phase") for ev in items), key=lambda p: (p is None, p if p is not None else 0))
+        for phase in phases:
+            heading = (text(lang, "panel.phase", phase=phase, title=titles.get(phase, "-")) if phase is not None
+                       else text(lang, "panel.evidence.no_phase"))
+            out.append('<h3 data-phase="%s">%s</h3>' % ("" if phase is None else phase, _e(heading)))
+            out.append("<table><thead><tr><th>%s</th><th>%s</th><th>sha256</th></tr></thead><tbody>" % (
+                _e(text(lang, "panel.col.file")), _e(text(lang, "panel.col.when"))))
+            for ev in reversed([e for e in items if e.get("phase") == phase]):    # in the order they were made
+                name = _e(ev.get("title") or ev["path"])
+                link = ('<a data-evidence href="%s">%s</a>' % (_e(ev["path"]), name) if exists(ev["path"])
+                        else '%s <span class="badge b-bad">%s</span>' % (name, _e(text(lang,
+                                                                                        "panel.evidence.missing"))))
+                out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td></tr>" % (
+                    link, _e(_second(ev.get("at"))), _e(ev.get("sha256", "")[:16])))
+            out.append("</tbody></table>")
+        out.append("</details>")
+    return out
 
 
 def _label(lang, prefix, value):
@@ -378,7 +413,8 @@ def run_log(state, run_id, lang, milestones):
 def render(state, generated_at, runbook_doc, panel_doc, run_id, exists):
     """{relative path: text} of the human views for the current state."""
     lang = state.language
-    out = {PANEL_HTML: panel_html(panel_doc, runbook_doc.get("decisions") or [], lang, exists),
+    out = {PANEL_HTML: panel_html(panel_doc, runbook_doc.get("decisions") or [], lang, exists,
+                                  runbook_doc.get("runs") or []),
            CHECKLIST: checklist_md(state, lang, panel_doc["milestones"])}
     if run_id:
         out["%s/%s.log" % (LOG_DIR, run_id)] = run_log(state, run_id, lang, panel_doc["milestones"])

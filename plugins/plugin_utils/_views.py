@@ -137,9 +137,10 @@ class State(object):
             step.update(status=d["status"], ended_at=line["ts"])
 
     def _on_evidence(self, line, d):
-        self.evidences.append({"title": d.get("name", d["path"]), "path": d["path"], "sha256": d["sha256"],
-                               "run_id": line["run"], "at": line["ts"]})
         step = self.steps.get(d.get("step"))
+        self.evidences.append({"title": d.get("name", d["path"]), "path": d["path"], "sha256": d["sha256"],
+                               "run_id": line["run"], "at": line["ts"],
+                               "phase": step.get("phase") if step is not None else None})
         if step is not None:
             step.setdefault("evidence", []).append(d["path"])
 

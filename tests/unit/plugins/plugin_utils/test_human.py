@@ -191,3 +191,32 @@ def test_no_operator_text_of_the_views_is_written_outside_the_catalog(tmp_path, 
     assert outside_catalog(checklist.splitlines(), allowed) == []
     log = (tmp_path / "logs" / f"{rec.run_id}.log").read_text()
     assert outside_catalog(log.splitlines(), allowed) == []
+
+
+def test_evidence_is_grouped_by_run_newest_first_then_by_phase(tmp_path):
+    """The panel's evidence: one folded group per run (the newest open), a table per phase, times to the second -
+    not one flat table where ssot-loaded.json repeats once per play."""
+    first = a_run(tmp_path, "pt-BR")
+    second = Recorder(str(tmp_path))
+    second.open("snapshot.yml", "tester")
+    plan = [{"id": "s0", "name": "Load", "role": "ssot.governance.ssot", "phase": 0},
+            {"id": "s6", "name": "Snapshot", "role": "ssot.governance.snapshot", "phase": 6}]
+    second.start_play("Another play", plan)
+    for step in plan:
+        second.start_task(step)
+        second.result({"step": step["id"], "host": "h", "status": "ok", "result": {}})
+        second.evidence("made-in-%s.json" % step["id"], {"n": 1}, step["id"], "h", step["name"])
+    second.close("ok")
+    page = (tmp_path / _human.PANEL_HTML).read_text()
+    groups = re.findall(r'<details( open)? data-run="([^"]+)"><summary>([^<]+)</summary>', page)
+    assert [(opened, run) for opened, run, _ in groups] == [(" open", second.run_id), ("", first.run_id)]
+    assert "snapshot.yml" in groups[0][2] and "(2 arquivo(s))" in groups[0][2]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", groups[0][2])
+    newest = page.split('data-run="%s"' % second.run_id)[1].split("</details>")[0]
+    assert re.findall(r'<h3 data-phase="(\d*)">', newest) == ["0", "6"]
+    assert newest.index("made-in-s0.json") < newest.index("made-in-s6.json")
+    assert re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td>", newest)        # to the second, no fraction
+    older = page.split('data-run="%s"' % first.run_id)[1].split("</details>")[0]
+    assert "check.log" in older and 'data-phase="3"' in older
+    panel = json.loads((tmp_path / "project-panel.json").read_text())
+    assert {e["phase"] for e in panel["evidences"] if e["run_id"] == second.run_id} == {0, 6}
