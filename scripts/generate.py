@@ -63,11 +63,17 @@ def _refs(value, found):
     return found
 
 
+# The schema that holds every definition the model gives; the others refer to it (runbook.schema.json#/$defs/...),
+# except a schema used on its own (the SSOT's), which gets a local copy of what it references.
+MODEL_HOME = "runbook"
+
+
 def schema(name: str) -> dict:
-    """A canonical schema with the $defs it references from the model written in (the model's values win)."""
+    """A canonical schema with the model's $defs written in (the model's values win)."""
     data = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
     defs = model().schema_defs()
-    for ref in sorted(_refs(data, set()) & set(defs)):
+    wanted = set(defs) if name == MODEL_HOME else _refs(data, set()) & set(defs)
+    for ref in sorted(wanted):
         data.setdefault("$defs", {})[ref] = defs[ref]
     return data
 
