@@ -152,7 +152,7 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
            "<h1>%s</h1>" % _e(text(lang, "panel.title", name=project.get("name") or "-")),
            '<p class="meta" id="ssot">%s</p>' % _e(text(lang, "panel.ssot", path=ssot.get("path") or "-",
                                                           digest=ssot.get("digest") or "-")),
-           '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=panel.get("generated_at", ""),
+           '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=_second(panel.get("generated_at")),
                                               owner=project.get("owner") or "-"))]
     def section(key, items):
         """A counted heading; when there is nothing to list, the catalog's sentence that says so."""
@@ -170,7 +170,7 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
                                                       _e(text(lang, "panel.phase", phase=m["phase"], title=m["title"])),
                                                       _e(_status(lang, m["status"]))))
         if m.get("updated_at"):
-            out.append('<div class="meta">%s</div>' % _e(text(lang, "panel.updated", at=m["updated_at"])))
+            out.append('<div class="meta">%s</div>' % _e(text(lang, "panel.updated", at=_second(m["updated_at"]))))
         if m.get("decisions_pending"):
             out.append("<div>%s</div>" % _e(text(lang, "panel.waiting", ids=", ".join(m["decisions_pending"]))))
         if m.get("next_steps"):
@@ -221,7 +221,7 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
                        _e(snap["path"]), _e(snap.get("status", "unverified")), _e(snap["path"]),
                        "b-ok" if good else "b-bad", _e(_label(lang, "snapshot.status", snap.get("status", "unverified"))),
                        restore, _e(text(lang, "panel.snapshot.detail", files=snap.get("files", "-"),
-                                        at=snap.get("at", "-")))))
+                                        at=_second(snap.get("at")) or "-"))))
     # Evidence by run (newest first, older runs folded) and, inside a run, by phase; linked relative to the page.
     evidences = panel.get("evidences") or []
     if section("evidence", evidences):
