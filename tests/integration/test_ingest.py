@@ -206,6 +206,12 @@ def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path)
         d["id"] for d in panel["decisions_pending"]]
     links = [a["href"] for tag, a in elements if tag == "a" and "data-evidence" in a]
     assert len(links) == len(panel["evidences"]) > 0
+    # Grouped by run, the newest first and open, older runs folded; a heading per phase inside.
+    groups = [a for tag, a in elements if tag == "details"]
+    runs = list(dict.fromkeys(e["run_id"] for e in reversed(panel["evidences"])))
+    assert [g["data-run"] for g in groups] == runs and len(runs) > 1
+    assert "open" in groups[0] and not any("open" in g for g in groups[1:])
+    assert {a["data-phase"] for tag, a in elements if tag == "h3"} >= {"0", "5"}
     unresolved = [h for h in links if not (ws / h).is_file()]
     assert unresolved == []
     snapshots = [a for _, a in elements if "data-snapshot" in a]
