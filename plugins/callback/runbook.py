@@ -170,6 +170,7 @@ class CallbackModule(CallbackBase):
         self._pid = os.getpid()
         self._previous_handlers = {}
         self._step_ids = {}
+        self._actions = {}
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -187,6 +188,17 @@ class CallbackModule(CallbackBase):
         if sid is None:
             sid = self._step_ids[key] = step_id(self._playbook, self._play_name, task)
         return sid
+
+    def _action(self, task):
+        """The task's action as an FQCN: a short name (``ssot_info`` under ``collections:``) is resolved by Ansible,
+        once per task."""
+        action = task.action
+        if "." in action or "{" in action:
+            return action
+        key = task._uuid
+        if key not in self._actions:
+            self._actions[key] = getattr(task, "resolved_action", None) or action
+        return self._actions[key]
 
     def _warn(self, what, exc):
         display.warning(text(self._language, "recorder.not_recorded", what=what, error=exc))
@@ -327,7 +339,8 @@ class CallbackModule(CallbackBase):
             return
         # Only this collection's modules speak the contract (schemas/result.schema.json); another module's keys
         # are its output, whatever their names.
-        records = _contract.split(data) if _contract.speaks_contract(task.action) else {}
+        action = self._action(task)
+        records = _contract.split(data) if _contract.speaks_contract(action) else {}
         if isinstance(data.get("msg"), str):
             entry["msg"] = data["msg"][:500]
         entry["result"] = data
@@ -336,7 +349,7 @@ class CallbackModule(CallbackBase):
         if broken:
             # Not kept, and the run's record is incomplete: a module drifting from the contract is loud.
             self._record_failed = True
-            display.warning(text(self._language, "recorder.contract", module=task.action, task=task.get_name(),
+            display.warning(text(self._language, "recorder.contract", module=action, task=task.get_name(),
                                  problems="; ".join(broken[:5])))
             records = {}
         for event in _contract.events(records, data, sid, host, task.get_name(), status):

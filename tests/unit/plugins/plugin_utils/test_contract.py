@@ -156,3 +156,14 @@ def test_a_decision_record_is_the_runbook_decision():
     record = _schemas.SCHEMAS["result"]["properties"]["decision"]["$ref"]
     assert record == _schemas.SCHEMAS["runbook"]["$id"] + "#/$defs/decision"
     assert "how_to_approve" in _schemas.SCHEMAS["runbook"]["$defs"]["decision"]["properties"]
+
+
+def test_a_short_action_name_is_resolved_before_deciding_who_speaks_the_contract(tmp_path, monkeypatch):
+    """`pg_check:` under `collections: [ssot.governance]` is still the collection's module."""
+    cb, rec, warnings = _callback(tmp_path, monkeypatch)
+    short = _result_of("pg_check", {"decisions": [DECISION]})
+    short.task.resolved_action = "ssot.governance.pg_check"
+    cb._result(short, "ok")
+    rec.close("ok")
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert "decision" in kinds and warnings == []
