@@ -59,7 +59,7 @@ class ActionModule(ActionBase):
         try:
             identities = _approvals.signing_identities(signers, args.get("key"))
         except _sshsig.SignatureError as exc:
-            raise _Refused(message(lang, exc.code, **exc.params))
+            raise _Refused(exc.render(lang))
         if not identities:
             raise _Refused(message(lang, "approve.no_key", file=os.path.basename(signers)))
         retries = int(args.get("prompt_retries") or 5)
@@ -79,7 +79,7 @@ class ActionModule(ActionBase):
         try:
             entry = _approvals.sign(entry, blob, key_file)
         except _sshsig.SignatureError as exc:
-            raise _Refused(message(lang, exc.code, **exc.params))
+            raise _Refused(exc.render(lang))
         # The entry must count as the gate will count it (or be refused for the same reason) before it is kept.
         policy = _decisions.Policy({"language": lang, "ssot_digest": loaded["digest"],
                                     "hitl": dict(rules, require_signatures=True)})
@@ -90,7 +90,7 @@ class ActionModule(ActionBase):
         try:
             _approvals.append(path, entry, lang)
         except _approvals.ApproveError as exc:
-            raise _Refused(message(lang, exc.code, **exc.params) + "\n" + _approvals.entry_text(entry))
+            raise _Refused(exc.render(lang) + "\n" + _approvals.entry_text(entry))
         except _decisions.ApprovalError as exc:
             raise _Refused(str(exc) + "\n" + _approvals.entry_text(entry))
         return dict(changed=True, approval=entry, key=key, path=path,

@@ -130,7 +130,7 @@ class ActionModule(ActionBase):
             identities = _approvals.signing_identities(policy.allowed_signers, now=policy.now) \
                 if policy.allowed_signers else []
         except _sshsig.SignatureError as exc:
-            display.warning("%s\n%s" % (message(lang, exc.code, **exc.params), how))
+            display.warning("%s\n%s" % (exc.render(lang), how))
             return None
         if not identities:
             display.warning(message(lang, "hitl.sign.no_agent_key") + "\n" + how)
@@ -144,5 +144,5 @@ class ActionModule(ActionBase):
         try:
             return _approvals.sign(entry, blob, key_file)
         except _sshsig.SignatureError as exc:
-            display.warning("%s\n%s" % (message(lang, exc.code, **exc.params), how))
+            display.warning("%s\n%s" % (exc.render(lang), how))
             return None

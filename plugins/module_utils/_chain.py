@@ -246,7 +246,7 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
             verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"),
                                             _sshsig.SEAL_NAMESPACE, allowed_signers, now)
         except _sshsig.SignatureError as exc:
-            problems.append({"kind": "seal_unverifiable", "where": where, "detail": message(lang, exc.code, **exc.params)})
+            problems.append({"kind": "seal_unverifiable", "where": where, "detail": exc.render(lang)})
             break
         if not verdict.ok:
             kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"

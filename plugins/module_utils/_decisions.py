@@ -173,7 +173,7 @@ def load_approvals(path, lang="pt-BR"):
         if exc.code == "yaml.not_found":
             return []
         where = text(lang, "approval.where.line", file=name, line=exc.line) if exc.line else name
-        raise ApprovalError("%s: %s" % (where, text(lang, exc.code, **exc.params)))
+        raise ApprovalError("%s: %s" % (where, exc.render(lang)))
     if doc is None:
         return []
     if not isinstance(doc, dict) or "approvals" not in doc:
@@ -347,7 +347,7 @@ class Policy(object):
                                      _sshsig.APPROVAL_NAMESPACE, self.allowed_signers, self.now)
         except _sshsig.SignatureError as exc:
             return text(lang, "approval.refused.unverifiable", source=source,
-                        why=text(lang, exc.code, **exc.params)), None
+                        why=exc.render(lang)), None
         if not verdict.ok:
             return text(lang, "approval.refused.signature", source=source,
                         why=text(lang, verdict.code, key=verdict.key, **verdict.params)), None
@@ -383,7 +383,7 @@ def launcher_approvals(value, lang="pt-BR"):
         try:
             value = _yaml.parse(value)[0]
         except _yaml.LoadError as exc:
-            raise ApprovalError(text(lang, "approvals.launcher_invalid", error=text(lang, exc.code, **exc.params)))
+            raise ApprovalError(text(lang, "approvals.launcher_invalid", error=exc.render(lang)))
     if isinstance(value, dict):
         value = value["approvals"] if set(value) == {"approvals"} else [value]
     return value if isinstance(value, list) else [value]

@@ -29,19 +29,19 @@ import stat
 
 import yaml
 
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+
 MAX_DEPTH = 64
 MAX_NODES = 50000
 MAX_BYTES = 1024 * 1024
 
 
-class LoadError(Exception):
+class LoadError(Coded):
     """``code`` is the catalog key (``yaml.<what>``), ``line`` 1-based when known."""
 
     def __init__(self, code, line=None, **params):
-        super(LoadError, self).__init__(code)
-        self.code = "yaml." + code
+        super(LoadError, self).__init__("yaml." + code, **params)
         self.line = line
-        self.params = params
 
 
 def read_text(path, limit=MAX_BYTES):

@@ -19,15 +19,11 @@ import stat
 import tempfile
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _yaml
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 
 
-class ApproveError(Exception):
+class ApproveError(Coded):
     """Cannot sign or record the approval; ``code``/``params`` are a catalog key and its placeholders."""
-
-    def __init__(self, code, **params):
-        super(ApproveError, self).__init__(code)
-        self.code = code
-        self.params = params
 
 
 def signing_identities(allowed_signers, key_file=None, now=None):

@@ -327,7 +327,7 @@ class Recorder(_SignalSafe):
             seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=self.seal_key)
         except _sshsig.SignatureError as exc:
             self.failures += 1
-            return text(lang, "recorder.seal_failed", error=text(lang, exc.code, **exc.params))
+            return text(lang, "recorder.seal_failed", error=exc.render(lang))
         self.append("seal", seal)
         return None
 
