@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils import _result, _snapshot, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
 
 GENESIS = "0" * 64
@@ -94,7 +94,7 @@ def rollback(workspace, subject):
     out = {"subject": subject, "point": None, "fingerprint": None, "done": None}
     for line in records(workspace, "rollback", ('"subject":"%s"' % subject).encode("utf-8")):
         d = line["data"]
-        if d.get("subject") != subject or d.get("event") not in ("point", "fingerprint", "done"):
+        if d.get("subject") != subject or d.get("event") not in _result.ROLLBACK_EVENTS:
             continue
         entry = {"data": d.get("data") or {}, "at": line.get("ts"), "run": line.get("run"), "seq": line.get("seq")}
         if d["event"] == "point":

@@ -17,8 +17,8 @@ Every ``docker`` command line of the collection is built here and run by one of 
 - ``pipe``: one command's stdout straight into another's stdin (an OS pipe: pg_dump in one
   container into pg_restore in another; the data never enters this process).
 
-Tests replace the engine with a fake one (tests/unit/fake_engine.py) that answers the same five
-calls, so a module's ``main()`` runs without Docker; integration tests use this one against a
+Tests replace the engine with a fake one (tests/unit/plugins/modules/fake_engine.py) that answers
+the calls that start processes, so a module's ``main()`` runs without Docker; integration tests use this one against a
 real engine.
 """
 
@@ -164,5 +164,5 @@ class Engine(object):
 
 
 def psql_argv(user, db, *extra):
-    """psql inside a container over its socket: no password, no ~/.psqlrc, unaligned tuples only."""
+    """The argv of psql inside a container over its socket as ``user`` on ``db`` (no password), then ``extra``."""
     return ["psql", "-U", user, "-d", db] + list(extra)

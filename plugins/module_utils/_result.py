@@ -13,13 +13,15 @@ shape is right by construction: the phase comes from the model, a status from it
 
 from __future__ import annotations
 
-from ansible_collections.ssot.governance.plugins.module_utils import _model
+from ansible_collections.ssot.governance.plugins.module_utils import _model, _schemas
 
+_CONTRACT = _schemas.SCHEMAS["result"]["properties"]
 # Keys of a result that are records for the recorder, not the module's output (taken out before the result is
 # journaled). checks and findings are records too, but stay in the result: roles read them.
-RECORD_KEYS = ("evidence", "decision", "decisions", "milestone", "snapshot", "rollback", "ssot_loaded")
-ROLLBACK_EVENTS = ("point", "fingerprint", "done")
-ROLLBACK_SUBJECTS = ("settings", "pg_hba", "exposure", "ingest")
+KEPT_IN_RESULT = ("checks", "findings")
+RECORD_KEYS = tuple(k for k in _CONTRACT if k not in KEPT_IN_RESULT)
+ROLLBACK_EVENTS = tuple(_CONTRACT["rollback"]["properties"]["event"]["enum"])
+ROLLBACK_SUBJECTS = tuple(_CONTRACT["rollback"]["properties"]["subject"]["enum"])
 
 
 def evidence(name, text=None, content=None):

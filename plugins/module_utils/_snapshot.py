@@ -21,10 +21,9 @@ import os
 import re
 import shutil
 
-from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._engine import BLOCK, psql_argv
 from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 
-BLOCK = 1 << 20
 MANIFEST = "manifest.json"
 MASK = "********"
 # Container environment entries that are never secrets; every other value is masked.

@@ -56,7 +56,7 @@ from ansible_collections.ssot.governance.plugins.module_utils import _result
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        subject=dict(type="str", required=True, choices=["settings", "pg_hba", "exposure", "ingest"]),
+        subject=dict(type="str", required=True, choices=list(_result.ROLLBACK_SUBJECTS)),
         data=dict(type="dict", required=True),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
     p = module.params

@@ -38,7 +38,7 @@ def speaks_contract(action):
 def split(data):
     """The records of a result: the record keys taken out of ``data``; checks and findings stay there too."""
     records = dict((k, data.pop(k)) for k in _result.RECORD_KEYS if k in data)
-    for key in ("checks", "findings"):
+    for key in _result.KEPT_IN_RESULT:
         if key in data:
             records[key] = data[key]
     return records

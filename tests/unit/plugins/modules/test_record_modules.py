@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+import yaml
+
+from ansible_collections.ssot.governance.plugins.module_utils import _result, _snapshot
 from ansible_collections.ssot.governance.plugins.modules import rollback_point, snapshot_verify
 
 
@@ -17,6 +19,8 @@ def test_rollback_point_returns_its_record_and_the_file_for_people(run_module):
     assert out["evidence"] == [{"name": "rollback-settings.json", "content": data}]
     failed, out = run_module(rollback_point, {"subject": "tables", "data": data})
     assert failed and "tables" in out["msg"]
+    documented = yaml.safe_load(rollback_point.DOCUMENTATION)["options"]["subject"]["choices"]
+    assert tuple(documented) == _result.ROLLBACK_SUBJECTS          # the contract's subjects, documented
 
 
 def test_snapshot_verify_names_an_altered_file_and_returns_its_verdict(run_module, tmp_path):
