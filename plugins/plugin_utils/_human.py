@@ -258,14 +258,16 @@ def _evidence_groups(evidences, runs, milestones, lang, exists):
             " open" if i == 0 else "", _e(run_id), _e(text(
                 lang, "panel.evidence.run", run=run_id or "-", playbook=run.get("playbook") or "-",
                 at=_second(run.get("started_at") or items[-1].get("at")), count=len(items)))))
-        phases = sorted(set(ev.get("phase") for ev in items), key=lambda p: (p is None, p if p is not None else 0))
-        for phase in phases:
+        by_phase = {}
+        for ev in reversed(items):                       # in the order they were made
+            by_phase.setdefault(ev.get("phase"), []).append(ev)
+        for phase in sorted(by_phase, key=lambda p: (p is None, p if p is not None else 0)):
             heading = (text(lang, "panel.phase", phase=phase, title=titles.get(phase, "-")) if phase is not None
                        else text(lang, "panel.evidence.no_phase"))
             out.append('<h3 data-phase="%s">%s</h3>' % ("" if phase is None else phase, _e(heading)))
             out.append("<table><thead><tr><th>%s</th><th>%s</th><th>sha256</th></tr></thead><tbody>" % (
                 _e(text(lang, "panel.col.file")), _e(text(lang, "panel.col.when"))))
-            for ev in reversed([e for e in items if e.get("phase") == phase]):    # in the order they were made
+            for ev in by_phase[phase]:
                 name = _e(ev.get("title") or ev["path"])
                 link = ('<a data-evidence href="%s">%s</a>' % (_e(ev["path"]), name) if exists(ev["path"])
                         else '%s <span class="badge b-bad">%s</span>' % (name, _e(text(lang,
