@@ -119,7 +119,8 @@ class ActionModule(ActionBase):
         options = decision.get("options")
         if not isinstance(options, list) or not all(isinstance(o, dict) and isinstance(o.get("id"), str)
                                                     for o in options):
-            raise _Refused(message(lang, "approve.no_runbook", path=path, error=message(lang, "approve.malformed_decision", id=wanted)))
+            raise _Refused(message(lang, "approve.no_runbook", path=path,
+                                   error=message(lang, "approve.malformed_decision", id=wanted)))
         if decision.get("ssot_digest") != digest:
             raise _Refused(message(lang, "approve.stale_decision", id=wanted))
         return decision

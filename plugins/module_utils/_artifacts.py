@@ -270,7 +270,8 @@ def assess(specs, base_dir, engine, policy):
             expected, actual = found[field]
             options = [_decisions.option(lang, "use_delivered", "use_delivered")] if field != "presence" else []
             dec = _decisions.build(
-                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual), _model.phase("inventory").number,
+                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual),
+                _model.phase("inventory").number,
                 text(lang, "inventory.title.%s" % field, id=spec["id"], path=spec["path"], expected=expected,
                      actual=actual),
                 text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),

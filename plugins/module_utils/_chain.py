@@ -250,8 +250,8 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
             break
         if not verdict.ok:
             kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"
-            problems.append(_problem(lang, kind, where, "seal_unproven", why=message(lang, verdict.code, **verdict.params),
-                                     key=verdict.key or "-"))
+            problems.append(_problem(lang, kind, where, "seal_unproven", key=verdict.key or "-",
+                                     why=message(lang, verdict.code, **verdict.params)))
             continue
         first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
         if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
@@ -278,7 +278,8 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
     report["unsealed"] = unsealed
     if require_seals:
         for a, b in unsealed:
-            problems.append(_problem(lang, "journal_unsealed", "%s:%d" % (JOURNAL, a), "unsealed", lines="%d-%d" % (a, b)))
+            problems.append(_problem(lang, "journal_unsealed", "%s:%d" % (JOURNAL, a), "unsealed",
+                                     lines="%d-%d" % (a, b)))
     problems.sort(key=lambda p: (int(p["where"].rsplit(":", 1)[1]), p["kind"] == "journal_unsealed"))
     return dict(report, problems=problems)
 

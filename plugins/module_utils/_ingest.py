@@ -52,8 +52,8 @@ def tool_version(engine, container, tool, lang=DEFAULT_LANGUAGE):
 
 
 def server_info(engine, container, user):
-    row = _pgdata.psql(engine, container, "SELECT current_setting('server_version_num'), current_setting('server_version')",
-                       user=user)[0]
+    row = _pgdata.psql(engine, container,
+                       "SELECT current_setting('server_version_num'), current_setting('server_version')", user=user)[0]
     num, version = int(row[0]), row[1].split()[0]
     return {"version_num": num, "major_num": major_num(num), "major": major_text(num), "version": version}
 

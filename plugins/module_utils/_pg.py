@@ -139,8 +139,8 @@ class ReadOnlySession(object):
                 options="-c default_transaction_read_only=on",
             )
         except psycopg2.Error as exc:
-            raise CheckError("check.error.query", error=connect_error(str(exc), host, port, user, dbname, connect_timeout,
-                                                                      password, language))
+            raise CheckError("check.error.query", error=connect_error(str(exc), host, port, user, dbname,
+                                                                      connect_timeout, password, language))
         self.conn.set_session(readonly=True, autocommit=True)
         self.queries = []
         self.transcript = []

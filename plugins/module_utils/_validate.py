@@ -39,8 +39,8 @@ def run_named(session, checks, open_session):
                 if isinstance(expect, dict) and set(expect) == {"rows"}:
                     actual = len(rows)
                     status = _pg.MATCH if actual == int(expect["rows"]) else _pg.DEVIATION
-                    check.update(expected=text(lang, "check.expected.rows", count=int(expect["rows"])), actual=str(actual),
-                                 status=status)
+                    check.update(expected=text(lang, "check.expected.rows", count=int(expect["rows"])),
+                                 actual=str(actual), status=status)
                 else:
                     actual = rows[0][0] if rows and rows[0] else None
                     status, wanted = _pg.compare(expect, actual, lang)

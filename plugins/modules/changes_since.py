@@ -138,7 +138,8 @@ def main():
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
     p = module.params
     try:
-        tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"], p["databases"] or None)
+        tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"],
+                                     p["databases"] or None)
     except (_pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=rendered(exc, p["language"]), tables={}, changes=[], decisions=[])
     fingerprint = {"container": p["container"], "checksums": p["checksums"], "tables": tables}

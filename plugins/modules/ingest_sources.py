@@ -112,7 +112,8 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _ingest, _model, _pgdata, _result
+from ansible_collections.ssot.governance.plugins.module_utils import (
+    _decisions, _engine, _ingest, _model, _pgdata, _result)
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
 
 INGEST = _model.phase("ingest").number

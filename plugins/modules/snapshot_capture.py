@@ -134,8 +134,8 @@ def main():
     # swept by the next capture into the same place.
     staging = _snapshot.staging_folder(p["dest"])
     try:
-        files, facts = _snapshot.capture(_engine.Engine(module), p["container"], staging, p["capture"], p["compression"], p["user"],
-                                         p["secrets"], p["image_tag"])
+        files, facts = _snapshot.capture(_engine.Engine(module), p["container"], staging, p["capture"],
+                                         p["compression"], p["user"], p["secrets"], p["image_tag"])
         facts["server_version"] = p["server_version"]
         manifest = _snapshot.write_manifest(staging, files, facts, {
             "schema_version": 1, "ssot_digest": p["ssot_digest"], "compression": p["compression"],

@@ -166,7 +166,8 @@ class Recorder(_SignalSafe):
                       if st.get("status") == "in_progress" and st.get("run_id") == dead]
             run = self.state.runs.get(dead) or {}
             self.append("run_interrupted", {"interrupted_run": dead, "during": during,
-                                            "reason": text(self.state.language, "recorder.unterminated", run=self.run_id)})
+                                            "reason": text(self.state.language, "recorder.unterminated",
+                                                           run=self.run_id)})
             self.warnings.append(text(self.state.language, "recorder.dead_run", run=dead,
                                       playbook=run.get("playbook") or "-",
                                       during="; ".join("%s (%s)" % (d["name"], d["play"]) for d in during) or "-"))

@@ -39,7 +39,8 @@ class State(object):
         self.checkpoints = []
         self.runs = {}             # id -> run dict
         self.evidences = []
-        self.milestones = dict((p, {"status": "pending", "next_steps": [], "updated_at": None}) for p in _model.PHASE_NUMBERS)
+        self.milestones = dict((p, {"status": "pending", "next_steps": [], "updated_at": None})
+                               for p in _model.PHASE_NUMBERS)
         self.milestone_fixed = {}  # phase -> status a module set (blocked ...), kept until cleared
         self.play_phases = set()
         self.play_failed_phases = set()
