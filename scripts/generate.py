@@ -2,7 +2,7 @@
 """Write the generated copies of the canonical files, or check they are current.
 
 Canonical                      Generated copy
-plugins/module_utils/_model.py ->  the $defs of schemas/*.schema.json that name a phase, a severity or a status
+plugins/module_utils/_model.py ->  the $defs of schemas/runbook.schema.json (and the SSOT schema's severity)
 schemas/*.schema.json      ->  plugins/module_utils/_schemas.py  (modules need them at run time)
 messages/<lang>.yml        ->  plugins/module_utils/_messages.py
 schemas/ssot.schema.json   ->  docs/ssot.md, between the GENERATED REFERENCE markers
@@ -13,6 +13,7 @@ Usage: generate.py [--check]   (--check: exit 1 and name the stale files, write 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import pprint
@@ -42,8 +43,9 @@ def py_module(source: str, name: str, value) -> str:
     return HEADER.format(source=source) + f"{name} = {body}\n"
 
 
+@functools.lru_cache(maxsize=None)
 def model():
-    """plugins/module_utils/_model.py, loaded by path (stdlib only, no collection on sys.path needed)."""
+    """plugins/module_utils/_model.py, loaded by path (once) (stdlib only, no collection on sys.path needed)."""
     spec = importlib.util.spec_from_file_location("_model", ROOT / "plugins" / "module_utils" / "_model.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

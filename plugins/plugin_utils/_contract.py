@@ -13,6 +13,8 @@ run's record loudly instead of being skipped in silence.
 
 from __future__ import annotations
 
+import functools
+
 import jsonschema
 from referencing import Registry, Resource
 
@@ -20,14 +22,13 @@ from ansible_collections.ssot.governance.plugins.module_utils import _result, _s
 from ansible_collections.ssot.governance.plugins.plugin_utils import _events
 
 COLLECTION_PREFIX = "ssot.governance."
-_validator = []
 
 
+@functools.lru_cache(maxsize=None)
 def validator():
-    if not _validator:
-        registry = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in _schemas.SCHEMAS.values()])
-        _validator.append(jsonschema.Draft202012Validator(_schemas.SCHEMAS["result"], registry=registry))
-    return _validator[0]
+    """The contract's validator, built once (the schemas it refers to resolved from the generated copies)."""
+    registry = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in _schemas.SCHEMAS.values()])
+    return jsonschema.Draft202012Validator(_schemas.SCHEMAS["result"], registry=registry)
 
 
 def speaks_contract(action):
