@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions
-from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
+from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
+from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard
 
 
 class ActionModule(ActionBase):
@@ -19,9 +19,15 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         extra = _guard.launcher_vars(self._loader)
-        refusal = _guard.refusal(extra, operator_language(self._task.args.get("language")))
+        lang = operator_language(self._task.args.get("language"))
+        refusal = _guard.refusal(extra, lang)
         if refusal:
             result.update(failed=True, refused_variables=_guard.refused(extra), msg=refusal)
+            return result
+        # This host's workspace could not be opened by the recorder (missing, busy, shared): it fails alone.
+        why = _fleet.refusal_for((task_vars or {}).get("inventory_hostname"))
+        if why:
+            result.update(failed=True, host_refused=True, msg=message(lang, "fleet.refused", reason=why))
             return result
         result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=self._task.args,
                                            task_vars=task_vars))

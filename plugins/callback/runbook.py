@@ -84,6 +84,17 @@ options:
     ini:
       - section: ssot_governance
         key: seal_key
+  fleet_dir:
+    description:
+      - Folder for the fleet view (C(fleet-panel.json) and C(fleet-panel.html), one row per environment with a link to
+        its own panel). By default the folder that holds the run's workspaces, when the run has several
+        environments or a fleet view is already there (docs/fleet.md).
+    type: path
+    env:
+      - name: SSOT_FLEET_DIR
+    ini:
+      - section: ssot_governance
+        key: fleet_dir
   profile:
     description:
       - File to write the recorder's cost per event to (JSON, C([name, wall seconds, CPU seconds]) per event),
@@ -107,8 +118,8 @@ from ansible.plugins.callback import CallbackBase
 from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
-    InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump)
-from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _guard
+    InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump, utc_now as _recorder_now)
+from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _fleet, _guard
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
@@ -156,7 +167,9 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, display=None):
         super(CallbackModule, self).__init__(display=display)
-        self.recorder = None
+        self.fleet = _fleet.Writers()
+        self._seen_hosts = set()
+        self._play_hosts = []
         self._playbook = ""
         self._play_name = ""
         self._workspace_opt = None
@@ -165,7 +178,10 @@ class CallbackModule(CallbackBase):
         self._secret_vars = []
         self._profile = None
         self._costs = []
-        self._failed_open = False
+        self._refused_all = False
+        self._pattern = ""
+        self._fleet_dir = None
+        self._seal_key = None
         self._record_failed = False
         self._pid = os.getpid()
         self._previous_handlers = {}
@@ -180,6 +196,7 @@ class CallbackModule(CallbackBase):
         self._secret_vars = self.get_option("secret_vars") or []
         self._profile = self.get_option("profile")
         self._seal_key = self.get_option("seal_key")
+        self._fleet_dir = self.get_option("fleet_dir")
 
     # --- helpers ---------------------------------------------------------------
     def _step_id(self, task):
@@ -216,20 +233,8 @@ class CallbackModule(CallbackBase):
                 # Wall time, and CPU time of this thread (not inflated when workers compete for the cores).
                 self._costs.append((name, time.perf_counter() - start, time.thread_time() - cpu))
 
-    def _workspace_for(self, play):
-        candidates = []
-        try:
-            candidates.append(play.get_variable_manager().extra_vars.get("ssot_workspace"))
-        except AttributeError:
-            pass
-        candidates.append((play.vars or {}).get("ssot_workspace"))
-        candidates.append(self._workspace_opt)
-        for value in candidates:
-            if isinstance(value, str) and value and "{{" not in value:
-                return os.path.realpath(os.path.expanduser(value))
-        return None
-
     def _open(self, play):
+        """Open the workspace of every host of the play not seen yet: one recorder per environment."""
         try:
             extra = dict(play.get_variable_manager().extra_vars or {})
         except AttributeError:
@@ -239,11 +244,47 @@ class CallbackModule(CallbackBase):
         if refusal:
             display.error(refusal)
             raise SystemExit(3)
-        workspace = self._workspace_for(play)
-        if workspace is None:
-            self._failed_open = True
-            display.warning(text(self._language, "recorder.no_workspace"))
+        hosts = [h.get_name() for h in _fleet.play_hosts(play)]
+        self._play_hosts = hosts
+        new = [h for h in hosts if h not in self._seen_hosts]
+        if not new:
             return
+        self._seen_hosts.update(new)
+        _fleet.activate()
+        assignment = {}
+        by_name = dict((h.get_name(), h) for h in _fleet.play_hosts(play))
+        refused = {}
+        for host in new:
+            try:
+                assignment[host] = _fleet.workspace_of(play, by_name[host], self._workspace_opt)
+            except Exception as exc:  # a host var that does not template: that host alone is refused
+                refused[host] = text(self._language, "fleet.bad_workspace", host=host, error=exc)
+                continue
+            if assignment[host] is None:
+                refused[host] = text(self._language, "recorder.no_workspace_host", host=host)
+            elif assignment[host] in self.fleet.writers:
+                refused[host] = text(self._language, "fleet.shared_workspace", workspace=assignment[host],
+                                     hosts=", ".join(sorted([host] + self.fleet.hosts_of(assignment[host]))))
+        for workspace, names in _fleet.shared(dict((h, w) for h, w in assignment.items() if h not in refused)).items():
+            for host in names:
+                refused[host] = text(self._language, "fleet.shared_workspace", workspace=workspace,
+                                     hosts=", ".join(names))
+        for workspace in sorted(set(w for h, w in assignment.items() if h not in refused)):
+            names = [h for h in new if assignment.get(h) == workspace and h not in refused]
+            reason = self._open_workspace(workspace, extra, names)
+            for host in names:
+                if reason:
+                    refused[host] = reason
+        for host in sorted(refused):
+            _fleet.refuse(host, refused[host])
+            display.error("ssot.governance.runbook: %s: %s" % (host, refused[host]))
+        if refused and not self.fleet:
+            # No environment of this run can be recorded: nothing runs (evidence always).
+            self._refused_all = True
+            raise SystemExit(3)
+
+    def _open_workspace(self, workspace, extra, hosts):
+        """Open one environment's recorder; the reason it cannot be opened, or None."""
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
                             seal_key=self._seal_key)
@@ -254,44 +295,48 @@ class CallbackModule(CallbackBase):
                 "skip_tags": list(context.CLIARGS.get("skip_tags") or []),
             })
         except WorkspaceBusy as exc:
-            display.error("ssot.governance.runbook: %s" % exc)
-            # Refuse the run: a callback cannot fail a play, so stop the process before anything runs.
-            raise SystemExit(3)
+            return str(exc)
         except (OSError, RecorderError) as exc:
-            # Evidence always: a run whose records cannot be kept does not run.
-            display.error(text(self._language, "recorder.not_recorded",
-                               what=text(self._language, "recorder.cannot_open"), error=exc))
-            raise SystemExit(3)
-        self._language = recorder.state.language      # the last SSOT's, once the journal is read
+            # Evidence always: a run whose records cannot be kept does not run there.
+            return text(self._language, "recorder.not_recorded", what=text(self._language, "recorder.cannot_open"),
+                        error=exc)
+        language = recorder.state.language      # the last SSOT's, once the journal is read
+        if not self.fleet:
+            self._language = language
         for warning in recorder.warnings:
             display.warning("ssot.governance.runbook: %s" % warning)
         try:
-            self.recorder = WriterProcess(recorder)
+            writer = WriterProcess(recorder)
         except OSError as exc:
-            display.warning(text(self._language, "recorder.no_writer", error=exc))
-            self.recorder = InProcess(recorder)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous_handlers[signum] = signal.getsignal(signum)
-            signal.signal(signum, self._on_signal)
+            display.warning(text(language, "recorder.no_writer", error=exc))
+            writer = InProcess(recorder)
+        first = not self.fleet
+        self.fleet.add(workspace, writer, hosts)
+        if first:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous_handlers[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._on_signal)
+        return None
 
     def _on_signal(self, signum, frame):
         previous = self._previous_handlers.get(signum, signal.SIG_DFL)
 
         def handle():
-            if os.getpid() == self._pid and self.recorder is not None:
-                try:
-                    self.recorder.finish(_events.Interrupt("signal %s" % signal.Signals(signum).name))
-                except (OSError, RecorderError) as exc:
-                    self._warn(text(self._language, "recorder.could_not_record", event="interrupt"), exc)
+            if os.getpid() == self._pid:
+                for _, writer in self.fleet.items():
+                    try:
+                        writer.finish(_events.Interrupt("signal %s" % signal.Signals(signum).name))
+                    except (OSError, RecorderError) as exc:
+                        self._warn(text(self._language, "recorder.could_not_record", event="interrupt"), exc)
             signal.signal(signum, previous)
             if callable(previous):
                 previous(signum, frame)
             elif previous == signal.SIG_DFL:
                 os.kill(os.getpid(), signum)
 
-        if os.getpid() == self._pid and self.recorder is not None:
+        if os.getpid() == self._pid and self.fleet:
             # In the middle of a line or message: record, then let Ansible stop, once it is whole.
-            self.recorder.defer(handle)
+            self.fleet.defer(handle)
         else:
             handle()
 
@@ -317,11 +362,11 @@ class CallbackModule(CallbackBase):
         return plan
 
     def _result(self, result, status, ignored=False):
-        rec = self.recorder
-        if rec is None:
-            return
         task = result.task
         host = result.host.get_name()
+        rec = self.fleet.of(host)
+        if rec is None:
+            return
         # The raw copy ansible-core made for this callback (already cleaned and censored); the public
         # `result` property walks it again to convert types, which costs more than all our recording.
         data = getattr(result, "_return_data", None)
@@ -359,28 +404,54 @@ class CallbackModule(CallbackBase):
             rec.send(_events.Evidence(marker, data["stdout"] if isinstance(data.get("stdout"), str) else data, sid,
                                       host, task.get_name()))
 
+    def _fleet_view(self):
+        """The fleet view beside the workspaces, from each environment's own views (written just before)."""
+        workspaces = sorted(self.fleet.writers)
+        where = _fleet.fleet_dir(workspaces, self._fleet_dir)
+        if where is None:
+            return
+        rows = [r for r in (_fleet.row(host, ws, where) for host, ws in sorted(self.fleet.by_host.items())) if r]
+        _fleet.write_fleet(where, rows, self._language, _recorder_now())
+
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "")
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()
-        if self.recorder is None and not self._failed_open:
+        self._pattern = play.hosts if isinstance(play.hosts, str) else ",".join(play.hosts or [])
+        if not self._refused_all:
             self._timed(self._open, play)
-        if self.recorder is not None:
-            self._timed(self.recorder.send, _events.StartPlay(play.get_name(), self._plan(play)))
+        writers = self.fleet.for_hosts(self._play_hosts)
+        if writers:
+            plan = self._plan(play)
+            for _, writer in writers:
+                self._timed(writer.send, _events.StartPlay(play.get_name(), plan))
+
+    def v2_playbook_on_no_hosts_matched(self):
+        # The play names the environments by a group (ssot_hosts, default ssot_targets): an empty or missing group
+        # is the operator's to fill, never a silent success.
+        limit = context.CLIARGS.get("subset")
+        display.error("ssot.governance.runbook: %s" % text(
+            self._language, "fleet.no_hosts_limit" if limit else "fleet.no_hosts", pattern=self._pattern,
+            group=_fleet.DEFAULT_GROUP, limit=limit))
+        raise SystemExit(3)
 
     def _task_start(self, task):
-        if self.recorder is not None:
-            if task.no_log:
-                # Literals a no_log task carries (a password typed in the play) may surface later in an error's
-                # context or another task's output: the writer masks them everywhere from now on.
-                literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
-                if literals:
-                    self._timed(self.recorder.send, _events.Learn(literals))
-            role = _role_name(task)
-            self._timed(self.recorder.send, _events.StartTask({"id": self._step_id(task), "name": task.get_name(),
-                                                               "role": role, "phase": role_phase(role)}))
+        writers = self.fleet.for_hosts(self._play_hosts)
+        if not writers:
+            return
+        literals = []
+        if task.no_log:
+            # Literals a no_log task carries (a password typed in the play) may surface later in an error's
+            # context or another task's output: the writer masks them everywhere from now on.
+            literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
+        role = _role_name(task)
+        step = {"id": self._step_id(task), "name": task.get_name(), "role": role, "phase": role_phase(role)}
+        for _, writer in writers:
+            if literals:
+                self._timed(writer.send, _events.Learn(literals))
+            self._timed(writer.send, _events.StartTask(step))
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_start(task)
@@ -401,11 +472,14 @@ class CallbackModule(CallbackBase):
         self._timed(self._result, result, "unreachable")
 
     def v2_playbook_on_stats(self, stats):
-        if self.recorder is None:
+        if not self.fleet:
             return
-        summary = dict((h, stats.summarize(h)) for h in sorted(stats.processed))
-        failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
-        self._timed(self.recorder.finish, _events.Close("failed" if failed else "ok", summary))
+        for workspace, writer in self.fleet.items():
+            # Each environment's run: its own hosts' summary and status.
+            summary = dict((h, stats.summarize(h)) for h in self.fleet.hosts_of(workspace) if h in stats.processed)
+            failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
+            self._timed(writer.finish, _events.Close("failed" if failed else "ok", summary))
+        self._timed(self._fleet_view)
         for signum, previous in self._previous_handlers.items():
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous)

@@ -253,7 +253,7 @@ def assess(specs, base_dir, engine, policy):
     for spec in specs:
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
         info = inspect(path, lang)
-        info.update(id=spec["id"], expected_format=spec.get("format"))
+        info.update(id=spec["id"], expected_format=spec.get("format"), location=spec.get("location") or "controller")
         diffs = compare(spec, info)
         info["decisions"] = []
         found = dict((d[0], d[1:]) for d in diffs)

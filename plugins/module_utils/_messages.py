@@ -672,9 +672,6 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                     'REGISTRADA no workspace.',
            'recorder.could_not_record': 'não foi possível registrar {event}',
            'recorder.cannot_open': 'não foi possível abrir os registros do workspace',
-           'recorder.no_workspace': 'ssot.governance.runbook: sem workspace (-e ssot_workspace=<pasta>, '
-                                    'SSOT_WORKSPACE ou [ssot_governance] workspace); nada é registrado nesta '
-                                    'execução.',
            'recorder.no_writer': 'ssot.governance.runbook: sem processo gravador ({error}); gravando neste '
                                  'processo',
            'recorder.busy': 'o workspace {workspace} está em uso por outra execução ({holder}). Espere ela '
@@ -868,7 +865,61 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'sig.why.not_found': 'não encontrado',
            'sig.why.not_public_key': 'não é uma chave pública SSH',
            'approve.malformed_decision': 'a decisão {id} está malformada (suas opções não são uma lista de '
-                                         'ids)'},
+                                         'ids)',
+           'recorder.no_workspace_host': 'sem workspace para o host {host}: defina a variável de host '
+                                         'ssot_workspace no inventário (a pasta do controlador com o '
+                                         'ssot.yml desse ambiente) ou, para um único ambiente, -e '
+                                         'ssot_workspace=<pasta>. Esse host não roda; os outros seguem.',
+           'fleet.bad_workspace': 'o ssot_workspace do host {host} não pôde ser resolvido: {error}',
+           'fleet.shared_workspace': 'os hosts {hosts} apontam para o mesmo workspace {workspace}: cada '
+                                     'ambiente precisa do seu (um ssot.yml, um journal, uma trava). Dê a '
+                                     'cada host o seu ssot_workspace no inventário; nenhum desses hosts '
+                                     'roda.',
+           'fleet.no_hosts': "nenhum ambiente para governar: o padrão de hosts '{pattern}' não corresponde a "
+                             'nenhum host do inventário. Coloque os hosts no grupo {group} do inventário '
+                             '(por exemplo, [{group}] e uma linha por host com ssot_workspace=<pasta>), ou '
+                             'rode com -e ssot_hosts=<grupo ou host>. O exemplo '
+                             'examples/legacy-pg/inventory.ini mostra um grupo com o controlador.',
+           'fleet.no_hosts_limit': "nenhum ambiente para governar: o padrão de hosts '{pattern}' com --limit "
+                                   '{limit} não corresponde a nenhum host do inventário. Confira o --limit, '
+                                   'ou coloque os hosts no grupo {group} (ou rode com -e ssot_hosts=<grupo '
+                                   'ou host>).',
+           'fleet.refused': 'o registrador não abriu o workspace deste host, e nada roda nele: {reason}',
+           'preflight.python_module': 'falta o módulo Python {module} em {python} (instale-o nesse host, por '
+                                      'exemplo python3-{module} no Debian)',
+           'preflight.no_docker_cli': 'falta o cliente Docker (o comando docker não está no PATH desse host)',
+           'preflight.no_engine': 'o Docker desse host não responde ao usuário da conexão ({error}); o '
+                                  'usuário precisa de acesso ao socket do engine',
+           'preflight.target_dir': 'a pasta {path} (target.dir do SSOT) não pode ser criada nem escrita: '
+                                   '{existing} não é uma pasta gravável',
+           'preflight.port_busy': 'a porta {bind}:{port} do SSOT não está livre nesse host ({error})',
+           'preflight.disk': 'espaço em disco insuficiente em {path}: são precisos {need} bytes, há {free} '
+                             'livres',
+           'preflight.failed': 'o host {host} não está pronto; falta: {lacks}. Nada foi alterado nele.',
+           'preflight.ok': 'o host {host} tem o que esta fase precisa',
+           'preflight.no_python': 'o host {host} não tem o Python {python} (os módulos da coleção rodam '
+                                  'nele): instale python3 nesse host, ou aponte ansible_python_interpreter '
+                                  'para o Python que ele tem. Nada foi alterado nele.',
+           'preflight.needs_target_dir': 'o host {host} é alcançado por {connection}, e o SSOT não diz onde '
+                                         'ficam nele os artefatos e os snapshots: defina target.dir (uma '
+                                         'pasta absoluta nesse host) no ssot.yml.',
+           'role.provision.delivery_differs': 'a cópia de {path} no host {host} não confere com o artefato '
+                                              'inspecionado no controlador: sha256 esperado {expected}, '
+                                              'obtido {actual}. Nada foi carregado; confira o disco e a rede '
+                                              'desse host e rode de novo.',
+           'role.provision.delivered': '{path} no host {host} confere com o controlador (sha256 {sha256}; '
+                                       'copiado agora: {copied})',
+           'fleet.title': 'Frota: {count} ambiente(s)',
+           'fleet.generated': 'Gerado em {at} (UTC), a partir do painel de cada ambiente.',
+           'fleet.col.host': 'Host e projeto',
+           'fleet.col.milestones': 'Marcos (fase e estado)',
+           'fleet.col.pending': 'Decisões pendentes',
+           'fleet.col.deviations': 'Desvios',
+           'fleet.col.last_run': 'Última execução',
+           'fleet.col.panel': 'Painel',
+           'fleet.none': 'nenhuma',
+           'fleet.run': '{playbook}: {status} ({at})',
+           'fleet.open_panel': 'abrir o painel do ambiente'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -1507,9 +1558,6 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                  'in the workspace.',
         'recorder.could_not_record': 'could not record {event}',
         'recorder.cannot_open': 'cannot open the workspace records',
-        'recorder.no_workspace': 'ssot.governance.runbook: no workspace (-e ssot_workspace=<dir>, '
-                                 'SSOT_WORKSPACE or [ssot_governance] workspace); nothing is recorded for '
-                                 'this run.',
         'recorder.no_writer': 'ssot.governance.runbook: no writer process ({error}); recording in this '
                               'process',
         'recorder.busy': 'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or '
@@ -1694,4 +1742,55 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'sig.why.too_large': 'larger than 256 KiB',
         'sig.why.not_found': 'not found',
         'sig.why.not_public_key': 'not an SSH public key',
-        'approve.malformed_decision': 'the decision {id} is malformed (its options are not a list of ids)'}}
+        'approve.malformed_decision': 'the decision {id} is malformed (its options are not a list of ids)',
+        'recorder.no_workspace_host': 'no workspace for host {host}: set the host variable ssot_workspace in '
+                                      "the inventory (the controller folder with that environment's "
+                                      'ssot.yml) or, for a single environment, -e ssot_workspace=<dir>. This '
+                                      'host does not run; the others go on.',
+        'fleet.bad_workspace': 'the ssot_workspace of host {host} could not be resolved: {error}',
+        'fleet.shared_workspace': 'hosts {hosts} name the same workspace {workspace}: each environment needs '
+                                  'its own (one ssot.yml, one journal, one lock). Give each host its own '
+                                  'ssot_workspace in the inventory; none of these hosts runs.',
+        'fleet.no_hosts': "no environment to govern: the host pattern '{pattern}' matches no host of the "
+                          'inventory. Put the hosts in the inventory group {group} (for instance [{group}] '
+                          'and one line per host with ssot_workspace=<dir>), or run with -e '
+                          'ssot_hosts=<group or host>. The example examples/legacy-pg/inventory.ini shows a '
+                          'group with the controller.',
+        'fleet.no_hosts_limit': "no environment to govern: the host pattern '{pattern}' with --limit {limit} "
+                                'matches no host of the inventory. Check the --limit, or put the hosts in '
+                                'the group {group} (or run with -e ssot_hosts=<group or host>).',
+        'fleet.refused': "the recorder did not open this host's workspace, and nothing runs on it: {reason}",
+        'preflight.python_module': 'Python module {module} is missing in {python} (install it on that host, '
+                                   'python3-{module} on Debian for instance)',
+        'preflight.no_docker_cli': "the Docker client is missing (no docker command on that host's PATH)",
+        'preflight.no_engine': "that host's Docker does not answer the connection's user ({error}); the user "
+                               "needs access to the engine's socket",
+        'preflight.target_dir': "folder {path} (the SSOT's target.dir) cannot be created or written: "
+                                '{existing} is not a writable folder',
+        'preflight.port_busy': "the SSOT's port {bind}:{port} is not free on that host ({error})",
+        'preflight.disk': 'not enough disk space under {path}: {need} bytes needed, {free} free',
+        'preflight.failed': 'host {host} is not ready; it lacks: {lacks}. Nothing was changed on it.',
+        'preflight.ok': 'host {host} has what this phase needs',
+        'preflight.no_python': "host {host} has no Python {python} (the collection's modules run on it): "
+                               'install python3 on that host, or point ansible_python_interpreter at the '
+                               'Python it has. Nothing was changed on it.',
+        'preflight.needs_target_dir': 'host {host} is reached over {connection}, and the SSOT does not say '
+                                      'where artifacts and snapshots go on it: set target.dir (an absolute '
+                                      'folder on that host) in ssot.yml.',
+        'role.provision.delivery_differs': 'the copy of {path} on host {host} does not match the artifact '
+                                           'inspected on the controller: sha256 expected {expected}, got '
+                                           "{actual}. Nothing was loaded; check that host's disk and network "
+                                           'and run again.',
+        'role.provision.delivered': '{path} on host {host} matches the controller (sha256 {sha256}; copied '
+                                    'now: {copied})',
+        'fleet.title': 'Fleet: {count} environment(s)',
+        'fleet.generated': "Generated at {at} (UTC), from each environment's panel.",
+        'fleet.col.host': 'Host and project',
+        'fleet.col.milestones': 'Milestones (phase and state)',
+        'fleet.col.pending': 'Pending decisions',
+        'fleet.col.deviations': 'Deviations',
+        'fleet.col.last_run': 'Last run',
+        'fleet.col.panel': 'Panel',
+        'fleet.none': 'none',
+        'fleet.run': '{playbook}: {status} ({at})',
+        'fleet.open_panel': "open the environment's panel"}}

@@ -53,6 +53,31 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                                                          'type': 'string',
                                                                          'minLength': 1,
                                                                          'examples': ['delivered/legacy-pg-10.23.docker.tar']},
+                                                                'location': {'description': 'Where the file '
+                                                                                            'is: on the '
+                                                                                            'controller '
+                                                                                            '(relative paths '
+                                                                                            'are relative to '
+                                                                                            "the SSOT's "
+                                                                                            'folder; '
+                                                                                            'provisioning a '
+                                                                                            'host reached '
+                                                                                            'over SSH copies '
+                                                                                            'it to '
+                                                                                            'target.dir/artifacts, '
+                                                                                            'checked by '
+                                                                                            'sha256 on both '
+                                                                                            'sides and '
+                                                                                            'skipped when '
+                                                                                            'the target '
+                                                                                            'already has it) '
+                                                                                            'or already on '
+                                                                                            'the target host '
+                                                                                            '(relative paths '
+                                                                                            'are relative to '
+                                                                                            'target.dir).',
+                                                                             'enum': ['controller', 'target'],
+                                                                             'default': 'controller'},
                                                                 'format': {'description': 'Expected format '
                                                                                           'of the file.',
                                                                            'enum': ['docker-archive',
@@ -81,6 +106,23 @@ SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
                                     'properties': {'engine': {'description': 'Container engine.',
                                                               'enum': ['docker'],
                                                               'default': 'docker'},
+                                                   'dir': {'description': 'Absolute folder on the target '
+                                                                          'host for what stays there: '
+                                                                          'delivered artifacts copied from '
+                                                                          'the controller (artifacts/), '
+                                                                          'artifacts with location: target, '
+                                                                          'snapshots (snapshot.destination), '
+                                                                          'ingest dumps (sources[].path) and '
+                                                                          'host folders of target.volumes '
+                                                                          'resolve inside it. Required for a '
+                                                                          'host reached over SSH; without it '
+                                                                          'those paths are under the '
+                                                                          'workspace, which is only right '
+                                                                          'when the target is the '
+                                                                          'controller.',
+                                                           'type': 'string',
+                                                           'pattern': '^/',
+                                                           'examples': ['/srv/ssot-target/db-legado-1']},
                                                    'container': {'description': 'Container name.',
                                                                  'type': 'string',
                                                                  'pattern': '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$',

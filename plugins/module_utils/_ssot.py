@@ -236,26 +236,36 @@ def _expectations(doc):
                 yield ["checks", i, "expect"], check["expect"]
 
 
+def target_dir(doc):
+    """The SSOT's folder on the target host (target.dir), or None: then target-side paths are under the workspace."""
+    target = doc.get("target")
+    value = target.get("dir") if isinstance(target, dict) else None
+    return value if isinstance(value, str) and value.startswith("/") else None
+
+
 def _named_paths(doc):
-    """(JSON path, value) of every file system path the SSOT names."""
+    """(JSON path, value, on_target) of every file system path the SSOT names; on_target when it lives on the
+    target host under target.dir (the controller cannot follow its links)."""
+    remote = target_dir(doc) is not None
     for section in ("artifacts", "sources"):
         items = doc.get(section)
         for i, item in enumerate(items if isinstance(items, list) else []):
             if isinstance(item, dict) and isinstance(item.get("path"), str):
-                yield [section, i, "path"], item["path"]
+                there = section == "sources" or item.get("location") == "target"
+                yield [section, i, "path"], item["path"], remote and there
     snap = doc.get("snapshot")
     if isinstance(snap, dict) and isinstance(snap.get("destination"), str):
-        yield ["snapshot", "destination"], snap["destination"]
+        yield ["snapshot", "destination"], snap["destination"], remote
     hitl = doc.get("hitl")
     if isinstance(hitl, dict) and isinstance(hitl.get("allowed_signers"), str):
-        yield ["hitl", "allowed_signers"], hitl["allowed_signers"]
+        yield ["hitl", "allowed_signers"], hitl["allowed_signers"], False
     target = doc.get("target")
     volumes = target.get("volumes") if isinstance(target, dict) else None
     for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
         source = vol.get("source") if isinstance(vol, dict) else None
         # A named volume is a word; a host folder is a path (Docker's own rule: it holds a slash or starts with .).
         if isinstance(source, str) and ("/" in source or source.startswith(".")):
-            yield ["target", "volumes", i, "source"], source
+            yield ["target", "volumes", i, "source"], source, remote
 
 
 def _inside(path, root):
@@ -270,11 +280,19 @@ def _path_problems(doc, base_dir):
     roots += [os.path.realpath(r) for r in allowed if isinstance(r, str) and r.startswith("/")] \
         if isinstance(allowed, list) else []
     out = []
-    for pointer, value in _named_paths(doc):
+    tdir = target_dir(doc)
+    for pointer, value, on_target in _named_paths(doc):
         if "\x00" in value:
             continue  # the schema or the tools refuse it; realpath cannot take it
-        resolved = os.path.realpath(os.path.join(base_dir, os.path.expanduser(value)))
-        if not any(_inside(resolved, root) for root in roots):
+        if on_target:
+            # On another machine: checked by name here (no "..", no way out of target.dir); the modules that open
+            # it there refuse links.
+            resolved = os.path.normpath(os.path.join(tdir, value))
+            inside = [os.path.normpath(tdir)] + [os.path.normpath(r) for r in roots[1:]]
+        else:
+            resolved = os.path.realpath(os.path.join(base_dir, os.path.expanduser(value)))
+            inside = roots
+        if not any(_inside(resolved, root) for root in inside):
             out.append(Problem("ssot.check.path_outside", pointer, value=_show(value), fix="ssot.fix.path_outside"))
     return out
 

@@ -28,7 +28,8 @@ OWNED_PREFIXES = ("__", "ssot_", "hitl_gate_", "inventory_", "provision_", "vali
 
 # What a launcher is meant to give (docs/hitl.md, "What a launcher may set").
 LAUNCHER_INPUTS = frozenset((
-    "ssot_workspace",            # which governed environment
+    "ssot_workspace",            # which governed environment (a single one; a fleet names them in the inventory)
+    "ssot_hosts",                # which hosts of the inventory are the governed environments (default ssot_targets)
     "ssot_file",                 # which SSOT file inside it
     "ssot_approvals",            # counts only when the SSOT says hitl.extra_var_approvals: true
     "hitl_gate_interactive",     # may only turn the terminal prompt off; it never asks without a real terminal

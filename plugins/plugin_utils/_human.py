@@ -428,3 +428,34 @@ def signature(lang, answer):
     if answer.get("key"):
         return text(lang, "decision.signed", key=answer["key"])
     return text(lang, "decision.unsigned")
+
+
+_FLEET_BADGE = {"done": "b-ok", "blocked": "b-warn", "failed": "b-bad"}
+
+
+def fleet_html(doc, lang):
+    """fleet-panel.html: one row per environment (fleet-panel.json), self-contained, links to each own panel."""
+    rows = doc.get("environments") or []
+    title = text(lang, "fleet.title", count=len(rows))
+    out = ["<!DOCTYPE html>", '<html lang="%s">' % _e(lang), "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>%s</title>" % _e(title),
+           "<style>%s</style>" % STYLE, "</head>", "<body><main>", "<h1>%s</h1>" % _e(title),
+           '<p class="meta">%s</p>' % _e(text(lang, "fleet.generated", at=_second(doc.get("generated_at")))),
+           '<table id="fleet"><thead><tr>%s</tr></thead><tbody>' % "".join(
+               "<th>%s</th>" % _e(text(lang, "fleet.col." + col))
+               for col in ("host", "milestones", "pending", "deviations", "last_run", "panel"))]
+    for env in rows:
+        milestones = " ".join('<span class="badge %s" title="%s">%s</span>' % (
+            _FLEET_BADGE.get(m.get("status"), ""), _e(m.get("title")),
+            _e("%s %s" % (m.get("phase"), _status(lang, m.get("status"))))) for m in env.get("milestones") or [])
+        pending = "<br>".join("<code>%s</code> — %s" % (_e(d.get("id")), _e(d.get("title")))
+                              for d in env.get("decisions_pending") or []) or _e(text(lang, "fleet.none"))
+        last = env.get("last_run") or {}
+        run = _e(text(lang, "fleet.run", playbook=last.get("playbook") or "-", status=_status(lang, last.get("status")),
+                      at=_second(last.get("ended_at") or last.get("started_at")))) if last else _e("-")
+        out.append('<tr class="env" data-host="%s"><td>%s<br><span class="meta">%s</span></td><td>%s</td><td>%s</td>'
+                   '<td>%s</td><td>%s</td><td><a href="%s">%s</a></td></tr>' % (
+                       _e(env.get("host")), "<code>%s</code>" % _e(env.get("host")), _e(env.get("project")), milestones, pending,
+                       _e(env.get("deviations", 0)), run, _e(env.get("panel")), _e(text(lang, "fleet.open_panel"))))
+    out += ["</tbody></table>", "</main></body></html>", ""]
+    return "\n".join(out)

