@@ -10,13 +10,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest
+.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest bench-fleet
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
 
 # The suite also needs a browser (the panel page is checked in headless chromium).
 test integration: export SSOT_WITH_BROWSER := 1
+# ... and the fleet's test hosts (sshd on loopback, the target side's Python libraries).
+test integration bench-fleet: export SSOT_WITH_FLEET := 1
 test: image
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest tests
@@ -27,6 +29,7 @@ setup:
 image: setup
 	$(PY) tests/images/build_pg_image.py legacy-pg-10.23 --cache "$(SSOT_CACHE)"
 	$(PY) tests/images/build_pg_image.py pg-15 --cache "$(SSOT_CACHE)"
+	$(PY) tests/images/build_pg_image.py legacy-pg-12.22 --cache "$(SSOT_CACHE)"
 
 lint: setup
 	# ANSIBLE_HOME keeps the copy ansible-lint installs of this collection inside the repo.
@@ -49,6 +52,10 @@ bench-snapshot: image
 # Ingest role against the raw pg_dump | pg_restore pipeline, 200 MiB and 2 GiB (about 30 minutes here).
 bench-ingest: image
 	$(PY) bench/ingest_bench.py --write docs/benchmarks.md
+
+# Validate 1, 4 and 12 environments over SSH side by side (about 5 minutes here).
+bench-fleet: image
+	$(PY) bench/fleet_bench.py --write docs/benchmarks.md
 
 # Collection tarball, as published.
 build: setup

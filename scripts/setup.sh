@@ -40,13 +40,28 @@ fi
 if [ "${SSOT_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     missing+=(chromium)
 fi
+# make test / bench-fleet: the fleet's test hosts are real sshd servers on loopback (openssh-server), and the
+# target side runs the modules with the system Python 3, whose libraries community.docker and
+# community.postgresql import there.
+if [ "${SSOT_WITH_FLEET:-0}" = 1 ]; then
+    for pkg in openssh-server python3-requests python3-psycopg2; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if can_apt; then
+        # Installing openssh-server must not start a system sshd listening on every interface: the tests start
+        # their own, on loopback. policy-rc.d (Debian's switch for that) is in place only during the install.
+        policy_rc=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_rc=1
+        fi
         say "installing Debian packages: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >"$CACHE/apt.log" 2>&1 || die "apt-get update failed; see $CACHE/apt.log"
         apt-get install -y -qq "${missing[@]}" >>"$CACHE/apt.log" 2>&1 \
-            || die "apt-get install ${missing[*]} failed; see $CACHE/apt.log"
+            || { [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d; die "apt-get install ${missing[*]} failed; see $CACHE/apt.log"; }
+        [ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d
     else
         die "missing: ${missing[*]}. Install them with your package manager (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again."
     fi

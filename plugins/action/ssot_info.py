@@ -29,7 +29,9 @@ class ActionModule(ActionBase):
         if why:
             result.update(failed=True, host_refused=True, msg=message(lang, "fleet.refused", reason=why))
             return result
-        result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=self._task.args,
+        args = dict(self._task.args)
+        approvals_file = args.pop("approvals_file", None)
+        result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=args,
                                            task_vars=task_vars))
         if not result.get("failed"):
             result["run_identities"] = _guard.run_identities(extra)
@@ -40,4 +42,25 @@ class ActionModule(ActionBase):
                 _decisions.check_entries(result["launcher_approvals"], "ssot_approvals", result.get("language"))
             except _decisions.ApprovalError as exc:
                 result.update(failed=True, msg=str(exc))
+            if approvals_file:
+                self._workspace_files(result, approvals_file)
         return result
+
+    @staticmethod
+    def _workspace_files(result, approvals_file):
+        """What the decision modules need from the workspace, read here on the controller for whichever host they
+        run on: the approvals file's entries (checked; or why they cannot count) and the allowed-signers text."""
+        lang = result.get("language") or "pt-BR"
+        try:
+            result["file_approvals"] = _decisions.load_approvals(approvals_file, lang)
+            result["file_approvals_error"] = None
+        except _decisions.ApprovalError as exc:
+            result["file_approvals"], result["file_approvals_error"] = [], str(exc)
+        signers = result.get("allowed_signers")
+        result["allowed_signers_text"] = None
+        if signers:
+            try:
+                with open(signers, encoding="utf-8") as fh:
+                    result["allowed_signers_text"] = fh.read(1 << 20)
+            except (OSError, ValueError):
+                pass  # the SSOT check already named an unreadable file

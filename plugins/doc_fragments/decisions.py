@@ -77,6 +77,22 @@ options:
           - The SSOT's C(hitl.require_signatures) - an approval without a valid signature does not count.
         type: bool
         default: false
+      file_approvals:
+        description:
+          - The entries of O(hitl.approvals_file) as the C(ssot.governance.ssot_info) action read and checked them on
+            the controller, where the workspace is. When given, the file is not read on the host the module runs on
+            (a target reached over SSH does not have it).
+        type: list
+        elements: dict
+      file_approvals_error:
+        description:
+          - Why O(hitl.approvals_file) could not be read on the controller; the module fails with it.
+        type: str
+      allowed_signers_text:
+        description:
+          - The text of O(hitl.allowed_signers), read on the controller; used when that path does not exist on the
+            host the module runs on.
+        type: str
   language:
     description:
       - Language of the decision texts (the SSOT's C(metadata.language)).

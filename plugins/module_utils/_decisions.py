@@ -303,9 +303,28 @@ def argument_spec():
             extra_var_approvals=dict(type="bool", default=False),
             allowed_signers=dict(type="path"),
             require_signatures=dict(type="bool", default=False),
+            # Read and checked on the controller, where the workspace is (docs/fleet.md): the approvals file's
+            # entries (or why it could not be read) and the allowed-signers file's text.
+            file_approvals=dict(type="list", elements="dict"),
+            file_approvals_error=dict(type="str"),
+            allowed_signers_text=dict(type="str"),
         )),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
     )
+
+
+def _signers_here(path, content):
+    """The allowed-signers file to verify with on this host: the controller's path when it is readable here (the
+    controller is the target), else a private copy of the text the controller read."""
+    if not path:
+        return None
+    if content is None or os.path.isfile(path):
+        return path
+    import tempfile
+    fd, copy = tempfile.mkstemp(prefix="ssot-allowed-signers-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    return copy
 
 
 class Policy(object):
@@ -315,14 +334,21 @@ class Policy(object):
         self.lang = params.get("language") or "pt-BR"
         self.digest = params["ssot_digest"]
         hitl = params.get("hitl") or {}
-        self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + extra_var_entries(
-            hitl.get("approvals") or [], self.lang)
+        if hitl.get("file_approvals_error"):
+            raise ApprovalError(hitl["file_approvals_error"])
+        if hitl.get("file_approvals") is not None:
+            # Read and schema-checked on the controller (the ssot_info action), like the launcher's entries.
+            self.approvals = [dict(e) for e in hitl["file_approvals"]] + [
+                dict(e, channel=EXTRA_VARS) for e in launcher_approvals(hitl.get("approvals") or [], self.lang)]
+        else:
+            self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + extra_var_entries(
+                hitl.get("approvals") or [], self.lang)
         self.approvers = hitl.get("approvers") or []
         self.validity = hitl.get("approval_validity") or "7d"
         self.separation = bool(hitl.get("separation_of_duties"))
         self.run_identities = list(hitl.get("run_identities") or [])
         self.extra_var_approvals = bool(hitl.get("extra_var_approvals"))
-        self.allowed_signers = hitl.get("allowed_signers") or None
+        self.allowed_signers = _signers_here(hitl.get("allowed_signers"), hitl.get("allowed_signers_text"))
         self.require_signatures = bool(hitl.get("require_signatures"))
         self.now = now or utc_now()
         self._verdicts = {}

@@ -94,7 +94,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._engine import Engine
-from ansible_collections.ssot.governance.plugins.module_utils._text import text
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
 def _existing(path):

@@ -61,6 +61,8 @@ class Workspace:
 
 # Server images of the test matrix: build flavor -> the major the SSOT expects.
 MATRIX = {"legacy-pg-10.23": "10", "pg-15": "15"}
+# Every image the suite builds (the fleet tests add a second legacy major).
+MAJORS = dict(MATRIX, **{"legacy-pg-12.22": "12"})
 
 
 def write_workspace(path: Path, info: dict, container: str, port: int, edit=None) -> Workspace:
@@ -78,7 +80,7 @@ def write_workspace(path: Path, info: dict, container: str, port: int, edit=None
         doc["artifacts"][0].update(path=f"delivered/{Path(info['docker_archive']).name}",
                                    sha256=info["docker_archive_sha256"], image=info["image"])
         doc["target"]["image"] = info["image"]
-        doc["postgres"]["major"] = MATRIX[info["flavor"]]
+        doc["postgres"]["major"] = MAJORS[info["flavor"]]
     if edit:
         edit(doc)
     (path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
