@@ -84,3 +84,111 @@ def test_a_second_run_skips_the_copy_the_target_already_holds(fleet):
     assert "copied now: False" in proc.stdout or "copiado agora: False" in proc.stdout, explain(proc)
     assert len(_runs(fleet, fleet.hosts[0])) == 2
     assert len(_runs(fleet, fleet.hosts[1])) == 1 and len(_runs(fleet, fleet.hosts[2])) == 1, "--limit ran one"
+
+
+def _recap(proc):
+    """{host: (ok, failed)} from the play recap."""
+    import re
+    out = {}
+    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M):
+        out[m.group(1)] = (int(m.group(2)), int(m.group(3)) + int(m.group(4)))
+    return out
+
+
+def test_a_deviation_on_one_host_fails_only_that_host(fleet):
+    two = fleet.hosts[1]
+    doc = ssot_of(two)
+    original = doc
+    planted = json.loads(json.dumps(doc))
+    planted["postgres"]["settings"]["work_mem"] = "64MB"      # the server runs the default: a deviation
+    save_ssot(two, planted)
+    try:
+        proc = fleet.run("ssot.governance.validate")
+    finally:
+        save_ssot(two, original)
+    recap = _recap(proc)
+    assert proc.returncode == 2, explain(proc)
+    assert recap["db-legado-2"][1] == 1 and recap["db-legado-1"][1] == 0 and recap["db-legado-3"][1] == 0, explain(proc)
+    for h in fleet.hosts:
+        panel = json.loads((h.workspace / "project-panel.json").read_text())
+        pending = [d["id"] for d in panel["decisions_pending"]]
+        if h is two:
+            assert any("work_mem" in d for d in pending), pending
+        else:
+            assert pending == [], (h.name, pending)
+            assert {m["phase"]: m["status"] for m in panel["milestones"]}[3] == "done"
+    rows = json.loads((fleet.root / "ws" / "fleet-panel.json").read_text())["environments"]
+    assert [len(r["decisions_pending"]) > 0 for r in rows] == [False, True, False]
+
+
+def test_the_same_host_twice_at_once_the_second_is_refused_for_that_host_disjoint_hosts_both_run(fleet):
+    # A long first run on host 1 (the validate play waits on a slow task of its own: a sleeping psql is not
+    # needed - the run is held at a pause-free point by running provision+validate on hosts 1 and 2).
+    first = fleet.spawn("ssot.governance.validate", "--limit", "db-legado-1,db-legado-2")
+    try:
+        deadline = time.time() + 60
+        lock = fleet.hosts[0].workspace / ".recorder.lock"
+        while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
+            time.sleep(0.1)
+        assert lock.read_text().strip(), "the first run never locked host 1's workspace"
+        # Same host 1 (plus host 3): host 1 is refused alone with the reason; host 3 runs.
+        second = fleet.run("ssot.governance.validate", "--limit", "db-legado-1,db-legado-3")
+        recap = _recap(second)
+        assert "db-legado-1" in second.stdout + second.stderr and (
+            "em uso por outra execução" in second.stdout + second.stderr), explain(second)
+        assert recap["db-legado-1"][1] == 1 and recap["db-legado-3"] == (recap["db-legado-3"][0], 0), explain(second)
+    finally:
+        out, _ = first.communicate(timeout=600)
+    assert first.returncode in (0, 2), out[-3000:]
+    assert _recap(subprocess.CompletedProcess([], 0, out, ""))["db-legado-1"][1] == 0, out[-3000:]
+
+
+def test_kill_9_during_a_three_host_run_marks_each_run_interrupted_at_the_next(fleet):
+    proc = fleet.spawn("site.yml")
+    before = dict((h.name, len(_runs(fleet, h))) for h in fleet.hosts)
+    deadline = time.time() + 120
+    # Wait until every host has started this run and is in the middle of it.
+    while time.time() < deadline:
+        if all(len(_runs(fleet, h)) > before[h.name] for h in fleet.hosts) and all(
+                any(line["kind"] == "result" for line in fleet.journal(h)[-20:]) for h in fleet.hosts):
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = dict((h.name, _runs(fleet, h)[-1]["run"]) for h in fleet.hosts)
+    nxt = fleet.run("site.yml")
+    assert nxt.returncode == 0, explain(nxt)
+    for h in fleet.hosts:
+        marks = [line["data"] for line in fleet.journal(h) if line["kind"] == "run_interrupted"]
+        assert marks and marks[-1]["interrupted_run"] == killed[h.name], (h.name, marks)
+
+
+def test_an_empty_group_is_a_clear_error_naming_it(fleet, tmp_path):
+    empty = tmp_path / "empty.ini"
+    empty.write_text("[ssot_targets]\n\n[outros]\nalgum-host\n")
+    proc = fleet.run("ssot.governance.validate", "-i", str(empty))
+    assert proc.returncode != 0
+    said = proc.stdout + proc.stderr
+    assert "nenhum ambiente para governar" in said and "[ssot_targets]" in said and "-e ssot_hosts=" in said, said
+
+
+def test_preflight_names_what_a_host_lacks_and_changes_nothing(fleet, tmp_path):
+    three = fleet.hosts[2]
+    inventory = (fleet.root / "inventory.ini").read_text().replace(
+        f"ssot_workspace={three.workspace}", f"ssot_workspace={three.workspace} ansible_python_interpreter=/opt/nada/python3")
+    broken = tmp_path / "broken.ini"
+    broken.write_text(inventory)
+    proc = fleet.run("ssot.governance.validate", "-i", str(broken), "--limit", three.name)
+    assert proc.returncode == 2
+    assert "não tem o Python /opt/nada/python3" in proc.stdout, explain(proc)
+    # The same host with a folder it cannot write as target.dir: the preflight module says so.
+    doc = ssot_of(three)
+    bad = json.loads(json.dumps(doc))
+    bad["target"]["dir"] = "/etc/hostname/ssot"
+    save_ssot(three, bad)
+    try:
+        proc = fleet.run("ssot.governance.validate", "--limit", three.name)
+    finally:
+        save_ssot(three, doc)
+    assert proc.returncode == 2 and "não está pronto; falta" in proc.stdout and "/etc/hostname/ssot" in proc.stdout, \
+        explain(proc)
