@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+from html.parser import HTMLParser
 
 import build_pg_image
 import pytest
 from _fleet import FLAVORS, TARGET_ROOT, Fleet, place_on_target, save_ssot, ssot_of
 from _support import CACHE, docker, explain, psql
+
+
+class Dom(HTMLParser):
+    """The DOM chromium serialized after loading the page: elements with their attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +87,21 @@ def test_one_run_provisions_and_validates_three_hosts_over_ssh(fleet, images):
     for row, h in zip(fleet_doc["environments"], fleet.hosts):
         assert (fleet.root / "ws" / row["panel"]).resolve() == (h.workspace / "project-panel.html").resolve()
         assert row["last_run"]["status"] == "ok"
-    html = (fleet.root / "ws" / "fleet-panel.html").read_text()
-    assert html.count('<tr class="env"') == 3
+    # Rendered by a real browser (Debian's chromium, headless) from the file: three rows, each link resolves.
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed: run the suite with `make test` (SSOT_WITH_BROWSER=1 installs it)"
+    page = fleet.root / "ws" / "fleet-panel.html"
+    dom = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          f"--user-data-dir={fleet.base / 'chromium'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0 and "</html>" in dom.stdout, dom.stderr[-2000:]
+    parsed = Dom()
+    parsed.feed(dom.stdout)
+    rows = [a["data-host"] for tag, a in parsed.elements if tag == "tr" and "data-host" in a]
+    assert rows == [h.name for h in fleet.hosts]
+    links = [a["href"] for tag, a in parsed.elements if tag == "a"]
+    assert len(links) == 3 and all((page.parent / href).is_file() for href in links), links
+    assert not [tag for tag, _ in parsed.elements if tag in ("script", "link", "img", "iframe")]
 
 
 def test_a_second_run_skips_the_copy_the_target_already_holds(fleet):
