@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import (CACHE, ROOT, VENV_BIN, MemorySampler, begin_end, build_pg_image, docker, machine, median,
+from _common import (CACHE, ROOT, MemorySampler, begin_end, build_pg_image, docker, machine, median,
                      write_section)
 
 sys.path[:0] = [str(ROOT / "tests" / "integration")]

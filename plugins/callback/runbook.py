@@ -180,6 +180,7 @@ class CallbackModule(CallbackBase):
         self._costs = []
         self._refused_all = False
         self._pattern = ""
+        self._governs = False
         self._fleet_dir = None
         self._seal_key = None
         self._record_failed = False
@@ -244,15 +245,14 @@ class CallbackModule(CallbackBase):
         if refusal:
             display.error(refusal)
             raise SystemExit(3)
-        hosts = [h.get_name() for h in _fleet.play_hosts(play)]
-        self._play_hosts = hosts
-        new = [h for h in hosts if h not in self._seen_hosts]
+        by_name = dict((h.get_name(), h) for h in _fleet.play_hosts(play))
+        self._play_hosts = sorted(by_name)
+        new = [h for h in self._play_hosts if h not in self._seen_hosts]
         if not new:
             return
         self._seen_hosts.update(new)
         _fleet.activate()
         assignment = {}
-        by_name = dict((h.get_name(), h) for h in _fleet.play_hosts(play))
         refused = {}
         for host in new:
             try:
@@ -420,6 +420,8 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()
         self._pattern = play.hosts if isinstance(play.hosts, str) else ",".join(play.hosts or [])
+        self._governs = any(str(t.action).startswith("ssot.governance.") or
+                            (_role_name(t) or "").startswith("ssot.governance.") for t in _tasks(play.compile()))
         if not self._refused_all:
             self._timed(self._open, play)
         writers = self.fleet.for_hosts(self._play_hosts)
@@ -429,8 +431,10 @@ class CallbackModule(CallbackBase):
                 self._timed(writer.send, _events.StartPlay(play.get_name(), plan))
 
     def v2_playbook_on_no_hosts_matched(self):
-        # The play names the environments by a group (ssot_hosts, default ssot_targets): an empty or missing group
-        # is the operator's to fill, never a silent success.
+        # A play of this collection names the environments by a group (ssot_hosts, default ssot_targets): an empty
+        # or missing group is the operator's to fill, never a silent success. Other plays are not ours to judge.
+        if not self._governs:
+            return
         limit = context.CLIARGS.get("subset")
         display.error("ssot.governance.runbook: %s" % text(
             self._language, "fleet.no_hosts_limit" if limit else "fleet.no_hosts", pattern=self._pattern,

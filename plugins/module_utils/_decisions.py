@@ -339,7 +339,8 @@ class Policy(object):
         if hitl.get("file_approvals") is not None:
             # Read and schema-checked on the controller (the ssot_info action), like the launcher's entries.
             self.approvals = [dict(e) for e in hitl["file_approvals"]] + [
-                dict(e, channel=EXTRA_VARS) for e in launcher_approvals(hitl.get("approvals") or [], self.lang)]
+                dict(e, source="ssot_approvals #%d" % n, channel=EXTRA_VARS)
+                for n, e in enumerate(launcher_approvals(hitl.get("approvals") or [], self.lang), 1)]
         else:
             self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + extra_var_entries(
                 hitl.get("approvals") or [], self.lang)

@@ -46,6 +46,19 @@ options:
       - Base name of the evidence returned (C(<name>.log) and C(<name>.json)).
     type: str
     default: inventory
+  milestone:
+    description:
+      - Return the inventory milestone. Off for the first of two inspections (artifacts on the controller and on the
+        target host are inspected where they are, in two calls); the second says the phase's status for both.
+    type: bool
+    default: true
+  pending_elsewhere:
+    description:
+      - Ids of decisions about artifacts inspected by another call that are still pending; they block the milestone
+        as this call's own do.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - ssot.governance.decisions
   - ssot.governance.attributes
@@ -175,6 +188,8 @@ def main():
         base_dir=dict(type="path", required=True),
         engine=dict(type="dict"),
         evidence_name=dict(type="str", default="inventory"),
+        milestone=dict(type="bool", default=True),
+        pending_elsewhere=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
@@ -191,13 +206,16 @@ def main():
     summary = text(lang, "inventory.summary", count=len(artifacts), deviations=len(deviations), pending=len(pending))
     log = _artifacts.report_text(artifacts, checks, decisions, summary)
     name = p["evidence_name"]
+    records = {}
+    if p["milestone"]:
+        blocked = pending or p["pending_elsewhere"]
+        records["milestone"] = _result.milestone("inventory", "blocked" if blocked else "clear", next_steps)
     module.exit_json(
         changed=False, artifacts=artifacts, checks=checks, deviations=deviations, decisions=decisions,
         pending=pending, msg=summary,
-        milestone=_result.milestone("inventory", "blocked" if pending else "clear", next_steps),
         evidence=[_result.evidence(name + ".log", text=log),
                   _result.evidence(name + ".json", content={"artifacts": artifacts, "checks": checks,
-                                                            "decisions": decisions})])
+                                                            "decisions": decisions})], **records)
 
 
 if __name__ == "__main__":

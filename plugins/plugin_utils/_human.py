@@ -455,7 +455,8 @@ def fleet_html(doc, lang):
                       at=_second(last.get("ended_at") or last.get("started_at")))) if last else _e("-")
         out.append('<tr class="env" data-host="%s"><td>%s<br><span class="meta">%s</span></td><td>%s</td><td>%s</td>'
                    '<td>%s</td><td>%s</td><td><a href="%s">%s</a></td></tr>' % (
-                       _e(env.get("host")), "<code>%s</code>" % _e(env.get("host")), _e(env.get("project")), milestones, pending,
+                       _e(env.get("host")), "<code>%s</code>" % _e(env.get("host")), _e(env.get("project")),
+                       milestones, pending,
                        _e(env.get("deviations", 0)), run, _e(env.get("panel")), _e(text(lang, "fleet.open_panel"))))
     out += ["</tbody></table>", "</main></body></html>", ""]
     return "\n".join(out)

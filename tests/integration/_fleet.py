@@ -93,7 +93,8 @@ class Fleet:
         config = self.base / f"sshd-{host.name}.conf"
         config.write_text("\n".join([
             f"Port {host.ssh_port}", "ListenAddress 127.0.0.1", f"HostKey {self.keys / 'host'}",
-            f"PidFile {self.base / ('sshd-' + host.name + '.pid')}", f"AuthorizedKeysFile {self.keys / 'authorized_keys'}",
+            f"PidFile {self.base / ('sshd-' + host.name + '.pid')}",
+            f"AuthorizedKeysFile {self.keys / 'authorized_keys'}",
             "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "UsePAM no", "StrictModes no", "Subsystem sftp /usr/lib/openssh/sftp-server", ""]))
         # Its own mount namespace: /srv/ssot-target is this host's folder for every session it serves.
@@ -106,8 +107,11 @@ class Fleet:
     def write_inventory(self, hosts=None):
         lines = ["[ssot_targets]"]
         for h in hosts or self.hosts:
-            lines.append(f"{h.name} ansible_host=127.0.0.1 ansible_port={h.ssh_port} ssot_workspace={h.workspace}")
-        lines += ["", "[ssot_targets:vars]", "ansible_connection=ssh", "ansible_user=root",
+            lines.append(f"{h.name} ansible_host=127.0.0.1 ansible_port={h.ssh_port}")
+        # Each host's workspace from a templated group var, as an infra repo would write it (the recorder templates
+        # it per host).
+        lines += ["", "[ssot_targets:vars]", "ssot_workspace={{ inventory_dir }}/ws/{{ inventory_hostname }}",
+                  "ansible_connection=ssh", "ansible_user=root",
                   f"ansible_ssh_private_key_file={self.keys / 'id'}",
                   "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
                   "ansible_python_interpreter=/usr/bin/python3", ""]
@@ -122,7 +126,8 @@ class Fleet:
 
     def env(self, extra=None):
         env = dict(os.environ)
-        env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(self.root / "ansible.cfg"),
+        env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
+                    "ANSIBLE_CONFIG": str(self.root / "ansible.cfg"),
                     "ANSIBLE_NOCOLOR": "1", "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
         env.pop("SSOT_WORKSPACE", None)
         env.update(extra or {})

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import build_pg_image
 import pytest
 from _fleet import FLAVORS, TARGET_ROOT, Fleet, place_on_target, save_ssot, ssot_of
-from _support import CACHE, docker, explain, psql
+from _support import CACHE, explain, psql
 
 
 class Dom(HTMLParser):
@@ -189,8 +189,8 @@ def test_kill_9_during_a_three_host_run_marks_each_run_interrupted_at_the_next(f
         assert marks and marks[-1]["interrupted_run"] == killed[h.name], (h.name, marks)
 
 
-def test_an_empty_group_is_a_clear_error_naming_it(fleet, tmp_path):
-    empty = tmp_path / "empty.ini"
+def test_an_empty_group_is_a_clear_error_naming_it(fleet):
+    empty = fleet.root / "empty.ini"
     empty.write_text("[ssot_targets]\n\n[outros]\nalgum-host\n")
     proc = fleet.run("ssot.governance.validate", "-i", str(empty))
     assert proc.returncode != 0
@@ -198,11 +198,11 @@ def test_an_empty_group_is_a_clear_error_naming_it(fleet, tmp_path):
     assert "nenhum ambiente para governar" in said and "[ssot_targets]" in said and "-e ssot_hosts=" in said, said
 
 
-def test_preflight_names_what_a_host_lacks_and_changes_nothing(fleet, tmp_path):
+def test_preflight_names_what_a_host_lacks_and_changes_nothing(fleet):
     three = fleet.hosts[2]
     inventory = (fleet.root / "inventory.ini").read_text().replace(
-        f"ssot_workspace={three.workspace}", f"ssot_workspace={three.workspace} ansible_python_interpreter=/opt/nada/python3")
-    broken = tmp_path / "broken.ini"
+        f"{three.name} ansible_host=", f"{three.name} ansible_python_interpreter=/opt/nada/python3 ansible_host=")
+    broken = fleet.root / "broken.ini"          # beside the workspaces: inventory_dir is the same
     broken.write_text(inventory)
     proc = fleet.run("ssot.governance.validate", "-i", str(broken), "--limit", three.name)
     assert proc.returncode == 2
@@ -218,3 +218,27 @@ def test_preflight_names_what_a_host_lacks_and_changes_nothing(fleet, tmp_path):
         save_ssot(three, doc)
     assert proc.returncode == 2 and "não está pronto; falta" in proc.stdout and "/etc/hostname/ssot" in proc.stdout, \
         explain(proc)
+
+
+def test_a_snapshot_over_ssh_stays_on_its_target_and_is_verified_and_restored_there(fleet):
+    one = fleet.hosts[0]
+    proc = fleet.run("ssot.governance.snapshot", "--limit", one.name)
+    assert proc.returncode == 0, explain(proc)
+    # The files are on host 1's target (target.dir/snapshots), nowhere in the workspace or on the other hosts.
+    taken = sorted((one.target / "snapshots").iterdir())
+    assert taken and (taken[-1] / "manifest.json").is_file()
+    assert not (one.workspace / "snapshots").exists()
+    assert not any((h.target / "snapshots").exists() for h in fleet.hosts[1:])
+    # Their manifest and hashes came back as evidence; the journal names the target path.
+    snaps = [line["data"] for line in fleet.journal(one) if line["kind"] == "snapshot"]
+    assert snaps and snaps[-1]["path"].startswith(TARGET_ROOT + "/snapshots/"), snaps[-1]
+    panel = json.loads((one.workspace / "project-panel.json").read_text())
+    assert panel["snapshots"][-1]["status"] == "verified" and panel["snapshots"][-1].get("restore") == "passed", \
+        panel["snapshots"][-1]
+    # A manifest rewritten on the target, with the file it lists, is caught against the journal on the controller.
+    manifest = taken[-1] / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["files"] = [dict(f, sha256="0" * 64) if i == 0 else f for i, f in enumerate(doc["files"])]
+    manifest.write_text(json.dumps(doc))
+    again = fleet.run("ssot.governance.snapshot", "--limit", one.name, "--tags", "restore_test")
+    assert again.returncode == 2, explain(again)

@@ -3,6 +3,7 @@ checks it) and says what the recorder needs."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import yaml
@@ -34,3 +35,45 @@ def test_snapshot_verify_names_an_altered_file_and_returns_its_verdict(run_modul
     failed, out = run_module(snapshot_verify, {"path": str(tmp_path), "language": "en"})
     assert failed and "pg_dumpall.sql" in out["msg"] and out["snapshot"]["status"] == "failed"
     assert json.loads((tmp_path / "manifest.json").read_text())["files"][0]["sha256"] == digest
+
+
+def _artifact_args(tmp_path, **extra):
+    (tmp_path / "image.tar").write_bytes(b"not a tar")
+    args = {"artifacts": [{"id": "img", "path": "image.tar", "format": "docker-archive", "sha256": "0" * 64}],
+            "base_dir": str(tmp_path), "ssot_digest": "sha256:" + "1" * 64, "language": "en",
+            "hitl": {"file_approvals": [], "approvals_file": "/nowhere/on/this/host/approvals.yml"}}
+    args.update(extra)
+    return args
+
+
+def test_artifact_info_of_a_second_location_blocks_on_the_other_calls_pending_decisions(run_module, tmp_path):
+    from ansible_collections.ssot.governance.plugins.modules import artifact_info
+    failed, out = run_module(artifact_info, _artifact_args(tmp_path))
+    assert not failed and out["pending"] and out["milestone"]["status"] == "blocked"
+    # The first of two inspections says nothing about the phase; the second counts the first one's pending.
+    failed, out = run_module(artifact_info, _artifact_args(tmp_path, milestone=False))
+    assert not failed and "milestone" not in out and out["evidence"]
+    clean = _artifact_args(tmp_path, artifacts=[])
+    failed, out = run_module(artifact_info, dict(clean, pending_elsewhere=["artifact.other.sha256"]))
+    assert not failed and out["milestone"]["status"] == "blocked"
+    failed, out = run_module(artifact_info, clean)
+    assert not failed and out["milestone"]["status"] == "clear"
+
+
+def test_decision_modules_take_the_approvals_read_on_the_controller_not_a_file_of_this_host(run_module, tmp_path):
+    """A target reached over SSH has no workspace: the entries come as a parameter (the ssot_info action read and
+    checked them), and a reading error there fails the module with its message."""
+    from ansible_collections.ssot.governance.plugins.modules import artifact_info
+    args = _artifact_args(tmp_path)
+    failed, out = run_module(artifact_info, args)
+    decision = out["decisions"][0]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    approved = {"decision": decision["id"], "option": decision["options"][0]["id"], "approved_by": "Ana Souza (DBA)",
+                "approved_at": now, "reason": "r", "ssot_digest": args["ssot_digest"],
+                "source": "approvals.yml #1"}
+    args["hitl"] = dict(args["hitl"], file_approvals=[approved])
+    failed, out = run_module(artifact_info, args)
+    assert not failed and out["decisions"][0]["status"] == "approved", out["decisions"][0]
+    args["hitl"] = dict(args["hitl"], file_approvals_error="approvals.yml line 3: not YAML")
+    failed, out = run_module(artifact_info, args)
+    assert failed and out["msg"] == "approvals.yml line 3: not YAML"
