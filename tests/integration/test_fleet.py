@@ -9,23 +9,11 @@ import shutil
 import signal
 import subprocess
 import time
-from html.parser import HTMLParser
 
 import build_pg_image
 import pytest
 from _fleet import FLAVORS, TARGET_ROOT, Fleet, place_on_target, save_ssot, ssot_of
-from _support import CACHE, explain, psql
-
-
-class Dom(HTMLParser):
-    """The DOM chromium serialized after loading the page: elements with their attributes."""
-
-    def __init__(self):
-        super().__init__()
-        self.elements = []
-
-    def handle_starttag(self, tag, attrs):
-        self.elements.append((tag, dict(attrs)))
+from _support import CACHE, Dom, explain, psql
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ import json
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, start_server, views,
+from _support import (PASSWORD, ROOT, Dom, explain, free_port, psql, run_playbook, start_server, views,
                       write_approvals, write_workspace)
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
@@ -169,17 +168,6 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     again = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
     assert again.returncode != 0 and "já foi desfeita" in again.stdout, explain(again)
     assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "501"
-
-
-class Dom(HTMLParser):
-    """The DOM chromium serialized after loading the page: elements with their attributes."""
-
-    def __init__(self):
-        super().__init__()
-        self.elements = []
-
-    def handle_starttag(self, tag, attrs):
-        self.elements.append((tag, dict(attrs)))
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):
