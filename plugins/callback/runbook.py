@@ -285,6 +285,10 @@ class CallbackModule(CallbackBase):
 
     def _open_workspace(self, workspace, extra, hosts):
         """Open one environment's recorder; the reason it cannot be opened, or None."""
+        if not os.path.lexists(workspace):
+            # Never created by a run: a workspace that is not there is a mistyped ssot_workspace, not a place to
+            # record (a link or a file there is the recorder's to refuse, with its reason).
+            return text(self._language, "recorder.no_such_workspace", workspace=workspace)
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
                             seal_key=self._seal_key)

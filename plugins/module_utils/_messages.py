@@ -892,9 +892,6 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                   'usuário precisa de acesso ao socket do engine',
            'preflight.target_dir': 'a pasta {path} (target.dir do SSOT) não pode ser criada nem escrita: '
                                    '{existing} não é uma pasta gravável',
-           'preflight.port_busy': 'a porta {bind}:{port} do SSOT não está livre nesse host ({error})',
-           'preflight.disk': 'espaço em disco insuficiente em {path}: são precisos {need} bytes, há {free} '
-                             'livres',
            'preflight.failed': 'o host {host} não está pronto; falta: {lacks}. Nada foi alterado nele.',
            'preflight.ok': 'o host {host} tem o que esta fase precisa',
            'preflight.no_python': 'o host {host} não tem o Python {python} (os módulos da coleção rodam '
@@ -919,7 +916,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'fleet.col.panel': 'Painel',
            'fleet.none': 'nenhuma',
            'fleet.run': '{playbook}: {status} ({at})',
-           'fleet.open_panel': 'abrir o painel do ambiente'},
+           'fleet.open_panel': 'abrir o painel do ambiente',
+           'recorder.no_such_workspace': 'o workspace {workspace} não existe: confira o ssot_workspace desse '
+                                         'host (ou crie o workspace com o ssot.yml do ambiente; '
+                                         'scripts/init_workspace.py faz isso a partir do exemplo). Nada foi '
+                                         'criado nele.'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -1767,8 +1768,6 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
                                "needs access to the engine's socket",
         'preflight.target_dir': "folder {path} (the SSOT's target.dir) cannot be created or written: "
                                 '{existing} is not a writable folder',
-        'preflight.port_busy': "the SSOT's port {bind}:{port} is not free on that host ({error})",
-        'preflight.disk': 'not enough disk space under {path}: {need} bytes needed, {free} free',
         'preflight.failed': 'host {host} is not ready; it lacks: {lacks}. Nothing was changed on it.',
         'preflight.ok': 'host {host} has what this phase needs',
         'preflight.no_python': "host {host} has no Python {python} (the collection's modules run on it): "
@@ -1793,4 +1792,8 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'fleet.col.panel': 'Panel',
         'fleet.none': 'none',
         'fleet.run': '{playbook}: {status} ({at})',
-        'fleet.open_panel': "open the environment's panel"}}
+        'fleet.open_panel': "open the environment's panel",
+        'recorder.no_such_workspace': "workspace {workspace} does not exist: check that host's "
+                                      "ssot_workspace (or create the workspace with the environment's "
+                                      'ssot.yml; scripts/init_workspace.py does it from the example). '
+                                      'Nothing was created there.'}}

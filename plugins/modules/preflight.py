@@ -11,8 +11,10 @@ short_description: Say, in the operator's language, what a target host lacks bef
 version_added: 1.0.0
 description:
   - Runs on the governed host (where the Docker engine and the published port are) and lists, in one answer, what
-    that host lacks for the phase about to run - the Python libraries the collection's Docker and PostgreSQL modules
-    import there, the Docker CLI, access to the engine, the target folder, a free port, disk for a snapshot.
+    that host lacks - the Python libraries the collection's Docker and PostgreSQL modules import there, the Docker
+    CLI, access to the engine, the target folder.
+  - The phases check the rest where they need it, on the same host - a free port before provisioning (the
+    C(provision) role), disk for a snapshot (M(ssot.governance.snapshot_plan)).
   - Fails with every missing piece named, or returns what it found. Changes nothing.
   - A host without Python cannot run any module; the C(ssot) role checks that with C(ansible.builtin.raw) first.
 options:
@@ -29,32 +31,6 @@ options:
   target_dir:
     description: A folder that must exist and be writable on this host (or whose nearest existing parent is).
     type: path
-  ports:
-    description: Addresses that must be free on this host (a container about to publish them).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      bind:
-        description: Address.
-        type: str
-        default: 127.0.0.1
-      host:
-        description: Port.
-        type: int
-        required: true
-  disk:
-    description: Free space needed under a folder of this host (a snapshot's estimated size, say).
-    type: dict
-    suboptions:
-      path:
-        description: Folder (its nearest existing parent is measured).
-        type: path
-        required: true
-      bytes:
-        description: Bytes needed.
-        type: int
-        required: true
 extends_documentation_fragment:
   - ssot.governance.language
   - ssot.governance.attributes
@@ -67,9 +43,6 @@ EXAMPLES = r'''
 - name: Preflight - what this host lacks to run the container the SSOT describes
   ssot.governance.preflight:
     target_dir: /srv/ssot-target/db-legado-1
-    ports:
-      - bind: 127.0.0.1
-        host: 55432
     language: pt-BR
 '''
 
@@ -80,7 +53,7 @@ lacks:
   type: list
   elements: str
 found:
-  description: What was found (Python version, Docker client and server versions, free bytes).
+  description: What was found (Python version and path, Docker client and server versions).
   returned: always
   type: dict
   sample: {"python": "3.11.2", "docker_client": "20.10.24", "docker_server": "20.10.24"}
@@ -89,11 +62,10 @@ found:
 import importlib.util
 import os
 import platform
-import socket
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._engine import Engine
+from ansible_collections.ssot.governance.plugins.module_utils import _engine
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 
@@ -106,17 +78,6 @@ def _existing(path):
     return path or "/"
 
 
-def _port_problem(bind, port):
-    """Why a server could not publish bind:port on this host, or None."""
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((bind, port))
-        except OSError as exc:
-            return os.strerror(exc.errno) if exc.errno else str(exc)
-    return None
-
-
 def check(module, p):
     lang = p["language"]
     lacks = []
@@ -125,12 +86,11 @@ def check(module, p):
         if importlib.util.find_spec(name) is None:
             lacks.append(text(lang, "preflight.python_module", module=name, python=sys.executable))
     if p["engine"]:
-        engine = Engine(module)
+        engine = _engine.Engine(module)
         if not os.path.isabs(engine.binary):
             lacks.append(text(lang, "preflight.no_docker_cli"))
         else:
-            rc, out, err = module.run_command(engine.argv(["version", "--format",
-                                                           "{{.Client.Version}} {{.Server.Version}}"]))
+            rc, out, err = engine.run(["version", "--format", "{{.Client.Version}} {{.Server.Version}}"])
             versions = out.split()
             if versions:
                 found["docker_client"] = versions[0]
@@ -142,17 +102,6 @@ def check(module, p):
         base = _existing(p["target_dir"])
         if not os.path.isdir(base) or not os.access(base, os.W_OK | os.X_OK):
             lacks.append(text(lang, "preflight.target_dir", path=p["target_dir"], existing=base))
-    for port in p["ports"]:
-        problem = _port_problem(port["bind"], port["host"])
-        if problem:
-            lacks.append(text(lang, "preflight.port_busy", bind=port["bind"], port=port["host"], error=problem))
-    if p["disk"]:
-        base = _existing(p["disk"]["path"])
-        st = os.statvfs(base)
-        free = st.f_bavail * st.f_frsize
-        found["disk_free"] = free
-        if free < p["disk"]["bytes"]:
-            lacks.append(text(lang, "preflight.disk", path=p["disk"]["path"], need=p["disk"]["bytes"], free=free))
     return lacks, found
 
 
@@ -161,10 +110,6 @@ def main():
         engine=dict(type="bool", default=True),
         python_modules=dict(type="list", elements="str", default=["requests", "psycopg2"]),
         target_dir=dict(type="path"),
-        ports=dict(type="list", elements="dict", default=[], options=dict(
-            bind=dict(type="str", default="127.0.0.1"), host=dict(type="int", required=True))),
-        disk=dict(type="dict", options=dict(path=dict(type="path", required=True),
-                                            bytes=dict(type="int", required=True))),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
     lacks, found = check(module, module.params)
     host = platform.node()

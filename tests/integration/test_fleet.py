@@ -13,7 +13,7 @@ import time
 import build_pg_image
 import pytest
 from _fleet import FLAVORS, TARGET_ROOT, Fleet, place_on_target, save_ssot, ssot_of
-from _support import CACHE, Dom, explain, psql
+from _support import CACHE, PASSWORD, Dom, explain, psql
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,10 @@ def test_one_run_provisions_and_validates_three_hosts_over_ssh(fleet, images):
     assert (one.target / "artifacts" / tar).is_file() and not (two.target / "artifacts").exists()
     assert not os.listdir(TARGET_ROOT), "the controller's own /srv/ssot-target stays empty"
     assert not list((two.workspace / "delivered").glob("*.tar")), "host 2's tar is on its target only"
+    # The superuser password (the run's secret, given to every container) reaches no file of any workspace nor the
+    # fleet view.
+    written = [p for p in (fleet.root / "ws").rglob("*") if p.is_file() and "delivered" not in p.parts]
+    assert len(written) > 30 and [str(p) for p in written if PASSWORD.encode() in p.read_bytes()] == []
     # The fleet view beside the workspaces: one row per environment, each linking to its own panel.
     fleet_doc = json.loads((fleet.root / "ws" / "fleet-panel.json").read_text())
     assert [r["host"] for r in fleet_doc["environments"]] == [h.name for h in fleet.hosts]
@@ -230,3 +234,21 @@ def test_a_snapshot_over_ssh_stays_on_its_target_and_is_verified_and_restored_th
     manifest.write_text(json.dumps(doc))
     again = fleet.run("ssot.governance.snapshot", "--limit", one.name, "--tags", "restore_test")
     assert again.returncode == 2, explain(again)
+
+
+def test_a_host_whose_workspace_is_missing_fails_alone_with_the_reason(fleet):
+    three = fleet.hosts[2]
+    inventory = (fleet.root / "inventory.ini").read_text().replace(
+        f"{three.name} ansible_host=", f"{three.name} ssot_workspace={fleet.root}/nao-existe ansible_host=")
+    gone = fleet.root / "missing.ini"
+    gone.write_text(inventory)
+    before = dict((h.name, len(_runs(fleet, h))) for h in fleet.hosts)
+    proc = fleet.run("ssot.governance.validate", "-i", str(gone))
+    recap = _recap(proc)
+    assert proc.returncode == 2, explain(proc)
+    assert recap["db-legado-3"][1] == 1 and recap["db-legado-1"][1] == 0 and recap["db-legado-2"][1] == 0, \
+        explain(proc)
+    assert f"{fleet.root}/nao-existe" in proc.stdout + proc.stderr, explain(proc)
+    assert not (fleet.root / "nao-existe").exists(), "a missing workspace is never created"
+    after = dict((h.name, len(_runs(fleet, h))) for h in fleet.hosts)
+    assert after == dict(before, **{"db-legado-1": before["db-legado-1"] + 1, "db-legado-2": before["db-legado-2"] + 1})

@@ -101,6 +101,8 @@ class FakeEngine(_engine.Engine):
             self.add(name, **spec)
         self.calls = []
         self.images = {}
+        self.answers = True       # the daemon answers (docker version)
+        self.binary = "/usr/bin/docker"
 
     def add(self, name, server=None, running=True, image="legacy-pg:10", labels=None, tools=None):
         server = server or FakeServer()
@@ -180,6 +182,10 @@ class FakeEngine(_engine.Engine):
             if c is None or not c["running"]:
                 return 1, "", "Error response from daemon: container %s is not running" % name
             return self._exec(c, argv, data)
+        if args[0] == "version":
+            if self.answers:
+                return 0, "20.10.24 20.10.24\n", ""
+            return 1, "20.10.24\n", "Cannot connect to the Docker daemon"
         if args[0] == "logs":
             return 0, "LOG:  database system is ready to accept connections\n", ""
         if args[0] == "commit":

@@ -184,3 +184,21 @@ def test_no_docker_command_line_outside_the_adapter():
         if re.search(r"""\[\s*["']docker["']""", code) or re.search(r"""(subprocess\.\w+|run_command)\([^)]*docker""", code):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_preflight_lists_everything_a_host_lacks_at_once(run_module, engine, tmp_path, monkeypatch):
+    from ansible_collections.ssot.governance.plugins.modules import preflight
+    failed, out = run_module(preflight, {"python_modules": ["json"], "target_dir": str(tmp_path / "new" / "dir"),
+                                         "language": "en"})
+    assert not failed and out["lacks"] == [], out
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    failed, out = run_module(preflight, {"python_modules": ["json", "no_such_module_here"],
+                                         "target_dir": str(blocked / "sub"), "language": "pt-BR"})
+    assert failed and len(out["lacks"]) == 2, out
+    assert "no_such_module_here" in out["lacks"][0] and str(blocked / "sub") in out["lacks"][1]
+    assert "Nada foi alterado" in out["msg"]
+    engine.answers = False
+    failed, out = run_module(preflight, {"python_modules": [], "language": "en"})
+    assert failed and out["lacks"] == [out["lacks"][0]] and "Cannot connect to the Docker daemon" in out["lacks"][0]
+    assert out["found"]["docker_client"] == "20.10.24" and "docker_server" not in out["found"]
