@@ -87,7 +87,7 @@ options:
   fleet_dir:
     description:
       - Folder for the fleet view (C(fleet-panel.json) and C(fleet-panel.html), one row per environment with a link to
-        its own panel). By default the folder that holds the run's workspaces, when the run has several
+        its own panel). By default the folder directly holding all the run's workspaces, when the run has several
         environments or a fleet view is already there (docs/fleet.md).
     type: path
     env:

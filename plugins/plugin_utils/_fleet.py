@@ -124,14 +124,15 @@ FLEET_LOCK = ".fleet-panel.lock"
 
 
 def fleet_dir(workspaces, configured=None):
-    """Where the fleet view goes: the configured folder, else the folder holding the workspaces when they share one
-    and either the run has several environments or a fleet view is already there; else None (a lone environment
-    keeps only its own panel)."""
+    """Where the fleet view goes: the configured folder, else the folder directly holding every workspace when the run
+    has several environments or a fleet view is already there; else None (a lone environment keeps only its own
+    panel; workspaces in different folders need the ``fleet_dir`` option - never a guess such as ``/``)."""
     if configured:
         return os.path.realpath(os.path.expanduser(configured))
-    if not workspaces:
+    parents = set(os.path.dirname(w) for w in workspaces)
+    if len(parents) != 1:
         return None
-    parent = os.path.dirname(workspaces[0]) if len(workspaces) == 1 else os.path.commonpath(workspaces)
+    parent = parents.pop()
     if len(workspaces) > 1 or os.path.isfile(os.path.join(parent, FLEET_JSON)):
         return parent
     return None

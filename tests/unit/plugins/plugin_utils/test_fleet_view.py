@@ -24,6 +24,9 @@ def test_fleet_dir_is_the_parent_of_several_workspaces_and_none_for_a_lone_one(t
     (tmp_path / "ws" / _fleet.FLEET_JSON).write_text("{}")
     assert _fleet.fleet_dir([a]) == str(tmp_path / "ws"), "a --limit run keeps an existing fleet view current"
     assert _fleet.fleet_dir([a], str(tmp_path / "elsewhere")) == str(tmp_path / "elsewhere")
+    # Workspaces in different folders: no guess (their common path could be /), only the configured folder.
+    assert _fleet.fleet_dir([a, str(tmp_path / "other" / "c")]) is None
+    assert _fleet.fleet_dir([]) is None
 
 
 def test_rows_come_from_each_panel_and_a_limited_run_keeps_the_other_rows(tmp_path):
