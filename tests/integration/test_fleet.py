@@ -252,3 +252,35 @@ def test_a_host_whose_workspace_is_missing_fails_alone_with_the_reason(fleet):
     assert not (fleet.root / "nao-existe").exists(), "a missing workspace is never created"
     after = dict((h.name, len(_runs(fleet, h))) for h in fleet.hosts)
     assert after == dict(before, **{"db-legado-1": before["db-legado-1"] + 1, "db-legado-2": before["db-legado-2"] + 1})
+
+
+def test_a_settings_change_over_ssh_fails_closed_then_applies_with_its_approval_and_rolls_back(fleet):
+    import datetime
+    import yaml
+    three = fleet.hosts[2]
+    original = ssot_of(three)
+    changed = json.loads(json.dumps(original))
+    changed["postgres"]["settings"]["work_mem"] = "8MB"
+    approvals = (three.workspace / "approvals.yml").read_text()
+    save_ssot(three, changed)
+    try:
+        blocked = fleet.run("ssot.governance.modify", "--tags", "modify_settings", "--limit", three.name)
+        assert blocked.returncode != 0 and psql(three.container, "SHOW work_mem") == "4MB", explain(blocked)
+        runbook = json.loads((three.workspace / "runbook.json").read_text())
+        decision = next(d for d in runbook["decisions"] if "work_mem" in d["id"] and d["status"] == "pending")
+        (three.workspace / "approvals.yml").write_text(yaml.safe_dump({"approvals": [{
+            "decision": decision["id"], "option": "fix", "approved_by": "Ana Souza (DBA)",
+            "approved_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "reason": "teste da frota", "ssot_digest": decision["ssot_digest"]}]}, sort_keys=False))
+        # The approval is read on the controller, the change is made and verified on host 3's server.
+        applied = fleet.run("ssot.governance.modify", "--tags", "modify_settings", "--limit", three.name)
+        assert applied.returncode == 0, explain(applied)
+        assert psql(three.container, "SHOW work_mem") == "8MB"
+        assert all(psql(h.container, "SHOW work_mem") == "4MB" for h in fleet.hosts[:2])
+        assert list(three.workspace.glob("evidence/*/*-rollback-settings.json"))
+        undone = fleet.run("ssot.governance.modify", "--tags", "rollback", "--limit", three.name)
+        assert undone.returncode == 0, explain(undone)
+        assert psql(three.container, "SHOW work_mem") == "4MB"
+    finally:
+        save_ssot(three, original)
+        (three.workspace / "approvals.yml").write_text(approvals)
