@@ -121,6 +121,7 @@ from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump, utc_now as _recorder_now)
 from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _fleet, _guard
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
@@ -415,7 +416,11 @@ class CallbackModule(CallbackBase):
         if where is None:
             return
         rows = [r for r in (_fleet.row(host, ws, where) for host, ws in sorted(self.fleet.by_host.items())) if r]
-        _fleet.write_fleet(where, rows, self._language, _recorder_now())
+        try:
+            _fleet.write_fleet(where, rows, self._language, _recorder_now())
+        except WorkspaceUnsafe as exc:
+            raise RecorderError(text(self._language, "recorder.unsafe_path", path=os.path.join(where, exc.rel),
+                                     kind=text(self._language, "recorder.kind." + exc.what)))
 
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):

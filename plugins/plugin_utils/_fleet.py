@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe
+
 # The gate's view of this run, filled by the callback at play start (before any worker is forked).
 _GATE = {"active": False, "refused": {}}
 
@@ -47,22 +49,22 @@ def play_hosts(play):
         return []
     pattern = play.hosts
     if isinstance(pattern, str) and "{{" in pattern:
-        pattern = template(vm, play, None, pattern)
+        pattern = _template(vm, vm.get_vars(play=play), pattern)
     return inventory.get_hosts(pattern, order=getattr(play, "order", None))
 
 
-def template(vm, play, host, value):
+def _template(vm, variables, value):
     from ansible.template import Templar
-    variables = vm.get_vars(play=play, host=host)
     return Templar(loader=vm._loader, variables=variables).template(value)
 
 
 def workspace_of(play, host, fallback=None):
     """``host``'s workspace (absolute, links resolved), or None when it has none."""
     vm = play.get_variable_manager()
-    value = vm.get_vars(play=play, host=host).get("ssot_workspace")
+    variables = vm.get_vars(play=play, host=host)
+    value = variables.get("ssot_workspace")
     if isinstance(value, str) and "{{" in value:
-        value = template(vm, play, host, value)
+        value = _template(vm, variables, value)
     if not (isinstance(value, str) and value):
         value = fallback
     if not (isinstance(value, str) and value):
@@ -138,27 +140,28 @@ def fleet_dir(workspaces, configured=None):
     return None
 
 
-def _read_json(path):
+def _view(workspace, name):
+    """One of a workspace's JSON views, read through its Folder (no link, FIFO or folder followed); None when it
+    cannot be read."""
     import json
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+        folder = Folder(workspace, create=False)
+    except (OSError, WorkspaceUnsafe):
         return None
     try:
-        with os.fdopen(fd, "rb") as fh:
-            if not os.path.isfile(path):
-                return None
-            return json.loads(fh.read(16 << 20).decode("utf-8"))
-    except (OSError, ValueError):
+        return json.loads(folder.read(name).decode("utf-8"))
+    except (OSError, WorkspaceUnsafe, ValueError):
         return None
+    finally:
+        folder.close()
 
 
 def row(host, workspace, where):
     """One environment's row, from its own views (project-panel.json, runbook.json); None without a panel."""
-    panel = _read_json(os.path.join(workspace, "project-panel.json"))
+    panel = _view(workspace, "project-panel.json")
     if not isinstance(panel, dict):
         return None
-    runbook = _read_json(os.path.join(workspace, "runbook.json")) or {}
+    runbook = _view(workspace, "runbook.json") or {}
     runs = runbook.get("runs") if isinstance(runbook.get("runs"), list) else []
     last = runs[-1] if runs and isinstance(runs[-1], dict) else {}
     rel = os.path.relpath(workspace, where)
@@ -188,27 +191,26 @@ def merge(previous, rows):
 
 
 def write_fleet(where, rows, lang, generated_at):
-    """fleet-panel.json and fleet-panel.html in ``where``, under a lock (runs on disjoint hosts write at once),
-    each replaced atomically."""
+    """fleet-panel.json and fleet-panel.html in ``where``, through its Folder (staged, then renamed over the old ones),
+    under a lock: runs on disjoint hosts write at once. WorkspaceUnsafe when a link or special file sits there."""
     import fcntl
     import json
     from ansible_collections.ssot.governance.plugins.plugin_utils import _human
-    os.makedirs(where, exist_ok=True)
-    lock = os.open(os.path.join(where, FLEET_LOCK), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    folder = Folder(where)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        doc = {"schema_version": 1, "generated_at": generated_at, "language": lang,
-               "environments": merge(_read_json(os.path.join(where, FLEET_JSON)), rows)}
-        files = {FLEET_JSON: json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-                 FLEET_HTML: _human.fleet_html(doc, lang)}
-        for name, content in files.items():
-            staged = os.path.join(where, ".%s.tmp-%d" % (name, os.getpid()))
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(content.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(staged, os.path.join(where, name))
-        return doc
+        lock = folder.open(FLEET_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            doc = {"schema_version": 1, "generated_at": generated_at, "language": lang,
+                   "environments": merge(_view(where, FLEET_JSON), rows)}
+            files = {FLEET_JSON: json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+                     FLEET_HTML: _human.fleet_html(doc, lang)}
+            for name, content in files.items():
+                staged = ".%s.tmp-%d" % (name, os.getpid())
+                folder.stage(name, content.encode("utf-8"), staged)
+                folder.commit(staged, name)
+            return doc
+        finally:
+            os.close(lock)
     finally:
-        os.close(lock)
+        folder.close()

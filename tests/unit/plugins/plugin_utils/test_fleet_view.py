@@ -65,3 +65,21 @@ def test_the_gate_refuses_only_the_hosts_the_recorder_could_not_open(monkeypatch
     _fleet.activate()
     _fleet.refuse("h1", "busy")
     assert _fleet.refusal_for("h1") == "busy" and _fleet.refusal_for("h2") is None
+
+
+def test_a_link_planted_at_the_fleet_page_is_refused_never_written_through(tmp_path):
+    import pytest
+    from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
+    where = tmp_path / "ws"
+    _panel(where / "a")
+    outside = tmp_path / "outside.html"
+    outside.write_text("kept")
+    (where / _fleet.FLEET_HTML).symlink_to(outside)
+    with pytest.raises(WorkspaceUnsafe):
+        _fleet.write_fleet(str(where), [_fleet.row("a", str(where / "a"), str(where))], "en", "t")
+    assert outside.read_text() == "kept" and (where / _fleet.FLEET_HTML).is_symlink()
+    assert not [p.name for p in where.iterdir() if ".tmp-" in p.name], "no staged file left behind"
+    # A row is read through the workspace's folder: a panel that is a link gives no row.
+    (where / "b").mkdir()
+    (where / "b" / "project-panel.json").symlink_to(where / "a" / "project-panel.json")
+    assert _fleet.row("b", str(where / "b"), str(where)) is None
