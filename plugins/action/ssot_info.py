@@ -7,7 +7,7 @@ collection owns, then load the SSOT (the module) and add who runs the play."""
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard
 
@@ -60,7 +60,6 @@ class ActionModule(ActionBase):
         result["allowed_signers_text"] = None
         if signers:
             try:
-                with open(signers, encoding="utf-8") as fh:
-                    result["allowed_signers_text"] = fh.read(1 << 20)
-            except (OSError, ValueError):
+                result["allowed_signers_text"] = _sshsig.allowed_signers_text(signers)
+            except _sshsig.SignatureError:
                 pass  # the SSOT check already named an unreadable file

@@ -164,9 +164,9 @@ def _when(value):
         return None
 
 
-def read_allowed_signers(path):
-    """The lines of an allowed-signers file: dicts with principals, key blob, namespaces, valid_before, valid_after
-    and the line number. SignatureError when the file cannot be read."""
+def allowed_signers_text(path):
+    """The text of an allowed-signers file, read without following a link or blocking on a FIFO, bounded in size.
+    SignatureError when it cannot be read."""
     name = os.path.basename(str(path))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
@@ -183,8 +183,14 @@ def read_allowed_signers(path):
         os.close(fd)
     if len(raw) > ALLOWED_SIGNERS_MAX_BYTES:
         raise SignatureError("sig.signers_unreadable", file=name, error=Coded("sig.why.too_large"))
+    return raw.decode("utf-8", "replace")
+
+
+def read_allowed_signers(path):
+    """The lines of an allowed-signers file: dicts with principals, key blob, namespaces, valid_before, valid_after
+    and the line number. SignatureError when the file cannot be read."""
     entries = []
-    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+    for number, line in enumerate(allowed_signers_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
