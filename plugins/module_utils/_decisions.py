@@ -315,16 +315,25 @@ def argument_spec():
 
 def _signers_here(path, content):
     """The allowed-signers file to verify with on this host: the controller's path when it is readable here (the
-    controller is the target), else a private copy of the text the controller read."""
+    controller is the target), else a private copy of the text the controller read, removed when the module ends."""
     if not path:
         return None
     if content is None or os.path.isfile(path):
         return path
+    import atexit
     import tempfile
     fd, copy = tempfile.mkstemp(prefix="ssot-allowed-signers-")
+    atexit.register(_remove_quietly, copy)
     with os.fdopen(fd, "w") as fh:
         fh.write(content)
     return copy
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 class Policy(object):
@@ -349,10 +358,18 @@ class Policy(object):
         self.separation = bool(hitl.get("separation_of_duties"))
         self.run_identities = list(hitl.get("run_identities") or [])
         self.extra_var_approvals = bool(hitl.get("extra_var_approvals"))
-        self.allowed_signers = _signers_here(hitl.get("allowed_signers"), hitl.get("allowed_signers_text"))
+        self._signers_given = (hitl.get("allowed_signers"), hitl.get("allowed_signers_text"))
+        self._signers_file = None
         self.require_signatures = bool(hitl.get("require_signatures"))
         self.now = now or utc_now()
         self._verdicts = {}
+
+    @property
+    def allowed_signers(self):
+        """The allowed-signers file on this host; a copy is written only when a signature is checked."""
+        if self._signers_file is None:
+            self._signers_file = _signers_here(*self._signers_given) or ""
+        return self._signers_file or None
 
     def signature(self, entry):
         """(why ``entry`` cannot count for its signature - a catalog text - or None, the signing key or None)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 
 import yaml
 
@@ -77,3 +78,25 @@ def test_decision_modules_take_the_approvals_read_on_the_controller_not_a_file_o
     args["hitl"] = dict(args["hitl"], file_approvals_error="approvals.yml line 3: not YAML")
     failed, out = run_module(artifact_info, args)
     assert failed and out["msg"] == "approvals.yml line 3: not YAML"
+
+
+def test_the_signers_copy_on_a_target_is_written_only_for_a_signature_and_removed_at_exit(tmp_path, monkeypatch):
+    import atexit
+    from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+    registered = []
+    monkeypatch.setattr(atexit, "register", lambda fn, *args: registered.append((fn, args)))
+    given = {"language": "en", "ssot_digest": "sha256:" + "1" * 64,
+             "hitl": {"allowed_signers": str(tmp_path / "not-on-this-host" / "allowed_signers"),
+                      "allowed_signers_text": "ana ssh-ed25519 AAAA\n", "file_approvals": []}}
+    policy = _decisions.Policy(given)
+    assert registered == []                       # nothing written until a signature is checked
+    copy = policy.allowed_signers
+    assert open(copy).read() == "ana ssh-ed25519 AAAA\n" and policy.allowed_signers == copy
+    assert len(registered) == 1
+    fn, args = registered[0]
+    fn(*args)
+    assert not os.path.exists(copy)
+    here = tmp_path / "allowed_signers"
+    here.write_text("x")
+    assert _decisions.Policy(dict(given, hitl=dict(given["hitl"], allowed_signers=str(here)))).allowed_signers == \
+        str(here)
