@@ -180,8 +180,7 @@ class CallbackModule(CallbackBase):
         self._profile = None
         self._costs = []
         self._refused_all = False
-        self._pattern = ""
-        self._governs = False
+        self._play = None
         self._fleet_dir = None
         self._seal_key = None
         self._record_failed = False
@@ -428,9 +427,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()
-        self._pattern = play.hosts if isinstance(play.hosts, str) else ",".join(play.hosts or [])
-        self._governs = any(str(t.action).startswith("ssot.governance.") or
-                            (_role_name(t) or "").startswith("ssot.governance.") for t in _tasks(play.compile()))
+        self._play = play
         if not self._refused_all:
             self._timed(self._open, play)
         writers = self.fleet.for_hosts(self._play_hosts)
@@ -442,11 +439,14 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_no_hosts_matched(self):
         # A play of this collection names the environments by a group (ssot_hosts, default ssot_targets): an empty
         # or missing group is the operator's to fill, never a silent success. Other plays are not ours to judge.
-        if not self._governs:
+        play = self._play
+        if play is None or not any(str(t.action).startswith("ssot.governance.") or
+                                   (_role_name(t) or "").startswith("ssot.governance.") for t in _tasks(play.compile())):
             return
         limit = context.CLIARGS.get("subset")
+        pattern = play.hosts if isinstance(play.hosts, str) else ",".join(play.hosts or [])
         display.error("ssot.governance.runbook: %s" % text(
-            self._language, "fleet.no_hosts_limit" if limit else "fleet.no_hosts", pattern=self._pattern,
+            self._language, "fleet.no_hosts_limit" if limit else "fleet.no_hosts", pattern=pattern,
             group=_fleet.DEFAULT_GROUP, limit=limit))
         raise SystemExit(3)
 
