@@ -134,6 +134,13 @@ def approval_example(decision, lang):
     ])
 
 
+def _page_start(lang, title, style=""):
+    """The opening of a self-contained page: language, viewport, title, the one stylesheet, the heading."""
+    return ["<!DOCTYPE html>", '<html lang="%s">' % _e(lang), "<head>", '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>%s</title>" % _e(title),
+            "<style>%s%s</style>" % (STYLE, style), "</head>", "<body><main>", "<h1>%s</h1>" % _e(title)]
+
+
 def panel_html(panel, decisions, lang, exists=None, runs=()):
     """project-panel.html: the panel document (project-panel.json) as one self-contained page.
 
@@ -145,15 +152,11 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
     project = panel.get("project") or {}
     ssot = panel.get("ssot") or {}
     by_id = dict((d["id"], d) for d in decisions)
-    out = ["<!DOCTYPE html>", '<html lang="%s">' % _e(lang), "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>%s</title>" % _e(text(lang, "panel.title", name=project.get("name") or "-")),
-           "<style>%s</style>" % STYLE, "</head>", "<body><main>",
-           "<h1>%s</h1>" % _e(text(lang, "panel.title", name=project.get("name") or "-")),
-           '<p class="meta" id="ssot">%s</p>' % _e(text(lang, "panel.ssot", path=ssot.get("path") or "-",
-                                                          digest=ssot.get("digest") or "-")),
-           '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=_second(panel.get("generated_at")),
-                                              owner=project.get("owner") or "-"))]
+    out = _page_start(lang, text(lang, "panel.title", name=project.get("name") or "-")) + [
+        '<p class="meta" id="ssot">%s</p>' % _e(text(lang, "panel.ssot", path=ssot.get("path") or "-",
+                                                       digest=ssot.get("digest") or "-")),
+        '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=_second(panel.get("generated_at")),
+                                           owner=project.get("owner") or "-"))]
     def section(key, items):
         """A counted heading; when there is nothing to list, the catalog's sentence that says so."""
         out.append("<h2>%s</h2>" % _e(text(lang, "panel.%s" % key, count=len(items))))
@@ -438,14 +441,11 @@ _FLEET_STYLE = "#fleet code,#fleet a{white-space:nowrap;word-break:normal;overfl
 def fleet_html(doc, lang):
     """fleet-panel.html: one row per environment (fleet-panel.json), self-contained, links to each own panel."""
     rows = doc.get("environments") or []
-    title = text(lang, "fleet.title", count=len(rows))
-    out = ["<!DOCTYPE html>", '<html lang="%s">' % _e(lang), "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>%s</title>" % _e(title),
-           "<style>%s%s</style>" % (STYLE, _FLEET_STYLE), "</head>", "<body><main>", "<h1>%s</h1>" % _e(title),
-           '<p class="meta">%s</p>' % _e(text(lang, "fleet.generated", at=_second(doc.get("generated_at")))),
-           '<table id="fleet"><thead><tr>%s</tr></thead><tbody>' % "".join(
-               "<th>%s</th>" % _e(text(lang, "fleet.col." + col))
-               for col in ("host", "milestones", "pending", "deviations", "last_run", "panel"))]
+    out = _page_start(lang, text(lang, "fleet.title", count=len(rows)), _FLEET_STYLE) + [
+        '<p class="meta">%s</p>' % _e(text(lang, "fleet.generated", at=_second(doc.get("generated_at")))),
+        '<table id="fleet"><thead><tr>%s</tr></thead><tbody>' % "".join(
+            "<th>%s</th>" % _e(text(lang, "fleet.col." + col))
+            for col in ("host", "milestones", "pending", "deviations", "last_run", "panel"))]
     for env in rows:
         milestones = " ".join('<span class="badge %s" title="%s">%s</span>' % (
             _FLEET_BADGE.get(m.get("status"), ""), _e(m.get("title")),
