@@ -39,6 +39,12 @@ options:
       - Language of the error messages. Defaults to the SSOT's C(metadata.language), else C(pt-BR).
     type: str
     choices: [pt-BR, en]
+  approvals_file:
+    description:
+      - The workspace's C(approvals.yml). The action reads it on the controller, with the allowed-signers file, and
+        returns RV(file_approvals), RV(file_approvals_error) and RV(allowed_signers_text) for the decision modules,
+        whichever host they run on (docs/fleet.md). Not passed to the module.
+    type: path
 extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
@@ -113,6 +119,19 @@ launcher_approvals:
   type: list
   elements: dict
   sample: []
+file_approvals:
+  description: The entries of O(approvals_file), read and schema-checked on the controller (with O(approvals_file)).
+  returned: success and O(approvals_file) given
+  type: list
+  elements: dict
+file_approvals_error:
+  description: Why O(approvals_file) could not be read, or null (the decision modules fail with it).
+  returned: success and O(approvals_file) given
+  type: str
+allowed_signers_text:
+  description: The text of RV(allowed_signers), read on the controller, or null.
+  returned: success and O(approvals_file) given
+  type: str
 allowed_signers:
   description: Absolute path of the SSOT's C(hitl.allowed_signers) file (signed approvals, journal seals), or null.
   returned: success
