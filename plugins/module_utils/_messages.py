@@ -920,7 +920,32 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'recorder.no_such_workspace': 'o workspace {workspace} não existe: confira o ssot_workspace desse '
                                          'host (ou crie o workspace com o ssot.yml do ambiente; '
                                          'scripts/init_workspace.py faz isso a partir do exemplo). Nada foi '
-                                         'criado nele.'},
+                                         'criado nele.',
+           'store.unknown': 'armazenamento de registros desconhecido: {kind} (opção store do callback, '
+                            'SSOT_STORE); use um destes: {kinds}',
+           'store.no_driver': 'o armazenamento postgresql precisa do psycopg2 no controlador (no ambiente de '
+                              'execução do AWX): instale psycopg2-binary no Python do ansible-playbook.',
+           'store.no_dsn': 'o armazenamento postgresql lê o DSN do banco de registros da variável de '
+                           "ambiente {env}, que não está definida. Exporte {env}='host=... port=5432 "
+                           "dbname=... user=... password=...' (no AWX: um tipo de credencial que a injeta; "
+                           'docs/awx.md). O DSN nunca vai em arquivo.',
+           'store.unreachable': 'não foi possível conectar ao banco de registros (DSN em ${env}): {error}. '
+                                'Nada foi executado: corrija o DSN ou o servidor e rode de novo.',
+           'store.lost': 'a conexão com o banco de registros do ambiente {namespace} caiu: {error}',
+           'store.export_diverges': 'a pasta {folder} já tem um journal.jsonl que não é o começo dos '
+                                    'registros de {namespace} no banco: seriam registros de outra história, '
+                                    'e a exportação não os sobrescreve. Exporte para uma pasta vazia (ou sem '
+                                    'journal.jsonl).',
+           'recorder.store_lost_run': 'o banco de registros caiu durante a execução, que para aqui (veja a '
+                                      'mensagem acima). O que foi gravado está inteiro (transações); a '
+                                      'próxima execução marca esta como interrompida e diz o que ela fazia. '
+                                      'Restabeleça o banco e rode de novo.',
+           'export.not_postgresql': 'ssot.governance.export lê o armazenamento postgresql, e esta execução '
+                                    'usa {kind}: os registros já estão na pasta do workspace. Para exportar '
+                                    'do banco, defina SSOT_STORE=postgresql (ou [ssot_governance] store = '
+                                    'postgresql no ansible.cfg) e a variável do DSN.',
+           'export.done': 'Registros de {namespace} exportados para {folder}: {lines} linhas do journal, '
+                          '{files} arquivos.'},
  'en': {'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
@@ -1796,4 +1821,28 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'recorder.no_such_workspace': "workspace {workspace} does not exist: check that host's "
                                       "ssot_workspace (or create the workspace with the environment's "
                                       'ssot.yml; scripts/init_workspace.py does it from the example). '
-                                      'Nothing was created there.'}}
+                                      'Nothing was created there.',
+        'store.unknown': 'unknown records store: {kind} (callback option store, SSOT_STORE); use one of: '
+                         '{kinds}',
+        'store.no_driver': 'the postgresql store needs psycopg2 on the controller (in AWX, in the execution '
+                           "environment): install psycopg2-binary into ansible-playbook's Python.",
+        'store.no_dsn': "the postgresql store reads the records database's DSN from the environment variable "
+                        "{env}, which is not set. Export {env}='host=... port=5432 dbname=... user=... "
+                        "password=...' (in AWX: a credential type that injects it; docs/awx.md). The DSN "
+                        'never goes in a file.',
+        'store.unreachable': 'cannot connect to the records database (DSN in ${env}): {error}. Nothing ran: '
+                             'fix the DSN or the server and run again.',
+        'store.lost': 'the connection to the records database of environment {namespace} was lost: {error}',
+        'store.export_diverges': 'folder {folder} already has a journal.jsonl that is not the beginning of '
+                                 "{namespace}'s records in the database: it would be records of another "
+                                 'history, and the export does not overwrite them. Export into an empty '
+                                 'folder (or one without journal.jsonl).',
+        'recorder.store_lost_run': 'the records database was lost during the run, which stops here (see the '
+                                   'message above). What was written is whole (transactions); the next run '
+                                   'marks this one interrupted and says what it was doing. Bring the '
+                                   'database back and run again.',
+        'export.not_postgresql': 'ssot.governance.export reads the postgresql store, and this run uses '
+                                 '{kind}: the records are already in the workspace folder. To export from '
+                                 'the database, set SSOT_STORE=postgresql (or [ssot_governance] store = '
+                                 'postgresql in ansible.cfg) and the DSN variable.',
+        'export.done': 'Records of {namespace} exported to {folder}: {lines} journal lines, {files} files.'}}

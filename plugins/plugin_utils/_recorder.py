@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -35,12 +33,12 @@ import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
-from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _human
-from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _human, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
 
-LOCK = ".recorder.lock"
+LOCK = _store.LOCK
 # Strings longer than this are cut in the journal; evidence files keep them whole.
 RESULT_TEXT_LIMIT = 4000
 VIEWS = ("runbook.json", "project-panel.json")
@@ -52,6 +50,14 @@ class RecorderError(Exception):
 
 class WorkspaceBusy(RecorderError):
     pass
+
+
+class StoreLost(RecorderError):
+    """The store failed mid-run (its database went away): the run stops."""
+
+
+# Exit status of a writer process that stopped because its store failed.
+LOST = 4
 
 
 def utc_now():
@@ -66,10 +72,6 @@ def new_run_id():
 def safe_name(name, limit=80):
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.") or "evidence"
     return base[:limit]
-
-
-# Leftovers of a write that a crash interrupted: evidence staged as <name>.part, views as <name>.tmp-<pid>.
-_STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
 
 
 def _unsafe(lang, exc):
@@ -101,15 +103,16 @@ class _SignalSafe(object):
             fn()
 
 
-def _aside(rel, what):
-    """Name for a file moved aside (torn journal tail, altered view)."""
-    return "%s.%s-%s" % (rel, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+_aside = _store.aside
 
 
 class Recorder(_SignalSafe):
 
-    def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None):
+    def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None):
         self.workspace = os.path.abspath(workspace)
+        # Where the records go: "files" (the workspace folder) or "postgresql" (plugin_utils/_store.py).
+        self.store_kind = store or "files"
+        self.dsn_env = dsn_env
         # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
         self.seal_key = seal_key or None
         self._unsealed = []  # hashes of the lines no seal covers yet
@@ -117,10 +120,7 @@ class Recorder(_SignalSafe):
         self.state = State(self.workspace, language)
         self.run_id = None
         self.closed = False
-        self._journal = None
-        self._journal_size = 0
-        self._lock = None
-        self.fs = None
+        self.store = None
         self.failures = 0
         self._torn = None
         self._seq = 0
@@ -138,21 +138,25 @@ class Recorder(_SignalSafe):
         """Lock the workspace, replay the journal, repair what a crash left, mark a dead run, start this run."""
         lang = self.state.language
         try:
-            self.fs = Folder(self.workspace)
+            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
         except WorkspaceUnsafe as exc:
             raise _unsafe(lang, exc)
+        except _store.StoreError as exc:
+            raise RecorderError(str(exc))
         except OSError as exc:
             raise RecorderError(text(lang, "recorder.cannot_create", workspace=self.workspace, error=exc))
         try:
             self._acquire_lock(playbook)
             self._replay()
-            self._journal = self.fs.open(_chain.JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            self._journal_size = os.fstat(self._journal).st_size
             repaired = self._repair()
         except WorkspaceUnsafe as exc:
-            self._release_lock()
-            self.fs.close()
+            self.store.release()
             raise _unsafe(lang, exc)
+        except (_store.StoreError, OSError) as exc:
+            self.store.release()
+            if isinstance(exc, WorkspaceBusy):
+                raise
+            raise RecorderError(str(exc))
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
@@ -176,55 +180,26 @@ class Recorder(_SignalSafe):
         return self.run_id
 
     def _acquire_lock(self, playbook):
-        fd = self.fs.open(LOCK, os.O_RDWR | os.O_CREAT)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                os.close(fd)
-                raise
-            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "unknown"
-            os.close(fd)
-            raise WorkspaceBusy(text(self.state.language, "recorder.busy", workspace=self.workspace, holder=holder))
-        self._lock = fd
+            self.store.lock()
+        except _store.StoreBusy as exc:
+            raise WorkspaceBusy(text(self.state.language, "recorder.busy", workspace=self.workspace,
+                                     holder=exc.holder))
 
     def _write_lock_info(self, playbook):
-        os.ftruncate(self._lock, 0)
-        os.pwrite(self._lock, ("pid %d, run %s, playbook %s, since %s" % (
-            os.getpid(), self.run_id, playbook, utc_now())).encode("utf-8", "replace"), 0)
+        self.store.hold("pid %d, run %s, playbook %s, since %s" % (os.getpid(), self.run_id, playbook, utc_now()))
 
     def _release_lock(self):
-        if self._lock is not None:
-            try:
-                os.ftruncate(self._lock, 0)
-            except OSError:
-                pass
-            try:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-            finally:
-                os.close(self._lock)
-                self._lock = None
+        """What the end of the process does: the store let go without writing more (tests of a dead run)."""
+        if self.store is not None:
+            self.store.release()
 
     def _replay(self):
-        try:
-            raw = self.fs.read(_chain.JOURNAL)
-        except FileNotFoundError:
-            return
-        good = raw.rfind(b"\n") + 1
-        if good < len(raw):
-            torn = _aside(_chain.JOURNAL, "torn")
-            temp = torn + ".part"
-            self.fs.stage(torn, raw[good:], temp)
-            self.fs.commit(temp, torn)
-            fd = self.fs.open(_chain.JOURNAL, os.O_WRONLY)
-            try:
-                os.ftruncate(fd, good)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.warnings.append(text(self.state.language, "recorder.torn", bytes=len(raw) - good, path=torn))
-            self._torn = {"path": torn, "bytes": len(raw) - good, "sha256": hashlib.sha256(raw[good:]).hexdigest()}
-        for number, chunk in enumerate(raw[:good].splitlines(), 1):
+        raw, torn = self.store.load()
+        if torn:
+            self.warnings.append(text(self.state.language, "recorder.torn", bytes=torn["bytes"], path=torn["path"]))
+            self._torn = torn
+        for number, chunk in enumerate(raw.splitlines(), 1):
             try:
                 line = json.loads(chunk.decode("utf-8"))
                 self.state.apply(line)
@@ -241,25 +216,11 @@ class Recorder(_SignalSafe):
         A staged file whose final name the journal already records with the same sha256 was interrupted between
         the journal line and the rename: the rename is completed. Any other staged file never reached the
         journal: it is removed. Nothing the journal names is ever removed."""
-        completed, removed = [], []
         torn, self._torn = self._torn, None
         # What the journal names: every evidence file, and the last version of every view.
         recorded = dict((e["path"], e["sha256"]) for e in self.state.evidences)
         recorded.update(self.state.view_sha)
-        candidates = self.fs.walk(_chain.EVIDENCE_DIR) + self.fs.walk("logs") + [
-            name for name in sorted(os.listdir(self.fs.fd)) if _STAGED.match(name)]
-        for rel in candidates:
-            m = _STAGED.match(rel)
-            if not m:
-                continue
-            final = m.group("final")
-            want = recorded.get(final)
-            if want is not None and self.fs.sha256(rel) == want:
-                self.fs.commit(rel, final)
-                completed.append(final)
-            else:
-                self.fs.remove(rel)
-                removed.append(rel)
+        completed, removed = self.store.repair(recorded)
         if not completed and not removed and not torn:
             return None
         self.warnings.append(text(self.state.language, "recorder.repaired", completed=len(completed),
@@ -278,7 +239,7 @@ class Recorder(_SignalSafe):
 
     def interrupt(self, reason):
         """Record that this run stops now (signal), leaving valid views behind."""
-        if self.closed or self._journal is None:
+        if self.closed or self.store is None:
             return
         self.append("run_interrupted", {"interrupted_run": self.run_id, "reason": reason})
         self._checkpoint()
@@ -290,13 +251,8 @@ class Recorder(_SignalSafe):
             self.write_views()
             unsealed = self._seal()
         finally:
-            try:
-                os.fsync(self._journal)
-            finally:
-                os.close(self._journal)
-                self.closed = True
-                self._release_lock()
-                self.fs.close()
+            self.closed = True
+            self.store.close()
         if unsealed:
             raise RecorderError(unsealed)
 
@@ -333,7 +289,8 @@ class Recorder(_SignalSafe):
         return None
 
     # --- journal ---------------------------------------------------------------
-    def append(self, kind, data):
+    def append(self, kind, data, attach=None):
+        """Write one journal line; with ``attach`` = (rel, bytes, durable), the file it names, together."""
         with self._writing():
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
@@ -342,17 +299,16 @@ class Recorder(_SignalSafe):
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
             raw = ('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8")
             try:
-                write_all(self._journal, raw)
-            except OSError as exc:
-                # A full disk, a short write: cut back to the last whole line, so that when space returns the
-                # next line does not glue onto a torn one and break the chain for good.
+                self.store.append(line["seq"], raw, attach)
+            except WorkspaceUnsafe:
                 self.failures += 1
-                try:
-                    os.ftruncate(self._journal, self._journal_size)
-                except OSError:
-                    pass  # the next run moves the torn tail aside
+                raise
+            except _store.StoreLost as exc:
+                self.failures += 1
+                raise StoreLost(str(exc))
+            except OSError as exc:
+                self.failures += 1
                 raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc))
-            self._journal_size += len(raw)
             self._seq, self._prev = line["seq"], line["hash"]
             self._note_line(line)
             self.state.apply(line)
@@ -426,25 +382,14 @@ class Recorder(_SignalSafe):
         # Named after the result that carried it, so the pieces of one result sort together.
         rel = "%s/%s/%05d-%s-%s" % (_chain.EVIDENCE_DIR, self.run_id, self._result_seq or self._seq + 1,
                                     safe_name(host, 40), safe_name(name))
-        staged = rel + ".part"
+        digest = hashlib.sha256(data).hexdigest()
         try:
             # Like the journal lines, evidence is not fsync'd one by one (a killed process loses nothing the
             # kernel has; the journal is fsync'd at the end of the run); views are, being replaced in place.
-            self.fs.stage(rel, data, staged, durable=False)
-        except WorkspaceUnsafe as exc:
-            self.failures += 1
-            raise _unsafe(self.state.language, exc)
-        except OSError:
-            self.failures += 1
-            raise
-        digest = hashlib.sha256(data).hexdigest()
-        try:
             self.append("evidence", {"path": rel, "sha256": digest, "size": len(data), "name": str(name),
-                                     "step": step, "host": host, "task": task})
-        except RecorderError:
-            self.fs.remove(staged)
-            raise
-        self.fs.commit(staged, rel, durable=False)
+                                     "step": step, "host": host, "task": task}, attach=(rel, data, False))
+        except WorkspaceUnsafe as exc:
+            raise _unsafe(self.state.language, exc)
         self._play_artifacts.append({"path": rel, "sha256": digest, "kind": "evidence"})
         return rel
 
@@ -514,12 +459,12 @@ class Recorder(_SignalSafe):
     def _keep_altered_view(self, name):
         """A view that is not what the journal last recorded was altered: never overwrite it silently."""
         expected = self.state.view_sha.get(name)
-        if expected is None or not self.fs.exists(name):
+        if expected is None or not self.store.exists(name):
             return
-        found = self.fs.sha256(name)
+        found = self.store.sha256(name)
         if found != expected:
             kept = _aside(name, "altered")
-            self.fs.rename(name, kept)
+            self.store.rename(name, kept)
             self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
                                          "kept_as": os.path.basename(kept)})
             self.warnings.append(text(self.state.language, "recorder.view_altered", name=name,
@@ -536,18 +481,14 @@ class Recorder(_SignalSafe):
         for name, content in files.items():
             # The JSON views are built from redacted records; the pages for people get a last pass on their text.
             data = content.encode("utf-8") if name in VIEWS else self.redactor.text(content).encode("utf-8")
-            staged = "%s.tmp-%d" % (name, os.getpid())
             try:
                 self._keep_altered_view(name)
-                self.fs.stage(name, data, staged)
-                # Recorded before the rename: a crash in between leaves the staged file, which the next run
-                # renames (its sha256 is the one recorded); a failed record leaves the old view and its record.
-                try:
-                    self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()})
-                except RecorderError:
-                    self.fs.remove(staged)
-                    raise
-                self.fs.commit(staged, name)
+                # Files: staged, recorded, then renamed - a crash in between leaves the staged file, which the next
+                # run renames (its sha256 is the one recorded); a failed record leaves the old view and its record.
+                self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()},
+                            attach=(name, data, True))
+            except StoreLost:
+                raise
             except WorkspaceUnsafe as exc:
                 self.failures += 1
                 failed = failed or _unsafe(self.state.language, exc)
@@ -559,8 +500,8 @@ class Recorder(_SignalSafe):
 
     def _evidence_exists(self, rel):
         try:
-            return self.fs.exists(rel)
-        except (WorkspaceUnsafe, OSError):
+            return self.store.exists(rel)
+        except (WorkspaceUnsafe, OSError, _store.StoreError):
             return False
 
 
@@ -647,6 +588,9 @@ class WriterProcess(_SignalSafe):
             try:
                 _serve(recorder, read_fd, parent)
                 code = 2 if recorder.failures else 0
+            except StoreLost as exc:
+                os.write(2, ("[ERROR]: %s\n" % exc).encode("utf-8", "replace"))
+                code = LOST
             except BaseException:  # pragma: no cover - reported on stderr, the parent goes on
                 code = 1
             finally:
@@ -658,12 +602,18 @@ class WriterProcess(_SignalSafe):
         # or the writer would never see the end of it when this process dies.
         # Nor the workspace lock: when this process is killed, a worker left behind must not keep the workspace
         # locked for the next run (nor hold the journal open).
-        self._inherited = [recorder._lock, recorder._journal, recorder.fs.fd if recorder.fs else None]
+        self._inherited = [(fd, _identity(fd)) for fd in recorder.store.fds() if fd is not None]
+        if hasattr(recorder.store, "detach"):
+            # The database connection is the writer's now (its session holds the environment's lock): this process
+            # lets go of its copy without ending the session.
+            recorder.store.detach()
         os.register_at_fork(after_in_child=self._close_in_child)
 
     def _close_in_child(self):
-        for fd in self._inherited:
-            if fd is not None:
+        for fd, identity in self._inherited:
+            # Only if the number still names the same file: once the writer finished, this process may have
+            # reused it for something else.
+            if _identity(fd) == identity:
                 try:
                     os.close(fd)
                 except OSError:
@@ -682,8 +632,17 @@ class WriterProcess(_SignalSafe):
         data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
         message = memoryview(self.HEADER.pack(len(data)) + data)
         with self._writing():
-            while message:
-                message = message[os.write(self._fd, message):]
+            try:
+                while message:
+                    message = message[os.write(self._fd, message):]
+            except BrokenPipeError:
+                # The writer is gone: it stopped on a store failure (its message is above) or died.
+                os.close(self._fd)
+                self._fd = None
+                pid, status = os.waitpid(self.pid, 0)
+                if os.waitstatus_to_exitcode(status) == LOST:
+                    raise StoreLost(text(self.language, "recorder.store_lost_run"))
+                raise RecorderError(text(self.language, "recorder.writer_failed"))
 
     def finish(self, event, timeout=60):
         """Last event, then wait until the writer has written everything and exited."""
@@ -692,11 +651,15 @@ class WriterProcess(_SignalSafe):
         self.send(event)
         os.close(self._fd)
         self._fd = None
+        # Those descriptors are the writer's to close now; their numbers may be reused by this process.
+        self._inherited = []
         deadline = time.time() + timeout
         while time.time() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 code = os.waitstatus_to_exitcode(status)
+                if code == LOST:
+                    raise StoreLost(text(self.language, "recorder.store_lost_run"))
                 if code == 2:
                     raise RecorderError(text(self.language, "recorder.incomplete"))
                 if code != 0:
@@ -704,6 +667,14 @@ class WriterProcess(_SignalSafe):
                 return
             time.sleep(0.01)
         raise RecorderError(text(self.language, "recorder.writer_timeout", seconds=timeout))
+
+
+def _identity(fd):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _read_exact(fd, size, parent):
@@ -724,9 +695,16 @@ def _read_exact(fd, size, parent):
 
 
 def _serve(recorder, fd, parent):
+    store = recorder.store
+    # A database store commits once per batch: what the pipe holds now (a commit per event would cost a round trip
+    # each). Lines and files of a batch are committed together; a batch is whole lines.
+    store.batching = True
     while not recorder.closed:
+        if not select.select([fd], [], [], 0)[0]:
+            _flush(recorder)
         header = _read_exact(fd, WriterProcess.HEADER.size, parent)
         if header is None:
+            _flush(recorder)
             return  # the parent is gone
         body = _read_exact(fd, WriterProcess.HEADER.unpack(header)[0], parent)
         if body is None:
@@ -734,9 +712,21 @@ def _serve(recorder, fd, parent):
         event = pickle.loads(body)
         try:
             dispatch(recorder, event)
+        except StoreLost:
+            raise
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
             recorder.failures += 1
             lang = recorder.state.language
             warning = text(lang, "recorder.not_recorded", error=exc,
                            what=text(lang, "recorder.could_not_record", event=type(event).__name__))
             os.write(2, ("[WARNING]: %s\n" % warning).encode("utf-8", "replace"))
+
+
+def _flush(recorder):
+    if recorder.closed:
+        return
+    try:
+        recorder.store.flush()
+    except _store.StoreLost as exc:
+        recorder.failures += 1
+        raise StoreLost(str(exc))

@@ -20,3 +20,17 @@ def new_ssh_key():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
         return path
     return make
+
+
+@pytest.fixture(scope="session")
+def store_server():
+    """A real PostgreSQL 15 server (the collection's test image) for the postgresql journal store."""
+    from store_server import StoreServer
+
+    server = StoreServer()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()

@@ -1,24 +1,31 @@
-"""The recorder's file I/O, in isolation (no Ansible run)."""
+"""The recorder in isolation (no Ansible run), once per store: the workspace folder and a real PostgreSQL 15.
+
+Every test runs against both stores (``env`` is parametrized); the records are read back as files (``env.files()``:
+the folder itself, or what ``ssot.governance.export`` writes from the database) and verified where they are kept.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 import jsonschema
+import psycopg2
 import pytest
 from referencing import Registry, Resource
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
-from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, WorkspaceBusy
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, StoreLost, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
-from ansible_collections.ssot.governance.plugins.plugin_utils import _events
 
 ROOT = Path(__file__).resolve().parents[4]
 CANARY = "Canary-9d1e-Secret"
 SCHEMAS = {n: json.loads((ROOT / "schemas" / f"{n}.schema.json").read_text()) for n in ("runbook", "project-panel")}
 REGISTRY = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in SCHEMAS.values()])
+DSN_ENV = "SSOT_TEST_STORE_DSN"
 
 
 def assert_views_valid(ws: Path):
@@ -28,12 +35,144 @@ def assert_views_valid(ws: Path):
         assert not errors, [(list(e.absolute_path), e.message) for e in errors[:3]]
 
 
+def flip_bytes(data: bytes, needle: bytes) -> bytes:
+    out = bytearray(data)
+    out[out.index(needle)] ^= 0x01
+    return bytes(out)
+
+
+class FilesEnv:
+    kind = "files"
+
+    def __init__(self, ws: Path):
+        self.ws = ws
+
+    def new(self, **kw):
+        return Recorder(str(self.ws), redactor=Redactor(environ={}), **kw)
+
+    def files(self) -> Path:
+        return self.ws
+
+    def verify(self, **kw):
+        return _chain.verify(str(self.ws), **kw)
+
+    def where_line(self, number, seq):
+        return f"journal.jsonl:{number}"
+
+    def where_file(self, rel):
+        return rel
+
+    def alter(self, rel, needle):
+        path = self.ws / rel
+        path.write_bytes(flip_bytes(path.read_bytes(), needle))
+
+    def drop_line(self, seq):
+        lines = (self.ws / "journal.jsonl").read_bytes().splitlines(keepends=True)
+        (self.ws / "journal.jsonl").write_bytes(b"".join(lines[:seq - 1] + lines[seq:]))
+
+    def remove(self, rel):
+        (self.ws / rel).unlink()
+
+    def plant(self, rel, data):
+        (self.ws / rel).write_bytes(data)
+
+    def parent_dies(self, rec):
+        """What the kernel does to the descriptors of a process killed outright (the writer keeps its own)."""
+        for fd in (rec.store._lock, rec.store._journal, rec.store.fs.fd):
+            os.close(fd)
+
+
+class PgEnv(FilesEnv):
+    """The same workspace folder (it holds ssot.yml), its records in a database of their own."""
+
+    kind = "postgresql"
+
+    def __init__(self, ws: Path, server, monkeypatch):
+        super().__init__(ws)
+        self.dsn = server.dsn(server.new_database())
+        monkeypatch.setenv(DSN_ENV, self.dsn)
+        self.namespace = _store.namespace_of(ws)
+        self._exports = 0
+
+    def new(self, **kw):
+        return Recorder(str(self.ws), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV, **kw)
+
+    def store(self):
+        return _store.PgStore(str(self.ws), DSN_ENV, "en")
+
+    def files(self) -> Path:
+        """A fresh export of the database's records (what ssot.governance.export writes)."""
+        self._exports += 1
+        folder = self.ws.parent / f"{self.ws.name}-export-{self._exports}"
+        store = self.store()
+        try:
+            _store.export(store, str(folder))
+        finally:
+            store.release()
+        return folder
+
+    def verify(self, **kw):
+        store = self.store()
+        try:
+            return _store.verify(store, **kw)
+        finally:
+            store.release()
+
+    def where_line(self, number, seq):
+        return f"ssot_journal namespace={self.namespace} seq={seq}"
+
+    def where_file(self, rel):
+        return f"ssot_file namespace={self.namespace} path={rel}"
+
+    def sql(self, query, args=None):
+        with psycopg2.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall() if cur.description else None
+
+    def alter(self, rel, needle):
+        if rel == "journal.jsonl":
+            seq, line = self.sql("SELECT seq, line FROM ssot_journal WHERE namespace = %s AND position(%s in line) > 0"
+                                 " ORDER BY seq LIMIT 1", (self.namespace, needle.decode()))[0]
+            self.sql("UPDATE ssot_journal SET line = %s WHERE namespace = %s AND seq = %s",
+                     (flip_bytes(line.encode(), needle).decode(), self.namespace, seq))
+        else:
+            data = bytes(self.sql("SELECT content FROM ssot_file WHERE namespace = %s AND path = %s",
+                                  (self.namespace, rel))[0][0])
+            self.sql("UPDATE ssot_file SET content = %s WHERE namespace = %s AND path = %s",
+                     (flip_bytes(data, needle), self.namespace, rel))
+
+    def parent_dies(self, rec):
+        pass  # the connection is the writer's alone (detached here)
+
+    def drop_line(self, seq):
+        self.sql("DELETE FROM ssot_journal WHERE namespace = %s AND seq = %s", (self.namespace, seq))
+
+    def remove(self, rel):
+        self.sql("DELETE FROM ssot_file WHERE namespace = %s AND path = %s", (self.namespace, rel))
+
+    def plant(self, rel, data):
+        self.sql("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES (%s, %s, %s, 'x')",
+                 (self.namespace, rel, data))
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def env(request, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    if request.param == "files":
+        return FilesEnv(ws)
+    return PgEnv(ws, request.getfixturevalue("store_server"), monkeypatch)
+
+
 def new(ws, **kw):
-    return Recorder(str(ws), redactor=Redactor(environ={}), **kw)
+    """A recorder on the folder store (the hostile-files tests: links, FIFOs, a full disk)."""
+    return FilesEnv(Path(ws)).new(**kw)
 
 
-def a_run(ws, fail=False, close=True):
-    rec = new(ws)
+def a_run(env, fail=False, close=True):
+    if not isinstance(env, FilesEnv):
+        env = FilesEnv(Path(env))
+    rec = env.new()
     rec.open("site.yml", "tester")
     plan = [{"id": "s1", "name": "Load", "role": "ssot.governance.ssot", "phase": 0},
             {"id": "s2", "name": "Check", "role": "ssot.governance.validate", "phase": 3},
@@ -41,7 +180,7 @@ def a_run(ws, fail=False, close=True):
     rec.start_play("play", plan)
     rec.start_task(plan[0])
     rec.result({"step": "s1", "host": "h", "status": "ok", "result": {"password": CANARY}})
-    rec.ssot_loaded({"path": str(ws / "ssot.yml"), "digest": "sha256:" + "a" * 64, "language": "en",
+    rec.ssot_loaded({"path": str(env.ws / "ssot.yml"), "digest": "sha256:" + "a" * 64, "language": "en",
                      "ssot": {"metadata": {"name": "demo"}, "references": [{"url": "https://x"}],
                               "target": {"env": {"POSTGRES_PASSWORD": {"env": "X"}}}}, "ssot_full_map": []})
     rec.start_task(plan[1])
@@ -54,103 +193,158 @@ def a_run(ws, fail=False, close=True):
     return rec
 
 
-def test_a_run_leaves_a_verifiable_journal_and_valid_views(tmp_path):
-    rec = a_run(tmp_path)
-    report = _chain.verify(str(tmp_path))
+def test_a_run_leaves_a_verifiable_journal_and_valid_views(env):
+    rec = a_run(env)
+    report = env.verify()
     assert report["ok"], report["problems"]
     assert report["evidence_checked"] == 1 and report["views_checked"] == 5
-    assert_views_valid(tmp_path)
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    ws = env.files()
+    assert_views_valid(ws)
+    runbook = json.loads((ws / "runbook.json").read_text())
     assert [s["status"] for s in runbook["steps"]] == ["done", "done", "pending"], "plan shown before it runs"
     assert runbook["ssot"]["digest"] == "sha256:" + "a" * 64
     assert runbook["runs"][0]["status"] == "ok" and runbook["runs"][0]["id"] == rec.run_id
-    panel = json.loads((tmp_path / "project-panel.json").read_text())
+    panel = json.loads((ws / "project-panel.json").read_text())
     assert panel["milestones"][3]["status"] == "done" and panel["milestones"][3]["title"] == "Validation (SSOT)"
     assert panel["deviations"] == [{"id": "setting.wal_level", "title": "setting.wal_level", "severity": "medium",
                                     "expected": "logical", "actual": "replica"}]
     assert panel["references"] == [{"url": "https://x"}]
-    for path in tmp_path.rglob("*"):
+    names = set()
+    for path in ws.rglob("*"):
         if path.is_file():
+            names.add(path.relative_to(ws).parts[0])
             assert CANARY not in path.read_text(errors="replace"), path
+    assert {"journal.jsonl", "evidence", "logs", "runbook.json", "project-panel.json"} <= names, names
 
 
-def test_a_failed_step_becomes_a_next_step(tmp_path):
-    a_run(tmp_path, fail=True)
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+def test_a_failed_step_becomes_a_next_step(env):
+    a_run(env, fail=True)
+    ws = env.files()
+    runbook = json.loads((ws / "runbook.json").read_text())
     assert runbook["steps"][1]["status"] == "failed"
     assert any("Check" in n and "boom" in n for n in runbook["checkpoints"][-1]["next_steps"])
-    panel = json.loads((tmp_path / "project-panel.json").read_text())
+    panel = json.loads((ws / "project-panel.json").read_text())
     assert panel["milestones"][3]["status"] == "failed"
 
 
-def test_resume_keeps_history_and_done_steps(tmp_path):
-    first = a_run(tmp_path)
-    second = new(tmp_path)
+def test_resume_keeps_history_and_done_steps(env):
+    first = a_run(env)
+    second = env.new()
     second.open("site.yml", "tester")
     second.start_play("play", [{"id": "s3", "name": "Later", "role": None, "phase": None}])
     second.close("ok")
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    runbook = json.loads((env.files() / "runbook.json").read_text())
     assert [r["id"] for r in runbook["runs"]] == [first.run_id, second.run_id]
     steps = {s["id"]: s for s in runbook["steps"]}
     assert steps["s1"]["status"] == "done" and steps["s1"]["run_id"] == first.run_id
-    assert _chain.verify(str(tmp_path))["ok"]
+    assert env.verify()["ok"]
 
 
-def test_a_dead_run_is_marked_interrupted_by_the_next(tmp_path):
-    dead = a_run(tmp_path, close=False)
-    os.close(dead._journal)
-    dead._release_lock()  # what the kernel does when the process dies
-    nxt = new(tmp_path)
+def test_a_dead_run_is_marked_interrupted_by_the_next(env):
+    dead = a_run(env, close=False)
+    dead._release_lock()  # what the kernel (files) or the server (a session that ends) does when the process dies
+    nxt = env.new()
     nxt.open("site.yml", "tester")
     nxt.close("ok")
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    ws = env.files()
+    runbook = json.loads((ws / "runbook.json").read_text())
     statuses = {r["id"]: r["status"] for r in runbook["runs"]}
     assert statuses == {dead.run_id: "interrupted", nxt.run_id: "ok"}
     # The next run names what the dead one was doing, in the runbook, its warnings and its log.
     died = next(r for r in runbook["runs"] if r["id"] == dead.run_id)
     assert died["during"] == ["Later"] or died["during"] == ["Check"], died
     assert any(dead.run_id in w and died["during"][0] in w for w in nxt.warnings), nxt.warnings
-    log = (tmp_path / "logs" / ("%s.log" % nxt.run_id)).read_text()
+    log = (ws / "logs" / ("%s.log" % nxt.run_id)).read_text()
     assert dead.run_id in log and died["during"][0] in log
-    assert _chain.verify(str(tmp_path))["ok"]
-    assert_views_valid(tmp_path)
+    assert env.verify()["ok"]
+    assert_views_valid(ws)
 
 
-def test_interrupt_marks_the_running_step_failed(tmp_path):
-    rec = a_run(tmp_path, close=False)
+def test_interrupt_marks_the_running_step_failed(env):
+    rec = a_run(env, close=False)
     rec.start_task({"id": "s3", "name": "Later", "role": None, "phase": None})
     rec.interrupt("signal SIGTERM")
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    ws = env.files()
+    runbook = json.loads((ws / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "interrupted"
     assert {s["id"]: s["status"] for s in runbook["steps"]}["s3"] == "failed"
-    assert_views_valid(tmp_path)
+    assert_views_valid(ws)
 
 
-def test_a_second_run_is_refused_while_one_is_active(tmp_path):
-    rec = a_run(tmp_path, close=False)
+def test_a_second_run_is_refused_while_one_is_active(env):
+    rec = a_run(env, close=False)
+    other = env.new()
     with pytest.raises(WorkspaceBusy, match=rf"em uso por outra execução \(pid \d+, run {rec.run_id}"):
-        new(tmp_path).open("other.yml", "someone")
+        other.open("other.yml", "someone")
     rec.close("ok")
-    assert _chain.verify(str(tmp_path))["ok"]
+    assert env.verify()["ok"]
+    # Once the first run ended, the next one is not refused.
+    env.new().open("other.yml", "someone")
 
 
 def test_a_torn_last_line_is_moved_aside(tmp_path):
-    a_run(tmp_path)
+    """Files only: a database commits whole transactions (test_an_unfinished_batch_leaves_nothing)."""
+    env = FilesEnv(tmp_path)
+    a_run(env)
     with open(tmp_path / "journal.jsonl", "ab") as fh:
         fh.write(b'{"seq": 999, "half')
-    rec = new(tmp_path)
+    rec = env.new()
     rec.open("site.yml", "tester")
     rec.close("ok")
     assert any("journal.jsonl.torn-" in w and "18 bytes" in w for w in rec.warnings), rec.warnings
     assert list(tmp_path.glob("journal.jsonl.torn-*"))
-    assert _chain.verify(str(tmp_path))["ok"]
+    assert env.verify()["ok"]
 
 
-def flip(path: Path, needle: bytes):
-    data = bytearray(path.read_bytes())
-    i = data.index(needle)
-    data[i] ^= 0x01
-    path.write_bytes(bytes(data))
+def test_an_unfinished_batch_leaves_nothing(tmp_path, store_server, monkeypatch):
+    """PostgreSQL only: lines and files pending when the connection dies are not half committed."""
+    env = PgEnv(tmp_path, store_server, monkeypatch)
+    a_run(env)
+    before = env.sql("SELECT count(*) FROM ssot_journal")[0][0]
+    rec = env.new()
+    rec.open("site.yml", "tester")
+    rec.store.batching = True
+    rec.evidence("more.log", "x" * 1000, None, "h", "t")  # a line and its file, pending
+    rec.deviations([{"id": "setting.wal_level", "status": "deviation", "expected": "logical", "actual": "minimal"}])
+    pid = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder'")[0][0]
+    env.sql("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(_store.StoreLost, match="caiu"):
+        rec.store.flush()
+    after = env.sql("SELECT count(*) FROM ssot_journal")[0][0]
+    assert after == before + 1, "only the run_start line, committed before the batch"
+    assert not env.sql("SELECT path FROM ssot_file WHERE path LIKE '%more.log'")
+    assert env.verify()["ok"]
+    nxt = env.new()
+    nxt.open("site.yml", "tester")  # the lock died with the session
+    nxt.close("ok")
+    runbook = json.loads((env.files() / "runbook.json").read_text())
+    assert runbook["runs"][-2]["status"] == "interrupted" and runbook["runs"][-1]["status"] == "ok"
+
+
+def test_a_lost_store_stops_the_writer_and_the_run(tmp_path, store_server, monkeypatch):
+    """PostgreSQL only: the writer process exits on a lost connection; the next event sent says so."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+
+    env = PgEnv(tmp_path, store_server, monkeypatch)
+    rec = env.new()
+    rec.open("site.yml", "tester")
+    writer = WriterProcess(rec)
+    writer.send(_events.StartPlay("play", []))
+    pid = None
+    for _ in range(100):
+        rows = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder'")
+        if rows:
+            pid = rows[0][0]
+            break
+    env.sql("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreLost):
+        for i in range(2000):
+            writer.send(_events.StartTask({"id": "s%d" % i, "name": "t", "role": None, "phase": None}))
+            import time
+            time.sleep(0.005)
+    runbook = json.loads((env.files() / "runbook.json").read_text())
+    assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
+    assert env.verify()["ok"]
 
 
 @pytest.mark.parametrize("target, needle, kind", [
@@ -159,49 +353,51 @@ def flip(path: Path, needle: bytes):
     ("runbook.json", b'"status"', "view_altered"),
     ("project-panel.json", b'"milestones"', "view_altered"),
 ])
-def test_verify_names_what_was_altered(tmp_path, target, needle, kind):
-    a_run(tmp_path)
+def test_verify_names_what_was_altered(env, target, needle, kind):
+    a_run(env)
+    ws = env.files()
     if target == "journal":
-        path = tmp_path / "journal.jsonl"
+        rel = "journal.jsonl"
     elif target == "evidence":
-        path = next(tmp_path.glob("evidence/*/*check.log"))
+        rel = str(next(ws.glob("evidence/*/*check.log")).relative_to(ws))
     else:
-        path = tmp_path / target
-    flip(path, needle)
-    report = _chain.verify(str(tmp_path))
+        rel = target
+    lines = (ws / "journal.jsonl").read_bytes().splitlines()
+    number = next((i for i, line in enumerate(lines, 1) if needle in line), None)
+    env.alter(rel, needle)
+    report = env.verify()
     assert not report["ok"]
     first = report["problems"][0]
     assert first["kind"] == kind
     if target == "journal":
-        lines = (tmp_path / "journal.jsonl").read_bytes().splitlines()
-        number = next(i for i, line in enumerate(lines, 1) if b'"uask_start"' in line)
-        assert first["where"] == f"journal.jsonl:{number}"
+        assert first["where"] == env.where_line(number, number)
     else:
-        assert first["where"] == str(path.relative_to(tmp_path))
+        assert first["where"] == env.where_file(rel)
 
 
-def test_verify_names_removed_and_added_evidence_and_removed_lines(tmp_path):
-    a_run(tmp_path)
-    ev = next(tmp_path.glob("evidence/*/*check.log"))
-    ev.unlink()
-    (ev.parent / "planted.log").write_text("not recorded")
-    report = _chain.verify(str(tmp_path))
-    kinds = {(p["kind"], Path(p["where"]).name) for p in report["problems"]}
-    assert ("evidence_missing", ev.name) in kinds and ("evidence_added", "planted.log") in kinds
-    lines = (tmp_path / "journal.jsonl").read_bytes().splitlines(keepends=True)
-    (tmp_path / "journal.jsonl").write_bytes(b"".join(lines[:3] + lines[4:]))
-    first = _chain.verify(str(tmp_path), lang="en")["problems"][0]
-    assert first == {"kind": "journal_altered", "where": "journal.jsonl:4",
+def test_verify_names_removed_and_added_evidence_and_removed_lines(env):
+    a_run(env)
+    ws = env.files()
+    ev = next(ws.glob("evidence/*/*check.log")).relative_to(ws)
+    env.remove(str(ev))
+    env.plant(str(ev.parent / "planted.log"), b"not recorded")
+    report = env.verify()
+    kinds = {(p["kind"], p["where"]) for p in report["problems"]}
+    assert ("evidence_missing", env.where_file(str(ev))) in kinds
+    assert ("evidence_added", env.where_file(str(ev.parent / "planted.log"))) in kinds
+    env.drop_line(4)
+    first = env.verify(lang="en")["problems"][0]
+    assert first == {"kind": "journal_altered", "where": env.where_line(4, 5),
                      "detail": "sequence 5 where 4 was due (line removed or added)"}
     # In the operator's language: PT-BR by default.
-    assert _chain.verify(str(tmp_path))["problems"][0]["detail"] == (
+    assert env.verify()["problems"][0]["detail"] == (
         "sequência 5 onde se esperava 4 (linha removida ou acrescentada)")
 
 
-def test_the_writer_process_records_in_order_and_finishes(tmp_path):
+def test_the_writer_process_records_in_order_and_finishes(env):
     from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
 
-    rec = new(tmp_path)
+    rec = env.new()
     rec.open("site.yml", "tester")
     writer = WriterProcess(rec)
     plan = [{"id": "s%d" % i, "name": "t%d" % i, "role": None, "phase": None} for i in range(50)]
@@ -212,21 +408,22 @@ def test_the_writer_process_records_in_order_and_finishes(tmp_path):
             writer.send(_events.Result({"step": step["id"], "host": host, "status": "ok", "result": {"token": CANARY}}))
     writer.send(_events.Evidence("x.log", "x" * 100000, "s1", "a", "t1"))
     writer.finish(_events.Close("ok", {}))
-    assert _chain.verify(str(tmp_path))["ok"]
-    assert_views_valid(tmp_path)
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert env.verify()["ok"]
+    ws = env.files()
+    assert_views_valid(ws)
+    runbook = json.loads((ws / "runbook.json").read_text())
     assert [s["status"] for s in runbook["steps"]] == ["done"] * 50 and runbook["runs"][-1]["status"] == "ok"
-    assert CANARY not in (tmp_path / "journal.jsonl").read_text()
+    assert CANARY not in (ws / "journal.jsonl").read_text()
     writer.finish(_events.Close("ok", {}))  # a second finish is a no-op
+    env.new().open("next.yml", "tester")  # the writer let the environment go
 
 
-def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
-    import os
+def test_the_writer_process_stops_writing_when_its_parent_is_gone(env):
     import time
 
     from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
 
-    rec = new(tmp_path)
+    rec = env.new()
     rec.open("site.yml", "tester")
     writer = WriterProcess(rec)
     writer.send(_events.StartPlay("play", []))
@@ -236,15 +433,21 @@ def test_the_writer_process_stops_writing_when_its_parent_is_gone(tmp_path):
     while time.time() < deadline and os.waitpid(writer.pid, os.WNOHANG)[0] == 0:
         time.sleep(0.05)
     assert time.time() < deadline, "the writer did not exit"
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    env.parent_dies(rec)
+    runbook = json.loads((env.files() / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
-    assert _chain.verify(str(tmp_path))["ok"]
+    assert env.verify()["ok"]
+    nxt = env.new()
+    nxt.open("site.yml", "tester")  # not busy: the writer's exit let the environment go
+    nxt.close("ok")
+    runbook = json.loads((env.files() / "runbook.json").read_text())
+    assert [r["status"] for r in runbook["runs"]] == ["interrupted", "ok"]
 
 
-def test_a_signal_during_a_line_is_recorded_after_the_line(tmp_path):
+def test_a_signal_during_a_line_is_recorded_after_the_line(env):
     from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess
 
-    rec = new(tmp_path)
+    rec = env.new()
     rec.open("site.yml", "tester")
     local = InProcess(rec)
     order = []
@@ -265,13 +468,13 @@ def test_a_signal_during_a_line_is_recorded_after_the_line(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         local.send(_events.StartPlay("play", []))
     assert order == ["line written", "interrupt"]
-    assert rec.closed and _chain.verify(str(tmp_path))["ok"]
-    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert rec.closed and env.verify()["ok"]
+    runbook = json.loads((env.files() / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "interrupted"
 
 
-def _validation_run(ws, checks, findings):
-    rec = new(ws)
+def _validation_run(env, checks, findings):
+    rec = env.new()
     rec.open("validate.yml", "tester")
     plan = [{"id": "v1", "name": "Check", "role": "ssot.governance.validate", "phase": 3}]
     rec.start_play("play", plan)
@@ -280,26 +483,26 @@ def _validation_run(ws, checks, findings):
     rec.deviations(checks)
     rec.findings(findings)
     rec.close("ok")
-    return json.loads((ws / "project-panel.json").read_text())
+    return json.loads((env.files() / "project-panel.json").read_text())
 
 
-def test_drift_names_what_changed_since_the_last_validation(tmp_path):
+def test_drift_names_what_changed_since_the_last_validation(env):
     match = {"id": "setting.work_mem", "status": "match", "expected": "4MB", "actual": "4MB"}
     trust = {"id": "finding.trust", "code": "trust", "severity": "high", "title": "trust"}
     sizes = {"id": "finding.sizes", "code": "sizes", "severity": "info", "title": "sizes"}
-    first = _validation_run(tmp_path, [match], [sizes])
+    first = _validation_run(env, [match], [sizes])
     assert "drift" not in first  # nothing to compare with yet
-    same = _validation_run(tmp_path, [match], [sizes])
+    same = _validation_run(env, [match], [sizes])
     assert same["drift"]["changes"] == []
-    changed = _validation_run(tmp_path, [dict(match, status="deviation", actual="64MB")], [trust])
+    changed = _validation_run(env, [dict(match, status="deviation", actual="64MB")], [trust])
     changes = {c["id"]: c for c in changed["drift"]["changes"]}
     assert changes["setting.work_mem"]["before"] == {"status": "match", "actual": "4MB"}
     assert changes["setting.work_mem"]["after"] == {"status": "deviation", "actual": "64MB"}
     assert changes["finding.trust"]["before"] is None and changes["finding.sizes"]["after"] is None
     assert [f["id"] for f in changed["findings"]] == ["finding.trust"]
     assert changed["drift"]["title"] and changed["drift"]["run_id"] != same["drift"]["run_id"]
-    assert_views_valid(tmp_path)
+    assert_views_valid(env.files())
     # The views are rebuilt from the journal alone: a fresh state replays to the same drift.
-    again = _validation_run(tmp_path, [dict(match, status="deviation", actual="64MB")], [trust])
+    again = _validation_run(env, [dict(match, status="deviation", actual="64MB")], [trust])
     assert again["drift"]["changes"] == []
-    assert _chain.verify(str(tmp_path))["ok"]
+    assert env.verify()["ok"]

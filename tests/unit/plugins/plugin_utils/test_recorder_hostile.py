@@ -106,14 +106,14 @@ class Faulty(object):
 
 def dies(rec):
     """What the kernel does when the process ends: descriptors closed, the lock released."""
-    for fd in (rec._journal,):
+    if rec.store is None:
+        return
+    for fd in (rec.store._journal,):
         try:
             os.close(fd)
         except (OSError, TypeError):
             pass
     rec._release_lock()
-    if rec.fs is not None:
-        rec.fs.close()
 
 
 def attempt(ws):

@@ -1,0 +1,522 @@
+# -*- coding: utf-8 -*-
+# Copyright: ssot.governance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where the recorder keeps an environment's records: the workspace folder (``files``) or a PostgreSQL database.
+
+PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
+
+A store holds the same records either way - the hash-chained journal lines, the evidence files and the views,
+each file with its sha256 named by a journal line - and gives the recorder the same guarantees:
+
+- one run at a time per environment: an flock on ``.recorder.lock`` (files), a session advisory lock (postgresql;
+  held across machines, released by the server when the connection dies, even after kill -9);
+- no torn record: whole lines written with one write() and a torn tail moved aside (files), transactions
+  (postgresql: a journal line and the file it names are committed together or not at all);
+- readers (verify, export, the lookups) see the records in the same shapes: journal lines as bytes, files by name.
+
+The ``postgresql`` store keeps one namespace per environment (the workspace folder's name) in three tables
+(``ssot_journal``, ``ssot_file``, ``ssot_holder``) it creates when missing, in the schema the DSN's search_path
+names first. Its DSN is read from an environment variable whose name is configured, never from a file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import tempfile
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
+from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
+
+KINDS = ("files", "postgresql")
+DEFAULT_DSN_ENV = "SSOT_STORE_DSN"
+LOCK = ".recorder.lock"
+# Leftovers of a write that a crash interrupted: evidence staged as <name>.part, views as <name>.tmp-<pid>.
+STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
+# The advisory lock's first key: this collection's (the second is the namespace's hashtext).
+LOCK_CLASS = 0x550700
+
+# Which store the callback was configured with; set before Ansible forks its workers, read by the lookups and
+# actions of the same run (which cannot see the callback's options).
+_ACTIVE = {}
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says why and what to fix."""
+
+
+class StoreBusy(StoreError):
+    def __init__(self, holder):
+        super(StoreBusy, self).__init__(holder)
+        self.holder = holder
+
+
+class StoreLost(StoreError):
+    """The store failed in the middle of a run (connection lost): the run must stop."""
+
+
+def activate(kind, dsn_env):
+    _ACTIVE.update(kind=kind, dsn_env=dsn_env or DEFAULT_DSN_ENV)
+
+
+def configured():
+    """(kind, dsn_env): the callback's, or else the environment's (SSOT_STORE, SSOT_STORE_DSN_ENV)."""
+    if _ACTIVE:
+        return _ACTIVE["kind"], _ACTIVE["dsn_env"]
+    return (os.environ.get("SSOT_STORE") or "files",
+            os.environ.get("SSOT_STORE_DSN_ENV") or DEFAULT_DSN_ENV)
+
+
+def namespace_of(workspace):
+    """The environment's name in a shared store: the workspace folder's name."""
+    return os.path.basename(os.path.normpath(str(workspace))) or "workspace"
+
+
+def open_store(workspace, lang, kind=None, dsn_env=None):
+    """A connected store for ``workspace`` (files: the folder, created when missing; postgresql: the database)."""
+    if kind is None:
+        kind, dsn_env = configured()
+    if kind not in KINDS:
+        raise StoreError(text(lang, "store.unknown", kind=kind, kinds=", ".join(KINDS)))
+    if kind == "files":
+        return FileStore(workspace)
+    return PgStore(workspace, dsn_env or DEFAULT_DSN_ENV, lang)
+
+
+# --- files -----------------------------------------------------------------------------------------------------------
+class FileStore(object):
+    """The workspace folder: journal.jsonl, evidence/, logs/, the views (plugin_utils/_workspace.py's safe paths)."""
+
+    kind = "files"
+
+    def __init__(self, workspace):
+        self.workspace = os.path.abspath(workspace)
+        self.fs = Folder(self.workspace)
+        self._journal = None
+        self._size = 0
+        self._lock = None
+
+    def where(self, rel):
+        return rel
+
+    def fds(self):
+        """Descriptors a process forked later must not keep (a lock kept by a stray worker blocks the next run)."""
+        return [self._lock, self._journal, self.fs.fd]
+
+    def lock(self):
+        fd = self.fs.open(LOCK, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                raise
+            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreBusy(holder)
+        self._lock = fd
+
+    def hold(self, holder):
+        os.ftruncate(self._lock, 0)
+        os.pwrite(self._lock, holder.encode("utf-8", "replace"), 0)
+
+    def load(self):
+        """(the journal's whole lines as bytes, the torn tail moved aside as {path, bytes, sha256} or None);
+        opens the journal for appending."""
+        torn = None
+        try:
+            raw = self.fs.read(_chain.JOURNAL)
+        except FileNotFoundError:
+            raw = b""
+        good = raw.rfind(b"\n") + 1
+        if good < len(raw):
+            name = aside(_chain.JOURNAL, "torn")
+            temp = name + ".part"
+            self.fs.stage(name, raw[good:], temp)
+            self.fs.commit(temp, name)
+            fd = self.fs.open(_chain.JOURNAL, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, good)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            torn = {"path": name, "bytes": len(raw) - good, "sha256": hashlib.sha256(raw[good:]).hexdigest()}
+        self._journal = self.fs.open(_chain.JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        self._size = os.fstat(self._journal).st_size
+        return raw[:good], torn
+
+    def repair(self, recorded):
+        """Finish or remove what a crash left half done: (completed, removed) relative paths.
+
+        A staged file whose final name the journal records (``recorded``: path -> sha256) with the same sha256 was
+        interrupted between the journal line and the rename: the rename is completed. Any other staged file never
+        reached the journal: it is removed. Nothing the journal names is ever removed."""
+        completed, removed = [], []
+        candidates = self.fs.walk(_chain.EVIDENCE_DIR) + self.fs.walk(_chain.LOG_DIR) + [
+            name for name in sorted(os.listdir(self.fs.fd)) if STAGED.match(name)]
+        for rel in candidates:
+            m = STAGED.match(rel)
+            if not m:
+                continue
+            final = m.group("final")
+            want = recorded.get(final)
+            if want is not None and self.fs.sha256(rel) == want:
+                self.fs.commit(rel, final)
+                completed.append(final)
+            else:
+                self.fs.remove(rel)
+                removed.append(rel)
+        return completed, removed
+
+    def append(self, seq, raw, attach=None):
+        """Write journal line ``seq`` (``raw``, ending in a newline); with ``attach`` = (rel, data, durable), the file the
+        line names: staged first, renamed into place once the line is written (a crash in between is repaired by the
+        next run), removed when the line cannot be written. OSError/WorkspaceUnsafe as they come."""
+        staged = None
+        if attach is not None:
+            rel, data, durable = attach
+            staged = rel + (".tmp-%d" % os.getpid() if durable else ".part")
+            self.fs.stage(rel, data, staged, durable=durable)
+        try:
+            write_all(self._journal, raw)
+        except OSError:
+            # A full disk, a short write: cut back to the last whole line, so that when space returns the next line
+            # does not glue onto a torn one and break the chain for good.
+            try:
+                os.ftruncate(self._journal, self._size)
+            except OSError:
+                pass  # the next run moves the torn tail aside
+            if staged is not None:
+                self.fs.remove(staged)
+            raise
+        self._size += len(raw)
+        if staged is not None:
+            self.fs.commit(staged, attach[0], durable=attach[2])
+
+    def flush(self):
+        pass
+
+    def exists(self, rel):
+        return self.fs.exists(rel)
+
+    def sha256(self, rel):
+        return self.fs.sha256(rel)
+
+    def read(self, rel):
+        return self.fs.read(rel)
+
+    def rename(self, rel, new_rel):
+        self.fs.rename(rel, new_rel)
+
+    def close(self):
+        """End of the run: the journal made durable, the lock released."""
+        try:
+            if self._journal is not None:
+                try:
+                    os.fsync(self._journal)
+                finally:
+                    os.close(self._journal)
+                    self._journal = None
+        finally:
+            self.release()
+
+    def release(self):
+        if self._lock is not None:
+            try:
+                os.ftruncate(self._lock, 0)
+            except OSError:
+                pass
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+            finally:
+                os.close(self._lock)
+                self._lock = None
+        self.fs.close()
+
+
+def aside(rel, what):
+    """Name for a file moved aside (torn journal tail, altered view)."""
+    import datetime
+    return "%s.%s-%s" % (rel, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+
+
+# --- postgresql ------------------------------------------------------------------------------------------------------
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS ssot_journal (
+  namespace text NOT NULL, seq bigint NOT NULL, line text NOT NULL, PRIMARY KEY (namespace, seq));
+CREATE TABLE IF NOT EXISTS ssot_file (
+  namespace text NOT NULL, path text NOT NULL, content bytea NOT NULL, sha256 text NOT NULL,
+  PRIMARY KEY (namespace, path));
+CREATE TABLE IF NOT EXISTS ssot_holder (namespace text PRIMARY KEY, holder text NOT NULL);
+"""
+
+
+def _psycopg2(lang):
+    try:
+        import psycopg2
+    except ImportError:
+        raise StoreError(text(lang, "store.no_driver"))
+    return psycopg2
+
+
+def dsn_from(dsn_env, lang):
+    dsn = os.environ.get(dsn_env or DEFAULT_DSN_ENV)
+    if not dsn:
+        raise StoreError(text(lang, "store.no_dsn", env=dsn_env or DEFAULT_DSN_ENV))
+    return dsn
+
+
+class PgStore(object):
+    """An environment's records in a PostgreSQL database: one namespace, three tables, transactions."""
+
+    kind = "postgresql"
+
+    def __init__(self, workspace, dsn_env, lang="pt-BR"):
+        self.workspace = os.path.abspath(workspace)
+        self.namespace = namespace_of(self.workspace)
+        self.lang = lang
+        self.dsn_env = dsn_env
+        self.batching = False  # the writer process commits once per batch of events (flush)
+        self._pending_lines = []
+        self._pending_files = []
+        self._locked = False
+        self._driver = _psycopg2(lang)
+        dsn = dsn_from(dsn_env, lang)
+        try:
+            self.conn = self._driver.connect(dsn, application_name="ssot.governance recorder", connect_timeout=10)
+            # Like the file store's journal (not fsync'd line by line, made durable at the end of the run): a commit
+            # does not wait for the server's disk; the last one of the run does (close).
+            with self.conn.cursor() as cur:
+                cur.execute("SET synchronous_commit = off")
+                cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+                cur.execute(SCHEMA_SQL)
+            self.conn.commit()
+        except self._driver.Error as exc:
+            raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
+
+    def where(self, rel):
+        if rel.startswith(_chain.JOURNAL + ":"):
+            return "ssot_journal %s" % rel
+        return "ssot_file %s" % rel
+
+    def fds(self):
+        return [self.conn.fileno()] if not self.conn.closed else []
+
+    def _sql(self, query, args=(), fetch=False, commit=False):
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(query, args)
+                rows = cur.fetchall() if fetch else None
+            if commit:
+                self.conn.commit()
+            return rows
+        except self._driver.Error as exc:
+            self._rollback()
+            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+
+    def _rollback(self):
+        try:
+            self.conn.rollback()
+        except self._driver.Error:
+            pass
+
+    def lock(self):
+        got = self._sql("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, self.namespace), fetch=True,
+                        commit=True)[0][0]
+        if not got:
+            rows = self._sql("SELECT holder FROM ssot_holder WHERE namespace = %s", (self.namespace,), fetch=True,
+                             commit=True)
+            raise StoreBusy((rows[0][0] if rows else "") or "unknown")
+        self._locked = True
+
+    def hold(self, holder):
+        self._sql("INSERT INTO ssot_holder (namespace, holder) VALUES (%s, %s) ON CONFLICT (namespace) "
+                  "DO UPDATE SET holder = EXCLUDED.holder", (self.namespace, holder), commit=True)
+
+    def load(self):
+        rows = self._sql("SELECT line FROM ssot_journal WHERE namespace = %s ORDER BY seq", (self.namespace,),
+                         fetch=True, commit=True)
+        return b"".join(r[0].encode("utf-8") + b"\n" for r in rows), None
+
+    def repair(self, recorded):
+        return [], []  # a transaction leaves nothing half done
+
+    def append(self, seq, raw, attach=None):
+        self._pending_lines.append((self.namespace, seq, raw.decode("utf-8").rstrip("\n")))
+        if attach is not None:
+            rel, data, _durable = attach
+            self._pending_files.append((self.namespace, rel, data, hashlib.sha256(data).hexdigest()))
+        if not self.batching:
+            self.flush()
+
+    def flush(self, durable=False):
+        """Commit what is pending, lines and files together."""
+        if not self._pending_lines and not self._pending_files and not durable:
+            return
+        lines, files = self._pending_lines, self._pending_files
+        self._pending_lines, self._pending_files = [], []
+        try:
+            with self.conn.cursor() as cur:
+                if durable:
+                    cur.execute("SET LOCAL synchronous_commit = on")
+                for ns, rel, data, digest in files:
+                    cur.execute("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES (%s, %s, %s, %s) "
+                                "ON CONFLICT (namespace, path) DO UPDATE SET content = EXCLUDED.content, "
+                                "sha256 = EXCLUDED.sha256", (ns, rel, self._driver.Binary(data), digest))
+                if lines:
+                    cur.execute("INSERT INTO ssot_journal (namespace, seq, line) VALUES " +
+                                ",".join(["(%s, %s, %s)"] * len(lines)), [v for row in lines for v in row])
+            self.conn.commit()
+        except self._driver.Error as exc:
+            self._rollback()
+            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+
+    def exists(self, rel):
+        self.flush()
+        return bool(self._sql("SELECT 1 FROM ssot_file WHERE namespace = %s AND path = %s", (self.namespace, rel),
+                              fetch=True, commit=True))
+
+    def read(self, rel):
+        self.flush()
+        rows = self._sql("SELECT content FROM ssot_file WHERE namespace = %s AND path = %s", (self.namespace, rel),
+                         fetch=True, commit=True)
+        if not rows:
+            raise FileNotFoundError(errno.ENOENT, "not in the store", rel)
+        return bytes(rows[0][0])
+
+    def sha256(self, rel):
+        # Of the content, not the sha256 column: a content altered in the database is found like an altered file.
+        return hashlib.sha256(self.read(rel)).hexdigest()
+
+    def rename(self, rel, new_rel):
+        self.flush()
+        self._sql("UPDATE ssot_file SET path = %s WHERE namespace = %s AND path = %s", (new_rel, self.namespace, rel),
+                  commit=True)
+
+    def files(self):
+        """Every file of the namespace: [(path, content)], by path."""
+        rows = self._sql("SELECT path, content FROM ssot_file WHERE namespace = %s ORDER BY path", (self.namespace,),
+                         fetch=True, commit=True)
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def seqs(self):
+        return [r[0] for r in self._sql("SELECT seq FROM ssot_journal WHERE namespace = %s ORDER BY seq",
+                                        (self.namespace,), fetch=True, commit=True)]
+
+    def close(self):
+        try:
+            self.flush(durable=True)
+        finally:
+            self.release()
+
+    def release(self):
+        if self.conn.closed:
+            return
+        try:
+            if self._locked:
+                self._sql("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, self.namespace), commit=True)
+        except StoreLost:
+            pass  # the server ends the session, and its lock, anyway
+        finally:
+            self._locked = False
+            self.conn.close()
+
+    def detach(self):
+        """In a process that handed the connection to another (the writer): forget it without telling the server,
+        so that nothing this process does later (closing it, exiting) ends the session the other one uses."""
+        fd = self.conn.fileno()
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# --- readers ---------------------------------------------------------------------------------------------------------
+def journal_lines(workspace, lang="pt-BR"):
+    """The journal's lines (bytes, with their newline) from the configured store, oldest first."""
+    kind, dsn_env = configured()
+    if kind == "files":
+        try:
+            with open(os.path.join(workspace, _chain.JOURNAL), "rb") as fh:
+                for raw in fh:
+                    yield raw
+        except OSError:
+            return
+        return
+    store = PgStore(workspace, dsn_env, lang)
+    try:
+        raw, _ = store.load()
+    finally:
+        store.release()
+    for line in raw.splitlines(True):
+        yield line
+
+
+def read_file(workspace, rel, lang="pt-BR"):
+    """One recorded file (a view) from the configured store; FileNotFoundError when absent."""
+    kind, dsn_env = configured()
+    if kind == "files":
+        with open(os.path.join(workspace, rel), "rb") as fh:
+            return fh.read()
+    store = PgStore(workspace, dsn_env, lang)
+    try:
+        return store.read(rel)
+    finally:
+        store.release()
+
+
+def export(store, folder):
+    """Write a PostgreSQL store's namespace into ``folder`` (safe paths, each file replaced atomically).
+
+    Refuses (StoreError) when the folder holds a journal that is not the beginning of the store's: it would be
+    records of another history, which an export must not overwrite. Returns {lines, files}."""
+    journal, _ = store.load()
+    fs = Folder(folder)
+    try:
+        try:
+            present = fs.read(_chain.JOURNAL)
+        except FileNotFoundError:
+            present = b""
+        if not journal.startswith(present):
+            raise StoreError(text(store.lang, "store.export_diverges", folder=folder, namespace=store.namespace))
+        files = store.files()
+        for rel, data in files + [(_chain.JOURNAL, journal)]:
+            staged = "%s.tmp-%d" % (rel, os.getpid())
+            fs.stage(rel, data, staged)
+            fs.commit(staged, rel)
+        return {"lines": journal.count(b"\n"), "files": len(files)}
+    finally:
+        fs.close()
+
+
+def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR"):
+    """_chain.verify over a PostgreSQL store: its records exported to a private folder, re-walked there, and each
+    problem named by the row it comes from (ssot_journal seq N, ssot_file path)."""
+    seqs = store.seqs()
+    with tempfile.TemporaryDirectory(prefix="ssot-verify-") as tmp:
+        export(store, tmp)
+        report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang)
+    prefix = _chain.JOURNAL + ":"
+
+    def row(where):
+        if where.startswith(prefix) and where[len(prefix):].isdigit():
+            number = int(where[len(prefix):])
+            seq = seqs[number - 1] if 0 < number <= len(seqs) else number
+            return "ssot_journal namespace=%s seq=%d" % (store.namespace, seq)
+        return "ssot_file namespace=%s path=%s" % (store.namespace, where)
+
+    for problem in report["problems"]:
+        problem["where"] = row(problem["where"])
+    return report
+
+
+__all__ = ["WorkspaceUnsafe"]
