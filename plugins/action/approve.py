@@ -13,7 +13,7 @@ import stat
 from ansible.plugins.action import ActionBase
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _ssot
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals, _guard, _terminal
+from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals, _guard, _store, _terminal
 
 RUNBOOK_MAX_BYTES = 64 * 1024 * 1024
 
@@ -102,12 +102,18 @@ class ActionModule(ActionBase):
         """The decision as the last run recorded it (runbook.json), raised under the SSOT in force."""
         path = os.path.join(workspace, "runbook.json")
         try:
-            # Never a link, never a FIFO or device (it would block): the recorder's regular file only.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as fh:
-                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                    raise ValueError(message(lang, "yaml.not_regular"))
-                runbook = json.loads(fh.read(RUNBOOK_MAX_BYTES).decode("utf-8"))
+            if _store.configured()[0] != "files":
+                # The recorder keeps its records in a database: the runbook the last run stored there.
+                runbook = json.loads(_store.read_file(workspace, "runbook.json", lang)[:RUNBOOK_MAX_BYTES])
+            else:
+                # Never a link, never a FIFO or device (it would block): the recorder's regular file only.
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as fh:
+                    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                        raise ValueError(message(lang, "yaml.not_regular"))
+                    runbook = json.loads(fh.read(RUNBOOK_MAX_BYTES).decode("utf-8"))
+        except _store.StoreError as exc:
+            raise _Refused(str(exc))
         except (OSError, ValueError) as exc:
             raise _Refused(message(lang, "approve.no_runbook", path=path, error=getattr(exc, "strerror", "") or exc))
         decisions = runbook.get("decisions") if isinstance(runbook, dict) else None

@@ -84,6 +84,32 @@ options:
     ini:
       - section: ssot_governance
         key: seal_key
+  store:
+    description:
+      - Where the records are kept. C(files) - the workspace folder (journal.jsonl, evidence/, logs/, the views).
+        C(postgresql) - a PostgreSQL database the team already runs, one namespace per environment (the workspace
+        folder's name), with the same guarantees (docs/recorder.md); what an AWX job pod, which loses its disk,
+        needs (docs/awx.md). C(ansible-playbook ssot.governance.export) writes its records into a folder.
+    type: str
+    default: files
+    choices: [files, postgresql]
+    env:
+      - name: SSOT_STORE
+    ini:
+      - section: ssot_governance
+        key: store
+  store_dsn_env:
+    description:
+      - Name of the environment variable holding the DSN of the C(postgresql) store (libpq syntax, for instance
+        C(host=db.example port=5432 dbname=ssot user=recorder password=...)). The DSN itself is never read from a
+        file or a variable; under AWX a custom credential type injects it (docs/awx.md).
+    type: str
+    default: SSOT_STORE_DSN
+    env:
+      - name: SSOT_STORE_DSN_ENV
+    ini:
+      - section: ssot_governance
+        key: store_dsn_env
   fleet_dir:
     description:
       - Folder for the fleet view (C(fleet-panel.json) and C(fleet-panel.html), one row per environment with a link to
@@ -118,8 +144,9 @@ from ansible.plugins.callback import CallbackBase
 from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
-    InProcess, Recorder, RecorderError, WorkspaceBusy, WriterProcess, profile_dump, utc_now as _recorder_now)
-from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _fleet, _guard
+    InProcess, Recorder, RecorderError, StoreLost, WorkspaceBusy, WriterProcess, profile_dump,
+    utc_now as _recorder_now)
+from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _fleet, _guard, _store
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
@@ -182,6 +209,8 @@ class CallbackModule(CallbackBase):
         self._refused_all = False
         self._play = None
         self._fleet_dir = None
+        self._store = "files"
+        self._dsn_env = None
         self._seal_key = None
         self._record_failed = False
         self._pid = os.getpid()
@@ -198,6 +227,10 @@ class CallbackModule(CallbackBase):
         self._profile = self.get_option("profile")
         self._seal_key = self.get_option("seal_key")
         self._fleet_dir = self.get_option("fleet_dir")
+        self._store = self.get_option("store")
+        self._dsn_env = self.get_option("store_dsn_env")
+        # The lookups and actions of this run read the records from the same store.
+        _store.activate(self._store, self._dsn_env)
 
     # --- helpers ---------------------------------------------------------------
     def _step_id(self, task):
@@ -226,6 +259,8 @@ class CallbackModule(CallbackBase):
         start, cpu = time.perf_counter(), time.thread_time()
         try:
             fn(*args)
+        except StoreLost as exc:
+            self._lost(getattr(fn, "__self__", None), exc)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
             self._record_failed = True
             self._warn(text(self._language, "recorder.could_not_record", event=name), exc)
@@ -233,6 +268,18 @@ class CallbackModule(CallbackBase):
             if self._profile:
                 # Wall time, and CPU time of this thread (not inflated when workers compete for the cores).
                 self._costs.append((name, time.perf_counter() - start, time.thread_time() - cpu))
+
+    def _lost(self, writer, exc):
+        """A store failed mid-run: the run stops now. The other environments record why; nothing is half written
+        (transactions); the next run on the lost one marks this run interrupted."""
+        display.error("ssot.governance.runbook: %s" % exc)
+        for _, other in self.fleet.items():
+            if other is not writer:
+                try:
+                    other.finish(_events.Interrupt(str(exc)))
+                except (OSError, RecorderError) as failure:
+                    self._warn(text(self._language, "recorder.could_not_record", event="interrupt"), failure)
+        raise SystemExit(3)
 
     def _open(self, play):
         """Open the workspace of every host of the play not seen yet: one recorder per environment."""
@@ -291,7 +338,7 @@ class CallbackModule(CallbackBase):
             return text(self._language, "recorder.no_such_workspace", workspace=workspace)
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
-                            seal_key=self._seal_key)
+                            seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env)
         try:
             recorder.open(self._playbook, getpass.getuser(), {
                 "check_mode": bool(context.CLIARGS.get("check")),
@@ -410,6 +457,8 @@ class CallbackModule(CallbackBase):
 
     def _fleet_view(self):
         """The fleet view beside the workspaces, from each environment's own views (written just before)."""
+        if self._store != "files":
+            return  # the environments' views are in the database (ssot.governance.export writes them out)
         workspaces = sorted(self.fleet.writers)
         where = _fleet.fleet_dir(workspaces, self._fleet_dir)
         if where is None:
@@ -428,6 +477,10 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()
         self._play = play
+        if (play.vars or {}).get("ssot_recorder") == "export":
+            # ssot.governance.export reads the store (under its lock): a run recorded there would change what it
+            # exports. The play says so in its own vars, which no extra var can set.
+            return
         if not self._refused_all:
             self._timed(self._open, play)
         writers = self.fleet.for_hosts(self._play_hosts)

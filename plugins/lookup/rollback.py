@@ -41,6 +41,7 @@ _raw:
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.plugin_utils import _store
 from ansible_collections.ssot.governance.plugins.module_utils._result import ROLLBACK_SUBJECTS
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 
@@ -55,5 +56,11 @@ class LookupModule(LookupBase):
             if subject not in ROLLBACK_SUBJECTS:
                 raise AnsibleError(message(lang, "rollback.lookup.subject", subject=subject,
                                            subjects=", ".join(ROLLBACK_SUBJECTS)))
-            out.append(_chain.rollback(self.get_option("workspace"), subject))
+            workspace = self.get_option("workspace")
+            try:
+                # From the store the recorder writes to: the workspace's journal.jsonl, or the database.
+                lines = list(_store.journal_lines(workspace, lang))
+            except _store.StoreError as exc:
+                raise AnsibleError(str(exc))
+            out.append(_chain.rollback(workspace, subject, lines))
         return out

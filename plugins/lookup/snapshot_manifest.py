@@ -37,8 +37,11 @@ _raw:
   elements: str
 '''
 
+from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
+from ansible_collections.ssot.governance.plugins.plugin_utils import _store
 
 
 class LookupModule(LookupBase):
@@ -46,4 +49,9 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         workspace = self.get_option("workspace")
-        return [_chain.recorded_manifest_sha256(workspace, str(t).rstrip("/")) or "" for t in terms]
+        try:
+            # From the store the recorder writes to: the workspace's journal.jsonl, or the database.
+            lines = list(_store.journal_lines(workspace, operator_language((variables or {}).get("ssot_language"))))
+        except _store.StoreError as exc:
+            raise AnsibleError(str(exc))
+        return [_chain.recorded_manifest_sha256(workspace, str(t).rstrip("/"), lines) or "" for t in terms]

@@ -50,41 +50,47 @@ def sha256_file(path, block=1 << 20):
     return h.hexdigest()
 
 
-def records(workspace, kind, needle=None):
-    """The journal lines of ``kind``, oldest first, read line by line (constant memory). ``needle``: bytes a line
-    must contain to be parsed at all (a cheap filter on a long journal). Lines that are not JSON objects are
-    skipped: verify names them."""
-    marker = ('"kind":"%s"' % kind).encode("ascii")
+def _journal_file(workspace):
     try:
         with open(os.path.join(workspace, JOURNAL), "rb") as fh:
             for raw in fh:
-                if marker not in raw or (needle is not None and needle not in raw):
-                    continue
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(line, dict) and line.get("kind") == kind and isinstance(line.get("data"), dict):
-                    yield line
+                yield raw
     except OSError:
         return
 
 
-def recorded_manifest_sha256(workspace, folder):
+def records(workspace, kind, needle=None, lines=None):
+    """The journal lines of ``kind``, oldest first, read line by line (constant memory). ``needle``: bytes a line
+    must contain to be parsed at all (a cheap filter on a long journal). ``lines``: the journal's raw lines from
+    elsewhere (the recorder's database store), instead of the workspace's file. Lines that are not JSON objects are
+    skipped: verify names them."""
+    marker = ('"kind":"%s"' % kind).encode("ascii")
+    for raw in _journal_file(workspace) if lines is None else lines:
+        if marker not in raw or (needle is not None and needle not in raw):
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("kind") == kind and isinstance(line.get("data"), dict):
+            yield line
+
+
+def recorded_manifest_sha256(workspace, folder, lines=None):
     """The manifest sha256 the journal recorded when the snapshot in ``folder`` was taken, or None.
 
     The journal is hash-chained (ssot.governance.verify checks it), so it is the reference a manifest altered
     afterwards is compared with.
     """
     found = None
-    for line in records(workspace, "result", b'"manifest_sha256"'):
+    for line in records(workspace, "result", b'"manifest_sha256"', lines):
         result = line["data"].get("result") or {}
         if result.get("dest") == folder and result.get("manifest_sha256"):
             found = result["manifest_sha256"]
     return found
 
 
-def rollback(workspace, subject):
+def rollback(workspace, subject, lines=None):
     """What the journal recorded for undoing the last change of ``subject``: {point, fingerprint, done}.
 
     ``point``: the rollback data kept before the last change (with ``at``, ``run``, ``seq``), None when no change was
@@ -92,7 +98,7 @@ def rollback(workspace, subject):
     ``done``: the record of a rollback of that change, None while it was not undone.
     """
     out = {"subject": subject, "point": None, "fingerprint": None, "done": None}
-    for line in records(workspace, "rollback", ('"subject":"%s"' % subject).encode("utf-8")):
+    for line in records(workspace, "rollback", ('"subject":"%s"' % subject).encode("utf-8"), lines):
         d = line["data"]
         if d.get("subject") != subject or d.get("event") not in _result.ROLLBACK_EVENTS:
             continue
@@ -203,6 +209,14 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
             "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev,
             "seals": seal_report}
+
+
+def problem_message(report, lang=DEFAULT_LANGUAGE):
+    """The operator's message for a verify report with problems: the first one, and how many more."""
+    first = report["problems"][0]
+    more = message(lang, "verify.more", count=len(report["problems"]) - 1) if len(report["problems"]) > 1 else ""
+    return message(lang, "verify.altered", kind=first["kind"], where=first["where"], detail=first["detail"],
+                   more=more)
 
 
 def ends_run(line):

@@ -21,6 +21,9 @@ description:
     not allowed, a seal that does not verify, a journal whose chain holds but differs from what a valid seal
     signed (a rewritten history - the first line that differs is named), and, with O(require_seals), lines no
     valid seal covers (the open tail of the running play aside).
+  - With the recorder's C(postgresql) store (callback option C(store), C(SSOT_STORE)) an action plugin does the same on
+    the controller, over the records in the database - the environment's namespace, named after O(workspace) - and
+    names what was altered by its row (C(ssot_journal namespace=... seq=N), C(ssot_file namespace=... path=...)).
 options:
   allowed_signers:
     description:
@@ -115,7 +118,6 @@ last_hash:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 
 
@@ -129,11 +131,7 @@ def main():
     report = _chain.verify(module.params["workspace"], module.params["allowed_signers"],
                            module.params["require_seals"], lang=module.params["language"])
     if report["problems"] and module.params["fail_on_problem"]:
-        first = report["problems"][0]
-        lang = module.params["language"]
-        more = text(lang, "verify.more", count=len(report["problems"]) - 1) if len(report["problems"]) > 1 else ""
-        module.fail_json(msg=text(lang, "verify.altered", kind=first["kind"], where=first["where"],
-                                  detail=first["detail"], more=more), changed=False, **report)
+        module.fail_json(msg=_chain.problem_message(report, module.params["language"]), changed=False, **report)
     module.exit_json(changed=False, **report)
 
 

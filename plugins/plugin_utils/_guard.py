@@ -24,7 +24,7 @@ import os
 
 # The prefixes of the variables this collection's roles own.
 OWNED_PREFIXES = ("__", "ssot_", "hitl_gate_", "inventory_", "provision_", "validate_", "expose_", "modify_",
-                  "ingest_", "snapshot_", "verify_", "approve_")
+                  "ingest_", "snapshot_", "verify_", "approve_", "export_")
 
 # What a launcher is meant to give (docs/hitl.md, "What a launcher may set").
 LAUNCHER_INPUTS = frozenset((
@@ -42,6 +42,7 @@ LAUNCHER_INPUTS = frozenset((
     "snapshot_path",             # which snapshot the restore test proves (inside the workspace)
     "approve_key",               # the approver's SSH key (the approve playbook; else the ssh-agent's)
     "verify_allowed_signers",    # the allowed-signers file verify checks seals against (kept outside the workspace)
+    "export_dest",               # the folder the export playbook writes the records into (else the workspace)
 ))
 
 # Names AWX (and Tower before it) set for the job; they identify who launched it.
