@@ -677,11 +677,16 @@ def _identity(fd):
     return (st.st_dev, st.st_ino)
 
 
-def _read_exact(fd, size, parent):
+def _read_exact(fd, size, parent, store=None):
     chunks = []
+    watch = store.watch() if store is not None else None
     while size:
-        # Wake up now and then to notice a parent killed outright (its children may hold the pipe).
-        ready, _, _ = select.select([fd], [], [], 1.0)
+        # Wake up now and then to notice a parent killed outright (its children may hold the pipe), and, while
+        # idle, a database store whose server ended the session (it then has something to say on the socket).
+        ready, _, _ = select.select([fd] + ([watch] if watch is not None else []), [], [], 1.0)
+        if watch is not None and watch in ready and fd not in ready:
+            store.ping()  # StoreLost when the session is gone
+            continue
         if not ready:
             if os.getppid() != parent:
                 return None
@@ -702,7 +707,11 @@ def _serve(recorder, fd, parent):
     while not recorder.closed:
         if not select.select([fd], [], [], 0)[0]:
             _flush(recorder)
-        header = _read_exact(fd, WriterProcess.HEADER.size, parent)
+        try:
+            header = _read_exact(fd, WriterProcess.HEADER.size, parent, store)
+        except _store.StoreLost as exc:
+            recorder.failures += 1
+            raise StoreLost(str(exc))
         if header is None:
             _flush(recorder)
             return  # the parent is gone

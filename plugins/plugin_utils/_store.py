@@ -200,6 +200,9 @@ class FileStore(object):
     def flush(self):
         pass
 
+    def watch(self):
+        return None
+
     def exists(self, rel):
         return self.fs.exists(rel)
 
@@ -374,6 +377,13 @@ class PgStore(object):
         except self._driver.Error as exc:
             self._rollback()
             raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+
+    def watch(self):
+        """The socket to watch while idle: the server writes on it only to end the session."""
+        return None if self.conn.closed else self.conn.fileno()
+
+    def ping(self):
+        self._sql("SELECT 1", commit=True)
 
     def exists(self, rel):
         self.flush()
