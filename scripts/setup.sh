@@ -7,7 +7,7 @@
 #  2. A Docker engine that answers (dockerd started in the background when
 #     none runs; its log goes to .cache/dockerd.log).
 #  3. .venv/ with the pinned Python dependencies (skipped while
-#     requirements.txt is unchanged).
+#     requirements-dev.txt is unchanged).
 #  4. The collection linked into .collections/ so ssot.governance.* resolves
 #     with ANSIBLE_COLLECTIONS_PATH=<repo>/.collections.
 set -euo pipefail
@@ -87,10 +87,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+want="$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
     say "installing pinned Python dependencies"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
         || die "pip install failed (see the output above)"
     echo "$want" >"$VENV/.requirements.sha256"
 fi

@@ -463,10 +463,13 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
            'role.ssot.no_workspace': 'Nenhum workspace informado. Rode com -e ssot_workspace=<pasta com '
                                      'ssot.yml> (ou exporte SSOT_WORKSPACE).',
            'role.ssot.no_recorder': 'O callback ssot.governance.runbook não está habilitado, e sem ele nada '
-                                    'fica registrado no workspace (journal, evidências, runbook.json, '
-                                    'project-panel.json). Habilite-o no ansible.cfg ([defaults] '
-                                    'callbacks_enabled = ssot.governance.runbook) ou com '
-                                    'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
+                                    'fica registrado (journal, evidências, runbook.json, '
+                                    'project-panel.json). Habilite-o no ansible.cfg da raiz do projeto - o '
+                                    'que o AWX e o ansible-runner leem - ([defaults] callbacks_enabled = '
+                                    'ssot.governance.runbook; no AWX, com [ssot_governance] store = '
+                                    'postgresql para os registros sobreviverem ao pod), ou com '
+                                    'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook no ambiente do job '
+                                    '(no AWX: o injetor de uma credencial). Veja docs/awx.md.',
            'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} '
                              'visões e {snapshots} snapshot(s) conferidos.',
            'role.verify.seals': 'Selos válidos: {valid}, de {signers}.',
@@ -1386,10 +1389,13 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'role.ssot.no_workspace': 'No workspace given. Run with -e ssot_workspace=<folder with ssot.yml> (or '
                                   'export SSOT_WORKSPACE).',
         'role.ssot.no_recorder': 'The ssot.governance.runbook callback is not enabled, and without it '
-                                 'nothing is recorded in the workspace (journal, evidence, runbook.json, '
-                                 'project-panel.json). Enable it in ansible.cfg ([defaults] '
-                                 'callbacks_enabled = ssot.governance.runbook) or with '
-                                 'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook.',
+                                 'nothing is recorded (journal, evidence, runbook.json, project-panel.json). '
+                                 'Enable it in the ansible.cfg at the project root - the one AWX and '
+                                 'ansible-runner read - ([defaults] callbacks_enabled = '
+                                 'ssot.governance.runbook; under AWX, with [ssot_governance] store = '
+                                 'postgresql so that the records outlive the job pod), or with '
+                                 "ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook in the job's environment "
+                                 "(under AWX: a credential's injector). See docs/awx.md.",
         'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files, {views} views '
                           'and {snapshots} snapshot(s) checked.',
         'role.verify.seals': 'Valid seals: {valid}, by {signers}.',
