@@ -10,7 +10,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest bench-fleet
+.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest bench-fleet \
+	bench-store
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -44,6 +45,10 @@ integration: image
 # Benchmarks (not part of make test): figures go to docs/benchmarks.md.
 bench-recorder: setup
 	$(PY) bench/recorder_overhead.py --write docs/benchmarks.md
+
+# The recorder on its postgresql store beside the files store and a bare playbook, 200 tasks x 5 hosts (~6 minutes).
+bench-store: image
+	$(PY) bench/store_bench.py --write docs/benchmarks.md
 
 # Snapshot role against the raw commands, 200 MiB and 2 GiB databases (about 30 minutes here).
 bench-snapshot: image

@@ -34,8 +34,11 @@ BEGIN, END = begin_end("recorder_overhead")
 
 def make_project(base: Path, tasks: int) -> Path:
     base.mkdir(parents=True, exist_ok=True)
+    # Each host its own environment (one workspace each under the run's folder, bench_ws): since issue 18 a
+    # workspace named by several hosts is refused.
     (base / "inventory.ini").write_text("[bench]\n" + "".join(
-        f"h{i} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for i in range(1, HOSTS + 1)))
+        f"h{i} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for i in range(1, HOSTS + 1))
+        + "\n[bench:vars]\nssot_workspace={{ bench_ws }}/{{ inventory_hostname }}\n")
     lines = ["---", "- name: Recorder benchmark", "  hosts: bench", "  gather_facts: false", "  tasks:"]
     for i in range(tasks):
         lines += [f"    - name: Set fact {i}", "      ansible.builtin.set_fact:", f"        bench_{i}: \"{{{{ {i} }}}}\""]
@@ -43,16 +46,19 @@ def make_project(base: Path, tasks: int) -> Path:
     return base
 
 
-def run_once(project: Path, recorder: bool, workspace: Path, profile: Path | None) -> float:
+def run_once(project: Path, recorder: bool, workspace: Path, profile: Path | None, env_extra=None) -> float:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_FORKS=str(HOSTS),
                ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
+    env.update(env_extra or {})
     env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     if recorder:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ssot.governance.runbook"
     if profile is not None:
         env["SSOT_RECORDER_PROFILE"] = str(profile)
+    for i in range(1, HOSTS + 1):
+        (workspace / f"h{i}").mkdir(parents=True, exist_ok=True)
     cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(project / "inventory.ini"), str(project / "bench.yml"),
-           "-e", f"ssot_workspace={workspace}"]
+           "-e", f"bench_ws={workspace}"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=project)
     elapsed = time.perf_counter() - start
@@ -71,7 +77,7 @@ def bench(tasks: int, runs: int, tmp: Path, warm: bool) -> dict:
         prof = tmp / f"profile-{tasks}-{i}.json"
         recorded.append(run_once(project, True, tmp / f"ws-{tasks}-rec-{i}", prof))
         profiles.append(json.loads(prof.read_text()))
-        journal = tmp / f"ws-{tasks}-rec-{i}" / "journal.jsonl"
+        journal = tmp / f"ws-{tasks}-rec-{i}" / "h1" / "journal.jsonl"
         assert journal.exists() and journal.stat().st_size > 0, "the recorder did not record"
     events = profiles[len(profiles) // 2]["costs"]
     costs = [wall for _, wall, _ in events]
@@ -80,7 +86,7 @@ def bench(tasks: int, runs: int, tmp: Path, warm: bool) -> dict:
     results = [wall for name, wall, _ in events if name == "_result"]
     results_cpu = [cpu for name, _, cpu in events if name == "_result"]
     tenth = max(1, len(results) // 10)
-    lines = sum(1 for _ in open(tmp / f"ws-{tasks}-rec-0" / "journal.jsonl"))
+    lines = sum(1 for _ in open(tmp / f"ws-{tasks}-rec-0" / "h1" / "journal.jsonl"))
     return {
         "tasks": tasks, "hosts": HOSTS, "runs": runs,
         "plain_median_s": statistics.median(plain), "recorded_median_s": statistics.median(recorded),

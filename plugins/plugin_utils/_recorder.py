@@ -58,6 +58,8 @@ class StoreLost(RecorderError):
 
 # Exit status of a writer process that stopped because its store failed.
 LOST = 4
+# Longest a line waits in a database store's batch before it is committed (seconds).
+FLUSH_EVERY = 0.25
 
 
 def utc_now():
@@ -495,6 +497,11 @@ class Recorder(_SignalSafe):
             except (OSError, RecorderError) as exc:
                 self.failures += 1
                 failed = failed or exc
+        try:
+            self.store.flush()  # a database store: the views committed now, at the boundary they mark
+        except _store.StoreLost as exc:
+            self.failures += 1
+            raise StoreLost(str(exc))
         if failed is not None:
             raise failed
 
@@ -701,12 +708,15 @@ def _read_exact(fd, size, parent, store=None):
 
 def _serve(recorder, fd, parent):
     store = recorder.store
-    # A database store commits once per batch: what the pipe holds now (a commit per event would cost a round trip
-    # each). Lines and files of a batch are committed together; a batch is whole lines.
+    # A database store commits once per batch (a commit per event would cost a round trip each): what arrives within
+    # FLUSH_EVERY of the oldest pending line, or less when the pipe falls quiet. Lines and files of a batch are
+    # committed together; a batch is whole lines. Views, the end of the run and a parent gone flush at once.
     store.batching = True
     while not recorder.closed:
-        if not select.select([fd], [], [], 0)[0]:
-            _flush(recorder)
+        if store.pending_since is not None:
+            left = store.pending_since + FLUSH_EVERY - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                _flush(recorder)
         try:
             header = _read_exact(fd, WriterProcess.HEADER.size, parent, store)
         except _store.StoreLost as exc:

@@ -27,6 +27,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
@@ -92,6 +93,7 @@ class FileStore(object):
     """The workspace folder: journal.jsonl, evidence/, logs/, the views (plugin_utils/_workspace.py's safe paths)."""
 
     kind = "files"
+    pending_since = None  # every line is written at once
 
     def __init__(self, workspace):
         self.workspace = os.path.abspath(workspace)
@@ -284,6 +286,7 @@ class PgStore(object):
         self.lang = lang
         self.dsn_env = dsn_env
         self.batching = False  # the writer process commits once per batch of events (flush)
+        self.pending_since = None  # monotonic time of the oldest line not committed yet
         self._pending_lines = []
         self._pending_files = []
         self._locked = False
@@ -349,6 +352,8 @@ class PgStore(object):
         return [], []  # a transaction leaves nothing half done
 
     def append(self, seq, raw, attach=None):
+        if self.pending_since is None:
+            self.pending_since = time.monotonic()
         self._pending_lines.append((self.namespace, seq, raw.decode("utf-8").rstrip("\n")))
         if attach is not None:
             rel, data, _durable = attach
@@ -361,7 +366,7 @@ class PgStore(object):
         if not self._pending_lines and not self._pending_files and not durable:
             return
         lines, files = self._pending_lines, self._pending_files
-        self._pending_lines, self._pending_files = [], []
+        self._pending_lines, self._pending_files, self.pending_since = [], [], None
         try:
             with self.conn.cursor() as cur:
                 if durable:

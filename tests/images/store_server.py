@@ -25,7 +25,7 @@ class StoreServer:
 
     def start(self) -> "StoreServer":
         proc = _docker("run", "-d", "--name", self.name, "-p", "127.0.0.1::5432", "-e",
-                       f"POSTGRES_PASSWORD={self.password}", IMAGE, "-c", "fsync=off", check=False)
+                       f"POSTGRES_PASSWORD={self.password}", IMAGE, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"cannot start the store's server ({IMAGE}): {proc.stderr.strip()}. "
                                "Build the image with `make image`.")
