@@ -316,9 +316,13 @@ class CallbackModule(CallbackBase):
             for host in names:
                 refused[host] = text(self._language, "fleet.shared_workspace", workspace=workspace,
                                      hosts=", ".join(names))
+        # Every environment's writer is started, then each is waited for: they open their runs side by side.
+        started = []
         for workspace in sorted(set(w for h, w in assignment.items() if h not in refused)):
             names = [h for h in new if assignment.get(h) == workspace and h not in refused]
-            reason = self._open_workspace(workspace, extra, names)
+            started.append((workspace, names, self._start_workspace(workspace, extra)))
+        for workspace, names, writer in started:
+            reason = self._open_workspace(workspace, writer, names)
             for host in names:
                 if reason:
                     refused[host] = reason
@@ -330,8 +334,8 @@ class CallbackModule(CallbackBase):
             self._refused_all = True
             raise SystemExit(3)
 
-    def _open_workspace(self, workspace, extra, hosts):
-        """Open one environment's recorder; the reason it cannot be opened, or None."""
+    def _start_workspace(self, workspace, extra):
+        """Start opening one environment's recorder: its writer, or the reason it cannot be opened."""
         if not os.path.lexists(workspace):
             # Never created by a run: a workspace that is not there is a mistyped ssot_workspace, not a place to
             # record (a link or a file there is the recorder's to refuse, with its reason).
@@ -339,28 +343,44 @@ class CallbackModule(CallbackBase):
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
                             seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env)
+        opening = (self._playbook, getpass.getuser(), {
+            "check_mode": bool(context.CLIARGS.get("check")),
+            "tags": list(context.CLIARGS.get("tags") or []),
+            "skip_tags": list(context.CLIARGS.get("skip_tags") or []),
+        })
         try:
-            recorder.open(self._playbook, getpass.getuser(), {
-                "check_mode": bool(context.CLIARGS.get("check")),
-                "tags": list(context.CLIARGS.get("tags") or []),
-                "skip_tags": list(context.CLIARGS.get("skip_tags") or []),
-            })
+            try:
+                # Opened in the writer process: this one never holds the lock nor loads the store's driver.
+                return WriterProcess(recorder, opening=opening, wait=False)
+            except OSError as exc:  # no process can be forked: record from this one
+                display.warning(text(self._language, "recorder.no_writer", error=exc))
+                recorder.open(*opening)
+                return InProcess(recorder)
         except WorkspaceBusy as exc:
             return str(exc)
         except (OSError, RecorderError) as exc:
-            # Evidence always: a run whose records cannot be kept does not run there.
-            return text(self._language, "recorder.not_recorded", what=text(self._language, "recorder.cannot_open"),
-                        error=exc)
-        language = recorder.state.language      # the last SSOT's, once the journal is read
-        if not self.fleet:
-            self._language = language
-        for warning in recorder.warnings:
-            display.warning("ssot.governance.runbook: %s" % warning)
+            return self._cannot_open(exc)
+
+    def _cannot_open(self, exc):
+        # Evidence always: a run whose records cannot be kept does not run there.
+        return text(self._language, "recorder.not_recorded", what=text(self._language, "recorder.cannot_open"),
+                    error=exc)
+
+    def _open_workspace(self, workspace, writer, hosts):
+        """Finish opening one environment's recorder; the reason it cannot be opened, or None."""
+        if isinstance(writer, str):
+            return writer
         try:
-            writer = WriterProcess(recorder)
-        except OSError as exc:
-            display.warning(text(language, "recorder.no_writer", error=exc))
-            writer = InProcess(recorder)
+            writer.wait_open()
+        except WorkspaceBusy as exc:
+            return str(exc)
+        except (OSError, RecorderError) as exc:
+            return self._cannot_open(exc)
+        warnings = writer.warnings
+        if not self.fleet:
+            self._language = writer.language      # the last SSOT's, once the journal is read
+        for warning in warnings:
+            display.warning("ssot.governance.runbook: %s" % warning)
         first = not self.fleet
         self.fleet.add(workspace, writer, hosts)
         if first:
@@ -544,7 +564,9 @@ class CallbackModule(CallbackBase):
             # Each environment's run: its own hosts' summary and status.
             summary = dict((h, stats.summarize(h)) for h in self.fleet.hosts_of(workspace) if h in stats.processed)
             failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
-            self._timed(writer.finish, _events.Close("failed" if failed else "ok", summary))
+            self._timed(writer.end, _events.Close("failed" if failed else "ok", summary))
+        for _, writer in self.fleet.items():
+            self._timed(writer.wait)  # the writers close their runs side by side
         self._timed(self._fleet_view)
         for signum, previous in self._previous_handlers.items():
             if signal.getsignal(signum) == self._on_signal:

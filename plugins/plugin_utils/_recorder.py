@@ -5,6 +5,10 @@
 
 PRIVATE: internal to ssot.governance; its API may change at any time (controller side).
 
+Written through a store (plugin_utils/_store.py): the workspace folder, or a PostgreSQL database with the same
+records and guarantees. What is said below of files holds for the database with a transaction in place of the
+staging and the rename.
+
 - journal.jsonl is append-only and hash-chained (module_utils/_chain.py); each event is one
   write() of one line, so a killed process leaves at most a torn last line, which the next
   run moves aside (journal.torn-<ts>) before continuing the chain.
@@ -13,14 +17,15 @@ PRIVATE: internal to ssot.governance; its API may change at any time (controller
 - Views are rendered from the folded state (plugin_utils/_views.py) only at boundaries and
   replaced atomically (temp file, fsync, rename, fsync of the folder): a reader sees the old
   or the new file, never half of one. Cost per event stays constant as a run grows.
-- One run per workspace at a time: an flock on .recorder.lock, released by the kernel even
-  after kill -9; a run that finds the previous one unterminated marks it interrupted.
+- One run per workspace at a time: an flock on .recorder.lock (a session advisory lock in the database), released
+  even after kill -9; a run that finds the previous one unterminated marks it interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -34,7 +39,7 @@ import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
 from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _human, _store
-from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
 
@@ -59,7 +64,9 @@ class StoreLost(RecorderError):
 # Exit status of a writer process that stopped because its store failed.
 LOST = 4
 # Longest a line waits in a database store's batch before it is committed (seconds).
-FLUSH_EVERY = 0.25
+FLUSH_EVERY = 0.5
+# The event pipe's size (bytes): what the playbook may run ahead of its writer.
+PIPE_SIZE = 1 << 20
 
 
 def utc_now():
@@ -105,7 +112,6 @@ class _SignalSafe(object):
             fn()
 
 
-_aside = _store.aside
 
 
 class Recorder(_SignalSafe):
@@ -147,6 +153,8 @@ class Recorder(_SignalSafe):
             raise RecorderError(str(exc))
         except OSError as exc:
             raise RecorderError(text(lang, "recorder.cannot_create", workspace=self.workspace, error=exc))
+        if self.store_kind == "postgresql":
+            self.learn(_store.dsn_secrets(self.dsn_env))  # the records store's own password is never recorded
         try:
             self._acquire_lock(playbook)
             self._replay()
@@ -465,7 +473,7 @@ class Recorder(_SignalSafe):
             return
         found = self.store.sha256(name)
         if found != expected:
-            kept = _aside(name, "altered")
+            kept = _store.aside(name, "altered")
             self.store.rename(name, kept)
             self.append("view_altered", {"path": name, "expected_sha256": expected, "found_sha256": found,
                                          "kept_as": os.path.basename(kept)})
@@ -556,6 +564,8 @@ class InProcess(object):
     def __init__(self, recorder):
         self.recorder = recorder
         self.run_id = recorder.run_id
+        self.language = recorder.state.language
+        self.warnings = recorder.warnings
 
     def send(self, event):
         dispatch(self.recorder, event)
@@ -564,6 +574,14 @@ class InProcess(object):
         dispatch(self.recorder, event)
         if self.recorder.failures:
             raise RecorderError(text(self.recorder.state.language, "recorder.incomplete"))
+
+    end = finish
+
+    def wait(self, timeout=None):
+        pass
+
+    def wait_open(self):
+        pass
 
     def defer(self, fn):
         self.recorder.defer(fn)
@@ -581,10 +599,24 @@ class WriterProcess(_SignalSafe):
 
     HEADER = struct.Struct("!I")
 
-    def __init__(self, recorder):
+    def __init__(self, recorder, opening=None, timeout=120, wait=True):
+        """``opening``: (playbook, user, extra) to open the recorder in the writer, for a recorder not opened yet.
+
+        Then this process never takes the lock nor loads the store's driver (a database client library in
+        ansible-playbook's process would make each of its forks dearer); it waits for the writer to say the run is
+        open (now, or at wait_open() with ``wait`` false, so that several writers open at once), and raises
+        WorkspaceBusy or RecorderError as Recorder.open would."""
         self.language = recorder.state.language
         self.run_id = recorder.run_id
+        self.warnings = []
         read_fd, write_fd = os.pipe()
+        try:
+            # Room for the events of a moment when the writer waits (a database round trip, the CPU busy with
+            # Ansible's forks): the playbook then does not wait for the writer.
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except (OSError, AttributeError):
+            pass  # the default size (64 KiB): slower, not wrong
+        status_r, status_w = os.pipe() if opening else (None, None)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the writer
@@ -593,6 +625,10 @@ class WriterProcess(_SignalSafe):
                 signal.signal(signum, signal.SIG_IGN)
             code = 0
             try:
+                if opening:
+                    os.close(status_r)
+                    if not _open_here(recorder, opening, status_w):
+                        return  # refused: said so on the status pipe (finally exits)
                 _serve(recorder, read_fd, parent)
                 code = 2 if recorder.failures else 0
             except StoreLost as exc:
@@ -605,16 +641,43 @@ class WriterProcess(_SignalSafe):
         os.close(read_fd)
         self.pid = pid
         self._fd = write_fd
-        # Ansible's workers are forked from this process later: they must not keep the pipe open,
-        # or the writer would never see the end of it when this process dies.
-        # Nor the workspace lock: when this process is killed, a worker left behind must not keep the workspace
-        # locked for the next run (nor hold the journal open).
-        self._inherited = [(fd, _identity(fd)) for fd in recorder.store.fds() if fd is not None]
-        if hasattr(recorder.store, "detach"):
-            # The database connection is the writer's now (its session holds the environment's lock): this process
-            # lets go of its copy without ending the session.
-            recorder.store.detach()
+        self._inherited = []
+        self._status = None
+        if opening:
+            os.close(status_w)
+            self._status = (status_r, timeout)
+        else:
+            # Ansible's workers are forked from this process later: they must not keep the pipe open,
+            # or the writer would never see the end of it when this process dies.
+            # Nor the workspace lock: when this process is killed, a worker left behind must not keep the workspace
+            # locked for the next run (nor hold the journal open).
+            self._inherited = [(fd, _identity(fd)) for fd in recorder.store.fds() if fd is not None]
+            if hasattr(recorder.store, "detach"):
+                # The database connection is the writer's now (its session holds the environment's lock): this
+                # process lets go of its copy without ending the session.
+                recorder.store.detach()
         os.register_at_fork(after_in_child=self._close_in_child)
+        if wait:
+            self.wait_open()
+
+    def wait_open(self):
+        """The writer's word on opening the run: nothing (open), WorkspaceBusy or RecorderError."""
+        if self._status is None:
+            return
+        (fd, timeout), self._status = self._status, None
+        status = _read_status(fd, timeout)
+        if status and "run_id" in status:
+            self.run_id, self.language, self.warnings = status["run_id"], status["language"], status["warnings"]
+            return
+        # Refused (or the writer died): it exits by itself; nothing was written.
+        os.close(self._fd)
+        self._fd = None
+        os.waitpid(self.pid, 0)
+        if status and "busy" in status:
+            raise WorkspaceBusy(status["busy"])
+        if status and "error" in status:
+            raise RecorderError(status["error"])
+        raise RecorderError(text(self.language, "recorder.writer_failed"))
 
     def _close_in_child(self):
         for fd, identity in self._inherited:
@@ -653,6 +716,11 @@ class WriterProcess(_SignalSafe):
 
     def finish(self, event, timeout=60):
         """Last event, then wait until the writer has written everything and exited."""
+        self.end(event)
+        self.wait(timeout)
+
+    def end(self, event):
+        """Send the last event (the writer finishes on its own; wait() for it)."""
         if self._fd is None:
             return
         self.send(event)
@@ -660,6 +728,12 @@ class WriterProcess(_SignalSafe):
         self._fd = None
         # Those descriptors are the writer's to close now; their numbers may be reused by this process.
         self._inherited = []
+        self._ending = True
+
+    def wait(self, timeout=60):
+        if not getattr(self, "_ending", False):
+            return
+        self._ending = False
         deadline = time.time() + timeout
         while time.time() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
@@ -674,6 +748,43 @@ class WriterProcess(_SignalSafe):
                 return
             time.sleep(0.01)
         raise RecorderError(text(self.language, "recorder.writer_timeout", seconds=timeout))
+
+
+def _open_here(recorder, opening, status_fd):
+    """In the writer: open the run and tell the parent how it went (JSON on ``status_fd``). True when open."""
+    status = {}
+    try:
+        recorder.open(*opening)
+        status = {"run_id": recorder.run_id, "language": recorder.state.language, "warnings": recorder.warnings}
+    except WorkspaceBusy as exc:
+        status = {"busy": str(exc)}
+    except RecorderError as exc:
+        status = {"error": str(exc)}
+    try:
+        write_all(status_fd, json.dumps(status).encode("utf-8"))
+    finally:
+        os.close(status_fd)
+    return "run_id" in status
+
+
+def _read_status(fd, timeout):
+    """The writer's word on opening the run (None when it died without one)."""
+    chunks = []
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if not select.select([fd], [], [], 1.0)[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError:
+        return None
 
 
 def _identity(fd):

@@ -21,6 +21,7 @@ names first. Its DSN is read from an environment variable whose name is configur
 
 from __future__ import annotations
 
+import datetime
 import errno
 import fcntl
 import hashlib
@@ -30,7 +31,7 @@ import tempfile
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
-from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, write_all
+from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
 KINDS = ("files", "postgresql")
@@ -245,7 +246,6 @@ class FileStore(object):
 
 def aside(rel, what):
     """Name for a file moved aside (torn journal tail, altered view)."""
-    import datetime
     return "%s.%s-%s" % (rel, what, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
 
 
@@ -257,6 +257,9 @@ CREATE TABLE IF NOT EXISTS ssot_file (
   namespace text NOT NULL, path text NOT NULL, content bytea NOT NULL, sha256 text NOT NULL,
   PRIMARY KEY (namespace, path));
 CREATE TABLE IF NOT EXISTS ssot_holder (namespace text PRIMARY KEY, holder text NOT NULL);
+-- Evidence and views are stored as they are: compressing them on every rewrite of a view costs the server CPU
+-- for little space.
+ALTER TABLE ssot_file ALTER COLUMN content SET STORAGE EXTERNAL;
 """
 
 
@@ -273,6 +276,22 @@ def dsn_from(dsn_env, lang):
     if not dsn:
         raise StoreError(text(lang, "store.no_dsn", env=dsn_env or DEFAULT_DSN_ENV))
     return dsn
+
+
+def dsn_secrets(dsn_env):
+    """What of the store's DSN must never be written: the DSN itself and its password (masked like any secret)."""
+    dsn = os.environ.get(dsn_env or DEFAULT_DSN_ENV) or ""
+    if not dsn:
+        return []
+    out = [dsn]
+    try:
+        from psycopg2.extensions import parse_dsn
+        password = parse_dsn(dsn).get("password")
+    except Exception:  # not parseable (the connection will say why) or no driver
+        password = None
+    if password:
+        out.append(password)
+    return out
 
 
 class PgStore(object):
@@ -298,8 +317,12 @@ class PgStore(object):
             # does not wait for the server's disk; the last one of the run does (close).
             with self.conn.cursor() as cur:
                 cur.execute("SET synchronous_commit = off")
-                cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-                cur.execute(SCHEMA_SQL)
+                cur.execute("SELECT to_regclass('ssot_journal') IS NULL OR to_regclass('ssot_file') IS NULL "
+                            "OR to_regclass('ssot_holder') IS NULL")
+                if cur.fetchone()[0]:
+                    # The first use of this database (or schema): the tables, created by one run at a time.
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+                    cur.execute(SCHEMA_SQL)
             self.conn.commit()
         except self._driver.Error as exc:
             raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
@@ -405,7 +428,13 @@ class PgStore(object):
 
     def sha256(self, rel):
         # Of the content, not the sha256 column: a content altered in the database is found like an altered file.
-        return hashlib.sha256(self.read(rel)).hexdigest()
+        # Computed by the server: the content does not travel back for it.
+        self.flush()
+        rows = self._sql("SELECT encode(sha256(content), 'hex') FROM ssot_file WHERE namespace = %s AND path = %s",
+                         (self.namespace, rel), fetch=True, commit=True)
+        if not rows:
+            raise FileNotFoundError(errno.ENOENT, "not in the store", rel)
+        return rows[0][0]
 
     def rename(self, rel, new_rel):
         self.flush()
@@ -533,5 +562,3 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR"):
         problem["where"] = row(problem["where"])
     return report
 
-
-__all__ = ["WorkspaceUnsafe"]

@@ -19,7 +19,7 @@ import build_pg_image
 import psycopg2
 import pytest
 import yaml
-from _fleet import Fleet, save_ssot, ssot_of
+from _fleet import Fleet, ssot_of
 from _support import CACHE, PASSWORD, ROOT, VENV_BIN, psql
 from store_server import StoreServer
 

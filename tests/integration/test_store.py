@@ -151,9 +151,12 @@ def test_the_same_runs_leave_the_same_records_in_either_store(tmp_path, dsn, ser
     dump = subprocess.run(["docker", "exec", server.name, "pg_dump", "-U", "postgres", "-d",
                            dsn.split("dbname=")[1].split()[0]], capture_output=True, text=True, check=True).stdout
     assert "ssot_journal" in dump and CANARY not in dump
+    assert server.password not in dump, "the store's own DSN password, echoed by a task, is masked too"
+    assert "store-dsn.txt" in dump
     for path in results["postgresql"].rglob("*"):
         if path.is_file():
             assert CANARY not in path.read_text(errors="replace"), path
+            assert server.password not in path.read_text(errors="replace"), path
 
 
 def test_verify_in_the_database_names_the_altered_row(tmp_path, dsn):

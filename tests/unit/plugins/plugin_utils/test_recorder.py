@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 
 import jsonschema
@@ -75,6 +74,12 @@ class FilesEnv:
 
     def plant(self, rel, data):
         (self.ws / rel).write_bytes(data)
+
+    def journal(self) -> list[str]:
+        return (self.ws / "journal.jsonl").read_text().splitlines()
+
+    def rewrite_journal(self, lines):
+        (self.ws / "journal.jsonl").write_text("\n".join(lines) + "\n")
 
     def parent_dies(self, rec):
         """What the kernel does to the descriptors of a process killed outright (the writer keeps its own)."""
@@ -143,6 +148,15 @@ class PgEnv(FilesEnv):
 
     def parent_dies(self, rec):
         pass  # the connection is the writer's alone (detached here)
+
+    def journal(self) -> list[str]:
+        return [r[0] for r in self.sql("SELECT line FROM ssot_journal WHERE namespace = %s ORDER BY seq",
+                                       (self.namespace,))]
+
+    def rewrite_journal(self, lines):
+        for line in lines:
+            self.sql("UPDATE ssot_journal SET line = %s WHERE namespace = %s AND seq = %s",
+                     (line, self.namespace, json.loads(line)["seq"]))
 
     def drop_line(self, seq):
         self.sql("DELETE FROM ssot_journal WHERE namespace = %s AND seq = %s", (self.namespace, seq))
@@ -505,4 +519,52 @@ def test_drift_names_what_changed_since_the_last_validation(env):
     # The views are rebuilt from the journal alone: a fresh state replays to the same drift.
     again = _validation_run(env, [dict(match, status="deviation", actual="64MB")], [trust])
     assert again["drift"]["changes"] == []
+    assert env.verify()["ok"]
+
+
+def test_sealed_runs_verify_and_a_rewritten_history_is_named(env, tmp_path, new_ssh_key):
+    """The seals hold in either store: a history rewritten with every later hash recomputed is named by line/row."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
+
+    key = new_ssh_key(tmp_path / "seal")
+    pub = " ".join((tmp_path / "seal.pub").read_text().split()[:2])
+    signers = tmp_path / "allowed_signers"
+    signers.write_text('recorder@ci namespaces="%s" %s\n' % (_sshsig.SEAL_NAMESPACE, pub))
+    for _ in range(2):
+        rec = env.new(seal_key=str(key))
+        rec.open("site.yml", "tester")
+        rec.start_play("play", [{"id": "s1", "name": "step", "role": None}])
+        rec.start_task({"id": "s1", "name": "step", "role": None})
+        rec.result({"step": "s1", "host": "h", "status": "ok", "result": {"n": 1}})
+        rec.close("ok")
+    report = env.verify(allowed_signers=str(signers), require_seals=True)
+    assert report["ok"], report["problems"]
+    assert report["seals"]["valid"] == 2
+    out, prev = [], _chain.GENESIS
+    for line in [json.loads(x) for x in env.journal()]:
+        if line["seq"] == 3:
+            line["data"]["name"] = "another step"
+        line["prev"] = prev
+        line["hash"] = _chain.line_hash(line)
+        prev = line["hash"]
+        out.append(_chain.canonical(line))
+    env.rewrite_journal(out)
+    first = env.verify(allowed_signers=str(signers), require_seals=True)["problems"][0]
+    assert first["kind"] == "journal_rewritten" and first["where"] == env.where_line(3, 3), first
+
+
+def test_the_writer_opens_the_run_itself_and_says_when_the_environment_is_busy(env):
+    """How the callback opens a run: in the writer process, so that ansible-playbook's own process never holds the
+    lock nor loads the store's driver; a busy environment is refused with the same message."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+
+    rec = env.new()
+    writer = WriterProcess(rec, opening=("site.yml", "tester", {"check_mode": False}))
+    assert writer.run_id and rec.store is None, "opened in the writer, not here"
+    with pytest.raises(WorkspaceBusy, match=rf"em uso por outra execução \(pid \d+, run {writer.run_id}"):
+        WriterProcess(env.new(), opening=("other.yml", "someone", {}))
+    writer.send(_events.StartPlay("play", []))
+    writer.finish(_events.Close("ok", {}))
+    runbook = json.loads((env.files() / "runbook.json").read_text())
+    assert [(r["id"], r["playbook"], r["status"]) for r in runbook["runs"]] == [(writer.run_id, "site.yml", "ok")]
     assert env.verify()["ok"]
