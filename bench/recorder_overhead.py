@@ -108,7 +108,8 @@ def markdown(results: list[dict], command: str) -> str:
     out = [BEGIN, "", "## Recorder overhead (issue 4)", "",
            f"Command: `{command}` — machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
            f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
-           "A playbook of N `set_fact` tasks on 5 local hosts (forks 5), run alternately without and with the "
+           "A playbook of N `set_fact` tasks on 5 local hosts (forks 5, each its own environment), run alternately "
+           "without and with the "
            "`ssot.governance.runbook` callback in the same benchmark run; medians of the wall time. The recorder's "
            "own time per event comes from its profile (`SSOT_RECORDER_PROFILE`); the playbook's events are one per "
            "task start and one per host result, plus play start/end.", "",

@@ -70,7 +70,7 @@ def markdown(results: list[dict], command: str) -> str:
                    f"{m['postgresql']:.2f} | {r['files_ratio']:.3f}× | **{r['pg_ratio']:.3f}×** | "
                    f"{r['journal_rows']} |")
     out += ["", "Goal (issue 19): the postgresql store at most 1.10× the bare playbook. The writer process commits "
-            "in batches (what arrives within 0.25 s of the oldest pending line; lines and files of a batch in one "
+            "in batches (what arrives within 0.5 s of the oldest pending line; lines and files of a batch in one "
             "transaction; `synchronous_commit = off` but for the run's last commit, as the files store fsyncs the "
             "journal once at the end), so the database's round trips stay off the playbook's path. Each host is its "
             "own environment (5 writer processes, 5 sessions). Individual runs (s): " + "; ".join(

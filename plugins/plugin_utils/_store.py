@@ -176,9 +176,9 @@ class FileStore(object):
         return completed, removed
 
     def append(self, seq, raw, attach=None):
-        """Write journal line ``seq`` (``raw``, ending in a newline); with ``attach`` = (rel, data, durable), the file the
-        line names: staged first, renamed into place once the line is written (a crash in between is repaired by the
-        next run), removed when the line cannot be written. OSError/WorkspaceUnsafe as they come."""
+        """Write journal line ``seq`` (``raw``, ending in a newline); with ``attach`` = (rel, data, durable), the file
+        the line names: staged first, renamed into place once the line is written (a crash in between is repaired by
+        the next run), removed when the line cannot be written. OSError/WorkspaceUnsafe as they come."""
         staged = None
         if attach is not None:
             rel, data, durable = attach

@@ -76,7 +76,8 @@ class Job:
         (data / "inventory" / "hosts").write_text("\n".join([
             "[ssot_targets]", f"{h.name} ansible_host=127.0.0.1 ansible_port={h.ssh_port}", "",
             # As examples/awx/inventory/hosts.yml: the workspace relative to the project root, where the job runs.
-            "[ssot_targets:vars]", "ssot_workspace=envs/{{ inventory_hostname }}", "ansible_user=root", "ansible_python_interpreter=/usr/bin/python3",
+            "[ssot_targets:vars]", "ssot_workspace=envs/{{ inventory_hostname }}", "ansible_user=root",
+            "ansible_python_interpreter=/usr/bin/python3",
             "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'", ""]))
         (data / "env" / "extravars").write_text(yaml.safe_dump(dict({"awx_user_name": "operador"},
                                                                     **(extravars or {}))))

@@ -138,7 +138,8 @@ def test_the_same_runs_leave_the_same_records_in_either_store(tmp_path, dsn, ser
             results[store] = tmp_path / "files-store"
     files, pg = records(results["files"]), records(results["postgresql"])
     assert sorted(files) == sorted(pg)
-    assert {"runbook.json", "project-panel.json", "project-panel.html", "logs/RUN1.log", "logs/RUN2.log"} <= set(files), sorted(files)
+    views = {"runbook.json", "project-panel.json", "project-panel.html", "logs/RUN1.log", "logs/RUN2.log"}
+    assert views <= set(files), sorted(files)
     for name in files:
         assert normalized(files[name]) == normalized(pg[name]), name
     kinds = [[json.loads(line)["kind"] for line in (results[s] / "journal.jsonl").read_text().splitlines()]
