@@ -4,6 +4,7 @@ pulled here (docs/awx.md)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ AWX = ROOT / "examples" / "awx"
 
 
 def run(*args, cwd=None):
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True)
+    # Without the suite's collections path: ansible-galaxy would find this collection there and install nothing.
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_COLLECTIONS_PATH"}
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, env=env)
     assert proc.returncode == 0, f"{args[:3]}: {proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return proc.stdout
 
@@ -52,7 +55,10 @@ def test_the_collection_declares_ranges_and_system_packages_only():
 
 def test_introspect_finds_the_collection_dependencies_and_nothing_of_development(tarball, tmp_path):
     """What an EE build's introspect step sees once the collection is installed from its tarball."""
-    run(BIN / "ansible-galaxy", "collection", "install", "--no-deps", "-p", tmp_path / "collections", tarball)
+    run(BIN / "ansible-galaxy", "collection", "install", "--force", "--no-deps", "-p", tmp_path / "collections",
+        tarball)
+    assert (tmp_path / "collections" / "ansible_collections" / "ssot" / "governance" / "meta" /
+            "ee-requirements.txt").is_file(), "the tarball was not installed"
     out = yaml.safe_load(run(BIN / "ansible-builder", "introspect", "--sanitize", tmp_path / "collections"))
     python = sorted(p.split("#")[0].strip() for p in out["python"])
     assert python == sorted(declared(ROOT / "meta" / "ee-requirements.txt"))
