@@ -335,7 +335,7 @@ class PgStore(object):
     def fds(self):
         return [self.conn.fileno()] if not self.conn.closed else []
 
-    def _sql(self, query, args=(), fetch=False, commit=False):
+    def _sql(self, query, args=None, fetch=False, commit=False):
         try:
             with self.conn.cursor() as cur:
                 cur.execute(query, args)
@@ -441,6 +441,24 @@ class PgStore(object):
         self._sql("UPDATE ssot_file SET path = %s WHERE namespace = %s AND path = %s", (new_rel, self.namespace, rel),
                   commit=True)
 
+    def snapshot(self):
+        """(the journal as bytes, every file as [(path, content)]) as of one moment: read in one repeatable-read
+        transaction, so that a view committed meanwhile with its journal line is either in both or in neither."""
+        self.flush()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("SELECT line FROM ssot_journal WHERE namespace = %s ORDER BY seq", (self.namespace,))
+                journal = b"".join(r[0].encode("utf-8") + b"\n" for r in cur.fetchall())
+                cur.execute("SELECT path, content FROM ssot_file WHERE namespace = %s ORDER BY path",
+                            (self.namespace,))
+                files = [(r[0], bytes(r[1])) for r in cur.fetchall()]
+        except self._driver.Error as exc:
+            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+        finally:
+            self._rollback()
+        return journal, files
+
     def files(self):
         """Every file of the namespace: [(path, content)], by path."""
         rows = self._sql("SELECT path, content FROM ssot_file WHERE namespace = %s ORDER BY path", (self.namespace,),
@@ -523,7 +541,7 @@ def export(store, folder):
 
     Refuses (StoreError) when the folder holds a journal that is not the beginning of the store's: it would be
     records of another history, which an export must not overwrite. Returns {lines, files}."""
-    journal, _ = store.load()
+    journal, files = store.snapshot()
     fs = Folder(folder)
     try:
         try:
@@ -532,7 +550,6 @@ def export(store, folder):
             present = b""
         if not journal.startswith(present):
             raise StoreError(text(store.lang, "store.export_diverges", folder=folder, namespace=store.namespace))
-        files = store.files()
         for rel, data in files + [(_chain.JOURNAL, journal)]:
             staged = "%s.tmp-%d" % (rel, os.getpid())
             fs.stage(rel, data, staged)
