@@ -21,7 +21,7 @@ description:
     (an OCI layout on the classic Docker store) opens a decision to convert it with
     skopeo or rebuild.
   - Decision ids are derived from what they are about, so the same divergence gets the
-    same id on every run. A decision stays C(pending) until O(approvals_file) approves it.
+    same id on every run. A decision stays C(pending) until O(hitl.approvals_file) approves it.
   - Changes nothing.
 options:
   artifacts:

@@ -23,7 +23,7 @@ description:
     superusers without a password, SSL off while exposed, database and artifact sizes. Each finding has a
     severity and an explanation in the operator's language.
   - Every deviation, check error and finding of severity high or critical opens a decision with a stable id,
-    pending until O(approvals_file) approves it.
+    pending until O(hitl.approvals_file) approves it.
   - Returns the psql-like transcript, verdicts and findings, and the JSON, as RV(evidence), which the
     C(ssot.governance.runbook) callback writes into the workspace.
 options:

@@ -62,6 +62,11 @@ attributes:
   check_mode:
     support: none
     details: It writes the snapshot; a dry run is the size estimate before it.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Each run takes a new snapshot into O(dest).
 author:
   - ssot.governance contributors
 '''

@@ -68,6 +68,11 @@ attributes:
   check_mode:
     support: none
     details: It starts a container and restores into it; the source is only read.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Each run restores into a fresh container (removed afterwards unless O(keep)) and compares again.
 author:
   - ssot.governance contributors
 '''
