@@ -1,0 +1,43 @@
+"""The collection's action group (meta/runtime.yml): every module in it, and module_defaults reaching them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_action_group_lists_every_module():
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if not p.name.startswith("_"))
+    assert runtime["action_groups"]["governance"] == modules
+
+
+def test_module_defaults_for_the_group_reach_a_module(tmp_path):
+    (tmp_path / "p.yml").write_text("""
+- name: Module defaults through the collection's action group
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/ssot.governance.governance:
+      language: en
+  tasks:
+    - name: A module of the group gets the default language
+      ssot.governance.runbook_verify:
+        workspace: "{{ playbook_dir }}/no-workspace"
+        fail_on_problem: false
+      register: verified
+    - name: In English, not the PT-BR default
+      ansible.builtin.assert:
+        that: verified.problems[0].detail == 'no journal in the workspace'
+""")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(tmp_path / "p.yml")],
+                          cwd=tmp_path, env=env, text=True, capture_output=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
