@@ -37,8 +37,8 @@ class ActionModule(ActionBase):
             # Under the environment's lock: never the middle of a run.
             store.lock()
             if self._task.check_mode:
-                journal, _ = store.load()
-                done = {"lines": journal.count(b"\n"), "files": len(store.files())}
+                journal, files = store.snapshot()
+                done = {"lines": journal.count(b"\n"), "files": len(files)}
             else:
                 done = _store.export(store, dest)
         except _store.StoreBusy as exc:

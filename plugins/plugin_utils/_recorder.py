@@ -61,6 +61,16 @@ class StoreLost(RecorderError):
     """The store failed mid-run (its database went away): the run stops."""
 
 
+@contextlib.contextmanager
+def _store_lost(recorder):
+    """The store's failure mid-run, as the recorder's: counted, and raised as StoreLost (the run stops)."""
+    try:
+        yield
+    except _store.StoreLost as exc:
+        recorder.failures += 1
+        raise StoreLost(str(exc))
+
+
 # Exit status of a writer process that stopped because its store failed.
 LOST = 4
 # Longest a line waits in a database store's batch before it is committed (seconds).
@@ -162,10 +172,11 @@ class Recorder(_SignalSafe):
         except WorkspaceUnsafe as exc:
             self.store.release()
             raise _unsafe(lang, exc)
+        except RecorderError:  # busy
+            self.store.release()
+            raise
         except (_store.StoreError, OSError) as exc:
             self.store.release()
-            if isinstance(exc, WorkspaceBusy):
-                raise
             raise RecorderError(str(exc))
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
@@ -309,13 +320,11 @@ class Recorder(_SignalSafe):
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
             raw = ('%s,"hash":"%s"}\n' % (body[:-1], line["hash"])).encode("utf-8")
             try:
-                self.store.append(line["seq"], raw, attach)
+                with _store_lost(self):
+                    self.store.append(line["seq"], raw, attach)
             except WorkspaceUnsafe:
                 self.failures += 1
                 raise
-            except _store.StoreLost as exc:
-                self.failures += 1
-                raise StoreLost(str(exc))
             except OSError as exc:
                 self.failures += 1
                 raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc))
@@ -505,11 +514,8 @@ class Recorder(_SignalSafe):
             except (OSError, RecorderError) as exc:
                 self.failures += 1
                 failed = failed or exc
-        try:
+        with _store_lost(self):
             self.store.flush()  # a database store: the views committed now, at the boundary they mark
-        except _store.StoreLost as exc:
-            self.failures += 1
-            raise StoreLost(str(exc))
         if failed is not None:
             raise failed
 
@@ -709,10 +715,8 @@ class WriterProcess(_SignalSafe):
                 # The writer is gone: it stopped on a store failure (its message is above) or died.
                 os.close(self._fd)
                 self._fd = None
-                pid, status = os.waitpid(self.pid, 0)
-                if os.waitstatus_to_exitcode(status) == LOST:
-                    raise StoreLost(text(self.language, "recorder.store_lost_run"))
-                raise RecorderError(text(self.language, "recorder.writer_failed"))
+                _, status = os.waitpid(self.pid, 0)
+                self._exited(os.waitstatus_to_exitcode(status) or 1)  # gone early: never a success
 
     def finish(self, event, timeout=60):
         """Last event, then wait until the writer has written everything and exited."""
@@ -738,16 +742,19 @@ class WriterProcess(_SignalSafe):
         while time.time() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                code = os.waitstatus_to_exitcode(status)
-                if code == LOST:
-                    raise StoreLost(text(self.language, "recorder.store_lost_run"))
-                if code == 2:
-                    raise RecorderError(text(self.language, "recorder.incomplete"))
-                if code != 0:
-                    raise RecorderError(text(self.language, "recorder.writer_failed"))
+                self._exited(os.waitstatus_to_exitcode(status))
                 return
             time.sleep(0.01)
         raise RecorderError(text(self.language, "recorder.writer_timeout", seconds=timeout))
+
+    def _exited(self, code):
+        """What the writer's exit status says: nothing when it wrote everything."""
+        if code == LOST:
+            raise StoreLost(text(self.language, "recorder.store_lost_run"))
+        if code == 2:
+            raise RecorderError(text(self.language, "recorder.incomplete"))
+        if code != 0:
+            raise RecorderError(text(self.language, "recorder.writer_failed"))
 
 
 def _open_here(recorder, opening, status_fd):
@@ -828,11 +835,8 @@ def _serve(recorder, fd, parent):
             left = store.pending_since + FLUSH_EVERY - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 _flush(recorder)
-        try:
+        with _store_lost(recorder):
             header = _read_exact(fd, WriterProcess.HEADER.size, parent, store)
-        except _store.StoreLost as exc:
-            recorder.failures += 1
-            raise StoreLost(str(exc))
         if header is None:
             _flush(recorder)
             return  # the parent is gone
@@ -855,8 +859,5 @@ def _serve(recorder, fd, parent):
 def _flush(recorder):
     if recorder.closed:
         return
-    try:
+    with _store_lost(recorder):
         recorder.store.flush()
-    except _store.StoreLost as exc:
-        recorder.failures += 1
-        raise StoreLost(str(exc))

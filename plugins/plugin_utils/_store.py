@@ -103,9 +103,6 @@ class FileStore(object):
         self._size = 0
         self._lock = None
 
-    def where(self, rel):
-        return rel
-
     def fds(self):
         """Descriptors a process forked later must not keep (a lock kept by a stray worker blocks the next run)."""
         return [self._lock, self._journal, self.fs.fd]
@@ -211,9 +208,6 @@ class FileStore(object):
 
     def sha256(self, rel):
         return self.fs.sha256(rel)
-
-    def read(self, rel):
-        return self.fs.read(rel)
 
     def rename(self, rel, new_rel):
         self.fs.rename(rel, new_rel)
@@ -326,11 +320,6 @@ class PgStore(object):
             self.conn.commit()
         except self._driver.Error as exc:
             raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
-
-    def where(self, rel):
-        if rel.startswith(_chain.JOURNAL + ":"):
-            return "ssot_journal %s" % rel
-        return "ssot_file %s" % rel
 
     def fds(self):
         return [self.conn.fileno()] if not self.conn.closed else []
@@ -458,12 +447,6 @@ class PgStore(object):
         finally:
             self._rollback()
         return journal, files
-
-    def files(self):
-        """Every file of the namespace: [(path, content)], by path."""
-        rows = self._sql("SELECT path, content FROM ssot_file WHERE namespace = %s ORDER BY path", (self.namespace,),
-                         fetch=True, commit=True)
-        return [(r[0], bytes(r[1])) for r in rows]
 
     def seqs(self):
         return [r[0] for r in self._sql("SELECT seq FROM ssot_journal WHERE namespace = %s ORDER BY seq",
