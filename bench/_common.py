@@ -205,4 +205,3 @@ def write_section(path: Path, name: str, section: str) -> None:
 def begin_end(name: str) -> tuple[str, str]:
     script = f"bench/{name}.py"
     return f"<!-- BEGIN {name} ({script}) -->", f"<!-- END {name} -->"
-

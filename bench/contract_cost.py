@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: what checking a module's records against the contract (schemas/result.schema.json) costs the callback.
 
 The callback validates the records of every result of this collection's modules before the writer keeps them
@@ -40,9 +39,9 @@ def pg_check_records():
 
 def per_call(fn, runs, inner=200):
     times = []
-    for _ in range(runs):
+    for dummy in range(runs):
         start = time.perf_counter()
-        for _ in range(inner):
+        for dummy in range(inner):
             fn()
         times.append((time.perf_counter() - start) / inner * 1e6)
     return statistics.median(times)

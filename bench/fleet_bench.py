@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet benchmark (issue 18): validate 1, 4 and 12 environments over SSH, side by side in one run.
 
 Each environment is its own legacy-pg 10.23 container, reached through its own sshd on loopback (the test
@@ -63,7 +62,7 @@ def timed(fleet: Fleet, playbook: str, forks: int, profile: Path | None = None, 
     sampler = MemorySampler(proc.pid)
     sampler.start()
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    dummy, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     sampler.stop()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the ingest role against the raw pipeline it replaces, and its memory (issue 8).
 
 Two legacy-pg 10.23 containers: a source holding a database `bench` grown to each size in turn,
@@ -75,7 +74,7 @@ def approve(ws: Path) -> None:
 
 def raw_run(z: str = "") -> float:
     start = time.perf_counter()
-    proc = subprocess.run(["bash", "-c", RAW, "raw", SOURCE, TARGET, z], capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-c", RAW, "raw", SOURCE, TARGET, z], capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"raw pipeline failed: {proc.stderr[-2000:]}")
@@ -176,7 +175,7 @@ def main(argv=None) -> int:
         must(run_playbook("ssot.governance.provision", ws), "provision")
         image = yaml.safe_load((ws / "ssot.yml").read_text())["target"]["image"]
         docker("run", "-d", "--name", SOURCE, "-e", f"POSTGRES_PASSWORD={PASSWORD}", image)
-        for _ in range(60):
+        for dummy in range(60):
             if docker("exec", SOURCE, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
                 break
             time.sleep(1)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the recorder's own cost per host result, outside Ansible, and what forking does to it.
 
 Records 1,500 host results (the shape of a set_fact result) with the real Recorder, four ways:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the recorder with its postgresql store, beside the files store and a bare playbook (issue 19).
 
 The recorder benchmark's playbook (bench/recorder_overhead.py: N `set_fact` tasks on 5 local hosts, forks 5, each host
@@ -43,7 +42,7 @@ def bench(tasks: int, runs: int, tmp: Path, server: StoreServer) -> dict:
         assert (ws / "h1" / "journal.jsonl").stat().st_size > 0, "the files store did not record"
         dsn = server.dsn(server.new_database())  # the hosts' namespaces (h1..h5) fresh for each run
         times["postgresql"].append(run_once(project, True, tmp / f"pg-{i}", None, {"SSOT_STORE": "postgresql",
-                                                                                 "SSOT_STORE_DSN": dsn}))
+                                                                                   "SSOT_STORE_DSN": dsn}))
         with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM ssot_journal WHERE namespace = 'h1'")
             rows = cur.fetchone()[0]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Demo only: sign, with the demo approver's SSH key, the approval a named human would give, and add
 it to <workspace>/approvals.yml.
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the short operator summary of the latest validation in a workspace.
 
 Language: the SSOT's metadata.language (pt-BR by default), texts from messages/.
@@ -62,20 +61,20 @@ def summary(workspace: Path) -> str:
         "== " + msg["demo.summary.title"] + " ==",
         msg.format("demo.summary.ssot", path=rel(workspace / "ssot.yml"), digest=digest),
         msg.format("demo.summary.server", container=target.get("container"), endpoint=endpoint,
-                                          version=data["server_version"]),
-        msg.format("demo.summary.read_only", 
-            value=msg["word.yes"] if data["read_only_session"] else msg["word.no"]),
+                   version=data["server_version"]),
+        msg.format("demo.summary.read_only",
+                   value=msg["word.yes"] if data["read_only_session"] else msg["word.no"]),
         msg.format("demo.summary.counts", total=len(data["checks"]), matched=data["matched"],
-                                          deviations=len(data["deviations"])),
+                   deviations=len(data["deviations"])),
     ]
     for c in data["checks"]:
         mark = "OK" if c["status"] == "match" else c["status"].upper()
         lines.append(msg.format("demo.summary.check", mark=mark, id=c["id"], expected=c["expected"],
-                                                      actual=c["actual"]))
+                                actual=c["actual"]))
     lines.append(msg.format("demo.summary.evidence", log=rel(ev.with_suffix(".log")), json=rel(ev)))
     lines.append(msg.format("demo.summary.records", runbook=rel(runbook_path),
-                                                    panel=rel(workspace / "project-panel.json"),
-                                                    journal=rel(workspace / "journal.jsonl")))
+                            panel=rel(workspace / "project-panel.json"),
+                            journal=rel(workspace / "journal.jsonl")))
     logs = sorted((workspace / "logs").glob("*.log"))
     if (workspace / "project-panel.html").exists() and logs:
         lines.append(msg.format("demo.summary.people", page=rel(workspace / "project-panel.html"),

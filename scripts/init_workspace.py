@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Prepare a demo workspace from examples/legacy-pg.
 
 Copies the example files that the workspace does not have yet (an existing

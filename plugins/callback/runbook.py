@@ -154,6 +154,7 @@ from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
 display = Display()
 
+
 def _role_name(task):
     role = getattr(task, "_role", None)
     return role.get_name() if role is not None else None
@@ -273,7 +274,7 @@ class CallbackModule(CallbackBase):
         """A store failed mid-run: the run stops now. The other environments record why; nothing is half written
         (transactions); the next run on the lost one marks this run interrupted."""
         display.error("ssot.governance.runbook: %s" % exc)
-        for _, other in self.fleet.items():
+        for dummy, other in self.fleet.items():
             if other is not writer:
                 try:
                     other.finish(_events.Interrupt(str(exc)))
@@ -291,6 +292,10 @@ class CallbackModule(CallbackBase):
         refusal = _guard.refusal(extra, self._language)
         if refusal:
             display.error(refusal)
+            raise SystemExit(3)
+        if not _contract.HAS_JSONSCHEMA:
+            display.error("ssot.governance.runbook: %s" % text(self._language, "recorder.no_jsonschema",
+                                                               error=_contract.JSONSCHEMA_IMPORT_ERROR))
             raise SystemExit(3)
         by_name = dict((h.get_name(), h) for h in _fleet.play_hosts(play))
         self._play_hosts = sorted(by_name)
@@ -394,7 +399,7 @@ class CallbackModule(CallbackBase):
 
         def handle():
             if os.getpid() == self._pid:
-                for _, writer in self.fleet.items():
+                for dummy, writer in self.fleet.items():
                     try:
                         writer.finish(_events.Interrupt("signal %s" % signal.Signals(signum).name))
                     except (OSError, RecorderError) as exc:
@@ -506,7 +511,7 @@ class CallbackModule(CallbackBase):
         writers = self.fleet.for_hosts(self._play_hosts)
         if writers:
             plan = self._plan(play)
-            for _, writer in writers:
+            for dummy, writer in writers:
                 self._timed(writer.send, _events.StartPlay(play.get_name(), plan))
 
     def v2_playbook_on_no_hosts_matched(self):
@@ -534,7 +539,7 @@ class CallbackModule(CallbackBase):
             literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
         role = _role_name(task)
         step = {"id": self._step_id(task), "name": task.get_name(), "role": role, "phase": role_phase(role)}
-        for _, writer in writers:
+        for dummy, writer in writers:
             if literals:
                 self._timed(writer.send, _events.Learn(literals))
             self._timed(writer.send, _events.StartTask(step))
@@ -565,7 +570,7 @@ class CallbackModule(CallbackBase):
             summary = dict((h, stats.summarize(h)) for h in self.fleet.hosts_of(workspace) if h in stats.processed)
             failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
             self._timed(writer.end, _events.Close("failed" if failed else "ok", summary))
-        for _, writer in self.fleet.items():
+        for dummy, writer in self.fleet.items():
             self._timed(writer.wait)  # the writers close their runs side by side
         self._timed(self._fleet_view)
         for signum, previous in self._previous_handlers.items():

@@ -43,4 +43,3 @@ options:
 requirements:
   - psycopg2 (C(psycopg2-binary)) on the target; it speaks to servers from 9.x on.
 '''
-

@@ -19,7 +19,7 @@ options:
     description: Not used.
     required: false
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''

@@ -89,7 +89,7 @@ def _read_member(tar, name):
 
 
 def _blob(digest):
-    algo, _, hexd = str(digest).partition(":")
+    algo, dummy, hexd = str(digest).partition(":")
     return "blobs/%s/%s" % (algo, hexd)
 
 

@@ -53,8 +53,7 @@ def sha256_file(path, block=1 << 20):
 def _journal_file(workspace):
     try:
         with open(os.path.join(workspace, JOURNAL), "rb") as fh:
-            for raw in fh:
-                yield raw
+            yield from fh
     except OSError:
         return
 

@@ -436,7 +436,7 @@ def launcher_approvals(value, lang="pt-BR"):
 def extra_var_entries(entries, lang="pt-BR"):
     """Approvals given as the extra var ssot_approvals, marked as such (they count only when the SSOT says so)."""
     return [dict(e, channel=EXTRA_VARS) for e in check_entries(launcher_approvals(entries, lang), "ssot_approvals",
-                                                                lang)]
+                                                               lang)]
 
 
 def unapproved(decisions):

@@ -65,7 +65,7 @@ class Engine(object):
         if self.module is not None:
             rc, out, err = self.module.run_command(argv, data=data, binary_data=True, encoding=None)
         else:
-            proc = subprocess.run(argv, input=data, capture_output=True)
+            proc = subprocess.run(argv, input=data, capture_output=True, check=False)
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
         if text:
             out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -73,7 +73,7 @@ def local_tool_versions(tools):
     out = {}
     for tool in tools:
         try:
-            proc = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=20)
+            proc = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=20, check=False)
             out[tool] = (proc.stdout or proc.stderr).strip()
         except (OSError, subprocess.SubprocessError) as exc:
             out[tool] = "error: %s" % exc
@@ -153,7 +153,7 @@ class Collector(object):
 
     def clients(self, server, versions):
         for name in sorted(versions):
-            tool, _, where = name.partition("@")
+            tool, dummy, where = name.partition("@")
             where = where or "controller"
             tool_name = tool.rsplit("/", 1)[-1]
             got = tool_major(versions[name])

@@ -229,14 +229,14 @@ def directory_jobs(engine, source, target, db, user, jobs, compression=1):
     folder = TMP_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", db)
     try:
         _remove(engine, (source, target), folder)
-        rc, _, err = engine.exec(source, ["pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
-                                          "-f", folder, db])
+        rc, dummy, err = engine.exec(source, ["pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
+                                              "-f", folder, db])
         if rc != 0:
             return rc, 0, err.strip().splitlines()[-20:]
         rc1, rc2, errors = engine.pipe(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target])
         if rc1 or rc2:
             return rc1, rc2, errors
-        rc, _, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
+        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (source, target), folder)
@@ -245,7 +245,7 @@ def directory_jobs(engine, source, target, db, user, jobs, compression=1):
 def container_uid(engine, container):
     """The uid docker exec runs as in ``container`` (read from /proc with shell builtins only)."""
     rc, out, err = engine.exec(container, ["sh", "-c", 'while read k v r; do [ "$k" = "Uid:" ] && echo "$v"; done '
-                                                     '< /proc/self/status'])
+                                           '< /proc/self/status'])
     try:
         return int(out.split()[0])
     except (IndexError, ValueError):
@@ -279,7 +279,7 @@ def load_dump(engine, path, fmt, target, db, user, jobs=1):
     _remove(engine, (target,), folder)
     try:
         copy_folder_in(engine, path, target, folder, container_uid(engine, target))
-        rc, _, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
+        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (target,), folder)
@@ -337,8 +337,8 @@ def apply_globals(engine, target, user, statements):
     """Run the role statements in the target (stdin only: they may hold password hashes)."""
     if not statements:
         return
-    rc, _, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
-                             data="\n".join(statements) + "\n")
+    rc, dummy, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
+                                 data="\n".join(statements) + "\n")
     if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
         raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])

@@ -48,7 +48,7 @@ def controller():
     """(pid, start time) of the ansible-playbook process this module runs under, or None."""
     found = None
     pid = os.getppid()
-    for _ in range(32):
+    for dummy in range(32):
         if pid <= 1:
             break
         info = _stat(pid)

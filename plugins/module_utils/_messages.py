@@ -5,959 +5,1093 @@
 
 from __future__ import annotations
 
-MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.governance',
-           'demo.summary.ssot': 'SSOT: {path} ({digest})',
-           'demo.summary.server': 'Servidor: contêiner {container} em {endpoint} — {version}',
-           'demo.summary.read_only': 'Sessão somente leitura confirmada pelo servidor: {value}',
-           'demo.summary.counts': 'Verificações: {total}; conferem: {matched}; desvios: {deviations}',
-           'demo.summary.check': '  [{mark}] {id}: esperado {expected}, obtido {actual}',
-           'demo.summary.evidence': 'Evidências: {log} e {json}',
-           'demo.summary.people': 'Para pessoas: {page} (abra no navegador), {checklist} (conferência à mão) '
-                                  'e {log} (o que a última execução fez)',
-           'demo.summary.records': 'Registros: {runbook}, {panel} e {journal}',
-           'demo.summary.ok': 'Tudo confere com o SSOT.',
-           'demo.summary.deviations': 'Há desvios em relação ao SSOT: registre uma decisão antes de seguir.',
-           'demo.summary.no_evidence': 'Nenhuma evidência de validação encontrada em {workspace}; a '
-                                       'validação não chegou a rodar.',
-           'demo.summary.milestones': 'Marcos do painel (project-panel.json):',
-           'demo.summary.milestone': '  Fase {phase} — {title}: {status} ({evidence} evidência(s))',
-           'demo.summary.findings': 'Achados a acompanhar ({count}):',
-           'demo.summary.pending': 'Decisões pendentes: {ids} (registre em approvals.yml)',
-           'status.pending': 'pendente',
-           'status.in_progress': 'em andamento',
-           'status.done': 'concluído',
-           'status.blocked': 'bloqueado',
-           'status.failed': 'falhou',
-           'status.skipped': 'ignorado',
-           'demo.summary.decision': 'Decisão {id}: {status} por {by} (opção {option}; {signature})',
-           'decision.signed': 'assinada, chave {key}',
-           'decision.unsigned': 'sem assinatura',
-           'decision.status.pending': 'pendente',
-           'decision.status.approved': 'aprovada',
-           'decision.status.rejected': 'rejeitada',
-           'decision.status.expired': 'expirada',
-           'demo.summary.snapshot': 'Snapshot: {path} ({files} arquivos, conferidos com o manifest.json)',
-           'demo.summary.ingest': 'Ingestão: {database} de {source} ({method}): {tables} tabela(s) iguais à '
-                                  'fonte ({what}) — {log}',
-           'demo.summary.restore': 'Restauração de teste: {tables} tabela(s) comparadas com a origem; '
-                                   'divergências: {mismatches}',
-           'word.yes': 'sim',
-           'word.no': 'não',
-           'ssot.invalid': 'SSOT inválido ({count} problema(s)):',
-           'ssot.where.line': '{file}, linha {line}, em {pointer}',
-           'ssot.where.noline': '{file}, em {pointer}',
-           'ssot.how_to_fix': 'Como corrigir: {fix}',
-           'ssot.load.not_found': 'arquivo não encontrado. Informe o workspace com -e ssot_workspace=<pasta '
-                                  'com ssot.yml>',
-           'yaml.unreadable': 'não foi possível ler o arquivo ({error})',
-           'yaml.not_regular': 'não é um arquivo comum (pasta, FIFO ou dispositivo); aponte para um arquivo '
-                               'YAML',
-           'yaml.too_large': 'o arquivo tem {size} bytes, mais que o limite de {limit}',
-           'yaml.binary': 'conteúdo binário (bytes NUL); o arquivo deve ser texto YAML ou JSON',
-           'yaml.not_utf8': 'não é texto UTF-8 (byte {offset}); salve o arquivo em UTF-8',
-           'yaml.syntax': 'erro de sintaxe YAML: {problem}',
-           'yaml.duplicate_key': "chave '{key}' repetida (a primeira está na linha {first}); mantenha só uma",
-           'yaml.key_not_text': 'uma chave de mapeamento deve ser texto',
-           'yaml.too_many_nodes': 'o documento se expande para mais de {limit} valores (âncoras e aliases '
-                                  'repetidos?); escreva-o sem multiplicar aliases',
-           'yaml.too_deep': 'aninhamento mais fundo que {limit} níveis; simplifique a estrutura',
-           'yaml.recursive_alias': 'alias recursivo (um valor que contém a si mesmo); remova o alias',
-           'yaml.value': 'valor que não pode ser lido ({problem}: número com milhares de dígitos ou data '
-                         'fora do intervalo?); escreva-o entre aspas',
-           'ssot.load.empty': 'arquivo vazio; comece por examples/legacy-pg/ssot.yml',
-           'ssot.load.not_mapping': 'o nível de cima deve ser um mapeamento de seções (metadata, artifacts, '
-                                    'target, ...), encontrado {kind}',
-           'ssot.schema.required': "falta o campo obrigatório '{name}'",
-           'ssot.schema.additional': "chave desconhecida '{name}'; aceitas aqui: {allowed}",
-           'ssot.schema.type': 'esperado {expected}, encontrado {actual} ({value})',
-           'ssot.schema.enum': 'valor {value} não é aceito; use um de: {allowed}',
-           'ssot.schema.const': 'esperado {expected}, encontrado {value}',
-           'ssot.schema.pattern': 'valor {value} fora do formato esperado',
-           'ssot.schema.minimum': '{value} é menor que o mínimo {limit}',
-           'ssot.schema.maximum': '{value} é maior que o máximo {limit}',
-           'ssot.schema.min_items': 'a lista precisa de pelo menos {limit} item(ns)',
-           'ssot.schema.min_length': 'o texto não pode ser vazio',
-           'ssot.schema.property_name': 'nome {name} inválido',
-           'ssot.schema.any_of': 'valor {value} não tem nenhuma das formas aceitas',
-           'ssot.schema.secret_literal': 'valor literal onde se exige uma referência de segredo (o valor não '
-                                         'é mostrado)',
-           'ssot.schema.other': '{detail}',
-           'ssot.check.duplicate_id': "id '{id}' repetido (já usado em {other})",
-           'ssot.check.version_constraint': 'versão ou faixa inválida {value} ({detail})',
-           'ssot.check.path_outside': 'o caminho {value} fica fora do workspace (links seguidos)',
-           'ssot.check.regex': 'expressão regular inválida {value}: {detail}',
-           'ssot.fix.path_outside': 'coloque o arquivo dentro do workspace (a pasta do ssot.yml), ou liste a '
-                                    'pasta dele em paths.allowed_roots',
-           'ssot.fix.required': "acrescente '{name}' (referência de campos: docs/ssot.md)",
-           'ssot.fix.additional': 'remova a chave ou corrija o nome (erro de digitação?)',
-           'ssot.fix.duplicate_id': 'dê a cada item um id único',
-           'ssot.fix.version_constraint': "use '10', '9.4' ou uma faixa como '>=9.4,<11'",
-           'ssot.fix.regex': 'corrija a expressão (sintaxe de re do Python)',
-           'ssot.check.signers_missing': '{key} é true, mas hitl.allowed_signers não indica o arquivo de '
-                                         'signatários que confere as assinaturas',
-           'ssot.check.signers_unreadable': 'o arquivo de signatários {value} não pode ser lido ({detail})',
-           'ssot.fix.allowed_signers': 'indique em hitl.allowed_signers um arquivo allowed_signers do '
-                                       'OpenSSH (caminho relativo ao SSOT, dentro do workspace), uma linha '
-                                       'por chave: "principal namespaces=\\"approval@ssot.governance\\" '
-                                       'ssh-ed25519 AAAA..."',
-           'ssot.fix.approval_validity': 'um número inteiro de 1 a 9999 e a unidade m, h, d ou w (ex.: 12h, '
-                                         '7d); nunca zero: toda aprovação expira',
-           'ssot.fix.sha256': 'escreva os 64 dígitos hexadecimais minúsculos que `sha256sum <arquivo>` '
-                              'imprime',
-           'ssot.fix.container_name': "use letras, dígitos, '_', '.' ou '-', começando por letra ou dígito",
-           'ssot.fix.bind': 'escreva um endereço IP, como 127.0.0.1',
-           'ssot.fix.id': "use letras minúsculas, dígitos, '_', '.' ou '-'",
-           'ssot.fix.setting_name': 'use um nome de parâmetro do PostgreSQL, como wal_level',
-           'ssot.fix.secret_ref': 'escreva uma referência, como {env: SSOT_PG_PASSWORD} ou {var: '
-                                  'nome_da_variavel}, nunca o segredo',
-           'ssot.fix.expectation': 'use um valor simples ou um só operador: {equals: v}, {in: [a, b]}, '
-                                   "{regex: '...'}, {not_empty: true}, {contains: item}, {version_range: "
-                                   "'>=9.4,<11'}",
-           'type.string': 'texto',
-           'type.integer': 'número inteiro',
-           'type.number': 'número',
-           'type.boolean': 'booleano',
-           'type.object': 'mapeamento',
-           'type.array': 'lista',
-           'type.null': 'nulo',
-           'milestone.0': 'Inicialização (SSOT e governança)',
-           'milestone.1': 'Inventário dos artefatos entregues',
-           'milestone.2': 'Provisionamento',
-           'milestone.3': 'Validação (SSOT)',
-           'milestone.4': 'Exposição e conectividade',
-           'milestone.5': 'Ingestão de dados',
-           'milestone.6': 'Snapshot replicável',
-           'constraint.ssot_first': 'O SSOT ({path}) é a referência; divergências viram desvios com decisão.',
-           'constraint.hitl': 'Fora do SSOT só com aprovação explícita de uma pessoa nomeada: '
-                              'autenticação/pg_hba.conf, SSL, portas, proxy, ALTER SYSTEM, pacotes, '
-                              'ingestão{extra}.',
-           'constraint.validate_read_only': 'Validar é somente leitura; mudanças só em plays MODIFY (tags '
-                                            'never + modify) com plano, rollback, aplicação e verificação.',
-           'constraint.exposure': 'Exposição permitida: binds {binds}; autenticação {auth}; SSL obrigatório: '
-                                  '{ssl}.',
-           'next.failed_step': 'Corrigir a falha e executar de novo: {step} ({host}: {msg})',
-           'next.pending_decision': 'Decidir: {id} — {title} (registre em approvals.yml)',
-           'next.blocked_milestone': 'Desbloquear: {title}',
-           'next.interrupted': 'A execução {run} foi interrompida ({reason}); execute de novo para retomar.',
-           'next.pending_step': 'Executar: {step}',
-           'decision.option.use_delivered': 'A: usar o artefato entregue',
-           'decision.option.rebuild': 'B: reconstruir conforme o SSOT',
-           'decision.option.convert': 'Converter o layout OCI para docker-archive com skopeo (mesmas '
-                                      'camadas; registrado)',
-           'decision.option.accept': 'B: aceitar o valor encontrado (e atualizar o SSOT)',
-           'decision.option.fix': 'A: corrigir o servidor conforme o SSOT (play MODIFY, com plano e '
-                                  'rollback)',
-           'decision.option.accept_risk': 'B: aceitar o risco, registrado, por prazo definido',
-           'decision.option.remediate': 'A: corrigir (play MODIFY, com plano e rollback)',
-           'decision.how_to_approve': 'em {path}: - decision: {id}, option: <{options}>, approved_by: <seu '
-                                      'nome>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (opcional: '
-                                      'reason, expires_at)',
-           'decision.pending_list': 'Decisões pendentes ({count}): {ids}. Registre-as em {path} e execute de '
-                                    'novo.',
-           'decision.rejected_list': 'Decisões rejeitadas ({count}): {ids}. O caminho não foi aprovado; '
-                                     'revise o SSOT.',
-           'inventory.title.presence': 'Artefato {id} não encontrado ({path})',
-           'inventory.title.format': 'Artefato {id}: entregue em {actual}, o SSOT prevê {expected}',
-           'inventory.title.sha256': 'Artefato {id}: sha256 diferente do SSOT',
-           'inventory.title.image': 'Artefato {id}: traz a imagem {actual}, o SSOT prevê {expected}',
-           'inventory.title.engine': 'Artefato {id}: o engine Docker {version} não carrega {format}',
-           'inventory.context': 'Inventário de {path}: o SSOT prevê {expected}, foi entregue {actual}.',
-           'inventory.context.engine': 'O engine Docker {version} (store clássico) carrega só docker-archive '
-                                       'e o artefato {path} é {format}. Converter com skopeo mantém as '
-                                       'camadas (diff_ids conferidos e registrados); reconstruir segue o '
-                                       'SSOT.',
-           'inventory.risk': 'Usar o entregue sobe algo diferente do especificado; a validação (fase 3) '
-                             'mostra as diferenças.',
-           'inventory.rollback': 'O inventário não altera nada; a decisão só escolhe o caminho do '
-                                 'provisionamento.',
-           'inventory.summary': '{count} artefato(s) inventariado(s); desvios: {deviations}; decisões '
-                                'pendentes: {pending}.',
-           'validate.deviation.title': 'Desvio {id}: esperado {expected}, obtido {actual}',
-           'validate.deviation.context': 'Na sessão somente leitura, `{sql}` respondeu {actual}; o SSOT '
-                                         'espera {expected}.',
-           'validate.deviation.risk': 'Aceitar deixa o ambiente diferente do especificado; corrigir altera o '
-                                      'servidor.',
-           'validate.deviation.rollback': 'A correção (play MODIFY) guarda o valor anterior para o rollback.',
-           'validate.finding.context': '{explain}',
-           'finding.client_old.title': '{tool} {client} é mais antigo que o servidor {server}',
-           'finding.client_old.explain': '{tool} ({where}) deve ter a versão principal do servidor ou mais '
-                                         'nova: com {client} contra um servidor {server} o dump falha ou '
-                                         'fica incompleto. Use um {tool} >= {server}.',
-           'finding.client_psql_old.title': 'psql {client} é mais antigo que o servidor {server}',
-           'finding.client_psql_old.explain': 'psql ({where}) funciona, mas comandos \\d podem falhar contra '
-                                              'um servidor mais novo.',
-           'finding.client_unsupported.title': '{tool} {client} não suporta servidores {server}',
-           'finding.client_unsupported.explain': '{tool} ({where}) só despeja servidores a partir de 9.2; '
-                                                 'use um {tool} da época do servidor.',
-           'finding.client_unknown.title': 'Versão de {tool} não identificada',
-           'finding.client_unknown.explain': '{tool} ({where}) não respondeu com uma versão: {detail}.',
-           'finding.exposure_public.title': 'Porta publicada em {bind}:{port} (exposição pública)',
-           'finding.exposure_public.explain': 'Qualquer máquina que alcance este host conecta no PostgreSQL. '
-                                              'O SSOT permite os binds {allowed}: publique em 127.0.0.1 ou '
-                                              'registre a exposição no SSOT (exposure.allowed_binds).',
-           'finding.exposure_allowed.title': 'Porta publicada em {bind}:{port}, permitida pelo SSOT',
-           'finding.exposure_allowed.explain': 'O SSOT permite este bind (exposure.allowed_binds); confira '
-                                               'firewall e autenticação.',
-           'finding.listen_all.title': "listen_addresses='{value}' com porta publicada",
-           'finding.listen_all.explain': 'O servidor aceita conexões em todas as interfaces do contêiner; a '
-                                         'proteção depende só do bind da porta publicada ({binds}).',
-           'finding.trust.title': 'Entrada trust no pg_hba ({count})',
-           'finding.trust.explain': 'Quem alcança o servidor entra sem senha por estas linhas do '
-                                    'pg_hba.conf: {lines}.',
-           'finding.hba_unreadable.title': 'pg_hba não pôde ser lido',
-           'finding.hba_unreadable.explain': 'É preciso um superusuário para ler as regras de autenticação: '
-                                             '{detail}.',
-           'finding.superuser_nopass.title': 'Superusuário sem senha: {roles}',
-           'finding.superuser_nopass.explain': 'Um superusuário sem senha só é protegido pelo método do '
-                                               'pg_hba; com trust ou uma mudança de pg_hba ele entra sem '
-                                               'credencial.',
-           'finding.ssl_off_exposed.title': 'SSL desligado com a porta exposta publicamente',
-           'finding.ssl_off_exposed.explain': 'Senhas e dados trafegam em claro para fora do host.',
-           'finding.ssl_required.title': 'SSL desligado, mas o SSOT exige SSL',
-           'finding.ssl_required.explain': 'exposure.ssl_required é true e o servidor responde ssl=off.',
-           'finding.sizes.title': 'Tamanho dos bancos: {total}',
-           'finding.sizes.explain': '{detail}. Dumps e snapshots terão essa ordem de grandeza; limite do '
-                                    'SSOT: {limit}.',
-           'finding.sizes_over.title': 'Bancos somam {total}, acima do limite do SSOT ({limit})',
-           'finding.sizes_over.explain': '{detail}. Um snapshot deste tamanho é uma decisão '
-                                         '(snapshot.size_limit).',
-           'finding.artifact_size.title': 'Artefatos entregues: {total}',
-           'finding.artifact_size.explain': '{detail}.',
-           'validate.verdict.ok': '{matched} de {total} verificações conferem com o SSOT ({version}).',
-           'validate.verdict.findings': 'Achados: {summary}.',
-           'validate.drift.title': 'Desvios desde a última validação',
-           'approval.where.line': '{file}, linha {line}',
-           'approval.not_a_list': '{source}: esperado `approvals:` com uma lista de aprovações '
-                                  '(schemas/approvals.schema.json)',
-           'approval.invalid': '{source}, aprovação {n}: {detail} (campos: decision, option, approved_by, '
-                               'approved_at, reason, ssot_digest)',
-           'approval.bad_time': '{where}: não é uma data ISO 8601 válida (use 2026-11-24T10:00:00Z)',
-           'approval.field.required': 'falta {field}',
-           'approval.field.unknown': 'chave desconhecida {field}',
-           'approval.field.invalid': '{field} não atende a regra {rule} do schema',
-           'approval.identity.blank': 'o nome está em branco',
-           'approval.identity.invisible': 'o nome tem caracteres invisíveis ou de controle',
-           'approval.refused.identity': '{source} não vale: approved_by não identifica uma pessoa ({why})',
-           'approval.refused.reason': '{source} não vale: reason em branco ou com caracteres invisíveis; '
-                                      'diga por quê',
-           'approval.refused.no_identity': '{source} não vale: o SSOT exige separação de funções e não foi '
-                                           'possível saber quem executa o play (conta do sistema '
-                                           'desconhecida)',
-           'approval.refused.future': '{source} não vale: approved_at {at} está no futuro; confira o relógio '
-                                      'de quem aprovou',
-           'approval.refused.expiry_before': '{source} não vale: expires_at não é depois de approved_at',
-           'approval.refused.no_expiry': '{source} não vale: sem expires_at e sem hitl.approval_validity '
-                                         'válida no SSOT; toda aprovação precisa expirar',
-           'approval.refused.extra_var': '{source} não vale: aprovações em variáveis extras (ssot_approvals) '
-                                         'só contam quando o SSOT diz hitl.extra_var_approvals: true; '
-                                         'registre-a em approvals.yml',
-           'guard.refused': 'Execução recusada antes de qualquer ação: {names} veio de fora (variável extra, '
-                            '-e, survey do AWX ou env/extravars do ansible-runner) e é uma variável interna '
-                            'da coleção ssot.governance. Quem lança o job não pode definir o que decide uma '
-                            'aprovação; remova-a (as entradas aceitas estão em docs/hitl.md).',
-           'hitl.bad_decision': 'hitl_gate: cada decisão precisa de um id (texto)',
-           'hitl.stale_decision': 'a decisão {id} foi levantada sob outro SSOT que o arquivo atual; rode de '
-                                  'novo a fase que a levanta',
-           'hitl.action_only': 'ssot.governance.hitl_gate roda como plugin de ação no controlador',
-           'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT '
-                                      '{want}',
-           'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas '
-                                      '({options})',
-           'approval.refused.approver': '{source} não vale: {by} não está entre os aprovadores do SSOT '
-                                        '({approvers})',
-           'approval.refused.self': '{source} não vale: {by} é quem executa o play e o SSOT exige separação '
-                                    'de funções',
-           'approval.refused.expired': '{source} não vale mais: expirou em {until}',
-           'approval.refused.other_version': '{source} não vale: é para {other}, outra versão deste desvio '
-                                             '(os fatos mudaram; a decisão agora é {id})',
-           'approve.usage': 'use: ansible-playbook ssot.governance.approve -e ssot_workspace=<pasta> -e '
-                            'decision=<id da decisão> [-e approve_key=<sua chave SSH>]',
-           'approve.no_signers': 'o SSOT não indica hitl.allowed_signers: sem signatários permitidos uma '
-                                 'assinatura não prova nada; registre a aprovação em approvals.yml sem '
-                                 'assinatura, ou indique o arquivo de signatários no SSOT',
-           'approve.no_terminal': 'a aprovação assinada só é dada por uma pessoa no terminal ({why}); rode '
-                                  'este playbook na sua máquina, em um terminal',
-           'approve.no_key': 'nenhuma das suas chaves SSH (a do ssh-agent, ou a de -e approve_key) está em '
-                             '{file} para aprovar; peça para incluírem a sua chave pública lá',
-           'approve.no_answer': 'nenhuma resposta explícita para {id}: nada foi assinado nem registrado',
-           'approve.ask.reason': 'Por quê? (fica registrado e assinado)',
-           'approve.no_runbook': 'não foi possível ler {path} ({error}); rode o playbook que levantou a '
-                                 'decisão antes',
-           'approve.unknown_decision': 'a decisão {id} não está no runbook.json deste workspace; confira o '
-                                       'id na mensagem da execução que parou',
-           'approve.stale_decision': 'a decisão {id} foi levantada sob outra versão do SSOT; rode de novo o '
-                                     'playbook que a levanta e aprove a decisão que ele mostrar',
-           'approve.unsafe_file': '{file} não é um arquivo comum (link simbólico, pasta?); nada foi escrito',
-           'approve.cannot_append': 'não foi possível acrescentar a aprovação a {file} sem mudar o resto (a '
-                                    'lista approvals não está em estilo de bloco?); nada foi escrito: cole a '
-                                    'entrada abaixo no arquivo',
-           'approve.done': 'Aprovação assinada de {id} (opção {option}) por {by}, chave {key}, registrada em '
-                           '{path}',
-           'hitl.sign.use_approve': 'para aprovar {id} com assinatura, rode na sua máquina: ansible-playbook '
-                                    'ssot.governance.approve -e ssot_workspace={workspace} -e decision={id}',
-           'hitl.sign.no_agent_key': 'o SSOT exige aprovações assinadas e nenhuma chave do seu ssh-agent '
-                                     'está nos signatários permitidos; a decisão continua pendente',
-           'hitl.sign.which': 'Com qual identidade assinar?\n{menu}',
-           'hitl.card.title': 'Decisão {id}: {title}',
-           'hitl.card.context': 'Contexto: {context}',
-           'hitl.card.options': 'Opções:',
-           'hitl.card.risk': 'Risco: {risk}',
-           'hitl.card.rollback': 'Rollback: {rollback}',
-           'hitl.card.answer': 'Responda {choices} ou "{reject}" (qualquer outra resposta pergunta de novo)',
-           'hitl.answer.approve': 'aprovar {letter}',
-           'hitl.answer.reject': 'rejeitar',
-           'hitl.paste.by': '<nome de quem aprova>',
-           'hitl.paste.reason': '<por quê>',
-           'hitl.ask.name': 'Seu nome (quem aprova, fica registrado)',
-           'hitl.terminal_reason': 'resposta no terminal',
-           'hitl.fail_closed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação ({mode}). Para '
-                               'aprovar, acrescente em {path} (ou passe em ssot_approvals) e execute de '
-                               'novo:',
-           'hitl.fail_closed_signed': 'Parado sem mudar nada: {count} decisão(ões) sem aprovação assinada '
-                                      'válida ({mode}). O SSOT exige aprovações assinadas: quem aprova '
-                                      'assina com a própria chave SSH (o comando abaixo acrescenta a entrada '
-                                      'assinada em {path}) e a execução é repetida:',
-           'hitl.mode.noninteractive': 'execução sem terminal: nunca espera',
-           'hitl.mode.interactive': 'sem resposta válida no terminal',
-           'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
-           'hitl.declined': 'Decisão {id} aprovada com a opção {option}, que não pede esta mudança: nada a '
-                            'fazer aqui.',
-           'snapshot.estimate': 'Estimativa do snapshot: {estimate}; limite do SSOT: {limit}; espaço livre: '
-                                '{free}.',
-           'snapshot.size.title': 'Snapshot de {estimate} passa do limite ({limit}) ou do espaço livre '
-                                  '({free})',
-           'snapshot.size.context': 'O snapshot terá cerca de {estimate}; o SSOT limita a {limit} e há '
-                                    '{free} livres no destino.',
-           'snapshot.size.risk': 'Encher o disco do destino ou produzir um artefato grande demais para '
-                                 'copiar.',
-           'snapshot.image_save.title': 'Salvar a imagem do contêiner {container} (docker commit + docker '
-                                        'save)',
-           'snapshot.image_save.context': 'O SSOT pede a imagem no snapshot: commit de {container} e save '
-                                          '(~{size}).',
-           'snapshot.image_save.risk': 'A imagem salva inclui o sistema de arquivos do contêiner (dados e '
-                                       'configuração).',
-           'snapshot.rollback': 'Apagar a pasta do snapshot; nada na origem muda.',
-           'decision.option.proceed': 'A: seguir com o snapshot assim mesmo',
-           'decision.option.save': 'A: salvar a imagem no snapshot',
-           'decision.option.skip_image': 'B: seguir sem a imagem',
-           'milestone.5.source': 'Disponibilizar fonte de dados',
-           'ingest.none_available': 'Nenhuma fonte de dados disponível ({count} no SSOT): a ingestão não '
-                                    'roda. Disponibilize uma fonte e rode de novo.',
-           'ingest.no_sources': 'O SSOT não nomeia nenhuma fonte de dados (sources): nada a ingerir.',
-           'ingest.next.container': 'Suba o contêiner de origem {container} com o(s) banco(s) {databases} '
-                                    '(fonte {id}): {reason}',
-           'ingest.next.dump': 'Coloque o dump da fonte {id} em {path}: {reason}',
-           'ingest.next.connection': 'Torne {host}:{port} alcançável (fonte {id}): {reason}',
-           'ingest.source.found': 'Fonte {id} ({kind}) disponível',
-           'ingest.source.missing': 'Fonte {id} ({kind}) ausente: {reason}',
-           'ingest.deviation.missing': 'Fonte de dados {id} nomeada no SSOT não está disponível',
-           'ingest.load.title': 'Carregar o banco {database} da fonte {source} no alvo {target}',
-           'ingest.load.context': 'O banco {database} ({size}) não existe no alvo. Método: {method}. Antes, '
-                                  'um snapshot do alvo fica como ponto de rollback.',
-           'ingest.load.risk': 'Cria o banco e os papéis que faltam no alvo; ocupa {size} ou mais.',
-           'ingest.reload.title': 'Recarregar o banco {database} no alvo {target}: difere da fonte {source}',
-           'ingest.reload.context': 'O alvo já tem {database} e ele difere da fonte em {count} tabela(s): '
-                                    '{tables}. Recarregar apaga o banco do alvo e o carrega de novo.',
-           'ingest.reload.risk': 'Perde o que só existe no alvo nesse banco (fica no snapshot anterior à '
-                                 'ingestão).',
-           'ingest.rollback': 'ansible-playbook ssot.governance.ingest --tags rollback: volta o alvo ao '
-                              'snapshot anterior à ingestão.',
-           'decision.option.ingest': 'A: carregar os dados (ingestão)',
-           'decision.option.skip_ingest': 'B: não carregar agora',
-           'decision.option.reload': 'A: apagar e recarregar da fonte',
-           'decision.option.keep_target': 'B: manter o alvo como está (divergência registrada)',
-           'ingest.present': '{database}: já está no alvo e confere com a fonte ({tables} tabela(s)); nada a '
-                             'fazer.',
-           'ingest.verified': '{database}: {tables} tabela(s) conferem entre a fonte e o alvo ({what}).',
-           'ingest.mismatch': 'Tabelas diferentes entre a fonte e o alvo: {tables}',
-           'ingest.nothing': 'Nada a ingerir: os dados já estão no alvo.',
-           'panel.title': 'Painel do projeto {name}',
-           'panel.ssot': 'SSOT: {path} — {digest}',
-           'panel.generated': 'Gerado em {at} (UTC) a partir do project-panel.json; responsável: {owner}',
-           'panel.milestones': 'Marcos',
-           'panel.phase': 'Fase {phase} — {title}',
-           'panel.updated': 'atualizado em {at} UTC',
-           'panel.waiting': 'Aguarda a decisão: {ids}',
-           'panel.decisions': 'Decisões pendentes ({count})',
-           'panel.decisions.none': 'Nenhuma decisão pendente.',
-           'panel.decision.context': 'Contexto: {value}',
-           'panel.decision.risk': 'Risco: {value}',
-           'panel.decision.rollback': 'Rollback: {value}',
-           'panel.decision.options': 'Opções: {options}',
-           'panel.decision.how': 'Como aprovar: uma pessoa nomeada acrescenta em {file} (na pasta do '
-                                 'workspace) uma entrada como esta e roda de novo:',
-           'panel.approve.who': 'Nome Sobrenome (função)',
-           'panel.approve.when': 'AAAA-MM-DDTHH:MM:SSZ (UTC, agora)',
-           'panel.approve.option': 'opção',
-           'panel.approve.why': 'por que esta opção',
-           'panel.deviations': 'Desvios em relação ao SSOT ({count})',
-           'panel.deviations.none': 'Nenhum desvio em relação ao SSOT.',
-           'panel.findings': 'Achados ({count})',
-           'panel.findings.none': 'Nenhum achado.',
-           'panel.col.severity': 'Severidade',
-           'panel.col.what': 'O quê',
-           'panel.col.detail': 'Detalhe',
-           'panel.col.file': 'Arquivo',
-           'panel.col.when': 'Quando (UTC)',
-           'panel.expected_actual': 'esperado {expected}, obtido {actual}',
-           'panel.snapshots': 'Snapshots ({count})',
-           'panel.snapshots.none': 'Nenhum snapshot conferido ainda.',
-           'panel.snapshot.detail': '{files} arquivo(s); conferido em {at} UTC',
-           'snapshot.status.verified': 'confere com o manifest',
-           'snapshot.status.failed': 'NÃO confere com o manifest',
-           'snapshot.status.unverified': 'não conferido',
-           'snapshot.restore.passed': 'restauração de teste confere',
-           'snapshot.restore.failed': 'restauração de teste com divergências',
-           'panel.evidence': 'Evidências ({count})',
-           'panel.evidence.missing': 'arquivo ausente',
-           'panel.evidence.none': 'Nenhuma evidência ainda.',
-           'panel.evidence.run': 'Execução {run} — {playbook}, {at} UTC ({count} arquivo(s))',
-           'panel.evidence.no_phase': 'Sem fase (tarefas fora dos papéis da coleção)',
-           'panel.references': 'Referências',
-           'severity.critical': 'crítica',
-           'severity.high': 'alta',
-           'severity.medium': 'média',
-           'severity.low': 'baixa',
-           'severity.info': 'informativa',
-           'checklist.title': 'Homologação de conectividade — {name}',
-           'checklist.intro': 'Gerado com o runbook.json a partir do SSOT {path} ({digest}). Cada item: o '
-                              'estado registrado e os comandos para conferi-lo à mão.',
-           'checklist.password.env': 'Nenhum comando contém senha: o psql a lê da variável de ambiente '
-                                     '{env}, como o SSOT define.',
-           'checklist.password.ask': 'Nenhum comando contém senha: o psql a pede quando precisar.',
-           'checklist.phases': 'Etapas',
-           'checklist.checks': 'Verificações do SSOT',
-           'checklist.artifact': 'Artefato {id} ({path}) com o sha256 do SSOT',
-           'checklist.connect': 'Conexão ao contêiner {container} em {host}:{port}',
-           'checklist.major': 'PostgreSQL major {major}',
-           'checklist.setting': 'Parâmetro {name} = {expected}',
-           'checklist.check': 'Verificação {id}: {description} (esperado {expected})',
-           'checklist.records': 'Registros',
-           'checklist.records.how': 'Confere o encadeamento do journal, cada evidência e cada visão '
-                                    '(runbook.json, painel, esta lista):',
-           'check.status.match': 'confere',
-           'check.status.deviation': 'desvio',
-           'check.status.pending': 'não verificado ainda',
-           'check.status.present': 'presente',
-           'check.status.missing': 'ausente',
-           'check.status.error': 'erro ao verificar',
-           'log.run': 'Execução {run}: {playbook}, iniciada em {start} (UTC) por {user}.',
-           'log.found_interrupted': 'ATENÇÃO: a execução anterior {run} ({playbook}) morreu sem terminar, '
-                                    'durante: {during}. Confira o estado que ela deixou.',
-           'log.tags': 'Tags: {tags}.',
-           'log.play': '{play}: {ok} etapa(s) sem mudança, {changed} com mudança, {failed} com falha, '
-                       '{skipped} pulada(s).',
-           'log.other_steps': 'Outras etapas',
-           'log.failed_step': 'Falhou: {step} — {msg}',
-           'log.decided': 'Decisão {id}: {status} por {by} (opção {option}, em {at}; {signature}).',
-           'log.evidence': 'Evidências desta execução: {count} arquivo(s) em evidence/{run}/.',
-           'log.pending': 'Pendente: decisão {id} — {title}. Registre a aprovação em approvals.yml.',
-           'log.milestone': 'Fase {phase} — {title}: {status}.',
-           'log.nothing_pending': 'Nada pendente.',
-           'log.ended': 'Terminou em {end} (UTC): {status}.',
-           'log.running': 'Execução em andamento.',
-           'run.status.running': 'em andamento',
-           'run.status.ok': 'concluída sem falhas',
-           'run.status.failed': 'concluída com falhas',
-           'run.status.interrupted': 'interrompida',
-           'role.ssot.no_workspace': 'Nenhum workspace informado. Rode com -e ssot_workspace=<pasta com '
-                                     'ssot.yml> (ou exporte SSOT_WORKSPACE).',
-           'role.ssot.no_recorder': 'O callback ssot.governance.runbook não está habilitado, e sem ele nada '
-                                    'fica registrado (journal, evidências, runbook.json, '
-                                    'project-panel.json). Habilite-o no ansible.cfg da raiz do projeto - o '
-                                    'que o AWX e o ansible-runner leem - ([defaults] callbacks_enabled = '
-                                    'ssot.governance.runbook; no AWX, com [ssot_governance] store = '
-                                    'postgresql para os registros sobreviverem ao pod), ou com '
-                                    'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook no ambiente do job '
-                                    '(no AWX: o injetor de uma credencial). Veja docs/awx.md.',
-           'role.verify.ok': 'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} '
-                             'visões e {snapshots} snapshot(s) conferidos.',
-           'role.verify.seals': 'Selos válidos: {valid}, de {signers}.',
-           'role.provision.needs_inventory': 'O provisionamento usa o inventário da fase 1: inclua o papel '
-                                             'ssot.governance.inventory antes de ssot.governance.provision '
-                                             '(o playbook ssot.governance.provision já faz isso).',
-           'role.provision.no_artifact': 'O SSOT não lista nenhum artefato (artifacts[].path) com a imagem '
-                                         '{image}. Acrescente o tar entregue em artifacts, com path, format '
-                                         'e sha256.',
-           'role.provision.rebuild': 'Caminho B aprovado para {id}: reconstruir conforme o SSOT. A '
-                                     'reconstrução não é automática: entregue o tar reconstruído, atualize '
-                                     'artifacts (path, sha256) no SSOT e execute de novo.',
-           'role.provision.interrupted_change': 'O contêiner {container} não existe, mas {kept} guarda os '
-                                                'dados dele: uma mudança de exposição foi interrompida. Nada '
-                                                'foi criado - provisionar agora criaria um servidor vazio '
-                                                'com o nome de produção. Traga-o de volta com: '
-                                                'ansible-playbook ssot.governance.modify -e '
-                                                'ssot_workspace=<workspace> --tags rollback_exposure',
-           'role.provision.blocked': 'Provisionamento bloqueado: decisões sem aprovação sobre {id}: '
-                                     '{decisions} registre a escolha em {file} (decision, option, by, at, '
-                                     'ssot_digest: {digest}) e execute de novo.',
-           'role.provision.not_loadable': 'O artefato {path} ({format}) não é uma imagem que este engine '
-                                          'carregue. Confira artifacts[].format no SSOT e o inventário '
-                                          '(evidência inventory.log).',
-           'role.provision.port_busy': 'A porta {bind}:{port} já está em uso por outro processo. Libere-a ou '
-                                       'escolha outra porta no SSOT (target.ports).',
-           'role.provision.foreign_container': 'O contêiner {container} já existe e pertence a outro '
-                                               'workspace ({owner}). Recriá-lo apagaria os dados dele: '
-                                               'escolha outro nome em target.container ou remova-o de '
-                                               'propósito (docker rm -f {container}).',
-           'role.provision.ports_differ': 'O contêiner {container} publica {published} e o SSOT pede '
-                                          '{wanted}. Mudar a publicação recria o contêiner e os dados dele '
-                                          'estão dentro dele: é uma mudança de exposição '
-                                          '(ssot.governance.modify --tags modify_exposure, com decisão '
-                                          'aprovada); volte o SSOT ao que roda, ou recrie o contêiner de '
-                                          'propósito depois de um snapshot.',
-           'role.provision.nothing': 'nada',
-           'role.provision.convert_changed': 'A conversão mudou as camadas da imagem ({before} → {after}). '
-                                             'Nada foi carregado; confira a evidência convert.log.',
-           'role.provision.convert_ok': 'Conversão conferida: {layers} camada(s) com os mesmos diff_ids.',
-           'role.provision.no_answer': 'O PostgreSQL em {host}:{port} (contêiner {container}) não respondeu '
-                                       'após {retries} tentativas: {error}. Veja `docker logs {container}`.',
-           'role.provision.no_detail': 'sem detalhe',
-           'role.provision.answers': '{container} responde em {host}:{port} ({version})',
-           'role.validate.summary': '{matched} de {total} verificações conferem com o SSOT ({version}).',
-           'role.validate.evidence': 'Evidência: {path}',
-           'role.validate.open': 'Decisões sem aprovação ({count}): {decisions} registre cada escolha em '
-                                 '{file} (decision, option, by, at, ssot_digest: {digest}) e execute de '
-                                 'novo. Detalhes: runbook.json (decisions) e a evidência '
-                                 'validate-{container}.log.',
-           'role.decision_item': '[{id}] {title} ({status});',
-           'role.ingest.already_undone': 'Nada a desfazer: a ingestão registrada em {data} já foi desfeita '
-                                         '(em {undone}). Um segundo rollback apagaria o que foi escrito '
-                                         'desde então.',
-           'role.nothing_to_undo': 'O journal não registra mudança de {subject} neste workspace: nada a '
-                                   'desfazer.',
-           'role.expose.no_trust_change': 'Nenhuma mudança de pg_hba aprovada ({why}). O servidor não foi '
-                                          'alterado.',
-           'role.expose.no_trust_entry': 'nenhuma entrada trust',
-           'role.expose.declined': 'rejeitada ou risco aceito',
-           'role.expose.hba_refused': 'pg_hba.conf não foi alterado: {reason}',
-           'role.expose.still_trust': 'Ainda há trust no pg_hba depois da mudança; o arquivo anterior está '
-                                      'na evidência rollback-pg_hba.json (desfaça com --tags '
-                                      'rollback_pg_hba).',
-           'role.expose.trust_removed': 'Verificado: pg_hba sem trust ({count} linha(s) mudaram); login com '
-                                        'senha funciona.',
-           'role.expose.hba_rollback_failed': 'Rollback de pg_hba incompleto: o arquivo difere do capturado '
-                                              'em rollback-pg_hba.json.',
-           'role.expose.hba_rollback_ok': 'Rollback verificado: pg_hba.conf voltou ao conteúdo capturado.',
-           'role.expose.no_container': 'O contêiner {container} não existe: provisione antes '
-                                       '(ssot.governance.provision).',
-           'role.expose.no_exposure_change': 'Nenhuma mudança de publicação aprovada (ou nada difere do '
-                                             'SSOT). O contêiner não foi alterado.',
-           'role.expose.exposure_differs': 'A nova publicação não confere com o SSOT; o contêiner anterior '
-                                           'está guardado como {kept} (desfaça com --tags '
-                                           'rollback_exposure).',
-           'role.expose.exposure_ok': 'Verificado: {container} publica {published}; o anterior está guardado '
-                                      'como {kept}.',
-           'role.expose.kept_gone': 'O contêiner guardado {kept} não existe mais: não há o que restaurar.',
-           'role.expose.exposure_rollback_failed': 'Rollback incompleto: {ports} (antes: {before})',
-           'role.expose.exposure_rollback_ok': 'Rollback verificado: {container} voltou a publicar {before}.',
-           'role.modify.apply_failed': 'A mudança de configuração não se completou: {error} O servidor pode '
-                                       'ter ficado entre o antes e o depois; os valores anteriores estão na '
-                                       'evidência rollback-settings.json. Confira com ansible-playbook '
-                                       'ssot.governance.validate -e ssot_workspace={workspace} e desfaça com '
-                                       'ansible-playbook ssot.governance.modify -e '
-                                       'ssot_workspace={workspace} --tags rollback.',
-           'role.expose.hba_apply_failed': 'A mudança do pg_hba não se completou: {error} O arquivo anterior '
-                                           'está na evidência rollback-pg_hba.json; desfaça com '
-                                           'ansible-playbook ssot.governance.modify -e '
-                                           'ssot_workspace={workspace} --tags rollback_pg_hba (o servidor '
-                                           'reescreve o arquivo e recarrega).',
-           'role.expose.exposure_apply_failed': 'A republicação não se completou: {error} Os dados estão no '
-                                                'contêiner guardado (rollback-exposure.json diz qual); não '
-                                                'provisione de novo. Traga-o de volta com ansible-playbook '
-                                                'ssot.governance.modify -e ssot_workspace={workspace} --tags '
-                                                'rollback_exposure.',
-           'role.modify.nothing_approved': 'Nenhuma mudança aprovada (rejeitadas ou aceitas como estão: '
-                                           '{declined}). O servidor não foi alterado.',
-           'role.modify.still_deviates': 'Depois da mudança ainda há desvio: {ids}. Os valores anteriores '
-                                         'estão na evidência rollback-settings.json; desfaça com --tags '
-                                         'rollback.',
-           'role.modify.verified': 'Verificado: {ids} conferem com o SSOT.',
-           'role.modify.rollback_failed': 'Rollback incompleto: {found} (esperado {expected})',
-           'role.modify.rollback_ok': 'Rollback verificado: {names} voltaram aos valores anteriores.',
-           'role.snapshot.outside': 'O snapshot {path} fica fora do workspace {workspace}; o teste de '
-                                    'restauração só prova snapshots do próprio workspace (snapshots/<UTC>).',
-           'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook '
-                                 'ssot.governance.snapshot.',
-           'pg.connect.refused': 'O PostgreSQL em {host}:{port} recusou a conexão: nada escuta nessa porta. '
-                                 'O contêiner está rodando e publica essa porta? Confira com docker ps / '
-                                 'docker port e rode ssot.governance.provision; depois rode de novo.',
-           'pg.connect.auth': 'O servidor em {host}:{port} não aceitou o usuário {user} (senha ou regra do '
-                              'pg_hba.conf). Confira a senha na variável que o SSOT indica em '
-                              'target.connection.password e as regras do pg_hba; se uma mudança de pg_hba '
-                              'acabou de rodar, desfaça com --tags rollback_pg_hba.',
-           'pg.connect.timeout': '{host}:{port} não respondeu em {seconds} s (servidor parado, bind '
-                                 'diferente ou firewall). Confira docker ps e o bind em target.ports e rode '
-                                 'de novo.',
-           'pg.connect.nodb': 'O banco {database} não existe em {host}:{port}; confira '
-                              'target.connection.database no SSOT.',
-           'pg.connect.unknown_host': 'O endereço {host} não resolve; confira target.ports[].bind no SSOT.',
-           'pg.connect.other': 'Não foi possível conectar a {host}:{port} como {user} ({error}).',
-           'compared.rows': 'linhas',
-           'compared.rows_content': 'linhas e conteúdo',
-           'decision.option.rollback_anyway': 'desfazer mesmo assim (as mudanças feitas desde então saem do '
-                                              'servidor; ficam no snapshot tirado antes e no contêiner '
-                                              'guardado)',
-           'decision.option.rollback_keep': 'não desfazer: manter o servidor como está',
-           'rollback.title': 'Desfazer {subject} descartaria {count} mudança(s) feita(s) desde então',
-           'rollback.context': 'Desde a mudança de {subject}, o servidor mudou: {changes}',
-           'rollback.risk': 'o que foi escrito desde a mudança deixa de estar no servidor em uso',
-           'rollback.after': 'um snapshot é tirado antes, e nada é removido: o contêiner de agora fica '
-                             'guardado, parado',
-           'rollback.recorded': 'Tabelas do servidor registradas após a mudança de {subject} (base para um '
-                                'rollback).',
-           'rollback.changed': 'Desde a mudança de {subject}: {changes}',
-           'rollback.unchanged': 'Nada mudou nas tabelas desde a mudança de {subject}.',
-           'pgdata.label.now': 'agora',
-           'pgdata.label.target': 'alvo',
-           'pgdata.label.restored': 'restaurado',
-           'pgdata.missing': 'ausente',
-           'pgdata.db_missing': '{database} (banco ausente)',
-           'pgdata.checksum_differs': '{database} {table} (checksum do conteúdo difere, {rows} linhas em '
-                                      'cada)',
-           'pgdata.rows_differ': '{database} {table} (linhas: origem {source}, {label} {other})',
-           'snapshot.verify.failed': 'O snapshot {path} não confere com o manifest: {names}',
-           'snapshot.restore.docker_run': 'docker run {image} falhou: {error}',
-           'snapshot.verify.no_record': 'O journal de {workspace} não registra {path}: o próprio manifest '
-                                        'não é conferido.',
-           'snapshot.verify.ok': '{count} arquivo(s) conferem com o manifest',
-           'snapshot.restore.foreign': 'Já existe um contêiner {name} que não foi criado pelo teste de '
-                                       'restauração deste workspace: nada foi removido. Renomeie-o, ou '
-                                       'escolha outro nome em snapshot_restore_container (variável do play '
-                                       'ou do inventário), e rode de novo.',
-           'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
-           'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada '
-                                        '(image).',
-           'snapshot.restore.not_ready': 'O contêiner novo {name} não respondeu em {seconds} s.',
-           'snapshot.restore.differ': 'As tabelas restauradas diferem da origem: {tables}',
-           'snapshot.restore.ok': '{count} tabela(s) conferem com a origem ({what})',
-           'snapshot.capture.needs_tag': 'image_save precisa de image_tag (o nome da imagem gerada pelo '
-                                         'commit).',
-           'snapshot.capture.disk.no_space': 'Sem espaço no disco para o snapshot {dest}: nada ficou pela '
-                                             'metade (a pasta parcial foi removida). Libere espaço ou aponte '
-                                             'snapshot.destination para outro disco (listado em '
-                                             'paths.allowed_roots) e rode de novo.',
-           'snapshot.capture.disk.read_only': 'O destino do snapshot {dest} está num sistema de arquivos '
-                                              'somente leitura: nada foi gravado. Monte-o com escrita ou '
-                                              'aponte snapshot.destination para outro lugar e rode de novo.',
-           'snapshot.capture.disk.denied': 'Sem permissão para gravar o snapshot em {dest}: nada foi '
-                                           'gravado. Dê permissão de escrita a quem roda o ansible-playbook '
-                                           'ou aponte snapshot.destination para outro lugar.',
-           'snapshot.capture.disk.io': 'Erro ao gravar o snapshot {dest} ({error}): a pasta parcial foi '
-                                       'removida. Confira o disco e rode de novo.',
-           'snapshot.capture.exists': '{dest} já contém um snapshot; snapshots nunca são sobrescritos.',
-           'ingest.load.read_failed': 'A leitura de {source} {database} falhou (saída {rc}): {errors}',
-           'ingest.load.load_failed': 'A carga de {database} em {target} falhou (saída {rc}): {errors}',
-           'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
-           'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
-           'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
-           'ingest.load.nothing': 'Nada aprovado para carregar.',
-           'ingest.rollback.other_target': 'Os dados de rollback são de {recorded}, não de {target}.',
-           'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar '
-                                      '{database}.',
-           'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
-           'ingest.rollback.ok': 'Alvo de volta ao snapshot pré-ingestão: {dropped} banco(s) removido(s), '
-                                 '{restored} restaurado(s), {roles} papel(éis) removido(s).',
-           'ingest.target_not_running': 'O contêiner alvo {container} não está rodando: rode antes '
-                                        'ssot.governance.provision.',
-           'ingest.expected_equal': 'igual à origem',
-           'ingest.actual_equal': 'igual',
-           'verify.altered': 'Registros alterados: {kind} em {where} ({detail}){more}',
-           'verify.more': '; mais {count} problema(s)',
-           'hitl.answer_incomplete': 'answers[{n}] precisa de decision (uma das decisões dadas), option e '
-                                     'approved_by.',
-           'recorder.contract': 'ssot.governance.runbook: {module} ({task}) devolveu registros fora do '
-                                'contrato (schemas/result.schema.json), que não foram guardados: {problems}. '
-                                'ESTA EXECUÇÃO NÃO ESTÁ TODA REGISTRADA; avise os mantenedores da coleção.',
-           'rollback.lookup.subject': "ssot.governance.rollback: não há o assunto '{subject}'; use um de "
-                                      '{subjects}.',
-           'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. ESTA EXECUÇÃO NÃO ESTÁ TODA '
-                                    'REGISTRADA no workspace.',
-           'recorder.could_not_record': 'não foi possível registrar {event}',
-           'recorder.cannot_open': 'não foi possível abrir os registros do workspace',
-           'recorder.no_writer': 'ssot.governance.runbook: sem processo gravador ({error}); gravando neste '
-                                 'processo',
-           'recorder.busy': 'o workspace {workspace} está em uso por outra execução ({holder}). Espere ela '
-                            'terminar, ou pare-a; duas execuções no mesmo workspace misturariam seus '
-                            'registros.',
-           'recorder.cannot_create': 'não foi possível criar o workspace {workspace}: {error}',
-           'recorder.kind.symlink': 'um link simbólico',
-           'recorder.kind.fifo': 'uma FIFO',
-           'recorder.kind.socket': 'um socket',
-           'recorder.kind.device': 'um dispositivo',
-           'recorder.kind.folder': 'uma pasta (onde se espera um arquivo)',
-           'recorder.kind.file': 'um arquivo (onde se espera uma pasta)',
-           'recorder.kind.outside': 'um caminho para fora do workspace',
-           'recorder.kind.unknown': 'algo que não se pode ler',
-           'recorder.unsafe_path': '{path} no workspace é {kind}, não um arquivo ou pasta comum; o recorder '
-                                   'não segue links nem grava fora do workspace. Remova-o (ou troque-o pelo '
-                                   'arquivo de verdade) e rode de novo',
-           'recorder.journal_failed': 'não foi possível gravar a linha {kind} do journal ({error}); o '
-                                      'journal voltou à última linha inteira. Libere espaço no disco do '
-                                      'workspace e rode de novo',
-           'recorder.unsealed': 'esta execução não foi selada: o SSOT exige selos (hitl.require_seals) e o '
-                                'recorder não tem chave de selo (opção seal_key, SSOT_SEAL_KEY ou '
-                                '[ssot_governance] seal_key); verify vai apontar estas linhas',
-           'recorder.seal_failed': 'não foi possível selar o journal ({error}); verify vai apontar estas '
-                                   'linhas como sem selo',
-           'recorder.incomplete': 'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA (disco cheio, somente leitura ou '
-                                  'caminho inseguro no workspace; veja os avisos acima). A execução termina '
-                                  'com erro; corrija a causa e rode de novo: a próxima execução repara o '
-                                  'workspace e registra o que reparou',
-           'recorder.repaired': 'workspace reparado após uma interrupção: {completed} arquivo(s) '
-                                'terminado(s) de gravar, {removed} arquivo(s) temporário(s) removido(s) '
-                                '(registrado no journal)',
-           'recorder.dead_run': 'a execução {run} ({playbook}) morreu sem terminar, durante: {during}. '
-                                'Confira o estado que ela deixou (o runbook e o painel a mostram '
-                                'interrompida) antes de seguir; uma mudança pode ter ficado pela metade.',
-           'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
-           'recorder.unreadable_line': 'a linha {line} do journal não pode ser lida ({error}); rode '
-                                       'ssot.governance.verify',
-           'recorder.view_altered': '{name} diferia da versão que o journal registrou; guardado como {kept}',
-           'recorder.writer_failed': 'o processo gravador do recorder falhou; veja as mensagens acima',
-           'recorder.writer_timeout': 'o processo gravador do recorder não terminou em {seconds} s',
-           'secret.env_missing': 'referência de segredo {where} -> env {name}: a variável de ambiente não '
-                                 'está definida no controlador; exporte {name}=... antes de rodar (AWX: '
-                                 'acrescente-a por uma credencial)',
-           'secret.var_missing': 'referência de segredo {where} -> var {name}: a variável não está definida; '
-                                 'passe-a com -e @vault.yml ou por uma credencial do AWX',
-           'secret.bad_reference': 'ssot.governance.secret espera uma referência ({env: NOME} ou {var: '
-                                   'NOME}) ou um mapeamento delas, recebeu {type}',
-           'sig.no_ssh_keygen': 'ssh-keygen não foi encontrado nesta máquina: sem ele nenhuma assinatura '
-                                'pode ser conferida nem feita; instale o OpenSSH cliente (Debian: apt-get '
-                                'install openssh-client)',
-           'sig.cannot_run': 'não foi possível executar {tool}: {error}',
-           'sig.signers_unreadable': 'o arquivo de signatários permitidos {file} (hitl.allowed_signers do '
-                                     'SSOT) não pode ser lido ({error}); nenhuma assinatura é aceita até que '
-                                     'ele seja corrigido',
-           'sig.key_unreadable': 'a chave {file} não pode ser lida ({error})',
-           'sig.sign_failed': 'ssh-keygen não assinou ({error})',
-           'sig.refused.malformed': 'a assinatura não é uma assinatura SSH legível (-----BEGIN SSH '
-                                    'SIGNATURE-----)',
-           'sig.refused.namespace': 'a assinatura é para o uso {namespace}, não {want}',
-           'sig.refused.content': 'a assinatura não confere com o conteúdo: decisão, opção, digest do SSOT, '
-                                  'quem aprovou, datas ou motivo foram alterados depois de assinados, ou ela '
-                                  'é de outra aprovação (reuso)',
-           'sig.refused.unknown_key': 'a chave que assinou ({key}) não está no arquivo de signatários '
-                                      'permitidos',
-           'sig.refused.other_principal': 'a chave que assinou ({key}) é de {principal}, não de quem a '
-                                          'aprovação diz ter aprovado',
-           'sig.refused.expired_key': 'a chave que assinou ({key}) venceu em {until} (valid-before, linha '
-                                      '{line} dos signatários)',
-           'sig.refused.early_key': 'a chave que assinou ({key}) só vale a partir de {since} (valid-after, '
-                                    'linha {line} dos signatários)',
-           'sig.refused.not_allowed': 'a chave que assinou ({key}) não é permitida para {namespace} (linha '
-                                      '{line} dos signatários)',
-           'approval.refused.unsigned': '{source} não vale: o SSOT exige aprovações assinadas '
-                                        '(hitl.require_signatures) e esta não tem assinatura; assine-a com '
-                                        'ansible-playbook ssot.governance.approve',
-           'approval.refused.signature': '{source} não vale: {why}',
-           'approval.refused.no_signers': '{source} não vale: traz uma assinatura, mas o SSOT não indica '
-                                          'hitl.allowed_signers para conferi-la',
-           'approval.refused.unverifiable': '{source} não vale: a assinatura não pôde ser conferida ({why})',
-           'engine.failed': 'docker {command} falhou: {error}',
-           'engine.unreadable': 'docker {kind} inspect {name}: a resposta não é JSON ({answer})',
-           'engine.no_object': 'docker {kind} inspect {name}: não existe esse {kind}',
-           'engine.exited': 'docker {command} terminou com {rc}: {error}',
-           'pgdata.psql_failed': 'psql em {container} ({database}): {error}',
-           'snapshot.error.restore': 'a restauração pelo psql terminou com {rc}: {errors}',
-           'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
-           'ingest.reason.no_container': 'o contêiner {name} não existe',
-           'ingest.reason.not_running': 'o contêiner {name} existe mas não está rodando',
-           'ingest.reason.no_database': 'banco(s) ausente(s) em {container}: {names}',
-           'ingest.reason.old_pg_dump': 'o pg_dump em {container} ({version}) é mais antigo que o servidor '
-                                        'de origem {server}: use um contêiner com as ferramentas cliente '
-                                        '{major} ou mais novas',
-           'ingest.reason.old_pg_restore': 'o pg_restore em {container} ({version}) é mais antigo que o '
-                                           'pg_dump ({dump})',
-           'ingest.reason.tool_missing': '{tool} não encontrado',
-           'ingest.reason.no_file': 'nenhum arquivo em {path}',
-           'ingest.reason.folder_not_dump': '{path} é uma pasta sem toc.dat (não é um pg_dump -Fd)',
-           'ingest.reason.format_differs': 'o SSOT diz {expected}, o arquivo é {found}',
-           'ingest.reason.one_database': 'uma fonte do tipo dump nomeia exatamente um banco de destino '
-                                         '(databases: [nome])',
-           'ingest.reason.no_answer': '{host}:{port} não responde ({error})',
-           'ingest.reason.unreadable': 'não foi possível ler a fonte: {error}',
-           'ingest.note.connection': 'alcançável; a ingestão a partir de uma conexão ainda não é suportada '
-                                     '(rode a fonte como contêiner ou entregue um arquivo de dump)',
-           'ingest.note.rows_only': 'só contagem de linhas: origem {source} e destino {target} têm versões '
-                                    'majoritárias diferentes (a forma em texto de alguns tipos difere)',
-           'ingest.note.dump_present': 'o banco existe no destino; uma fonte de dump só é carregada num '
-                                       'banco que não existe lá',
-           'ingest.error.copy': 'a cópia de {path} para {container} falhou: {error}',
-           'ingest.error.globals': 'pg_dumpall --globals-only em {container} falhou: {error}',
-           'ingest.error.roles': 'a criação de papéis em {container} falhou: {error}',
-           'ingest.error.uid': 'não foi possível saber qual uid roda em {container}: {error}',
-           'ingest.compared.dump': 'só erros de restauração (um arquivo de dump)',
-           'ingest.expected.found': 'encontrada',
-           'ingest.actual.missing': 'ausente: {reason}',
-           'check.description.version': 'versão majoritária do servidor',
-           'check.description.setting': 'parâmetro {name}',
-           'check.description.exposure': 'portas publicadas (target.ports)',
-           'check.description.artifact': 'artefato {id}: {field}',
-           'check.expected.rows': '{count} linha(s)',
-           'check.expected.in': 'um de {values}',
-           'check.expected.regex': 'casa com /{pattern}/',
-           'check.expected.not_empty': 'não vazio',
-           'check.expected.version': 'versão {range}',
-           'check.expected.contains': 'contém {values}',
-           'check.error.one_statement': "um comando por verificação (há ';' no meio): divida em duas "
-                                        'verificações',
-           'check.error.expectation': 'expectativa {value}: use um valor simples, ou um de {operators} como '
-                                      'única chave',
-           'check.error.psycopg2': 'o psycopg2 não está instalado no alvo: pip install psycopg2-binary',
-           'check.error.regex': 'regex inválida {value}: {error}',
-           'check.error.version_range': 'version_range {value}: {error}',
-           'check.error.setting_name': '{name} não é nome de parâmetro',
-           'check.error.query': '{error}',
-           'version.error.boolean': 'uma versão não é booleano',
-           'version.error.empty': 'versão vazia',
-           'version.error.unreadable': 'não foi possível ler {value}',
-           'version.error.invalid': 'não é uma versão: {value}',
-           'artifact.error.missing_member': '{name} está listado mas falta no arquivo',
-           'artifact.error.member_size': '{name} não é um arquivo regular pequeno ({size} bytes)',
-           'artifact.error.member_json': '{name} não é JSON válido: {error}',
-           'artifact.error.no_image': 'o manifest.json não tem nenhuma imagem',
-           'artifact.error.bad_entry': 'manifest.json: uma entrada não é um objeto',
-           'artifact.error.index': 'o index.json nomeia {digest}, que o arquivo não contém',
-           'artifact.error.tar': 'arquivo tar danificado: {error}',
-           'artifact.note.directory': 'um diretório; artefatos são arquivos (um dump em formato diretório é '
-                                      'uma fonte, não um artefato)',
-           'size.invalid': '{value} não é um tamanho (use 10GiB, 500MB ou um número de bytes)',
-           'plan.skip.operator': 'o SSOT dá um operador (in, regex, contains ...), não um valor',
-           'plan.skip.command_line': 'definido na linha de comando do contêiner (target.server_args): mude o '
-                                     'server_args do SSOT e provisione de novo',
-           'plan.skip.internal': 'fixado quando o servidor foi compilado ou inicializado (contexto internal)',
-           'recorder.unterminated': 'não terminou; encontrada pela execução {run} (processo morto?)',
-           'approvals.launcher_invalid': 'ssot_approvals: {error}',
-           'verify.detail.no_journal': 'não há journal no workspace',
-           'verify.detail.torn': 'a última linha está incompleta',
-           'verify.detail.not_json': 'não é JSON: {error}',
-           'verify.detail.not_object': 'não é um objeto JSON',
-           'verify.detail.sequence': 'sequência {found} onde se esperava {due} (linha removida ou '
-                                     'acrescentada)',
-           'verify.detail.prev': 'não segue a linha {line} (linha removida, acrescentada ou alterada)',
-           'verify.detail.hash': 'o conteúdo não confere com o hash',
-           'verify.detail.view_kept': 'encontrada alterada em {at}, guardada como {kept}',
-           'verify.detail.named_at': 'citado em {at}',
-           'verify.detail.sha_differs': 'o sha256 difere de {at}',
-           'verify.detail.not_named': 'não citado pelo journal',
-           'verify.detail.view_differs': 'difere da versão registrada em {at}',
-           'verify.detail.no_signers': 'o journal está selado mas o SSOT não indica hitl.allowed_signers '
-                                       'para conferir os selos',
-           'verify.detail.seal_unproven': '{why} (chave {key}): as linhas que ele diz selar não estão '
-                                          'provadas',
-           'verify.detail.seal_malformed': 'selo malformado',
-           'verify.detail.seal_rewritten': 'difere do que o selo da linha {line} (por {key}) assinou: o '
-                                           'histórico foi reescrito',
-           'verify.detail.unsealed': 'as linhas {lines} não são cobertas por nenhum selo válido',
-           'verify.detail.snapshot_taken': 'tirado em {at}',
-           'verify.detail.snapshot_listed': 'listado no seu manifest',
-           'verify.detail.snapshot_altered': 'o sha256 difere do seu manifest (tirado em {at})',
-           'verify.detail.snapshot_extra': 'não está no seu manifest',
-           'verify.detail.snapshot_unreadable': '{error}',
-           'artifact.note.also_oci': 'também um layout de imagem OCI (index.json + oci-layout)',
-           'artifact.note.tar_unknown': 'um arquivo tar sem manifest.json (docker-archive) nem oci-layout + '
-                                        'index.json',
-           'artifact.note.binary': 'arquivo binário de formato desconhecido',
-           'artifact.note.sql_no_header': 'comandos SQL sem o cabeçalho do pg_dump',
-           'artifact.note.text_unknown': 'arquivo de texto de formato desconhecido',
-           'sig.why.timeout': 'não respondeu a tempo',
-           'sig.why.not_regular': 'não é um arquivo regular',
-           'sig.why.too_large': 'maior que 256 KiB',
-           'sig.why.not_found': 'não encontrado',
-           'sig.why.not_public_key': 'não é uma chave pública SSH',
-           'approve.malformed_decision': 'a decisão {id} está malformada (suas opções não são uma lista de '
-                                         'ids)',
-           'recorder.no_workspace_host': 'sem workspace para o host {host}: defina a variável de host '
-                                         'ssot_workspace no inventário (a pasta do controlador com o '
-                                         'ssot.yml desse ambiente) ou, para um único ambiente, -e '
-                                         'ssot_workspace=<pasta>. Esse host não roda; os outros seguem.',
-           'fleet.bad_workspace': 'o ssot_workspace do host {host} não pôde ser resolvido: {error}',
-           'fleet.shared_workspace': 'os hosts {hosts} apontam para o mesmo workspace {workspace}: cada '
-                                     'ambiente precisa do seu (um ssot.yml, um journal, uma trava). Dê a '
-                                     'cada host o seu ssot_workspace no inventário; nenhum desses hosts '
-                                     'roda.',
-           'fleet.no_hosts': "nenhum ambiente para governar: o padrão de hosts '{pattern}' não corresponde a "
-                             'nenhum host do inventário. Coloque os hosts no grupo {group} do inventário '
-                             '(por exemplo, [{group}] e uma linha por host com ssot_workspace=<pasta>), ou '
-                             'rode com -e ssot_hosts=<grupo ou host>. O exemplo '
-                             'examples/legacy-pg/inventory.ini mostra um grupo com o controlador.',
-           'fleet.no_hosts_limit': "nenhum ambiente para governar: o padrão de hosts '{pattern}' com --limit "
-                                   '{limit} não corresponde a nenhum host do inventário. Confira o --limit, '
-                                   'ou coloque os hosts no grupo {group} (ou rode com -e ssot_hosts=<grupo '
-                                   'ou host>).',
-           'fleet.refused': 'o registrador não abriu o workspace deste host, e nada roda nele: {reason}',
-           'preflight.python_module': 'falta o módulo Python {module} em {python} (instale-o nesse host, por '
-                                      'exemplo python3-{module} no Debian)',
-           'preflight.no_docker_cli': 'falta o cliente Docker (o comando docker não está no PATH desse host)',
-           'preflight.no_engine': 'o Docker desse host não responde ao usuário da conexão ({error}); o '
-                                  'usuário precisa de acesso ao socket do engine',
-           'preflight.target_dir': 'a pasta {path} (target.dir do SSOT) não pode ser criada nem escrita: '
-                                   '{existing} não é uma pasta gravável',
-           'preflight.failed': 'o host {host} não está pronto; falta: {lacks}. Nada foi alterado nele.',
-           'preflight.ok': 'o host {host} tem o que esta fase precisa',
-           'preflight.no_python': 'o host {host} não tem o Python {python} (os módulos da coleção rodam '
-                                  'nele): instale python3 nesse host, ou aponte ansible_python_interpreter '
-                                  'para o Python que ele tem. Nada foi alterado nele.',
-           'preflight.needs_target_dir': 'o host {host} é alcançado por {connection}, e o SSOT não diz onde '
-                                         'ficam nele os artefatos e os snapshots: defina target.dir (uma '
-                                         'pasta absoluta nesse host) no ssot.yml.',
-           'role.provision.delivery_differs': 'a cópia de {path} no host {host} não confere com o artefato '
-                                              'inspecionado no controlador: sha256 esperado {expected}, '
-                                              'obtido {actual}. Nada foi carregado; confira o disco e a rede '
-                                              'desse host e rode de novo.',
-           'role.provision.delivered': '{path} no host {host} confere com o controlador (sha256 {sha256}; '
-                                       'copiado agora: {copied})',
-           'fleet.title': 'Frota: {count} ambiente(s)',
-           'fleet.generated': 'Gerado em {at} (UTC), a partir do painel de cada ambiente.',
-           'fleet.col.host': 'Host e projeto',
-           'fleet.col.milestones': 'Marcos (fase e estado)',
-           'fleet.col.pending': 'Decisões pendentes',
-           'fleet.col.deviations': 'Desvios',
-           'fleet.col.last_run': 'Última execução',
-           'fleet.col.panel': 'Painel',
-           'fleet.none': 'nenhuma',
-           'fleet.run': '{playbook}: {status} ({at})',
-           'fleet.open_panel': 'abrir o painel do ambiente',
-           'recorder.no_such_workspace': 'o workspace {workspace} não existe: confira o ssot_workspace desse '
-                                         'host (ou crie o workspace com o ssot.yml do ambiente; '
-                                         'scripts/init_workspace.py faz isso a partir do exemplo). Nada foi '
-                                         'criado nele.',
-           'store.unknown': 'armazenamento de registros desconhecido: {kind} (opção store do callback, '
-                            'SSOT_STORE); use um destes: {kinds}',
-           'store.no_driver': 'o armazenamento postgresql precisa do psycopg2 no controlador (no ambiente de '
-                              'execução do AWX): instale psycopg2-binary no Python do ansible-playbook.',
-           'store.no_dsn': 'o armazenamento postgresql lê o DSN do banco de registros da variável de '
-                           "ambiente {env}, que não está definida. Exporte {env}='host=... port=5432 "
-                           "dbname=... user=... password=...' (no AWX: um tipo de credencial que a injeta; "
-                           'docs/awx.md). O DSN nunca vai em arquivo.',
-           'store.unreachable': 'não foi possível conectar ao banco de registros (DSN em ${env}): {error}. '
-                                'Nada foi executado: corrija o DSN ou o servidor e rode de novo.',
-           'store.lost': 'a conexão com o banco de registros do ambiente {namespace} caiu: {error}',
-           'store.export_diverges': 'a pasta {folder} já tem um journal.jsonl que não é o começo dos '
-                                    'registros de {namespace} no banco: seriam registros de outra história, '
-                                    'e a exportação não os sobrescreve. Exporte para uma pasta vazia (ou sem '
-                                    'journal.jsonl).',
-           'recorder.store_lost_run': 'o banco de registros caiu durante a execução, que para aqui (veja a '
-                                      'mensagem acima). O que foi gravado está inteiro (transações); a '
-                                      'próxima execução marca esta como interrompida e diz o que ela fazia. '
-                                      'Restabeleça o banco e rode de novo.',
-           'export.not_postgresql': 'ssot.governance.export lê o armazenamento postgresql, e esta execução '
-                                    'usa {kind}: os registros já estão na pasta do workspace. Para exportar '
-                                    'do banco, defina SSOT_STORE=postgresql (ou [ssot_governance] store = '
-                                    'postgresql no ansible.cfg) e a variável do DSN.',
-           'export.done': 'Registros de {namespace} exportados para {folder}: {lines} linhas do journal, '
-                          '{files} arquivos.'},
- 'en': {'demo.summary.title': 'ssot.governance demo summary',
+MESSAGES = {
+    'pt-BR': {
+        'demo.summary.title': 'Resumo da demonstração ssot.governance',
+        'demo.summary.ssot': 'SSOT: {path} ({digest})',
+        'demo.summary.server': 'Servidor: contêiner {container} em {endpoint} — {version}',
+        'demo.summary.read_only': 'Sessão somente leitura confirmada pelo servidor: {value}',
+        'demo.summary.counts': 'Verificações: {total}; conferem: {matched}; desvios: {deviations}',
+        'demo.summary.check': '  [{mark}] {id}: esperado {expected}, obtido {actual}',
+        'demo.summary.evidence': 'Evidências: {log} e {json}',
+        'demo.summary.people': (
+            'Para pessoas: {page} (abra no navegador), {checklist} (conferência à mão) e {log} (o que a última '
+            'execução fez)'
+        ),
+        'demo.summary.records': 'Registros: {runbook}, {panel} e {journal}',
+        'demo.summary.ok': 'Tudo confere com o SSOT.',
+        'demo.summary.deviations': 'Há desvios em relação ao SSOT: registre uma decisão antes de seguir.',
+        'demo.summary.no_evidence': (
+            'Nenhuma evidência de validação encontrada em {workspace}; a validação não chegou a rodar.'
+        ),
+        'demo.summary.milestones': 'Marcos do painel (project-panel.json):',
+        'demo.summary.milestone': '  Fase {phase} — {title}: {status} ({evidence} evidência(s))',
+        'demo.summary.findings': 'Achados a acompanhar ({count}):',
+        'demo.summary.pending': 'Decisões pendentes: {ids} (registre em approvals.yml)',
+        'status.pending': 'pendente',
+        'status.in_progress': 'em andamento',
+        'status.done': 'concluído',
+        'status.blocked': 'bloqueado',
+        'status.failed': 'falhou',
+        'status.skipped': 'ignorado',
+        'demo.summary.decision': 'Decisão {id}: {status} por {by} (opção {option}; {signature})',
+        'decision.signed': 'assinada, chave {key}',
+        'decision.unsigned': 'sem assinatura',
+        'decision.status.pending': 'pendente',
+        'decision.status.approved': 'aprovada',
+        'decision.status.rejected': 'rejeitada',
+        'decision.status.expired': 'expirada',
+        'demo.summary.snapshot': 'Snapshot: {path} ({files} arquivos, conferidos com o manifest.json)',
+        'demo.summary.ingest': (
+            'Ingestão: {database} de {source} ({method}): {tables} tabela(s) iguais à fonte ({what}) — {log}'
+        ),
+        'demo.summary.restore': (
+            'Restauração de teste: {tables} tabela(s) comparadas com a origem; divergências: {mismatches}'
+        ),
+        'word.yes': 'sim',
+        'word.no': 'não',
+        'ssot.invalid': 'SSOT inválido ({count} problema(s)):',
+        'ssot.where.line': '{file}, linha {line}, em {pointer}',
+        'ssot.where.noline': '{file}, em {pointer}',
+        'ssot.how_to_fix': 'Como corrigir: {fix}',
+        'ssot.load.not_found': 'arquivo não encontrado. Informe o workspace com -e ssot_workspace=<pasta com ssot.yml>',
+        'yaml.unreadable': 'não foi possível ler o arquivo ({error})',
+        'yaml.not_regular': 'não é um arquivo comum (pasta, FIFO ou dispositivo); aponte para um arquivo YAML',
+        'yaml.too_large': 'o arquivo tem {size} bytes, mais que o limite de {limit}',
+        'yaml.binary': 'conteúdo binário (bytes NUL); o arquivo deve ser texto YAML ou JSON',
+        'yaml.not_utf8': 'não é texto UTF-8 (byte {offset}); salve o arquivo em UTF-8',
+        'yaml.syntax': 'erro de sintaxe YAML: {problem}',
+        'yaml.duplicate_key': "chave '{key}' repetida (a primeira está na linha {first}); mantenha só uma",
+        'yaml.key_not_text': 'uma chave de mapeamento deve ser texto',
+        'yaml.too_many_nodes': (
+            'o documento se expande para mais de {limit} valores (âncoras e aliases repetidos?); escreva-o sem '
+            'multiplicar aliases'
+        ),
+        'yaml.too_deep': 'aninhamento mais fundo que {limit} níveis; simplifique a estrutura',
+        'yaml.recursive_alias': 'alias recursivo (um valor que contém a si mesmo); remova o alias',
+        'yaml.value': (
+            'valor que não pode ser lido ({problem}: número com milhares de dígitos ou data fora do intervalo?); '
+            'escreva-o entre aspas'
+        ),
+        'ssot.load.empty': 'arquivo vazio; comece por examples/legacy-pg/ssot.yml',
+        'ssot.load.not_mapping': (
+            'o nível de cima deve ser um mapeamento de seções (metadata, artifacts, target, ...), encontrado {kind}'
+        ),
+        'ssot.schema.required': "falta o campo obrigatório '{name}'",
+        'ssot.schema.additional': "chave desconhecida '{name}'; aceitas aqui: {allowed}",
+        'ssot.schema.type': 'esperado {expected}, encontrado {actual} ({value})',
+        'ssot.schema.enum': 'valor {value} não é aceito; use um de: {allowed}',
+        'ssot.schema.const': 'esperado {expected}, encontrado {value}',
+        'ssot.schema.pattern': 'valor {value} fora do formato esperado',
+        'ssot.schema.minimum': '{value} é menor que o mínimo {limit}',
+        'ssot.schema.maximum': '{value} é maior que o máximo {limit}',
+        'ssot.schema.min_items': 'a lista precisa de pelo menos {limit} item(ns)',
+        'ssot.schema.min_length': 'o texto não pode ser vazio',
+        'ssot.schema.property_name': 'nome {name} inválido',
+        'ssot.schema.any_of': 'valor {value} não tem nenhuma das formas aceitas',
+        'ssot.schema.secret_literal': 'valor literal onde se exige uma referência de segredo (o valor não é mostrado)',
+        'ssot.schema.other': '{detail}',
+        'ssot.check.duplicate_id': "id '{id}' repetido (já usado em {other})",
+        'ssot.check.version_constraint': 'versão ou faixa inválida {value} ({detail})',
+        'ssot.check.path_outside': 'o caminho {value} fica fora do workspace (links seguidos)',
+        'ssot.check.regex': 'expressão regular inválida {value}: {detail}',
+        'ssot.fix.path_outside': (
+            'coloque o arquivo dentro do workspace (a pasta do ssot.yml), ou liste a pasta dele em paths.allowed_roots'
+        ),
+        'ssot.fix.required': "acrescente '{name}' (referência de campos: docs/ssot.md)",
+        'ssot.fix.additional': 'remova a chave ou corrija o nome (erro de digitação?)',
+        'ssot.fix.duplicate_id': 'dê a cada item um id único',
+        'ssot.fix.version_constraint': "use '10', '9.4' ou uma faixa como '>=9.4,<11'",
+        'ssot.fix.regex': 'corrija a expressão (sintaxe de re do Python)',
+        'ssot.check.signers_missing': (
+            '{key} é true, mas hitl.allowed_signers não indica o arquivo de signatários que confere as assinaturas'
+        ),
+        'ssot.check.signers_unreadable': 'o arquivo de signatários {value} não pode ser lido ({detail})',
+        'ssot.fix.allowed_signers': (
+            'indique em hitl.allowed_signers um arquivo allowed_signers do OpenSSH (caminho relativo ao SSOT, dentro '
+            'do workspace), uma linha por chave: "principal namespaces=\\"approval@ssot.governance\\" ssh-ed25519 '
+            'AAAA..."'
+        ),
+        'ssot.fix.approval_validity': (
+            'um número inteiro de 1 a 9999 e a unidade m, h, d ou w (ex.: 12h, 7d); nunca zero: toda aprovação expira'
+        ),
+        'ssot.fix.sha256': 'escreva os 64 dígitos hexadecimais minúsculos que `sha256sum <arquivo>` imprime',
+        'ssot.fix.container_name': "use letras, dígitos, '_', '.' ou '-', começando por letra ou dígito",
+        'ssot.fix.bind': 'escreva um endereço IP, como 127.0.0.1',
+        'ssot.fix.id': "use letras minúsculas, dígitos, '_', '.' ou '-'",
+        'ssot.fix.setting_name': 'use um nome de parâmetro do PostgreSQL, como wal_level',
+        'ssot.fix.secret_ref': (
+            'escreva uma referência, como {env: SSOT_PG_PASSWORD} ou {var: nome_da_variavel}, nunca o segredo'
+        ),
+        'ssot.fix.expectation': (
+            "use um valor simples ou um só operador: {equals: v}, {in: [a, b]}, {regex: '...'}, {not_empty: true}, "
+            "{contains: item}, {version_range: '>=9.4,<11'}"
+        ),
+        'type.string': 'texto',
+        'type.integer': 'número inteiro',
+        'type.number': 'número',
+        'type.boolean': 'booleano',
+        'type.object': 'mapeamento',
+        'type.array': 'lista',
+        'type.null': 'nulo',
+        'milestone.0': 'Inicialização (SSOT e governança)',
+        'milestone.1': 'Inventário dos artefatos entregues',
+        'milestone.2': 'Provisionamento',
+        'milestone.3': 'Validação (SSOT)',
+        'milestone.4': 'Exposição e conectividade',
+        'milestone.5': 'Ingestão de dados',
+        'milestone.6': 'Snapshot replicável',
+        'constraint.ssot_first': 'O SSOT ({path}) é a referência; divergências viram desvios com decisão.',
+        'constraint.hitl': (
+            'Fora do SSOT só com aprovação explícita de uma pessoa nomeada: autenticação/pg_hba.conf, SSL, portas, '
+            'proxy, ALTER SYSTEM, pacotes, ingestão{extra}.'
+        ),
+        'constraint.validate_read_only': (
+            'Validar é somente leitura; mudanças só em plays MODIFY (tags never + modify) com plano, rollback, '
+            'aplicação e verificação.'
+        ),
+        'constraint.exposure': 'Exposição permitida: binds {binds}; autenticação {auth}; SSL obrigatório: {ssl}.',
+        'next.failed_step': 'Corrigir a falha e executar de novo: {step} ({host}: {msg})',
+        'next.pending_decision': 'Decidir: {id} — {title} (registre em approvals.yml)',
+        'next.blocked_milestone': 'Desbloquear: {title}',
+        'next.interrupted': 'A execução {run} foi interrompida ({reason}); execute de novo para retomar.',
+        'next.pending_step': 'Executar: {step}',
+        'decision.option.use_delivered': 'A: usar o artefato entregue',
+        'decision.option.rebuild': 'B: reconstruir conforme o SSOT',
+        'decision.option.convert': 'Converter o layout OCI para docker-archive com skopeo (mesmas camadas; registrado)',
+        'decision.option.accept': 'B: aceitar o valor encontrado (e atualizar o SSOT)',
+        'decision.option.fix': 'A: corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
+        'decision.option.accept_risk': 'B: aceitar o risco, registrado, por prazo definido',
+        'decision.option.remediate': 'A: corrigir (play MODIFY, com plano e rollback)',
+        'decision.how_to_approve': (
+            'em {path}: - decision: {id}, option: <{options}>, approved_by: <seu nome>, approved_at: <UTC ISO 8601>, '
+            'ssot_digest: {digest} (opcional: reason, expires_at)'
+        ),
+        'decision.pending_list': 'Decisões pendentes ({count}): {ids}. Registre-as em {path} e execute de novo.',
+        'decision.rejected_list': 'Decisões rejeitadas ({count}): {ids}. O caminho não foi aprovado; revise o SSOT.',
+        'inventory.title.presence': 'Artefato {id} não encontrado ({path})',
+        'inventory.title.format': 'Artefato {id}: entregue em {actual}, o SSOT prevê {expected}',
+        'inventory.title.sha256': 'Artefato {id}: sha256 diferente do SSOT',
+        'inventory.title.image': 'Artefato {id}: traz a imagem {actual}, o SSOT prevê {expected}',
+        'inventory.title.engine': 'Artefato {id}: o engine Docker {version} não carrega {format}',
+        'inventory.context': 'Inventário de {path}: o SSOT prevê {expected}, foi entregue {actual}.',
+        'inventory.context.engine': (
+            'O engine Docker {version} (store clássico) carrega só docker-archive e o artefato {path} é {format}. '
+            'Converter com skopeo mantém as camadas (diff_ids conferidos e registrados); reconstruir segue o SSOT.'
+        ),
+        'inventory.risk': (
+            'Usar o entregue sobe algo diferente do especificado; a validação (fase 3) mostra as diferenças.'
+        ),
+        'inventory.rollback': 'O inventário não altera nada; a decisão só escolhe o caminho do provisionamento.',
+        'inventory.summary': (
+            '{count} artefato(s) inventariado(s); desvios: {deviations}; decisões pendentes: {pending}.'
+        ),
+        'validate.deviation.title': 'Desvio {id}: esperado {expected}, obtido {actual}',
+        'validate.deviation.context': (
+            'Na sessão somente leitura, `{sql}` respondeu {actual}; o SSOT espera {expected}.'
+        ),
+        'validate.deviation.risk': 'Aceitar deixa o ambiente diferente do especificado; corrigir altera o servidor.',
+        'validate.deviation.rollback': 'A correção (play MODIFY) guarda o valor anterior para o rollback.',
+        'validate.finding.context': '{explain}',
+        'finding.client_old.title': '{tool} {client} é mais antigo que o servidor {server}',
+        'finding.client_old.explain': (
+            '{tool} ({where}) deve ter a versão principal do servidor ou mais nova: com {client} contra um servidor '
+            '{server} o dump falha ou fica incompleto. Use um {tool} >= {server}.'
+        ),
+        'finding.client_psql_old.title': 'psql {client} é mais antigo que o servidor {server}',
+        'finding.client_psql_old.explain': (
+            'psql ({where}) funciona, mas comandos \\d podem falhar contra um servidor mais novo.'
+        ),
+        'finding.client_unsupported.title': '{tool} {client} não suporta servidores {server}',
+        'finding.client_unsupported.explain': (
+            '{tool} ({where}) só despeja servidores a partir de 9.2; use um {tool} da época do servidor.'
+        ),
+        'finding.client_unknown.title': 'Versão de {tool} não identificada',
+        'finding.client_unknown.explain': '{tool} ({where}) não respondeu com uma versão: {detail}.',
+        'finding.exposure_public.title': 'Porta publicada em {bind}:{port} (exposição pública)',
+        'finding.exposure_public.explain': (
+            'Qualquer máquina que alcance este host conecta no PostgreSQL. O SSOT permite os binds {allowed}: publique '
+            'em 127.0.0.1 ou registre a exposição no SSOT (exposure.allowed_binds).'
+        ),
+        'finding.exposure_allowed.title': 'Porta publicada em {bind}:{port}, permitida pelo SSOT',
+        'finding.exposure_allowed.explain': (
+            'O SSOT permite este bind (exposure.allowed_binds); confira firewall e autenticação.'
+        ),
+        'finding.listen_all.title': "listen_addresses='{value}' com porta publicada",
+        'finding.listen_all.explain': (
+            'O servidor aceita conexões em todas as interfaces do contêiner; a proteção depende só do bind da porta '
+            'publicada ({binds}).'
+        ),
+        'finding.trust.title': 'Entrada trust no pg_hba ({count})',
+        'finding.trust.explain': 'Quem alcança o servidor entra sem senha por estas linhas do pg_hba.conf: {lines}.',
+        'finding.hba_unreadable.title': 'pg_hba não pôde ser lido',
+        'finding.hba_unreadable.explain': 'É preciso um superusuário para ler as regras de autenticação: {detail}.',
+        'finding.superuser_nopass.title': 'Superusuário sem senha: {roles}',
+        'finding.superuser_nopass.explain': (
+            'Um superusuário sem senha só é protegido pelo método do pg_hba; com trust ou uma mudança de pg_hba ele '
+            'entra sem credencial.'
+        ),
+        'finding.ssl_off_exposed.title': 'SSL desligado com a porta exposta publicamente',
+        'finding.ssl_off_exposed.explain': 'Senhas e dados trafegam em claro para fora do host.',
+        'finding.ssl_required.title': 'SSL desligado, mas o SSOT exige SSL',
+        'finding.ssl_required.explain': 'exposure.ssl_required é true e o servidor responde ssl=off.',
+        'finding.sizes.title': 'Tamanho dos bancos: {total}',
+        'finding.sizes.explain': '{detail}. Dumps e snapshots terão essa ordem de grandeza; limite do SSOT: {limit}.',
+        'finding.sizes_over.title': 'Bancos somam {total}, acima do limite do SSOT ({limit})',
+        'finding.sizes_over.explain': '{detail}. Um snapshot deste tamanho é uma decisão (snapshot.size_limit).',
+        'finding.artifact_size.title': 'Artefatos entregues: {total}',
+        'finding.artifact_size.explain': '{detail}.',
+        'validate.verdict.ok': '{matched} de {total} verificações conferem com o SSOT ({version}).',
+        'validate.verdict.findings': 'Achados: {summary}.',
+        'validate.drift.title': 'Desvios desde a última validação',
+        'approval.where.line': '{file}, linha {line}',
+        'approval.not_a_list': (
+            '{source}: esperado `approvals:` com uma lista de aprovações (schemas/approvals.schema.json)'
+        ),
+        'approval.invalid': (
+            '{source}, aprovação {n}: {detail} (campos: decision, option, approved_by, approved_at, reason, '
+            'ssot_digest)'
+        ),
+        'approval.bad_time': '{where}: não é uma data ISO 8601 válida (use 2026-11-24T10:00:00Z)',
+        'approval.field.required': 'falta {field}',
+        'approval.field.unknown': 'chave desconhecida {field}',
+        'approval.field.invalid': '{field} não atende a regra {rule} do schema',
+        'approval.identity.blank': 'o nome está em branco',
+        'approval.identity.invisible': 'o nome tem caracteres invisíveis ou de controle',
+        'approval.refused.identity': '{source} não vale: approved_by não identifica uma pessoa ({why})',
+        'approval.refused.reason': '{source} não vale: reason em branco ou com caracteres invisíveis; diga por quê',
+        'approval.refused.no_identity': (
+            '{source} não vale: o SSOT exige separação de funções e não foi possível saber quem executa o play (conta '
+            'do sistema desconhecida)'
+        ),
+        'approval.refused.future': (
+            '{source} não vale: approved_at {at} está no futuro; confira o relógio de quem aprovou'
+        ),
+        'approval.refused.expiry_before': '{source} não vale: expires_at não é depois de approved_at',
+        'approval.refused.no_expiry': (
+            '{source} não vale: sem expires_at e sem hitl.approval_validity válida no SSOT; toda aprovação precisa '
+            'expirar'
+        ),
+        'approval.refused.extra_var': (
+            '{source} não vale: aprovações em variáveis extras (ssot_approvals) só contam quando o SSOT diz '
+            'hitl.extra_var_approvals: true; registre-a em approvals.yml'
+        ),
+        'guard.refused': (
+            'Execução recusada antes de qualquer ação: {names} veio de fora (variável extra, -e, survey do AWX ou '
+            'env/extravars do ansible-runner) e é uma variável interna da coleção ssot.governance. Quem lança o job '
+            'não pode definir o que decide uma aprovação; remova-a (as entradas aceitas estão em docs/hitl.md).'
+        ),
+        'hitl.bad_decision': 'hitl_gate: cada decisão precisa de um id (texto)',
+        'hitl.stale_decision': (
+            'a decisão {id} foi levantada sob outro SSOT que o arquivo atual; rode de novo a fase que a levanta'
+        ),
+        'hitl.action_only': 'ssot.governance.hitl_gate roda como plugin de ação no controlador',
+        'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT {want}',
+        'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas ({options})',
+        'approval.refused.approver': '{source} não vale: {by} não está entre os aprovadores do SSOT ({approvers})',
+        'approval.refused.self': '{source} não vale: {by} é quem executa o play e o SSOT exige separação de funções',
+        'approval.refused.expired': '{source} não vale mais: expirou em {until}',
+        'approval.refused.other_version': (
+            '{source} não vale: é para {other}, outra versão deste desvio (os fatos mudaram; a decisão agora é {id})'
+        ),
+        'approve.usage': (
+            'use: ansible-playbook ssot.governance.approve -e ssot_workspace=<pasta> -e decision=<id da decisão> [-e '
+            'approve_key=<sua chave SSH>]'
+        ),
+        'approve.no_signers': (
+            'o SSOT não indica hitl.allowed_signers: sem signatários permitidos uma assinatura não prova nada; '
+            'registre a aprovação em approvals.yml sem assinatura, ou indique o arquivo de signatários no SSOT'
+        ),
+        'approve.no_terminal': (
+            'a aprovação assinada só é dada por uma pessoa no terminal ({why}); rode este playbook na sua máquina, em '
+            'um terminal'
+        ),
+        'approve.no_key': (
+            'nenhuma das suas chaves SSH (a do ssh-agent, ou a de -e approve_key) está em {file} para aprovar; peça '
+            'para incluírem a sua chave pública lá'
+        ),
+        'approve.no_answer': 'nenhuma resposta explícita para {id}: nada foi assinado nem registrado',
+        'approve.ask.reason': 'Por quê? (fica registrado e assinado)',
+        'approve.no_runbook': 'não foi possível ler {path} ({error}); rode o playbook que levantou a decisão antes',
+        'approve.unknown_decision': (
+            'a decisão {id} não está no runbook.json deste workspace; confira o id na mensagem da execução que parou'
+        ),
+        'approve.stale_decision': (
+            'a decisão {id} foi levantada sob outra versão do SSOT; rode de novo o playbook que a levanta e aprove a '
+            'decisão que ele mostrar'
+        ),
+        'approve.unsafe_file': '{file} não é um arquivo comum (link simbólico, pasta?); nada foi escrito',
+        'approve.cannot_append': (
+            'não foi possível acrescentar a aprovação a {file} sem mudar o resto (a lista approvals não está em estilo '
+            'de bloco?); nada foi escrito: cole a entrada abaixo no arquivo'
+        ),
+        'approve.done': 'Aprovação assinada de {id} (opção {option}) por {by}, chave {key}, registrada em {path}',
+        'hitl.sign.use_approve': (
+            'para aprovar {id} com assinatura, rode na sua máquina: ansible-playbook ssot.governance.approve -e '
+            'ssot_workspace={workspace} -e decision={id}'
+        ),
+        'hitl.sign.no_agent_key': (
+            'o SSOT exige aprovações assinadas e nenhuma chave do seu ssh-agent está nos signatários permitidos; a '
+            'decisão continua pendente'
+        ),
+        'hitl.sign.which': 'Com qual identidade assinar?\n{menu}',
+        'hitl.card.title': 'Decisão {id}: {title}',
+        'hitl.card.context': 'Contexto: {context}',
+        'hitl.card.options': 'Opções:',
+        'hitl.card.risk': 'Risco: {risk}',
+        'hitl.card.rollback': 'Rollback: {rollback}',
+        'hitl.card.answer': 'Responda {choices} ou "{reject}" (qualquer outra resposta pergunta de novo)',
+        'hitl.answer.approve': 'aprovar {letter}',
+        'hitl.answer.reject': 'rejeitar',
+        'hitl.paste.by': '<nome de quem aprova>',
+        'hitl.paste.reason': '<por quê>',
+        'hitl.ask.name': 'Seu nome (quem aprova, fica registrado)',
+        'hitl.terminal_reason': 'resposta no terminal',
+        'hitl.fail_closed': (
+            'Parado sem mudar nada: {count} decisão(ões) sem aprovação ({mode}). Para aprovar, acrescente em {path} '
+            '(ou passe em ssot_approvals) e execute de novo:'
+        ),
+        'hitl.fail_closed_signed': (
+            'Parado sem mudar nada: {count} decisão(ões) sem aprovação assinada válida ({mode}). O SSOT exige '
+            'aprovações assinadas: quem aprova assina com a própria chave SSH (o comando abaixo acrescenta a entrada '
+            'assinada em {path}) e a execução é repetida:'
+        ),
+        'hitl.mode.noninteractive': 'execução sem terminal: nunca espera',
+        'hitl.mode.interactive': 'sem resposta válida no terminal',
+        'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
+        'hitl.declined': 'Decisão {id} aprovada com a opção {option}, que não pede esta mudança: nada a fazer aqui.',
+        'snapshot.estimate': 'Estimativa do snapshot: {estimate}; limite do SSOT: {limit}; espaço livre: {free}.',
+        'snapshot.size.title': 'Snapshot de {estimate} passa do limite ({limit}) ou do espaço livre ({free})',
+        'snapshot.size.context': (
+            'O snapshot terá cerca de {estimate}; o SSOT limita a {limit} e há {free} livres no destino.'
+        ),
+        'snapshot.size.risk': 'Encher o disco do destino ou produzir um artefato grande demais para copiar.',
+        'snapshot.image_save.title': 'Salvar a imagem do contêiner {container} (docker commit + docker save)',
+        'snapshot.image_save.context': 'O SSOT pede a imagem no snapshot: commit de {container} e save (~{size}).',
+        'snapshot.image_save.risk': 'A imagem salva inclui o sistema de arquivos do contêiner (dados e configuração).',
+        'snapshot.rollback': 'Apagar a pasta do snapshot; nada na origem muda.',
+        'decision.option.proceed': 'A: seguir com o snapshot assim mesmo',
+        'decision.option.save': 'A: salvar a imagem no snapshot',
+        'decision.option.skip_image': 'B: seguir sem a imagem',
+        'milestone.5.source': 'Disponibilizar fonte de dados',
+        'ingest.none_available': (
+            'Nenhuma fonte de dados disponível ({count} no SSOT): a ingestão não roda. Disponibilize uma fonte e rode '
+            'de novo.'
+        ),
+        'ingest.no_sources': 'O SSOT não nomeia nenhuma fonte de dados (sources): nada a ingerir.',
+        'ingest.next.container': (
+            'Suba o contêiner de origem {container} com o(s) banco(s) {databases} (fonte {id}): {reason}'
+        ),
+        'ingest.next.dump': 'Coloque o dump da fonte {id} em {path}: {reason}',
+        'ingest.next.connection': 'Torne {host}:{port} alcançável (fonte {id}): {reason}',
+        'ingest.source.found': 'Fonte {id} ({kind}) disponível',
+        'ingest.source.missing': 'Fonte {id} ({kind}) ausente: {reason}',
+        'ingest.deviation.missing': 'Fonte de dados {id} nomeada no SSOT não está disponível',
+        'ingest.load.title': 'Carregar o banco {database} da fonte {source} no alvo {target}',
+        'ingest.load.context': (
+            'O banco {database} ({size}) não existe no alvo. Método: {method}. Antes, um snapshot do alvo fica como '
+            'ponto de rollback.'
+        ),
+        'ingest.load.risk': 'Cria o banco e os papéis que faltam no alvo; ocupa {size} ou mais.',
+        'ingest.reload.title': 'Recarregar o banco {database} no alvo {target}: difere da fonte {source}',
+        'ingest.reload.context': (
+            'O alvo já tem {database} e ele difere da fonte em {count} tabela(s): {tables}. Recarregar apaga o banco '
+            'do alvo e o carrega de novo.'
+        ),
+        'ingest.reload.risk': 'Perde o que só existe no alvo nesse banco (fica no snapshot anterior à ingestão).',
+        'ingest.rollback': (
+            'ansible-playbook ssot.governance.ingest --tags rollback: volta o alvo ao snapshot anterior à ingestão.'
+        ),
+        'decision.option.ingest': 'A: carregar os dados (ingestão)',
+        'decision.option.skip_ingest': 'B: não carregar agora',
+        'decision.option.reload': 'A: apagar e recarregar da fonte',
+        'decision.option.keep_target': 'B: manter o alvo como está (divergência registrada)',
+        'ingest.present': '{database}: já está no alvo e confere com a fonte ({tables} tabela(s)); nada a fazer.',
+        'ingest.verified': '{database}: {tables} tabela(s) conferem entre a fonte e o alvo ({what}).',
+        'ingest.mismatch': 'Tabelas diferentes entre a fonte e o alvo: {tables}',
+        'ingest.nothing': 'Nada a ingerir: os dados já estão no alvo.',
+        'panel.title': 'Painel do projeto {name}',
+        'panel.ssot': 'SSOT: {path} — {digest}',
+        'panel.generated': 'Gerado em {at} (UTC) a partir do project-panel.json; responsável: {owner}',
+        'panel.milestones': 'Marcos',
+        'panel.phase': 'Fase {phase} — {title}',
+        'panel.updated': 'atualizado em {at} UTC',
+        'panel.waiting': 'Aguarda a decisão: {ids}',
+        'panel.decisions': 'Decisões pendentes ({count})',
+        'panel.decisions.none': 'Nenhuma decisão pendente.',
+        'panel.decision.context': 'Contexto: {value}',
+        'panel.decision.risk': 'Risco: {value}',
+        'panel.decision.rollback': 'Rollback: {value}',
+        'panel.decision.options': 'Opções: {options}',
+        'panel.decision.how': (
+            'Como aprovar: uma pessoa nomeada acrescenta em {file} (na pasta do workspace) uma entrada como esta e '
+            'roda de novo:'
+        ),
+        'panel.approve.who': 'Nome Sobrenome (função)',
+        'panel.approve.when': 'AAAA-MM-DDTHH:MM:SSZ (UTC, agora)',
+        'panel.approve.option': 'opção',
+        'panel.approve.why': 'por que esta opção',
+        'panel.deviations': 'Desvios em relação ao SSOT ({count})',
+        'panel.deviations.none': 'Nenhum desvio em relação ao SSOT.',
+        'panel.findings': 'Achados ({count})',
+        'panel.findings.none': 'Nenhum achado.',
+        'panel.col.severity': 'Severidade',
+        'panel.col.what': 'O quê',
+        'panel.col.detail': 'Detalhe',
+        'panel.col.file': 'Arquivo',
+        'panel.col.when': 'Quando (UTC)',
+        'panel.expected_actual': 'esperado {expected}, obtido {actual}',
+        'panel.snapshots': 'Snapshots ({count})',
+        'panel.snapshots.none': 'Nenhum snapshot conferido ainda.',
+        'panel.snapshot.detail': '{files} arquivo(s); conferido em {at} UTC',
+        'snapshot.status.verified': 'confere com o manifest',
+        'snapshot.status.failed': 'NÃO confere com o manifest',
+        'snapshot.status.unverified': 'não conferido',
+        'snapshot.restore.passed': 'restauração de teste confere',
+        'snapshot.restore.failed': 'restauração de teste com divergências',
+        'panel.evidence': 'Evidências ({count})',
+        'panel.evidence.missing': 'arquivo ausente',
+        'panel.evidence.none': 'Nenhuma evidência ainda.',
+        'panel.evidence.run': 'Execução {run} — {playbook}, {at} UTC ({count} arquivo(s))',
+        'panel.evidence.no_phase': 'Sem fase (tarefas fora dos papéis da coleção)',
+        'panel.references': 'Referências',
+        'severity.critical': 'crítica',
+        'severity.high': 'alta',
+        'severity.medium': 'média',
+        'severity.low': 'baixa',
+        'severity.info': 'informativa',
+        'checklist.title': 'Homologação de conectividade — {name}',
+        'checklist.intro': (
+            'Gerado com o runbook.json a partir do SSOT {path} ({digest}). Cada item: o estado registrado e os '
+            'comandos para conferi-lo à mão.'
+        ),
+        'checklist.password.env': (
+            'Nenhum comando contém senha: o psql a lê da variável de ambiente {env}, como o SSOT define.'
+        ),
+        'checklist.password.ask': 'Nenhum comando contém senha: o psql a pede quando precisar.',
+        'checklist.phases': 'Etapas',
+        'checklist.checks': 'Verificações do SSOT',
+        'checklist.artifact': 'Artefato {id} ({path}) com o sha256 do SSOT',
+        'checklist.connect': 'Conexão ao contêiner {container} em {host}:{port}',
+        'checklist.major': 'PostgreSQL major {major}',
+        'checklist.setting': 'Parâmetro {name} = {expected}',
+        'checklist.check': 'Verificação {id}: {description} (esperado {expected})',
+        'checklist.records': 'Registros',
+        'checklist.records.how': (
+            'Confere o encadeamento do journal, cada evidência e cada visão (runbook.json, painel, esta lista):'
+        ),
+        'check.status.match': 'confere',
+        'check.status.deviation': 'desvio',
+        'check.status.pending': 'não verificado ainda',
+        'check.status.present': 'presente',
+        'check.status.missing': 'ausente',
+        'check.status.error': 'erro ao verificar',
+        'log.run': 'Execução {run}: {playbook}, iniciada em {start} (UTC) por {user}.',
+        'log.found_interrupted': (
+            'ATENÇÃO: a execução anterior {run} ({playbook}) morreu sem terminar, durante: {during}. Confira o estado '
+            'que ela deixou.'
+        ),
+        'log.tags': 'Tags: {tags}.',
+        'log.play': (
+            '{play}: {ok} etapa(s) sem mudança, {changed} com mudança, {failed} com falha, {skipped} pulada(s).'
+        ),
+        'log.other_steps': 'Outras etapas',
+        'log.failed_step': 'Falhou: {step} — {msg}',
+        'log.decided': 'Decisão {id}: {status} por {by} (opção {option}, em {at}; {signature}).',
+        'log.evidence': 'Evidências desta execução: {count} arquivo(s) em evidence/{run}/.',
+        'log.pending': 'Pendente: decisão {id} — {title}. Registre a aprovação em approvals.yml.',
+        'log.milestone': 'Fase {phase} — {title}: {status}.',
+        'log.nothing_pending': 'Nada pendente.',
+        'log.ended': 'Terminou em {end} (UTC): {status}.',
+        'log.running': 'Execução em andamento.',
+        'run.status.running': 'em andamento',
+        'run.status.ok': 'concluída sem falhas',
+        'run.status.failed': 'concluída com falhas',
+        'run.status.interrupted': 'interrompida',
+        'role.ssot.no_workspace': (
+            'Nenhum workspace informado. Rode com -e ssot_workspace=<pasta com ssot.yml> (ou exporte SSOT_WORKSPACE).'
+        ),
+        'role.ssot.no_recorder': (
+            'O callback ssot.governance.runbook não está habilitado, e sem ele nada fica registrado (journal, '
+            'evidências, runbook.json, project-panel.json). Habilite-o no ansible.cfg da raiz do projeto - o que o AWX '
+            'e o ansible-runner leem - ([defaults] callbacks_enabled = ssot.governance.runbook; no AWX, com '
+            '[ssot_governance] store = postgresql para os registros sobreviverem ao pod), ou com '
+            'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook no ambiente do job (no AWX: o injetor de uma '
+            'credencial). Veja docs/awx.md.'
+        ),
+        'role.verify.ok': (
+            'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} visões e {snapshots} '
+            'snapshot(s) conferidos.'
+        ),
+        'role.verify.seals': 'Selos válidos: {valid}, de {signers}.',
+        'role.provision.needs_inventory': (
+            'O provisionamento usa o inventário da fase 1: inclua o papel ssot.governance.inventory antes de '
+            'ssot.governance.provision (o playbook ssot.governance.provision já faz isso).'
+        ),
+        'role.provision.no_artifact': (
+            'O SSOT não lista nenhum artefato (artifacts[].path) com a imagem {image}. Acrescente o tar entregue em '
+            'artifacts, com path, format e sha256.'
+        ),
+        'role.provision.rebuild': (
+            'Caminho B aprovado para {id}: reconstruir conforme o SSOT. A reconstrução não é automática: entregue o '
+            'tar reconstruído, atualize artifacts (path, sha256) no SSOT e execute de novo.'
+        ),
+        'role.provision.interrupted_change': (
+            'O contêiner {container} não existe, mas {kept} guarda os dados dele: uma mudança de exposição foi '
+            'interrompida. Nada foi criado - provisionar agora criaria um servidor vazio com o nome de produção. '
+            'Traga-o de volta com: ansible-playbook ssot.governance.modify -e ssot_workspace=<workspace> --tags '
+            'rollback_exposure'
+        ),
+        'role.provision.blocked': (
+            'Provisionamento bloqueado: decisões sem aprovação sobre {id}: {decisions} registre a escolha em {file} '
+            '(decision, option, by, at, ssot_digest: {digest}) e execute de novo.'
+        ),
+        'role.provision.not_loadable': (
+            'O artefato {path} ({format}) não é uma imagem que este engine carregue. Confira artifacts[].format no '
+            'SSOT e o inventário (evidência inventory.log).'
+        ),
+        'role.provision.port_busy': (
+            'A porta {bind}:{port} já está em uso por outro processo. Libere-a ou escolha outra porta no SSOT '
+            '(target.ports).'
+        ),
+        'role.provision.foreign_container': (
+            'O contêiner {container} já existe e pertence a outro workspace ({owner}). Recriá-lo apagaria os dados '
+            'dele: escolha outro nome em target.container ou remova-o de propósito (docker rm -f {container}).'
+        ),
+        'role.provision.ports_differ': (
+            'O contêiner {container} publica {published} e o SSOT pede {wanted}. Mudar a publicação recria o contêiner '
+            'e os dados dele estão dentro dele: é uma mudança de exposição (ssot.governance.modify --tags '
+            'modify_exposure, com decisão aprovada); volte o SSOT ao que roda, ou recrie o contêiner de propósito '
+            'depois de um snapshot.'
+        ),
+        'role.provision.nothing': 'nada',
+        'role.provision.convert_changed': (
+            'A conversão mudou as camadas da imagem ({before} → {after}). Nada foi carregado; confira a evidência '
+            'convert.log.'
+        ),
+        'role.provision.convert_ok': 'Conversão conferida: {layers} camada(s) com os mesmos diff_ids.',
+        'role.provision.no_answer': (
+            'O PostgreSQL em {host}:{port} (contêiner {container}) não respondeu após {retries} tentativas: {error}. '
+            'Veja `docker logs {container}`.'
+        ),
+        'role.provision.no_detail': 'sem detalhe',
+        'role.provision.answers': '{container} responde em {host}:{port} ({version})',
+        'role.validate.summary': '{matched} de {total} verificações conferem com o SSOT ({version}).',
+        'role.validate.evidence': 'Evidência: {path}',
+        'role.validate.open': (
+            'Decisões sem aprovação ({count}): {decisions} registre cada escolha em {file} (decision, option, by, at, '
+            'ssot_digest: {digest}) e execute de novo. Detalhes: runbook.json (decisions) e a evidência '
+            'validate-{container}.log.'
+        ),
+        'role.decision_item': '[{id}] {title} ({status});',
+        'role.ingest.already_undone': (
+            'Nada a desfazer: a ingestão registrada em {data} já foi desfeita (em {undone}). Um segundo rollback '
+            'apagaria o que foi escrito desde então.'
+        ),
+        'role.nothing_to_undo': 'O journal não registra mudança de {subject} neste workspace: nada a desfazer.',
+        'role.expose.no_trust_change': 'Nenhuma mudança de pg_hba aprovada ({why}). O servidor não foi alterado.',
+        'role.expose.no_trust_entry': 'nenhuma entrada trust',
+        'role.expose.declined': 'rejeitada ou risco aceito',
+        'role.expose.hba_refused': 'pg_hba.conf não foi alterado: {reason}',
+        'role.expose.still_trust': (
+            'Ainda há trust no pg_hba depois da mudança; o arquivo anterior está na evidência rollback-pg_hba.json '
+            '(desfaça com --tags rollback_pg_hba).'
+        ),
+        'role.expose.trust_removed': (
+            'Verificado: pg_hba sem trust ({count} linha(s) mudaram); login com senha funciona.'
+        ),
+        'role.expose.hba_rollback_failed': (
+            'Rollback de pg_hba incompleto: o arquivo difere do capturado em rollback-pg_hba.json.'
+        ),
+        'role.expose.hba_rollback_ok': 'Rollback verificado: pg_hba.conf voltou ao conteúdo capturado.',
+        'role.expose.no_container': 'O contêiner {container} não existe: provisione antes (ssot.governance.provision).',
+        'role.expose.no_exposure_change': (
+            'Nenhuma mudança de publicação aprovada (ou nada difere do SSOT). O contêiner não foi alterado.'
+        ),
+        'role.expose.exposure_differs': (
+            'A nova publicação não confere com o SSOT; o contêiner anterior está guardado como {kept} (desfaça com '
+            '--tags rollback_exposure).'
+        ),
+        'role.expose.exposure_ok': 'Verificado: {container} publica {published}; o anterior está guardado como {kept}.',
+        'role.expose.kept_gone': 'O contêiner guardado {kept} não existe mais: não há o que restaurar.',
+        'role.expose.exposure_rollback_failed': 'Rollback incompleto: {ports} (antes: {before})',
+        'role.expose.exposure_rollback_ok': 'Rollback verificado: {container} voltou a publicar {before}.',
+        'role.modify.apply_failed': (
+            'A mudança de configuração não se completou: {error} O servidor pode ter ficado entre o antes e o depois; '
+            'os valores anteriores estão na evidência rollback-settings.json. Confira com ansible-playbook '
+            'ssot.governance.validate -e ssot_workspace={workspace} e desfaça com ansible-playbook '
+            'ssot.governance.modify -e ssot_workspace={workspace} --tags rollback.'
+        ),
+        'role.expose.hba_apply_failed': (
+            'A mudança do pg_hba não se completou: {error} O arquivo anterior está na evidência rollback-pg_hba.json; '
+            'desfaça com ansible-playbook ssot.governance.modify -e ssot_workspace={workspace} --tags rollback_pg_hba '
+            '(o servidor reescreve o arquivo e recarrega).'
+        ),
+        'role.expose.exposure_apply_failed': (
+            'A republicação não se completou: {error} Os dados estão no contêiner guardado (rollback-exposure.json diz '
+            'qual); não provisione de novo. Traga-o de volta com ansible-playbook ssot.governance.modify -e '
+            'ssot_workspace={workspace} --tags rollback_exposure.'
+        ),
+        'role.modify.nothing_approved': (
+            'Nenhuma mudança aprovada (rejeitadas ou aceitas como estão: {declined}). O servidor não foi alterado.'
+        ),
+        'role.modify.still_deviates': (
+            'Depois da mudança ainda há desvio: {ids}. Os valores anteriores estão na evidência '
+            'rollback-settings.json; desfaça com --tags rollback.'
+        ),
+        'role.modify.verified': 'Verificado: {ids} conferem com o SSOT.',
+        'role.modify.rollback_failed': 'Rollback incompleto: {found} (esperado {expected})',
+        'role.modify.rollback_ok': 'Rollback verificado: {names} voltaram aos valores anteriores.',
+        'role.snapshot.outside': (
+            'O snapshot {path} fica fora do workspace {workspace}; o teste de restauração só prova snapshots do '
+            'próprio workspace (snapshots/<UTC>).'
+        ),
+        'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook ssot.governance.snapshot.',
+        'pg.connect.refused': (
+            'O PostgreSQL em {host}:{port} recusou a conexão: nada escuta nessa porta. O contêiner está rodando e '
+            'publica essa porta? Confira com docker ps / docker port e rode ssot.governance.provision; depois rode de '
+            'novo.'
+        ),
+        'pg.connect.auth': (
+            'O servidor em {host}:{port} não aceitou o usuário {user} (senha ou regra do pg_hba.conf). Confira a senha '
+            'na variável que o SSOT indica em target.connection.password e as regras do pg_hba; se uma mudança de '
+            'pg_hba acabou de rodar, desfaça com --tags rollback_pg_hba.'
+        ),
+        'pg.connect.timeout': (
+            '{host}:{port} não respondeu em {seconds} s (servidor parado, bind diferente ou firewall). Confira docker '
+            'ps e o bind em target.ports e rode de novo.'
+        ),
+        'pg.connect.nodb': (
+            'O banco {database} não existe em {host}:{port}; confira target.connection.database no SSOT.'
+        ),
+        'pg.connect.unknown_host': 'O endereço {host} não resolve; confira target.ports[].bind no SSOT.',
+        'pg.connect.other': 'Não foi possível conectar a {host}:{port} como {user} ({error}).',
+        'compared.rows': 'linhas',
+        'compared.rows_content': 'linhas e conteúdo',
+        'decision.option.rollback_anyway': (
+            'desfazer mesmo assim (as mudanças feitas desde então saem do servidor; ficam no snapshot tirado antes e '
+            'no contêiner guardado)'
+        ),
+        'decision.option.rollback_keep': 'não desfazer: manter o servidor como está',
+        'rollback.title': 'Desfazer {subject} descartaria {count} mudança(s) feita(s) desde então',
+        'rollback.context': 'Desde a mudança de {subject}, o servidor mudou: {changes}',
+        'rollback.risk': 'o que foi escrito desde a mudança deixa de estar no servidor em uso',
+        'rollback.after': 'um snapshot é tirado antes, e nada é removido: o contêiner de agora fica guardado, parado',
+        'rollback.recorded': 'Tabelas do servidor registradas após a mudança de {subject} (base para um rollback).',
+        'rollback.changed': 'Desde a mudança de {subject}: {changes}',
+        'rollback.unchanged': 'Nada mudou nas tabelas desde a mudança de {subject}.',
+        'pgdata.label.now': 'agora',
+        'pgdata.label.target': 'alvo',
+        'pgdata.label.restored': 'restaurado',
+        'pgdata.missing': 'ausente',
+        'pgdata.db_missing': '{database} (banco ausente)',
+        'pgdata.checksum_differs': '{database} {table} (checksum do conteúdo difere, {rows} linhas em cada)',
+        'pgdata.rows_differ': '{database} {table} (linhas: origem {source}, {label} {other})',
+        'snapshot.verify.failed': 'O snapshot {path} não confere com o manifest: {names}',
+        'snapshot.restore.docker_run': 'docker run {image} falhou: {error}',
+        'snapshot.verify.no_record': (
+            'O journal de {workspace} não registra {path}: o próprio manifest não é conferido.'
+        ),
+        'snapshot.verify.ok': '{count} arquivo(s) conferem com o manifest',
+        'snapshot.restore.foreign': (
+            'Já existe um contêiner {name} que não foi criado pelo teste de restauração deste workspace: nada foi '
+            'removido. Renomeie-o, ou escolha outro nome em snapshot_restore_container (variável do play ou do '
+            'inventário), e rode de novo.'
+        ),
+        'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
+        'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada (image).',
+        'snapshot.restore.not_ready': 'O contêiner novo {name} não respondeu em {seconds} s.',
+        'snapshot.restore.differ': 'As tabelas restauradas diferem da origem: {tables}',
+        'snapshot.restore.ok': '{count} tabela(s) conferem com a origem ({what})',
+        'snapshot.capture.needs_tag': 'image_save precisa de image_tag (o nome da imagem gerada pelo commit).',
+        'snapshot.capture.disk.no_space': (
+            'Sem espaço no disco para o snapshot {dest}: nada ficou pela metade (a pasta parcial foi removida). Libere '
+            'espaço ou aponte snapshot.destination para outro disco (listado em paths.allowed_roots) e rode de novo.'
+        ),
+        'snapshot.capture.disk.read_only': (
+            'O destino do snapshot {dest} está num sistema de arquivos somente leitura: nada foi gravado. Monte-o com '
+            'escrita ou aponte snapshot.destination para outro lugar e rode de novo.'
+        ),
+        'snapshot.capture.disk.denied': (
+            'Sem permissão para gravar o snapshot em {dest}: nada foi gravado. Dê permissão de escrita a quem roda o '
+            'ansible-playbook ou aponte snapshot.destination para outro lugar.'
+        ),
+        'snapshot.capture.disk.io': (
+            'Erro ao gravar o snapshot {dest} ({error}): a pasta parcial foi removida. Confira o disco e rode de novo.'
+        ),
+        'snapshot.capture.exists': '{dest} já contém um snapshot; snapshots nunca são sobrescritos.',
+        'ingest.load.read_failed': 'A leitura de {source} {database} falhou (saída {rc}): {errors}',
+        'ingest.load.load_failed': 'A carga de {database} em {target} falhou (saída {rc}): {errors}',
+        'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
+        'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
+        'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
+        'ingest.load.nothing': 'Nada aprovado para carregar.',
+        'ingest.rollback.other_target': 'Os dados de rollback são de {recorded}, não de {target}.',
+        'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar {database}.',
+        'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
+        'ingest.rollback.ok': (
+            'Alvo de volta ao snapshot pré-ingestão: {dropped} banco(s) removido(s), {restored} restaurado(s), {roles} '
+            'papel(éis) removido(s).'
+        ),
+        'ingest.target_not_running': (
+            'O contêiner alvo {container} não está rodando: rode antes ssot.governance.provision.'
+        ),
+        'ingest.expected_equal': 'igual à origem',
+        'ingest.actual_equal': 'igual',
+        'verify.altered': 'Registros alterados: {kind} em {where} ({detail}){more}',
+        'verify.more': '; mais {count} problema(s)',
+        'hitl.answer_incomplete': 'answers[{n}] precisa de decision (uma das decisões dadas), option e approved_by.',
+        'recorder.contract': (
+            'ssot.governance.runbook: {module} ({task}) devolveu registros fora do contrato '
+            '(schemas/result.schema.json), que não foram guardados: {problems}. ESTA EXECUÇÃO NÃO ESTÁ TODA '
+            'REGISTRADA; avise os mantenedores da coleção.'
+        ),
+        'rollback.lookup.subject': "ssot.governance.rollback: não há o assunto '{subject}'; use um de {subjects}.",
+        'recorder.not_recorded': (
+            'ssot.governance.runbook: {what}: {error}. ESTA EXECUÇÃO NÃO ESTÁ TODA REGISTRADA no workspace.'
+        ),
+        'recorder.could_not_record': 'não foi possível registrar {event}',
+        'recorder.cannot_open': 'não foi possível abrir os registros do workspace',
+        'recorder.no_writer': 'ssot.governance.runbook: sem processo gravador ({error}); gravando neste processo',
+        'recorder.busy': (
+            'o workspace {workspace} está em uso por outra execução ({holder}). Espere ela terminar, ou pare-a; duas '
+            'execuções no mesmo workspace misturariam seus registros.'
+        ),
+        'recorder.cannot_create': 'não foi possível criar o workspace {workspace}: {error}',
+        'recorder.kind.symlink': 'um link simbólico',
+        'recorder.kind.fifo': 'uma FIFO',
+        'recorder.kind.socket': 'um socket',
+        'recorder.kind.device': 'um dispositivo',
+        'recorder.kind.folder': 'uma pasta (onde se espera um arquivo)',
+        'recorder.kind.file': 'um arquivo (onde se espera uma pasta)',
+        'recorder.kind.outside': 'um caminho para fora do workspace',
+        'recorder.kind.unknown': 'algo que não se pode ler',
+        'recorder.unsafe_path': (
+            '{path} no workspace é {kind}, não um arquivo ou pasta comum; o recorder não segue links nem grava fora do '
+            'workspace. Remova-o (ou troque-o pelo arquivo de verdade) e rode de novo'
+        ),
+        'recorder.journal_failed': (
+            'não foi possível gravar a linha {kind} do journal ({error}); o journal voltou à última linha inteira. '
+            'Libere espaço no disco do workspace e rode de novo'
+        ),
+        'recorder.unsealed': (
+            'esta execução não foi selada: o SSOT exige selos (hitl.require_seals) e o recorder não tem chave de selo '
+            '(opção seal_key, SSOT_SEAL_KEY ou [ssot_governance] seal_key); verify vai apontar estas linhas'
+        ),
+        'recorder.seal_failed': (
+            'não foi possível selar o journal ({error}); verify vai apontar estas linhas como sem selo'
+        ),
+        'recorder.incomplete': (
+            'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA (disco cheio, somente leitura ou caminho inseguro no workspace; '
+            'veja os avisos acima). A execução termina com erro; corrija a causa e rode de novo: a próxima execução '
+            'repara o workspace e registra o que reparou'
+        ),
+        'recorder.repaired': (
+            'workspace reparado após uma interrupção: {completed} arquivo(s) terminado(s) de gravar, {removed} '
+            'arquivo(s) temporário(s) removido(s) (registrado no journal)'
+        ),
+        'recorder.dead_run': (
+            'a execução {run} ({playbook}) morreu sem terminar, durante: {during}. Confira o estado que ela deixou (o '
+            'runbook e o painel a mostram interrompida) antes de seguir; uma mudança pode ter ficado pela metade.'
+        ),
+        'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
+        'recorder.unreadable_line': (
+            'a linha {line} do journal não pode ser lida ({error}); rode ssot.governance.verify'
+        ),
+        'recorder.view_altered': '{name} diferia da versão que o journal registrou; guardado como {kept}',
+        'recorder.writer_failed': 'o processo gravador do recorder falhou; veja as mensagens acima',
+        'recorder.writer_timeout': 'o processo gravador do recorder não terminou em {seconds} s',
+        'secret.env_missing': (
+            'referência de segredo {where} -> env {name}: a variável de ambiente não está definida no controlador; '
+            'exporte {name}=... antes de rodar (AWX: acrescente-a por uma credencial)'
+        ),
+        'secret.var_missing': (
+            'referência de segredo {where} -> var {name}: a variável não está definida; passe-a com -e @vault.yml ou '
+            'por uma credencial do AWX'
+        ),
+        'secret.bad_reference': (
+            'ssot.governance.secret espera uma referência ({env: NOME} ou {var: NOME}) ou um mapeamento delas, recebeu '
+            '{type}'
+        ),
+        'sig.no_ssh_keygen': (
+            'ssh-keygen não foi encontrado nesta máquina: sem ele nenhuma assinatura pode ser conferida nem feita; '
+            'instale o OpenSSH cliente (Debian: apt-get install openssh-client)'
+        ),
+        'sig.cannot_run': 'não foi possível executar {tool}: {error}',
+        'sig.signers_unreadable': (
+            'o arquivo de signatários permitidos {file} (hitl.allowed_signers do SSOT) não pode ser lido ({error}); '
+            'nenhuma assinatura é aceita até que ele seja corrigido'
+        ),
+        'sig.key_unreadable': 'a chave {file} não pode ser lida ({error})',
+        'sig.sign_failed': 'ssh-keygen não assinou ({error})',
+        'sig.refused.malformed': 'a assinatura não é uma assinatura SSH legível (-----BEGIN SSH SIGNATURE-----)',
+        'sig.refused.namespace': 'a assinatura é para o uso {namespace}, não {want}',
+        'sig.refused.content': (
+            'a assinatura não confere com o conteúdo: decisão, opção, digest do SSOT, quem aprovou, datas ou motivo '
+            'foram alterados depois de assinados, ou ela é de outra aprovação (reuso)'
+        ),
+        'sig.refused.unknown_key': 'a chave que assinou ({key}) não está no arquivo de signatários permitidos',
+        'sig.refused.other_principal': (
+            'a chave que assinou ({key}) é de {principal}, não de quem a aprovação diz ter aprovado'
+        ),
+        'sig.refused.expired_key': (
+            'a chave que assinou ({key}) venceu em {until} (valid-before, linha {line} dos signatários)'
+        ),
+        'sig.refused.early_key': (
+            'a chave que assinou ({key}) só vale a partir de {since} (valid-after, linha {line} dos signatários)'
+        ),
+        'sig.refused.not_allowed': (
+            'a chave que assinou ({key}) não é permitida para {namespace} (linha {line} dos signatários)'
+        ),
+        'approval.refused.unsigned': (
+            '{source} não vale: o SSOT exige aprovações assinadas (hitl.require_signatures) e esta não tem assinatura; '
+            'assine-a com ansible-playbook ssot.governance.approve'
+        ),
+        'approval.refused.signature': '{source} não vale: {why}',
+        'approval.refused.no_signers': (
+            '{source} não vale: traz uma assinatura, mas o SSOT não indica hitl.allowed_signers para conferi-la'
+        ),
+        'approval.refused.unverifiable': '{source} não vale: a assinatura não pôde ser conferida ({why})',
+        'engine.failed': 'docker {command} falhou: {error}',
+        'engine.unreadable': 'docker {kind} inspect {name}: a resposta não é JSON ({answer})',
+        'engine.no_object': 'docker {kind} inspect {name}: não existe esse {kind}',
+        'engine.exited': 'docker {command} terminou com {rc}: {error}',
+        'pgdata.psql_failed': 'psql em {container} ({database}): {error}',
+        'snapshot.error.restore': 'a restauração pelo psql terminou com {rc}: {errors}',
+        'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
+        'ingest.reason.no_container': 'o contêiner {name} não existe',
+        'ingest.reason.not_running': 'o contêiner {name} existe mas não está rodando',
+        'ingest.reason.no_database': 'banco(s) ausente(s) em {container}: {names}',
+        'ingest.reason.old_pg_dump': (
+            'o pg_dump em {container} ({version}) é mais antigo que o servidor de origem {server}: use um contêiner '
+            'com as ferramentas cliente {major} ou mais novas'
+        ),
+        'ingest.reason.old_pg_restore': 'o pg_restore em {container} ({version}) é mais antigo que o pg_dump ({dump})',
+        'ingest.reason.tool_missing': '{tool} não encontrado',
+        'ingest.reason.no_file': 'nenhum arquivo em {path}',
+        'ingest.reason.folder_not_dump': '{path} é uma pasta sem toc.dat (não é um pg_dump -Fd)',
+        'ingest.reason.format_differs': 'o SSOT diz {expected}, o arquivo é {found}',
+        'ingest.reason.one_database': (
+            'uma fonte do tipo dump nomeia exatamente um banco de destino (databases: [nome])'
+        ),
+        'ingest.reason.no_answer': '{host}:{port} não responde ({error})',
+        'ingest.reason.unreadable': 'não foi possível ler a fonte: {error}',
+        'ingest.note.connection': (
+            'alcançável; a ingestão a partir de uma conexão ainda não é suportada (rode a fonte como contêiner ou '
+            'entregue um arquivo de dump)'
+        ),
+        'ingest.note.rows_only': (
+            'só contagem de linhas: origem {source} e destino {target} têm versões majoritárias diferentes (a forma em '
+            'texto de alguns tipos difere)'
+        ),
+        'ingest.note.dump_present': (
+            'o banco existe no destino; uma fonte de dump só é carregada num banco que não existe lá'
+        ),
+        'ingest.error.copy': 'a cópia de {path} para {container} falhou: {error}',
+        'ingest.error.globals': 'pg_dumpall --globals-only em {container} falhou: {error}',
+        'ingest.error.roles': 'a criação de papéis em {container} falhou: {error}',
+        'ingest.error.uid': 'não foi possível saber qual uid roda em {container}: {error}',
+        'ingest.compared.dump': 'só erros de restauração (um arquivo de dump)',
+        'ingest.expected.found': 'encontrada',
+        'ingest.actual.missing': 'ausente: {reason}',
+        'check.description.version': 'versão majoritária do servidor',
+        'check.description.setting': 'parâmetro {name}',
+        'check.description.exposure': 'portas publicadas (target.ports)',
+        'check.description.artifact': 'artefato {id}: {field}',
+        'check.expected.rows': '{count} linha(s)',
+        'check.expected.in': 'um de {values}',
+        'check.expected.regex': 'casa com /{pattern}/',
+        'check.expected.not_empty': 'não vazio',
+        'check.expected.version': 'versão {range}',
+        'check.expected.contains': 'contém {values}',
+        'check.error.one_statement': "um comando por verificação (há ';' no meio): divida em duas verificações",
+        'check.error.expectation': 'expectativa {value}: use um valor simples, ou um de {operators} como única chave',
+        'check.error.psycopg2': 'o psycopg2 não está instalado no alvo: pip install psycopg2-binary',
+        'check.error.regex': 'regex inválida {value}: {error}',
+        'check.error.version_range': 'version_range {value}: {error}',
+        'check.error.setting_name': '{name} não é nome de parâmetro',
+        'check.error.query': '{error}',
+        'version.error.boolean': 'uma versão não é booleano',
+        'version.error.empty': 'versão vazia',
+        'version.error.unreadable': 'não foi possível ler {value}',
+        'version.error.invalid': 'não é uma versão: {value}',
+        'artifact.error.missing_member': '{name} está listado mas falta no arquivo',
+        'artifact.error.member_size': '{name} não é um arquivo regular pequeno ({size} bytes)',
+        'artifact.error.member_json': '{name} não é JSON válido: {error}',
+        'artifact.error.no_image': 'o manifest.json não tem nenhuma imagem',
+        'artifact.error.bad_entry': 'manifest.json: uma entrada não é um objeto',
+        'artifact.error.index': 'o index.json nomeia {digest}, que o arquivo não contém',
+        'artifact.error.tar': 'arquivo tar danificado: {error}',
+        'artifact.note.directory': (
+            'um diretório; artefatos são arquivos (um dump em formato diretório é uma fonte, não um artefato)'
+        ),
+        'size.invalid': '{value} não é um tamanho (use 10GiB, 500MB ou um número de bytes)',
+        'plan.skip.operator': 'o SSOT dá um operador (in, regex, contains ...), não um valor',
+        'plan.skip.command_line': (
+            'definido na linha de comando do contêiner (target.server_args): mude o server_args do SSOT e provisione '
+            'de novo'
+        ),
+        'plan.skip.internal': 'fixado quando o servidor foi compilado ou inicializado (contexto internal)',
+        'recorder.unterminated': 'não terminou; encontrada pela execução {run} (processo morto?)',
+        'approvals.launcher_invalid': 'ssot_approvals: {error}',
+        'verify.detail.no_journal': 'não há journal no workspace',
+        'verify.detail.torn': 'a última linha está incompleta',
+        'verify.detail.not_json': 'não é JSON: {error}',
+        'verify.detail.not_object': 'não é um objeto JSON',
+        'verify.detail.sequence': 'sequência {found} onde se esperava {due} (linha removida ou acrescentada)',
+        'verify.detail.prev': 'não segue a linha {line} (linha removida, acrescentada ou alterada)',
+        'verify.detail.hash': 'o conteúdo não confere com o hash',
+        'verify.detail.view_kept': 'encontrada alterada em {at}, guardada como {kept}',
+        'verify.detail.named_at': 'citado em {at}',
+        'verify.detail.sha_differs': 'o sha256 difere de {at}',
+        'verify.detail.not_named': 'não citado pelo journal',
+        'verify.detail.view_differs': 'difere da versão registrada em {at}',
+        'verify.detail.no_signers': (
+            'o journal está selado mas o SSOT não indica hitl.allowed_signers para conferir os selos'
+        ),
+        'verify.detail.seal_unproven': '{why} (chave {key}): as linhas que ele diz selar não estão provadas',
+        'verify.detail.seal_malformed': 'selo malformado',
+        'verify.detail.seal_rewritten': (
+            'difere do que o selo da linha {line} (por {key}) assinou: o histórico foi reescrito'
+        ),
+        'verify.detail.unsealed': 'as linhas {lines} não são cobertas por nenhum selo válido',
+        'verify.detail.snapshot_taken': 'tirado em {at}',
+        'verify.detail.snapshot_listed': 'listado no seu manifest',
+        'verify.detail.snapshot_altered': 'o sha256 difere do seu manifest (tirado em {at})',
+        'verify.detail.snapshot_extra': 'não está no seu manifest',
+        'verify.detail.snapshot_unreadable': '{error}',
+        'artifact.note.also_oci': 'também um layout de imagem OCI (index.json + oci-layout)',
+        'artifact.note.tar_unknown': 'um arquivo tar sem manifest.json (docker-archive) nem oci-layout + index.json',
+        'artifact.note.binary': 'arquivo binário de formato desconhecido',
+        'artifact.note.sql_no_header': 'comandos SQL sem o cabeçalho do pg_dump',
+        'artifact.note.text_unknown': 'arquivo de texto de formato desconhecido',
+        'sig.why.timeout': 'não respondeu a tempo',
+        'sig.why.not_regular': 'não é um arquivo regular',
+        'sig.why.too_large': 'maior que 256 KiB',
+        'sig.why.not_found': 'não encontrado',
+        'sig.why.not_public_key': 'não é uma chave pública SSH',
+        'approve.malformed_decision': 'a decisão {id} está malformada (suas opções não são uma lista de ids)',
+        'recorder.no_workspace_host': (
+            'sem workspace para o host {host}: defina a variável de host ssot_workspace no inventário (a pasta do '
+            'controlador com o ssot.yml desse ambiente) ou, para um único ambiente, -e ssot_workspace=<pasta>. Esse '
+            'host não roda; os outros seguem.'
+        ),
+        'fleet.bad_workspace': 'o ssot_workspace do host {host} não pôde ser resolvido: {error}',
+        'fleet.shared_workspace': (
+            'os hosts {hosts} apontam para o mesmo workspace {workspace}: cada ambiente precisa do seu (um ssot.yml, '
+            'um journal, uma trava). Dê a cada host o seu ssot_workspace no inventário; nenhum desses hosts roda.'
+        ),
+        'fleet.no_hosts': (
+            "nenhum ambiente para governar: o padrão de hosts '{pattern}' não corresponde a nenhum host do inventário. "
+            'Coloque os hosts no grupo {group} do inventário (por exemplo, [{group}] e uma linha por host com '
+            'ssot_workspace=<pasta>), ou rode com -e ssot_hosts=<grupo ou host>. O exemplo '
+            'examples/legacy-pg/inventory.ini mostra um grupo com o controlador.'
+        ),
+        'fleet.no_hosts_limit': (
+            "nenhum ambiente para governar: o padrão de hosts '{pattern}' com --limit {limit} não corresponde a nenhum "
+            'host do inventário. Confira o --limit, ou coloque os hosts no grupo {group} (ou rode com -e '
+            'ssot_hosts=<grupo ou host>).'
+        ),
+        'fleet.refused': 'o registrador não abriu o workspace deste host, e nada roda nele: {reason}',
+        'preflight.python_module': (
+            'falta o módulo Python {module} em {python} (instale-o nesse host, por exemplo python3-{module} no Debian)'
+        ),
+        'preflight.no_docker_cli': 'falta o cliente Docker (o comando docker não está no PATH desse host)',
+        'preflight.no_engine': (
+            'o Docker desse host não responde ao usuário da conexão ({error}); o usuário precisa de acesso ao socket '
+            'do engine'
+        ),
+        'preflight.target_dir': (
+            'a pasta {path} (target.dir do SSOT) não pode ser criada nem escrita: {existing} não é uma pasta gravável'
+        ),
+        'preflight.failed': 'o host {host} não está pronto; falta: {lacks}. Nada foi alterado nele.',
+        'preflight.ok': 'o host {host} tem o que esta fase precisa',
+        'preflight.no_python': (
+            'o host {host} não tem o Python {python} (os módulos da coleção rodam nele): instale python3 nesse host, '
+            'ou aponte ansible_python_interpreter para o Python que ele tem. Nada foi alterado nele.'
+        ),
+        'preflight.needs_target_dir': (
+            'o host {host} é alcançado por {connection}, e o SSOT não diz onde ficam nele os artefatos e os snapshots: '
+            'defina target.dir (uma pasta absoluta nesse host) no ssot.yml.'
+        ),
+        'role.provision.delivery_differs': (
+            'a cópia de {path} no host {host} não confere com o artefato inspecionado no controlador: sha256 esperado '
+            '{expected}, obtido {actual}. Nada foi carregado; confira o disco e a rede desse host e rode de novo.'
+        ),
+        'role.provision.delivered': (
+            '{path} no host {host} confere com o controlador (sha256 {sha256}; copiado agora: {copied})'
+        ),
+        'fleet.title': 'Frota: {count} ambiente(s)',
+        'fleet.generated': 'Gerado em {at} (UTC), a partir do painel de cada ambiente.',
+        'fleet.col.host': 'Host e projeto',
+        'fleet.col.milestones': 'Marcos (fase e estado)',
+        'fleet.col.pending': 'Decisões pendentes',
+        'fleet.col.deviations': 'Desvios',
+        'fleet.col.last_run': 'Última execução',
+        'fleet.col.panel': 'Painel',
+        'fleet.none': 'nenhuma',
+        'fleet.run': '{playbook}: {status} ({at})',
+        'fleet.open_panel': 'abrir o painel do ambiente',
+        'recorder.no_such_workspace': (
+            'o workspace {workspace} não existe: confira o ssot_workspace desse host (ou crie o workspace com o '
+            'ssot.yml do ambiente; scripts/init_workspace.py faz isso a partir do exemplo). Nada foi criado nele.'
+        ),
+        'store.unknown': (
+            'armazenamento de registros desconhecido: {kind} (opção store do callback, SSOT_STORE); use um destes: '
+            '{kinds}'
+        ),
+        'store.no_driver': (
+            'o armazenamento postgresql precisa do psycopg2 no controlador (no ambiente de execução do AWX): instale '
+            'psycopg2-binary no Python do ansible-playbook.'
+        ),
+        'store.no_dsn': (
+            'o armazenamento postgresql lê o DSN do banco de registros da variável de ambiente {env}, que não está '
+            "definida. Exporte {env}='host=... port=5432 dbname=... user=... password=...' (no AWX: um tipo de "
+            'credencial que a injeta; docs/awx.md). O DSN nunca vai em arquivo.'
+        ),
+        'store.unreachable': (
+            'não foi possível conectar ao banco de registros (DSN em ${env}): {error}. Nada foi executado: corrija o '
+            'DSN ou o servidor e rode de novo.'
+        ),
+        'store.lost': 'a conexão com o banco de registros do ambiente {namespace} caiu: {error}',
+        'store.export_diverges': (
+            'a pasta {folder} já tem um journal.jsonl que não é o começo dos registros de {namespace} no banco: seriam '
+            'registros de outra história, e a exportação não os sobrescreve. Exporte para uma pasta vazia (ou sem '
+            'journal.jsonl).'
+        ),
+        'recorder.store_lost_run': (
+            'o banco de registros caiu durante a execução, que para aqui (veja a mensagem acima). O que foi gravado '
+            'está inteiro (transações); a próxima execução marca esta como interrompida e diz o que ela fazia. '
+            'Restabeleça o banco e rode de novo.'
+        ),
+        'export.not_postgresql': (
+            'ssot.governance.export lê o armazenamento postgresql, e esta execução usa {kind}: os registros já estão '
+            'na pasta do workspace. Para exportar do banco, defina SSOT_STORE=postgresql (ou [ssot_governance] store = '
+            'postgresql no ansible.cfg) e a variável do DSN.'
+        ),
+        'export.done': (
+            'Registros de {namespace} exportados para {folder}: {lines} linhas do journal, {files} arquivos.'
+        ),
+        'yaml.no_pyyaml': (
+            'falta a biblioteca PyYAML onde isto roda ({error}); instale-a (pip install PyYAML, ou python3-yaml)'
+        ),
+        'recorder.no_jsonschema': (
+            'falta a biblioteca jsonschema no controlador ({error}): nada foi executado. Instale os requisitos Python '
+            'da coleção (meta/ee-requirements.txt) onde o ansible-playbook roda'
+        ),
+    },
+    'en': {
+        'demo.summary.title': 'ssot.governance demo summary',
         'demo.summary.ssot': 'SSOT: {path} ({digest})',
         'demo.summary.server': 'Server: container {container} at {endpoint} — {version}',
         'demo.summary.read_only': 'Read-only session confirmed by the server: {value}',
         'demo.summary.counts': 'Checks: {total}; matching: {matched}; deviations: {deviations}',
         'demo.summary.check': '  [{mark}] {id}: expected {expected}, got {actual}',
         'demo.summary.evidence': 'Evidence: {log} and {json}',
-        'demo.summary.people': 'For people: {page} (open it in a browser), {checklist} (checking by hand) '
-                               'and {log} (what the last run did)',
+        'demo.summary.people': (
+            'For people: {page} (open it in a browser), {checklist} (checking by hand) and {log} (what the last run '
+            'did)'
+        ),
         'demo.summary.records': 'Records: {runbook}, {panel} and {journal}',
         'demo.summary.ok': 'Everything matches the SSOT.',
         'demo.summary.deviations': 'There are deviations from the SSOT: record a decision before going on.',
@@ -980,18 +1114,17 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'decision.status.rejected': 'rejected',
         'decision.status.expired': 'expired',
         'demo.summary.snapshot': 'Snapshot: {path} ({files} files, checked against manifest.json)',
-        'demo.summary.ingest': 'Ingestion: {database} from {source} ({method}): {tables} table(s) equal to '
-                               'the source ({what}) — {log}',
-        'demo.summary.restore': 'Restore test: {tables} table(s) compared with the source; mismatches: '
-                                '{mismatches}',
+        'demo.summary.ingest': (
+            'Ingestion: {database} from {source} ({method}): {tables} table(s) equal to the source ({what}) — {log}'
+        ),
+        'demo.summary.restore': 'Restore test: {tables} table(s) compared with the source; mismatches: {mismatches}',
         'word.yes': 'yes',
         'word.no': 'no',
         'ssot.invalid': 'Invalid SSOT ({count} problem(s)):',
         'ssot.where.line': '{file}, line {line}, at {pointer}',
         'ssot.where.noline': '{file}, at {pointer}',
         'ssot.how_to_fix': 'How to fix: {fix}',
-        'ssot.load.not_found': 'file not found. Give the workspace with -e ssot_workspace=<folder holding '
-                               'ssot.yml>',
+        'ssot.load.not_found': 'file not found. Give the workspace with -e ssot_workspace=<folder holding ssot.yml>',
         'yaml.unreadable': 'the file cannot be read ({error})',
         'yaml.not_regular': 'not a regular file (a folder, FIFO or device); point to a YAML file',
         'yaml.too_large': 'the file has {size} bytes, more than the limit of {limit}',
@@ -1000,15 +1133,19 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'yaml.syntax': 'YAML syntax error: {problem}',
         'yaml.duplicate_key': "duplicate key '{key}' (the first is at line {first}); keep only one",
         'yaml.key_not_text': 'a mapping key must be text',
-        'yaml.too_many_nodes': 'the document expands to more than {limit} values (repeated anchors and '
-                               'aliases?); write it without multiplying aliases',
+        'yaml.too_many_nodes': (
+            'the document expands to more than {limit} values (repeated anchors and aliases?); write it without '
+            'multiplying aliases'
+        ),
         'yaml.too_deep': 'nested deeper than {limit} levels; simplify the structure',
         'yaml.recursive_alias': 'recursive alias (a value that contains itself); remove the alias',
-        'yaml.value': 'a value that cannot be read ({problem}: a number of thousands of digits or a date out '
-                      'of range?); quote it',
+        'yaml.value': (
+            'a value that cannot be read ({problem}: a number of thousands of digits or a date out of range?); quote it'
+        ),
         'ssot.load.empty': 'empty file; start from examples/legacy-pg/ssot.yml',
-        'ssot.load.not_mapping': 'the top level must be a mapping of sections (metadata, artifacts, target, '
-                                 '...), found {kind}',
+        'ssot.load.not_mapping': (
+            'the top level must be a mapping of sections (metadata, artifacts, target, ...), found {kind}'
+        ),
         'ssot.schema.required': "required field '{name}' is missing",
         'ssot.schema.additional': "unknown key '{name}'; accepted here: {allowed}",
         'ssot.schema.type': 'expected {expected}, found {actual} ({value})',
@@ -1021,38 +1158,43 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ssot.schema.min_length': 'the text cannot be empty',
         'ssot.schema.property_name': 'invalid name {name}',
         'ssot.schema.any_of': 'value {value} has none of the accepted forms',
-        'ssot.schema.secret_literal': 'a literal value where a secret reference is required (the value is '
-                                      'not shown)',
+        'ssot.schema.secret_literal': 'a literal value where a secret reference is required (the value is not shown)',
         'ssot.schema.other': '{detail}',
         'ssot.check.duplicate_id': "id '{id}' is repeated (already used at {other})",
         'ssot.check.version_constraint': 'invalid version or range {value} ({detail})',
         'ssot.check.path_outside': 'the path {value} lies outside the workspace (links followed)',
         'ssot.check.regex': 'invalid regular expression {value}: {detail}',
-        'ssot.fix.path_outside': 'put the file inside the workspace (the folder of ssot.yml), or list its '
-                                 'folder in paths.allowed_roots',
+        'ssot.fix.path_outside': (
+            'put the file inside the workspace (the folder of ssot.yml), or list its folder in paths.allowed_roots'
+        ),
         'ssot.fix.required': "add '{name}' (field reference: docs/ssot.md)",
         'ssot.fix.additional': 'remove the key or fix its name (a typo?)',
         'ssot.fix.duplicate_id': 'give every item a unique id',
         'ssot.fix.version_constraint': "use '10', '9.4' or a range such as '>=9.4,<11'",
         'ssot.fix.regex': 'fix the expression (Python re syntax)',
-        'ssot.check.signers_missing': '{key} is true, but hitl.allowed_signers names no allowed-signers file '
-                                      'to check signatures against',
+        'ssot.check.signers_missing': (
+            '{key} is true, but hitl.allowed_signers names no allowed-signers file to check signatures against'
+        ),
         'ssot.check.signers_unreadable': 'the allowed-signers file {value} cannot be read ({detail})',
-        'ssot.fix.allowed_signers': 'name in hitl.allowed_signers an OpenSSH allowed_signers file (a path '
-                                    'relative to the SSOT, inside the workspace), one line per key: '
-                                    '"principal namespaces=\\"approval@ssot.governance\\" ssh-ed25519 '
-                                    'AAAA..."',
-        'ssot.fix.approval_validity': 'a whole number from 1 to 9999 and the unit m, h, d or w (e.g. 12h, '
-                                      '7d); never zero: every approval expires',
+        'ssot.fix.allowed_signers': (
+            'name in hitl.allowed_signers an OpenSSH allowed_signers file (a path relative to the SSOT, inside the '
+            'workspace), one line per key: "principal namespaces=\\"approval@ssot.governance\\" ssh-ed25519 AAAA..."'
+        ),
+        'ssot.fix.approval_validity': (
+            'a whole number from 1 to 9999 and the unit m, h, d or w (e.g. 12h, 7d); never zero: every approval expires'
+        ),
         'ssot.fix.sha256': 'write the 64 lowercase hex digits that `sha256sum <file>` prints',
         'ssot.fix.container_name': "use letters, digits, '_', '.' or '-', starting with a letter or digit",
         'ssot.fix.bind': 'write an IP address such as 127.0.0.1',
         'ssot.fix.id': "use lowercase letters, digits, '_', '.' or '-'",
         'ssot.fix.setting_name': 'use a PostgreSQL setting name such as wal_level',
-        'ssot.fix.secret_ref': 'write a reference such as {env: SSOT_PG_PASSWORD} or {var: variable_name}, '
-                               'never the secret',
-        'ssot.fix.expectation': 'use a plain value or a single operator: {equals: v}, {in: [a, b]}, {regex: '
-                                "'...'}, {not_empty: true}, {contains: item}, {version_range: '>=9.4,<11'}",
+        'ssot.fix.secret_ref': (
+            'write a reference such as {env: SSOT_PG_PASSWORD} or {var: variable_name}, never the secret'
+        ),
+        'ssot.fix.expectation': (
+            "use a plain value or a single operator: {equals: v}, {in: [a, b]}, {regex: '...'}, {not_empty: true}, "
+            "{contains: item}, {version_range: '>=9.4,<11'}"
+        ),
         'type.string': 'text',
         'type.integer': 'integer',
         'type.number': 'number',
@@ -1067,13 +1209,15 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'milestone.4': 'Exposure and connectivity',
         'milestone.5': 'Data ingestion',
         'milestone.6': 'Replicable snapshot',
-        'constraint.ssot_first': 'The SSOT ({path}) is the reference; divergences become deviations with a '
-                                 'decision.',
-        'constraint.hitl': 'Outside the SSOT only with the explicit approval of a named person: '
-                           'authentication/pg_hba.conf, SSL, ports, proxy, ALTER SYSTEM, packages, '
-                           'ingestion{extra}.',
-        'constraint.validate_read_only': 'Validation is read-only; changes only in MODIFY plays (tags never '
-                                         '+ modify) with plan, rollback, apply and verify.',
+        'constraint.ssot_first': 'The SSOT ({path}) is the reference; divergences become deviations with a decision.',
+        'constraint.hitl': (
+            'Outside the SSOT only with the explicit approval of a named person: authentication/pg_hba.conf, SSL, '
+            'ports, proxy, ALTER SYSTEM, packages, ingestion{extra}.'
+        ),
+        'constraint.validate_read_only': (
+            'Validation is read-only; changes only in MODIFY plays (tags never + modify) with plan, rollback, apply '
+            'and verify.'
+        ),
         'constraint.exposure': 'Allowed exposure: binds {binds}; authentication {auth}; SSL required: {ssl}.',
         'next.failed_step': 'Fix the failure and run again: {step} ({host}: {msg})',
         'next.pending_decision': 'Decide: {id} — {title} (record it in approvals.yml)',
@@ -1082,70 +1226,79 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'next.pending_step': 'Run: {step}',
         'decision.option.use_delivered': 'A: use the delivered artifact',
         'decision.option.rebuild': 'B: rebuild per the SSOT',
-        'decision.option.convert': 'Convert the OCI layout to docker-archive with skopeo (same layers; '
-                                   'recorded)',
+        'decision.option.convert': 'Convert the OCI layout to docker-archive with skopeo (same layers; recorded)',
         'decision.option.accept': 'B: accept the value found (and update the SSOT)',
         'decision.option.fix': 'A: fix the server per the SSOT (MODIFY play, with plan and rollback)',
         'decision.option.accept_risk': 'B: accept the risk, recorded, for a set time',
         'decision.option.remediate': 'A: remediate (MODIFY play, with plan and rollback)',
-        'decision.how_to_approve': 'in {path}: - decision: {id}, option: <{options}>, approved_by: <your '
-                                   'name>, approved_at: <UTC ISO 8601>, ssot_digest: {digest} (optional: '
-                                   'reason, expires_at)',
+        'decision.how_to_approve': (
+            'in {path}: - decision: {id}, option: <{options}>, approved_by: <your name>, approved_at: <UTC ISO 8601>, '
+            'ssot_digest: {digest} (optional: reason, expires_at)'
+        ),
         'decision.pending_list': 'Pending decisions ({count}): {ids}. Record them in {path} and run again.',
-        'decision.rejected_list': 'Rejected decisions ({count}): {ids}. The path was not approved; review '
-                                  'the SSOT.',
+        'decision.rejected_list': 'Rejected decisions ({count}): {ids}. The path was not approved; review the SSOT.',
         'inventory.title.presence': 'Artifact {id} not found ({path})',
         'inventory.title.format': 'Artifact {id}: delivered as {actual}, the SSOT expects {expected}',
         'inventory.title.sha256': 'Artifact {id}: sha256 differs from the SSOT',
         'inventory.title.image': 'Artifact {id}: carries image {actual}, the SSOT expects {expected}',
         'inventory.title.engine': 'Artifact {id}: Docker engine {version} cannot load {format}',
         'inventory.context': 'Inventory of {path}: the SSOT expects {expected}, delivered was {actual}.',
-        'inventory.context.engine': 'Docker engine {version} (classic store) loads docker-archive only and '
-                                    'artifact {path} is {format}. Converting with skopeo keeps the layers '
-                                    '(diff_ids compared and recorded); rebuilding follows the SSOT.',
-        'inventory.risk': 'Using the delivered one runs something other than specified; validation (phase 3) '
-                          'shows the differences.',
+        'inventory.context.engine': (
+            'Docker engine {version} (classic store) loads docker-archive only and artifact {path} is {format}. '
+            'Converting with skopeo keeps the layers (diff_ids compared and recorded); rebuilding follows the SSOT.'
+        ),
+        'inventory.risk': (
+            'Using the delivered one runs something other than specified; validation (phase 3) shows the differences.'
+        ),
         'inventory.rollback': 'The inventory changes nothing; the decision only picks the provisioning path.',
-        'inventory.summary': '{count} artifact(s) inventoried; deviations: {deviations}; pending decisions: '
-                             '{pending}.',
+        'inventory.summary': '{count} artifact(s) inventoried; deviations: {deviations}; pending decisions: {pending}.',
         'validate.deviation.title': 'Deviation {id}: expected {expected}, got {actual}',
-        'validate.deviation.context': 'In the read-only session, `{sql}` answered {actual}; the SSOT expects '
-                                      '{expected}.',
-        'validate.deviation.risk': 'Accepting leaves the environment unlike the specification; fixing '
-                                   'changes the server.',
+        'validate.deviation.context': (
+            'In the read-only session, `{sql}` answered {actual}; the SSOT expects {expected}.'
+        ),
+        'validate.deviation.risk': (
+            'Accepting leaves the environment unlike the specification; fixing changes the server.'
+        ),
         'validate.deviation.rollback': 'The fix (MODIFY play) keeps the previous value for rollback.',
         'validate.finding.context': '{explain}',
         'finding.client_old.title': '{tool} {client} is older than server {server}',
-        'finding.client_old.explain': "{tool} ({where}) must be the server's major version or newer: with "
-                                      '{client} against a {server} server the dump fails or is incomplete. '
-                                      'Use {tool} >= {server}.',
+        'finding.client_old.explain': (
+            "{tool} ({where}) must be the server's major version or newer: with {client} against a {server} server the "
+            'dump fails or is incomplete. Use {tool} >= {server}.'
+        ),
         'finding.client_psql_old.title': 'psql {client} is older than server {server}',
-        'finding.client_psql_old.explain': 'psql ({where}) works, but \\d commands may fail against a newer '
-                                           'server.',
+        'finding.client_psql_old.explain': 'psql ({where}) works, but \\d commands may fail against a newer server.',
         'finding.client_unsupported.title': '{tool} {client} does not support {server} servers',
-        'finding.client_unsupported.explain': '{tool} ({where}) dumps servers from 9.2 on only; use a {tool} '
-                                              "of the server's era.",
+        'finding.client_unsupported.explain': (
+            "{tool} ({where}) dumps servers from 9.2 on only; use a {tool} of the server's era."
+        ),
         'finding.client_unknown.title': 'Version of {tool} not identified',
         'finding.client_unknown.explain': '{tool} ({where}) did not answer with a version: {detail}.',
         'finding.exposure_public.title': 'Port published on {bind}:{port} (public exposure)',
-        'finding.exposure_public.explain': 'Any machine that reaches this host connects to PostgreSQL. The '
-                                           'SSOT allows binds {allowed}: publish on 127.0.0.1 or record the '
-                                           'exposure in the SSOT (exposure.allowed_binds).',
+        'finding.exposure_public.explain': (
+            'Any machine that reaches this host connects to PostgreSQL. The SSOT allows binds {allowed}: publish on '
+            '127.0.0.1 or record the exposure in the SSOT (exposure.allowed_binds).'
+        ),
         'finding.exposure_allowed.title': 'Port published on {bind}:{port}, allowed by the SSOT',
-        'finding.exposure_allowed.explain': 'The SSOT allows this bind (exposure.allowed_binds); check '
-                                            'firewall and authentication.',
+        'finding.exposure_allowed.explain': (
+            'The SSOT allows this bind (exposure.allowed_binds); check firewall and authentication.'
+        ),
         'finding.listen_all.title': "listen_addresses='{value}' with a published port",
-        'finding.listen_all.explain': 'The server accepts connections on every interface of the container; '
-                                      'protection rests on the bind of the published port alone ({binds}).',
+        'finding.listen_all.explain': (
+            'The server accepts connections on every interface of the container; protection rests on the bind of the '
+            'published port alone ({binds}).'
+        ),
         'finding.trust.title': 'trust entry in pg_hba ({count})',
-        'finding.trust.explain': 'Anyone who reaches the server gets in without a password through these '
-                                 'pg_hba.conf lines: {lines}.',
+        'finding.trust.explain': (
+            'Anyone who reaches the server gets in without a password through these pg_hba.conf lines: {lines}.'
+        ),
         'finding.hba_unreadable.title': 'pg_hba could not be read',
         'finding.hba_unreadable.explain': 'Reading the authentication rules needs a superuser: {detail}.',
         'finding.superuser_nopass.title': 'Superuser without a password: {roles}',
-        'finding.superuser_nopass.explain': 'A superuser without a password is protected by the pg_hba '
-                                            'method alone; with trust or a pg_hba change it gets in without '
-                                            'any credential.',
+        'finding.superuser_nopass.explain': (
+            'A superuser without a password is protected by the pg_hba method alone; with trust or a pg_hba change it '
+            'gets in without any credential.'
+        ),
         'finding.ssl_off_exposed.title': 'SSL off while the port is publicly exposed',
         'finding.ssl_off_exposed.explain': 'Passwords and data travel in clear text beyond the host.',
         'finding.ssl_required.title': 'SSL off, but the SSOT requires SSL',
@@ -1160,74 +1313,99 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'validate.verdict.findings': 'Findings: {summary}.',
         'validate.drift.title': 'Deviations since the last validation',
         'approval.where.line': '{file}, line {line}',
-        'approval.not_a_list': '{source}: expected `approvals:` with a list of approvals '
-                               '(schemas/approvals.schema.json)',
-        'approval.invalid': '{source}, approval {n}: {detail} (fields: decision, option, approved_by, '
-                            'approved_at, reason, ssot_digest)',
+        'approval.not_a_list': (
+            '{source}: expected `approvals:` with a list of approvals (schemas/approvals.schema.json)'
+        ),
+        'approval.invalid': (
+            '{source}, approval {n}: {detail} (fields: decision, option, approved_by, approved_at, reason, ssot_digest)'
+        ),
         'approval.bad_time': '{where}: not a valid ISO 8601 time (use 2026-11-24T10:00:00Z)',
         'approval.field.required': 'missing {field}',
         'approval.field.unknown': 'unknown key {field}',
         'approval.field.invalid': '{field} does not meet the schema rule {rule}',
         'approval.identity.blank': 'the name is blank',
         'approval.identity.invisible': 'the name holds invisible or control characters',
-        'approval.refused.identity': '{source} does not count: approved_by does not identify a person '
-                                     '({why})',
-        'approval.refused.reason': '{source} does not count: reason is blank or holds invisible characters; '
-                                   'say why',
-        'approval.refused.no_identity': '{source} does not count: the SSOT requires separation of duties and '
-                                        'who runs the play cannot be told (unknown system account)',
-        'approval.refused.future': '{source} does not count: approved_at {at} is in the future; check the '
-                                   "approver's clock",
+        'approval.refused.identity': '{source} does not count: approved_by does not identify a person ({why})',
+        'approval.refused.reason': '{source} does not count: reason is blank or holds invisible characters; say why',
+        'approval.refused.no_identity': (
+            '{source} does not count: the SSOT requires separation of duties and who runs the play cannot be told '
+            '(unknown system account)'
+        ),
+        'approval.refused.future': (
+            "{source} does not count: approved_at {at} is in the future; check the approver's clock"
+        ),
         'approval.refused.expiry_before': '{source} does not count: expires_at is not after approved_at',
-        'approval.refused.no_expiry': '{source} does not count: no expires_at and no valid '
-                                      'hitl.approval_validity in the SSOT; every approval must expire',
-        'approval.refused.extra_var': '{source} does not count: approvals in extra vars (ssot_approvals) '
-                                      'count only when the SSOT says hitl.extra_var_approvals: true; record '
-                                      'it in approvals.yml',
-        'guard.refused': 'Run refused before anything happened: {names} came from outside (an extra var, -e, '
-                         "an AWX survey or ansible-runner's env/extravars) and is an internal variable of "
-                         'the ssot.governance collection. Whoever launches the job cannot set what decides '
-                         'an approval; remove it (the accepted inputs are in docs/hitl.md).',
+        'approval.refused.no_expiry': (
+            '{source} does not count: no expires_at and no valid hitl.approval_validity in the SSOT; every approval '
+            'must expire'
+        ),
+        'approval.refused.extra_var': (
+            '{source} does not count: approvals in extra vars (ssot_approvals) count only when the SSOT says '
+            'hitl.extra_var_approvals: true; record it in approvals.yml'
+        ),
+        'guard.refused': (
+            'Run refused before anything happened: {names} came from outside (an extra var, -e, an AWX survey or '
+            "ansible-runner's env/extravars) and is an internal variable of the ssot.governance collection. Whoever "
+            'launches the job cannot set what decides an approval; remove it (the accepted inputs are in docs/hitl.md).'
+        ),
         'hitl.bad_decision': 'hitl_gate: every decision needs an id (text)',
-        'hitl.stale_decision': 'decision {id} was raised under another SSOT than the current file; run the '
-                               'phase that raises it again',
+        'hitl.stale_decision': (
+            'decision {id} was raised under another SSOT than the current file; run the phase that raises it again'
+        ),
         'hitl.action_only': 'ssot.governance.hitl_gate runs as an action plugin on the controller',
-        'approval.refused.digest': '{source} does not count: it was given for SSOT {got}, the decision '
-                                   'belongs to SSOT {want}',
+        'approval.refused.digest': (
+            '{source} does not count: it was given for SSOT {got}, the decision belongs to SSOT {want}'
+        ),
         'approval.refused.option': '{source} does not count: option {option} is not one offered ({options})',
-        'approval.refused.approver': "{source} does not count: {by} is not among the SSOT's approvers "
-                                     '({approvers})',
-        'approval.refused.self': '{source} does not count: {by} runs the play and the SSOT requires '
-                                 'separation of duties',
+        'approval.refused.approver': "{source} does not count: {by} is not among the SSOT's approvers ({approvers})",
+        'approval.refused.self': (
+            '{source} does not count: {by} runs the play and the SSOT requires separation of duties'
+        ),
         'approval.refused.expired': '{source} no longer counts: it expired at {until}',
-        'approval.refused.other_version': '{source} does not count: it is for {other}, another version of '
-                                          'this deviation (the facts changed; the decision is now {id})',
-        'approve.usage': 'usage: ansible-playbook ssot.governance.approve -e ssot_workspace=<folder> -e '
-                         'decision=<decision id> [-e approve_key=<your SSH key>]',
-        'approve.no_signers': 'the SSOT names no hitl.allowed_signers: without allowed signers a signature '
-                              'proves nothing; record the approval in approvals.yml unsigned, or name the '
-                              'allowed-signers file in the SSOT',
-        'approve.no_terminal': 'a signed approval is given only by a person at a terminal ({why}); run this '
-                               'playbook on your machine, in a terminal',
-        'approve.no_key': "none of your SSH keys (the ssh-agent's, or the one of -e approve_key) is listed "
-                          'in {file} for approvals; ask for your public key to be added there',
+        'approval.refused.other_version': (
+            '{source} does not count: it is for {other}, another version of this deviation (the facts changed; the '
+            'decision is now {id})'
+        ),
+        'approve.usage': (
+            'usage: ansible-playbook ssot.governance.approve -e ssot_workspace=<folder> -e decision=<decision id> [-e '
+            'approve_key=<your SSH key>]'
+        ),
+        'approve.no_signers': (
+            'the SSOT names no hitl.allowed_signers: without allowed signers a signature proves nothing; record the '
+            'approval in approvals.yml unsigned, or name the allowed-signers file in the SSOT'
+        ),
+        'approve.no_terminal': (
+            'a signed approval is given only by a person at a terminal ({why}); run this playbook on your machine, in '
+            'a terminal'
+        ),
+        'approve.no_key': (
+            "none of your SSH keys (the ssh-agent's, or the one of -e approve_key) is listed in {file} for approvals; "
+            'ask for your public key to be added there'
+        ),
         'approve.no_answer': 'no explicit answer for {id}: nothing was signed or recorded',
         'approve.ask.reason': 'Why? (recorded and signed)',
         'approve.no_runbook': 'cannot read {path} ({error}); run the playbook that raised the decision first',
-        'approve.unknown_decision': "decision {id} is not in this workspace's runbook.json; check the id in "
-                                    'the message of the run that stopped',
-        'approve.stale_decision': 'decision {id} was raised under another version of the SSOT; run the '
-                                  'playbook that raises it again and approve the decision it shows',
-        'approve.unsafe_file': '{file} is not a regular file (a symbolic link, a folder?); nothing was '
-                               'written',
-        'approve.cannot_append': 'the approval cannot be added to {file} without changing the rest (is the '
-                                 'approvals list not in block style?); nothing was written: paste the entry '
-                                 'below into the file',
+        'approve.unknown_decision': (
+            "decision {id} is not in this workspace's runbook.json; check the id in the message of the run that stopped"
+        ),
+        'approve.stale_decision': (
+            'decision {id} was raised under another version of the SSOT; run the playbook that raises it again and '
+            'approve the decision it shows'
+        ),
+        'approve.unsafe_file': '{file} is not a regular file (a symbolic link, a folder?); nothing was written',
+        'approve.cannot_append': (
+            'the approval cannot be added to {file} without changing the rest (is the approvals list not in block '
+            'style?); nothing was written: paste the entry below into the file'
+        ),
         'approve.done': 'Signed approval of {id} (option {option}) by {by}, key {key}, recorded in {path}',
-        'hitl.sign.use_approve': 'to approve {id} with a signature, run on your machine: ansible-playbook '
-                                 'ssot.governance.approve -e ssot_workspace={workspace} -e decision={id}',
-        'hitl.sign.no_agent_key': 'the SSOT requires signed approvals and no key of your ssh-agent is among '
-                                  'the allowed signers; the decision stays pending',
+        'hitl.sign.use_approve': (
+            'to approve {id} with a signature, run on your machine: ansible-playbook ssot.governance.approve -e '
+            'ssot_workspace={workspace} -e decision={id}'
+        ),
+        'hitl.sign.no_agent_key': (
+            'the SSOT requires signed approvals and no key of your ssh-agent is among the allowed signers; the '
+            'decision stays pending'
+        ),
         'hitl.sign.which': 'Sign as which identity?\n{menu}',
         'hitl.card.title': 'Decision {id}: {title}',
         'hitl.card.context': 'Context: {context}',
@@ -1241,60 +1419,73 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'hitl.paste.reason': '<why>',
         'hitl.ask.name': 'Your name (who approves, recorded)',
         'hitl.terminal_reason': 'answered at the terminal',
-        'hitl.fail_closed': 'Stopped without changing anything: {count} decision(s) not approved ({mode}). '
-                            'To approve, add to {path} (or pass in ssot_approvals) and run again:',
-        'hitl.fail_closed_signed': 'Stopped with nothing changed: {count} decision(s) without a valid signed '
-                                   'approval ({mode}). The SSOT requires signed approvals: the approver '
-                                   'signs with their own SSH key (the command below adds the signed entry to '
-                                   '{path}) and the run is repeated:',
+        'hitl.fail_closed': (
+            'Stopped without changing anything: {count} decision(s) not approved ({mode}). To approve, add to {path} '
+            '(or pass in ssot_approvals) and run again:'
+        ),
+        'hitl.fail_closed_signed': (
+            'Stopped with nothing changed: {count} decision(s) without a valid signed approval ({mode}). The SSOT '
+            'requires signed approvals: the approver signs with their own SSH key (the command below adds the signed '
+            'entry to {path}) and the run is repeated:'
+        ),
         'hitl.mode.noninteractive': 'run without a terminal: never waits',
         'hitl.mode.interactive': 'no valid answer at the terminal',
         'hitl.rejected': 'Rejected at the terminal by {by}: {id}. Nothing was changed.',
-        'hitl.declined': 'Decision {id} approved with option {option}, which does not ask for this change: '
-                         'nothing to do here.',
+        'hitl.declined': (
+            'Decision {id} approved with option {option}, which does not ask for this change: nothing to do here.'
+        ),
         'snapshot.estimate': 'Snapshot estimate: {estimate}; SSOT limit: {limit}; free space: {free}.',
         'snapshot.size.title': 'A {estimate} snapshot exceeds the limit ({limit}) or the free space ({free})',
-        'snapshot.size.context': 'The snapshot will be about {estimate}; the SSOT limits it to {limit} and '
-                                 '{free} are free there.',
+        'snapshot.size.context': (
+            'The snapshot will be about {estimate}; the SSOT limits it to {limit} and {free} are free there.'
+        ),
         'snapshot.size.risk': 'Filling the destination disk or producing an artifact too large to copy.',
         'snapshot.image_save.title': 'Save the image of container {container} (docker commit + docker save)',
-        'snapshot.image_save.context': 'The SSOT asks for the image in the snapshot: commit {container} and '
-                                       'save it (~{size}).',
-        'snapshot.image_save.risk': "The saved image holds the container's filesystem (data and "
-                                    'configuration).',
+        'snapshot.image_save.context': (
+            'The SSOT asks for the image in the snapshot: commit {container} and save it (~{size}).'
+        ),
+        'snapshot.image_save.risk': "The saved image holds the container's filesystem (data and configuration).",
         'snapshot.rollback': 'Delete the snapshot folder; nothing at the source changes.',
         'decision.option.proceed': 'A: take the snapshot anyway',
         'decision.option.save': 'A: save the image in the snapshot',
         'decision.option.skip_image': 'B: go on without the image',
         'milestone.5.source': 'Provide the data source',
-        'ingest.none_available': 'No data source is available ({count} in the SSOT): the ingestion does not '
-                                 'run. Provide a source and run again.',
+        'ingest.none_available': (
+            'No data source is available ({count} in the SSOT): the ingestion does not run. Provide a source and run '
+            'again.'
+        ),
         'ingest.no_sources': 'The SSOT names no data source (sources): nothing to ingest.',
-        'ingest.next.container': 'Start the source container {container} with the database(s) {databases} '
-                                 '(source {id}): {reason}',
+        'ingest.next.container': (
+            'Start the source container {container} with the database(s) {databases} (source {id}): {reason}'
+        ),
         'ingest.next.dump': "Put source {id}'s dump at {path}: {reason}",
         'ingest.next.connection': 'Make {host}:{port} reachable (source {id}): {reason}',
         'ingest.source.found': 'Source {id} ({kind}) available',
         'ingest.source.missing': 'Source {id} ({kind}) missing: {reason}',
         'ingest.deviation.missing': 'Data source {id} named in the SSOT is not available',
         'ingest.load.title': 'Load database {database} from source {source} into target {target}',
-        'ingest.load.context': 'Database {database} ({size}) is not in the target. Method: {method}. A '
-                               'snapshot of the target comes first (the rollback point).',
+        'ingest.load.context': (
+            'Database {database} ({size}) is not in the target. Method: {method}. A snapshot of the target comes first '
+            '(the rollback point).'
+        ),
         'ingest.load.risk': 'Creates the database and the missing roles in the target; takes {size} or more.',
-        'ingest.reload.title': 'Reload database {database} into target {target}: it differs from source '
-                               '{source}',
-        'ingest.reload.context': 'The target has {database}, different from the source in {count} table(s): '
-                                 '{tables}. A reload drops it and loads it again.',
-        'ingest.reload.risk': "Loses what exists only in the target's database (kept in the pre-ingest "
-                              'snapshot).',
-        'ingest.rollback': 'ansible-playbook ssot.governance.ingest --tags rollback: brings the target back '
-                           'to the pre-ingest snapshot.',
+        'ingest.reload.title': 'Reload database {database} into target {target}: it differs from source {source}',
+        'ingest.reload.context': (
+            'The target has {database}, different from the source in {count} table(s): {tables}. A reload drops it and '
+            'loads it again.'
+        ),
+        'ingest.reload.risk': "Loses what exists only in the target's database (kept in the pre-ingest snapshot).",
+        'ingest.rollback': (
+            'ansible-playbook ssot.governance.ingest --tags rollback: brings the target back to the pre-ingest '
+            'snapshot.'
+        ),
         'decision.option.ingest': 'A: load the data (ingest)',
         'decision.option.skip_ingest': 'B: do not load now',
         'decision.option.reload': 'A: drop and reload from the source',
         'decision.option.keep_target': 'B: keep the target as it is (deviation recorded)',
-        'ingest.present': '{database}: already in the target and equal to the source ({tables} table(s)); '
-                          'nothing to do.',
+        'ingest.present': (
+            '{database}: already in the target and equal to the source ({tables} table(s)); nothing to do.'
+        ),
         'ingest.verified': '{database}: {tables} table(s) equal between source and target ({what}).',
         'ingest.mismatch': 'Tables that differ between source and target: {tables}',
         'ingest.nothing': 'Nothing to ingest: the data is already in the target.',
@@ -1311,8 +1502,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'panel.decision.risk': 'Risk: {value}',
         'panel.decision.rollback': 'Rollback: {value}',
         'panel.decision.options': 'Options: {options}',
-        'panel.decision.how': 'How to approve: a named person adds to {file} (in the workspace folder) an '
-                              'entry like this one and runs again:',
+        'panel.decision.how': (
+            'How to approve: a named person adds to {file} (in the workspace folder) an entry like this one and runs '
+            'again:'
+        ),
         'panel.approve.who': 'First Last (role)',
         'panel.approve.when': 'YYYY-MM-DDTHH:MM:SSZ (UTC, now)',
         'panel.approve.option': 'option',
@@ -1347,10 +1540,13 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'severity.low': 'low',
         'severity.info': 'informational',
         'checklist.title': 'Connectivity homologation — {name}',
-        'checklist.intro': 'Generated with runbook.json from the SSOT {path} ({digest}). Each item: the '
-                           'recorded state and the commands to check it by hand.',
-        'checklist.password.env': 'No command holds a password: psql reads it from the environment variable '
-                                  '{env}, as the SSOT says.',
+        'checklist.intro': (
+            'Generated with runbook.json from the SSOT {path} ({digest}). Each item: the recorded state and the '
+            'commands to check it by hand.'
+        ),
+        'checklist.password.env': (
+            'No command holds a password: psql reads it from the environment variable {env}, as the SSOT says.'
+        ),
         'checklist.password.ask': 'No command holds a password: psql asks for it when it needs one.',
         'checklist.phases': 'Steps',
         'checklist.checks': 'SSOT checks',
@@ -1360,8 +1556,9 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'checklist.setting': 'Setting {name} = {expected}',
         'checklist.check': 'Check {id}: {description} (expected {expected})',
         'checklist.records': 'Records',
-        'checklist.records.how': "Checks the journal's chain, every evidence file and every view "
-                                 '(runbook.json, the panel, this list):',
+        'checklist.records.how': (
+            "Checks the journal's chain, every evidence file and every view (runbook.json, the panel, this list):"
+        ),
         'check.status.match': 'matches',
         'check.status.deviation': 'deviation',
         'check.status.pending': 'not checked yet',
@@ -1369,8 +1566,10 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'check.status.missing': 'missing',
         'check.status.error': 'error while checking',
         'log.run': 'Run {run}: {playbook}, started at {start} (UTC) by {user}.',
-        'log.found_interrupted': 'WARNING: the previous run {run} ({playbook}) died without finishing, '
-                                 'during: {during}. Check the state it left.',
+        'log.found_interrupted': (
+            'WARNING: the previous run {run} ({playbook}) died without finishing, during: {during}. Check the state it '
+            'left.'
+        ),
         'log.tags': 'Tags: {tags}.',
         'log.play': '{play}: {ok} step(s) unchanged, {changed} changed, {failed} failed, {skipped} skipped.',
         'log.other_steps': 'Other steps',
@@ -1386,145 +1585,178 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'run.status.ok': 'finished without failures',
         'run.status.failed': 'finished with failures',
         'run.status.interrupted': 'interrupted',
-        'role.ssot.no_workspace': 'No workspace given. Run with -e ssot_workspace=<folder with ssot.yml> (or '
-                                  'export SSOT_WORKSPACE).',
-        'role.ssot.no_recorder': 'The ssot.governance.runbook callback is not enabled, and without it '
-                                 'nothing is recorded (journal, evidence, runbook.json, project-panel.json). '
-                                 'Enable it in the ansible.cfg at the project root - the one AWX and '
-                                 'ansible-runner read - ([defaults] callbacks_enabled = '
-                                 'ssot.governance.runbook; under AWX, with [ssot_governance] store = '
-                                 'postgresql so that the records outlive the job pod), or with '
-                                 "ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook in the job's environment "
-                                 "(under AWX: a credential's injector). See docs/awx.md.",
-        'role.verify.ok': 'Records intact: {lines} journal lines, {evidence} evidence files, {views} views '
-                          'and {snapshots} snapshot(s) checked.',
+        'role.ssot.no_workspace': (
+            'No workspace given. Run with -e ssot_workspace=<folder with ssot.yml> (or export SSOT_WORKSPACE).'
+        ),
+        'role.ssot.no_recorder': (
+            'The ssot.governance.runbook callback is not enabled, and without it nothing is recorded (journal, '
+            'evidence, runbook.json, project-panel.json). Enable it in the ansible.cfg at the project root - the one '
+            'AWX and ansible-runner read - ([defaults] callbacks_enabled = ssot.governance.runbook; under AWX, with '
+            '[ssot_governance] store = postgresql so that the records outlive the job pod), or with '
+            "ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook in the job's environment (under AWX: a credential's "
+            'injector). See docs/awx.md.'
+        ),
+        'role.verify.ok': (
+            'Records intact: {lines} journal lines, {evidence} evidence files, {views} views and {snapshots} '
+            'snapshot(s) checked.'
+        ),
         'role.verify.seals': 'Valid seals: {valid}, by {signers}.',
-        'role.provision.needs_inventory': 'Provisioning uses the phase 1 inventory: include the '
-                                          'ssot.governance.inventory role before ssot.governance.provision '
-                                          '(the ssot.governance.provision playbook does).',
-        'role.provision.no_artifact': 'The SSOT lists no artifact (artifacts[].path) with the image {image}. '
-                                      'Add the delivered tar to artifacts, with path, format and sha256.',
-        'role.provision.rebuild': 'Path B approved for {id}: rebuild as the SSOT says. Rebuilding is not '
-                                  'automatic: deliver the rebuilt tar, update artifacts (path, sha256) in '
-                                  'the SSOT and run again.',
-        'role.provision.interrupted_change': 'The container {container} does not exist, but {kept} holds its '
-                                             'data: an exposure change was interrupted. Nothing was created '
-                                             '- provisioning now would create an empty server under the '
-                                             'production name. Bring it back with: ansible-playbook '
-                                             'ssot.governance.modify -e ssot_workspace=<workspace> --tags '
-                                             'rollback_exposure',
-        'role.provision.blocked': 'Provisioning blocked: decisions without approval about {id}: {decisions} '
-                                  'record the choice in {file} (decision, option, by, at, ssot_digest: '
-                                  '{digest}) and run again.',
-        'role.provision.not_loadable': 'The artifact {path} ({format}) is not an image this engine loads. '
-                                       'Check artifacts[].format in the SSOT and the inventory (evidence '
-                                       'inventory.log).',
-        'role.provision.port_busy': 'Port {bind}:{port} is already in use by another process. Free it or '
-                                    'choose another port in the SSOT (target.ports).',
-        'role.provision.foreign_container': 'Container {container} already exists and belongs to another '
-                                            'workspace ({owner}). Recreating it would erase its data: choose '
-                                            'another name in target.container or remove it on purpose '
-                                            '(docker rm -f {container}).',
-        'role.provision.ports_differ': 'Container {container} publishes {published} and the SSOT asks for '
-                                       '{wanted}. Changing what it publishes recreates the container, and '
-                                       'its data lives inside it: that is an exposure change '
-                                       '(ssot.governance.modify --tags modify_exposure, with an approved '
-                                       'decision); set the SSOT back to what runs, or recreate the container '
-                                       'on purpose after a snapshot.',
+        'role.provision.needs_inventory': (
+            'Provisioning uses the phase 1 inventory: include the ssot.governance.inventory role before '
+            'ssot.governance.provision (the ssot.governance.provision playbook does).'
+        ),
+        'role.provision.no_artifact': (
+            'The SSOT lists no artifact (artifacts[].path) with the image {image}. Add the delivered tar to artifacts, '
+            'with path, format and sha256.'
+        ),
+        'role.provision.rebuild': (
+            'Path B approved for {id}: rebuild as the SSOT says. Rebuilding is not automatic: deliver the rebuilt tar, '
+            'update artifacts (path, sha256) in the SSOT and run again.'
+        ),
+        'role.provision.interrupted_change': (
+            'The container {container} does not exist, but {kept} holds its data: an exposure change was interrupted. '
+            'Nothing was created - provisioning now would create an empty server under the production name. Bring it '
+            'back with: ansible-playbook ssot.governance.modify -e ssot_workspace=<workspace> --tags rollback_exposure'
+        ),
+        'role.provision.blocked': (
+            'Provisioning blocked: decisions without approval about {id}: {decisions} record the choice in {file} '
+            '(decision, option, by, at, ssot_digest: {digest}) and run again.'
+        ),
+        'role.provision.not_loadable': (
+            'The artifact {path} ({format}) is not an image this engine loads. Check artifacts[].format in the SSOT '
+            'and the inventory (evidence inventory.log).'
+        ),
+        'role.provision.port_busy': (
+            'Port {bind}:{port} is already in use by another process. Free it or choose another port in the SSOT '
+            '(target.ports).'
+        ),
+        'role.provision.foreign_container': (
+            'Container {container} already exists and belongs to another workspace ({owner}). Recreating it would '
+            'erase its data: choose another name in target.container or remove it on purpose (docker rm -f '
+            '{container}).'
+        ),
+        'role.provision.ports_differ': (
+            'Container {container} publishes {published} and the SSOT asks for {wanted}. Changing what it publishes '
+            'recreates the container, and its data lives inside it: that is an exposure change (ssot.governance.modify '
+            '--tags modify_exposure, with an approved decision); set the SSOT back to what runs, or recreate the '
+            'container on purpose after a snapshot.'
+        ),
         'role.provision.nothing': 'nothing',
-        'role.provision.convert_changed': "The conversion changed the image's layers ({before} → {after}). "
-                                          'Nothing was loaded; see the evidence convert.log.',
+        'role.provision.convert_changed': (
+            "The conversion changed the image's layers ({before} → {after}). Nothing was loaded; see the evidence "
+            'convert.log.'
+        ),
         'role.provision.convert_ok': 'Conversion checked: {layers} layer(s) with the same diff_ids.',
-        'role.provision.no_answer': 'PostgreSQL at {host}:{port} (container {container}) did not answer '
-                                    'after {retries} attempts: {error}. See `docker logs {container}`.',
+        'role.provision.no_answer': (
+            'PostgreSQL at {host}:{port} (container {container}) did not answer after {retries} attempts: {error}. See '
+            '`docker logs {container}`.'
+        ),
         'role.provision.no_detail': 'no detail',
         'role.provision.answers': '{container} answers at {host}:{port} ({version})',
         'role.validate.summary': '{matched} of {total} checks match the SSOT ({version}).',
         'role.validate.evidence': 'Evidence: {path}',
-        'role.validate.open': 'Decisions without approval ({count}): {decisions} record each choice in '
-                              '{file} (decision, option, by, at, ssot_digest: {digest}) and run again. '
-                              'Details: runbook.json (decisions) and the evidence validate-{container}.log.',
+        'role.validate.open': (
+            'Decisions without approval ({count}): {decisions} record each choice in {file} (decision, option, by, at, '
+            'ssot_digest: {digest}) and run again. Details: runbook.json (decisions) and the evidence '
+            'validate-{container}.log.'
+        ),
         'role.decision_item': '[{id}] {title} ({status});',
-        'role.ingest.already_undone': 'Nothing to undo: the ingestion recorded at {data} was already rolled '
-                                      'back (at {undone}). A second rollback would erase what was written '
-                                      'since.',
+        'role.ingest.already_undone': (
+            'Nothing to undo: the ingestion recorded at {data} was already rolled back (at {undone}). A second '
+            'rollback would erase what was written since.'
+        ),
         'role.nothing_to_undo': 'The journal records no {subject} change in this workspace: nothing to undo.',
         'role.expose.no_trust_change': 'No pg_hba change approved ({why}). The server was not changed.',
         'role.expose.no_trust_entry': 'no trust entry',
         'role.expose.declined': 'rejected or risk accepted',
         'role.expose.hba_refused': 'pg_hba.conf was not changed: {reason}',
-        'role.expose.still_trust': 'pg_hba still has trust after the change; the previous file is in the '
-                                   'evidence rollback-pg_hba.json (undo with --tags rollback_pg_hba).',
-        'role.expose.trust_removed': 'Verified: pg_hba without trust ({count} line(s) changed); password '
-                                     'login works.',
-        'role.expose.hba_rollback_failed': 'pg_hba rollback incomplete: the file differs from the one '
-                                           'captured in rollback-pg_hba.json.',
+        'role.expose.still_trust': (
+            'pg_hba still has trust after the change; the previous file is in the evidence rollback-pg_hba.json (undo '
+            'with --tags rollback_pg_hba).'
+        ),
+        'role.expose.trust_removed': 'Verified: pg_hba without trust ({count} line(s) changed); password login works.',
+        'role.expose.hba_rollback_failed': (
+            'pg_hba rollback incomplete: the file differs from the one captured in rollback-pg_hba.json.'
+        ),
         'role.expose.hba_rollback_ok': 'Rollback verified: pg_hba.conf is back to the captured content.',
-        'role.expose.no_container': 'Container {container} does not exist: provision it first '
-                                    '(ssot.governance.provision).',
-        'role.expose.no_exposure_change': 'No publication change approved (or nothing differs from the '
-                                          'SSOT). The container was not changed.',
-        'role.expose.exposure_differs': 'The new publication does not match the SSOT; the previous container '
-                                        'is kept as {kept} (undo with --tags rollback_exposure).',
-        'role.expose.exposure_ok': 'Verified: {container} publishes {published}; the previous one is kept as '
-                                   '{kept}.',
+        'role.expose.no_container': (
+            'Container {container} does not exist: provision it first (ssot.governance.provision).'
+        ),
+        'role.expose.no_exposure_change': (
+            'No publication change approved (or nothing differs from the SSOT). The container was not changed.'
+        ),
+        'role.expose.exposure_differs': (
+            'The new publication does not match the SSOT; the previous container is kept as {kept} (undo with --tags '
+            'rollback_exposure).'
+        ),
+        'role.expose.exposure_ok': 'Verified: {container} publishes {published}; the previous one is kept as {kept}.',
         'role.expose.kept_gone': 'The kept container {kept} no longer exists: there is nothing to restore.',
         'role.expose.exposure_rollback_failed': 'Rollback incomplete: {ports} (before: {before})',
         'role.expose.exposure_rollback_ok': 'Rollback verified: {container} publishes {before} again.',
-        'role.modify.apply_failed': 'The settings change did not complete: {error} The server may be between '
-                                    'before and after; the previous values are in the evidence '
-                                    'rollback-settings.json. Check with ansible-playbook '
-                                    'ssot.governance.validate -e ssot_workspace={workspace} and undo with '
-                                    'ansible-playbook ssot.governance.modify -e ssot_workspace={workspace} '
-                                    '--tags rollback.',
-        'role.expose.hba_apply_failed': 'The pg_hba change did not complete: {error} The previous file is in '
-                                        'the evidence rollback-pg_hba.json; undo with ansible-playbook '
-                                        'ssot.governance.modify -e ssot_workspace={workspace} --tags '
-                                        'rollback_pg_hba (the server rewrites the file and reloads).',
-        'role.expose.exposure_apply_failed': 'Republishing did not complete: {error} The data is in the '
-                                             'container kept aside (rollback-exposure.json names it); do not '
-                                             'provision again. Bring it back with ansible-playbook '
-                                             'ssot.governance.modify -e ssot_workspace={workspace} --tags '
-                                             'rollback_exposure.',
-        'role.modify.nothing_approved': 'No change approved (rejected or accepted as they are: {declined}). '
-                                        'The server was not changed.',
-        'role.modify.still_deviates': 'After the change there is still a deviation: {ids}. The previous '
-                                      'values are in the evidence rollback-settings.json; undo with --tags '
-                                      'rollback.',
+        'role.modify.apply_failed': (
+            'The settings change did not complete: {error} The server may be between before and after; the previous '
+            'values are in the evidence rollback-settings.json. Check with ansible-playbook ssot.governance.validate '
+            '-e ssot_workspace={workspace} and undo with ansible-playbook ssot.governance.modify -e '
+            'ssot_workspace={workspace} --tags rollback.'
+        ),
+        'role.expose.hba_apply_failed': (
+            'The pg_hba change did not complete: {error} The previous file is in the evidence rollback-pg_hba.json; '
+            'undo with ansible-playbook ssot.governance.modify -e ssot_workspace={workspace} --tags rollback_pg_hba '
+            '(the server rewrites the file and reloads).'
+        ),
+        'role.expose.exposure_apply_failed': (
+            'Republishing did not complete: {error} The data is in the container kept aside (rollback-exposure.json '
+            'names it); do not provision again. Bring it back with ansible-playbook ssot.governance.modify -e '
+            'ssot_workspace={workspace} --tags rollback_exposure.'
+        ),
+        'role.modify.nothing_approved': (
+            'No change approved (rejected or accepted as they are: {declined}). The server was not changed.'
+        ),
+        'role.modify.still_deviates': (
+            'After the change there is still a deviation: {ids}. The previous values are in the evidence '
+            'rollback-settings.json; undo with --tags rollback.'
+        ),
         'role.modify.verified': 'Verified: {ids} match the SSOT.',
         'role.modify.rollback_failed': 'Rollback incomplete: {found} (expected {expected})',
         'role.modify.rollback_ok': 'Rollback verified: {names} are back to their previous values.',
-        'role.snapshot.outside': 'The snapshot {path} lies outside the workspace {workspace}; the restore '
-                                 "test proves only the workspace's own snapshots (snapshots/<UTC>).",
+        'role.snapshot.outside': (
+            "The snapshot {path} lies outside the workspace {workspace}; the restore test proves only the workspace's "
+            'own snapshots (snapshots/<UTC>).'
+        ),
         'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot first.',
-        'pg.connect.refused': 'PostgreSQL at {host}:{port} refused the connection: nothing listens on that '
-                              'port. Is the container running and publishing that port? Check with docker ps '
-                              '/ docker port and run ssot.governance.provision; then run again.',
-        'pg.connect.auth': 'The server at {host}:{port} did not accept the user {user} (password or '
-                           'pg_hba.conf rule). Check the password in the variable the SSOT names in '
-                           'target.connection.password and the pg_hba rules; if a pg_hba change just ran, '
-                           'undo it with --tags rollback_pg_hba.',
-        'pg.connect.timeout': '{host}:{port} did not answer within {seconds} s (server stopped, another '
-                              'bind, or a firewall). Check docker ps and the bind in target.ports, then run '
-                              'again.',
-        'pg.connect.nodb': 'The database {database} does not exist at {host}:{port}; check '
-                           'target.connection.database in the SSOT.',
-        'pg.connect.unknown_host': 'The address {host} does not resolve; check target.ports[].bind in the '
-                                   'SSOT.',
+        'pg.connect.refused': (
+            'PostgreSQL at {host}:{port} refused the connection: nothing listens on that port. Is the container '
+            'running and publishing that port? Check with docker ps / docker port and run ssot.governance.provision; '
+            'then run again.'
+        ),
+        'pg.connect.auth': (
+            'The server at {host}:{port} did not accept the user {user} (password or pg_hba.conf rule). Check the '
+            'password in the variable the SSOT names in target.connection.password and the pg_hba rules; if a pg_hba '
+            'change just ran, undo it with --tags rollback_pg_hba.'
+        ),
+        'pg.connect.timeout': (
+            '{host}:{port} did not answer within {seconds} s (server stopped, another bind, or a firewall). Check '
+            'docker ps and the bind in target.ports, then run again.'
+        ),
+        'pg.connect.nodb': (
+            'The database {database} does not exist at {host}:{port}; check target.connection.database in the SSOT.'
+        ),
+        'pg.connect.unknown_host': 'The address {host} does not resolve; check target.ports[].bind in the SSOT.',
         'pg.connect.other': 'Could not connect to {host}:{port} as {user} ({error}).',
         'compared.rows': 'rows',
         'compared.rows_content': 'rows and content',
-        'decision.option.rollback_anyway': 'roll back anyway (the changes made since leave the server; they '
-                                           'stay in the snapshot taken first and in the container kept '
-                                           'aside)',
+        'decision.option.rollback_anyway': (
+            'roll back anyway (the changes made since leave the server; they stay in the snapshot taken first and in '
+            'the container kept aside)'
+        ),
         'decision.option.rollback_keep': 'do not roll back: keep the server as it is',
         'rollback.title': 'Rolling back {subject} would discard {count} change(s) made since',
         'rollback.context': 'Since the {subject} change, the server changed: {changes}',
         'rollback.risk': 'what was written since the change no longer is on the server in use',
-        'rollback.after': 'a snapshot is taken first, and nothing is removed: the current container is kept '
-                          'aside, stopped',
-        'rollback.recorded': "The server's tables recorded after the {subject} change (the baseline of a "
-                             'rollback).',
+        'rollback.after': (
+            'a snapshot is taken first, and nothing is removed: the current container is kept aside, stopped'
+        ),
+        'rollback.recorded': "The server's tables recorded after the {subject} change (the baseline of a rollback).",
         'rollback.changed': 'Since the {subject} change: {changes}',
         'rollback.unchanged': 'Nothing changed in the tables since the {subject} change.',
         'pgdata.label.now': 'now',
@@ -1536,31 +1768,36 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'pgdata.rows_differ': '{database} {table} (rows: source {source}, {label} {other})',
         'snapshot.verify.failed': 'Snapshot {path} does not match its manifest: {names}',
         'snapshot.restore.docker_run': 'docker run {image} failed: {error}',
-        'snapshot.verify.no_record': 'The journal of {workspace} has no record of {path}: the manifest '
-                                     'itself is not checked.',
+        'snapshot.verify.no_record': (
+            'The journal of {workspace} has no record of {path}: the manifest itself is not checked.'
+        ),
         'snapshot.verify.ok': '{count} file(s) match the manifest',
-        'snapshot.restore.foreign': "A container {name} exists that this workspace's restore test did not "
-                                    'create: nothing was removed. Rename it, or choose another name in '
-                                    'snapshot_restore_container (a play or inventory variable), and run '
-                                    'again.',
+        'snapshot.restore.foreign': (
+            "A container {name} exists that this workspace's restore test did not create: nothing was removed. Rename "
+            'it, or choose another name in snapshot_restore_container (a play or inventory variable), and run again.'
+        ),
         'snapshot.restore.no_dump': 'The snapshot has no pg_dumpall to restore.',
         'snapshot.restore.no_image': 'No image: the manifest records none and none was given (image).',
         'snapshot.restore.not_ready': 'The fresh container {name} did not answer within {seconds} s.',
         'snapshot.restore.differ': 'Restored tables differ from the source: {tables}',
         'snapshot.restore.ok': '{count} table(s) match the source ({what})',
         'snapshot.capture.needs_tag': 'image_save needs image_tag (the name of the committed image).',
-        'snapshot.capture.disk.no_space': 'No space left on the disk for the snapshot {dest}: nothing was '
-                                          'left half written (the partial folder was removed). Free space, '
-                                          'or point snapshot.destination to another disk (listed in '
-                                          'paths.allowed_roots), and run again.',
-        'snapshot.capture.disk.read_only': 'The snapshot destination {dest} is on a read-only file system: '
-                                           'nothing was written. Mount it writable or point '
-                                           'snapshot.destination elsewhere, and run again.',
-        'snapshot.capture.disk.denied': 'No permission to write the snapshot to {dest}: nothing was written. '
-                                        'Give write access to whoever runs ansible-playbook, or point '
-                                        'snapshot.destination elsewhere.',
-        'snapshot.capture.disk.io': 'Error writing the snapshot {dest} ({error}): the partial folder was '
-                                    'removed. Check the disk and run again.',
+        'snapshot.capture.disk.no_space': (
+            'No space left on the disk for the snapshot {dest}: nothing was left half written (the partial folder was '
+            'removed). Free space, or point snapshot.destination to another disk (listed in paths.allowed_roots), and '
+            'run again.'
+        ),
+        'snapshot.capture.disk.read_only': (
+            'The snapshot destination {dest} is on a read-only file system: nothing was written. Mount it writable or '
+            'point snapshot.destination elsewhere, and run again.'
+        ),
+        'snapshot.capture.disk.denied': (
+            'No permission to write the snapshot to {dest}: nothing was written. Give write access to whoever runs '
+            'ansible-playbook, or point snapshot.destination elsewhere.'
+        ),
+        'snapshot.capture.disk.io': (
+            'Error writing the snapshot {dest} ({error}): the partial folder was removed. Check the disk and run again.'
+        ),
         'snapshot.capture.exists': '{dest} already holds a snapshot; snapshots are never overwritten.',
         'ingest.load.read_failed': 'Reading {source} {database} failed (exit {rc}): {errors}',
         'ingest.load.load_failed': 'Loading {database} into {target} failed (exit {rc}): {errors}',
@@ -1569,31 +1806,36 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
         'ingest.load.nothing': 'Nothing approved to load.',
         'ingest.rollback.other_target': 'The rollback data is for {recorded}, not {target}.',
-        'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} '
-                                   'from.',
+        'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} from.',
         'ingest.rollback.incomplete': 'Rollback incomplete: {items}',
-        'ingest.rollback.ok': 'Target back to the pre-ingest snapshot: {dropped} database(s) dropped, '
-                              '{restored} restored, {roles} role(s) dropped.',
-        'ingest.target_not_running': 'The target container {container} is not running: run '
-                                     'ssot.governance.provision first.',
+        'ingest.rollback.ok': (
+            'Target back to the pre-ingest snapshot: {dropped} database(s) dropped, {restored} restored, {roles} '
+            'role(s) dropped.'
+        ),
+        'ingest.target_not_running': (
+            'The target container {container} is not running: run ssot.governance.provision first.'
+        ),
         'ingest.expected_equal': 'equal to the source',
         'ingest.actual_equal': 'equal',
         'verify.altered': 'Records altered: {kind} at {where} ({detail}){more}',
         'verify.more': '; {count} more problem(s)',
-        'hitl.answer_incomplete': 'answers[{n}] needs decision (one of the decisions given), option and '
-                                  'approved_by.',
-        'recorder.contract': 'ssot.governance.runbook: {module} ({task}) returned records that break the '
-                             'contract (schemas/result.schema.json) and were not kept: {problems}. THIS RUN '
-                             "IS NOT FULLY RECORDED; report it to the collection's maintainers.",
+        'hitl.answer_incomplete': 'answers[{n}] needs decision (one of the decisions given), option and approved_by.',
+        'recorder.contract': (
+            'ssot.governance.runbook: {module} ({task}) returned records that break the contract '
+            '(schemas/result.schema.json) and were not kept: {problems}. THIS RUN IS NOT FULLY RECORDED; report it to '
+            "the collection's maintainers."
+        ),
         'rollback.lookup.subject': "ssot.governance.rollback: no subject '{subject}'; use one of {subjects}.",
-        'recorder.not_recorded': 'ssot.governance.runbook: {what}: {error}. THIS RUN IS NOT FULLY RECORDED '
-                                 'in the workspace.',
+        'recorder.not_recorded': (
+            'ssot.governance.runbook: {what}: {error}. THIS RUN IS NOT FULLY RECORDED in the workspace.'
+        ),
         'recorder.could_not_record': 'could not record {event}',
         'recorder.cannot_open': 'cannot open the workspace records',
-        'recorder.no_writer': 'ssot.governance.runbook: no writer process ({error}); recording in this '
-                              'process',
-        'recorder.busy': 'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or '
-                         'stop it; two runs on one workspace would mix their records.',
+        'recorder.no_writer': 'ssot.governance.runbook: no writer process ({error}); recording in this process',
+        'recorder.busy': (
+            'workspace {workspace} is in use by another run ({holder}). Wait for it to end, or stop it; two runs on '
+            'one workspace would mix their records.'
+        ),
         'recorder.cannot_create': 'cannot create the workspace {workspace}: {error}',
         'recorder.kind.symlink': 'a symbolic link',
         'recorder.kind.fifo': 'a FIFO',
@@ -1603,70 +1845,87 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'recorder.kind.file': 'a file (where a folder is expected)',
         'recorder.kind.outside': 'a path out of the workspace',
         'recorder.kind.unknown': 'something that cannot be read',
-        'recorder.unsafe_path': '{path} in the workspace is {kind}, not a plain file or folder; the recorder '
-                                'follows no link and writes nothing outside the workspace. Remove it (or '
-                                'replace it with the real file) and run again',
-        'recorder.journal_failed': 'the journal line {kind} could not be written ({error}); the journal was '
-                                   "cut back to its last whole line. Free space on the workspace's disk and "
-                                   'run again',
-        'recorder.unsealed': 'this run was not sealed: the SSOT requires seals (hitl.require_seals) and the '
-                             'recorder has no seal key (option seal_key, SSOT_SEAL_KEY or [ssot_governance] '
-                             'seal_key); verify will report these lines',
-        'recorder.seal_failed': 'could not seal the journal ({error}); verify will report these lines as '
-                                'unsealed',
-        'recorder.incomplete': 'THIS RUN WAS NOT FULLY RECORDED (full disk, read-only or unsafe path in the '
-                               'workspace; see the warnings above). The run ends with an error; fix the '
-                               'cause and run again: the next run repairs the workspace and records what it '
-                               'repaired',
-        'recorder.repaired': 'workspace repaired after an interruption: {completed} file(s) finished, '
-                             '{removed} temporary file(s) removed (recorded in the journal)',
-        'recorder.dead_run': 'run {run} ({playbook}) died without finishing, during: {during}. Check the '
-                             'state it left (the runbook and the panel show it interrupted) before going on; '
-                             'a change may be half done.',
+        'recorder.unsafe_path': (
+            '{path} in the workspace is {kind}, not a plain file or folder; the recorder follows no link and writes '
+            'nothing outside the workspace. Remove it (or replace it with the real file) and run again'
+        ),
+        'recorder.journal_failed': (
+            'the journal line {kind} could not be written ({error}); the journal was cut back to its last whole line. '
+            "Free space on the workspace's disk and run again"
+        ),
+        'recorder.unsealed': (
+            'this run was not sealed: the SSOT requires seals (hitl.require_seals) and the recorder has no seal key '
+            '(option seal_key, SSOT_SEAL_KEY or [ssot_governance] seal_key); verify will report these lines'
+        ),
+        'recorder.seal_failed': 'could not seal the journal ({error}); verify will report these lines as unsealed',
+        'recorder.incomplete': (
+            'THIS RUN WAS NOT FULLY RECORDED (full disk, read-only or unsafe path in the workspace; see the warnings '
+            'above). The run ends with an error; fix the cause and run again: the next run repairs the workspace and '
+            'records what it repaired'
+        ),
+        'recorder.repaired': (
+            'workspace repaired after an interruption: {completed} file(s) finished, {removed} temporary file(s) '
+            'removed (recorded in the journal)'
+        ),
+        'recorder.dead_run': (
+            'run {run} ({playbook}) died without finishing, during: {during}. Check the state it left (the runbook and '
+            'the panel show it interrupted) before going on; a change may be half done.'
+        ),
         'recorder.torn': 'journal had a torn last line ({bytes} bytes), moved to {path}',
-        'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run '
-                                    'ssot.governance.verify',
+        'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run ssot.governance.verify',
         'recorder.view_altered': '{name} differed from the version the journal recorded; kept as {kept}',
         'recorder.writer_failed': "the recorder's writer process failed; see the messages above",
         'recorder.writer_timeout': "the recorder's writer process did not finish within {seconds} s",
-        'secret.env_missing': 'secret reference {where} -> env {name}: the environment variable is not set '
-                              'on the controller; export {name}=... before running (AWX: add it through a '
-                              'credential)',
-        'secret.var_missing': 'secret reference {where} -> var {name}: the variable is not defined; pass it '
-                              'with -e @vault.yml or an AWX credential',
-        'secret.bad_reference': 'ssot.governance.secret expects a reference ({env: NAME} or {var: NAME}) or '
-                                'a mapping of them, got {type}',
-        'sig.no_ssh_keygen': 'ssh-keygen was not found on this machine: without it no signature can be '
-                             'checked or made; install the OpenSSH client (Debian: apt-get install '
-                             'openssh-client)',
+        'secret.env_missing': (
+            'secret reference {where} -> env {name}: the environment variable is not set on the controller; export '
+            '{name}=... before running (AWX: add it through a credential)'
+        ),
+        'secret.var_missing': (
+            'secret reference {where} -> var {name}: the variable is not defined; pass it with -e @vault.yml or an AWX '
+            'credential'
+        ),
+        'secret.bad_reference': (
+            'ssot.governance.secret expects a reference ({env: NAME} or {var: NAME}) or a mapping of them, got {type}'
+        ),
+        'sig.no_ssh_keygen': (
+            'ssh-keygen was not found on this machine: without it no signature can be checked or made; install the '
+            'OpenSSH client (Debian: apt-get install openssh-client)'
+        ),
         'sig.cannot_run': 'could not run {tool}: {error}',
-        'sig.signers_unreadable': "the allowed-signers file {file} (the SSOT's hitl.allowed_signers) cannot "
-                                  'be read ({error}); no signature is accepted until it is fixed',
+        'sig.signers_unreadable': (
+            "the allowed-signers file {file} (the SSOT's hitl.allowed_signers) cannot be read ({error}); no signature "
+            'is accepted until it is fixed'
+        ),
         'sig.key_unreadable': 'the key {file} cannot be read ({error})',
         'sig.sign_failed': 'ssh-keygen did not sign ({error})',
-        'sig.refused.malformed': 'the signature is not a readable SSH signature (-----BEGIN SSH '
-                                 'SIGNATURE-----)',
+        'sig.refused.malformed': 'the signature is not a readable SSH signature (-----BEGIN SSH SIGNATURE-----)',
         'sig.refused.namespace': 'the signature is for the use {namespace}, not {want}',
-        'sig.refused.content': 'the signature does not match the content: decision, option, SSOT digest, '
-                               'approver, times or reason were changed after signing, or it belongs to '
-                               'another approval (a replay)',
+        'sig.refused.content': (
+            'the signature does not match the content: decision, option, SSOT digest, approver, times or reason were '
+            'changed after signing, or it belongs to another approval (a replay)'
+        ),
         'sig.refused.unknown_key': 'the signing key ({key}) is not in the allowed-signers file',
-        'sig.refused.other_principal': 'the signing key ({key}) belongs to {principal}, not to the approver '
-                                       'the entry names',
-        'sig.refused.expired_key': 'the signing key ({key}) expired on {until} (valid-before, '
-                                   'allowed-signers line {line})',
-        'sig.refused.early_key': 'the signing key ({key}) is valid only from {since} (valid-after, '
-                                 'allowed-signers line {line})',
-        'sig.refused.not_allowed': 'the signing key ({key}) is not allowed for {namespace} (allowed-signers '
-                                   'line {line})',
-        'approval.refused.unsigned': '{source} does not count: the SSOT requires signed approvals '
-                                     '(hitl.require_signatures) and this one has no signature; sign it with '
-                                     'ansible-playbook ssot.governance.approve',
+        'sig.refused.other_principal': (
+            'the signing key ({key}) belongs to {principal}, not to the approver the entry names'
+        ),
+        'sig.refused.expired_key': (
+            'the signing key ({key}) expired on {until} (valid-before, allowed-signers line {line})'
+        ),
+        'sig.refused.early_key': (
+            'the signing key ({key}) is valid only from {since} (valid-after, allowed-signers line {line})'
+        ),
+        'sig.refused.not_allowed': (
+            'the signing key ({key}) is not allowed for {namespace} (allowed-signers line {line})'
+        ),
+        'approval.refused.unsigned': (
+            '{source} does not count: the SSOT requires signed approvals (hitl.require_signatures) and this one has no '
+            'signature; sign it with ansible-playbook ssot.governance.approve'
+        ),
         'approval.refused.signature': '{source} does not count: {why}',
-        'approval.refused.no_signers': '{source} does not count: it carries a signature, but the SSOT names '
-                                       'no hitl.allowed_signers to check it',
-        'approval.refused.unverifiable': '{source} does not count: its signature could not be checked '
-                                         '({why})',
+        'approval.refused.no_signers': (
+            '{source} does not count: it carries a signature, but the SSOT names no hitl.allowed_signers to check it'
+        ),
+        'approval.refused.unverifiable': '{source} does not count: its signature could not be checked ({why})',
         'engine.failed': 'docker {command} failed: {error}',
         'engine.unreadable': 'docker {kind} inspect {name}: the answer is not JSON ({answer})',
         'engine.no_object': 'docker {kind} inspect {name}: there is no such {kind}',
@@ -1677,10 +1936,11 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ingest.reason.no_container': 'container {name} does not exist',
         'ingest.reason.not_running': 'container {name} exists but is not running',
         'ingest.reason.no_database': 'database(s) not in {container}: {names}',
-        'ingest.reason.old_pg_dump': 'pg_dump in {container} ({version}) is older than the source server '
-                                     '{server}: use a container with client tools {major} or newer',
-        'ingest.reason.old_pg_restore': 'pg_restore in {container} ({version}) is older than pg_dump '
-                                        '({dump})',
+        'ingest.reason.old_pg_dump': (
+            'pg_dump in {container} ({version}) is older than the source server {server}: use a container with client '
+            'tools {major} or newer'
+        ),
+        'ingest.reason.old_pg_restore': 'pg_restore in {container} ({version}) is older than pg_dump ({dump})',
         'ingest.reason.tool_missing': '{tool} not found',
         'ingest.reason.no_file': 'no file at {path}',
         'ingest.reason.folder_not_dump': '{path} is a folder without toc.dat (not a pg_dump -Fd)',
@@ -1688,12 +1948,17 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'ingest.reason.one_database': 'a dump source names exactly one target database (databases: [name])',
         'ingest.reason.no_answer': '{host}:{port} does not answer ({error})',
         'ingest.reason.unreadable': 'cannot read the source: {error}',
-        'ingest.note.connection': 'reachable; ingest from a connection reference is not supported yet (run '
-                                  'the source as a container or give a dump file)',
-        'ingest.note.rows_only': 'row counts only: source {source} and target {target} are different majors '
-                                 '(the text form of some types differs)',
-        'ingest.note.dump_present': 'the database exists in the target; a dump source is loaded only into a '
-                                    'database that is not there',
+        'ingest.note.connection': (
+            'reachable; ingest from a connection reference is not supported yet (run the source as a container or give '
+            'a dump file)'
+        ),
+        'ingest.note.rows_only': (
+            'row counts only: source {source} and target {target} are different majors (the text form of some types '
+            'differs)'
+        ),
+        'ingest.note.dump_present': (
+            'the database exists in the target; a dump source is loaded only into a database that is not there'
+        ),
         'ingest.error.copy': 'copying {path} into {container} failed: {error}',
         'ingest.error.globals': 'pg_dumpall --globals-only in {container} failed: {error}',
         'ingest.error.roles': 'creating roles in {container} failed: {error}',
@@ -1712,8 +1977,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'check.expected.version': 'version {range}',
         'check.expected.contains': 'contains {values}',
         'check.error.one_statement': "one statement per check (found ';' inside): split it into two checks",
-        'check.error.expectation': 'expectation {value}: use a plain value, or one of {operators} as the '
-                                   'only key',
+        'check.error.expectation': 'expectation {value}: use a plain value, or one of {operators} as the only key',
         'check.error.psycopg2': 'psycopg2 is not installed on the target: pip install psycopg2-binary',
         'check.error.regex': 'invalid regex {value}: {error}',
         'check.error.version_range': 'version_range {value}: {error}',
@@ -1730,12 +1994,15 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'artifact.error.bad_entry': 'manifest.json: an entry is not an object',
         'artifact.error.index': 'index.json names {digest}, which the archive does not hold',
         'artifact.error.tar': 'damaged tar archive: {error}',
-        'artifact.note.directory': 'a directory; artifacts are files (a directory-format dump is a source, '
-                                   'not an artifact)',
+        'artifact.note.directory': (
+            'a directory; artifacts are files (a directory-format dump is a source, not an artifact)'
+        ),
         'size.invalid': '{value} is not a size (use 10GiB, 500MB or a number of bytes)',
         'plan.skip.operator': 'the SSOT gives an operator (in, regex, contains ...), not one value',
-        'plan.skip.command_line': "set on the container's command line (target.server_args): change the "
-                                  "SSOT's server_args and provision again",
+        'plan.skip.command_line': (
+            "set on the container's command line (target.server_args): change the SSOT's server_args and provision "
+            'again'
+        ),
         'plan.skip.internal': 'fixed when the server was built or initialised (context internal)',
         'recorder.unterminated': 'unterminated; found by run {run} (process killed?)',
         'approvals.launcher_invalid': 'ssot_approvals: {error}',
@@ -1751,12 +2018,14 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'verify.detail.sha_differs': 'sha256 differs from {at}',
         'verify.detail.not_named': 'not named by the journal',
         'verify.detail.view_differs': 'differs from the version recorded at {at}',
-        'verify.detail.no_signers': 'the journal is sealed but the SSOT names no hitl.allowed_signers to '
-                                    'check the seals',
+        'verify.detail.no_signers': (
+            'the journal is sealed but the SSOT names no hitl.allowed_signers to check the seals'
+        ),
         'verify.detail.seal_unproven': '{why} (key {key}): the lines it claims to seal are not proven',
         'verify.detail.seal_malformed': 'malformed seal',
-        'verify.detail.seal_rewritten': 'differs from what the seal at line {line} (by {key}) signed: the '
-                                        'history was rewritten',
+        'verify.detail.seal_rewritten': (
+            'differs from what the seal at line {line} (by {key}) signed: the history was rewritten'
+        ),
         'verify.detail.unsealed': 'lines {lines} are covered by no valid seal',
         'verify.detail.snapshot_taken': 'taken at {at}',
         'verify.detail.snapshot_listed': 'listed in its manifest',
@@ -1764,8 +2033,7 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'verify.detail.snapshot_extra': 'not in its manifest',
         'verify.detail.snapshot_unreadable': '{error}',
         'artifact.note.also_oci': 'also an OCI image layout (index.json + oci-layout)',
-        'artifact.note.tar_unknown': 'a tar archive without manifest.json (docker-archive) or oci-layout + '
-                                     'index.json',
+        'artifact.note.tar_unknown': 'a tar archive without manifest.json (docker-archive) or oci-layout + index.json',
         'artifact.note.binary': 'binary file of no known format',
         'artifact.note.sql_no_header': 'SQL statements without a pg_dump header',
         'artifact.note.text_unknown': 'text file of no known format',
@@ -1775,44 +2043,57 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'sig.why.not_found': 'not found',
         'sig.why.not_public_key': 'not an SSH public key',
         'approve.malformed_decision': 'the decision {id} is malformed (its options are not a list of ids)',
-        'recorder.no_workspace_host': 'no workspace for host {host}: set the host variable ssot_workspace in '
-                                      "the inventory (the controller folder with that environment's "
-                                      'ssot.yml) or, for a single environment, -e ssot_workspace=<dir>. This '
-                                      'host does not run; the others go on.',
+        'recorder.no_workspace_host': (
+            'no workspace for host {host}: set the host variable ssot_workspace in the inventory (the controller '
+            "folder with that environment's ssot.yml) or, for a single environment, -e ssot_workspace=<dir>. This host "
+            'does not run; the others go on.'
+        ),
         'fleet.bad_workspace': 'the ssot_workspace of host {host} could not be resolved: {error}',
-        'fleet.shared_workspace': 'hosts {hosts} name the same workspace {workspace}: each environment needs '
-                                  'its own (one ssot.yml, one journal, one lock). Give each host its own '
-                                  'ssot_workspace in the inventory; none of these hosts runs.',
-        'fleet.no_hosts': "no environment to govern: the host pattern '{pattern}' matches no host of the "
-                          'inventory. Put the hosts in the inventory group {group} (for instance [{group}] '
-                          'and one line per host with ssot_workspace=<dir>), or run with -e '
-                          'ssot_hosts=<group or host>. The example examples/legacy-pg/inventory.ini shows a '
-                          'group with the controller.',
-        'fleet.no_hosts_limit': "no environment to govern: the host pattern '{pattern}' with --limit {limit} "
-                                'matches no host of the inventory. Check the --limit, or put the hosts in '
-                                'the group {group} (or run with -e ssot_hosts=<group or host>).',
+        'fleet.shared_workspace': (
+            'hosts {hosts} name the same workspace {workspace}: each environment needs its own (one ssot.yml, one '
+            'journal, one lock). Give each host its own ssot_workspace in the inventory; none of these hosts runs.'
+        ),
+        'fleet.no_hosts': (
+            "no environment to govern: the host pattern '{pattern}' matches no host of the inventory. Put the hosts in "
+            'the inventory group {group} (for instance [{group}] and one line per host with ssot_workspace=<dir>), or '
+            'run with -e ssot_hosts=<group or host>. The example examples/legacy-pg/inventory.ini shows a group with '
+            'the controller.'
+        ),
+        'fleet.no_hosts_limit': (
+            "no environment to govern: the host pattern '{pattern}' with --limit {limit} matches no host of the "
+            'inventory. Check the --limit, or put the hosts in the group {group} (or run with -e ssot_hosts=<group or '
+            'host>).'
+        ),
         'fleet.refused': "the recorder did not open this host's workspace, and nothing runs on it: {reason}",
-        'preflight.python_module': 'Python module {module} is missing in {python} (install it on that host, '
-                                   'python3-{module} on Debian for instance)',
+        'preflight.python_module': (
+            'Python module {module} is missing in {python} (install it on that host, python3-{module} on Debian for '
+            'instance)'
+        ),
         'preflight.no_docker_cli': "the Docker client is missing (no docker command on that host's PATH)",
-        'preflight.no_engine': "that host's Docker does not answer the connection's user ({error}); the user "
-                               "needs access to the engine's socket",
-        'preflight.target_dir': "folder {path} (the SSOT's target.dir) cannot be created or written: "
-                                '{existing} is not a writable folder',
+        'preflight.no_engine': (
+            "that host's Docker does not answer the connection's user ({error}); the user needs access to the engine's "
+            'socket'
+        ),
+        'preflight.target_dir': (
+            "folder {path} (the SSOT's target.dir) cannot be created or written: {existing} is not a writable folder"
+        ),
         'preflight.failed': 'host {host} is not ready; it lacks: {lacks}. Nothing was changed on it.',
         'preflight.ok': 'host {host} has what this phase needs',
-        'preflight.no_python': "host {host} has no Python {python} (the collection's modules run on it): "
-                               'install python3 on that host, or point ansible_python_interpreter at the '
-                               'Python it has. Nothing was changed on it.',
-        'preflight.needs_target_dir': 'host {host} is reached over {connection}, and the SSOT does not say '
-                                      'where artifacts and snapshots go on it: set target.dir (an absolute '
-                                      'folder on that host) in ssot.yml.',
-        'role.provision.delivery_differs': 'the copy of {path} on host {host} does not match the artifact '
-                                           'inspected on the controller: sha256 expected {expected}, got '
-                                           "{actual}. Nothing was loaded; check that host's disk and network "
-                                           'and run again.',
-        'role.provision.delivered': '{path} on host {host} matches the controller (sha256 {sha256}; copied '
-                                    'now: {copied})',
+        'preflight.no_python': (
+            "host {host} has no Python {python} (the collection's modules run on it): install python3 on that host, or "
+            'point ansible_python_interpreter at the Python it has. Nothing was changed on it.'
+        ),
+        'preflight.needs_target_dir': (
+            'host {host} is reached over {connection}, and the SSOT does not say where artifacts and snapshots go on '
+            'it: set target.dir (an absolute folder on that host) in ssot.yml.'
+        ),
+        'role.provision.delivery_differs': (
+            'the copy of {path} on host {host} does not match the artifact inspected on the controller: sha256 '
+            "expected {expected}, got {actual}. Nothing was loaded; check that host's disk and network and run again."
+        ),
+        'role.provision.delivered': (
+            '{path} on host {host} matches the controller (sha256 {sha256}; copied now: {copied})'
+        ),
         'fleet.title': 'Fleet: {count} environment(s)',
         'fleet.generated': "Generated at {at} (UTC), from each environment's panel.",
         'fleet.col.host': 'Host and project',
@@ -1824,31 +2105,47 @@ MESSAGES = {'pt-BR': {'demo.summary.title': 'Resumo da demonstração ssot.gover
         'fleet.none': 'none',
         'fleet.run': '{playbook}: {status} ({at})',
         'fleet.open_panel': "open the environment's panel",
-        'recorder.no_such_workspace': "workspace {workspace} does not exist: check that host's "
-                                      "ssot_workspace (or create the workspace with the environment's "
-                                      'ssot.yml; scripts/init_workspace.py does it from the example). '
-                                      'Nothing was created there.',
-        'store.unknown': 'unknown records store: {kind} (callback option store, SSOT_STORE); use one of: '
-                         '{kinds}',
-        'store.no_driver': 'the postgresql store needs psycopg2 on the controller (in AWX, in the execution '
-                           "environment): install psycopg2-binary into ansible-playbook's Python.",
-        'store.no_dsn': "the postgresql store reads the records database's DSN from the environment variable "
-                        "{env}, which is not set. Export {env}='host=... port=5432 dbname=... user=... "
-                        "password=...' (in AWX: a credential type that injects it; docs/awx.md). The DSN "
-                        'never goes in a file.',
-        'store.unreachable': 'cannot connect to the records database (DSN in ${env}): {error}. Nothing ran: '
-                             'fix the DSN or the server and run again.',
+        'recorder.no_such_workspace': (
+            "workspace {workspace} does not exist: check that host's ssot_workspace (or create the workspace with the "
+            "environment's ssot.yml; scripts/init_workspace.py does it from the example). Nothing was created there."
+        ),
+        'store.unknown': 'unknown records store: {kind} (callback option store, SSOT_STORE); use one of: {kinds}',
+        'store.no_driver': (
+            'the postgresql store needs psycopg2 on the controller (in AWX, in the execution environment): install '
+            "psycopg2-binary into ansible-playbook's Python."
+        ),
+        'store.no_dsn': (
+            "the postgresql store reads the records database's DSN from the environment variable {env}, which is not "
+            "set. Export {env}='host=... port=5432 dbname=... user=... password=...' (in AWX: a credential type that "
+            'injects it; docs/awx.md). The DSN never goes in a file.'
+        ),
+        'store.unreachable': (
+            'cannot connect to the records database (DSN in ${env}): {error}. Nothing ran: fix the DSN or the server '
+            'and run again.'
+        ),
         'store.lost': 'the connection to the records database of environment {namespace} was lost: {error}',
-        'store.export_diverges': 'folder {folder} already has a journal.jsonl that is not the beginning of '
-                                 "{namespace}'s records in the database: it would be records of another "
-                                 'history, and the export does not overwrite them. Export into an empty '
-                                 'folder (or one without journal.jsonl).',
-        'recorder.store_lost_run': 'the records database was lost during the run, which stops here (see the '
-                                   'message above). What was written is whole (transactions); the next run '
-                                   'marks this one interrupted and says what it was doing. Bring the '
-                                   'database back and run again.',
-        'export.not_postgresql': 'ssot.governance.export reads the postgresql store, and this run uses '
-                                 '{kind}: the records are already in the workspace folder. To export from '
-                                 'the database, set SSOT_STORE=postgresql (or [ssot_governance] store = '
-                                 'postgresql in ansible.cfg) and the DSN variable.',
-        'export.done': 'Records of {namespace} exported to {folder}: {lines} journal lines, {files} files.'}}
+        'store.export_diverges': (
+            "folder {folder} already has a journal.jsonl that is not the beginning of {namespace}'s records in the "
+            'database: it would be records of another history, and the export does not overwrite them. Export into an '
+            'empty folder (or one without journal.jsonl).'
+        ),
+        'recorder.store_lost_run': (
+            'the records database was lost during the run, which stops here (see the message above). What was written '
+            'is whole (transactions); the next run marks this one interrupted and says what it was doing. Bring the '
+            'database back and run again.'
+        ),
+        'export.not_postgresql': (
+            'ssot.governance.export reads the postgresql store, and this run uses {kind}: the records are already in '
+            'the workspace folder. To export from the database, set SSOT_STORE=postgresql (or [ssot_governance] store '
+            '= postgresql in ansible.cfg) and the DSN variable.'
+        ),
+        'export.done': 'Records of {namespace} exported to {folder}: {lines} journal lines, {files} files.',
+        'yaml.no_pyyaml': (
+            'the PyYAML library is missing where this runs ({error}); install it (pip install PyYAML, or python3-yaml)'
+        ),
+        'recorder.no_jsonschema': (
+            "the jsonschema library is missing on the controller ({error}): nothing ran. Install the collection's "
+            'Python requirements (meta/ee-requirements.txt) where ansible-playbook runs'
+        ),
+    },
+}

@@ -81,7 +81,7 @@ def role_phase(role):
     """
     if not role:
         return None
-    namespace, _, short = role.rpartition(".")
+    namespace, dummy, short = role.rpartition(".")
     if short in _BY_ROLE:
         return _BY_ROLE[short].number
     if short in SHARED_ROLES or (namespace and namespace != COLLECTION):
@@ -139,7 +139,7 @@ def schema_defs():
                       "enum": list(PHASE_NUMBERS)},
             "severity": {"description": "From the most to the least severe: %s." % ", ".join(SEVERITY_NAMES),
                          "enum": list(SEVERITY_NAMES)}}
-    for name, (values, _) in sorted(STATUSES.items()):
+    for name, (values, dummy) in sorted(STATUSES.items()):
         defs[name] = {"enum": list(values)}
     defs["milestone_set"] = {"enum": list(MILESTONE_SETS)}
     return defs

@@ -89,7 +89,7 @@ def compare(expected, actual, lang=DEFAULT_LANGUAGE):
     if op == "in":
         options = [normalize(v) for v in (value if isinstance(value, list) else [value])]
         return (MATCH if actual in options else DEVIATION), message(lang, "check.expected.in",
-                                                                   values=", ".join(options))
+                                                                    values=", ".join(options))
     if op == "regex":
         try:
             ok = re.search(str(value), actual) is not None
@@ -108,7 +108,7 @@ def compare(expected, actual, lang=DEFAULT_LANGUAGE):
     items = [i.strip() for i in actual.split(",") if i.strip()]
     wanted = [normalize(v) for v in (value if isinstance(value, list) else [value])]
     return (MATCH if all(w in items for w in wanted) else DEVIATION), message(lang, "check.expected.contains",
-                                                                             values=", ".join(wanted))
+                                                                              values=", ".join(wanted))
 
 
 def psql_block(sql, columns, rows):
@@ -163,9 +163,9 @@ def run_checks(session, expected_major, settings):
     language)."""
     lang = session.language
     checks = []
-    _, rows = session.query("SELECT version();")
+    dummy, rows = session.query("SELECT version();")
     version_text = rows[0][0]
-    _, rows = session.query("SHOW server_version_num;")
+    dummy, rows = session.query("SHOW server_version_num;")
     rows_num = rows[0][0]
     major = major_from_version_num(rows_num)
     read_only = session.query("SHOW transaction_read_only;")[1][0][0]
@@ -185,7 +185,7 @@ def run_checks(session, expected_major, settings):
             if not SETTING_NAME.match(name):
                 raise CheckError("check.error.setting_name", name=repr(name))
             parse_expectation(settings[name])
-            _, rows = session.query(check["sql"])
+            dummy, rows = session.query(check["sql"])
             status, wanted = compare(settings[name], rows[0][0], lang)
             check.update(expected=wanted, actual=normalize(rows[0][0]), status=status)
         except (CheckError,) + PG_ERRORS as exc:

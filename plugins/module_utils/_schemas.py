@@ -5,1129 +5,1221 @@
 
 from __future__ import annotations
 
-SCHEMAS = {'ssot': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
-          '$id': 'https://ssot-governance.invalid/schemas/ssot.schema.json',
-          'title': 'SSOT',
-          'description': 'Machine-readable single source of truth of a legacy environment: what was '
-                         'delivered, how it must run, what it must look like, and who may approve anything '
-                         'beyond it.',
-          'type': 'object',
-          'additionalProperties': False,
-          'required': ['schema_version', 'metadata', 'target'],
-          'properties': {'schema_version': {'description': 'Version of this format. Only 1 exists.',
-                                            'const': 1,
-                                            'examples': [1]},
-                         'metadata': {'description': 'Who the SSOT belongs to and in which language '
-                                                     'operators read its texts.',
-                                      'type': 'object',
-                                      'additionalProperties': False,
-                                      'required': ['name'],
-                                      'properties': {'name': {'description': 'Short name of the environment.',
-                                                              'type': 'string',
-                                                              'minLength': 1,
-                                                              'examples': ['legacy-pg-demo']},
-                                                     'owner': {'description': 'Team or person accountable '
-                                                                              'for the environment.',
-                                                               'type': 'string',
-                                                               'examples': ['equipe-dba']},
-                                                     'description': {'description': 'Free text.',
-                                                                     'type': 'string'},
-                                                     'language': {'description': 'Language of operator texts '
-                                                                                 '(prompts, panel, '
-                                                                                 'checklist).',
-                                                                  'enum': ['pt-BR', 'en'],
-                                                                  'default': 'pt-BR'}}},
-                         'artifacts': {'description': 'What was delivered. Each entry is checked (presence, '
-                                                      'format, sha256, image reference) before anything '
-                                                      'runs.',
-                                       'type': 'array',
-                                       'default': [],
-                                       'items': {'type': 'object',
-                                                 'additionalProperties': False,
-                                                 'required': ['id', 'path', 'format'],
-                                                 'properties': {'id': {'$ref': '#/$defs/id'},
-                                                                'path': {'description': 'File path; relative '
-                                                                                        'paths are relative '
-                                                                                        "to the SSOT's "
-                                                                                        'folder.',
-                                                                         'type': 'string',
-                                                                         'minLength': 1,
-                                                                         'examples': ['delivered/legacy-pg-10.23.docker.tar']},
-                                                                'location': {'description': 'Where the file '
-                                                                                            'is: on the '
-                                                                                            'controller '
-                                                                                            '(relative paths '
-                                                                                            'are relative to '
-                                                                                            "the SSOT's "
-                                                                                            'folder; '
-                                                                                            'provisioning a '
-                                                                                            'host reached '
-                                                                                            'over SSH copies '
-                                                                                            'it to '
-                                                                                            'target.dir/artifacts, '
-                                                                                            'checked by '
-                                                                                            'sha256 on both '
-                                                                                            'sides and '
-                                                                                            'skipped when '
-                                                                                            'the target '
-                                                                                            'already has it) '
-                                                                                            'or already on '
-                                                                                            'the target host '
-                                                                                            '(relative paths '
-                                                                                            'are relative to '
-                                                                                            'target.dir).',
-                                                                             'enum': ['controller', 'target'],
-                                                                             'default': 'controller'},
-                                                                'format': {'description': 'Expected format '
-                                                                                          'of the file.',
-                                                                           'enum': ['docker-archive',
-                                                                                    'oci-layout',
-                                                                                    'dockerfile',
-                                                                                    'sql-dump',
-                                                                                    'custom-dump']},
-                                                                'sha256': {'description': 'Expected sha256 '
-                                                                                          'of the file (64 '
-                                                                                          'lowercase hex '
-                                                                                          'digits).',
-                                                                           'type': 'string',
-                                                                           'pattern': '^[0-9a-f]{64}$',
-                                                                           'x-fix': 'sha256'},
-                                                                'image': {'description': 'Image reference '
-                                                                                         'the tar carries '
-                                                                                         '(name:tag).',
-                                                                          'type': 'string',
-                                                                          'minLength': 1,
-                                                                          'examples': ['legacy-pg:10.23']},
-                                                                'description': {'type': 'string'}}}},
-                         'target': {'description': 'How the environment must run.',
+SCHEMAS = {
+    'ssot': {
+        '$schema': 'https://json-schema.org/draft/2020-12/schema',
+        '$id': 'https://ssot-governance.invalid/schemas/ssot.schema.json',
+        'title': 'SSOT',
+        'description': (
+            'Machine-readable single source of truth of a legacy environment: what was delivered, how it must run, '
+            'what it must look like, and who may approve anything beyond it.'
+        ),
+        'type': 'object',
+        'additionalProperties': False,
+        'required': ['schema_version', 'metadata', 'target'],
+        'properties': {
+            'schema_version': {'description': 'Version of this format. Only 1 exists.', 'const': 1, 'examples': [1]},
+            'metadata': {
+                'description': 'Who the SSOT belongs to and in which language operators read its texts.',
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['name'],
+                'properties': {
+                    'name': {
+                        'description': 'Short name of the environment.',
+                        'type': 'string',
+                        'minLength': 1,
+                        'examples': ['legacy-pg-demo'],
+                    },
+                    'owner': {
+                        'description': 'Team or person accountable for the environment.',
+                        'type': 'string',
+                        'examples': ['equipe-dba'],
+                    },
+                    'description': {'description': 'Free text.', 'type': 'string'},
+                    'language': {
+                        'description': 'Language of operator texts (prompts, panel, checklist).',
+                        'enum': ['pt-BR', 'en'],
+                        'default': 'pt-BR',
+                    },
+                },
+            },
+            'artifacts': {
+                'description': (
+                    'What was delivered. Each entry is checked (presence, format, sha256, image reference) before '
+                    'anything runs.'
+                ),
+                'type': 'array',
+                'default': [],
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'path', 'format'],
+                    'properties': {
+                        'id': {'$ref': '#/$defs/id'},
+                        'path': {
+                            'description': "File path; relative paths are relative to the SSOT's folder.",
+                            'type': 'string',
+                            'minLength': 1,
+                            'examples': ['delivered/legacy-pg-10.23.docker.tar'],
+                        },
+                        'location': {
+                            'description': (
+                                "Where the file is: on the controller (relative paths are relative to the SSOT's "
+                                'folder; provisioning a host reached over SSH copies it to target.dir/artifacts, '
+                                'checked by sha256 on both sides and skipped when the target already has it) or '
+                                'already on the target host (relative paths are relative to target.dir).'
+                            ),
+                            'enum': ['controller', 'target'],
+                            'default': 'controller',
+                        },
+                        'format': {
+                            'description': 'Expected format of the file.',
+                            'enum': ['docker-archive', 'oci-layout', 'dockerfile', 'sql-dump', 'custom-dump'],
+                        },
+                        'sha256': {
+                            'description': 'Expected sha256 of the file (64 lowercase hex digits).',
+                            'type': 'string',
+                            'pattern': '^[0-9a-f]{64}$',
+                            'x-fix': 'sha256',
+                        },
+                        'image': {
+                            'description': 'Image reference the tar carries (name:tag).',
+                            'type': 'string',
+                            'minLength': 1,
+                            'examples': ['legacy-pg:10.23'],
+                        },
+                        'description': {'type': 'string'},
+                    },
+                },
+            },
+            'target': {
+                'description': 'How the environment must run.',
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['container', 'image', 'ports'],
+                'properties': {
+                    'engine': {'description': 'Container engine.', 'enum': ['docker'], 'default': 'docker'},
+                    'dir': {
+                        'description': (
+                            'Absolute folder on the target host for what stays there: delivered artifacts copied from '
+                            'the controller (artifacts/), artifacts with location: target, snapshots '
+                            '(snapshot.destination), ingest dumps (sources[].path) and host folders of target.volumes '
+                            'resolve inside it. Required for a host reached over SSH; without it those paths are under '
+                            'the workspace, which is only right when the target is the controller.'
+                        ),
+                        'type': 'string',
+                        'pattern': '^/',
+                        'examples': ['/srv/ssot-target/db-legado-1'],
+                    },
+                    'container': {
+                        'description': 'Container name.',
+                        'type': 'string',
+                        'pattern': '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$',
+                        'x-fix': 'container_name',
+                        'examples': ['legacy-pg-demo'],
+                    },
+                    'image': {
+                        'description': 'Image reference to run (name:tag).',
+                        'type': 'string',
+                        'minLength': 1,
+                        'examples': ['legacy-pg:10.23'],
+                    },
+                    'ports': {
+                        'description': 'Published ports. The first one is where the checks connect.',
+                        'type': 'array',
+                        'minItems': 1,
+                        'items': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'required': ['host'],
+                            'properties': {
+                                'bind': {
+                                    'description': (
+                                        'Host address to publish on. Anything but loopback is public exposure and must '
+                                        'be allowed in exposure.allowed_binds.'
+                                    ),
+                                    'type': 'string',
+                                    'default': '127.0.0.1',
+                                    'pattern': '^(\\d{1,3}(\\.\\d{1,3}){3}|::1?|\\[?[0-9a-fA-F:]+\\]?)$',
+                                    'x-fix': 'bind',
+                                },
+                                'host': {'$ref': '#/$defs/port'},
+                                'container': {'$ref': '#/$defs/port', 'default': 5432},
+                            },
+                        },
+                    },
+                    'env': {
+                        'description': (
+                            'Container environment. Names that look like secrets (PASSWORD, SECRET, TOKEN, KEY) take a '
+                            'secret reference only.'
+                        ),
+                        'type': 'object',
+                        'default': {},
+                        'propertyNames': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
+                        'patternProperties': {'(?i)(pass|secret|token|key|credential)': {'$ref': '#/$defs/secret_ref'}},
+                        'additionalProperties': {
+                            'anyOf': [{'type': ['string', 'number', 'boolean']}, {'$ref': '#/$defs/secret_ref'}],
+                        },
+                    },
+                    'volumes': {
+                        'description': 'Volumes to mount (named volume or host path).',
+                        'type': 'array',
+                        'default': [],
+                        'items': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'required': ['source', 'target'],
+                            'properties': {
+                                'source': {'type': 'string', 'minLength': 1},
+                                'target': {'type': 'string', 'pattern': '^/'},
+                                'read_only': {'type': 'boolean', 'default': False},
+                            },
+                        },
+                    },
+                    'server_args': {
+                        'description': 'Server settings passed as `-c name=value` at start.',
+                        'type': 'object',
+                        'default': {},
+                        'propertyNames': {'$ref': '#/$defs/setting_name'},
+                        'additionalProperties': {'type': ['string', 'number', 'boolean']},
+                    },
+                    'connection': {
+                        'description': 'How the checks log in.',
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'default': {},
+                        'properties': {
+                            'user': {'type': 'string', 'minLength': 1, 'default': 'postgres'},
+                            'database': {'type': 'string', 'minLength': 1, 'default': 'postgres'},
+                            'password': {'$ref': '#/$defs/secret_ref'},
+                        },
+                    },
+                },
+            },
+            'postgres': {
+                'description': 'What the server must look like.',
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'major': {
+                        'description': 'Expected major version: exact ("9.4", "10") or a range (">=9.4,<11").',
+                        'type': ['string', 'number'],
+                        'x-check': 'version_constraint',
+                        'examples': ['10', '>=9.4,<11'],
+                    },
+                    'settings': {
+                        'description': (
+                            'Expected settings, name to expectation: a plain value (equality) or one operator.'
+                        ),
+                        'type': 'object',
+                        'default': {},
+                        'propertyNames': {'$ref': '#/$defs/setting_name'},
+                        'additionalProperties': {'$ref': '#/$defs/expectation'},
+                    },
+                },
+            },
+            'checks': {
+                'description': 'Named SQL checks for what settings alone cannot say. Run in a read-only session.',
+                'type': 'array',
+                'default': [],
+                'x-check': 'unique_ids',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'sql', 'expect'],
+                    'properties': {
+                        'id': {'$ref': '#/$defs/id'},
+                        'description': {'type': 'string'},
+                        'database': {'type': 'string', 'minLength': 1},
+                        'sql': {
+                            'description': (
+                                'One read-only statement; its first column of the first row is compared (or the row '
+                                'count with `rows`).'
+                            ),
+                            'type': 'string',
+                            'minLength': 1,
+                        },
+                        'expect': {
+                            'description': 'An expectation on the first value, or `{rows: N}` on the row count.',
+                            'anyOf': [
+                                {'$ref': '#/$defs/expectation'},
+                                {
                                     'type': 'object',
                                     'additionalProperties': False,
-                                    'required': ['container', 'image', 'ports'],
-                                    'properties': {'engine': {'description': 'Container engine.',
-                                                              'enum': ['docker'],
-                                                              'default': 'docker'},
-                                                   'dir': {'description': 'Absolute folder on the target '
-                                                                          'host for what stays there: '
-                                                                          'delivered artifacts copied from '
-                                                                          'the controller (artifacts/), '
-                                                                          'artifacts with location: target, '
-                                                                          'snapshots (snapshot.destination), '
-                                                                          'ingest dumps (sources[].path) and '
-                                                                          'host folders of target.volumes '
-                                                                          'resolve inside it. Required for a '
-                                                                          'host reached over SSH; without it '
-                                                                          'those paths are under the '
-                                                                          'workspace, which is only right '
-                                                                          'when the target is the '
-                                                                          'controller.',
-                                                           'type': 'string',
-                                                           'pattern': '^/',
-                                                           'examples': ['/srv/ssot-target/db-legado-1']},
-                                                   'container': {'description': 'Container name.',
-                                                                 'type': 'string',
-                                                                 'pattern': '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$',
-                                                                 'x-fix': 'container_name',
-                                                                 'examples': ['legacy-pg-demo']},
-                                                   'image': {'description': 'Image reference to run '
-                                                                            '(name:tag).',
-                                                             'type': 'string',
-                                                             'minLength': 1,
-                                                             'examples': ['legacy-pg:10.23']},
-                                                   'ports': {'description': 'Published ports. The first one '
-                                                                            'is where the checks connect.',
-                                                             'type': 'array',
-                                                             'minItems': 1,
-                                                             'items': {'type': 'object',
-                                                                       'additionalProperties': False,
-                                                                       'required': ['host'],
-                                                                       'properties': {'bind': {'description': 'Host '
-                                                                                                              'address '
-                                                                                                              'to '
-                                                                                                              'publish '
-                                                                                                              'on. '
-                                                                                                              'Anything '
-                                                                                                              'but '
-                                                                                                              'loopback '
-                                                                                                              'is '
-                                                                                                              'public '
-                                                                                                              'exposure '
-                                                                                                              'and '
-                                                                                                              'must '
-                                                                                                              'be '
-                                                                                                              'allowed '
-                                                                                                              'in '
-                                                                                                              'exposure.allowed_binds.',
-                                                                                               'type': 'string',
-                                                                                               'default': '127.0.0.1',
-                                                                                               'pattern': '^(\\d{1,3}(\\.\\d{1,3}){3}|::1?|\\[?[0-9a-fA-F:]+\\]?)$',
-                                                                                               'x-fix': 'bind'},
-                                                                                      'host': {'$ref': '#/$defs/port'},
-                                                                                      'container': {'$ref': '#/$defs/port',
-                                                                                                    'default': 5432}}}},
-                                                   'env': {'description': 'Container environment. Names that '
-                                                                          'look like secrets (PASSWORD, '
-                                                                          'SECRET, TOKEN, KEY) take a secret '
-                                                                          'reference only.',
-                                                           'type': 'object',
-                                                           'default': {},
-                                                           'propertyNames': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
-                                                           'patternProperties': {'(?i)(pass|secret|token|key|credential)': {'$ref': '#/$defs/secret_ref'}},
-                                                           'additionalProperties': {'anyOf': [{'type': ['string',
-                                                                                                        'number',
-                                                                                                        'boolean']},
-                                                                                              {'$ref': '#/$defs/secret_ref'}]}},
-                                                   'volumes': {'description': 'Volumes to mount (named '
-                                                                              'volume or host path).',
-                                                               'type': 'array',
-                                                               'default': [],
-                                                               'items': {'type': 'object',
-                                                                         'additionalProperties': False,
-                                                                         'required': ['source', 'target'],
-                                                                         'properties': {'source': {'type': 'string',
-                                                                                                   'minLength': 1},
-                                                                                        'target': {'type': 'string',
-                                                                                                   'pattern': '^/'},
-                                                                                        'read_only': {'type': 'boolean',
-                                                                                                      'default': False}}}},
-                                                   'server_args': {'description': 'Server settings passed as '
-                                                                                  '`-c name=value` at start.',
-                                                                   'type': 'object',
-                                                                   'default': {},
-                                                                   'propertyNames': {'$ref': '#/$defs/setting_name'},
-                                                                   'additionalProperties': {'type': ['string',
-                                                                                                     'number',
-                                                                                                     'boolean']}},
-                                                   'connection': {'description': 'How the checks log in.',
-                                                                  'type': 'object',
-                                                                  'additionalProperties': False,
-                                                                  'default': {},
-                                                                  'properties': {'user': {'type': 'string',
-                                                                                          'minLength': 1,
-                                                                                          'default': 'postgres'},
-                                                                                 'database': {'type': 'string',
-                                                                                              'minLength': 1,
-                                                                                              'default': 'postgres'},
-                                                                                 'password': {'$ref': '#/$defs/secret_ref'}}}}},
-                         'postgres': {'description': 'What the server must look like.',
-                                      'type': 'object',
-                                      'additionalProperties': False,
-                                      'default': {},
-                                      'properties': {'major': {'description': 'Expected major version: exact '
-                                                                              '("9.4", "10") or a range '
-                                                                              '(">=9.4,<11").',
-                                                               'type': ['string', 'number'],
-                                                               'x-check': 'version_constraint',
-                                                               'examples': ['10', '>=9.4,<11']},
-                                                     'settings': {'description': 'Expected settings, name to '
-                                                                                 'expectation: a plain value '
-                                                                                 '(equality) or one '
-                                                                                 'operator.',
-                                                                  'type': 'object',
-                                                                  'default': {},
-                                                                  'propertyNames': {'$ref': '#/$defs/setting_name'},
-                                                                  'additionalProperties': {'$ref': '#/$defs/expectation'}}}},
-                         'checks': {'description': 'Named SQL checks for what settings alone cannot say. Run '
-                                                   'in a read-only session.',
-                                    'type': 'array',
-                                    'default': [],
-                                    'x-check': 'unique_ids',
-                                    'items': {'type': 'object',
-                                              'additionalProperties': False,
-                                              'required': ['id', 'sql', 'expect'],
-                                              'properties': {'id': {'$ref': '#/$defs/id'},
-                                                             'description': {'type': 'string'},
-                                                             'database': {'type': 'string', 'minLength': 1},
-                                                             'sql': {'description': 'One read-only '
-                                                                                    'statement; its first '
-                                                                                    'column of the first row '
-                                                                                    'is compared (or the row '
-                                                                                    'count with `rows`).',
-                                                                     'type': 'string',
-                                                                     'minLength': 1},
-                                                             'expect': {'description': 'An expectation on '
-                                                                                       'the first value, or '
-                                                                                       '`{rows: N}` on the '
-                                                                                       'row count.',
-                                                                        'anyOf': [{'$ref': '#/$defs/expectation'},
-                                                                                  {'type': 'object',
-                                                                                   'additionalProperties': False,
-                                                                                   'required': ['rows'],
-                                                                                   'properties': {'rows': {'type': 'integer',
-                                                                                                           'minimum': 0}}}]},
-                                                             'severity': {'$ref': '#/$defs/severity',
-                                                                          'default': 'medium'}}}},
-                         'exposure': {'description': 'What exposure the SSOT allows. Anything else is a '
-                                                     'decision for a human.',
-                                      'type': 'object',
-                                      'additionalProperties': False,
-                                      'default': {},
-                                      'properties': {'allowed_binds': {'type': 'array',
-                                                                       'items': {'type': 'string'},
-                                                                       'default': ['127.0.0.1']},
-                                                     'allowed_auth_methods': {'type': 'array',
-                                                                              'items': {'enum': ['md5',
-                                                                                                 'scram-sha-256',
-                                                                                                 'password',
-                                                                                                 'peer',
-                                                                                                 'ident',
-                                                                                                 'cert',
-                                                                                                 'ldap',
-                                                                                                 'gss',
-                                                                                                 'sspi',
-                                                                                                 'pam',
-                                                                                                 'radius',
-                                                                                                 'reject',
-                                                                                                 'trust']},
-                                                                              'default': ['md5',
-                                                                                          'scram-sha-256',
-                                                                                          'peer']},
-                                                     'ssl_required': {'type': 'boolean', 'default': False}}},
-                         'sources': {'description': 'Data sources for ingestion.',
-                                     'type': 'array',
-                                     'default': [],
-                                     'x-check': 'unique_ids',
-                                     'items': {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['id', 'kind'],
-                                               'properties': {'id': {'$ref': '#/$defs/id'},
-                                                              'kind': {'enum': ['container',
-                                                                                'dump',
-                                                                                'connection']},
-                                                              'container': {'description': 'kind container: '
-                                                                                           'the source '
-                                                                                           "container's "
-                                                                                           'name.',
-                                                                            'type': 'string'},
-                                                              'path': {'description': 'kind dump: the dump '
-                                                                                      'file.',
-                                                                       'type': 'string'},
-                                                              'format': {'description': 'kind dump: plain '
-                                                                                        'SQL or custom '
-                                                                                        'format.',
-                                                                         'enum': ['sql-dump',
-                                                                                  'custom-dump',
-                                                                                  'directory']},
-                                                              'databases': {'type': 'array',
-                                                                            'items': {'type': 'string'}},
-                                                              'connection': {'type': 'object',
-                                                                             'additionalProperties': False,
-                                                                             'required': ['host'],
-                                                                             'properties': {'host': {'type': 'string'},
-                                                                                            'port': {'$ref': '#/$defs/port',
-                                                                                                     'default': 5432},
-                                                                                            'user': {'type': 'string',
-                                                                                                     'default': 'postgres'},
-                                                                                            'database': {'type': 'string',
-                                                                                                         'default': 'postgres'},
-                                                                                            'password': {'$ref': '#/$defs/secret_ref'}}}}}},
-                         'ingest': {'description': 'How the sources are loaded into the target (phase 5).',
-                                    'type': 'object',
-                                    'additionalProperties': False,
-                                    'default': {},
-                                    'properties': {'jobs': {'description': 'Parallel jobs. Above 1 a '
-                                                                           'container source moves in '
-                                                                           'directory format (pg_dump -Fd '
-                                                                           '-j, pg_restore -j); 1 streams '
-                                                                           'custom format (pg_dump -Fc into '
-                                                                           'pg_restore).',
-                                                            'type': 'integer',
-                                                            'minimum': 1,
-                                                            'maximum': 32,
-                                                            'default': 1},
-                                                   'compression': {'description': 'zlib level of pg_dump '
-                                                                                  'between two containers '
-                                                                                  '(0-9). The stream is '
-                                                                                  'never stored: 1 keeps the '
-                                                                                  'pipe fast at little CPU '
-                                                                                  '(0 sends more bytes '
-                                                                                  'through docker exec, '
-                                                                                  "pg_dump's default 6 costs "
-                                                                                  'the most CPU).',
-                                                                   'type': 'integer',
-                                                                   'minimum': 0,
-                                                                   'maximum': 9,
-                                                                   'default': 1},
-                                                   'globals': {'description': "Copy the source's roles the "
-                                                                              'target lacks (pg_dumpall '
-                                                                              '--globals-only); roles the '
-                                                                              'target has are reported as '
-                                                                              'conflicts, never overwritten.',
-                                                               'type': 'boolean',
-                                                               'default': True},
-                                                   'checksums': {'description': 'Compare content checksums '
-                                                                                'per table, besides row '
-                                                                                'counts, when source and '
-                                                                                'target are of the same '
-                                                                                'major.',
-                                                                 'type': 'boolean',
-                                                                 'default': True},
-                                                   'pre_snapshot': {'description': 'Take a snapshot of the '
-                                                                                   'target before loading: '
-                                                                                   'the rollback point '
-                                                                                   '(ingest --tags '
-                                                                                   'rollback).',
-                                                                    'type': 'boolean',
-                                                                    'default': True}}},
-                         'snapshot': {'description': 'What a replicable snapshot captures.',
-                                      'type': 'object',
-                                      'additionalProperties': False,
-                                      'default': {},
-                                      'properties': {'capture': {'type': 'array',
-                                                                 'items': {'enum': ['container_inspect',
-                                                                                    'image_inspect',
-                                                                                    'logs',
-                                                                                    'pg_dumpall',
-                                                                                    'image_save']},
-                                                                 'default': ['container_inspect',
-                                                                             'image_inspect',
-                                                                             'logs',
-                                                                             'pg_dumpall']},
-                                                     'compression': {'enum': ['none', 'gzip'],
-                                                                     'default': 'gzip'},
-                                                     'size_limit': {'description': 'Above this estimated '
-                                                                                   'size a snapshot is a '
-                                                                                   'decision (bytes, or a '
-                                                                                   'number with KB/MB/GB/TB, '
-                                                                                   'KiB/MiB/GiB/TiB).',
-                                                                    'type': ['integer', 'string'],
-                                                                    'pattern': '^\\d+(\\.\\d+)?\\s*([KMGT]i?B)?$',
-                                                                    'default': '10GiB'},
-                                                     'content_checksums': {'description': 'The restore test '
-                                                                                          'also compares a '
-                                                                                          'checksum of every '
-                                                                                          "table's content "
-                                                                                          '(an '
-                                                                                          'order-independent '
-                                                                                          'sum of per-row '
-                                                                                          'hashes of the '
-                                                                                          'typed values, '
-                                                                                          'computed by each '
-                                                                                          'server) besides '
-                                                                                          'its row count. '
-                                                                                          'Costs one full '
-                                                                                          'read of every '
-                                                                                          'table on both '
-                                                                                          'servers.',
-                                                                           'type': 'boolean',
-                                                                           'default': False},
-                                                     'destination': {'description': 'Folder for snapshots, '
-                                                                                    'relative to the '
-                                                                                    'workspace.',
-                                                                     'type': 'string',
-                                                                     'default': 'snapshots'}}},
-                         'hitl': {'description': 'Human in the loop: what needs approval beyond the '
-                                                 'defaults, and who may approve.',
-                                  'type': 'object',
-                                  'additionalProperties': False,
-                                  'default': {},
-                                  'properties': {'require_approval_for': {'description': 'Extra actions that '
-                                                                                         'need approval (the '
-                                                                                         'defaults always '
-                                                                                         'do: auth, SSL, '
-                                                                                         'ports, proxy, '
-                                                                                         'ALTER SYSTEM, '
-                                                                                         'packages, '
-                                                                                         'ingestion).',
-                                                                          'type': 'array',
-                                                                          'items': {'type': 'string'},
-                                                                          'default': []},
-                                                 'approvers': {'description': 'Who may approve; empty means '
-                                                                              'anyone named.',
-                                                               'type': 'array',
-                                                               'items': {'type': 'string', 'minLength': 1},
-                                                               'default': []},
-                                                 'approval_validity': {'description': 'How long an approval '
-                                                                                      'stays valid when it '
-                                                                                      'gives no expires_at '
-                                                                                      '(e.g. 12h, 7d): a '
-                                                                                      'whole number from 1 '
-                                                                                      'to 9999 and a unit '
-                                                                                      '(m, h, d, w). Never '
-                                                                                      'zero: an approval '
-                                                                                      'always expires.',
-                                                                       'type': 'string',
-                                                                       'pattern': '^[1-9][0-9]{0,3}[mhdw]$',
-                                                                       'default': '7d',
-                                                                       'x-fix': 'approval_validity'},
-                                                 'separation_of_duties': {'description': 'The approver must '
-                                                                                         'differ from '
-                                                                                         'whoever runs the '
-                                                                                         'play: the '
-                                                                                         'operating-system '
-                                                                                         'account running '
-                                                                                         'ansible-playbook '
-                                                                                         'and, under AWX, '
-                                                                                         'the user who '
-                                                                                         'launched the job '
-                                                                                         '(awx_user_name). '
-                                                                                         'An approval by '
-                                                                                         'either does not '
-                                                                                         'count, and when '
-                                                                                         'the account cannot '
-                                                                                         'be told the gate '
-                                                                                         'fails closed.',
-                                                                          'type': 'boolean',
-                                                                          'default': False},
-                                                 'extra_var_approvals': {'description': 'Whether approvals '
-                                                                                        'passed as the extra '
-                                                                                        'var ssot_approvals '
-                                                                                        '(an AWX survey) '
-                                                                                        'count. Off by '
-                                                                                        'default: whoever '
-                                                                                        'launches a job sets '
-                                                                                        'its extra vars, so '
-                                                                                        'such an approval '
-                                                                                        'proves nothing '
-                                                                                        'about who approved; '
-                                                                                        'turn it on only '
-                                                                                        'where launching the '
-                                                                                        'job is itself '
-                                                                                        'restricted to the '
-                                                                                        'approvers, or where '
-                                                                                        'signatures are '
-                                                                                        'required (a pasted '
-                                                                                        'entry then counts '
-                                                                                        'only when its '
-                                                                                        'signature '
-                                                                                        'verifies).',
-                                                                         'type': 'boolean',
-                                                                         'default': False},
-                                                 'allowed_signers': {'description': 'OpenSSH allowed-signers '
-                                                                                    'file (ssh-keygen(1), '
-                                                                                    'ALLOWED SIGNERS), '
-                                                                                    'relative to the SSOT: '
-                                                                                    'its principals are the '
-                                                                                    'approvers and the '
-                                                                                    'recorders that seal '
-                                                                                    'journals. With it, an '
-                                                                                    'approval counts only '
-                                                                                    'when its SSH signature '
-                                                                                    '(namespace '
-                                                                                    'approval@ssot.governance) '
-                                                                                    'verifies for the '
-                                                                                    'principal named in '
-                                                                                    'approved_by, and verify '
-                                                                                    'checks every journal '
-                                                                                    'seal (namespace '
-                                                                                    'seal@ssot.governance) '
-                                                                                    'against it.',
-                                                                     'type': 'string',
-                                                                     'minLength': 1,
-                                                                     'x-fix': 'allowed_signers'},
-                                                 'require_signatures': {'description': 'Whether an approval '
-                                                                                       'must carry a valid '
-                                                                                       'SSH signature to '
-                                                                                       'count. Defaults to '
-                                                                                       'true when '
-                                                                                       'allowed_signers is '
-                                                                                       'named, false '
-                                                                                       'otherwise (unsigned '
-                                                                                       'approvals are then '
-                                                                                       'marked as unsigned '
-                                                                                       'in every view).',
-                                                                        'type': 'boolean'},
-                                                 'require_seals': {'description': 'Whether verify fails on '
-                                                                                  'journal lines that no '
-                                                                                  'valid seal covers (the '
-                                                                                  "running play's own lines "
-                                                                                  'aside). Defaults to true '
-                                                                                  'when allowed_signers is '
-                                                                                  'named, false otherwise.',
-                                                                   'type': 'boolean'}}},
-                         'paths': {'description': 'Where the files the SSOT names may live. Every path the '
-                                                  'SSOT names (artifacts[].path, sources[].path, '
-                                                  'snapshot.destination, a host folder in target.volumes) '
-                                                  'resolves, links followed, inside the workspace (the '
-                                                  "SSOT's folder) or inside one of these folders; anything "
-                                                  'else is refused before the run does anything.',
-                                   'type': 'object',
-                                   'additionalProperties': False,
-                                   'default': {},
-                                   'properties': {'allowed_roots': {'description': 'Absolute folders outside '
-                                                                                   'the workspace that SSOT '
-                                                                                   'paths may point into (a '
-                                                                                   'shared artifact store, a '
-                                                                                   'backup disk).',
-                                                                    'type': 'array',
-                                                                    'default': [],
-                                                                    'items': {'type': 'string',
-                                                                              'pattern': '^/',
-                                                                              'minLength': 2}}}},
-                         'references': {'description': 'Official URLs the operator relied on.',
-                                        'type': 'array',
-                                        'default': [],
-                                        'items': {'type': 'object',
-                                                  'additionalProperties': False,
-                                                  'required': ['url'],
-                                                  'properties': {'url': {'type': 'string',
-                                                                         'pattern': '^https?://\\S+$'},
-                                                                 'title': {'type': 'string'},
-                                                                 'note': {'type': 'string'}}}}},
-          '$defs': {'id': {'description': "Identifier: lowercase letters, digits, '_', '.', '-'.",
-                           'type': 'string',
-                           'pattern': '^[a-z0-9][a-z0-9_.-]*$',
-                           'x-fix': 'id'},
-                    'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535},
-                    'setting_name': {'type': 'string',
-                                     'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$',
-                                     'x-fix': 'setting_name'},
-                    'severity': {'description': 'From the most to the least severe: critical, high, medium, '
-                                                'low, info.',
-                                 'enum': ['critical', 'high', 'medium', 'low', 'info']},
-                    'secret_ref': {'description': 'Where a secret lives: {env: NAME} (controller environment '
-                                                  'variable) or {var: NAME} (Ansible variable, e.g. from a '
-                                                  'vault or an AWX credential). Never the secret itself.',
-                                   'type': 'object',
-                                   'additionalProperties': False,
-                                   'minProperties': 1,
-                                   'maxProperties': 1,
-                                   'properties': {'env': {'type': 'string',
-                                                          'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
-                                                  'var': {'type': 'string',
-                                                          'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'}},
-                                   'x-fix': 'secret_ref'},
-                    'scalar': {'type': ['string', 'number', 'boolean']},
-                    'expectation': {'anyOf': [{'$ref': '#/$defs/scalar'},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['equals'],
-                                               'properties': {'equals': {'$ref': '#/$defs/scalar'}}},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['in'],
-                                               'properties': {'in': {'type': 'array',
-                                                                     'minItems': 1,
-                                                                     'items': {'$ref': '#/$defs/scalar'}}}},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['regex'],
-                                               'properties': {'regex': {'type': 'string',
-                                                                        'x-check': 'regex'}}},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['not_empty'],
-                                               'properties': {'not_empty': {'const': True}}},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['contains'],
-                                               'properties': {'contains': {'anyOf': [{'type': 'string'},
-                                                                                     {'type': 'array',
-                                                                                      'items': {'type': 'string'},
-                                                                                      'minItems': 1}]}}},
-                                              {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['version_range'],
-                                               'properties': {'version_range': {'type': 'string',
-                                                                                'x-check': 'version_constraint'}}}],
-                                    'x-fix': 'expectation'}}},
- 'runbook': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
-             '$id': 'https://ssot-governance.invalid/schemas/runbook.schema.json',
-             'title': 'runbook.json',
-             'description': 'Technical runbook of a workspace, for the agent or operator who resumes the '
-                            'work: the SSOT followed, the constraints, the decisions, every step with its '
-                            'status, the checkpoints and the run history. A view rebuilt from journal.jsonl.',
-             'type': 'object',
-             'additionalProperties': False,
-             'required': ['schema_version',
-                          'generated_at',
-                          'ssot',
-                          'constraints',
-                          'decisions',
-                          'steps',
-                          'checkpoints',
-                          'runs'],
-             'properties': {'schema_version': {'const': 1},
-                            'generated_at': {'$ref': '#/$defs/timestamp'},
-                            'workspace': {'type': 'string'},
-                            'ssot': {'type': 'object',
-                                     'additionalProperties': False,
-                                     'required': ['path', 'digest'],
-                                     'properties': {'path': {'type': 'string'},
-                                                    'digest': {'description': 'null until an SSOT was loaded '
-                                                                              'successfully.',
-                                                               'anyOf': [{'$ref': '#/$defs/digest'},
-                                                                         {'type': 'null'}]},
-                                                    'map': {'description': 'The SSOT as followed '
-                                                                           '(normalized).',
-                                                            'type': 'object'},
-                                                    'full_map': {'$ref': '#/$defs/full_map'}}},
-                            'constraints': {'description': 'Rules in force: from the SSOT and the HITL '
-                                                           'defaults.',
-                                            'type': 'array',
-                                            'items': {'type': 'object',
-                                                      'additionalProperties': False,
-                                                      'required': ['id', 'text'],
-                                                      'properties': {'id': {'type': 'string'},
-                                                                     'text': {'type': 'string'},
-                                                                     'source': {'type': 'string'}}}},
-                            'decisions': {'type': 'array', 'items': {'$ref': '#/$defs/decision'}},
-                            'steps': {'type': 'array',
-                                      'items': {'type': 'object',
-                                                'additionalProperties': False,
-                                                'required': ['id', 'name', 'status'],
-                                                'properties': {'id': {'type': 'string'},
-                                                               'name': {'type': 'string'},
-                                                               'play': {'type': 'string'},
-                                                               'role': {'type': ['string', 'null']},
-                                                               'phase': {'anyOf': [{'$ref': '#/$defs/phase'},
-                                                                                   {'type': 'null'}]},
-                                                               'status': {'$ref': '#/$defs/step_status'},
-                                                               'run_id': {'type': 'string'},
-                                                               'started_at': {'$ref': '#/$defs/timestamp'},
-                                                               'ended_at': {'$ref': '#/$defs/timestamp'},
-                                                               'hosts': {'type': 'object',
-                                                                         'additionalProperties': {'$ref': '#/$defs/host_status'}},
-                                                               'evidence': {'type': 'array',
-                                                                            'items': {'type': 'string'}},
-                                                               'message': {'type': 'string'}}}},
-                            'checkpoints': {'type': 'array',
-                                            'items': {'type': 'object',
-                                                      'additionalProperties': False,
-                                                      'required': ['id', 'at', 'artifacts', 'next_steps'],
-                                                      'properties': {'id': {'type': 'string'},
-                                                                     'run_id': {'type': 'string'},
-                                                                     'play': {'type': 'string'},
-                                                                     'at': {'$ref': '#/$defs/timestamp'},
-                                                                     'artifacts': {'type': 'array',
-                                                                                   'items': {'type': 'object',
-                                                                                             'additionalProperties': False,
-                                                                                             'required': ['path'],
-                                                                                             'properties': {'path': {'type': 'string'},
-                                                                                                            'sha256': {'type': 'string',
-                                                                                                                       'pattern': '^[0-9a-f]{64}$'},
-                                                                                                            'kind': {'type': 'string'}}}},
-                                                                     'next_steps': {'type': 'array',
-                                                                                    'items': {'type': 'string'}}}}},
-                            'runs': {'type': 'array',
-                                     'items': {'type': 'object',
-                                               'additionalProperties': False,
-                                               'required': ['id', 'started_at', 'status'],
-                                               'properties': {'id': {'type': 'string'},
-                                                              'started_at': {'$ref': '#/$defs/timestamp'},
-                                                              'ended_at': {'$ref': '#/$defs/timestamp'},
-                                                              'status': {'$ref': '#/$defs/run_status'},
-                                                              'during': {'description': 'For an interrupted '
-                                                                                        'run, the steps it '
-                                                                                        'was running when it '
-                                                                                        'died.',
-                                                                         'type': 'array',
-                                                                         'items': {'type': 'string'}},
-                                                              'playbook': {'type': 'string'},
-                                                              'user': {'type': 'string'},
-                                                              'ssot_digest': {'$ref': '#/$defs/digest'}}}},
-                            'journal': {'type': 'object',
-                                        'additionalProperties': False,
-                                        'properties': {'path': {'type': 'string'},
-                                                       'last_seq': {'type': 'integer', 'minimum': 0},
-                                                       'last_hash': {'type': 'string'}}}},
-             '$defs': {'timestamp': {'type': 'string',
-                                     'pattern': '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$'},
-                       'digest': {'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$'},
-                       'full_map': {'description': 'Sections of the prose SSOT (book-run.txt or Markdown).',
-                                    'type': 'array',
-                                    'items': {'type': 'object',
-                                              'additionalProperties': False,
-                                              'required': ['id', 'heading', 'lines', 'digest'],
-                                              'properties': {'id': {'type': 'string'},
-                                                             'heading': {'type': 'string'},
-                                                             'level': {'type': 'integer', 'minimum': 0},
-                                                             'lines': {'type': 'array',
-                                                                       'items': {'type': 'integer',
-                                                                                 'minimum': 1},
-                                                                       'minItems': 2,
-                                                                       'maxItems': 2},
-                                                             'digest': {'$ref': '#/$defs/digest'}}}},
-                       'decision': {'type': 'object',
-                                    'additionalProperties': False,
-                                    'required': ['id', 'title', 'options', 'ssot_digest', 'status'],
-                                    'properties': {'id': {'type': 'string'},
-                                                   'title': {'type': 'string'},
-                                                   'context': {'type': 'string'},
-                                                   'options': {'type': 'array',
-                                                               'minItems': 1,
-                                                               'items': {'type': 'object',
-                                                                         'additionalProperties': False,
-                                                                         'required': ['id', 'label'],
-                                                                         'properties': {'id': {'type': 'string'},
-                                                                                        'label': {'type': 'string'},
-                                                                                        'effect': {'type': 'string'}}}},
-                                                   'risk': {'type': 'string'},
-                                                   'rollback': {'type': 'string'},
-                                                   'how_to_approve': {'description': 'How to approve it, as '
-                                                                                     'the module that raised '
-                                                                                     'it says (the panel '
-                                                                                     'shows it).',
-                                                                      'type': 'string'},
-                                                   'ssot_digest': {'$ref': '#/$defs/digest'},
-                                                   'status': {'$ref': '#/$defs/decision_status'},
-                                                   'raised_at': {'$ref': '#/$defs/timestamp'},
-                                                   'run_id': {'type': 'string'},
-                                                   'phase': {'$ref': '#/$defs/phase'},
-                                                   'answer': {'type': 'object',
-                                                              'additionalProperties': False,
-                                                              'required': ['option', 'by', 'at'],
-                                                              'properties': {'option': {'type': 'string'},
-                                                                             'by': {'type': 'string'},
-                                                                             'at': {'$ref': '#/$defs/timestamp'},
-                                                                             'reason': {'type': 'string'},
-                                                                             'until': {'$ref': '#/$defs/timestamp'},
-                                                                             'signed': {'description': 'Whether '
-                                                                                                       'an '
-                                                                                                       'SSH '
-                                                                                                       'signature '
-                                                                                                       'by '
-                                                                                                       'the '
-                                                                                                       'approver '
-                                                                                                       'was '
-                                                                                                       'verified.',
-                                                                                        'type': 'boolean'},
-                                                                             'key': {'description': 'Fingerprint '
-                                                                                                    'of the '
-                                                                                                    'key '
-                                                                                                    'that '
-                                                                                                    'signed '
-                                                                                                    'it '
-                                                                                                    '(SHA256:...).',
-                                                                                     'type': 'string'}}}}},
-                       'decision_status': {'enum': ['pending', 'approved', 'rejected', 'expired']},
-                       'host_status': {'enum': ['ok', 'changed', 'failed', 'skipped', 'unreachable']},
-                       'phase': {'description': 'A phase of the reference skill '
-                                                '(plugins/module_utils/_model.py).',
-                                 'enum': [0, 1, 2, 3, 4, 5, 6]},
-                       'run_status': {'enum': ['running', 'ok', 'failed', 'interrupted']},
-                       'step_status': {'enum': ['pending', 'in_progress', 'done', 'failed', 'skipped']},
-                       'check_status': {'enum': ['match',
-                                                 'deviation',
-                                                 'pending',
-                                                 'present',
-                                                 'missing',
-                                                 'error']},
-                       'milestone_set': {'enum': ['blocked', 'failed', 'clear']},
-                       'milestone_status': {'enum': ['pending', 'in_progress', 'done', 'blocked', 'failed']},
-                       'restore_status': {'enum': ['passed', 'failed']},
-                       'severity': {'description': 'From the most to the least severe: critical, high, '
-                                                   'medium, low, info.',
-                                    'enum': ['critical', 'high', 'medium', 'low', 'info']},
-                       'snapshot_status': {'enum': ['verified', 'failed']}}},
- 'project-panel': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
-                   '$id': 'https://ssot-governance.invalid/schemas/project-panel.schema.json',
-                   'title': 'project-panel.json',
-                   'description': "Panel for management: milestones (the reference skill's phases) with "
-                                  'status and pending decisions, deviations, evidence with links, '
-                                  'references. A view rebuilt from journal.jsonl.',
-                   'type': 'object',
-                   'additionalProperties': False,
-                   'required': ['schema_version',
-                                'generated_at',
-                                'project',
-                                'ssot',
-                                'milestones',
-                                'evidences',
-                                'references'],
-                   'properties': {'schema_version': {'const': 1},
-                                  'generated_at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
-                                  'project': {'type': 'object',
-                                              'additionalProperties': False,
-                                              'required': ['name'],
-                                              'properties': {'name': {'type': 'string'},
-                                                             'owner': {'type': 'string'},
-                                                             'language': {'enum': ['pt-BR', 'en']}}},
-                                  'ssot': {'type': 'object',
-                                           'additionalProperties': False,
-                                           'required': ['path', 'digest'],
-                                           'properties': {'path': {'type': 'string'},
-                                                          'digest': {'anyOf': [{'$ref': 'runbook.schema.json#/$defs/digest'},
-                                                                               {'type': 'null'}]}}},
-                                  'milestones': {'type': 'array',
-                                                 'items': {'type': 'object',
-                                                           'additionalProperties': False,
-                                                           'required': ['id',
-                                                                        'phase',
-                                                                        'title',
-                                                                        'status',
-                                                                        'decisions_pending'],
-                                                           'properties': {'id': {'type': 'string'},
-                                                                          'phase': {'$ref': 'runbook.schema.json#/$defs/phase'},
-                                                                          'title': {'type': 'string'},
-                                                                          'status': {'$ref': 'runbook.schema.json#/$defs/milestone_status'},
-                                                                          'decisions_pending': {'type': 'array',
-                                                                                                'items': {'type': 'string'}},
-                                                                          'next_steps': {'type': 'array',
-                                                                                         'items': {'type': 'string'}},
-                                                                          'updated_at': {'$ref': 'runbook.schema.json#/$defs/timestamp'}}}},
-                                  'decisions_pending': {'type': 'array',
-                                                        'items': {'type': 'object',
-                                                                  'additionalProperties': False,
-                                                                  'required': ['id', 'title'],
-                                                                  'properties': {'id': {'type': 'string'},
-                                                                                 'title': {'type': 'string'},
-                                                                                 'how_to_approve': {'type': 'string'}}}},
-                                  'deviations': {'type': 'array',
-                                                 'items': {'type': 'object',
-                                                           'additionalProperties': False,
-                                                           'required': ['id', 'severity'],
-                                                           'properties': {'id': {'type': 'string'},
-                                                                          'title': {'type': 'string'},
-                                                                          'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
-                                                                          'expected': {},
-                                                                          'actual': {},
-                                                                          'decision': {'type': 'string'}}}},
-                                  'evidences': {'type': 'array',
-                                                'items': {'type': 'object',
-                                                          'additionalProperties': False,
-                                                          'required': ['title', 'path', 'sha256'],
-                                                          'properties': {'id': {'type': 'string'},
-                                                                         'title': {'type': 'string'},
-                                                                         'path': {'description': 'Link '
-                                                                                                 'relative '
-                                                                                                 'to the '
-                                                                                                 'workspace.',
-                                                                                  'type': 'string'},
-                                                                         'sha256': {'type': 'string',
-                                                                                    'pattern': '^[0-9a-f]{64}$'},
-                                                                         'run_id': {'type': 'string'},
-                                                                         'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
-                                                                         'phase': {'description': 'The phase '
-                                                                                                  'of the '
-                                                                                                  'task that '
-                                                                                                  'made it; '
-                                                                                                  'null '
-                                                                                                  'outside '
-                                                                                                  'the '
-                                                                                                  "collection's "
-                                                                                                  'roles.',
-                                                                                   'anyOf': [{'$ref': 'runbook.schema.json#/$defs/phase'},
-                                                                                             {'type': 'null'}]}}}},
-                                  'snapshots': {'description': 'Each snapshot a run verified, with its '
-                                                               'verdict and, when one ran, its restore '
-                                                               "test's.",
-                                                'type': 'array',
-                                                'items': {'type': 'object',
-                                                          'additionalProperties': False,
-                                                          'required': ['path'],
-                                                          'properties': {'path': {'description': 'Relative '
-                                                                                                 'to the '
-                                                                                                 'workspace '
-                                                                                                 'when '
-                                                                                                 'inside it.',
-                                                                                  'type': 'string'},
-                                                                         'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
-                                                                         'files': {'type': 'integer',
-                                                                                   'minimum': 0},
-                                                                         'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
-                                                                         'at': {'type': 'string'},
-                                                                         'run_id': {'type': 'string'}}}},
-                                  'references': {'type': 'array',
-                                                 'items': {'type': 'object',
-                                                           'additionalProperties': False,
-                                                           'required': ['url'],
-                                                           'properties': {'url': {'type': 'string'},
-                                                                          'title': {'type': 'string'},
-                                                                          'note': {'type': 'string'}}}},
-                                  'ssot_full_map': {'$ref': 'runbook.schema.json#/$defs/full_map'},
-                                  'findings': {'description': 'What the last validation found among the '
-                                                              'things always watched (exposure, trust, '
-                                                              'versions, sizes...).',
-                                               'type': 'array',
-                                               'items': {'type': 'object',
-                                                         'additionalProperties': False,
-                                                         'required': ['id', 'severity', 'title'],
-                                                         'properties': {'id': {'type': 'string'},
-                                                                        'code': {'type': 'string'},
-                                                                        'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
-                                                                        'title': {'type': 'string'},
-                                                                        'explanation': {'type': 'string'},
-                                                                        'actual': {},
-                                                                        'decision': {'type': 'string'}}}},
-                                  'drift': {'description': 'Deviations since the last validation: what '
-                                                           'changed between the previous results and the '
-                                                           'latest.',
+                                    'required': ['rows'],
+                                    'properties': {'rows': {'type': 'integer', 'minimum': 0}},
+                                },
+                            ],
+                        },
+                        'severity': {'$ref': '#/$defs/severity', 'default': 'medium'},
+                    },
+                },
+            },
+            'exposure': {
+                'description': 'What exposure the SSOT allows. Anything else is a decision for a human.',
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'allowed_binds': {'type': 'array', 'items': {'type': 'string'}, 'default': ['127.0.0.1']},
+                    'allowed_auth_methods': {
+                        'type': 'array',
+                        'items': {
+                            'enum': [
+                                'md5',
+                                'scram-sha-256',
+                                'password',
+                                'peer',
+                                'ident',
+                                'cert',
+                                'ldap',
+                                'gss',
+                                'sspi',
+                                'pam',
+                                'radius',
+                                'reject',
+                                'trust',
+                            ],
+                        },
+                        'default': ['md5', 'scram-sha-256', 'peer'],
+                    },
+                    'ssl_required': {'type': 'boolean', 'default': False},
+                },
+            },
+            'sources': {
+                'description': 'Data sources for ingestion.',
+                'type': 'array',
+                'default': [],
+                'x-check': 'unique_ids',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'kind'],
+                    'properties': {
+                        'id': {'$ref': '#/$defs/id'},
+                        'kind': {'enum': ['container', 'dump', 'connection']},
+                        'container': {'description': "kind container: the source container's name.", 'type': 'string'},
+                        'path': {'description': 'kind dump: the dump file.', 'type': 'string'},
+                        'format': {
+                            'description': 'kind dump: plain SQL or custom format.',
+                            'enum': ['sql-dump', 'custom-dump', 'directory'],
+                        },
+                        'databases': {'type': 'array', 'items': {'type': 'string'}},
+                        'connection': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'required': ['host'],
+                            'properties': {
+                                'host': {'type': 'string'},
+                                'port': {'$ref': '#/$defs/port', 'default': 5432},
+                                'user': {'type': 'string', 'default': 'postgres'},
+                                'database': {'type': 'string', 'default': 'postgres'},
+                                'password': {'$ref': '#/$defs/secret_ref'},
+                            },
+                        },
+                    },
+                },
+            },
+            'ingest': {
+                'description': 'How the sources are loaded into the target (phase 5).',
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'jobs': {
+                        'description': (
+                            'Parallel jobs. Above 1 a container source moves in directory format (pg_dump -Fd -j, '
+                            'pg_restore -j); 1 streams custom format (pg_dump -Fc into pg_restore).'
+                        ),
+                        'type': 'integer',
+                        'minimum': 1,
+                        'maximum': 32,
+                        'default': 1,
+                    },
+                    'compression': {
+                        'description': (
+                            'zlib level of pg_dump between two containers (0-9). The stream is never stored: 1 keeps '
+                            "the pipe fast at little CPU (0 sends more bytes through docker exec, pg_dump's default 6 "
+                            'costs the most CPU).'
+                        ),
+                        'type': 'integer',
+                        'minimum': 0,
+                        'maximum': 9,
+                        'default': 1,
+                    },
+                    'globals': {
+                        'description': (
+                            "Copy the source's roles the target lacks (pg_dumpall --globals-only); roles the target "
+                            'has are reported as conflicts, never overwritten.'
+                        ),
+                        'type': 'boolean',
+                        'default': True,
+                    },
+                    'checksums': {
+                        'description': (
+                            'Compare content checksums per table, besides row counts, when source and target are of '
+                            'the same major.'
+                        ),
+                        'type': 'boolean',
+                        'default': True,
+                    },
+                    'pre_snapshot': {
+                        'description': (
+                            'Take a snapshot of the target before loading: the rollback point (ingest --tags rollback).'
+                        ),
+                        'type': 'boolean',
+                        'default': True,
+                    },
+                },
+            },
+            'snapshot': {
+                'description': 'What a replicable snapshot captures.',
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'capture': {
+                        'type': 'array',
+                        'items': {'enum': ['container_inspect', 'image_inspect', 'logs', 'pg_dumpall', 'image_save']},
+                        'default': ['container_inspect', 'image_inspect', 'logs', 'pg_dumpall'],
+                    },
+                    'compression': {'enum': ['none', 'gzip'], 'default': 'gzip'},
+                    'size_limit': {
+                        'description': (
+                            'Above this estimated size a snapshot is a decision (bytes, or a number with KB/MB/GB/TB, '
+                            'KiB/MiB/GiB/TiB).'
+                        ),
+                        'type': ['integer', 'string'],
+                        'pattern': '^\\d+(\\.\\d+)?\\s*([KMGT]i?B)?$',
+                        'default': '10GiB',
+                    },
+                    'content_checksums': {
+                        'description': (
+                            "The restore test also compares a checksum of every table's content (an order-independent "
+                            'sum of per-row hashes of the typed values, computed by each server) besides its row '
+                            'count. Costs one full read of every table on both servers.'
+                        ),
+                        'type': 'boolean',
+                        'default': False,
+                    },
+                    'destination': {
+                        'description': 'Folder for snapshots, relative to the workspace.',
+                        'type': 'string',
+                        'default': 'snapshots',
+                    },
+                },
+            },
+            'hitl': {
+                'description': 'Human in the loop: what needs approval beyond the defaults, and who may approve.',
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'require_approval_for': {
+                        'description': (
+                            'Extra actions that need approval (the defaults always do: auth, SSL, ports, proxy, ALTER '
+                            'SYSTEM, packages, ingestion).'
+                        ),
+                        'type': 'array',
+                        'items': {'type': 'string'},
+                        'default': [],
+                    },
+                    'approvers': {
+                        'description': 'Who may approve; empty means anyone named.',
+                        'type': 'array',
+                        'items': {'type': 'string', 'minLength': 1},
+                        'default': [],
+                    },
+                    'approval_validity': {
+                        'description': (
+                            'How long an approval stays valid when it gives no expires_at (e.g. 12h, 7d): a whole '
+                            'number from 1 to 9999 and a unit (m, h, d, w). Never zero: an approval always expires.'
+                        ),
+                        'type': 'string',
+                        'pattern': '^[1-9][0-9]{0,3}[mhdw]$',
+                        'default': '7d',
+                        'x-fix': 'approval_validity',
+                    },
+                    'separation_of_duties': {
+                        'description': (
+                            'The approver must differ from whoever runs the play: the operating-system account running '
+                            'ansible-playbook and, under AWX, the user who launched the job (awx_user_name). An '
+                            'approval by either does not count, and when the account cannot be told the gate fails '
+                            'closed.'
+                        ),
+                        'type': 'boolean',
+                        'default': False,
+                    },
+                    'extra_var_approvals': {
+                        'description': (
+                            'Whether approvals passed as the extra var ssot_approvals (an AWX survey) count. Off by '
+                            'default: whoever launches a job sets its extra vars, so such an approval proves nothing '
+                            'about who approved; turn it on only where launching the job is itself restricted to the '
+                            'approvers, or where signatures are required (a pasted entry then counts only when its '
+                            'signature verifies).'
+                        ),
+                        'type': 'boolean',
+                        'default': False,
+                    },
+                    'allowed_signers': {
+                        'description': (
+                            'OpenSSH allowed-signers file (ssh-keygen(1), ALLOWED SIGNERS), relative to the SSOT: its '
+                            'principals are the approvers and the recorders that seal journals. With it, an approval '
+                            'counts only when its SSH signature (namespace approval@ssot.governance) verifies for the '
+                            'principal named in approved_by, and verify checks every journal seal (namespace '
+                            'seal@ssot.governance) against it.'
+                        ),
+                        'type': 'string',
+                        'minLength': 1,
+                        'x-fix': 'allowed_signers',
+                    },
+                    'require_signatures': {
+                        'description': (
+                            'Whether an approval must carry a valid SSH signature to count. Defaults to true when '
+                            'allowed_signers is named, false otherwise (unsigned approvals are then marked as unsigned '
+                            'in every view).'
+                        ),
+                        'type': 'boolean',
+                    },
+                    'require_seals': {
+                        'description': (
+                            "Whether verify fails on journal lines that no valid seal covers (the running play's own "
+                            'lines aside). Defaults to true when allowed_signers is named, false otherwise.'
+                        ),
+                        'type': 'boolean',
+                    },
+                },
+            },
+            'paths': {
+                'description': (
+                    'Where the files the SSOT names may live. Every path the SSOT names (artifacts[].path, '
+                    'sources[].path, snapshot.destination, a host folder in target.volumes) resolves, links followed, '
+                    "inside the workspace (the SSOT's folder) or inside one of these folders; anything else is refused "
+                    'before the run does anything.'
+                ),
+                'type': 'object',
+                'additionalProperties': False,
+                'default': {},
+                'properties': {
+                    'allowed_roots': {
+                        'description': (
+                            'Absolute folders outside the workspace that SSOT paths may point into (a shared artifact '
+                            'store, a backup disk).'
+                        ),
+                        'type': 'array',
+                        'default': [],
+                        'items': {'type': 'string', 'pattern': '^/', 'minLength': 2},
+                    },
+                },
+            },
+            'references': {
+                'description': 'Official URLs the operator relied on.',
+                'type': 'array',
+                'default': [],
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['url'],
+                    'properties': {
+                        'url': {'type': 'string', 'pattern': '^https?://\\S+$'},
+                        'title': {'type': 'string'},
+                        'note': {'type': 'string'},
+                    },
+                },
+            },
+        },
+        '$defs': {
+            'id': {
+                'description': "Identifier: lowercase letters, digits, '_', '.', '-'.",
+                'type': 'string',
+                'pattern': '^[a-z0-9][a-z0-9_.-]*$',
+                'x-fix': 'id',
+            },
+            'port': {'type': 'integer', 'minimum': 1, 'maximum': 65535},
+            'setting_name': {
+                'type': 'string',
+                'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$',
+                'x-fix': 'setting_name',
+            },
+            'severity': {
+                'description': 'From the most to the least severe: critical, high, medium, low, info.',
+                'enum': ['critical', 'high', 'medium', 'low', 'info'],
+            },
+            'secret_ref': {
+                'description': (
+                    'Where a secret lives: {env: NAME} (controller environment variable) or {var: NAME} (Ansible '
+                    'variable, e.g. from a vault or an AWX credential). Never the secret itself.'
+                ),
+                'type': 'object',
+                'additionalProperties': False,
+                'minProperties': 1,
+                'maxProperties': 1,
+                'properties': {
+                    'env': {'type': 'string', 'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
+                    'var': {'type': 'string', 'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
+                },
+                'x-fix': 'secret_ref',
+            },
+            'scalar': {'type': ['string', 'number', 'boolean']},
+            'expectation': {
+                'anyOf': [
+                    {'$ref': '#/$defs/scalar'},
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['equals'],
+                        'properties': {'equals': {'$ref': '#/$defs/scalar'}},
+                    },
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['in'],
+                        'properties': {'in': {'type': 'array', 'minItems': 1, 'items': {'$ref': '#/$defs/scalar'}}},
+                    },
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['regex'],
+                        'properties': {'regex': {'type': 'string', 'x-check': 'regex'}},
+                    },
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['not_empty'],
+                        'properties': {'not_empty': {'const': True}},
+                    },
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['contains'],
+                        'properties': {
+                            'contains': {
+                                'anyOf': [
+                                    {'type': 'string'},
+                                    {'type': 'array', 'items': {'type': 'string'}, 'minItems': 1},
+                                ],
+                            },
+                        },
+                    },
+                    {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['version_range'],
+                        'properties': {'version_range': {'type': 'string', 'x-check': 'version_constraint'}},
+                    },
+                ],
+                'x-fix': 'expectation',
+            },
+        },
+    },
+    'runbook': {
+        '$schema': 'https://json-schema.org/draft/2020-12/schema',
+        '$id': 'https://ssot-governance.invalid/schemas/runbook.schema.json',
+        'title': 'runbook.json',
+        'description': (
+            'Technical runbook of a workspace, for the agent or operator who resumes the work: the SSOT followed, the '
+            'constraints, the decisions, every step with its status, the checkpoints and the run history. A view '
+            'rebuilt from journal.jsonl.'
+        ),
+        'type': 'object',
+        'additionalProperties': False,
+        'required': [
+            'schema_version',
+            'generated_at',
+            'ssot',
+            'constraints',
+            'decisions',
+            'steps',
+            'checkpoints',
+            'runs',
+        ],
+        'properties': {
+            'schema_version': {'const': 1},
+            'generated_at': {'$ref': '#/$defs/timestamp'},
+            'workspace': {'type': 'string'},
+            'ssot': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['path', 'digest'],
+                'properties': {
+                    'path': {'type': 'string'},
+                    'digest': {
+                        'description': 'null until an SSOT was loaded successfully.',
+                        'anyOf': [{'$ref': '#/$defs/digest'}, {'type': 'null'}],
+                    },
+                    'map': {'description': 'The SSOT as followed (normalized).', 'type': 'object'},
+                    'full_map': {'$ref': '#/$defs/full_map'},
+                },
+            },
+            'constraints': {
+                'description': 'Rules in force: from the SSOT and the HITL defaults.',
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'text'],
+                    'properties': {'id': {'type': 'string'}, 'text': {'type': 'string'}, 'source': {'type': 'string'}},
+                },
+            },
+            'decisions': {'type': 'array', 'items': {'$ref': '#/$defs/decision'}},
+            'steps': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'name', 'status'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'name': {'type': 'string'},
+                        'play': {'type': 'string'},
+                        'role': {'type': ['string', 'null']},
+                        'phase': {'anyOf': [{'$ref': '#/$defs/phase'}, {'type': 'null'}]},
+                        'status': {'$ref': '#/$defs/step_status'},
+                        'run_id': {'type': 'string'},
+                        'started_at': {'$ref': '#/$defs/timestamp'},
+                        'ended_at': {'$ref': '#/$defs/timestamp'},
+                        'hosts': {'type': 'object', 'additionalProperties': {'$ref': '#/$defs/host_status'}},
+                        'evidence': {'type': 'array', 'items': {'type': 'string'}},
+                        'message': {'type': 'string'},
+                    },
+                },
+            },
+            'checkpoints': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'at', 'artifacts', 'next_steps'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'run_id': {'type': 'string'},
+                        'play': {'type': 'string'},
+                        'at': {'$ref': '#/$defs/timestamp'},
+                        'artifacts': {
+                            'type': 'array',
+                            'items': {
+                                'type': 'object',
+                                'additionalProperties': False,
+                                'required': ['path'],
+                                'properties': {
+                                    'path': {'type': 'string'},
+                                    'sha256': {'type': 'string', 'pattern': '^[0-9a-f]{64}$'},
+                                    'kind': {'type': 'string'},
+                                },
+                            },
+                        },
+                        'next_steps': {'type': 'array', 'items': {'type': 'string'}},
+                    },
+                },
+            },
+            'runs': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'started_at', 'status'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'started_at': {'$ref': '#/$defs/timestamp'},
+                        'ended_at': {'$ref': '#/$defs/timestamp'},
+                        'status': {'$ref': '#/$defs/run_status'},
+                        'during': {
+                            'description': 'For an interrupted run, the steps it was running when it died.',
+                            'type': 'array',
+                            'items': {'type': 'string'},
+                        },
+                        'playbook': {'type': 'string'},
+                        'user': {'type': 'string'},
+                        'ssot_digest': {'$ref': '#/$defs/digest'},
+                    },
+                },
+            },
+            'journal': {
+                'type': 'object',
+                'additionalProperties': False,
+                'properties': {
+                    'path': {'type': 'string'},
+                    'last_seq': {'type': 'integer', 'minimum': 0},
+                    'last_hash': {'type': 'string'},
+                },
+            },
+        },
+        '$defs': {
+            'timestamp': {'type': 'string', 'pattern': '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$'},
+            'digest': {'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$'},
+            'full_map': {
+                'description': 'Sections of the prose SSOT (book-run.txt or Markdown).',
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'heading', 'lines', 'digest'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'heading': {'type': 'string'},
+                        'level': {'type': 'integer', 'minimum': 0},
+                        'lines': {
+                            'type': 'array',
+                            'items': {'type': 'integer', 'minimum': 1},
+                            'minItems': 2,
+                            'maxItems': 2,
+                        },
+                        'digest': {'$ref': '#/$defs/digest'},
+                    },
+                },
+            },
+            'decision': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['id', 'title', 'options', 'ssot_digest', 'status'],
+                'properties': {
+                    'id': {'type': 'string'},
+                    'title': {'type': 'string'},
+                    'context': {'type': 'string'},
+                    'options': {
+                        'type': 'array',
+                        'minItems': 1,
+                        'items': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'required': ['id', 'label'],
+                            'properties': {
+                                'id': {'type': 'string'},
+                                'label': {'type': 'string'},
+                                'effect': {'type': 'string'},
+                            },
+                        },
+                    },
+                    'risk': {'type': 'string'},
+                    'rollback': {'type': 'string'},
+                    'how_to_approve': {
+                        'description': 'How to approve it, as the module that raised it says (the panel shows it).',
+                        'type': 'string',
+                    },
+                    'ssot_digest': {'$ref': '#/$defs/digest'},
+                    'status': {'$ref': '#/$defs/decision_status'},
+                    'raised_at': {'$ref': '#/$defs/timestamp'},
+                    'run_id': {'type': 'string'},
+                    'phase': {'$ref': '#/$defs/phase'},
+                    'answer': {
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'required': ['option', 'by', 'at'],
+                        'properties': {
+                            'option': {'type': 'string'},
+                            'by': {'type': 'string'},
+                            'at': {'$ref': '#/$defs/timestamp'},
+                            'reason': {'type': 'string'},
+                            'until': {'$ref': '#/$defs/timestamp'},
+                            'signed': {
+                                'description': 'Whether an SSH signature by the approver was verified.',
+                                'type': 'boolean',
+                            },
+                            'key': {
+                                'description': 'Fingerprint of the key that signed it (SHA256:...).',
+                                'type': 'string',
+                            },
+                        },
+                    },
+                },
+            },
+            'decision_status': {'enum': ['pending', 'approved', 'rejected', 'expired']},
+            'host_status': {'enum': ['ok', 'changed', 'failed', 'skipped', 'unreachable']},
+            'phase': {
+                'description': 'A phase of the reference skill (plugins/module_utils/_model.py).',
+                'enum': [0, 1, 2, 3, 4, 5, 6],
+            },
+            'run_status': {'enum': ['running', 'ok', 'failed', 'interrupted']},
+            'step_status': {'enum': ['pending', 'in_progress', 'done', 'failed', 'skipped']},
+            'check_status': {'enum': ['match', 'deviation', 'pending', 'present', 'missing', 'error']},
+            'milestone_set': {'enum': ['blocked', 'failed', 'clear']},
+            'milestone_status': {'enum': ['pending', 'in_progress', 'done', 'blocked', 'failed']},
+            'restore_status': {'enum': ['passed', 'failed']},
+            'severity': {
+                'description': 'From the most to the least severe: critical, high, medium, low, info.',
+                'enum': ['critical', 'high', 'medium', 'low', 'info'],
+            },
+            'snapshot_status': {'enum': ['verified', 'failed']},
+        },
+    },
+    'project-panel': {
+        '$schema': 'https://json-schema.org/draft/2020-12/schema',
+        '$id': 'https://ssot-governance.invalid/schemas/project-panel.schema.json',
+        'title': 'project-panel.json',
+        'description': (
+            "Panel for management: milestones (the reference skill's phases) with status and pending decisions, "
+            'deviations, evidence with links, references. A view rebuilt from journal.jsonl.'
+        ),
+        'type': 'object',
+        'additionalProperties': False,
+        'required': ['schema_version', 'generated_at', 'project', 'ssot', 'milestones', 'evidences', 'references'],
+        'properties': {
+            'schema_version': {'const': 1},
+            'generated_at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
+            'project': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['name'],
+                'properties': {
+                    'name': {'type': 'string'},
+                    'owner': {'type': 'string'},
+                    'language': {'enum': ['pt-BR', 'en']},
+                },
+            },
+            'ssot': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['path', 'digest'],
+                'properties': {
+                    'path': {'type': 'string'},
+                    'digest': {'anyOf': [{'$ref': 'runbook.schema.json#/$defs/digest'}, {'type': 'null'}]},
+                },
+            },
+            'milestones': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'phase', 'title', 'status', 'decisions_pending'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'phase': {'$ref': 'runbook.schema.json#/$defs/phase'},
+                        'title': {'type': 'string'},
+                        'status': {'$ref': 'runbook.schema.json#/$defs/milestone_status'},
+                        'decisions_pending': {'type': 'array', 'items': {'type': 'string'}},
+                        'next_steps': {'type': 'array', 'items': {'type': 'string'}},
+                        'updated_at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
+                    },
+                },
+            },
+            'decisions_pending': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'title'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'title': {'type': 'string'},
+                        'how_to_approve': {'type': 'string'},
+                    },
+                },
+            },
+            'deviations': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'severity'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'title': {'type': 'string'},
+                        'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
+                        'expected': {},
+                        'actual': {},
+                        'decision': {'type': 'string'},
+                    },
+                },
+            },
+            'evidences': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['title', 'path', 'sha256'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'title': {'type': 'string'},
+                        'path': {'description': 'Link relative to the workspace.', 'type': 'string'},
+                        'sha256': {'type': 'string', 'pattern': '^[0-9a-f]{64}$'},
+                        'run_id': {'type': 'string'},
+                        'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
+                        'phase': {
+                            'description': "The phase of the task that made it; null outside the collection's roles.",
+                            'anyOf': [{'$ref': 'runbook.schema.json#/$defs/phase'}, {'type': 'null'}],
+                        },
+                    },
+                },
+            },
+            'snapshots': {
+                'description': "Each snapshot a run verified, with its verdict and, when one ran, its restore test's.",
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['path'],
+                    'properties': {
+                        'path': {'description': 'Relative to the workspace when inside it.', 'type': 'string'},
+                        'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
+                        'files': {'type': 'integer', 'minimum': 0},
+                        'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
+                        'at': {'type': 'string'},
+                        'run_id': {'type': 'string'},
+                    },
+                },
+            },
+            'references': {
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['url'],
+                    'properties': {'url': {'type': 'string'}, 'title': {'type': 'string'}, 'note': {'type': 'string'}},
+                },
+            },
+            'ssot_full_map': {'$ref': 'runbook.schema.json#/$defs/full_map'},
+            'findings': {
+                'description': (
+                    'What the last validation found among the things always watched (exposure, trust, versions, '
+                    'sizes...).'
+                ),
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'severity', 'title'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'code': {'type': 'string'},
+                        'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
+                        'title': {'type': 'string'},
+                        'explanation': {'type': 'string'},
+                        'actual': {},
+                        'decision': {'type': 'string'},
+                    },
+                },
+            },
+            'drift': {
+                'description': (
+                    'Deviations since the last validation: what changed between the previous results and the latest.'
+                ),
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['title', 'run_id', 'at', 'changes'],
+                'properties': {
+                    'title': {'type': 'string'},
+                    'run_id': {'type': 'string'},
+                    'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
+                    'changes': {
+                        'type': 'array',
+                        'items': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'required': ['id', 'before', 'after'],
+                            'properties': {
+                                'id': {'type': 'string'},
+                                'before': {
+                                    'anyOf': [
+                                        {'type': 'null'},
+                                        {
                                             'type': 'object',
                                             'additionalProperties': False,
-                                            'required': ['title', 'run_id', 'at', 'changes'],
-                                            'properties': {'title': {'type': 'string'},
-                                                           'run_id': {'type': 'string'},
-                                                           'at': {'$ref': 'runbook.schema.json#/$defs/timestamp'},
-                                                           'changes': {'type': 'array',
-                                                                       'items': {'type': 'object',
-                                                                                 'additionalProperties': False,
-                                                                                 'required': ['id',
-                                                                                              'before',
-                                                                                              'after'],
-                                                                                 'properties': {'id': {'type': 'string'},
-                                                                                                'before': {'anyOf': [{'type': 'null'},
-                                                                                                                     {'type': 'object',
-                                                                                                                      'additionalProperties': False,
-                                                                                                                      'required': ['status'],
-                                                                                                                      'properties': {'status': {'type': ['string',
-                                                                                                                                                         'null']},
-                                                                                                                                     'actual': {}}}]},
-                                                                                                'after': {'anyOf': [{'type': 'null'},
-                                                                                                                    {'type': 'object',
-                                                                                                                     'additionalProperties': False,
-                                                                                                                     'required': ['status'],
-                                                                                                                     'properties': {'status': {'type': ['string',
-                                                                                                                                                        'null']},
-                                                                                                                                    'actual': {}}}]},
-                                                                                                'since_run': {'type': ['string',
-                                                                                                                       'null']}}}}}}}},
- 'approvals': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
-               '$id': 'https://ssot-governance.invalid/schemas/approvals.schema.json',
-               'title': 'approvals.yml',
-               'description': 'Recorded human approvals of decisions, in <workspace>/approvals.yml or as the '
-                              'extra var ssot_approvals (an AWX survey or workflow). An approval counts only '
-                              'for its decision id, an option the decision offers (or reject), the SSOT '
-                              'digest the decision was raised under, before it expires, and from an allowed '
-                              'approver.',
-               'type': 'object',
-               'additionalProperties': False,
-               'required': ['approvals'],
-               'properties': {'approvals': {'type': 'array', 'items': {'$ref': '#/$defs/approval'}}},
-               '$defs': {'approval': {'type': 'object',
-                                      'additionalProperties': False,
-                                      'required': ['decision',
-                                                   'option',
-                                                   'approved_by',
-                                                   'approved_at',
-                                                   'reason',
-                                                   'ssot_digest'],
-                                      'properties': {'decision': {'description': 'Id of the decision '
-                                                                                 '(runbook.json '
-                                                                                 'decisions[].id, or the '
-                                                                                 'failure message).',
-                                                                  'type': 'string',
-                                                                  'minLength': 1},
-                                                     'option': {'description': 'Id of the chosen option, or '
-                                                                               'reject.',
-                                                                'type': 'string',
-                                                                'minLength': 1},
-                                                     'approved_by': {'description': 'The named human who '
-                                                                                    'decided.',
-                                                                     'type': 'string',
-                                                                     'minLength': 1},
-                                                     'approved_at': {'description': 'When (ISO 8601, UTC: '
-                                                                                    '2026-11-24T09:00:00Z).',
-                                                                     'type': 'string',
-                                                                     'minLength': 1},
-                                                     'expires_at': {'description': 'Until when the approval '
-                                                                                   'counts (ISO 8601). '
-                                                                                   'Without it, '
-                                                                                   'hitl.approval_validity '
-                                                                                   'of the SSOT after '
-                                                                                   'approved_at.',
-                                                                    'type': 'string',
-                                                                    'minLength': 1},
-                                                     'reason': {'description': 'Why.',
-                                                                'type': 'string',
-                                                                'minLength': 1},
-                                                     'ssot_digest': {'description': 'Digest of the SSOT the '
-                                                                                    'decision was raised '
-                                                                                    'under.',
-                                                                     'type': 'string',
-                                                                     'pattern': '^sha256:[0-9a-f]{64}$'},
-                                                     'signature': {'description': 'SSH signature (ssh-keygen '
-                                                                                  '-Y sign, namespace '
-                                                                                  'approval@ssot.governance) '
-                                                                                  'by approved_by over '
-                                                                                  'decision, option, '
-                                                                                  'ssot_digest, approved_by, '
-                                                                                  'approved_at, expires_at '
-                                                                                  'and reason; made by '
-                                                                                  'ansible-playbook '
-                                                                                  'ssot.governance.approve. '
-                                                                                  'Required when the SSOT '
-                                                                                  'says '
-                                                                                  'hitl.require_signatures.',
-                                                                   'type': 'string',
-                                                                   'pattern': '^\\s*-----BEGIN SSH '
-                                                                              'SIGNATURE-----[A-Za-z0-9+/=\\s]+-----END '
-                                                                              'SSH SIGNATURE-----\\s*$',
-                                                                   'maxLength': 16384}}}}},
- 'result': {'$schema': 'https://json-schema.org/draft/2020-12/schema',
-            '$id': 'https://ssot-governance.invalid/schemas/result.schema.json',
-            'title': 'What a module of the collection returns to the recorder',
-            'description': "The records in a module's result that the recorder (the ssot.governance.runbook "
-                           'callback) keeps: each is built by plugins/module_utils/_result.py and validated '
-                           'by the callback; a malformed record is not kept, is a loud warning and fails the '
-                           "run's record. Every other key of the result is the module's own output, "
-                           'journaled as it is.',
-            'type': 'object',
-            'properties': {'evidence': {'description': 'Files to keep under evidence/<run>/: text as it is, '
-                                                       'content as JSON.',
-                                        'type': 'array',
-                                        'items': {'$ref': '#/$defs/evidence'}},
-                           'decision': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/decision'},
-                           'decisions': {'type': 'array',
-                                         'items': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/decision'}},
-                           'milestone': {'description': "A status a module sets on its phase's milestone (it "
-                                                        'sticks until clear).',
-                                         'type': 'object',
-                                         'additionalProperties': False,
-                                         'required': ['phase', 'status'],
-                                         'properties': {'phase': {'$ref': 'runbook.schema.json#/$defs/phase'},
-                                                        'status': {'$ref': 'runbook.schema.json#/$defs/milestone_set'},
-                                                        'title': {'type': 'string'},
-                                                        'next_steps': {'type': 'array',
-                                                                       'items': {'type': 'string'}}}},
-                           'checks': {'description': 'Comparisons with the SSOT: a deviation or an error '
-                                                     'opens a deviation on the panel.',
-                                      'type': 'array',
-                                      'items': {'type': 'object',
-                                                'required': ['id', 'status'],
-                                                'properties': {'id': {'type': 'string', 'minLength': 1},
-                                                               'status': {'$ref': 'runbook.schema.json#/$defs/check_status'},
-                                                               'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
-                                                               'description': {'type': 'string'},
-                                                               'decision': {'type': ['string', 'null']}}}},
-                           'findings': {'description': 'What validation always watches (trust, exposure, old '
-                                                       'clients...), by severity.',
-                                        'type': 'array',
-                                        'items': {'type': 'object',
-                                                  'required': ['id', 'severity', 'title'],
-                                                  'properties': {'id': {'type': 'string', 'minLength': 1},
-                                                                 'code': {'type': 'string'},
-                                                                 'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
-                                                                 'title': {'type': 'string'},
-                                                                 'explanation': {'type': 'string'},
-                                                                 'decision': {'type': ['string', 'null']}}}},
-                           'snapshot': {'description': "A snapshot's verdict: its verification, or its "
-                                                       'restore test.',
-                                        'type': 'object',
-                                        'additionalProperties': False,
-                                        'required': ['path'],
-                                        'properties': {'path': {'type': 'string', 'minLength': 1},
-                                                       'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
-                                                       'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
-                                                       'files': {'type': 'integer', 'minimum': 0}}},
-                           'rollback': {'description': 'What undoing a change needs, as its own journal '
-                                                       'record (read back by the ssot.governance.rollback '
-                                                       'lookup): the point before the change, the tables '
-                                                       'right after it, and that it was undone.',
-                                        'type': 'object',
-                                        'additionalProperties': False,
-                                        'required': ['subject', 'event'],
-                                        'properties': {'subject': {'enum': ['settings',
-                                                                            'pg_hba',
-                                                                            'exposure',
-                                                                            'ingest']},
-                                                       'event': {'enum': ['point', 'fingerprint', 'done']},
-                                                       'data': {'type': 'object'}}},
-                           'ssot_loaded': {'description': 'The SSOT this result carries (its ssot and '
-                                                          'ssot_full_map keys) is the one in force from now '
-                                                          'on.',
-                                           'type': 'object',
-                                           'additionalProperties': False,
-                                           'required': ['path', 'digest', 'language'],
-                                           'properties': {'path': {'type': 'string'},
-                                                          'digest': {'type': 'string',
-                                                                     'pattern': '^sha256:[0-9a-f]{64}$'},
-                                                          'language': {'type': 'string'}}}},
-            '$defs': {'evidence': {'type': 'object',
-                                   'additionalProperties': False,
-                                   'required': ['name'],
-                                   'oneOf': [{'required': ['text']}, {'required': ['content']}],
-                                   'properties': {'name': {'type': 'string',
-                                                           'minLength': 1,
-                                                           'maxLength': 200},
-                                                  'text': {'type': 'string'},
-                                                  'content': {}}}}}}
+                                            'required': ['status'],
+                                            'properties': {'status': {'type': ['string', 'null']}, 'actual': {}},
+                                        },
+                                    ],
+                                },
+                                'after': {
+                                    'anyOf': [
+                                        {'type': 'null'},
+                                        {
+                                            'type': 'object',
+                                            'additionalProperties': False,
+                                            'required': ['status'],
+                                            'properties': {'status': {'type': ['string', 'null']}, 'actual': {}},
+                                        },
+                                    ],
+                                },
+                                'since_run': {'type': ['string', 'null']},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    'approvals': {
+        '$schema': 'https://json-schema.org/draft/2020-12/schema',
+        '$id': 'https://ssot-governance.invalid/schemas/approvals.schema.json',
+        'title': 'approvals.yml',
+        'description': (
+            'Recorded human approvals of decisions, in <workspace>/approvals.yml or as the extra var ssot_approvals '
+            '(an AWX survey or workflow). An approval counts only for its decision id, an option the decision offers '
+            '(or reject), the SSOT digest the decision was raised under, before it expires, and from an allowed '
+            'approver.'
+        ),
+        'type': 'object',
+        'additionalProperties': False,
+        'required': ['approvals'],
+        'properties': {'approvals': {'type': 'array', 'items': {'$ref': '#/$defs/approval'}}},
+        '$defs': {
+            'approval': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['decision', 'option', 'approved_by', 'approved_at', 'reason', 'ssot_digest'],
+                'properties': {
+                    'decision': {
+                        'description': 'Id of the decision (runbook.json decisions[].id, or the failure message).',
+                        'type': 'string',
+                        'minLength': 1,
+                    },
+                    'option': {'description': 'Id of the chosen option, or reject.', 'type': 'string', 'minLength': 1},
+                    'approved_by': {'description': 'The named human who decided.', 'type': 'string', 'minLength': 1},
+                    'approved_at': {
+                        'description': 'When (ISO 8601, UTC: 2026-11-24T09:00:00Z).',
+                        'type': 'string',
+                        'minLength': 1,
+                    },
+                    'expires_at': {
+                        'description': (
+                            'Until when the approval counts (ISO 8601). Without it, hitl.approval_validity of the SSOT '
+                            'after approved_at.'
+                        ),
+                        'type': 'string',
+                        'minLength': 1,
+                    },
+                    'reason': {'description': 'Why.', 'type': 'string', 'minLength': 1},
+                    'ssot_digest': {
+                        'description': 'Digest of the SSOT the decision was raised under.',
+                        'type': 'string',
+                        'pattern': '^sha256:[0-9a-f]{64}$',
+                    },
+                    'signature': {
+                        'description': (
+                            'SSH signature (ssh-keygen -Y sign, namespace approval@ssot.governance) by approved_by '
+                            'over decision, option, ssot_digest, approved_by, approved_at, expires_at and reason; made '
+                            'by ansible-playbook ssot.governance.approve. Required when the SSOT says '
+                            'hitl.require_signatures.'
+                        ),
+                        'type': 'string',
+                        'pattern': (
+                            '^\\s*-----BEGIN SSH SIGNATURE-----[A-Za-z0-9+/=\\s]+-----END SSH SIGNATURE-----\\s*$'
+                        ),
+                        'maxLength': 16384,
+                    },
+                },
+            },
+        },
+    },
+    'result': {
+        '$schema': 'https://json-schema.org/draft/2020-12/schema',
+        '$id': 'https://ssot-governance.invalid/schemas/result.schema.json',
+        'title': 'What a module of the collection returns to the recorder',
+        'description': (
+            "The records in a module's result that the recorder (the ssot.governance.runbook callback) keeps: each is "
+            'built by plugins/module_utils/_result.py and validated by the callback; a malformed record is not kept, '
+            "is a loud warning and fails the run's record. Every other key of the result is the module's own output, "
+            'journaled as it is.'
+        ),
+        'type': 'object',
+        'properties': {
+            'evidence': {
+                'description': 'Files to keep under evidence/<run>/: text as it is, content as JSON.',
+                'type': 'array',
+                'items': {'$ref': '#/$defs/evidence'},
+            },
+            'decision': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/decision'},
+            'decisions': {
+                'type': 'array',
+                'items': {'$ref': 'https://ssot-governance.invalid/schemas/runbook.schema.json#/$defs/decision'},
+            },
+            'milestone': {
+                'description': "A status a module sets on its phase's milestone (it sticks until clear).",
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['phase', 'status'],
+                'properties': {
+                    'phase': {'$ref': 'runbook.schema.json#/$defs/phase'},
+                    'status': {'$ref': 'runbook.schema.json#/$defs/milestone_set'},
+                    'title': {'type': 'string'},
+                    'next_steps': {'type': 'array', 'items': {'type': 'string'}},
+                },
+            },
+            'checks': {
+                'description': 'Comparisons with the SSOT: a deviation or an error opens a deviation on the panel.',
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'required': ['id', 'status'],
+                    'properties': {
+                        'id': {'type': 'string', 'minLength': 1},
+                        'status': {'$ref': 'runbook.schema.json#/$defs/check_status'},
+                        'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
+                        'description': {'type': 'string'},
+                        'decision': {'type': ['string', 'null']},
+                    },
+                },
+            },
+            'findings': {
+                'description': 'What validation always watches (trust, exposure, old clients...), by severity.',
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'required': ['id', 'severity', 'title'],
+                    'properties': {
+                        'id': {'type': 'string', 'minLength': 1},
+                        'code': {'type': 'string'},
+                        'severity': {'$ref': 'runbook.schema.json#/$defs/severity'},
+                        'title': {'type': 'string'},
+                        'explanation': {'type': 'string'},
+                        'decision': {'type': ['string', 'null']},
+                    },
+                },
+            },
+            'snapshot': {
+                'description': "A snapshot's verdict: its verification, or its restore test.",
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['path'],
+                'properties': {
+                    'path': {'type': 'string', 'minLength': 1},
+                    'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
+                    'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
+                    'files': {'type': 'integer', 'minimum': 0},
+                },
+            },
+            'rollback': {
+                'description': (
+                    'What undoing a change needs, as its own journal record (read back by the ssot.governance.rollback '
+                    'lookup): the point before the change, the tables right after it, and that it was undone.'
+                ),
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['subject', 'event'],
+                'properties': {
+                    'subject': {'enum': ['settings', 'pg_hba', 'exposure', 'ingest']},
+                    'event': {'enum': ['point', 'fingerprint', 'done']},
+                    'data': {'type': 'object'},
+                },
+            },
+            'ssot_loaded': {
+                'description': (
+                    'The SSOT this result carries (its ssot and ssot_full_map keys) is the one in force from now on.'
+                ),
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['path', 'digest', 'language'],
+                'properties': {
+                    'path': {'type': 'string'},
+                    'digest': {'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$'},
+                    'language': {'type': 'string'},
+                },
+            },
+        },
+        '$defs': {
+            'evidence': {
+                'type': 'object',
+                'additionalProperties': False,
+                'required': ['name'],
+                'oneOf': [{'required': ['text']}, {'required': ['content']}],
+                'properties': {
+                    'name': {'type': 'string', 'minLength': 1, 'maxLength': 200},
+                    'text': {'type': 'string'},
+                    'content': {},
+                },
+            },
+        },
+    },
+}

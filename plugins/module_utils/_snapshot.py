@@ -57,7 +57,7 @@ def mask_env(entries):
     """["NAME=value", ...] with every value but the harmless ones masked."""
     out = []
     for entry in entries or []:
-        name, sep, _ = str(entry).partition("=")
+        name, sep, dummy = str(entry).partition("=")
         out.append(entry if not sep or name in HARMLESS_ENV else "%s=%s" % (name, MASK))
     return out
 
@@ -142,7 +142,7 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
         image.get("Config", {})["Env"] = mask_env((image.get("Config") or {}).get("Env"))
         add("image-inspect.json", write_json(os.path.join(folder, "image-inspect.json"), image), "inspect")
     if "logs" in capture_list:
-        _, out, err = engine.run(["logs", "--tail", "500", container])
+        dummy, out, err = engine.run(["logs", "--tail", "500", container])
         text = mask_values(out + err, secrets)
         add("container-logs-tail500.log", write_text(os.path.join(folder, "container-logs-tail500.log"), text),
             "logs")
@@ -261,8 +261,7 @@ def database_section(lines, database):
     """The lines of one database's section of a pg_dumpall file (from its ``-- Database "x" dump`` header to the
     next one); None: every line."""
     if database is None:
-        for line in lines:
-            yield line
+        yield from lines
         return
     header = _DB_HEADER + database.encode("utf-8") + b'" dump'
     inside = False

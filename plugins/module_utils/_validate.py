@@ -15,7 +15,6 @@ from ansible_collections.ssot.governance.plugins.module_utils._text import messa
 VALIDATE = _model.phase("validate").number
 
 
-
 def run_named(session, checks, open_session):
     """The SSOT's named checks. A check on another database gets its own read-only session."""
     lang = session.language
@@ -35,7 +34,7 @@ def run_named(session, checks, open_session):
                     if spec["database"] not in others:
                         others[spec["database"]] = open_session(spec["database"])
                     target = others[spec["database"]]
-                _, rows = target.query(sql)
+                dummy, rows = target.query(sql)
                 if isinstance(expect, dict) and set(expect) == {"rows"}:
                     actual = len(rows)
                     status = _pg.MATCH if actual == int(expect["rows"]) else _pg.DEVIATION

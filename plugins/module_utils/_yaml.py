@@ -27,7 +27,14 @@ from __future__ import annotations
 import os
 import stat
 
-import yaml
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the target
+    yaml = None
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = exc
 
 from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 
@@ -87,36 +94,36 @@ class _TooDeep(Exception):
         self.line = line
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with a depth bound while composing and an error on repeated keys."""
+if HAS_YAML:
+    class _StrictLoader(yaml.SafeLoader):
+        """SafeLoader with a depth bound while composing and an error on repeated keys."""
 
-    _depth = 0
+        _depth = 0
 
-    def compose_node(self, parent, index):
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark.line + 1)
-            return yaml.SafeLoader.compose_node(self, parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
+        def compose_node(self, parent, index):
+            self._depth += 1
             try:
-                hash(key)
-            except TypeError:
-                raise LoadError("key_not_text", line=key_node.start_mark.line + 1)
-            if key in seen:
-                raise LoadError("duplicate_key", line=key_node.start_mark.line + 1, key=short(key),
-                                first=seen[key])
-            seen[key] = key_node.start_mark.line + 1
-        return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
+                if self._depth > MAX_DEPTH:
+                    raise _TooDeep(self.peek_event().start_mark.line + 1)
+                return yaml.SafeLoader.compose_node(self, parent, index)
+            finally:
+                self._depth -= 1
 
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise LoadError("key_not_text", line=key_node.start_mark.line + 1)
+                if key in seen:
+                    raise LoadError("duplicate_key", line=key_node.start_mark.line + 1, key=short(key),
+                                    first=seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 
 
 def short(value, limit=40):
@@ -155,6 +162,8 @@ def _walk(node, max_nodes):
 
 def parse(text, max_nodes=MAX_NODES):
     """YAML (or JSON) text -> (document or None when empty, line map). LoadError on anything unsafe."""
+    if not HAS_YAML:
+        raise LoadError("no_pyyaml", error=str(YAML_IMPORT_ERROR))
     loader = None
     try:
         loader = _StrictLoader(text)

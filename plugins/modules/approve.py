@@ -56,7 +56,7 @@ attributes:
     support: none
     details: Each run adds a new signed approval, dated now.
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''

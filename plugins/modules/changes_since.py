@@ -53,7 +53,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -135,7 +135,7 @@ def main():
         databases=dict(type="list", elements="str", default=[]), checksums=dict(type="bool", default=False),
         baseline=dict(type="dict"), subject=dict(type="str", required=True, choices=sorted(PHASES)),
         ssot_digest=dict(type="str", required=True),
-        language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
+        language=dict(type="str", default="pt-BR")), supports_check_mode=True)
     p = module.params
     try:
         tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"],

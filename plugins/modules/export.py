@@ -41,7 +41,7 @@ attributes:
     support: full
     details: A second export of the same records writes the same bytes.
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''

@@ -71,7 +71,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''

@@ -72,7 +72,7 @@ attributes:
     support: full
     details: Only items whose plan says C(load) or C(reload) are touched; a second plan finds them C(present).
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -132,7 +132,7 @@ def load_one(engine, item, src, p, roles):
     if src["kind"] == "container":
         if p["jobs"] > 1:
             rc1, rc2, errors = _ingest.directory_jobs(engine, src["container"], target, db, user, p["jobs"],
-                                                     p["compression"])
+                                                      p["compression"])
         else:
             rc1, rc2, errors = _ingest.stream_custom(engine, src["container"], target, db, user, p["compression"])
     else:
@@ -157,10 +157,10 @@ def load_one(engine, item, src, p, roles):
 
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
-        plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
-        proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
-        user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
-        globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
+                                              plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
+                                              proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
+                                              user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
+                                              globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
     p = module.params
     engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.

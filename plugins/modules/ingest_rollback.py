@@ -42,7 +42,7 @@ attributes:
     support: partial
     details: A second run finds the created databases gone; reloaded databases are restored again.
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -96,8 +96,8 @@ from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _p
 
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
-        rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
-        user=dict(type="str", default="postgres")), supports_check_mode=False)
+                                              rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
+                                              user=dict(type="str", default="postgres")), supports_check_mode=False)
     p = module.params
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
     engine = _engine.Engine(module)
@@ -123,7 +123,7 @@ def main():
                 continue
             if not dump or not os.path.isfile(os.path.join(folder, dump)):
                 raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=db)
-            errors, _ = _snapshot.restore(engine, os.path.join(folder, dump), target, user, num, database=db)
+            errors, dummy = _snapshot.restore(engine, os.path.join(folder, dump), target, user, num, database=db)
             now = _pgdata.table_stats(engine, target, user, False, [db])
             before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
             comparisons, mismatches = _pgdata.compare(before, now, "restored")
@@ -144,7 +144,7 @@ def main():
     lines += ["DROPPED  %s (created by the ingestion)" % db for db in result["dropped"]]
     for r in result["restored"]:
         lines.append("RESTORED %s: %d table(s), %d differ from before" % (r["database"], len(r["comparisons"]),
-                                                                         len(r["mismatches"])))
+                                                                          len(r["mismatches"])))
     lines += ["ROLE     %s dropped" % r for r in result["roles_dropped"]] + result["role_errors"]
     result["evidence"] = [_result.evidence("ingest-rollback.log", text="\n".join(lines) + "\n")]
     # Undone once: the lookup that reads this record refuses a second rollback of the same ingestion.

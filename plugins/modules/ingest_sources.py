@@ -54,7 +54,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -230,7 +230,7 @@ def main():
                          text(lang, "ingest.present", database=item["database"], tables=len(item["comparisons"])))
         else:
             lines.append("%s %s: %s (%s)%s" % (item["source"], item["database"], item["action"], item["method"],
-                                              "; " + item["note"] if item.get("note") else ""))
+                                               "; " + item["note"] if item.get("note") else ""))
     missing = [s for s in sources if s["status"] != "found"]
     pending = _decisions.unapproved(decisions)
     result.update(plan=plan, decisions=decisions, checks=checks,

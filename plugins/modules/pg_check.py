@@ -97,7 +97,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -328,7 +328,7 @@ def main():
                   if d["status"] != _decisions.APPROVED]
     if decisions:
         text_log += "-- decisions\n" + "".join("%-9s %s  %s\n" % (d["status"].upper(), d["id"], d["title"])
-                                              for d in decisions)
+                                               for d in decisions)
     name = p["evidence_name"]
     content = dict(result, findings=found, decisions=decisions, client_versions=versions, endpoint=session.dsn_text,
                    queries=session.queries)

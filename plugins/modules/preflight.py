@@ -36,7 +36,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -110,7 +110,7 @@ def main():
         engine=dict(type="bool", default=True),
         python_modules=dict(type="list", elements="str", default=["requests", "psycopg2"]),
         target_dir=dict(type="path"),
-        language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
+        language=dict(type="str", default="pt-BR")), supports_check_mode=True)
     lacks, found = check(module, module.params)
     host = platform.node()
     if lacks:

@@ -31,7 +31,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -58,7 +58,7 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         subject=dict(type="str", required=True, choices=list(_result.ROLLBACK_SUBJECTS)),
         data=dict(type="dict", required=True),
-        language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR")), supports_check_mode=True)
+        language=dict(type="str", default="pt-BR")), supports_check_mode=True)
     p = module.params
     module.exit_json(changed=False, rollback=_result.rollback(p["subject"], "point", p["data"]),
                      evidence=[_result.evidence("rollback-%s.json" % p["subject"], content=p["data"])])

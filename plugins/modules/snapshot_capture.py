@@ -68,7 +68,7 @@ attributes:
     support: none
     details: Each run takes a new snapshot into O(dest).
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -115,18 +115,23 @@ from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
-        container=dict(type="str", required=True),
-        dest=dict(type="path", required=True),
-        capture=dict(type="list", elements="str", default=["container_inspect", "image_inspect", "logs", "pg_dumpall"],
-                     choices=["container_inspect", "image_inspect", "logs", "pg_dumpall", "image_save"]),
-        compression=dict(type="str", choices=["gzip", "none"], default="gzip"),
-        image_tag=dict(type="str"),
-        user=dict(type="str", default="postgres"),
-        secrets=dict(type="list", elements="str", default=[], no_log=True),
-        ssot_digest=dict(type="str", required=True),
-        server_version=dict(type="str"),
-    ), supports_check_mode=False)
+    module = AnsibleModule(
+        argument_spec=dict(
+            language=dict(type="str", default="pt-BR"),
+            container=dict(type="str", required=True),
+            dest=dict(type="path", required=True),
+            capture=dict(type="list", elements="str",
+                         default=["container_inspect", "image_inspect", "logs", "pg_dumpall"],
+                         choices=["container_inspect", "image_inspect", "logs", "pg_dumpall", "image_save"]),
+            compression=dict(type="str", choices=["gzip", "none"], default="gzip"),
+            image_tag=dict(type="str"),
+            user=dict(type="str", default="postgres"),
+            secrets=dict(type="list", elements="str", default=[], no_log=True),
+            ssot_digest=dict(type="str", required=True),
+            server_version=dict(type="str"),
+        ),
+        supports_check_mode=False,
+    )
     p = module.params
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
     _lifeline.start()

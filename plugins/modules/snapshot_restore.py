@@ -74,7 +74,7 @@ attributes:
     support: none
     details: Each run restores into a fresh container (removed afterwards unless O(keep)) and compares again.
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -156,11 +156,11 @@ WORKSPACE_LABEL = "io.ssot-governance.workspace"
 
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
-        path=dict(type="path", required=True), source_container=dict(type="str", required=True),
-        image=dict(type="str"), name=dict(type="str", required=True), workspace=dict(type="path", required=True),
-        user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
-        checksums=dict(type="bool", default=False),
-        timeout=dict(type="int", default=90)), supports_check_mode=False)
+                                              path=dict(type="path", required=True), source_container=dict(type="str", required=True),
+                                              image=dict(type="str"), name=dict(type="str", required=True), workspace=dict(type="path", required=True),
+                                              user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
+                                              checksums=dict(type="bool", default=False),
+                                              timeout=dict(type="int", default=90)), supports_check_mode=False)
     p = module.params
     engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
@@ -189,9 +189,9 @@ def main():
         engine.run(["rm", "-f", "-v", p["name"]])
     created = False
     try:
-        rc, _, err = engine.run(["run", "-d", "--name", p["name"], "--label", "%s=true" % RESTORE_LABEL, "--label",
-                                 "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
-                                 "-e", "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image])
+        rc, dummy, err = engine.run(["run", "-d", "--name", p["name"], "--label", "%s=true" % RESTORE_LABEL, "--label",
+                                     "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
+                                     "-e", "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image])
         if rc != 0:
             raise _snapshot.SnapshotError("snapshot.restore.docker_run", image=image, error=err.strip())
         created = True

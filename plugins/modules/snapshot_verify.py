@@ -33,7 +33,7 @@ extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -81,8 +81,15 @@ from ansible_collections.ssot.governance.plugins.module_utils import _chain, _re
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"), path=dict(type="path", required=True), manifest_sha256=dict(type="str"),
-                                              workspace=dict(type="path")), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            language=dict(type="str", default="pt-BR"),
+            path=dict(type="path", required=True),
+            manifest_sha256=dict(type="str"),
+            workspace=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
     p = module.params
     expected = p["manifest_sha256"]
     if not expected and p["workspace"]:

@@ -51,7 +51,7 @@ extends_documentation_fragment:
 requirements:
   - jsonschema on the target (the controller, for this collection's playbooks).
 author:
-  - ssot.governance contributors
+  - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
@@ -193,7 +193,7 @@ ssot_loaded:
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot
+from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot, _yaml
 
 PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
 
@@ -216,10 +216,12 @@ def main():
             path=dict(type="path", required=True),
             prose=dict(type="path"),
             language=dict(type="str", choices=["pt-BR", "en"]),
+            # Read by the action on the controller and never passed on; declared so the documented option is real.
+            approvals_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
-    for ok, lib in ((_ssot.HAS_JSONSCHEMA, "jsonschema"),):
+    for ok, lib in ((_ssot.HAS_JSONSCHEMA, "jsonschema"), (_yaml.HAS_YAML, "PyYAML")):
         if not ok:
             module.fail_json(msg=missing_required_lib(lib))
     path = os.path.abspath(module.params["path"])

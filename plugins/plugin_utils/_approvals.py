@@ -143,4 +143,3 @@ def append(path, entry, lang="pt-BR"):
             os.unlink(temp)
         raise
     return text
-

@@ -15,8 +15,14 @@ from __future__ import annotations
 
 import functools
 
-import jsonschema
-from referencing import Registry, Resource
+try:
+    import jsonschema
+    from referencing import Registry, Resource
+    HAS_JSONSCHEMA = True
+    JSONSCHEMA_IMPORT_ERROR = None
+except ImportError as exc:  # the callback refuses the run, naming the library (runbook.py)
+    HAS_JSONSCHEMA = False
+    JSONSCHEMA_IMPORT_ERROR = exc
 
 from ansible_collections.ssot.governance.plugins.module_utils import _result, _schemas
 from ansible_collections.ssot.governance.plugins.plugin_utils import _events

@@ -154,9 +154,10 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
     by_id = dict((d["id"], d) for d in decisions)
     out = _page_start(lang, text(lang, "panel.title", name=project.get("name") or "-")) + [
         '<p class="meta" id="ssot">%s</p>' % _e(text(lang, "panel.ssot", path=ssot.get("path") or "-",
-                                                       digest=ssot.get("digest") or "-")),
+                                                     digest=ssot.get("digest") or "-")),
         '<p class="meta">%s</p>' % _e(text(lang, "panel.generated", at=_second(panel.get("generated_at")),
                                            owner=project.get("owner") or "-"))]
+
     def section(key, items):
         """A counted heading; when there is nothing to list, the catalog's sentence that says so."""
         out.append("<h2>%s</h2>" % _e(text(lang, "panel.%s" % key, count=len(items))))
@@ -274,7 +275,7 @@ def _evidence_groups(evidences, runs, milestones, lang, exists):
                 name = _e(ev.get("title") or ev["path"])
                 link = ('<a data-evidence href="%s">%s</a>' % (_e(ev["path"]), name) if exists(ev["path"])
                         else '%s <span class="badge b-bad">%s</span>' % (name, _e(text(lang,
-                                                                                        "panel.evidence.missing"))))
+                                                                                       "panel.evidence.missing"))))
                 out.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td></tr>" % (
                     link, _e(_second(ev.get("at"))), _e(ev.get("sha256", "")[:16])))
             out.append("</tbody></table>")
@@ -301,7 +302,7 @@ def checklist_md(state, lang, milestones):
     env = password.get("env") if isinstance(password, dict) else None
     # Every value from the SSOT reaches a command as one quoted shell word (q), and the text as Markdown (md).
     dsn = "host=%s port=%s user=%s dbname=%s" % (host, port.get("host", 5432), conn.get("user", "postgres"),
-                                                  conn.get("database", "postgres"))
+                                                 conn.get("database", "postgres"))
     if env and not _SHELL_NAME.match(str(env)):
         env = None  # not a variable name a shell can expand: psql asks for the password instead
     # The password stays where the SSOT says it is: psql reads it from that variable, or asks.
@@ -409,7 +410,7 @@ def run_log(state, run_id, lang, milestones):
         lines.append(text(lang, "log.nothing_pending"))
     if run.get("status") and run["status"] != "running":
         lines.append(text(lang, "log.ended", end=run.get("ended_at", "-"), status=_label(lang, "run.status",
-                                                                                          run["status"])))
+                                                                                         run["status"])))
     else:
         lines.append(text(lang, "log.running"))
     return "\n".join(lines) + "\n"

@@ -122,8 +122,6 @@ class _SignalSafe(object):
             fn()
 
 
-
-
 class Recorder(_SignalSafe):
 
     def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None):
@@ -362,7 +360,7 @@ class Recorder(_SignalSafe):
         outcomes = list(self._open_hosts.values())
         if any(s in ("failed", "unreachable") and not ignored for s, ignored in outcomes):
             status = "failed"
-        elif outcomes and all(s == "skipped" for s, _ in outcomes):
+        elif outcomes and all(s == "skipped" for s, dummy in outcomes):
             status = "skipped"
         else:
             status = "done"
@@ -715,7 +713,7 @@ class WriterProcess(_SignalSafe):
                 # The writer is gone: it stopped on a store failure (its message is above) or died.
                 os.close(self._fd)
                 self._fd = None
-                _, status = os.waitpid(self.pid, 0)
+                dummy, status = os.waitpid(self.pid, 0)
                 self._exited(os.waitstatus_to_exitcode(status) or 1)  # gone early: never a success
 
     def finish(self, event, timeout=60):
@@ -808,7 +806,7 @@ def _read_exact(fd, size, parent, store=None):
     while size:
         # Wake up now and then to notice a parent killed outright (its children may hold the pipe), and, while
         # idle, a database store whose server ended the session (it then has something to say on the socket).
-        ready, _, _ = select.select([fd] + ([watch] if watch is not None else []), [], [], 1.0)
+        ready, dummy, dummy = select.select([fd] + ([watch] if watch is not None else []), [], [], 1.0)
         if watch is not None and watch in ready and fd not in ready:
             store.ping()  # StoreLost when the session is gone
             continue

@@ -492,18 +492,16 @@ def journal_lines(workspace, lang="pt-BR"):
     if kind == "files":
         try:
             with open(os.path.join(workspace, _chain.JOURNAL), "rb") as fh:
-                for raw in fh:
-                    yield raw
+                yield from fh
         except OSError:
             return
         return
     store = PgStore(workspace, dsn_env, lang)
     try:
-        raw, _ = store.load()
+        raw, dummy = store.load()
     finally:
         store.release()
-    for line in raw.splitlines(True):
-        yield line
+    yield from raw.splitlines(True)
 
 
 def read_file(workspace, rel, lang="pt-BR"):
@@ -561,4 +559,3 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR"):
     for problem in report["problems"]:
         problem["where"] = row(problem["where"])
     return report
-

@@ -82,7 +82,7 @@ def prompt(text, retries, accept):
     from ansible.errors import AnsiblePromptInterrupt, AnsiblePromptNoninteractive
     from ansible.module_utils.common.text.converters import to_text
     from ansible.utils.display import Display
-    for _ in range(max(1, retries + 1)):
+    for dummy in range(max(1, retries + 1)):
         try:
             typed = to_text(Display().prompt_until(text, private=False), errors="surrogate_or_strict")
         except AnsiblePromptNoninteractive:

@@ -256,7 +256,7 @@ class State(object):
         for step in self.steps.values():
             if step["status"] == "failed":
                 host_msg = step.get("message", "")
-                host, _, msg = host_msg.partition(": ")
+                host, dummy, msg = host_msg.partition(": ")
                 out.append(text(lang, "next.failed_step", step=step["name"], host=host or "-", msg=msg[:200] or "-"))
         for dec in self.pending_decisions():
             out.append(text(lang, "next.pending_decision", id=dec["id"], title=dec.get("title", "")))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the project's test PostgreSQL images without any image registry.
 
 The image is assembled FROM scratch: a root filesystem tar is written here
@@ -179,7 +178,7 @@ def fetch_deb(package: str, downloads: Path) -> Path:
 def missing_host_libs(binaries) -> list[str]:
     missing = set()
     for binary in binaries:
-        out = subprocess.run(["ldd", str(binary)], text=True, capture_output=True)
+        out = subprocess.run(["ldd", str(binary)], text=True, capture_output=True, check=False)
         missing.update(line.split()[0] for line in out.stdout.splitlines() if "not found" in line)
     return sorted(missing)
 
@@ -292,7 +291,7 @@ def host_libs(binaries) -> set[str]:
     """Host shared libraries the given ELF files load (through ldd)."""
     found = set()
     for binary in binaries:
-        out = subprocess.run(["ldd", str(binary)], text=True, capture_output=True)
+        out = subprocess.run(["ldd", str(binary)], text=True, capture_output=True, check=False)
         for line in out.stdout.splitlines():
             m = re.search(r"=>\s+(/\S+)\s+\(", line) or re.match(r"\s*(/\S+)\s+\(", line)
             if m and "not found" not in line:

@@ -111,6 +111,7 @@ def run_playbook(name: str, ws: Workspace | Path, collections_path: Path | None 
         [str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={wpath}", *extra_args],
         # No terminal: a run of the suite never stops at a HITL prompt, whatever runs it.
         cwd=wpath, env=env, text=True, capture_output=True, timeout=600, stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
@@ -155,7 +156,7 @@ def ssh_agent(folder: Path, *keys):
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for dummy in range(100):
             if sock.exists():
                 break
             time.sleep(0.05)
@@ -173,7 +174,7 @@ def tmpfs(folder: Path, size: str):
     """A real small file system mounted at ``folder`` (created) for the test's duration (the suite runs as root)."""
     folder.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
     assert mounted.returncode == 0, "cannot mount a tmpfs (the suite runs as root, as make test does): " + \
         mounted.stderr
     try:
@@ -226,7 +227,7 @@ def psql(container: str, sql: str, db: str = "postgres") -> str:
 def start_server(image: str, name: str, password: str | None = None) -> None:
     """Run ``image`` as container ``name`` and wait until its server accepts connections."""
     docker("run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={password or secrets.token_urlsafe(12)}", image)
-    for _ in range(60):
+    for dummy in range(60):
         if docker("exec", name, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
             return
         time.sleep(1)

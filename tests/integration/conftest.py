@@ -1,4 +1,5 @@
 """Integration fixtures; the helpers live in _support.py (importable by name from the tests)."""
 
-from _support import (container_names, docker_engine, legacy_image, new_container, server_image,  # noqa: F401
-                      tools)
+# pytest finds fixtures by name in this module: they are imported for that alone.
+from _support import (  # noqa: F401  pylint: disable=unused-import
+    container_names, docker_engine, legacy_image, new_container, server_image, tools)

@@ -70,7 +70,7 @@ def pasted(out: str, by="Ana Souza (DBA)", reason="SSOT pede 8MB") -> str:
 
 
 def work_mem_decision(ws) -> dict:
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     return next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
 
 
@@ -82,7 +82,7 @@ def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_v
     assert decision["status"] == "pending" and decision["id"] in out
     assert "execução sem terminal: nunca espera" in out
     assert work_mem(ws) == "4MB"  # unchanged
-    _, panel = views(ws)
+    dummy, panel = views(ws)
     assert decision["id"] in [d["id"] for d in panel["decisions_pending"]]
 
     (ws.path / "approvals.yml").write_text(pasted(out))
@@ -104,7 +104,7 @@ def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_v
     assert json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text()) == rollback
     entry = rollback["settings"][0]
     assert (entry["name"], entry["current"], entry["source"], entry["rollback"]) == ("work_mem", "4096", "default",
-                                                                                  "reset")
+                                                                                     "reset")
 
     rc, out = runner(ws, tmp_path, tags="rollback")
     assert rc == 0, out[-4000:]
@@ -131,7 +131,7 @@ def approval_for(dec, **change):
 ])
 def test_approvals_that_do_not_count_are_refused_and_nothing_changes(fresh, tmp_path, change, why):
     ws = fresh
-    rc, _ = runner(ws, tmp_path)
+    rc, dummy = runner(ws, tmp_path)
     assert rc != 0
     decision = work_mem_decision(ws)
     (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision, **change)]}))
@@ -173,13 +173,13 @@ def test_separation_of_duties_refuses_whoever_runs_the_play(fresh, tmp_path, leg
     for by, extra in ((account.upper(), {}), ("Bia Lima", {"awx_user_name": "bia lima"}),
                       ("B\u0456a Lima", {"awx_user_name": "Bia Lima"})):
         (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
-                                                                                            approved_by=by)]}))
+                                                                                           approved_by=by)]}))
         rc, out = runner(sod, tmp_path, extravars=extra)
         assert rc != 0 and "separação de funções" in out and work_mem(sod) == "4MB", (by, out[-3000:])
     rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
     assert rc != 0 and work_mem(sod) == "4MB"
     (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
-                                                                                        approved_by="Carla")]}))
+                                                                                       approved_by="Carla")]}))
     rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
     assert rc == 0 and work_mem(sod) == "8MB", out[-3000:]
 
@@ -216,7 +216,7 @@ def test_a_launcher_setting_the_gates_variables_is_refused_and_nothing_changes(f
         rc, out = runner(ws, tmp_path, tags=tags, extravars=dict((n, forged(n, decision)) for n in names))
         assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
         assert "Execução recusada antes de qualquer ação" in out and all(n in out for n in names), out[-3000:]
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     assert all(d["status"] != "approved" for d in runbook["decisions"] if d["id"] == decision["id"])
 
 
@@ -303,7 +303,7 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
 
     rc, out = runner(ws, tmp_path, tags="modify_pg_hba")
     assert rc != 0 and int(psql(ws.container, rules)) == before
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     decision = next(d for d in runbook["decisions"] if d["id"].startswith("finding.trust."))
     assert decision["status"] == "pending" and decision["id"] in out
     assert [o["id"] for o in decision["options"]] == ["remediate", "accept_risk"]
@@ -318,7 +318,7 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
     # Without trust, a wrong password is refused over TCP now.
     wrong = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(ws.port), "-U", "postgres", "-Atc", "SELECT 1"],
                            env=dict(os.environ, PGPASSWORD="wrong", PGCONNECT_TIMEOUT="5"), capture_output=True,
-                           text=True)
+                           text=True, check=False)
     assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
 
     rc, out = runner(ws, tmp_path, tags="rollback_pg_hba")
@@ -355,7 +355,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
     try:
         rc, out = runner(ws, tmp_path, tags="modify_exposure")
         assert rc != 0 and docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{old_port}"]
-        runbook, _ = views(ws)
+        runbook, dummy = views(ws)
         decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
         assert f"127.0.0.1:{new_port}" in decision["title"] and decision["id"] in out
 
@@ -373,7 +373,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         assert rc != 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
         assert psql(name, "SELECT count(*) FROM depois") == "250"
-        runbook, _ = views(ws)
+        runbook, dummy = views(ws)
         undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.exposure."))
         assert undo["status"] == "pending" and "public.depois" in undo["context"] and undo["id"] in out
         write_approvals(ws, [undo], "rollback")
@@ -386,7 +386,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         assert len(undone) == 1
         docker("start", undone[0])
         try:
-            for _ in range(60):
+            for dummy in range(60):
                 if docker("exec", undone[0], "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
                     break
                 time.sleep(1)
@@ -415,7 +415,7 @@ def test_an_exposure_change_killed_midway_never_leads_to_an_empty_server(legacy_
     (shim / "docker").chmod(0o755)
     try:
         runner(ws, tmp_path, tags="modify_exposure")
-        runbook, _ = views(ws)
+        runbook, dummy = views(ws)
         decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.exposure.published."))
         write_approvals(ws, [decision], "fix")
         killed = run_playbook("ssot.governance.modify", ws, extra_args=["--tags", "modify_exposure"],

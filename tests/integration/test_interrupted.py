@@ -20,12 +20,12 @@ def top(container: str) -> str:
 
 
 def local_clients(container: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False).stdout
     return [line for line in out.splitlines() if "docker exec" in line and container in line]
 
 
 def test_kill_9_during_a_load_stops_pg_dump_and_pg_restore_and_the_next_run_names_it(legacy_image, container_names,
-                                                                                      tmp_path):
+                                                                                     tmp_path):
     tag = tmp_path.name[-6:]
     target, source = f"ssot-it-kill-{tag}", f"ssot-it-kill-src-{tag}"
     container_names += [target, source]
@@ -42,7 +42,7 @@ def test_kill_9_during_a_load_stops_pg_dump_and_pg_restore_and_the_next_run_name
                  "FROM generate_series(1, 1500000) g", db="legacy_shop")
     unapproved = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert unapproved.returncode != 0
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     write_approvals(ws, [d for d in runbook["decisions"] if d["status"] == "pending"
                          and d["id"].startswith("ingest.")], "ingest")
 
@@ -76,6 +76,6 @@ def test_kill_9_during_a_load_stops_pg_dump_and_pg_restore_and_the_next_run_name
     nxt = run_playbook("ssot.governance.ingest", ws)
     out = nxt.stdout + nxt.stderr
     assert "morreu sem terminar" in out and "Apply - roles, then each approved database" in out, explain(nxt)
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     died = [r for r in runbook["runs"] if r["status"] == "interrupted"]
     assert died and any("Apply - roles" in step for step in died[-1].get("during", [])), runbook["runs"]

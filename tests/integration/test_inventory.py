@@ -52,7 +52,7 @@ def test_oci_layout_on_the_classic_store_needs_a_decision_then_converts(legacy_i
     original = docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", IMAGE, check=False).stdout
     assert loaded.strip() and (not original.strip() or loaded == original)
     assert docker("inspect", "-f", "{{.State.Running}}", ws.container).stdout.strip() == "true"
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     done = next(d for d in runbook["decisions"] if d["id"] == decision["id"])
     assert done["status"] == "approved" and done["answer"]["option"] == "convert"
     docker("rm", "-f", ws.container, check=False)
@@ -60,7 +60,7 @@ def test_oci_layout_on_the_classic_store_needs_a_decision_then_converts(legacy_i
 
 
 def test_another_sha256_blocks_with_a_stable_decision_until_path_a_is_approved(legacy_image, new_container,
-                                                                                tmp_path):
+                                                                               tmp_path):
     def other_sha(doc):
         doc["artifacts"][0]["sha256"] = "0" * 64
 
@@ -94,7 +94,7 @@ def test_a_missing_artifact_blocks_provisioning(legacy_image, new_container, tmp
     proc = run_playbook("ssot.governance.provision", ws)
     assert proc.returncode != 0
     assert "não encontrado (delivered/nao-entregue.tar)" in proc.stdout, explain(proc)
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     assert [o["id"] for o in runbook["decisions"][0]["options"]] == ["rebuild"]
 
 
@@ -110,7 +110,7 @@ def test_an_image_tag_that_points_elsewhere_is_reloaded_from_the_tar(legacy_imag
 
 
 def test_another_image_reference_approved_as_delivered_runs_under_the_ssot_name(legacy_image, new_container,
-                                                                                 tmp_path):
+                                                                                tmp_path):
     def vendor_name(doc):
         doc["artifacts"][0]["image"] = "vendor/legacy-db:2019"
         doc["target"]["image"] = "vendor/legacy-db:2019"
@@ -119,7 +119,7 @@ def test_another_image_reference_approved_as_delivered_runs_under_the_ssot_name(
     ws = write_workspace(tmp_path / "ref", legacy_image, new_container(), free_port(), vendor_name)
     blocked = run_playbook("ssot.governance.provision", ws)
     assert blocked.returncode != 0
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     decision = runbook["decisions"][0]
     assert decision["id"].startswith("inventory.legacy-image.image.")
     assert "legacy-pg:10.23" in decision["title"] and "vendor/legacy-db:2019" in decision["title"]
@@ -140,7 +140,7 @@ def test_check_mode_provisions_nothing_and_reports_the_plan(legacy_image, new_co
     assert proc.returncode == 0, explain(proc)
     assert "changed: [localhost]" in proc.stdout  # the container it would create
     assert docker("inspect", ws.container, check=False).returncode != 0
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     assert any(s["name"].endswith("Run the container as the SSOT describes") and s["status"] == "done"
                for s in runbook["steps"])
 

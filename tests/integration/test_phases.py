@@ -111,7 +111,7 @@ def test_trust_in_pg_hba_is_a_high_finding_with_a_decision(server_image, new_con
     assert finding["severity"] == "high" and finding["decision"]
     assert "trust" in finding["title"] and "sem senha" in finding["explanation"]
     assert finding["decision"] in proc.stdout
-    _, panel = views(ws)
+    dummy, panel = views(ws)
     assert any(f["id"] == "finding.trust" and f["severity"] == "high" for f in panel["findings"])
 
 
@@ -132,7 +132,7 @@ def test_drift_since_the_last_validation(running, tmp_path):
         psql(ws.container, "ALTER SYSTEM RESET work_mem")
         psql(ws.container, "SELECT pg_reload_conf()")
     assert second.returncode != 0
-    _, panel = views(drift)
+    dummy, panel = views(drift)
     change = next(c for c in panel["drift"]["changes"] if c["id"] == "setting.work_mem")
     assert change["before"] == {"status": "match", "actual": "4MB"}
     assert change["after"] == {"status": "deviation", "actual": "64MB"}
@@ -156,7 +156,7 @@ def server_state(container: str) -> dict:
 
 @pytest.mark.parametrize("tags", [["--tags", "modify"], ["--tags", "all"], ["--tags", "all,never"]])
 def test_validate_changes_nothing_whatever_the_tags(running, tags):
-    ws, _ = running
+    ws, dummy = running
     before = server_state(ws.container)
     proc = run_playbook("ssot.governance.validate", ws, extra_args=tags)
     assert "changed=0" in proc.stdout and "failed=0" in proc.stdout, explain(proc)

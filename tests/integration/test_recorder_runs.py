@@ -32,7 +32,7 @@ def env_for(ws: Path, **extra) -> dict:
 
 def play(name: str, ws: Path, *args, **extra) -> subprocess.CompletedProcess:
     return subprocess.run([str(VENV_BIN / "ansible-playbook"), str(PLAYBOOKS / name), "-e", f"ssot_workspace={ws}",
-                           *args], env=env_for(ws, **extra), text=True, capture_output=True, timeout=300, cwd=ws)
+                           *args], env=env_for(ws, **extra), text=True, capture_output=True, timeout=300, cwd=ws, check=False)
 
 
 def start(name: str, ws: Path, *args) -> subprocess.Popen:
@@ -67,7 +67,7 @@ def verify(ws: Path) -> subprocess.CompletedProcess:
     """The verify playbook; recorded like any run (who verified, when, with what result)."""
     env = env_for(ws)
     return subprocess.run([str(VENV_BIN / "ansible-playbook"), "ssot.governance.verify", "-e", f"ssot_workspace={ws}"],
-                          env=env, text=True, capture_output=True, timeout=120)
+                          env=env, text=True, capture_output=True, timeout=120, check=False)
 
 
 def steps_by_name(runbook: dict) -> dict:
@@ -89,7 +89,7 @@ def test_plan_up_front_and_a_failed_step_becomes_the_next_step(tmp_path):
     assert verify(tmp_path).returncode == 0
     again = play("steps.yml", tmp_path)
     assert again.returncode == 0, explain(again)
-    runbook, _ = views(tmp_path)
+    runbook, dummy = views(tmp_path)
     steps = steps_by_name(runbook)
     assert steps["Last step"]["status"] == "done" and steps["Fail when asked"]["status"] == "skipped"
     assert [(r["playbook"], r["status"]) for r in runbook["runs"]] == [
@@ -119,9 +119,9 @@ def test_a_signal_marks_the_run_interrupted(tmp_path, signum):
     proc = start("slow.yml", tmp_path)
     wait_for_task(tmp_path, "Wait here")
     proc.send_signal(signum)
-    out, _ = proc.communicate(timeout=60)
+    out, dummy = proc.communicate(timeout=60)
     assert proc.returncode != 0, out
-    runbook, _ = views(tmp_path)
+    runbook, dummy = views(tmp_path)
     run = runbook["runs"][-1]
     assert run["status"] == "interrupted", out
     steps = steps_by_name(runbook)
@@ -142,7 +142,7 @@ def test_after_kill_9_the_next_run_marks_the_dead_one_interrupted(tmp_path):
     assert before["runs"][-1]["status"] == "running", "the killed run could not write anything more"
     nxt = play("steps.yml", tmp_path)
     assert nxt.returncode == 0, explain(nxt)
-    runbook, _ = views(tmp_path)
+    runbook, dummy = views(tmp_path)
     assert [(r["playbook"], r["status"]) for r in runbook["runs"]] == [("slow.yml", "interrupted"), ("steps.yml", "ok")]
     assert steps_by_name(runbook)["Wait here"]["status"] == "failed"
     assert verify(tmp_path).returncode == 0
@@ -154,9 +154,9 @@ def test_a_second_run_on_the_same_workspace_is_refused(tmp_path):
     second = play("steps.yml", tmp_path)
     assert second.returncode == 3
     assert "está em uso por outra execução" in second.stdout + second.stderr      # the SSOT's language, PT-BR
-    out, _ = first.communicate(timeout=120)
+    out, dummy = first.communicate(timeout=120)
     assert first.returncode == 0, out
-    runbook, _ = views(tmp_path)
+    runbook, dummy = views(tmp_path)
     assert [r["status"] for r in runbook["runs"]] == ["ok"]
     assert "First step" not in steps_by_name(runbook)
     assert verify(tmp_path).returncode == 0

@@ -84,7 +84,7 @@ def pending_decision(ws, tmp_path, keys):
     """Run MODIFY without an approval: it stops, changing nothing, and names the decision to approve."""
     rc, out = modify(ws, tmp_path, keys)
     assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
     assert decision["status"] == "pending"
     assert "ansible-playbook ssot.governance.approve -e ssot_workspace=%s -e decision=%s" % (
@@ -109,7 +109,7 @@ def test_a_signed_approval_applies_verifies_and_every_run_is_sealed(fresh, tmp_p
     rc, out = modify(ws, tmp_path, keys)
     assert rc == 0, out[-4000:]
     assert work_mem(ws) == "8MB"
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     done = next(d for d in runbook["decisions"] if d["id"] == decision["id"])
     assert done["status"] == "approved" and done["answer"]["by"] == "ana@example.org"
     assert done["answer"]["signed"] is True
@@ -163,7 +163,7 @@ def test_each_refusal_says_why_and_changes_nothing(fresh, tmp_path, keys, case):
         assert why in flat, out[-3000:]
         assert work_mem(ws) == "4MB"
         assert sorted(p.name for p in ws.path.glob("evidence/*/*-plan-settings.json")) == before  # no plan, no change
-        runbook, _ = views(ws)
+        runbook, dummy = views(ws)
         assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"
     finally:
         if case.startswith("signer runs the play"):
@@ -259,7 +259,7 @@ def test_the_gate_prompt_signs_with_the_operators_agent_key(fresh, tmp_path, key
         child.close()
         assert child.exitstatus == 0
     assert work_mem(ws) == "8MB"
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     done = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
     assert done["answer"]["by"] == "bob@example.org" and done["answer"]["signed"] is True
 
@@ -275,7 +275,7 @@ def test_the_gate_prompt_without_an_agent_key_points_to_the_approve_playbook(fre
         child.close()
         assert child.exitstatus != 0
     assert work_mem(ws) == "4MB"
-    runbook, _ = views(ws)
+    runbook, dummy = views(ws)
     assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"
 
 

@@ -46,12 +46,12 @@ def test_snapshot_has_every_file_in_its_manifest_and_the_restore_test_matches(sn
     counts = {(c["database"], c["table"]): c["restored"] for c in result["comparisons"]}
     assert counts[("legacy_shop", "public.customers")] == 500 and counts[("legacy_shop", "public.order_items")] == 6000
     assert docker("inspect", ws.container + "-restore-test", check=False).returncode != 0  # removed afterwards
-    _, panel = views(ws)
+    dummy, panel = views(ws)
     assert any(e["path"].endswith("snapshot-manifest.json") for e in panel["evidences"])
 
 
 def test_no_snapshot_file_holds_the_secret(snapped):
-    _, folder, _ = snapped
+    dummy, folder, dummy = snapped
     for path in folder.iterdir():
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         assert PASSWORD.encode() not in data, path.name
@@ -61,7 +61,7 @@ def test_no_snapshot_file_holds_the_secret(snapped):
 
 
 def test_flipping_a_byte_in_any_file_makes_verify_name_it(snapped, tmp_path):
-    ws, folder, _ = snapped
+    ws, folder, dummy = snapped
     for path in sorted(folder.iterdir()):
         original = path.read_bytes()
         flipped = bytearray(original)
@@ -84,7 +84,7 @@ def test_flipping_a_byte_in_any_file_makes_verify_name_it(snapped, tmp_path):
 
 
 def test_a_restore_that_differs_from_the_source_names_the_table(snapped):
-    ws, folder, _ = snapped
+    ws, folder, dummy = snapped
     psql(ws.container, "INSERT INTO customers (name, email, created_at) VALUES ('nova', 'nova@x', now())",
          db="legacy_shop")
     try:
@@ -97,7 +97,7 @@ def test_a_restore_that_differs_from_the_source_names_the_table(snapped):
 
 
 def test_content_checksums_catch_a_changed_row_that_row_counts_miss(snapped):
-    ws, folder, _ = snapped
+    ws, folder, dummy = snapped
     ssot = ws.path / "ssot.yml"
     original = ssot.read_text()
     psql(ws.container, "UPDATE customers SET name = name || ' (editado)' WHERE id = 7", db="legacy_shop")
@@ -120,11 +120,11 @@ def test_content_checksums_catch_a_changed_row_that_row_counts_miss(snapped):
 
 
 def test_the_restore_test_never_removes_a_container_it_did_not_make(snapped, container_names):
-    ws, folder, _ = snapped
+    ws, folder, dummy = snapped
     scratch = ws.container + "-restore-test"
     docker("rm", "-f", scratch, check=False)
     docker("run", "-d", "--name", scratch, "-e", f"POSTGRES_PASSWORD={PASSWORD}", "legacy-pg:10.23")
-    for _ in range(60):
+    for dummy in range(60):
         if docker("exec", scratch, "pg_isready", "-U", "postgres", "-q", check=False).returncode == 0:
             break
         import time
@@ -140,7 +140,7 @@ def test_the_restore_test_never_removes_a_container_it_did_not_make(snapped, con
 
 
 def test_a_snapshot_path_outside_the_workspace_is_refused(snapped, tmp_path):
-    ws, folder, _ = snapped
+    ws, folder, dummy = snapped
     elsewhere = tmp_path / "copy"
     subprocess.run(["cp", "-a", str(folder), str(elsewhere)], check=True)
     proc = run_playbook("ssot.governance.snapshot", ws, extra_args=["--tags", "restore_test", "-e",
@@ -163,7 +163,7 @@ def test_a_full_destination_fails_clearly_and_leaves_nothing_that_looks_like_a_s
         # The estimate sees the destination cannot hold it: a decision first, never a surprise halfway.
         planned = run_playbook("ssot.governance.snapshot", ws)
         assert planned.returncode != 0, explain(planned)
-        runbook, _ = views(ws)
+        runbook, dummy = views(ws)
         size = [d for d in runbook["decisions"] if d["id"].startswith("snapshot.size.") and d["status"] == "pending"]
         assert len(size) == 1, explain(planned)
         write_approvals(ws, size, "proceed")

@@ -39,7 +39,7 @@ def test_there_are_texts_to_check():
     assert len(ALL_TEXTS) > 30
 
 
-@pytest.mark.parametrize("where,key,value", ALL_TEXTS, ids=[f"{w}:{k}:{i}" for i, (w, k, _) in enumerate(ALL_TEXTS)])
+@pytest.mark.parametrize("where,key,value", ALL_TEXTS, ids=[f"{w}:{k}:{i}" for i, (w, k, dummy) in enumerate(ALL_TEXTS)])
 def test_no_role_or_playbook_writes_an_operator_text_outside_the_catalog(where, key, value):
     outside = WORD.findall(JINJA.sub(" ", value))
     assert outside == [], f"{where} {key}: words outside the catalog {outside}; use " \

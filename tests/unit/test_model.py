@@ -160,7 +160,7 @@ NEW_PHASE_PROBE = textwrap.dedent('''
 def test_adding_a_phase_and_a_severity_touches_only_the_model_and_the_catalogs(tmp_path):
     copy = tmp_path / "ansible_collections" / "ssot" / "governance"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".cache", ".collections", ".git", "tests", "demo-workspace", "bench", "*.tar", ".ansible"))
+        ".venv", ".cache", ".collections", ".git", "tests", "demo-workspace", "bench", "*.tar", ".ansible", "__pycache__"))
     model = copy / "plugins" / "module_utils" / "_model.py"
     source = model.read_text()
     source = source.replace('    Phase(6, "snapshot", "snapshot", _PLAY + ("--tags", "restore_test")),\n',
@@ -173,10 +173,10 @@ def test_adding_a_phase_and_a_severity_touches_only_the_model_and_the_catalogs(t
     for lang, phase, sev in (("pt-BR", "Mudanças aprovadas", "bloqueante"), ("en", "Approved changes", "blocker")):
         cat = copy / "messages" / f"{lang}.yml"
         cat.write_text(cat.read_text() + f'milestone.7: "{phase}"\nseverity.blocker: "{sev}"\n')
-    gen = subprocess.run([sys.executable, str(copy / "scripts" / "generate.py")], capture_output=True, text=True)
+    gen = subprocess.run([sys.executable, str(copy / "scripts" / "generate.py")], capture_output=True, text=True, check=False)
     assert gen.returncode == 0, gen.stderr
     probe = subprocess.run([sys.executable, "-c", NEW_PHASE_PROBE, str(tmp_path / "ws")], capture_output=True,
-                           text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+                           text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, cwd=tmp_path, check=False)
     assert probe.returncode == 0, probe.stderr[-3000:]
     out = json.loads(probe.stdout)
     assert out["milestones"] == list(range(8))
@@ -185,8 +185,8 @@ def test_adding_a_phase_and_a_severity_touches_only_the_model_and_the_catalogs(t
     assert out["badge"] and out["label"] and out["checklist"]
     schema = json.loads((copy / "schemas" / "runbook.schema.json").read_text())
     assert schema["$defs"]["phase"]["enum"][-1] == 7 and schema["$defs"]["severity"]["enum"][0] == "blocker"
-    changed = subprocess.run(["diff", "-rq", str(ROOT / "plugins"), str(copy / "plugins")], capture_output=True,
-                             text=True).stdout
+    changed = subprocess.run(["diff", "-rq", "-x", "__pycache__", str(ROOT / "plugins"), str(copy / "plugins")], capture_output=True,
+                             text=True, check=False).stdout
     edited = sorted(re.findall(r"and \S+/plugins/(\S+) differ", changed))
     assert edited == ["module_utils/_messages.py", "module_utils/_model.py", "module_utils/_schemas.py"], changed
     assert yaml.safe_load((copy / "messages" / "en.yml").read_text())["milestone.7"] == "Approved changes"

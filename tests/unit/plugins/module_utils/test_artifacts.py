@@ -73,7 +73,7 @@ def test_oci_layout(tmp_path, nested):
 
 
 def test_oci_bare_tag_is_kept(tmp_path):
-    path, _ = oci_layout(tmp_path / "img.oci.tar", ref="10.23")
+    path, dummy = oci_layout(tmp_path / "img.oci.tar", ref="10.23")
     assert _artifacts.inspect(str(path))["image_refs"] == ["10.23"]
 
 
@@ -93,7 +93,7 @@ def test_non_tar_formats(tmp_path, content, fmt):
 
 
 def test_damaged_and_strange_inputs_never_raise(tmp_path):
-    tar_path, _ = docker_archive(tmp_path / "img.tar")
+    tar_path, dummy = docker_archive(tmp_path / "img.tar")
     cut = tmp_path / "cut.tar"
     cut.write_bytes(tar_path.read_bytes()[:700])
     bad_json = _tar(tmp_path / "badjson.tar", {"manifest.json": b"{not json"})
@@ -126,7 +126,7 @@ def _assess(tmp_path, spec, approvals=(), engine=None):
 
 
 def test_matching_artifact_has_no_decision(tmp_path):
-    path, _ = docker_archive(tmp_path / "img.tar")
+    path, dummy = docker_archive(tmp_path / "img.tar")
     spec = {"id": "img", "path": "img.tar", "format": "docker-archive", "sha256": _sha(path.read_bytes()),
             "image": "legacy-pg:10.23"}
     arts, checks, decisions = _assess(tmp_path, spec)
@@ -137,20 +137,20 @@ def test_matching_artifact_has_no_decision(tmp_path):
 def test_each_divergence_opens_a_decision_with_a_stable_id(tmp_path):
     docker_archive(tmp_path / "img.tar", tags=("other:1",))
     spec = {"id": "img", "path": "img.tar", "format": "oci-layout", "sha256": "0" * 64, "image": "legacy-pg:10.23"}
-    _, checks, decisions = _assess(tmp_path, spec)
+    dummy, checks, decisions = _assess(tmp_path, spec)
     assert sorted(c["id"] for c in checks if c["status"] == "deviation") == [
         "artifact.img.format", "artifact.img.image", "artifact.img.sha256"]
     assert len(decisions) == 3
     spec["format"] = "docker-archive"
-    _, checks, first = _assess(tmp_path, spec)
+    dummy, checks, first = _assess(tmp_path, spec)
     assert sorted(c["id"] for c in checks if c["status"] == "deviation") == ["artifact.img.image",
-                                                                            "artifact.img.sha256"]
-    _, _, again = _assess(tmp_path, spec)
+                                                                             "artifact.img.sha256"]
+    dummy, dummy, again = _assess(tmp_path, spec)
     assert [d["id"] for d in first] == [d["id"] for d in again]
     assert all(d["status"] == "pending" and d["phase"] == 1 and d["ssot_digest"] == DIGEST for d in first)
     assert [o["id"] for o in first[0]["options"]] == ["use_delivered", "rebuild"]
     spec["sha256"] = "1" * 64   # another divergence, another decision
-    _, _, other = _assess(tmp_path, spec)
+    dummy, dummy, other = _assess(tmp_path, spec)
     assert {d["id"] for d in other} != {d["id"] for d in first}
 
 
@@ -171,7 +171,7 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
                 "approved_at": _decisions.iso(_decisions.utc_now()), "reason": "ok",
                 "ssot_digest": DIGEST}
-    arts, _, decisions = _assess(tmp_path, spec, [approval])
+    arts, dummy, decisions = _assess(tmp_path, spec, [approval])
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
-    arts, _, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})
+    arts, dummy, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})
     assert decisions == [] and arts[0]["path_choice"] == "delivered"

@@ -20,7 +20,7 @@ host    replication     all             samenet                 md5
 def test_parse_hba_finds_trust_lines_in_every_form():
     found = _findings.parse_hba(HBA_94)
     assert [(f[0], f[1], f[4]) for f in found] == [(4, "local", ""), (6, "host", "10.0.0.0 255.0.0.0"),
-                                                     (7, "hostssl", "::1/128")]
+                                                   (7, "hostssl", "::1/128")]
 
 
 @pytest.mark.parametrize("text, major", [

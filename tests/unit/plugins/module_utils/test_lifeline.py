@@ -44,7 +44,7 @@ def test_killing_ansible_playbook_stops_the_module_and_what_it_started(tmp_path)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, str(controller), str(module), str(pids)], env=env)
     try:
-        for _ in range(100):
+        for dummy in range(100):
             if pids.exists() and pids.read_text().strip():
                 break
             time.sleep(0.1)

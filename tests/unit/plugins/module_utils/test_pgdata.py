@@ -14,7 +14,7 @@ def test_equal_tables_match_and_a_changed_checksum_is_named_with_equal_counts():
     src = stats(**{"public.a": (3, "10"), "public.b": (2, "20")})
     same, mismatches = _pgdata.compare(src, stats(**{"public.a": (3, "10"), "public.b": (2, "20")}))
     assert mismatches == [] and [r["status"] for r in same] == ["match", "match"]
-    _, mismatches = _pgdata.compare(src, stats(**{"public.a": (3, "10"), "public.b": (2, "21")}))
+    dummy, mismatches = _pgdata.compare(src, stats(**{"public.a": (3, "10"), "public.b": (2, "21")}))
     assert [m["table"] for m in mismatches] == ["public.b"]
     assert _pgdata.describe(mismatches[0], lang="en") == "shop public.b (content checksum differs, 2 rows each)"
     assert _pgdata.describe(mismatches[0]) == "shop public.b (checksum do conteúdo difere, 2 linhas em cada)"
@@ -26,6 +26,6 @@ def test_counts_only_missing_tables_and_databases_are_named():
     assert "source_checksum" not in rows[0]
     assert [_pgdata.describe(m, "target", "en") for m in mismatches] == [
         "shop public.a (rows: source 3, target 1)", "shop public.b (rows: source 2, target missing)"]
-    _, mismatches = _pgdata.compare(src, {})
+    dummy, mismatches = _pgdata.compare(src, {})
     assert _pgdata.describe(mismatches[-1], lang="en") == "shop (database missing)"
     assert _pgdata.describe(mismatches[-1]) == "shop (banco ausente)"

@@ -166,6 +166,6 @@ def test_no_ssh_keygen_fails_closed(keys, monkeypatch):
 def test_allowed_signers_options_are_read_for_the_reasons(keys):
     lines = _sshsig.read_allowed_signers(str(keys["signers"]))
     assert [l["principals"] for l in lines] == [["ana@example.org"], ["bob@example.org"], ["carl@example.org"],
-                                               ["recorder@ci"]]
+                                                ["recorder@ci"]]
     assert lines[1]["namespaces"] == [_sshsig.APPROVAL_NAMESPACE]
     assert lines[2]["valid_before"].year == 2020

@@ -89,7 +89,7 @@ def test_the_three_views_are_written_recorded_and_verified(run):
 
 
 def test_an_altered_page_is_named_by_verify(run):
-    ws, _, _ = run
+    ws, dummy, dummy = run
     page = ws / _human.PANEL_HTML
     page.write_text(page.read_text().replace("</main>", "<p>edited</p></main>"))
     report = _chain.verify(str(ws))
@@ -115,7 +115,7 @@ class Page(HTMLParser):
 
 
 def test_the_page_is_self_contained_and_links_only_to_files_that_exist(run):
-    ws, _, _ = run
+    ws, dummy, dummy = run
     page = Page()
     page.feed((ws / _human.PANEL_HTML).read_text())
     assert not {"script", "link", "img", "iframe", "object"} & set(page.tags)
@@ -129,7 +129,7 @@ def test_the_page_is_self_contained_and_links_only_to_files_that_exist(run):
 
 
 def test_the_checklist_has_the_commands_to_check_by_hand_and_no_password(run):
-    ws, _, lang = run
+    ws, dummy, lang = run
     text = (ws / _human.CHECKLIST).read_text()
     assert "PGPASSWORD=\"$PG_PW\" psql 'host=127.0.0.1 port=55432 user=postgres dbname=postgres' -Atc 'SHOW work_mem'" \
         in text
@@ -209,7 +209,7 @@ def test_evidence_is_grouped_by_run_newest_first_then_by_phase(tmp_path):
     second.close("ok")
     page = (tmp_path / _human.PANEL_HTML).read_text()
     groups = re.findall(r'<details( open)? data-run="([^"]+)"><summary>([^<]+)</summary>', page)
-    assert [(opened, run) for opened, run, _ in groups] == [(" open", second.run_id), ("", first.run_id)]
+    assert [(opened, run) for opened, run, dummy in groups] == [(" open", second.run_id), ("", first.run_id)]
     assert "snapshot.yml" in groups[0][2] and "(2 arquivo(s))" in groups[0][2]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", groups[0][2])
     newest = page.split('data-run="%s"' % second.run_id)[1].split("</details>")[0]

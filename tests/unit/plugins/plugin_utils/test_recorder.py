@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import jsonschema
@@ -320,7 +321,8 @@ def test_an_unfinished_batch_leaves_nothing(tmp_path, store_server, monkeypatch)
     rec.store.batching = True
     rec.evidence("more.log", "x" * 1000, None, "h", "t")  # a line and its file, pending
     rec.deviations([{"id": "setting.wal_level", "status": "deviation", "expected": "logical", "actual": "minimal"}])
-    pid = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder'")[0][0]
+    pid = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder' "
+                  "AND datname = current_database()")[0][0]
     env.sql("SELECT pg_terminate_backend(%s)", (pid,))
     with pytest.raises(_store.StoreLost, match="caiu"):
         rec.store.flush()
@@ -345,16 +347,19 @@ def test_a_lost_store_stops_the_writer_and_the_run(tmp_path, store_server, monke
     writer = WriterProcess(rec)
     writer.send(_events.StartPlay("play", []))
     pid = None
-    for _ in range(100):
-        rows = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder'")
+    for dummy in range(100):
+        # This test's database only: the session's server also holds the other tests' databases.
+        rows = env.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'ssot.governance recorder' "
+                       "AND datname = current_database()")
         if rows:
             pid = rows[0][0]
             break
+        time.sleep(0.05)
+    assert pid, "the recorder never connected"
     env.sql("SELECT pg_terminate_backend(%s)", (pid,))
     with pytest.raises(StoreLost):
         for i in range(2000):
             writer.send(_events.StartTask({"id": "s%d" % i, "name": "t", "role": None, "phase": None}))
-            import time
             time.sleep(0.005)
     runbook = json.loads((env.files() / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
@@ -433,7 +438,6 @@ def test_the_writer_process_records_in_order_and_finishes(env):
 
 
 def test_the_writer_process_stops_writing_when_its_parent_is_gone(env):
-    import time
 
     from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
 
@@ -530,7 +534,7 @@ def test_sealed_runs_verify_and_a_rewritten_history_is_named(env, tmp_path, new_
     pub = " ".join((tmp_path / "seal.pub").read_text().split()[:2])
     signers = tmp_path / "allowed_signers"
     signers.write_text('recorder@ci namespaces="%s" %s\n' % (_sshsig.SEAL_NAMESPACE, pub))
-    for _ in range(2):
+    for dummy in range(2):
         rec = env.new(seal_key=str(key))
         rec.open("site.yml", "tester")
         rec.start_play("play", [{"id": "s1", "name": "step", "role": None}])

@@ -192,7 +192,7 @@ def test_a_seal_key_held_by_the_ssh_agent(tmp_path, keys, monkeypatch):
     sock = str(tmp_path / "agent.sock")
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for dummy in range(100):
             if os.path.exists(sock):
                 break
             time.sleep(0.05)
