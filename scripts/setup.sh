@@ -43,6 +43,10 @@ fi
 # make test / bench-fleet: the fleet's test hosts are real sshd servers on loopback (openssh-server), and the
 # target side runs the modules with the system Python 3, whose libraries community.docker and
 # community.postgresql import there.
+# make test / sanity: ansible-test sanity runs shellcheck on the shell scripts (skipped with a warning without it).
+if [ "${SSOT_WITH_SANITY:-0}" = 1 ] && ! command -v shellcheck >/dev/null 2>&1; then
+    missing+=(shellcheck)
+fi
 if [ "${SSOT_WITH_FLEET:-0}" = 1 ]; then
     for pkg in openssh-server python3-requests python3-psycopg2; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -25,7 +25,7 @@ def new_ssh_key():
 @pytest.fixture(scope="session")
 def store_server():
     """A real PostgreSQL 15 server (the collection's test image) for the postgresql journal store."""
-    from store_server import StoreServer
+    from ansible_collections.ssot.governance.tests.images.store_server import StoreServer
 
     server = StoreServer()
     try:

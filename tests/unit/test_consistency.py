@@ -69,5 +69,5 @@ def test_every_module_has_docs_examples_return():
 
 def test_test_file_basenames_are_unique():
     # pytest imports test files by basename (rootdir-relative packages are not used here).
-    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py") if "output" not in p.relative_to(ROOT / "tests").parts]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

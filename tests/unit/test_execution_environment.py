@@ -7,21 +7,19 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from ansible_collections.ssot.governance.tests.unit._tools import ROOT, tool
 AWX = ROOT / "examples" / "awx"
 
 
 def run(*args, cwd=None):
     # Without the suite's collections path: ansible-galaxy would find this collection there and install nothing.
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_COLLECTIONS_PATH"}
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, env=env)
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, env=env, check=False)
     assert proc.returncode == 0, f"{args[:3]}: {proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return proc.stdout
 
@@ -33,7 +31,7 @@ def declared(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    run(BIN / "ansible-galaxy", "collection", "build", "--force", "--output-path", out, ROOT)
+    run(tool("ansible-galaxy"), "collection", "build", "--force", "--output-path", out, ROOT)
     found = list(out.glob("ssot-governance-*.tar.gz"))
     assert len(found) == 1
     return found[0]
@@ -55,11 +53,11 @@ def test_the_collection_declares_ranges_and_system_packages_only():
 
 def test_introspect_finds_the_collection_dependencies_and_nothing_of_development(tarball, tmp_path):
     """What an EE build's introspect step sees once the collection is installed from its tarball."""
-    run(BIN / "ansible-galaxy", "collection", "install", "--force", "--no-deps", "-p", tmp_path / "collections",
+    run(tool("ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", tmp_path / "collections",
         tarball)
     assert (tmp_path / "collections" / "ansible_collections" / "ssot" / "governance" / "meta" /
             "ee-requirements.txt").is_file(), "the tarball was not installed"
-    out = yaml.safe_load(run(BIN / "ansible-builder", "introspect", "--sanitize", tmp_path / "collections"))
+    out = yaml.safe_load(run(tool("ansible-builder"), "introspect", "--sanitize", tmp_path / "collections"))
     python = sorted(p.split("#")[0].strip() for p in out["python"])
     assert python == sorted(declared(ROOT / "meta" / "ee-requirements.txt"))
     system = [s.split("#")[0].strip() for s in out["system"]]
@@ -73,7 +71,7 @@ def test_ansible_builder_create_writes_a_context_that_installs_this_collection(t
     for name in ("execution-environment.yml", "ee-collections.yml"):
         (tmp_path / name).write_bytes((AWX / name).read_bytes())
     (tmp_path / tarball.name).write_bytes(tarball.read_bytes())
-    run(BIN / "ansible-builder", "create", "-f", "execution-environment.yml", "-c", "context",
+    run(tool("ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context",
         "--output-filename", "Containerfile", cwd=tmp_path)
     context = tmp_path / "context"
     containerfile = (context / "Containerfile").read_text()

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-import init_workspace
 import yaml
+
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
+from ansible_collections.ssot.governance.scripts import init_workspace
 
 
 def fake_build(tmp_path):
@@ -41,7 +44,7 @@ def test_missing_build_info_is_a_clear_error(tmp_path, capsys):
 
 
 def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
-    import demo_summary
+    from ansible_collections.ssot.governance.scripts import demo_summary
 
     ws = tmp_path / "ws"
     init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path))
@@ -62,10 +65,6 @@ def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
 
 
 def test_demo_keys_fill_the_signers_and_sign_the_demo_approval(tmp_path, repo_root):
-    import subprocess
-    import sys
-    sys.path.insert(0, str(repo_root / ".collections"))
-    from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
     keys = tmp_path / "keys"
     keys.mkdir()
     for who in ("approver", "recorder"):

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture
 def engine(monkeypatch):
     """A fake engine every module built in the test talks to."""
-    from fake_engine import FakeEngine
+    from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeEngine
 
     from ansible_collections.ssot.governance.plugins.module_utils import _engine
     fake = FakeEngine()

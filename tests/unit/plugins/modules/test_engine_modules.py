@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from fake_engine import FakeServer
+from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeServer
 
 from ansible_collections.ssot.governance.plugins.module_utils import _model
 from ansible_collections.ssot.governance.plugins.modules import (
@@ -47,7 +47,7 @@ def test_ingest_sources_says_which_source_is_missing_and_why(engine, run_module,
     assert failed and out["milestone"]["status"] == "blocked"
     assert "exists but is not running" in out["sources"][0]["reason"]
     # In the operator's language, with the catalog's words (regression: the reasons were English in PT-BR runs).
-    _, out = run_module(ingest_sources, sources_args(tmp_path, language="pt-BR"))
+    dummy, out = run_module(ingest_sources, sources_args(tmp_path, language="pt-BR"))
     assert out["sources"][0]["reason"] == "o contêiner pg-src existe mas não está rodando"
     assert out["checks"][0]["actual"] == "ausente: o contêiner pg-src existe mas não está rodando"
     engine.containers.pop("pg-new")
@@ -65,7 +65,7 @@ def test_ingest_sources_with_an_older_pg_dump_than_the_server_refuses_the_source
 def test_ingest_load_streams_the_approved_database_and_compares_every_table(engine, run_module, tmp_path):
     engine.add("pg-src", FakeServer(databases=dict(SHOP), roles=("postgres", "app")))
     target = engine.add("pg-new", FakeServer())
-    _, planned = run_module(ingest_sources, sources_args(tmp_path))
+    dummy, planned = run_module(ingest_sources, sources_args(tmp_path))
     decision = planned["plan"][0]["decision"]["id"]
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
                                            "proceed": [decision], "target": "pg-new", "language": "en"})
@@ -88,7 +88,7 @@ def test_ingest_load_of_a_dump_file_reads_it_from_disk(engine, run_module, tmp_p
     (tmp_path / "shop.sql").write_text("-- fake-table shop public.orders 5\n")
     args = sources_args(tmp_path, sources=[{"id": "file", "kind": "dump", "path": "shop.sql",
                                             "databases": ["shop"]}])
-    _, planned = run_module(ingest_sources, args)
+    dummy, planned = run_module(ingest_sources, args)
     decision = planned["plan"][0]["decision"]["id"]
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
                                            "proceed": [decision], "target": "pg-new", "language": "en"})
@@ -164,10 +164,10 @@ def test_snapshot_restore_proves_the_snapshot_in_a_fresh_container_and_removes_i
 def test_changes_since_names_what_changed_after_a_baseline(engine, run_module, tmp_path):
     server = engine.add("pg-new", FakeServer(databases=dict(SHOP)))
     args = {"container": "pg-new", "subject": "ingest", "ssot_digest": DIGEST, "language": "en"}
-    _, first = run_module(changes_since, args)
+    dummy, first = run_module(changes_since, args)
     assert first["changes"] == [] and first["tables"]["shop"]["public.orders"] == {"rows": 42}
     server.databases["shop"]["public.orders"] = 43
-    _, later = run_module(changes_since, dict(args, baseline=first["tables"]))
+    dummy, later = run_module(changes_since, dict(args, baseline=first["tables"]))
     assert [c["table"] for c in later["changes"]] == ["public.orders"]
     assert later["decisions"][0]["phase"] == _model.phase("ingest").number
 
