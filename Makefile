@@ -10,8 +10,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup image lint unit integration build clean bench-recorder bench-snapshot bench-ingest bench-fleet \
-	bench-store
+.PHONY: demo test setup image lint sanity units docs changelog unit integration build clean bench-recorder \
+	bench-snapshot bench-ingest bench-fleet bench-store
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -20,9 +20,17 @@ demo: image
 test integration: export SSOT_WITH_BROWSER := 1
 # ... and the fleet's test hosts (sshd on loopback, the target side's Python libraries).
 test integration bench-fleet: export SSOT_WITH_FLEET := 1
+# ... and shellcheck, which ansible-test sanity runs on the shell scripts.
+test sanity: export SSOT_WITH_SANITY := 1
+# The ecosystem's checks first (ansible-lint, ansible-test sanity, the changelog, the rendered docs), then the unit
+# suite through ansible-test (as a collection maintainer runs it) and the integration suite.
 test: image
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest tests
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory changelog
+	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory units
+	$(VENV)/bin/pytest tests/integration
 
 setup:
 	bash scripts/setup.sh
@@ -36,6 +44,23 @@ lint: setup
 	# ANSIBLE_HOME keeps the copy ansible-lint installs of this collection inside the repo.
 	ANSIBLE_HOME="$(ROOT)/.ansible" $(VENV)/bin/ansible-lint --profile production
 
+# ansible-test on a copy placed at ansible_collections/ssot/governance, with a pip bootstrap made from the package
+# index (scripts/ansible_test.py; CONTRIBUTING.md says why).
+sanity: setup
+	$(PY) scripts/ansible_test.py sanity --venv --python 3.11
+
+# The unit suite as ansible-test runs it: its own virtualenv with tests/unit/requirements.txt.
+units: image
+	$(PY) scripts/ansible_test.py units --venv --requirements --python 3.11
+
+# The plugin and role docs rendered as a site (tests/output/docs/build/html); a malformed doc fails.
+docs: setup
+	$(PY) scripts/build_docs.py
+
+changelog: setup
+	$(VENV)/bin/antsibull-changelog lint
+
+# The unit suite in the project's virtualenv (the quick loop while developing).
 unit: setup
 	$(VENV)/bin/pytest tests/unit
 
