@@ -55,6 +55,7 @@ units: image
 
 # The plugin and role docs rendered as a site (tests/output/docs/build/html); a malformed doc fails.
 docs: setup
+	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
 	$(PY) scripts/build_docs.py
 
 changelog: setup

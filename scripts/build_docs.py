@@ -177,7 +177,7 @@ def build(dest: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--dest", type=Path, default=ROOT / "tests" / "output" / "docs")
     args = parser.parse_args(argv)
     found = build(args.dest.resolve())
