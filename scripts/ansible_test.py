@@ -3,7 +3,8 @@
 """Run ``ansible-test`` on this collection from a machine that reaches only the package registries.
 
     scripts/ansible_test.py sanity --venv --python 3.11     # what `make sanity` runs
-    scripts/ansible_test.py units --local --python 3.11     # what `make units` runs
+    scripts/ansible_test.py units --venv --requirements --python 3.11   # what `make units` runs
+    scripts/ansible_test.py bootstrap                        # only write the pip bootstrap (make setup does)
 
 ansible-test wants two things this checkout does not give as is:
 
@@ -18,7 +19,9 @@ ansible-test wants two things this checkout does not give as is:
    so this writes one there made from pip's own wheel, taken from the package index. The packages ansible-test then
    installs into its virtual environments come from the package index as usual, at the versions ansible-test pins.
 
-Anything after the command is passed to ansible-test unchanged; the exit status is ansible-test's.
+Anything after the command is passed to ansible-test unchanged; the exit status is ansible-test's. Once the bootstrap
+is written (``make setup`` writes it), plain ``ansible-test ... --venv`` works too, from any copy of the collection at
+``ansible_collections/ssot/governance``.
 """
 
 from __future__ import annotations
@@ -81,17 +84,21 @@ def ensure_bootstrap() -> None:
     wheel = next(iter(sorted(wheels.glob(f"pip-{version}-*.whl"))), None)
     if wheel is None:
         wheels.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
              "--only-binary", ":all:", "-d", str(wheels), f"pip=={version}"],
-            check=True,
+            capture_output=True, text=True, check=False,
         )
+        if done.returncode != 0:
+            fail(f"could not download pip {version}'s wheel from the package index for ansible-test's bootstrap: "
+                 f"{done.stderr.strip()[-400:]}")
         wheel = next(iter(sorted(wheels.glob(f"pip-{version}-*.whl"))), None)
         if wheel is None:
             fail(f"pip {version}'s wheel did not arrive in {wheels}")
     text = BOOTSTRAP.format(wheel=str(wheel))
-    if not script.exists() or script.read_text() != text:
-        script.write_text(text)
+    ours = not script.exists() or script.read_text().startswith(BOOTSTRAP.split("\n", maxsplit=1)[0])
+    if ours and (not script.exists() or script.read_text() != text):
+        script.write_text(text)  # one that ansible-test downloaded itself (where it can) is left as it is
 
 
 def collection_files() -> list[str]:
@@ -113,6 +120,9 @@ def main(argv: list[str]) -> int:
     if not argv:
         fail("usage: scripts/ansible_test.py <sanity|units|...> [ansible-test options]")
     binary = ansible_test_bin()
+    if argv == ["bootstrap"]:
+        ensure_bootstrap()
+        return 0
     if "--venv" in argv or argv[0] == "sanity":
         ensure_bootstrap()
     with tempfile.TemporaryDirectory(prefix="ssot-ansible-test-") as tmp:

@@ -99,6 +99,9 @@ if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
     echo "$want" >"$VENV/.requirements.sha256"
 fi
 
+# ansible-test's pip bootstrap, made from the package index (it would download it from a host outside the registries).
+"$VENV/bin/python" "$ROOT/scripts/ansible_test.py" bootstrap || die "could not write ansible-test's pip bootstrap"
+
 # --- 4. the collection in a repo-local collections path -------------------
 mkdir -p "$ROOT/.collections/ansible_collections/ssot"
 ln -sfn ../../.. "$ROOT/.collections/ansible_collections/ssot/governance"

@@ -21,7 +21,7 @@ RUNBOOK_MAX_BYTES = 64 * 1024 * 1024
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("workspace", "ssot_file", "decision", "key", "prompt_retries"))
+    _VALID_ARGS = frozenset(("workspace", "ssot_file", "decision", "key", "prompt_retries", "language"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -32,7 +32,7 @@ class ActionModule(ActionBase):
         return result
 
     def _approve(self, args):
-        lang = operator_language()
+        lang = operator_language(args.get("language"))
         extra = _guard.launcher_vars(self._loader)
         refusal = _guard.refusal(extra, lang)
         if refusal:
@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
             loaded = _ssot.load_valid(ssot_path)
         except _ssot.SSOTError as exc:
             raise _Refused(exc.render())
-        lang = loaded["language"]
+        lang = operator_language(args.get("language") or loaded["language"])
         rules = _ssot.hitl_rules(loaded["ssot"], os.path.dirname(ssot_path))
         signers = rules["allowed_signers"]
         if not signers:

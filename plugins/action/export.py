@@ -16,11 +16,11 @@ from ansible_collections.ssot.governance.plugins.plugin_utils import _store
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("workspace", "dest"))
+    _VALID_ARGS = frozenset(("workspace", "dest", "language"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        lang = operator_language()
+        lang = operator_language(self._task.args.get("language"))
         workspace = self._task.args.get("workspace")
         if not isinstance(workspace, str) or not workspace:
             return dict(result, failed=True, msg=message(lang, "role.ssot.no_workspace"))

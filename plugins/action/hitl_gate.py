@@ -25,12 +25,12 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("decisions", "proceed_options", "interactive", "prompt_retries", "workspace",
-                             "ssot_file"))
+                             "ssot_file", "language"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
-        lang = operator_language()
+        lang = operator_language(args.get("language"))
         extra = _guard.launcher_vars(self._loader)
         refusal = _guard.refusal(extra, lang)
         if refusal:
@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
         except _ssot.SSOTError as exc:
             result.update(failed=True, msg=exc.render())
             return result
-        lang = loaded["language"]
+        lang = operator_language(args.get("language") or loaded["language"])
         approvals_file = os.path.join(workspace, "approvals.yml")
         params = {"language": lang, "ssot_digest": loaded["digest"], "hitl": dict(
             _ssot.hitl_rules(loaded["ssot"], os.path.dirname(ssot_path)), approvals_file=approvals_file,

@@ -23,6 +23,11 @@ description:
     C(hitl.approval_validity)) and reason, checks the signature as the gate will, and appends the entry to the
     workspace's C(approvals.yml), keeping its comments and other entries byte for byte.
 options:
+  language:
+    description:
+      - Language of the messages, C(pt-BR) or C(en) (another value is ignored). Default, the SSOT's
+        C(metadata.language); the roles pass C(ssot_language) through C(module_defaults).
+    type: str
   workspace:
     description: The workspace folder (the one given as C(ssot_workspace)).
     type: path
@@ -98,6 +103,7 @@ def main():
         decision=dict(type="str", required=True),
         key=dict(type="path"),
         prompt_retries=dict(type="int", default=5),
+        language=dict(type="str"),
     ), supports_check_mode=False)
     module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only"))
 

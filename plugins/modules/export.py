@@ -29,6 +29,11 @@ options:
   dest:
     description: Folder to write the records into; O(workspace) when not given.
     type: path
+  language:
+    description:
+      - Language of the messages, C(pt-BR) or C(en) (another value is ignored). Default, the environment variable
+        C(SSOT_LANGUAGE), else C(pt-BR).
+    type: str
 extends_documentation_fragment:
   - ssot.governance.attributes
 attributes:
@@ -84,6 +89,7 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         workspace=dict(type="path", required=True),
         dest=dict(type="path"),
+        language=dict(type="str"),
     ), supports_check_mode=True)
     module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only"))
 

@@ -31,6 +31,11 @@ description:
     pending, why each approval that names a decision does not count, and ready-to-paste C(approvals.yml) entries
     for the pending ones. Never fails on a pending decision; the C(ssot.governance.hitl_gate) role fails closed.
 options:
+  language:
+    description:
+      - Language of the messages, C(pt-BR) or C(en) (another value is ignored). Default, the SSOT's
+        C(metadata.language); the roles pass C(ssot_language) through C(module_defaults).
+    type: str
   decisions:
     description:
       - The decision records (id, title, context, options, risk, rollback, ssot_digest, ...). A decision whose
@@ -156,6 +161,7 @@ def main():
         ssot_file=dict(type="str", default="ssot.yml"),
         interactive=dict(type="str", choices=["auto", "true", "false"], default="auto"),
         prompt_retries=dict(type="int", default=5),
+        language=dict(type="str"),
     ), supports_check_mode=True)
     module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only"))
 

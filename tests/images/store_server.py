@@ -18,14 +18,20 @@ def _docker(*args, check=True):
 
 
 class StoreServer:
-    def __init__(self, name: str | None = None):
+    def __init__(self, name: str | None = None, password: str | None = None):
         self.name = name or f"ssot-store-{secrets.token_hex(4)}"
-        self.password = f"Store-{secrets.token_urlsafe(12)}"
+        self.password = password or f"Store-{secrets.token_urlsafe(12)}"
         self.port = None
 
     def start(self) -> "StoreServer":
-        proc = _docker("run", "-d", "--name", self.name, "-p", "127.0.0.1::5432", "-e",
-                       f"POSTGRES_PASSWORD={self.password}", IMAGE, check=False)
+        """Start the container, or attach to the one of this name already running (started by an earlier process
+        of the same test session: ansible-test units runs each test in a forked child)."""
+        running = _docker("inspect", "-f", "{{.State.Running}}", self.name, check=False)
+        if running.returncode == 0 and running.stdout.strip() == "true":
+            proc = running
+        else:
+            proc = _docker("run", "-d", "--name", self.name, "-p", "127.0.0.1::5432", "-e",
+                           f"POSTGRES_PASSWORD={self.password}", IMAGE, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"cannot start the store's server ({IMAGE}): {proc.stderr.strip()}. "
                                "Build the image with `make image`.")

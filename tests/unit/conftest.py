@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -22,15 +23,27 @@ def new_ssh_key():
     return make
 
 
+def pytest_configure(config):
+    # Named here, in the test process itself: under ansible-test units every test runs in a forked child, which
+    # sets up (and ends) session fixtures of its own. The children attach to one server; this process removes it.
+    config.ssot_store = {"name": f"ssot-store-{secrets.token_hex(4)}", "password": secrets.token_urlsafe(16)}
+
+
+def pytest_unconfigure(config):
+    store = getattr(config, "ssot_store", None)
+    if store:
+        subprocess.run(["docker", "rm", "-f", "-v", store["name"]], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="session")
-def store_server():
-    """A real PostgreSQL 15 server (the collection's test image) for the postgresql journal store."""
+def store_server(pytestconfig):
+    """A real PostgreSQL 15 server (the collection's test image) for the postgresql journal store, one per test
+    process (removed when the process ends)."""
     from ansible_collections.ssot.governance.tests.images.store_server import StoreServer
 
-    server = StoreServer()
+    server = StoreServer(**pytestconfig.ssot_store)
     try:
         server.start()
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    yield server
-    server.stop()
+    return server

@@ -39,3 +39,25 @@ def test_module_defaults_for_the_group_reach_a_module(tmp_path):
     proc = subprocess.run([tool("ansible-playbook"), str(tmp_path / "p.yml")],
                           cwd=tmp_path, env=env, text=True, capture_output=True, stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_every_module_of_the_group_takes_language():
+    """The roles' module_defaults give the whole group a language: a module that refused it would fail every task."""
+    import ast
+
+    def options(path, name="DOCUMENTATION"):
+        tree = ast.parse(path.read_text())
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == name]
+        return yaml.safe_load(nodes[0].value.value) or {}
+
+    for path in sorted((ROOT / "plugins" / "modules").glob("*.py")):
+        doc = options(path)
+        fragments = [f.split(".")[2] for f in doc.get("extends_documentation_fragment") or []
+                     if f.startswith("ssot.governance.") and f.count(".") == 2]
+        documented = "language" in (doc.get("options") or {}) or any(
+            "language" in (options(ROOT / "plugins" / "doc_fragments" / f"{f}.py").get("options") or {})
+            for f in fragments)
+        assert documented, f"{path.name} does not document language"
+        action = ROOT / "plugins" / "action" / path.name
+        if action.exists():
+            assert '"language"' in action.read_text(), f"the {path.stem} action does not accept language"
