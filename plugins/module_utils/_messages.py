@@ -1079,6 +1079,52 @@ MESSAGES = {
             'falta a biblioteca jsonschema no controlador ({error}): nada foi executado. Instale os requisitos Python '
             'da coleção (meta/ee-requirements.txt) onde o ansible-playbook roda'
         ),
+        'panel.agent': 'O que o assistente fez (últimas {count} chamadas)',
+        'panel.col.client': 'Cliente',
+        'panel.col.tool': 'Ferramenta',
+        'agent.ssot_invalid': '{environment}: o SSOT não carrega ({error})',
+        'agent.outside': (
+            "{environment}: {path} está fora do que o assistente pode ler (um caminho dentro do workspace, sem '..', "
+            'sem caminho absoluto, sem link); nada foi lido'
+        ),
+        'agent.not_readable': '{environment}: {path} não é um dos registros que o assistente pode ler ({readable})',
+        'agent.not_found': '{environment}: {path} não existe no workspace (ainda)',
+        'agent.unreadable': '{environment}: {path} não pôde ser lido ({error})',
+        'agent.status.head': 'Ambiente {environment} - SSOT {digest}',
+        'agent.status.milestone': '  Fase {phase} - {title}: {status}',
+        'agent.status.pending': 'Decisões aguardando uma pessoa nomeada: {count}',
+        'agent.status.last_run': 'Última execução: {run} ({playbook}), {status}',
+        'agent.no_decision': (
+            '{environment}: não há decisão {id} no runbook.json; use o id que o status ou a mensagem da execução mostra'
+        ),
+        'agent.how_unsigned': (
+            'Uma pessoa nomeada acrescenta a entrada (o nome dela, o motivo) a {file}; o assistente não escreve nada '
+            'ali.'
+        ),
+        'agent.no_option': 'a decisão {id} não tem a opção {option}; as opções são {options}',
+        'agent.not_pending': 'a decisão {id} não aguarda ninguém (está {status}); não há o que rascunhar',
+        'agent.draft_note': (
+            'Rascunho para uma pessoa revisar: preencha approved_by com o nome de quem aprova e o motivo, e assine '
+            '(ansible-playbook ssot.governance.approve no terminal dela) ou acrescente-o ela mesma a approvals.yml. O '
+            'assistente não escreveu nada.'
+        ),
+        'agent.run.summary': (
+            '{playbook}: execução {run}, {status}; {count} decisão(ões) aguardando; evidências em {evidence}'
+        ),
+        'agent.not_recorded': '{environment}: a chamada não pôde ser registrada no journal ({error})',
+        'agent.bad_environment': "'{spec}': informe cada ambiente como NOME=PASTA (ou PASTA), cada nome uma vez",
+        'agent.no_workspace': "'{spec}': pasta de workspace inexistente",
+        'agent.no_environment': 'nenhum ambiente: inicie o servidor com --workspace NOME=PASTA (um por ambiente)',
+        'agent.unknown_environment': 'não há o ambiente {environment}; este servidor conhece {known}',
+        'agent.forbidden_argument': (
+            '{tool} não aceita {arguments}: o assistente não passa tags, playbooks, extra vars nem aprovações (ele lê, '
+            'valida e rascunha; quem aprova é uma pessoa nomeada). Nada foi executado.'
+        ),
+        'agent.record_pending': (
+            '(Uma execução ocupa o workspace: o registro desta chamada aguarda e será gravado com a próxima chamada.)'
+        ),
+        'agent.explained': 'cartão de {id} ({title}), {status}',
+        'agent.drafted': 'rascunho da aprovação de {id}, opção {option}, entregue a uma pessoa; nada gravado',
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2147,5 +2193,48 @@ MESSAGES = {
             "the jsonschema library is missing on the controller ({error}): nothing ran. Install the collection's "
             'Python requirements (meta/ee-requirements.txt) where ansible-playbook runs'
         ),
+        'panel.agent': 'What the assistant did ({count} latest tool calls)',
+        'panel.col.client': 'Client',
+        'panel.col.tool': 'Tool',
+        'agent.ssot_invalid': '{environment}: the SSOT does not load ({error})',
+        'agent.outside': (
+            "{environment}: {path} is outside what the assistant may read (a path inside the workspace, no '..', no "
+            'absolute path, no link); nothing was read'
+        ),
+        'agent.not_readable': '{environment}: {path} is not one of the records the assistant may read ({readable})',
+        'agent.not_found': '{environment}: {path} does not exist in the workspace (yet)',
+        'agent.unreadable': '{environment}: {path} cannot be read ({error})',
+        'agent.status.head': 'Environment {environment} - SSOT {digest}',
+        'agent.status.milestone': '  Phase {phase} - {title}: {status}',
+        'agent.status.pending': 'Decisions waiting for a named human: {count}',
+        'agent.status.last_run': 'Last run: {run} ({playbook}), {status}',
+        'agent.no_decision': (
+            "{environment}: no decision {id} in runbook.json; take the id from status or from the run's message"
+        ),
+        'agent.how_unsigned': (
+            'A named human adds the entry (their name, the reason) to {file}; the assistant writes nothing there.'
+        ),
+        'agent.no_option': 'decision {id} has no option {option}; its options are {options}',
+        'agent.not_pending': 'decision {id} is not waiting for anyone (it is {status}); nothing to draft',
+        'agent.draft_note': (
+            "A draft for a human to review: fill approved_by with the approver's name and the reason, then sign it "
+            '(ansible-playbook ssot.governance.approve at their terminal) or add it to approvals.yml themselves. The '
+            'assistant wrote nothing.'
+        ),
+        'agent.run.summary': '{playbook}: run {run}, {status}; {count} decision(s) waiting; evidence in {evidence}',
+        'agent.not_recorded': '{environment}: the call could not be recorded in the journal ({error})',
+        'agent.bad_environment': "'{spec}': give each environment as NAME=FOLDER (or FOLDER), each name once",
+        'agent.no_workspace': "'{spec}': no such workspace folder",
+        'agent.no_environment': 'no environment: start the server with --workspace NAME=FOLDER (one per environment)',
+        'agent.unknown_environment': 'no environment {environment}; this server knows {known}',
+        'agent.forbidden_argument': (
+            '{tool} does not take {arguments}: the assistant cannot pass tags, playbooks, extra vars or approvals (it '
+            'reads, validates and drafts; a named human approves). Nothing ran.'
+        ),
+        'agent.record_pending': (
+            "(A run holds the workspace: this call's record waits and is written with the next call.)"
+        ),
+        'agent.explained': 'card of {id} ({title}), {status}',
+        'agent.drafted': 'draft of the approval of {id}, option {option}, handed to a human; nothing written',
     },
 }

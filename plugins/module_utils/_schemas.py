@@ -745,6 +745,11 @@ SCHEMAS = {
                     'last_hash': {'type': 'string'},
                 },
             },
+            'agent_calls': {
+                'type': 'array',
+                'description': "The agent's tool calls, oldest first (the last 200).",
+                'items': {'$ref': '#/$defs/agent_call'},
+            },
         },
         '$defs': {
             'timestamp': {'type': 'string', 'pattern': '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$'},
@@ -842,6 +847,30 @@ SCHEMAS = {
                 'enum': ['critical', 'high', 'medium', 'low', 'info'],
             },
             'snapshot_status': {'enum': ['verified', 'failed']},
+            'agent_call': {
+                'type': 'object',
+                'description': (
+                    "One tool call of the agent's MCP server (docs/agent.md): who called, what, what came back."
+                ),
+                'additionalProperties': False,
+                'required': ['at', 'client', 'tool', 'arguments', 'result'],
+                'properties': {
+                    'at': {'type': 'string', 'description': 'When it was recorded (UTC, ISO 8601).'},
+                    'client': {'type': 'string', 'description': "The MCP client's name as it introduced itself."},
+                    'tool': {
+                        'type': 'string',
+                        'description': (
+                            'The tool called (status, explain_decision, run_validate, run_verify, draft_approval).'
+                        ),
+                    },
+                    'arguments': {'type': 'object', 'description': 'The arguments it was called with.'},
+                    'result': {'type': 'string', 'description': 'What came back, in one line.'},
+                    'run': {
+                        'type': 'string',
+                        'description': 'The run a run_validate or run_verify call started, when it did.',
+                    },
+                },
+            },
         },
     },
     'project-panel': {
@@ -1035,6 +1064,39 @@ SCHEMAS = {
                                 'since_run': {'type': ['string', 'null']},
                             },
                         },
+                    },
+                },
+            },
+            'agent_calls': {
+                'type': 'array',
+                'description': (
+                    "The agent's latest tool calls (the last 20): what the assistant beside the operator did."
+                ),
+                'items': {'$ref': '#/$defs/agent_call'},
+            },
+        },
+        '$defs': {
+            'agent_call': {
+                'type': 'object',
+                'description': (
+                    "One tool call of the agent's MCP server (docs/agent.md): who called, what, what came back."
+                ),
+                'additionalProperties': False,
+                'required': ['at', 'client', 'tool', 'arguments', 'result'],
+                'properties': {
+                    'at': {'type': 'string', 'description': 'When it was recorded (UTC, ISO 8601).'},
+                    'client': {'type': 'string', 'description': "The MCP client's name as it introduced itself."},
+                    'tool': {
+                        'type': 'string',
+                        'description': (
+                            'The tool called (status, explain_decision, run_validate, run_verify, draft_approval).'
+                        ),
+                    },
+                    'arguments': {'type': 'object', 'description': 'The arguments it was called with.'},
+                    'result': {'type': 'string', 'description': 'What came back, in one line.'},
+                    'run': {
+                        'type': 'string',
+                        'description': 'The run a run_validate or run_verify call started, when it did.',
                     },
                 },
             },

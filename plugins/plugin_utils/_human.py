@@ -230,6 +230,18 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
     evidences = panel.get("evidences") or []
     if section("evidence", evidences):
         out.extend(_evidence_groups(evidences, runs, panel.get("milestones") or [], lang, exists))
+    calls = panel.get("agent_calls") or []
+    if calls:
+        # What the assistant beside the operator did (the MCP server): it reads, validates and drafts, never approves.
+        out.append('<h2 id="agent">%s</h2><table><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr>' % (
+            _e(text(lang, "panel.agent", count=len(calls))), _e(text(lang, "panel.col.when")),
+            _e(text(lang, "panel.col.client")), _e(text(lang, "panel.col.tool")), _e(text(lang, "panel.col.detail"))))
+        for call in reversed(calls):
+            args = ", ".join("%s=%s" % (k, v) for k, v in sorted((call.get("arguments") or {}).items()))
+            out.append('<tr data-agent-tool="%s"><td>%s</td><td>%s</td><td><code>%s</code>%s</td><td>%s</td></tr>' % (
+                _e(call.get("tool")), _e(_second(call.get("at"))), _e(call.get("client") or "-"), _e(call.get("tool")),
+                (" " + _e(args)) if args else "", _e(call.get("result") or "")))
+        out.append("</table>")
     refs = panel.get("references") or []
     if refs:
         out.append("<h2>%s</h2><ul>" % _e(text(lang, "panel.references")))

@@ -198,6 +198,33 @@ class Recorder(_SignalSafe):
             self.append("repaired", repaired)
         return self.run_id
 
+    def note(self, kind, data, holder="agent"):
+        """Record one line outside any run (an agent's tool call, agent_call): take the workspace's lock, replay,
+        repair, append the line, rebuild the views, seal when a key is set, let go. WorkspaceBusy while a run (or
+        another note) holds the workspace; nothing is written then."""
+        lang = self.state.language
+        try:
+            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
+        except WorkspaceUnsafe as exc:
+            raise _unsafe(lang, exc)
+        except (_store.StoreError, OSError) as exc:
+            raise RecorderError(str(exc))
+        if self.store_kind == "postgresql":
+            self.learn(_store.dsn_secrets(self.dsn_env))
+        try:
+            self._acquire_lock(holder)
+            self._replay()
+            repaired = self._repair()
+            self.store.hold("pid %d, %s, since %s" % (os.getpid(), holder, utc_now()))
+            if repaired:
+                self.append("repaired", repaired)
+            line = self.append(kind, self.redactor.value(data))
+        except Exception:
+            self.store.release()
+            raise
+        self._finish()
+        return line
+
     def _acquire_lock(self, playbook):
         try:
             self.store.lock()

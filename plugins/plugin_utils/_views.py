@@ -17,6 +17,9 @@ from ansible_collections.ssot.governance.plugins.module_utils import _model
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 MAX_NEXT_STEPS = 50
+# The agent's tool calls kept in runbook.json, and the latest shown on the panel.
+MAX_AGENT_CALLS = 200
+MAX_PANEL_AGENT_CALLS = 20
 
 
 class State(object):
@@ -49,6 +52,7 @@ class State(object):
         self.view_sha = {}         # view path -> sha256 of the version last written
         self.run_decisions = {}    # run id -> ids of the decisions recorded in it (the human log)
         self.snapshots = {}        # snapshot path -> what its last verification or restore test said
+        self.agent_calls = []      # the agent's tool calls (MCP server, agent/server.py), oldest first
 
     # --- folding -------------------------------------------------------------
     def apply(self, line):
@@ -234,6 +238,13 @@ class State(object):
     def _on_view(self, line, d):
         self.view_sha[d["path"]] = d["sha256"]
 
+    def _on_agent_call(self, line, d):
+        call = {"at": line["ts"], "client": d.get("client", ""), "tool": d.get("tool", ""),
+                "arguments": d.get("arguments") or {}, "result": d.get("result", "")}
+        if d.get("run"):
+            call["run"] = d["run"]
+        self.agent_calls = (self.agent_calls + [call])[-MAX_AGENT_CALLS:]
+
     def _on_checkpoint(self, line, d):
         self.checkpoints.append({"id": d["id"], "run_id": line["run"], "play": d.get("play", ""), "at": line["ts"],
                                  "artifacts": d.get("artifacts", []), "next_steps": d.get("next_steps", [])})
@@ -289,7 +300,7 @@ class State(object):
         for d in self.decisions.values():
             decisions.append(dict((k, v) for k, v in d.items() if k in DECISION_KEYS and v is not None))
         runs = [dict((k, v) for k, v in r.items() if k in RUN_KEYS and v not in (None, "")) for r in self.runs.values()]
-        return {
+        doc = {
             "schema_version": 1,
             "generated_at": generated_at,
             "workspace": self.workspace,
@@ -301,6 +312,9 @@ class State(object):
             "runs": runs,
             "journal": {"path": "journal.jsonl", "last_seq": self.last_seq, "last_hash": self.last_hash or ""},
         }
+        if self.agent_calls:
+            doc["agent_calls"] = self.agent_calls
+        return doc
 
     def panel(self, generated_at):
         pending = self.pending_decisions()
@@ -336,6 +350,8 @@ class State(object):
             panel["drift"] = dict(self.drift, title=text(self.language, "validate.drift.title"))
         if self.full_map:
             panel["ssot_full_map"] = self.full_map
+        if self.agent_calls:
+            panel["agent_calls"] = self.agent_calls[-MAX_PANEL_AGENT_CALLS:]
         return panel
 
 
