@@ -80,3 +80,13 @@ banner "Registros: cadeia de hashes, selos assinados, evidências e views confer
 play verify
 echo
 "$VENV/bin/python" "$ROOT/scripts/demo_summary.py" "$WS"
+
+banner "Assistente ao lado do operador (servidor MCP): lê, valida e rascunha; nunca aprova"
+cat <<EOF
+Para iniciar o servidor (stdio; um cliente MCP o inicia assim):
+  SSOT_PG_PASSWORD="\$(cat $secret)" SSOT_SEAL_KEY=$SSOT_SEAL_KEY \\
+  ANSIBLE_CONFIG=$WS/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$ROOT/.collections PYTHONPATH=$ROOT/.collections \\
+    $VENV/bin/python -m ansible_collections.ssot.governance.agent --workspace legacy-pg-demo=$WS
+VS Code (modo agente) ou outro cliente: a configuração .vscode/mcp.json e uma conversa de exemplo estão em
+docs/agent.md; a skill do assistente é skills/ssot-governance/SKILL.md.
+EOF

@@ -17,7 +17,7 @@ from ansible_collections.ssot.governance.tests.unit._tools import ROOT, tool
 GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text())
 # Top-level entries of the tarball: what runs, what users read, the schemas they check an SSOT with.
 RUNTIME = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "bindep.txt", "changelogs", "docs",
-           "examples", "meta", "playbooks", "plugins", "roles", "schemas"}
+           "examples", "meta", "playbooks", "plugins", "roles", "schemas", "agent", "skills"}
 DEVELOPMENT = re.compile(r"(^|/)(tests|bench|scripts|messages|demo-workspace|__pycache__|\.[a-z].*)(/|$)|\.pyc$|"
                          r"^(Makefile|pytest\.ini|CONTRIBUTING\.md|requirements-dev\..*)$|^changelogs/(?!changelog\.yaml$)")
 
@@ -40,7 +40,7 @@ def test_the_tarball_holds_runtime_content_only(members):
     # ... and what the collection needs to run is there.
     for needed in ("plugins/module_utils/_messages.py", "plugins/module_utils/_schemas.py", "meta/runtime.yml",
                    "meta/ee-requirements.txt", "playbooks/validate.yml", "roles/ssot/vars/main.yml", "LICENSE",
-                   "CHANGELOG.rst", "changelogs/changelog.yaml"):
+                   "CHANGELOG.rst", "changelogs/changelog.yaml", "agent/server.py", "skills/ssot-governance/SKILL.md"):
         assert needed in members, needed
 
 

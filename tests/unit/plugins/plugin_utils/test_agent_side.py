@@ -1,0 +1,114 @@
+"""The assistant's side of a workspace (plugin_utils/_agent.py) without the protocol: what it may read, what it
+drafts, how each call lands in the journal. The MCP server over it is tested end to end in
+tests/integration/test_agent.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _decisions
+from ansible_collections.ssot.governance.plugins.plugin_utils import _agent
+from ansible_collections.ssot.governance.tests.unit._tools import ROOT
+from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_recorder import CANARY, FilesEnv, a_run
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """A workspace with the example's SSOT and one recorded run holding a pending decision."""
+    path = tmp_path / "ws"
+    path.mkdir()
+    example = ROOT / "examples" / "legacy-pg"
+    (path / "ssot.yml").write_text((example / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "0" * 64))
+    for name in ("book-run.txt", "allowed_signers"):
+        shutil.copy(example / name, path / name)
+    rec = a_run(FilesEnv(path), close=False)
+    rec.decision(_decisions.build("validate.setting.work_mem.1a2b3c4d", 3, "work_mem 8MB != 4MB",
+                                  "SHOW work_mem said 4MB", [{"id": "fix", "label": "A"}, {"id": "accept", "label": "B"}],
+                                  "sha256:" + "a" * 64, risk="r", rollback="b"))
+    rec.close("ok")
+    return path
+
+
+def test_environments_are_named_once_and_must_exist(tmp_path):
+    (tmp_path / "one").mkdir()
+    envs = _agent.environments([f"a={tmp_path / 'one'}", str(tmp_path / "one")])
+    assert sorted(envs) == ["a", "one"] and envs["a"].workspace == str((tmp_path / "one").resolve())
+    for specs, words in (([f"a={tmp_path / 'one'}", f"a={tmp_path}"], "cada nome uma vez"),
+                         ([f"b={tmp_path / 'none'}"], "pasta de workspace inexistente"), ([], "--workspace NOME=PASTA")):
+        with pytest.raises(_agent.AgentError, match=words):
+            _agent.environments(specs)
+
+
+@pytest.mark.parametrize("rel", ["../ssot.yml", "/etc/passwd", "evidence/../../x", "evidence/\x00", "", "."])
+def test_nothing_outside_the_workspace_is_read(ws, rel):
+    with pytest.raises(_agent.AgentError, match="outside|fora"):
+        _agent.Environment("e", ws).read(rel)
+
+
+@pytest.mark.parametrize("rel", ["approvals.yml", "ssot.yml", ".recorder.lock", "allowed_signers", "evidence"])
+def test_only_the_records_are_read(ws, rel):
+    with pytest.raises(_agent.AgentError, match="not one of the records|não é um dos registros"):
+        _agent.Environment("e", ws).read(rel)
+
+
+def test_a_link_inside_the_workspace_is_not_followed(ws, tmp_path):
+    (tmp_path / "secret.txt").write_text(CANARY)
+    (ws / "evidence" / "link.log").symlink_to(tmp_path / "secret.txt")
+    (ws / "logs" / "dir").symlink_to(tmp_path)
+    env = _agent.Environment("e", ws)
+    for rel in ("evidence/link.log", "logs/dir/secret.txt"):
+        with pytest.raises(_agent.AgentError, match="outside|fora"):
+            env.read(rel)
+    with pytest.raises(_agent.AgentError, match="outside|fora"):
+        env.listing("evidence")
+
+
+def test_evidence_comes_back_as_recorded(ws):
+    env = _agent.Environment("e", ws)
+    (rel,) = [r for r in env.listing("evidence") if r.endswith("check.log")]
+    text = env.text(rel)
+    assert "SELECT 1" in text and CANARY not in text
+
+
+def test_status_explain_and_draft(ws):
+    env = _agent.Environment("e", ws)
+    status = env.status()
+    assert [d["id"] for d in status["pending_decisions"]] == ["validate.setting.work_mem.1a2b3c4d"]
+    assert "Decisões aguardando uma pessoa nomeada: 1" in status["summary"]
+    card = env.explain("validate.setting.work_mem.1a2b3c4d")
+    assert "SHOW work_mem said 4MB" in card["card"]
+    draft = env.draft("validate.setting.work_mem.1a2b3c4d", "fix")
+    assert "option: fix" in draft["entry"] and draft["signed"] is True and "approve" in draft["how_to_approve"]
+    assert not (ws / "approvals.yml").exists()
+    for call, words in ((lambda: env.draft("validate.setting.work_mem.1a2b3c4d", "yes"), "não tem a opção yes"),
+                        (lambda: env.explain("nope"), "não há decisão nope")):
+        with pytest.raises(_agent.AgentError, match=words):
+            call()
+
+
+def test_each_call_is_recorded_and_the_chain_stays_whole(ws, monkeypatch):
+    monkeypatch.setenv("SSOT_PG_PASSWORD", CANARY)  # the variable the SSOT's secret reference names
+    env = _agent.Environment("e", ws)
+    assert env.record("vscode", "status", {"environment": "e"}, f"ok {CANARY}")
+    lines = [json.loads(line) for line in (ws / "journal.jsonl").read_text().splitlines()]
+    call = [line for line in lines if line["kind"] == "agent_call"][-1]
+    assert call["run"] is None and call["data"]["client"] == "vscode" and CANARY not in call["data"]["result"]
+    assert _chain.verify(str(ws))["ok"]
+    panel = json.loads((ws / "project-panel.json").read_text())
+    assert panel["agent_calls"][-1]["tool"] == "status"
+    assert 'data-agent-tool="status"' in (ws / "project-panel.html").read_text()
+
+
+def test_a_run_holding_the_workspace_delays_the_record(ws, monkeypatch):
+    monkeypatch.setattr(_agent, "RECORD_WAIT", 0.2)
+    running = FilesEnv(ws).new()
+    running.open("site.yml", "operator")
+    try:
+        assert _agent.Environment("e", ws).record("vscode", "status", {}, "ok") is False
+    finally:
+        running.close("ok")
+    assert "agent_call" not in (ws / "journal.jsonl").read_text()
+    assert _agent.Environment("e", ws).record("vscode", "status", {}, "ok") is True
