@@ -24,6 +24,8 @@ from mcp_types import Implementation
 
 ENV = "legado"
 CLIENT = "copiloto-de-teste"
+# A secret of the server's environment that nothing references: no answer may carry it either.
+TOKEN = "Agent-Canary-7f3e-Token"
 TOOLS = {"status", "explain_decision", "draft_approval", "run_validate", "run_verify"}
 
 
@@ -59,7 +61,7 @@ def workspace(legacy_image, tmp_path_factory):
 def session(ws, body):
     """Run ``body(client)`` against the server started over stdio for ``ws``, as an MCP client starts it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / ".collections"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-               ANSIBLE_CONFIG=str(ws.path / "ansible.cfg"), SSOT_PG_PASSWORD=PASSWORD,
+               ANSIBLE_CONFIG=str(ws.path / "ansible.cfg"), SSOT_PG_PASSWORD=PASSWORD, SSOT_API_TOKEN=TOKEN,
                PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     params = StdioServerParameters(command=sys.executable, env=env, cwd=str(ws.path),
                                    args=["-m", "ansible_collections.ssot.governance.agent", "--workspace",
@@ -134,6 +136,7 @@ def test_status_explain_draft_and_every_resource(workspace):
     assert tools == TOOLS
     everything = "\n".join(seen)
     assert PASSWORD not in everything, "the SSOT's password reached an answer"
+    assert TOKEN not in everything, "a value of the server's environment reached an answer"
     assert "inspect" in everything and "********" in everything  # the recorder's masks, passed on as they are
     # Nothing approved, nothing written to approvals.yml; each tool call is in the journal with the client's name.
     after = (ws.path / "approvals.yml").read_bytes() if (ws.path / "approvals.yml").exists() else None
@@ -203,7 +206,7 @@ def test_forbidden_actions_are_refused_and_change_nothing(workspace):
     assert "não aceita tags" in words["run_validate"] or "não aceita" in words["run_validate"]
     assert any("fora do que o assistente pode ler" in text for uri, text in refusals if uri.startswith("ssot://"))
     assert any("não há o ambiente other" in text for uri, text in refusals)
-    assert all(PASSWORD not in text for dummy, text in refusals)
+    assert all(PASSWORD not in text and TOKEN not in text for dummy, text in refusals)
 
 
 def test_run_validate_reports_the_pending_decision_and_the_gate_stays_closed(workspace):
@@ -224,7 +227,7 @@ def test_run_validate_reports_the_pending_decision_and_the_gate_stays_closed(wor
     assert pending_work_mem(r["pending_decisions"]), r
     assert r["evidence"] == f"evidence/{r['run']}/" and (ws.path / r["evidence"]).is_dir()
     assert len(progress) >= 5 and progress[-1][0] >= progress[0][0]
-    assert PASSWORD not in texts(result) + texts(verify)
+    assert PASSWORD not in texts(result) + texts(verify) and TOKEN not in texts(result) + texts(verify)
     # The gate stays closed: the decision still pending, the server still at 4MB, no approval anywhere.
     runbook = json.loads((ws.path / "runbook.json").read_text())
     assert [d["status"] for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem.")][-1] == \
