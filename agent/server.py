@@ -62,7 +62,7 @@ TOOL_DESCRIPTIONS = {
     ),
 }
 # Path parameters are checked by _agent (a path inside the workspace, no '..', no link), with the operator's message.
-OWN_PATH_CHECK = ResourceSecurity(exempt_params={"path", "name"})
+OWN_PATH_CHECK = ResourceSecurity(exempt_params={"path"})
 
 
 def build(environments):
@@ -194,25 +194,20 @@ def build(environments):
     def journal_tail(environment: str) -> str:
         return read(environment, lambda env: json.dumps(env.journal_tail(), indent=2, ensure_ascii=False))
 
-    @server.resource("ssot://{environment}/logs", mime_type="application/json",
-                     description="The run logs (one per run).")
-    def logs(environment: str) -> str:
-        return read(environment, lambda env: json.dumps(env.listing("logs")))
+    def folder(name, listed, one):
+        """A folder of records: its listing, and each file by its path under it."""
+        @server.resource("ssot://{environment}/" + name, name=name, mime_type="application/json", description=listed)
+        def listing(environment: str) -> str:
+            return read(environment, lambda env: json.dumps(env.listing(name)))
 
-    @server.resource("ssot://{environment}/logs/{name}", mime_type="text/plain", security=OWN_PATH_CHECK,
-                     description="One run's log: what it did, who decided what, what is pending.")
-    def log(environment: str, name: str) -> str:
-        return read(environment, lambda env: env.text("logs/" + name))
+        @server.resource("ssot://{environment}/%s/{+path}" % name, name=name + "-file", mime_type="text/plain",
+                         security=OWN_PATH_CHECK, description=one)
+        def file(environment: str, path: str) -> str:
+            return read(environment, lambda env: env.text(name + "/" + path))
 
-    @server.resource("ssot://{environment}/evidence", mime_type="application/json",
-                     description="The evidence files (evidence/<run>/<file>), as recorded.")
-    def evidence_list(environment: str) -> str:
-        return read(environment, lambda env: json.dumps(env.listing("evidence")))
-
-    @server.resource("ssot://{environment}/evidence/{+path}", mime_type="text/plain", security=OWN_PATH_CHECK,
-                     description="One evidence file by name (<run>/<file>), as the recorder kept it (redacted).")
-    def evidence(environment: str, path: str) -> str:
-        return read(environment, lambda env: env.text("evidence/" + path))
+    folder("logs", "The run logs (logs/<run>.log).", "One run's log: what it did, who decided what, what is pending.")
+    folder("evidence", "The evidence files (evidence/<run>/<file>), as recorded.",
+           "One evidence file by name (<run>/<file>), as the recorder kept it (redacted).")
 
     return server
 
