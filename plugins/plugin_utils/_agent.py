@@ -141,6 +141,9 @@ class Environment(object):
             raise AgentError(operator_language(), "agent.not_readable", environment=self.name, path=folder,
                              readable=", ".join(READABLE_FOLDERS))
         if _store.configured()[0] != "files":
+            # A database store: what the views name (every evidence file; a log per run).
+            if folder == "logs":
+                return ["logs/%s.log" % r["id"] for r in self.view("runbook.json").get("runs") or []]
             panel = self.view("project-panel.json")
             return [e["path"] for e in panel.get("evidences") or [] if e.get("path", "").startswith(folder + "/")]
         try:

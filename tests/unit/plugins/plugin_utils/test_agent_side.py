@@ -112,3 +112,29 @@ def test_a_run_holding_the_workspace_delays_the_record(ws, monkeypatch):
         running.close("ok")
     assert "agent_call" not in (ws / "journal.jsonl").read_text()
     assert _agent.Environment("e", ws).record("vscode", "status", {}, "ok") is True
+
+
+def test_with_the_postgresql_store_the_records_come_from_the_database(tmp_path, store_server, monkeypatch):
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _store
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_recorder import DSN_ENV, PgEnv
+
+    path = tmp_path / "ws"
+    path.mkdir()
+    example = ROOT / "examples" / "legacy-pg"
+    (path / "ssot.yml").write_text((example / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "0" * 64))
+    shutil.copy(example / "allowed_signers", path / "allowed_signers")
+    env = PgEnv(path, store_server, monkeypatch)
+    a_run(env)
+    monkeypatch.setenv("SSOT_STORE", "postgresql")
+    monkeypatch.setenv("SSOT_STORE_DSN_ENV", DSN_ENV)
+    monkeypatch.setattr(_store, "_ACTIVE", {})
+    agent = _agent.Environment("e", path)
+    assert not (path / "runbook.json").exists()  # nothing on disk: every read goes to the database
+    assert agent.view("runbook.json")["runs"]
+    (rel,) = [r for r in agent.listing("evidence") if r.endswith("check.log")]
+    assert "SELECT 1" in agent.text(rel) and CANARY not in agent.text(rel)
+    (log,) = agent.listing("logs")
+    assert "site.yml" in agent.text(log)
+    assert agent.record("vscode", "status", {"environment": "e"}, "ok")
+    assert agent.view("runbook.json")["agent_calls"][-1]["client"] == "vscode"
+    assert env.verify()["ok"]
