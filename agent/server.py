@@ -94,10 +94,10 @@ def build(environments):
         info = getattr(params, "client_info", None)
         return getattr(info, "name", None) or "-"
 
-    async def recorded(ctx, env, tool, arguments, result, summary, run=None):
+    async def recorded(ctx, env, tool, arguments, result):
         """Write this call (and any kept earlier) into the environment's journal; say so in the answer if not."""
         queue = pending.setdefault(env.name, [])
-        queue.append((client_name(ctx), tool, arguments, summary, run))
+        queue.append((client_name(ctx), tool, arguments, result["summary"], result.get("run")))
         while queue:
             written = await anyio.to_thread.run_sync(lambda: env.record(*queue[0]))
             if not written:
@@ -106,32 +106,28 @@ def build(environments):
             queue.pop(0)
         return result
 
-    def tool_call(fn):
-        async def call(ctx, env, tool, arguments, *args):
-            try:
-                result = await anyio.to_thread.run_sync(lambda: fn(env, *args))
-            except _agent.AgentError as exc:
-                raise ToolError(str(exc))
-            return await recorded(ctx, env, tool, arguments, result, result.get("summary") or _summary(result))
-        return call
+    async def answer(ctx, tool, arguments, method, *args):
+        """Run ``method`` of the environment the arguments name (off the event loop), record the call, answer."""
+        env = env_of(arguments["environment"], ToolError)
+        try:
+            result = await anyio.to_thread.run_sync(lambda: method(env, *args))
+        except _agent.AgentError as exc:
+            raise ToolError(str(exc))
+        return await recorded(ctx, env, tool, arguments, result)
 
     @server.tool(structured_output=True, description=TOOL_DESCRIPTIONS["status"])
     async def status(environment: str, ctx: Context) -> dict[str, Any]:
-        env = env_of(environment, ToolError)
-        return await tool_call(_agent.Environment.status)(ctx, env, "status", {"environment": environment})
+        return await answer(ctx, "status", {"environment": environment}, _agent.Environment.status)
 
     @server.tool(structured_output=True, description=TOOL_DESCRIPTIONS["explain_decision"])
     async def explain_decision(environment: str, decision: str, ctx: Context) -> dict[str, Any]:
-        env = env_of(environment, ToolError)
-        return await tool_call(_agent.Environment.explain)(
-            ctx, env, "explain_decision", {"environment": environment, "decision": decision}, decision)
+        return await answer(ctx, "explain_decision", {"environment": environment, "decision": decision},
+                            _agent.Environment.explain, decision)
 
     @server.tool(structured_output=True, description=TOOL_DESCRIPTIONS["draft_approval"])
     async def draft_approval(environment: str, decision: str, option: str, ctx: Context) -> dict[str, Any]:
-        env = env_of(environment, ToolError)
-        return await tool_call(_agent.Environment.draft)(
-            ctx, env, "draft_approval", {"environment": environment, "decision": decision, "option": option},
-            decision, option)
+        return await answer(ctx, "draft_approval", {"environment": environment, "decision": decision, "option": option},
+                            _agent.Environment.draft, decision, option)
 
     async def run_read_only(ctx, environment, tool):
         env = env_of(environment, ToolError)
@@ -144,7 +140,7 @@ def build(environments):
                 result = await anyio.to_thread.run_sync(lambda: env.run(tool, on_task))
             except _agent.AgentError as exc:
                 raise ToolError(str(exc))
-        return await recorded(ctx, env, tool, {"environment": environment}, result, result["summary"], result["run"])
+        return await recorded(ctx, env, tool, {"environment": environment}, result)
 
     @server.tool(structured_output=True, description=TOOL_DESCRIPTIONS["run_validate"])
     async def run_validate(environment: str, ctx: Context) -> dict[str, Any]:
@@ -210,10 +206,6 @@ def build(environments):
            "One evidence file by name (<run>/<file>), as the recorder kept it (redacted).")
 
     return server
-
-
-def _summary(result):
-    return json.dumps(result, ensure_ascii=False, default=str)[:300]
 
 
 def main(argv=None):

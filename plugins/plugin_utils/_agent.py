@@ -104,14 +104,7 @@ class Environment(object):
         if clean not in READABLE and not (parts[0] in READABLE_FOLDERS and len(parts) > 1):
             raise AgentError(lang, "agent.not_readable", environment=self.name, path=clean,
                              readable=", ".join(READABLE + tuple(f + "/..." for f in READABLE_FOLDERS)))
-        kind = _store.configured()[0]
         try:
-            if kind == "files":
-                folder = Folder(self.workspace, create=False)
-                try:
-                    return folder.read(clean)
-                finally:
-                    folder.close()
             return _store.read_file(self.workspace, clean, lang)
         except WorkspaceUnsafe:
             raise AgentError(lang, "agent.outside", environment=self.name, path=clean)
@@ -253,7 +246,10 @@ class Environment(object):
 
         lang = self.language
         playbook = PLAYBOOKS[tool]
-        before = set(r["id"] for r in self.view("runbook.json").get("runs") or []) if self._has_views() else set()
+        try:
+            before = set(r["id"] for r in self.view("runbook.json").get("runs") or [])
+        except AgentError:
+            before = set()  # no run recorded yet
         # ansible-playbook beside this Python (the runner finds it on PATH).
         env = {"SSOT_NONINTERACTIVE": "1",
                "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
@@ -291,13 +287,6 @@ class Environment(object):
                                  status=run.get("status") or result.status, count=len(out["pending_decisions"]),
                                  evidence=out["evidence"] or "-")
         return self.redactor.value(out)
-
-    def _has_views(self):
-        try:
-            self.read("runbook.json")
-            return True
-        except AgentError:
-            return False
 
     # --- the record of each call -------------------------------------------------
     def record(self, client, tool, arguments, result, run=None):

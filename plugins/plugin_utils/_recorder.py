@@ -152,30 +152,7 @@ class Recorder(_SignalSafe):
     # --- life cycle ------------------------------------------------------------
     def open(self, playbook="", user="", extra=None):
         """Lock the workspace, replay the journal, repair what a crash left, mark a dead run, start this run."""
-        lang = self.state.language
-        try:
-            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
-        except WorkspaceUnsafe as exc:
-            raise _unsafe(lang, exc)
-        except _store.StoreError as exc:
-            raise RecorderError(str(exc))
-        except OSError as exc:
-            raise RecorderError(text(lang, "recorder.cannot_create", workspace=self.workspace, error=exc))
-        if self.store_kind == "postgresql":
-            self.learn(_store.dsn_secrets(self.dsn_env))  # the records store's own password is never recorded
-        try:
-            self._acquire_lock(playbook)
-            self._replay()
-            repaired = self._repair()
-        except WorkspaceUnsafe as exc:
-            self.store.release()
-            raise _unsafe(lang, exc)
-        except RecorderError:  # busy
-            self.store.release()
-            raise
-        except (_store.StoreError, OSError) as exc:
-            self.store.release()
-            raise RecorderError(str(exc))
+        repaired = self._take(playbook)
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
@@ -202,28 +179,49 @@ class Recorder(_SignalSafe):
         """Record one line outside any run (an agent's tool call, agent_call): take the workspace's lock, replay,
         repair, append the line, rebuild the views, seal when a key is set, let go. WorkspaceBusy while a run (or
         another note) holds the workspace; nothing is written then."""
-        lang = self.state.language
+        repaired = self._take(holder)
         try:
-            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
-        except WorkspaceUnsafe as exc:
-            raise _unsafe(lang, exc)
-        except (_store.StoreError, OSError) as exc:
-            raise RecorderError(str(exc))
-        if self.store_kind == "postgresql":
-            self.learn(_store.dsn_secrets(self.dsn_env))
-        try:
-            self._acquire_lock(holder)
-            self._replay()
-            repaired = self._repair()
             self.store.hold("pid %d, %s, since %s" % (os.getpid(), holder, utc_now()))
             if repaired:
                 self.append("repaired", repaired)
             line = self.append(kind, self.redactor.value(data))
+        except WorkspaceUnsafe as exc:
+            self.store.release()
+            raise _unsafe(self.state.language, exc)
         except Exception:
             self.store.release()
             raise
         self._finish()
         return line
+
+    def _take(self, holder):
+        """Open the store, take the environment's lock, replay the journal and repair what a crash left; returns what
+        was repaired. The store is let go again on any failure (WorkspaceBusy when another run holds it)."""
+        lang = self.state.language
+        try:
+            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
+        except WorkspaceUnsafe as exc:
+            raise _unsafe(lang, exc)
+        except _store.StoreError as exc:
+            raise RecorderError(str(exc))
+        except OSError as exc:
+            raise RecorderError(text(lang, "recorder.cannot_create", workspace=self.workspace, error=exc))
+        if self.store_kind == "postgresql":
+            self.learn(_store.dsn_secrets(self.dsn_env))  # the records store's own password is never recorded
+        try:
+            self._acquire_lock(holder)
+            self._replay()
+            repaired = self._repair()
+        except WorkspaceUnsafe as exc:
+            self.store.release()
+            raise _unsafe(lang, exc)
+        except RecorderError:  # busy
+            self.store.release()
+            raise
+        except (_store.StoreError, OSError) as exc:
+            self.store.release()
+            raise RecorderError(str(exc))
+        return repaired
 
     def _acquire_lock(self, playbook):
         try:

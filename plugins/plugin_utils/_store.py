@@ -505,11 +505,15 @@ def journal_lines(workspace, lang="pt-BR"):
 
 
 def read_file(workspace, rel, lang="pt-BR"):
-    """One recorded file (a view) from the configured store; FileNotFoundError when absent."""
+    """One recorded file (a view, evidence) from the configured store; FileNotFoundError when absent. In the folder it
+    is a regular file reached without following a link (WorkspaceUnsafe otherwise), as the recorder writes it."""
     kind, dsn_env = configured()
     if kind == "files":
-        with open(os.path.join(workspace, rel), "rb") as fh:
-            return fh.read()
+        folder = Folder(workspace, create=False)
+        try:
+            return folder.read(rel)
+        finally:
+            folder.close()
     store = PgStore(workspace, dsn_env, lang)
     try:
         return store.read(rel)

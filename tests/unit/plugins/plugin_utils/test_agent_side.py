@@ -15,15 +15,20 @@ from ansible_collections.ssot.governance.tests.unit._tools import ROOT
 from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_recorder import CANARY, FilesEnv, a_run
 
 
-@pytest.fixture
-def ws(tmp_path):
-    """A workspace with the example's SSOT and one recorded run holding a pending decision."""
-    path = tmp_path / "ws"
+def example_workspace(path):
+    """``path`` holding the example's SSOT (its placeholder filled), prose and allowed signers."""
     path.mkdir()
     example = ROOT / "examples" / "legacy-pg"
     (path / "ssot.yml").write_text((example / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "0" * 64))
     for name in ("book-run.txt", "allowed_signers"):
         shutil.copy(example / name, path / name)
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """A workspace with the example's SSOT and one recorded run holding a pending decision."""
+    path = example_workspace(tmp_path / "ws")
     rec = a_run(FilesEnv(path), close=False)
     rec.decision(_decisions.build("validate.setting.work_mem.1a2b3c4d", 3, "work_mem 8MB != 4MB",
                                   "SHOW work_mem said 4MB", [{"id": "fix", "label": "A"}, {"id": "accept", "label": "B"}],
@@ -118,11 +123,7 @@ def test_with_the_postgresql_store_the_records_come_from_the_database(tmp_path, 
     from ansible_collections.ssot.governance.plugins.plugin_utils import _store
     from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_recorder import DSN_ENV, PgEnv
 
-    path = tmp_path / "ws"
-    path.mkdir()
-    example = ROOT / "examples" / "legacy-pg"
-    (path / "ssot.yml").write_text((example / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "0" * 64))
-    shutil.copy(example / "allowed_signers", path / "allowed_signers")
+    path = example_workspace(tmp_path / "ws")
     env = PgEnv(path, store_server, monkeypatch)
     a_run(env)
     monkeypatch.setenv("SSOT_STORE", "postgresql")
