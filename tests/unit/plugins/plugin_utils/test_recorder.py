@@ -346,6 +346,12 @@ def test_a_lost_store_stops_the_writer_and_the_run(tmp_path, store_server, monke
     rec.open("site.yml", "tester")
     writer = WriterProcess(rec)
     writer.send(_events.StartPlay("play", []))
+    # The play's views are committed within a batch (FLUSH_EVERY): the loss must come after them, or there is no
+    # runbook.json to read back (what made this test fail now and then under a loaded machine).
+    for dummy in range(200):
+        if env.sql("SELECT count(*) FROM ssot_file WHERE path = 'runbook.json'")[0][0]:
+            break
+        time.sleep(0.05)
     pid = None
     for dummy in range(100):
         # This test's database only: the session's server also holds the other tests' databases.
