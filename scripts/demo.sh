@@ -10,8 +10,9 @@ VENV="${VENV:-$ROOT/.venv}"
 CACHE="${SSOT_CACHE:-$ROOT/.cache}"
 
 # The demo's approver and recorder SSH keys: generated once, kept outside the
-# workspace (like the demo password). Their public halves go into the
-# workspace's allowed_signers; the approver signs the demo's approvals, the
+# workspace (like the demo password). Their public halves go into the demo's
+# trust root (.cache/demo-secrets/trust.yml, SSOT_TRUST_ROOT: outside every
+# workspace, docs/security.md); the approver signs the demo's approvals, the
 # recorder seals the journal at the end of every run (SSOT_SEAL_KEY).
 keys="$CACHE/demo-secrets"
 mkdir -p "$keys" && chmod 700 "$keys"
@@ -19,6 +20,7 @@ for who in approver recorder; do
     [ -s "$keys/${who}_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "demo $who" -f "$keys/${who}_ed25519"
 done
 export SSOT_SEAL_KEY="$keys/recorder_ed25519"
+export SSOT_TRUST_ROOT="$keys/trust.yml"
 
 "$VENV/bin/python" "$ROOT/scripts/init_workspace.py" "$WS" \
     --image-info "$CACHE/images/legacy-pg-10.23/build-info.json" --demo-keys "$keys"
@@ -64,13 +66,19 @@ else
     banner "MODIFY sem aprovação: para sem mudar nada (fail closed)"
     SSOT_NONINTERACTIVE=1 play modify --tags modify && { echo "demo: esperado falhar sem aprovação"; exit 1; }
     banner "Aprovação assinada (chave SSH) de uma pessoa nomeada, acrescentada a approvals.yml"
-    "$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS" --key "$keys/approver_ed25519"
+    "$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS" --key "$keys/approver_ed25519" \
+        --prefix validate.setting. --option fix
     banner "MODIFY aprovado: plano, dados de rollback, aplicação, verificação"
     SSOT_NONINTERACTIVE=1 play modify --tags modify
     banner "Validação de novo"
     play validate
 fi
-banner "Fase 5: ingestão aprovada em approvals.yml (snapshot do alvo antes, contagens e checksums depois)"
+banner "Fase 5: fontes e plano (somente leitura); carregar cada banco é uma decisão"
+play ingest || true
+banner "Aprovação assinada da ingestão (o cartão vem do journal selado)"
+"$VENV/bin/python" "$ROOT/scripts/demo_approve.py" "$WS" --key "$keys/approver_ed25519" \
+    --prefix ingest. --option ingest --reason "Demonstração - carregar a base legada de exemplo no alvo"
+banner "Fase 5: ingestão aprovada (snapshot do alvo antes, contagens e checksums depois)"
 SSOT_NONINTERACTIVE=1 play ingest --tags ingest
 banner "Fase 5: conferência somente leitura (uma segunda ingestão não mudaria nada)"
 play ingest
@@ -84,7 +92,7 @@ echo
 banner "Assistente ao lado do operador (servidor MCP): lê, valida e rascunha; nunca aprova"
 cat <<EOF
 Para iniciar o servidor (stdio; um cliente MCP o inicia assim):
-  SSOT_PG_PASSWORD="\$(cat $secret)" SSOT_SEAL_KEY=$SSOT_SEAL_KEY \\
+  SSOT_PG_PASSWORD="\$(cat $secret)" SSOT_SEAL_KEY=$SSOT_SEAL_KEY SSOT_TRUST_ROOT=$SSOT_TRUST_ROOT \\
   ANSIBLE_CONFIG=$WS/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$ROOT/.collections PYTHONPATH=$ROOT/.collections \\
     $VENV/bin/python -m ansible_collections.ssot.governance.agent --workspace legacy-pg-demo=$WS
 VS Code (modo agente) ou outro cliente: a configuração .vscode/mcp.json e uma conversa de exemplo estão em

@@ -1,38 +1,55 @@
-"""Demo only: sign, with the demo approver's SSH key, the approval a named human would give, and add
-it to <workspace>/approvals.yml.
+"""Demo only: sign, with the demo approver's SSH key, the approvals a named human would give, and add them to
+<workspace>/approvals.yml.
 
-Reads the pending decisions about settings from runbook.json and appends one signed entry per
-decision choosing option A (fix: bring the server to the SSOT), through the same code as the
-approve playbook (plugin_utils/_approvals.py), so the file keeps its comments and other entries.
-In real work the approver runs `ansible-playbook ssot.governance.approve -e ssot_workspace=<dir>
--e decision=<id>` at a terminal, which shows the decision card and asks for an explicit answer.
+Reads the pending decisions of a kind from the journal - only lines whose chain holds and that a valid seal
+covers, as the approve playbook does, never runbook.json - and appends one signed entry per decision choosing
+the given option, through the same code as the approve playbook (the card digest and the environment bound into
+the signature; plugin_utils/_approvals.py), so the file keeps its comments and other entries. In real work the
+approver runs `ansible-playbook ssot.governance.approve -e ssot_workspace=<dir> -e decision=<id>` at a terminal,
+which shows the decision card and asks for an explicit answer.
 
-Usage: demo_approve.py WORKSPACE --key APPROVER_PRIVATE_KEY [--by PRINCIPAL]
+Usage: demo_approve.py WORKSPACE --key APPROVER_PRIVATE_KEY [--prefix validate.setting.] [--option fix] [--by P]
+(the trust root is $SSOT_TRUST_ROOT, as for every run)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / ".collections"))
 
-from ansible_collections.ssot.governance.plugins.module_utils import _sshsig  # noqa: E402
-from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals  # noqa: E402
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig, _ssot  # noqa: E402
+from ansible_collections.ssot.governance.plugins.plugin_utils import (  # noqa: E402
+    _approvals, _card, _store, _trust, _verified)
 
 
-def approve(workspace: Path, key: Path, by: str) -> list[str]:
-    runbook = json.loads((workspace / "runbook.json").read_text(encoding="utf-8"))
-    pending = [d for d in runbook.get("decisions", [])
-               if d.get("status") == "pending" and d["id"].startswith("validate.setting.")]
+def approve(workspace: Path, key: Path, by: str, prefix: str, option: str, reason: str) -> list[str]:
+    loaded = _ssot.load_valid(str(workspace / "ssot.yml"))
+    lang = loaded["language"]
+    rules = _trust.rules_for(loaded["ssot"], str(workspace), str(workspace), lang)
+    if not rules.usable:
+        raise SystemExit("demo_approve: %s" % rules.error)
+    journal = _verified.Journal(str(workspace), rules, lang)
+    latest = {}
+    for line in journal.of_kind("decision"):
+        if str(line["data"].get("id", "")).startswith(prefix):
+            latest[line["data"]["id"]] = line["data"]
+    environment = _store.namespace_of(str(workspace))
     blob = _sshsig.key_file_blob(str(key))
-    for d in pending:
-        entry = _approvals.new_entry(d, "fix", by, "demonstração: trazer o servidor ao SSOT", "7d")
-        _approvals.append(str(workspace / "approvals.yml"), _approvals.sign(entry, blob, str(key)))
-    return [d["id"] for d in pending]
+    done = []
+    for d in latest.values():
+        if d.get("status") != _decisions.PENDING or d.get("ssot_digest") != loaded["digest"]:
+            continue
+        host = d.get("host") or "localhost"
+        base = {"decision": d["id"], "option": option, "environment": environment,
+                "card": _card.digest(d, environment, host, lang), "ssot_digest": d["ssot_digest"]}
+        entry = _approvals.new_entry(base, by, reason, rules.validity)
+        _approvals.append(str(workspace / "approvals.yml"), _approvals.sign(entry, blob, str(key)), lang)
+        done.append(d["id"])
+    return done
 
 
 def main(argv=None) -> int:
@@ -40,12 +57,15 @@ def main(argv=None) -> int:
     ap.add_argument("workspace", type=Path)
     ap.add_argument("--key", type=Path, required=True)
     ap.add_argument("--by", default="ana.souza@demo.invalid")
+    ap.add_argument("--prefix", default="validate.setting.")
+    ap.add_argument("--option", default="fix")
+    ap.add_argument("--reason", default="demonstração: trazer o servidor ao SSOT")
     args = ap.parse_args(argv)
-    ids = approve(args.workspace.resolve(), args.key, args.by)
+    ids = approve(args.workspace.resolve(), args.key, args.by, args.prefix, args.option, args.reason)
     for i in ids:
-        print(f"demo: aprovação assinada por '{args.by}' registrada em approvals.yml: {i} -> opção A (fix)")
+        print(f"demo: aprovação assinada por '{args.by}' registrada em approvals.yml: {i} -> opção {args.option}")
     if not ids:
-        print("demo: nenhuma decisão de parâmetro pendente")
+        print(f"demo: nenhuma decisão pendente {args.prefix}*")
     return 0
 
 

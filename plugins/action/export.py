@@ -50,6 +50,10 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=message(lang, "recorder.cannot_create", workspace=dest, error=exc))
         finally:
             store.release()
+        msg = message(lang, "export.done", namespace=store.namespace, folder=dest, lines=done["lines"],
+                      files=done["files"])
+        if done.get("skipped"):
+            # Rows that are not records (an approvals.yml, an allowed_signers ...) are never written out.
+            msg += " " + message(lang, "export.skipped", files=", ".join(done["skipped"][:20]))
         return dict(result, changed=done["lines"] > 0, dest=dest, namespace=store.namespace, lines=done["lines"],
-                    files=done["files"], msg=message(lang, "export.done", namespace=store.namespace, folder=dest,
-                                                     lines=done["lines"], files=done["files"]))
+                    files=done["files"], skipped=done.get("skipped", []), msg=msg)

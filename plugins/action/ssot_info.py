@@ -1,65 +1,97 @@
 # -*- coding: utf-8 -*-
 # Copyright: ssot.governance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of ssot.governance.ssot_info: refuse a run whose launcher set variables the
-collection owns, then load the SSOT (the module) and add who runs the play."""
+"""ssot.governance.ssot_info runs here, on the controller, in ansible-playbook's own process (never as a module on
+``localhost``, whose interpreter an inventory may set): refuse a run whose launcher set variables the collection
+owns, refuse an SSOT file outside the workspace, refuse a run that is not being recorded, then load the SSOT."""
 
 from __future__ import annotations
 
+import os
+
 from ansible.plugins.action import ActionBase
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard
+from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard, _runctx
+
+PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
+
+
+def find_prose(ssot_path, prose):
+    if prose == "":
+        return None
+    if prose:
+        return os.path.abspath(prose)
+    for name in PROSE_CANDIDATES:
+        candidate = os.path.join(os.path.dirname(ssot_path), name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("path", "workspace", "file", "prose", "language", "approvals_file"))
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
         extra = _guard.launcher_vars(self._loader)
-        lang = operator_language(self._task.args.get("language"))
+        lang = operator_language(args.get("language"))
         refusal = _guard.refusal(extra, lang)
         if refusal:
             result.update(failed=True, refused_variables=_guard.refused(extra), msg=refusal)
             return result
+        host = str((task_vars or {}).get("inventory_hostname") or "localhost")
         # This host's workspace could not be opened by the recorder (missing, busy, shared): it fails alone.
-        why = _fleet.refusal_for((task_vars or {}).get("inventory_hostname"))
+        why = _fleet.refusal_for(host)
         if why:
             result.update(failed=True, host_refused=True, msg=message(lang, "fleet.refused", reason=why))
             return result
-        args = dict(self._task.args)
-        approvals_file = args.pop("approvals_file", None)
-        result.update(self._execute_module(module_name="ssot.governance.ssot_info", module_args=args,
-                                           task_vars=task_vars))
-        if not result.get("failed"):
-            result["run_identities"] = _guard.run_identities(extra)
-            # The approvals a launcher gave (an AWX survey's text area gives text): checked here, once.
-            try:
-                result["launcher_approvals"] = _decisions.launcher_approvals(extra.get("ssot_approvals"),
-                                                                             result.get("language") or "pt-BR")
-                _decisions.check_entries(result["launcher_approvals"], "ssot_approvals", result.get("language"))
-            except _decisions.ApprovalError as exc:
-                result.update(failed=True, msg=str(exc))
-            if approvals_file:
-                self._workspace_files(result, approvals_file)
-        return result
-
-    @staticmethod
-    def _workspace_files(result, approvals_file):
-        """What the decision modules need from the workspace, read here on the controller for whichever host they
-        run on: the approvals file's entries (checked; or why they cannot count) and the allowed-signers text."""
-        lang = result.get("language") or "pt-BR"
+        for ok, lib in ((_ssot.HAS_JSONSCHEMA, "jsonschema"), (_yaml.HAS_YAML, "PyYAML")):
+            if not ok:
+                result.update(failed=True, msg=message(lang, "yaml.no_library", library=lib))
+                return result
+        workspace = args.get("workspace")
+        in_force = isinstance(workspace, str) and bool(workspace)
+        if in_force:
+            # The SSOT in force for an environment: its workspace's own file, and a run that records it.
+            workspace = os.path.realpath(os.path.expanduser(workspace))
+            path, why = _guard.ssot_path(workspace, args.get("file"))
+            if why:
+                result.update(failed=True, msg=message(lang, why[0], workspace=workspace, **why[1]))
+                return result
+            recorded = _runctx.recording(host)
+            if recorded is None or os.path.realpath(recorded) != workspace:
+                result.update(failed=True, msg=message(lang, "role.ssot.no_recorder", host=host, workspace=workspace))
+                return result
+        elif isinstance(args.get("path"), str) and args["path"]:
+            path = os.path.abspath(os.path.expanduser(args["path"]))
+        else:
+            result.update(failed=True, msg=message(lang, "role.ssot.no_workspace"))
+            return result
         try:
-            result["file_approvals"] = _decisions.load_approvals(approvals_file, lang)
-            result["file_approvals_error"] = None
-        except _decisions.ApprovalError as exc:
-            result["file_approvals"], result["file_approvals_error"] = [], str(exc)
-        signers = result.get("allowed_signers")
-        result["allowed_signers_text"] = None
-        if signers:
+            loaded = _ssot.load_valid(path, args.get("language"))
+        except _ssot.SSOTError as exc:
+            result.update(failed=True, msg=exc.render(), path=path,
+                          errors=[p.as_dict(exc.language, exc.file_name) for p in exc.problems])
+            return result
+        prose = find_prose(path, args.get("prose"))
+        full_map = []
+        if prose:
             try:
-                result["allowed_signers_text"] = _sshsig.allowed_signers_text(signers)
-            except _sshsig.SignatureError:
-                pass  # the SSOT check already named an unreadable file
+                with open(prose, "rb") as fh:
+                    text = fh.read(_ssot.MAX_SSOT_BYTES).decode("utf-8", errors="replace")
+            except OSError as exc:
+                result.update(failed=True, msg="%s: %s" % (prose, exc), path=path)
+                return result
+            full_map = _prose.section_map(text, markdown=prose.endswith(".md"))
+        facts = dict(ssot=loaded["ssot"], digest=loaded["digest"], schema_version=loaded["schema_version"],
+                     language=loaded["language"], path=path, base_dir=os.path.dirname(path), prose=prose,
+                     ssot_full_map=full_map, run_identities=_guard.run_identities(extra))
+        result.update(changed=False, evidence=[_result.evidence("ssot-loaded.json", content=dict(facts))], **facts)
+        if in_force:
+            result["ssot_loaded"] = _result.ssot_loaded(path, loaded["digest"], loaded["language"])
+            _runctx.attest(result, host)
+        return result

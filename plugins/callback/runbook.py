@@ -146,7 +146,8 @@ from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
     InProcess, Recorder, RecorderError, StoreLost, WorkspaceBusy, WriterProcess, profile_dump,
     utc_now as _recorder_now)
-from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _fleet, _guard, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import (
+    _contract, _events, _fleet, _guard, _runctx, _store)
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
@@ -175,6 +176,14 @@ def _tasks(blocks):
                     yield from _tasks([item])
                 else:
                     yield item
+
+
+EXPORT_ACTION = "ssot.governance.export"
+
+
+def _is_export(play):
+    """A play that exports the records (it holds the collection's export task): not recorded, nothing changes."""
+    return any(EXPORT_ACTION in (str(t.action), getattr(t, "resolved_action", None)) for t in _tasks(play.compile()))
 
 
 def _literals(value):
@@ -215,6 +224,9 @@ class CallbackModule(CallbackBase):
         self._seal_key = None
         self._record_failed = False
         self._pid = os.getpid()
+        # The run's attestation key and who is being recorded: made here, in ansible-playbook's own process, before
+        # any worker exists (plugin_utils/_runctx.py).
+        self._run = _runctx.start()
         self._previous_handlers = {}
         self._step_ids = {}
         self._actions = {}
@@ -292,6 +304,23 @@ class CallbackModule(CallbackBase):
         refusal = _guard.refusal(extra, self._language)
         if refusal:
             display.error(refusal)
+            raise SystemExit(3)
+        # The SSOT decides its environment's rules: a launcher's ssot_file is the workspace's own or nothing.
+        if "ssot_file" in extra:
+            for workspace in [extra.get("ssot_workspace")] if extra.get("ssot_workspace") else []:
+                dummy, why = _guard.ssot_path(workspace, extra.get("ssot_file"))
+                if why:
+                    display.error("ssot.governance.runbook: %s" % text(self._language, why[0], workspace=workspace,
+                                                                       **why[1]))
+                    raise SystemExit(3)
+        # Resuming in the middle of a play, or skipping the tasks that load the SSOT, would step around what the
+        # later tasks rely on (each change checks its own approval; read-only tasks still need the SSOT in force).
+        for flag, name in (("start_at_task", "--start-at-task"), ("step", "--step")):
+            if context.CLIARGS.get(flag):
+                display.error("ssot.governance.runbook: %s" % text(self._language, "guard.flag", flag=name))
+                raise SystemExit(3)
+        if "always" in (context.CLIARGS.get("skip_tags") or ()):
+            display.error("ssot.governance.runbook: %s" % text(self._language, "guard.skip_always"))
             raise SystemExit(3)
         if not _contract.HAS_JSONSCHEMA:
             display.error("ssot.governance.runbook: %s" % text(self._language, "recorder.no_jsonschema",
@@ -461,11 +490,29 @@ class CallbackModule(CallbackBase):
         # Only this collection's modules speak the contract (schemas/result.schema.json); another module's keys
         # are its output, whatever their names.
         action = self._action(task)
-        records = _contract.split(data) if _contract.speaks_contract(action) else {}
+        records, refusals = {}, []
+        if _contract.speaks_contract(action):
+            # Records only the controller may make count only with this run's attestation: a target host's module
+            # (whatever its Python returned) claims them in vain, and the claim is recorded (docs/security.md).
+            attested = _runctx.attested(data, host)
+            _runctx.strip(data)
+            records = _contract.split(data)
+            refusals = [r for r in data.get("refused_records") or [] if isinstance(r, dict)]
+            if not attested:
+                for key in _runctx.CONTROLLER_RECORDS:
+                    if key in records:
+                        records.pop(key)
+                        refusals.append({"record": key, "why": text(self._language, "refused.unattested",
+                                                                    record=key)})
         if isinstance(data.get("msg"), str):
             entry["msg"] = data["msg"][:500]
         entry["result"] = data
         rec.send(_events.Result(entry))
+        for refusal in refusals:
+            rec.send(_events.Refused(dict(refusal, module=action), sid, host))
+        if refusals:
+            display.warning(text(self._language, "refused.warning", module=action, host=host, records=", ".join(
+                str(r.get("record")) for r in refusals)))
         broken = _contract.problems(records) if records else []
         if broken:
             # Not kept, and the run's record is incomplete: a module drifting from the contract is loud.
@@ -502,13 +549,16 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()
         self._play = play
-        if (play.vars or {}).get("ssot_recorder") == "export":
+        self._run.record_play({}, recorded=False)
+        if _is_export(play):
             # ssot.governance.export reads the store (under its lock): a run recorded there would change what it
-            # exports. The play says so in its own vars, which no extra var can set.
+            # exports. Such a play is recognised by what it runs - never by a variable - and, not being recorded,
+            # nothing in it can make a change (the change actions refuse an unrecorded host).
             return
         if not self._refused_all:
             self._timed(self._open, play)
         writers = self.fleet.for_hosts(self._play_hosts)
+        self._run.record_play(dict((h, w) for h, w in self.fleet.by_host.items() if h in self._play_hosts))
         if writers:
             plan = self._plan(play)
             for dummy, writer in writers:

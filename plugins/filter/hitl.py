@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.plugin_utils import _card
 
 
 def hitl_answer(answer, decision, language="pt-BR"):
-    """An explicit terminal answer ('aprovar A', 'rejeitar') -> option id or 'reject'; anything else -> ''."""
-    return _decisions.parse_answer(answer, decision, language) or ""
+    """An explicit terminal answer ('aprovar A', 'rejeitar') -> option id or 'reject'; anything else -> ''. The
+    letters follow the decision kind's own order of options."""
+    return _card.parse_answer(answer, decision, language) or ""
 
 
 class FilterModule(object):

@@ -242,13 +242,13 @@ def compare(spec, info):
     return diffs
 
 
-def assess(specs, base_dir, engine, policy):
-    """Phase 1: inspect every SSOT artifact, compare, raise a decision per divergence.
+def assess(specs, base_dir, engine, ssot_digest, lang):
+    """Phase 1: inspect every SSOT artifact, compare, raise a decision per divergence (pending: the controller
+    settles it, and the provisioning path that follows - ``path_choice``).
 
     Returns (artifacts, checks, decisions). ``checks`` use pg_check's shape (id, expected,
     actual, status) so the recorder keeps deviations and drift for both phases alike.
     """
-    lang, ssot_digest = policy.lang, policy.digest
     artifacts, checks, decisions = [], [], []
     for spec in specs:
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
@@ -268,16 +268,15 @@ def assess(specs, base_dir, engine, policy):
                 checks.append(check)
                 continue
             expected, actual = found[field]
-            options = [_decisions.option(lang, "use_delivered", "use_delivered")] if field != "presence" else []
+            options = ("use_delivered", "rebuild") if field != "presence" else ("rebuild",)
             dec = _decisions.build(
-                _decisions.stable_id("inventory", "%s.%s" % (spec["id"], field), expected, actual),
-                _model.phase("inventory").number,
+                "inventory", "%s.%s" % (spec["id"], field),
+                {"artifact": spec["id"], "field": field, "path": spec["path"], "expected": expected,
+                 "actual": actual}, _model.phase("inventory").number,
                 text(lang, "inventory.title.%s" % field, id=spec["id"], path=spec["path"], expected=expected,
                      actual=actual),
                 text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),
-                options + [_decisions.option(lang, "rebuild", "rebuild")], ssot_digest,
-                risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
-            dec = policy.resolve(dec)
+                options, ssot_digest, lang, risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
             check.update(expected=expected, actual=actual, status="deviation", decision=dec["id"])
             checks.append(check)
             decisions.append(dec)
@@ -287,16 +286,16 @@ def assess(specs, base_dir, engine, policy):
             if not info["engine_loads"]:
                 version = (engine or {}).get("version") or "?"
                 dec = _decisions.build(
-                    _decisions.stable_id("inventory", "%s.engine" % spec["id"], info.get("format"), version,
-                                         info.get("sha256")), _model.phase("provision").number,
+                    "inventory", "%s.engine" % spec["id"],
+                    {"artifact": spec["id"], "format": info.get("format"), "engine": version,
+                     "sha256": info.get("sha256")}, _model.phase("provision").number,
                     text(lang, "inventory.title.engine", id=spec["id"], version=version, format=info["format"]),
                     text(lang, "inventory.context.engine", version=version, path=spec["path"], format=info["format"]),
-                    [_decisions.option(lang, "convert", "convert"), _decisions.option(lang, "rebuild", "rebuild")],
-                    ssot_digest, risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
-                dec = policy.resolve(dec)
+                    ("convert", "rebuild"), ssot_digest, lang, risk=text(lang, "inventory.risk"),
+                    rollback=text(lang, "inventory.rollback"))
                 decisions.append(dec)
                 info["decisions"].append(dec["id"])
-        info["path_choice"] = _path_choice(info["decisions"], decisions)
+        info["path_choice"] = path_choice(info["decisions"], decisions)
         artifacts.append(info)
     return artifacts, checks, decisions
 
@@ -312,8 +311,9 @@ def _fields_to_check(spec, info):
     return fields
 
 
-def _path_choice(ids, decisions):
-    """The provisioning path the decisions about one artifact allow: delivered, convert, rebuild or blocked."""
+def path_choice(ids, decisions):
+    """The provisioning path the decisions about one artifact allow: delivered, convert, rebuild or blocked. The
+    controller computes it from the decisions it settled (an artifact's action)."""
     mine = [d for d in decisions if d["id"] in ids]
     if any(d["status"] != "approved" for d in mine):
         return "blocked"

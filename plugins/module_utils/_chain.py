@@ -237,13 +237,48 @@ def _ranges(numbers):
     return out
 
 
-def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None, lang=DEFAULT_LANGUAGE):
-    """Which lines a valid seal proves, and where the seals and the chain disagree.
+def seal_results(hashes, seals, allowed_signers, now=None):
+    """Each seal checked: (line number, principal or None, problem or None, the line numbers it proves).
 
-    A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose
-    lines differ from the journal's proves the history was rewritten (even when every later hash was recomputed):
-    the first line that differs is named. Lines no valid seal covers are named too, when seals are required,
-    except the tail of the run still open (the one verifying)."""
+    A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose lines
+    differ from the journal's proves the history was rewritten (even when every later hash was recomputed): it
+    proves only the lines before the first that differs. ``problem`` is (kind, code, params) or, when the seal
+    cannot be checked at all, the SignatureError (and no later seal is checked)."""
+    out = []
+    for number, seal in seals:
+        try:
+            verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"),
+                                            _sshsig.SEAL_NAMESPACE, allowed_signers, now)
+        except _sshsig.SignatureError as exc:
+            out.append((number, None, exc, set()))
+            break
+        if not verdict.ok:
+            kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"
+            out.append((number, None, (kind, "seal_unproven", {"key": verdict.key or "-", "code": verdict.code,
+                                                               "params": verdict.params}), set()))
+            continue
+        first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
+        if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
+                and 1 <= first <= upto < number and len(signed) == upto - first + 1):
+            out.append((number, None, ("seal_invalid", "seal_malformed", {}), set()))
+            continue
+        actual = [h[:16] for h in hashes[first - 1:upto]]
+        changed = next((i for i, (a, b) in enumerate(zip(actual, signed)) if a != b), None)
+        if changed is None and hashes[upto - 1] != seal.get("head"):
+            changed = upto - first
+        principal = verdict.params.get("principal")
+        if changed is not None:
+            out.append((number, principal, ("journal_rewritten", "seal_rewritten",
+                                            {"first": first + changed, "line": number, "key": principal}),
+                        set(range(first, first + changed))))
+            continue
+        out.append((number, principal, None, set(range(first, upto + 1)) | set([number])))
+    return out
+
+
+def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None, lang=DEFAULT_LANGUAGE):
+    """Which lines a valid seal proves, and where the seals and the chain disagree. Lines no valid seal covers are
+    named too, when seals are required, except the tail of the run still open (the one verifying)."""
     problems = []
     report = {"checked": 0, "valid": 0, "signers": [], "unsealed": [], "open_from": None}
     if not seals and not require_seals:
@@ -252,39 +287,27 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
     if seals and not allowed_signers:
         problems.append(_problem(lang, "seal_unchecked", "%s:%d" % (JOURNAL, seals[0][0]), "no_signers"))
         return dict(report, problems=problems)
-    for number, seal in seals:
+    for number, principal, problem, proved in seal_results(hashes, seals, allowed_signers, now):
         report["checked"] += 1
+        covered.update(proved)
         where = "%s:%d" % (JOURNAL, number)
-        try:
-            verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"),
-                                            _sshsig.SEAL_NAMESPACE, allowed_signers, now)
-        except _sshsig.SignatureError as exc:
-            problems.append({"kind": "seal_unverifiable", "where": where, "detail": exc.render(lang)})
+        if isinstance(problem, _sshsig.SignatureError):
+            problems.append({"kind": "seal_unverifiable", "where": where, "detail": problem.render(lang)})
             break
-        if not verdict.ok:
-            kind = "seal_unknown_key" if verdict.code == "sig.refused.unknown_key" else "seal_invalid"
-            problems.append(_problem(lang, kind, where, "seal_unproven", key=verdict.key or "-",
-                                     why=message(lang, verdict.code, **verdict.params)))
-            continue
-        first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
-        if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
-                and 1 <= first <= upto < number and len(signed) == upto - first + 1):
-            problems.append(_problem(lang, "seal_invalid", where, "seal_malformed"))
-            continue
-        actual = [h[:16] for h in hashes[first - 1:upto]]
-        changed = next((i for i, (a, b) in enumerate(zip(actual, signed)) if a != b), None)
-        if changed is None and hashes[upto - 1] != seal.get("head"):
-            changed = upto - first
-        if changed is not None:
-            problems.append(_problem(lang, "journal_rewritten", "%s:%d" % (JOURNAL, first + changed), "seal_rewritten",
-                                     line=number, key=verdict.params.get("principal")))
-            covered.update(range(first, first + changed))  # the lines before it are still what was signed
+        if problem is not None:
+            kind, code, params = problem
+            if kind == "journal_rewritten":
+                problems.append(_problem(lang, kind, "%s:%d" % (JOURNAL, params["first"]), code, line=params["line"],
+                                         key=params["key"]))
+            elif code == "seal_unproven":
+                problems.append(_problem(lang, kind, where, code, key=params["key"],
+                                         why=message(lang, params["code"], **params["params"])))
+            else:
+                problems.append(_problem(lang, kind, where, code))
             continue
         report["valid"] += 1
-        if verdict.params.get("principal") not in report["signers"]:
-            report["signers"].append(verdict.params.get("principal"))
-        covered.update(range(first, upto + 1))
-        covered.add(number)
+        if principal not in report["signers"]:
+            report["signers"].append(principal)
     # The lines after the last end belong to the run still open (the one verifying): not sealed yet.
     report["open_from"] = last_end + 1 if last_end < len(hashes) else None
     unsealed = _ranges(n for n in range(1, last_end + 1) if n not in covered)
@@ -295,6 +318,27 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
                                      lines="%d-%d" % (a, b)))
     problems.sort(key=lambda p: (int(p["where"].rsplit(":", 1)[1]), p["kind"] == "journal_unsealed"))
     return dict(report, problems=problems)
+
+
+def walk(raw_lines):
+    """The journal's lines while the chain holds: (parsed lines, their hashes, the seal lines as (number, data), the
+    number of the first line that breaks the chain or None)."""
+    parsed, hashes, seals = [], [], []
+    prev = GENESIS
+    for number, raw in enumerate(raw_lines, 1):
+        try:
+            line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        except ValueError:
+            return parsed, hashes, seals, number
+        if (not isinstance(line, dict) or line.get("seq") != number or line.get("prev") != prev
+                or line.get("hash") != line_hash(line)):
+            return parsed, hashes, seals, number
+        prev = line["hash"]
+        parsed.append(line)
+        hashes.append(prev)
+        if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
+            seals.append((number, line["data"]))
+    return parsed, hashes, seals, None
 
 
 def _snapshot_problems(workspace, snapshots, lang=DEFAULT_LANGUAGE):

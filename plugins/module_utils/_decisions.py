@@ -1,19 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: ssot.governance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decisions a human must take, with stable ids, and the approvals that settle them.
+"""Decisions a human must take, with stable ids, and the reading of approval entries.
 
-PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + PyYAML
-(it runs on the target).
+PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + PyYAML.
 
-A decision id is derived from what it is about (the phase, the subject, the facts that
-make it a divergence), so the same deviation raises the same id on every run and an
-approval recorded once keeps counting; a different divergence (another sha256, another
-value) gets another id and needs its own approval.
+A decision id is derived from what it is about (its kind, its subject and the facts that make it a divergence),
+so the same deviation raises the same id on every run and an approval recorded once keeps counting; a different
+divergence (another sha256, another value) gets another id and needs its own approval.
 
-An approval counts only for the decision id it names, an option the decision offers,
-the SSOT digest the decision was raised under, before its ``expires_at``, and, when the SSOT
-lists approvers, from one of them. Anything else leaves the decision pending.
+Modules (on the target) raise decisions pending, with their facts. Whether an approval counts is decided on the
+controller only (``plugin_utils/_policy.py``): approvals and signers are never sent to a target host.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import os
 import re
 import unicodedata
 
-from ansible_collections.ssot.governance.plugins.module_utils import _yaml
+from ansible_collections.ssot.governance.plugins.module_utils import _model, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 PENDING = "pending"
@@ -35,25 +32,58 @@ EXPIRED = "expired"
 REJECT_OPTION = "reject"
 
 _SAFE = re.compile(r"[^a-z0-9_.-]+")
+_ID = re.compile(r"^([a-z]+)\.(.+)\.([0-9a-f]{8})$")
 
 
 class ApprovalError(Exception):
     """approvals.yml cannot be read; the message says what to fix."""
 
 
-def stable_id(kind, subject, *facts):
-    """``<kind>.<subject>.<8 hex>``: the hex part is a digest of the facts (expected, actual ...)."""
-    digest = hashlib.sha256(json.dumps(list(facts), sort_keys=True, default=str).encode("utf-8")).hexdigest()[:8]
-    subject = _SAFE.sub("-", str(subject).lower()).strip("-.") or "x"
-    return "%s.%s.%s" % (kind, subject[:60], digest)
+def _subject(subject):
+    return (_SAFE.sub("-", str(subject).lower()).strip("-.") or "x")[:60]
 
 
-def option(lang, code, option_id):
-    return {"id": option_id, "label": text(lang, "decision.option.%s" % code)}
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
-def build(decision_id, phase, title, context, options, ssot_digest, risk="", rollback=""):
-    decision = {"id": decision_id, "phase": phase, "title": title, "context": context, "options": options,
+def decision_id(kind, subject, facts):
+    """``<kind>.<subject>.<8 hex>``: the hex part is a digest of the kind, the subject and the facts (expected,
+    found ...), so the same divergence has the same id on every run and another one another id."""
+    subject = _subject(subject)
+    digest = hashlib.sha256(_canonical([kind, subject, facts]).encode("utf-8")).hexdigest()[:8]
+    return "%s.%s.%s" % (kind, subject, digest)
+
+
+def split_id(decision_id_):
+    """(kind, subject, hex) of a decision id, or None when it is not one."""
+    m = _ID.match(decision_id_) if isinstance(decision_id_, str) else None
+    return m.groups() if m else None
+
+
+def consistent(decision):
+    """Whether a decision is what its id says: a kind of the model, an id that is the digest of its own facts, and
+    only options its kind offers. A decision that is not (a hostile target, an edited record) is refused."""
+    if not isinstance(decision, dict):
+        return False
+    parts = split_id(decision.get("id"))
+    if not parts or parts[0] not in _model.DECISION_KINDS or not isinstance(decision.get("facts"), dict):
+        return False
+    if decision_id(parts[0], parts[1], decision["facts"]) != decision["id"]:
+        return False
+    options = decision.get("options")
+    offered = _model.DECISION_KINDS[parts[0]]
+    return isinstance(options, list) and bool(options) and all(
+        isinstance(o, dict) and o.get("id") in offered for o in options)
+
+
+def build(kind, subject, facts, phase, title, context, option_ids, ssot_digest, lang, risk="", rollback=""):
+    """A pending decision: its id from the facts, its options in the kind's own order with the catalog's labels."""
+    offered = _model.DECISION_KINDS[kind]
+    decision = {"id": decision_id(kind, subject, facts), "phase": phase, "title": title, "context": context,
+                "facts": facts,
+                "options": [{"id": o, "label": text(lang, _model.option_label_key(o))} for o in offered
+                            if o in option_ids],
                 "ssot_digest": ssot_digest, "status": PENDING}
     if risk:
         decision["risk"] = risk
@@ -185,355 +215,18 @@ def load_approvals(path, lang="pt-BR"):
     return check_entries(doc["approvals"] or [], name, lang)
 
 
-def _refuse(entry, lang, now, approvers, run_identities, separation_of_duties):
-    """(why this approval of the right decision cannot count - a catalog text or None, approved_at, expires_at or
-    None); the times parsed once here serve resolve()."""
-    where = entry.get("source", "approvals")
-    by = entry.get("approved_by")
-    problem = identity_problem(by)
-    if problem:
-        return text(lang, "approval.refused.identity", source=where, why=text(lang, problem)), None, None
-    if identity_problem(entry.get("reason")):  # blank or invisible: the same test as a name
-        return text(lang, "approval.refused.reason", source=where), None, None
-    if approvers and identity_key(by) not in set(identity_key(a) for a in approvers):
-        return text(lang, "approval.refused.approver", source=where, by=_yaml.short(by),
-                    approvers=", ".join(approvers)), None, None
-    if separation_of_duties:
-        if not run_identities:
-            return text(lang, "approval.refused.no_identity", source=where), None, None
-        for who in run_identities:
-            # A principal like ana@example.org is the account ana too.
-            if identity_key(who) in (identity_key(by), identity_key(str(by).rpartition("@")[0] or by)):
-                return text(lang, "approval.refused.self", source=where, by=_yaml.short(by)), None, None
-    at = parse_time(entry.get("approved_at"), lang, "%s approved_at" % where)
-    if at > now + CLOCK_SKEW:
-        return text(lang, "approval.refused.future", source=where, at=iso(at)), at, None
-    expires = parse_time(entry["expires_at"], lang, "%s expires_at" % where) if entry.get("expires_at") else None
-    if expires is not None and expires <= at:
-        return text(lang, "approval.refused.expiry_before", source=where), at, expires
-    return None, at, expires
-
-
-def resolve(decision, approvals, now=None, approvers=(), run_identities=(), separation_of_duties=False,
-            validity="7d", lang="pt-BR", signature_check=None):
-    """The decision with its status and answer from the approvals that count for it.
-
-    Approvals that name this decision but do not count leave a reason in ``refusals``
-    (another SSOT digest, an option not offered, expired, dated in the future, a name
-    that cannot identify a person, an approver not allowed, the runner approving its own
-    run under separation of duties, or no way to tell who runs it), and, through
-    ``signature_check`` (entry -> (refusal or None, key fingerprint or None)), a signature
-    missing, invalid or by someone else. The last approval that counts wins. Other
-    decisions' approvals are not this decision's business.
-    """
-    now = now or utc_now()
-    resolved = dict(decision)
-    resolved.pop("refusals", None)
-    refusals = []
-    offered = set(o["id"] for o in decision.get("options") or [])
-    span = _validity(validity)
-    for entry in approvals:
-        if entry.get("decision") != decision["id"]:
-            continue
-        where = entry.get("source", "approvals")
-        if entry.get("ssot_digest") != decision.get("ssot_digest"):
-            refusals.append(text(lang, "approval.refused.digest", source=where, got=entry.get("ssot_digest"),
-                                 want=decision.get("ssot_digest")))
-            continue
-        chosen = str(entry.get("option"))
-        if chosen not in offered and chosen != REJECT_OPTION:
-            refusals.append(text(lang, "approval.refused.option", source=where, option=_yaml.short(chosen),
-                                 options=", ".join(sorted(offered)) + ", " + REJECT_OPTION))
-            continue
-        why, key = signature_check(entry) if signature_check else (None, None)
-        if not why:
-            try:
-                why, at, expires = _refuse(entry, lang, now, approvers, run_identities, separation_of_duties)
-            except ApprovalError as exc:
-                why = str(exc)
-        if why:
-            refusals.append(why)
-            continue
-        by = " ".join(str(entry["approved_by"]).split())
-        try:
-            until = expires or (at + span if span else None)
-        except OverflowError:
-            until = None
-        if until is None:
-            # No expiry and no valid SSOT validity: an approval without an end does not count.
-            refusals.append(text(lang, "approval.refused.no_expiry", source=where))
-            continue
-        answer = {"option": chosen, "by": by, "at": iso(at), "until": iso(until), "signed": key is not None}
-        if key:
-            answer["key"] = key
-        if entry.get("reason"):
-            answer["reason"] = str(entry["reason"])
-        if until <= now:
-            refusals.append(text(lang, "approval.refused.expired", source=where, until=iso(until)))
-            resolved.update(status=EXPIRED, answer=answer)
-            continue
-        resolved.update(status=REJECTED if chosen == REJECT_OPTION else APPROVED, answer=answer)
-    if refusals:
-        resolved["refusals"] = refusals
-    return resolved
-
-
 def iso(moment):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def how_to_approve(lang, decision, approvals_path="approvals.yml"):
-    return text(lang, "decision.how_to_approve", id=decision["id"], path=approvals_path,
-                options="|".join(o["id"] for o in decision.get("options") or []),
-                digest=decision.get("ssot_digest") or "")
-
-
 def argument_spec():
-    """Options of the modules that raise decisions; documented by the ssot.governance.decisions
-    doc fragment (a unit test keeps the two equal)."""
+    """Options of the modules that raise decisions; documented by the ssot.governance.decisions doc fragment (a
+    unit test keeps the two equal). Approvals and signers never reach a module: the controller settles decisions."""
     return dict(
         ssot_digest=dict(type="str", required=True),
-        hitl=dict(type="dict", default={}, options=dict(
-            approvals_file=dict(type="path"),
-            approvals=dict(type="list", elements="dict", default=[]),
-            approvers=dict(type="list", elements="str", default=[]),
-            approval_validity=dict(type="str", default="7d"),
-            separation_of_duties=dict(type="bool", default=False),
-            run_identities=dict(type="list", elements="str", default=[]),
-            extra_var_approvals=dict(type="bool", default=False),
-            allowed_signers=dict(type="path"),
-            require_signatures=dict(type="bool", default=False),
-            # Read and checked on the controller, where the workspace is (docs/fleet.md): the approvals file's
-            # entries (or why it could not be read) and the allowed-signers file's text.
-            file_approvals=dict(type="list", elements="dict"),
-            file_approvals_error=dict(type="str"),
-            allowed_signers_text=dict(type="str"),
-        )),
         language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
     )
 
 
-def _signers_here(path, content):
-    """The allowed-signers file to verify with on this host: the controller's path when it is readable here (the
-    controller is the target), else a private copy of the text the controller read, removed when the module ends."""
-    if not path:
-        return None
-    if content is None or os.path.isfile(path):
-        return path
-    import atexit
-    import tempfile
-    fd, copy = tempfile.mkstemp(prefix="ssot-allowed-signers-")
-    atexit.register(_remove_quietly, copy)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
-    return copy
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-class Policy(object):
-    """The approvals in force and the SSOT's rules for them, from a module's parameters."""
-
-    def __init__(self, params, now=None):
-        self.lang = params.get("language") or "pt-BR"
-        self.digest = params["ssot_digest"]
-        hitl = params.get("hitl") or {}
-        if hitl.get("file_approvals_error"):
-            raise ApprovalError(hitl["file_approvals_error"])
-        if hitl.get("file_approvals") is not None:
-            # Read and schema-checked on the controller (the ssot_info action), like the launcher's entries.
-            self.approvals = [dict(e) for e in hitl["file_approvals"]] + [
-                dict(e, source="ssot_approvals #%d" % n, channel=EXTRA_VARS)
-                for n, e in enumerate(launcher_approvals(hitl.get("approvals") or [], self.lang), 1)]
-        else:
-            self.approvals = load_approvals(hitl.get("approvals_file"), self.lang) + extra_var_entries(
-                hitl.get("approvals") or [], self.lang)
-        self.approvers = hitl.get("approvers") or []
-        self.validity = hitl.get("approval_validity") or "7d"
-        self.separation = bool(hitl.get("separation_of_duties"))
-        self.run_identities = list(hitl.get("run_identities") or [])
-        self.extra_var_approvals = bool(hitl.get("extra_var_approvals"))
-        self._signers_given = (hitl.get("allowed_signers"), hitl.get("allowed_signers_text"))
-        self._signers_file = None
-        self.require_signatures = bool(hitl.get("require_signatures"))
-        self.now = now or utc_now()
-        self._verdicts = {}
-
-    @property
-    def allowed_signers(self):
-        """The allowed-signers file on this host; a copy is written only when a signature is checked."""
-        if self._signers_file is None:
-            self._signers_file = _signers_here(*self._signers_given) or ""
-        return self._signers_file or None
-
-    def signature(self, entry):
-        """(why ``entry`` cannot count for its signature - a catalog text - or None, the signing key or None)."""
-        source = entry.get("source", "approvals")
-        if source not in self._verdicts:
-            self._verdicts[source] = self._signature(entry, source)
-        return self._verdicts[source]
-
-    def _signature(self, entry, source):
-        from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
-        lang = self.lang
-        signature = entry.get("signature")
-        if not signature:
-            return (text(lang, "approval.refused.unsigned", source=source) if self.require_signatures else None), None
-        if not self.allowed_signers:
-            return text(lang, "approval.refused.no_signers", source=source), None
-        try:
-            verdict = _sshsig.verify(_sshsig.approval_payload(entry), signature, entry.get("approved_by"),
-                                     _sshsig.APPROVAL_NAMESPACE, self.allowed_signers, self.now)
-        except _sshsig.SignatureError as exc:
-            return text(lang, "approval.refused.unverifiable", source=source,
-                        why=exc.render(lang)), None
-        if not verdict.ok:
-            return text(lang, "approval.refused.signature", source=source,
-                        why=text(lang, verdict.code, key=verdict.key, **verdict.params)), None
-        return None, verdict.key
-
-    def resolve(self, decision):
-        approvals = self.approvals
-        refusals = []
-        if not self.extra_var_approvals:
-            refusals = [text(self.lang, "approval.refused.extra_var", source=a["source"]) for a in approvals
-                        if a.get("channel") == EXTRA_VARS and a.get("decision") == decision["id"]]
-            approvals = [a for a in approvals if a.get("channel") != EXTRA_VARS]
-        resolved = resolve(decision, approvals, self.now, self.approvers, self.run_identities, self.separation,
-                           self.validity, self.lang, self.signature)
-        if refusals:
-            resolved["refusals"] = refusals + resolved.get("refusals", [])
-        resolved["how_to_approve"] = how_to_approve(self.lang, resolved)
-        return resolved
-
-
-EXTRA_VARS = "extra_vars"
-
-
-def launcher_approvals(value, lang="pt-BR"):
-    """The extra var ssot_approvals as a list of entries: a list, one entry, ``{approvals: [...]}``, or any of
-    those as YAML/JSON text (what an AWX survey's text area gives), read by the strict reader."""
-    if value in (None, "", [], {}):
-        return []
-    if isinstance(value, str):
-        if len(value.encode("utf-8", "replace")) > APPROVALS_MAX_BYTES:
-            raise ApprovalError(text(lang, "approval.invalid", source="ssot_approvals", n=0,
-                                     detail=text(lang, "yaml.too_large", size=len(value), limit=APPROVALS_MAX_BYTES)))
-        try:
-            value = _yaml.parse(value)[0]
-        except _yaml.LoadError as exc:
-            raise ApprovalError(text(lang, "approvals.launcher_invalid", error=exc.render(lang)))
-    if isinstance(value, dict):
-        value = value["approvals"] if set(value) == {"approvals"} else [value]
-    return value if isinstance(value, list) else [value]
-
-
-def extra_var_entries(entries, lang="pt-BR"):
-    """Approvals given as the extra var ssot_approvals, marked as such (they count only when the SSOT says so)."""
-    return [dict(e, channel=EXTRA_VARS) for e in check_entries(launcher_approvals(entries, lang), "ssot_approvals",
-                                                               lang)]
-
-
 def unapproved(decisions):
     return [d for d in decisions if d["status"] != APPROVED]
-
-
-LETTERS = "ABCDEFGHIJ"
-_ANSWER = {
-    "pt-BR": (re.compile(r"^\s*aprovar\s+([a-j])\s*$", re.I), re.compile(r"^\s*rejeitar\s*$", re.I)),
-    "en": (re.compile(r"^\s*approve\s+([a-j])\s*$", re.I), re.compile(r"^\s*reject\s*$", re.I)),
-}
-
-
-def letters(decision):
-    """Option letter -> option id, in the decision's order (A is the first option)."""
-    return dict(zip(LETTERS, [o["id"] for o in decision.get("options") or []]))
-
-
-def parse_answer(answer, decision, lang="pt-BR"):
-    """An explicit terminal answer -> the option id, ``reject``, or None (anything else: ask again)."""
-    approve, reject = _ANSWER.get(lang, _ANSWER["pt-BR"])
-    text_value = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer or "")
-    if reject.match(text_value):
-        return REJECT_OPTION
-    m = approve.match(text_value)
-    if m:
-        return letters(decision).get(m.group(1).upper())
-    return None
-
-
-def card(decision, lang="pt-BR"):
-    """The decision card an operator reads before answering."""
-    lines = [text(lang, "hitl.card.title", id=decision["id"], title=decision.get("title", ""))]
-    if decision.get("context"):
-        lines.append(text(lang, "hitl.card.context", context=decision["context"]))
-    lines.append(text(lang, "hitl.card.options"))
-    for letter, option in zip(LETTERS, decision.get("options") or []):
-        label = re.sub(r"^[A-J]: ", "", option.get("label", option["id"]))
-        lines.append("  %s) %s [%s]" % (letter, label, option["id"]))
-    if decision.get("risk"):
-        lines.append(text(lang, "hitl.card.risk", risk=decision["risk"]))
-    if decision.get("rollback"):
-        lines.append(text(lang, "hitl.card.rollback", rollback=decision["rollback"]))
-    choices = ", ".join('"%s"' % text(lang, "hitl.answer.approve", letter=letter) for letter in letters(decision))
-    lines.append(text(lang, "hitl.card.answer", choices=choices, reject=text(lang, "hitl.answer.reject")))
-    return "\n".join(lines)
-
-
-def paste_entry(decision, option=None, lang="pt-BR"):
-    """A ready-to-paste approvals.yml entry (YAML text) for ``decision``."""
-    opts = [o["id"] for o in decision.get("options") or []]
-    return ("  - decision: %s\n    option: %s   # %s\n    approved_by: %s\n"
-            "    approved_at: \"%s\"\n    reason: %s\n    ssot_digest: %s\n"
-            % (decision["id"], option if option in opts else (opts[0] if opts else "?"),
-               " | ".join(opts + [REJECT_OPTION]), text(lang, "hitl.paste.by"), iso(utc_now()),
-               text(lang, "hitl.paste.reason"), decision.get("ssot_digest")))
-
-
-def outcome(resolved, approvals, proceed_options, interactive=False, approvals_path="approvals.yml", lang="pt-BR",
-            signed=False):
-    """The gate's verdict over resolved decisions: what may change, what is settled without it, what waits
-    (with the message naming each, why approvals did not count, and ready-to-paste entries - or, when the SSOT
-    requires ``signed`` approvals, the approve playbook command for each)."""
-    proceed, declined, pending, refusals = [], [], [], []
-    for d in resolved:
-        refusals.extend(d.get("refusals") or [])
-        if d["status"] == APPROVED and d["answer"]["option"] in proceed_options:
-            proceed.append(d["id"])
-        elif d["status"] in (APPROVED, REJECTED):
-            declined.append(d["id"])
-        else:
-            pending.append(d["id"])
-    waiting = [d for d in resolved if d["id"] in pending]
-    for d in waiting:
-        # An approval of an earlier version of the same divergence (other facts, so another id) is named too.
-        family = d["id"].rsplit(".", 1)[0]
-        for entry in approvals:
-            other = str(entry.get("decision", ""))
-            if other != d["id"] and other.rsplit(".", 1)[0] == family:
-                refusals.append(text(lang, "approval.refused.other_version", source=entry["source"],
-                                     other=other, id=d["id"]))
-    first_option = next(iter(proceed_options), None)
-    paste = "approvals:\n" + "".join(paste_entry(d, first_option, lang) for d in waiting) if waiting else ""
-    if waiting:
-        mode = text(lang, "hitl.mode.interactive" if interactive else "hitl.mode.noninteractive")
-        lines = [text(lang, "hitl.fail_closed_signed" if signed else "hitl.fail_closed", count=len(waiting),
-                      mode=mode, path=approvals_path)]
-        lines += ["  [%s] %s (%s)" % (d["id"], d.get("title", ""), d["status"]) for d in waiting]
-        if signed:
-            workspace = os.path.dirname(approvals_path)
-            lines += refusals + [""] + [text(lang, "hitl.sign.use_approve", id=d["id"], workspace=workspace)
-                                        for d in waiting]
-        else:
-            lines += refusals + ["", paste]
-        msg = "\n".join(lines)
-    else:
-        msg = "proceed: %s; declined: %s" % (", ".join(proceed) or "-", ", ".join(declined) or "-")
-    return dict(changed=False, decisions=resolved, proceed=proceed, declined=declined, pending=pending,
-                refusals=refusals, cards=dict((d["id"], card(d, lang)) for d in waiting), paste=paste, msg=msg,
-                name_prompt=text(lang, "hitl.ask.name"))

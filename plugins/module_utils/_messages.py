@@ -103,9 +103,6 @@ MESSAGES = {
         'ssot.fix.duplicate_id': 'dê a cada item um id único',
         'ssot.fix.version_constraint': "use '10', '9.4' ou uma faixa como '>=9.4,<11'",
         'ssot.fix.regex': 'corrija a expressão (sintaxe de re do Python)',
-        'ssot.check.signers_missing': (
-            '{key} é true, mas hitl.allowed_signers não indica o arquivo de signatários que confere as assinaturas'
-        ),
         'ssot.check.signers_unreadable': 'o arquivo de signatários {value} não pode ser lido ({detail})',
         'ssot.fix.allowed_signers': (
             'indique em hitl.allowed_signers um arquivo allowed_signers do OpenSSH (caminho relativo ao SSOT, dentro '
@@ -156,13 +153,13 @@ MESSAGES = {
         'next.blocked_milestone': 'Desbloquear: {title}',
         'next.interrupted': 'A execução {run} foi interrompida ({reason}); execute de novo para retomar.',
         'next.pending_step': 'Executar: {step}',
-        'decision.option.use_delivered': 'A: usar o artefato entregue',
-        'decision.option.rebuild': 'B: reconstruir conforme o SSOT',
-        'decision.option.convert': 'Converter o layout OCI para docker-archive com skopeo (mesmas camadas; registrado)',
-        'decision.option.accept': 'B: aceitar o valor encontrado (e atualizar o SSOT)',
-        'decision.option.fix': 'A: corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
-        'decision.option.accept_risk': 'B: aceitar o risco, registrado, por prazo definido',
-        'decision.option.remediate': 'A: corrigir (play MODIFY, com plano e rollback)',
+        'decision.option.use_delivered': 'usar o artefato entregue',
+        'decision.option.rebuild': 'reconstruir conforme o SSOT',
+        'decision.option.convert': 'converter o layout OCI para docker-archive com skopeo (mesmas camadas; registrado)',
+        'decision.option.accept': 'aceitar o valor encontrado (e atualizar o SSOT)',
+        'decision.option.fix': 'corrigir o servidor conforme o SSOT (play MODIFY, com plano e rollback)',
+        'decision.option.accept_risk': 'aceitar o risco, registrado, por prazo definido',
+        'decision.option.remediate': 'corrigir (play MODIFY, com plano e rollback)',
         'decision.how_to_approve': (
             'em {path}: - decision: {id}, option: <{options}>, approved_by: <seu nome>, approved_at: <UTC ISO 8601>, '
             'ssot_digest: {digest} (opcional: reason, expires_at)'
@@ -285,7 +282,7 @@ MESSAGES = {
         'hitl.stale_decision': (
             'a decisão {id} foi levantada sob outro SSOT que o arquivo atual; rode de novo a fase que a levanta'
         ),
-        'hitl.action_only': 'ssot.governance.hitl_gate roda como plugin de ação no controlador',
+        'hitl.action_only': 'ssot.governance.{module} roda como plugin de ação no controlador',
         'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT {want}',
         'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas ({options})',
         'approval.refused.approver': '{source} não vale: {by} não está entre os aprovadores do SSOT ({approvers})',
@@ -314,7 +311,8 @@ MESSAGES = {
         'approve.ask.reason': 'Por quê? (fica registrado e assinado)',
         'approve.no_runbook': 'não foi possível ler {path} ({error}); rode o playbook que levantou a decisão antes',
         'approve.unknown_decision': (
-            'a decisão {id} não está no runbook.json deste workspace; confira o id na mensagem da execução que parou'
+            'a decisão {id} não está no journal deste workspace (só contam linhas com a cadeia de hashes íntegra e '
+            'cobertas por um selo válido); confira o id na mensagem da execução que parou'
         ),
         'approve.stale_decision': (
             'a decisão {id} foi levantada sob outra versão do SSOT; rode de novo o playbook que a levanta e aprove a '
@@ -370,9 +368,9 @@ MESSAGES = {
         'snapshot.image_save.context': 'O SSOT pede a imagem no snapshot: commit de {container} e save (~{size}).',
         'snapshot.image_save.risk': 'A imagem salva inclui o sistema de arquivos do contêiner (dados e configuração).',
         'snapshot.rollback': 'Apagar a pasta do snapshot; nada na origem muda.',
-        'decision.option.proceed': 'A: seguir com o snapshot assim mesmo',
-        'decision.option.save': 'A: salvar a imagem no snapshot',
-        'decision.option.skip_image': 'B: seguir sem a imagem',
+        'decision.option.proceed': 'seguir com o snapshot assim mesmo',
+        'decision.option.save': 'salvar a imagem no snapshot',
+        'decision.option.skip_image': 'seguir sem a imagem',
         'milestone.5.source': 'Disponibilizar fonte de dados',
         'ingest.none_available': (
             'Nenhuma fonte de dados disponível ({count} no SSOT): a ingestão não roda. Disponibilize uma fonte e rode '
@@ -402,10 +400,10 @@ MESSAGES = {
         'ingest.rollback': (
             'ansible-playbook ssot.governance.ingest --tags rollback: volta o alvo ao snapshot anterior à ingestão.'
         ),
-        'decision.option.ingest': 'A: carregar os dados (ingestão)',
-        'decision.option.skip_ingest': 'B: não carregar agora',
-        'decision.option.reload': 'A: apagar e recarregar da fonte',
-        'decision.option.keep_target': 'B: manter o alvo como está (divergência registrada)',
+        'decision.option.ingest': 'carregar os dados (ingestão)',
+        'decision.option.skip_ingest': 'não carregar agora',
+        'decision.option.reload': 'apagar e recarregar da fonte',
+        'decision.option.keep_target': 'manter o alvo como está (divergência registrada)',
         'ingest.present': '{database}: já está no alvo e confere com a fonte ({tables} tabela(s)); nada a fazer.',
         'ingest.verified': '{database}: {tables} tabela(s) conferem entre a fonte e o alvo ({what}).',
         'ingest.mismatch': 'Tabelas diferentes entre a fonte e o alvo: {tables}',
@@ -512,12 +510,13 @@ MESSAGES = {
             'Nenhum workspace informado. Rode com -e ssot_workspace=<pasta com ssot.yml> (ou exporte SSOT_WORKSPACE).'
         ),
         'role.ssot.no_recorder': (
-            'O callback ssot.governance.runbook não está habilitado, e sem ele nada fica registrado (journal, '
-            'evidências, runbook.json, project-panel.json). Habilite-o no ansible.cfg da raiz do projeto - o que o AWX '
-            'e o ansible-runner leem - ([defaults] callbacks_enabled = ssot.governance.runbook; no AWX, com '
-            '[ssot_governance] store = postgresql para os registros sobreviverem ao pod), ou com '
-            'ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook no ambiente do job (no AWX: o injetor de uma '
-            'credencial). Veja docs/awx.md.'
+            'Host {host}: o ambiente {workspace} não está sendo registrado nesta execução - o callback '
+            'ssot.governance.runbook não está habilitado (ou este play é uma exportação), e sem ele nada fica '
+            'registrado (journal, evidências, runbook.json, project-panel.json). Nenhuma variável desliga isso. '
+            'Habilite-o no ansible.cfg da raiz do projeto - o que o AWX e o ansible-runner leem - ([defaults] '
+            'callbacks_enabled = ssot.governance.runbook; no AWX, com [ssot_governance] store = postgresql para que os '
+            'registros sobrevivam ao pod do job), ou com ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook no ambiente '
+            'do job (no AWX: o injetor de uma credencial). Veja docs/awx.md.'
         ),
         'role.verify.ok': (
             'Registros íntegros: {lines} linhas do journal, {evidence} evidências, {views} visões e {snapshots} '
@@ -525,8 +524,9 @@ MESSAGES = {
         ),
         'role.verify.seals': 'Selos válidos: {valid}, de {signers}.',
         'role.provision.needs_inventory': (
-            'O provisionamento usa o inventário da fase 1: inclua o papel ssot.governance.inventory antes de '
-            'ssot.governance.provision (o playbook ssot.governance.provision já faz isso).'
+            'O provisionamento usa o inventário da fase 1 desta execução, feito no controlador: rode o playbook '
+            'ssot.governance.provision inteiro (ele roda o papel ssot.governance.inventory antes); um inventário dado '
+            'como variável nunca é aceito.'
         ),
         'role.provision.no_artifact': (
             'O SSOT não lista nenhum artefato (artifacts[].path) com a imagem {image}. Acrescente o tar entregue em '
@@ -970,7 +970,9 @@ MESSAGES = {
         'sig.why.too_large': 'maior que 256 KiB',
         'sig.why.not_found': 'não encontrado',
         'sig.why.not_public_key': 'não é uma chave pública SSH',
-        'approve.malformed_decision': 'a decisão {id} está malformada (suas opções não são uma lista de ids)',
+        'approve.malformed_decision': (
+            'a decisão {id} não é o que o seu id diz (fatos ou opções diferentes): não é mostrada'
+        ),
         'recorder.no_workspace_host': (
             'sem workspace para o host {host}: defina a variável de host ssot_workspace no inventário (a pasta do '
             'controlador com o ssot.yml desse ambiente) ou, para um único ambiente, -e ssot_workspace=<pasta>. Esse '
@@ -1125,6 +1127,133 @@ MESSAGES = {
         ),
         'agent.explained': 'cartão de {id} ({title}), {status}',
         'agent.drafted': 'rascunho da aprovação de {id}, opção {option}, entregue a uma pessoa; nada gravado',
+        'approval.refused.card': (
+            '{source} não vale: foi assinada sobre outro cartão (outros fatos, opções ou ambiente) - o cartão desta '
+            'decisão agora é {want}; aprove de novo com ansible-playbook ssot.governance.approve'
+        ),
+        'approval.refused.environment': '{source} não vale: é para o ambiente {got}, não para {want}',
+        'approval.refused.no_accounts': (
+            '{source} não vale: o SSOT exige separação de funções e não se sabe quais contas são de {by} (accounts da '
+            'raiz de confiança ou hitl.accounts do SSOT); sem isso nada conta'
+        ),
+        'approval.refused.no_root': '{source} não vale: {why}',
+        'approval.refused.draft': (
+            '{source} não vale: é um rascunho (draft: true); quem aprova revisa, assina e tira a marca'
+        ),
+        'approval.refused.placeholder': (
+            '{source} não vale: approved_by ou reason ainda é um texto de exemplo (<...>); quem aprova escreve o '
+            'próprio nome e o motivo'
+        ),
+        'change.module_failed': '{module} falhou no host',
+        'change.no_answer': 'O PostgreSQL do contêiner {container} não respondeu a tempo',
+        'change.no_method': (
+            'Nenhum método com senha entre os permitidos pelo SSOT (exposure.allowed_auth_methods: {methods}) para pôr '
+            'no lugar de trust; nada foi mudado'
+        ),
+        'change.not_recorded': (
+            'Mudança recusada: o ambiente {workspace} do host {host} não está sendo registrado nesta execução '
+            '(habilite o callback ssot.governance.runbook; um play de exportação não muda nada). Nenhuma mudança sem '
+            'registro.'
+        ),
+        'change.nothing_to_apply': 'Nada a aplicar: {skipped}',
+        'change.plan_only': 'Modo de verificação (-C): nada foi mudado. O plano: {plan}',
+        'change.rollback.title': 'Desfazer a mudança de {subject} registrada em {at}',
+        'change.rollback.undo': (
+            'outro rollback não desfaz este: uma nova mudança aprovada (ansible-playbook ssot.governance.modify) volta '
+            'ao SSOT'
+        ),
+        'change.rollback.settings': 'Volta cada parâmetro ao valor de antes da mudança: {items}',
+        'change.rollback.pg_hba': (
+            'Reescreve o pg_hba.conf como era antes da mudança. Volta: {restores}. Sai: {removes}'
+        ),
+        'change.rollback.exposure': (
+            'Traz de volta o contêiner guardado {kept} (publicava {before}); o atual fica guardado, parado. O que '
+            'mudou desde a mudança: {changes}'
+        ),
+        'change.rollback.ingest': (
+            'Volta o alvo ao snapshot anterior à ingestão ({snapshot}): bancos {databases}. O que mudou desde a '
+            'ingestão: {changes}'
+        ),
+        'change.rollback.invalid': (
+            'Os dados de rollback de {subject} no journal estão fora do formato esperado ({what}); nada foi mudado. '
+            'Confira os registros (ansible-playbook ssot.governance.verify)'
+        ),
+        'change.rollback.kept': 'Rollback de {subject} não aprovado (opção keep ou rejeitado): nada foi mudado',
+        'change.unexpected': 'A mudança {kind} parou num estado inesperado ({error}); nada mais foi feito',
+        'change.unknown_kind': 'ssot.governance.change: não existe a mudança {kind}; use uma de {kinds}',
+        'change.untrusted_lines': (
+            '{count} linha(s) do journal não foram usadas: fora da cadeia de hashes ou sem um selo válido que as cubra'
+        ),
+        'guard.flag': (
+            '{flag} não é aceito nos playbooks da coleção: cada mudança passa pela sua detecção e pela sua porta; rode '
+            'o playbook inteiro (o que já foi feito não muda de novo) - ou use --tags'
+        ),
+        'guard.skip_always': (
+            '--skip-tags always não é aceito nos playbooks da coleção: as tarefas always carregam o SSOT e conferem a '
+            'execução'
+        ),
+        'guard.ssot_file': (
+            'ssot_file={file} não vale: o SSOT de um ambiente é um arquivo dentro do seu workspace ({workspace}), por '
+            'caminho relativo, sem ".." e sem caminho absoluto'
+        ),
+        'guard.ssot_file_link': (
+            'ssot_file={file} não vale: no caminho dentro de {workspace} há um link simbólico ou algo que não é um '
+            'arquivo comum'
+        ),
+        'hitl.card.where': 'Ambiente {environment}, host {host}, SSOT {digest}',
+        'hitl.card.facts': 'Fatos:',
+        'hitl.card.digest': 'Cartão {card} (a assinatura cobre este cartão)',
+        'hitl.unattested': (
+            'a decisão não veio de uma ação do controlador nesta execução (uma variável ou um registro de fora)'
+        ),
+        'hitl.unattested_count': (
+            '{count} decisão(ões) recusada(s): não vieram de uma ação do controlador nesta execução'
+        ),
+        'refused.inconsistent_decision': 'a decisão não é o que o seu id diz (fatos ou opções diferentes): recusada',
+        'refused.not_controller': '{record} é um registro que só o controlador faz; o módulo no host não pode fazê-lo',
+        'refused.other_snapshot': 'o veredito é de outro snapshot que não o pedido ({path})',
+        'refused.unattested': (
+            '{record} recusado: só uma ação do controlador nesta execução faz esse registro, e este resultado não traz '
+            'a sua atestação (veio de um host alvo?)'
+        ),
+        'refused.warning': '{module} em {host}: recusado(s) e registrado(s) - {records}',
+        'sig.signers_line': '{file}, linha {line}: {why}',
+        'sig.why.bad_key': 'a chave pública não é legível',
+        'sig.why.bad_time': 'valid-before ou valid-after fora do formato AAAAMMDD[HHMM[SS]][Z]',
+        'sig.why.cert_authority': (
+            'linha cert-authority: um certificado não nomeia uma pessoa; liste a chave de cada uma'
+        ),
+        'sig.why.line_short': 'a linha não tem principal, tipo de chave e chave',
+        'sig.why.namespace_pattern': 'namespaces= com padrão (*, ?, !): escreva cada uso por extenso',
+        'sig.why.option': 'opção que a coleção não lê (só namespaces, valid-after, valid-before)',
+        'sig.why.pattern': (
+            'principal com padrão (*, ?, !) ou caracteres inválidos: só principals exatos aprovam ou selam, um por '
+            'pessoa'
+        ),
+        'trust.cannot_widen': 'o SSOT diz {key}: false, mas a raiz de confiança {path} exige; vale a raiz',
+        'trust.inside_workspace': (
+            'a raiz de confiança {path} está dentro do workspace {workspace} que ela protege: recusada'
+        ),
+        'trust.invalid': 'a raiz de confiança {path} é inválida em {key}: {why}',
+        'trust.missing': (
+            'nenhuma raiz de confiança configurada: defina {env} com o caminho de um trust.yml fora de todo workspace '
+            '(ou crie {path}); sem ela nenhuma aprovação conta e nenhuma mudança é feita (docs/security.md)'
+        ),
+        'trust.signers': 'a raiz de confiança {path} tem signatários inválidos: {error}',
+        'trust.ssot_signers': (
+            'o arquivo hitl.allowed_signers do SSOT não pôde ser lido ({error}); nada conta até corrigi-lo'
+        ),
+        'trust.unreadable': 'a raiz de confiança {path} não pôde ser lida ({error})',
+        'trust.why.accounts': 'accounts liga cada principal a uma lista de contas (textos)',
+        'trust.why.bool': 'precisa ser true ou false',
+        'trust.why.both': 'use allowed_signers (o texto) ou allowed_signers_file (um arquivo), não os dois',
+        'trust.why.mapping': 'o arquivo precisa ser um mapa YAML',
+        'trust.why.text': 'precisa ser um texto',
+        'trust.why.unknown': 'chave desconhecida',
+        'yaml.no_library': 'falta a biblioteca Python {library} no controlador; instale-a (meta/ee-requirements.txt)',
+        'export.skipped': (
+            'Não escritos (não são registros; a exportação só escreve o journal, evidências, logs e visões): {files}'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -1218,9 +1347,6 @@ MESSAGES = {
         'ssot.fix.duplicate_id': 'give every item a unique id',
         'ssot.fix.version_constraint': "use '10', '9.4' or a range such as '>=9.4,<11'",
         'ssot.fix.regex': 'fix the expression (Python re syntax)',
-        'ssot.check.signers_missing': (
-            '{key} is true, but hitl.allowed_signers names no allowed-signers file to check signatures against'
-        ),
         'ssot.check.signers_unreadable': 'the allowed-signers file {value} cannot be read ({detail})',
         'ssot.fix.allowed_signers': (
             'name in hitl.allowed_signers an OpenSSH allowed_signers file (a path relative to the SSOT, inside the '
@@ -1270,13 +1396,13 @@ MESSAGES = {
         'next.blocked_milestone': 'Unblock: {title}',
         'next.interrupted': 'Run {run} was interrupted ({reason}); run again to resume.',
         'next.pending_step': 'Run: {step}',
-        'decision.option.use_delivered': 'A: use the delivered artifact',
-        'decision.option.rebuild': 'B: rebuild per the SSOT',
-        'decision.option.convert': 'Convert the OCI layout to docker-archive with skopeo (same layers; recorded)',
-        'decision.option.accept': 'B: accept the value found (and update the SSOT)',
-        'decision.option.fix': 'A: fix the server per the SSOT (MODIFY play, with plan and rollback)',
-        'decision.option.accept_risk': 'B: accept the risk, recorded, for a set time',
-        'decision.option.remediate': 'A: remediate (MODIFY play, with plan and rollback)',
+        'decision.option.use_delivered': 'use the delivered artifact',
+        'decision.option.rebuild': 'rebuild per the SSOT',
+        'decision.option.convert': 'convert the OCI layout to docker-archive with skopeo (same layers; recorded)',
+        'decision.option.accept': 'accept the value found (and update the SSOT)',
+        'decision.option.fix': 'fix the server per the SSOT (MODIFY play, with plan and rollback)',
+        'decision.option.accept_risk': 'accept the risk, recorded, for a set time',
+        'decision.option.remediate': 'remediate (MODIFY play, with plan and rollback)',
         'decision.how_to_approve': (
             'in {path}: - decision: {id}, option: <{options}>, approved_by: <your name>, approved_at: <UTC ISO 8601>, '
             'ssot_digest: {digest} (optional: reason, expires_at)'
@@ -1398,7 +1524,7 @@ MESSAGES = {
         'hitl.stale_decision': (
             'decision {id} was raised under another SSOT than the current file; run the phase that raises it again'
         ),
-        'hitl.action_only': 'ssot.governance.hitl_gate runs as an action plugin on the controller',
+        'hitl.action_only': 'ssot.governance.{module} runs as an action plugin on the controller',
         'approval.refused.digest': (
             '{source} does not count: it was given for SSOT {got}, the decision belongs to SSOT {want}'
         ),
@@ -1432,7 +1558,8 @@ MESSAGES = {
         'approve.ask.reason': 'Why? (recorded and signed)',
         'approve.no_runbook': 'cannot read {path} ({error}); run the playbook that raised the decision first',
         'approve.unknown_decision': (
-            "decision {id} is not in this workspace's runbook.json; check the id in the message of the run that stopped"
+            "decision {id} is not in this workspace's journal (only lines whose hash chain holds and that a valid seal "
+            'covers count); check the id in the message of the run that stopped'
         ),
         'approve.stale_decision': (
             'decision {id} was raised under another version of the SSOT; run the playbook that raises it again and '
@@ -1492,9 +1619,9 @@ MESSAGES = {
         ),
         'snapshot.image_save.risk': "The saved image holds the container's filesystem (data and configuration).",
         'snapshot.rollback': 'Delete the snapshot folder; nothing at the source changes.',
-        'decision.option.proceed': 'A: take the snapshot anyway',
-        'decision.option.save': 'A: save the image in the snapshot',
-        'decision.option.skip_image': 'B: go on without the image',
+        'decision.option.proceed': 'take the snapshot anyway',
+        'decision.option.save': 'save the image in the snapshot',
+        'decision.option.skip_image': 'go on without the image',
         'milestone.5.source': 'Provide the data source',
         'ingest.none_available': (
             'No data source is available ({count} in the SSOT): the ingestion does not run. Provide a source and run '
@@ -1525,10 +1652,10 @@ MESSAGES = {
             'ansible-playbook ssot.governance.ingest --tags rollback: brings the target back to the pre-ingest '
             'snapshot.'
         ),
-        'decision.option.ingest': 'A: load the data (ingest)',
-        'decision.option.skip_ingest': 'B: do not load now',
-        'decision.option.reload': 'A: drop and reload from the source',
-        'decision.option.keep_target': 'B: keep the target as it is (deviation recorded)',
+        'decision.option.ingest': 'load the data (ingest)',
+        'decision.option.skip_ingest': 'do not load now',
+        'decision.option.reload': 'drop and reload from the source',
+        'decision.option.keep_target': 'keep the target as it is (deviation recorded)',
         'ingest.present': (
             '{database}: already in the target and equal to the source ({tables} table(s)); nothing to do.'
         ),
@@ -1635,12 +1762,13 @@ MESSAGES = {
             'No workspace given. Run with -e ssot_workspace=<folder with ssot.yml> (or export SSOT_WORKSPACE).'
         ),
         'role.ssot.no_recorder': (
-            'The ssot.governance.runbook callback is not enabled, and without it nothing is recorded (journal, '
-            'evidence, runbook.json, project-panel.json). Enable it in the ansible.cfg at the project root - the one '
-            'AWX and ansible-runner read - ([defaults] callbacks_enabled = ssot.governance.runbook; under AWX, with '
-            '[ssot_governance] store = postgresql so that the records outlive the job pod), or with '
-            "ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook in the job's environment (under AWX: a credential's "
-            'injector). See docs/awx.md.'
+            'Host {host}: its environment {workspace} is not being recorded in this run - the ssot.governance.runbook '
+            'callback is not enabled (or this play is an export), and without it nothing is recorded (journal, '
+            'evidence, runbook.json, project-panel.json). No variable turns this off. Enable it in the ansible.cfg at '
+            'the project root - the one AWX and ansible-runner read - ([defaults] callbacks_enabled = '
+            'ssot.governance.runbook; under AWX, with [ssot_governance] store = postgresql so that the records outlive '
+            "the job pod), or with ANSIBLE_CALLBACKS_ENABLED=ssot.governance.runbook in the job's environment (under "
+            "AWX: a credential's injector). See docs/awx.md."
         ),
         'role.verify.ok': (
             'Records intact: {lines} journal lines, {evidence} evidence files, {views} views and {snapshots} '
@@ -1648,8 +1776,9 @@ MESSAGES = {
         ),
         'role.verify.seals': 'Valid seals: {valid}, by {signers}.',
         'role.provision.needs_inventory': (
-            'Provisioning uses the phase 1 inventory: include the ssot.governance.inventory role before '
-            'ssot.governance.provision (the ssot.governance.provision playbook does).'
+            "Provisioning uses this run's phase 1 inventory, made on the controller: run the whole "
+            'ssot.governance.provision playbook (it runs the ssot.governance.inventory role first); an inventory given '
+            'as a variable is never taken.'
         ),
         'role.provision.no_artifact': (
             'The SSOT lists no artifact (artifacts[].path) with the image {image}. Add the delivered tar to artifacts, '
@@ -2088,7 +2217,9 @@ MESSAGES = {
         'sig.why.too_large': 'larger than 256 KiB',
         'sig.why.not_found': 'not found',
         'sig.why.not_public_key': 'not an SSH public key',
-        'approve.malformed_decision': 'the decision {id} is malformed (its options are not a list of ids)',
+        'approve.malformed_decision': (
+            'the decision {id} is not what its id says (its facts or options differ): it is not shown'
+        ),
         'recorder.no_workspace_host': (
             'no workspace for host {host}: set the host variable ssot_workspace in the inventory (the controller '
             "folder with that environment's ssot.yml) or, for a single environment, -e ssot_workspace=<dir>. This host "
@@ -2236,5 +2367,128 @@ MESSAGES = {
         ),
         'agent.explained': 'card of {id} ({title}), {status}',
         'agent.drafted': 'draft of the approval of {id}, option {option}, handed to a human; nothing written',
+        'approval.refused.card': (
+            '{source} does not count: it was signed over another card (other facts, options or environment) - this '
+            "decision's card is now {want}; approve again with ansible-playbook ssot.governance.approve"
+        ),
+        'approval.refused.environment': '{source} does not count: it is for the environment {got}, not {want}',
+        'approval.refused.no_accounts': (
+            '{source} does not count: the SSOT requires separation of duties and which accounts {by} is is not known '
+            "(the trust root's accounts or the SSOT's hitl.accounts); without that nothing counts"
+        ),
+        'approval.refused.no_root': '{source} does not count: {why}',
+        'approval.refused.draft': (
+            '{source} does not count: it is a draft (draft: true); the approver reviews it, signs it and removes the '
+            'mark'
+        ),
+        'approval.refused.placeholder': (
+            '{source} does not count: approved_by or reason is still a sample text (<...>); the approver writes their '
+            'own name and reason'
+        ),
+        'change.module_failed': '{module} failed on the host',
+        'change.no_answer': 'PostgreSQL in container {container} did not answer in time',
+        'change.no_method': (
+            'No password method among those the SSOT allows (exposure.allowed_auth_methods: {methods}) to put in place '
+            'of trust; nothing was changed'
+        ),
+        'change.not_recorded': (
+            'Change refused: the environment {workspace} of host {host} is not being recorded in this run (enable the '
+            'ssot.governance.runbook callback; an export play changes nothing). No change without a record.'
+        ),
+        'change.nothing_to_apply': 'Nothing to apply: {skipped}',
+        'change.plan_only': 'Check mode (-C): nothing was changed. The plan: {plan}',
+        'change.rollback.title': 'Undo the {subject} change recorded at {at}',
+        'change.rollback.undo': (
+            'another rollback does not undo this one: a new approved change (ansible-playbook ssot.governance.modify) '
+            'goes back to the SSOT'
+        ),
+        'change.rollback.settings': 'Brings each setting back to its value before the change: {items}',
+        'change.rollback.pg_hba': 'Rewrites pg_hba.conf as it was before the change. Back: {restores}. Out: {removes}',
+        'change.rollback.exposure': (
+            'Brings back the kept container {kept} (it published {before}); the current one is kept aside, stopped. '
+            'What changed since the change: {changes}'
+        ),
+        'change.rollback.ingest': (
+            'Brings the target back to the pre-ingest snapshot ({snapshot}): databases {databases}. What changed since '
+            'the ingestion: {changes}'
+        ),
+        'change.rollback.invalid': (
+            'The {subject} rollback data in the journal is not in the expected shape ({what}); nothing was changed. '
+            'Check the records (ansible-playbook ssot.governance.verify)'
+        ),
+        'change.rollback.kept': 'Rollback of {subject} not approved (option keep, or rejected): nothing was changed',
+        'change.unexpected': 'The {kind} change stopped in an unexpected state ({error}); nothing more was done',
+        'change.unknown_kind': 'ssot.governance.change: there is no change {kind}; use one of {kinds}',
+        'change.untrusted_lines': (
+            '{count} journal line(s) were not used: outside the hash chain or not covered by a valid seal'
+        ),
+        'guard.flag': (
+            "{flag} is not accepted in the collection's playbooks: every change goes through its detection and its "
+            'gate; run the whole playbook (what was done does not change again) - or use --tags'
+        ),
+        'guard.skip_always': (
+            "--skip-tags always is not accepted in the collection's playbooks: the always tasks load the SSOT and "
+            'check the run'
+        ),
+        'guard.ssot_file': (
+            "ssot_file={file} does not count: an environment's SSOT is a file inside its workspace ({workspace}), by a "
+            'relative path, with no ".." and no absolute path'
+        ),
+        'guard.ssot_file_link': (
+            'ssot_file={file} does not count: on its way inside {workspace} there is a symbolic link or something that '
+            'is not a regular file'
+        ),
+        'hitl.card.where': 'Environment {environment}, host {host}, SSOT {digest}',
+        'hitl.card.facts': 'Facts:',
+        'hitl.card.digest': 'Card {card} (the signature covers this card)',
+        'hitl.unattested': (
+            'the decision did not come from a controller action in this run (a variable, or a record from elsewhere)'
+        ),
+        'hitl.unattested_count': '{count} decision(s) refused: they did not come from a controller action in this run',
+        'refused.inconsistent_decision': 'the decision is not what its id says (other facts or options): refused',
+        'refused.not_controller': (
+            '{record} is a record only the controller makes; the module on the host cannot make it'
+        ),
+        'refused.other_snapshot': 'the verdict is about another snapshot than the one asked ({path})',
+        'refused.unattested': (
+            '{record} refused: only a controller action of this run makes that record, and this result does not carry '
+            'its attestation (did it come from a target host?)'
+        ),
+        'refused.warning': '{module} on {host}: refused and recorded - {records}',
+        'sig.signers_line': '{file}, line {line}: {why}',
+        'sig.why.bad_key': 'the public key cannot be read',
+        'sig.why.bad_time': 'valid-before or valid-after not in the YYYYMMDD[HHMM[SS]][Z] format',
+        'sig.why.cert_authority': "a cert-authority line: a certificate names no person; list each person's key",
+        'sig.why.line_short': 'the line has no principal, key type and key',
+        'sig.why.namespace_pattern': 'namespaces= with a pattern (*, ?, !): write each use out',
+        'sig.why.option': 'an option the collection does not read (only namespaces, valid-after, valid-before)',
+        'sig.why.pattern': (
+            'a principal with a pattern (*, ?, !) or invalid characters: only exact principals approve or seal, one '
+            'per person'
+        ),
+        'trust.cannot_widen': 'the SSOT says {key}: false, but the trust root {path} requires it; the root holds',
+        'trust.inside_workspace': 'the trust root {path} is inside the workspace {workspace} it protects: refused',
+        'trust.invalid': 'the trust root {path} is invalid at {key}: {why}',
+        'trust.missing': (
+            'no trust root is configured: set {env} to the path of a trust.yml outside every workspace (or create '
+            '{path}); without it no approval counts and no change is made (docs/security.md)'
+        ),
+        'trust.signers': 'the trust root {path} has invalid signers: {error}',
+        'trust.ssot_signers': (
+            "the SSOT's hitl.allowed_signers file could not be read ({error}); nothing counts until it is fixed"
+        ),
+        'trust.unreadable': 'the trust root {path} could not be read ({error})',
+        'trust.why.accounts': 'accounts maps each principal to a list of accounts (texts)',
+        'trust.why.bool': 'must be true or false',
+        'trust.why.both': 'use allowed_signers (the text) or allowed_signers_file (a file), not both',
+        'trust.why.mapping': 'the file must be a YAML mapping',
+        'trust.why.text': 'must be a text',
+        'trust.why.unknown': 'unknown key',
+        'yaml.no_library': (
+            'the Python library {library} is missing on the controller; install it (meta/ee-requirements.txt)'
+        ),
+        'export.skipped': (
+            'Not written (not records; an export writes only the journal, evidence, logs and views): {files}'
+        ),
     },
 }

@@ -133,6 +133,32 @@ def statuses(name):
     return STATUSES[name][0]
 
 
+# Decision kinds: the first word of a decision id, and the options a decision of that kind may offer, in the
+# kind's own order - the letters an approver answers with (A, B ...) follow it, whatever order a decision lists its
+# options in. An option's label is the catalog's ``decision.option.<code>`` (OPTION_CODES where the code differs).
+DECISION_KINDS = dict((
+    ("validate", ("fix", "accept")),
+    ("finding", ("remediate", "accept_risk")),
+    ("inventory", ("use_delivered", "convert", "rebuild")),
+    ("ingest", ("ingest", "reload", "skip_ingest", "keep_target")),
+    ("snapshot", ("proceed", "save", "skip_image")),
+    ("rollback", ("rollback", "keep")),
+))
+OPTION_CODES = {"rollback": "rollback_anyway", "keep": "rollback_keep"}
+
+
+def decision_kind(decision_id):
+    """The kind of a decision id (its first word); ModelError for one the model does not define."""
+    kind = str(decision_id).split(".", 1)[0]
+    if kind not in DECISION_KINDS:
+        raise ModelError("decision kind %r is not in the model (plugins/module_utils/_model.py)" % (kind,))
+    return kind
+
+
+def option_label_key(option_id):
+    return "decision.option.%s" % OPTION_CODES.get(option_id, option_id)
+
+
 def schema_defs():
     """The $defs every schema that names a phase, a severity or a status takes from the model."""
     defs = {"phase": {"description": "A phase of the reference skill (plugins/module_utils/_model.py).",
@@ -148,6 +174,7 @@ def schema_defs():
 def catalog_keys():
     """Every catalog key the model needs a label for, in every language."""
     keys = [milestone_key(n) for n in PHASE_NUMBERS] + ["severity.%s" % s for s in SEVERITY_NAMES]
+    keys += [option_label_key(o) for options in DECISION_KINDS.values() for o in options]
     for values, prefix in STATUSES.values():
         if prefix:
             keys.extend("%s.%s" % (prefix, v) for v in values)

@@ -445,9 +445,10 @@ SCHEMAS = {
                     'separation_of_duties': {
                         'description': (
                             'The approver must differ from whoever runs the play: the operating-system account running '
-                            'ansible-playbook and, under AWX, the user who launched the job (awx_user_name). An '
-                            'approval by either does not count, and when the account cannot be told the gate fails '
-                            'closed.'
+                            'ansible-playbook and, under AWX, the user who launched the job (awx_user_name). Which '
+                            "accounts a principal is comes from the trust root's accounts and hitl.accounts, never "
+                            'guessed from a name: an approval by a principal without that mapping does not count (fail '
+                            'closed), nor one whose accounts include the runner.'
                         ),
                         'type': 'boolean',
                         'default': False,
@@ -465,11 +466,11 @@ SCHEMAS = {
                     },
                     'allowed_signers': {
                         'description': (
-                            'OpenSSH allowed-signers file (ssh-keygen(1), ALLOWED SIGNERS), relative to the SSOT: its '
-                            'principals are the approvers and the recorders that seal journals. With it, an approval '
-                            'counts only when its SSH signature (namespace approval@ssot.governance) verifies for the '
-                            'principal named in approved_by, and verify checks every journal seal (namespace '
-                            'seal@ssot.governance) against it.'
+                            'OpenSSH allowed-signers file (ssh-keygen(1), ALLOWED SIGNERS), relative to the SSOT, that '
+                            "narrows the trust root's (docs/security.md): only the root's lines whose principal and "
+                            'key this file lists too can approve or seal in this environment. It cannot add a signer: '
+                            "who may sign is the trust root's, outside the workspace. Exact principals only (no "
+                            'patterns, no cert-authority).'
                         ),
                         'type': 'string',
                         'minLength': 1,
@@ -477,18 +478,32 @@ SCHEMAS = {
                     },
                     'require_signatures': {
                         'description': (
-                            'Whether an approval must carry a valid SSH signature to count. Defaults to true when '
-                            'allowed_signers is named, false otherwise (unsigned approvals are then marked as unsigned '
-                            'in every view).'
+                            'true requires signed approvals even where the trust root does not. false cannot turn off '
+                            'what the root requires (the run says so). Absent: as the trust root says (signatures by '
+                            'default).'
                         ),
                         'type': 'boolean',
                     },
                     'require_seals': {
                         'description': (
-                            "Whether verify fails on journal lines that no valid seal covers (the running play's own "
-                            'lines aside). Defaults to true when allowed_signers is named, false otherwise.'
+                            'true makes verify fail on journal lines no valid seal covers even where the trust root '
+                            'does not require it. false cannot turn off what the root requires. Absent: as the trust '
+                            'root says (seals by default).'
                         ),
                         'type': 'boolean',
+                    },
+                    'accounts': {
+                        'description': (
+                            'Separation of duties: the operating-system and AWX accounts each principal is, added to '
+                            "the trust root's (a principal may gain accounts here, never lose them)."
+                        ),
+                        'type': 'object',
+                        'additionalProperties': {
+                            'type': 'array',
+                            'items': {'type': 'string', 'minLength': 1},
+                            'minItems': 1,
+                        },
+                        'default': {},
                     },
                 },
             },
@@ -783,6 +798,13 @@ SCHEMAS = {
                     'id': {'type': 'string'},
                     'title': {'type': 'string'},
                     'context': {'type': 'string'},
+                    'facts': {
+                        'description': (
+                            'What makes it a divergence (expected and found values ...): its id is a digest of its '
+                            "kind, subject and facts, and an approval's card binds them."
+                        ),
+                        'type': 'object',
+                    },
                     'options': {
                         'type': 'array',
                         'minItems': 1,
@@ -804,6 +826,11 @@ SCHEMAS = {
                         'type': 'string',
                     },
                     'ssot_digest': {'$ref': '#/$defs/digest'},
+                    'environment': {
+                        'description': "The environment it was raised in (the workspace folder's name).",
+                        'type': 'string',
+                    },
+                    'host': {'description': 'The inventory host it was raised for.', 'type': 'string'},
                     'status': {'$ref': '#/$defs/decision_status'},
                     'raised_at': {'$ref': '#/$defs/timestamp'},
                     'run_id': {'type': 'string'},
@@ -1109,8 +1136,9 @@ SCHEMAS = {
         'description': (
             'Recorded human approvals of decisions, in <workspace>/approvals.yml or as the extra var ssot_approvals '
             '(an AWX survey or workflow). An approval counts only for its decision id, an option the decision offers '
-            '(or reject), the SSOT digest the decision was raised under, before it expires, and from an allowed '
-            'approver.'
+            '(or reject), the SSOT digest the decision was raised under, its environment and card, before it expires, '
+            'signed by an allowed signer of the trust root unless the root allows unsigned approvals, and from an '
+            'allowed approver (docs/hitl.md, docs/security.md).'
         ),
         'type': 'object',
         'additionalProperties': False,
@@ -1148,12 +1176,38 @@ SCHEMAS = {
                         'type': 'string',
                         'pattern': '^sha256:[0-9a-f]{64}$',
                     },
+                    'environment': {
+                        'description': (
+                            "The environment the approval is for: the workspace folder's name (the postgresql store's "
+                            'namespace). Signed approvals must carry it; an approval never counts in another '
+                            'environment.'
+                        ),
+                        'type': 'string',
+                        'minLength': 1,
+                        'maxLength': 200,
+                    },
+                    'card': {
+                        'description': (
+                            'Digest of the decision card the approver was shown (its facts and lettered options, the '
+                            'environment and host: docs/security.md). Signed approvals must carry it; an approval '
+                            'whose card differs from the decision at the moment of the change does not count.'
+                        ),
+                        'type': 'string',
+                        'pattern': '^sha256:[0-9a-f]{64}$',
+                    },
+                    'draft': {
+                        'description': (
+                            "A draft (the assistant's, or a template): never counts until a person removes this key "
+                            'and fills in their own name and reason.'
+                        ),
+                        'type': 'boolean',
+                    },
                     'signature': {
                         'description': (
-                            'SSH signature (ssh-keygen -Y sign, namespace approval@ssot.governance) by approved_by '
-                            'over decision, option, ssot_digest, approved_by, approved_at, expires_at and reason; made '
-                            'by ansible-playbook ssot.governance.approve. Required when the SSOT says '
-                            'hitl.require_signatures.'
+                            'SSH signature (ssh-keygen -Y sign, namespace approval@ssot.governance, payload v2) by '
+                            'approved_by over decision, option, ssot_digest, environment, card, approved_by, '
+                            'approved_at, expires_at and reason; made by ansible-playbook ssot.governance.approve. '
+                            'Required unless the trust root says require_signatures: false.'
                         ),
                         'type': 'string',
                         'pattern': (
@@ -1255,6 +1309,14 @@ SCHEMAS = {
                     'event': {'enum': ['point', 'fingerprint', 'done']},
                     'data': {'type': 'object'},
                 },
+            },
+            'rollbacks': {
+                'description': (
+                    'Several rollback records of one change, in order (its point, then the fingerprint after it, or a '
+                    "rollback's done)."
+                ),
+                'type': 'array',
+                'items': {'$ref': '#/properties/rollback'},
             },
             'ssot_loaded': {
                 'description': (

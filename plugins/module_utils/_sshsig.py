@@ -37,8 +37,11 @@ ALLOWED_SIGNERS_MAX_BYTES = 256 * 1024
 _ARMOR = re.compile(r"^\s*-----BEGIN SSH SIGNATURE-----\s*([A-Za-z0-9+/=\s]+?)-----END SSH SIGNATURE-----\s*$")
 _TIMEOUT = 30
 
-# What an approval's signature covers: every field that gives it meaning, nothing else.
-APPROVAL_FIELDS = ("decision", "option", "ssot_digest", "approved_by", "approved_at", "expires_at", "reason")
+# What an approval's signature covers: every field that gives it meaning, nothing else - the environment it is for
+# and the card its approver was shown (docs/security.md) among them.
+APPROVAL_FIELDS = ("decision", "option", "ssot_digest", "environment", "card", "approved_by", "approved_at",
+                   "expires_at", "reason")
+APPROVAL_VERSION = "ssot.governance approval v2"
 
 
 class SignatureError(Coded):
@@ -67,7 +70,7 @@ def approval_payload(entry):
     for key in APPROVAL_FIELDS:
         value = entry.get(key)
         body[key] = _moment(value) if key in ("approved_at", "expires_at") else ("" if value is None else str(value))
-    return ("ssot.governance approval v1\n%s\n" % canonical(body)).encode("ascii")
+    return ("%s\n%s\n" % (APPROVAL_VERSION, canonical(body))).encode("ascii")
 
 
 def seal_payload(seal):
@@ -186,46 +189,83 @@ def allowed_signers_text(path):
     return raw.decode("utf-8", "replace")
 
 
-def read_allowed_signers(path):
-    """The lines of an allowed-signers file: dicts with principals, key blob, namespaces, valid_before, valid_after
-    and the line number. SignatureError when the file cannot be read."""
+_PATTERN_CHARS = "*?!"
+
+
+def parse_allowed_signers(text_value, name="allowed_signers"):
+    """The lines of an allowed-signers text: dicts with principals, key blob, key line, namespaces, valid_before,
+    valid_after and the line number.
+
+    The one reader of every allowed-signers text of the collection, and a strict one: a line that cannot authorize
+    exactly one named principal is refused with its number (SignatureError), never skipped - a principal with a
+    pattern (``*``, ``?``, a ``!`` negation), a ``cert-authority`` line, a ``namespaces=`` pattern, an option this
+    collection does not read, or a line that is not ``principals [options] key-type base64-key``. OpenSSH applies
+    patterns where this reader would not; refusing them keeps the two readings the same."""
     entries = []
-    for number, line in enumerate(allowed_signers_text(path).splitlines(), 1):
+    for number, line in enumerate(text_value.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+
+        def refuse(why, number=number):
+            raise SignatureError("sig.signers_line", file=name, line=number, why=Coded(why))
         tokens = _split(line, " \t")
         if len(tokens) < 3:
-            continue
-        principals, rest = tokens[0].strip('"'), tokens[1:]
+            refuse("sig.why.line_short")
+        principals, rest = tokens[0], tokens[1:]
+        if principals.startswith('"'):
+            principals = principals.strip('"')
         options = {}
         if not re.match(r"^(ssh-|ecdsa-|sk-|rsa-)", rest[0]):
             options, rest = _options(rest[0]), rest[1:]
+        unknown = set(options) - set(("namespaces", "valid-before", "valid-after"))
+        if "cert-authority" in unknown:
+            refuse("sig.why.cert_authority")
+        if unknown:
+            refuse("sig.why.option")
+        names = principals.split(",")
+        if not names or any(not p or any(c in p for c in _PATTERN_CHARS) or re.search(r'[\s"\x00-\x1f\x7f]', p)
+                            for p in names):
+            refuse("sig.why.pattern")
+        namespaces = [n for n in options.get("namespaces", "").split(",") if n] or None
+        if namespaces is not None and any(any(c in n for c in _PATTERN_CHARS) for n in namespaces):
+            refuse("sig.why.namespace_pattern")
         if len(rest) < 2:
-            continue
+            refuse("sig.why.line_short")
         try:
             blob = base64.b64decode(rest[1], validate=True)
-        except (ValueError, TypeError):
-            continue
-        entries.append({"line": number, "principals": [p for p in principals.split(",") if p],
-                        "key": blob,
-                        "namespaces": [n for n in options.get("namespaces", "").split(",") if n] or None,
-                        "valid_before": _when(options.get("valid-before")),
-                        "valid_after": _when(options.get("valid-after"))})
+            kind, dummy = _string(blob, 0)
+        except (ValueError, TypeError, struct.error):
+            refuse("sig.why.bad_key")
+        if kind.decode("ascii", "replace") != rest[0]:
+            refuse("sig.why.bad_key")
+        before, after = _when(options.get("valid-before")), _when(options.get("valid-after"))
+        if ("valid-before" in options and before is None) or ("valid-after" in options and after is None):
+            refuse("sig.why.bad_time")
+        entries.append({"line": number, "principals": names, "key": blob, "namespaces": namespaces,
+                        "valid_before": before, "valid_after": after, "options": dict(
+                            (k, options[k]) for k in ("valid-before", "valid-after") if k in options)})
     return entries
 
 
-def _matches(pattern_list, name):
-    """OpenSSH's principal pattern match (``*``, ``?``, ``!`` negation) - enough to explain a refusal."""
-    import fnmatch
-    ok = False
-    for pattern in pattern_list:
-        negated = pattern.startswith("!")
-        if fnmatch.fnmatchcase(name, pattern[1:] if negated else pattern):
-            if negated:
-                return False
-            ok = True
-    return ok
+def read_allowed_signers(path):
+    """parse_allowed_signers over a file (read without following a link, bounded). SignatureError when it cannot
+    be read or holds a line the reader refuses."""
+    return parse_allowed_signers(allowed_signers_text(path), os.path.basename(str(path)))
+
+
+def signers_of(allowed_signers):
+    """Parsed lines, whether given as a file path or already parsed."""
+    if isinstance(allowed_signers, (list, tuple)):
+        return list(allowed_signers)
+    return read_allowed_signers(allowed_signers)
+
+
+def exact_line(signer, principal, namespace):
+    """One allowed-signers line for exactly ``principal`` and ``namespace`` with ``signer``'s key and validity: what
+    ssh-keygen verifies against, so it decides over the very line this reader chose."""
+    options = ['namespaces="%s"' % namespace] + ['%s="%s"' % (k, v) for k, v in sorted(signer["options"].items())]
+    return '"%s" %s %s\n' % (principal, ",".join(options), public_key_line(signer["key"]))
 
 
 # --- verifying ---------------------------------------------------------------------------
@@ -247,50 +287,65 @@ def _verify_time(now):
         datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
 
 
-def verify(payload, armored, principal, namespace, allowed_signers, now=None, signers=None):
-    """Does ``armored`` sign ``payload`` by ``principal`` for ``namespace`` under ``allowed_signers`` at ``now``?
+def verify(payload, armored, principal, namespace, allowed_signers, now=None):
+    """Does ``armored`` sign ``payload`` by ``principal`` for ``namespace`` at ``now``, under ``allowed_signers``
+    (parsed lines, or a file this module's reader reads)?
 
-    ``signers`` is the file as read_allowed_signers read it, when the caller has it already. Returns a Verdict;
-    raises SignatureError only when it cannot be decided (no ssh-keygen, unreadable file)."""
+    The line is chosen here, exactly (the principal named, the signing key, the namespace, the validity), and
+    ``ssh-keygen -Y verify`` checks the signature against a file holding only that line. Returns a Verdict; raises
+    SignatureError only when it cannot be decided (no ssh-keygen, an unreadable or refused signers text)."""
     read = read_signature(armored)
     if read is None:
         return Verdict(False, "sig.refused.malformed")
     key, signed_namespace = read
     fp = fingerprint(key)
-    if signers is None:
-        signers = read_allowed_signers(allowed_signers)  # readable before anything is decided
+    signers = signers_of(allowed_signers)  # readable (and strict) before anything is decided
     if signed_namespace != namespace:
         return Verdict(False, "sig.refused.namespace", fp, namespace=signed_namespace[:60], want=namespace)
+    lines = [s for s in signers if s["key"] == key]
+    if not lines:
+        return Verdict(False, "sig.refused.unknown_key", fp)
+    mine = [s for s in lines if str(principal) in s["principals"]]
+    if not mine:
+        owners = sorted(set(p for s in lines for p in s["principals"]))
+        return Verdict(False, "sig.refused.other_principal", fp, principal=", ".join(owners)[:120])
+    refusal = None
+    for signer in mine:
+        refusal = line_refusal(signer, namespace, now)
+        if refusal is None:
+            break
+    else:
+        return Verdict(False, refusal[0], fp, **refusal[1])
     tool = ssh_keygen()
     with tempfile.TemporaryDirectory(prefix="ssot-sig-") as tmp:
         sig = os.path.join(tmp, "sig")
         with open(sig, "w") as fh:
             fh.write(armored.strip() + "\n")
-        rc, _out, _err = _run([tool, "-Y", "verify", "-f", allowed_signers, "-I", str(principal), "-n", namespace,
+        exact = os.path.join(tmp, "allowed_signers")
+        with open(exact, "w") as fh:
+            fh.write(exact_line(signer, principal, namespace))
+        rc, _out, _err = _run([tool, "-Y", "verify", "-f", exact, "-I", str(principal), "-n", namespace,
                                "-s", sig, "-O", "verify-time=%s" % _verify_time(now)], payload)
-        if rc == 0:
-            return Verdict(True, None, fp)
-        rc, _out, _err = _run([tool, "-Y", "check-novalidate", "-n", namespace, "-s", sig], payload)
-    if rc != 0:
-        return Verdict(False, "sig.refused.content", fp)
-    return _why_not(key, fp, principal, namespace, signers, now)
+    if rc == 0:
+        return Verdict(True, None, fp, line=signer["line"])
+    return Verdict(False, "sig.refused.content", fp)
 
 
 def verify_signer(payload, armored, namespace, allowed_signers, now=None):
     """Who, among the allowed signers, signed ``payload`` for ``namespace``: a Verdict whose ``params`` name the
-    ``principal`` when ok. The principals tried are those the allowed-signers file lists for the signing key."""
+    ``principal`` when ok. The principals tried are those the allowed signers list for the signing key."""
     read = read_signature(armored)
     if read is None:
         return Verdict(False, "sig.refused.malformed")
     key, _namespace = read
-    signers = read_allowed_signers(allowed_signers)
+    signers = signers_of(allowed_signers)
     candidates = []
     for s in signers:
         if s["key"] == key:
-            candidates.extend(p for p in s["principals"] if not any(c in p for c in "*?!") and p not in candidates)
+            candidates.extend(p for p in s["principals"] if p not in candidates)
     last = None
     for principal in candidates or [""]:
-        last = verify(payload, armored, principal, namespace, allowed_signers, now, signers)
+        last = verify(payload, armored, principal, namespace, signers, now)
         if last.ok:
             last.params["principal"] = principal
             return last
@@ -299,7 +354,7 @@ def verify_signer(payload, armored, namespace, allowed_signers, now=None):
 
 def line_refusal(signer, namespace, now=None):
     """Why an allowed-signers line does not allow signing for ``namespace`` at ``now``: (catalog key, params), or
-    None when it does."""
+    None when it does. Namespaces are compared exactly (the reader refuses patterns)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if signer["valid_before"] is not None and now > signer["valid_before"]:
         return "sig.refused.expired_key", dict(line=signer["line"],
@@ -307,25 +362,9 @@ def line_refusal(signer, namespace, now=None):
     if signer["valid_after"] is not None and now < signer["valid_after"]:
         return "sig.refused.early_key", dict(line=signer["line"],
                                              since=signer["valid_after"].strftime("%Y-%m-%dT%H:%M:%SZ"))
-    if signer["namespaces"] is not None and not _matches(signer["namespaces"], namespace):
+    if signer["namespaces"] is not None and namespace not in signer["namespaces"]:
         return "sig.refused.not_allowed", dict(line=signer["line"], namespace=namespace)
     return None
-
-
-def _why_not(key, fp, principal, namespace, signers, now):
-    """A valid signature that ssh-keygen did not accept for ``principal``: which rule it broke."""
-    lines = [s for s in signers if s["key"] == key]
-    if not lines:
-        return Verdict(False, "sig.refused.unknown_key", fp)
-    owners = sorted(set(p for s in lines for p in s["principals"]))
-    mine = [s for s in lines if _matches(s["principals"], str(principal))]
-    if not mine:
-        return Verdict(False, "sig.refused.other_principal", fp, principal=", ".join(owners)[:120])
-    for s in mine:
-        refusal = line_refusal(s, namespace, now)
-        if refusal:
-            return Verdict(False, refusal[0], fp, **refusal[1])
-    return Verdict(False, "sig.refused.not_allowed", fp, line=mine[0]["line"], namespace=namespace)
 
 
 # --- signing -----------------------------------------------------------------------------

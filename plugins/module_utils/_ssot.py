@@ -298,22 +298,20 @@ def _path_problems(doc, base_dir):
 
 
 def _signature_problems(doc, base_dir):
-    """Signatures required with no allowed-signers file to check them; an allowed-signers file that cannot be read."""
+    """An allowed-signers file the SSOT names (to narrow the trust root's) that cannot be read, or holds a line the
+    one reader refuses (a pattern, a cert-authority line)."""
     hitl = doc.get("hitl")
     if not isinstance(hitl, dict):
         return []
     named = hitl.get("allowed_signers")
     out = []
-    for key in ("require_signatures", "require_seals"):
-        if hitl.get(key) is True and not isinstance(named, str):
-            out.append(Problem("ssot.check.signers_missing", ["hitl", key], key=key, fix="ssot.fix.allowed_signers"))
     if isinstance(named, str) and base_dir and "\x00" not in named:
         from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
         try:
             _sshsig.read_allowed_signers(os.path.join(base_dir, os.path.expanduser(named)))
         except _sshsig.SignatureError as exc:
             out.append(Problem("ssot.check.signers_unreadable", ["hitl", "allowed_signers"], value=_show(named),
-                               detail=exc.params.get("error", ""), fix="ssot.fix.allowed_signers"))
+                               detail=exc, fix="ssot.fix.allowed_signers"))
     return out
 
 
@@ -410,11 +408,6 @@ def normalize(doc):
     """A copy of a valid document with every schema default filled in."""
     out = copy.deepcopy(doc)
     _fill(SCHEMA, out)
-    hitl = out.get("hitl")
-    if isinstance(hitl, dict):
-        # Named signers mean signed approvals and sealed journals unless the SSOT says otherwise (docs/hitl.md).
-        for key in ("require_signatures", "require_seals"):
-            hitl.setdefault(key, bool(hitl.get("allowed_signers")))
     return out
 
 
@@ -422,16 +415,6 @@ def allowed_signers_path(ssot, base_dir):
     """The absolute path of the SSOT's allowed-signers file, or None."""
     named = (ssot.get("hitl") or {}).get("allowed_signers")
     return os.path.realpath(os.path.join(base_dir, os.path.expanduser(named))) if named else None
-
-
-def hitl_rules(ssot, base_dir):
-    """The SSOT's rules for approvals, as the ``hitl`` options of a decisions Policy (docs/hitl.md)."""
-    hitl = ssot.get("hitl") or {}
-    return {"approvers": hitl.get("approvers") or [], "approval_validity": hitl.get("approval_validity"),
-            "separation_of_duties": hitl.get("separation_of_duties"),
-            "extra_var_approvals": hitl.get("extra_var_approvals"),
-            "allowed_signers": allowed_signers_path(ssot, base_dir),
-            "require_signatures": hitl.get("require_signatures")}
 
 
 def canonical_json(doc):

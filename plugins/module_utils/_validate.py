@@ -84,34 +84,35 @@ def findings(session, version_num, lang, client_versions, published, exposure, s
     return col.findings
 
 
-def decide(checks, found, policy):
-    """A decision for every deviation (or check error) and every high or critical finding."""
-    lang, ssot_digest = policy.lang, policy.digest
+def decide(checks, found, ssot_digest, lang):
+    """A pending decision for every deviation (or check error) and every high or critical finding; the controller
+    settles them (plugin_utils/_observe.py)."""
     decisions = []
     for check in checks:
         if check["status"] == _pg.MATCH:
             continue
+        facts = {"check": check["id"], "expected": check.get("expected"), "actual": check.get("actual")}
+        if check.get("actual") is None and check.get("message"):
+            facts["error"] = check.get("message")
         dec = _decisions.build(
-            _decisions.stable_id("validate", check["id"], check.get("expected"), check.get("actual")), VALIDATE,
+            "validate", check["id"], facts, VALIDATE,
             text(lang, "validate.deviation.title", id=check["id"], expected=check.get("expected"),
                  actual=check.get("actual") if check.get("actual") is not None else check.get("message")),
             text(lang, "validate.deviation.context", sql=check.get("sql") or "-", expected=check.get("expected"),
                  actual=check.get("actual")),
             # SSOT first: A brings the server to the SSOT, B accepts what was found.
-            [_decisions.option(lang, "fix", "fix"), _decisions.option(lang, "accept", "accept")], ssot_digest,
+            ("fix", "accept"), ssot_digest, lang,
             risk=text(lang, "validate.deviation.risk"), rollback=text(lang, "validate.deviation.rollback"))
-        dec = policy.resolve(dec)
         check["decision"] = dec["id"]
         decisions.append(dec)
     for finding in found:
         if not _model.decides(finding["severity"]):
             continue
         dec = _decisions.build(
-            _decisions.stable_id("finding", finding["id"][len("finding."):], finding.get("actual")), VALIDATE,
-            finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
-            [_decisions.option(lang, "remediate", "remediate"), _decisions.option(lang, "accept_risk", "accept_risk")],
-            ssot_digest, risk=finding["explanation"], rollback=text(lang, "validate.deviation.rollback"))
-        dec = policy.resolve(dec)
+            "finding", finding["id"][len("finding."):], {"finding": finding["id"], "actual": finding.get("actual")},
+            VALIDATE, finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
+            ("remediate", "accept_risk"), ssot_digest, lang, risk=finding["explanation"],
+            rollback=text(lang, "validate.deviation.rollback"))
         finding["decision"] = dec["id"]
         decisions.append(dec)
     return decisions

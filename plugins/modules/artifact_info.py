@@ -21,7 +21,7 @@ description:
     (an OCI layout on the classic Docker store) opens a decision to convert it with
     skopeo or rebuild.
   - Decision ids are derived from what they are about, so the same divergence gets the
-    same id on every run. A decision stays C(pending) until O(hitl.approvals_file) approves it.
+    same id on every run. The module raises it pending; its action settles it on the controller.
   - Changes nothing.
 options:
   artifacts:
@@ -76,7 +76,6 @@ EXAMPLES = r'''
       version: "{{ engine.host_info.ServerVersion }}"
       containerd_store: false
     ssot_digest: "{{ ssot_digest }}"
-    hitl: "{{ ssot_hitl }}"
   register: inventory
 
 - name: Stop when a decision is pending
@@ -195,14 +194,14 @@ def main():
     p = module.params
     lang = p["language"]
     try:
-        policy = _decisions.Policy(p)
-        artifacts, checks, decisions = _artifacts.assess(p["artifacts"], p["base_dir"], p["engine"], policy)
-    except (_decisions.ApprovalError, _artifacts.ArtifactError, OSError) as exc:
+        artifacts, checks, decisions = _artifacts.assess(p["artifacts"], p["base_dir"], p["engine"],
+                                                         p["ssot_digest"], lang)
+    except (_artifacts.ArtifactError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
+    # Raised pending here; the action settles them on the controller and derives each artifact's path from them.
+    pending = [d["id"] for d in decisions]
     deviations = [c["id"] for c in checks if c["status"] != "match"]
-    next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions
-                  if d["status"] != _decisions.APPROVED]
+    next_steps = []
     summary = text(lang, "inventory.summary", count=len(artifacts), deviations=len(deviations), pending=len(pending))
     log = _artifacts.report_text(artifacts, checks, decisions, summary)
     name = p["evidence_name"]

@@ -15,8 +15,8 @@ description:
   - Without O(baseline) it only returns those figures as evidence (C(<subject>-fingerprint.json)) - what a change
     records right after it was verified.
   - With O(baseline) (the figures recorded after the change), it compares and returns each table that differs. A
-    rollback destroys whatever happened since the change it undoes, so any difference is a decision
-    (C(rollback.<subject>.<hex>), options C(rollback) and C(keep)) that only a named human's approval settles.
+    rollback destroys whatever happened since the change it undoes; the rollback's decision (raised on the
+    controller by M(ssot.governance.change)) names each of these tables.
 options:
   container:
     description: The container of the server.
@@ -40,14 +40,10 @@ options:
       - The figures recorded right after the change (RV(tables) of an earlier call). Without it nothing is compared.
     type: dict
   subject:
-    description: What the rollback undoes; names the evidence, the rollback record and the decision.
+    description: What the rollback undoes; names the evidence.
     type: str
     required: true
     choices: [exposure, ingest]
-  ssot_digest:
-    description: Digest of the SSOT in force; the decision carries it.
-    type: str
-    required: true
 extends_documentation_fragment:
   - ssot.governance.language
   - ssot.governance.attributes
@@ -61,14 +57,12 @@ EXAMPLES = r'''
   ssot.governance.changes_since:
     container: legacy-pg-demo
     subject: exposure
-    ssot_digest: "{{ ssot_digest }}"
 
 - name: Before the rollback, what changed since
   ssot.governance.changes_since:
     container: legacy-pg-demo
     subject: exposure
     baseline: "{{ recorded.tables }}"
-    ssot_digest: "{{ ssot_digest }}"
   register: since
 '''
 
@@ -84,49 +78,22 @@ changes:
   type: list
   elements: dict
   sample: [{"database": "app", "table": "public.guarda", "source": 1, "now": 251, "status": "mismatch"}]
-decisions:
-  description: The rollback decision when anything changed since the baseline (empty otherwise).
-  returned: always
-  type: list
-  elements: dict
 msg:
   description: What changed since, or that nothing did, in the operator's language.
   returned: always
   type: str
-rollback:
-  description:
-    - Without O(baseline), for the recorder - the figures as the C(fingerprint) rollback record of O(subject), read
-      back by the C(ssot.governance.rollback) lookup when the change is undone.
+fingerprint:
+  description: Without O(baseline) - the figures as a later rollback compares with (the change's action records them).
   returned: when O(baseline) is not given
   type: dict
-  sample: {"subject": "ingest", "event": "fingerprint", "data": {"tables": {}}}
 '''
 
-import hashlib
-import json
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _model, _pgdata, _result
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _model, _pgdata, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 
 PHASES = {"exposure": _model.phase("expose").number, "ingest": _model.phase("ingest").number}
-
-
-def fingerprint(tables):
-    return hashlib.sha256(json.dumps(tables, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
-
-def decision(p, changes, baseline, tables):
-    lang = p["language"]
-    lines = [_pgdata.describe(c, "now", lang) for c in changes]
-    return _decisions.build(
-        _decisions.stable_id("rollback", p["subject"], fingerprint(baseline), fingerprint(tables)),
-        PHASES.get(p["subject"]),
-        text(lang, "rollback.title", subject=p["subject"], count=len(changes)),
-        text(lang, "rollback.context", subject=p["subject"], changes="; ".join(lines[:20])),
-        [_decisions.option(lang, "rollback_anyway", "rollback"), _decisions.option(lang, "rollback_keep", "keep")],
-        p["ssot_digest"], risk=text(lang, "rollback.risk"), rollback=text(lang, "rollback.after"))
 
 
 def main():
@@ -134,27 +101,24 @@ def main():
         container=dict(type="str", required=True), user=dict(type="str", default="postgres"),
         databases=dict(type="list", elements="str", default=[]), checksums=dict(type="bool", default=False),
         baseline=dict(type="dict"), subject=dict(type="str", required=True, choices=sorted(PHASES)),
-        ssot_digest=dict(type="str", required=True),
         language=dict(type="str", default="pt-BR")), supports_check_mode=True)
     p = module.params
     try:
         tables = _pgdata.table_stats(_engine.Engine(module), p["container"], p["user"], p["checksums"],
                                      p["databases"] or None)
     except (_pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=rendered(exc, p["language"]), tables={}, changes=[], decisions=[])
+        module.fail_json(msg=rendered(exc, p["language"]), tables={}, changes=[])
     fingerprint = {"container": p["container"], "checksums": p["checksums"], "tables": tables}
     evidence = [_result.evidence("%s-fingerprint.json" % p["subject"], content=fingerprint)]
     if p["baseline"] is None:
-        # Right after a change: the tables a later rollback compares with (read back by the rollback lookup).
-        module.exit_json(changed=False, tables=tables, changes=[], decisions=[], evidence=evidence,
-                         rollback=_result.rollback(p["subject"], "fingerprint", fingerprint),
+        # Right after a change: the tables a later rollback compares with (the change's action records them).
+        module.exit_json(changed=False, tables=tables, changes=[], evidence=evidence, fingerprint=fingerprint,
                          msg=text(p["language"], "rollback.recorded", subject=p["subject"]))
     _rows, changes = _pgdata.compare(p["baseline"], tables, "now")
-    decisions = [decision(p, changes, p["baseline"], tables)] if changes else []
     msg = (text(p["language"], "rollback.changed", subject=p["subject"], changes="; ".join(
         _pgdata.describe(c, "now", p["language"]) for c in changes)) if changes
         else text(p["language"], "rollback.unchanged", subject=p["subject"]))
-    module.exit_json(changed=False, tables=tables, changes=changes, decisions=decisions, evidence=evidence, msg=msg)
+    module.exit_json(changed=False, tables=tables, changes=changes, evidence=evidence, msg=msg)
 
 
 if __name__ == "__main__":

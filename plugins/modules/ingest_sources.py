@@ -64,7 +64,6 @@ EXAMPLES = r'''
     target: "{{ ssot_doc.target.container }}"
     workspace: "{{ ssot_workspace_dir }}"
     ssot_digest: "{{ ssot_digest }}"
-    hitl: "{{ ssot_hitl }}"
 '''
 
 RETURN = r'''
@@ -136,27 +135,28 @@ def next_step(lang, src):
                 reason=src.get("reason"))
 
 
-def decision_for(item, src, target, policy, lang):
+def decision_for(item, src, target, ssot_digest, lang):
+    """The pending decision to load (or reload) one database; the controller settles it."""
     method = item["method"]
     if item["action"] == "load":
         size = human_size((src.get("database_info") or {}).get(item["database"], {}).get("bytes") or src.get("bytes"))
-        dec = _decisions.build(
-            _decisions.stable_id("ingest", "%s.%s.load" % (item["source"], item["database"]), item["source"],
-                                 item["database"], target),
+        return _decisions.build(
+            "ingest", "%s.%s.load" % (item["source"], item["database"]),
+            {"source": item["source"], "database": item["database"], "target": target, "action": "load"},
             INGEST, text(lang, "ingest.load.title", database=item["database"], source=item["source"], target=target),
             text(lang, "ingest.load.context", database=item["database"], size=size, method=method),
-            [_decisions.option(lang, "ingest", "ingest"), _decisions.option(lang, "skip_ingest", "skip_ingest")],
-            policy.digest, risk=text(lang, "ingest.load.risk", size=size), rollback=text(lang, "ingest.rollback"))
-    else:
-        tables = [m["table"] or "(database)" for m in item["mismatches"]]
-        dec = _decisions.build(
-            _decisions.stable_id("ingest", "%s.%s.reload" % (item["source"], item["database"]), item["fingerprint"]),
-            INGEST, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
-            text(lang, "ingest.reload.context", database=item["database"], count=len(tables),
-                 tables=", ".join(tables[:10])),
-            [_decisions.option(lang, "reload", "reload"), _decisions.option(lang, "keep_target", "keep_target")],
-            policy.digest, risk=text(lang, "ingest.reload.risk"), rollback=text(lang, "ingest.rollback"))
-    return policy.resolve(dec)
+            ("ingest", "skip_ingest"), ssot_digest, lang, risk=text(lang, "ingest.load.risk", size=size),
+            rollback=text(lang, "ingest.rollback"))
+    tables = [m["table"] or "(database)" for m in item["mismatches"]]
+    return _decisions.build(
+        "ingest", "%s.%s.reload" % (item["source"], item["database"]),
+        {"source": item["source"], "database": item["database"], "target": target, "action": "reload",
+         "fingerprint": item["fingerprint"], "tables": tables[:50]},
+        INGEST, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
+        text(lang, "ingest.reload.context", database=item["database"], count=len(tables),
+             tables=", ".join(tables[:10])),
+        ("reload", "keep_target"), ssot_digest, lang, risk=text(lang, "ingest.reload.risk"),
+        rollback=text(lang, "ingest.rollback"))
 
 
 def main():
@@ -168,10 +168,6 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     lang = p["language"]
-    try:
-        policy = _decisions.Policy(p)
-    except _decisions.ApprovalError as exc:
-        module.fail_json(msg=rendered(exc, lang))
     if not p["sources"]:
         module.exit_json(changed=False, sources=[], plan=[], checks=[], decisions=[], evidence=[],
                          milestone=_result.milestone("ingest", "clear"),
@@ -213,7 +209,7 @@ def main():
             continue
         item["method"] = method_of(src, p["jobs"])
         if item["action"] in ("load", "reload"):
-            item["decision"] = decision_for(item, src, p["target"], policy, lang)
+            item["decision"] = decision_for(item, src, p["target"], p["ssot_digest"], lang)
             decisions.append(item["decision"])
             # What a rollback needs to undo this item: drop a created database, restore a reloaded one.
             item["rollback_entry"] = {"name": item["database"], "action": item["action"], "rows_before": dict(
@@ -232,7 +228,8 @@ def main():
             lines.append("%s %s: %s (%s)%s" % (item["source"], item["database"], item["action"], item["method"],
                                                "; " + item["note"] if item.get("note") else ""))
     missing = [s for s in sources if s["status"] != "found"]
-    pending = _decisions.unapproved(decisions)
+    # Raised pending here; the action settles them (and the milestone) on the controller.
+    pending = decisions
     result.update(plan=plan, decisions=decisions, checks=checks,
                   target_roles=sorted(_ingest.target_roles(engine, p["target"], p["user"])))
     result["milestone"] = _result.milestone("ingest", "blocked" if (missing or pending) else "clear",
@@ -245,7 +242,7 @@ def main():
             _pgdata.describe(m, "target", lang) for i in mismatched for m in i["mismatches"])), **result)
     todo = [i for i in plan if i["action"] in ("load", "reload")]
     result["msg"] = text(lang, "ingest.nothing") if not todo else "; ".join(
-        "%s %s: %s (%s)" % (i["source"], i["database"], i["action"], i["decision"]["status"]) for i in todo)
+        "%s %s: %s" % (i["source"], i["database"], i["action"]) for i in todo)
     module.exit_json(**result)
 
 

@@ -22,8 +22,8 @@ description:
     C(listen_addresses)), C(trust) in pg_hba (C(pg_hba_file_rules) on 10+, the file itself before),
     superusers without a password, SSL off while exposed, database and artifact sizes. Each finding has a
     severity and an explanation in the operator's language.
-  - Every deviation, check error and finding of severity high or critical opens a decision with a stable id,
-    pending until O(hitl.approvals_file) approves it.
+  - Every deviation, check error and finding of severity high or critical opens a decision with a stable id;
+    its action settles it on the controller (pending until an approval of the workspace counts for it).
   - Returns the psql-like transcript, verdicts and findings, and the JSON, as RV(evidence), which the
     C(ssot.governance.runbook) callback writes into the workspace.
 options:
@@ -117,7 +117,6 @@ EXAMPLES = r'''
         database: legacy_shop
         expect: 500
     ssot_digest: "{{ ssot_digest }}"
-    hitl: "{{ ssot_hitl }}"
   register: checked
 
 - name: Fail when a decision is pending
@@ -288,9 +287,8 @@ def main():
     p = module.params
     lang = p["language"]
     try:
-        policy = _decisions.Policy(p)
         limit = _findings.size_bytes(p["size_limit"]) if p["size_limit"] not in (None, "") else None
-    except (_decisions.ApprovalError, ValueError) as exc:
+    except ValueError as exc:
         module.fail_json(msg=rendered(exc, lang), queries=[])
     published = p["published_ports"]
     published = _findings.published_from_docker(published) if isinstance(published, dict) else (published or [])
@@ -322,20 +320,18 @@ def main():
     checks = result["checks"]
     result.update(deviations=[c["id"] for c in checks if c["status"] != _pg.MATCH],
                   matched=sum(1 for c in checks if c["status"] == _pg.MATCH))
-    decisions = _validate.decide(checks, found, policy)
-    pending = [d["id"] for d in decisions if d["status"] != _decisions.APPROVED]
-    next_steps = [text(lang, "next.pending_decision", id=d["id"], title=d["title"]) for d in decisions
-                  if d["status"] != _decisions.APPROVED]
+    # Raised here, settled on the controller (its action): whether one is approved is not this host's to say.
+    decisions = _validate.decide(checks, found, p["ssot_digest"], lang)
+    pending = [d["id"] for d in decisions]
     if decisions:
-        text_log += "-- decisions\n" + "".join("%-9s %s  %s\n" % (d["status"].upper(), d["id"], d["title"])
-                                               for d in decisions)
+        text_log += "-- decisions raised\n" + "".join("%s  %s\n" % (d["id"], d["title"]) for d in decisions)
     name = p["evidence_name"]
     content = dict(result, findings=found, decisions=decisions, client_versions=versions, endpoint=session.dsn_text,
                    queries=session.queries)
     evidence = [_result.evidence(name + ".log", text=text_log), _result.evidence(name + ".json", content=content)]
     module.exit_json(changed=False, queries=session.queries, evidence=evidence, findings=found, decisions=decisions,
                      pending=pending, client_versions=versions,
-                     milestone=_result.milestone("validate", "blocked" if pending else "clear", next_steps),
+                     milestone=_result.milestone("validate", "blocked" if pending else "clear"),
                      **result)
 
 

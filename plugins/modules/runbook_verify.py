@@ -21,20 +21,27 @@ description:
     not allowed, a seal that does not verify, a journal whose chain holds but differs from what a valid seal
     signed (a rewritten history - the first line that differs is named), and, with O(require_seals), lines no
     valid seal covers (the open tail of the running play aside).
-  - With the recorder's C(postgresql) store (callback option C(store), C(SSOT_STORE)) an action plugin does the same on
-    the controller, over the records in the database - the environment's namespace, named after O(workspace) - and
-    names what was altered by its row (C(ssot_journal namespace=... seq=N), C(ssot_file namespace=... path=...)).
+  - Runs on the controller, in ansible-playbook's own process (its action plugin), over the workspace folder or, with
+    the recorder's C(postgresql) store (callback option C(store), C(SSOT_STORE)), over the records in the database -
+    the environment's namespace, named after O(workspace) - naming what was altered by its row (C(ssot_journal
+    namespace=... seq=N), C(ssot_file namespace=... path=...)).
 options:
   allowed_signers:
     description:
-      - OpenSSH allowed-signers file the seals are checked against (the SSOT's C(hitl.allowed_signers), or one
-        kept outside the workspace).
-      - Without it a sealed journal is a problem (C(seal_unchecked)) - a seal nobody can check proves nothing.
+      - OpenSSH allowed-signers file the seals are checked against - the auditor's own copy of the trust root, kept
+        outside the workspace; seals are then required. Without it, the trust root's signers (C(SSOT_TRUST_ROOT)) as
+        the SSOT narrows them, and seals are required as the root says (docs/security.md).
+      - With no signers at all a sealed journal is a problem (C(seal_unchecked)) - a seal nobody can check proves
+        nothing.
     type: path
   require_seals:
-    description: Report lines that no valid seal covers (C(journal_unsealed)).
+    description: Report lines that no valid seal covers (C(journal_unsealed)), whatever the trust root says.
     type: bool
     default: false
+  ssot_file:
+    description: The SSOT file inside O(workspace) that narrows the trust root.
+    type: str
+    default: ssot.yml
   workspace:
     description: The workspace folder (the one given as C(ssot_workspace)).
     type: path
@@ -125,7 +132,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(language=dict(type="str", default="pt-BR"), workspace=dict(type="path", required=True),
                            fail_on_problem=dict(type="bool", default=True),
-                           allowed_signers=dict(type="path"), require_seals=dict(type="bool", default=False)),
+                           allowed_signers=dict(type="path"), require_seals=dict(type="bool", default=False),
+                           ssot_file=dict(type="str", default="ssot.yml")),
         supports_check_mode=True,
     )
     report = _chain.verify(module.params["workspace"], module.params["allowed_signers"],

@@ -55,7 +55,6 @@ EXAMPLES = r'''
     container: legacy-pg-demo
     size_limit: 10GiB
     ssot_digest: "{{ ssot_digest }}"
-    hitl: "{{ ssot_hitl }}"
 '''
 
 RETURN = r'''
@@ -106,9 +105,8 @@ def main():
     p = module.params
     lang = p["language"]
     try:
-        policy = _decisions.Policy(p)
         limit = _findings.size_bytes(p["size_limit"])
-    except (_decisions.ApprovalError, ValueError) as exc:
+    except ValueError as exc:
         module.fail_json(msg=rendered(exc, lang))
     where = p["dest"]
     while not os.path.isdir(where) and os.path.dirname(where) != where:
@@ -119,20 +117,18 @@ def main():
     words = dict(estimate=human_size(estimate), limit=human_size(limit), free=human_size(free))
     if estimate > limit or estimate > free:
         # The id follows the limit and the estimate in whole GiB: the same snapshot keeps its decision.
-        dec = _decisions.build(
-            _decisions.stable_id("snapshot", "size", limit, estimate >> 30, estimate > free), SNAPSHOT,
-            text(lang, "snapshot.size.title", **words), text(lang, "snapshot.size.context", **words),
-            [_decisions.option(lang, "proceed", "proceed")], policy.digest,
-            risk=text(lang, "snapshot.size.risk", **words), rollback=text(lang, "snapshot.rollback"))
-        decisions.append(policy.resolve(dec))
+        decisions.append(_decisions.build(
+            "snapshot", "size", {"limit": limit, "estimate_gib": estimate >> 30, "beyond_free": estimate > free},
+            SNAPSHOT, text(lang, "snapshot.size.title", **words), text(lang, "snapshot.size.context", **words),
+            ("proceed",), p["ssot_digest"], lang, risk=text(lang, "snapshot.size.risk", **words),
+            rollback=text(lang, "snapshot.rollback")))
     if p["image_save"]:
-        dec = _decisions.build(
-            _decisions.stable_id("snapshot", "image_save", p["container"]), SNAPSHOT,
+        decisions.append(_decisions.build(
+            "snapshot", "image_save", {"container": p["container"]}, SNAPSHOT,
             text(lang, "snapshot.image_save.title", container=p["container"]),
             text(lang, "snapshot.image_save.context", container=p["container"], size=human_size(p["image_bytes"])),
-            [_decisions.option(lang, "save", "save"), _decisions.option(lang, "skip_image", "skip_image")],
-            policy.digest, risk=text(lang, "snapshot.image_save.risk"), rollback=text(lang, "snapshot.rollback"))
-        decisions.append(policy.resolve(dec))
+            ("save", "skip_image"), p["ssot_digest"], lang, risk=text(lang, "snapshot.image_save.risk"),
+            rollback=text(lang, "snapshot.rollback")))
     module.exit_json(changed=False, estimate=estimate, free=free, limit=limit, decisions=decisions,
                      msg=text(lang, "snapshot.estimate", **words))
 

@@ -22,13 +22,26 @@ description:
     Literal secrets are refused without being echoed. The module never changes anything.
   - Given a prose SSOT (C(book-run.txt) or Markdown) beside it, returns its section map for the panel.
   - Field reference and a guide to writing an SSOT from a prose runbook are in the collection's C(docs/ssot.md).
+  - Runs on the controller, in ansible-playbook's own process (its action plugin). Given O(workspace) it loads the
+    SSOT in force of that environment - O(file) inside it, never outside (no C(..), no link out) - and refuses a run
+    whose launcher set a variable the collection owns, or whose host's environment the C(ssot.governance.runbook)
+    callback is not recording (docs/security.md); that SSOT becomes the one the run's records carry. Given only
+    O(path), it reads that file and returns it, and nothing more.
 options:
+  workspace:
+    description:
+      - The environment's workspace folder; its SSOT file O(file) is the SSOT in force.
+    type: path
+  file:
+    description:
+      - The SSOT file inside O(workspace) (a relative path).
+    type: str
+    default: ssot.yml
   path:
     description:
-      - Path of the SSOT file. Relative paths inside the SSOT (artifacts, dumps) are relative to its folder,
-        returned as RV(base_dir).
+      - Path of any SSOT file to read (without O(workspace)). Relative paths inside the SSOT (artifacts, dumps) are
+        relative to its folder, returned as RV(base_dir).
     type: path
-    required: true
   prose:
     description:
       - Prose SSOT to map into RV(ssot_full_map). Files ending in C(.md) are read as Markdown.
@@ -39,25 +52,19 @@ options:
       - Language of the error messages. Defaults to the SSOT's C(metadata.language), else C(pt-BR).
     type: str
     choices: [pt-BR, en]
-  approvals_file:
-    description:
-      - The workspace's C(approvals.yml). The action reads it on the controller, with the allowed-signers file, and
-        returns RV(file_approvals), RV(file_approvals_error) and RV(allowed_signers_text) for the decision modules,
-        whichever host they run on (docs/fleet.md). Not passed to the module.
-    type: path
 extends_documentation_fragment:
   - ssot.governance.attributes
   - ssot.governance.attributes.READ_ONLY
 requirements:
-  - jsonschema on the target (the controller, for this collection's playbooks).
+  - jsonschema and PyYAML on the controller.
 author:
   - ssot.governance maintainers (@ssot-governance)
 '''
 
 EXAMPLES = r'''
-- name: Load the SSOT of the workspace
+- name: Load the SSOT in force of the workspace
   ssot.governance.ssot_info:
-    path: "{{ ssot_workspace }}/ssot.yml"
+    workspace: "{{ ssot_workspace }}"
   register: ssot_loaded
 
 - name: Show which SSOT this run follows
@@ -110,33 +117,6 @@ run_identities:
   type: list
   elements: str
   sample: [ana]
-launcher_approvals:
-  description:
-    - The approvals the launcher gave as the extra var C(ssot_approvals) (a list, one entry, or either as YAML or
-      JSON text - an AWX survey's text area), schema-checked. They count only with the SSOT's
-      C(hitl.extra_var_approvals).
-  returned: success
-  type: list
-  elements: dict
-  sample: []
-file_approvals:
-  description: The entries of O(approvals_file), read and schema-checked on the controller (with O(approvals_file)).
-  returned: success and O(approvals_file) given
-  type: list
-  elements: dict
-file_approvals_error:
-  description: Why O(approvals_file) could not be read, or null (the decision modules fail with it).
-  returned: success and O(approvals_file) given
-  type: str
-allowed_signers_text:
-  description: The text of RV(allowed_signers), read on the controller, or null.
-  returned: success and O(approvals_file) given
-  type: str
-allowed_signers:
-  description: Absolute path of the SSOT's C(hitl.allowed_signers) file (signed approvals, journal seals), or null.
-  returned: success
-  type: str
-  sample: /srv/legacy/allowed_signers
 prose:
   description: Absolute path of the prose SSOT that was mapped, or null.
   returned: success
@@ -213,18 +193,20 @@ def find_prose(ssot_path, prose):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", required=True),
+            workspace=dict(type="path"),
+            file=dict(type="str", default="ssot.yml"),
+            path=dict(type="path"),
             prose=dict(type="path"),
             language=dict(type="str", choices=["pt-BR", "en"]),
-            # Read by the action on the controller and never passed on; declared so the documented option is real.
-            approvals_file=dict(type="path"),
         ),
+        required_one_of=[("workspace", "path")],
         supports_check_mode=True,
     )
     for ok, lib in ((_ssot.HAS_JSONSCHEMA, "jsonschema"), (_yaml.HAS_YAML, "PyYAML")):
         if not ok:
             module.fail_json(msg=missing_required_lib(lib))
-    path = os.path.abspath(module.params["path"])
+    # The action plugin does the work on the controller; this runs only when the module is called without it.
+    path = os.path.abspath(module.params["path"] or os.path.join(module.params["workspace"], module.params["file"]))
     try:
         loaded = _ssot.load_valid(path, module.params["language"])
     except _ssot.SSOTError as exc:
@@ -241,8 +223,7 @@ def main():
         full_map = _prose.section_map(text, markdown=prose.endswith(".md"))
     facts = dict(ssot=loaded["ssot"], digest=loaded["digest"], schema_version=loaded["schema_version"],
                  language=loaded["language"], path=path, base_dir=os.path.dirname(path), prose=prose,
-                 ssot_full_map=full_map,
-                 allowed_signers=_ssot.allowed_signers_path(loaded["ssot"], os.path.dirname(path)))
+                 ssot_full_map=full_map)
     # Phase 0's evidence: the SSOT in force (secrets are references in it, never values).
     module.exit_json(changed=False, evidence=[_result.evidence("ssot-loaded.json", content=dict(facts))],
                      ssot_loaded=_result.ssot_loaded(path, loaded["digest"], loaded["language"]), **facts)

@@ -22,7 +22,7 @@ import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _human, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import _card, _human, _policy, _store, _trust, _verified
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, RecorderError, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, _parts
@@ -185,12 +185,20 @@ class Environment(object):
         out["summary"] = "\n".join(lines)
         return self.redactor.value(out)
 
+    def rules(self):
+        """The trust root as this environment's SSOT narrows it (the same rules the gate applies)."""
+        return _trust.rules_for(self.ssot()["ssot"], self.workspace, self.workspace, self.language)
+
     def decision(self, decision_id):
-        runbook = self.view("runbook.json")
-        for d in runbook.get("decisions") or []:
-            if d.get("id") == decision_id:
-                return d
-        raise AgentError(self.language, "agent.no_decision", environment=self.name, id=_one_line(decision_id, 200))
+        """The decision as the journal recorded it - only lines whose chain holds and that a valid seal covers, never a
+        view file (an edited runbook.json shows nothing here)."""
+        journal = _verified.Journal(self.workspace, self.rules(), self.language)
+        found = journal.decision(decision_id) if isinstance(decision_id, str) else None
+        if found is None or not _decisions.consistent(
+                dict((k, v) for k, v in found.items() if k not in ("status", "answer"))):
+            raise AgentError(self.language, "agent.no_decision", environment=self.name,
+                             id=_one_line(decision_id, 200))
+        return found
 
     def explain(self, decision_id):
         """The decision's card (context, options, risk, rollback) and the SSOT sections it concerns."""
@@ -198,7 +206,8 @@ class Environment(object):
         d = self.decision(decision_id)
         runbook = self.view("runbook.json")
         sections = _sections_about(d, (runbook.get("ssot") or {}).get("full_map") or [], self._prose())
-        out = {"environment": self.name, "decision": d, "card": _decisions.card(d, lang), "ssot_sections": sections,
+        card = _card.render(d, _store.namespace_of(self.workspace), d.get("host") or "localhost", lang)
+        out = {"environment": self.name, "decision": d, "card": card, "ssot_sections": sections,
                "how_to_approve": self._how_to_approve(d),
                "summary": message(lang, "agent.explained", id=d["id"], title=d.get("title", ""),
                                   status=d.get("status") or "-")}
@@ -213,7 +222,7 @@ class Environment(object):
         return []
 
     def _signed(self):
-        return bool((self.ssot()["ssot"].get("hitl") or {}).get("allowed_signers"))
+        return self.rules().require_signatures
 
     def _how_to_approve(self, d):
         lang = self.language
@@ -225,13 +234,15 @@ class Environment(object):
         """The approvals.yml entry a human reviews and signs - written nowhere."""
         lang = self.language
         d = self.decision(decision_id)
-        offered = [o["id"] for o in d.get("options") or []] + [_decisions.REJECT_OPTION]
+        offered = [o for dummy, o, dummy in _card.options(d, lang)] + [_decisions.REJECT_OPTION]
         if option not in offered:
             raise AgentError(lang, "agent.no_option", id=d["id"], option=_one_line(option, 100),
                              options=", ".join(offered))
         if d.get("status") != _decisions.PENDING:
             raise AgentError(lang, "agent.not_pending", id=d["id"], status=d.get("status") or "-")
-        entry = "approvals:\n" + _decisions.paste_entry(d, option, lang)
+        # A draft never counts: marked as one, with the approver's name and reason left as placeholders.
+        entry = "approvals:\n" + _policy.paste_entry(d, _store.namespace_of(self.workspace), d.get("host") or "localhost",
+                                                     option, lang) + "    draft: true\n"
         out = {"environment": self.name, "decision": d["id"], "option": option, "entry": entry,
                "signed": self._signed(), "how_to_approve": self._how_to_approve(d),
                "note": message(lang, "agent.draft_note"),

@@ -28,20 +28,20 @@ class ApproveError(Coded):
 
 def signing_identities(allowed_signers, key_file=None, now=None):
     """[(principal, key blob, key_file or None)] the operator can sign approvals with: the key file given, else
-    every key of the ssh-agent, each with the principals the allowed-signers file lists it for (approvals allowed,
-    inside its validity)."""
+    every key of the ssh-agent, each with the principals the allowed signers (the trust root's, as the SSOT narrows
+    them) list it for - approvals allowed, inside its validity."""
     now = now or _decisions.utc_now()
     if key_file:
         candidates = [(_sshsig.key_file_blob(os.path.expanduser(key_file)), os.path.expanduser(key_file))]
     else:
         candidates = [(blob, None) for blob in _sshsig.agent_keys()]
     out = []
-    for s in _sshsig.read_allowed_signers(allowed_signers):
+    for s in _sshsig.signers_of(allowed_signers):
         if _sshsig.line_refusal(s, _sshsig.APPROVAL_NAMESPACE, now):
             continue
         for blob, path in candidates:
             if blob == s["key"]:
-                out.extend((p, blob, path) for p in s["principals"] if not any(c in p for c in "*?!"))
+                out.extend((p, blob, path) for p in s["principals"] if (p, blob, path) not in out)
     return out
 
 
@@ -58,13 +58,13 @@ def choose(identities, lang, retries):
     return identities[int(pick) - 1] if pick else None
 
 
-def new_entry(decision, option, principal, reason, validity, now=None):
-    """The approval a signature will cover: dated now, expiring after the SSOT's approval_validity."""
+def new_entry(base, principal, reason, validity, now=None):
+    """The approval a signature will cover: ``base`` (decision, option, environment, card, ssot_digest) by
+    ``principal``, dated now, expiring after the SSOT's approval_validity."""
     now = (now or _decisions.utc_now()).replace(microsecond=0)
     span = _decisions._validity(validity) or _decisions._validity("7d")
-    return {"decision": decision["id"], "option": option, "approved_by": principal,
-            "approved_at": _decisions.iso(now), "expires_at": _decisions.iso(now + span),
-            "reason": reason, "ssot_digest": decision["ssot_digest"]}
+    return dict(base, approved_by=principal, approved_at=_decisions.iso(now), expires_at=_decisions.iso(now + span),
+                reason=reason)
 
 
 def sign(entry, blob, key_file=None):

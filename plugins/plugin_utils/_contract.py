@@ -78,6 +78,6 @@ def events(records, data, step, host, task_name, status):
         out.append(_events.Milestone(records["milestone"]))
     if records.get("snapshot"):
         out.append(_events.Snapshot(records["snapshot"]))
-    if records.get("rollback"):
-        out.append(_events.Rollback(records["rollback"], step, host))
+    for record in ([records["rollback"]] if records.get("rollback") else []) + list(records.get("rollbacks") or []):
+        out.append(_events.Rollback(record, step, host))
     return out

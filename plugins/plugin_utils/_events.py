@@ -26,5 +26,7 @@ Decision = namedtuple("Decision", "decision")
 Milestone = namedtuple("Milestone", "milestone")
 Snapshot = namedtuple("Snapshot", "snapshot")
 Rollback = namedtuple("Rollback", "record step host")
+# A claim refused at the point of use (a target claiming a controller record, an unattested decision): a record too.
+Refused = namedtuple("Refused", "refusal step host")
 Close = namedtuple("Close", "status stats")
 Interrupt = namedtuple("Interrupt", "reason")

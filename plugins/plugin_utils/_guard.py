@@ -96,3 +96,32 @@ def run_identities(extra):
         if isinstance(value, str) and value.strip() and value not in found:
             found.append(value)
     return found
+
+
+DEFAULT_SSOT_FILE = "ssot.yml"
+
+
+def ssot_path(workspace, ssot_file=None):
+    """The SSOT file in force for ``workspace``: ``ssot_file`` (a launcher input) resolved inside the workspace, or
+    ``(catalog key, params)`` saying why it is refused - an absolute path, a ``..``, a link or a non-regular file on
+    the way. The SSOT decides the rules of its environment, so it can only be the workspace's own."""
+    name = DEFAULT_SSOT_FILE if ssot_file in (None, "") else ssot_file
+    if not isinstance(name, str) or "\x00" in name or os.path.isabs(name) or name.startswith("~"):
+        return None, ("guard.ssot_file", {"file": str(name)[:200]})
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None, ("guard.ssot_file", {"file": name[:200]})
+    import stat
+    here = os.path.realpath(os.path.expanduser(str(workspace)))
+    for n, part in enumerate(parts):
+        here = os.path.join(here, part)
+        try:
+            mode = os.lstat(here).st_mode
+        except FileNotFoundError:
+            return here, None  # the SSOT reader names a missing file
+        except OSError:
+            return None, ("guard.ssot_file", {"file": name[:200]})
+        last = n == len(parts) - 1
+        if stat.S_ISLNK(mode) or (not last and not stat.S_ISDIR(mode)) or (last and not stat.S_ISREG(mode)):
+            return None, ("guard.ssot_file_link", {"file": name[:200]})
+    return here, None

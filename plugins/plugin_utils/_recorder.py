@@ -463,6 +463,10 @@ class Recorder(_SignalSafe):
         """Rollback data as its own journal line (the ssot.governance.rollback lookup reads it back)."""
         self.append("rollback", self.redactor.value(dict(record, step=step, host=host)))
 
+    def refused(self, refusal, step=None, host=""):
+        """What was refused and why (a target's claim of a controller record ...): its own journal line."""
+        self.append("refused", self.redactor.value(dict(refusal, step=step, host=host)))
+
     def deviations(self, checks):
         """Deviations of a checks list (open or cleared), then what changed since the previous results (drift)."""
         observed = []
@@ -575,6 +579,7 @@ HANDLERS = {
     _events.Result: Recorder.result, _events.SsotLoaded: Recorder.ssot_loaded, _events.Checks: Recorder.deviations,
     _events.Findings: Recorder.findings, _events.Evidence: Recorder.evidence, _events.Decision: Recorder.decision,
     _events.Milestone: Recorder.milestone, _events.Snapshot: Recorder.snapshot, _events.Rollback: Recorder.rollback,
+    _events.Refused: Recorder.refused,
     _events.Close: Recorder.close, _events.Interrupt: Recorder.interrupt,
 }
 

@@ -521,12 +521,32 @@ def read_file(workspace, rel, lang="pt-BR"):
         store.release()
 
 
+# What the recorder writes, and so all an export may write: the views, the pages for people, the logs, the evidence
+# (and the copies of altered views it kept aside). Never ssot.yml, approvals.yml, a signers file or anything else a
+# run reads to decide.
+RECORD_FILES = ("runbook.json", "project-panel.json", "project-panel.html", "homologacao-conectividade-ssot.md")
+RECORD_FOLDERS = ("evidence/", "logs/")
+_ASIDE = re.compile(r"^(?P<rel>[^/]+)\.(altered|torn)-\d{8}T\d{12}Z$")
+
+
+def is_record(rel):
+    """Whether ``rel`` is a file the recorder writes (an export writes nothing else)."""
+    if not isinstance(rel, str) or "\x00" in rel or rel.startswith("/") or ".." in rel.split("/"):
+        return False
+    m = _ASIDE.match(rel)
+    base = m.group("rel") if m else rel
+    return base in RECORD_FILES or base == _chain.JOURNAL or rel.startswith(RECORD_FOLDERS)
+
+
 def export(store, folder):
-    """Write a PostgreSQL store's namespace into ``folder`` (safe paths, each file replaced atomically).
+    """Write a PostgreSQL store's namespace into ``folder`` (safe paths, each file replaced atomically): the
+    journal and the files the recorder writes, nothing else (a row naming another file is skipped and named).
 
     Refuses (StoreError) when the folder holds a journal that is not the beginning of the store's: it would be
-    records of another history, which an export must not overwrite. Returns {lines, files}."""
+    records of another history, which an export must not overwrite. Returns {lines, files, skipped}."""
     journal, files = store.snapshot()
+    skipped = sorted(rel for rel, dummy in files if not is_record(rel) or rel == _chain.JOURNAL)
+    files = [(rel, data) for rel, data in files if is_record(rel) and rel != _chain.JOURNAL]
     fs = Folder(folder)
     try:
         try:
@@ -539,7 +559,7 @@ def export(store, folder):
             staged = "%s.tmp-%d" % (rel, os.getpid())
             fs.stage(rel, data, staged)
             fs.commit(staged, rel)
-        return {"lines": journal.count(b"\n"), "files": len(files)}
+        return {"lines": journal.count(b"\n"), "files": len(files), "skipped": skipped}
     finally:
         fs.close()
 

@@ -5,7 +5,7 @@ import subprocess
 
 import yaml
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions
 from ansible_collections.ssot.governance.scripts import init_workspace
 
 
@@ -64,28 +64,28 @@ def test_summary_reports_deviations_in_pt_br(tmp_path, repo_root):
     assert "evidence/20260101T000000Z-abcd/00010-localhost-validate-legacy-pg-demo.log" in text
 
 
-def test_demo_keys_fill_the_signers_and_sign_the_demo_approval(tmp_path, repo_root):
+def test_demo_keys_make_a_trust_root_outside_the_workspace(tmp_path, repo_root):
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _trust
     keys = tmp_path / "keys"
     keys.mkdir()
     for who in ("approver", "recorder"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / f"{who}_ed25519")], check=True)
     ws = tmp_path / "ws"
-    done = init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path), keys)
-    assert "signed the demo approval with the demo approver's key" in done
-    assert "@@" not in (ws / "allowed_signers").read_text() + (ws / "approvals.yml").read_text()
-    loaded = _ssot.load_valid(str(ws / "ssot.yml"))
-    policy = _decisions.Policy({"ssot_digest": loaded["digest"], "language": "en", "hitl": {
-        "approvals_file": str(ws / "approvals.yml"), "allowed_signers": str(ws / "allowed_signers"),
-        "require_signatures": True}})
-    decision = _decisions.build("ingest.legacy-shop.legacy_shop.load.86a61f7a", 5, "load", "",
-                                [{"id": "ingest", "label": "A"}], loaded["digest"])
-    got = policy.resolve(decision)
-    assert got["status"] == "approved" and got["answer"]["signed"] is True, got.get("refusals")
-    assert (ws / "approvals.yml").read_text().startswith("# Approvals recorded by named humans")
+    build = fake_build(tmp_path)
+    done = init_workspace.init(ws, repo_root / "examples" / "legacy-pg", build, keys)
+    assert any(d.startswith("wrote the demo trust root") for d in done)
+    assert not (ws / "allowed_signers").exists() and not (ws / "trust.yml").exists()
+    root = _trust.load([str(ws)], {"SSOT_TRUST_ROOT": str(keys / "trust.yml")})
+    assert root.require_signatures and root.require_seals
+    assert [s["principals"] for s in root.signers] == [["ana.souza@demo.invalid"], ["recorder@demo.invalid"]]
+    assert [s["namespaces"] for s in root.signers] == [["approval@ssot.governance"], ["seal@ssot.governance"]]
+    # Written once: a second init changes nothing.
+    assert not any(d.startswith("wrote") for d in init_workspace.init(ws, repo_root / "examples" / "legacy-pg",
+                                                                      build, keys))
 
 
-def test_without_demo_keys_the_demo_approval_stays_unsigned_and_readable(tmp_path, repo_root):
+def test_the_example_ships_no_approval_and_no_signers(tmp_path, repo_root):
     ws = tmp_path / "ws"
-    done = init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path))
-    assert "left the demo approval unsigned (no --demo-keys)" in done
-    assert "signature" not in yaml.safe_load((ws / "approvals.yml").read_text())["approvals"][0]
+    init_workspace.init(ws, repo_root / "examples" / "legacy-pg", fake_build(tmp_path))
+    assert _decisions.load_approvals(str(ws / "approvals.yml")) == []
+    assert "allowed_signers" not in (yaml.safe_load((ws / "ssot.yml").read_text())["hitl"])

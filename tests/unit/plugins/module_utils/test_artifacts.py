@@ -10,6 +10,7 @@ import tarfile
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _artifacts, _decisions
+from ansible_collections.ssot.governance.tests.unit._tools import resolve
 
 DIGEST = "sha256:" + "d" * 64
 
@@ -121,8 +122,14 @@ def test_engine_loads():
 
 
 def _assess(tmp_path, spec, approvals=(), engine=None):
-    params = {"language": "pt-BR", "ssot_digest": DIGEST, "hitl": {"approvals": list(approvals), "extra_var_approvals": True}}
-    return _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, _decisions.Policy(params))
+    """The module's half (decisions raised pending), then the controller's (settled, the path chosen from them)."""
+    arts, checks, decisions = _artifacts.assess([spec], str(tmp_path), engine or {"version": "20.10.24"}, DIGEST,
+                                                "pt-BR")
+    assert all(d["status"] == "pending" for d in decisions)
+    decisions = [resolve(d, approvals, _decisions.utc_now()) for d in decisions]
+    for a in arts:
+        a["path_choice"] = _artifacts.path_choice(a["decisions"], decisions)
+    return arts, checks, decisions
 
 
 def test_matching_artifact_has_no_decision(tmp_path):
@@ -170,7 +177,7 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     assert arts[0]["path_choice"] == "blocked"
     approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
                 "approved_at": _decisions.iso(_decisions.utc_now()), "reason": "ok",
-                "ssot_digest": DIGEST}
+                "ssot_digest": DIGEST, "source": "approvals.yml #1"}
     arts, dummy, decisions = _assess(tmp_path, spec, [approval])
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
     arts, dummy, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})

@@ -86,12 +86,12 @@ def test_one_database_section_of_a_pg_dumpall():
     assert b"".join(_snapshot.database_section(io.BytesIO(DUMPALL), "absent")) == b""
 
 
-def test_the_example_approval_names_the_decision_the_module_raises():
+def test_the_ingest_decision_id_is_the_digest_of_its_facts():
     ssot = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text())
-    approvals = yaml.safe_load((ROOT / "examples" / "legacy-pg" / "approvals.yml").read_text())["approvals"]
     src = ssot["sources"][0]
     (db,) = src["databases"]
-    expected = _decisions.stable_id("ingest", "%s.%s.load" % (src["id"], db), src["id"], db,
-                                    ssot["target"]["container"])
-    assert [a["decision"] for a in approvals] == [expected] and approvals[0]["option"] == "ingest"
-    assert approvals[0]["ssot_digest"] == "@@SSOT_DIGEST@@"   # filled by scripts/init_workspace.py
+    facts = {"source": src["id"], "database": db, "target": ssot["target"]["container"], "action": "load"}
+    expected = _decisions.decision_id("ingest", "%s.%s.load" % (src["id"], db), facts)
+    assert expected.startswith("ingest.legacy-shop.legacy_shop.load.")
+    assert _decisions.consistent(_decisions.build("ingest", "%s.%s.load" % (src["id"], db), facts, 5, "t", "c",
+                                                  ("ingest", "skip_ingest"), "sha256:" + "0" * 64, "pt-BR"))

@@ -16,12 +16,11 @@ from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_re
 
 
 def example_workspace(path):
-    """``path`` holding the example's SSOT (its placeholder filled), prose and allowed signers."""
+    """``path`` holding the example's SSOT (its placeholder filled) and prose."""
     path.mkdir()
     example = ROOT / "examples" / "legacy-pg"
     (path / "ssot.yml").write_text((example / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "0" * 64))
-    for name in ("book-run.txt", "allowed_signers"):
-        shutil.copy(example / name, path / name)
+    shutil.copy(example / "book-run.txt", path / "book-run.txt")
     return path
 
 
@@ -30,9 +29,10 @@ def ws(tmp_path):
     """A workspace with the example's SSOT and one recorded run holding a pending decision."""
     path = example_workspace(tmp_path / "ws")
     rec = a_run(FilesEnv(path), close=False)
-    rec.decision(_decisions.build("validate.setting.work_mem.1a2b3c4d", 3, "work_mem 8MB != 4MB",
-                                  "SHOW work_mem said 4MB", [{"id": "fix", "label": "A"}, {"id": "accept", "label": "B"}],
-                                  "sha256:" + "a" * 64, risk="r", rollback="b"))
+    rec.decision(dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3,
+                                       "work_mem 8MB != 4MB", "SHOW work_mem said 4MB", ("fix", "accept"),
+                                       "sha256:" + "a" * 64, "pt-BR", risk="r", rollback="b"),
+                      environment="ws", host="localhost"))
     rec.close("ok")
     return path
 
@@ -78,20 +78,34 @@ def test_evidence_comes_back_as_recorded(ws):
     assert "SELECT 1" in text and CANARY not in text
 
 
+DECISION = _decisions.decision_id("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"})
+
+
 def test_status_explain_and_draft(ws):
     env = _agent.Environment("e", ws)
     status = env.status()
-    assert [d["id"] for d in status["pending_decisions"]] == ["validate.setting.work_mem.1a2b3c4d"]
+    assert [d["id"] for d in status["pending_decisions"]] == [DECISION]
     assert "Decisões aguardando uma pessoa nomeada: 1" in status["summary"]
-    card = env.explain("validate.setting.work_mem.1a2b3c4d")
-    assert "SHOW work_mem said 4MB" in card["card"]
-    draft = env.draft("validate.setting.work_mem.1a2b3c4d", "fix")
+    card = env.explain(DECISION)
+    assert "SHOW work_mem said 4MB" in card["card"] and "expected: 8MB" in card["card"]
+    draft = env.draft(DECISION, "fix")
     assert "option: fix" in draft["entry"] and draft["signed"] is True and "approve" in draft["how_to_approve"]
+    # A draft never counts: marked as one, its approver and reason left as placeholders.
+    assert "draft: true" in draft["entry"] and "<nome de quem aprova>" in draft["entry"]
     assert not (ws / "approvals.yml").exists()
-    for call, words in ((lambda: env.draft("validate.setting.work_mem.1a2b3c4d", "yes"), "não tem a opção yes"),
+    for call, words in ((lambda: env.draft(DECISION, "yes"), "não tem a opção yes"),
                         (lambda: env.explain("nope"), "não há decisão nope")):
         with pytest.raises(_agent.AgentError, match=words):
             call()
+
+
+def test_the_card_comes_from_the_journal_never_from_an_edited_view(ws):
+    runbook = json.loads((ws / "runbook.json").read_text())
+    for d in runbook["decisions"]:
+        d.update(title="esperado 48MB", context="tudo certo", facts={"expected": "48MB"})
+    (ws / "runbook.json").write_text(json.dumps(runbook))
+    card = _agent.Environment("e", ws).explain(DECISION)["card"]
+    assert "48MB" not in card and "4MB" in card
 
 
 def test_each_call_is_recorded_and_the_chain_stays_whole(ws, monkeypatch):

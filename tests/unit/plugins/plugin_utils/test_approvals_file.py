@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions
-from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
+from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals, _policy
 
 SIG = "-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ==\n-----END SSH SIGNATURE-----\n"
 ENTRY = {"decision": "validate.setting.work_mem.1a2b3c4d", "option": "fix", "approved_by": "ana@example.org",
@@ -78,10 +78,10 @@ def test_a_symbolic_link_is_refused(tmp_path):
     [dict(ENTRY)], dict(ENTRY), {"approvals": [dict(ENTRY)]}, _approvals.entry_text(ENTRY, ""),
     "approvals:\n" + _approvals.entry_text(ENTRY)])
 def test_launcher_approvals_come_as_a_list_an_entry_or_text(given):
-    got = _decisions.extra_var_entries(given, "en")
+    got = _decisions.check_entries(_policy.launcher_approvals(given, "en"), "ssot_approvals", "en")
     assert [dict((k, v) for k, v in e.items() if k not in ("source", "channel")) for e in got] == [ENTRY]
 
 
 def test_launcher_approvals_that_are_not_yaml_are_a_clear_error():
     with pytest.raises(_decisions.ApprovalError, match="ssot_approvals"):
-        _decisions.extra_var_entries("approvals: [unclosed", "en")
+        _policy.launcher_approvals("approvals: [unclosed", "en")

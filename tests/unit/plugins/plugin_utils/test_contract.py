@@ -10,12 +10,18 @@ import types
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _model, _result
-from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events
+from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _runctx
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess, Recorder, dispatch
 
 DIGEST = "sha256:" + "a" * 64
 DECISION = {"id": "validate.setting.x.1a2b", "phase": 3, "title": "x", "options": [{"id": "fix", "label": "A"}],
             "ssot_digest": DIGEST, "status": "pending", "how_to_approve": "approvals.yml"}
+
+
+def attested(data, host="h"):
+    """A result as a controller action of this run returns it (its records attested)."""
+    _runctx.start()
+    return _runctx.attest(data, host)
 
 
 def test_the_builder_makes_records_the_contract_accepts():
@@ -91,11 +97,12 @@ def _result_of(action, data):
 
 def test_the_callback_keeps_valid_records_and_is_loud_about_a_malformed_one(tmp_path, monkeypatch):
     cb, rec, warnings = _callback(tmp_path, monkeypatch)
-    cb._result(_result_of("ssot.governance.pg_check", {"decisions": [DECISION],
-                                                       "milestone": _result.milestone("validate", "blocked")}), "ok")
+    cb._result(_result_of("ssot.governance.pg_check", attested({
+        "decisions": [dict(DECISION)], "milestone": _result.milestone("validate", "blocked")})), "ok")
     assert warnings == [] and not cb._record_failed
-    cb._result(_result_of("ssot.governance.pg_check", {"decisions": [dict(DECISION, id="other", phase=42)],
-                                                       "evidence": [_result.evidence("kept.log", text="x")]}), "ok")
+    cb._result(_result_of("ssot.governance.pg_check", attested({
+        "decisions": [dict(DECISION, id="other", phase=42)], "evidence": [_result.evidence("kept.log", text="x")]})),
+        "ok")
     assert cb._record_failed and len(warnings) == 1
     assert "ssot.governance.pg_check" in warnings[0] and "decisions.0.phase" in warnings[0]
     # Another collection's module: its keys are output, whatever their names - never records, never a warning.
@@ -108,6 +115,7 @@ def test_the_callback_keeps_valid_records_and_is_loud_about_a_malformed_one(tmp_
     assert not [line for line in kinds if line["kind"] == "evidence" and line["data"]["name"] == "kept.log"]
     third = [line for line in kinds if line["kind"] == "result"][-1]["data"]["result"]
     assert third == {"decision": "yes", "evidence": "a string", "milestone": 7}
+    assert not [line for line in kinds if "attestation" in json.dumps(line["data"])]  # never journaled
     with pytest.raises(SystemExit):
         cb.v2_playbook_on_stats(types.SimpleNamespace(processed={}, summarize=lambda h: {}))
 
@@ -142,14 +150,30 @@ def test_rollback_data_is_its_own_record_read_back_by_the_lookup(tmp_path):
     assert _chain.verify(str(tmp_path))["ok"]
 
 
-def test_the_rollback_lookup_names_a_subject_it_does_not_know(tmp_path):
-    from ansible.errors import AnsibleError
-
-    from ansible.plugins.loader import lookup_loader
-    lookup = lookup_loader.get("ssot.governance.rollback")
-    with pytest.raises(AnsibleError, match="tables.*settings, pg_hba, exposure, ingest"):
-        lookup.run(["tables"], {"ssot_language": "en"}, workspace=str(tmp_path))
-    assert lookup.run(["ingest"], {}, workspace=str(tmp_path))[0]["point"] is None
+def test_what_a_target_claims_beyond_its_observations_is_refused_and_recorded(tmp_path, monkeypatch):
+    """A collection module's result that did not pass through a controller action of this run - a hostile target's
+    Python returning whatever it likes - keeps its observations; its claims are refused, and the refusal is a
+    record."""
+    cb, rec, warnings = _callback(tmp_path, monkeypatch)
+    claims = {"decisions": [dict(DECISION, status="approved", answer={"option": "fix", "by": "ana@example.org",
+                                                                       "at": "2026-11-30T10:00:00Z"})],
+              "snapshot": _result.snapshot("/ws/snapshots/x", status="verified", restore="passed"),
+              "rollback": _result.rollback("settings", "point", {"settings": [{"name": "work_mem"}]}),
+              "milestone": _result.milestone("validate", "clear"),
+              "evidence": [_result.evidence("seen.log", text="what the target saw")]}
+    forged = dict(claims, ssot_attestation={"keys": ["decisions"], "mac": "0" * 64})
+    for data in (dict(claims), forged, attested(dict(claims), host="another-host")):
+        cb._result(_result_of("ssot.governance.pg_check", data), "ok")
+    rec.close("ok")
+    lines = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    kinds = [line["kind"] for line in lines]
+    assert "decision" not in kinds and "snapshot" not in kinds and "rollback" not in kinds
+    assert "milestone" not in kinds
+    refused = [line["data"] for line in lines if line["kind"] == "refused"]
+    assert sorted(set(r["record"] for r in refused)) == ["decisions", "milestone", "rollback", "snapshot"]
+    assert len(refused) == 12 and all(r["module"] == "ssot.governance.pg_check" and r["host"] == "h" for r in refused)
+    assert [line["data"]["name"] for line in lines if line["kind"] == "evidence"].count("seen.log") == 3
+    assert len(warnings) == 3 and not cb._record_failed
 
 
 def test_a_decision_record_is_the_runbook_decision():
@@ -162,7 +186,7 @@ def test_a_decision_record_is_the_runbook_decision():
 def test_a_short_action_name_is_resolved_before_deciding_who_speaks_the_contract(tmp_path, monkeypatch):
     """`pg_check:` under `collections: [ssot.governance]` is still the collection's module."""
     cb, rec, warnings = _callback(tmp_path, monkeypatch)
-    short = _result_of("pg_check", {"decisions": [DECISION]})
+    short = _result_of("pg_check", attested({"decisions": [dict(DECISION)]}))
     short.task.resolved_action = "ssot.governance.pg_check"
     cb._result(short, "ok")
     rec.close("ok")

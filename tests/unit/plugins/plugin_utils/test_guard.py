@@ -40,8 +40,8 @@ def internal_names():
 
 def test_the_scan_finds_the_verdicts_path():
     names = internal_names()
-    for wanted in ("hitl_gate_result", "hitl_gate_proceed", "hitl_gate_decisions", "ssot_hitl", "ssot_digest",
-                   "ssot_doc", "inventory_decisions", "__modify_detect", "__modify_plan"):
+    for wanted in ("hitl_gate_result", "hitl_gate_proceed", "hitl_gate_decisions", "ssot_digest", "ssot_doc",
+                   "inventory_decisions", "inventory_artifacts", "__ssot_loaded"):
         assert wanted in names, wanted
 
 

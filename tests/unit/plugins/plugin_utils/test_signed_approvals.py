@@ -6,11 +6,14 @@ import datetime
 import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _sshsig
+from ansible_collections.ssot.governance.plugins.plugin_utils import _card
+from ansible_collections.ssot.governance.tests.unit._tools import policy
 
 DIGEST = "sha256:" + "a" * 64
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
-DECISION = _decisions.build("validate.setting.work_mem.1234abcd", 3, "work_mem", "", [
-    {"id": "fix", "label": "A"}, {"id": "keep", "label": "B"}], DIGEST)
+DECISION = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "work_mem", "",
+                            ("fix", "accept"), DIGEST, "en")
+CARD = _card.digest(DECISION, "ws", "localhost", "en")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,8 @@ def keys(tmp_path_factory, new_ssh_key):
 def entry(**over):
     e = {"decision": DECISION["id"], "option": "fix", "approved_by": "ana@example.org",
          "approved_at": "2026-11-30T10:00:00Z", "expires_at": "2026-12-07T10:00:00Z",
-         "reason": "trazer ao SSOT", "ssot_digest": DIGEST, "source": "approvals.yml #1"}
+         "reason": "trazer ao SSOT", "ssot_digest": DIGEST, "environment": "ws", "card": CARD,
+         "source": "approvals.yml #1"}
     e.update(over)
     return e
 
@@ -43,13 +47,11 @@ def signed(keys, who="ana", namespace=_sshsig.APPROVAL_NAMESPACE, **over):
     return e
 
 
-def resolve(keys, entries, require=True, signers=None, **hitl):
-    params = {"ssot_digest": DIGEST, "language": "en", "hitl": dict(
-        approvals_file=None, approvals=[], allowed_signers=str(signers or keys["signers"]),
-        require_signatures=require, **hitl)}
-    policy = _decisions.Policy(params, now=NOW)
-    policy.approvals = entries
-    return policy.resolve(DECISION)
+def resolve(keys, entries, require=True, signers=None, **kw):
+    built = policy(DIGEST, NOW, lang="en", require_signatures=require,
+                   signers=_sshsig.read_allowed_signers(str(signers or keys["signers"])), **kw)
+    built.approvals = entries
+    return built.resolve(DECISION, "localhost")
 
 
 def refusal(got):
@@ -101,15 +103,15 @@ def test_a_principal_the_ssot_does_not_list_as_approver(keys):
 
 
 @pytest.mark.parametrize("field,value", [
-    ("decision", "validate.setting.work_mem.ffffffff"), ("option", "keep"), ("ssot_digest", "sha256:" + "b" * 64),
+    ("decision", "validate.setting.work_mem.ffffffff"), ("option", "accept"), ("ssot_digest", "sha256:" + "b" * 64),
     ("approved_at", "2026-11-30T10:00:01Z"), ("expires_at", "2027-12-07T10:00:00Z"), ("reason", "outro motivo"),
-    ("approved_by", "bob@example.org")])
+    ("approved_by", "bob@example.org"), ("environment", "outro"), ("card", "sha256:" + "c" * 64)])
 def test_a_signature_over_other_content_is_an_edit(keys, field, value):
     e = signed(keys)
     e[field] = value
     got = resolve(keys, [e])
-    if field in ("decision", "ssot_digest"):
-        # Another decision or SSOT: not this decision's approval, or refused for its digest before the signature.
+    if field in ("decision", "ssot_digest", "environment", "card"):
+        # Another decision, SSOT, environment or card: refused before the signature is even looked at.
         assert got["status"] == "pending"
         return
     text = refusal(got)
@@ -117,7 +119,7 @@ def test_a_signature_over_other_content_is_an_edit(keys, field, value):
 
 
 def test_a_signature_replayed_from_another_approval(keys):
-    other = signed(keys, option="keep", reason="outra decisão")
+    other = signed(keys, option="accept", reason="outra decisão")
     e = entry()
     e["signature"] = other["signature"]
     assert "does not match the content" in refusal(resolve(keys, [e]))
@@ -139,28 +141,63 @@ def test_garbage_inside_the_armor(keys):
 
 
 def test_separation_of_duties_refuses_the_signer_who_runs_the_play(keys):
-    got = resolve(keys, [signed(keys)], separation_of_duties=True, run_identities=["ana"])
+    mapping = {"ana@example.org": ["ana"]}
+    got = resolve(keys, [signed(keys)], separation_of_duties=True, run_identities=["ana"], accounts=mapping)
     assert "runs the play" in refusal(got)
-    assert resolve(keys, [signed(keys)], separation_of_duties=True, run_identities=["bob"])["status"] == "approved"
+    assert resolve(keys, [signed(keys)], separation_of_duties=True, run_identities=["bob"],
+                   accounts=mapping)["status"] == "approved"
+    # The principal ana@example.org is not guessed to be the account ana: without a mapping nothing counts.
+    got = resolve(keys, [signed(keys)], separation_of_duties=True, run_identities=["bob"])
+    assert "which accounts" in refusal(got)
 
 
-def test_a_signature_without_allowed_signers_in_the_ssot(keys):
-    params = {"ssot_digest": DIGEST, "language": "en", "hitl": {"approvals_file": None}}
-    policy = _decisions.Policy(params, now=NOW)
-    policy.approvals = [signed(keys)]
-    assert "names no hitl.allowed_signers" in refusal(policy.resolve(DECISION))
+def test_a_signature_without_signers_in_the_root(keys):
+    built = policy(DIGEST, NOW, lang="en")
+    built.approvals = [signed(keys)]
+    assert "names no hitl.allowed_signers" in refusal(built.resolve(DECISION, "localhost"))
 
 
-def test_an_unreadable_allowed_signers_file_fails_closed(keys, tmp_path):
-    for bad in (tmp_path / "missing", tmp_path):
-        text = refusal(resolve(keys, [signed(keys)], signers=bad))
-        assert "allowed-signers file" in text and "cannot be read" in text
+def test_an_approval_signed_before_the_card_was_bound_does_not_count(keys):
+    e = entry()
+    e.pop("environment")
+    e.pop("card")
+    e["signature"] = _sshsig.sign(_sshsig.approval_payload(e), _sshsig.APPROVAL_NAMESPACE, key_file=str(keys["ana"]))
+    assert "environment" in refusal(resolve(keys, [e]))
 
 
 def test_no_ssh_keygen_fails_closed(keys, monkeypatch):
     e = signed(keys)
     monkeypatch.setenv("PATH", "/nonexistent")
     assert "ssh-keygen was not found" in refusal(resolve(keys, [e]))
+
+
+@pytest.mark.parametrize("line, why", [
+    ('* namespaces="approval@ssot.governance" KEY', "pattern"),
+    ('*@corp.example namespaces="approval@ssot.governance" KEY', "pattern"),
+    ('ana@corp.example,!bob@corp.example KEY', "pattern"),
+    ('ana?@corp.example KEY', "pattern"),
+    ('ana@corp.example cert-authority KEY', "cert-authority"),
+    ('ana@corp.example namespaces="approval@*" KEY', "namespaces= with a pattern"),
+    ('ana@corp.example no-touch-required KEY', "option the collection does not read"),
+    ('ana@corp.example', "no principal, key type and key"),
+    ('ana@corp.example ssh-ed25519 AAAA!!', "cannot be read"),
+])
+def test_lines_that_cannot_name_exactly_one_person_are_refused_at_load_with_their_number(keys, tmp_path, line, why):
+    key = " ".join((keys["ana"].parent / "ana.pub").read_text().split()[:2])
+    path = tmp_path / "allowed_signers"
+    path.write_text("# ok\nbob@example.org %s\n%s\n" % (key, line.replace("KEY", key)))
+    with pytest.raises(_sshsig.SignatureError) as err:
+        _sshsig.read_allowed_signers(str(path))
+    text = err.value.render("en")
+    assert "line 3" in text and why in text, text
+
+
+def test_one_reader_decides_at_verification_too(keys):
+    # A pattern the reader refused at load can never be handed to ssh-keygen: verification takes parsed lines and
+    # writes the one exact line it chose.
+    lines = _sshsig.read_allowed_signers(str(keys["signers"]))
+    line = _sshsig.exact_line(lines[0], "ana@example.org", _sshsig.APPROVAL_NAMESPACE)
+    assert line.startswith('"ana@example.org" namespaces="approval@ssot.governance" ssh-ed25519 ')
 
 
 def test_allowed_signers_options_are_read_for_the_reasons(keys):

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.tests.unit._tools import resolve as policy_resolve
 
 DIGEST = "sha256:" + "d" * 64
 NOW = _decisions.parse_time("2026-11-24T12:00:00Z")
-DEC = _decisions.build("validate.setting.work_mem.12345678", 3, "t", "c",
-                       [{"id": "keep", "label": "A"}, {"id": "fix", "label": "B"}], DIGEST)
+DEC = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "t", "c",
+                       ("fix", "accept"), DIGEST, "pt-BR")
 
 
 def approval(**kw):
@@ -29,8 +30,10 @@ def approval(**kw):
     return entry
 
 
-def resolve(entry, **kw):
-    return _decisions.resolve(DEC, [entry], NOW, **kw)
+def resolve(entry, now=NOW, **kw):
+    if kw.get("separation_of_duties"):
+        kw.setdefault("accounts", {"Ana Souza": []})
+    return policy_resolve(DEC, [entry], now, **kw)
 
 
 @pytest.mark.parametrize("name", ["", "   ", "\u200b", "Ana\u200bSouza", "Ana\u00adSouza", "Ana\x07", "\u202eanA",
@@ -89,8 +92,7 @@ def test_bad_times_are_refused_with_a_reason_not_a_traceback(at):
 
 
 def test_far_dates_with_the_default_validity_do_not_overflow():
-    got = _decisions.resolve(DEC, [approval(approved_at="9999-12-31T00:00:00Z")],
-                             _decisions.parse_time("9999-12-31T12:00:00Z"))
+    got = resolve(approval(approved_at="9999-12-31T00:00:00Z"), _decisions.parse_time("9999-12-31T12:00:00Z"))
     assert got["status"] in ("pending", "approved", "expired")
 
 
@@ -176,7 +178,7 @@ def test_any_approval_resolves_or_is_refused_and_counts_only_when_it_should(entr
     except _decisions.ApprovalError as exc:
         assert "Traceback" not in str(exc)
         return
-    got = _decisions.resolve(DEC, entries, NOW, run_identities=runners, separation_of_duties=sod, validity=validity)
+    got = resolve(entries[0], run_identities=runners, separation_of_duties=sod, validity=validity)
     if got["status"] == "approved":
         e = entries[0]
         assert e["decision"] == DEC["id"] and e["ssot_digest"] == DIGEST and e["option"] == "fix"
@@ -190,11 +192,9 @@ def test_any_approval_resolves_or_is_refused_and_counts_only_when_it_should(entr
                                    for r in runners)
 
 
-def test_the_example_approvals_file_loads_once_its_digest_is_filled(tmp_path):
+def test_the_example_approvals_file_loads_and_holds_no_approval(tmp_path):
     path = os.path.join(os.path.dirname(__file__), "../../../../examples/legacy-pg/approvals.yml")
     with open(path) as fh:
-        # As init_workspace leaves it without the demo keys: the digest filled, the signature placeholder dropped.
-        text = "".join(l for l in fh.read().replace("@@SSOT_DIGEST@@", DIGEST).splitlines(True)
-                       if "@@DEMO_SIGNATURE@@" not in l)
-    entries = _decisions.load_approvals(write(tmp_path, text))
-    assert len(entries) == 1 and yaml.safe_load(text)["approvals"][0]["option"] == "ingest"
+        text = fh.read()
+    # The demo's approvals are signed by make demo from the sealed journal's cards, never shipped pre-signed.
+    assert _decisions.load_approvals(write(tmp_path, text)) == [] and yaml.safe_load(text) == {"approvals": []}
