@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -136,11 +137,19 @@ class MemorySampler(threading.Thread):
         self.join()
 
 
+def bench_trust_root() -> Path:
+    """The benchmarks' trust root (docs/security.md), outside every workspace: plain approvals count, as the earlier
+    figures were measured."""
+    root = Path(tempfile.gettempdir()) / "ssot-bench-trust.yml"
+    root.write_text("require_signatures: false\nrequire_seals: false\n")
+    return root
+
+
 def run_playbook(name: str, ws: Path, extra=(), sample_memory=False) -> dict:
     """Run a playbook of the collection in workspace ``ws``; wall time and, when asked, peak memory."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ws / "ansible.cfg"),
                ANSIBLE_NOCOLOR="1", SSOT_PG_PASSWORD=PASSWORD, SSOT_NONINTERACTIVE="1",
-               PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+               SSOT_TRUST_ROOT=str(bench_trust_root()), PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     start = time.perf_counter()
     proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={ws}", *extra],
                             cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

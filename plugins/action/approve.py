@@ -103,8 +103,8 @@ class ActionModule(ActionBase):
         if found is None:
             hint = " " + message(ctx.lang, "change.untrusted_lines", count=journal.untrusted) if journal.untrusted else ""
             raise _Refused(message(ctx.lang, "approve.unknown_decision", id=wanted) + hint)
-        decision = dict((k, v) for k, v in found.items() if k not in ("status", "answer", "refusals", "how_to_approve",
-                                                                       "raised_at", "run_id"))
+        dropped = ("status", "answer", "refusals", "how_to_approve", "raised_at", "run_id")
+        decision = dict((k, v) for k, v in found.items() if k not in dropped)
         if not _decisions.consistent(decision):
             raise _Refused(message(ctx.lang, "approve.malformed_decision", id=wanted))
         if decision.get("ssot_digest") != ctx.digest:

@@ -55,6 +55,7 @@ MESSAGES = {
         'ssot.where.noline': '{file}, em {pointer}',
         'ssot.how_to_fix': 'Como corrigir: {fix}',
         'ssot.load.not_found': 'arquivo não encontrado. Informe o workspace com -e ssot_workspace=<pasta com ssot.yml>',
+        'yaml.not_found': 'o arquivo não existe',
         'yaml.unreadable': 'não foi possível ler o arquivo ({error})',
         'yaml.not_regular': 'não é um arquivo comum (pasta, FIFO ou dispositivo); aponte para um arquivo YAML',
         'yaml.too_large': 'o arquivo tem {size} bytes, mais que o limite de {limit}',
@@ -282,7 +283,7 @@ MESSAGES = {
         'hitl.stale_decision': (
             'a decisão {id} foi levantada sob outro SSOT que o arquivo atual; rode de novo a fase que a levanta'
         ),
-        'hitl.action_only': 'ssot.governance.{module} roda como plugin de ação no controlador',
+        'hitl.action_only': '{module} roda como plugin de ação no controlador',
         'approval.refused.digest': '{source} não vale: foi dada para o SSOT {got}, a decisão é do SSOT {want}',
         'approval.refused.option': '{source} não vale: a opção {option} não é uma das oferecidas ({options})',
         'approval.refused.approver': '{source} não vale: {by} não está entre os aprovadores do SSOT ({approvers})',
@@ -296,8 +297,9 @@ MESSAGES = {
             'approve_key=<sua chave SSH>]'
         ),
         'approve.no_signers': (
-            'o SSOT não indica hitl.allowed_signers: sem signatários permitidos uma assinatura não prova nada; '
-            'registre a aprovação em approvals.yml sem assinatura, ou indique o arquivo de signatários no SSOT'
+            'a raiz de confiança não indica signatários de aprovações aqui (ou não está configurada): uma assinatura '
+            'que ninguém pode conferir não prova nada; peça a raiz de confiança aos administradores do controlador '
+            '(SSOT_TRUST_ROOT, docs/security.md)'
         ),
         'approve.no_terminal': (
             'a aprovação assinada só é dada por uma pessoa no terminal ({why}); rode este playbook na sua máquina, em '
@@ -819,8 +821,8 @@ MESSAGES = {
         ),
         'sig.cannot_run': 'não foi possível executar {tool}: {error}',
         'sig.signers_unreadable': (
-            'o arquivo de signatários permitidos {file} (hitl.allowed_signers do SSOT) não pode ser lido ({error}); '
-            'nenhuma assinatura é aceita até que ele seja corrigido'
+            'o arquivo de signatários permitidos {file} não pode ser lido ({error}); nenhuma assinatura é aceita até '
+            'que ele seja corrigido'
         ),
         'sig.key_unreadable': 'a chave {file} não pode ser lida ({error})',
         'sig.sign_failed': 'ssh-keygen não assinou ({error})',
@@ -1300,6 +1302,7 @@ MESSAGES = {
         'ssot.where.noline': '{file}, at {pointer}',
         'ssot.how_to_fix': 'How to fix: {fix}',
         'ssot.load.not_found': 'file not found. Give the workspace with -e ssot_workspace=<folder holding ssot.yml>',
+        'yaml.not_found': 'the file does not exist',
         'yaml.unreadable': 'the file cannot be read ({error})',
         'yaml.not_regular': 'not a regular file (a folder, FIFO or device); point to a YAML file',
         'yaml.too_large': 'the file has {size} bytes, more than the limit of {limit}',
@@ -1524,7 +1527,7 @@ MESSAGES = {
         'hitl.stale_decision': (
             'decision {id} was raised under another SSOT than the current file; run the phase that raises it again'
         ),
-        'hitl.action_only': 'ssot.governance.{module} runs as an action plugin on the controller',
+        'hitl.action_only': '{module} runs as an action plugin on the controller',
         'approval.refused.digest': (
             '{source} does not count: it was given for SSOT {got}, the decision belongs to SSOT {want}'
         ),
@@ -1543,8 +1546,9 @@ MESSAGES = {
             'approve_key=<your SSH key>]'
         ),
         'approve.no_signers': (
-            'the SSOT names no hitl.allowed_signers: without allowed signers a signature proves nothing; record the '
-            'approval in approvals.yml unsigned, or name the allowed-signers file in the SSOT'
+            'the trust root names no allowed signer for approvals here (or none is configured): a signature nobody can '
+            "check proves nothing; ask the controller's administrators for the trust root (SSOT_TRUST_ROOT, "
+            'docs/security.md)'
         ),
         'approve.no_terminal': (
             'a signed approval is given only by a person at a terminal ({why}); run this playbook on your machine, in '
@@ -2068,8 +2072,7 @@ MESSAGES = {
         ),
         'sig.cannot_run': 'could not run {tool}: {error}',
         'sig.signers_unreadable': (
-            "the allowed-signers file {file} (the SSOT's hitl.allowed_signers) cannot be read ({error}); no signature "
-            'is accepted until it is fixed'
+            'the allowed-signers file {file} cannot be read ({error}); no signature is accepted until it is fixed'
         ),
         'sig.key_unreadable': 'the key {file} cannot be read ({error})',
         'sig.sign_failed': 'ssh-keygen did not sign ({error})',

@@ -825,6 +825,14 @@ SCHEMAS = {
                         'description': 'How to approve it, as the module that raised it says (the panel shows it).',
                         'type': 'string',
                     },
+                    'refusals': {
+                        'description': (
+                            'Why each approval that names this decision did not count (settled on the controller): a '
+                            'refusal is a record.'
+                        ),
+                        'type': 'array',
+                        'items': {'type': 'string'},
+                    },
                     'ssot_digest': {'$ref': '#/$defs/digest'},
                     'environment': {
                         'description': "The environment it was raised in (the workspace folder's name).",

@@ -105,7 +105,7 @@ def main():
         prompt_retries=dict(type="int", default=5),
         language=dict(type="str"),
     ), supports_check_mode=False)
-    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="approve"))
+    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="ssot.governance.approve"))
 
 
 if __name__ == "__main__":

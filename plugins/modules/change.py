@@ -126,9 +126,9 @@ def main():
         interactive=dict(type="str", choices=["auto", "true", "false"], default="auto"),
         prompt_retries=dict(type="int", default=5),
         wait_retries=dict(type="int", default=60),
-        language=dict(type="str", choices=["pt-BR", "en"], default="pt-BR"),
+        language=dict(type="str", default="pt-BR"),
     ), supports_check_mode=True)
-    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="change"))
+    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="ssot.governance.change"))
 
 
 if __name__ == "__main__":

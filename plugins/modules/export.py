@@ -91,7 +91,7 @@ def main():
         dest=dict(type="path"),
         language=dict(type="str"),
     ), supports_check_mode=True)
-    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="export"))
+    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="ssot.governance.export"))
 
 
 if __name__ == "__main__":

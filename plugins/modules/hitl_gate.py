@@ -163,7 +163,7 @@ def main():
         prompt_retries=dict(type="int", default=5),
         language=dict(type="str"),
     ), supports_check_mode=True)
-    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="hitl_gate"))
+    module.fail_json(msg=_text.message(_text.operator_language(), "hitl.action_only", module="ssot.governance.hitl_gate"))
 
 
 if __name__ == "__main__":

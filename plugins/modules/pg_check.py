@@ -262,7 +262,7 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _result, _validate
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
+from ansible_collections.ssot.governance.plugins.module_utils._text import rendered
 
 
 def main():

@@ -37,8 +37,10 @@ FIELD_LIMIT = 2000
 def neutral(value, limit=FIELD_LIMIT):
     """A value as one visible line: every control or invisible character shown as its code (``\\x1b``,
     ``\\u202e``), never acted on by a terminal; long texts cut."""
-    text_value = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False,
-                                                                  default=str)
+    if isinstance(value, str):
+        text_value = value
+    else:
+        text_value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     out = []
     for ch in text_value:
         if unicodedata.category(ch) in _HIDDEN:

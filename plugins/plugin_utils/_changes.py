@@ -70,6 +70,7 @@ class Runner(object):
         self.decisions = {}
         self.checks = None
         self.snapshot = None
+        self.milestone = None
         self.notes = []
         self.changed = False
 
@@ -119,8 +120,8 @@ class Runner(object):
         if evidence:
             self.evidence += [e for e in out.get("evidence") or [] if isinstance(e, dict)]
         if fail and (out.get("failed") or out.get("unreachable")):
-            raise ChangeFailed(out.get("msg") or out.get("module_stderr") or message(self.lang, "change.module_failed",
-                                                                                       module=module))
+            why = out.get("msg") or out.get("module_stderr")
+            raise ChangeFailed(why or message(self.lang, "change.module_failed", module=module))
         return out
 
     def query(self, sql, positional=None, named=None):
@@ -178,17 +179,23 @@ class Runner(object):
             rollback=message(self.lang, "change.rollback.undo", subject=subject))
         return self.ctx.settle(decision)
 
-    def point(self, subject):
-        """The last rollback data of ``subject`` from trusted journal lines; ChangeFailed when there is none."""
+    def point(self, subject, required=True):
+        """The last rollback data of ``subject`` from trusted journal lines; ChangeFailed when there is none (or,
+        with ``required`` false, the empty answer)."""
         journal = _verified.Journal(self.ctx.workspace, self.ctx.rules, self.lang)
         if journal.untrusted:
             self.notes.append(message(self.lang, "change.untrusted_lines", count=journal.untrusted))
         found = journal.rollback(subject)
-        if found["point"] is None:
+        if found["point"] is None and required:
             raise ChangeFailed(message(self.lang, "role.nothing_to_undo", subject=subject) + (
                 " " + message(self.lang, "change.untrusted_lines", count=journal.untrusted) if journal.untrusted
                 else ""))
         return found
+
+    def keep_point(self, subject, data):
+        """The rollback point of this change: a record of its own (and its evidence for people), before it acts."""
+        self.rollbacks.append(_result.rollback(subject, "point", data))
+        self.evidence.append(_result.evidence("rollback-%s.json" % subject, content=data))
 
     def invalid(self, subject, what):
         raise ChangeFailed(message(self.lang, "change.rollback.invalid", subject=subject, what=what))
@@ -203,6 +210,8 @@ class Runner(object):
             out["checks"] = self.checks
         if self.snapshot is not None:
             out["snapshot"] = self.snapshot
+        if self.milestone is not None:
+            out["milestone"] = self.milestone
         if self.notes:
             out["notes"] = self.notes
         if failed:
@@ -236,7 +245,10 @@ def settings(r):
     rows = r.query("SELECT name, setting, unit, context, source, coalesce(sourcefile, '') AS sourcefile "
                    "FROM pg_settings WHERE name = ANY(string_to_array(%s, ',')) ORDER BY name",
                    positional=[",".join(deviating)])
-    plan = _plan.settings_plan(detect.get("checks"), (rows.get("query_all_results") or [[]])[0], wanted,
+    # Only the settings the approved decisions are about (their facts), whatever checks the host reported.
+    covered = set(str(d["facts"].get("check")) for d in approved)
+    checks = [c for c in detect.get("checks") or [] if c.get("id") in covered]
+    plan = _plan.settings_plan(checks, (rows.get("query_all_results") or [[]])[0], wanted,
                                [d["id"] for d in approved], r.lang)
     r.evidence.append(_result.evidence("plan-settings.json", content={"plan": plan}))
     todo = [e for e in plan if e["action"] == "set"]
@@ -246,9 +258,10 @@ def settings(r):
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="; ".join(
             "%s: %s -> %s" % (e["name"], e["current"], e["target"]) for e in todo)))
-    r.rollbacks.append(_result.rollback("settings", "point", {
+    r.keep_point("settings", {
         "container": r.container, "ssot_digest": r.ctx.digest,
-        "settings": [dict((k, e[k]) for k in ("name", "current", "rollback", "restart", "context", "unit")) for e in todo]}))
+        "settings": [dict((k, e[k]) for k in ("name", "current", "rollback", "restart", "context", "unit", "source"))
+                     for e in todo]})
     try:
         for e in todo:
             r.call(PG_SET, dict(r.login(), name=e["name"], value=e["target"]))
@@ -300,8 +313,8 @@ def settings_rollback(r):
     approved, declined = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="settings"))
-    r.evidence.append(_result.evidence("rollback-plan-settings.json", content={"restore": restore,
-                                                                                "point": point["seq"]}))
+    r.evidence.append(_result.evidence("rollback-plan-settings.json",
+                                       content={"restore": restore, "point": point["seq"]}))
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan=", ".join(e["name"] for e in restore)))
     for e in restore:
@@ -367,8 +380,7 @@ def pg_hba(r):
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="; ".join(
             "%s -> %s" % (c["before"], c["after"]) for c in plan["changes"])))
-    r.rollbacks.append(_result.rollback("pg_hba", "point", {"content": content, "container": r.container,
-                                                            "ssot_digest": r.ctx.digest}))
+    r.keep_point("pg_hba", {"content": content, "container": r.container, "ssot_digest": r.ctx.digest})
     try:
         _write_hba(r, path, plan["content"])
     except ChangeFailed as exc:
@@ -403,8 +415,8 @@ def pg_hba_rollback(r):
     approved, dummy = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="pg_hba"))
-    r.evidence.append(_result.evidence("rollback-plan-pg_hba.json", content={"restores": back, "removes": gone,
-                                                                              "point": point["seq"]}))
+    r.evidence.append(_result.evidence("rollback-plan-pg_hba.json",
+                                       content={"restores": back, "removes": gone, "point": point["seq"]}))
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="pg_hba: +%d -%d" % (len(back), len(gone))))
     _write_hba(r, path, content)
@@ -467,7 +479,7 @@ def exposure(r):
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="%s -> %s" % (
             data["published_before"], data["published_after"])))
-    r.rollbacks.append(_result.rollback("exposure", "point", data))
+    r.keep_point("exposure", data)
     try:
         r.call(CONTAINER, {"name": r.container, "state": "stopped"})
         committed = r.call(RENAME, {"name": r.container, "new_name": kept, "language": r.lang,
@@ -519,8 +531,31 @@ def _pre_rollback_snapshot(r):
     return captured
 
 
+def _kept_aside(r):
+    """A change killed between keeping the old container aside and recording it leaves no rollback point: the kept
+    container is then found in the engine - named <container>-antes-<UTC time> and labelled for this workspace (the
+    SSOT and the engine say so, no journal line). Exactly one, or nothing to bring back."""
+    found = r.call("community.docker.docker_host_info", {
+        "containers": True, "containers_all": True,
+        "containers_filters": {"label": "io.ssot-governance.workspace=%s" % r.ctx.workspace,
+                               "name": "^%s-antes-" % r.container}}, evidence=False)
+    names = sorted(n.lstrip("/") for c in found.get("containers") or [] for n in c.get("Names") or [])
+    names = [n for n in names if n.startswith(r.container + "-antes-") and _STAMP.match(n[len(r.container) + 7:])]
+    if len(names) != 1:
+        raise ChangeFailed(message(r.lang, "role.nothing_to_undo", subject="exposure"))
+    info = r.call(CONTAINER_INFO, {"name": names[0]}, evidence=False)
+    bindings = ((info.get("container") or {}).get("HostConfig") or {}).get("PortBindings") or {}
+    before = ", ".join(sorted("%s:%s" % (b.get("HostIp") or "0.0.0.0", b.get("HostPort"))
+                              for values in bindings.values() if values for b in values))
+    point = {"seq": 0, "hash": "engine" + "0" * 16, "at": "-"}
+    return {"point": dict(point, data={"container": r.container, "kept_as": names[0], "published_before": before}),
+            "fingerprint": None}
+
+
 def exposure_rollback(r):
-    found = r.point("exposure")
+    found = r.point("exposure", required=False)
+    if found["point"] is None:
+        found = _kept_aside(r)
     point = found["point"]
     data = point["data"]
     kept = data.get("kept_as")
@@ -566,11 +601,22 @@ def exposure_rollback(r):
 
 # --- ingestion ------------------------------------------------------------------------------------------------------
 def _sources(r, fail_on_mismatch=False):
+    """The sources found and the plan per database (the module, where the target is); what it found blocked (no
+    source available: the phase's milestone "Disponibilizar fonte de dados") is kept as the change's record."""
     ingest = r.ssot.get("ingest") or {}
-    return r.call("ssot.governance.ingest_sources", {
+    out = r.call("ssot.governance.ingest_sources", {
         "sources": r.ssot.get("sources") or [], "target": r.container, "workspace": r.target_dir,
         "checksums": ingest.get("checksums", True), "jobs": ingest.get("jobs", 1), "ssot_digest": r.ctx.digest,
-        "language": r.lang, "fail_on_mismatch": fail_on_mismatch})
+        "language": r.lang, "fail_on_mismatch": fail_on_mismatch}, fail=False)
+    r.checks = [c for c in out.get("checks") or [] if isinstance(c, dict)] or None
+    milestone = out.get("milestone")
+    if isinstance(milestone, dict) and milestone.get("status") in ("blocked", "failed", "clear"):
+        r.milestone = _result.milestone("ingest", milestone["status"], [
+            s for s in milestone.get("next_steps") or [] if isinstance(s, str)],
+            title=message(r.lang, "milestone.5.source") if milestone.get("title") else None)
+    if out.get("failed"):
+        raise ChangeFailed(out.get("msg") or message(r.lang, "change.module_failed", module="ingest_sources"))
+    return out
 
 
 def ingest(r):
@@ -587,7 +633,13 @@ def ingest(r):
                 item.pop("decision")
     if not decisions:
         return r.result(False, found.get("msg") or message(r.lang, "ingest.nothing"))
-    approved, dummy = r.gate(decisions, ["ingest", "reload"])
+    try:
+        approved, dummy = r.gate(decisions, ["ingest", "reload"])
+    except ChangeFailed:
+        pending = [d for d in r.decisions.values() if d["status"] != _decisions.APPROVED]
+        r.milestone = _result.milestone("ingest", "blocked", [message(
+            r.lang, "next.pending_decision", id=d["id"], title=d.get("title", "")) for d in pending])
+        raise
     ids = [d["id"] for d in approved]
     todo = [i for i in plan if (i.get("decision") or {}).get("id") in ids]
     if not todo:
@@ -608,10 +660,10 @@ def ingest(r):
                                                               "manifest_sha256": captured["manifest_sha256"]})
         r.snapshot = _result.snapshot(captured["dest"], status="verified", files=verified.get("checked"))
         manifest, files = captured["manifest_sha256"], captured.get("files") or []
-    r.rollbacks.append(_result.rollback("ingest", "point", {
+    r.keep_point("ingest", {
         "target": r.container, "ssot_digest": r.ctx.digest, "snapshot": folder, "manifest_sha256": manifest,
         "snapshot_files": files, "databases": [i["rollback_entry"] for i in todo],
-        "roles_before": found.get("target_roles") or []}))
+        "roles_before": found.get("target_roles") or []})
     # The target gets what to load, never who approved it.
     loaded = r.call("ssot.governance.ingest_load", {
         "plan": [dict(i, decision={"id": i["decision"]["id"]}) for i in todo], "sources": found.get("sources") or [], "proceed": ids, "target": r.container,

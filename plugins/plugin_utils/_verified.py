@@ -9,8 +9,9 @@ PRIVATE: internal to ssot.governance; its API may change at any time (controller
 A journal line is data someone could have written (the workspace's file, a row of the records database). Before a
 rollback takes its data from the journal, or an approver is shown a decision from it, the lines are re-walked from
 the first: the chain must hold up to them, and - where the trust root requires seals, as it does by default - a seal
-by an allowed recorder key must cover them. A line appended after the last seal, however well chained, is never
-acted on.
+by an allowed recorder key must cover them, and that seal must have been made by the very run that wrote them (a seal
+vouches for what its run witnessed: a line appended after a seal - however well chained, whatever run it names - and
+sealed later by another run's seal is never acted on).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class Journal(object):
         self.sealed = rules.require_seals
         if rules.require_seals:
             covered = set()
+            run_of = dict((line["seq"], line.get("run")) for line in parsed)
             if rules.signers and seals:
-                for dummy, dummy2, problem, proved in _chain.seal_results(hashes, seals, rules.signers, now):
+                for number, dummy, problem, proved in _chain.seal_results(hashes, seals, rules.signers, now):
                     if isinstance(problem, _sshsig.SignatureError):
                         break
-                    covered.update(proved)
+                    covered.update(n for n in proved if run_of.get(n) == run_of.get(number))
             self.lines = [line for line in parsed if line["seq"] in covered]
         else:
             self.lines = parsed

@@ -355,6 +355,6 @@ class State(object):
         return panel
 
 
-DECISION_KEYS = ("id", "title", "context", "options", "risk", "rollback", "ssot_digest", "status", "raised_at",
-                 "run_id", "phase", "answer")
+DECISION_KEYS = ("id", "title", "context", "facts", "options", "risk", "rollback", "ssot_digest", "environment",
+                 "host", "status", "raised_at", "run_id", "phase", "answer", "refusals")
 RUN_KEYS = ("id", "started_at", "ended_at", "status", "during", "playbook", "user", "ssot_digest")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from _support import CACHE, MAJORS, PASSWORD, ROOT, VENV_BIN, docker, free_port, write_workspace
+from _support import CACHE, MAJORS, PASSWORD, ROOT, UNSIGNED_ROOT, VENV_BIN, docker, free_port, write_workspace
 
 TARGET_ROOT = "/srv/ssot-target"
 SSHD = "/usr/sbin/sshd"
@@ -127,7 +127,8 @@ class Fleet:
         env = dict(os.environ)
         env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
                     "ANSIBLE_CONFIG": str(self.root / "ansible.cfg"),
-                    "ANSIBLE_NOCOLOR": "1", "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
+                    "ANSIBLE_NOCOLOR": "1", "SSOT_PG_PASSWORD": PASSWORD, "SSOT_TRUST_ROOT": str(UNSIGNED_ROOT),
+                    "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
         env.pop("SSOT_WORKSPACE", None)
         env.update(extra or {})
         return env

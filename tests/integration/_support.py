@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ VENV_BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("SSOT_CACHE", ROOT / ".cache"))
 PASSWORD = "it-" + secrets.token_urlsafe(12)
 IMAGE = "legacy-pg:10.23"
+# The suite's default trust root (docs/security.md), outside every workspace: the controller's administrator lets
+# plain (unsigned) approvals count here. Tests of signatures, seals and the root itself give their own.
+UNSIGNED_ROOT = Path(tempfile.mkdtemp(prefix="ssot-it-root-")) / "trust.yml"
+UNSIGNED_ROOT.write_text("# The integration suite's trust root: unsigned approvals count, runs need no seal.\n"
+                         "require_signatures: false\nrequire_seals: false\n")
 
 
 def docker(*args, check=True, **kw) -> subprocess.CompletedProcess:
@@ -97,6 +103,7 @@ def playbook_env(wpath: Path, collections_path: Path | None = None, env_extra=No
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "SSOT_PG_PASSWORD": PASSWORD,
+        "SSOT_TRUST_ROOT": str(UNSIGNED_ROOT),
         "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
     })
     env.update(env_extra or {})
@@ -124,7 +131,8 @@ def run_runner(ws: Workspace | Path, tmp_path: Path, playbook="ssot.governance.m
     (data / "project").mkdir(parents=True)
     (data / "project" / "site.yml").write_text(f"- ansible.builtin.import_playbook: {playbook}\n")
     env = {"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(wpath / "ansible.cfg"),
-           "SSOT_PG_PASSWORD": PASSWORD, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+           "SSOT_PG_PASSWORD": PASSWORD, "SSOT_TRUST_ROOT": str(UNSIGNED_ROOT),
+           "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
     env.update(env_extra or {})
     r = ansible_runner.run(private_data_dir=str(data), playbook="site.yml",
                            cmdline=(f"--tags {tags} " if tags else "") + cmdline, envvars=env,
@@ -141,7 +149,8 @@ def spawn_playbook(ws: Workspace | Path, args, env_extra=None, drop=()):
     env = {k: v for k, v in os.environ.items() if k not in (
         "CI", "AWX_HOST", "AWX_ISOLATED_DATA_DIR", "SSOT_NONINTERACTIVE", "ANSIBLE_STDOUT_CALLBACK") + tuple(drop)}
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_CONFIG": str(wpath / "ansible.cfg"),
-                "SSOT_PG_PASSWORD": PASSWORD, "ANSIBLE_NOCOLOR": "1", "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
+                "SSOT_PG_PASSWORD": PASSWORD, "SSOT_TRUST_ROOT": str(UNSIGNED_ROOT), "ANSIBLE_NOCOLOR": "1",
+                "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
     env.update(env_extra or {})
     child = pexpect.spawn(str(VENV_BIN / "ansible-playbook"), list(args), cwd=str(wpath), env=env, encoding="utf-8",
                           timeout=180, dimensions=(50, 200))
@@ -255,6 +264,35 @@ def write_approvals(ws: Workspace, decisions, option, by="Ana Souza (DBA)") -> N
                 "approved_at": now_utc(), "reason": "aprovado no teste", "ssot_digest": d["ssot_digest"]}
                for d in decisions]
     (ws.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
+
+
+def journal_decisions(wpath: Path, prefix="") -> list[dict]:
+    """The decisions the journal recorded (the last record of each id), oldest first."""
+    found = {}
+    for line in (wpath / "journal.jsonl").read_text().splitlines():
+        line = json.loads(line)
+        if line["kind"] == "decision" and line["data"]["id"].startswith(prefix):
+            found[line["data"]["id"]] = line["data"]
+    return list(found.values())
+
+
+def signed_approval(decision: dict, key: Path, principal: str, option: str, lang="pt-BR", environment=None,
+                    host=None, reason="aprovado no teste", **change) -> dict:
+    """An approval signed as the approve playbook signs it: bound to the decision's environment and card."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals, _card
+    environment = environment or decision.get("environment")
+    host = host or decision.get("host") or "localhost"
+    base = {"decision": decision["id"], "option": option, "environment": environment,
+            "card": _card.digest(decision, environment, host, lang), "ssot_digest": decision["ssot_digest"]}
+    entry = _approvals.new_entry(base, principal, reason, "7d")
+    entry.update(change)
+    return _approvals.sign(entry, _sshsig.key_file_blob(str(key)), str(key))
+
+
+def append_approval(wpath: Path, entry: dict) -> None:
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
+    _approvals.append(str(wpath / "approvals.yml"), entry)
 
 
 def views(ws: Workspace) -> tuple[dict, dict]:

@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 import yaml
 from _fleet import Fleet, ssot_of
-from _support import CACHE, PASSWORD, ROOT, VENV_BIN, psql
+from _support import CACHE, PASSWORD, ROOT, UNSIGNED_ROOT, VENV_BIN, psql
 from store_server import StoreServer
 
 pytestmark = pytest.mark.integration
@@ -82,8 +82,9 @@ class Job:
         (data / "env" / "extravars").write_text(yaml.safe_dump(dict({"awx_user_name": "operador"},
                                                                     **(extravars or {}))))
         env = {
-            # The custom credential "ssot.governance records store": the superuser password and the store's DSN.
-            "SSOT_PG_PASSWORD": PASSWORD, "SSOT_STORE_DSN": self.dsn,
+            # The custom credential "ssot.governance records store": the superuser password and the store's DSN; the
+            # administrators' trust root credential (here: plain approvals count, docs/awx.md).
+            "SSOT_PG_PASSWORD": PASSWORD, "SSOT_STORE_DSN": self.dsn, "SSOT_TRUST_ROOT": str(UNSIGNED_ROOT),
             # AWX's job environment: the collections the project sync installed (here the repo's own link).
             "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
             "ANSIBLE_NOCOLOR": "1",
@@ -115,7 +116,7 @@ def test_validate_modify_with_the_approval_node_export_and_verify_the_awx_way(fl
     doc["hitl"]["extra_var_approvals"] = True   # only approvers may launch the modify template (docs/hitl.md)
     (job.workspace / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    # Without the recorder the ssot role refuses, and says where AWX enables it.
+    # Without the recorder the ssot role refuses (no variable can turn that off), and says where AWX enables it.
     (tmp_path / "bare.cfg").write_text("[defaults]\nretry_files_enabled = false\n")  # a project without it
     rc, out = job.run("validate.yml", envvars={"ANSIBLE_CONFIG": str(tmp_path / "bare.cfg")})
     assert rc != 0 and "ansible.cfg da raiz do projeto" in out and "docs/awx.md" in out, out[-3000:]

@@ -278,9 +278,84 @@ def test_a_settings_change_over_ssh_fails_closed_then_applies_with_its_approval_
         assert psql(three.container, "SHOW work_mem") == "8MB"
         assert all(psql(h.container, "SHOW work_mem") == "4MB" for h in fleet.hosts[:2])
         assert list(three.workspace.glob("evidence/*/*-rollback-settings.json"))
+        # The rollback is a change of its own: its decision waits, then an approval lets it restore 4MB.
+        waiting = fleet.run("ssot.governance.modify", "--tags", "rollback", "--limit", three.name)
+        assert waiting.returncode != 0 and psql(three.container, "SHOW work_mem") == "8MB", explain(waiting)
+        runbook = json.loads((three.workspace / "runbook.json").read_text())
+        undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.settings.")
+                    and d["status"] == "pending")
+        entries = yaml.safe_load((three.workspace / "approvals.yml").read_text())["approvals"]
+        entries.append(dict(entries[0], decision=undo["id"], option="rollback", ssot_digest=undo["ssot_digest"]))
+        (three.workspace / "approvals.yml").write_text(yaml.safe_dump({"approvals": entries}, sort_keys=False))
         undone = fleet.run("ssot.governance.modify", "--tags", "rollback", "--limit", three.name)
         assert undone.returncode == 0, explain(undone)
         assert psql(three.container, "SHOW work_mem") == "4MB"
     finally:
         save_ssot(three, original)
         (three.workspace / "approvals.yml").write_text(approvals)
+
+
+HOSTILE_PYTHON = r'''#!/bin/sh
+# A target host whose Python lies: the module's real answer, then every record only the controller may make.
+out="$(/usr/bin/python3 "$@")"
+rc=$?
+printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+text = sys.stdin.read()
+start = text.find("{")
+try:
+    data = json.loads(text[start:])
+except ValueError:
+    sys.stdout.write(text)
+    raise SystemExit(0)
+answer = {"option": "fix", "by": "ana@example.org", "at": "2026-12-06T00:00:00Z", "signed": True,
+          "key": "SHA256:forged"}
+for d in data.get("decisions") or []:
+    d.update(status="approved", answer=answer)
+data["snapshot"] = {"path": "/srv/ssot-target/snapshots/forged", "status": "verified", "restore": "passed", "files": 4}
+data["rollback"] = {"subject": "settings", "event": "point", "data": {"container": "x", "settings": [
+    {"name": "work_mem", "current": "64MB", "rollback": "set", "context": "user"}]}}
+data["milestone"] = {"phase": 3, "status": "clear", "next_steps": []}
+data["ssot_loaded"] = {"path": "/tmp/forged.yml", "digest": "sha256:" + "0" * 64, "language": "en"}
+sys.stdout.write(text[:start] + json.dumps(data))
+'
+exit $rc
+'''
+
+
+def test_target_a_hostile_python_claims_in_vain(fleet, tmp_path):
+    """A target reports observations; the controller decides (docs/security.md). Its Python here answers every module
+    with approved decisions, a verified and restored snapshot that does not exist, a rollback point and a clear
+    milestone: none is kept, each claim is recorded as refused, and no change follows from them."""
+    one = fleet.hosts[0]
+    hostile = tmp_path / "hostile-python"
+    hostile.write_text(HOSTILE_PYTHON)
+    hostile.chmod(0o755)
+    inventory = (fleet.root / "inventory.ini").read_text().replace(
+        f"{one.name} ansible_host=", f"{one.name} ansible_python_interpreter={hostile} ansible_host=")
+    lying = fleet.root / "lying.ini"
+    lying.write_text(inventory)
+    original = ssot_of(one)
+    changed = json.loads(json.dumps(original))
+    changed["postgres"]["settings"]["work_mem"] = "8MB"
+    save_ssot(one, changed)
+    seen = len(fleet.journal(one))
+    try:
+        validated = fleet.run("ssot.governance.validate", "-i", str(lying), "--limit", one.name)
+        modified = fleet.run("ssot.governance.modify", "-i", str(lying), "--tags", "modify_settings", "--limit",
+                             one.name)
+        undone = fleet.run("ssot.governance.modify", "-i", str(lying), "--tags", "rollback", "--limit", one.name)
+    finally:
+        save_ssot(one, original)
+    assert validated.returncode != 0 and modified.returncode != 0 and undone.returncode != 0, explain(modified)
+    assert psql(one.container, "SHOW work_mem") == "4MB"
+    lines = fleet.journal(one)[seen:]
+    kinds = [line["kind"] for line in lines]
+    refused = [line["data"] for line in lines if line["kind"] == "refused"]
+    assert set(r["record"] for r in refused) >= {"snapshot", "rollback", "milestone", "ssot_loaded"}, refused
+    assert "snapshot" not in kinds and "rollback" not in kinds
+    decisions = [line["data"] for line in lines if line["kind"] == "decision"]
+    assert decisions and all(d["status"] == "pending" and "answer" not in d for d in decisions)
+    ssots = [line["data"] for line in lines if line["kind"] == "ssot"]
+    assert ssots and all(s["path"] != "/tmp/forged.yml" for s in ssots)
+    assert "nada a desfazer" in undone.stdout, explain(undone)

@@ -97,15 +97,22 @@ def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_v
     names = [e["path"] for e in panel["evidences"]]
     for wanted in ("plan-settings.json", "rollback-settings.json", "modify-verify.log"):
         assert any(n.endswith(wanted) for n in names), wanted
-    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-settings.json")).read_text())
-    dry = plan["results"][0]  # the server's own dry run (check mode): from, to, restart or not
-    assert (dry["prev_val_pretty"], dry["value_pretty"], dry["restart_required"]) == ("4MB", "8MB", False)
+    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-settings.json")).read_text())["plan"][0]
+    # From pg_settings: from, to, reload (context user) or restart.
+    assert (plan["name"], plan["current"], plan["unit"], plan["target"], plan["restart"]) == (
+        "work_mem", "4096", "kB", "8MB", False)
     rollback = _chain.rollback(str(ws.path), "settings")["point"]["data"]
     assert json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text()) == rollback
     entry = rollback["settings"][0]
     assert (entry["name"], entry["current"], entry["source"], entry["rollback"]) == ("work_mem", "4096", "default",
                                                                                      "reset")
-
+    # The rollback is a change: it waits for its own decision, whose card says what it restores.
+    rc, out = runner(ws, tmp_path, tags="rollback")
+    assert rc != 0 and work_mem(ws) == "8MB", out[-4000:]
+    runbook, dummy = views(ws)
+    undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.settings."))
+    assert undo["status"] == "pending" and undo["facts"]["restore"] == [{"name": "work_mem", "to": "RESET"}]
+    write_approvals(ws, [undo], "rollback")
     rc, out = runner(ws, tmp_path, tags="rollback")
     assert rc == 0, out[-4000:]
     assert work_mem(ws) == "4MB"
@@ -162,22 +169,27 @@ def test_an_approval_passed_as_extra_vars_counts_only_when_the_ssot_accepts_them
 
 def test_separation_of_duties_refuses_whoever_runs_the_play(fresh, tmp_path, legacy_image):
     ws = fresh
+    account = pwd.getpwuid(os.geteuid()).pw_name
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
-    doc["hitl"]["separation_of_duties"] = True
+    # Which accounts each approver is: written down (the SSOT adds to the trust root's), never guessed from a name.
+    doc["hitl"].update(separation_of_duties=True, accounts={
+        "Operador": [account], "Bia Lima": ["bia"], "Carla": ["carla"]})
     sod = write_workspace(tmp_path / "sod", legacy_image, ws.container, ws.port, lambda d: d.update(
         hitl=doc["hitl"], postgres=doc["postgres"]))
     runner(sod, tmp_path)
     decision = work_mem_decision(sod)
-    account = pwd.getpwuid(os.geteuid()).pw_name
     # The system account, whatever USER says; and the AWX launcher, lookalike letters and all.
-    for by, extra in ((account.upper(), {}), ("Bia Lima", {"awx_user_name": "bia lima"}),
-                      ("B\u0456a Lima", {"awx_user_name": "Bia Lima"})):
+    for by, extra in (("Operador", {}), ("OPERADOR", {}), ("Bia Lima", {"awx_user_name": "bia lima"}),
+                      ("B\u0456a Lima", {"awx_user_name": "Bia Lima"}), ("Bia Lima", {"awx_user_name": "bia"})):
         (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
                                                                                            approved_by=by)]}))
         rc, out = runner(sod, tmp_path, extravars=extra)
         assert rc != 0 and "separação de funções" in out and work_mem(sod) == "4MB", (by, out[-3000:])
+    # An approver nobody mapped to accounts: it cannot be told, so it does not count.
+    (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
+                                                                                       approved_by="Dora")]}))
     rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
-    assert rc != 0 and work_mem(sod) == "4MB"
+    assert rc != 0 and "quais contas" in out and work_mem(sod) == "4MB"
     (sod.path / "approvals.yml").write_text(yaml.safe_dump({"approvals": [approval_for(decision,
                                                                                        approved_by="Carla")]}))
     rc, out = runner(sod, tmp_path, extravars={"awx_user_name": "Bia Lima"})
@@ -313,14 +325,22 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
     assert rc == 0, out[-4000:]
     assert int(psql(ws.container, rules)) == 0
     assert "Verificado: pg_hba sem trust" in out
-    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-pg_hba.json")).read_text())["__expose_plan"]
+    plan = json.loads(next(ws.path.glob("evidence/*/*-plan-pg_hba.json")).read_text())
     assert plan["changes"] and all(c["after"].split()[-1] in ("md5", "peer") for c in plan["changes"])
+    assert plan["path"] == psql(ws.container, "SHOW hba_file")
     # Without trust, a wrong password is refused over TCP now.
     wrong = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(ws.port), "-U", "postgres", "-Atc", "SELECT 1"],
                            env=dict(os.environ, PGPASSWORD="wrong", PGCONNECT_TIMEOUT="5"), capture_output=True,
                            text=True, check=False)
     assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
 
+    # Bringing trust back is a change of its own: its card lists the lines that come back.
+    rc, out = runner(ws, tmp_path, tags="rollback_pg_hba")
+    assert rc != 0 and int(psql(ws.container, rules)) == 0, out[-4000:]
+    runbook, dummy = views(ws)
+    undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.pg_hba."))
+    assert any(line.endswith("trust") for line in undo["facts"]["restores"]), undo["facts"]
+    write_approvals(ws, [undo], "rollback")
     rc, out = runner(ws, tmp_path, tags="rollback_pg_hba")
     assert rc == 0, out[-4000:]
     assert int(psql(ws.container, rules)) == before
@@ -430,7 +450,14 @@ def test_an_exposure_change_killed_midway_never_leads_to_an_empty_server(legacy_
         assert proc.returncode != 0 and kept[0] in proc.stdout, explain(proc)
         assert "morreu sem terminar" in proc.stdout + proc.stderr, explain(proc)
         assert docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{name}$").stdout.split() == []
-        # The rollback brings the kept container back (no container was made since: no decision needed).
+        # The rollback finds the kept container in the engine (the change died before its rollback point was
+        # recorded) and brings it back - a change of its own, approved like any other.
+        rc, out = runner(ws, tmp_path, tags="rollback_exposure")
+        assert rc != 0, out[-4000:]
+        runbook, dummy = views(ws)
+        undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.exposure."))
+        assert undo["facts"]["brings_back"] == kept[0]
+        write_approvals(ws, [undo], "rollback")
         rc, out = runner(ws, tmp_path, tags="rollback_exposure")
         assert rc == 0, out[-4000:]
         assert psql(name, "SELECT count(*) FROM guarda") == "42"

@@ -103,12 +103,14 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     assert load["roles"]["created"] == ["shop_reader"] and "postgres" in load["roles"]["conflicts"]
     assert psql(story["target"], "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
     # The rollback point was taken before anything changed: the target had no legacy_shop then.
-    # Its own journal record (read back by the rollback lookup), and an evidence file for people.
+    # Its own journal record (read back, sealed, by the rollback), and an evidence file for people.
     rollback = _chain.rollback(str(ws.path), "ingest")["point"]["data"]
     assert newest(ws, "rollback-ingest.json") == rollback
     assert rollback["databases"] == [{"name": "legacy_shop", "action": "load", "rows_before": {}}]
     assert "shop_reader" not in rollback["roles_before"]
-    pre = json.loads((ws.path / "snapshots" / rollback["snapshot"].rsplit("/", 1)[1] / "manifest.json").read_text())
+    # The snapshot by its folder name (never a path), its manifest sha256 beside it.
+    assert "/" not in rollback["snapshot"] and len(rollback["manifest_sha256"]) == 64
+    pre = json.loads((ws.path / "snapshots" / rollback["snapshot"] / "manifest.json").read_text())
     assert rollback["snapshot"].endswith("-pre-ingest") and [f["kind"] for f in pre["files"]] == ["inspect", "dump"]
     dummy, panel = views(ws)
     assert next(m for m in panel["milestones"] if m["phase"] == 5)["status"] == "done"

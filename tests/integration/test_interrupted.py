@@ -75,7 +75,7 @@ def test_kill_9_during_a_load_stops_pg_dump_and_pg_restore_and_the_next_run_name
     # The next run (read-only) names the interrupted run and the step it died in.
     nxt = run_playbook("ssot.governance.ingest", ws)
     out = nxt.stdout + nxt.stderr
-    assert "morreu sem terminar" in out and "Apply - roles, then each approved database" in out, explain(nxt)
+    assert "morreu sem terminar" in out and "Change - load the approved databases" in out, explain(nxt)
     runbook, dummy = views(ws)
     died = [r for r in runbook["runs"] if r["status"] == "interrupted"]
-    assert died and any("Apply - roles" in step for step in died[-1].get("during", [])), runbook["runs"]
+    assert died and any("Change - load the approved databases" in step for step in died[-1].get("during", [])), runbook["runs"]

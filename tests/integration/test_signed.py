@@ -11,16 +11,17 @@ import subprocess
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, VENV_BIN, explain, free_port, psql, run_playbook, run_runner, spawn_playbook,
-                      ssh_agent, views, write_workspace)
+from _support import (PASSWORD, VENV_BIN, explain, free_port, journal_decisions, psql, run_playbook, run_runner,
+                      signed_approval, spawn_playbook, ssh_agent, views, write_workspace)
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
 from ansible_collections.ssot.governance.plugins.plugin_utils import _approvals
 
 pytestmark = pytest.mark.integration
 
-# Who is who in the allowed signers: ana and bob approve; carl's key ended in 2020; the recorder only seals;
-# root@example.org is the account that runs the suite (separation of duties); eve is listed nowhere.
+# Who is who in the trust root's allowed signers: ana and bob approve; carl's key ended in 2020; the recorder only
+# seals; root@example.org is the account that runs the suite (separation of duties: the root maps it to the account
+# root); eve is listed nowhere.
 APPROVAL, SEAL = _sshsig.APPROVAL_NAMESPACE, _sshsig.SEAL_NAMESPACE
 SIGNERS = [("ana@example.org", "ana", ""), ("bob@example.org", "bob", 'namespaces="%s" ' % APPROVAL),
            ("carl@example.org", "carl", 'valid-before="20200101" '), ("recorder@ci", "recorder", 'namespaces="%s" ' % SEAL),
@@ -43,23 +44,25 @@ def signers_text(keys):
 
 @pytest.fixture(scope="module")
 def server(legacy_image, container_names, tmp_path_factory, keys):
-    """A legacy server whose SSOT asks work_mem=8MB and names allowed signers (signatures and seals required)."""
+    """A legacy server whose SSOT asks work_mem=8MB, under a trust root naming the allowed signers (signatures and seals
+    required)."""
     name = f"ssot-it-signed-{tmp_path_factory.getbasetemp().name[-6:]}"
     container_names.append(name)
 
     def edit(doc):
         doc["postgres"]["settings"]["work_mem"] = "8MB"
-        doc["hitl"]["allowed_signers"] = "allowed_signers"
     folder = tmp_path_factory.mktemp("signed")
+    (keys / "trust.yml").write_text(yaml.safe_dump({"allowed_signers": signers_text(keys), "accounts": {
+        "root@example.org": ["root"], "ana@example.org": ["ana"], "bob@example.org": ["bob"],
+        "carl@example.org": ["carl"]}}))
     ws = write_workspace(folder, legacy_image, name, free_port(), edit)
-    (folder / "allowed_signers").write_text("# test signers\n" + signers_text(keys))
     proc = run_playbook("ssot.governance.provision", ws, env_extra=seal_env(keys))
     assert proc.returncode == 0, explain(proc)
     return ws
 
 
 def seal_env(keys):
-    return {"SSOT_SEAL_KEY": str(keys / "recorder")}
+    return {"SSOT_SEAL_KEY": str(keys / "recorder"), "SSOT_TRUST_ROOT": str(keys / "trust.yml")}
 
 
 @pytest.fixture
@@ -81,11 +84,11 @@ def modify(ws, tmp_path, keys, **kw):
 
 
 def pending_decision(ws, tmp_path, keys):
-    """Run MODIFY without an approval: it stops, changing nothing, and names the decision to approve."""
+    """Run MODIFY without an approval: it stops, changing nothing, and names the decision to approve (as its sealed
+    journal recorded it: what the approve playbook shows)."""
     rc, out = modify(ws, tmp_path, keys)
     assert rc != 0 and work_mem(ws) == "4MB", out[-3000:]
-    runbook, dummy = views(ws)
-    decision = next(d for d in runbook["decisions"] if d["id"].startswith("validate.setting.work_mem."))
+    decision = journal_decisions(ws.path, "validate.setting.work_mem.")[-1]
     assert decision["status"] == "pending"
     assert "ansible-playbook ssot.governance.approve -e ssot_workspace=%s -e decision=%s" % (
         ws.path, decision["id"]) in " ".join(out.split())
@@ -93,9 +96,8 @@ def pending_decision(ws, tmp_path, keys):
 
 
 def signed(decision, keys, who="ana", option="fix", by=None, **change):
-    entry = _approvals.new_entry(decision, option, by or "%s@example.org" % who, "SSOT pede 8MB", "7d")
-    entry.update(change)
-    return _approvals.sign(entry, _sshsig.key_file_blob(str(keys / who)), str(keys / who))
+    return signed_approval(decision, keys / who, by or "%s@example.org" % who, option, reason="SSOT pede 8MB",
+                           **change)
 
 
 def approve_with(ws, entry):
@@ -124,9 +126,12 @@ def test_a_signed_approval_applies_verifies_and_every_run_is_sealed(fresh, tmp_p
 
 REFUSALS = {
     "unsigned": (lambda d, k: {k2: v for k2, v in signed(d, k).items() if k2 != "signature"},
-                 "o SSOT exige aprovações assinadas"),
+                 "exige aprovações assinadas"),
     "key not in the allowed signers": (lambda d, k: signed(d, k, "eve", by="ana@example.org"),
                                        "não está no arquivo de signatários permitidos"),
+    "signed for another environment": (lambda d, k: signed(d, k, environment="outro"),
+                                       "é para o ambiente outro"),
+    "signed over another card": (lambda d, k: signed(d, k, card="sha256:" + "c" * 64), "outro cartão"),
     "forged approved_by, valid signature of another principal": (
         lambda d, k: signed(d, k, "bob", by="ana@example.org"), "é de bob@example.org"),
     "principal not allowed to approve": (lambda d, k: signed(d, k, "recorder", by="recorder@ci"),
@@ -135,9 +140,9 @@ REFUSALS = {
     "reason edited after signing": (lambda d, k: dict(signed(d, k), reason="outro motivo"),
                                     "a assinatura não confere com o conteúdo"),
     "signature replayed from another option": (
-        lambda d, k: dict(signed(d, k), signature=signed(d, k, option="keep")["signature"]),
+        lambda d, k: dict(signed(d, k), signature=signed(d, k, option="accept")["signature"]),
         "a assinatura não confere com o conteúdo"),
-    "option edited after signing": (lambda d, k: dict(signed(d, k, option="keep"), option="fix"),
+    "option edited after signing": (lambda d, k: dict(signed(d, k, option="accept"), option="fix"),
                                     "a assinatura não confere com o conteúdo"),
     "signer runs the play (separation of duties)": (lambda d, k: signed(d, k, "root"),
                                                     "é quem executa o play e o SSOT exige separação de funções"),
@@ -182,10 +187,11 @@ def test_a_signed_entry_pasted_into_an_awx_survey_counts_when_the_ssot_accepts_e
     try:
         decision = pending_decision(ws, tmp_path, keys)
         # A survey's text area gives text: the entry exactly as the approve playbook wrote it.
+        assert decision["environment"] == ws.path.name
         forged = _approvals.entry_text(dict(signed(decision, keys), approved_by="bob@example.org"), "")
         rc, out = modify(ws, tmp_path, keys, extravars={"ssot_approvals": forged})
         assert rc != 0 and work_mem(ws) == "4MB"
-        assert "a assinatura não confere" in " ".join(out.split()), out[-3000:]
+        assert "é de ana@example.org" in " ".join(out.split()), out[-3000:]
         rc, out = modify(ws, tmp_path, keys, extravars={"ssot_approvals": _approvals.entry_text(
             signed(decision, keys), "")})
         assert rc == 0, out[-4000:]
@@ -242,7 +248,7 @@ def test_the_approve_playbook_refuses_without_a_terminal(fresh, tmp_path, keys):
     ws = fresh
     decision = pending_decision(ws, tmp_path, keys)
     before = (ws.path / "approvals.yml").read_text()
-    rc, out = run_runner(ws, tmp_path, playbook="ssot.governance.approve", tags="",
+    rc, out = run_runner(ws, tmp_path, playbook="ssot.governance.approve", tags="", env_extra=seal_env(keys),
                          extravars={"decision": decision["id"], "approve_key": str(keys / "ana")})
     assert rc != 0
     assert "só é dada por uma pessoa no terminal" in " ".join(out.split())
@@ -307,14 +313,16 @@ def test_a_rewritten_journal_is_caught_by_verify_naming_the_line(fresh, tmp_path
     assert "journal_rewritten em journal.jsonl:%d" % target in " ".join(proc.stdout.split()), explain(proc)
 
 
-def test_an_unreadable_allowed_signers_file_fails_closed(fresh, tmp_path, keys):
-    ws = copy_of(fresh, tmp_path)
-    (ws / "allowed_signers").unlink()
-    (ws / "allowed_signers").mkdir()
-    rc, out = run_runner(ws, tmp_path, env_extra=seal_env(keys))
+def test_an_unreadable_signers_file_of_the_root_fails_closed(fresh, tmp_path, keys):
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    approve_with(ws, signed(decision, keys))
+    (tmp_path / "signers").mkdir()
+    (tmp_path / "trust.yml").write_text("allowed_signers_file: signers\n")
+    rc, out = run_runner(ws, tmp_path, env_extra=dict(seal_env(keys), SSOT_TRUST_ROOT=str(tmp_path / "trust.yml")))
     assert rc != 0
     flat = " ".join(out.split())
-    assert "o arquivo de signatários 'allowed_signers' não pode ser lido" in flat, out[-3000:]
+    assert "o arquivo de signatários permitidos signers não pode ser lido" in flat, out[-3000:]
     assert work_mem(fresh) == "4MB"
 
 

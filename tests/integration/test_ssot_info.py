@@ -27,7 +27,6 @@ def bad_workspace(tmp_path, language=None):
     doc["artifacts"][0]["sha256"] = "0" * 64
     doc["target"]["env"]["POSTGRES_PASSWORD"] = CANARY
     doc["postgres"]["major"] = "ten"
-    doc["hitl"].pop("allowed_signers")  # exactly the two problems below
     if language:
         doc["metadata"]["language"] = language
     (tmp_path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -57,8 +56,7 @@ def test_playbook_stops_on_an_invalid_ssot_with_a_clean_message(tmp_path, langua
 def test_ssot_info_returns_digest_normalized_ssot_and_prose_map(tmp_path):
     (tmp_path / "ssot.yml").write_text(
         (ROOT / "examples" / "legacy-pg" / "ssot.yml").read_text().replace("@@DELIVERED_SHA256@@", "1" * 64))
-    for name in ("book-run.txt", "allowed_signers"):
-        (tmp_path / name).write_text((ROOT / "examples" / "legacy-pg" / name).read_text())
+    (tmp_path / "book-run.txt").write_text((ROOT / "examples" / "legacy-pg" / "book-run.txt").read_text())
     proc = ad_hoc(["-a", f"path={tmp_path}/ssot.yml"])
     assert proc.returncode == 0, explain(proc)
     result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
@@ -67,7 +65,7 @@ def test_ssot_info_returns_digest_normalized_ssot_and_prose_map(tmp_path):
     headings = [s["heading"] for s in result["ssot_full_map"]]
     assert headings[:2] == ["preamble", "1. Artefato entregue"] and len(headings) == 5
     assert result["prose"] == f"{tmp_path}/book-run.txt"
-    assert result["allowed_signers"] == f"{tmp_path}/allowed_signers"
-    assert result["ssot"]["hitl"]["require_signatures"] is True
+    # Read only: a path given alone is not the SSOT in force of an environment (no ssot_loaded record).
+    assert "ssot_loaded" not in result and "require_signatures" not in result["ssot"]["hitl"]
     checked = ad_hoc(["-a", f"path={tmp_path}/ssot.yml prose=", "--check"])
     assert json.loads(checked.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["ssot_full_map"] == []

@@ -24,9 +24,9 @@ def tasks(items):
 
 
 def is_change(content):
-    """A task file that is one change (ssot.governance.change): the change reaches the server itself, from the SSOT,
-    and takes the language as its own option - nothing for module_defaults to give."""
-    return len(content) == 1 and "ssot.governance.change" in content[0]
+    """A task file that is one change (ssot.governance.change) and its report: the change reaches the server itself,
+    from the SSOT, and takes the language as its own option - nothing for module_defaults to give."""
+    return len(content) == 2 and "ssot.governance.change" in content[0] and "ansible.builtin.debug" in content[1]
 
 
 @pytest.mark.parametrize("path", TASK_FILES, ids=[str(p.relative_to(ROOT / "roles")) for p in TASK_FILES])
@@ -34,6 +34,7 @@ def test_each_task_file_is_one_block_with_the_shared_defaults(path):
     content = yaml.safe_load(path.read_text())
     if is_change(content):
         args = content[0]["ssot.governance.change"]
+        assert set(content[0]) == {"name", "ssot.governance.change", "register"}, path
         assert set(args) <= {"kind", "rollback", "language", "interactive", "prompt_retries", "wait_retries"}, path
         return
     assert len(content) == 1 and content[0]["module_defaults"] == DEFAULTS, path

@@ -19,10 +19,10 @@ DECISION = dict(_decisions.build("validate", "setting.work_mem", {"expected": "8
                                  "", ("fix", "accept"), DIGEST, "en"), environment="ws", host="localhost")
 
 
-def recorded(ws, seal_key=None, decision=DECISION):
+def recorded(ws, seal_key=None, decision=None):
     rec = Recorder(str(ws), "en", seal_key=str(seal_key) if seal_key else None)
     rec.open("validate.yml", "tester")
-    rec.decision(dict(decision))
+    rec.decision(dict(decision or DECISION))
     rec.close("ok")
 
 
@@ -43,8 +43,8 @@ def test_the_recorded_decision_is_found_and_an_edited_view_changes_nothing(tmp_p
 
 
 @pytest.mark.parametrize("decision, why", [
-    (dict(DECISION, facts={"expected": "8MB", "actual": "48MB"}), "malformed"),
-    (dict(DECISION, options=[{"id": "rollback", "label": "x"}]), "malformed"),
+    (dict(DECISION, facts={"expected": "8MB", "actual": "48MB"}), "not what its id says"),
+    (dict(DECISION, options=[{"id": "rollback", "label": "x"}]), "not what its id says"),
     (dict(DECISION, ssot_digest="sha256:" + "b" * 64), "another version of the SSOT"),
     (dict(DECISION, environment="producao"), "environment producao"),
 ])

@@ -155,8 +155,8 @@ def test_what_a_target_claims_beyond_its_observations_is_refused_and_recorded(tm
     Python returning whatever it likes - keeps its observations; its claims are refused, and the refusal is a
     record."""
     cb, rec, warnings = _callback(tmp_path, monkeypatch)
-    claims = {"decisions": [dict(DECISION, status="approved", answer={"option": "fix", "by": "ana@example.org",
-                                                                       "at": "2026-11-30T10:00:00Z"})],
+    answer = {"option": "fix", "by": "ana@example.org", "at": "2026-11-30T10:00:00Z"}
+    claims = {"decisions": [dict(DECISION, status="approved", answer=answer)],
               "snapshot": _result.snapshot("/ws/snapshots/x", status="verified", restore="passed"),
               "rollback": _result.rollback("settings", "point", {"settings": [{"name": "work_mem"}]}),
               "milestone": _result.milestone("validate", "clear"),
