@@ -357,6 +357,48 @@ def test_workspace_a_decision_line_forged_after_the_seal_is_not_what_gets_approv
     assert recorded and "outro cartão" in recorded[-1]["refusals"][0]
 
 
+# --- 5. the records database ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def store():
+    from store_server import StoreServer
+    server = StoreServer().start()
+    yield server
+    server.stop()
+
+
+def test_store_a_forged_row_drives_no_rollback_and_export_writes_records_only(g, store):
+    """The same environment with its records in a PostgreSQL database (as under AWX): a row inserted into
+    ssot_journal - a rollback point, its hash not even a hash - restores nothing; rows naming governance files are
+    never exported."""
+    import psycopg2
+    dsn = store.dsn(store.new_database())
+    env = {"SSOT_STORE": "postgresql", "SSOT_STORE_DSN": dsn}
+    proc = g.play("validate", env=env)
+    assert "validate.setting.work_mem." in proc.stdout, explain(proc)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT max(seq) FROM ssot_journal WHERE namespace = 'prod'")
+        seq = cur.fetchone()[0] + 1
+        line = {"seq": seq, "ts": "2026-12-06T00:00:00Z", "run": "x", "kind": "rollback", "prev": "0" * 64,
+                "hash": "not-a-hash", "data": {"subject": "settings", "event": "point", "data": {
+                    "container": g.container, "settings": [{"name": "work_mem", "current": "64MB", "rollback": "set",
+                                                            "context": "user"}]}}}
+        cur.execute("INSERT INTO ssot_journal (namespace, seq, line) VALUES ('prod', %s, %s)", (seq, json.dumps(line)))
+        for rel, content in (("approvals.yml", b"approvals: []\n# forged\n"),
+                             ("allowed_signers", b"* ssh-ed25519 AAAA\n"), ("ssot.yml", b"forged: true\n")):
+            cur.execute("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES ('prod', %s, %s, %s)",
+                        (rel, content, hashlib.sha256(content).hexdigest()))
+    proc = g.play("modify", "--tags", "rollback", env=env)
+    unchanged(g, proc, "nada a desfazer")
+    exported = g.base / "exported"
+    proc = run_playbook("ssot.governance.export", g.ws, extra_args=["-e", f"export_dest={exported}"],
+                        env_extra=g.env(**env))
+    assert proc.returncode == 0, explain(proc)
+    assert (exported / "journal.jsonl").exists() and (exported / "runbook.json").exists()
+    for rel in ("approvals.yml", "allowed_signers", "ssot.yml"):
+        assert not (exported / rel).exists(), rel
+    assert "allowed_signers" in proc.stdout and "Não escritos" in proc.stdout, explain(proc)
+
+
 # --- 6. a target host: see test_fleet.py (a real sshd host whose Python is hostile) -----------------------------------
 # --- 7. the MCP client ----------------------------------------------------------------------------------------------
 def test_draft_the_assistants_draft_never_counts(g, monkeypatch):

@@ -344,3 +344,36 @@ def test_a_machine_without_ssh_keygen_fails_closed_saying_what_to_install(fresh,
     assert rc != 0, out[-3000:]
     assert "ssh-keygen não foi encontrado nesta máquina" in flat and "apt-get install openssh-client" in flat
     assert work_mem(ws) == "4MB"
+
+
+def test_the_approver_sees_the_sealed_journals_card_never_an_edited_view(fresh, tmp_path, keys):
+    """runbook.json edited to say 48MB, its options reordered and a title that would redraw the terminal: the approve
+    playbook shows the journal's card (8MB, A = fix), neutralised, and the signature binds that card."""
+    ws = fresh
+    decision = pending_decision(ws, tmp_path, keys)
+    runbook = json.loads((ws.path / "runbook.json").read_text())
+    for d in runbook["decisions"]:
+        if d["id"] == decision["id"]:
+            d.update(title="\x1b[2J\x1b[H esperado 48MB", context="esperado 48MB", facts={"expected": "48MB"},
+                     options=list(reversed(d["options"])))
+    (ws.path / "runbook.json").write_text(json.dumps(runbook))
+    with ssh_agent(tmp_path, keys / "ana") as sock:
+        child = spawn(ws, keys, ["ssot.governance.approve", "-e", f"ssot_workspace={ws.path}", "-e",
+                                 f"decision={decision['id']}"], sock)
+        child.expect("Fatos:")
+        child.expect("expected: 8MB")
+        child.expect(r"A\) corrigir o servidor conforme o SSOT")
+        child.expect("> ")
+        shown = child.before
+        child.sendline("aprovar A")
+        child.expect("Por quê")
+        child.expect("> ")
+        child.sendline("o SSOT pede 8MB")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    assert "48MB" not in shown and "\x1b[2J" not in shown
+    entry = yaml.safe_load((ws.path / "approvals.yml").read_text())["approvals"][-1]
+    assert entry["option"] == "fix" and entry["environment"] == ws.path.name and entry["card"].startswith("sha256:")
+    rc, out = modify(ws, tmp_path, keys)
+    assert rc == 0 and work_mem(ws) == "8MB", out[-3000:]
