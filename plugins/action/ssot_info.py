@@ -14,21 +14,6 @@ from ansible_collections.ssot.governance.plugins.module_utils import _prose, _re
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard, _runctx
 
-PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
-
-
-def find_prose(ssot_path, prose):
-    if prose == "":
-        return None
-    if prose:
-        return os.path.abspath(prose)
-    for name in PROSE_CANDIDATES:
-        candidate = os.path.join(os.path.dirname(ssot_path), name)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -77,7 +62,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=exc.render(), path=path,
                           errors=[p.as_dict(exc.language, exc.file_name) for p in exc.problems])
             return result
-        prose = find_prose(path, args.get("prose"))
+        prose = _prose.find_prose(path, args.get("prose"))
         full_map = []
         if prose:
             try:

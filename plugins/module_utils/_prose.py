@@ -83,3 +83,20 @@ def section_map(text, markdown=False):
             "digest": "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest(),
         })
     return out
+
+
+PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
+
+
+def find_prose(ssot_path, prose):
+    """The prose SSOT to map: ``prose`` when given ("" for none), else book-run.txt or .md beside the SSOT."""
+    import os
+    if prose == "":
+        return None
+    if prose:
+        return os.path.abspath(prose)
+    for name in PROSE_CANDIDATES:
+        candidate = os.path.join(os.path.dirname(ssot_path), name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None

@@ -175,21 +175,6 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot, _yaml
 
-PROSE_CANDIDATES = ("book-run.txt", "book-run.md")
-
-
-def find_prose(ssot_path, prose):
-    if prose == "":
-        return None
-    if prose:
-        return os.path.abspath(prose)
-    for name in PROSE_CANDIDATES:
-        candidate = os.path.join(os.path.dirname(ssot_path), name)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -212,7 +197,7 @@ def main():
     except _ssot.SSOTError as exc:
         module.fail_json(msg=exc.render(), path=path,
                          errors=[p.as_dict(exc.language, exc.file_name) for p in exc.problems])
-    prose = find_prose(path, module.params["prose"])
+    prose = _prose.find_prose(path, module.params["prose"])
     full_map = []
     if prose:
         try:
