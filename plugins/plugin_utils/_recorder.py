@@ -180,6 +180,9 @@ class Recorder(_SignalSafe):
         repair, append the line, rebuild the views, seal when a key is set, let go. WorkspaceBusy while a run (or
         another note) holds the workspace; nothing is written then."""
         repaired = self._take(holder)
+        # A note seals only what it writes: it never vouches for lines it did not see written (a line appended
+        # after the last seal stays unsealed, and verify names it).
+        self._unsealed = []
         try:
             self.store.hold("pid %d, %s, since %s" % (os.getpid(), holder, utc_now()))
             if repaired:

@@ -36,7 +36,10 @@ class Journal(object):
                 for number, dummy, problem, proved in _chain.seal_results(hashes, seals, rules.signers, now):
                     if isinstance(problem, _sshsig.SignatureError):
                         break
-                    covered.update(n for n in proved if run_of.get(n) == run_of.get(number))
+                    run = run_of.get(number)
+                    # A seal outside any run (the assistant's note) vouches for no line the collection acts on.
+                    if run is not None:
+                        covered.update(n for n in proved if run_of.get(n) == run)
             self.lines = [line for line in parsed if line["seq"] in covered]
         else:
             self.lines = parsed

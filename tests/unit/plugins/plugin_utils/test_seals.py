@@ -205,3 +205,25 @@ def test_a_seal_key_held_by_the_ssh_agent(tmp_path, keys, monkeypatch):
         assert report["ok"] and report["seals"]["valid"] == 1, report["problems"]
     finally:
         agent.terminate()
+
+
+def test_a_line_forged_between_runs_is_not_adopted_by_an_assistant_note(tmp_path, keys):
+    """The attacker appends a well-chained rollback line after the last seal; the assistant's next note seals.
+    The note vouches for its own line only, and the controller acts on none of the forged data."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _trust, _verified
+    run(tmp_path, keys["recorder"])
+    journal = lines(tmp_path)
+    forged = {"seq": len(journal) + 1, "ts": journal[-1]["ts"], "run": journal[-1]["run"], "kind": "rollback",
+              "prev": journal[-1]["hash"],
+              "data": {"subject": "settings", "event": "point", "data": {"settings": {"fsync": "off"}}}}
+    forged["hash"] = _chain.line_hash(forged)
+    with open(str(tmp_path / "journal.jsonl"), "a") as out:
+        out.write(_chain.canonical(forged) + "\n")
+    rec = Recorder(str(tmp_path), language="en", redactor=Redactor(environ={}), seal_key=keys["recorder"])
+    rec.note("agent_note", {"text": "proposal"})
+    seal = lines(tmp_path)[-1]
+    assert seal["kind"] == "seal" and seal["data"]["from"] == forged["seq"] + 1, "the note sealed a line it did not write"
+    root = _trust.Root("root", _sshsig.read_allowed_signers(keys["signers"]), True, True, {})
+    trusted = _verified.Journal(str(tmp_path), _trust.Rules(root, {}, str(tmp_path), "en"), "en")
+    assert forged["seq"] not in [l["seq"] for l in trusted.lines]
+    assert trusted.rollback("settings")["point"] is None
