@@ -52,10 +52,13 @@ class ActionModule(ActionBase):
             identities = _approvals.signing_identities(ctx.rules.signers, args.get("key"))
         except _sshsig.SignatureError as exc:
             raise _Refused(exc.render(lang))
+        card = _card.render(decision, ctx.environment, host, lang)
         if not identities:
+            # The approver still sees what was asked (and can hand it to someone whose key the root holds).
+            self._display.display(card)
             raise _Refused(message(lang, "approve.no_key", file=ctx.rules.root.path))
         retries = int(args.get("prompt_retries") or 5)
-        option = _terminal.prompt(_card.render(decision, ctx.environment, host, lang) + "\n> ", retries,
+        option = _terminal.prompt(card + "\n> ", retries,
                                   lambda typed: _card.parse_answer(typed, decision, lang))
         if not option:
             raise _Refused(message(lang, "approve.no_answer", id=decision["id"]))

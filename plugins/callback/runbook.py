@@ -545,6 +545,13 @@ class CallbackModule(CallbackBase):
     # --- events ----------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "")
+        # The launcher's variables are judged before the first play is even templated (a play's hosts: may name a
+        # launcher input, and a template there would run on the controller).
+        loader = getattr(playbook, "_loader", None)
+        refusal = _guard.refusal(_guard.launcher_vars(loader), self._language) if loader is not None else None
+        if refusal:
+            display.error(refusal)
+            raise SystemExit(3)
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = play.get_name()

@@ -9,8 +9,9 @@ name: snapshot_manifest
 short_description: The manifest sha256 the journal recorded when a snapshot was taken
 version_added: 1.0.0
 description:
-  - Reads the workspace's C(journal.jsonl) on the controller, line by line, and returns for each snapshot folder
-    given the sha256 of its manifest as recorded when it was taken (empty when none was recorded).
+  - Reads the workspace's journal on the controller and returns for each snapshot folder given the sha256 of its
+    manifest as recorded when it was taken (empty when none was recorded), from the lines the controller trusts
+    only - chained, and covered by a seal of the run that wrote them under the trust root (C(SSOT_TRUST_ROOT)).
   - The snapshot itself stays on the target host (the SSOT's C(target.dir)); M(ssot.governance.snapshot_verify)
     runs there and compares the manifest with this value, so a manifest rewritten with its files is found.
 options:
@@ -39,9 +40,8 @@ _raw:
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import _store, _trust, _verified
 
 
 class LookupModule(LookupBase):
@@ -49,9 +49,13 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         workspace = self.get_option("workspace")
+        variables = variables or {}
+        lang = operator_language(variables.get("ssot_language"))
+        ssot = variables.get("ssot_doc") if isinstance(variables.get("ssot_doc"), dict) else {}
         try:
-            # From the store the recorder writes to: the workspace's journal.jsonl, or the database.
-            lines = list(_store.journal_lines(workspace, operator_language((variables or {}).get("ssot_language"))))
+            # Only the lines the controller trusts (chained, covered by a seal of the run that wrote them, under the
+            # trust root): a line appended by someone who can write the store names no manifest.
+            journal = _verified.Journal(workspace, _trust.rules_for(ssot, workspace, workspace, lang), lang)
         except _store.StoreError as exc:
             raise AnsibleError(str(exc))
-        return [_chain.recorded_manifest_sha256(workspace, str(t).rstrip("/"), lines) or "" for t in terms]
+        return [journal.manifest(str(t).rstrip("/")) or "" for t in terms]

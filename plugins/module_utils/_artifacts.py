@@ -20,7 +20,7 @@ import os
 import re
 import tarfile
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions
 from ansible_collections.ssot.governance.plugins.module_utils._text import (
     DEFAULT_LANGUAGE, Coded, human_size, message as text, rendered)
 
@@ -272,11 +272,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
             dec = _decisions.build(
                 "inventory", "%s.%s" % (spec["id"], field),
                 {"artifact": spec["id"], "field": field, "path": spec["path"], "expected": expected,
-                 "actual": actual}, _model.phase("inventory").number,
-                text(lang, "inventory.title.%s" % field, id=spec["id"], path=spec["path"], expected=expected,
-                     actual=actual),
-                text(lang, "inventory.context", path=spec["path"], expected=expected, actual=actual),
-                options, ssot_digest, lang, risk=text(lang, "inventory.risk"), rollback=text(lang, "inventory.rollback"))
+                 "actual": actual}, options, ssot_digest, lang)
             check.update(expected=expected, actual=actual, status="deviation", decision=dec["id"])
             checks.append(check)
             decisions.append(dec)
@@ -288,11 +284,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
                 dec = _decisions.build(
                     "inventory", "%s.engine" % spec["id"],
                     {"artifact": spec["id"], "format": info.get("format"), "engine": version,
-                     "sha256": info.get("sha256")}, _model.phase("provision").number,
-                    text(lang, "inventory.title.engine", id=spec["id"], version=version, format=info["format"]),
-                    text(lang, "inventory.context.engine", version=version, path=spec["path"], format=info["format"]),
-                    ("convert", "rebuild"), ssot_digest, lang, risk=text(lang, "inventory.risk"),
-                    rollback=text(lang, "inventory.rollback"))
+                     "sha256": info.get("sha256"), "path": spec["path"]}, ("convert", "rebuild"), ssot_digest, lang)
                 decisions.append(dec)
                 info["decisions"].append(dec["id"])
         info["path_choice"] = path_choice(info["decisions"], decisions)

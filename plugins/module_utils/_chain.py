@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.ssot.governance.plugins.module_utils import _result, _snapshot, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
 
 GENESIS = "0" * 64
@@ -48,65 +48,6 @@ def sha256_file(path, block=1 << 20):
                 break
             h.update(chunk)
     return h.hexdigest()
-
-
-def _journal_file(workspace):
-    try:
-        with open(os.path.join(workspace, JOURNAL), "rb") as fh:
-            yield from fh
-    except OSError:
-        return
-
-
-def records(workspace, kind, needle=None, lines=None):
-    """The journal lines of ``kind``, oldest first, read line by line (constant memory). ``needle``: bytes a line
-    must contain to be parsed at all (a cheap filter on a long journal). ``lines``: the journal's raw lines from
-    elsewhere (the recorder's database store), instead of the workspace's file. Lines that are not JSON objects are
-    skipped: verify names them."""
-    marker = ('"kind":"%s"' % kind).encode("ascii")
-    for raw in _journal_file(workspace) if lines is None else lines:
-        if marker not in raw or (needle is not None and needle not in raw):
-            continue
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and line.get("kind") == kind and isinstance(line.get("data"), dict):
-            yield line
-
-
-def recorded_manifest_sha256(workspace, folder, lines=None):
-    """The manifest sha256 the journal recorded when the snapshot in ``folder`` was taken, or None.
-
-    The journal is hash-chained (ssot.governance.verify checks it), so it is the reference a manifest altered
-    afterwards is compared with.
-    """
-    found = None
-    for line in records(workspace, "result", b'"manifest_sha256"', lines):
-        result = line["data"].get("result") or {}
-        if result.get("dest") == folder and result.get("manifest_sha256"):
-            found = result["manifest_sha256"]
-    return found
-
-
-def rollback(workspace, subject, lines=None):
-    """What the journal recorded for undoing the last change of ``subject``: {point, fingerprint, done}.
-
-    ``point``: the rollback data kept before the last change (with ``at``, ``run``, ``seq``), None when no change was
-    recorded; ``fingerprint``: the tables recorded right after it, None when none was (an interrupted change);
-    ``done``: the record of a rollback of that change, None while it was not undone.
-    """
-    out = {"subject": subject, "point": None, "fingerprint": None, "done": None}
-    for line in records(workspace, "rollback", ('"subject":"%s"' % subject).encode("utf-8"), lines):
-        d = line["data"]
-        if d.get("subject") != subject or d.get("event") not in _result.ROLLBACK_EVENTS:
-            continue
-        entry = {"data": d.get("data") or {}, "at": line.get("ts"), "run": line.get("run"), "seq": line.get("seq")}
-        if d["event"] == "point":
-            out.update(point=entry, fingerprint=None, done=None)
-        elif out["point"] is not None:
-            out[d["event"]] = entry
-    return out
 
 
 def _problem(lang, kind, where, code, **params):

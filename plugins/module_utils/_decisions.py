@@ -23,7 +23,7 @@ import re
 import unicodedata
 
 from ansible_collections.ssot.governance.plugins.module_utils import _model, _yaml
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, human_size, message as text
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -62,8 +62,9 @@ def split_id(decision_id_):
 
 
 def consistent(decision):
-    """Whether a decision is what its id says: a kind of the model, an id that is the digest of its own facts, and
-    only options its kind offers. A decision that is not (a hostile target, an edited record) is refused."""
+    """Whether a decision is what its id says: a kind of the model, an id that is the digest of its own facts, only
+    options its kind offers, and facts of its kind's shape (its words render from them). A decision that is not (a
+    hostile target, an edited record) is refused."""
     if not isinstance(decision, dict):
         return False
     parts = split_id(decision.get("id"))
@@ -74,22 +75,144 @@ def consistent(decision):
     options = decision.get("options")
     offered = _model.DECISION_KINDS[parts[0]]
     return isinstance(options, list) and bool(options) and all(
-        isinstance(o, dict) and o.get("id") in offered for o in options)
+        isinstance(o, dict) and o.get("id") in offered for o in options) and rendered_again(decision, "en") is not None
 
 
-def build(kind, subject, facts, phase, title, context, option_ids, ssot_digest, lang, risk="", rollback=""):
-    """A pending decision: its id from the facts, its options in the kind's own order with the catalog's labels."""
+# The phase a rollback decision belongs to, by the subject it undoes.
+ROLLBACK_PHASE = {"settings": "validate", "pg_hba": "expose", "exposure": "expose", "ingest": "ingest"}
+
+
+def size_bound(n):
+    """A size as a stable bound (the next power of two MiB at or above it: ``≤ 64.0 MiB``), so a fact that shows a
+    size keeps its decision id while the data grows a little."""
+    bound = 1 << 20
+    while bound < int(n or 0):
+        bound <<= 1
+    return "≤ " + human_size(bound)
+
+
+def _fill(lang, code, params):
+    """A catalog text filled with ``params`` (texts a target sent are never used). KeyError when there is no such
+    text: a decision whose facts name none is not one the collection raises."""
+    if code not in catalog(lang):
+        raise KeyError(code)
+    return text(lang, code, **params)
+
+
+def _listed(values, limit=10):
+    return "; ".join(str(v) for v in (values or [])[:limit]) or "-"
+
+
+def presentation(kind, subject, facts, lang):
+    """The words of a decision - phase, title, context, risk, rollback - rendered from its kind and facts only.
+
+    One function for both sides: a module builds its decisions with it, and the controller renders every decision it
+    settles again with it, so no text a target (or a record) carries reaches an approver. KeyError or TypeError
+    when the facts are not of the kind's shape (the controller then refuses the decision)."""
+    f = facts
+    if kind == "validate":
+        actual = f.get("actual") if f.get("actual") is not None else f.get("error")
+        return {"phase": "validate",
+                "title": _fill(lang, "validate.deviation.title", dict(id=f.get("check"), expected=f.get("expected"),
+                                                                      actual=actual)),
+                "context": _fill(lang, "validate.deviation.context", dict(sql=f.get("sql") or "-", expected=f.get(
+                    "expected"), actual=actual)),
+                "risk": _fill(lang, "validate.deviation.risk", {}),
+                "rollback": _fill(lang, "validate.deviation.rollback", {})}
+    if kind == "finding":
+        code, params = f["code"], f.get("params") or {}
+        if not isinstance(code, str) or not re.match(r"^[a-z_]+$", code) or not isinstance(params, dict):
+            raise TypeError("finding")
+        explain = _fill(lang, "finding.%s.explain" % code, params)
+        return {"phase": "validate", "title": _fill(lang, "finding.%s.title" % code, params),
+                "context": _fill(lang, "validate.finding.context", dict(explain=explain)), "risk": explain,
+                "rollback": _fill(lang, "validate.deviation.rollback", {})}
+    if kind == "inventory":
+        out = {"risk": _fill(lang, "inventory.risk", {}), "rollback": _fill(lang, "inventory.rollback", {})}
+        if "field" not in f:
+            words = dict(id=f.get("artifact"), version=f.get("engine"), format=f.get("format"), path=f.get("path"))
+            out.update(phase="provision", title=_fill(lang, "inventory.title.engine", words),
+                       context=_fill(lang, "inventory.context.engine", words))
+            return out
+        field = f["field"]
+        if field not in ("presence", "format", "sha256", "image"):
+            raise KeyError(field)
+        words = dict(id=f.get("artifact"), path=f.get("path"), expected=f.get("expected"), actual=f.get("actual"))
+        out.update(phase="inventory", title=_fill(lang, "inventory.title.%s" % field, words),
+                   context=_fill(lang, "inventory.context", words))
+        return out
+    if kind == "snapshot":
+        out = {"phase": "snapshot", "rollback": _fill(lang, "snapshot.rollback", {})}
+        if subject == "size":
+            gib = int(f["estimate_gib"])
+            words = dict(estimate="< 1 GiB" if gib < 1 else "~%d GiB" % gib, limit=human_size(f["limit"]),
+                         free=_fill(lang, "snapshot.size.free.short" if f.get("beyond_free") else
+                                    "snapshot.size.free.enough", {}))
+            out.update(title=_fill(lang, "snapshot.size.title", words), context=_fill(lang, "snapshot.size.context",
+                                                                                      words),
+                       risk=_fill(lang, "snapshot.size.risk", {}))
+            return out
+        if subject == "image_save":
+            words = dict(container=f.get("container"), size=f.get("size") or "?")
+            out.update(title=_fill(lang, "snapshot.image_save.title", words),
+                       context=_fill(lang, "snapshot.image_save.context", words),
+                       risk=_fill(lang, "snapshot.image_save.risk", {}))
+            return out
+        raise KeyError(subject)
+    if kind == "ingest":
+        action = f["action"]
+        if action not in ("load", "reload"):
+            raise KeyError(action)
+        words = dict(database=f.get("database"), source=f.get("source"), target=f.get("target"),
+                     size=f.get("size") or "?", method=f.get("method") or "?",
+                     count=f.get("count", len(f.get("tables") or [])), tables=", ".join(
+                         str(t) for t in (f.get("tables") or [])[:10]))
+        return {"phase": "ingest", "title": _fill(lang, "ingest.%s.title" % action, words),
+                "context": _fill(lang, "ingest.%s.context" % action, words),
+                "risk": _fill(lang, "ingest.%s.risk" % action, words), "rollback": _fill(lang, "ingest.rollback", {})}
+    if kind == "rollback":
+        what = subject
+        if what not in ROLLBACK_PHASE:
+            raise KeyError(what)
+        if what == "settings":
+            words = dict(items=", ".join("%s -> %s" % (e.get("name"), e.get("to")) for e in f.get("restore") or []))
+        elif what == "pg_hba":
+            words = dict(restores=_listed(f.get("adds")), removes=_listed(f.get("removes")))
+        elif what == "exposure":
+            words = dict(kept=f.get("brings_back"), before=f.get("publishes"), changes=_listed(f.get("changes"), 20))
+        else:
+            words = dict(snapshot=f.get("snapshot") or "-", databases=", ".join(
+                str(d) for d in f.get("databases") or []), changes=_listed(f.get("changes"), 20))
+        return {"phase": ROLLBACK_PHASE[what],
+                "title": _fill(lang, "change.rollback.title", dict(subject=what, at=(f.get("point") or {}).get("at"))),
+                "context": _fill(lang, "change.rollback.%s" % what, words), "risk": _fill(lang, "rollback.risk", {}),
+                "rollback": _fill(lang, "change.rollback.undo", {})}
+    raise KeyError(kind)
+
+
+def build(kind, subject, facts, option_ids, ssot_digest, lang):
+    """A pending decision: its id from the facts, its words from its kind and facts (``presentation``), its options
+    in the kind's own order with the catalog's labels."""
     offered = _model.DECISION_KINDS[kind]
-    decision = {"id": decision_id(kind, subject, facts), "phase": phase, "title": title, "context": context,
+    words = presentation(kind, _subject(subject), facts, lang)
+    decision = {"id": decision_id(kind, subject, facts), "phase": _model.phase(words.pop("phase")).number,
                 "facts": facts,
                 "options": [{"id": o, "label": text(lang, _model.option_label_key(o))} for o in offered
                             if o in option_ids],
                 "ssot_digest": ssot_digest, "status": PENDING}
-    if risk:
-        decision["risk"] = risk
-    if rollback:
-        decision["rollback"] = rollback
+    decision.update(words)
     return decision
+
+
+def rendered_again(decision, lang):
+    """A decision with the words and phase its kind and facts give (whatever words it carried); None when its facts
+    are not of its kind's shape."""
+    parts = split_id(decision.get("id"))
+    try:
+        words = presentation(parts[0], parts[1], decision["facts"], lang)
+        return dict(decision, phase=_model.phase(words.pop("phase")).number, **words)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def utc_now():

@@ -142,7 +142,8 @@ class Collector(object):
         params = params or {}
         finding = {"id": "finding.%s%s" % (code, "." + subject if subject else ""), "code": code,
                    "severity": severity, "title": text(self.lang, "finding.%s.title" % code, **params),
-                   "explanation": text(self.lang, "finding.%s.explain" % code, **params), "actual": actual}
+                   "explanation": text(self.lang, "finding.%s.explain" % code, **params), "actual": actual,
+                   "params": params}
         if sql:
             finding["sql"] = sql
         self.findings.append(finding)

@@ -274,6 +274,15 @@ MESSAGES = {
             '{source} não vale: aprovações em variáveis extras (ssot_approvals) só contam quando o SSOT diz '
             'hitl.extra_var_approvals: true; registre-a em approvals.yml'
         ),
+        'guard.templated': (
+            'Execução recusada antes de qualquer tarefa: {names} veio de quem lançou a execução com um template Jinja '
+            '({{ ... }}, {% ... %}); esse valor seria avaliado no controlador. Passe o valor literal.'
+        ),
+        'guard.code_choosing': (
+            'Execução recusada antes de qualquer tarefa: {names} veio de quem lançou a execução (variável extra) e '
+            'escolhe que código roda, onde ou como quem (interpretador, conexão, shell, become, host). Isso é do '
+            'inventário, não de quem lança; remova a variável extra.'
+        ),
         'guard.refused': (
             'Execução recusada antes de qualquer ação: {names} veio de fora (variável extra, -e, survey do AWX ou '
             'env/extravars do ansible-runner) e é uma variável interna da coleção ssot.governance. Quem lança o job '
@@ -361,10 +370,10 @@ MESSAGES = {
         'hitl.rejected': 'Rejeitada no terminal por {by}: {id}. Nada foi alterado.',
         'hitl.declined': 'Decisão {id} aprovada com a opção {option}, que não pede esta mudança: nada a fazer aqui.',
         'snapshot.estimate': 'Estimativa do snapshot: {estimate}; limite do SSOT: {limit}; espaço livre: {free}.',
-        'snapshot.size.title': 'Snapshot de {estimate} passa do limite ({limit}) ou do espaço livre ({free})',
-        'snapshot.size.context': (
-            'O snapshot terá cerca de {estimate}; o SSOT limita a {limit} e há {free} livres no destino.'
-        ),
+        'snapshot.size.title': 'Snapshot de {estimate} passa do limite ({limit}) ou do espaço livre no destino',
+        'snapshot.size.context': 'O snapshot terá cerca de {estimate}; o SSOT limita a {limit}; {free}.',
+        'snapshot.size.free.short': 'o espaço livre no destino não basta',
+        'snapshot.size.free.enough': 'o espaço livre no destino basta',
         'snapshot.size.risk': 'Encher o disco do destino ou produzir um artefato grande demais para copiar.',
         'snapshot.image_save.title': 'Salvar a imagem do contêiner {container} (docker commit + docker save)',
         'snapshot.image_save.context': 'O SSOT pede a imagem no snapshot: commit de {container} e save (~{size}).',
@@ -648,6 +657,10 @@ MESSAGES = {
             'O snapshot {path} fica fora do workspace {workspace}; o teste de restauração só prova snapshots do '
             'próprio workspace (snapshots/<UTC>).'
         ),
+        'role.snapshot.check_mode_none': (
+            'Modo de verificação (-C): nenhum snapshot em {folder} ainda (a captura não roda em -C); o teste de '
+            'restauração fica para a execução real.'
+        ),
         'role.snapshot.none': 'Nenhum snapshot em {folder}: rode antes ansible-playbook ssot.governance.snapshot.',
         'pg.connect.refused': (
             'O PostgreSQL em {host}:{port} recusou a conexão: nada escuta nessa porta. O contêiner está rodando e '
@@ -691,6 +704,10 @@ MESSAGES = {
         'pgdata.rows_differ': '{database} {table} (linhas: origem {source}, {label} {other})',
         'snapshot.verify.failed': 'O snapshot {path} não confere com o manifest: {names}',
         'snapshot.restore.docker_run': 'docker run {image} falhou: {error}',
+        'snapshot.verify.not_recorded': (
+            'O manifesto de {path} pedido na tarefa ({given}) não é o que o journal registrou quando o snapshot foi '
+            'tirado ({recorded}): verificação recusada.'
+        ),
         'snapshot.verify.no_record': (
             'O journal de {workspace} não registra {path}: o próprio manifest não é conferido.'
         ),
@@ -851,7 +868,9 @@ MESSAGES = {
         ),
         'approval.refused.signature': '{source} não vale: {why}',
         'approval.refused.no_signers': (
-            '{source} não vale: traz uma assinatura, mas o SSOT não indica hitl.allowed_signers para conferi-la'
+            '{source} não vale: traz uma assinatura, mas nenhum signatário de aprovações a confere aqui (a raiz de '
+            'confiança não tem nenhum, ou o hitl.allowed_signers do SSOT deixa de fora todos os da raiz; '
+            'docs/security.md)'
         ),
         'approval.refused.unverifiable': '{source} não vale: a assinatura não pôde ser conferida ({why})',
         'engine.failed': 'docker {command} falhou: {error}',
@@ -949,7 +968,8 @@ MESSAGES = {
         'verify.detail.not_named': 'não citado pelo journal',
         'verify.detail.view_differs': 'difere da versão registrada em {at}',
         'verify.detail.no_signers': (
-            'o journal está selado mas o SSOT não indica hitl.allowed_signers para conferir os selos'
+            'o journal está selado mas nenhum signatário de selos foi dado para conferi-los (a raiz de confiança ou '
+            'verify_allowed_signers)'
         ),
         'verify.detail.seal_unproven': '{why} (chave {key}): as linhas que ele diz selar não estão provadas',
         'verify.detail.seal_malformed': 'selo malformado',
@@ -1159,6 +1179,19 @@ MESSAGES = {
         ),
         'change.nothing_to_apply': 'Nada a aplicar: {skipped}',
         'change.plan_only': 'Modo de verificação (-C): nada foi mudado. O plano: {plan}',
+        'change.hba_moved': (
+            'O pg_hba.conf mudou desde a decisão: a troca de trust atingiria as linhas {planned}, a decisão aprovada '
+            'lista {approved}. Nada foi mudado; rode a validação de novo e decida sobre o arquivo atual.'
+        ),
+        'change.foreign_container': (
+            'O contêiner {container} não é deste ambiente: o rótulo io.ssot-governance.workspace diz {owner}, este '
+            'ambiente é {workspace}. Nada foi mudado; uma mudança só age no contêiner que este workspace provisionou '
+            '(ansible-playbook ssot.governance.provision).'
+        ),
+        'change.port_elsewhere': (
+            'O contêiner {container} não publica a porta {port} do SSOT: outro servidor responderia nela. Nada foi '
+            'mudado; confira target.ports no SSOT e o contêiner (docker port {container}).'
+        ),
         'change.rollback.title': 'Desfazer a mudança de {subject} registrada em {at}',
         'change.rollback.undo': (
             'outro rollback não desfaz este: uma nova mudança aprovada (ansible-playbook ssot.governance.modify) volta '
@@ -1233,6 +1266,15 @@ MESSAGES = {
             'pessoa'
         ),
         'trust.cannot_widen': 'o SSOT diz {key}: false, mas a raiz de confiança {path} exige; vale a raiz',
+        'trust.env_conflict': (
+            'a raiz de confiança do controlador é {path}; {env}={named} aponta para outra: recusado (quem lança a '
+            'execução não escolhe as regras; remova {env} ou aponte para {path})'
+        ),
+        'trust.unguarded': (
+            '{path} pode ser reescrito por outra pessoa (modo {mode}, dono uid {uid}): a raiz de confiança e seus '
+            'arquivos devem pertencer a root ou a quem roda o ansible-playbook e não ser graváveis por grupo nem por '
+            'outros (chmod go-w)'
+        ),
         'trust.inside_workspace': (
             'a raiz de confiança {path} está dentro do workspace {workspace} que ela protege: recusada'
         ),
@@ -1518,6 +1560,15 @@ MESSAGES = {
             '{source} does not count: approvals in extra vars (ssot_approvals) count only when the SSOT says '
             'hitl.extra_var_approvals: true; record it in approvals.yml'
         ),
+        'guard.templated': (
+            'Run refused before any task: {names} came from the launcher holding a Jinja template ({{ ... }}, {% ... '
+            '%}); it would be evaluated on the controller. Pass the literal value.'
+        ),
+        'guard.code_choosing': (
+            'Run refused before any task: {names} came from the launcher (an extra var) and chooses what code runs, '
+            'where or as whom (interpreter, connection, shell, become, host). That belongs to the inventory, not to '
+            'whoever launches; remove the extra var.'
+        ),
         'guard.refused': (
             'Run refused before anything happened: {names} came from outside (an extra var, -e, an AWX survey or '
             "ansible-runner's env/extravars) and is an internal variable of the ssot.governance collection. Whoever "
@@ -1612,10 +1663,10 @@ MESSAGES = {
             'Decision {id} approved with option {option}, which does not ask for this change: nothing to do here.'
         ),
         'snapshot.estimate': 'Snapshot estimate: {estimate}; SSOT limit: {limit}; free space: {free}.',
-        'snapshot.size.title': 'A {estimate} snapshot exceeds the limit ({limit}) or the free space ({free})',
-        'snapshot.size.context': (
-            'The snapshot will be about {estimate}; the SSOT limits it to {limit} and {free} are free there.'
-        ),
+        'snapshot.size.title': 'A {estimate} snapshot exceeds the limit ({limit}) or the free space at the destination',
+        'snapshot.size.context': 'The snapshot will be about {estimate}; the SSOT limits it to {limit}; {free}.',
+        'snapshot.size.free.short': 'the free space at the destination is not enough',
+        'snapshot.size.free.enough': 'the free space at the destination is enough',
         'snapshot.size.risk': 'Filling the destination disk or producing an artifact too large to copy.',
         'snapshot.image_save.title': 'Save the image of container {container} (docker commit + docker save)',
         'snapshot.image_save.context': (
@@ -1902,6 +1953,10 @@ MESSAGES = {
             "The snapshot {path} lies outside the workspace {workspace}; the restore test proves only the workspace's "
             'own snapshots (snapshots/<UTC>).'
         ),
+        'role.snapshot.check_mode_none': (
+            'Check mode (-C): no snapshot in {folder} yet (the capture does not run under -C); the restore test waits '
+            'for the real run.'
+        ),
         'role.snapshot.none': 'No snapshot in {folder}: run ansible-playbook ssot.governance.snapshot first.',
         'pg.connect.refused': (
             'PostgreSQL at {host}:{port} refused the connection: nothing listens on that port. Is the container '
@@ -1947,6 +2002,10 @@ MESSAGES = {
         'pgdata.rows_differ': '{database} {table} (rows: source {source}, {label} {other})',
         'snapshot.verify.failed': 'Snapshot {path} does not match its manifest: {names}',
         'snapshot.restore.docker_run': 'docker run {image} failed: {error}',
+        'snapshot.verify.not_recorded': (
+            'The manifest of {path} the task gives ({given}) is not the one the journal recorded when the snapshot was '
+            'taken ({recorded}): verification refused.'
+        ),
         'snapshot.verify.no_record': (
             'The journal of {workspace} has no record of {path}: the manifest itself is not checked.'
         ),
@@ -2101,7 +2160,8 @@ MESSAGES = {
         ),
         'approval.refused.signature': '{source} does not count: {why}',
         'approval.refused.no_signers': (
-            '{source} does not count: it carries a signature, but the SSOT names no hitl.allowed_signers to check it'
+            '{source} does not count: it carries a signature, but no approval signer can check it here (the trust root '
+            "has none, or the SSOT's hitl.allowed_signers leaves out every one of the root's; docs/security.md)"
         ),
         'approval.refused.unverifiable': '{source} does not count: its signature could not be checked ({why})',
         'engine.failed': 'docker {command} failed: {error}',
@@ -2197,7 +2257,7 @@ MESSAGES = {
         'verify.detail.not_named': 'not named by the journal',
         'verify.detail.view_differs': 'differs from the version recorded at {at}',
         'verify.detail.no_signers': (
-            'the journal is sealed but the SSOT names no hitl.allowed_signers to check the seals'
+            'the journal is sealed but no seal signer was given to check it (the trust root or verify_allowed_signers)'
         ),
         'verify.detail.seal_unproven': '{why} (key {key}): the lines it claims to seal are not proven',
         'verify.detail.seal_malformed': 'malformed seal',
@@ -2400,6 +2460,20 @@ MESSAGES = {
         ),
         'change.nothing_to_apply': 'Nothing to apply: {skipped}',
         'change.plan_only': 'Check mode (-C): nothing was changed. The plan: {plan}',
+        'change.hba_moved': (
+            'pg_hba.conf changed since the decision: replacing trust would touch lines {planned}, the approved '
+            'decision lists {approved}. Nothing was changed; run the validation again and decide on the file as it is '
+            'now.'
+        ),
+        'change.foreign_container': (
+            "Container {container} is not this environment's: its io.ssot-governance.workspace label says {owner}, "
+            'this environment is {workspace}. Nothing was changed; a change acts only on the container this workspace '
+            'provisioned (ansible-playbook ssot.governance.provision).'
+        ),
+        'change.port_elsewhere': (
+            "Container {container} does not publish the SSOT's port {port}: another server would answer there. Nothing "
+            'was changed; check target.ports in the SSOT and the container (docker port {container}).'
+        ),
         'change.rollback.title': 'Undo the {subject} change recorded at {at}',
         'change.rollback.undo': (
             'another rollback does not undo this one: a new approved change (ansible-playbook ssot.governance.modify) '
@@ -2470,6 +2544,15 @@ MESSAGES = {
             'per person'
         ),
         'trust.cannot_widen': 'the SSOT says {key}: false, but the trust root {path} requires it; the root holds',
+        'trust.env_conflict': (
+            "the controller's trust root is {path}; {env}={named} names another: refused (whoever launches the run "
+            'does not choose the rules; unset {env} or point it at {path})'
+        ),
+        'trust.unguarded': (
+            '{path} can be rewritten by someone else (mode {mode}, owner uid {uid}): the trust root and its files must '
+            'belong to root or to the user running ansible-playbook and be writable by neither group nor others (chmod '
+            'go-w)'
+        ),
         'trust.inside_workspace': 'the trust root {path} is inside the workspace {workspace} it protects: refused',
         'trust.invalid': 'the trust root {path} is invalid at {key}: {why}',
         'trust.missing': (

@@ -12,7 +12,6 @@ from __future__ import annotations
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model, _pg, _text
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
-VALIDATE = _model.phase("validate").number
 
 
 def run_named(session, checks, open_session):
@@ -91,28 +90,22 @@ def decide(checks, found, ssot_digest, lang):
     for check in checks:
         if check["status"] == _pg.MATCH:
             continue
-        facts = {"check": check["id"], "expected": check.get("expected"), "actual": check.get("actual")}
+        facts = {"check": check["id"], "expected": check.get("expected"), "actual": check.get("actual"),
+                 "sql": check.get("sql")}
         if check.get("actual") is None and check.get("message"):
             facts["error"] = check.get("message")
-        dec = _decisions.build(
-            "validate", check["id"], facts, VALIDATE,
-            text(lang, "validate.deviation.title", id=check["id"], expected=check.get("expected"),
-                 actual=check.get("actual") if check.get("actual") is not None else check.get("message")),
-            text(lang, "validate.deviation.context", sql=check.get("sql") or "-", expected=check.get("expected"),
-                 actual=check.get("actual")),
-            # SSOT first: A brings the server to the SSOT, B accepts what was found.
-            ("fix", "accept"), ssot_digest, lang,
-            risk=text(lang, "validate.deviation.risk"), rollback=text(lang, "validate.deviation.rollback"))
+        # SSOT first: A brings the server to the SSOT, B accepts what was found.
+        dec = _decisions.build("validate", check["id"], facts, ("fix", "accept"), ssot_digest, lang)
         check["decision"] = dec["id"]
         decisions.append(dec)
     for finding in found:
         if not _model.decides(finding["severity"]):
             continue
         dec = _decisions.build(
-            "finding", finding["id"][len("finding."):], {"finding": finding["id"], "actual": finding.get("actual")},
-            VALIDATE, finding["title"], text(lang, "validate.finding.context", explain=finding["explanation"]),
-            ("remediate", "accept_risk"), ssot_digest, lang, risk=finding["explanation"],
-            rollback=text(lang, "validate.deviation.rollback"))
+            "finding", finding["id"][len("finding."):], {"finding": finding["id"], "code": finding["code"],
+                                                         "params": finding.get("params") or {},
+                                                         "actual": finding.get("actual")},
+            ("remediate", "accept_risk"), ssot_digest, lang)
         finding["decision"] = dec["id"]
         decisions.append(dec)
     return decisions

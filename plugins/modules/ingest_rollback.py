@@ -13,7 +13,8 @@ description:
   - Reads the rollback data an ingestion recorded before it changed anything (C(rollback-ingest.json) - the
     pre-ingest snapshot, the databases it was going to create or reload, the roles the target had).
   - Drops the databases the ingestion created; drops and restores from the pre-ingest snapshot's C(pg_dumpall) the
-    databases it reloaded; drops the roles that did not exist before. Then checks that the created databases are gone
+    databases it reloaded; drops the roles O(drop_roles) names (those the controller found that did not exist before,
+    shown on the rollback's decision card) and no other. Then checks that the created databases are gone
     and that each restored database has the row counts it had before.
   - Verify the snapshot first (M(ssot.governance.snapshot_verify)); the role C(ssot.governance.ingest) does.
 options:
@@ -25,6 +26,13 @@ options:
     description: The target container.
     type: str
     required: true
+  drop_roles:
+    description:
+      - The roles to drop, decided by the controller (M(ssot.governance.change) with C(rollback=true)) from the
+        server's roles now and the sealed rollback point's C(roles_before); a role not in the server is skipped.
+    type: list
+    elements: str
+    default: []
   user:
     description: Database superuser in the container (socket, peer).
     type: str
@@ -97,7 +105,9 @@ from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _p
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
                                               rollback=dict(type="dict", required=True), target=dict(type="str", required=True),
-                                              user=dict(type="str", default="postgres")), supports_check_mode=False)
+                                              user=dict(type="str", default="postgres"),
+                                              drop_roles=dict(type="list", elements="str", default=[])),
+                           supports_check_mode=False)
     p = module.params
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
     engine = _engine.Engine(module)
@@ -129,9 +139,8 @@ def main():
             comparisons, mismatches = _pgdata.compare(before, now, "restored")
             result["restored"].append({"database": db, "comparisons": comparisons, "mismatches": mismatches,
                                        "restore_errors": errors[:20]})
-        before_roles = set(data.get("roles_before") or [])
-        if before_roles:
-            for role in sorted(_ingest.target_roles(engine, target, user) - before_roles):
+        if p["drop_roles"]:
+            for role in sorted(_ingest.target_roles(engine, target, user) & set(p["drop_roles"])):
                 try:
                     _pgdata.psql(engine, target, "DROP ROLE %s" % _ingest._quote_ident(role), user=user)
                     result["roles_dropped"].append(role)

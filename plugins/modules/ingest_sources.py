@@ -112,10 +112,9 @@ evidence:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils import (
-    _decisions, _engine, _ingest, _model, _pgdata, _result)
-from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
+    _decisions, _engine, _ingest, _pgdata, _result)
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
-INGEST = _model.phase("ingest").number
 
 
 def method_of(src, jobs):
@@ -139,24 +138,18 @@ def decision_for(item, src, target, ssot_digest, lang):
     """The pending decision to load (or reload) one database; the controller settles it."""
     method = item["method"]
     if item["action"] == "load":
-        size = human_size((src.get("database_info") or {}).get(item["database"], {}).get("bytes") or src.get("bytes"))
+        size = _decisions.size_bound((src.get("database_info") or {}).get(item["database"], {}).get("bytes")
+                                     or src.get("bytes"))
         return _decisions.build(
             "ingest", "%s.%s.load" % (item["source"], item["database"]),
-            {"source": item["source"], "database": item["database"], "target": target, "action": "load"},
-            INGEST, text(lang, "ingest.load.title", database=item["database"], source=item["source"], target=target),
-            text(lang, "ingest.load.context", database=item["database"], size=size, method=method),
-            ("ingest", "skip_ingest"), ssot_digest, lang, risk=text(lang, "ingest.load.risk", size=size),
-            rollback=text(lang, "ingest.rollback"))
+            {"source": item["source"], "database": item["database"], "target": target, "action": "load",
+             "size": size, "method": method}, ("ingest", "skip_ingest"), ssot_digest, lang)
     tables = [m["table"] or "(database)" for m in item["mismatches"]]
     return _decisions.build(
         "ingest", "%s.%s.reload" % (item["source"], item["database"]),
         {"source": item["source"], "database": item["database"], "target": target, "action": "reload",
-         "fingerprint": item["fingerprint"], "tables": tables[:50]},
-        INGEST, text(lang, "ingest.reload.title", database=item["database"], source=item["source"], target=target),
-        text(lang, "ingest.reload.context", database=item["database"], count=len(tables),
-             tables=", ".join(tables[:10])),
-        ("reload", "keep_target"), ssot_digest, lang, risk=text(lang, "ingest.reload.risk"),
-        rollback=text(lang, "ingest.rollback"))
+         "fingerprint": item["fingerprint"], "tables": tables[:50], "count": len(tables), "method": method},
+        ("reload", "keep_target"), ssot_digest, lang)
 
 
 def main():

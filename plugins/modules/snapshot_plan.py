@@ -90,10 +90,9 @@ import os
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _model
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
 
-SNAPSHOT = _model.phase("snapshot").number
 
 
 def main():
@@ -119,16 +118,11 @@ def main():
         # The id follows the limit and the estimate in whole GiB: the same snapshot keeps its decision.
         decisions.append(_decisions.build(
             "snapshot", "size", {"limit": limit, "estimate_gib": estimate >> 30, "beyond_free": estimate > free},
-            SNAPSHOT, text(lang, "snapshot.size.title", **words), text(lang, "snapshot.size.context", **words),
-            ("proceed",), p["ssot_digest"], lang, risk=text(lang, "snapshot.size.risk", **words),
-            rollback=text(lang, "snapshot.rollback")))
+            ("proceed",), p["ssot_digest"], lang))
     if p["image_save"]:
         decisions.append(_decisions.build(
-            "snapshot", "image_save", {"container": p["container"]}, SNAPSHOT,
-            text(lang, "snapshot.image_save.title", container=p["container"]),
-            text(lang, "snapshot.image_save.context", container=p["container"], size=human_size(p["image_bytes"])),
-            ("save", "skip_image"), p["ssot_digest"], lang, risk=text(lang, "snapshot.image_save.risk"),
-            rollback=text(lang, "snapshot.rollback")))
+            "snapshot", "image_save", {"container": p["container"], "size": _decisions.size_bound(p["image_bytes"])},
+            ("save", "skip_image"), p["ssot_digest"], lang))
     module.exit_json(changed=False, estimate=estimate, free=free, limit=limit, decisions=decisions,
                      msg=text(lang, "snapshot.estimate", **words))
 

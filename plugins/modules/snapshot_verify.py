@@ -25,8 +25,9 @@ options:
     type: str
   workspace:
     description:
-      - The workspace whose C(journal.jsonl) recorded the snapshot; without O(manifest_sha256), the manifest's
-        sha256 is taken from there, so an altered manifest is named too.
+      - The workspace whose journal recorded the snapshot. Read by the action on the controller, never sent to the
+        host - the manifest's sha256 is taken from the journal lines the controller trusts (chained and covered by a
+        seal), so an altered manifest is named too; a different O(manifest_sha256) then fails the task.
     type: path
 extends_documentation_fragment:
   - ssot.governance.language
@@ -77,7 +78,7 @@ snapshot:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
-from ansible_collections.ssot.governance.plugins.module_utils import _chain, _result, _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils import _result, _snapshot
 
 
 def main():
@@ -91,11 +92,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # The recorded manifest is the controller's to give (the action reads the trusted journal lines).
     expected = p["manifest_sha256"]
-    if not expected and p["workspace"]:
-        expected = _chain.recorded_manifest_sha256(p["workspace"], p["path"].rstrip("/"))
-        if not expected:
-            module.warn(text(p["language"], "snapshot.verify.no_record", workspace=p["workspace"], path=p["path"]))
     try:
         report = _snapshot.verify(p["path"], expected)
     except _snapshot.SnapshotError as exc:

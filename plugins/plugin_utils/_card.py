@@ -21,7 +21,7 @@ import re
 import unicodedata
 
 from ansible_collections.ssot.governance.plugins.module_utils import _model
-from ansible_collections.ssot.governance.plugins.module_utils._decisions import REJECT_OPTION, split_id
+from ansible_collections.ssot.governance.plugins.module_utils._decisions import REJECT_OPTION, rendered_again, split_id
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
 
 LETTERS = "ABCDEFGHIJ"
@@ -36,7 +36,7 @@ FIELD_LIMIT = 2000
 
 def neutral(value, limit=FIELD_LIMIT):
     """A value as one visible line: every control or invisible character shown as its code (``\\x1b``,
-    ``\\u202e``), never acted on by a terminal; long texts cut."""
+    ``\\u202e``), never acted on by a terminal; long texts cut (``limit`` None: never)."""
     if isinstance(value, str):
         text_value = value
     else:
@@ -49,7 +49,7 @@ def neutral(value, limit=FIELD_LIMIT):
         else:
             out.append(ch)
     shown = "".join(out)
-    return shown if len(shown) <= limit else shown[:limit] + "…"
+    return shown if limit is None or len(shown) <= limit else shown[:limit] + "…"
 
 
 def kind_of(decision):
@@ -85,7 +85,9 @@ def digest(decision, environment, host, lang):
 
 
 def render(decision, environment, host, lang):
-    """The card an approver reads before answering, every field neutralised."""
+    """The card an approver reads before answering, every field neutralised; its words are rendered again from the
+    decision's kind and facts (a record's own title, context, risk or rollback text is never shown)."""
+    decision = rendered_again(decision, lang) or dict(decision, title="?", context="", risk="", rollback="")
     lines = [text(lang, "hitl.card.title", id=neutral(decision.get("id")), title=neutral(decision.get("title", "")))]
     lines.append(text(lang, "hitl.card.where", environment=neutral(environment), host=neutral(host),
                       digest=neutral(decision.get("ssot_digest"))))
@@ -95,7 +97,7 @@ def render(decision, environment, host, lang):
     if facts:
         lines.append(text(lang, "hitl.card.facts"))
         for key in sorted(facts):
-            lines.append("  %s: %s" % (neutral(key, 80), neutral(facts[key], 400)))
+            lines.extend(_fact_lines(key, facts[key]))
     lines.append(text(lang, "hitl.card.options"))
     for letter, option_id, label in options(decision, lang):
         lines.append("  %s) %s [%s]" % (letter, label, option_id))
@@ -107,6 +109,17 @@ def render(decision, environment, host, lang):
     choices = ", ".join('"%s"' % text(lang, "hitl.answer.approve", letter=letter) for letter in letters(decision, lang))
     lines.append(text(lang, "hitl.card.answer", choices=choices, reject=text(lang, "hitl.answer.reject")))
     return "\n".join(lines)
+
+
+def _fact_lines(key, value):
+    """A fact as the card shows it: whole (a fact is what the change acts on - nothing of it is cut), a list one
+    item per line, a mapping one key per line."""
+    if isinstance(value, list) and value:
+        return ["  %s:" % neutral(key, 80)] + ["    - %s" % neutral(item, None) for item in value]
+    if isinstance(value, dict) and value:
+        return ["  %s:" % neutral(key, 80)] + ["    %s: %s" % (neutral(k, None), neutral(value[k], None))
+                                                 for k in sorted(value, key=str)]
+    return ["  %s: %s" % (neutral(key, 80), neutral(value, None))]
 
 
 def parse_answer(answer, decision, lang="pt-BR"):

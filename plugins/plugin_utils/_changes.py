@@ -22,11 +22,12 @@ Every step leaves its evidence in the result; the rollback point of a change is 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import re
 import time
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _model, _pgdata, _result
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _pgdata, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, rendered
 from ansible_collections.ssot.governance.plugins.plugin_utils import _gate, _plan, _verified
 
@@ -35,6 +36,7 @@ PG_SET = "community.postgresql.postgresql_set"
 PG_PING = "community.postgresql.postgresql_ping"
 CONTAINER = "community.docker.docker_container"
 CONTAINER_INFO = "community.docker.docker_container_info"
+WORKSPACE_LABEL = "io.ssot-governance.workspace"
 RENAME = "ssot.governance.container_rename"
 # The strict shapes of rollback data (a journal line is data someone could have written).
 _NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
@@ -112,6 +114,30 @@ class Runner(object):
                 "login_user": target["connection"]["user"], "login_db": target["connection"]["database"],
                 "login_password": self.secret(target["connection"].get("password"))}
 
+    def own_container(self, port=True, required=True):
+        """The SSOT's container, as the engine reports it, is this environment's own: labelled for this workspace
+        (a copy of the workspace elsewhere, or another environment, does not act on it) and - with ``port`` - the one
+        publishing the port the change connects to. ChangeFailed otherwise; None when it does not exist and
+        ``required`` is false."""
+        info = self.call(CONTAINER_INFO, {"name": self.container}, evidence=False)
+        if not info.get("exists"):
+            if required:
+                raise ChangeFailed(message(self.lang, "role.expose.no_container", container=self.container))
+            return None
+        found = info.get("container") or {}
+        owner = ((found.get("Config") or {}).get("Labels") or {}).get(WORKSPACE_LABEL) or ""
+        if owner != self.ctx.workspace:
+            raise ChangeFailed(message(self.lang, "change.foreign_container", container=self.container,
+                                       owner=owner or "-", workspace=self.ctx.workspace))
+        if port:
+            wanted = int(self.ssot["target"]["ports"][0]["host"])
+            published = ((found.get("NetworkSettings") or {}).get("Ports") or {}).values()
+            if wanted not in set(int(b.get("HostPort") or 0) for bindings in published if bindings
+                                 for b in bindings if isinstance(b, dict)):
+                raise ChangeFailed(message(self.lang, "change.port_elsewhere", container=self.container,
+                                           port=wanted))
+        return info
+
     # --- calling modules on the host ----------------------------------------------------------------------------
     def call(self, module, args, fail=True, evidence=True):
         """Run ``module`` where the host is; its evidence joins the change's. ChangeFailed when it fails."""
@@ -172,11 +198,7 @@ class Runner(object):
     def rollback_decision(self, subject, point, facts, context):
         """The decision a rollback answers: its facts are what it restores (the card shows them)."""
         facts = dict(facts, point={"seq": point["seq"], "hash": point["hash"][:16], "at": point["at"]})
-        decision = _decisions.build(
-            "rollback", subject, facts, PHASE_OF[subject],
-            message(self.lang, "change.rollback.title", subject=subject, at=point["at"]), context,
-            ("rollback", "keep"), self.ctx.digest, self.lang, risk=message(self.lang, "rollback.risk"),
-            rollback=message(self.lang, "change.rollback.undo", subject=subject))
+        decision = _decisions.build("rollback", subject, facts, ("rollback", "keep"), self.ctx.digest, self.lang)
         return self.ctx.settle(decision)
 
     def point(self, subject, required=True):
@@ -217,10 +239,6 @@ class Runner(object):
         if failed:
             out["failed"] = True
         return out
-
-
-PHASE_OF = {"settings": _model.phase("validate").number, "pg_hba": _model.phase("expose").number,
-            "exposure": _model.phase("expose").number, "ingest": _model.phase("ingest").number}
 
 
 # --- settings -----------------------------------------------------------------------------------------------------
@@ -377,6 +395,17 @@ def pg_hba(r):
     r.evidence.append(_result.evidence("plan-pg_hba.json", content=dict(plan, path=path)))
     if plan["refused"]:
         raise ChangeFailed(message(r.lang, "role.expose.hba_refused", reason=plan["refused"]))
+    # The file is changed only where the approved decision said (the trust rules its facts list, by line): a rule
+    # that appeared since, or moved, is not what was approved.
+    approved_lines = set()
+    for d in approved:
+        for entry in (d["facts"].get("actual") or []):
+            number = str(entry).split(":", 1)[0]
+            approved_lines.add(int(number) if number.isdigit() else -1)
+    planned = set(c["line"] for c in plan["changes"])
+    if planned != approved_lines:
+        raise ChangeFailed(message(r.lang, "change.hba_moved", planned=", ".join(str(n) for n in sorted(planned)),
+                                   approved=", ".join(str(n) for n in sorted(approved_lines)) or "-"))
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="; ".join(
             "%s -> %s" % (c["before"], c["after"]) for c in plan["changes"])))
@@ -408,8 +437,10 @@ def pg_hba_rollback(r):
     before, after = _hba_lines(now), _hba_lines(content)
     back = [line for line in after if line not in before]
     gone = [line for line in before if line not in after]
-    decision = r.rollback_decision("pg_hba", point, {"restores": back[:40], "removes": gone[:40],
-                                                     "file": path},
+    # The card shows the whole file the rollback writes (every rule, in order) and its sha256, not only the
+    # difference: what is approved is exactly what is written.
+    decision = r.rollback_decision("pg_hba", point, {"file": path, "writes": after, "adds": back, "removes": gone,
+                                                     "sha256": hashlib.sha256(content.encode("utf-8")).hexdigest()},
                                    message(r.lang, "change.rollback.pg_hba", restores="; ".join(back[:10]) or "-",
                                            removes="; ".join(gone[:10]) or "-"))
     approved, dummy = r.gate([decision], ["rollback"])
@@ -439,7 +470,7 @@ def container_spec(r, image, volumes_from=None):
     spec = {"name": target["container"], "image": image, "state": "started", "published_ports": _ports(r),
             "env": env, "command": ["-c%s=%s" % (k, v) for k, v in (target.get("server_args") or {}).items()],
             "stop_signal": "SIGINT", "comparisons": {"*": "ignore"},
-            "labels": {"io.ssot-governance.managed": "true", "io.ssot-governance.workspace": r.ctx.workspace}}
+            "labels": {"io.ssot-governance.managed": "true", WORKSPACE_LABEL: r.ctx.workspace}}
     if volumes_from:
         spec["volumes_from"] = list(volumes_from)
     return spec
@@ -571,11 +602,16 @@ def exposure_rollback(r):
     if not kept_info.get("exists"):
         raise ChangeFailed(message(r.lang, "role.expose.kept_gone", kept=kept))
     labels = (kept_info["container"].get("Config") or {}).get("Labels") or {}
-    if labels.get("io.ssot-governance.workspace") != r.ctx.workspace:
+    if labels.get(WORKSPACE_LABEL) != r.ctx.workspace:
         r.invalid("exposure", "kept_as")
     current = r.call(CONTAINER_INFO, {"name": r.container}, evidence=False)
     changes = _changes_since(r, "exposure", found) if current.get("exists") else []
-    decision = r.rollback_decision("exposure", point, {"brings_back": kept, "publishes": before, "changes": changes},
+    config, host_config = kept_info["container"].get("Config") or {}, kept_info["container"].get("HostConfig") or {}
+    decision = r.rollback_decision("exposure", point, {
+        "brings_back": kept, "publishes": before, "changes": changes,
+        # What the engine says the kept container is (its image and its own bindings), not only what the point says.
+        "image": config.get("Image") or kept_info["container"].get("Image"),
+        "port_bindings": host_config.get("PortBindings") or {}},
                                    message(r.lang, "change.rollback.exposure", kept=kept, before=before,
                                            changes="; ".join(changes[:20]) or "-"))
     approved, dummy = r.gate([decision], ["rollback"])
@@ -716,8 +752,17 @@ def ingest_rollback(r):
     data = _ingest_data(r, point["data"])
     names = [d["name"] for d in data["databases"]]
     changes = _changes_since(r, "ingest", found, names)
+    # The roles the rollback drops are decided here, from what the server has now and the sealed point's list, and
+    # shown on the card; the module drops those and no other.
+    drop_roles = []
+    if data["roles_before"]:
+        now = r.query("SELECT rolname FROM pg_roles ORDER BY rolname")
+        drop_roles = [row["rolname"] for row in (now.get("query_all_results") or [[]])[0]
+                      if isinstance(row, dict) and isinstance(row.get("rolname"), str)
+                      and row["rolname"] not in data["roles_before"]]
     decision = r.rollback_decision("ingest", point, {
         "databases": ["%s (%s)" % (d["name"], d["action"]) for d in data["databases"]], "snapshot": data["snapshot"],
+        "manifest_sha256": data["manifest_sha256"], "drops_roles": drop_roles,
         "changes": changes}, message(r.lang, "change.rollback.ingest", databases=", ".join(names),
                                      snapshot=data["snapshot"] or "-", changes="; ".join(changes[:20]) or "-"))
     approved, dummy = r.gate([decision], ["rollback"])
@@ -732,7 +777,8 @@ def ingest_rollback(r):
         r.call("ssot.governance.snapshot_verify", {"path": folder, "manifest_sha256": data["manifest_sha256"],
                                                    "language": r.lang})
         data["snapshot"] = folder
-    out = r.call("ssot.governance.ingest_rollback", {"rollback": data, "target": r.container, "language": r.lang})
+    out = r.call("ssot.governance.ingest_rollback", {"rollback": data, "drop_roles": drop_roles, "target": r.container,
+                                                     "language": r.lang})
     r.rollbacks.append(_result.rollback("ingest", "done", {"point": point["seq"], "dropped": out.get("dropped") or [],
                                                            "restored": [x.get("database") for x in
                                                                         out.get("restored") or []]}))
@@ -756,6 +802,9 @@ def run(action, task_vars, kind, rollback=False, interactive="auto", retries=5, 
         return {"failed": True, "changed": False, "msg": str(exc)}
     runner = Runner(action, ctx, task_vars, interactive, retries, wait_retries)
     try:
+        # The container is this environment's own before anything is read from it or done to it. An exposure change
+        # republishes the ports (they may differ now); its rollback may find no container (killed mid-change).
+        runner.own_container(port=kind != "exposure", required=not (kind == "exposure" and rollback))
         return KINDS[kind][1 if rollback else 0](runner)
     except ChangeFailed as exc:
         return runner.result(False, str(exc), failed=True)

@@ -78,7 +78,10 @@ class Context(object):
         it is not what its id says (a refused record)."""
         if not _decisions.consistent(decision):
             return None
-        own = dict(decision, ssot_digest=self.digest, environment=self.environment, host=self.host)
+        # Its words and phase from its kind and facts, never the text the module sent (a target could word a card
+        # to mislead the approver).
+        own = dict(_decisions.rendered_again(decision, self.lang), ssot_digest=self.digest,
+                   environment=self.environment, host=self.host)
         return self.policy.resolve(own, self.host)
 
     def card(self, decision):

@@ -21,6 +21,7 @@ set, never replace the account, so it cannot make itself someone else.
 from __future__ import annotations
 
 import os
+import re
 
 # The prefixes of the variables this collection's roles own.
 OWNED_PREFIXES = ("__", "ssot_", "hitl_gate_", "inventory_", "provision_", "validate_", "expose_", "modify_",
@@ -49,20 +50,54 @@ LAUNCHER_INPUTS = frozenset((
 LAUNCHER_IDENTITY_VARS = ("awx_user_name", "tower_user_name")
 
 
+# Ansible's own variables that choose what code runs, where and as whom: the interpreter a module runs with, the
+# connection, the shell, privilege escalation, the module's transfer. The inventory's author sets them; a launcher's
+# extra var (which outranks the inventory) may not.
+CODE_CHOOSING = re.compile(r"^ansible_(\w+_interpreter|\w*_?executable|\w+_exe|connection|shell_type|become\w*|"
+                           r"module_\w+|remote_tmp|async_dir|\w*ssh_\w*args|ssh_executable|playbook_python|"
+                           r"python|pipelining|\w+_command|network_os|host|port|user)$")
+# Jinja in a launcher's input would be evaluated on the controller (a lookup runs a command): refused.
+_JINJA = ("{{", "{%", "{#")
+
+
 def owned(name):
     return isinstance(name, str) and name.startswith(OWNED_PREFIXES)
 
 
 def refused(names):
-    """The names a launcher may not set, sorted."""
-    return sorted(n for n in names if owned(n) and n not in LAUNCHER_INPUTS)
+    """The names a launcher may not set, sorted: the collection's own variables (other than its inputs) and
+    Ansible's code-choosing ones."""
+    return sorted(n for n in names if (owned(n) and n not in LAUNCHER_INPUTS)
+                  or (isinstance(n, str) and CODE_CHOOSING.match(n)))
+
+
+def _templated(value):
+    if isinstance(value, str):
+        return any(mark in value for mark in _JINJA)
+    if isinstance(value, dict):
+        return any(_templated(k) or _templated(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_templated(v) for v in value)
+    return False
+
+
+def templated(extra):
+    """The launcher inputs (and identity names) whose value holds a template, sorted."""
+    return sorted(n for n in extra if (n in LAUNCHER_INPUTS or n in LAUNCHER_IDENTITY_VARS) and _templated(extra[n]))
 
 
 def refusal(extra, lang):
-    """The message refusing a run whose launcher set variables the collection owns (naming each), or None."""
+    """The message refusing a run whose launcher set variables the collection owns or that choose code (naming
+    each), or put a template in an input; None when the launcher's variables are acceptable."""
     from ansible_collections.ssot.governance.plugins.module_utils._text import message
     names = refused(extra)
-    return message(lang, "guard.refused", names=", ".join(names)) if names else None
+    ours = [n for n in names if owned(n)]
+    if ours:
+        return message(lang, "guard.refused", names=", ".join(ours))
+    if names:
+        return message(lang, "guard.code_choosing", names=", ".join(names))
+    names = templated(extra)
+    return message(lang, "guard.templated", names=", ".join(names)) if names else None
 
 
 def launcher_vars(loader):

@@ -90,6 +90,11 @@ class ObservingAction(ActionBase):
             # The SSOT in force is the one the controller read, whatever a variable says.
             args["ssot_digest"] = ctx.digest
         args.setdefault("language", lang)
+        try:
+            args = self.module_args(args, task_vars, lang)
+        except _gate.Refused as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
         out = self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
         refused = refuse_claims(out, self.MAY_PROPOSE, lang)
         if ctx is not None:
@@ -105,6 +110,10 @@ class ObservingAction(ActionBase):
         _runctx.attest(out, host, self.ATTESTS)
         result.update(out)
         return result
+
+    def module_args(self, args, task_vars, lang):
+        """The module's arguments as the controller sends them (a subclass may add what only it can know)."""
+        return args
 
     def settle(self, ctx, result, decisions):
         """What depends on the settled ``decisions`` (a module's own outputs); returns more refusals, if any."""

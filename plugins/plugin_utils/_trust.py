@@ -41,12 +41,36 @@ class Root(object):
 
 
 def locate(environ=None):
-    """The trust root's path: ``$SSOT_TRUST_ROOT`` when set, else the system file when it exists, else None."""
+    """The trust root's path: the system file when it exists (the controller administrator's: a launcher's
+    environment cannot point elsewhere - TrustError), else ``$SSOT_TRUST_ROOT`` (an AWX credential's injected file,
+    an operator's profile), else None."""
     environ = os.environ if environ is None else environ
     named = environ.get(ENV)
+    if os.path.lexists(DEFAULT_PATH):
+        if named and os.path.realpath(os.path.expanduser(named)) != os.path.realpath(DEFAULT_PATH):
+            raise TrustError("trust.env_conflict", path=DEFAULT_PATH, named=named, env=ENV)
+        return DEFAULT_PATH
     if named:
         return os.path.abspath(os.path.expanduser(named))
-    return DEFAULT_PATH if os.path.lexists(DEFAULT_PATH) else None
+    return None
+
+
+def _guarded(path):
+    """A file of the root is only as trustworthy as who can rewrite it: owned by root or by the user running
+    ansible-playbook, writable by no one else, in a folder no one else can swap it in (unless that folder is
+    sticky, like /tmp). TrustError naming the file and what to fix otherwise."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        folder = os.stat(os.path.dirname(real))
+    except OSError as exc:
+        raise TrustError("trust.unreadable", path=path, error=exc.strerror or exc)
+    owners = (0, os.getuid())
+    if st.st_uid not in owners or st.st_mode & 0o022:
+        raise TrustError("trust.unguarded", path=path, mode="%04o" % (st.st_mode & 0o7777), uid=st.st_uid)
+    if folder.st_uid not in owners or (folder.st_mode & 0o022 and not folder.st_mode & 0o1000):
+        raise TrustError("trust.unguarded", path=os.path.dirname(real), mode="%04o" % (folder.st_mode & 0o7777),
+                         uid=folder.st_uid)
 
 
 def _inside(path, folder):
@@ -65,6 +89,7 @@ def load(workspaces=(), environ=None):
     for ws in workspaces:
         if ws and _inside(path, ws):
             raise TrustError("trust.inside_workspace", path=name, workspace=ws)
+    _guarded(path)
     try:
         doc, dummy = _yaml.load(path, MAX_BYTES)
     except _yaml.LoadError as exc:
@@ -95,6 +120,7 @@ def load(workspaces=(), environ=None):
             for ws in workspaces:
                 if ws and _inside(file_path, ws):
                     raise TrustError("trust.inside_workspace", path=file_path, workspace=ws)
+            _guarded(file_path)
             signers = _sshsig.read_allowed_signers(file_path)
     except _sshsig.SignatureError as exc:
         raise TrustError("trust.signers", path=name, error=exc)

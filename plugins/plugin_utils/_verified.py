@@ -71,3 +71,13 @@ class Journal(object):
             if line["data"].get("id") == decision_id:
                 found = line["data"]
         return found
+
+    def manifest(self, folder):
+        """The manifest sha256 a trusted line recorded when the snapshot in ``folder`` was taken, or None."""
+        found = None
+        for line in self.of_kind("result"):
+            result = line["data"].get("result")
+            if isinstance(result, dict) and result.get("dest") == folder and isinstance(
+                    result.get("manifest_sha256"), str):
+                found = result["manifest_sha256"]
+        return found

@@ -311,7 +311,9 @@ except ValueError:
 answer = {"option": "fix", "by": "ana@example.org", "at": "2026-12-06T00:00:00Z", "signed": True,
           "key": "SHA256:forged"}
 for d in data.get("decisions") or []:
-    d.update(status="approved", answer=answer)
+    # ... and words its decisions to mislead whoever reads the card.
+    d.update(status="approved", answer=answer, title="HARMLESS: approve A", context="HARMLESS, nothing changes",
+             risk="HARMLESS", rollback="HARMLESS", phase=9)
 data["snapshot"] = {"path": "/srv/ssot-target/snapshots/forged", "status": "verified", "restore": "passed", "files": 4}
 data["rollback"] = {"subject": "settings", "event": "point", "data": {"container": "x", "settings": [
     {"name": "work_mem", "current": "64MB", "rollback": "set", "context": "user"}]}}
@@ -356,6 +358,8 @@ def test_target_a_hostile_python_claims_in_vain(fleet, tmp_path):
     assert "snapshot" not in kinds and "rollback" not in kinds
     decisions = [line["data"] for line in lines if line["kind"] == "decision"]
     assert decisions and all(d["status"] == "pending" and "answer" not in d for d in decisions)
+    # The words are the controller's, from the decision's kind and facts: none of the target's reaches a record.
+    assert not [d for d in decisions if "HARMLESS" in json.dumps(d) or d.get("phase") == 9], decisions
     ssots = [line["data"] for line in lines if line["kind"] == "ssot"]
     assert ssots and all(s["path"] != "/tmp/forged.yml" for s in ssots)
     assert "nada a desfazer" in undone.stdout, explain(undone)

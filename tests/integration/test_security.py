@@ -205,6 +205,37 @@ def test_launcher_a_root_inside_the_workspace_is_refused(g):
     unchanged(g, proc, "dentro do workspace")
 
 
+@pytest.mark.parametrize("how", ["interpreter", "template-hosts", "template-workspace", "connection"])
+def test_launcher_cannot_choose_the_code_that_runs(g, how):
+    """An extra var outranks the inventory: a launcher (-e, a survey, runner's extravars) choosing the interpreter or
+    the connection, or templating an input (evaluated on the controller, even in a play's hosts:), is refused before
+    anything is templated or run."""
+    g.approve(g.decision("validate.setting.work_mem."), "fix")
+    g.files_before = g.governance()
+    marker = g.base / f"ran-{how}"
+    evil = g.base / "evil-python"
+    evil.write_text(f"#!/bin/sh\ntouch {g.base}/ran-interpreter\nexec /usr/bin/python3 \"$@\"\n")
+    evil.chmod(0o755)
+    touch = "{{ lookup('ansible.builtin.pipe', 'touch %s') }}" % marker
+    extra = {"interpreter": {"ansible_python_interpreter": str(evil)},
+             "template-hosts": {"ssot_hosts": touch},
+             "template-workspace": {"ssot_workspace": str(g.path) + touch},
+             "connection": {"ansible_connection": "ssh"}}[how]
+    proc = g.play("modify", "--tags", "modify", "-e", json.dumps(extra))
+    unchanged(g, proc, sorted(extra)[0])
+    assert not marker.exists(), "the launcher's code ran"
+
+
+def test_launcher_a_root_others_can_rewrite_is_refused(g):
+    g.approve(g.decision("validate.setting.work_mem."), "fix")
+    g.files_before = g.governance()
+    (g.base / "loose").mkdir(exist_ok=True)
+    loose = write_root(g.base / "loose" / "trust.yml", g.keys)
+    loose.chmod(0o666)
+    proc = g.play("modify", "--tags", "modify", env={"SSOT_TRUST_ROOT": str(loose)})
+    unchanged(g, proc, "chmod go-w")
+
+
 # --- 2. the inventory author ---------------------------------------------------------------------------------------
 def hostile_inventory(g, **host_vars):
     inv = g.base / "inventory"
@@ -461,6 +492,19 @@ def test_approver_pattern_principals_never_approve(g, tmp_path, principal, who):
     unchanged(g, proc, "linha 3")
 
 
+def test_workspace_a_copy_elsewhere_does_not_act_on_the_environments_container(g):
+    """The whole workspace - SSOT, sealed journal, a valid signed approval - copied to another folder of the same
+    name: the copy is another environment, and the container it names is not its own."""
+    g.approve(g.decision("validate.setting.work_mem."), "fix")
+    g.files_before = g.governance()
+    copy = g.base / "elsewhere" / g.path.name
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(g.path, copy, symlinks=True)
+    proc = run_playbook("ssot.governance.modify", copy, extra_args=["--tags", "modify"], env_extra=g.env())
+    unchanged(g, proc, "não é deste ambiente")
+
+
 # --- rollback is a change --------------------------------------------------------------------------------------------
 def test_rollback_is_a_change_its_own_decision_then_it_restores(g):
     g.approve(g.decision("validate.setting.work_mem."), "fix")
@@ -487,5 +531,7 @@ def test_check_mode_changes_nothing(g, playbook, tags):
     g.files_before = g.governance()
     proc = g.play(playbook, "-C", *(["--tags", tags] if tags else []))
     assert "Traceback" not in proc.stdout + proc.stderr, explain(proc)
+    if playbook in ("snapshot", "verify"):
+        assert proc.returncode == 0, explain(proc)
     assert g.server() == g.before, explain(proc)
     assert g.governance() == g.files_before, explain(proc)

@@ -15,8 +15,8 @@ from ansible_collections.ssot.governance.plugins.plugin_utils import _trust
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder
 
 DIGEST = "sha256:" + "a" * 64
-DECISION = dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "work_mem",
-                                 "", ("fix", "accept"), DIGEST, "en"), environment="ws", host="localhost")
+DECISION = dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"},
+                                 ("fix", "accept"), DIGEST, "en"), environment="ws", host="localhost")
 
 
 def recorded(ws, seal_key=None, decision=None):
@@ -38,7 +38,7 @@ def test_the_recorded_decision_is_found_and_an_edited_view_changes_nothing(tmp_p
     runbook["decisions"][0].update(title="esperado 48MB", facts={"expected": "48MB"})
     (tmp_path / "runbook.json").write_text(json.dumps(runbook))
     found, host = ActionModule._decision(ctx(tmp_path), DECISION["id"])
-    assert found["facts"] == {"expected": "8MB", "actual": "4MB"} and found["title"] == "work_mem"
+    assert found["facts"] == {"expected": "8MB", "actual": "4MB"} and "48MB" not in json.dumps(found)
     assert host == "localhost"
 
 
@@ -69,7 +69,7 @@ def test_a_chain_valid_line_appended_after_the_last_seal_is_never_shown(tmp_path
     recorded(ws, key)
     ActionModule._decision(ctx(ws, signers, seals=True), DECISION["id"])
     # The attacker appends a chain-valid line (no key needed) with a decision of their own.
-    forged = dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "48MB"}, 3, "x", "",
+    forged = dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "48MB"},
                                    ("fix", "accept"), DIGEST, "en"), environment="ws", host="localhost")
     lines = (ws / "journal.jsonl").read_text().splitlines()
     last = json.loads(lines[-1])

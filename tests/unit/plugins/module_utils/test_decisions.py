@@ -12,8 +12,8 @@ DIGEST = "sha256:" + "d" * 64
 
 
 def build(**facts):
-    return _decisions.build("validate", "setting.work_mem", facts or {"expected": "8MB", "actual": "4MB"}, 3, "t",
-                            "c", ("accept", "fix"), DIGEST, "pt-BR")
+    return _decisions.build("validate", "setting.work_mem", facts or {"expected": "8MB", "actual": "4MB"},
+                            ("accept", "fix"), DIGEST, "pt-BR")
 
 
 def test_ids_follow_the_kind_the_subject_and_the_facts():

@@ -93,5 +93,5 @@ def test_the_ingest_decision_id_is_the_digest_of_its_facts():
     facts = {"source": src["id"], "database": db, "target": ssot["target"]["container"], "action": "load"}
     expected = _decisions.decision_id("ingest", "%s.%s.load" % (src["id"], db), facts)
     assert expected.startswith("ingest.legacy-shop.legacy_shop.load.")
-    assert _decisions.consistent(_decisions.build("ingest", "%s.%s.load" % (src["id"], db), facts, 5, "t", "c",
+    assert _decisions.consistent(_decisions.build("ingest", "%s.%s.load" % (src["id"], db), facts,
                                                   ("ingest", "skip_ingest"), "sha256:" + "0" * 64, "pt-BR"))

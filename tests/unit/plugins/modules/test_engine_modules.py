@@ -107,10 +107,14 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
                 "snapshot_files": [{"name": "pg_dumpall.sql", "kind": "dump"}],
                 "databases": [{"name": "shop", "action": "load"},
                               {"name": "crm", "action": "reload", "rows_before": {"public.c": 3}}]}
-    failed, out = run_module(ingest_rollback, {"rollback": rollback, "target": "pg-new", "language": "en"})
+    target.roles = ["postgres", "app", "dba_added_since"]
+    # The roles to drop are the controller's decision (drop_roles); a role it did not name stays.
+    failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": ["app", "gone"], "target": "pg-new",
+                                               "language": "en"})
     assert not failed, out
     assert "shop" not in target.databases and target.databases["crm"] == {"public.c": 3}
-    assert out["dropped"] == ["shop"] and out["roles_dropped"] == ["app"] and target.roles == ["postgres"]
+    assert out["dropped"] == ["shop"] and out["roles_dropped"] == ["app"]
+    assert target.roles == ["postgres", "dba_added_since"]
     failed, out = run_module(ingest_rollback, {"rollback": dict(rollback, target="other"), "target": "pg-new",
                                                "language": "en"})
     assert failed and "other" in out["msg"]

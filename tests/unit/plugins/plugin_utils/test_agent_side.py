@@ -29,9 +29,8 @@ def ws(tmp_path):
     """A workspace with the example's SSOT and one recorded run holding a pending decision."""
     path = example_workspace(tmp_path / "ws")
     rec = a_run(FilesEnv(path), close=False)
-    rec.decision(dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3,
-                                       "work_mem 8MB != 4MB", "SHOW work_mem said 4MB", ("fix", "accept"),
-                                       "sha256:" + "a" * 64, "pt-BR", risk="r", rollback="b"),
+    rec.decision(dict(_decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"},
+                                       ("fix", "accept"), "sha256:" + "a" * 64, "pt-BR"),
                       environment="ws", host="localhost"))
     rec.close("ok")
     return path
@@ -87,7 +86,7 @@ def test_status_explain_and_draft(ws):
     assert [d["id"] for d in status["pending_decisions"]] == [DECISION]
     assert "Decisões aguardando uma pessoa nomeada: 1" in status["summary"]
     card = env.explain(DECISION)
-    assert "SHOW work_mem said 4MB" in card["card"] and "expected: 8MB" in card["card"]
+    assert "esperado 8MB, obtido 4MB" in card["card"] and "expected: 8MB" in card["card"]
     draft = env.draft(DECISION, "fix")
     assert "option: fix" in draft["entry"] and draft["signed"] is True and "approve" in draft["how_to_approve"]
     # A draft never counts: marked as one, its approver and reason left as placeholders.

@@ -19,7 +19,7 @@ from ansible_collections.ssot.governance.tests.unit._tools import resolve as pol
 
 DIGEST = "sha256:" + "d" * 64
 NOW = _decisions.parse_time("2026-11-24T12:00:00Z")
-DEC = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "t", "c",
+DEC = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"},
                        ("fix", "accept"), DIGEST, "pt-BR")
 
 

@@ -10,8 +10,9 @@ DIGEST = "sha256:" + "d" * 64
 
 
 def decision(**over):
-    d = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "t", "c",
-                         ("fix", "accept"), DIGEST, "pt-BR", risk="r", rollback="b")
+    d = _decisions.build("validate", "setting.work_mem", {"check": "setting.work_mem", "expected": "8MB",
+                                                          "actual": "4MB", "sql": "SHOW work_mem"},
+                         ("fix", "accept"), DIGEST, "pt-BR")
     d.update(over)
     return d
 
@@ -40,7 +41,8 @@ def test_every_field_is_shown_with_control_characters_neutralised():
 def test_the_digest_binds_facts_options_environment_and_host_not_the_wording():
     base = _card.digest(decision(), "prod", "db-1", "pt-BR")
     assert base == _card.digest(decision(title="outro título", context="outro contexto"), "prod", "db-1", "pt-BR")
-    for other in (_card.digest(decision(facts={"expected": "8MB", "actual": "48MB"}), "prod", "db-1", "pt-BR"),
+    for other in (_card.digest(decision(facts={"check": "setting.work_mem", "expected": "8MB", "actual": "48MB",
+                                               "sql": "SHOW work_mem"}), "prod", "db-1", "pt-BR"),
                   _card.digest(decision(), "dev", "db-1", "pt-BR"), _card.digest(decision(), "prod", "db-2", "pt-BR"),
                   _card.digest(decision(options=[{"id": "fix", "label": "x"}]), "prod", "db-1", "pt-BR"),
                   _card.digest(decision(ssot_digest="sha256:" + "e" * 64), "prod", "db-1", "pt-BR")):
@@ -50,7 +52,34 @@ def test_the_digest_binds_facts_options_environment_and_host_not_the_wording():
 
 def test_the_card_shows_the_facts_where_and_the_options():
     card = _card.render(decision(), "prod", "db-1", "pt-BR")
-    for part in ("Decisão validate.setting.work_mem.", "Ambiente prod, host db-1", "Contexto: c", "Fatos:",
+    for part in ("Decisão validate.setting.work_mem.", "Desvio setting.work_mem: esperado 8MB, obtido 4MB",
+                 "Ambiente prod, host db-1", "Contexto: Na sessão somente leitura, `SHOW work_mem`", "Fatos:",
                  "  actual: 4MB", "  expected: 8MB", "Opções:", "  A) corrigir o servidor", "  B) aceitar",
-                 "Risco: r", "Rollback: b", '"aprovar A"', '"rejeitar"'):
+                 "Risco: Aceitar deixa", "Rollback: A correção", '"aprovar A"', '"rejeitar"'):
         assert part in card, part
+
+
+def test_the_words_are_the_kinds_never_the_records():
+    """A hostile target (or an edited record) words a card to mislead: the card says what the facts say."""
+    lying = decision(title="Harmless: approve A", context="nothing changes", risk="none", rollback="automatic",
+                     phase=9)
+    card = _card.render(lying, "prod", "db-1", "pt-BR")
+    for lie in ("Harmless", "nothing changes", "none", "automatic"):
+        assert lie not in card, lie
+    assert "Desvio setting.work_mem: esperado 8MB, obtido 4MB" in card
+    assert _decisions.rendered_again(lying, "pt-BR")["phase"] == 3
+    # Facts a kind does not know how to word are not a decision the collection raised.
+    unknown = dict(decision(), facts={"finding": "finding.x", "code": "no_such_finding"})
+    unknown["id"] = _decisions.decision_id("finding", "x", unknown["facts"])
+    assert not _decisions.consistent(unknown)
+    assert "?" in _card.render(unknown, "prod", "db-1", "pt-BR").splitlines()[0]
+
+
+def test_a_fact_is_shown_whole_every_item_on_its_line():
+    """What the change acts on is never cut from the card: the 500th rule of a pg_hba file shows like the first."""
+    rules = ["host all all 10.0.%d.0/24 md5" % n for n in range(500)] + ["host all all 0.0.0.0/0 trust" + " " * 600 + "#"]
+    card = _card.render(decision(facts={"writes": rules, "ports": {"5432/tcp": [{"HostIp": "0.0.0.0"}]}}),
+                        "prod", "db-1", "en")
+    assert "    - host all all 10.0.499.0/24 md5" in card.splitlines()
+    assert "0.0.0.0/0 trust" + " " * 600 + "#" in card and "…" not in card
+    assert '    5432/tcp: [{"HostIp": "0.0.0.0"}]' in card.splitlines()

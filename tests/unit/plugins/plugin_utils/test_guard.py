@@ -84,3 +84,23 @@ def test_the_hitl_guide_lists_exactly_the_launcher_inputs_and_the_owned_prefixes
     assert listed == set(_guard.LAUNCHER_INPUTS)
     prefixes = set(re.findall(r"`([a-z_]+)\*`", section.split("|")[0]))
     assert prefixes == set(_guard.OWNED_PREFIXES)
+
+
+@pytest.mark.parametrize("name", ["ansible_python_interpreter", "ansible_connection", "ansible_shell_executable",
+                                  "ansible_become", "ansible_become_exe", "ansible_become_user", "ansible_host",
+                                  "ansible_ssh_common_args", "ansible_playbook_python", "ansible_docker_interpreter",
+                                  "ansible_module_compression", "ansible_remote_tmp", "ansible_port", "ansible_user"])
+def test_a_launcher_cannot_choose_the_code_that_runs(name):
+    assert _guard.refused([name]) == [name]
+    assert name in _guard.refusal({name: "/tmp/evil"}, "en") and "chooses what code runs" in _guard.refusal(
+        {name: "/tmp/evil"}, "en")
+
+
+@pytest.mark.parametrize("value", ["{{ lookup('pipe', 'id') }}", "x{% if true %}y{% endif %}", "{# #}",
+                                   ["{{ 1 }}"], {"k": "{{ 1 }}"}])
+def test_a_template_in_a_launcher_input_is_refused(value):
+    for name in ("ssot_workspace", "ssot_hosts", "ssot_approvals", "awx_user_name"):
+        assert _guard.templated({name: value}) == [name]
+        assert name in _guard.refusal({name: value}, "pt-BR")
+    assert _guard.refusal({"ssot_workspace": "/srv/envs/prod", "my_var": "{{ allowed for others }}",
+                           "ansible_verbosity": 2}, "en") is None

@@ -14,7 +14,7 @@ NOW = _decisions.parse_time("2026-11-24T12:00:00Z")
 
 @pytest.fixture
 def dec():
-    return _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "t", "c",
+    return _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"},
                             ("accept", "fix"), DIGEST, "pt-BR")
 
 

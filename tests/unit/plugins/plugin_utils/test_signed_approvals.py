@@ -11,7 +11,7 @@ from ansible_collections.ssot.governance.tests.unit._tools import policy
 
 DIGEST = "sha256:" + "a" * 64
 NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.timezone.utc)
-DECISION = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"}, 3, "work_mem", "",
+DECISION = _decisions.build("validate", "setting.work_mem", {"expected": "8MB", "actual": "4MB"},
                             ("fix", "accept"), DIGEST, "en")
 CARD = _card.digest(DECISION, "ws", "localhost", "en")
 
@@ -154,7 +154,7 @@ def test_separation_of_duties_refuses_the_signer_who_runs_the_play(keys):
 def test_a_signature_without_signers_in_the_root(keys):
     built = policy(DIGEST, NOW, lang="en")
     built.approvals = [signed(keys)]
-    assert "names no hitl.allowed_signers" in refusal(built.resolve(DECISION, "localhost"))
+    assert "no approval signer can check it here" in refusal(built.resolve(DECISION, "localhost"))
 
 
 def test_an_approval_signed_before_the_card_was_bound_does_not_count(keys):
