@@ -14,6 +14,7 @@ from ansible_collections.ssot.governance.plugins.module_utils import _prose, _re
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard, _runctx
 
+
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False

@@ -13,7 +13,6 @@ from ansible_collections.ssot.governance.plugins.module_utils import _decisions,
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 
-
 def run_named(session, checks, open_session):
     """The SSOT's named checks. A check on another database gets its own read-only session."""
     lang = session.language

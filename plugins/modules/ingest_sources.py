@@ -116,7 +116,6 @@ from ansible_collections.ssot.governance.plugins.module_utils import (
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 
 
-
 def method_of(src, jobs):
     if src["kind"] == "dump":
         return {"sql-dump": "psql", "custom-dump": "pg_restore", "directory": "pg_restore-jobs"}[src["format"]]

@@ -94,7 +94,6 @@ from ansible_collections.ssot.governance.plugins.module_utils import _decisions,
 from ansible_collections.ssot.governance.plugins.module_utils._text import human_size, message as text, rendered
 
 
-
 def main():
     spec = _decisions.argument_spec()
     spec.update(dest=dict(type="path", required=True), database_bytes=dict(type="int", required=True),

@@ -175,6 +175,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot, _yaml
 
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(

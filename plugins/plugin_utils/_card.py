@@ -117,8 +117,8 @@ def _fact_lines(key, value):
     if isinstance(value, list) and value:
         return ["  %s:" % neutral(key, 80)] + ["    - %s" % neutral(item, None) for item in value]
     if isinstance(value, dict) and value:
-        return ["  %s:" % neutral(key, 80)] + ["    %s: %s" % (neutral(k, None), neutral(value[k], None))
-                                                 for k in sorted(value, key=str)]
+        return ["  %s:" % neutral(key, 80)] + [
+            "    %s: %s" % (neutral(k, None), neutral(value[k], None)) for k in sorted(value, key=str)]
     return ["  %s: %s" % (neutral(key, 80), neutral(value, None))]
 
 

@@ -195,8 +195,9 @@ class Runner(object):
             raise ChangeFailed(outcome["msg"])
         return [d for d in outcome["decisions"] if d["id"] in outcome["proceed"]], outcome["declined"]
 
-    def rollback_decision(self, subject, point, facts, context):
-        """The decision a rollback answers: its facts are what it restores (the card shows them)."""
+    def rollback_decision(self, subject, point, facts):
+        """The decision a rollback answers: its facts are what it restores (the card shows them, and its words are
+        rendered from them: ``_decisions.presentation``)."""
         facts = dict(facts, point={"seq": point["seq"], "hash": point["hash"][:16], "at": point["at"]})
         decision = _decisions.build("rollback", subject, facts, ("rollback", "keep"), self.ctx.digest, self.lang)
         return self.ctx.settle(decision)
@@ -325,9 +326,7 @@ def settings_rollback(r):
     point = found["point"]
     restore = _settings_data(r, point["data"])
     decision = r.rollback_decision("settings", point, {"restore": [
-        {"name": e["name"], "to": "RESET" if e["rollback"] == "reset" else e["current"]} for e in restore]},
-        message(r.lang, "change.rollback.settings", items=", ".join(
-            "%s -> %s" % (e["name"], "RESET" if e["rollback"] == "reset" else e["current"]) for e in restore)))
+        {"name": e["name"], "to": "RESET" if e["rollback"] == "reset" else e["current"]} for e in restore]})
     approved, declined = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="settings"))
@@ -440,9 +439,7 @@ def pg_hba_rollback(r):
     # The card shows the whole file the rollback writes (every rule, in order) and its sha256, not only the
     # difference: what is approved is exactly what is written.
     decision = r.rollback_decision("pg_hba", point, {"file": path, "writes": after, "adds": back, "removes": gone,
-                                                     "sha256": hashlib.sha256(content.encode("utf-8")).hexdigest()},
-                                   message(r.lang, "change.rollback.pg_hba", restores="; ".join(back[:10]) or "-",
-                                           removes="; ".join(gone[:10]) or "-"))
+                                                     "sha256": hashlib.sha256(content.encode("utf-8")).hexdigest()})
     approved, dummy = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="pg_hba"))
@@ -611,9 +608,7 @@ def exposure_rollback(r):
         "brings_back": kept, "publishes": before, "changes": changes,
         # What the engine says the kept container is (its image and its own bindings), not only what the point says.
         "image": config.get("Image") or kept_info["container"].get("Image"),
-        "port_bindings": host_config.get("PortBindings") or {}},
-                                   message(r.lang, "change.rollback.exposure", kept=kept, before=before,
-                                           changes="; ".join(changes[:20]) or "-"))
+        "port_bindings": host_config.get("PortBindings") or {}})
     approved, dummy = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="exposure"))
@@ -763,8 +758,7 @@ def ingest_rollback(r):
     decision = r.rollback_decision("ingest", point, {
         "databases": ["%s (%s)" % (d["name"], d["action"]) for d in data["databases"]], "snapshot": data["snapshot"],
         "manifest_sha256": data["manifest_sha256"], "drops_roles": drop_roles,
-        "changes": changes}, message(r.lang, "change.rollback.ingest", databases=", ".join(names),
-                                     snapshot=data["snapshot"] or "-", changes="; ".join(changes[:20]) or "-"))
+        "changes": changes})
     approved, dummy = r.gate([decision], ["rollback"])
     if not approved:
         return r.result(False, message(r.lang, "change.rollback.kept", subject="ingest"))
