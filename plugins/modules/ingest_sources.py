@@ -147,7 +147,7 @@ def decision_for(item, src, target, ssot_digest, lang):
     return _decisions.build(
         "ingest", "%s.%s.reload" % (item["source"], item["database"]),
         {"source": item["source"], "database": item["database"], "target": target, "action": "reload",
-         "fingerprint": item["fingerprint"], "tables": tables[:50], "count": len(tables), "method": method},
+         "fingerprint": item["fingerprint"], "tables": tables[:50], "count": len(tables)},
         ("reload", "keep_target"), ssot_digest, lang)
 
 
@@ -220,11 +220,11 @@ def main():
             lines.append("%s %s: %s (%s)%s" % (item["source"], item["database"], item["action"], item["method"],
                                                "; " + item["note"] if item.get("note") else ""))
     missing = [s for s in sources if s["status"] != "found"]
-    # Raised pending here; the action settles them (and the milestone) on the controller.
-    pending = decisions
+    # Decisions are raised pending here; the action settles them - and blocks the milestone on one it cannot
+    # approve - on the controller. The target reports only what it lacks (a source).
     result.update(plan=plan, decisions=decisions, checks=checks,
                   target_roles=sorted(_ingest.target_roles(engine, p["target"], p["user"])))
-    result["milestone"] = _result.milestone("ingest", "blocked" if (missing or pending) else "clear",
+    result["milestone"] = _result.milestone("ingest", "blocked" if missing else "clear",
                                             [next_step(lang, s) for s in missing])
     result["evidence"] = [_result.evidence("ingest-sources.log", text="\n".join(lines) + "\n"),
                           _result.evidence("ingest-plan.json", content={"sources": sources, "plan": plan})]

@@ -39,6 +39,17 @@ UNSIGNED_ROOT.write_text("# The integration suite's trust root: unsigned approva
                          "require_signatures: false\nrequire_seals: false\n")
 
 
+def rollback_point(ws: Workspace | Path, subject: str) -> dict:
+    """The rollback point a run recorded for ``subject``, read as the collection reads it: from the journal lines
+    the trust root lets the controller act on."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _trust, _verified
+    wpath = str(getattr(ws, "path", ws))
+    rules = _trust.rules_for({}, wpath, wpath, "en", environ={"SSOT_TRUST_ROOT": str(UNSIGNED_ROOT)})
+    point = _verified.Journal(wpath, rules, "en").rollback(subject)["point"]
+    assert point is not None, f"no trusted rollback point for {subject} in {wpath}"
+    return point["data"]
+
+
 def docker(*args, check=True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], check=check, text=True, capture_output=True, **kw)
 

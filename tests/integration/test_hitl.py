@@ -17,10 +17,9 @@ import time
 import pexpect
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, run_playbook, run_runner,
-                      spawn_playbook, views, write_approvals, write_workspace)
+from _support import (PASSWORD, ROOT, VENV_BIN, docker, explain, free_port, psql, rollback_point, run_playbook,
+                      run_runner, spawn_playbook, views, write_approvals, write_workspace)
 
-from ansible_collections.ssot.governance.plugins.module_utils import _chain
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +41,24 @@ def server(legacy_image, container_names, tmp_path_factory):
 
 @pytest.fixture
 def fresh(server):
-    """Every test starts from the default value and no approvals."""
+    """Every test starts from the default value, the module's SSOT and no approvals."""
+    spec = (server.path / "ssot.yml").read_text()
     psql(server.container, "ALTER SYSTEM RESET work_mem")
     psql(server.container, "SELECT pg_reload_conf()")
     (server.path / "approvals.yml").unlink(missing_ok=True)
     yield server
+    (server.path / "ssot.yml").write_text(spec)
     psql(server.container, "ALTER SYSTEM RESET work_mem")
     psql(server.container, "SELECT pg_reload_conf()")
+
+
+def respecify(ws, edit):
+    """The same environment (its workspace, the container it provisioned) under an SSOT edited by ``edit``: a
+    change acts only on the container labelled for its own workspace, so another SSOT is tried in place."""
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    edit(doc)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return ws
 
 
 def work_mem(ws) -> str:
@@ -101,7 +111,7 @@ def test_without_approval_it_fails_closed_then_the_pasted_approval_applies_and_v
     # From pg_settings: from, to, reload (context user) or restart.
     assert (plan["name"], plan["current"], plan["unit"], plan["target"], plan["restart"]) == (
         "work_mem", "4096", "kB", "8MB", False)
-    rollback = _chain.rollback(str(ws.path), "settings")["point"]["data"]
+    rollback = rollback_point(ws, "settings")
     assert json.loads(sorted(ws.path.glob("evidence/*/*-rollback-settings.json"))[-1].read_text()) == rollback
     entry = rollback["settings"][0]
     assert (entry["name"], entry["current"], entry["source"], entry["rollback"]) == ("work_mem", "4096", "default",
@@ -152,14 +162,14 @@ def accepts_extra_var_approvals(doc):
     doc["hitl"]["extra_var_approvals"] = True
 
 
-def test_an_approval_passed_as_extra_vars_counts_only_when_the_ssot_accepts_them(fresh, tmp_path, legacy_image):
+def test_an_approval_passed_as_extra_vars_counts_only_when_the_ssot_accepts_them(fresh, tmp_path):
     ws = fresh
     runner(ws, tmp_path)
     decision = work_mem_decision(ws)
     rc, out = runner(ws, tmp_path, extravars={"ssot_approvals": [approval_for(decision)]})
     assert rc != 0 and "hitl.extra_var_approvals" in out and work_mem(ws) == "4MB", out[-3000:]
 
-    awx = write_workspace(tmp_path / "awx", legacy_image, ws.container, ws.port, accepts_extra_var_approvals)
+    awx = respecify(ws, accepts_extra_var_approvals)
     runner(awx, tmp_path)
     decision = work_mem_decision(awx)
     rc, out = runner(awx, tmp_path, extravars={"ssot_approvals": [approval_for(decision)]})
@@ -167,15 +177,14 @@ def test_an_approval_passed_as_extra_vars_counts_only_when_the_ssot_accepts_them
     assert work_mem(awx) == "8MB"
 
 
-def test_separation_of_duties_refuses_whoever_runs_the_play(fresh, tmp_path, legacy_image):
+def test_separation_of_duties_refuses_whoever_runs_the_play(fresh, tmp_path):
     ws = fresh
     account = pwd.getpwuid(os.geteuid()).pw_name
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     # Which accounts each approver is: written down (the SSOT adds to the trust root's), never guessed from a name.
     doc["hitl"].update(separation_of_duties=True, accounts={
         "Operador": [account], "Bia Lima": ["bia"], "Carla": ["carla"]})
-    sod = write_workspace(tmp_path / "sod", legacy_image, ws.container, ws.port, lambda d: d.update(
-        hitl=doc["hitl"], postgres=doc["postgres"]))
+    sod = respecify(ws, lambda d: d.update(hitl=doc["hitl"], postgres=doc["postgres"]))
     runner(sod, tmp_path)
     decision = work_mem_decision(sod)
     # The system account, whatever USER says; and the AWX launcher, lookalike letters and all.
@@ -339,7 +348,8 @@ def test_pg_hba_trust_is_replaced_after_approval_and_rolled_back(legacy_image, n
     assert rc != 0 and int(psql(ws.container, rules)) == 0, out[-4000:]
     runbook, dummy = views(ws)
     undo = next(d for d in runbook["decisions"] if d["id"].startswith("rollback.pg_hba."))
-    assert any(line.endswith("trust") for line in undo["facts"]["restores"]), undo["facts"]
+    assert any(line.endswith("trust") for line in undo["facts"]["adds"]), undo["facts"]
+    assert any(line.endswith("trust") for line in undo["facts"]["writes"])
     write_approvals(ws, [undo], "rollback")
     rc, out = runner(ws, tmp_path, tags="rollback_pg_hba")
     assert rc == 0, out[-4000:]
@@ -384,7 +394,7 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         assert rc == 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
         assert psql(name, "SELECT v FROM guarda") == "dado de antes"  # the data came along
-        kept = _chain.rollback(str(ws.path), "exposure")["point"]["data"]
+        kept = rollback_point(ws, "exposure")
         assert docker("inspect", "-f", "{{.State.Running}}", kept["kept_as"]).stdout.strip() == "false"
 
         # Rows written after the change: a rollback would drop them, so it is a decision of its own.

@@ -11,10 +11,9 @@ import subprocess
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, Dom, explain, free_port, psql, run_playbook, start_server, views,
-                      write_approvals, write_workspace)
+from _support import (PASSWORD, ROOT, Dom, explain, free_port, psql, rollback_point, run_playbook,
+                      start_server, views, write_approvals, write_workspace)
 
-from ansible_collections.ssot.governance.plugins.module_utils import _chain
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +103,7 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     assert psql(story["target"], "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
     # The rollback point was taken before anything changed: the target had no legacy_shop then.
     # Its own journal record (read back, sealed, by the rollback), and an evidence file for people.
-    rollback = _chain.rollback(str(ws.path), "ingest")["point"]["data"]
+    rollback = rollback_point(ws, "ingest")
     assert newest(ws, "rollback-ingest.json") == rollback
     assert rollback["databases"] == [{"name": "legacy_shop", "action": "load", "rows_before": {}}]
     assert "shop_reader" not in rollback["roles_before"]
