@@ -285,8 +285,12 @@ def load_dump(engine, path, fmt, target, db, user, jobs=1):
         _remove(engine, (target,), folder)
 
 
-_ROLE_LINE = re.compile(r'^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;]+)')
-_GRANT_LINE = re.compile(r'^GRANT ("(?:[^"]|"")+"|[^\s;]+) TO ("(?:[^"]|"")+"|[^\s;]+)')
+_ROLE_STMT = re.compile(r'^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;"]+)', re.S)
+_GRANT_STMT = re.compile(r'^GRANT ("(?:[^"]|"")+"|[^\s;"]+) TO ("(?:[^"]|"")+"|[^\s;"]+)', re.S)
+_PASSWORD = re.compile(r"PASSWORD '(?:[^']|'')*'")
+# A role name a server holds may contain anything; the ones this collection copies hold no control character
+# (a newline in a quoted name is how a dump's line-oriented reader is made to run SQL outside the name).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _unquote(name):
@@ -300,8 +304,9 @@ def target_roles(engine, target, user):
 def globals_plan(engine, source, target, user):
     """Roles of the source: which the target lacks (to create) and which it has (conflicts, kept as they are).
 
-    Returns (plan, statements): ``plan`` names roles only; ``statements`` (the SQL to run, which may hold
-    password hashes) must go only to psql's stdin.
+    Returns (plan, statements): ``plan`` names roles only, describes each statement (a password hash masked) and
+    carries the sha256 of the exact statements (what an approval binds); ``statements`` (the SQL to run, which may
+    hold password hashes) must go only to psql's stdin.
     """
     rc, out, err = engine.exec(source, ["pg_dumpall", "-U", user, "--globals-only"])
     if rc != 0:
@@ -309,27 +314,83 @@ def globals_plan(engine, source, target, user):
     return split_globals(out, target_roles(engine, target, user))
 
 
+def sql_statements(text):
+    """The SQL statements of a psql script, whole (a quoted name or literal spanning lines stays in its statement);
+    comments and psql meta-commands (``\\restrict``, ``\\connect``) are dropped."""
+    statements, current, i, n = [], [], 0, len(text)
+    at_start = True
+    while i < n:
+        c = text[i]
+        if at_start and not "".join(current).strip():
+            if text.startswith("--", i):
+                j = text.find("\n", i)
+                i = n if j < 0 else j + 1
+                continue
+            if c == "\\":
+                j = text.find("\n", i)
+                i = n if j < 0 else j + 1
+                current = []
+                continue
+        if c in ("'", '"'):
+            j = i + 1
+            while j < n:
+                if text[j] == c:
+                    if j + 1 < n and text[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            current.append(text[i:j + 1])
+            i = j + 1
+            at_start = False
+            continue
+        if c == "-" and text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c == ";":
+            stmt = ("".join(current) + ";").strip()
+            if stmt != ";":
+                statements.append(stmt)
+            current, at_start = [], True
+            i += 1
+            continue
+        current.append(c)
+        if c == "\n":
+            at_start = True
+        elif not c.isspace():
+            at_start = False
+        i += 1
+    return statements
+
+
 def split_globals(text, have):
-    """(plan, statements) of a ``pg_dumpall --globals-only`` text for a target that has the roles ``have``."""
+    """(plan, statements) of a ``pg_dumpall --globals-only`` text for a target that has the roles ``have``.
+
+    Statements are read whole (never line by line). A role name with a control character refuses the whole
+    (IngestError): nothing of such a source is run in the target."""
     source_roles, statements, skipped = [], [], []
-    for line in text.splitlines():
-        m = _ROLE_LINE.match(line)
+    for stmt in sql_statements(text):
+        m = _ROLE_STMT.match(stmt)
+        g = None if m else _GRANT_STMT.match(stmt)
+        names = [_unquote(x) for x in (m.groups() if m else g.groups() if g else ())]
+        for name in names:
+            if _CONTROL.search(name):
+                raise IngestError("ingest.error.role_name", name=repr(name)[:80])
         if m:
-            role = _unquote(m.group(1))
+            role = names[0]
             if role not in source_roles:
                 source_roles.append(role)
             if role not in have:
-                statements.append(line)
-            continue
-        g = _GRANT_LINE.match(line)
-        if g:
-            if _unquote(g.group(2)) not in have:
-                statements.append(line)
-            continue
-        if line.startswith("CREATE TABLESPACE"):
-            skipped.append(line.split(" OWNER ")[0])
+                statements.append(stmt)
+        elif g:
+            if names[1] not in have:
+                statements.append(stmt)
+        elif stmt.startswith("CREATE TABLESPACE"):
+            skipped.append(stmt.split(" OWNER ")[0])
     plan = {"create": [r for r in source_roles if r not in have], "conflicts": [r for r in source_roles if r in have],
-            "skipped": skipped}
+            "skipped": skipped, "statements": [_PASSWORD.sub("PASSWORD '***'", x) for x in statements],
+            "sha256": hashlib.sha256("\n".join(statements).encode("utf-8")).hexdigest()}
     return plan, statements
 
 

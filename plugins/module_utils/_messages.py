@@ -911,6 +911,14 @@ MESSAGES = {
         'ingest.error.copy': 'a cópia de {path} para {container} falhou: {error}',
         'ingest.error.globals': 'pg_dumpall --globals-only em {container} falhou: {error}',
         'ingest.error.roles': 'a criação de papéis em {container} falhou: {error}',
+        'ingest.error.role_name': (
+            'a fonte tem um papel cujo nome contém um caractere de controle ({name}): nenhum papel dela é copiado. '
+            'Renomeie ou remova esse papel na fonte e execute de novo.'
+        ),
+        'ingest.error.roles_changed': (
+            'os papéis que a fonte criaria em {container} não são os aprovados (sha256 {found}, aprovado {approved}): '
+            'nada foi executado. Execute de novo: o cartão mostra os papéis como estão agora.'
+        ),
         'ingest.error.uid': 'não foi possível saber qual uid roda em {container}: {error}',
         'ingest.compared.dump': 'só erros de restauração (um arquivo de dump)',
         'ingest.expected.found': 'encontrada',
@@ -2200,6 +2208,14 @@ MESSAGES = {
         'ingest.error.copy': 'copying {path} into {container} failed: {error}',
         'ingest.error.globals': 'pg_dumpall --globals-only in {container} failed: {error}',
         'ingest.error.roles': 'creating roles in {container} failed: {error}',
+        'ingest.error.role_name': (
+            'the source has a role whose name holds a control character ({name}): nothing of its roles is copied. '
+            'Rename or drop that role in the source and run again.'
+        ),
+        'ingest.error.roles_changed': (
+            'the roles the source would create in {container} are not the ones approved (sha256 {found}, approved '
+            '{approved}): nothing was run. Run again: the card shows the roles as they are now.'
+        ),
         'ingest.error.uid': 'cannot tell which uid runs in {container}: {error}',
         'ingest.compared.dump': 'restore errors only (a dump file)',
         'ingest.expected.found': 'found',

@@ -11,8 +11,10 @@ short_description: Load the approved databases into the target, then compare the
 version_added: 1.0.0
 description:
   - For each item of O(plan) whose decision id is in O(proceed) - roles first (C(pg_dumpall --globals-only) of the
-    source; roles the target lacks are created, roles it has are reported as conflicts and never altered), then the
-    database - created with the source's encoding and collation, and loaded.
+    source, read statement by statement; roles the target lacks are created, roles it has are reported as conflicts
+    and never altered), then the database - created with the source's encoding and collation, and loaded.
+  - The role statements run only when their sha256 is the C(globals_sha256) of the approved items (the card's, given
+    by the controller); otherwise nothing runs and the module fails saying the roles changed since the approval.
   - Methods - a container source streams C(pg_dump -Fc) in the source container straight into C(pg_restore) in the
     target (an OS pipe; the data never passes through Ansible), or, with O(jobs) above 1, C(pg_dump -Fd -j) copied as
     a tar stream into C(pg_restore -j). A dump file goes into C(psql) (plain SQL) or C(pg_restore) (custom format,
@@ -177,6 +179,11 @@ def main():
             src = by_id[source_id]
             if p["globals"] and src["kind"] == "container":
                 plan, statements = _ingest.globals_plan(engine, src["container"], p["target"], p["user"])
+                # Only the roles the approved card showed (their statements' sha256, from the controller).
+                approved = set(i.get("globals_sha256") for i in todo if i["source"] == source_id)
+                if approved != set([plan["sha256"]]):
+                    raise _ingest.IngestError("ingest.error.roles_changed", container=p["target"], found=plan["sha256"],
+                                              approved=", ".join(sorted(str(a) for a in approved)))
                 _ingest.apply_globals(engine, p["target"], p["user"], statements)
                 result["changed"] = result["changed"] or bool(statements)
                 for key, found in (("created", plan["create"]), ("conflicts", plan["conflicts"]),

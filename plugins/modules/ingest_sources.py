@@ -45,6 +45,14 @@ options:
     description: Parallel jobs the SSOT allows (C(ingest.jobs)); above 1 a container source moves in directory format.
     type: int
     default: 1
+  globals:
+    description:
+      - Whether the load copies the source's roles (C(ingest.globals)). When it does, a container source's role
+        statements (C(pg_dumpall --globals-only), read whole, a password hash masked) are facts of each decision
+        (C(roles)) with their sha256 (C(globals_sha256)): the approval binds exactly the roles the load creates.
+      - A role name holding a control character fails the module (nothing of that source is copied).
+    type: bool
+    default: true
   fail_on_mismatch:
     description: Fail, naming each table, when a database of the target differs from its source.
     type: bool
@@ -133,21 +141,26 @@ def next_step(lang, src):
                 reason=src.get("reason"))
 
 
-def decision_for(item, src, target, ssot_digest, lang):
-    """The pending decision to load (or reload) one database; the controller settles it."""
+def decision_for(item, src, target, ssot_digest, lang, roles=None):
+    """The pending decision to load (or reload) one database; the controller settles it. ``roles`` (the source's
+    globals plan, when roles are copied) puts on the card every role statement the load runs in the target, a
+    password hash masked, and binds their sha256."""
     method = item["method"]
+    extra = {}
+    if roles is not None:
+        extra = {"roles": roles["statements"], "globals_sha256": roles["sha256"]}
     if item["action"] == "load":
         size = _decisions.size_bound((src.get("database_info") or {}).get(item["database"], {}).get("bytes")
                                      or src.get("bytes"))
         return _decisions.build(
             "ingest", "%s.%s.load" % (item["source"], item["database"]),
-            {"source": item["source"], "database": item["database"], "target": target, "action": "load",
-             "size": size, "method": method}, ("ingest", "skip_ingest"), ssot_digest, lang)
+            dict({"source": item["source"], "database": item["database"], "target": target, "action": "load",
+                  "size": size, "method": method}, **extra), ("ingest", "skip_ingest"), ssot_digest, lang)
     tables = [m["table"] or "(database)" for m in item["mismatches"]]
     return _decisions.build(
         "ingest", "%s.%s.reload" % (item["source"], item["database"]),
-        {"source": item["source"], "database": item["database"], "target": target, "action": "reload",
-         "fingerprint": item["fingerprint"], "tables": tables[:50], "count": len(tables)},
+        dict({"source": item["source"], "database": item["database"], "target": target, "action": "reload",
+              "fingerprint": item["fingerprint"], "tables": tables[:50], "count": len(tables)}, **extra),
         ("reload", "keep_target"), ssot_digest, lang)
 
 
@@ -156,6 +169,7 @@ def main():
     spec.update(sources=dict(type="list", elements="dict", required=True), target=dict(type="str", required=True),
                 workspace=dict(type="path", required=True), user=dict(type="str", default="postgres"),
                 checksums=dict(type="bool", default=True), jobs=dict(type="int", default=1),
+                globals=dict(type="bool", default=True),
                 fail_on_mismatch=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -194,6 +208,7 @@ def main():
         module.fail_json(msg=rendered(exc, lang), **result)
     by_id = dict((s["id"], s) for s in sources)
     decisions = []
+    globals_of = {}
     for item in plan:
         src = by_id[item["source"]]
         if item["action"] == "unsupported":
@@ -201,7 +216,16 @@ def main():
             continue
         item["method"] = method_of(src, p["jobs"])
         if item["action"] in ("load", "reload"):
-            item["decision"] = decision_for(item, src, p["target"], p["ssot_digest"], lang)
+            roles = None
+            if p["globals"] and src["kind"] == "container":
+                if src["id"] not in globals_of:
+                    try:
+                        globals_of[src["id"]] = _ingest.globals_plan(engine, src["container"], p["target"],
+                                                                     p["user"])[0]
+                    except _ingest.IngestError as exc:
+                        module.fail_json(msg=rendered(exc, lang), **result)
+                roles = globals_of[src["id"]]
+            item["decision"] = decision_for(item, src, p["target"], p["ssot_digest"], lang, roles)
             decisions.append(item["decision"])
             # What a rollback needs to undo this item: drop a created database, restore a reloaded one.
             item["rollback_entry"] = {"name": item["database"], "action": item["action"], "rows_before": dict(

@@ -638,6 +638,7 @@ def _sources(r, fail_on_mismatch=False):
     out = r.call("ssot.governance.ingest_sources", {
         "sources": r.ssot.get("sources") or [], "target": r.container, "workspace": r.target_dir,
         "checksums": ingest.get("checksums", True), "jobs": ingest.get("jobs", 1), "ssot_digest": r.ctx.digest,
+        "globals": ingest.get("globals", True),
         "language": r.lang, "fail_on_mismatch": fail_on_mismatch}, fail=False)
     r.checks = [c for c in out.get("checks") or [] if isinstance(c, dict)] or None
     milestone = out.get("milestone")
@@ -695,9 +696,12 @@ def ingest(r):
         "target": r.container, "ssot_digest": r.ctx.digest, "snapshot": folder, "manifest_sha256": manifest,
         "snapshot_files": files, "databases": [i["rollback_entry"] for i in todo],
         "roles_before": found.get("target_roles") or []})
-    # The target gets what to load, never who approved it.
+    # The target gets what to load, never who approved it; and the sha256 of the role statements the approved card
+    # showed (from the settled decision's facts): it runs those roles or none.
     loaded = r.call("ssot.governance.ingest_load", {
-        "plan": [dict(i, decision={"id": i["decision"]["id"]}) for i in todo], "sources": found.get("sources") or [], "proceed": ids, "target": r.container,
+        "plan": [dict(i, decision={"id": i["decision"]["id"]}, globals_sha256=(i["decision"].get("facts") or {}).get(
+            "globals_sha256")) for i in todo], "sources": found.get("sources") or [], "proceed": ids,
+        "target": r.container,
         "jobs": ssot_ingest.get("jobs", 1), "globals": ssot_ingest.get("globals", True),
         "compression": ssot_ingest.get("compression", 1), "language": r.lang})
     fingerprint = r.call("ssot.governance.changes_since", {

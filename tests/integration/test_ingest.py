@@ -175,6 +175,49 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "501"
 
 
+def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_them(legacy_image, container_names,
+                                                                                   tmp_path):
+    """The source's roles are its owner's to choose: each role statement the load would run is on the card and
+    bound by the approval; roles added after it, or a name built to break out of its quotes, run nothing."""
+    tag = tmp_path.name[-6:]
+    target, source = f"ssot-it-roles-{tag}", f"ssot-it-roles-src-{tag}"
+    container_names += [target, source]
+
+    def edit(doc):
+        doc["sources"][0]["container"] = source
+        doc["ingest"] = dict(doc.get("ingest") or {}, pre_snapshot=False)
+    ws = write_workspace(tmp_path / "ws", legacy_image, target, free_port(), edit)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    start_server(legacy_image["image"], source)
+    psql(source, "CREATE DATABASE legacy_shop")
+    psql(source, "CREATE TABLE t AS SELECT 1 AS id", db="legacy_shop")
+    psql(source, "CREATE ROLE shop_reader LOGIN")
+    before = target_state(target)
+    unapproved = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert unapproved.returncode != 0, explain(unapproved)
+    (decision,) = pending(ws, "ingest.")
+    assert 'CREATE ROLE shop_reader;' in decision["facts"]["roles"], decision["facts"]
+    assert any("LOGIN" in r for r in decision["facts"]["roles"]) and len(decision["facts"]["globals_sha256"]) == 64
+    write_approvals(ws, [decision], "ingest")
+    # After the approval the source grows a superuser: that is another card (the approved one does not cover it),
+    # pending, and nothing runs. (Between the card and the load of one run, the module refuses: test_engine_modules.)
+    psql(source, "CREATE ROLE sneaky SUPERUSER LOGIN")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    (again,) = [d for d in pending(ws, "ingest.") if d["id"] != decision["id"]]
+    assert again["id"] in refused.stdout, explain(refused)
+    assert any("sneaky" in r and "SUPERUSER" in r for r in again["facts"]["roles"]), again["facts"]
+    assert target_state(target) == before
+    # A name holding a newline (a line-by-line reader kept "CREATE ROLE inj; ALTER SYSTEM ..." outside its quotes).
+    psql(source, "DROP ROLE sneaky")
+    psql(source, "DO $$ BEGIN EXECUTE format('CREATE ROLE %I', "
+                 "E';\\nALTER SYSTEM SET work_mem = ''64MB'';SELECT 1 AS x--\\nq'); END $$")
+    assert "\n" in psql(source, "SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname LIKE ';%'")
+    hostile = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert hostile.returncode != 0 and "caractere de controle" in hostile.stdout, explain(hostile)
+    assert target_state(target) == before and psql(target, "SHOW work_mem") == "4MB"
+
+
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):
     """project-panel.html of this workspace (provision, a blocked then an approved ingestion, a pre-ingest snapshot)
     in Debian's chromium, headless, from the file: the DOM it builds, and a phone-sized screenshot kept."""

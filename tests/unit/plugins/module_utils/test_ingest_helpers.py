@@ -3,9 +3,11 @@ pg_dumpall, and the example's approval naming the decision the module raises."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
+import pytest
 import yaml
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ingest, _snapshot
 
@@ -28,12 +30,42 @@ CREATE TABLESPACE fast OWNER postgres LOCATION '/ssd';
 
 def test_globals_create_what_the_target_lacks_and_report_what_it_has():
     plan, statements = _ingest.split_globals(GLOBALS, {"postgres"})
-    assert plan == {"create": ["shop_reader", 'Odd "Name"'], "conflicts": ["postgres"],
-                    "skipped": ["CREATE TABLESPACE fast"]}
+    assert {k: plan[k] for k in ("create", "conflicts", "skipped")} == {
+        "create": ["shop_reader", 'Odd "Name"'], "conflicts": ["postgres"], "skipped": ["CREATE TABLESPACE fast"]}
+    # What the card shows: every statement that runs, a password hash masked; and the sha256 of what runs.
+    assert plan["statements"][1] == "ALTER ROLE shop_reader WITH NOSUPERUSER INHERIT NOLOGIN PASSWORD '***';"
+    assert len(plan["statements"]) == len(statements) and plan["sha256"] == hashlib.sha256(
+        "\n".join(statements).encode()).hexdigest()
     assert not any("postgres WITH" in s for s in statements)          # an existing role is never altered
     assert 'GRANT shop_reader TO "Odd ""Name""" GRANTED BY postgres;' in statements
     assert "GRANT shop_reader TO postgres GRANTED BY postgres;" not in statements
-    assert "PASSWORD" not in repr(plan)                                 # the plan names roles only
+    assert "md5aaaa" not in repr(plan)                                  # never a password hash
+
+
+# A role name is anything the source's owner chose: with a newline in it, a line-by-line reader of the dump kept
+# "CREATE ROLE inj_e;SELECT 'INJECTED'" outside the quotes. Statements are read whole, and such a name refuses.
+HOSTILE = [
+    'CREATE ROLE ";\nCREATE ROLE inj_e;SELECT \'INJECTED\' AS x--\nq";\n',
+    'CREATE ROLE ok;\nALTER ROLE ok WITH LOGIN;\nGRANT ok TO "a\rb" GRANTED BY postgres;\n',
+    'CREATE ROLE "tab\there";\n',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_role_name_with_a_control_character_refuses_the_source(text):
+    with pytest.raises(_ingest.IngestError) as caught:
+        _ingest.split_globals(text, {"postgres"})
+    assert caught.value.code == "ingest.error.role_name"
+
+
+def test_statements_are_read_whole_whatever_their_literals_hold():
+    text = ("\\restrict k\n--\n-- Roles\n--\nCREATE ROLE a;\nCOMMENT ON ROLE a IS 'one\ntwo; DROP ROLE postgres; --';\n"
+            "ALTER ROLE a WITH LOGIN PASSWORD 'md5''x;y';\n\\unrestrict k\n")
+    assert _ingest.sql_statements(text) == [
+        "CREATE ROLE a;", "COMMENT ON ROLE a IS 'one\ntwo; DROP ROLE postgres; --';",
+        "ALTER ROLE a WITH LOGIN PASSWORD 'md5''x;y';"]
+    plan, statements = _ingest.split_globals(text, {"postgres"})
+    assert statements == _ingest.sql_statements(text) and plan["statements"][2] == "ALTER ROLE a WITH LOGIN PASSWORD '***';"
 
 
 def test_dump_formats_are_told_by_their_first_bytes(tmp_path):

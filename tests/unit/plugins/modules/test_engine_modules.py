@@ -65,12 +65,27 @@ def test_ingest_sources_with_an_older_pg_dump_than_the_server_refuses_the_source
 
 
 def test_ingest_load_streams_the_approved_database_and_compares_every_table(engine, run_module, tmp_path):
-    engine.add("pg-src", FakeServer(databases=dict(SHOP), roles=("postgres", "app")))
+    source = FakeServer(databases=dict(SHOP), roles=("postgres", "app"))
+    engine.add("pg-src", source)
     target = engine.add("pg-new", FakeServer())
     dummy, planned = run_module(ingest_sources, sources_args(tmp_path))
-    decision = planned["plan"][0]["decision"]["id"]
+    decision = planned["plan"][0]["decision"]
+    # The card shows the role statements the load runs, and binds them.
+    assert decision["facts"]["roles"] == ['CREATE ROLE "app";'] and len(decision["facts"]["globals_sha256"]) == 64
+    approved = [dict(i, globals_sha256=i["decision"]["facts"]["globals_sha256"]) for i in planned["plan"]]
+    # Roles the source holds now that the card did not show: nothing runs, not even the load.
+    source.roles.append("intruder")
+    failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
+                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+    assert failed and "not the ones approved" in out["msg"] and "shop" not in target.databases
+    assert "intruder" not in target.roles and "app" not in target.roles
+    source.roles.remove("intruder")
+    # A plan without the approved sha256 (the controller always gives it): refused the same way.
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
-                                           "proceed": [decision], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+    assert failed and "not the ones approved" in out["msg"]
+    failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
+                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
     assert not failed, out
     assert target.databases["shop"] == SHOP["shop"] and "app" in target.roles
     assert out["roles"]["created"] == ["app"] and out["mismatches"] == []
