@@ -49,7 +49,7 @@ options:
     description:
       - Whether the load copies the source's roles (C(ingest.globals)). When it does, a container source's role
         statements (C(pg_dumpall --globals-only), read whole, a password hash masked) are facts of each decision
-        (C(roles)) with their sha256 (C(globals_sha256)): the approval binds exactly the roles the load creates.
+        (C(roles)) with their sha256 (C(globals_sha256)) - the approval binds exactly the roles the load creates.
       - A role name holding a control character fails the module (nothing of that source is copied).
     type: bool
     default: true

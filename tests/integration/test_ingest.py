@@ -176,7 +176,7 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
 
 
 def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_them(legacy_image, container_names,
-                                                                                   tmp_path):
+                                                                                  tmp_path):
     """The source's roles are its owner's to choose: each role statement the load would run is on the card and
     bound by the approval; roles added after it, or a name built to break out of its quotes, run nothing."""
     tag = tmp_path.name[-6:]
