@@ -316,21 +316,16 @@ def globals_plan(engine, source, target, user):
 
 def sql_statements(text):
     """The SQL statements of a psql script, whole (a quoted name or literal spanning lines stays in its statement);
-    comments and psql meta-commands (``\\restrict``, ``\\connect``) are dropped."""
+    comments and psql meta-commands (``\\restrict``, ``\\connect``: a backslash outside a statement, to the end
+    of its line) are dropped."""
     statements, current, i, n = [], [], 0, len(text)
-    at_start = True
     while i < n:
         c = text[i]
-        if at_start and not "".join(current).strip():
-            if text.startswith("--", i):
-                j = text.find("\n", i)
-                i = n if j < 0 else j + 1
-                continue
-            if c == "\\":
-                j = text.find("\n", i)
-                i = n if j < 0 else j + 1
-                current = []
-                continue
+        if c == "\\" and not "".join(current).strip():
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+            current = []
+            continue
         if c in ("'", '"'):
             j = i + 1
             while j < n:
@@ -342,7 +337,6 @@ def sql_statements(text):
                 j += 1
             current.append(text[i:j + 1])
             i = j + 1
-            at_start = False
             continue
         if c == "-" and text.startswith("--", i):
             j = text.find("\n", i)
@@ -352,14 +346,10 @@ def sql_statements(text):
             stmt = ("".join(current) + ";").strip()
             if stmt != ";":
                 statements.append(stmt)
-            current, at_start = [], True
+            current = []
             i += 1
             continue
         current.append(c)
-        if c == "\n":
-            at_start = True
-        elif not c.isspace():
-            at_start = False
         i += 1
     return statements
 

@@ -73,6 +73,8 @@ class Runner(object):
         self.checks = None
         self.snapshot = None
         self.milestone = None
+        # The SSOT's container as own_container found it (the engine's inspect), None when it does not exist.
+        self.found = None
         self.notes = []
         self.changed = False
 
@@ -118,11 +120,12 @@ class Runner(object):
         """The SSOT's container, as the engine reports it, is this environment's own: labelled for this workspace
         (a copy of the workspace elsewhere, or another environment, does not act on it) and - with ``port`` - the one
         publishing the port the change connects to. ChangeFailed otherwise; None when it does not exist and
-        ``required`` is false."""
+        ``required`` is false. What it found is kept as ``found`` for the change (one inspect per run)."""
         info = self.call(CONTAINER_INFO, {"name": self.container}, evidence=False)
         if not info.get("exists"):
             if required:
                 raise ChangeFailed(message(self.lang, "role.expose.no_container", container=self.container))
+            self.found = None
             return None
         found = info.get("container") or {}
         owner = ((found.get("Config") or {}).get("Labels") or {}).get(WORKSPACE_LABEL) or ""
@@ -136,6 +139,7 @@ class Runner(object):
                                  for b in bindings if isinstance(b, dict)):
                 raise ChangeFailed(message(self.lang, "change.port_elsewhere", container=self.container,
                                            port=wanted))
+        self.found = info
         return info
 
     # --- calling modules on the host ----------------------------------------------------------------------------
@@ -480,9 +484,7 @@ def _published(info):
 
 
 def exposure(r):
-    info = r.call(CONTAINER_INFO, {"name": r.container}, evidence=False)
-    if not info.get("exists"):
-        raise ChangeFailed(message(r.lang, "role.expose.no_container", container=r.container))
+    info = r.found    # run(): own_container, required
     ports = info["container"]["NetworkSettings"]["Ports"]
     host_port = next((int(b["HostPort"]) for bindings in ports.values() if bindings for b in bindings), None)
     expected = ["%s:%s" % (p["bind"], p["host"]) for p in r.ssot["target"]["ports"]]
@@ -601,8 +603,7 @@ def exposure_rollback(r):
     labels = (kept_info["container"].get("Config") or {}).get("Labels") or {}
     if labels.get(WORKSPACE_LABEL) != r.ctx.workspace:
         r.invalid("exposure", "kept_as")
-    current = r.call(CONTAINER_INFO, {"name": r.container}, evidence=False)
-    changes = _changes_since(r, "exposure", found) if current.get("exists") else []
+    changes = _changes_since(r, "exposure", found) if r.found is not None else []
     config, host_config = kept_info["container"].get("Config") or {}, kept_info["container"].get("HostConfig") or {}
     decision = r.rollback_decision("exposure", point, {
         "brings_back": kept, "publishes": before, "changes": changes,
