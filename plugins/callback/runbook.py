@@ -300,11 +300,7 @@ class CallbackModule(CallbackBase):
             extra = dict(play.get_variable_manager().extra_vars or {})
         except AttributeError:
             extra = {}
-        # A launcher that set a variable the collection owns is refused before any task (docs/hitl.md).
-        refusal = _guard.refusal(extra, self._language)
-        if refusal:
-            display.error(refusal)
-            raise SystemExit(3)
+        # (A launcher that set a variable the collection owns was refused at v2_playbook_on_start, docs/hitl.md.)
         # The SSOT decides its environment's rules: a launcher's ssot_file is the workspace's own or nothing.
         if "ssot_file" in extra:
             for workspace in [extra.get("ssot_workspace")] if extra.get("ssot_workspace") else []:
@@ -546,7 +542,8 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.basename(getattr(playbook, "_file_name", "") or "")
         # The launcher's variables are judged before the first play is even templated (a play's hosts: may name a
-        # launcher input, and a template there would run on the controller).
+        # launcher input, and a template there would run on the controller), once for the whole run: a variable the
+        # collection owns, one choosing code, a template in an input (docs/hitl.md).
         loader = getattr(playbook, "_loader", None)
         refusal = _guard.refusal(_guard.launcher_vars(loader), self._language) if loader is not None else None
         if refusal:

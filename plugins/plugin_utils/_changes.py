@@ -615,7 +615,7 @@ def exposure_rollback(r):
         return r.result(False, message(r.lang, "change.rollback.kept", subject="exposure"))
     if r.check_mode:
         return r.result(True, message(r.lang, "change.plan_only", plan="%s -> %s" % (kept, r.container)))
-    if current.get("exists"):
+    if r.found is not None:
         _pre_rollback_snapshot(r)
         r.call(CONTAINER, {"name": r.container, "state": "stopped"})
         r.call(RENAME, {"name": r.container, "new_name": "%s-desfeito-%s" % (r.container, utc_stamp().lower()),

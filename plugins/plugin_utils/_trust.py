@@ -78,6 +78,14 @@ def _inside(path, folder):
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _outside_and_guarded(path, workspaces):
+    """A file of the root (the root itself, its signers file): outside every workspace it protects, and guarded."""
+    for ws in workspaces:
+        if ws and _inside(path, ws):
+            raise TrustError("trust.inside_workspace", path=path, workspace=ws)
+    _guarded(path)
+
+
 def load(workspaces=(), environ=None):
     """The trust root, or None when none is configured. TrustError when it is configured and cannot be used: a
     file that does not read, an unknown key, a signers line the one reader refuses, or a root (or its signers file)
@@ -86,10 +94,7 @@ def load(workspaces=(), environ=None):
     if path is None:
         return None
     name = path
-    for ws in workspaces:
-        if ws and _inside(path, ws):
-            raise TrustError("trust.inside_workspace", path=name, workspace=ws)
-    _guarded(path)
+    _outside_and_guarded(path, workspaces)
     try:
         doc, dummy = _yaml.load(path, MAX_BYTES)
     except _yaml.LoadError as exc:
@@ -117,10 +122,7 @@ def load(workspaces=(), environ=None):
             if not isinstance(named, str) or not named:
                 raise TrustError("trust.invalid", path=name, key="allowed_signers_file", why=Coded("trust.why.text"))
             file_path = os.path.join(os.path.dirname(path), os.path.expanduser(named))
-            for ws in workspaces:
-                if ws and _inside(file_path, ws):
-                    raise TrustError("trust.inside_workspace", path=file_path, workspace=ws)
-            _guarded(file_path)
+            _outside_and_guarded(file_path, workspaces)
             signers = _sshsig.read_allowed_signers(file_path)
     except _sshsig.SignatureError as exc:
         raise TrustError("trust.signers", path=name, error=exc)
