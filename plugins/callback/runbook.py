@@ -144,7 +144,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
-    InProcess, Recorder, RecorderError, StoreLost, WorkspaceBusy, WriterProcess, profile_dump,
+    InProcess, Recorder, RecorderError, StoreLost, WorkspaceBusy, WriterProcess, cause_of, incomplete, profile_dump,
     utc_now as _recorder_now)
 from ansible_collections.ssot.governance.plugins.plugin_utils import (
     _contract, _events, _fleet, _guard, _runctx, _store)
@@ -222,7 +222,7 @@ class CallbackModule(CallbackBase):
         self._store = "files"
         self._dsn_env = None
         self._seal_key = None
-        self._record_failed = False
+        self._record_failed = None  # why this run was not all recorded (_recorder.CAUSES), once it happened
         self._pid = os.getpid()
         # The run's attestation key and who is being recorded: made here, in ansible-playbook's own process, before
         # any worker exists (plugin_utils/_runctx.py).
@@ -275,7 +275,7 @@ class CallbackModule(CallbackBase):
         except StoreLost as exc:
             self._lost(getattr(fn, "__self__", None), exc)
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
-            self._record_failed = True
+            self._record_failed = self._record_failed or cause_of(exc)
             self._warn(text(self._language, "recorder.could_not_record", event=name), exc)
         finally:
             if self._profile:
@@ -512,7 +512,7 @@ class CallbackModule(CallbackBase):
         broken = _contract.problems(records) if records else []
         if broken:
             # Not kept, and the run's record is incomplete: a module drifting from the contract is loud.
-            self._record_failed = True
+            self._record_failed = self._record_failed or "contract"
             display.warning(text(self._language, "recorder.contract", module=action, task=task.get_name(),
                                  problems="; ".join(broken[:5])))
             records = {}
@@ -637,5 +637,5 @@ class CallbackModule(CallbackBase):
                 self._warn(text(self._language, "recorder.could_not_record", event="profile"), exc)
         if self._record_failed:
             # Whatever the play did, its record is incomplete: the run must not look successful.
-            display.error("ssot.governance.runbook: %s" % text(self._language, "recorder.incomplete"))
+            display.error("ssot.governance.runbook: %s" % incomplete(self._language, self._record_failed))
             raise SystemExit(3)

@@ -436,6 +436,7 @@ MESSAGES = {
             'Como aprovar: uma pessoa nomeada acrescenta em {file} (na pasta do workspace) uma entrada como esta e '
             'roda de novo:'
         ),
+        'panel.decision.refused': 'Aprovação recusada: {why}',
         'panel.approve.who': 'Nome Sobrenome (função)',
         'panel.approve.when': 'AAAA-MM-DDTHH:MM:SSZ (UTC, agora)',
         'panel.approve.option': 'opção',
@@ -486,6 +487,7 @@ MESSAGES = {
         'checklist.setting': 'Parâmetro {name} = {expected}',
         'checklist.check': 'Verificação {id}: {description} (esperado {expected})',
         'checklist.records': 'Registros',
+        'checklist.decisions': 'Decisões à espera de uma pessoa nomeada',
         'checklist.records.how': (
             'Confere o encadeamento do journal, cada evidência e cada visão (runbook.json, painel, esta lista):'
         ),
@@ -801,10 +803,40 @@ MESSAGES = {
             'não foi possível selar o journal ({error}); verify vai apontar estas linhas como sem selo'
         ),
         'recorder.incomplete': (
-            'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA (disco cheio, somente leitura ou caminho inseguro no workspace; '
-            'veja os avisos acima). A execução termina com erro; corrija a causa e rode de novo: a próxima execução '
+            'ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA: {cause}. {fix} A execução termina com erro; a próxima execução '
             'repara o workspace e registra o que reparou'
         ),
+        'recorder.cause.contract': (
+            'um módulo devolveu um resultado fora do contrato (schemas/result.schema.json; o aviso acima nomeia o '
+            'módulo e a tarefa)'
+        ),
+        'recorder.fix.contract': (
+            'Isso é um defeito da collection ou de um módulo: abra uma issue com o aviso acima; não há nada a corrigir '
+            'no workspace.'
+        ),
+        'recorder.cause.disk_full': 'o disco (ou a cota) do workspace está cheio',
+        'recorder.fix.disk_full': 'Libere espaço no disco do workspace (df -h) e rode de novo.',
+        'recorder.cause.read_only': 'o workspace está somente leitura ou sem permissão de escrita para este usuário',
+        'recorder.fix.read_only': (
+            'Dê permissão de escrita ao usuário que roda o play (ou remonte o disco para escrita) e rode de novo.'
+        ),
+        'recorder.cause.unsafe_path': (
+            'um caminho do workspace não é um arquivo ou pasta comum (link, fifo ou dispositivo; o aviso acima o '
+            'nomeia)'
+        ),
+        'recorder.fix.unsafe_path': 'Remova ou renomeie o caminho nomeado no aviso acima e rode de novo.',
+        'recorder.cause.too_many_files': 'o processo atingiu o limite de arquivos abertos',
+        'recorder.fix.too_many_files': (
+            'Aumente o limite (ulimit -n) ou rode com menos ambientes por vez (forks) e rode de novo.'
+        ),
+        'recorder.cause.store_lost': 'o banco de registros (store postgresql) deixou de responder no meio da execução',
+        'recorder.fix.store_lost': 'Confira o banco de registros (SSOT_STORE_DSN) e a rede até ele e rode de novo.',
+        'recorder.cause.seal': 'o journal não pôde ser selado com a chave do recorder',
+        'recorder.fix.seal': (
+            'Confira a chave de selo (SSOT_SEAL_KEY), o ssh-keygen e o ssh-agent (veja o aviso acima) e rode de novo.'
+        ),
+        'recorder.cause.other': 'uma gravação falhou por outro motivo (o aviso acima diz qual)',
+        'recorder.fix.other': 'Corrija o que o aviso acima diz e rode de novo.',
         'recorder.repaired': (
             'workspace reparado após uma interrupção: {completed} arquivo(s) terminado(s) de gravar, {removed} '
             'arquivo(s) temporário(s) removido(s) (registrado no journal)'
@@ -1742,6 +1774,7 @@ MESSAGES = {
             'How to approve: a named person adds to {file} (in the workspace folder) an entry like this one and runs '
             'again:'
         ),
+        'panel.decision.refused': 'Approval refused: {why}',
         'panel.approve.who': 'First Last (role)',
         'panel.approve.when': 'YYYY-MM-DDTHH:MM:SSZ (UTC, now)',
         'panel.approve.option': 'option',
@@ -1792,6 +1825,7 @@ MESSAGES = {
         'checklist.setting': 'Setting {name} = {expected}',
         'checklist.check': 'Check {id}: {description} (expected {expected})',
         'checklist.records': 'Records',
+        'checklist.decisions': 'Decisions waiting for a named person',
         'checklist.records.how': (
             "Checks the journal's chain, every evidence file and every view (runbook.json, the panel, this list):"
         ),
@@ -2105,10 +2139,41 @@ MESSAGES = {
         ),
         'recorder.seal_failed': 'could not seal the journal ({error}); verify will report these lines as unsealed',
         'recorder.incomplete': (
-            'THIS RUN WAS NOT FULLY RECORDED (full disk, read-only or unsafe path in the workspace; see the warnings '
-            'above). The run ends with an error; fix the cause and run again: the next run repairs the workspace and '
-            'records what it repaired'
+            'THIS RUN WAS NOT ALL RECORDED: {cause}. {fix} The run ends with an error; the next run repairs the '
+            'workspace and records what it repaired'
         ),
+        'recorder.cause.contract': (
+            'a module returned a result outside the contract (schemas/result.schema.json; the warning above names the '
+            'module and the task)'
+        ),
+        'recorder.fix.contract': (
+            'This is a defect of the collection or of a module: open an issue with the warning above; there is nothing '
+            'to fix in the workspace.'
+        ),
+        'recorder.cause.disk_full': "the workspace's disk (or quota) is full",
+        'recorder.fix.disk_full': "Free space on the workspace's disk (df -h) and run again.",
+        'recorder.cause.read_only': 'the workspace is read-only or not writable by this user',
+        'recorder.fix.read_only': (
+            'Give the user that runs the play write permission (or remount the disk read-write) and run again.'
+        ),
+        'recorder.cause.unsafe_path': (
+            'a path of the workspace is not a plain file or folder (a link, fifo or device; the warning above names it)'
+        ),
+        'recorder.fix.unsafe_path': 'Remove or rename the path the warning above names and run again.',
+        'recorder.cause.too_many_files': 'the process reached its limit of open files',
+        'recorder.fix.too_many_files': (
+            'Raise the limit (ulimit -n) or run fewer environments at a time (forks) and run again.'
+        ),
+        'recorder.cause.store_lost': (
+            'the records database (postgresql store) stopped answering in the middle of the run'
+        ),
+        'recorder.fix.store_lost': 'Check the records database (SSOT_STORE_DSN) and the network to it and run again.',
+        'recorder.cause.seal': "the journal could not be sealed with the recorder's key",
+        'recorder.fix.seal': (
+            'Check the seal key (SSOT_SEAL_KEY), ssh-keygen and the ssh-agent (see the warning above) and run again.'
+        ),
+        'recorder.cause.other': 'a write failed for another reason (the warning above says which)',
+        'recorder.fix.other': 'Fix what the warning above says and run again.',
         'recorder.repaired': (
             'workspace repaired after an interruption: {completed} file(s) finished, {removed} temporary file(s) '
             'removed (recorded in the journal)'

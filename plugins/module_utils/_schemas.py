@@ -968,6 +968,13 @@ SCHEMAS = {
                         'id': {'type': 'string'},
                         'title': {'type': 'string'},
                         'how_to_approve': {'type': 'string'},
+                        'refusals': {
+                            'description': (
+                                'Why each approval that names this decision did not count (a refusal is a record).'
+                            ),
+                            'type': 'array',
+                            'items': {'type': 'string'},
+                        },
                     },
                 },
             },

@@ -194,6 +194,8 @@ def panel_html(panel, decisions, lang, exists=None, runs=()):
         if full.get("options"):
             out.append("<div>%s</div>" % _e(text(lang, "panel.decision.options", options="; ".join(
                 "%s (%s)" % (o.get("id"), o.get("label", "")) for o in full["options"]))))
+        for why in d.get("refusals") or []:
+            out.append('<div class="refused">%s</div>' % _e(text(lang, "panel.decision.refused", why=why)))
         out.append("<div>%s</div><pre>%s</pre></div>" % (
             _e(text(lang, "panel.decision.how", file=d.get("how_to_approve") or "approvals.yml")),
             _e(approval_example(full, lang))))
@@ -365,6 +367,14 @@ def checklist_md(state, lang, milestones):
                                                       description=md(check.get("description", "")),
                                                       expected=md(check.get("expect", "-"))),
                  ["%s %s" % (psql, q(check["sql"]))] if check.get("sql") else [])
+    pending = [d for d in state.decisions.values() if d.get("status") in ("pending", "expired")]
+    if pending:
+        # What waits for a person, and why each approval given for it did not count (a refusal is a record).
+        out += ["## %s" % text(lang, "checklist.decisions"), ""]
+        for d in pending:
+            out.append("- [ ] %s — %s" % (code(d["id"]), md(d.get("title") or "")))
+            out.extend("  - %s" % md(text(lang, "panel.decision.refused", why=why)) for why in d.get("refusals") or [])
+        out.append("")
     out += ["## %s" % text(lang, "checklist.records"), "", text(lang, "checklist.records.how"), "",
             "```sh", " ".join(q(w) for w in _model.manual_command(0, workspace=ws)), "```", ""]
     return "\n".join(out)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import hashlib
 import json
@@ -49,8 +50,48 @@ RESULT_TEXT_LIMIT = 4000
 VIEWS = ("runbook.json", "project-panel.json")
 
 
+# Why a run was not all recorded, each with its own message and fix (recorder.cause.<cause>): the first one found
+# is the one the operator is told. A writer process reports it by its exit status (CAUSE_EXIT + index).
+CAUSES = ("contract", "disk_full", "read_only", "unsafe_path", "too_many_files", "store_lost", "seal", "other")
+CAUSE_EXIT = 20
+
+
 class RecorderError(Exception):
-    pass
+    """``cause``: one of CAUSES when the records are incomplete for a known reason."""
+
+    def __init__(self, msg="", cause=None):
+        super(RecorderError, self).__init__(msg)
+        self.cause = cause
+
+
+def cause_of(exc):
+    """Which of CAUSES an exception met while recording stands for."""
+    if isinstance(exc, RecorderError) and exc.cause:
+        return exc.cause
+    if isinstance(exc, (StoreLost, _store.StoreLost)):
+        return "store_lost"
+    if isinstance(exc, WorkspaceUnsafe):
+        return "unsafe_path"
+    err = getattr(exc, "errno", None)
+    if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "disk_full"
+    if err in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "read_only"
+    if err in (errno.EMFILE, errno.ENFILE):
+        return "too_many_files"
+    cause = getattr(exc, "__cause__", None) or getattr(exc, "__context__", None)
+    if cause is not None and cause is not exc:
+        found = cause_of(cause)
+        if found != "other":
+            return found
+    return "other"
+
+
+def incomplete(lang, cause):
+    """The operator's message for a run not all recorded: its cause and what to do."""
+    cause = cause if cause in CAUSES else "other"
+    return text(lang, "recorder.incomplete", cause=text(lang, "recorder.cause." + cause),
+                fix=text(lang, "recorder.fix." + cause))
 
 
 class WorkspaceBusy(RecorderError):
@@ -67,7 +108,7 @@ def _store_lost(recorder):
     try:
         yield
     except _store.StoreLost as exc:
-        recorder.failures += 1
+        recorder.failed("store_lost")
         raise StoreLost(str(exc))
 
 
@@ -94,7 +135,8 @@ def safe_name(name, limit=80):
 
 
 def _unsafe(lang, exc):
-    return RecorderError(text(lang, "recorder.unsafe_path", path=exc.rel, kind=text(lang, "recorder.kind." + exc.what)))
+    return RecorderError(text(lang, "recorder.unsafe_path", path=exc.rel, kind=text(lang, "recorder.kind." + exc.what)),
+                         "unsafe_path")
 
 
 class _SignalSafe(object):
@@ -138,6 +180,7 @@ class Recorder(_SignalSafe):
         self.closed = False
         self.store = None
         self.failures = 0
+        self.causes = []   # why records were lost (CAUSES), first first
         self._torn = None
         self._seq = 0
         self._prev = _chain.GENESIS
@@ -148,6 +191,17 @@ class Recorder(_SignalSafe):
         self._checkpoints = 0
         self._result_seq = None
         self.warnings = []
+
+    def failed(self, cause_or_exc):
+        """Count one record lost, and why (a cause of CAUSES or the exception met)."""
+        self.failures += 1
+        cause = cause_or_exc if isinstance(cause_or_exc, str) else cause_of(cause_or_exc)
+        if cause not in self.causes:
+            self.causes.append(cause)
+
+    @property
+    def cause(self):
+        return self.causes[0] if self.causes else ("other" if self.failures else None)
 
     # --- life cycle ------------------------------------------------------------
     def open(self, playbook="", user="", extra=None):
@@ -301,7 +355,7 @@ class Recorder(_SignalSafe):
             self.closed = True
             self.store.close()
         if unsealed:
-            raise RecorderError(unsealed)
+            raise RecorderError(unsealed, "seal")
 
     def _note_line(self, line, replaying=False):
         """Keep the hashes the next seal covers: the lines since the last seal or the last run that ended.
@@ -330,7 +384,7 @@ class Recorder(_SignalSafe):
         try:
             seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=self.seal_key)
         except _sshsig.SignatureError as exc:
-            self.failures += 1
+            self.failed("seal")
             return text(lang, "recorder.seal_failed", error=exc.render(lang))
         self.append("seal", seal)
         return None
@@ -348,12 +402,13 @@ class Recorder(_SignalSafe):
             try:
                 with _store_lost(self):
                     self.store.append(line["seq"], raw, attach)
-            except WorkspaceUnsafe:
-                self.failures += 1
+            except WorkspaceUnsafe as exc:
+                self.failed(exc)
                 raise
             except OSError as exc:
-                self.failures += 1
-                raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc))
+                self.failed(exc)
+                raise RecorderError(text(self.state.language, "recorder.journal_failed", kind=kind, error=exc),
+                                    cause_of(exc))
             self._seq, self._prev = line["seq"], line["hash"]
             self._note_line(line)
             self.state.apply(line)
@@ -539,10 +594,10 @@ class Recorder(_SignalSafe):
             except StoreLost:
                 raise
             except WorkspaceUnsafe as exc:
-                self.failures += 1
+                self.failed(exc)
                 failed = failed or _unsafe(self.state.language, exc)
             except (OSError, RecorderError) as exc:
-                self.failures += 1
+                self.failed(exc)
                 failed = failed or exc
         with _store_lost(self):
             self.store.flush()  # a database store: the views committed now, at the boundary they mark
@@ -610,7 +665,7 @@ class InProcess(object):
     def finish(self, event):
         dispatch(self.recorder, event)
         if self.recorder.failures:
-            raise RecorderError(text(self.recorder.state.language, "recorder.incomplete"))
+            raise RecorderError(incomplete(self.recorder.state.language, self.recorder.cause), self.recorder.cause)
 
     end = finish
 
@@ -667,7 +722,7 @@ class WriterProcess(_SignalSafe):
                     if not _open_here(recorder, opening, status_w):
                         return  # refused: said so on the status pipe (finally exits)
                 _serve(recorder, read_fd, parent)
-                code = 2 if recorder.failures else 0
+                code = CAUSE_EXIT + CAUSES.index(recorder.cause) if recorder.failures else 0
             except StoreLost as exc:
                 os.write(2, ("[ERROR]: %s\n" % exc).encode("utf-8", "replace"))
                 code = LOST
@@ -782,8 +837,9 @@ class WriterProcess(_SignalSafe):
         """What the writer's exit status says: nothing when it wrote everything."""
         if code == LOST:
             raise StoreLost(text(self.language, "recorder.store_lost_run"))
-        if code == 2:
-            raise RecorderError(text(self.language, "recorder.incomplete"))
+        if CAUSE_EXIT <= code < CAUSE_EXIT + len(CAUSES):
+            cause = CAUSES[code - CAUSE_EXIT]
+            raise RecorderError(incomplete(self.language, cause), cause)
         if code != 0:
             raise RecorderError(text(self.language, "recorder.writer_failed"))
 
@@ -880,7 +936,7 @@ def _serve(recorder, fd, parent):
         except StoreLost:
             raise
         except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
-            recorder.failures += 1
+            recorder.failed(exc)
             lang = recorder.state.language
             warning = text(lang, "recorder.not_recorded", error=exc,
                            what=text(lang, "recorder.could_not_record", event=type(event).__name__))

@@ -338,8 +338,10 @@ class State(object):
             "project": self.project,
             "ssot": {"path": self.ssot["path"] or "", "digest": self.ssot["digest"]},
             "milestones": milestones,
-            "decisions_pending": [{"id": d["id"], "title": d.get("title", ""),
-                                   "how_to_approve": d.get("how_to_approve", "approvals.yml")} for d in pending],
+            "decisions_pending": [dict({"id": d["id"], "title": d.get("title", ""),
+                                        "how_to_approve": d.get("how_to_approve", "approvals.yml")},
+                                       **({"refusals": list(d["refusals"])} if d.get("refusals") else {}))
+                                  for d in pending],
             "deviations": list(self.deviations.values()),
             "findings": list(self.findings.values()),
             "evidences": self.evidences,

@@ -202,6 +202,10 @@ def test_a_disk_that_fills_up_mid_run_fails_the_run_and_the_next_run_repairs(tmp
         out = proc.stdout + proc.stderr
         assert proc.returncode != 0, explain(proc)
         assert "NÃO FICOU TODA REGISTRADA" in out, explain(proc)
+        # The cause is named, with its fix - not a list of guesses.
+        flat = " ".join(out.split())
+        assert "o disco (ou a cota) do workspace está cheio" in flat, explain(proc)
+        assert "Libere espaço no disco do workspace" in flat and "somente leitura" not in flat, explain(proc)
         filler.unlink()
         again = play("steps.yml", ws)
         assert again.returncode == 0, explain(again)

@@ -164,12 +164,22 @@ def test_each_refusal_says_why_and_changes_nothing(fresh, tmp_path, keys, case):
         before = sorted(p.name for p in ws.path.glob("evidence/*/*-plan-settings.json"))
         rc, out = modify(ws, tmp_path, keys)
         flat = " ".join(out.split())
-        assert rc != 0, out[-3000:]
+        # Failed closed (rc 2), and the refusal is a record: never "this run was not all recorded" (rc 3).
+        assert rc == 2, out[-3000:]
+        assert "NÃO FICOU TODA REGISTRADA" not in flat, out[-3000:]
         assert why in flat, out[-3000:]
         assert work_mem(ws) == "4MB"
         assert sorted(p.name for p in ws.path.glob("evidence/*/*-plan-settings.json")) == before  # no plan, no change
-        runbook, dummy = views(ws)
-        assert next(d for d in runbook["decisions"] if d["id"] == decision["id"])["status"] == "pending"
+        runbook, panel = views(ws)
+        kept = next(d for d in runbook["decisions"] if d["id"] == decision["id"])
+        assert kept["status"] == "pending"
+        assert any(why in " ".join(r.split()) for r in kept.get("refusals") or []), kept
+        recorded = journal_decisions(ws.path, decision["id"])[-1]
+        assert any(why in " ".join(r.split()) for r in recorded.get("refusals") or []), recorded
+        shown = next(d for d in panel["decisions_pending"] if d["id"] == decision["id"])
+        assert any(why in " ".join(r.split()) for r in shown.get("refusals") or []), shown
+        checklist = " ".join((ws.path / "homologacao-conectividade-ssot.md").read_text().split())
+        assert why in checklist.replace("\\", ""), checklist[-2000:]
     finally:
         if case.startswith("signer runs the play"):
             doc = yaml.safe_load((ws.path / "ssot.yml").read_text())

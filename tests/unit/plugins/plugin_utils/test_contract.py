@@ -103,7 +103,7 @@ def test_the_callback_keeps_valid_records_and_is_loud_about_a_malformed_one(tmp_
     cb._result(_result_of("ssot.governance.pg_check", attested({
         "decisions": [dict(DECISION, id="other", phase=42)], "evidence": [_result.evidence("kept.log", text="x")]})),
         "ok")
-    assert cb._record_failed and len(warnings) == 1
+    assert cb._record_failed == "contract" and len(warnings) == 1
     assert "ssot.governance.pg_check" in warnings[0] and "decisions.0.phase" in warnings[0]
     # Another collection's module: its keys are output, whatever their names - never records, never a warning.
     cb._result(_result_of("acme.db.thing", {"decision": "yes", "evidence": "a string", "milestone": 7}), "ok")

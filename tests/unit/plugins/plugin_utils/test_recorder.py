@@ -17,7 +17,7 @@ import pytest
 from referencing import Registry, Resource
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
-from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _recorder, _store
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, StoreLost, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 
@@ -578,3 +578,33 @@ def test_the_writer_opens_the_run_itself_and_says_when_the_environment_is_busy(e
     runbook = json.loads((env.files() / "runbook.json").read_text())
     assert [(r["id"], r["playbook"], r["status"]) for r in runbook["runs"]] == [(writer.run_id, "site.yml", "ok")]
     assert env.verify()["ok"]
+
+
+@pytest.mark.parametrize("exc, cause, words", [
+    (OSError(28, "No space left on device"), "disk_full", "o disco (ou a cota) do workspace está cheio"),
+    (OSError(30, "Read-only file system"), "read_only", "somente leitura"),
+    (OSError(13, "Permission denied"), "read_only", "sem permissão de escrita"),
+    (OSError(24, "Too many open files"), "too_many_files", "limite de arquivos abertos"),
+    (_store.StoreLost("gone"), "store_lost", "banco de registros"),
+    (_recorder.RecorderError("x", "seal"), "seal", "não pôde ser selado"),
+    (_recorder.WorkspaceUnsafe("evidence", "symlink"), "unsafe_path", "não é um arquivo ou pasta comum"),
+    (ValueError("boom"), "other", "outro motivo"),
+])
+def test_a_recording_failure_names_its_one_cause_and_its_fix(exc, cause, words):
+    assert _recorder.cause_of(exc) == cause
+    said = _recorder.incomplete("pt-BR", cause)
+    assert words in said and said.startswith("ESTA EXECUÇÃO NÃO FICOU TODA REGISTRADA: ")
+    # No other cause's words: the message says what happened, not a list of guesses.
+    others = [_recorder.incomplete("pt-BR", c).split(":", 1)[1] for c in _recorder.CAUSES if c != cause]
+    assert said.split(":", 1)[1] not in others
+    assert "THIS RUN WAS NOT ALL RECORDED" in _recorder.incomplete("en", cause)
+
+
+def test_a_writer_reports_its_cause_by_exit_status():
+    writer = object.__new__(_recorder.WriterProcess)
+    writer.language = "pt-BR"
+    for cause in _recorder.CAUSES:
+        with pytest.raises(_recorder.RecorderError) as caught:
+            writer._exited(_recorder.CAUSE_EXIT + _recorder.CAUSES.index(cause))
+        assert caught.value.cause == cause
+        assert _recorder.text("pt-BR", "recorder.cause." + cause) in str(caught.value)
