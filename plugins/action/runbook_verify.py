@@ -12,14 +12,14 @@ import os
 from ansible.plugins.action import ActionBase
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _ssot, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _store, _trust
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _heads, _runctx, _store, _trust
 
 
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("workspace", "allowed_signers", "require_seals", "fail_on_problem", "language",
-                             "ssot_file"))
+                             "ssot_file", "expect_head"))
 
     def _rules(self, workspace, ssot_file, lang):
         """The signers and whether seals are required: the trust root as the workspace's SSOT narrows it (an SSOT that
@@ -40,27 +40,46 @@ class ActionModule(ActionBase):
         workspace = os.path.realpath(os.path.expanduser(str(args.get("workspace") or "")))
         given = args.get("allowed_signers")
         require = str(args.get("require_seals", False)).lower() in ("true", "yes", "1")
+        rules = self._rules(workspace, args.get("ssot_file"), lang)
         if given:
             # The auditor's own copy of the root, kept outside the workspace: seals are then required.
             signers, require = given, True
         else:
-            rules = self._rules(workspace, args.get("ssot_file"), lang)
             signers, require = (rules.signers or None), require or rules.require_seals
             if rules.root is None and rules.error:
                 result.setdefault("notes", []).append(rules.error)
         kind, dsn_env = _store.configured()
+        # This run's own lines at the end are the only ones not sealed yet (none when no recorder runs here).
+        # A head kept outside the workspace (given, or the newest the heads log holds) the journal must still hold.
+        expected, forged = [], []
+        if args.get("expect_head"):
+            expected.append(("verify_expect_head", args["expect_head"]))
+        heads_log = rules.root.heads_log if rules.root is not None else None
         try:
+            if heads_log:
+                logged, forged = _heads.latest(heads_log, _heads.identity(workspace, kind,
+                                                                          _store.namespace_of(workspace)), signers,
+                                               lang=lang)
+                latest = _chain.format_head(logged["seq"], logged["hash"]) if logged else None
+                if latest:
+                    expected.append((heads_log, latest))
+                result["heads_log"] = {"path": heads_log, "latest": latest}
+            opts = {"open_run": _runctx.run_of(workspace), "lang": lang, "expect_heads": expected}
             if kind == "files":
-                report = _chain.verify(workspace, signers, require, lang=lang)
+                report = _chain.verify(workspace, signers, require, **opts)
             else:
                 store = _store.PgStore(workspace, dsn_env, lang)
                 try:
-                    report = _store.verify(store, signers, require, lang)
+                    report = _store.verify(store, signers, require, **opts)
                 finally:
                     store.release()
-        except (_store.StoreError, OSError, _sshsig.SignatureError) as exc:
+        except (_store.StoreError, OSError, _sshsig.SignatureError, _heads.HeadsError) as exc:
             return dict(result, failed=True, msg=exc.render(lang) if isinstance(exc, _sshsig.SignatureError)
                         else str(exc))
+        report["problems"][:0] = [{"kind": "head_forged", "where": "%s:%d" % (heads_log, number),
+                                   "detail": _chain.message(lang, "verify.detail.head_forged", why=why)}
+                                  for number, why in forged]
+        report["ok"] = not report["problems"]
         result.update(report, changed=False)
         fail = args.get("fail_on_problem", True)
         if report["problems"] and fail not in (False, "false", "no", "False"):

@@ -372,7 +372,7 @@ class CallbackModule(CallbackBase):
             return text(self._language, "recorder.no_such_workspace", workspace=workspace)
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
-                            seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env)
+                            seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env, announce_fd=1)
         opening = (self._playbook, getpass.getuser(), {
             "check_mode": bool(context.CLIARGS.get("check")),
             "tags": list(context.CLIARGS.get("tags") or []),
@@ -413,6 +413,7 @@ class CallbackModule(CallbackBase):
             display.warning("ssot.governance.runbook: %s" % warning)
         first = not self.fleet
         self.fleet.add(workspace, writer, hosts)
+        self._run.runs[os.path.realpath(workspace)] = writer.run_id
         if first:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous_handlers[signum] = signal.getsignal(signum)

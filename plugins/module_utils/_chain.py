@@ -54,10 +54,15 @@ def _problem(lang, kind, where, code, **params):
     return {"kind": kind, "where": where, "detail": message(lang, "verify.detail." + code, **params)}
 
 
-def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=DEFAULT_LANGUAGE):
+def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=DEFAULT_LANGUAGE, open_run=None,
+           expect_heads=()):
     """Re-walk the chain, check its seals against ``allowed_signers``, and re-hash every file it names.
 
-    Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash, seals);
+    ``open_run``: the run that is verifying, whose own lines at the end of the journal are not sealed yet (no other
+    line is ever "the open tail"). ``expect_heads``: [(where it was kept, head)], each head (``seq:sha256``) one an
+    earlier run printed, kept outside the workspace: a journal that does not hold it was rolled back or replaced.
+
+    Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash, head, seals);
     each problem is dict(kind, where, detail), the first one being the earliest, the detail in ``lang``.
     """
     journal = os.path.join(workspace, JOURNAL)
@@ -71,8 +76,8 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
     lines = 0
     prev = GENESIS
     hashes = []          # every line's hash, in order
+    runs = []            # every line's run
     seals = []           # (line number, seal data)
-    last_end = 0         # the last line after which no run was open (a run that ended, a seal)
     if not os.path.exists(journal):
         return {"ok": False, "lines": 0, "evidence_checked": 0, "views_checked": 0, "last_hash": None,
                 "problems": [_problem(lang, "journal_missing", JOURNAL, "no_journal")]}
@@ -102,11 +107,10 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
                 break
             prev = line["hash"]
             hashes.append(prev)
+            runs.append(line.get("run"))
             data = line.get("data") if isinstance(line.get("data"), dict) else {}
             if line.get("kind") == "seal":
                 seals.append((number, data))
-            if line.get("kind") == "seal" or ends_run(line):
-                last_end = number
             if line.get("kind") == "evidence" and isinstance(data.get("path"), str):
                 evidence[data["path"]] = (data.get("sha256"), number)
             elif line.get("kind") == "view" and isinstance(data.get("path"), str):
@@ -119,7 +123,10 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
             elif line.get("kind") == "view_altered":
                 # Found by a later run before it rewrote the view; the altered copy was kept.
                 add("view_altered", str(data.get("path")), "view_kept", at=where, kept=data.get("kept_as"))
-    seal_report = _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now, lang)
+            elif line.get("kind") == "view_missing":
+                # Found missing by a later run, which rebuilt it.
+                add("view_missing", str(data.get("path")), "view_rebuilt", at=where)
+    seal_report = _seal_problems(hashes, seals, runs, open_run, allowed_signers, require_seals, now, lang)
     problems.extend(seal_report.pop("problems"))
     for rel, (digest, number) in sorted(evidence.items()):
         path = os.path.join(workspace, rel)
@@ -146,9 +153,52 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
         if rel not in views and not name.startswith("."):
             add("view_added", rel, "not_named")
     problems.extend(_snapshot_problems(workspace, snapshots, lang))
+    head = {"seq": len(hashes), "hash": prev} if hashes else None
+    for source, expected in reversed(list(expect_heads)):
+        found = head_problems(hashes, expected, lang)
+        for problem in found:
+            problem["detail"] = "%s [%s]" % (problem["detail"], source)
+        problems[:0] = found
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
-            "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev,
+            "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev, "head": head,
             "seals": seal_report}
+
+
+def parse_head(value):
+    """(seq, sha256) of a head given as ``seq:sha256`` (the form a run prints) or a dict; ValueError otherwise."""
+    if isinstance(value, dict):
+        seq, digest = value.get("seq"), value.get("hash")
+    else:
+        seq, dummy, digest = str(value).strip().partition(":")
+    try:
+        seq = int(seq)
+    except (TypeError, ValueError):
+        raise ValueError("seq")
+    digest = str(digest or "").strip().lower()
+    if seq < 1 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError("hash")
+    return seq, digest
+
+
+def format_head(seq, digest):
+    return "%d:%s" % (seq, digest)
+
+
+def head_problems(hashes, expect_head, lang=DEFAULT_LANGUAGE):
+    """Whether the journal still holds a head kept outside it: the line at that seq with that hash. A journal that
+    does not was rolled back (an older copy put back, its newest lines dropped) or replaced."""
+    found = format_head(len(hashes), hashes[-1]) if hashes else "0:-"
+    try:
+        seq, digest = parse_head(expect_head)
+    except ValueError:
+        return [_problem(lang, "head_unreadable", JOURNAL, "head_unreadable", expected=expect_head)]
+    if seq > len(hashes):
+        return [_problem(lang, "journal_rolled_back", JOURNAL, "head_beyond", expected=format_head(seq, digest),
+                         found=found)]
+    if hashes[seq - 1] != digest:
+        return [_problem(lang, "journal_rolled_back", "%s:%d" % (JOURNAL, seq), "head_differs",
+                         expected=format_head(seq, digest), found=found)]
+    return []
 
 
 def problem_message(report, lang=DEFAULT_LANGUAGE):
@@ -181,7 +231,8 @@ def _ranges(numbers):
 def seal_results(hashes, seals, allowed_signers, now=None):
     """Each seal checked: (line number, principal or None, problem or None, the line numbers it proves).
 
-    A seal signs the hashes of the lines it covers and the chain head. A seal whose signature holds but whose lines
+    A seal signs the hashes of the lines it covers and the chain head, and comes right after that head (a seal copied
+    elsewhere proves nothing). A seal whose signature holds but whose lines
     differ from the journal's proves the history was rewritten (even when every later hash was recomputed): it
     proves only the lines before the first that differs. ``problem`` is (kind, code, params) or, when the seal
     cannot be checked at all, the SignatureError (and no later seal is checked)."""
@@ -200,7 +251,7 @@ def seal_results(hashes, seals, allowed_signers, now=None):
             continue
         first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
         if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
-                and 1 <= first <= upto < number and len(signed) == upto - first + 1):
+                and 1 <= first <= upto == number - 1 and len(signed) == upto - first + 1):
             out.append((number, None, ("seal_invalid", "seal_malformed", {}), set()))
             continue
         actual = [h[:16] for h in hashes[first - 1:upto]]
@@ -217,9 +268,27 @@ def seal_results(hashes, seals, allowed_signers, now=None):
     return out
 
 
-def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=None, lang=DEFAULT_LANGUAGE):
+def witnessed(proved, seal_number, runs):
+    """The lines of ``proved`` a seal vouches for: those of the run (or note) that wrote the seal. A seal never
+    vouches for a line another run wrote, whatever range it names (a line appended by someone else after a seal and
+    sealed by a later run's seal stays unproven)."""
+    run = runs[seal_number - 1]
+    return set(n for n in proved if runs[n - 1] == run)
+
+
+def open_tail(runs, open_run):
+    """The first line of the verifying run's own lines at the end of the journal (not sealed yet), or None."""
+    if open_run is None or not runs or runs[-1] != open_run:
+        return None
+    first = len(runs)
+    while first > 1 and runs[first - 2] == open_run:
+        first -= 1
+    return first
+
+
+def _seal_problems(hashes, seals, runs, open_run, allowed_signers, require_seals, now=None, lang=DEFAULT_LANGUAGE):
     """Which lines a valid seal proves, and where the seals and the chain disagree. Lines no valid seal covers are
-    named too, when seals are required, except the tail of the run still open (the one verifying)."""
+    named too, when seals are required, except the verifying run's own lines at the end (``open_run``)."""
     problems = []
     report = {"checked": 0, "valid": 0, "signers": [], "unsealed": [], "open_from": None}
     if not seals and not require_seals:
@@ -230,7 +299,7 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
         return dict(report, problems=problems)
     for number, principal, problem, proved in seal_results(hashes, seals, allowed_signers, now):
         report["checked"] += 1
-        covered.update(proved)
+        covered.update(witnessed(proved, number, runs))
         where = "%s:%d" % (JOURNAL, number)
         if isinstance(problem, _sshsig.SignatureError):
             problems.append({"kind": "seal_unverifiable", "where": where, "detail": problem.render(lang)})
@@ -249,9 +318,10 @@ def _seal_problems(hashes, seals, last_end, allowed_signers, require_seals, now=
         report["valid"] += 1
         if principal not in report["signers"]:
             report["signers"].append(principal)
-    # The lines after the last end belong to the run still open (the one verifying): not sealed yet.
-    report["open_from"] = last_end + 1 if last_end < len(hashes) else None
-    unsealed = _ranges(n for n in range(1, last_end + 1) if n not in covered)
+    # Only the verifying run's own last lines are not sealed yet: every other line needs a seal of its own run.
+    report["open_from"] = open_tail(runs, open_run)
+    upto = (report["open_from"] or len(hashes) + 1) - 1
+    unsealed = _ranges(n for n in range(1, upto + 1) if n not in covered)
     report["unsealed"] = unsealed
     if require_seals:
         for a, b in unsealed:

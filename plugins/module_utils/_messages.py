@@ -1338,6 +1338,54 @@ MESSAGES = {
         'export.skipped': (
             'Não escritos (não são registros; a exportação só escreve o journal, evidências, logs e visões): {files}'
         ),
+        'recorder.found_unsealed': (
+            'as linhas {first}-{last} do journal (execuções: {runs}) não têm selo: uma execução morta com kill -9, um '
+            'selo removido ou linhas acrescentadas por alguém. Registrado; esta execução não as sela - verify vai '
+            'continuar a apontá-las'
+        ),
+        'recorder.view_missing': (
+            '{name} foi apagado depois da última execução; registrado no journal e refeito agora (verify vai apontá-lo)'
+        ),
+        'recorder.head': (
+            'cabeça do journal de {workspace}: {head} - guarde-a fora do workspace (o job do AWX, o repositório de '
+            'infra) e confira com: ansible-playbook ssot.governance.verify -e ssot_workspace={workspace} -e '
+            'verify_expect_head={head}'
+        ),
+        'recorder.heads_log_failed': (
+            'não foi possível anotar a cabeça do journal em {path} ({error}); guarde a cabeça impressa acima'
+        ),
+        'records.journal_unsealed.title': 'Linhas {first}-{last} do journal sem selo',
+        'records.journal_unsealed.explanation': (
+            'A execução {run} encontrou, ao abrir (linha {line}), as linhas {first}-{last} sem selo (execuções: '
+            '{runs}). Nenhum selo as prova: ou uma execução morreu sem selar, ou um selo foi removido, ou alguém '
+            'acrescentou linhas. Confira-as antes de confiar nelas.'
+        ),
+        'records.view_altered.title': '{path} foi alterado fora de uma execução',
+        'records.view_altered.explanation': (
+            'A execução {run} encontrou {path} diferente do que o journal registrou (linha {line}); a cópia alterada '
+            'foi guardada como {kept} e a visão refeita.'
+        ),
+        'records.view_missing.title': '{path} foi apagado fora de uma execução',
+        'records.view_missing.explanation': (
+            'A execução {run} encontrou {path} apagado (linha {line}) e o refez a partir do journal.'
+        ),
+        'verify.detail.view_rebuilt': 'encontrada apagada em {at} e refeita',
+        'verify.detail.head_unreadable': 'a cabeça esperada {expected} não é seq:sha256 (como a execução a imprime)',
+        'verify.detail.head_beyond': (
+            'a cabeça esperada {expected} não está no journal, que termina em {found}: linhas foram removidas ou uma '
+            'cópia antiga foi reposta'
+        ),
+        'verify.detail.head_differs': (
+            'a linha da cabeça esperada {expected} é outra no journal (que termina em {found}): o histórico foi '
+            'substituído ou uma cópia antiga foi reposta'
+        ),
+        'verify.detail.head_forged': (
+            'uma linha do log de cabeças cuja assinatura não confere ({why}): alguém a escreveu sem a chave do recorder'
+        ),
+        'role.verify.head': 'Cabeça verificada: {head} (a execução imprime a nova cabeça ao terminar).',
+        'heads.too_big': 'o log de cabeças {path} passa de {limit} bytes; arquive-o (fora do workspace) e comece outro',
+        'heads.not_json': 'a linha não é JSON',
+        'heads.no_head': 'a linha não tem seq e sha256 válidos',
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2657,5 +2705,52 @@ MESSAGES = {
         'export.skipped': (
             'Not written (not records; an export writes only the journal, evidence, logs and views): {files}'
         ),
+        'recorder.found_unsealed': (
+            'journal lines {first}-{last} (runs: {runs}) have no seal: a run killed with kill -9, a seal removed or '
+            'lines someone appended. Recorded; this run does not seal them - verify keeps naming them'
+        ),
+        'recorder.view_missing': (
+            '{name} was deleted after the last run; recorded in the journal and rebuilt now (verify will name it)'
+        ),
+        'recorder.head': (
+            'journal head of {workspace}: {head} - keep it outside the workspace (the AWX job, the infra repo) and '
+            'check it with: ansible-playbook ssot.governance.verify -e ssot_workspace={workspace} -e '
+            'verify_expect_head={head}'
+        ),
+        'recorder.heads_log_failed': 'could not note the journal head in {path} ({error}); keep the head printed above',
+        'records.journal_unsealed.title': 'Journal lines {first}-{last} without a seal',
+        'records.journal_unsealed.explanation': (
+            'Run {run} found, when it opened (line {line}), lines {first}-{last} without a seal (runs: {runs}). No '
+            'seal proves them: a run died before sealing, a seal was removed, or someone appended lines. Check them '
+            'before trusting them.'
+        ),
+        'records.view_altered.title': '{path} was altered outside a run',
+        'records.view_altered.explanation': (
+            'Run {run} found {path} different from what the journal recorded (line {line}); the altered copy was kept '
+            'as {kept} and the view rebuilt.'
+        ),
+        'records.view_missing.title': '{path} was deleted outside a run',
+        'records.view_missing.explanation': (
+            'Run {run} found {path} deleted (line {line}) and rebuilt it from the journal.'
+        ),
+        'verify.detail.view_rebuilt': 'found deleted at {at} and rebuilt',
+        'verify.detail.head_unreadable': 'the expected head {expected} is not seq:sha256 (as a run prints it)',
+        'verify.detail.head_beyond': (
+            'the expected head {expected} is not in the journal, which ends at {found}: lines were removed or an older '
+            'copy was put back'
+        ),
+        'verify.detail.head_differs': (
+            'the line of the expected head {expected} is another one in the journal (which ends at {found}): the '
+            'history was replaced or an older copy was put back'
+        ),
+        'verify.detail.head_forged': (
+            "a heads log line whose signature does not hold ({why}): someone wrote it without the recorder's key"
+        ),
+        'role.verify.head': 'Head verified: {head} (the run prints its new head when it ends).',
+        'heads.too_big': (
+            'the heads log {path} is larger than {limit} bytes; archive it (outside the workspace) and start another'
+        ),
+        'heads.not_json': 'the line is not JSON',
+        'heads.no_head': 'the line has no valid seq and sha256',
     },
 }

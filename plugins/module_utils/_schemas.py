@@ -765,6 +765,25 @@ SCHEMAS = {
                 'description': "The agent's tool calls, oldest first (the last 200).",
                 'items': {'$ref': '#/$defs/agent_call'},
             },
+            'records': {
+                'description': (
+                    'What runs found wrong with the records themselves when they opened (lines no seal covers, a view '
+                    'missing or altered): kept for good, each naming the journal line that recorded it.'
+                ),
+                'type': 'array',
+                'items': {
+                    'type': 'object',
+                    'additionalProperties': False,
+                    'required': ['id', 'code', 'severity', 'title'],
+                    'properties': {
+                        'id': {'type': 'string'},
+                        'code': {'type': 'string'},
+                        'severity': {'$ref': '#/$defs/severity'},
+                        'title': {'type': 'string'},
+                        'explanation': {'type': 'string'},
+                    },
+                },
+            },
         },
         '$defs': {
             'timestamp': {'type': 'string', 'pattern': '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$'},

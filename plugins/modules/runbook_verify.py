@@ -20,7 +20,11 @@ description:
     namespace C(seal@ssot.governance)) against O(allowed_signers) and reports, by line, a seal by a key that is
     not allowed, a seal that does not verify, a journal whose chain holds but differs from what a valid seal
     signed (a rewritten history - the first line that differs is named), and, with O(require_seals), lines no
-    valid seal covers (the open tail of the running play aside).
+    valid seal covers. A seal proves only the lines of the run that wrote it; the only lines not sealed yet are the
+    verifying run's own last ones.
+  - With O(expect_head) (the head a run printed when it ended, kept outside the workspace) or a heads log named by
+    the trust root (C(heads_log)), a journal that no longer holds that head - its newest lines dropped, an older copy
+    put back - is reported (C(journal_rolled_back)), with the expected and the found heads.
   - Runs on the controller, in ansible-playbook's own process (its action plugin), over the workspace folder or, with
     the recorder's C(postgresql) store (callback option C(store), C(SSOT_STORE)), over the records in the database -
     the environment's namespace, named after O(workspace) - naming what was altered by its row (C(ssot_journal
@@ -34,6 +38,11 @@ options:
       - With no signers at all a sealed journal is a problem (C(seal_unchecked)) - a seal nobody can check proves
         nothing.
     type: path
+  expect_head:
+    description:
+      - A journal head kept outside the workspace, as a run prints it when it ends (C(seq:sha256)); the journal must
+        still hold that line. The verify playbook passes C(verify_expect_head).
+    type: str
   require_seals:
     description: Report lines that no valid seal covers (C(journal_unsealed)), whatever the trust root says.
     type: bool
@@ -84,7 +93,9 @@ ok:
   sample: true
 problems:
   description: What was found, earliest first; C(kind) is one of journal_missing, journal_torn, journal_altered,
-    evidence_missing, evidence_altered, evidence_added, view_altered.
+    journal_rewritten, journal_unsealed, journal_rolled_back, head_unreadable, head_forged, seal_invalid,
+    seal_unknown_key, seal_unchecked, seal_unverifiable, evidence_missing, evidence_altered, evidence_added,
+    view_missing, view_altered, view_added, snapshot_missing, snapshot_altered, snapshot_added.
   returned: always
   type: list
   elements: dict
@@ -113,7 +124,7 @@ snapshots_checked:
 seals:
   description:
     - What the seals prove - C(checked), C(valid), C(signers) (principals), C(unsealed) (line ranges no valid seal
-      covers) and C(open_from) (first line of the running play, not sealed yet).
+      covers) and C(open_from) (first line of the verifying run's own last lines, not sealed yet).
   returned: always
   type: dict
   sample: {"checked": 3, "valid": 3, "signers": ["recorder@ci"], "unsealed": [], "open_from": 431}
@@ -122,6 +133,11 @@ last_hash:
   returned: always
   type: str
   sample: 6f1c...
+head:
+  description: The journal's head as verified (C(seq) and C(hash) of its last line); C(seq:hash) is what to keep.
+  returned: when the journal has lines
+  type: dict
+  sample: {"seq": 431, "hash": "6f1c..."}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -133,11 +149,12 @@ def main():
         argument_spec=dict(language=dict(type="str", default="pt-BR"), workspace=dict(type="path", required=True),
                            fail_on_problem=dict(type="bool", default=True),
                            allowed_signers=dict(type="path"), require_seals=dict(type="bool", default=False),
-                           ssot_file=dict(type="str", default="ssot.yml")),
+                           ssot_file=dict(type="str", default="ssot.yml"), expect_head=dict(type="str")),
         supports_check_mode=True,
     )
+    heads = [("expect_head", module.params["expect_head"])] if module.params["expect_head"] else []
     report = _chain.verify(module.params["workspace"], module.params["allowed_signers"],
-                           module.params["require_seals"], lang=module.params["language"])
+                           module.params["require_seals"], lang=module.params["language"], expect_heads=heads)
     if report["problems"] and module.params["fail_on_problem"]:
         module.fail_json(msg=_chain.problem_message(report, module.params["language"]), changed=False, **report)
     module.exit_json(changed=False, **report)

@@ -39,7 +39,7 @@ import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
-from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _human, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _heads, _human, _store, _trust
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import State, text
@@ -166,14 +166,18 @@ class _SignalSafe(object):
 
 class Recorder(_SignalSafe):
 
-    def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None):
+    def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None,
+                 announce_fd=None):
         self.workspace = os.path.abspath(workspace)
+        # Where the run's head is said when it ends (ansible-playbook's stdout), or nowhere.
+        self.announce_fd = announce_fd
         # Where the records go: "files" (the workspace folder) or "postgresql" (plugin_utils/_store.py).
         self.store_kind = store or "files"
         self.dsn_env = dsn_env
         # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
         self.seal_key = seal_key or None
-        self._unsealed = []  # hashes of the lines no seal covers yet
+        self._unsealed = []  # hashes of this run's lines no seal covers yet
+        self._found_unsealed = []  # (seq, run, hash) of the lines after the last seal, as the run found them
         self.redactor = redactor or Redactor()
         self.state = State(self.workspace, language)
         self.run_id = None
@@ -213,6 +217,7 @@ class Recorder(_SignalSafe):
         data = {"playbook": playbook, "user": user, "pid": os.getpid()}
         data.update(extra or {})
         self.append("run_start", data)
+        self._found_on_opening()
         if dead:
             # What it was doing when it died: the next operator must know which change may be half done.
             during = [{"step": sid, "name": st.get("name", ""), "play": st.get("play", ""), "role": st.get("role")}
@@ -234,11 +239,9 @@ class Recorder(_SignalSafe):
         repair, append the line, rebuild the views, seal when a key is set, let go. WorkspaceBusy while a run (or
         another note) holds the workspace; nothing is written then."""
         repaired = self._take(holder)
-        # A note seals only what it writes: it never vouches for lines it did not see written (a line appended
-        # after the last seal stays unsealed, and verify names it).
-        self._unsealed = []
         try:
             self.store.hold("pid %d, %s, since %s" % (os.getpid(), holder, utc_now()))
+            self._found_on_opening()
             if repaired:
                 self.append("repaired", repaired)
             line = self.append(kind, self.redactor.value(data))
@@ -268,6 +271,9 @@ class Recorder(_SignalSafe):
         try:
             self._acquire_lock(holder)
             self._replay()
+            # What this process seals is only what it writes from now on: the lines it found after the last seal
+            # are reported (_report_unsealed), never vouched for (docs/recorder.md).
+            self._unsealed = []
             repaired = self._repair()
         except WorkspaceUnsafe as exc:
             self.store.release()
@@ -337,6 +343,7 @@ class Recorder(_SignalSafe):
         self._close_play()
         self.append("run_end", {"status": status, "stats": stats or {}})
         self._finish()
+        self._announce_head()
 
     def interrupt(self, reason):
         """Record that this run stops now (signal), leaving valid views behind."""
@@ -345,6 +352,7 @@ class Recorder(_SignalSafe):
         self.append("run_interrupted", {"interrupted_run": self.run_id, "reason": reason})
         self._checkpoint()
         self._finish()
+        self._announce_head()
 
     def _finish(self):
         unsealed = None
@@ -357,17 +365,89 @@ class Recorder(_SignalSafe):
         if unsealed:
             raise RecorderError(unsealed, "seal")
 
-    def _note_line(self, line, replaying=False):
-        """Keep the hashes the next seal covers: the lines since the last seal or the last run that ended.
+    @property
+    def head(self):
+        """The journal's head as this run left it: ``seq:sha256``."""
+        return _chain.format_head(self._seq, self._prev) if self._seq else None
 
-        A run that ended without a seal stays unsealed for good (verify names it): a later run never vouches
-        for lines it did not see written, except those of a run killed outright just before it."""
+    def _announce_head(self):
+        """Say the head the run ended on (the operator or the AWX workflow keeps it outside the workspace) and, when
+        the trust root names a heads log, append it there, signed by the seal key (plugin_utils/_heads.py)."""
+        if not self._seq:
+            return
+        lang = self.state.language
+        if self.announce_fd is not None:
+            said = text(lang, "recorder.head", workspace=self.workspace, head=self.head)
+            try:
+                write_all(self.announce_fd, ("ssot.governance: %s\n" % said).encode("utf-8", "replace"))
+            except OSError:
+                pass  # the head is in the journal and its views; stdout gone is not a lost record
+        try:
+            root = _trust.load([self.workspace])
+        except _trust.TrustError as exc:
+            self.warnings.append(exc.render(lang))
+            return
+        if root is None or not root.heads_log:
+            return
+        try:
+            _heads.append(root.heads_log, _heads.entry(self.identity, self._seq, self._prev, self.run_id, utc_now(),
+                                                       self.seal_key))
+        except (OSError, _sshsig.SignatureError) as exc:
+            why = text(lang, "recorder.heads_log_failed", path=root.heads_log,
+                       error=exc.render(lang) if isinstance(exc, _sshsig.SignatureError) else exc)
+            self.warnings.append(why)
+            os.write(2, ("[WARNING]: %s\n" % why).encode("utf-8", "replace"))
+
+    @property
+    def identity(self):
+        """This environment's records, as a heads log names them."""
+        return _heads.identity(self.workspace, self.store_kind, _store.namespace_of(self.workspace))
+
+    def _note_line(self, line, replaying=False):
+        """Keep the hashes the next seal covers (this process's own lines since its last seal) and, while replaying,
+        the lines found after the last seal."""
+        if replaying:
+            if line.get("kind") == "seal":
+                self._found_unsealed = []
+            else:
+                self._found_unsealed.append((line.get("seq"), line.get("run"), line.get("hash")))
+            return
         self._unsealed.append(line.get("hash"))
-        kind = line.get("kind")
-        if kind == "seal":
+        if line.get("kind") == "seal":
             self._unsealed = [line.get("hash")]
-        elif replaying and _chain.ends_run(line):
-            self._unsealed = []
+
+    def _found_on_opening(self):
+        self._report_unsealed()
+        self._check_views()
+
+    def _check_views(self):
+        """A view the journal recorded that is gone was deleted: recorded (view_missing) and said before this run
+        rebuilds it, so verify keeps naming it. (One that differs is kept aside when rewritten: _keep_altered_view.)"""
+        for name in sorted(self.state.view_sha):
+            try:
+                there = self.store.exists(name)
+            except (OSError, WorkspaceUnsafe, _store.StoreError):
+                continue  # cannot tell: the rewrite will say why
+            if not there:
+                self.append("view_missing", {"path": name, "expected_sha256": self.state.view_sha[name]})
+                self.warnings.append(text(self.state.language, "recorder.view_missing", name=name))
+
+    def _report_unsealed(self):
+        """Lines found after the last seal, when this recorder seals: a run killed outright, a run whose seal was
+        dropped, or lines someone appended. Recorded by range with the head they had (journal_unsealed) and said in
+        the run's output; never adopted by this run's seal - verify keeps naming them."""
+        found, self._found_unsealed = self._found_unsealed, []
+        if not found or not self.seal_key:
+            return
+        runs = []
+        for dummy, run, dummy2 in found:
+            if run not in runs:
+                runs.append(run)
+        data = {"from": found[0][0], "upto": found[-1][0], "head": found[-1][2],
+                "runs": [r for r in runs if isinstance(r, str)]}
+        self.append("journal_unsealed", data)
+        self.warnings.append(text(self.state.language, "recorder.found_unsealed", first=data["from"],
+                                  last=data["upto"], runs=", ".join(data["runs"]) or "-"))
 
     def _seal(self):
         """Append a seal: the chain head and every line hash since the last seal, signed with the seal key.

@@ -38,6 +38,7 @@ class RunContext(object):
         self.key = os.urandom(32)
         self.recorded = {}          # host -> workspace, for the hosts of the current play being recorded
         self.play_recorded = False
+        self.runs = {}              # workspace -> the id of this run in its journal (its lines are the open tail)
 
     def record_play(self, hosts_to_workspaces, recorded=True):
         self.recorded = dict(hosts_to_workspaces) if recorded else {}
@@ -57,6 +58,12 @@ def start():
 def current():
     """The run's context, or None when no recorder runs in this process (the callback is not enabled)."""
     return _CURRENT[0] if _CURRENT else None
+
+
+def run_of(workspace):
+    """The id this run has in ``workspace``'s journal, or None when this run does not record it."""
+    ctx = current()
+    return ctx.runs.get(os.path.realpath(workspace)) if ctx is not None else None
 
 
 def recording(host):

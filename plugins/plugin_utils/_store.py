@@ -564,13 +564,14 @@ def export(store, folder):
         fs.close()
 
 
-def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR"):
+def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_run=None, expect_heads=()):
     """_chain.verify over a PostgreSQL store: its records exported to a private folder, re-walked there, and each
     problem named by the row it comes from (ssot_journal seq N, ssot_file path)."""
     seqs = store.seqs()
     with tempfile.TemporaryDirectory(prefix="ssot-verify-") as tmp:
         export(store, tmp)
-        report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang)
+        report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang, open_run=open_run,
+                               expect_heads=expect_heads)
     prefix = _chain.JOURNAL + ":"
 
     def row(where):

@@ -22,7 +22,7 @@ from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
 ENV = "SSOT_TRUST_ROOT"
 DEFAULT_PATH = "/etc/ssot-governance/trust.yml"
 MAX_BYTES = 256 * 1024
-KEYS = ("allowed_signers", "allowed_signers_file", "require_signatures", "require_seals", "accounts")
+KEYS = ("allowed_signers", "allowed_signers_file", "require_signatures", "require_seals", "accounts", "heads_log")
 
 
 class TrustError(Coded):
@@ -32,12 +32,13 @@ class TrustError(Coded):
 class Root(object):
     """The trust root as loaded: signers (parsed lines), the two requirements, principal -> accounts."""
 
-    def __init__(self, path, signers, require_signatures, require_seals, accounts):
+    def __init__(self, path, signers, require_signatures, require_seals, accounts, heads_log=None):
         self.path = path
         self.signers = signers
         self.require_signatures = require_signatures
         self.require_seals = require_seals
         self.accounts = accounts
+        self.heads_log = heads_log  # where each run appends its journal head (plugin_utils/_heads.py), or None
 
 
 def locate(environ=None):
@@ -135,7 +136,22 @@ def load(workspaces=(), environ=None):
                 isinstance(n, str) and n.strip() for n in names):
             raise TrustError("trust.invalid", path=name, key="accounts", why=Coded("trust.why.accounts"))
         accounts[principal] = list(names)
-    return Root(path, signers, doc.get("require_signatures", True), doc.get("require_seals", True), accounts)
+    heads_log = None
+    if doc.get("heads_log") is not None:
+        named = doc["heads_log"]
+        if not isinstance(named, str) or not named:
+            raise TrustError("trust.invalid", path=name, key="heads_log", why=Coded("trust.why.text"))
+        heads_log = os.path.join(os.path.dirname(path), os.path.expanduser(named))
+        # Outside every workspace, and only its owner (or root) can rewrite it or swap it in its folder.
+        for ws in workspaces:
+            if ws and _inside(heads_log, ws):
+                raise TrustError("trust.inside_workspace", path=heads_log, workspace=ws)
+        if os.path.lexists(heads_log):
+            _guarded(heads_log)
+        else:
+            _guarded(os.path.dirname(heads_log) or ".")
+    return Root(path, signers, doc.get("require_signatures", True), doc.get("require_seals", True), accounts,
+                heads_log)
 
 
 def _narrow(root_signers, ssot_signers):

@@ -31,15 +31,14 @@ class Journal(object):
         self.sealed = rules.require_seals
         if rules.require_seals:
             covered = set()
-            run_of = dict((line["seq"], line.get("run")) for line in parsed)
+            runs = [line.get("run") for line in parsed]
             if rules.signers and seals:
                 for number, dummy, problem, proved in _chain.seal_results(hashes, seals, rules.signers, now):
                     if isinstance(problem, _sshsig.SignatureError):
                         break
-                    run = run_of.get(number)
                     # A seal outside any run (the assistant's note) vouches for no line the collection acts on.
-                    if run is not None:
-                        covered.update(n for n in proved if run_of.get(n) == run)
+                    if runs[number - 1] is not None:
+                        covered.update(_chain.witnessed(proved, number, runs))
             self.lines = [line for line in parsed if line["seq"] in covered]
         else:
             self.lines = parsed

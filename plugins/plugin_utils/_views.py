@@ -37,6 +37,7 @@ class State(object):
         self.decisions = {}        # id -> decision dict
         self.deviations = {}       # id -> deviation dict
         self.findings = {}         # id -> finding of the last validation
+        self.records = {}          # id -> what a run found wrong with the records themselves (shown as findings)
         self.observed = {}         # check or finding id -> {status, actual, run} last seen
         self.drift = None          # the changes the last validation found, with its run
         self.checkpoints = []
@@ -238,6 +239,25 @@ class State(object):
     def _on_view(self, line, d):
         self.view_sha[d["path"]] = d["sha256"]
 
+    def _record_problem(self, line, code, severity, **params):
+        """A problem with the records a run found when it opened: kept for good in the views (as a finding)."""
+        self.records["records.%s.%d" % (code, line.get("seq", 0))] = {
+            "id": "records.%s.%d" % (code, line.get("seq", 0)), "code": code, "severity": severity,
+            "title": text(self.language, "records.%s.title" % code, **params),
+            "explanation": text(self.language, "records.%s.explanation" % code, line=line.get("seq", 0),
+                                run=line.get("run") or "-", **params)}
+
+    def _on_journal_unsealed(self, line, d):
+        self._record_problem(line, "journal_unsealed", "high", first=d.get("from"), last=d.get("upto"),
+                             runs=", ".join(str(r) for r in d.get("runs") or []) or "-")
+
+    def _on_view_altered(self, line, d):
+        self._record_problem(line, "view_altered", "high", path=d.get("path"), kept=d.get("kept_as") or "-")
+
+    def _on_view_missing(self, line, d):
+        self._record_problem(line, "view_missing", "high", path=d.get("path"))
+        self.view_sha.pop(d.get("path"), None)  # said once; the run rebuilds it (or verify keeps naming it)
+
     def _on_agent_call(self, line, d):
         call = {"at": line["ts"], "client": d.get("client", ""), "tool": d.get("tool", ""),
                 "arguments": d.get("arguments") or {}, "result": d.get("result", "")}
@@ -312,6 +332,8 @@ class State(object):
             "runs": runs,
             "journal": {"path": "journal.jsonl", "last_seq": self.last_seq, "last_hash": self.last_hash or ""},
         }
+        if self.records:
+            doc["records"] = list(self.records.values())
         if self.agent_calls:
             doc["agent_calls"] = self.agent_calls
         return doc
@@ -343,7 +365,7 @@ class State(object):
                                        **({"refusals": list(d["refusals"])} if d.get("refusals") else {}))
                                   for d in pending],
             "deviations": list(self.deviations.values()),
-            "findings": list(self.findings.values()),
+            "findings": list(self.findings.values()) + list(self.records.values()),
             "evidences": self.evidences,
             "references": self.references,
             "snapshots": list(self.snapshots.values()),

@@ -71,8 +71,10 @@ def test_every_run_ends_with_a_seal_that_verifies(tmp_path, keys):
     assert report["ok"], report["problems"]
     assert report["seals"]["valid"] == 2 and report["seals"]["signers"] == ["recorder@ci"]
     assert report["seals"]["unsealed"] == []
-    # The second seal starts at the first one: no line falls between them.
-    assert seals[1]["data"]["from"] == seals[0]["seq"]
+    # The second seal starts at its own run's first line, right after the first seal: it vouches for no line it did
+    # not see written, and no line falls between them.
+    assert seals[1]["data"]["from"] == seals[0]["seq"] + 1
+    assert lines(tmp_path)[seals[0]["seq"]]["kind"] == "run_start"
 
 
 def test_a_rewritten_history_is_caught_and_the_first_changed_line_named(tmp_path, keys):
@@ -126,21 +128,42 @@ def test_an_unsealed_tail_is_named_by_line(tmp_path, keys):
     assert check(tmp_path, keys, require=False)["ok"]
 
 
-def test_the_running_plays_own_lines_are_not_unsealed_yet(tmp_path, keys):
+def test_only_the_verifying_runs_own_last_lines_are_not_sealed_yet(tmp_path, keys):
     run(tmp_path, keys["recorder"])
     rec = run(tmp_path, keys["recorder"], close=False)
-    report = check(tmp_path, keys)
+    report = _chain.verify(str(tmp_path), keys["signers"], True, open_run=rec.run_id)
     assert report["ok"], report["problems"]
-    assert report["seals"]["open_from"] is not None
+    assert lines(tmp_path)[report["seals"]["open_from"] - 1]["kind"] == "run_start"
+    # Seen from outside that run (another process, an auditor), nothing is "the open tail": those lines have no seal.
+    report = check(tmp_path, keys)
+    assert [p["kind"] for p in report["problems"]] == ["journal_unsealed"]
+    # Nor does naming another run make anyone's lines the open tail.
+    assert not _chain.verify(str(tmp_path), keys["signers"], True, open_run="20990101T000000Z-beef")["ok"]
     rec.close("ok")
+    assert check(tmp_path, keys)["ok"]
 
 
-def test_a_killed_run_is_sealed_by_the_next_one(tmp_path, keys):
+def test_a_killed_runs_lines_are_reported_by_the_next_run_and_never_adopted(tmp_path, keys):
     rec = run(tmp_path, keys["recorder"], close=False)
+    killed = rec.run_id
+    last = lines(tmp_path)[-1]
     rec._release_lock()  # killed outright: no run_end, no seal
-    run(tmp_path, keys["recorder"])
+    nxt = run(tmp_path, keys["recorder"])
+    found = [l for l in lines(tmp_path) if l["kind"] == "journal_unsealed"]
+    assert len(found) == 1 and found[0]["run"] == nxt.run_id
+    assert found[0]["data"] == {"from": 1, "upto": last["seq"], "head": last["hash"], "runs": [killed]}
+    assert any("1-%d" % last["seq"] in w for w in nxt.warnings)
+    seal = [l for l in lines(tmp_path) if l["kind"] == "seal"][-1]
+    assert seal["data"]["from"] == last["seq"] + 1  # its own lines only
     report = check(tmp_path, keys)
-    assert report["ok"], report["problems"]
+    assert [(p["kind"], p["where"]) for p in report["problems"]] == [("journal_unsealed", "journal.jsonl:1")]
+    runbook = json.loads((tmp_path / "runbook.json").read_text())
+    assert [r["code"] for r in runbook["records"]] == ["journal_unsealed"]
+    panel = json.loads((tmp_path / "project-panel.json").read_text())
+    assert any(f["code"] == "journal_unsealed" for f in panel["findings"])
+    # Reported once: the run after that finds nothing new.
+    run(tmp_path, keys["recorder"])
+    assert len([l for l in lines(tmp_path) if l["kind"] == "journal_unsealed"]) == 1
 
 
 def test_stripping_every_seal_does_not_get_the_history_resealed(tmp_path, keys):
