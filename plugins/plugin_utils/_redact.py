@@ -15,9 +15,12 @@ Three layers, applied to every value the recorder writes:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+
+from urllib.parse import quote, quote_plus
 
 from ansible_collections.ssot.governance.plugins.module_utils import _secrets
 
@@ -33,12 +36,49 @@ NOT_SECRET_ENV = frozenset(("PWD", "OLDPWD"))
 MIN_SECRET_LEN = 4
 
 
+# base64(1) folds its output at this width: a secret's encoding may be split over lines.
+BASE64_WRAP = 76
+# A secret this long or longer is also masked inside a longer base64 text (HTTP Basic auth, a file's encoding): the
+# part of its encoding that does not depend on what comes before or after it.
+MIN_EMBEDDED_LEN = 8
+
+
+def encoded_forms(secret):
+    """Every form a secret is known to leak in: itself; as it stands inside JSON text (escaped quotes, \\uXXXX, as
+    a tool's output kept as text - docker inspect, psql - holds it); base64, standard and URL-safe, with and without
+    padding, also of the secret followed by a newline (``echo "$X" | base64``); its hex, lower and upper case; URL
+    encoded (``%XX``, and ``+`` for spaces); and, for a long enough secret, the core of its base64 inside longer
+    text at each of the three alignments."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = set([secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+                 raw.hex(), raw.hex().upper(), quote(secret, safe=""), quote_plus(secret, safe="")])
+    for data in (raw, raw + b"\n"):
+        for encoded in (base64.b64encode(data).decode("ascii"), base64.urlsafe_b64encode(data).decode("ascii")):
+            forms.update((encoded, encoded.rstrip("=")))
+    if len(raw) >= MIN_EMBEDDED_LEN:
+        for shift in (0, 1, 2):
+            encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+            first, last = -(-8 * shift // 6), (8 * (shift + len(raw))) // 6
+            core = encoded[first:last]
+            forms.update((core, core.replace("+", "-").replace("/", "_")))
+    return forms
+
+
+def _pattern(form):
+    """A form as a regular expression; a base64-looking one longer than a base64(1) line may be folded (a newline
+    every BASE64_WRAP characters, wherever its own output started)."""
+    if len(form) > BASE64_WRAP // 2 and re.match(r"^[A-Za-z0-9+/=_-]+$", form):
+        return r"(?:\r?\n)?".join(re.escape(c) for c in form)
+    return re.escape(form)
+
+
 class Redactor(object):
 
     def __init__(self, extra_patterns=(), environ=None, extra_vars=None, secret_vars=()):
         patterns = [DEFAULT_KEY_PATTERN] + [p for p in extra_patterns if p]
         self.key_re = re.compile("|".join("(?:%s)" % p for p in patterns), re.I)
         self.values = set()
+        self._forms = set()
         self._values_re = None
         self.environ = os.environ if environ is None else environ
         self.extra_vars = extra_vars or {}
@@ -62,12 +102,9 @@ class Redactor(object):
             value = str(value)
         if isinstance(value, str) and len(value) >= MIN_SECRET_LEN and value != MASK and value not in self.values:
             self.values.add(value)
-            # Each secret also as it stands inside JSON text (escaped quotes, \\uXXXX): a tool's output kept as text
-            # (docker inspect, psql) may hold it so; longest first, so a secret containing another is masked whole.
-            forms = set()
-            for v in self.values:
-                forms.update((v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]))
-            alternation = "|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True) if v)
+            self._forms.update(encoded_forms(value))
+            # Longest first, so a secret containing another is masked whole.
+            alternation = "|".join(_pattern(f) for f in sorted(self._forms, key=len, reverse=True) if f)
             self._values_re = re.compile(alternation)
 
     def is_secret_key(self, key):

@@ -608,3 +608,50 @@ def test_a_writer_reports_its_cause_by_exit_status():
             writer._exited(_recorder.CAUSE_EXIT + _recorder.CAUSES.index(cause))
         assert caught.value.cause == cause
         assert _recorder.text("pt-BR", "recorder.cause." + cause) in str(caught.value)
+
+
+def _encodings(secret):
+    """Each form a task's output may carry a secret in (what `| b64encode`, `echo | base64`, `xxd -p`, a URL or a JSON
+    dump of it would print), by name."""
+    import base64
+    import urllib.parse
+    raw = secret.encode()
+    long_b64 = base64.encodebytes(raw * 5).decode()  # base64(1) folds at 76 characters
+    return {
+        "raw": secret, "json-escaped": json.dumps(secret + '"')[1:-2],
+        "base64": base64.b64encode(raw).decode(), "base64 unpadded": base64.b64encode(raw).decode().rstrip("="),
+        "base64 url-safe": base64.urlsafe_b64encode(raw).decode(),
+        "base64 of echo": base64.b64encode(raw + b"\n").decode(),
+        "base64 inside Basic auth": base64.b64encode(b"postgres:" + raw).decode(),
+        "base64 split over lines": long_b64,
+        "hex": raw.hex(), "HEX": raw.hex().upper(),
+        "url": urllib.parse.quote(secret + "/ &", safe=""), "url plus": urllib.parse.quote_plus(secret + " x"),
+    }
+
+
+def test_a_secret_is_masked_in_every_encoding_in_every_record_and_view(env):
+    secret = "Canary+9d1e/Secret???>>>"
+    forms = _encodings(secret)
+    assert forms["base64 url-safe"] != forms["base64"]
+    rec = env.new()
+    rec.learn([secret, secret * 5])  # as the controller's environment (SSOT_PG_PASSWORD) teaches it
+    rec.open("site.yml", "tester")
+    plan = [{"id": "s1", "name": "Echo", "role": None, "phase": 3}]
+    rec.start_play("play", plan)
+    rec.start_task(plan[0])
+    for name, form in forms.items():
+        rec.result({"step": "s1", "host": "h", "status": "ok", "msg": form, "result": {"stdout": "%s: %s" % (name, form)}})
+    rec.evidence("echo.log", "\n".join("%s=%s" % item for item in forms.items()), "s1", "h", "Echo")
+    rec.close("ok")
+    ws = env.files()
+    found = {}
+    for path in ws.rglob("*"):
+        if path.is_file():
+            content = path.read_text(errors="replace")
+            for name, form in forms.items():
+                # The form itself, or (for the folded one) any of its lines that is the secret's.
+                pieces = [form] if name != "base64 split over lines" else [x for x in form.splitlines() if len(x) > 40]
+                if any(p in content or json.dumps(p)[1:-1] in content for p in pieces):
+                    found.setdefault(name, []).append(path.name)
+    assert found == {}, found
+    assert len(forms) == 12
