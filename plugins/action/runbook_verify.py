@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.ssot.governance.plugins.module_utils import _chain, _ssot, _sshsig
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _decisions, _ssot, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _heads, _runctx, _store, _trust
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _heads, _runctx, _store, _trust, _verified
 
 
 class ActionModule(ActionBase):
@@ -23,15 +23,45 @@ class ActionModule(ActionBase):
 
     def _rules(self, workspace, ssot_file, lang):
         """The signers and whether seals are required: the trust root as the workspace's SSOT narrows it (an SSOT that
-        does not load leaves the root as it is)."""
+        does not load leaves the root as it is); and the SSOT's digest now (None when it does not load)."""
         path, why = _guard.ssot_path(workspace, ssot_file)
-        ssot = {}
+        ssot, self._ssot_digest = {}, None
         if not why:
             try:
-                ssot = _ssot.load_valid(path)["ssot"]
+                loaded = _ssot.load_valid(path)
+                ssot, self._ssot_digest = loaded["ssot"], loaded["digest"]
             except _ssot.SSOTError:
                 ssot = {}
         return _trust.rules_for(ssot, os.path.dirname(path) if path else workspace, workspace, lang)
+
+    def _governed(self, workspace, rules, lang, open_run):
+        """What changed since it governed a change, from the journal's trusted decision lines: approvals.yml entries
+        an answer came from that it no longer holds as they were (problems), and an SSOT other than the one the last
+        settled decision was made under (a note: re-specifying is how the next change starts)."""
+        problems, notes = [], []
+        journal = _verified.Journal(workspace, rules, lang)
+        decided = [line for line in journal.of_kind("decision") if line.get("run") != open_run
+                   and line["data"].get("status") in ("approved", "rejected")]
+        try:
+            held = set(_decisions.entry_digest(e) for e in _decisions.load_approvals(
+                os.path.join(workspace, "approvals.yml"), lang))
+        except _decisions.ApprovalError as exc:
+            held = None
+            problems.append({"kind": "approvals_unreadable", "where": "approvals.yml", "detail": str(exc)})
+        seen = set()
+        for line in decided:
+            answer = line["data"].get("answer") or {}
+            digest = answer.get("entry_sha256")
+            if held is None or not digest or digest in held or digest in seen:
+                continue
+            seen.add(digest)
+            problems.append({"kind": "approval_changed", "where": "approvals.yml", "detail": _chain.message(
+                lang, "verify.detail.approval_changed", id=line["data"].get("id"), by=answer.get("by", "-"),
+                at="%s:%d" % (_chain.JOURNAL, line["seq"]))})
+        if decided and self._ssot_digest and decided[-1]["data"].get("ssot_digest") not in (None, self._ssot_digest):
+            notes.append(_chain.message(lang, "verify.ssot_changed", digest=decided[-1]["data"]["ssot_digest"],
+                                        at="%s:%d" % (_chain.JOURNAL, decided[-1]["seq"]), now=self._ssot_digest))
+        return problems, notes
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -79,6 +109,11 @@ class ActionModule(ActionBase):
         report["problems"][:0] = [{"kind": "head_forged", "where": "%s:%d" % (heads_log, number),
                                    "detail": _chain.message(lang, "verify.detail.head_forged", why=why)}
                                   for number, why in forged]
+        if not [p for p in report["problems"] if p["kind"].startswith("journal_")]:
+            governed, notes = self._governed(workspace, rules, lang, opts["open_run"])
+            report["problems"].extend(governed)
+            if notes:
+                result.setdefault("notes", []).extend(notes)
         report["ok"] = not report["problems"]
         result.update(report, changed=False)
         fail = args.get("fail_on_problem", True)

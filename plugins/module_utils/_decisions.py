@@ -314,6 +314,14 @@ def check_entries(entries, source, lang="pt-BR"):
     return out
 
 
+def entry_digest(entry):
+    """sha256 of an approval entry as written (without where it was read): what a decision's answer keeps, so that
+    an approvals file edited after the change it governed is found (runbook_verify)."""
+    body = dict((k, v) for k, v in entry.items() if k != "source")
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                                     default=str).encode("ascii")).hexdigest()
+
+
 def load_approvals(path, lang="pt-BR"):
     """The approvals of ``path`` (a missing file means none), read by the strict reader and schema-checked
     whole (schemas/approvals.schema.json): duplicate keys, unknown keys, bombs and FIFOs are errors."""

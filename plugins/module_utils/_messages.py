@@ -1386,6 +1386,14 @@ MESSAGES = {
         'heads.too_big': 'o log de cabeças {path} passa de {limit} bytes; arquive-o (fora do workspace) e comece outro',
         'heads.not_json': 'a linha não é JSON',
         'heads.no_head': 'a linha não tem seq e sha256 válidos',
+        'verify.detail.approval_changed': (
+            'a aprovação de {by} para {id}, que decidiu a mudança registrada em {at}, não está mais em approvals.yml '
+            'como era (editada ou removida): restaure-a (o histórico do git guarda a versão aprovada)'
+        ),
+        'verify.ssot_changed': (
+            'o SSOT agora ({now}) não é o que valia na última decisão registrada ({digest}, em {at}): se foi '
+            're-especificado de propósito, a próxima execução registra a nova versão'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2752,5 +2760,13 @@ MESSAGES = {
         ),
         'heads.not_json': 'the line is not JSON',
         'heads.no_head': 'the line has no valid seq and sha256',
+        'verify.detail.approval_changed': (
+            'the approval by {by} of {id}, which decided the change recorded at {at}, is no longer in approvals.yml as '
+            'it was (edited or removed): restore it (git history keeps the approved version)'
+        ),
+        'verify.ssot_changed': (
+            'the SSOT now ({now}) is not the one the last recorded decision was made under ({digest}, at {at}): if it '
+            'was re-specified on purpose, the next run records the new version'
+        ),
     },
 }

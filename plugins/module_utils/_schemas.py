@@ -880,6 +880,13 @@ SCHEMAS = {
                                 'description': 'Fingerprint of the key that signed it (SHA256:...).',
                                 'type': 'string',
                             },
+                            'entry_sha256': {
+                                'description': (
+                                    'sha256 of the approvals.yml entry that gave this answer, as the controller read '
+                                    'it (verify names an entry edited or removed after it governed a change).'
+                                ),
+                                'type': 'string',
+                            },
                         },
                     },
                 },

@@ -43,6 +43,7 @@ LAUNCHER_INPUTS = frozenset((
     "snapshot_path",             # which snapshot the restore test proves (inside the workspace)
     "approve_key",               # the approver's SSH key (the approve playbook; else the ssh-agent's)
     "verify_allowed_signers",    # the allowed-signers file verify checks seals against (kept outside the workspace)
+    "verify_expect_head",        # the journal head an earlier run printed, kept outside the workspace
     "export_dest",               # the folder the export playbook writes the records into (else the workspace)
 ))
 

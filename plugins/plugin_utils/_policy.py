@@ -234,6 +234,9 @@ class Policy(object):
                       "until": iso(until), "signed": key is not None}
             if key:
                 answer["key"] = key
+            if str(source).startswith("approvals.yml "):
+                # The entry as approvals.yml holds it: verify finds it edited or removed after it governed a change.
+                answer["entry_sha256"] = _decisions.entry_digest(entry)
             if entry.get("reason"):
                 answer["reason"] = str(entry["reason"])
             if until <= self.now:

@@ -387,3 +387,76 @@ def test_the_approver_sees_the_sealed_journals_card_never_an_edited_view(fresh, 
     assert entry["option"] == "fix" and entry["environment"] == ws.path.name and entry["card"].startswith("sha256:")
     rc, out = modify(ws, tmp_path, keys)
     assert rc == 0 and work_mem(ws) == "8MB", out[-3000:]
+
+
+def printed_head(out):
+    """The head a run said when it ended (what the operator or the AWX workflow keeps outside the workspace)."""
+    import re
+    found = re.findall(r"verify_expect_head=(\d+:[0-9a-f]{64})", out)
+    assert found, out[-3000:]
+    return found[-1]
+
+
+def test_an_older_copy_put_back_is_caught_by_the_head_a_run_printed(fresh, tmp_path, keys):
+    ws = copy_of(fresh, tmp_path)  # the attacker's surgery on a copy: the module's workspace stays as it was
+    older = tmp_path / "older"
+    shutil.copytree(ws, older, symlinks=True)
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))  # one more run
+    assert proc.returncode == 0, explain(proc)
+    kept = printed_head(proc.stdout)  # kept outside the workspace
+    verify = ["-e", f"verify_expect_head={kept}"]
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys), extra_args=verify)
+    assert proc.returncode == 0, explain(proc)
+    # The attacker puts the older copy back: a consistent, sealed journal - only the kept head tells.
+    for name in ("journal.jsonl", "runbook.json", "project-panel.json", "project-panel.html"):
+        shutil.copy2(older / name, ws / name)
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys), extra_args=verify)
+    flat = " ".join(proc.stdout.split())
+    assert proc.returncode != 0, explain(proc)
+    assert "journal_rolled_back" in flat and kept in flat, explain(proc)
+
+
+def test_the_heads_log_the_trust_root_names_catches_a_rollback_without_being_told_the_head(fresh, tmp_path, keys):
+    ws = copy_of(fresh, tmp_path)
+    log_dir = tmp_path / "heads"
+    log_dir.mkdir(mode=0o700)
+    root = yaml.safe_load((keys / "trust.yml").read_text())
+    (tmp_path / "trust.yml").write_text(yaml.safe_dump(dict(root, heads_log=str(log_dir / "heads.jsonl"))))
+    env = dict(seal_env(keys), SSOT_TRUST_ROOT=str(tmp_path / "trust.yml"))
+    older = tmp_path / "older"
+    shutil.copytree(ws, older, symlinks=True)
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=env)
+    assert proc.returncode == 0, explain(proc)
+    heads = [json.loads(x) for x in (log_dir / "heads.jsonl").read_text().splitlines()]
+    assert heads[-1]["environment"] == "files:%s" % os.path.realpath(ws) and heads[-1]["signature"]
+    assert "%d:%s" % (heads[-1]["seq"], heads[-1]["hash"]) == printed_head(proc.stdout)
+    shutil.copy2(older / "journal.jsonl", ws / "journal.jsonl")
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=env)
+    assert proc.returncode != 0, explain(proc)
+    assert "journal_rolled_back" in proc.stdout and str(log_dir / "heads.jsonl") in proc.stdout, explain(proc)
+
+
+def test_a_deleted_view_and_an_approval_edited_after_its_change_are_reported(fresh, tmp_path, keys):
+    decision = pending_decision(fresh, tmp_path, keys)
+    approve_with(fresh, signed(decision, keys))
+    rc, out = modify(fresh, tmp_path, keys)
+    assert rc == 0 and work_mem(fresh) == "8MB", out[-3000:]
+    ws = copy_of(fresh, tmp_path)
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
+    assert proc.returncode == 0, explain(proc)
+    # The approval that decided the change, edited afterwards (a different reason, the same signature).
+    doc = yaml.safe_load((ws / "approvals.yml").read_text())
+    doc["approvals"][-1]["reason"] = "outro motivo, escrito depois"
+    (ws / "approvals.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    (ws / "runbook.json").unlink()
+    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
+    report = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, explain(proc)
+    assert "view_missing" in report and "runbook.json" in report and "refeita" in report, explain(proc)
+    assert "approval_changed" in report and "approvals.yml" in report, explain(proc)
+    journal = [json.loads(x) for x in (ws / "journal.jsonl").read_text().splitlines()]
+    assert any(l["kind"] == "view_missing" and l["data"]["path"] == "runbook.json" for l in journal)
+    runbook = json.loads((ws / "runbook.json").read_text())
+    panel = json.loads((ws / "project-panel.json").read_text())
+    assert any(r["code"] == "view_missing" for r in runbook["records"])
+    assert any(f["code"] == "view_missing" for f in panel["findings"])
