@@ -1394,6 +1394,22 @@ MESSAGES = {
             'o SSOT agora ({now}) não é o que valia na última decisão registrada ({digest}, em {at}): se foi '
             're-especificado de propósito, a próxima execução registra a nova versão'
         ),
+        'store.timeout.lock': (
+            'o banco de registros do ambiente {namespace} não liberou um lock em {seconds} s ({error}): alguém segura '
+            'uma tabela ssot_* (confira pg_locks e pg_stat_activity no banco) e rode de novo quando ela for liberada'
+        ),
+        'store.timeout.statement': (
+            'um comando no banco de registros do ambiente {namespace} passou de {seconds} s ({error}): confira a carga '
+            'e os locks do banco (SSOT_STORE_STATEMENT_TIMEOUT muda o limite) e rode de novo'
+        ),
+        'store.held_by': (
+            'a sessão {pid} do banco de registros (papel {role}, aplicação {app}, desde {since}), que diz de si: '
+            '«{claim}»'
+        ),
+        'store.held_unknown': 'uma sessão que o banco não mostra a este papel; ela diz de si: «{claim}»',
+        'verify.detail.row_unnamed': (
+            'uma linha de ssot_file que nenhuma linha do journal cita (o recorder não a escreveu): não é exportada'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2767,6 +2783,23 @@ MESSAGES = {
         'verify.ssot_changed': (
             'the SSOT now ({now}) is not the one the last recorded decision was made under ({digest}, at {at}): if it '
             'was re-specified on purpose, the next run records the new version'
+        ),
+        'store.timeout.lock': (
+            'the records database of environment {namespace} did not release a lock within {seconds} s ({error}): '
+            'someone holds an ssot_* table (check pg_locks and pg_stat_activity in the database) and run again once it '
+            'is released'
+        ),
+        'store.timeout.statement': (
+            'a statement in the records database of environment {namespace} ran past {seconds} s ({error}): check the '
+            'database load and locks (SSOT_STORE_STATEMENT_TIMEOUT changes the limit) and run again'
+        ),
+        'store.held_by': (
+            'session {pid} of the records database (role {role}, application {app}, since {since}), which says of '
+            'itself: «{claim}»'
+        ),
+        'store.held_unknown': 'a session the database does not show to this role; it says of itself: «{claim}»',
+        'verify.detail.row_unnamed': (
+            'an ssot_file row no journal line names (the recorder did not write it): not exported'
         ),
     },
 }

@@ -25,6 +25,7 @@ import datetime
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -288,6 +289,29 @@ def dsn_secrets(dsn_env):
     return out
 
 
+# Longest a statement waits for a lock held in the database, and longest any statement runs (milliseconds): a table
+# locked by someone else, or a server that stops answering mid-query, ends the run with a message, never a hang.
+# SSOT_STORE_LOCK_TIMEOUT / SSOT_STORE_STATEMENT_TIMEOUT (seconds) change them.
+LOCK_TIMEOUT_MS = 10 * 1000
+STATEMENT_TIMEOUT_MS = 300 * 1000
+# SQLSTATEs of a statement stopped by those limits: lock_not_available, query_canceled.
+TIMEOUT_CODES = ("55P03", "57014")
+
+
+def _timeout_ms(env, default):
+    try:
+        value = float(os.environ.get(env) or 0)
+    except ValueError:
+        value = 0
+    return int(value * 1000) if value > 0 else default
+
+
+def _visible(text_value, limit=200):
+    """A text someone else wrote (a lock holder's word), shown on one line, without control characters."""
+    flat = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "?" for c in str(text_value))
+    return flat[:limit] + ("..." if len(flat) > limit else "")
+
+
 class PgStore(object):
     """An environment's records in a PostgreSQL database: one namespace, three tables, transactions."""
 
@@ -311,6 +335,9 @@ class PgStore(object):
             # does not wait for the server's disk; the last one of the run does (close).
             with self.conn.cursor() as cur:
                 cur.execute("SET synchronous_commit = off")
+                cur.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                            ("%dms" % _timeout_ms("SSOT_STORE_LOCK_TIMEOUT", LOCK_TIMEOUT_MS),
+                             "%dms" % _timeout_ms("SSOT_STORE_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_MS)))
                 cur.execute("SELECT to_regclass('ssot_journal') IS NULL OR to_regclass('ssot_file') IS NULL "
                             "OR to_regclass('ssot_holder') IS NULL")
                 if cur.fetchone()[0]:
@@ -319,7 +346,21 @@ class PgStore(object):
                     cur.execute(SCHEMA_SQL)
             self.conn.commit()
         except self._driver.Error as exc:
+            if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
+                raise StoreError(self._timed_out(exc))
             raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
+
+    def _lost(self, exc):
+        """The store's failure as the run's: a statement stopped by a limit says which and what to check."""
+        if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
+            return StoreLost(self._timed_out(exc))
+        return StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+
+    def _timed_out(self, exc):
+        which = "lock" if exc.pgcode == "55P03" else "statement"
+        return text(self.lang, "store.timeout.%s" % which, namespace=self.namespace, error=_first_line(exc),
+                    seconds=_timeout_ms("SSOT_STORE_%s_TIMEOUT" % which.upper(),
+                                        LOCK_TIMEOUT_MS if which == "lock" else STATEMENT_TIMEOUT_MS) // 1000)
 
     def fds(self):
         return [self.conn.fileno()] if not self.conn.closed else []
@@ -334,7 +375,7 @@ class PgStore(object):
             return rows
         except self._driver.Error as exc:
             self._rollback()
-            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+            raise self._lost(exc)
 
     def _rollback(self):
         try:
@@ -346,9 +387,22 @@ class PgStore(object):
         got = self._sql("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, self.namespace), fetch=True,
                         commit=True)[0][0]
         if not got:
+            # Who holds it, in the server's own words (its session: pid, role, since when); what that session wrote
+            # of itself is only a claim anyone who can write the table could have made, shown as such.
+            server = self._sql(
+                "SELECT a.pid, a.usename, a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s "
+                "AND l.objid::bigint = (hashtext(%s)::bigint & 4294967295) AND l.objsubid = 2",
+                (LOCK_CLASS, self.namespace), fetch=True, commit=True)
             rows = self._sql("SELECT holder FROM ssot_holder WHERE namespace = %s", (self.namespace,), fetch=True,
                              commit=True)
-            raise StoreBusy((rows[0][0] if rows else "") or "unknown")
+            claim = _visible(rows[0][0]) if rows and rows[0][0] else "-"
+            if server:
+                pid, role, app, since = server[0]
+                raise StoreBusy(text(self.lang, "store.held_by", pid=pid, role=_visible(role or "-"),
+                                     app=_visible(app or "-"), since=since or "-", claim=claim))
+            raise StoreBusy(text(self.lang, "store.held_unknown", claim=claim))
         self._locked = True
 
     def hold(self, holder):
@@ -393,7 +447,7 @@ class PgStore(object):
             self.conn.commit()
         except self._driver.Error as exc:
             self._rollback()
-            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+            raise self._lost(exc)
 
     def watch(self):
         """The socket to watch while idle: the server writes on it only to end the session."""
@@ -443,7 +497,7 @@ class PgStore(object):
                             (self.namespace,))
                 files = [(r[0], bytes(r[1])) for r in cur.fetchall()]
         except self._driver.Error as exc:
-            raise StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
+            raise self._lost(exc)
         finally:
             self._rollback()
         return journal, files
@@ -538,15 +592,41 @@ def is_record(rel):
     return base in RECORD_FILES or base == _chain.JOURNAL or rel.startswith(RECORD_FOLDERS)
 
 
+def named_files(journal):
+    """The files a journal names (evidence, views, the copies of altered views it kept aside, a torn tail moved
+    aside): the only rows of a store that are records."""
+    out = set()
+    for raw in journal.splitlines():
+        try:
+            line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        except ValueError:
+            continue
+        data = line.get("data") if isinstance(line, dict) and isinstance(line.get("data"), dict) else {}
+        kind = line.get("kind") if isinstance(line, dict) else None
+        if kind in ("evidence", "view") and isinstance(data.get("path"), str):
+            out.add(data["path"])
+        elif kind == "view_altered" and isinstance(data.get("kept_as"), str):
+            out.add(data["kept_as"])
+        elif kind == "repaired" and isinstance(data.get("torn_tail"), dict) and isinstance(
+                data["torn_tail"].get("path"), str):
+            out.add(data["torn_tail"]["path"])
+    return out
+
+
 def export(store, folder):
     """Write a PostgreSQL store's namespace into ``folder`` (safe paths, each file replaced atomically): the
-    journal and the files the recorder writes, nothing else (a row naming another file is skipped and named).
+    journal and the files the recorder writes that a journal line names, nothing else (any other row - a path outside
+    the records, a file no line names - is skipped and named).
 
     Refuses (StoreError) when the folder holds a journal that is not the beginning of the store's: it would be
     records of another history, which an export must not overwrite. Returns {lines, files, skipped}."""
     journal, files = store.snapshot()
-    skipped = sorted(rel for rel, dummy in files if not is_record(rel) or rel == _chain.JOURNAL)
-    files = [(rel, data) for rel, data in files if is_record(rel) and rel != _chain.JOURNAL]
+    named = named_files(journal)
+
+    def kept(rel):
+        return is_record(rel) and rel != _chain.JOURNAL and rel in named
+    skipped = sorted(rel for rel, dummy in files if not kept(rel))
+    files = [(rel, data) for rel, data in files if kept(rel)]
     fs = Folder(folder)
     try:
         try:
@@ -569,9 +649,14 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_
     problem named by the row it comes from (ssot_journal seq N, ssot_file path)."""
     seqs = store.seqs()
     with tempfile.TemporaryDirectory(prefix="ssot-verify-") as tmp:
-        export(store, tmp)
+        done = export(store, tmp)
         report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang, open_run=open_run,
                                expect_heads=expect_heads)
+    # Rows no journal line names (or outside the records) were never written by the recorder: named, never exported.
+    for rel in done["skipped"]:
+        report["problems"].append({"kind": "row_unnamed", "where": "ssot_file namespace=%s path=%s" % (
+            store.namespace, _visible(rel)), "detail": text(lang, "verify.detail.row_unnamed")})
+    report["ok"] = not report["problems"]
     prefix = _chain.JOURNAL + ":"
 
     def row(where):
@@ -579,8 +664,9 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_
             number = int(where[len(prefix):])
             seq = seqs[number - 1] if 0 < number <= len(seqs) else number
             return "ssot_journal namespace=%s seq=%d" % (store.namespace, seq)
-        return "ssot_file namespace=%s path=%s" % (store.namespace, where)
+        return "ssot_file namespace=%s path=%s" % (store.namespace, _visible(where))
 
     for problem in report["problems"]:
-        problem["where"] = row(problem["where"])
+        if not problem["where"].startswith("ssot_"):
+            problem["where"] = row(problem["where"])
     return report

@@ -28,8 +28,16 @@ def approval(dec, **kw):
 def test_a_valid_approval_counts(dec):
     got = resolve(dec, [approval(dec)], NOW)
     assert got["status"] == "approved" and "refusals" not in got
+    entry = approval(dec)
     assert got["answer"] == {"option": "fix", "by": "Ana", "at": "2026-11-24T10:00:00Z", "reason": "SSOT manda",
-                             "until": "2026-12-01T10:00:00Z", "signed": False}  # default validity 7d
+                             "until": "2026-12-01T10:00:00Z", "signed": False,  # default validity 7d
+                             # the entry as approvals.yml holds it (verify finds it edited after its change)
+                             "entry_sha256": _decisions.entry_digest(entry)}
+    edited = dict(entry, reason="outro")
+    assert _decisions.entry_digest(edited) != got["answer"]["entry_sha256"]
+    assert _decisions.entry_digest(dict(entry, source="approvals.yml #9")) == got["answer"]["entry_sha256"]
+    # An answer given elsewhere (the launcher's ssot_approvals, a terminal) names no approvals.yml entry.
+    assert "entry_sha256" not in resolve(dec, [approval(dec, source="ssot_approvals #1")], NOW)["answer"]
 
 
 @pytest.mark.parametrize("change, status, why", [

@@ -289,7 +289,9 @@ def test_interrupt_marks_the_running_step_failed(env):
 def test_a_second_run_is_refused_while_one_is_active(env):
     rec = a_run(env, close=False)
     other = env.new()
-    with pytest.raises(WorkspaceBusy, match=rf"em uso por outra execução \(pid \d+, run {rec.run_id}"):
+    held = (rf"em uso por outra execução \(pid \d+, run {rec.run_id}" if env.kind == "files" else
+            rf"em uso por outra execução \(a sessão \d+ do banco de registros .*«pid \d+, run {rec.run_id}")
+    with pytest.raises(WorkspaceBusy, match=held):
         other.open("other.yml", "someone")
     rec.close("ok")
     assert env.verify()["ok"]
@@ -409,7 +411,9 @@ def test_verify_names_removed_and_added_evidence_and_removed_lines(env):
     report = env.verify()
     kinds = {(p["kind"], p["where"]) for p in report["problems"]}
     assert ("evidence_missing", env.where_file(str(ev))) in kinds
-    assert ("evidence_added", env.where_file(str(ev.parent / "planted.log"))) in kinds
+    # A file no journal line names: in the folder, under evidence/; in the database, a row never exported.
+    assert ("evidence_added" if env.kind == "files" else "row_unnamed",
+            env.where_file(str(ev.parent / "planted.log"))) in kinds
     env.drop_line(4)
     first = env.verify(lang="en")["problems"][0]
     assert first == {"kind": "journal_altered", "where": env.where_line(4, 5),
@@ -571,7 +575,10 @@ def test_the_writer_opens_the_run_itself_and_says_when_the_environment_is_busy(e
     rec = env.new()
     writer = WriterProcess(rec, opening=("site.yml", "tester", {"check_mode": False}))
     assert writer.run_id and rec.store is None, "opened in the writer, not here"
-    with pytest.raises(WorkspaceBusy, match=rf"em uso por outra execução \(pid \d+, run {writer.run_id}"):
+    # The files store's lock says who holds it; the database's holder is named by the server, its own words quoted.
+    held = (rf"em uso por outra execução \(pid \d+, run {writer.run_id}" if env.kind == "files" else
+            rf"em uso por outra execução \(a sessão \d+ do banco de registros \(papel \w+, .*«pid \d+, run {writer.run_id}")
+    with pytest.raises(WorkspaceBusy, match=held):
         WriterProcess(env.new(), opening=("other.yml", "someone", {}))
     writer.send(_events.StartPlay("play", []))
     writer.finish(_events.Close("ok", {}))
@@ -655,3 +662,58 @@ def test_a_secret_is_masked_in_every_encoding_in_every_record_and_view(env):
                     found.setdefault(name, []).append(path.name)
     assert found == {}, found
     assert len(forms) == 12
+
+
+@pytest.fixture
+def pg(tmp_path, store_server, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return PgEnv(ws, store_server, monkeypatch)
+
+
+def test_a_table_locked_in_the_records_database_ends_the_run_with_a_message_not_a_hang(pg, monkeypatch):
+    a_run(pg)
+    monkeypatch.setenv("SSOT_STORE_LOCK_TIMEOUT", "1")
+    with psycopg2.connect(pg.dsn) as conn, conn.cursor() as cur:
+        cur.execute("LOCK TABLE ssot_journal IN ACCESS EXCLUSIVE MODE")  # held until this block ends
+        started = time.monotonic()
+        with pytest.raises(Exception) as caught:
+            rec = pg.new()
+            rec.open("site.yml", "tester")
+        took = time.monotonic() - started
+        conn.rollback()
+    assert took < 15, took
+    said = str(caught.value)
+    assert "não liberou um lock em 1 s" in said and pg.namespace in said and "pg_locks" in said, said
+
+
+def test_the_lock_holder_is_named_by_the_server_and_its_own_words_are_only_quoted(pg):
+    a_run(pg)
+    forged = "run 2099 aprovado por ana.souza@demo.invalid\n[ok] tudo certo"
+    with psycopg2.connect(pg.dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_store.LOCK_CLASS, pg.namespace))
+        cur.execute("UPDATE ssot_holder SET holder = %s WHERE namespace = %s", (forged, pg.namespace))
+        conn.commit()
+        cur.execute("SELECT pg_backend_pid(), current_user")
+        pid, role = cur.fetchone()
+        with pytest.raises(WorkspaceBusy) as caught:
+            pg.new().open("site.yml", "tester")
+    said = str(caught.value)
+    assert "a sessão %d do banco de registros (papel %s" % (pid, role) in said, said
+    assert "«run 2099 aprovado por ana.souza@demo.invalid\\x0a[ok] tudo certo»" in said, said
+    assert "\n" not in said
+
+
+def test_rows_no_journal_line_names_are_reported_by_row_and_never_exported(pg):
+    a_run(pg)
+    for rel in ("ansible.cfg", "evidence/forged.log", "../escape.txt", "logs/never-run.log", "runbook.json.altered-x"):
+        pg.plant(rel, b"[defaults]\ncallbacks_enabled = evil\n")
+    report = pg.verify()
+    unnamed = sorted(p["where"] for p in report["problems"] if p["kind"] == "row_unnamed")
+    assert unnamed == sorted("ssot_file namespace=%s path=%s" % (pg.namespace, rel) for rel in (
+        "ansible.cfg", "evidence/forged.log", "../escape.txt", "logs/never-run.log", "runbook.json.altered-x"))
+    assert not report["ok"]
+    folder = pg.files()
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert "ansible.cfg" not in written and "evidence/forged.log" not in written
+    assert "logs/never-run.log" not in written and not (folder.parent / "escape.txt").exists()
