@@ -1410,6 +1410,10 @@ MESSAGES = {
         'verify.detail.row_unnamed': (
             'uma linha de ssot_file que nenhuma linha do journal cita (o recorder não a escreveu): não é exportada'
         ),
+        'verify.detail.no_rows': (
+            'o banco de registros não tem nenhuma linha deste ambiente que este papel possa ver (nunca gravado, sem '
+            'permissão, ou apagado)'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2800,6 +2804,10 @@ MESSAGES = {
         'store.held_unknown': 'a session the database does not show to this role; it says of itself: «{claim}»',
         'verify.detail.row_unnamed': (
             'an ssot_file row no journal line names (the recorder did not write it): not exported'
+        ),
+        'verify.detail.no_rows': (
+            'the records database holds no line of this environment this role can see (never recorded, not granted, or '
+            'deleted)'
         ),
     },
 }

@@ -258,6 +258,34 @@ ALTER TABLE ssot_file ALTER COLUMN content SET STORAGE EXTERNAL;
 """
 
 
+# Per-team isolation in a shared records database (docs/awx.md), run once by the database's administrator (the
+# owner of the tables, never a job template's credential): each team's role sees and writes only the namespaces
+# ssot_grant gives it (row-level security), and may only add journal lines - none can rewrite or delete one, its own
+# included. ssot_grant is the administrator's alone. The recorder finds the tables there and creates nothing.
+ISOLATION_SQL = """
+CREATE TABLE IF NOT EXISTS ssot_grant (namespace text NOT NULL, role name NOT NULL, PRIMARY KEY (namespace, role));
+ALTER TABLE ssot_journal ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ssot_file ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ssot_holder ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS ssot_team ON ssot_journal;
+DROP POLICY IF EXISTS ssot_team ON ssot_file;
+DROP POLICY IF EXISTS ssot_team ON ssot_holder;
+CREATE POLICY ssot_team ON ssot_journal USING (EXISTS (SELECT 1 FROM ssot_grant g
+  WHERE g.namespace = ssot_journal.namespace AND pg_has_role(current_user, g.role, 'MEMBER')));
+CREATE POLICY ssot_team ON ssot_file USING (EXISTS (SELECT 1 FROM ssot_grant g
+  WHERE g.namespace = ssot_file.namespace AND pg_has_role(current_user, g.role, 'MEMBER')));
+CREATE POLICY ssot_team ON ssot_holder USING (EXISTS (SELECT 1 FROM ssot_grant g
+  WHERE g.namespace = ssot_holder.namespace AND pg_has_role(current_user, g.role, 'MEMBER')));
+REVOKE ALL ON ssot_journal, ssot_file, ssot_holder, ssot_grant FROM PUBLIC;
+"""
+# What one team's role is granted (after ISOLATION_SQL); {role} is the team's role, quoted as an identifier.
+TEAM_GRANT_SQL = """
+GRANT SELECT, INSERT ON ssot_journal TO {role};
+GRANT SELECT, INSERT, UPDATE ON ssot_file, ssot_holder TO {role};
+GRANT SELECT ON ssot_grant TO {role};
+"""
+
+
 def _psycopg2(lang):
     try:
         import psycopg2
@@ -652,6 +680,10 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_
         done = export(store, tmp)
         report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang, open_run=open_run,
                                expect_heads=expect_heads)
+    if not seqs:
+        # No line at all: nothing was ever recorded here, or this role sees none of it, or it was all deleted.
+        report["problems"].insert(0, {"kind": "journal_missing", "where": "ssot_journal namespace=%s" % store.namespace,
+                                      "detail": text(lang, "verify.detail.no_rows")})
     # Rows no journal line names (or outside the records) were never written by the recorder: named, never exported.
     for rel in done["skipped"]:
         report["problems"].append({"kind": "row_unnamed", "where": "ssot_file namespace=%s path=%s" % (

@@ -38,3 +38,12 @@ def test_ansible_doc_renders(kind, name):
             if isinstance(args, dict):
                 unknown = set(args) - set(options)
                 assert not unknown, f"{fqcn} example {task.get('name')!r} uses unknown options {unknown}"
+
+
+def test_the_isolation_sql_in_docs_awx_is_the_one_the_tests_prove():
+    """docs/awx.md shows the administrator's SQL; its canonical copy is plugins/plugin_utils/_store.py (which the
+    isolation test runs on a real PostgreSQL)."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _store
+    doc = (ROOT / "docs" / "awx.md").read_text()
+    for block in (_store.SCHEMA_SQL, _store.ISOLATION_SQL, _store.TEAM_GRANT_SQL.replace("{role}", "team_a")):
+        assert block.strip() in doc

@@ -717,3 +717,53 @@ def test_rows_no_journal_line_names_are_reported_by_row_and_never_exported(pg):
     written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert "ansible.cfg" not in written and "evidence/forged.log" not in written
     assert "logs/never-run.log" not in written and not (folder.parent / "escape.txt").exists()
+
+
+def test_one_teams_credential_cannot_read_or_rewrite_another_teams_records(tmp_path, store_server, monkeypatch):
+    """docs/awx.md: the administrator creates the tables, the isolation (row-level security) and one role per team;
+    a job template's credential then reads and writes only its team's environments, and appends only."""
+    from psycopg2 import sql as pgsql
+    database = store_server.new_database()
+    admin = store_server.dsn(database)
+    suffix = os.urandom(3).hex()
+    teams = {"a": "team_a_%s" % suffix, "b": "team_b_%s" % suffix}
+    with psycopg2.connect(admin) as conn, conn.cursor() as cur:
+        cur.execute(_store.SCHEMA_SQL)
+        cur.execute(_store.ISOLATION_SQL)
+        for team, role in teams.items():
+            cur.execute(pgsql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(pgsql.Identifier(role)), (role,))
+            cur.execute(pgsql.SQL(_store.TEAM_GRANT_SQL).format(role=pgsql.Identifier(role)))
+            cur.execute("INSERT INTO ssot_grant (namespace, role) VALUES (%s, %s)", ("env-" + team, role))
+    dsn = dict((team, "host=127.0.0.1 port=%d dbname=%s user=%s password=%s" % (
+        store_server.port, database, role, role)) for team, role in teams.items())
+    for team in teams:
+        ws = tmp_path / ("env-" + team)
+        ws.mkdir()
+        monkeypatch.setenv(DSN_ENV, dsn[team])
+        rec = Recorder(str(ws), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV)
+        rec.open("site.yml", "team " + team)
+        rec.close("ok")
+    monkeypatch.setenv(DSN_ENV, dsn["a"])
+    with psycopg2.connect(dsn["a"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM ssot_journal WHERE namespace = 'env-b'")
+        assert cur.fetchone()[0] == 0, "team a reads team b's journal"
+        cur.execute("SELECT count(*) FROM ssot_journal WHERE namespace = 'env-a'")
+        assert cur.fetchone()[0] > 0
+        cur.execute("UPDATE ssot_file SET content = 'x' WHERE namespace = 'env-b'")
+        assert cur.rowcount == 0, "team a rewrote team b's files"
+    for attack in ("INSERT INTO ssot_journal VALUES ('env-b', 999, '{}')",
+                   "DELETE FROM ssot_journal WHERE namespace = 'env-a'",
+                   "UPDATE ssot_journal SET line = line WHERE namespace = 'env-a'",
+                   "INSERT INTO ssot_grant VALUES ('env-b', current_user)"):
+        with psycopg2.connect(dsn["a"]) as conn, conn.cursor() as cur:
+            with pytest.raises(psycopg2.Error):
+                cur.execute(attack)
+    # Team a's verify of team b's environment sees no records at all (it cannot even tell they exist).
+    store = _store.PgStore(str(tmp_path / "env-b"), DSN_ENV, "en")
+    try:
+        assert [p["kind"] for p in _store.verify(store)["problems"]] == ["journal_missing"]
+    finally:
+        store.release()
+    with psycopg2.connect(admin) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM ssot_journal WHERE namespace = 'env-b'")
+        assert cur.fetchone()[0] > 0
