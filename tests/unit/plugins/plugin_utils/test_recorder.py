@@ -767,3 +767,54 @@ def test_one_teams_credential_cannot_read_or_rewrite_another_teams_records(tmp_p
     with psycopg2.connect(admin) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM ssot_journal WHERE namespace = 'env-b'")
         assert cur.fetchone()[0] > 0
+
+
+def _put_journal(env, raw):
+    """The attacker's write of a whole journal: the file, or every row of the namespace replaced."""
+    if env.kind == "files":
+        (env.ws / "journal.jsonl").write_bytes(raw)
+        return
+    env.sql("DELETE FROM ssot_journal WHERE namespace = %s", (env.namespace,))
+    for line in raw.decode().splitlines():
+        env.sql("INSERT INTO ssot_journal (namespace, seq, line) VALUES (%s, %s, %s)",
+                (env.namespace, json.loads(line)["seq"], line))
+
+
+def test_journal_surgery_in_either_store_is_reported_against_the_kept_head(env, new_ssh_key, tmp_path):
+    """The surgery kinds of test_journal_surgery.py on real sealed records in the folder and in the database, and
+    the database's own: another environment's rows put in this one's place."""
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
+    key = new_ssh_key(tmp_path / "recorder")
+    pub = " ".join((tmp_path / "recorder.pub").read_text().split()[:2])
+    signers = tmp_path / "signers"
+    signers.write_text('recorder@ci namespaces="seal@ssot.governance" %s\n' % pub)
+    heads = []
+    for dummy in range(3):
+        rec = env.new(seal_key=str(key))
+        rec.open("site.yml", "tester")
+        rec.close("ok")
+        heads.append(rec.head)
+    original = ("\n".join(env.journal()) + "\n").encode()
+    lines = cut.parse(original)
+
+    def problems():
+        return env.verify(allowed_signers=str(signers), require_seals=True, expect_heads=[("kept", heads[-1])])[
+            "problems"]
+    assert problems() == []
+    tried = 0
+    for kind in cut.KINDS:
+        for i in (1, len(lines) // 2, len(lines) - 1):
+            after = cut.surgery(kind, lines, i, i + 3)
+            if cut.parse(after) == lines:
+                continue
+            _put_journal(env, after)
+            tried += 1
+            assert problems(), (env.kind, kind, i)
+    _put_journal(env, original)
+    assert problems() == [] and tried >= 30
+    # An older copy put back: the first two runs only.
+    upto = int(heads[1].split(":")[0])
+    _put_journal(env, ("\n".join(env.journal()[:upto]) + "\n").encode())
+    found = problems()
+    assert found[0]["kind"] == "journal_rolled_back" and heads[-1] in found[0]["detail"], found
+    assert heads[1] in found[0]["detail"]
