@@ -87,13 +87,15 @@ class ActionModule(ActionBase):
         heads_log = rules.root.heads_log if rules.root is not None else None
         try:
             if heads_log:
-                logged, forged = _heads.latest(heads_log, _heads.identity(workspace, kind,
-                                                                          _store.namespace_of(workspace)), signers,
-                                               lang=lang)
-                latest = _chain.format_head(logged["seq"], logged["hash"]) if logged else None
-                if latest:
-                    expected.append((heads_log, latest))
-                result["heads_log"] = {"path": heads_log, "latest": latest}
+                held, forged = _heads.logged(heads_log, _heads.identity(workspace, kind,
+                                                                        _store.namespace_of(workspace)), signers,
+                                             lang=lang)
+                # Every head ever logged: a journal only grows (a run that appended on a rolled-back copy does not
+                # hide the heads before it).
+                expected.extend(("%s #%d" % (heads_log, n), _chain.format_head(h["seq"], h["hash"]))
+                                for n, h in enumerate(held, 1))
+                latest = _chain.format_head(held[-1]["seq"], held[-1]["hash"]) if held else None
+                result["heads_log"] = {"path": heads_log, "heads": len(held), "latest": latest}
             opts = {"open_run": _runctx.run_of(workspace), "lang": lang, "expect_heads": expected}
             if kind == "files":
                 report = _chain.verify(workspace, signers, require, **opts)

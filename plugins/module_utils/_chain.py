@@ -154,11 +154,13 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
             add("view_added", rel, "not_named")
     problems.extend(_snapshot_problems(workspace, snapshots, lang))
     head = {"seq": len(hashes), "hash": prev} if hashes else None
-    for source, expected in reversed(list(expect_heads)):
+    # The first kept head the journal no longer holds (one is enough to say it was rolled back).
+    for source, expected in expect_heads:
         found = head_problems(hashes, expected, lang)
-        for problem in found:
-            problem["detail"] = "%s [%s]" % (problem["detail"], source)
-        problems[:0] = found
+        if found:
+            found[0]["detail"] = "%s [%s]" % (found[0]["detail"], source)
+            problems[:0] = found[:1]
+            break
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
             "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev, "head": head,
             "seals": seal_report}
@@ -226,6 +228,16 @@ def _ranges(numbers):
         else:
             out.append([n, n])
     return out
+
+
+def seal_shape_holds(hashes, number, seal):
+    """Whether a seal at line ``number`` has the shape of one the recorder writes for these lines (right after the
+    head it signs, listing their hashes) - its signature unchecked."""
+    first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
+    if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
+            and 1 <= first <= upto == number - 1 <= len(hashes) and len(signed) == upto - first + 1):
+        return False
+    return [h[:16] for h in hashes[first - 1:upto]] == signed and hashes[upto - 1] == seal.get("head")
 
 
 def seal_results(hashes, seals, allowed_signers, now=None):

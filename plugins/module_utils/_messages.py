@@ -1414,6 +1414,14 @@ MESSAGES = {
             'o banco de registros não tem nenhuma linha deste ambiente que este papel possa ver (nunca gravado, sem '
             'permissão, ou apagado)'
         ),
+        'recorder.heads_unreadable': (
+            'não foi possível ler o log de cabeças {path} ({error}); nenhuma execução grava sem conferir a cabeça'
+        ),
+        'recorder.rolled_back': (
+            'os registros de {workspace} não têm mais a última cabeça que {path} guarda: {detail}. Foram repostos de '
+            'uma cópia antiga ou cortados; esta execução não grava nada sobre eles. Restaure os registros (o backup, o '
+            'export) ou peça ao administrador do controlador que decida'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2808,6 +2816,14 @@ MESSAGES = {
         'verify.detail.no_rows': (
             'the records database holds no line of this environment this role can see (never recorded, not granted, or '
             'deleted)'
+        ),
+        'recorder.heads_unreadable': (
+            'could not read the heads log {path} ({error}); no run records without checking the head'
+        ),
+        'recorder.rolled_back': (
+            'the records of {workspace} no longer hold the newest head {path} keeps: {detail}. They were put back from '
+            'an older copy or cut short; this run records nothing on them. Restore the records (the backup, the '
+            "export) or ask the controller's administrator to decide"
         ),
     },
 }

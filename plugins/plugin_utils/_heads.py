@@ -67,14 +67,21 @@ def append(path, head):
 
 
 def latest(path, environment, signers=None, now=None, lang="pt-BR"):
-    """(the newest head the log holds for ``environment`` whose signature holds, the lines whose signature does not:
-    [(line number, why)]). Without ``signers`` no signature is checked (every entry counts). A log that is not there
-    holds no head."""
+    """(the newest head the log holds for ``environment`` whose signature holds, or None; the lines whose signature
+    does not hold: [(line number, why)])."""
+    held, forged = logged(path, environment, signers, now, lang)
+    return (held[-1] if held else None), forged
+
+
+def logged(path, environment, signers=None, now=None, lang="pt-BR"):
+    """(every head the log holds for ``environment`` whose signature holds, oldest first; the lines whose signature
+    does not: [(line number, why)]). Without ``signers`` no signature is checked (every entry counts). A log that is
+    not there holds no head. A journal only grows: it must still hold every one of them."""
     if not os.path.exists(path):
-        return None, []
+        return [], []
     if os.path.getsize(path) > MAX_BYTES:
         raise HeadsError(message(lang, "heads.too_big", path=path, limit=MAX_BYTES))
-    found, forged = None, []
+    found, forged = [], []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             try:
@@ -98,5 +105,5 @@ def latest(path, environment, signers=None, now=None, lang="pt-BR"):
                 if not verdict.ok:
                     forged.append((number, message(lang, verdict.code, **verdict.params)))
                     continue
-            found = head
+            found.append(head)
     return found, forged

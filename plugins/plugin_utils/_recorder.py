@@ -177,7 +177,9 @@ class Recorder(_SignalSafe):
         # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
         self.seal_key = seal_key or None
         self._unsealed = []  # hashes of this run's lines no seal covers yet
-        self._found_unsealed = []  # (seq, run, hash) of the lines after the last seal, as the run found them
+        self._replayed = []  # (seq, run, hash) of every line found when the run opened
+        self._found_seals = []  # (index in _replayed, seal data) of the seal lines found
+        self._root = None  # the trust root as this process loaded it (None: not configured or not loadable)
         self.redactor = redactor or Redactor()
         self.state = State(self.workspace, language)
         self.run_id = None
@@ -271,6 +273,8 @@ class Recorder(_SignalSafe):
         try:
             self._acquire_lock(holder)
             self._replay()
+            self._load_root()
+            self._check_head()
             # What this process seals is only what it writes from now on: the lines it found after the last seal
             # are reported (_report_unsealed), never vouched for (docs/recorder.md).
             self._unsealed = []
@@ -315,7 +319,9 @@ class Recorder(_SignalSafe):
                 continue
             self._seq = line.get("seq", self._seq)
             self._prev = line.get("hash", self._prev)
-            self._note_line(line, replaying=True)
+            self._replayed.append((line.get("seq"), line.get("run"), line.get("hash")))
+            if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
+                self._found_seals.append((len(self._replayed), line["data"]))
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
@@ -382,11 +388,7 @@ class Recorder(_SignalSafe):
                 write_all(self.announce_fd, ("ssot.governance: %s\n" % said).encode("utf-8", "replace"))
             except OSError:
                 pass  # the head is in the journal and its views; stdout gone is not a lost record
-        try:
-            root = _trust.load([self.workspace])
-        except _trust.TrustError as exc:
-            self.warnings.append(exc.render(lang))
-            return
+        root = self._root
         if root is None or not root.heads_log:
             return
         try:
@@ -403,15 +405,8 @@ class Recorder(_SignalSafe):
         """This environment's records, as a heads log names them."""
         return _heads.identity(self.workspace, self.store_kind, _store.namespace_of(self.workspace))
 
-    def _note_line(self, line, replaying=False):
-        """Keep the hashes the next seal covers (this process's own lines since its last seal) and, while replaying,
-        the lines found after the last seal."""
-        if replaying:
-            if line.get("kind") == "seal":
-                self._found_unsealed = []
-            else:
-                self._found_unsealed.append((line.get("seq"), line.get("run"), line.get("hash")))
-            return
+    def _note_line(self, line):
+        """Keep the hashes the next seal covers (this process's own lines since its last seal)."""
         self._unsealed.append(line.get("hash"))
         if line.get("kind") == "seal":
             self._unsealed = [line.get("hash")]
@@ -436,8 +431,12 @@ class Recorder(_SignalSafe):
         """Lines found after the last seal, when this recorder seals: a run killed outright, a run whose seal was
         dropped, or lines someone appended. Recorded by range with the head they had (journal_unsealed) and said in
         the run's output; never adopted by this run's seal - verify keeps naming them."""
-        found, self._found_unsealed = self._found_unsealed, []
-        if not found or not self.seal_key:
+        replayed, seals = self._replayed, self._found_seals
+        self._replayed, self._found_seals = [], []
+        if not replayed or not self.seal_key:
+            return
+        found = replayed[self._last_good_seal(replayed, seals):]
+        if not found:
             return
         runs = []
         for dummy, run, dummy2 in found:
@@ -448,6 +447,53 @@ class Recorder(_SignalSafe):
         self.append("journal_unsealed", data)
         self.warnings.append(text(self.state.language, "recorder.found_unsealed", first=data["from"],
                                   last=data["upto"], runs=", ".join(data["runs"]) or "-"))
+
+    def _last_good_seal(self, replayed, seals):
+        """How many of the lines found are covered by the last seal that holds (0 when none does): its signature
+        checked against the trust root's signers when there is a root, else its shape (right after the head it
+        signs, the hashes it lists those of the lines). A line shaped like a seal that does not hold hides
+        nothing."""
+        hashes = [h for dummy, dummy2, h in replayed]
+        signers = self._root.signers if self._root is not None and self._root.signers else None
+        for number, seal in reversed(seals):
+            if signers:
+                try:
+                    results = _chain.seal_results(hashes, [(number, seal)], signers)
+                except _sshsig.SignatureError:
+                    results = []
+                if results and results[0][2] is None:
+                    return number
+            elif _chain.seal_shape_holds(hashes, number, seal):
+                return number
+        return 0
+
+    def _load_root(self):
+        """The trust root, once per process; None (and a warning) when it does not load."""
+        try:
+            self._root = _trust.load([self.workspace])
+        except _trust.TrustError as exc:
+            self._root = None
+            self.warnings.append(exc.render(self.state.language))
+        return self._root
+
+    def _check_head(self):
+        """With a heads log in the trust root, the journal must still hold the newest head logged for this
+        environment: a workspace (or database) put back to an older copy, or cut short, is refused before this run
+        writes a line on it - or signs a head of it."""
+        if self._root is None or not self._root.heads_log:
+            return
+        lang = self.state.language
+        try:
+            logged, dummy = _heads.latest(self._root.heads_log, self.identity, self._root.signers or None, lang=lang)
+        except (_heads.HeadsError, OSError) as exc:
+            raise RecorderError(text(lang, "recorder.heads_unreadable", path=self._root.heads_log, error=exc))
+        if logged is None:
+            return
+        hashes = [h for dummy, dummy2, h in self._replayed]
+        problems = _chain.head_problems(hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
+        if problems:
+            raise RecorderError(text(lang, "recorder.rolled_back", workspace=self.workspace,
+                                     path=self._root.heads_log, detail=problems[0]["detail"]))
 
     def _seal(self):
         """Append a seal: the chain head and every line hash since the last seal, signed with the seal key.

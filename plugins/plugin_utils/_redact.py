@@ -144,7 +144,8 @@ class Redactor(object):
                 self._learn_all(obj)
                 return MASK
         if isinstance(obj, dict):
-            return dict((k, self.value(v, k, limit)) for k, v in obj.items())
+            # A key is text too (a tool's output keyed by what it read): masked like any value.
+            return dict((self.text(k) if isinstance(k, str) else k, self.value(v, k, limit)) for k, v in obj.items())
         if isinstance(obj, (list, tuple)):
             if key == "Env":
                 return [self._env_entry(e) for e in obj]

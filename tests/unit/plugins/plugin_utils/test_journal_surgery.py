@@ -206,3 +206,66 @@ def test_the_heads_log_keeps_signed_heads_and_refuses_forged_ones(tmp_path, keys
     latest, forged_lines = _heads.latest(str(log), env, keys["signers"])
     assert (latest["seq"], latest["hash"]) == (9, "b" * 64)
     assert [n for n, dummy in forged_lines] == [3]
+
+
+def _trust_root(tmp_path, keys, heads_log=None):
+    import yaml
+    pub = (tmp_path / "signers.txt")
+    pub.write_text(open(keys["signers"]).read())
+    doc = {"allowed_signers": pub.read_text(), "require_seals": True}
+    if heads_log:
+        doc["heads_log"] = str(heads_log)
+    root = tmp_path / "trust.yml"
+    root.write_text(yaml.safe_dump(doc))
+    return root
+
+
+@pytest.mark.parametrize("with_root", [True, False])
+def test_a_line_shaped_like_a_seal_hides_nothing_from_the_next_run(sealed, keys, tmp_path, monkeypatch, with_root):
+    """Appended lines followed by a forged seal (no key: a bad signature, or the right shape and hashes): the next
+    run still records them as unsealed - checked against the trust root's signers, or by shape without one."""
+    ws = tmp_path / "ws"
+    shutil.copytree(sealed["ws"], ws)
+    if with_root:
+        monkeypatch.setenv("SSOT_TRUST_ROOT", str(_trust_root(tmp_path, keys)))
+    else:
+        monkeypatch.delenv("SSOT_TRUST_ROOT", raising=False)
+    lines = parse(sealed["journal"])
+    appended = parse(rechain(lines + [forged()]))
+    fake = {"from": len(lines) + 1, "upto": len(lines) + 1, "head": appended[-1]["hash"],
+            "lines": [appended[-1]["hash"][:16]],
+            "signature": "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"}
+    if not with_root:
+        fake["head"] = "0" * 64  # without a root only the shape is checked: a forger gets it right but for this
+    seal = dict(forged("seal"), run=appended[-1]["run"], data=fake)
+    (ws / "journal.jsonl").write_bytes(rechain(appended + [seal]))
+    rec = one_run(ws, keys["recorder"])
+    found = [x for x in parse((ws / "journal.jsonl").read_bytes()) if x["kind"] == "journal_unsealed"]
+    assert found and found[-1]["run"] == rec.run_id and found[-1]["data"]["from"] == len(lines) + 1, found
+
+
+def test_a_run_refuses_records_put_back_behind_the_heads_log_and_verify_checks_every_head(sealed, keys, tmp_path,
+                                                                                          monkeypatch):
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import RecorderError
+    ws = tmp_path / "ws"
+    shutil.copytree(sealed["ws"], ws)
+    log = tmp_path / "heads.jsonl"
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(_trust_root(tmp_path, keys, log)))
+    older = (ws / "journal.jsonl").read_bytes()
+    one_run(ws, keys["recorder"])
+    one_run(ws, keys["recorder"])
+    held, forged_lines = _heads.logged(str(log), _heads.identity(str(ws)), keys["signers"])
+    assert len(held) == 2 and forged_lines == []
+    (ws / "journal.jsonl").write_bytes(older)  # put back
+    with pytest.raises(RecorderError, match="no longer hold the newest head"):
+        one_run(ws, keys["recorder"])
+    assert (ws / "journal.jsonl").read_bytes() == older, "the refused run wrote nothing"
+    assert len(_heads.logged(str(log), _heads.identity(str(ws)), keys["signers"])[0]) == 2
+    # A run that did not check (an older collection, a copy elsewhere) appended a head on the rolled-back chain:
+    # verify still names the heads before it.
+    kept = ["%d:%s" % (h["seq"], h["hash"]) for h in held]
+    monkeypatch.delenv("SSOT_TRUST_ROOT")
+    newer = one_run(ws, keys["recorder"]).head
+    report = _chain.verify(str(ws), keys["signers"], True,
+                           expect_heads=[("log #1", kept[0]), ("log #2", kept[1]), ("log #3", newer)])
+    assert report["problems"][0]["kind"] == "journal_rolled_back" and "[log #1]" in report["problems"][0]["detail"]

@@ -647,7 +647,8 @@ def test_a_secret_is_masked_in_every_encoding_in_every_record_and_view(env):
     rec.start_play("play", plan)
     rec.start_task(plan[0])
     for name, form in forms.items():
-        rec.result({"step": "s1", "host": "h", "status": "ok", "msg": form, "result": {"stdout": "%s: %s" % (name, form)}})
+        rec.result({"step": "s1", "host": "h", "status": "ok", "msg": form,
+                    "result": {"stdout": "%s: %s" % (name, form), form: "a secret as a key"}})
     rec.evidence("echo.log", "\n".join("%s=%s" % item for item in forms.items()), "s1", "h", "Echo")
     rec.close("ok")
     ws = env.files()
