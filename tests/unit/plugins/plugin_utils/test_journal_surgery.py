@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.plugin_utils import _heads
-from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder
-from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.module_utils import _sshsig
 
 
@@ -31,15 +29,9 @@ def keys(tmp_path_factory, new_ssh_key):
 
 
 def one_run(ws, key, steps=2, close=True):
-    rec = Recorder(str(ws), language="en", redactor=Redactor(environ={}), seal_key=key)
-    rec.open("site.yml", "tester")
-    rec.start_play("play", [{"id": "s%d" % i, "name": "step %d" % i, "role": None} for i in range(steps)])
-    for i in range(steps):
-        rec.start_task({"id": "s%d" % i, "name": "step %d" % i, "role": None})
-        rec.result({"step": "s%d" % i, "host": "h", "status": "ok", "result": {"n": i}})
-    if close:
-        rec.close("ok")
-    return rec
+    """One sealed run (the recorder in isolation), as test_seals.py makes them."""
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_seals import run
+    return run(ws, key, steps, close)
 
 
 class Sealed(dict):
