@@ -1422,6 +1422,17 @@ MESSAGES = {
             'uma cópia antiga ou cortados; esta execução não grava nada sobre eles. Restaure os registros (o backup, o '
             'export) ou peça ao administrador do controlador que decida'
         ),
+        'recorder.records_elsewhere': (
+            'o ambiente {namespace} do banco de registros foi gravado antes a partir de {previous} e agora de {now}: '
+            'se são workspaces diferentes com o mesmo nome de pasta, eles estão misturando um só histórico - renomeie '
+            'um deles (o nome da pasta é o do ambiente no banco). Registrado'
+        ),
+        'records.records_elsewhere.title': 'O ambiente {namespace} foi gravado a partir de outra pasta',
+        'records.records_elsewhere.explanation': (
+            'A execução {run} (linha {line}) gravou o ambiente {namespace} a partir de {now}; a execução anterior, a '
+            'partir de {previous}. Dois workspaces com o mesmo nome de pasta compartilham um histórico no banco: '
+            'renomeie um deles.'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2824,6 +2835,16 @@ MESSAGES = {
             'the records of {workspace} no longer hold the newest head {path} keeps: {detail}. They were put back from '
             'an older copy or cut short; this run records nothing on them. Restore the records (the backup, the '
             "export) or ask the controller's administrator to decide"
+        ),
+        'recorder.records_elsewhere': (
+            'environment {namespace} of the records database was recorded before from {previous} and now from {now}: '
+            'if these are different workspaces with the same folder name, they are mixing one history - rename one of '
+            "them (the folder's name is the environment's name in the database). Recorded"
+        ),
+        'records.records_elsewhere.title': 'Environment {namespace} was recorded from another folder',
+        'records.records_elsewhere.explanation': (
+            'Run {run} (line {line}) recorded environment {namespace} from {now}; the run before, from {previous}. Two '
+            'workspaces with the same folder name share one history in the database: rename one of them.'
         ),
     },
 }

@@ -216,9 +216,17 @@ class Recorder(_SignalSafe):
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
-        data = {"playbook": playbook, "user": user, "pid": os.getpid()}
+        previous = self.state.last_workspace()
+        data = {"playbook": playbook, "user": user, "pid": os.getpid(), "workspace": self.workspace}
         data.update(extra or {})
         self.append("run_start", data)
+        if self.store_kind == "postgresql" and previous and previous != self.workspace:
+            # The database names an environment by its folder's name: another folder of that name (or this one,
+            # moved) is writing the same history. Said and recorded; rename one of them if they are not the same.
+            self.append("records_elsewhere", {"previous": previous, "now": self.workspace,
+                                              "namespace": _store.namespace_of(self.workspace)})
+            self.warnings.append(text(self.state.language, "recorder.records_elsewhere", previous=previous,
+                                      now=self.workspace, namespace=_store.namespace_of(self.workspace)))
         self._found_on_opening()
         if dead:
             # What it was doing when it died: the next operator must know which change may be half done.

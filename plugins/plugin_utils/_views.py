@@ -38,6 +38,7 @@ class State(object):
         self.deviations = {}       # id -> deviation dict
         self.findings = {}         # id -> finding of the last validation
         self.records = {}          # id -> what a run found wrong with the records themselves (shown as findings)
+        self.workspace_seen = None  # the folder the last run recorded from (run_start)
         self.observed = {}         # check or finding id -> {status, actual, run} last seen
         self.drift = None          # the changes the last validation found, with its run
         self.checkpoints = []
@@ -68,6 +69,8 @@ class State(object):
         self.runs[line["run"]] = {"id": line["run"], "started_at": line["ts"], "status": "running",
                                   "playbook": d.get("playbook", ""), "user": d.get("user", ""),
                                   "tags": [t for t in d.get("tags") or [] if t != "all"]}
+        if isinstance(d.get("workspace"), str):
+            self.workspace_seen = d["workspace"]
 
     def _on_run_end(self, line, d):
         run = self.runs.get(line["run"])
@@ -246,6 +249,14 @@ class State(object):
             "title": text(self.language, "records.%s.title" % code, **params),
             "explanation": text(self.language, "records.%s.explanation" % code, line=line.get("seq", 0),
                                 run=line.get("run") or "-", **params)}
+
+    def _on_records_elsewhere(self, line, d):
+        self._record_problem(line, "records_elsewhere", "high", previous=d.get("previous"), now=d.get("now"),
+                             namespace=d.get("namespace"))
+
+    def last_workspace(self):
+        """The folder the last run that said so recorded from, or None."""
+        return self.workspace_seen
 
     def _on_journal_unsealed(self, line, d):
         self._record_problem(line, "journal_unsealed", "high", first=d.get("from"), last=d.get("upto"),

@@ -819,3 +819,20 @@ def test_journal_surgery_in_either_store_is_reported_against_the_kept_head(env, 
     found = problems()
     assert found[0]["kind"] == "journal_rolled_back" and heads[-1] in found[0]["detail"], found
     assert heads[1] in found[0]["detail"]
+
+
+def test_two_workspaces_with_one_folder_name_in_the_database_are_told_apart(pg, tmp_path):
+    a_run(pg)
+    twin = tmp_path / "elsewhere" / pg.ws.name
+    twin.mkdir(parents=True)
+    rec = Recorder(str(twin), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV)
+    rec.open("site.yml", "someone else")
+    rec.close("ok")
+    assert any(str(pg.ws) in w and str(twin) in w for w in rec.warnings), rec.warnings
+    runbook = json.loads((pg.files() / "runbook.json").read_text())
+    assert [r["code"] for r in runbook["records"]] == ["records_elsewhere"]
+    # The same folder again: nothing to say.
+    again = Recorder(str(twin), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV)
+    again.open("site.yml", "someone else")
+    again.close("ok")
+    assert not [w for w in again.warnings if "outra pasta" in w or str(pg.ws) in w]
