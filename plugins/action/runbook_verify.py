@@ -49,6 +49,10 @@ class ActionModule(ActionBase):
             held = None
             problems.append({"kind": "approvals_unreadable", "where": "approvals.yml", "detail": str(exc)})
         seen = set()
+        unbound = [line for line in decided if not (line["data"].get("answer") or {}).get("entry_sha256")]
+        if unbound:
+            # Recorded before answers kept their entry's digest (or given as an extra var, at a terminal).
+            notes.append(_chain.message(lang, "verify.approvals_unbound", count=len(unbound)))
         for line in decided:
             answer = line["data"].get("answer") or {}
             digest = answer.get("entry_sha256")
@@ -111,11 +115,11 @@ class ActionModule(ActionBase):
         report["problems"][:0] = [{"kind": "head_forged", "where": "%s:%d" % (heads_log, number),
                                    "detail": _chain.message(lang, "verify.detail.head_forged", why=why)}
                                   for number, why in forged]
-        if not [p for p in report["problems"] if p["kind"].startswith("journal_")]:
-            governed, notes = self._governed(workspace, rules, lang, opts["open_run"])
-            report["problems"].extend(governed)
-            if notes:
-                result.setdefault("notes", []).extend(notes)
+        # Whatever else is wrong: from the lines still trusted (chained up to any break, sealed by their own run).
+        governed, notes = self._governed(workspace, rules, lang, opts["open_run"])
+        report["problems"].extend(governed)
+        if notes:
+            result.setdefault("notes", []).extend(notes)
         report["ok"] = not report["problems"]
         result.update(report, changed=False)
         fail = args.get("fail_on_problem", True)

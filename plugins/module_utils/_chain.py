@@ -88,22 +88,9 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
             if not raw.endswith(b"\n"):
                 add("journal_torn", where, "torn")
                 break
-            try:
-                line = json.loads(raw.decode("utf-8"))
-            except ValueError as exc:
-                add("journal_altered", where, "not_json", error=exc)
-                break
-            if not isinstance(line, dict):
-                add("journal_altered", where, "not_object")
-                break
-            if line.get("seq") != number:
-                add("journal_altered", where, "sequence", found=line.get("seq"), due=number)
-                break
-            if line.get("prev") != prev:
-                add("journal_altered", where, "prev", line=number - 1)
-                break
-            if line.get("hash") != line_hash(line):
-                add("journal_altered", where, "hash")
+            line, problem = chained(raw, number, prev, lang)
+            if problem is not None:
+                problems.append(problem)
                 break
             prev = line["hash"]
             hashes.append(prev)
@@ -201,6 +188,26 @@ def head_problems(hashes, expect_head, lang=DEFAULT_LANGUAGE):
         return [_problem(lang, "journal_rolled_back", "%s:%d" % (JOURNAL, seq), "head_differs",
                          expected=format_head(seq, digest), found=found)]
     return []
+
+
+def chained(raw, number, prev, lang=DEFAULT_LANGUAGE):
+    """(the line, None) when ``raw`` is line ``number`` of a chain whose previous hash is ``prev``, with its own hash
+    recomputed; else (None, the problem verify names). What the recorder checks each line against when a run
+    opens, too: a stored hash is never taken on its word."""
+    where = "%s:%d" % (JOURNAL, number)
+    try:
+        line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except ValueError as exc:
+        return None, _problem(lang, "journal_altered", where, "not_json", error=exc)
+    if not isinstance(line, dict):
+        return None, _problem(lang, "journal_altered", where, "not_object")
+    if line.get("seq") != number:
+        return None, _problem(lang, "journal_altered", where, "sequence", found=line.get("seq"), due=number)
+    if line.get("prev") != prev:
+        return None, _problem(lang, "journal_altered", where, "prev", line=number - 1)
+    if line.get("hash") != line_hash(line):
+        return None, _problem(lang, "journal_altered", where, "hash")
+    return line, None
 
 
 def problem_message(report, lang=DEFAULT_LANGUAGE):

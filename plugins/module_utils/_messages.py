@@ -1433,6 +1433,15 @@ MESSAGES = {
             'partir de {previous}. Dois workspaces com o mesmo nome de pasta compartilham um histórico no banco: '
             'renomeie um deles.'
         ),
+        'recorder.chain_broken': (
+            'o journal de {workspace} foi alterado: {kind} em {where} ({detail}). Esta execução não grava nada sobre '
+            'ele (nem assina uma cabeça dele). Compare com o backup ou o export, restaure os registros e rode de novo'
+        ),
+        'verify.approvals_unbound': (
+            '{count} decisão(ões) registrada(s) não guarda(m) o sha256 da entrada de approvals.yml que a(s) decidiu '
+            '(gravadas por uma versão anterior, ou aprovadas por variável extra ou no terminal): a edição posterior '
+            'dessas entradas não é conferida'
+        ),
     },
     'en': {
         'demo.summary.title': 'ssot.governance demo summary',
@@ -2845,6 +2854,15 @@ MESSAGES = {
         'records.records_elsewhere.explanation': (
             'Run {run} (line {line}) recorded environment {namespace} from {now}; the run before, from {previous}. Two '
             'workspaces with the same folder name share one history in the database: rename one of them.'
+        ),
+        'recorder.chain_broken': (
+            'the journal of {workspace} was altered: {kind} at {where} ({detail}). This run records nothing on it (nor '
+            'signs a head of it). Compare it with the backup or the export, restore the records and run again'
+        ),
+        'verify.approvals_unbound': (
+            '{count} recorded decision(s) keep no sha256 of the approvals.yml entry that decided them (written by an '
+            'earlier version, or approved by an extra var or at the terminal): a later edit of those entries is not '
+            'checked'
         ),
     },
 }

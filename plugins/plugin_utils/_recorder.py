@@ -314,20 +314,28 @@ class Recorder(_SignalSafe):
             self.store.release()
 
     def _replay(self):
+        """Read the journal back, every line checked against the chain with its hash recomputed (a stored hash is
+        never taken on its word): a journal broken anywhere is refused - this run writes nothing on it, signs no
+        head of it - with the line and the reason verify would give. A chained line the views cannot read is kept
+        in the chain (and so never hides the lines after it) and said."""
         raw, torn = self.store.load()
+        lang = self.state.language
         if torn:
-            self.warnings.append(text(self.state.language, "recorder.torn", bytes=torn["bytes"], path=torn["path"]))
+            self.warnings.append(text(lang, "recorder.torn", bytes=torn["bytes"], path=torn["path"]))
             self._torn = torn
         for number, chunk in enumerate(raw.splitlines(), 1):
+            line, problem = _chain.chained(chunk, number, self._prev, lang)
+            if problem is not None:
+                where = problem["where"] if self.store_kind == "files" else "ssot_journal namespace=%s seq=%d" % (
+                    _store.namespace_of(self.workspace), number)
+                raise RecorderError(text(lang, "recorder.chain_broken", workspace=self.workspace, kind=problem["kind"],
+                                         where=where, detail=problem["detail"]))
             try:
-                line = json.loads(chunk.decode("utf-8"))
                 self.state.apply(line)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self.warnings.append(text(self.state.language, "recorder.unreadable_line", line=number, error=exc))
-                continue
-            self._seq = line.get("seq", self._seq)
-            self._prev = line.get("hash", self._prev)
-            self._replayed.append((line.get("seq"), line.get("run"), line.get("hash")))
+                self.warnings.append(text(lang, "recorder.unreadable_line", line=number, error=exc))
+            self._seq, self._prev = number, line["hash"]
+            self._replayed.append((number, line.get("run"), line["hash"]))
             if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
                 self._found_seals.append((len(self._replayed), line["data"]))
 

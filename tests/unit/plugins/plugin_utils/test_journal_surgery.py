@@ -261,3 +261,51 @@ def test_a_run_refuses_records_put_back_behind_the_heads_log_and_verify_checks_e
     report = _chain.verify(str(ws), keys["signers"], True,
                            expect_heads=[("log #1", kept[0]), ("log #2", kept[1]), ("log #3", newer)])
     assert report["problems"][0]["kind"] == "journal_rolled_back" and "[log #1]" in report["problems"][0]["detail"]
+
+
+def test_a_run_never_takes_a_stored_hash_on_its_word(sealed, keys, tmp_path, monkeypatch):
+    """A line edited with its stored hash kept, or filler lines whose last stored hash is the logged head: the next
+    run recomputes every hash, refuses (naming the line as verify does), writes nothing and signs no head."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import RecorderError
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(_trust_root(tmp_path, keys, tmp_path / "heads.jsonl")))
+    lines = parse(sealed["journal"])
+    edited = [dict(x) for x in lines]
+    target = next(i for i, x in enumerate(edited) if x["kind"] == "result")
+    edited[target]["data"] = dict(edited[target]["data"], status="failed")  # "hash" left as it was
+    ws = tmp_path / "ws"
+    shutil.copytree(sealed["ws"], ws)
+    raw = "".join(_chain.canonical(x) + "\n" for x in edited).encode()
+    (ws / "journal.jsonl").write_bytes(raw)
+    with pytest.raises(RecorderError, match=r"journal_altered at journal.jsonl:%d" % (target + 1)):
+        one_run(ws, keys["recorder"])
+    assert (ws / "journal.jsonl").read_bytes() == raw and not (tmp_path / "heads.jsonl").exists()
+    # Rolled back, then padded with lines whose last stored hash is the head the heads log keeps.
+    ws2 = tmp_path / "ws2"
+    shutil.copytree(sealed["ws"], ws2)
+    rec = one_run(ws2, keys["recorder"])
+    logged = _heads.latest(str(tmp_path / "heads.jsonl"), _heads.identity(str(ws2)), keys["signers"])[0]
+    assert logged["hash"] == rec.head.split(":")[1]
+    filler = [dict(forged("filler"), seq=n, prev="f" * 64, hash="f" * 64) for n in range(len(lines) + 1,
+                                                                                          logged["seq"] + 1)]
+    filler[-1]["hash"] = logged["hash"]
+    (ws2 / "journal.jsonl").write_bytes(sealed["journal"] + "".join(_chain.canonical(x) + "\n"
+                                                                      for x in filler).encode())
+    with pytest.raises(RecorderError, match="journal_altered at journal.jsonl:%d" % (len(lines) + 1)):
+        one_run(ws2, keys["recorder"])
+
+
+def test_a_chained_line_the_views_cannot_read_is_kept_in_the_chain_and_reported(sealed, keys, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(sealed["ws"], ws)
+    lines = parse(sealed["journal"])
+    odd = dict(forged("run_start"), data=[1])
+    (ws / "journal.jsonl").write_bytes(rechain(lines + [odd]))
+    rec = one_run(ws, keys["recorder"])
+    after = parse((ws / "journal.jsonl").read_bytes())
+    assert [x["seq"] for x in after] == list(range(1, len(after) + 1)), "no sequence number used twice"
+    assert any("%d" % (len(lines) + 1) in w for w in rec.warnings), rec.warnings
+    unsealed = [x for x in after if x["kind"] == "journal_unsealed"]
+    assert unsealed and unsealed[-1]["data"]["from"] == len(lines) + 1
+    report = _chain.verify(str(ws), keys["signers"], True, expect_heads=[("kept", rec.head)])
+    assert [(p["kind"], p["where"]) for p in report["problems"]] == [("journal_unsealed",
+                                                                      "journal.jsonl:%d" % (len(lines) + 1))]
