@@ -285,11 +285,11 @@ def test_a_run_never_takes_a_stored_hash_on_its_word(sealed, keys, tmp_path, mon
     rec = one_run(ws2, keys["recorder"])
     logged = _heads.latest(str(tmp_path / "heads.jsonl"), _heads.identity(str(ws2)), keys["signers"])[0]
     assert logged["hash"] == rec.head.split(":")[1]
-    filler = [dict(forged("filler"), seq=n, prev="f" * 64, hash="f" * 64) for n in range(len(lines) + 1,
-                                                                                          logged["seq"] + 1)]
+    numbers = range(len(lines) + 1, logged["seq"] + 1)
+    filler = [dict(forged("filler"), seq=n, prev="f" * 64, hash="f" * 64) for n in numbers]
     filler[-1]["hash"] = logged["hash"]
-    (ws2 / "journal.jsonl").write_bytes(sealed["journal"] + "".join(_chain.canonical(x) + "\n"
-                                                                      for x in filler).encode())
+    padding = "".join(_chain.canonical(x) + "\n" for x in filler).encode()
+    (ws2 / "journal.jsonl").write_bytes(sealed["journal"] + padding)
     with pytest.raises(RecorderError, match="journal_altered at journal.jsonl:%d" % (len(lines) + 1)):
         one_run(ws2, keys["recorder"])
 
