@@ -251,7 +251,7 @@ class State(object):
                                 run=line.get("run") or "-", **params)}
 
     def _on_records_elsewhere(self, line, d):
-        self._record_problem(line, "records_elsewhere", "high", previous=d.get("previous"), now=d.get("now"),
+        self._record_problem(line, "records_elsewhere", "medium", previous=d.get("previous"), now=d.get("now"),
                              namespace=d.get("namespace"))
 
     def last_workspace(self):

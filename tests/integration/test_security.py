@@ -419,7 +419,8 @@ def test_store_a_forged_row_drives_no_rollback_and_export_writes_records_only(g,
             cur.execute("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES ('prod', %s, %s, %s)",
                         (rel, content, hashlib.sha256(content).hexdigest()))
     proc = g.play("modify", "--tags", "rollback", env=env)
-    unchanged(g, proc, "nada a desfazer")
+    # The row does not even chain: the run is refused before anything runs, naming the row (verify's words).
+    unchanged(g, proc, "journal_altered em ssot_journal namespace=prod seq=%d" % seq)
     exported = g.base / "exported"
     proc = run_playbook("ssot.governance.export", g.ws, extra_args=["-e", f"export_dest={exported}"],
                         env_extra=g.env(**env))

@@ -401,12 +401,14 @@ def test_an_older_copy_put_back_is_caught_by_the_head_a_run_printed(fresh, tmp_p
     ws = copy_of(fresh, tmp_path)  # the attacker's surgery on a copy: the module's workspace stays as it was
     older = tmp_path / "older"
     shutil.copytree(ws, older, symlinks=True)
+    # (The module's workspace may hold problems earlier tests made on purpose - a view edited: only the rollback
+    # is looked at here.)
     proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))  # one more run
-    assert proc.returncode == 0, explain(proc)
+    assert "journal_rolled_back" not in proc.stdout, explain(proc)
     kept = printed_head(proc.stdout)  # kept outside the workspace
     verify = ["-e", f"verify_expect_head={kept}"]
     proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys), extra_args=verify)
-    assert proc.returncode == 0, explain(proc)
+    assert "journal_rolled_back" not in proc.stdout, explain(proc)
     # The attacker puts the older copy back: a consistent, sealed journal - only the kept head tells.
     for name in ("journal.jsonl", "runbook.json", "project-panel.json", "project-panel.html"):
         shutil.copy2(older / name, ws / name)
@@ -426,7 +428,7 @@ def test_the_heads_log_the_trust_root_names_catches_a_rollback_without_being_tol
     older = tmp_path / "older"
     shutil.copytree(ws, older, symlinks=True)
     proc = run_playbook("ssot.governance.verify", ws, env_extra=env)
-    assert proc.returncode == 0, explain(proc)
+    assert "journal_rolled_back" not in proc.stdout, explain(proc)
     heads = [json.loads(x) for x in (log_dir / "heads.jsonl").read_text().splitlines()]
     assert heads[-1]["environment"] == "files:%s" % os.path.realpath(ws) and heads[-1]["signature"]
     assert "%d:%s" % (heads[-1]["seq"], heads[-1]["hash"]) == printed_head(proc.stdout)
@@ -448,18 +450,28 @@ def test_a_deleted_view_and_an_approval_edited_after_its_change_are_reported(fre
     rc, out = modify(fresh, tmp_path, keys)
     assert rc == 0 and work_mem(fresh) == "8MB", out[-3000:]
     ws = copy_of(fresh, tmp_path)
-    proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
-    assert proc.returncode == 0, explain(proc)
+
+    def problems(proc):
+        import re
+        found = re.search(r"FAILED! => (\{.*\})", proc.stdout)
+        return json.loads(found.group(1))["problems"] if found else []
+    # (Earlier tests of this module emptied approvals.yml after their changes, and one edited a view on purpose:
+    # verify names those; what this test adds is counted on top of them.)
+    before = problems(run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys)))
+    assert not [p for p in before if p["kind"] == "view_missing"], before
     # The approval that decided the change, edited afterwards (a different reason, the same signature).
     doc = yaml.safe_load((ws / "approvals.yml").read_text())
     doc["approvals"][-1]["reason"] = "outro motivo, escrito depois"
     (ws / "approvals.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     (ws / "runbook.json").unlink()
     proc = run_playbook("ssot.governance.verify", ws, env_extra=seal_env(keys))
-    report = " ".join((proc.stdout + proc.stderr).split())
+    after = problems(proc)
     assert proc.returncode != 0, explain(proc)
-    assert "view_missing" in report and "runbook.json" in report and "refeita" in report, explain(proc)
-    assert "approval_changed" in report and "approvals.yml" in report, explain(proc)
+    assert [p["where"] for p in after if p["kind"] == "view_missing"] == ["runbook.json"], after
+    assert "refeita" in " ".join(p["detail"] for p in after if p["kind"] == "view_missing")
+    changed = [p for p in after if p["kind"] == "approval_changed"]
+    assert len(changed) == len([p for p in before if p["kind"] == "approval_changed"]) + 1, (before, after)
+    assert any(decision["id"] in p["detail"] and "journal.jsonl:" in p["detail"] for p in changed), changed
     journal = [json.loads(x) for x in (ws / "journal.jsonl").read_text().splitlines()]
     assert any(l["kind"] == "view_missing" and l["data"]["path"] == "runbook.json" for l in journal)
     runbook = json.loads((ws / "runbook.json").read_text())
