@@ -218,14 +218,6 @@ def problem_message(report, lang=DEFAULT_LANGUAGE):
                    more=more)
 
 
-def ends_run(line):
-    """Whether a journal line ends its own run: ``run_end``, or ``run_interrupted`` of the run writing it (a run
-    found dead is recorded as interrupted by the next run, whose line does not end it)."""
-    data = line.get("data") if isinstance(line.get("data"), dict) else {}
-    return line.get("kind") == "run_end" or (line.get("kind") == "run_interrupted"
-                                             and data.get("interrupted_run") == line.get("run"))
-
-
 def _ranges(numbers):
     """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
     out = []
@@ -237,13 +229,23 @@ def _ranges(numbers):
     return out
 
 
+def _seal_range(seal, number):
+    """(from, upto, the line hashes it lists) of a seal at line ``number`` shaped as the recorder writes one - right
+    after the head it signs, one hash per line it covers - or None."""
+    first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
+    if (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
+            and 1 <= first <= upto == number - 1 and len(signed) == upto - first + 1):
+        return first, upto, signed
+    return None
+
+
 def seal_shape_holds(hashes, number, seal):
     """Whether a seal at line ``number`` has the shape of one the recorder writes for these lines (right after the
     head it signs, listing their hashes) - its signature unchecked."""
-    first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
-    if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
-            and 1 <= first <= upto == number - 1 <= len(hashes) and len(signed) == upto - first + 1):
+    found = _seal_range(seal, number)
+    if found is None or number - 1 > len(hashes):
         return False
+    first, upto, signed = found
     return [h[:16] for h in hashes[first - 1:upto]] == signed and hashes[upto - 1] == seal.get("head")
 
 
@@ -268,11 +270,11 @@ def seal_results(hashes, seals, allowed_signers, now=None):
             out.append((number, None, (kind, "seal_unproven", {"key": verdict.key or "-", "code": verdict.code,
                                                                "params": verdict.params}), set()))
             continue
-        first, upto, signed = seal.get("from"), seal.get("upto"), seal.get("lines")
-        if not (isinstance(first, int) and isinstance(upto, int) and isinstance(signed, list)
-                and 1 <= first <= upto == number - 1 and len(signed) == upto - first + 1):
+        found = _seal_range(seal, number)
+        if found is None:
             out.append((number, None, ("seal_invalid", "seal_malformed", {}), set()))
             continue
+        first, upto, signed = found
         actual = [h[:16] for h in hashes[first - 1:upto]]
         changed = next((i for i, (a, b) in enumerate(zip(actual, signed)) if a != b), None)
         if changed is None and hashes[upto - 1] != seal.get("head"):
@@ -356,12 +358,8 @@ def walk(raw_lines):
     parsed, hashes, seals = [], [], []
     prev = GENESIS
     for number, raw in enumerate(raw_lines, 1):
-        try:
-            line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-        except ValueError:
-            return parsed, hashes, seals, number
-        if (not isinstance(line, dict) or line.get("seq") != number or line.get("prev") != prev
-                or line.get("hash") != line_hash(line)):
+        line, problem = chained(raw, number, prev)
+        if problem is not None:
             return parsed, hashes, seals, number
         prev = line["hash"]
         parsed.append(line)

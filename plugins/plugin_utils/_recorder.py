@@ -177,8 +177,9 @@ class Recorder(_SignalSafe):
         # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
         self.seal_key = seal_key or None
         self._unsealed = []  # hashes of this run's lines no seal covers yet
-        self._replayed = []  # (seq, run, hash) of every line found when the run opened
-        self._found_seals = []  # (index in _replayed, seal data) of the seal lines found
+        self._found_hashes = []  # the hash of every line found when the run opened, in order (line n at n - 1)
+        self._found_runs = []  # the run of each of those lines
+        self._found_seals = []  # (line number, seal data) of the seal lines found
         self._root = None  # the trust root as this process loaded it (None: not configured or not loadable)
         self.redactor = redactor or Redactor()
         self.state = State(self.workspace, language)
@@ -216,7 +217,7 @@ class Recorder(_SignalSafe):
         self.run_id = new_run_id()
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
-        previous = self.state.last_workspace()
+        previous = self.state.workspace_seen
         data = {"playbook": playbook, "user": user, "pid": os.getpid(), "workspace": self.workspace}
         data.update(extra or {})
         self.append("run_start", data)
@@ -326,7 +327,7 @@ class Recorder(_SignalSafe):
         for number, chunk in enumerate(raw.splitlines(), 1):
             line, problem = _chain.chained(chunk, number, self._prev, lang)
             if problem is not None:
-                where = problem["where"] if self.store_kind == "files" else "ssot_journal namespace=%s seq=%d" % (
+                where = problem["where"] if self.store_kind == "files" else _store.journal_row(
                     _store.namespace_of(self.workspace), number)
                 raise RecorderError(text(lang, "recorder.chain_broken", workspace=self.workspace, kind=problem["kind"],
                                          where=where, detail=problem["detail"]))
@@ -335,9 +336,10 @@ class Recorder(_SignalSafe):
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 self.warnings.append(text(lang, "recorder.unreadable_line", line=number, error=exc))
             self._seq, self._prev = number, line["hash"]
-            self._replayed.append((number, line.get("run"), line["hash"]))
+            self._found_hashes.append(line["hash"])
+            self._found_runs.append(line.get("run"))
             if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
-                self._found_seals.append((len(self._replayed), line["data"]))
+                self._found_seals.append((number, line["data"]))
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
@@ -447,29 +449,23 @@ class Recorder(_SignalSafe):
         """Lines found after the last seal, when this recorder seals: a run killed outright, a run whose seal was
         dropped, or lines someone appended. Recorded by range with the head they had (journal_unsealed) and said in
         the run's output; never adopted by this run's seal - verify keeps naming them."""
-        replayed, seals = self._replayed, self._found_seals
-        self._replayed, self._found_seals = [], []
-        if not replayed or not self.seal_key:
+        hashes, runs, seals = self._found_hashes, self._found_runs, self._found_seals
+        self._found_hashes, self._found_runs, self._found_seals = [], [], []
+        if not hashes or not self.seal_key:
             return
-        found = replayed[self._last_good_seal(replayed, seals):]
-        if not found:
+        first = self._last_good_seal(hashes, seals) + 1
+        if first > len(hashes):
             return
-        runs = []
-        for dummy, run, dummy2 in found:
-            if run not in runs:
-                runs.append(run)
-        data = {"from": found[0][0], "upto": found[-1][0], "head": found[-1][2],
-                "runs": [r for r in runs if isinstance(r, str)]}
+        data = {"from": first, "upto": len(hashes), "head": hashes[-1],
+                "runs": [r for r in dict.fromkeys(runs[first - 1:]) if isinstance(r, str)]}
         self.append("journal_unsealed", data)
         self.warnings.append(text(self.state.language, "recorder.found_unsealed", first=data["from"],
                                   last=data["upto"], runs=", ".join(data["runs"]) or "-"))
 
-    def _last_good_seal(self, replayed, seals):
-        """How many of the lines found are covered by the last seal that holds (0 when none does): its signature
-        checked against the trust root's signers when there is a root, else its shape (right after the head it
-        signs, the hashes it lists those of the lines). A line shaped like a seal that does not hold hides
-        nothing."""
-        hashes = [h for dummy, dummy2, h in replayed]
+    def _last_good_seal(self, hashes, seals):
+        """The line of the last seal that holds (0 when none does): its signature checked against the trust root's
+        signers when there is a root, else its shape (right after the head it signs, the hashes it lists those of
+        the lines). A line shaped like a seal that does not hold hides nothing."""
         signers = self._root.signers if self._root is not None and self._root.signers else None
         for number, seal in reversed(seals):
             if signers:
@@ -490,7 +486,6 @@ class Recorder(_SignalSafe):
         except _trust.TrustError as exc:
             self._root = None
             self.warnings.append(exc.render(self.state.language))
-        return self._root
 
     def _check_head(self):
         """With a heads log in the trust root, the journal must still hold the newest head logged for this
@@ -505,8 +500,7 @@ class Recorder(_SignalSafe):
             raise RecorderError(text(lang, "recorder.heads_unreadable", path=self._root.heads_log, error=exc))
         if logged is None:
             return
-        hashes = [h for dummy, dummy2, h in self._replayed]
-        problems = _chain.head_problems(hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
+        problems = _chain.head_problems(self._found_hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
         if problems:
             raise RecorderError(text(lang, "recorder.rolled_back", workspace=self.workspace,
                                      path=self._root.heads_log, detail=problems[0]["detail"]))

@@ -334,6 +334,16 @@ def _timeout_ms(env, default):
     return int(value * 1000) if value > 0 else default
 
 
+def journal_row(namespace, seq=None):
+    """How a problem names a journal row of the database (or the environment's journal, without ``seq``)."""
+    return "ssot_journal namespace=%s" % namespace + (" seq=%d" % seq if seq is not None else "")
+
+
+def file_row(namespace, rel):
+    """How a problem names a file row of the database (a path someone else may have written, made visible)."""
+    return "ssot_file namespace=%s path=%s" % (namespace, _visible(rel))
+
+
 def _visible(text_value, limit=200):
     """A text someone else wrote (a lock holder's word), shown on one line, without control characters."""
     flat = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "?" for c in str(text_value))
@@ -356,6 +366,8 @@ class PgStore(object):
         self._pending_files = []
         self._locked = False
         self._driver = _psycopg2(lang)
+        self._limits = {"lock": _timeout_ms("SSOT_STORE_LOCK_TIMEOUT", LOCK_TIMEOUT_MS),
+                        "statement": _timeout_ms("SSOT_STORE_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_MS)}
         dsn = dsn_from(dsn_env, lang)
         try:
             self.conn = self._driver.connect(dsn, application_name="ssot.governance recorder", connect_timeout=10)
@@ -364,8 +376,7 @@ class PgStore(object):
             with self.conn.cursor() as cur:
                 cur.execute("SET synchronous_commit = off")
                 cur.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-                            ("%dms" % _timeout_ms("SSOT_STORE_LOCK_TIMEOUT", LOCK_TIMEOUT_MS),
-                             "%dms" % _timeout_ms("SSOT_STORE_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_MS)))
+                            ("%dms" % self._limits["lock"], "%dms" % self._limits["statement"]))
                 cur.execute("SELECT to_regclass('ssot_journal') IS NULL OR to_regclass('ssot_file') IS NULL "
                             "OR to_regclass('ssot_holder') IS NULL")
                 if cur.fetchone()[0]:
@@ -387,8 +398,7 @@ class PgStore(object):
     def _timed_out(self, exc):
         which = "lock" if exc.pgcode == "55P03" else "statement"
         return text(self.lang, "store.timeout.%s" % which, namespace=self.namespace, error=_first_line(exc),
-                    seconds=_timeout_ms("SSOT_STORE_%s_TIMEOUT" % which.upper(),
-                                        LOCK_TIMEOUT_MS if which == "lock" else STATEMENT_TIMEOUT_MS) // 1000)
+                    seconds=self._limits[which] // 1000)
 
     def fds(self):
         return [self.conn.fileno()] if not self.conn.closed else []
@@ -680,25 +690,23 @@ def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_
         done = export(store, tmp)
         report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang, open_run=open_run,
                                expect_heads=expect_heads)
-    if not seqs:
-        # No line at all: nothing was ever recorded here, or this role sees none of it, or it was all deleted.
-        report["problems"].insert(0, {"kind": "journal_missing", "where": "ssot_journal namespace=%s" % store.namespace,
-                                      "detail": text(lang, "verify.detail.no_rows")})
-    # Rows no journal line names (or outside the records) were never written by the recorder: named, never exported.
-    for rel in done["skipped"]:
-        report["problems"].append({"kind": "row_unnamed", "where": "ssot_file namespace=%s path=%s" % (
-            store.namespace, _visible(rel)), "detail": text(lang, "verify.detail.row_unnamed")})
-    report["ok"] = not report["problems"]
     prefix = _chain.JOURNAL + ":"
 
     def row(where):
         if where.startswith(prefix) and where[len(prefix):].isdigit():
             number = int(where[len(prefix):])
-            seq = seqs[number - 1] if 0 < number <= len(seqs) else number
-            return "ssot_journal namespace=%s seq=%d" % (store.namespace, seq)
-        return "ssot_file namespace=%s path=%s" % (store.namespace, _visible(where))
+            return journal_row(store.namespace, seqs[number - 1] if 0 < number <= len(seqs) else number)
+        return file_row(store.namespace, where)
 
     for problem in report["problems"]:
-        if not problem["where"].startswith("ssot_"):
-            problem["where"] = row(problem["where"])
+        problem["where"] = row(problem["where"])
+    if not seqs:
+        # No line at all: nothing was ever recorded here, or this role sees none of it, or it was all deleted.
+        report["problems"].insert(0, {"kind": "journal_missing", "where": journal_row(store.namespace),
+                                      "detail": text(lang, "verify.detail.no_rows")})
+    # Rows no journal line names (or outside the records) were never written by the recorder: named, never exported.
+    for rel in done["skipped"]:
+        report["problems"].append({"kind": "row_unnamed", "where": file_row(store.namespace, rel),
+                                   "detail": text(lang, "verify.detail.row_unnamed")})
+    report["ok"] = not report["problems"]
     return report

@@ -79,11 +79,16 @@ def _inside(path, folder):
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _outside_and_guarded(path, workspaces):
-    """A file of the root (the root itself, its signers file): outside every workspace it protects, and guarded."""
+def _outside(path, workspaces):
+    """A file of the root is never inside a workspace it protects."""
     for ws in workspaces:
         if ws and _inside(path, ws):
             raise TrustError("trust.inside_workspace", path=path, workspace=ws)
+
+
+def _outside_and_guarded(path, workspaces):
+    """A file of the root (the root itself, its signers file): outside every workspace it protects, and guarded."""
+    _outside(path, workspaces)
     _guarded(path)
 
 
@@ -143,9 +148,7 @@ def load(workspaces=(), environ=None):
             raise TrustError("trust.invalid", path=name, key="heads_log", why=Coded("trust.why.text"))
         heads_log = os.path.join(os.path.dirname(path), os.path.expanduser(named))
         # Outside every workspace, and only its owner (or root) can rewrite it or swap it in its folder.
-        for ws in workspaces:
-            if ws and _inside(heads_log, ws):
-                raise TrustError("trust.inside_workspace", path=heads_log, workspace=ws)
+        _outside(heads_log, workspaces)
         if os.path.lexists(heads_log):
             _guarded(heads_log)
         else:

@@ -254,10 +254,6 @@ class State(object):
         self._record_problem(line, "records_elsewhere", "medium", previous=d.get("previous"), now=d.get("now"),
                              namespace=d.get("namespace"))
 
-    def last_workspace(self):
-        """The folder the last run that said so recorded from, or None."""
-        return self.workspace_seen
-
     def _on_journal_unsealed(self, line, d):
         self._record_problem(line, "journal_unsealed", "high", first=d.get("from"), last=d.get("upto"),
                              runs=", ".join(str(r) for r in d.get("runs") or []) or "-")
