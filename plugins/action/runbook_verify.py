@@ -32,6 +32,8 @@ class ActionModule(ActionBase):
                 ssot, self._ssot_digest = loaded["ssot"], loaded["digest"]
             except _ssot.SSOTError:
                 ssot = {}
+        pinned = (ssot.get("metadata") or {}).get("id")
+        self._pins = [("metadata.id (%s)" % path, pinned)] if pinned else []
         return _trust.rules_for(ssot, os.path.dirname(path) if path else workspace, workspace, lang)
 
     def _governed(self, workspace, rules, lang, open_run):
@@ -100,7 +102,11 @@ class ActionModule(ActionBase):
                                 for n, h in enumerate(held, 1))
                 latest = _chain.format_head(held[-1]["seq"], held[-1]["hash"]) if held else None
                 result["heads_log"] = {"path": heads_log, "heads": len(held), "latest": latest}
-            opts = {"open_run": _runctx.run_of(workspace), "lang": lang, "expect_heads": expected}
+                # The environment the newest signed head was logged for: records of another are not its records.
+                if held and held[-1].get("env"):
+                    self._pins.append((heads_log, held[-1]["env"]))
+            opts = {"open_run": _runctx.run_of(workspace), "lang": lang, "expect_heads": expected,
+                    "expect_env": self._pins}
             if kind == "files":
                 report = _chain.verify(workspace, signers, require, **opts)
             else:

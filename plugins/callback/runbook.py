@@ -372,7 +372,8 @@ class CallbackModule(CallbackBase):
             return text(self._language, "recorder.no_such_workspace", workspace=workspace)
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
-                            seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env, announce_fd=1)
+                            seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env, announce_fd=1,
+                            environment=_guard.environment_pin(workspace, extra.get("ssot_file")))
         opening = (self._playbook, getpass.getuser(), {
             "check_mode": bool(context.CLIARGS.get("check")),
             "tags": list(context.CLIARGS.get("tags") or []),

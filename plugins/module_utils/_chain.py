@@ -11,6 +11,12 @@ A journal line is one JSON object: ``seq`` (1, 2, ...), ``ts``, ``run``, ``kind`
 ``hash`` = sha256 of the canonical JSON of the line without ``hash``.
 Evidence files are named by ``evidence`` events with their sha256; the views
 (runbook.json, project-panel.json) by ``view`` events.
+
+Every line from the ``environment`` line on also carries ``env``: the environment's identity (minted when its
+first run opens, or the one its SSOT pins in ``metadata.id``), so each line hash - and each seal, which signs it
+too - binds the environment the line belongs to. The ``environment`` line names the place the records were
+written for (``postgresql:<namespace>`` or ``files:<folder>``). Lines older than it (journals begun before
+identities) carry none.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, 
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
 
 GENESIS = "0" * 64
+ENVIRONMENT = "environment"  # the line kind that names the environment its journal belongs to
 JOURNAL = "journal.jsonl"
 EVIDENCE_DIR = "evidence"
 LOG_DIR = "logs"
@@ -55,12 +62,14 @@ def _problem(lang, kind, where, code, **params):
 
 
 def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=DEFAULT_LANGUAGE, open_run=None,
-           expect_heads=()):
+           expect_heads=(), place=None, expect_env=None):
     """Re-walk the chain, check its seals against ``allowed_signers``, and re-hash every file it names.
 
     ``open_run``: the run that is verifying, whose own lines at the end of the journal are not sealed yet (no other
     line is ever "the open tail"). ``expect_heads``: [(where it was kept, head)], each head (``seq:sha256``) one an
     earlier run printed, kept outside the workspace: a journal that does not hold it was rolled back or replaced.
+    ``place``: the records database namespace the journal was read from (its environment line must name it).
+    ``expect_env``: [(where it was kept, the environment identity)] - a heads log's, the SSOT's ``metadata.id``.
 
     Returns dict(ok, problems, lines, evidence_checked, views_checked, last_hash, head, seals);
     each problem is dict(kind, where, detail), the first one being the earliest, the detail in ``lang``.
@@ -78,6 +87,7 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
     hashes = []          # every line's hash, in order
     runs = []            # every line's run
     seals = []           # (line number, seal data)
+    env = None           # the environment the journal belongs to, from its environment line on
     if not os.path.exists(journal):
         return {"ok": False, "lines": 0, "evidence_checked": 0, "views_checked": 0, "last_hash": None,
                 "problems": [_problem(lang, "journal_missing", JOURNAL, "no_journal")]}
@@ -89,6 +99,8 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
                 add("journal_torn", where, "torn")
                 break
             line, problem = chained(raw, number, prev, lang)
+            if problem is None:
+                env, problem = belongs(line, number, env, place, lang)
             if problem is not None:
                 problems.append(problem)
                 break
@@ -141,6 +153,10 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
             add("view_added", rel, "not_named")
     problems.extend(_snapshot_problems(workspace, snapshots, lang))
     head = {"seq": len(hashes), "hash": prev} if hashes else None
+    for source, expected in reversed(list(expect_env or ())):
+        if env != expected:
+            problems.insert(0, _problem(lang, "environment_replaced", JOURNAL, "env_expected", expected=expected,
+                                        source=source, found=_short(env)))
     # The first kept head the journal no longer holds (one is enough to say it was rolled back).
     for source, expected in expect_heads:
         found = head_problems(hashes, expected, lang)
@@ -150,7 +166,7 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
             break
     return {"ok": not problems, "problems": problems, "lines": lines, "evidence_checked": len(evidence),
             "views_checked": len(views), "snapshots_checked": len(snapshots), "last_hash": prev, "head": head,
-            "seals": seal_report}
+            "seals": seal_report, "environment": env}
 
 
 def parse_head(value):
@@ -208,6 +224,39 @@ def chained(raw, number, prev, lang=DEFAULT_LANGUAGE):
     if line.get("hash") != line_hash(line):
         return None, _problem(lang, "journal_altered", where, "hash")
     return line, None
+
+
+def belongs(line, number, env, place=None, lang=DEFAULT_LANGUAGE):
+    """(the environment the journal belongs to after line ``number``, None) when the line belongs to ``env`` (None:
+    no line has named one yet); else (None, the problem verify names). From the ``environment`` line on every line
+    must carry that identity (a line moved in from another environment's journal, even re-chained, carries its
+    own), a seal must sign it, and, when ``place`` is given (a records database's namespace), the environment line
+    must have been written for that place (rows relabelled from another namespace were not)."""
+    where = "%s:%d" % (JOURNAL, number)
+    data = line.get("data") if isinstance(line.get("data"), dict) else {}
+    mine = line.get("env")
+    if env is None:
+        if line.get("kind") != ENVIRONMENT:
+            if mine is not None:
+                return None, _problem(lang, "journal_foreign", where, "env_before", found=_short(mine))
+            return None, None
+        if not isinstance(mine, str) or not mine or data.get("id") != mine:
+            return None, _problem(lang, "journal_foreign", where, "env_unnamed")
+        if place is not None and data.get("place") != place:
+            return None, _problem(lang, "records_moved", where, "env_place", found=_short(data.get("place")),
+                                  place=place)
+        return mine, None
+    if mine != env:
+        return None, _problem(lang, "journal_foreign", where, "env_other", found=_short(mine), env=env)
+    if line.get("kind") == ENVIRONMENT:
+        return None, _problem(lang, "journal_foreign", where, "env_twice", env=env)
+    if line.get("kind") == "seal" and data.get("env") != env:
+        return None, _problem(lang, "journal_foreign", where, "env_seal", found=_short(data.get("env")), env=env)
+    return env, None
+
+
+def _short(value):
+    return "-" if value is None else str(value)[:80]
 
 
 def problem_message(report, lang=DEFAULT_LANGUAGE):
@@ -353,12 +402,14 @@ def _seal_problems(hashes, seals, runs, open_run, allowed_signers, require_seals
 
 
 def walk(raw_lines):
-    """The journal's lines while the chain holds: (parsed lines, their hashes, the seal lines as (number, data), the
+    """The journal's lines while the chain holds and they belong to one environment: (parsed lines, their hashes, the seal lines as (number, data), the
     number of the first line that breaks the chain or None)."""
     parsed, hashes, seals = [], [], []
-    prev = GENESIS
+    prev, env = GENESIS, None
     for number, raw in enumerate(raw_lines, 1):
         line, problem = chained(raw, number, prev)
+        if problem is None:
+            env, problem = belongs(line, number, env)
         if problem is not None:
             return parsed, hashes, seals, number
         prev = line["hash"]

@@ -1347,9 +1347,9 @@ MESSAGES = {
             '{name} foi apagado depois da última execução; registrado no journal e refeito agora (verify vai apontá-lo)'
         ),
         'recorder.head': (
-            'cabeça do journal de {workspace}: {head} - guarde-a fora do workspace (o job do AWX, o repositório de '
-            'infra) e confira com: ansible-playbook ssot.governance.verify -e ssot_workspace={workspace} -e '
-            'verify_expect_head={head}'
+            'cabeça do journal de {workspace}: {head} (ambiente {env}) - guarde-a fora do workspace (o job do AWX, o '
+            'repositório de infra) e confira com: ansible-playbook ssot.governance.verify -e '
+            'ssot_workspace={workspace} -e verify_expect_head={head}'
         ),
         'recorder.heads_log_failed': (
             'não foi possível anotar a cabeça do journal em {path} ({error}); guarde a cabeça impressa acima'
@@ -1381,6 +1381,39 @@ MESSAGES = {
         ),
         'verify.detail.head_forged': (
             'uma linha do log de cabeças cuja assinatura não confere ({why}): alguém a escreveu sem a chave do recorder'
+        ),
+        'verify.detail.env_before': (
+            'uma linha com identidade de ambiente ({found}) antes da linha que nomeia o ambiente do journal'
+        ),
+        'verify.detail.env_unnamed': (
+            'a linha que nomeia o ambiente não traz identidade, ou traz outra que não a que nomeia'
+        ),
+        'verify.detail.env_place': (
+            'estes registros foram gravados para {found}, não para {place}: linhas movidas (reetiquetadas) de outro '
+            'ambiente, ou dois lugares com o mesmo nome'
+        ),
+        'verify.detail.env_other': (
+            'a linha é de outro ambiente ({found}; este journal é de {env}): uma linha trazida dos registros de outro '
+            'ambiente'
+        ),
+        'verify.detail.env_twice': (
+            'uma segunda linha que nomeia o ambiente (este journal é de {env}): registros de dois ambientes juntados'
+        ),
+        'verify.detail.env_seal': 'um selo que não nomeia o ambiente deste journal ({found}, não {env})',
+        'verify.detail.env_expected': (
+            'o journal é do ambiente {found}, {source} espera {expected}: são registros de outro ambiente (trocados, '
+            'movidos ou dois ambientes com o mesmo nome)'
+        ),
+        'recorder.environment_mismatch': (
+            'os registros de {workspace} são do ambiente {found}, o SSOT ({ssot}) o identifica como {expected} '
+            '(metadata.id): são registros de outro ambiente (dois ambientes com o mesmo nome, linhas reetiquetadas). '
+            'Esta execução não grava nada sobre eles. Aponte este workspace para os seus registros (outro nome de '
+            'pasta ou namespace) ou, se estes são os registros dele, ponha {found} em metadata.id'
+        ),
+        'recorder.environment_replaced': (
+            'os registros de {workspace} são do ambiente {found}, e {path} só anotou cabeças do ambiente {expected} '
+            'para eles: foram trocados pelos registros de outro ambiente. Esta execução não grava nada sobre eles. '
+            'Restaure os registros (o backup, o export) ou peça ao administrador do controlador que decida'
         ),
         'role.verify.head': 'Cabeça verificada: {head} (a execução imprime a nova cabeça ao terminar).',
         'heads.too_big': 'o log de cabeças {path} passa de {limit} bytes; arquive-o (fora do workspace) e comece outro',
@@ -2769,8 +2802,8 @@ MESSAGES = {
             '{name} was deleted after the last run; recorded in the journal and rebuilt now (verify will name it)'
         ),
         'recorder.head': (
-            'journal head of {workspace}: {head} - keep it outside the workspace (the AWX job, the infra repo) and '
-            'check it with: ansible-playbook ssot.governance.verify -e ssot_workspace={workspace} -e '
+            'journal head of {workspace}: {head} (environment {env}) - keep it outside the workspace (the AWX job, the '
+            'infra repo) and check it with: ansible-playbook ssot.governance.verify -e ssot_workspace={workspace} -e '
             'verify_expect_head={head}'
         ),
         'recorder.heads_log_failed': 'could not note the journal head in {path} ({error}); keep the head printed above',
@@ -2801,6 +2834,39 @@ MESSAGES = {
         ),
         'verify.detail.head_forged': (
             "a heads log line whose signature does not hold ({why}): someone wrote it without the recorder's key"
+        ),
+        'verify.detail.env_before': (
+            "a line carrying an environment identity ({found}) before the line that names the journal's environment"
+        ),
+        'verify.detail.env_unnamed': (
+            'the line that names the environment carries no identity, or another one than it names'
+        ),
+        'verify.detail.env_place': (
+            'these records were written for {found}, not for {place}: rows moved (relabelled) from another '
+            'environment, or two places that share one name'
+        ),
+        'verify.detail.env_other': (
+            "the line belongs to another environment ({found}; this journal is {env}'s): a line moved in from another "
+            "environment's records"
+        ),
+        'verify.detail.env_twice': (
+            "a second line naming the environment (this journal is {env}'s): records of two environments joined"
+        ),
+        'verify.detail.env_seal': "a seal that does not name this journal's environment ({found}, not {env})",
+        'verify.detail.env_expected': (
+            "the journal belongs to environment {found}, {source} expects {expected}: these are another environment's "
+            'records (replaced, moved or two environments that share a name)'
+        ),
+        'recorder.environment_mismatch': (
+            'the records of {workspace} belong to environment {found}, the SSOT ({ssot}) names it {expected} '
+            "(metadata.id): they are another environment's records (two environments that share a name, rows "
+            'relabelled). This run writes nothing on them. Point this workspace at its own records (another folder '
+            'name or namespace) or, if these are its records, put {found} in metadata.id'
+        ),
+        'recorder.environment_replaced': (
+            'the records of {workspace} belong to environment {found}, and {path} has logged only heads of environment '
+            "{expected} for them: they were replaced by another environment's records. This run writes nothing on "
+            "them. Restore the records (the backup, the export) or ask the controller's administrator to decide"
         ),
         'role.verify.head': 'Head verified: {head} (the run prints its new head when it ends).',
         'heads.too_big': (

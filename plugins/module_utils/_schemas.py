@@ -31,6 +31,16 @@ SCHEMAS = {
                         'minLength': 1,
                         'examples': ['legacy-pg-demo'],
                     },
+                    'id': {
+                        'description': (
+                            "The environment's identity: every journal line, seal and logged head binds it. Unique per "
+                            'environment (e.g. `uuidgen`); when set, records of another environment are refused. When '
+                            'absent, the first run mints one (printed with the journal head).'
+                        ),
+                        'type': 'string',
+                        'pattern': '^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$',
+                        'examples': ['7f3c2a9e4b1d4e6f8a0b5c7d9e1f2a3b'],
+                    },
                     'owner': {
                         'description': 'Team or person accountable for the environment.',
                         'type': 'string',
@@ -758,6 +768,12 @@ SCHEMAS = {
                     'path': {'type': 'string'},
                     'last_seq': {'type': 'integer', 'minimum': 0},
                     'last_hash': {'type': 'string'},
+                    'environment': {
+                        'type': 'string',
+                        'description': (
+                            'The identity of the environment these records belong to (every line and seal binds it).'
+                        ),
+                    },
                 },
             },
             'agent_calls': {

@@ -93,7 +93,8 @@ ok:
   sample: true
 problems:
   description: What was found, earliest first; C(kind) is one of journal_missing, journal_torn, journal_altered,
-    journal_rewritten, journal_unsealed, journal_rolled_back, head_unreadable, head_forged, seal_invalid,
+    journal_rewritten, journal_unsealed, journal_rolled_back, journal_foreign, records_moved, environment_replaced,
+    head_unreadable, head_forged, seal_invalid,
     seal_unknown_key, seal_unchecked, seal_unverifiable, evidence_missing, evidence_altered, evidence_added,
     view_missing, view_altered, view_added, snapshot_missing, snapshot_altered, snapshot_added.
   returned: always

@@ -22,7 +22,7 @@ import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _ssot
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _card, _human, _policy, _store, _trust, _verified
+from ansible_collections.ssot.governance.plugins.plugin_utils import _card, _guard, _human, _policy, _store, _trust, _verified
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, RecorderError, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe, _parts
@@ -311,7 +311,8 @@ class Environment(object):
         deadline = time.time() + RECORD_WAIT
         while True:
             recorder = Recorder(self.workspace, self.language, redactor=self.redactor,
-                                seal_key=os.environ.get("SSOT_SEAL_KEY") or None, store=kind, dsn_env=dsn_env)
+                                seal_key=os.environ.get("SSOT_SEAL_KEY") or None, store=kind, dsn_env=dsn_env,
+                                environment=_guard.environment_pin(self.workspace))
             try:
                 recorder.note("agent_call", data, holder="agent %s" % data["client"])
                 return True

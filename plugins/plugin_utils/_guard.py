@@ -161,3 +161,26 @@ def ssot_path(workspace, ssot_file=None):
         if stat.S_ISLNK(mode) or (not last and not stat.S_ISDIR(mode)) or (last and not stat.S_ISREG(mode)):
             return None, ("guard.ssot_file_link", {"file": name[:200]})
     return here, None
+
+
+def environment_pin(workspace, ssot_file=None):
+    """(the SSOT file, the environment identity it pins in ``metadata.id``), or None when it pins none - or cannot
+    be read here (the play's SSOT load names why, before anything runs). The recorder refuses records of another
+    environment and begins a new journal under it."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _yaml
+    path, why = ssot_path(workspace, ssot_file)
+    if why or path is None:
+        return None
+    try:
+        doc, dummy = _yaml.load(path)
+    except (_yaml.LoadError, OSError, ValueError):
+        return None
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    pinned = meta.get("id") if isinstance(meta, dict) else None
+    if not isinstance(pinned, str) or not ENVIRONMENT_ID.match(pinned):
+        return None
+    return path, pinned
+
+
+# What metadata.id may be (schemas/ssot.schema.json says the same; a test checks it).
+ENVIRONMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z")

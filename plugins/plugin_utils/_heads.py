@@ -47,9 +47,12 @@ def payload(entry):
     return ("%s\n%s\n" % (PREFIX, _chain.canonical(body))).encode("ascii")
 
 
-def entry(environment, seq, digest, run, at, key=None):
-    """A head as the log keeps it, signed with ``key`` (the recorder's seal key) when there is one."""
+def entry(environment, seq, digest, run, at, key=None, env=None):
+    """A head as the log keeps it, signed with ``key`` (the recorder's seal key) when there is one; ``env``: the
+    identity of the environment the records belong to (the journal's environment line)."""
     out = {"environment": environment, "seq": seq, "hash": digest, "run": run, "at": at}
+    if env:
+        out["env"] = env
     if key:
         out["signature"] = _sshsig.sign(payload(out), _sshsig.SEAL_NAMESPACE, key_file=key)
     return out

@@ -167,8 +167,12 @@ class _SignalSafe(object):
 class Recorder(_SignalSafe):
 
     def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None,
-                 announce_fd=None):
+                 announce_fd=None, environment=None):
         self.workspace = os.path.abspath(workspace)
+        # The environment identity its SSOT pins (metadata.id): (where it was read, the id), or None. The records
+        # must belong to it; a new journal is begun under it.
+        self.pin = environment
+        self.env = None  # the identity the records belong to (their environment line), once read or minted
         # Where the run's head is said when it ends (ansible-playbook's stdout), or nowhere.
         self.announce_fd = announce_fd
         # Where the records go: "files" (the workspace folder) or "postgresql" (plugin_utils/_store.py).
@@ -218,6 +222,7 @@ class Recorder(_SignalSafe):
         self._write_lock_info(playbook)
         dead = self.state.unterminated_run()
         previous = self.state.workspace_seen
+        self._name_environment()
         data = {"playbook": playbook, "user": user, "pid": os.getpid(), "workspace": self.workspace}
         data.update(extra or {})
         self.append("run_start", data)
@@ -252,6 +257,7 @@ class Recorder(_SignalSafe):
         repaired = self._take(holder)
         try:
             self.store.hold("pid %d, %s, since %s" % (os.getpid(), holder, utc_now()))
+            self._name_environment()
             self._found_on_opening()
             if repaired:
                 self.append("repaired", repaired)
@@ -282,6 +288,7 @@ class Recorder(_SignalSafe):
         try:
             self._acquire_lock(holder)
             self._replay()
+            self._check_pin()
             self._load_root()
             self._check_head()
             # What this process seals is only what it writes from now on: the lines it found after the last seal
@@ -324,8 +331,11 @@ class Recorder(_SignalSafe):
         if torn:
             self.warnings.append(text(lang, "recorder.torn", bytes=torn["bytes"], path=torn["path"]))
             self._torn = torn
+        place = self.identity if self.store_kind == "postgresql" else None
         for number, chunk in enumerate(raw.splitlines(), 1):
             line, problem = _chain.chained(chunk, number, self._prev, lang)
+            if problem is None:
+                self.env, problem = _chain.belongs(line, number, self.env, place, lang)
             if problem is not None:
                 where = problem["where"] if self.store_kind == "files" else _store.journal_row(
                     _store.namespace_of(self.workspace), number)
@@ -340,6 +350,21 @@ class Recorder(_SignalSafe):
             self._found_runs.append(line.get("run"))
             if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
                 self._found_seals.append((number, line["data"]))
+
+    def _check_pin(self):
+        """Records of another environment than the one the SSOT pins are refused before anything is written."""
+        if self.pin and self.env and self.env != self.pin[1]:
+            raise RecorderError(text(self.state.language, "recorder.environment_mismatch", workspace=self.workspace,
+                                     found=self.env, expected=self.pin[1], ssot=self.pin[0]))
+
+    def _name_environment(self):
+        """A journal that names no environment yet (a new one, or one begun before identities) is given one: the
+        SSOT's pin, or a new random identity. From this line on every line and every seal carries it."""
+        if self.env is not None:
+            return
+        self.env = self.pin[1] if self.pin else secrets.token_hex(16)
+        self.append(_chain.ENVIRONMENT, {"id": self.env, "place": self.identity, "workspace": self.workspace,
+                                         "pinned_by": self.pin[0] if self.pin else None})
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.
@@ -401,7 +426,7 @@ class Recorder(_SignalSafe):
             return
         lang = self.state.language
         if self.announce_fd is not None:
-            said = text(lang, "recorder.head", workspace=self.workspace, head=self.head)
+            said = text(lang, "recorder.head", workspace=self.workspace, head=self.head, env=self.env or "-")
             try:
                 write_all(self.announce_fd, ("ssot.governance: %s\n" % said).encode("utf-8", "replace"))
             except OSError:
@@ -411,7 +436,7 @@ class Recorder(_SignalSafe):
             return
         try:
             _heads.append(root.heads_log, _heads.entry(self.identity, self._seq, self._prev, self.run_id, utc_now(),
-                                                       self.seal_key))
+                                                       self.seal_key, env=self.env))
         except (OSError, _sshsig.SignatureError) as exc:
             why = text(lang, "recorder.heads_log_failed", path=root.heads_log,
                        error=exc.render(lang) if isinstance(exc, _sshsig.SignatureError) else exc)
@@ -500,6 +525,9 @@ class Recorder(_SignalSafe):
             raise RecorderError(text(lang, "recorder.heads_unreadable", path=self._root.heads_log, error=exc))
         if logged is None:
             return
+        if logged.get("env") and logged["env"] != self.env:
+            raise RecorderError(text(lang, "recorder.environment_replaced", workspace=self.workspace,
+                                     path=self._root.heads_log, found=self.env or "-", expected=logged["env"]))
         problems = _chain.head_problems(self._found_hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
         if problems:
             raise RecorderError(text(lang, "recorder.rolled_back", workspace=self.workspace,
@@ -517,6 +545,8 @@ class Recorder(_SignalSafe):
             return None
         seal = {"from": self._seq - len(self._unsealed) + 1, "upto": self._seq, "head": self._prev,
                 "lines": [h[:16] for h in self._unsealed]}
+        if self.env is not None:
+            seal["env"] = self.env
         try:
             seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=self.seal_key)
         except _sshsig.SignatureError as exc:
@@ -531,6 +561,8 @@ class Recorder(_SignalSafe):
         with self._writing():
             line = {"seq": self._seq + 1, "ts": utc_now(), "run": self.run_id, "kind": kind, "data": data,
                     "prev": self._prev}
+            if self.env is not None:
+                line["env"] = self.env
             # One serialization: the hash covers the canonical body, the line is that body plus the hash.
             body = _chain.canonical(line)
             line["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()

@@ -32,6 +32,7 @@ import tempfile
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
+from ansible_collections.ssot.governance.plugins.plugin_utils import _heads
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, write_all
 from ansible_collections.ssot.governance.plugins.plugin_utils._views import text
 
@@ -682,14 +683,17 @@ def export(store, folder):
         fs.close()
 
 
-def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_run=None, expect_heads=()):
+def verify(store, allowed_signers=None, require_seals=False, lang="pt-BR", open_run=None, expect_heads=(),
+           expect_env=None):
     """_chain.verify over a PostgreSQL store: its records exported to a private folder, re-walked there, and each
     problem named by the row it comes from (ssot_journal seq N, ssot_file path)."""
     seqs = store.seqs()
     with tempfile.TemporaryDirectory(prefix="ssot-verify-") as tmp:
         done = export(store, tmp)
+        # Its environment line must name this namespace: rows relabelled from another one were not written for it.
         report = _chain.verify(tmp, allowed_signers, require_seals, lang=lang, open_run=open_run,
-                               expect_heads=expect_heads)
+                               expect_heads=expect_heads, place=_heads.identity(store.workspace, store.kind, store.namespace),
+                               expect_env=expect_env)
     prefix = _chain.JOURNAL + ":"
 
     def row(where):

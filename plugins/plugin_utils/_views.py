@@ -28,6 +28,7 @@ class State(object):
         self.workspace = workspace
         self.language = language
         self.ssot = {"path": None, "digest": None}
+        self.environment = None  # the identity the journal's environment line names
         self.ssot_map = None
         self.full_map = []
         self.project = {"name": "", "language": language}
@@ -64,6 +65,9 @@ class State(object):
         self.last_hash = line.get("hash", self.last_hash)
         if handler is not None:
             handler(line, line.get("data") or {})
+
+    def _on_environment(self, line, d):
+        self.environment = line.get("env")
 
     def _on_run_start(self, line, d):
         self.runs[line["run"]] = {"id": line["run"], "started_at": line["ts"], "status": "running",
@@ -339,6 +343,8 @@ class State(object):
             "runs": runs,
             "journal": {"path": "journal.jsonl", "last_seq": self.last_seq, "last_hash": self.last_hash or ""},
         }
+        if self.environment:
+            doc["journal"]["environment"] = self.environment
         if self.records:
             doc["records"] = list(self.records.values())
         if self.agent_calls:

@@ -252,3 +252,32 @@ def test_export_never_overwrites_another_history(tmp_path, dsn):
     assert (other / "journal.jsonl").read_text() == '{"seq":1}\n'
     files_only = collection_playbook("ssot.governance.export", ws, "files", None)
     assert files_only.returncode == 2 and "armazenamento postgresql" in files_only.stdout
+
+
+def test_two_environments_sharing_a_name_or_relabelled_rows_are_refused(tmp_path, dsn):
+    """Records name their environment: two folders named shop (one namespace) whose SSOTs pin two identities, and
+    another environment's rows relabelled into this namespace - each refused before anything runs, naming both."""
+    first, twin, other = tmp_path / "a" / "shop", tmp_path / "b" / "shop", tmp_path / "other"
+    for ws, ident in ((first, "shop-a-0000000001"), (twin, "shop-b-0000000002"), (other, "other-0000000003")):
+        ws.mkdir(parents=True)
+        (ws / "ssot.yml").write_text(f"schema_version: 1\nmetadata:\n  name: shop\n  id: {ident}\n")
+    for ws in (first, other):
+        done = play(ws, "postgresql", dsn)
+        assert done.returncode == 0, explain(done)
+        assert re.search(r"\(ambiente %s\)" % ("shop-a-0000000001" if ws == first else "other-0000000003"),
+                         done.stdout), explain(done)
+    rows = sql(dsn, "SELECT count(*) FROM ssot_journal WHERE namespace = 'shop'")[0][0]
+    refused = play(twin, "postgresql", dsn)
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode == 3 and "shop-a-0000000001" in said and "shop-b-0000000002" in said, explain(refused)
+    assert "First step" not in refused.stdout, "nothing ran"
+    assert sql(dsn, "SELECT count(*) FROM ssot_journal WHERE namespace = 'shop'")[0][0] == rows
+    # shop's rows relabelled as other's (its own dropped): the run and verify there refuse, naming the row.
+    sql(dsn, "DELETE FROM ssot_journal WHERE namespace = 'other'")
+    sql(dsn, "INSERT INTO ssot_journal (namespace, seq, line) SELECT 'other', seq, line FROM ssot_journal "
+             "WHERE namespace = 'shop'")
+    for proc in (play(other, "postgresql", dsn), collection_playbook("ssot.governance.verify", other, "postgresql", dsn)):
+        said = " ".join((proc.stdout + proc.stderr).split())
+        assert proc.returncode == 3, explain(proc)
+        moved = "records_moved" in said or "shop-a-0000000001" in said
+        assert "ssot_journal namespace=other seq=1" in said and moved, said[-3000:]

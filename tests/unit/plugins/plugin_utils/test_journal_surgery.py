@@ -65,10 +65,21 @@ def rechain(lines):
     return ("\n".join(out) + "\n").encode() if out else b""
 
 
-def forged(kind="decision"):
-    return {"ts": "2026-12-06T10:00:00.000000Z", "run": "20261206T100000Z-0bad", "kind": kind,
-            "data": {"id": "validate.setting.work_mem.x", "status": "approved",
-                     "answer": {"option": "fix", "by": "ana.souza@demo.invalid", "at": "2026-12-06T10:00:00Z"}}}
+def forged(kind="decision", env=None):
+    """A line written by someone without the key; ``env``: the journal's environment, which anyone can read."""
+    out = {"ts": "2026-12-06T10:00:00.000000Z", "run": "20261206T100000Z-0bad", "kind": kind,
+           "data": {"id": "validate.setting.work_mem.x", "status": "approved",
+                    "answer": {"option": "fix", "by": "ana.souza@demo.invalid", "at": "2026-12-06T10:00:00Z"}}}
+    if env is not None:
+        out["env"] = env
+    return out
+
+
+def env_of(lines):
+    return lines[-1].get("env")
+
+
+OTHER_ENV = "0ther0environment0000000000000000"
 
 
 def surgery(kind, lines, i, j):
@@ -80,9 +91,21 @@ def surgery(kind, lines, i, j):
     if kind == "drop_raw":                       # dropped and not re-chained
         return b"".join(_chain.canonical(x).encode() + b"\n" for x in lines[:i] + lines[i + 1:])
     if kind == "insert":
-        return rechain(lines[:i] + [forged()] + lines[i:])
+        return rechain(lines[:i] + [forged(env=env_of(lines))] + lines[i:])
     if kind == "append":
-        return rechain(lines + [forged()])
+        return rechain(lines + [forged(env=env_of(lines))])
+    if kind == "move_in":                        # a line of another environment's records, re-chained in
+        return rechain(lines[:i] + [forged(env=OTHER_ENV)] + lines[i:])
+    if kind == "relabel_env":                    # the whole journal claimed for another environment
+        out = []
+        for x in lines:
+            x = dict(x, env=OTHER_ENV) if "env" in x else dict(x)
+            if x["kind"] == "environment":
+                x["data"] = dict(x["data"], id=OTHER_ENV)
+            out.append(x)
+        return rechain(out)
+    if kind == "strip_env":                      # the identity taken out of every line
+        return rechain([dict((k, v) for k, v in x.items() if k != "env") for x in lines if x["kind"] != "environment"])
     if kind == "reorder":
         swapped = list(lines)
         swapped[i], swapped[j] = swapped[j], swapped[i]
@@ -117,7 +140,7 @@ def surgery(kind, lines, i, j):
 
 
 KINDS = ("drop", "drop_raw", "insert", "append", "reorder", "duplicate", "edit", "truncate", "strip_seals",
-         "strip_one_seal", "ends_to_interruptions", "relabel_run")
+         "strip_one_seal", "ends_to_interruptions", "relabel_run", "move_in", "relabel_env", "strip_env")
 
 
 def problems(ws, keys, head):
@@ -173,7 +196,7 @@ def test_an_older_copy_put_back_is_caught_by_the_kept_head_naming_both(sealed, k
 def test_appended_lines_are_never_laundered_by_the_next_honest_run(sealed, keys, tmp_path):
     shutil.copytree(sealed["ws"], tmp_path, dirs_exist_ok=True)
     lines = parse(sealed["journal"])
-    (tmp_path / "journal.jsonl").write_bytes(rechain(lines + [forged()]))
+    (tmp_path / "journal.jsonl").write_bytes(rechain(lines + [forged(env=env_of(lines))]))
     rec = one_run(tmp_path, keys["recorder"])  # the next honest validate
     report = _chain.verify(str(tmp_path), keys["signers"], True, expect_heads=[("kept", rec.head)])
     where = [(p["kind"], p["where"]) for p in report["problems"]]
@@ -223,13 +246,14 @@ def test_a_line_shaped_like_a_seal_hides_nothing_from_the_next_run(sealed, keys,
     else:
         monkeypatch.delenv("SSOT_TRUST_ROOT", raising=False)
     lines = parse(sealed["journal"])
-    appended = parse(rechain(lines + [forged()]))
+    appended = parse(rechain(lines + [forged(env=env_of(lines))]))
     fake = {"from": len(lines) + 1, "upto": len(lines) + 1, "head": appended[-1]["hash"],
             "lines": [appended[-1]["hash"][:16]],
             "signature": "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"}
     if not with_root:
         fake["head"] = "0" * 64  # without a root only the shape is checked: a forger gets it right but for this
-    seal = dict(forged("seal"), run=appended[-1]["run"], data=fake)
+    fake["env"] = env_of(lines)
+    seal = dict(forged("seal", env_of(lines)), run=appended[-1]["run"], data=fake)
     (ws / "journal.jsonl").write_bytes(rechain(appended + [seal]))
     rec = one_run(ws, keys["recorder"])
     found = [x for x in parse((ws / "journal.jsonl").read_bytes()) if x["kind"] == "journal_unsealed"]
@@ -298,7 +322,7 @@ def test_a_chained_line_the_views_cannot_read_is_kept_in_the_chain_and_reported(
     ws = tmp_path / "ws"
     shutil.copytree(sealed["ws"], ws)
     lines = parse(sealed["journal"])
-    odd = dict(forged("run_start"), data=[1])
+    odd = dict(forged("run_start", env_of(lines)), data=[1])
     (ws / "journal.jsonl").write_bytes(rechain(lines + [odd]))
     rec = one_run(ws, keys["recorder"])
     after = parse((ws / "journal.jsonl").read_bytes())

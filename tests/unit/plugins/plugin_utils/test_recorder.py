@@ -836,3 +836,155 @@ def test_two_workspaces_with_one_folder_name_in_the_database_are_told_apart(pg, 
     again.open("site.yml", "someone else")
     again.close("ok")
     assert not [w for w in again.warnings if "outra pasta" in w or str(pg.ws) in w]
+
+
+# --- records name their environment -----------------------------------------------------------------------------
+ENV_A = "env-a-0123456789abcdef"
+ENV_B = "env-b-fedcba9876543210"
+
+
+def _lines(env):
+    return [json.loads(x) for x in env.journal()]
+
+
+def test_every_line_and_seal_binds_the_environment_the_ssot_pins(env, new_ssh_key, tmp_path):
+    key = new_ssh_key(tmp_path / "recorder")
+    rec = env.new(seal_key=str(key), environment=("ssot.yml", ENV_A))
+    rec.open("site.yml", "tester")
+    rec.close("ok")
+    lines = _lines(env)
+    assert lines[0]["kind"] == "environment" and lines[0]["data"]["id"] == ENV_A
+    assert lines[0]["data"]["place"] == rec.identity and lines[0]["data"]["pinned_by"] == "ssot.yml"
+    assert all(x["env"] == ENV_A for x in lines), [x.get("env") for x in lines]
+    assert lines[-1]["kind"] == "seal" and lines[-1]["data"]["env"] == ENV_A
+    assert json.loads((env.files() / "runbook.json").read_text())["journal"]["environment"] == ENV_A
+    # Without a pin, the first run mints one and every later run keeps it.
+    other = tmp_path / "minted"
+    other.mkdir()
+    first = FilesEnv(other).new()
+    first.open("site.yml", "tester")
+    first.close("ok")
+    again = FilesEnv(other).new()
+    again.open("site.yml", "tester")
+    again.close("ok")
+    minted = [json.loads(x) for x in (other / "journal.jsonl").read_text().splitlines()]
+    assert len(first.env) == 32 and [x["kind"] for x in minted].count("environment") == 1
+    assert set(x["env"] for x in minted) == {first.env} == {again.env}
+
+
+def test_records_of_another_environment_than_the_ssot_pins_are_refused_writing_nothing(env):
+    """Two environments that share a name (one folder name, one namespace): the one whose SSOT pins another identity
+    is refused before it writes a line, naming both identities and the fix."""
+    rec = env.new(environment=("ssot.yml", ENV_A))
+    rec.open("site.yml", "tester")
+    rec.close("ok")
+    before = env.journal()
+    twin = env.new(environment=("elsewhere/ssot.yml", ENV_B))
+    with pytest.raises(_recorder.RecorderError) as caught:
+        twin.open("site.yml", "the twin")
+    said = str(caught.value)
+    assert ENV_A in said and ENV_B in said and "metadata.id" in said, said
+    assert env.journal() == before, "the refused run wrote nothing"
+    # The environment's own SSOT still opens them.
+    again = env.new(environment=("ssot.yml", ENV_A))
+    again.open("site.yml", "tester")
+    again.close("ok")
+    assert env.verify()["ok"]
+
+
+def test_rows_relabelled_from_another_namespace_are_refused_and_reported(pg, new_ssh_key, tmp_path):
+    """The database's own surgery: environment a's rows (whole, sealed) put in b's namespace, as they are or with
+    their place rewritten and the chain recomputed (no key): the run refuses, verify names the row."""
+    key = new_ssh_key(tmp_path / "recorder")
+    pub = " ".join((tmp_path / "recorder.pub").read_text().split()[:2])
+    signers = tmp_path / "signers"
+    signers.write_text('recorder@ci namespaces="seal@ssot.governance" %s\n' % pub)
+    other = tmp_path / "env-b"
+    other.mkdir()
+    for ws in (pg.ws, other):
+        rec = Recorder(str(ws), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV,
+                       seal_key=str(key))
+        rec.open("site.yml", "tester")
+        rec.close("ok")
+    theirs = pg.journal()
+    pg.sql("DELETE FROM ssot_journal WHERE namespace = %s", ("env-b",))
+    for line in theirs:
+        pg.sql("INSERT INTO ssot_journal (namespace, seq, line) VALUES (%s, %s, %s)",
+               ("env-b", json.loads(line)["seq"], line))
+    with pytest.raises(_recorder.RecorderError, match="records_moved (at|em) ssot_journal namespace=env-b seq=1"):
+        Recorder(str(other), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV).open("s.yml", "x")
+    store = _store.PgStore(str(other), DSN_ENV, "en")
+    try:
+        found = _store.verify(store, allowed_signers=str(signers), require_seals=True)["problems"]
+    finally:
+        store.release()
+    assert found[0]["kind"] == "records_moved" and found[0]["where"] == "ssot_journal namespace=env-b seq=1", found
+    # The place rewritten and the chain recomputed: the chain holds, the seals (which sign it) do not.
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
+    lines = [json.loads(x) for x in theirs]
+    lines[0]["data"] = dict(lines[0]["data"], place="postgresql:env-b")
+    pg.sql("DELETE FROM ssot_journal WHERE namespace = %s", ("env-b",))
+    for line in cut.rechain(lines).decode().splitlines():
+        pg.sql("INSERT INTO ssot_journal (namespace, seq, line) VALUES (%s, %s, %s)",
+               ("env-b", json.loads(line)["seq"], line))
+    store = _store.PgStore(str(other), DSN_ENV, "en")
+    try:
+        kinds = [p["kind"] for p in _store.verify(store, allowed_signers=str(signers), require_seals=True)["problems"]]
+    finally:
+        store.release()
+    assert "journal_rewritten" in kinds, kinds
+
+
+def test_a_heads_log_names_the_environment_and_records_replaced_by_anothers_are_refused(env, new_ssh_key, tmp_path,
+                                                                                        monkeypatch):
+    """A whole journal of another environment (sealed by the same key, its chain intact) put in this one's place:
+    the heads log's newest head names this environment, so the run refuses and verify says which is which."""
+    import yaml
+    key = new_ssh_key(tmp_path / "recorder")
+    pub = " ".join((tmp_path / "recorder.pub").read_text().split()[:2])
+    signers = tmp_path / "signers"
+    signers.write_text('recorder@ci namespaces="seal@ssot.governance" %s\n' % pub)
+    log = tmp_path / "heads.jsonl"
+    root = tmp_path / "trust.yml"
+    root.write_text(yaml.safe_dump({"allowed_signers": signers.read_text(), "require_seals": True,
+                                    "heads_log": str(log)}))
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(root))
+    mine = env.new(seal_key=str(key), environment=("ssot.yml", ENV_A))
+    mine.open("site.yml", "tester")
+    mine.close("ok")
+    logged = [json.loads(x) for x in log.read_text().splitlines()]
+    assert logged[-1]["env"] == ENV_A and logged[-1]["environment"] == mine.identity
+    # Another environment's records, made elsewhere with the same key, then copied over this one's.
+    elsewhere = tmp_path / "other-env"
+    elsewhere.mkdir()
+    monkeypatch.delenv("SSOT_TRUST_ROOT")
+    theirs = FilesEnv(elsewhere).new(seal_key=str(key), environment=("ssot.yml", ENV_B))
+    theirs.open("site.yml", "tester")
+    for dummy in range(3):
+        theirs.start_task({"id": "s1", "name": "longer", "role": None, "phase": None})
+    theirs.close("ok")
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(root))
+    # Their environment line rewritten to name this place, the chain recomputed (no key needed).
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
+    lines = cut.parse((elsewhere / "journal.jsonl").read_bytes())
+    lines[0]["data"] = dict(lines[0]["data"], place=mine.identity)
+    _put_journal(env, cut.rechain(lines))
+    with pytest.raises(_recorder.RecorderError) as caught:
+        env.new(seal_key=str(key)).open("site.yml", "tester")
+    assert ENV_A in str(caught.value) and ENV_B in str(caught.value) and str(log) in str(caught.value)
+    report = env.verify(allowed_signers=str(signers), require_seals=True,
+                        expect_env=[(str(log), logged[-1]["env"])])
+    first = report["problems"][0]
+    assert first["kind"] == "environment_replaced" and ENV_A in first["detail"] and ENV_B in first["detail"], first
+
+
+def test_the_pin_the_callback_reads_is_the_ssots_metadata_id(tmp_path):
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
+    (tmp_path / "ssot.yml").write_text("schema_version: 1\nmetadata:\n  name: demo\n  id: %s\n" % ENV_A)
+    assert _guard.environment_pin(str(tmp_path)) == (str(tmp_path / "ssot.yml"), ENV_A)
+    for bad in ("metadata: {name: demo, id: 'a b'}\n", "metadata: [1]\n", ": not yaml: [\n", "metadata: {id: 7}\n"):
+        (tmp_path / "ssot.yml").write_text(bad)
+        assert _guard.environment_pin(str(tmp_path)) is None, bad
+    schema = json.loads((ROOT / "schemas" / "ssot.schema.json").read_text())
+    pattern = schema["properties"]["metadata"]["properties"]["id"]["pattern"]
+    assert _guard.ENVIRONMENT_ID.pattern == pattern.replace("$", r"\Z"), "schemas/ssot.schema.json says the same"

@@ -237,7 +237,7 @@ def test_a_line_forged_between_runs_is_not_adopted_by_an_assistant_note(tmp_path
     run(tmp_path, keys["recorder"])
     journal = lines(tmp_path)
     forged = {"seq": len(journal) + 1, "ts": journal[-1]["ts"], "run": journal[-1]["run"], "kind": "rollback",
-              "prev": journal[-1]["hash"],
+              "prev": journal[-1]["hash"], "env": journal[-1]["env"],  # the environment: anyone can read it
               "data": {"subject": "settings", "event": "point", "data": {"settings": {"fsync": "off"}}}}
     forged["hash"] = _chain.line_hash(forged)
     with open(str(tmp_path / "journal.jsonl"), "a") as out:
