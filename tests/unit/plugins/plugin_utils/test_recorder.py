@@ -17,7 +17,7 @@ import pytest
 from referencing import Registry, Resource
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
-from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _recorder, _store
+from ansible_collections.ssot.governance.plugins.plugin_utils import _events, _guard, _recorder, _store
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, StoreLost, WorkspaceBusy
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 
@@ -48,6 +48,7 @@ class FilesEnv:
         self.ws = ws
 
     def new(self, **kw):
+        kw.setdefault("environment", _guard.environment_pin(str(self.ws)))  # as the callback opens it
         return Recorder(str(self.ws), redactor=Redactor(environ={}), **kw)
 
     def files(self) -> Path:
@@ -101,6 +102,7 @@ class PgEnv(FilesEnv):
         self._exports = 0
 
     def new(self, **kw):
+        kw.setdefault("environment", _guard.environment_pin(str(self.ws)))
         return Recorder(str(self.ws), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV, **kw)
 
     def store(self):
