@@ -32,8 +32,13 @@ class ActionModule(ActionBase):
                 ssot, self._ssot_digest = loaded["ssot"], loaded["digest"]
             except _ssot.SSOTError:
                 ssot = {}
-        pinned = (ssot.get("metadata") or {}).get("id")
-        self._pins = [("metadata.id (%s)" % path, pinned)] if pinned else []
+        # The identity the SSOT pins, read as the run's recorder reads it (whatever else in the SSOT fails to load).
+        try:
+            source, pinned = _guard.environment_pin(workspace, ssot_file)
+        except _guard.PinError as exc:
+            source, pinned = None, None
+            self._pin_error = _chain.message(lang, exc.key, workspace=workspace, **exc.params)
+        self._pins = [("metadata.id (%s)" % source, pinned)] if pinned else []
         return _trust.rules_for(ssot, os.path.dirname(path) if path else workspace, workspace, lang)
 
     def _governed(self, workspace, rules, lang, open_run):
@@ -76,7 +81,10 @@ class ActionModule(ActionBase):
         workspace = os.path.realpath(os.path.expanduser(str(args.get("workspace") or "")))
         given = args.get("allowed_signers")
         require = str(args.get("require_seals", False)).lower() in ("true", "yes", "1")
+        self._pin_error = None
         rules = self._rules(workspace, args.get("ssot_file"), lang)
+        if self._pin_error:
+            return dict(result, failed=True, msg=self._pin_error)
         if given:
             # The auditor's own copy of the root, kept outside the workspace: seals are then required.
             signers, require = given, True

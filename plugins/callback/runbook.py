@@ -350,7 +350,12 @@ class CallbackModule(CallbackBase):
         started = []
         for workspace in sorted(set(w for h, w in assignment.items() if h not in refused)):
             names = [h for h in new if assignment.get(h) == workspace and h not in refused]
-            started.append((workspace, names, self._start_workspace(workspace, extra)))
+            # The SSOT the plays load for that host (ssot_file: an extra var, or the inventory's), as they load it.
+            try:
+                ssot_file = _fleet.var_of(play, by_name[names[0]], "ssot_file")
+            except Exception as exc:  # a host var that does not template: the play's SSOT load refuses it too
+                ssot_file = exc
+            started.append((workspace, names, self._start_workspace(workspace, extra, ssot_file)))
         for workspace, names, writer in started:
             reason = self._open_workspace(workspace, writer, names)
             for host in names:
@@ -364,16 +369,23 @@ class CallbackModule(CallbackBase):
             self._refused_all = True
             raise SystemExit(3)
 
-    def _start_workspace(self, workspace, extra):
+    def _start_workspace(self, workspace, extra, ssot_file=None):
         """Start opening one environment's recorder: its writer, or the reason it cannot be opened."""
         if not os.path.lexists(workspace):
             # Never created by a run: a workspace that is not there is a mistyped ssot_workspace, not a place to
             # record (a link or a file there is the recorder's to refuse, with its reason).
             return text(self._language, "recorder.no_such_workspace", workspace=workspace)
+        # The environment identity its SSOT pins (docs/recorder.md): the records must be that environment's.
+        try:
+            if isinstance(ssot_file, Exception):
+                raise _guard.PinError("guard.ssot_file", {"file": str(ssot_file)[:200]})
+            pin = _guard.environment_pin(workspace, ssot_file if isinstance(ssot_file, str) else None)
+        except _guard.PinError as exc:
+            return text(self._language, exc.key, workspace=workspace, **exc.params)
         recorder = Recorder(workspace, self._language, Redactor(self._patterns, extra_vars=extra,
                                                                 secret_vars=self._secret_vars),
                             seal_key=self._seal_key, store=self._store, dsn_env=self._dsn_env, announce_fd=1,
-                            environment=_guard.environment_pin(workspace, extra.get("ssot_file")))
+                            environment=pin)
         opening = (self._playbook, getpass.getuser(), {
             "check_mode": bool(context.CLIARGS.get("check")),
             "tags": list(context.CLIARGS.get("tags") or []),

@@ -24,12 +24,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
 from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
 
 GENESIS = "0" * 64
 ENVIRONMENT = "environment"  # the line kind that names the environment its journal belongs to
+# What an environment identity may be - in the journal and in the SSOT's metadata.id (schemas/ssot.schema.json
+# says the same; a test checks it): a minted one is 32 hex digits, a pinned one e.g. a uuid.
+ENVIRONMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z")
 JOURNAL = "journal.jsonl"
 EVIDENCE_DIR = "evidence"
 LOG_DIR = "logs"
@@ -156,7 +160,7 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
     for source, expected in reversed(list(expect_env or ())):
         if env != expected:
             problems.insert(0, _problem(lang, "environment_replaced", JOURNAL, "env_expected", expected=expected,
-                                        source=source, found=_short(env)))
+                                        source=source, found=shown(env)))
     # The first kept head the journal no longer holds (one is enough to say it was rolled back).
     for source, expected in expect_heads:
         found = head_problems(hashes, expected, lang)
@@ -238,25 +242,30 @@ def belongs(line, number, env, place=None, lang=DEFAULT_LANGUAGE):
     if env is None:
         if line.get("kind") != ENVIRONMENT:
             if mine is not None:
-                return None, _problem(lang, "journal_foreign", where, "env_before", found=_short(mine))
+                return None, _problem(lang, "journal_foreign", where, "env_before", found=shown(mine))
             return None, None
-        if not isinstance(mine, str) or not mine or data.get("id") != mine:
+        if not isinstance(mine, str) or not ENVIRONMENT_ID.match(mine) or data.get("id") != mine:
             return None, _problem(lang, "journal_foreign", where, "env_unnamed")
         if place is not None and data.get("place") != place:
-            return None, _problem(lang, "records_moved", where, "env_place", found=_short(data.get("place")),
+            return None, _problem(lang, "records_moved", where, "env_place", found=shown(data.get("place")),
                                   place=place)
         return mine, None
     if mine != env:
-        return None, _problem(lang, "journal_foreign", where, "env_other", found=_short(mine), env=env)
+        return None, _problem(lang, "journal_foreign", where, "env_other", found=shown(mine), env=env)
     if line.get("kind") == ENVIRONMENT:
         return None, _problem(lang, "journal_foreign", where, "env_twice", env=env)
     if line.get("kind") == "seal" and data.get("env") != env:
-        return None, _problem(lang, "journal_foreign", where, "env_seal", found=_short(data.get("env")), env=env)
+        return None, _problem(lang, "journal_foreign", where, "env_seal", found=shown(data.get("env")), env=env)
     return env, None
 
 
-def _short(value):
-    return "-" if value is None else str(value)[:80]
+def shown(value):
+    """A value read from the records, as a message may show it: at most 80 characters, none that moves a cursor."""
+    if value is None:
+        return "-"
+    text = str(value)
+    return "".join(c if c.isprintable() else "\\x%02x" % (ord(c) & 0xff) for c in text[:80]) + (
+        "..." if len(text) > 80 else "")
 
 
 def problem_message(report, lang=DEFAULT_LANGUAGE):

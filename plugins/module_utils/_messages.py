@@ -1415,6 +1415,17 @@ MESSAGES = {
             'para eles: foram trocados pelos registros de outro ambiente. Esta execução não grava nada sobre eles. '
             'Restaure os registros (o backup, o export) ou peça ao administrador do controlador que decida'
         ),
+        'recorder.environment_unnamed': (
+            'os registros de {workspace} ({lines} linhas) não nomeiam ambiente, e o SSOT ({ssot}) fixa {expected} '
+            '(metadata.id): registros começados antes das identidades, ou dos quais a identidade foi retirada. Uma '
+            'identidade fixada nunca adota linhas que não sabe se são do seu ambiente; esta execução não grava nada '
+            'sobre eles. Se são deste ambiente, rode uma vez sem metadata.id (a execução os nomeia e imprime a '
+            'identidade) e então fixe essa identidade'
+        ),
+        'guard.bad_environment_id': (
+            'metadata.id em {file} não é uma identidade de ambiente ({value}): de 8 a 64 letras, dígitos, ".", "_", '
+            '":" ou "-", começando por letra ou dígito (por exemplo a saída de uuidgen). Nada roda até que seja uma'
+        ),
         'role.verify.head': 'Cabeça verificada: {head} (a execução imprime a nova cabeça ao terminar).',
         'heads.too_big': 'o log de cabeças {path} passa de {limit} bytes; arquive-o (fora do workspace) e comece outro',
         'heads.not_json': 'a linha não é JSON',
@@ -2867,6 +2878,16 @@ MESSAGES = {
             'the records of {workspace} belong to environment {found}, and {path} has logged only heads of environment '
             "{expected} for them: they were replaced by another environment's records. This run writes nothing on "
             "them. Restore the records (the backup, the export) or ask the controller's administrator to decide"
+        ),
+        'recorder.environment_unnamed': (
+            'the records of {workspace} ({lines} lines) name no environment, and the SSOT ({ssot}) pins {expected} '
+            '(metadata.id): records begun before identities, or whose identity was taken out. A pin never adopts lines '
+            "it cannot tell are its environment's; this run writes nothing on them. If they are this environment's, "
+            'run once with metadata.id removed (the run names them and prints their identity), then pin that identity'
+        ),
+        'guard.bad_environment_id': (
+            'metadata.id in {file} is not an environment identity ({value}): 8 to 64 letters, digits, ".", "_", ":" or '
+            '"-", starting with a letter or digit (e.g. the output of uuidgen). Nothing runs until it is one'
         ),
         'role.verify.head': 'Head verified: {head} (the run prints its new head when it ends).',
         'heads.too_big': (

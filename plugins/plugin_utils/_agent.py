@@ -300,6 +300,14 @@ class Environment(object):
         return self.redactor.value(out)
 
     # --- the record of each call -------------------------------------------------
+    def _pin(self):
+        """The identity the workspace's SSOT pins, read as a run reads it (the records must be that environment's)."""
+        try:
+            return _guard.environment_pin(self.workspace)
+        except _guard.PinError as exc:
+            raise AgentError(self.language, "agent.not_recorded", environment=self.name,
+                             error=_one_line(message(self.language, exc.key, workspace=self.workspace, **exc.params)))
+
     def record(self, client, tool, arguments, result, run=None):
         """Write the call into the workspace's journal (agent_call); True once written, False when a run held the
         workspace past RECORD_WAIT (the caller keeps it and tries again with the next call)."""
@@ -312,7 +320,7 @@ class Environment(object):
         while True:
             recorder = Recorder(self.workspace, self.language, redactor=self.redactor,
                                 seal_key=os.environ.get("SSOT_SEAL_KEY") or None, store=kind, dsn_env=dsn_env,
-                                environment=_guard.environment_pin(self.workspace))
+                                environment=self._pin())
             try:
                 recorder.note("agent_call", data, holder="agent %s" % data["client"])
                 return True

@@ -58,13 +58,19 @@ def _template(vm, variables, value):
     return Templar(loader=vm._loader, variables=variables).template(value)
 
 
-def workspace_of(play, host, fallback=None):
-    """``host``'s workspace (absolute, links resolved), or None when it has none."""
+def var_of(play, host, name):
+    """``host``'s value of the variable ``name`` as the play sees it (extra vars first, templated), or None."""
     vm = play.get_variable_manager()
     variables = vm.get_vars(play=play, host=host)
-    value = variables.get("ssot_workspace")
+    value = variables.get(name)
     if isinstance(value, str) and "{{" in value:
         value = _template(vm, variables, value)
+    return value
+
+
+def workspace_of(play, host, fallback=None):
+    """``host``'s workspace (absolute, links resolved), or None when it has none."""
+    value = var_of(play, host, "ssot_workspace")
     if not (isinstance(value, str) and value):
         value = fallback
     if not (isinstance(value, str) and value):

@@ -163,24 +163,32 @@ def ssot_path(workspace, ssot_file=None):
     return here, None
 
 
+class PinError(Exception):
+    """The SSOT names an environment identity that cannot be one, or sits where it cannot be read: (catalog key,
+    params)."""
+
+    def __init__(self, key, params):
+        super(PinError, self).__init__(key)
+        self.key, self.params = key, params
+
+
 def environment_pin(workspace, ssot_file=None):
-    """(the SSOT file, the environment identity it pins in ``metadata.id``), or None when it pins none - or cannot
-    be read here (the play's SSOT load names why, before anything runs). The recorder refuses records of another
-    environment and begins a new journal under it."""
-    from ansible_collections.ssot.governance.plugins.module_utils import _yaml
+    """The environment identity the SSOT in force pins (``metadata.id``), read the one way the recorder, the
+    assistant and verify all read it: (the SSOT file, the identity); (the SSOT file, None) when it pins none;
+    (None, None) when there is no SSOT to read yet or it does not load (the play's SSOT load names why). PinError
+    when ``ssot_file`` is refused or ``metadata.id`` is there but not an identity (docs/recorder.md)."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _chain, _yaml
     path, why = ssot_path(workspace, ssot_file)
-    if why or path is None:
-        return None
+    if why:
+        raise PinError(why[0], why[1])
     try:
         doc, dummy = _yaml.load(path)
     except (_yaml.LoadError, OSError, ValueError):
-        return None
+        return None, None
     meta = doc.get("metadata") if isinstance(doc, dict) else None
-    pinned = meta.get("id") if isinstance(meta, dict) else None
-    if not isinstance(pinned, str) or not ENVIRONMENT_ID.match(pinned):
-        return None
+    if not isinstance(meta, dict) or "id" not in meta:
+        return path, None
+    pinned = meta["id"]
+    if not isinstance(pinned, str) or not _chain.ENVIRONMENT_ID.match(pinned):
+        raise PinError("guard.bad_environment_id", {"file": path, "value": _chain.shown(pinned)})
     return path, pinned
-
-
-# What metadata.id may be (schemas/ssot.schema.json says the same; a test checks it).
-ENVIRONMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z")

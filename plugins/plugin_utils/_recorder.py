@@ -169,9 +169,10 @@ class Recorder(_SignalSafe):
     def __init__(self, workspace, language="pt-BR", redactor=None, seal_key=None, store=None, dsn_env=None,
                  announce_fd=None, environment=None):
         self.workspace = os.path.abspath(workspace)
-        # The environment identity its SSOT pins (metadata.id): (where it was read, the id), or None. The records
-        # must belong to it; a new journal is begun under it.
-        self.pin = environment
+        # The environment identity its SSOT pins (metadata.id), as _guard.environment_pin reads it: (the SSOT, the
+        # id) - the records must belong to it, a new journal is begun under it; (the SSOT, None) or None: no pin, a
+        # new journal is begun under a minted one; (None, None): no SSOT to read yet, no identity is given now.
+        self.pin = environment if environment is not None else (None, "")
         self.env = None  # the identity the records belong to (their environment line), once read or minted
         # Where the run's head is said when it ends (ansible-playbook's stdout), or nowhere.
         self.announce_fd = announce_fd
@@ -352,19 +353,28 @@ class Recorder(_SignalSafe):
                 self._found_seals.append((number, line["data"]))
 
     def _check_pin(self):
-        """Records of another environment than the one the SSOT pins are refused before anything is written."""
-        if self.pin and self.env and self.env != self.pin[1]:
+        """Records of another environment than the one the SSOT pins are refused before anything is written; so are
+        records that name none (begun before identities, or their identity stripped): a pin never adopts lines."""
+        source, pinned = self.pin
+        if not pinned:
+            return
+        if self.env is None and self._seq:
+            raise RecorderError(text(self.state.language, "recorder.environment_unnamed", workspace=self.workspace,
+                                     lines=self._seq, expected=pinned, ssot=source))
+        if self.env is not None and self.env != pinned:
             raise RecorderError(text(self.state.language, "recorder.environment_mismatch", workspace=self.workspace,
-                                     found=self.env, expected=self.pin[1], ssot=self.pin[0]))
+                                     found=self.env, expected=pinned, ssot=source))
 
     def _name_environment(self):
-        """A journal that names no environment yet (a new one, or one begun before identities) is given one: the
-        SSOT's pin, or a new random identity. From this line on every line and every seal carries it."""
-        if self.env is not None:
+        """A journal that names no environment yet (a new one, or, unpinned, one begun before identities) is given
+        one: the SSOT's pin, or a new random identity. From this line on every line and every seal carries it. Not
+        while there is no SSOT to read (its first run fails on it): the identity waits for the one it pins."""
+        source, pinned = self.pin
+        if self.env is not None or (source is None and pinned is None):
             return
-        self.env = self.pin[1] if self.pin else secrets.token_hex(16)
+        self.env = pinned or secrets.token_hex(16)
         self.append(_chain.ENVIRONMENT, {"id": self.env, "place": self.identity, "workspace": self.workspace,
-                                         "pinned_by": self.pin[0] if self.pin else None})
+                                         "pinned_by": source if pinned else None})
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.

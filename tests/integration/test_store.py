@@ -267,7 +267,10 @@ def test_two_environments_sharing_a_name_or_relabelled_rows_are_refused(tmp_path
         assert re.search(r"\(ambiente %s\)" % ("shop-a-0000000001" if ws == first else "other-0000000003"),
                          done.stdout), explain(done)
     rows = sql(dsn, "SELECT count(*) FROM ssot_journal WHERE namespace = 'shop'")[0][0]
-    refused = play(twin, "postgresql", dsn)
+    # The twin's SSOT is named by the inventory (as the plays read it), not by an extra var.
+    (twin / "ssot.yml").rename(twin / "prod.yml")
+    (twin / "hosts.ini").write_text("localhost ansible_connection=local ssot_file=prod.yml\n")
+    refused = play(twin, "postgresql", dsn, "steps.yml", "-i", str(twin / "hosts.ini"))
     said = " ".join((refused.stdout + refused.stderr).split())
     assert refused.returncode == 3 and "shop-a-0000000001" in said and "shop-b-0000000002" in said, explain(refused)
     assert "First step" not in refused.stdout, "nothing ran"

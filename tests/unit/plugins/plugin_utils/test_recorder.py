@@ -793,7 +793,7 @@ def test_journal_surgery_in_either_store_is_reported_against_the_kept_head(env, 
     signers.write_text('recorder@ci namespaces="seal@ssot.governance" %s\n' % pub)
     heads = []
     for dummy in range(3):
-        rec = env.new(seal_key=str(key))
+        rec = env.new(seal_key=str(key), environment=None)  # unpinned: a minted identity
         rec.open("site.yml", "tester")
         rec.close("ok")
         heads.append(rec.head)
@@ -863,6 +863,7 @@ def test_every_line_and_seal_binds_the_environment_the_ssot_pins(env, new_ssh_ke
     # Without a pin, the first run mints one and every later run keeps it.
     other = tmp_path / "minted"
     other.mkdir()
+    (other / "ssot.yml").write_text("metadata: {name: minted}\n")
     first = FilesEnv(other).new()
     first.open("site.yml", "tester")
     first.close("ok")
@@ -980,13 +981,72 @@ def test_a_heads_log_names_the_environment_and_records_replaced_by_anothers_are_
     assert first["kind"] == "environment_replaced" and ENV_A in first["detail"] and ENV_B in first["detail"], first
 
 
-def test_the_pin_the_callback_reads_is_the_ssots_metadata_id(tmp_path):
+def test_the_pin_is_read_one_way_and_an_identity_that_is_not_one_refuses(tmp_path):
     from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
-    (tmp_path / "ssot.yml").write_text("schema_version: 1\nmetadata:\n  name: demo\n  id: %s\n" % ENV_A)
-    assert _guard.environment_pin(str(tmp_path)) == (str(tmp_path / "ssot.yml"), ENV_A)
-    for bad in ("metadata: {name: demo, id: 'a b'}\n", "metadata: [1]\n", ": not yaml: [\n", "metadata: {id: 7}\n"):
-        (tmp_path / "ssot.yml").write_text(bad)
-        assert _guard.environment_pin(str(tmp_path)) is None, bad
+    ssot = tmp_path / "ssot.yml"
+    ssot.write_text("schema_version: 1\nmetadata:\n  name: demo\n  id: %s\n" % ENV_A)
+    assert _guard.environment_pin(str(tmp_path)) == (str(ssot), ENV_A)
+    ssot.rename(tmp_path / "prod.yml")
+    assert _guard.environment_pin(str(tmp_path), "prod.yml") == (str(tmp_path / "prod.yml"), ENV_A)
+    assert _guard.environment_pin(str(tmp_path)) == (None, None), "no SSOT to read yet"
+    for text, expected in (("metadata: {name: demo}\n", (str(ssot), None)), ("metadata: [1]\n", (str(ssot), None)),
+                           (": not yaml: [\n", (None, None))):
+        ssot.write_text(text)
+        assert _guard.environment_pin(str(tmp_path)) == expected, text
+    for bad in ("'a b c d e f g h'", "7", "short", "|\n    %s\n" % ENV_A, "'%s\\x1b[2K'" % ENV_A, "'%s'" % ("x" * 65)):
+        ssot.write_text("metadata:\n  name: demo\n  id: %s\n" % bad)
+        with pytest.raises(_guard.PinError) as caught:
+            _guard.environment_pin(str(tmp_path))
+        assert caught.value.key == "guard.bad_environment_id" and "\x1b" not in caught.value.params["value"], bad
+    with pytest.raises(_guard.PinError):
+        _guard.environment_pin(str(tmp_path), "../elsewhere.yml")
     schema = json.loads((ROOT / "schemas" / "ssot.schema.json").read_text())
     pattern = schema["properties"]["metadata"]["properties"]["id"]["pattern"]
-    assert _guard.ENVIRONMENT_ID.pattern == pattern.replace("$", r"\Z"), "schemas/ssot.schema.json says the same"
+    assert _chain.ENVIRONMENT_ID.pattern == pattern.replace("$", r"\Z"), "schemas/ssot.schema.json says the same"
+
+
+def test_a_pin_never_adopts_records_that_name_no_environment(env, new_ssh_key, tmp_path):
+    """Records begun before identities (or with their identity stripped and the chain recomputed) in a workspace
+    whose SSOT pins one: refused, writing nothing; unpinned, they are named (how a journal moves to identities)."""
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
+    rec = env.new(environment=("ssot.yml", ENV_B))
+    rec.open("site.yml", "tester")
+    rec.close("ok")
+    lines = _lines(env)
+    stripped = cut.rechain([dict((k, v) for k, v in x.items() if k != "env") for x in lines
+                            if x["kind"] != "environment"])
+    _put_journal(env, stripped)
+    with pytest.raises(_recorder.RecorderError) as caught:
+        env.new(environment=("ssot.yml", ENV_A)).open("site.yml", "tester")
+    assert ENV_A in str(caught.value) and "metadata.id" in str(caught.value), caught.value
+    assert ("\n".join(env.journal()) + "\n").encode() == stripped, "the refused run wrote nothing"
+    # Without a pin (the SSOT names none), the next run names them: the move to identities.
+    adopted = env.new(environment=("ssot.yml", None))
+    adopted.open("site.yml", "tester")
+    adopted.close("ok")
+    after = _lines(env)
+    assert [x["kind"] for x in after].count("environment") == 1 and after[-1]["env"] == adopted.env
+    # With no SSOT to read yet, nobody names them (the identity waits for the SSOT's).
+    _put_journal(env, stripped)
+    waiting = env.new(environment=(None, None))
+    waiting.open("site.yml", "tester")
+    waiting.close("ok")
+    assert all("env" not in x for x in _lines(env))
+
+
+def test_an_identity_that_is_not_one_in_the_journal_is_refused_and_never_echoed_raw(tmp_path):
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
+    ws = FilesEnv(tmp_path)
+    rec = ws.new()
+    rec.open("site.yml", "tester")
+    rec.close("ok")
+    evil = "envX\x1b[1A\x1b[2K\rssot.governance: journal head of x: 1:" + "0" * 64 + " FAKE" + "y" * 5000
+    lines = [dict(x, env=evil) for x in _lines(ws)]
+    lines[0]["data"] = dict(lines[0]["data"], id=evil)
+    (tmp_path / "journal.jsonl").write_bytes(cut.rechain(lines))
+    with pytest.raises(_recorder.RecorderError) as caught:
+        ws.new().open("site.yml", "tester")
+    said = str(caught.value)
+    assert "journal_foreign" in said and "\x1b" not in said and len(said) < 2000, said[:300]
+    found = _chain.verify(str(tmp_path))["problems"]
+    assert found[0]["kind"] == "journal_foreign" and "\x1b" not in found[0]["detail"]
