@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.ssot.governance.plugins.module_utils import _prose, _result, _ssot, _yaml
+from ansible_collections.ssot.governance.plugins.module_utils import _chain, _prose, _result, _ssot, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
 from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard, _runctx
 
@@ -78,6 +78,15 @@ class ActionModule(ActionBase):
                      ssot_full_map=full_map, run_identities=_guard.run_identities(extra))
         result.update(changed=False, evidence=[_result.evidence("ssot-loaded.json", content=dict(facts))], **facts)
         if in_force:
+            # Authenticated here, where the SSOT in force is loaded: the records this run writes on are those of
+            # the environment it pins (the recorder read the pin before the play could say which file it loads).
+            pinned = (loaded["ssot"].get("metadata") or {}).get("id")
+            opened, env = _runctx.env_of(workspace)
+            if pinned is not None and (not _chain.ENVIRONMENT_ID.match(str(pinned)) or (opened and env != pinned)):
+                result.update(failed=True, path=path, msg=message(
+                    lang, "role.ssot.pin_differs", path=path, pinned=_chain.shown(pinned), found=_chain.shown(env),
+                    workspace=workspace))
+                return result
             result["ssot_loaded"] = _result.ssot_loaded(path, loaded["digest"], loaded["language"])
             _runctx.attest(result, host)
         return result

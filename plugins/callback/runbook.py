@@ -427,6 +427,7 @@ class CallbackModule(CallbackBase):
         first = not self.fleet
         self.fleet.add(workspace, writer, hosts)
         self._run.runs[os.path.realpath(workspace)] = writer.run_id
+        self._run.envs[os.path.realpath(workspace)] = writer.env
         if first:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous_handlers[signum] = signal.getsignal(signum)

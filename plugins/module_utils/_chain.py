@@ -159,8 +159,8 @@ def verify(workspace, allowed_signers=None, require_seals=False, now=None, lang=
     head = {"seq": len(hashes), "hash": prev} if hashes else None
     for source, expected in reversed(list(expect_env or ())):
         if env != expected:
-            problems.insert(0, _problem(lang, "environment_replaced", JOURNAL, "env_expected", expected=expected,
-                                        source=source, found=shown(env)))
+            problems.insert(0, _problem(lang, "environment_replaced", JOURNAL, "env_expected",
+                                        expected=shown(expected), source=source, found=shown(env)))
     # The first kept head the journal no longer holds (one is enough to say it was rolled back).
     for source, expected in expect_heads:
         found = head_problems(hashes, expected, lang)
@@ -217,7 +217,7 @@ def chained(raw, number, prev, lang=DEFAULT_LANGUAGE):
     where = "%s:%d" % (JOURNAL, number)
     try:
         line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return None, _problem(lang, "journal_altered", where, "not_json", error=exc)
     if not isinstance(line, dict):
         return None, _problem(lang, "journal_altered", where, "not_object")
@@ -263,7 +263,10 @@ def shown(value):
     """A value read from the records, as a message may show it: at most 80 characters, none that moves a cursor."""
     if value is None:
         return "-"
-    text = str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an int too long to print
+        text = "<%s>" % type(value).__name__
     return "".join(c if c.isprintable() else "\\x%02x" % (ord(c) & 0xff) for c in text[:80]) + (
         "..." if len(text) > 80 else "")
 

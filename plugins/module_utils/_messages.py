@@ -1422,6 +1422,18 @@ MESSAGES = {
             'sobre eles. Se são deste ambiente, rode uma vez sem metadata.id (a execução os nomeia e imprime a '
             'identidade) e então fixe essa identidade'
         ),
+        'recorder.environment_unproven': (
+            'os registros de {workspace} só se nomeiam {expected} a partir da linha {line}, e nenhum selo válido '
+            'atesta essa linha: quem pode escrever os registros pode acrescentar uma linha que nomeia um ambiente. O '
+            'SSOT ({ssot}) fixa {expected}; esta execução não grava nada sobre eles. Restaure os registros (o backup, '
+            'o export)'
+        ),
+        'role.ssot.pin_differs': (
+            'o SSOT que esta play carrega ({path}) fixa o ambiente {pinned} (metadata.id), mas os registros desta '
+            'execução em {workspace} são de {found}: o recorder leu outro SSOT, ou estes são registros de outro '
+            'ambiente. Nada roda. Dê o SSOT por ssot_file nas extra vars ou no inventário (como as plays o leem), com '
+            'um metadata.id válido'
+        ),
         'guard.bad_environment_id': (
             'metadata.id em {file} não é uma identidade de ambiente ({value}): de 8 a 64 letras, dígitos, ".", "_", '
             '":" ou "-", começando por letra ou dígito (por exemplo a saída de uuidgen). Nada roda até que seja uma'
@@ -2884,6 +2896,17 @@ MESSAGES = {
             '(metadata.id): records begun before identities, or whose identity was taken out. A pin never adopts lines '
             "it cannot tell are its environment's; this run writes nothing on them. If they are this environment's, "
             'run once with metadata.id removed (the run names them and prints their identity), then pin that identity'
+        ),
+        'recorder.environment_unproven': (
+            'the records of {workspace} are named {expected} only from line {line} on, and no seal that holds vouches '
+            'for that line: anyone who can write the records can append a line naming an environment. The SSOT '
+            '({ssot}) pins {expected}; this run writes nothing on them. Restore the records (the backup, the export)'
+        ),
+        'role.ssot.pin_differs': (
+            "the SSOT this play loads ({path}) pins the environment {pinned} (metadata.id), but this run's records in "
+            "{workspace} are {found}'s: the recorder read another SSOT, or these are another environment's records. "
+            'Nothing runs. Give the SSOT by ssot_file in the extra vars or the inventory (as the plays read it), with '
+            'a valid metadata.id'
         ),
         'guard.bad_environment_id': (
             'metadata.id in {file} is not an environment identity ({value}): 8 to 64 letters, digits, ".", "_", ":" or '

@@ -63,9 +63,9 @@ def var_of(play, host, name):
     vm = play.get_variable_manager()
     variables = vm.get_vars(play=play, host=host)
     value = variables.get(name)
-    if isinstance(value, str) and "{{" in value:
-        value = _template(vm, variables, value)
-    return value
+    if isinstance(value, str):
+        value = _template(vm, variables, value)  # as a task's "{{ name }}" renders it ({% %} and {# #} too)
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def workspace_of(play, host, fallback=None):

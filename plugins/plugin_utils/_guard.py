@@ -186,7 +186,9 @@ def environment_pin(workspace, ssot_file=None):
     except (_yaml.LoadError, OSError, ValueError):
         return None, None
     meta = doc.get("metadata") if isinstance(doc, dict) else None
-    if not isinstance(meta, dict) or "id" not in meta:
+    if not isinstance(meta, dict):
+        return None, None  # not an SSOT the play will load: no identity is given on its word
+    if "id" not in meta:
         return path, None
     pinned = meta["id"]
     if not isinstance(pinned, str) or not _chain.ENVIRONMENT_ID.match(pinned):

@@ -174,6 +174,7 @@ class Recorder(_SignalSafe):
         # new journal is begun under a minted one; (None, None): no SSOT to read yet, no identity is given now.
         self.pin = environment if environment is not None else (None, "")
         self.env = None  # the identity the records belong to (their environment line), once read or minted
+        self._env_line = None  # the number of the line that names it, as found
         # Where the run's head is said when it ends (ansible-playbook's stdout), or nowhere.
         self.announce_fd = announce_fd
         # Where the records go: "files" (the workspace folder) or "postgresql" (plugin_utils/_store.py).
@@ -289,8 +290,8 @@ class Recorder(_SignalSafe):
         try:
             self._acquire_lock(holder)
             self._replay()
-            self._check_pin()
             self._load_root()
+            self._check_pin()
             self._check_head()
             # What this process seals is only what it writes from now on: the lines it found after the last seal
             # are reported (_report_unsealed), never vouched for (docs/recorder.md).
@@ -337,6 +338,8 @@ class Recorder(_SignalSafe):
             line, problem = _chain.chained(chunk, number, self._prev, lang)
             if problem is None:
                 self.env, problem = _chain.belongs(line, number, self.env, place, lang)
+                if self.env is not None and self._env_line is None:
+                    self._env_line = number
             if problem is not None:
                 where = problem["where"] if self.store_kind == "files" else _store.journal_row(
                     _store.namespace_of(self.workspace), number)
@@ -358,12 +361,47 @@ class Recorder(_SignalSafe):
         source, pinned = self.pin
         if not pinned:
             return
-        if self.env is None and self._seq:
+        if self.env is None and self._seq and not self._adoptable():
             raise RecorderError(text(self.state.language, "recorder.environment_unnamed", workspace=self.workspace,
                                      lines=self._seq, expected=pinned, ssot=source))
         if self.env is not None and self.env != pinned:
             raise RecorderError(text(self.state.language, "recorder.environment_mismatch", workspace=self.workspace,
                                      found=self.env, expected=pinned, ssot=source))
+        if self._env_line and self._env_line > 1 and self.seal_key and self._env_line not in self._witnessed():
+            # Named after lines that name none: only a seal that holds tells the recorder named them (a line that
+            # names the environment can be appended by anyone who can write the records).
+            raise RecorderError(text(self.state.language, "recorder.environment_unproven", workspace=self.workspace,
+                                     line=self._env_line, expected=pinned, ssot=source))
+
+    def _witnessed(self):
+        """The numbers of the lines found that a seal of their own run vouches for, the seal holding against the
+        trust root's signers when there is a root, else by its shape."""
+        hashes, runs, seals = self._found_hashes, self._found_runs, self._found_seals
+        signers = self._root.signers if self._root is not None and self._root.signers else None
+        out = set()
+        if signers:
+            try:
+                results = _chain.seal_results(hashes, seals, signers)
+            except _sshsig.SignatureError:
+                return out
+            for at, dummy, problem, proved in results:
+                if problem is None:
+                    out.update(_chain.witnessed(proved, at, runs))
+            return out
+        for at, seal in seals:
+            if _chain.seal_shape_holds(hashes, at, seal):
+                out.update(n for n in range(seal["from"], seal["upto"] + 1) if runs[n - 1] == runs[at - 1])
+        return out
+
+    def _adoptable(self):
+        """Whether lines that name no environment may be named with the SSOT's pin: every run among them started
+        from this workspace (a run whose recorder could not read the SSOT yet), and, when this recorder seals, every
+        one of them is vouched for by a seal of its own run. Another workspace's records copied here (or rows of
+        another folder of this name) are not."""
+        started = self.state.run_workspaces
+        if any(run is not None and started.get(run) != self.workspace for run in set(self._found_runs)):
+            return False
+        return not self.seal_key or len(self._witnessed()) == len(self._found_hashes)
 
     def _name_environment(self):
         """A journal that names no environment yet (a new one, or, unpinned, one begun before identities) is given
@@ -537,7 +575,8 @@ class Recorder(_SignalSafe):
             return
         if logged.get("env") and logged["env"] != self.env:
             raise RecorderError(text(lang, "recorder.environment_replaced", workspace=self.workspace,
-                                     path=self._root.heads_log, found=self.env or "-", expected=logged["env"]))
+                                     path=self._root.heads_log, found=self.env or "-",
+                                     expected=_chain.shown(logged["env"])))
         problems = _chain.head_problems(self._found_hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
         if problems:
             raise RecorderError(text(lang, "recorder.rolled_back", workspace=self.workspace,
@@ -834,6 +873,7 @@ class InProcess(object):
     def __init__(self, recorder):
         self.recorder = recorder
         self.run_id = recorder.run_id
+        self.env = recorder.env
         self.language = recorder.state.language
         self.warnings = recorder.warnings
 
@@ -878,6 +918,7 @@ class WriterProcess(_SignalSafe):
         WorkspaceBusy or RecorderError as Recorder.open would."""
         self.language = recorder.state.language
         self.run_id = recorder.run_id
+        self.env = recorder.env
         self.warnings = []
         read_fd, write_fd = os.pipe()
         try:
@@ -938,6 +979,7 @@ class WriterProcess(_SignalSafe):
         status = _read_status(fd, timeout)
         if status and "run_id" in status:
             self.run_id, self.language, self.warnings = status["run_id"], status["language"], status["warnings"]
+            self.env = status.get("env")
             return
         # Refused (or the writer died): it exits by itself; nothing was written.
         os.close(self._fd)
@@ -1027,7 +1069,8 @@ def _open_here(recorder, opening, status_fd):
     status = {}
     try:
         recorder.open(*opening)
-        status = {"run_id": recorder.run_id, "language": recorder.state.language, "warnings": recorder.warnings}
+        status = {"run_id": recorder.run_id, "language": recorder.state.language, "warnings": recorder.warnings,
+                  "env": recorder.env}
     except WorkspaceBusy as exc:
         status = {"busy": str(exc)}
     except RecorderError as exc:

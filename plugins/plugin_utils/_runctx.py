@@ -39,6 +39,7 @@ class RunContext(object):
         self.recorded = {}          # host -> workspace, for the hosts of the current play being recorded
         self.play_recorded = False
         self.runs = {}              # workspace -> the id of this run in its journal (its lines are the open tail)
+        self.envs = {}              # workspace -> the environment identity its records were opened under (or None)
 
     def record_play(self, hosts_to_workspaces, recorded=True):
         self.recorded = dict(hosts_to_workspaces) if recorded else {}
@@ -64,6 +65,16 @@ def run_of(workspace):
     """The id this run has in ``workspace``'s journal, or None when this run does not record it."""
     ctx = current()
     return ctx.runs.get(os.path.realpath(workspace)) if ctx is not None else None
+
+
+def env_of(workspace):
+    """(True, the identity ``workspace``'s records were opened under, or None), or (False, None) when this run does
+    not record it."""
+    ctx = current()
+    key = os.path.realpath(workspace)
+    if ctx is None or key not in ctx.envs:
+        return False, None
+    return True, ctx.envs[key]
 
 
 def recording(host):

@@ -638,7 +638,7 @@ def named_files(journal):
     for raw in journal.splitlines():
         try:
             line = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         data = line.get("data") if isinstance(line, dict) and isinstance(line.get("data"), dict) else {}
         kind = line.get("kind") if isinstance(line, dict) else None

@@ -29,6 +29,7 @@ class State(object):
         self.language = language
         self.ssot = {"path": None, "digest": None}
         self.environment = None  # the identity the journal's environment line names
+        self.run_workspaces = {}  # run -> the workspace folder it recorded from (its run_start)
         self.ssot_map = None
         self.full_map = []
         self.project = {"name": "", "language": language}
@@ -75,6 +76,7 @@ class State(object):
                                   "tags": [t for t in d.get("tags") or [] if t != "all"]}
         if isinstance(d.get("workspace"), str):
             self.workspace_seen = d["workspace"]
+            self.run_workspaces[line["run"]] = d["workspace"]
 
     def _on_run_end(self, line, d):
         run = self.runs.get(line["run"])

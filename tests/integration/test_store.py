@@ -284,3 +284,30 @@ def test_two_environments_sharing_a_name_or_relabelled_rows_are_refused(tmp_path
         assert proc.returncode == 3, explain(proc)
         moved = "records_moved" in said or "shop-a-0000000001" in said
         assert "ssot_journal namespace=other seq=1" in said and moved, said[-3000:]
+
+
+def test_the_ssot_the_play_loads_must_pin_the_records_identity(tmp_path):
+    """A playbook that names its SSOT where the recorder cannot see it (a role's vars): the SSOT load, where the
+    SSOT in force is read, refuses records opened under another identity (here: none), before anything runs."""
+    ws = tmp_path / "shop"
+    ws.mkdir()
+    (ws / "prod.yml").write_text(
+        "schema_version: 1\nmetadata:\n  name: shop\n  id: shop-c-0000000009\ntarget:\n  container: ssot-none\n"
+        "  image: legacy-pg:10.23\n  ports:\n    - {bind: 127.0.0.1, host: 55999, container: 5432}\n")
+    book = tmp_path / "wrapper.yml"
+    book.write_text("- name: Wrapper\n  hosts: localhost\n  gather_facts: false\n  roles:\n"
+                    "    - role: ssot.governance.ssot\n      vars:\n        ssot_file: prod.yml\n")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(book), "-e", f"ssot_workspace={ws}"],
+                          env=env_for("files"), text=True, capture_output=True, timeout=300, cwd=ws,
+                          stdin=subprocess.DEVNULL, check=False)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and "shop-c-0000000009" in said and "metadata.id" in said, explain(proc)
+    # Named where the recorder reads it (the inventory), the same SSOT opens its records under its identity.
+    (ws / "hosts.ini").write_text(f"localhost ansible_connection=local ansible_python_interpreter={VENV_BIN}/python "
+                                  "ssot_file=prod.yml\n")
+    book.write_text("- name: Wrapper\n  hosts: localhost\n  gather_facts: false\n  roles:\n"
+                    "    - role: ssot.governance.ssot\n")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(book), "-i", str(ws / "hosts.ini"), "-e",
+                           f"ssot_workspace={ws}"], env=env_for("files"), text=True, capture_output=True,
+                          timeout=300, cwd=ws, stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 0 and "(ambiente shop-c-0000000009)" in proc.stdout, explain(proc)

@@ -48,7 +48,8 @@ class FilesEnv:
         self.ws = ws
 
     def new(self, **kw):
-        kw.setdefault("environment", _guard.environment_pin(str(self.ws)))  # as the callback opens it
+        if "environment" not in kw:
+            kw["environment"] = _guard.environment_pin(str(self.ws))  # as the callback opens it
         return Recorder(str(self.ws), redactor=Redactor(environ={}), **kw)
 
     def files(self) -> Path:
@@ -102,7 +103,8 @@ class PgEnv(FilesEnv):
         self._exports = 0
 
     def new(self, **kw):
-        kw.setdefault("environment", _guard.environment_pin(str(self.ws)))
+        if "environment" not in kw:
+            kw["environment"] = _guard.environment_pin(str(self.ws))
         return Recorder(str(self.ws), redactor=Redactor(environ={}), store="postgresql", dsn_env=DSN_ENV, **kw)
 
     def store(self):
@@ -989,7 +991,7 @@ def test_the_pin_is_read_one_way_and_an_identity_that_is_not_one_refuses(tmp_pat
     ssot.rename(tmp_path / "prod.yml")
     assert _guard.environment_pin(str(tmp_path), "prod.yml") == (str(tmp_path / "prod.yml"), ENV_A)
     assert _guard.environment_pin(str(tmp_path)) == (None, None), "no SSOT to read yet"
-    for text, expected in (("metadata: {name: demo}\n", (str(ssot), None)), ("metadata: [1]\n", (str(ssot), None)),
+    for text, expected in (("metadata: {name: demo}\n", (str(ssot), None)), ("metadata: [1]\n", (None, None)),
                            (": not yaml: [\n", (None, None))):
         ssot.write_text(text)
         assert _guard.environment_pin(str(tmp_path)) == expected, text
@@ -1009,7 +1011,8 @@ def test_a_pin_never_adopts_records_that_name_no_environment(env, new_ssh_key, t
     """Records begun before identities (or with their identity stripped and the chain recomputed) in a workspace
     whose SSOT pins one: refused, writing nothing; unpinned, they are named (how a journal moves to identities)."""
     from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils import test_journal_surgery as cut
-    rec = env.new(environment=("ssot.yml", ENV_B))
+    key = str(new_ssh_key(tmp_path / "recorder"))
+    rec = env.new(environment=("ssot.yml", ENV_B), seal_key=key)
     rec.open("site.yml", "tester")
     rec.close("ok")
     lines = _lines(env)
@@ -1017,9 +1020,16 @@ def test_a_pin_never_adopts_records_that_name_no_environment(env, new_ssh_key, t
                             if x["kind"] != "environment"])
     _put_journal(env, stripped)
     with pytest.raises(_recorder.RecorderError) as caught:
-        env.new(environment=("ssot.yml", ENV_A)).open("site.yml", "tester")
+        env.new(environment=("ssot.yml", ENV_A), seal_key=key).open("site.yml", "tester")
     assert ENV_A in str(caught.value) and "metadata.id" in str(caught.value), caught.value
     assert ("\n".join(env.journal()) + "\n").encode() == stripped, "the refused run wrote nothing"
+    # Another folder's unnamed records (their runs started elsewhere), even with no seal to check: refused too.
+    elsewhere = [dict(x, data=dict(x["data"], workspace="/srv/other/ws")) if x["kind"] == "run_start" else x
+                 for x in cut.parse(stripped)]
+    _put_journal(env, cut.rechain(elsewhere))
+    with pytest.raises(_recorder.RecorderError):
+        env.new(environment=("ssot.yml", ENV_A)).open("site.yml", "tester")
+    _put_journal(env, stripped)
     # Without a pin (the SSOT names none), the next run names them: the move to identities.
     adopted = env.new(environment=("ssot.yml", None))
     adopted.open("site.yml", "tester")
@@ -1050,3 +1060,75 @@ def test_an_identity_that_is_not_one_in_the_journal_is_refused_and_never_echoed_
     assert "journal_foreign" in said and "\x1b" not in said and len(said) < 2000, said[:300]
     found = _chain.verify(str(tmp_path))["problems"]
     assert found[0]["kind"] == "journal_foreign" and "\x1b" not in found[0]["detail"]
+
+
+def test_a_line_naming_the_environment_appended_after_unnamed_lines_is_not_taken_on_its_word(tmp_path, new_ssh_key):
+    """Unnamed lines, then one appended line naming the pinned identity (no key needed: only its own hash): refused
+    while no seal that holds vouches for it; the recorder's own naming (unpinned, sealed) is then pinned freely."""
+    key = str(new_ssh_key(tmp_path / "recorder"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    files = FilesEnv(ws)
+    rec = files.new(seal_key=key, environment=(None, None))  # no SSOT yet: nothing named
+    rec.open("site.yml", "tester")
+    rec.close("ok")
+    lines = _lines(files)
+    assert all("env" not in x for x in lines)
+    naming = {"seq": len(lines) + 1, "ts": lines[-1]["ts"], "run": "20261206T100000Z-0bad", "kind": "environment",
+              "data": {"id": ENV_A, "place": rec.identity}, "prev": lines[-1]["hash"], "env": ENV_A}
+    naming["hash"] = _chain.line_hash(naming)
+    before = (ws / "journal.jsonl").read_bytes() + (_chain.canonical(naming) + "\n").encode()
+    (ws / "journal.jsonl").write_bytes(before)
+    with pytest.raises(_recorder.RecorderError) as caught:
+        files.new(seal_key=key, environment=("ssot.yml", ENV_A)).open("site.yml", "tester")
+    assert "line %d" % naming["seq"] in str(caught.value) or "linha %d" % naming["seq"] in str(caught.value)
+    assert (ws / "journal.jsonl").read_bytes() == before, "the refused run wrote nothing"
+    # The migration: an unpinned run names the records itself, under its seal; pinning that identity then holds.
+    (ws / "journal.jsonl").write_bytes(before[:-len(_chain.canonical(naming)) - 1])
+    named = files.new(seal_key=key, environment=("ssot.yml", None))
+    named.open("site.yml", "tester")
+    named.close("ok")
+    pinned = files.new(seal_key=key, environment=("ssot.yml", named.env))
+    pinned.open("site.yml", "tester")
+    pinned.close("ok")
+    assert pinned.env == named.env
+
+
+def test_what_a_pin_reader_and_a_journal_reader_meet_never_raises(tmp_path):
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _guard
+    ssot = tmp_path / "ssot.yml"
+    for text in ("", "# only a comment\n", "- a list\n", "just a scalar\n"):
+        ssot.write_text(text)
+        assert _guard.environment_pin(str(tmp_path)) == (None, None), "not an SSOT the play loads: %r" % text
+    ssot.write_text("metadata:\n  name: d\n  id: !!int 0x%s\n" % ("f" * 4000))
+    with pytest.raises(_guard.PinError):
+        _guard.environment_pin(str(tmp_path))
+    (tmp_path / "journal.jsonl").write_text("[" * 200000 + "\n")
+    found = _chain.verify(str(tmp_path))["problems"]
+    assert found[0]["kind"] == "journal_altered", found
+    with pytest.raises(_recorder.RecorderError, match="journal_altered"):
+        FilesEnv(tmp_path).new(environment=None).open("site.yml", "tester")
+
+
+def test_the_callback_reads_ssot_file_as_a_task_renders_it(tmp_path):
+    """Whatever the inventory writes (a template with a comment or a block, a number), the callback's ssot_file is
+    the one the role's "{{ ssot_file }}" loads."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play import Play
+    from ansible.vars.manager import VariableManager
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        "    a: {ssot_file: 'prod{# a comment #}.yml'}\n"
+        "    b: {ssot_file: '{% if true %}prod.yml{% endif %}'}\n"
+        "    c: {ssot_file: 2024}\n"
+        "    d: {base: prod, ssot_file: '{{ base }}.yml'}\n"
+        "    e: {}\n")
+    loader = DataLoader()
+    inv = InventoryManager(loader=loader, sources=[str(inventory)])
+    vm = VariableManager(loader=loader, inventory=inv)
+    play = Play.load({"hosts": "all", "gather_facts": False, "tasks": []}, variable_manager=vm, loader=loader)
+    seen = dict((h.name, _fleet.var_of(play, h, "ssot_file")) for h in inv.get_hosts("all"))
+    assert seen == {"a": "prod.yml", "b": "prod.yml", "c": "2024", "d": "prod.yml", "e": None}, seen
