@@ -85,6 +85,8 @@ class Governed:
         last = json.loads(lines[-1])
         line = {"seq": last["seq"] + 1, "ts": last["ts"], "run": last["run"], "kind": kind, "data": data,
                 "prev": last["hash"]}
+        if "env" in last:
+            line["env"] = last["env"]  # the environment's identity: anyone who reads the journal has it
         line["hash"] = hashlib.sha256(_chain.canonical(line).encode("utf-8")).hexdigest()
         with open(self.path / "journal.jsonl", "a") as fh:
             fh.write(json.dumps(line, separators=(",", ":")) + "\n")
