@@ -285,111 +285,170 @@ def load_dump(engine, path, fmt, target, db, user, jobs=1):
         _remove(engine, (target,), folder)
 
 
-_ROLE_STMT = re.compile(r'^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")+"|[^\s;"]+)', re.S)
-_GRANT_STMT = re.compile(r'^GRANT ("(?:[^"]|"")+"|[^\s;"]+) TO ("(?:[^"]|"")+"|[^\s;"]+)', re.S)
-_PASSWORD = re.compile(r"PASSWORD '(?:[^']|'')*'")
-# A role name a server holds may contain anything; the ones this collection copies hold no control character
-# (a newline in a quoted name is how a dump's line-oriented reader is made to run SQL outside the name).
+# --- roles: built from the source's catalog, never copied as SQL text ---------------------------------------------
+# What a created role may carry beyond LOGIN, INHERIT and its password hash: each attribute only where the SSOT names
+# that role and that attribute (ingest.roles), never because the source's role had it.
+ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS")
+_FLAG = {"SUPERUSER": "super", "CREATEDB": "createdb", "CREATEROLE": "createrole", "REPLICATION": "replication",
+         "BYPASSRLS": "bypassrls"}
+# A password as the catalog keeps it hashed: copied as a literal. A clear-text one (servers before 10 could keep
+# them so) is never copied.
+_HASH = re.compile(r"^(md5[0-9a-f]{32}|SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)\Z")
+# A role name a server holds may contain anything; the ones this collection creates hold no control character.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _unquote(name):
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+def catalog_sql(major_num):
+    """One JSON document of the source's catalog: roles (pg_authid, with their password hashes), memberships
+    (pg_auth_members) and the names of role settings (pg_db_role_setting). Read as data, never as SQL to replay."""
+    bypass = "a.rolbypassrls" if major_num >= 90500 else "false"
+    return (
+        "SELECT json_build_object("
+        "'roles', (SELECT coalesce(json_agg(json_build_object('name', a.rolname, 'super', a.rolsuper, "
+        "'inherit', a.rolinherit, 'createrole', a.rolcreaterole, 'createdb', a.rolcreatedb, 'login', a.rolcanlogin, "
+        "'replication', a.rolreplication, 'bypassrls', %s, 'connlimit', a.rolconnlimit, "
+        "'valid_until', a.rolvaliduntil, 'password', a.rolpassword) ORDER BY a.rolname), '[]') "
+        "FROM pg_authid a WHERE a.rolname !~ '^pg_'), "
+        "'members', (SELECT coalesce(json_agg(json_build_object('role', r.rolname, 'member', m.rolname, "
+        "'admin', am.admin_option) ORDER BY r.rolname, m.rolname), '[]') FROM pg_auth_members am "
+        "JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member), "
+        "'settings', (SELECT coalesce(json_agg(json_build_object('role', r.rolname, 'database', d.datname, "
+        "'names', (SELECT array_agg(split_part(c, '=', 1)) FROM unnest(s.setconfig) c)) ORDER BY r.rolname), '[]') "
+        "FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+        "LEFT JOIN pg_database d ON d.oid = s.setdatabase))" % bypass)
 
 
 def target_roles(engine, target, user):
     return set(r[0] for r in _pgdata.psql(engine, target, "SELECT rolname FROM pg_roles", user=user))
 
 
-def globals_plan(engine, source, target, user):
-    """Roles of the source: which the target lacks (to create) and which it has (conflicts, kept as they are).
-
-    Returns (plan, statements): ``plan`` names roles only, describes each statement (a password hash masked) and
-    carries the sha256 of the exact statements (what an approval binds); ``statements`` (the SQL to run, which may
-    hold password hashes) must go only to psql's stdin.
-    """
-    rc, out, err = engine.exec(source, ["pg_dumpall", "-U", user, "--globals-only"])
+def roles_catalog(engine, source, user):
+    """The source's roles, memberships and role settings, as data (catalog_sql)."""
+    major = server_info(engine, source, user)["major_num"]
+    rc, out, err = engine.exec(source, psql_argv(user, "postgres", "-AtX", "-c", catalog_sql(major)))
     if rc != 0:
         raise IngestError("ingest.error.globals", container=source, error=err.strip()[-300:])
-    return split_globals(out, target_roles(engine, target, user))
+    try:
+        doc = json.loads(out)
+    except ValueError as exc:
+        raise IngestError("ingest.error.globals", container=source, error=str(exc)[:200])
+    if not isinstance(doc, dict):
+        raise IngestError("ingest.error.globals", container=source, error=out.strip()[:200])
+    return doc
 
 
-def sql_statements(text):
-    """The SQL statements of a psql script, whole (a quoted name or literal spanning lines stays in its statement);
-    comments and psql meta-commands (``\\restrict``, ``\\connect``: a backslash outside a statement, to the end
-    of its line) are dropped."""
-    statements, current, i, n = [], [], 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\" and not "".join(current).strip():
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-            current = []
+def globals_plan(engine, source, target, user, allowed=None):
+    """Roles of the source the target lacks, built (build_roles) from the source's catalog for a target that has
+    the roles it has. Returns (plan, statements) as build_roles."""
+    catalog = roles_catalog(engine, source, user)
+    bypassrls = server_info(engine, target, user)["major_num"] >= 90500
+    return build_roles(catalog, target_roles(engine, target, user), allowed or {}, bypassrls)
+
+
+def _names(value):
+    return [x for x in value or [] if isinstance(x, str)]
+
+
+def build_roles(catalog, have, allowed, bypassrls=True):
+    """(plan, statements) to create the source's roles the target lacks - ``have`` its roles, ``allowed`` the SSOT's
+    ingest.roles - from the catalog's data, every name a quoted identifier and every value a literal:
+
+    - each created role: LOGIN or NOLOGIN, INHERIT or NOINHERIT, its password hash (md5 or SCRAM; clear text is
+      never copied), its connection limit and expiry; every attribute of ATTRIBUTES off unless the SSOT names that
+      role and that attribute (and the source's role has it);
+    - memberships only among the roles created, or in an existing role the SSOT lists in that role's
+      ``member_of``; never WITH ADMIN OPTION; an existing role is never altered, by construction (only CREATE ROLE
+      for absent names and GRANT to created roles are ever built);
+    - no role setting (ALTER ROLE ... SET), no comment, no tablespace.
+
+    What the source holds that is left out is listed (``dropped``) for the card. ``plan`` names roles only;
+    ``statements`` (which may hold password hashes) must go only to psql's stdin. A role name with a control
+    character refuses the whole (IngestError): nothing of such a source is run in the target."""
+    roles = [r for r in catalog.get("roles") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)]
+    members = [m for m in catalog.get("members") or [] if isinstance(m, dict)]
+    for name in [r["name"] for r in roles] + [x for m in members for x in _names([m.get("role"), m.get("member")])]:
+        if _CONTROL.search(name):
+            raise IngestError("ingest.error.role_name", name=repr(name)[:80])
+    created, described, statements, dropped = [], [], [], []
+    for role in roles:
+        name = role["name"]
+        if name in have:
             continue
-        if c in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if text[j] == c:
-                    if j + 1 < n and text[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            current.append(text[i:j + 1])
-            i = j + 1
+        wanted = set(_names(((allowed.get(name) or {}) if isinstance(allowed, dict) else {}).get("attributes")))
+        opts = ["LOGIN" if role.get("login") else "NOLOGIN", "INHERIT" if role.get("inherit", True) else "NOINHERIT"]
+        granted, left = [], []
+        for attr in ATTRIBUTES:
+            has = bool(role.get(_FLAG[attr]))
+            if attr == "BYPASSRLS" and not bypassrls:
+                if has:
+                    left.append(attr)
+                continue
+            if has and attr in wanted:
+                granted.append(attr)
+                opts.append(attr)
+            else:
+                if has:
+                    left.append(attr)
+                opts.append("NO" + attr)
+        limit = role.get("connlimit")
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+            opts.append("CONNECTION LIMIT %d" % limit)
+        if isinstance(role.get("valid_until"), str) and role["valid_until"]:
+            opts.append("VALID UNTIL %s" % _quote_literal(role["valid_until"]))
+        password = role.get("password")
+        if isinstance(password, str) and _HASH.match(password):
+            opts.append("PASSWORD %s" % _quote_literal(password))
+            kept = "hash"
+        else:
+            kept = "none" if password is None else "dropped"
+            if password is not None:
+                dropped.append({"role": name, "what": "password", "why": "not_hashed"})
+        if left:
+            dropped.append({"role": name, "what": "attributes", "names": left, "why": "not_in_ssot"})
+        created.append(name)
+        described.append({"name": name, "login": bool(role.get("login")), "attributes": granted,
+                          "password": kept})
+        statements.append("CREATE ROLE %s WITH %s;" % (_quote_ident(name), " ".join(opts)))
+    grants = []
+    for m in members:
+        group, member = m.get("role"), m.get("member")
+        if not (isinstance(group, str) and isinstance(member, str)):
             continue
-        if c == "-" and text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
+        if member not in created:
+            if member in have and group in created:
+                dropped.append({"role": member, "what": "membership", "of": group, "why": "existing_role"})
             continue
-        if c == ";":
-            stmt = ("".join(current) + ";").strip()
-            if stmt != ";":
-                statements.append(stmt)
-            current = []
-            i += 1
-            continue
-        current.append(c)
-        i += 1
-    return statements
-
-
-def split_globals(text, have):
-    """(plan, statements) of a ``pg_dumpall --globals-only`` text for a target that has the roles ``have``.
-
-    Statements are read whole (never line by line). A role name with a control character refuses the whole
-    (IngestError): nothing of such a source is run in the target."""
-    source_roles, statements, skipped = [], [], []
-    for stmt in sql_statements(text):
-        m = _ROLE_STMT.match(stmt)
-        g = None if m else _GRANT_STMT.match(stmt)
-        names = [_unquote(x) for x in (m.groups() if m else g.groups() if g else ())]
-        for name in names:
-            if _CONTROL.search(name):
-                raise IngestError("ingest.error.role_name", name=repr(name)[:80])
-        if m:
-            role = names[0]
-            if role not in source_roles:
-                source_roles.append(role)
-            if role not in have:
-                statements.append(stmt)
-        elif g:
-            if names[1] not in have:
-                statements.append(stmt)
-        elif stmt.startswith("CREATE TABLESPACE"):
-            skipped.append(stmt.split(" OWNER ")[0])
-    plan = {"create": [r for r in source_roles if r not in have], "conflicts": [r for r in source_roles if r in have],
-            "skipped": skipped, "statements": [_PASSWORD.sub("PASSWORD '***'", x) for x in statements],
+        listed = group in _names(((allowed.get(member) or {}) if isinstance(allowed, dict) else {}).get("member_of"))
+        if group in created or (listed and group in have):
+            grants.append({"role": member, "of": group})
+            statements.append("GRANT %s TO %s;" % (_quote_ident(group), _quote_ident(member)))
+            if m.get("admin"):
+                dropped.append({"role": member, "what": "admin_option", "of": group, "why": "never"})
+        else:
+            dropped.append({"role": member, "what": "membership", "of": group, "why": "not_in_ssot"})
+    for s in catalog.get("settings") or []:
+        if isinstance(s, dict) and s.get("role") in created:
+            dropped.append({"role": s["role"], "what": "settings", "names": _names(s.get("names")),
+                            "database": s.get("database") if isinstance(s.get("database"), str) else None,
+                            "why": "not_in_ssot"})
+    plan = {"create": created, "roles": described, "memberships": grants, "dropped": dropped,
+            "conflicts": sorted(r["name"] for r in roles if r["name"] in have), "skipped": [],
+            "statements": [_PASSWORD.sub("PASSWORD '***'", x) for x in statements],
             "sha256": hashlib.sha256("\n".join(statements).encode("utf-8")).hexdigest()}
     return plan, statements
+
+
+_PASSWORD = re.compile(r"PASSWORD '(?:[^']|'')*'")
 
 
 def apply_globals(engine, target, user, statements):
     """Run the role statements in the target (stdin only: they may hold password hashes)."""
     if not statements:
         return
+    # One transaction: a failure creates nothing. Literals as the standard says (no backslash escapes).
+    script = ["SET standard_conforming_strings = on;", "BEGIN;"] + list(statements) + ["COMMIT;"]
     rc, dummy, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
-                                 data="\n".join(statements) + "\n")
+                                 data="\n".join(script) + "\n")
     if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
         raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])

@@ -941,7 +941,7 @@ MESSAGES = {
             'o banco existe no destino; uma fonte de dump só é carregada num banco que não existe lá'
         ),
         'ingest.error.copy': 'a cópia de {path} para {container} falhou: {error}',
-        'ingest.error.globals': 'pg_dumpall --globals-only em {container} falhou: {error}',
+        'ingest.error.globals': 'a leitura dos papéis de {container} falhou: {error}',
         'ingest.error.roles': 'a criação de papéis em {container} falhou: {error}',
         'ingest.error.role_name': (
             'a fonte tem um papel cujo nome contém um caractere de controle ({name}): nenhum papel dela é copiado. '
@@ -951,6 +951,15 @@ MESSAGES = {
             'os papéis que a fonte criaria em {container} não são os aprovados (sha256 {found}, aprovado {approved}): '
             'nada foi executado. Execute de novo: o cartão mostra os papéis como estão agora.'
         ),
+        'ingest.dropped.attributes': '{role}: {names} não entram ({why})',
+        'ingest.dropped.membership': '{role} como membro de {of}: não entra ({why})',
+        'ingest.dropped.admin_option': '{role} em {of}: a opção de admin não entra ({why})',
+        'ingest.dropped.settings': '{role}: configurações {names} (banco {database}) não entram ({why})',
+        'ingest.dropped.password': '{role}: a senha não entra ({why})',
+        'ingest.dropped.why.not_in_ssot': 'o ingest.roles do SSOT não a concede',
+        'ingest.dropped.why.existing_role': 'um papel que o alvo já tem nunca é alterado',
+        'ingest.dropped.why.never': 'nunca é copiada',
+        'ingest.dropped.why.not_hashed': 'guardada em texto claro pela fonte; defina-a no alvo',
         'ingest.error.uid': 'não foi possível saber qual uid roda em {container}: {error}',
         'ingest.compared.dump': 'só erros de restauração (um arquivo de dump)',
         'ingest.expected.found': 'encontrada',
@@ -2431,7 +2440,7 @@ MESSAGES = {
             'the database exists in the target; a dump source is loaded only into a database that is not there'
         ),
         'ingest.error.copy': 'copying {path} into {container} failed: {error}',
-        'ingest.error.globals': 'pg_dumpall --globals-only in {container} failed: {error}',
+        'ingest.error.globals': 'reading the roles of {container} failed: {error}',
         'ingest.error.roles': 'creating roles in {container} failed: {error}',
         'ingest.error.role_name': (
             'the source has a role whose name holds a control character ({name}): nothing of its roles is copied. '
@@ -2441,6 +2450,15 @@ MESSAGES = {
             'the roles the source would create in {container} are not the ones approved (sha256 {found}, approved '
             '{approved}): nothing was run. Run again: the card shows the roles as they are now.'
         ),
+        'ingest.dropped.attributes': '{role}: {names} left out ({why})',
+        'ingest.dropped.membership': '{role} as a member of {of}: left out ({why})',
+        'ingest.dropped.admin_option': '{role} in {of}: the admin option left out ({why})',
+        'ingest.dropped.settings': '{role}: settings {names} (database {database}) left out ({why})',
+        'ingest.dropped.password': '{role}: its password left out ({why})',
+        'ingest.dropped.why.not_in_ssot': "the SSOT's ingest.roles does not grant it",
+        'ingest.dropped.why.existing_role': 'a role the target has is never altered',
+        'ingest.dropped.why.never': 'never copied',
+        'ingest.dropped.why.not_hashed': 'kept in clear text by the source; set it in the target',
         'ingest.error.uid': 'cannot tell which uid runs in {container}: {error}',
         'ingest.compared.dump': 'restore errors only (a dump file)',
         'ingest.expected.found': 'found',

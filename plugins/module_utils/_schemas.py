@@ -361,11 +361,42 @@ SCHEMAS = {
                     },
                     'globals': {
                         'description': (
-                            "Copy the source's roles the target lacks (pg_dumpall --globals-only); roles the target "
-                            'has are reported as conflicts, never overwritten.'
+                            "Create the source's roles the target lacks, built from the source's catalog (never its "
+                            'SQL text): LOGIN, INHERIT, the password hash, connection limit and expiry; roles the '
+                            'target has are reported as conflicts, never altered.'
                         ),
                         'type': 'boolean',
                         'default': True,
+                    },
+                    'roles': {
+                        'description': (
+                            'What a role the load creates may have beyond LOGIN and its password hash, per role name: '
+                            "attributes the source's role has that the load may keep, and existing roles of the target "
+                            "it may be a member of. Anything else the source's roles hold (attributes, memberships in "
+                            'existing roles, the admin option, role settings, clear-text passwords) is left out and '
+                            'listed on the card.'
+                        ),
+                        'type': 'object',
+                        'default': {},
+                        'additionalProperties': {
+                            'type': 'object',
+                            'additionalProperties': False,
+                            'properties': {
+                                'attributes': {
+                                    'type': 'array',
+                                    'uniqueItems': True,
+                                    'items': {
+                                        'enum': ['SUPERUSER', 'CREATEDB', 'CREATEROLE', 'REPLICATION', 'BYPASSRLS'],
+                                    },
+                                },
+                                'member_of': {
+                                    'type': 'array',
+                                    'uniqueItems': True,
+                                    'items': {'type': 'string', 'minLength': 1, 'maxLength': 63},
+                                },
+                            },
+                        },
+                        'examples': [{'shop_app': {'attributes': ['CREATEDB'], 'member_of': ['pg_read_all_stats']}}],
                     },
                     'checksums': {
                         'description': (

@@ -10,9 +10,10 @@ module: ingest_load
 short_description: Load the approved databases into the target, then compare them with their sources
 version_added: 1.0.0
 description:
-  - For each item of O(plan) whose decision id is in O(proceed) - roles first (C(pg_dumpall --globals-only) of the
-    source, read statement by statement; roles the target lacks are created, roles it has are reported as conflicts
-    and never altered), then the database - created with the source's encoding and collation, and loaded.
+  - For each item of O(plan) whose decision id is in O(proceed) - roles first (built from the source's catalog as
+    M(ssot.governance.ingest_sources) shows them, in one transaction; roles the target lacks are created, roles it
+    has are reported as conflicts and never altered), then the database - created with the source's encoding and
+    collation, and loaded.
   - The role statements run only when their sha256 is the C(globals_sha256) of the approved items (the card's, given
     by the controller); otherwise nothing runs and the module fails saying the roles changed since the approval.
   - Methods - a container source streams C(pg_dump -Fc) in the source container straight into C(pg_restore) in the
@@ -50,9 +51,13 @@ options:
     type: int
     default: 1
   globals:
-    description: Copy the source's roles the target lacks (conflicts are reported, never overwritten).
+    description: Create the source's roles the target lacks (conflicts are reported, never overwritten).
     type: bool
     default: true
+  roles:
+    description: The SSOT's C(ingest.roles) (what a created role may have beyond LOGIN and its password hash).
+    type: dict
+    default: {}
   compression:
     description:
       - zlib level (0-9) of C(pg_dump) between two containers (the stream, or the folder of directory format).
@@ -94,10 +99,11 @@ loaded:
   elements: dict
   sample: [{"source": "legacy-shop", "database": "legacy_shop", "method": "stream-custom", "seconds": 1.9}]
 roles:
-  description: Roles created in the target, roles kept as they were (conflicts), globals skipped (tablespaces).
+  description: Roles created in the target, roles kept as they were (conflicts), and what the source's roles hold
+    that was left out (C(dropped) - attributes, memberships, settings, clear-text passwords the SSOT does not grant).
   returned: always
   type: dict
-  sample: {"created": ["shop_reader"], "conflicts": ["postgres"], "skipped": []}
+  sample: {"created": ["shop_reader"], "conflicts": ["postgres"], "skipped": [], "dropped": []}
 mismatches:
   description: Tables that differ between a source and the target after loading.
   returned: always
@@ -162,7 +168,8 @@ def main():
                                               plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
                                               proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
                                               user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
-                                              globals=dict(type="bool", default=True), compression=dict(type="int", default=1)), supports_check_mode=False)
+                                              globals=dict(type="bool", default=True), compression=dict(type="int", default=1),
+                                              roles=dict(type="dict", default={})), supports_check_mode=False)
     p = module.params
     engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
@@ -172,13 +179,13 @@ def main():
     by_id = dict((s["id"], s) for s in p["sources"])
     todo = [i for i in p["plan"] if i.get("action") in ("load", "reload")
             and (i.get("decision") or {}).get("id") in p["proceed"]]
-    result = {"changed": False, "loaded": [], "roles": {"created": [], "conflicts": [], "skipped": []},
+    result = {"changed": False, "loaded": [], "roles": {"created": [], "conflicts": [], "skipped": [], "dropped": []},
               "mismatches": []}
     try:
         for source_id in sorted(set(i["source"] for i in todo)):
             src = by_id[source_id]
             if p["globals"] and src["kind"] == "container":
-                plan, statements = _ingest.globals_plan(engine, src["container"], p["target"], p["user"])
+                plan, statements = _ingest.globals_plan(engine, src["container"], p["target"], p["user"], p["roles"])
                 # Only the roles the approved card showed (their statements' sha256, from the controller).
                 approved = set(i.get("globals_sha256") for i in todo if i["source"] == source_id)
                 if approved != set([plan["sha256"]]):
@@ -187,7 +194,7 @@ def main():
                 _ingest.apply_globals(engine, p["target"], p["user"], statements)
                 result["changed"] = result["changed"] or bool(statements)
                 for key, found in (("created", plan["create"]), ("conflicts", plan["conflicts"]),
-                                   ("skipped", plan["skipped"])):
+                                   ("skipped", plan["skipped"]), ("dropped", plan["dropped"])):
                     result["roles"][key] += [r for r in found if r not in result["roles"][key]]
         roles = _ingest.target_roles(engine, p["target"], p["user"])
         for item in todo:
@@ -207,9 +214,10 @@ def main():
             " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
             if "source_checksum" in c else "") for c in d["comparisons"]]
         lines += ["  restore error: %s" % e for e in d["restore_errors"]]
-    lines.append("roles created: %s; kept as they were (conflicts, not overwritten): %s; skipped: %s" % (
+    lines.append("roles created: %s; kept as they were (conflicts, not overwritten): %s; left out: %s" % (
         ", ".join(result["roles"]["created"]) or "-", ", ".join(result["roles"]["conflicts"]) or "-",
-        ", ".join(result["roles"]["skipped"]) or "-"))
+        "; ".join("%s %s%s" % (d["role"], d["what"], " " + ",".join(d.get("names") or [d.get("of") or ""]))
+                  for d in result["roles"]["dropped"]) or "-"))
     result["evidence"] = [_result.evidence("ingest-load.log", text="\n".join(lines) + "\n"),
                           {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
                                                                        if k != "changed")}]

@@ -47,12 +47,21 @@ options:
     default: 1
   globals:
     description:
-      - Whether the load copies the source's roles (C(ingest.globals)). When it does, a container source's role
-        statements (C(pg_dumpall --globals-only), read whole, a password hash masked) are facts of each decision
-        (C(roles)) with their sha256 (C(globals_sha256)) - the approval binds exactly the roles the load creates.
+      - Whether the load creates the source's roles the target lacks (C(ingest.globals)). When it does, the role
+        statements are built from a container source's catalog (C(pg_authid), C(pg_auth_members)), never copied
+        as SQL text - LOGIN, INHERIT, the password hash, connection limit and expiry; every other attribute, every
+        membership in an existing role and every role setting only as O(roles) grants. They are facts of each
+        decision (C(roles), a password hash masked) with their sha256 (C(globals_sha256)), and what the source holds
+        that is left out is listed (C(roles_dropped)) - the approval binds exactly the roles the load creates.
       - A role name holding a control character fails the module (nothing of that source is copied).
     type: bool
     default: true
+  roles:
+    description:
+      - The SSOT's C(ingest.roles) - per role name, the C(attributes) (SUPERUSER, CREATEDB, CREATEROLE, REPLICATION,
+        BYPASSRLS) and the existing roles it may be a member of (C(member_of)) that the load may give it.
+    type: dict
+    default: {}
   fail_on_mismatch:
     description: Fail, naming each table, when a database of the target differs from its source.
     type: bool
@@ -141,6 +150,13 @@ def next_step(lang, src):
                 reason=src.get("reason"))
 
 
+def dropped_text(lang, d):
+    """One thing the source's roles hold that the load leaves out, as the card says it."""
+    return text(lang, "ingest.dropped." + d["what"], role=d["role"], names=", ".join(d.get("names") or []),
+                of=d.get("of") or "", database=d.get("database") or "*",
+                why=text(lang, "ingest.dropped.why." + d["why"]))
+
+
 def decision_for(item, src, target, ssot_digest, lang, roles=None):
     """The pending decision to load (or reload) one database; the controller settles it. ``roles`` (the source's
     globals plan, when roles are copied) puts on the card every role statement the load runs in the target, a
@@ -149,6 +165,8 @@ def decision_for(item, src, target, ssot_digest, lang, roles=None):
     extra = {}
     if roles is not None:
         extra = {"roles": roles["statements"], "globals_sha256": roles["sha256"]}
+        if roles.get("dropped"):
+            extra["roles_dropped"] = [dropped_text(lang, d) for d in roles["dropped"]]
     if item["action"] == "load":
         size = _decisions.size_bound((src.get("database_info") or {}).get(item["database"], {}).get("bytes")
                                      or src.get("bytes"))
@@ -169,7 +187,7 @@ def main():
     spec.update(sources=dict(type="list", elements="dict", required=True), target=dict(type="str", required=True),
                 workspace=dict(type="path", required=True), user=dict(type="str", default="postgres"),
                 checksums=dict(type="bool", default=True), jobs=dict(type="int", default=1),
-                globals=dict(type="bool", default=True),
+                globals=dict(type="bool", default=True), roles=dict(type="dict", default={}),
                 fail_on_mismatch=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -221,7 +239,7 @@ def main():
                 if src["id"] not in globals_of:
                     try:
                         globals_of[src["id"]] = _ingest.globals_plan(engine, src["container"], p["target"],
-                                                                     p["user"])[0]
+                                                                     p["user"], p["roles"])[0]
                     except _ingest.IngestError as exc:
                         module.fail_json(msg=rendered(exc, lang), **result)
                 roles = globals_of[src["id"]]

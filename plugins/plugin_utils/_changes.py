@@ -639,7 +639,7 @@ def _sources(r, fail_on_mismatch=False):
     out = r.call("ssot.governance.ingest_sources", {
         "sources": r.ssot.get("sources") or [], "target": r.container, "workspace": r.target_dir,
         "checksums": ingest.get("checksums", True), "jobs": ingest.get("jobs", 1), "ssot_digest": r.ctx.digest,
-        "globals": ingest.get("globals", True),
+        "globals": ingest.get("globals", True), "roles": ingest.get("roles") or {},
         "language": r.lang, "fail_on_mismatch": fail_on_mismatch}, fail=False)
     r.checks = [c for c in out.get("checks") or [] if isinstance(c, dict)] or None
     milestone = out.get("milestone")
@@ -704,6 +704,7 @@ def ingest(r):
             "globals_sha256")) for i in todo], "sources": found.get("sources") or [], "proceed": ids,
         "target": r.container,
         "jobs": ssot_ingest.get("jobs", 1), "globals": ssot_ingest.get("globals", True),
+        "roles": ssot_ingest.get("roles") or {},
         "compression": ssot_ingest.get("compression", 1), "language": r.lang})
     fingerprint = r.call("ssot.governance.changes_since", {
         "container": r.container, "subject": "ingest", "checksums": True, "language": r.lang,

@@ -196,8 +196,9 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     unapproved = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert unapproved.returncode != 0, explain(unapproved)
     (decision,) = pending(ws, "ingest.")
-    assert 'CREATE ROLE shop_reader;' in decision["facts"]["roles"], decision["facts"]
-    assert any("LOGIN" in r for r in decision["facts"]["roles"]) and len(decision["facts"]["globals_sha256"]) == 64
+    assert ('CREATE ROLE "shop_reader" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION '
+            'NOBYPASSRLS;') in decision["facts"]["roles"], decision["facts"]
+    assert len(decision["facts"]["globals_sha256"]) == 64
     write_approvals(ws, [decision], "ingest")
     # After the approval the source grows a superuser: that is another card (the approved one does not cover it),
     # pending, and nothing runs. (Between the card and the load of one run, the module refuses: test_engine_modules.)
@@ -206,7 +207,8 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     assert refused.returncode != 0, explain(refused)
     (again,) = [d for d in pending(ws, "ingest.") if d["id"] != decision["id"]]
     assert again["id"] in refused.stdout, explain(refused)
-    assert any("sneaky" in r and "SUPERUSER" in r for r in again["facts"]["roles"]), again["facts"]
+    assert any(r.startswith('CREATE ROLE "sneaky" WITH LOGIN') for r in again["facts"]["roles"]), again["facts"]
+    assert any("sneaky" in r and "SUPERUSER" in r for r in again["facts"]["roles_dropped"]), again["facts"]
     assert target_state(target) == before
     # A name holding a newline (a line-by-line reader kept "CREATE ROLE inj; ALTER SYSTEM ..." outside its quotes).
     psql(source, "DROP ROLE sneaky")
@@ -216,6 +218,62 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     hostile = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert hostile.returncode != 0 and "caractere de controle" in hostile.stdout, explain(hostile)
     assert target_state(target) == before and psql(target, "SHOW work_mem") == "4MB"
+
+
+def test_a_hostile_sources_roles_are_built_not_copied(legacy_image, container_names, tmp_path):
+    """The legacy source's owner made its roles: superuser attributes, a membership in postgres, role settings, and a
+    comment built to run as SQL once a line-by-line filter drops its continuation. Approved as the card shows it, the
+    load creates plain roles only: no attribute, membership or setting the SSOT does not grant, postgres untouched,
+    nothing from a comment run; the card lists what is left out."""
+    tag = tmp_path.name[-6:]
+    target, source = f"ssot-it-hroles-{tag}", f"ssot-it-hroles-src-{tag}"
+    container_names += [target, source]
+
+    def edit(doc):
+        doc["sources"][0]["container"] = source
+        doc["ingest"] = dict(doc.get("ingest") or {}, pre_snapshot=False)
+    ws = write_workspace(tmp_path / "ws", legacy_image, target, free_port(), edit)
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    start_server(legacy_image["image"], source)
+    psql(source, "CREATE DATABASE legacy_shop")
+    psql(source, "CREATE TABLE t AS SELECT 1 AS id", db="legacy_shop")
+    psql(source, "CREATE ROLE shop_reader SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN "
+                 "PASSWORD 'pw-hostile'")
+    psql(source, "CREATE ROLE escaper LOGIN IN ROLE postgres")
+    psql(source, "COMMENT ON ROLE shop_reader IS E'x\\n'")
+    psql(source, "COMMENT ON ROLE escaper IS E'\\nALTER ROLE postgres WITH NOLOGIN;\\nCREATE ROLE injected;\\n'")
+    psql(source, "ALTER ROLE shop_reader SET search_path = 'evil'")
+    psql(source, "ALTER ROLE shop_reader SET log_statement = 'none'")
+    postgres_before = psql(target, "SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'postgres'")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    (decision,) = pending(ws, "ingest.")
+    facts = decision["facts"]
+    assert any(r.startswith('CREATE ROLE "shop_reader" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE '
+                            "NOREPLICATION NOBYPASSRLS PASSWORD '***'") for r in facts["roles"]), facts
+    dropped = " | ".join(facts["roles_dropped"])
+    for said in ("shop_reader: SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS", "escaper como membro de postgres",
+                 "shop_reader: configurações search_path, log_statement"):
+        assert said in dropped, dropped
+    assert not any(r.startswith(("ALTER", "COMMENT")) or "postgres" in r for r in facts["roles"]), facts["roles"]
+    write_approvals(ws, [decision], "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert done.returncode == 0, explain(done)
+    attrs = psql(target, "SELECT string_agg(rolname || ':' || rolsuper::text || rolcreaterole::text || "
+                         "rolcreatedb::text || rolreplication::text || rolbypassrls::text || rolcanlogin::text, ',' "
+                         "ORDER BY rolname) FROM pg_roles WHERE rolname IN ('shop_reader', 'escaper')")
+    assert attrs == "escaper:falsefalsefalsefalsefalsetrue,shop_reader:falsefalsefalsefalsefalsetrue", attrs
+    assert psql(target, "SELECT count(*) FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member "
+                        "WHERE m.rolname IN ('shop_reader', 'escaper')") == "0"
+    assert psql(target, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                        "WHERE r.rolname = 'shop_reader'") == "0"
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'injected'") == "0"
+    assert psql(target, "SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'postgres'") == \
+        postgres_before
+    assert psql(target, "SELECT count(*) FROM pg_shdescription d JOIN pg_authid a ON a.oid = d.objoid") == "0", \
+        "no comment on a role was copied"
+    # The password hash came along (a login works), the superuser did not.
+    assert psql(target, "SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'shop_reader'") == "t"
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

@@ -13,59 +13,72 @@ from ansible_collections.ssot.governance.plugins.module_utils import _decisions,
 
 ROOT = Path(__file__).resolve().parents[4]
 
-GLOBALS = '''--
--- Roles
---
-
-CREATE ROLE postgres;
-ALTER ROLE postgres WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS;
-CREATE ROLE shop_reader;
-ALTER ROLE shop_reader WITH NOSUPERUSER INHERIT NOLOGIN PASSWORD 'md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
-CREATE ROLE "Odd ""Name""";
-GRANT shop_reader TO "Odd ""Name""" GRANTED BY postgres;
-GRANT shop_reader TO postgres GRANTED BY postgres;
-CREATE TABLESPACE fast OWNER postgres LOCATION '/ssd';
-'''
-
-
-def test_globals_create_what_the_target_lacks_and_report_what_it_has():
-    plan, statements = _ingest.split_globals(GLOBALS, {"postgres"})
-    assert {k: plan[k] for k in ("create", "conflicts", "skipped")} == {
-        "create": ["shop_reader", 'Odd "Name"'], "conflicts": ["postgres"], "skipped": ["CREATE TABLESPACE fast"]}
-    # What the card shows: every statement that runs, a password hash masked; and the sha256 of what runs.
-    assert plan["statements"][1] == "ALTER ROLE shop_reader WITH NOSUPERUSER INHERIT NOLOGIN PASSWORD '***';"
-    assert len(plan["statements"]) == len(statements) and plan["sha256"] == hashlib.sha256(
-        "\n".join(statements).encode()).hexdigest()
-    assert not any("postgres WITH" in s for s in statements)          # an existing role is never altered
-    assert 'GRANT shop_reader TO "Odd ""Name""" GRANTED BY postgres;' in statements
-    assert "GRANT shop_reader TO postgres GRANTED BY postgres;" not in statements
-    assert "md5aaaa" not in repr(plan)                                  # never a password hash
+# A source's catalog as its owner made it: attributes, a membership in the target's superuser, role settings,
+# clear-text and hashed passwords, names built to break out of quotes (read as data: never SQL to replay).
+CATALOG = {
+    "roles": [
+        {"name": "postgres", "super": True, "login": True, "inherit": True, "password": "md5" + "a" * 32},
+        {"name": "shop_reader", "super": True, "createrole": True, "createdb": True, "replication": True,
+         "bypassrls": True, "login": True, "inherit": True, "connlimit": 5, "password": "md5" + "b" * 32},
+        {"name": "shop_app", "login": True, "inherit": True, "createdb": True,
+         "password": "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy"},
+        {"name": 'Odd "Name"\'; DROP ROLE postgres; --', "login": False, "inherit": False, "password": "plain-text"},
+        {"name": "shop_owner", "login": False, "inherit": True, "password": None, "valid_until": "2030-01-01 00:00:00+00"},
+    ],
+    "members": [
+        {"role": "postgres", "member": "shop_reader", "admin": False},
+        {"role": "shop_owner", "member": "shop_app", "admin": True},
+        {"role": "shop_reader", "member": "postgres", "admin": False},
+    ],
+    "settings": [{"role": "shop_reader", "database": None, "names": ["search_path", "log_statement"]}],
+}
 
 
-# A role name is anything the source's owner chose: with a newline in it, a line-by-line reader of the dump kept
-# "CREATE ROLE inj_e;SELECT 'INJECTED'" outside the quotes. Statements are read whole, and such a name refuses.
-HOSTILE = [
-    'CREATE ROLE ";\nCREATE ROLE inj_e;SELECT \'INJECTED\' AS x--\nq";\n',
-    'CREATE ROLE ok;\nALTER ROLE ok WITH LOGIN;\nGRANT ok TO "a\rb" GRANTED BY postgres;\n',
-    'CREATE ROLE "tab\there";\n',
-]
+def test_roles_are_built_from_the_catalog_never_copied():
+    plan, statements = _ingest.build_roles(CATALOG, {"postgres"}, {"shop_app": {"attributes": ["CREATEDB"]}})
+    assert plan["create"] == ["shop_reader", "shop_app", 'Odd "Name"\'; DROP ROLE postgres; --', "shop_owner"]
+    assert plan["conflicts"] == ["postgres"]
+    assert statements[0] == ('CREATE ROLE "shop_reader" WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE '
+                             "NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 5 PASSWORD 'md5%s';" % ("b" * 32))
+    assert statements[1].startswith('CREATE ROLE "shop_app" WITH LOGIN INHERIT NOSUPERUSER CREATEDB NOCREATEROLE')
+    assert statements[2] == ('CREATE ROLE "Odd ""Name""\'; DROP ROLE postgres; --" WITH NOLOGIN NOINHERIT '
+                             "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;")
+    assert "VALID UNTIL '2030-01-01 00:00:00+00'" in statements[3]
+    # Memberships only among the created roles; never in an existing role, never onto one; never the admin option.
+    assert statements[4:] == ['GRANT "shop_owner" TO "shop_app";']
+    built = [s for s in statements if s.startswith(("ALTER", "COMMENT")) or '"postgres" WITH' in s
+             or 'TO "postgres"' in s]
+    assert built == []
+    left = dict(((d["role"], d["what"]), d) for d in plan["dropped"])
+    assert left[("shop_reader", "attributes")]["names"] == list(_ingest.ATTRIBUTES)
+    assert left[("shop_reader", "membership")]["of"] == "postgres"
+    assert left[("postgres", "membership")]["of"] == "shop_reader", "an existing role is never made a member"
+    assert left[("shop_app", "admin_option")]["of"] == "shop_owner"
+    assert left[("shop_reader", "settings")]["names"] == ["search_path", "log_statement"]
+    assert left[('Odd "Name"\'; DROP ROLE postgres; --', "password")]["why"] == "not_hashed"
+    # What the card shows: the statements, hashes masked; the sha256 binds exactly what runs.
+    assert plan["statements"][0].endswith("PASSWORD '***';") and "md5" not in repr(plan)
+    assert plan["sha256"] == hashlib.sha256("\n".join(statements).encode()).hexdigest()
 
 
-@pytest.mark.parametrize("text", HOSTILE)
-def test_a_role_name_with_a_control_character_refuses_the_source(text):
-    with pytest.raises(_ingest.IngestError) as caught:
-        _ingest.split_globals(text, {"postgres"})
-    assert caught.value.code == "ingest.error.role_name"
+def test_what_the_ssot_grants_is_the_only_way_to_more():
+    allowed = {"shop_reader": {"attributes": ["SUPERUSER", "REPLICATION"], "member_of": ["postgres"]}}
+    plan, statements = _ingest.build_roles(CATALOG, {"postgres"}, allowed, bypassrls=False)
+    assert " SUPERUSER " in statements[0] and " REPLICATION " in statements[0] and "BYPASSRLS" not in statements[0]
+    assert 'GRANT "postgres" TO "shop_reader";' in statements
+    # An attribute the source's role does not have is never added by the SSOT.
+    plan, statements = _ingest.build_roles(CATALOG, {"postgres"}, {"shop_owner": {"attributes": ["SUPERUSER"]}})
+    assert "NOSUPERUSER" in statements[3]
+    # Another SSOT, another digest: the approval of one does not cover the other.
+    assert plan["sha256"] != _ingest.build_roles(CATALOG, {"postgres"}, allowed)[0]["sha256"]
 
 
-def test_statements_are_read_whole_whatever_their_literals_hold():
-    text = ("\\restrict k\n--\n-- Roles\n--\nCREATE ROLE a;\nCOMMENT ON ROLE a IS 'one\ntwo; DROP ROLE postgres; --';\n"
-            "ALTER ROLE a WITH LOGIN PASSWORD 'md5''x;y';\n\\unrestrict k\n")
-    assert _ingest.sql_statements(text) == [
-        "CREATE ROLE a;", "COMMENT ON ROLE a IS 'one\ntwo; DROP ROLE postgres; --';",
-        "ALTER ROLE a WITH LOGIN PASSWORD 'md5''x;y';"]
-    plan, statements = _ingest.split_globals(text, {"postgres"})
-    assert statements == _ingest.sql_statements(text) and plan["statements"][2] == "ALTER ROLE a WITH LOGIN PASSWORD '***';"
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "cr\rx", "nul\x00", "esc\x1b[2K"])
+def test_a_role_name_with_a_control_character_refuses_the_source(name):
+    for catalog in ({"roles": [{"name": name}]}, {"roles": [{"name": "ok"}], "members": [{"role": "ok", "member": name}]}):
+        with pytest.raises(_ingest.IngestError) as caught:
+            _ingest.build_roles(catalog, {"postgres"}, {})
+        assert caught.value.code == "ingest.error.role_name"
 
 
 def test_dump_formats_are_told_by_their_first_bytes(tmp_path):

@@ -51,6 +51,10 @@ class FakeServer:
             rows = [[t, str(n), self.checksum(db, t)] for t, n in sorted(self.databases[db].items())]
         elif sql == "SELECT rolname FROM pg_roles":
             rows = [[r] for r in self.roles]
+        elif sql.startswith("SELECT json_build_object('roles'"):
+            # The catalog as data (_ingest.catalog_sql): plain roles, no memberships, no settings.
+            return 0, json.dumps({"roles": [{"name": r, "login": False, "inherit": True} for r in self.roles],
+                                  "members": [], "settings": []}) + "\n", ""
         elif sql == "SELECT 1":
             rows = [["1"]]
         elif sql.startswith("CREATE DATABASE "):

@@ -71,7 +71,9 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     dummy, planned = run_module(ingest_sources, sources_args(tmp_path))
     decision = planned["plan"][0]["decision"]
     # The card shows the role statements the load runs, and binds them.
-    assert decision["facts"]["roles"] == ['CREATE ROLE "app";'] and len(decision["facts"]["globals_sha256"]) == 64
+    assert decision["facts"]["roles"] == ['CREATE ROLE "app" WITH NOLOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE '
+                                          'NOREPLICATION NOBYPASSRLS;']
+    assert len(decision["facts"]["globals_sha256"]) == 64
     approved = [dict(i, globals_sha256=i["decision"]["facts"]["globals_sha256"]) for i in planned["plan"]]
     # Roles the source holds now that the card did not show: nothing runs, not even the load.
     source.roles.append("intruder")
