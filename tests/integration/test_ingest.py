@@ -175,12 +175,10 @@ def test_rows_deleted_in_the_target_are_named_then_a_reload_and_its_rollback(sto
     assert psql(target, "SELECT count(*) FROM customers", db="legacy_shop") == "501"
 
 
-def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_them(legacy_image, container_names,
-                                                                                  tmp_path):
-    """The source's roles are its owner's to choose: each role statement the load would run is on the card and
-    bound by the approval; roles added after it, or a name built to break out of its quotes, run nothing."""
+def source_with_one_table(legacy_image, container_names, tmp_path, name):
+    """A provisioned target and a running source holding legacy_shop with one table (no pre-ingest snapshot)."""
     tag = tmp_path.name[-6:]
-    target, source = f"ssot-it-roles-{tag}", f"ssot-it-roles-src-{tag}"
+    target, source = f"ssot-it-{name}-{tag}", f"ssot-it-{name}-src-{tag}"
     container_names += [target, source]
 
     def edit(doc):
@@ -191,6 +189,14 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     start_server(legacy_image["image"], source)
     psql(source, "CREATE DATABASE legacy_shop")
     psql(source, "CREATE TABLE t AS SELECT 1 AS id", db="legacy_shop")
+    return ws, target, source
+
+
+def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_them(legacy_image, container_names,
+                                                                                  tmp_path):
+    """The source's roles are its owner's to choose: each role statement the load would run is on the card and
+    bound by the approval; roles added after it, or a name built to break out of its quotes, run nothing."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "roles")
     psql(source, "CREATE ROLE shop_reader LOGIN")
     before = target_state(target)
     unapproved = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
@@ -225,18 +231,7 @@ def test_a_hostile_sources_roles_are_built_not_copied(legacy_image, container_na
     comment built to run as SQL once a line-by-line filter drops its continuation. Approved as the card shows it, the
     load creates plain roles only: no attribute, membership or setting the SSOT does not grant, postgres untouched,
     nothing from a comment run; the card lists what is left out."""
-    tag = tmp_path.name[-6:]
-    target, source = f"ssot-it-hroles-{tag}", f"ssot-it-hroles-src-{tag}"
-    container_names += [target, source]
-
-    def edit(doc):
-        doc["sources"][0]["container"] = source
-        doc["ingest"] = dict(doc.get("ingest") or {}, pre_snapshot=False)
-    ws = write_workspace(tmp_path / "ws", legacy_image, target, free_port(), edit)
-    assert run_playbook("ssot.governance.provision", ws).returncode == 0
-    start_server(legacy_image["image"], source)
-    psql(source, "CREATE DATABASE legacy_shop")
-    psql(source, "CREATE TABLE t AS SELECT 1 AS id", db="legacy_shop")
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "hroles")
     psql(source, "CREATE ROLE shop_reader SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN "
                  "PASSWORD 'pw-hostile'")
     psql(source, "CREATE ROLE escaper LOGIN IN ROLE postgres")
