@@ -349,6 +349,12 @@ def _names(value):
     return [x for x in value or [] if isinstance(x, str)]
 
 
+def _granted(allowed, role, key):
+    """What the SSOT's ingest.roles grants ``role`` under ``key`` (attributes, member_of)."""
+    entry = allowed.get(role) if isinstance(allowed, dict) else None
+    return _names(entry.get(key)) if isinstance(entry, dict) else []
+
+
 def build_roles(catalog, have, allowed, bypassrls=True):
     """(plan, statements) to create the source's roles the target lacks - ``have`` its roles, ``allowed`` the SSOT's
     ingest.roles - from the catalog's data, every name a quoted identifier and every value a literal:
@@ -374,7 +380,7 @@ def build_roles(catalog, have, allowed, bypassrls=True):
         name = role["name"]
         if name in have:
             continue
-        wanted = set(_names(((allowed.get(name) or {}) if isinstance(allowed, dict) else {}).get("attributes")))
+        wanted = set(_granted(allowed, name, "attributes"))
         opts = ["LOGIN" if role.get("login") else "NOLOGIN", "INHERIT" if role.get("inherit", True) else "NOINHERIT"]
         granted, left = [], []
         for attr in ATTRIBUTES:
@@ -418,7 +424,7 @@ def build_roles(catalog, have, allowed, bypassrls=True):
             if member in have and group in created:
                 dropped.append({"role": member, "what": "membership", "of": group, "why": "existing_role"})
             continue
-        listed = group in _names(((allowed.get(member) or {}) if isinstance(allowed, dict) else {}).get("member_of"))
+        listed = group in _granted(allowed, member, "member_of")
         if group in created or (listed and group in have):
             grants.append({"role": member, "of": group})
             statements.append("GRANT %s TO %s;" % (_quote_ident(group), _quote_ident(member)))

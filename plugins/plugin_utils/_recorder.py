@@ -390,7 +390,7 @@ class Recorder(_SignalSafe):
             return out
         for at, seal in seals:
             if _chain.seal_shape_holds(hashes, at, seal):
-                out.update(n for n in range(seal["from"], seal["upto"] + 1) if runs[n - 1] == runs[at - 1])
+                out.update(_chain.witnessed(range(seal["from"], seal["upto"] + 1), at, runs))
         return out
 
     def _adoptable(self):
