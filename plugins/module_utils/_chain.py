@@ -27,7 +27,7 @@ import os
 import re
 
 from ansible_collections.ssot.governance.plugins.module_utils import _snapshot, _sshsig
-from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered
+from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, message, rendered, shown
 
 GENESIS = "0" * 64
 ENVIRONMENT = "environment"  # the line kind that names the environment its journal belongs to
@@ -257,18 +257,6 @@ def belongs(line, number, env, place=None, lang=DEFAULT_LANGUAGE):
     if line.get("kind") == "seal" and data.get("env") != env:
         return None, _problem(lang, "journal_foreign", where, "env_seal", found=shown(data.get("env")), env=env)
     return env, None
-
-
-def shown(value):
-    """A value read from the records, as a message may show it: at most 80 characters, none that moves a cursor."""
-    if value is None:
-        return "-"
-    try:
-        text = str(value)
-    except ValueError:  # an int too long to print
-        text = "<%s>" % type(value).__name__
-    return "".join(c if c.isprintable() else "\\x%02x" % (ord(c) & 0xff) for c in text[:80]) + (
-        "..." if len(text) > 80 else "")
 
 
 def problem_message(report, lang=DEFAULT_LANGUAGE):

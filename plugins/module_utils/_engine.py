@@ -71,9 +71,11 @@ class Engine(object):
             out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
         return rc, out, err
 
-    def exec(self, container, argv, data=None, text=True):
-        """(rc, stdout, stderr) of ``argv`` inside ``container`` (``-i`` when ``data`` goes to its stdin)."""
-        return self.run(["exec"] + (["-i"] if data is not None else []) + [container] + list(argv), data, text)
+    def exec(self, container, argv, data=None, text=True, env=None):
+        """(rc, stdout, stderr) of ``argv`` inside ``container`` (``-i`` when ``data`` goes to its stdin), with the
+        variables of ``env`` set for it."""
+        flags = [x for k, v in sorted((env or {}).items()) for x in ("-e", "%s=%s" % (k, v))]
+        return self.run(["exec"] + flags + (["-i"] if data is not None else []) + [container] + list(argv), data, text)
 
     def inspect(self, name, kind="container", fmt=None):
         """``docker <kind> inspect`` of ``name``: the parsed object (or the formatted text); None when absent."""
@@ -163,6 +165,14 @@ class Engine(object):
         return rc1, rc2, errors
 
 
+def dbname(name):
+    """A database name as the value of a ``dbname=`` keyword: what psql, pg_dump and pg_restore take as ``-d``. A
+    bare name holding ``=`` or starting ``postgresql://`` is read by libpq as a connection string (a source's
+    database named ``dbname=postgres`` would be the server's postgres); quoted as a value it is only a name."""
+    return "dbname='%s'" % name.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def psql_argv(user, db, *extra):
-    """The argv of psql inside a container over its socket as ``user`` on ``db`` (no password), then ``extra``."""
-    return ["psql", "-U", user, "-d", db] + list(extra)
+    """The argv of psql inside a container over its socket as ``user`` on database ``db`` (a name, never a
+    connection string: dbname) with no password, then ``extra``."""
+    return ["psql", "-U", user, "-d", dbname(db)] + list(extra)

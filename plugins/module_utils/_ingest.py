@@ -21,8 +21,9 @@ import re
 import socket
 
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
-from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
-from ansible_collections.ssot.governance.plugins.module_utils._text import DEFAULT_LANGUAGE, Coded, message, rendered
+from ansible_collections.ssot.governance.plugins.module_utils._engine import dbname, psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._text import (
+    DEFAULT_LANGUAGE, Coded, message, rendered, shown)
 
 TMP_PREFIX = "/tmp/ssot-ingest-"
 
@@ -59,13 +60,24 @@ def server_info(engine, container, user):
 
 
 DATABASES_INFO_SQL = (
-    "SELECT datname, pg_database_size(datname)::bigint, pg_encoding_to_char(encoding), datcollate, datctype, "
-    "pg_get_userbyid(datdba) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")
+    "SELECT coalesce(json_agg(json_build_object('name', datname, 'bytes', pg_database_size(oid), "
+    "'encoding', pg_encoding_to_char(encoding), 'collate', datcollate, 'ctype', datctype, "
+    "'owner', pg_get_userbyid(datdba)) ORDER BY datname), '[]') FROM pg_database "
+    "WHERE datallowconn AND NOT datistemplate")
 
 
-def databases(engine, container, user):
-    return dict((r[0], {"bytes": int(r[1]), "encoding": r[2], "collate": r[3], "ctype": r[4], "owner": r[5]})
-                for r in _pgdata.psql(engine, container, DATABASES_INFO_SQL, user=user))
+def databases(engine, container, user, wanted=None):
+    """{name: {bytes, encoding, collate, ctype, owner}} of the databases that accept connections, read as JSON (a
+    name is a value: it may hold anything). A name with a control character is refused (PgDataError, the name
+    escaped) when it is one of ``wanted`` (every one when None), else left out: it never reaches a tool."""
+    found = dict((d["name"], dict((k, v) for k, v in d.items() if k != "name"))
+                 for d in _pgdata.psql_json(engine, container, DATABASES_INFO_SQL, user=user)
+                 if isinstance(d, dict) and isinstance(d.get("name"), str))
+    refused = [n for n in found if _pgdata.CONTROL.search(n) and (wanted is None or n in wanted)]
+    if refused:
+        raise _pgdata.PgDataError("pgdata.control_name", container=container,
+                                  names=", ".join(shown(n) for n in sorted(refused)))
+    return dict((n, info) for n, info in found.items() if not _pgdata.CONTROL.search(n))
 
 
 def detect_dump(path):
@@ -94,7 +106,7 @@ def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
             if not running:
                 return missing(out, "not_running", name=name)
             out["server"] = server_info(engine, name, user)
-            found = databases(engine, name, user)
+            found = databases(engine, name, user, out["databases"] or None)
             wanted = out["databases"] or sorted(d for d in found if d != "postgres")
             lacking = [d for d in wanted if d not in found]
             out["databases"] = [d for d in wanted if d in found]
@@ -211,8 +223,8 @@ def drop_database(engine, target, db, user):
 
 def stream_custom(engine, source, target, db, user, compression=1):
     """pg_dump -Fc -Z<compression> in the source container into pg_restore in the target container."""
-    return engine.pipe(["exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), db],
-                       ["exec", "-i", target, "pg_restore", "-U", user, "-d", db])
+    return engine.pipe(["exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), "-d", dbname(db)],
+                       ["exec", "-i", target, "pg_restore", "-U", user, "-d", dbname(db)])
 
 
 def _remove(engine, containers, folder):
@@ -230,13 +242,13 @@ def directory_jobs(engine, source, target, db, user, jobs, compression=1):
     try:
         _remove(engine, (source, target), folder)
         rc, dummy, err = engine.exec(source, ["pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
-                                              "-f", folder, db])
+                                              "-f", folder, "-d", dbname(db)])
         if rc != 0:
             return rc, 0, err.strip().splitlines()[-20:]
         rc1, rc2, errors = engine.pipe(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target])
         if rc1 or rc2:
             return rc1, rc2, errors
-        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", db, folder])
+        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", dbname(db), folder])
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (source, target), folder)
@@ -274,12 +286,13 @@ def load_dump(engine, path, fmt, target, db, user, jobs=1):
         return engine.pipe(None, ["exec", "-i", target] + psql_argv(user, db, "-q", "-v", "ON_ERROR_STOP=1"),
                            stdin_path=path)
     if fmt == "custom-dump":
-        return engine.pipe(None, ["exec", "-i", target, "pg_restore", "-U", user, "-d", db], stdin_path=path)
+        return engine.pipe(None, ["exec", "-i", target, "pg_restore", "-U", user, "-d", dbname(db)], stdin_path=path)
     folder = TMP_PREFIX + "dir"
     _remove(engine, (target,), folder)
     try:
         copy_folder_in(engine, path, target, folder, container_uid(engine, target))
-        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", db, folder])
+        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", dbname(db),
+                                              folder])
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (target,), folder)
@@ -325,7 +338,8 @@ def target_roles(engine, target, user):
 def roles_catalog(engine, source, user):
     """The source's roles, memberships and role settings, as data (catalog_sql)."""
     major = server_info(engine, source, user)["major_num"]
-    rc, out, err = engine.exec(source, psql_argv(user, "postgres", "-AtX", "-c", catalog_sql(major)))
+    rc, out, err = engine.exec(source, psql_argv(user, "postgres", "-AtX", "-c", catalog_sql(major)),
+                               env=_pgdata.PINNED)
     if rc != 0:
         raise IngestError("ingest.error.globals", container=source, error=err.strip()[-300:])
     try:
@@ -454,12 +468,38 @@ def apply_globals(engine, target, user, statements):
     # One transaction: a failure creates nothing. Literals as the standard says (no backslash escapes).
     script = ["SET standard_conforming_strings = on;", "BEGIN;"] + list(statements) + ["COMMIT;"]
     rc, dummy, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
-                                 data="\n".join(script) + "\n")
+                                 data="\n".join(script) + "\n", env=_pgdata.PINNED)
     if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
         raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])
 
 
 def restore_errors(lines):
-    """The ERROR lines of pg_restore / psql output (warnings and notices dropped)."""
-    return [line for line in lines if "error" in line.lower()][:50]
+    """The error lines of pg_restore / psql output (warnings and notices dropped), control characters escaped."""
+    return [shown(line, 300) for line in lines if "error" in line.lower()][:50]
+
+
+def first_errors(errors, count=3):
+    """What a message quotes of restore errors: the server's own ERROR lines first."""
+    said = [e.split("ERROR:", 1)[1].strip() for e in errors if "ERROR:" in e]
+    return "; ".join((said or errors)[:count])
+
+
+READ_BACK_SQL = (
+    "SELECT json_build_object('owner', (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+    "current_database()), 'tables', (SELECT coalesce(json_object_agg(n.nspname || '.' || c.relname, "
+    "pg_get_userbyid(c.relowner)), '{}') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname !~ '^pg_toast'), 'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
+    "ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')))")
+
+
+def read_back(engine, target, db, user):
+    """What database ``db`` of the target holds after a load, as its server says: the owner, each table with its
+    owner and rows, how many functions. The evidence of a load, whether it ended well or not."""
+    found = _pgdata.psql_json(engine, target, READ_BACK_SQL, db=db, user=user)
+    rows = dict(_pgdata.psql_json(engine, target, _pgdata.ROWCOUNT_SQL, db=db, user=user))
+    tables = found.get("tables") or {}
+    return {"owner": found.get("owner"), "functions": found.get("functions"),
+            "tables": dict((name, {"owner": owner, "rows": int(rows[name]) if name in rows else None})
+                           for name, owner in sorted(tables.items()))}

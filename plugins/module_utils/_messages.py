@@ -743,6 +743,11 @@ MESSAGES = {
         'snapshot.capture.exists': '{dest} já contém um snapshot; snapshots nunca são sobrescritos.',
         'ingest.load.read_failed': 'A leitura de {source} {database} falhou (saída {rc}): {errors}',
         'ingest.load.load_failed': 'A carga de {database} em {target} falhou (saída {rc}): {errors}',
+        'ingest.load.restore_failed': (
+            'A carga de {database} em {target} falhou: a restauração relatou {count} erro(s) ({errors}). O que o alvo '
+            'tem agora, lido do servidor, está na evidência ingest-load (read_back); desfaça com --tags rollback ou '
+            'corrija a origem e recarregue'
+        ),
         'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
         'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
         'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
@@ -910,6 +915,11 @@ MESSAGES = {
         'engine.no_object': 'docker {kind} inspect {name}: não existe esse {kind}',
         'engine.exited': 'docker {command} terminou com {rc}: {error}',
         'pgdata.psql_failed': 'psql em {container} ({database}): {error}',
+        'pgdata.control_name': (
+            '{container} tem bancos cujo nome traz caractere de controle (quebra de linha, tabulação, escape): '
+            '{names}. Um nome assim nunca é passado a uma ferramenta nem escrito em evidência; renomeie-o em '
+            '{container} (ALTER DATABASE ... RENAME TO) ou liste no SSOT os bancos a carregar (sources[].databases)'
+        ),
         'snapshot.error.restore': 'a restauração pelo psql terminou com {rc}: {errors}',
         'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
         'ingest.reason.no_container': 'o contêiner {name} não existe',
@@ -2250,6 +2260,11 @@ MESSAGES = {
         'snapshot.capture.exists': '{dest} already holds a snapshot; snapshots are never overwritten.',
         'ingest.load.read_failed': 'Reading {source} {database} failed (exit {rc}): {errors}',
         'ingest.load.load_failed': 'Loading {database} into {target} failed (exit {rc}): {errors}',
+        'ingest.load.restore_failed': (
+            'Loading {database} into {target} failed: the restore reported {count} error(s) ({errors}). What the '
+            'target holds now, read back from the server, is in the ingest-load evidence (read_back); undo it with '
+            '--tags rollback or fix the source and reload'
+        ),
         'ingest.load.bad_compression': 'compression must be a zlib level from 0 to 9, not {value}.',
         'ingest.load.differ': 'Tables differ between source and target after loading: {tables}',
         'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
@@ -2411,6 +2426,11 @@ MESSAGES = {
         'engine.no_object': 'docker {kind} inspect {name}: there is no such {kind}',
         'engine.exited': 'docker {command} exited {rc}: {error}',
         'pgdata.psql_failed': 'psql in {container} ({database}): {error}',
+        'pgdata.control_name': (
+            '{container} has databases whose names hold a control character (a newline, a tab, an escape): {names}. '
+            'Such a name is never passed to a tool nor written to evidence; rename it in {container} (ALTER DATABASE '
+            '... RENAME TO) or list the databases to load in the SSOT (sources[].databases)'
+        ),
         'snapshot.error.restore': 'psql restore exited {rc}: {errors}',
         'snapshot.error.manifest': '{path}: cannot read the manifest ({error})',
         'ingest.reason.no_container': 'container {name} does not exist',

@@ -9,33 +9,49 @@ runs where the Docker CLI is, through the engine adapter).
 Shared by the snapshot restore test and the ingest verification: per database and table
 the row count and, when asked, a content checksum, then a comparison that names every
 table that differs. The queries are valid from PostgreSQL 9.4 on.
+
+A server's databases may come from someone else (a legacy source): every query runs with
+``search_path`` pinned to pg_catalog (no function, operator or cast of theirs is found by
+name), reads names as JSON (a name may hold a tab or a newline), and a checksum calls only
+built-in hash and output functions, never a cast (a cast from a type of theirs is their code).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 
 from ansible_collections.ssot.governance.plugins.module_utils import _text
 from ansible_collections.ssot.governance.plugins.module_utils._engine import psql_argv
-from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded, shown
 
 
 class PgDataError(Coded):
     """A query failed; the message says where and why."""
 
 
-DATABASES_SQL = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
+# Every query this module runs: functions, operators and casts found by name are the server's own (set for the
+# session by libpq, so a statement that must run alone - CREATE DATABASE - stays one statement).
+PINNED = {"PGOPTIONS": "-c search_path=pg_catalog,pg_temp"}
+# A name that holds a control character is never passed to a tool or written to evidence as it is.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DATABASES_SQL = ("SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database "
+                 "WHERE datallowconn AND NOT datistemplate")
 _TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
            "AND table_schema NOT IN ('pg_catalog', 'information_schema')")
 ROWCOUNT_SQL = (
+    "SELECT coalesce(json_agg(json_build_array(n, c) ORDER BY n), '[]') FROM ("
     "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
     "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
-    + _TABLES + " ORDER BY 1")
+    + _TABLES + ") AS q (n, c)")
 # Checksum of a table's content, computed by the server in one sequential read with constant
 # memory and order-independent (a restore or a copy may store rows in another order):
 #   per column, the server's own hash function for the column's (base) type - hashint8, hashtext,
-#   timestamp_hash, hash_numeric, ... - and hashtext of the text form for any other type; NULL is a
-#   value no hash gives (2^32);
+#   timestamp_hash, hash_numeric, ... - and for any other type (a domain, an enum, a composite, an
+#   array) hashtext of the value's text form as the type's output function writes it (record_out of
+#   a one-column row: never a cast, which the database's owner may have defined); NULL is a value no
+#   hash gives (2^32);
 #   per row, those hashes shifted by the column's position and xor-ed, then mixed with hashint8
 #   into 60 bits; per table, the numeric sum over the rows (never overflows).
 # Hashing typed values instead of md5 of each row's text form avoids formatting every value as
@@ -54,42 +70,67 @@ _COLUMN_HASH = (
     "'hash_numeric(ssot_row.%I::numeric)' WHEN 'float4'::regtype THEN 'hashfloat8(ssot_row.%I::float8)' "
     "WHEN 'float8'::regtype THEN 'hashfloat8(ssot_row.%I::float8)' WHEN 'uuid'::regtype THEN "
     "'uuid_hash(ssot_row.%I::uuid)' "
-    "ELSE 'hashtext(ssot_row.%I::text)' END")
+    "ELSE 'hashtext(textin(record_out(ROW(ssot_row.%I))))' END")
 _ROW_VALUE = (
     "(SELECT coalesce(string_agg(format('(coalesce(%s::bigint, 4294967296) << %s)', format(" + _COLUMN_HASH
     + ", attname), (n * 11) % 32), ' # ' ORDER BY n), '0') FROM (SELECT a.attname, row_number() OVER "
-    "(ORDER BY a.attnum) AS n, CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE a.atttypid END AS bt "
-    "FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid WHERE a.attrelid = "
+    "(ORDER BY a.attnum) AS n, a.atttypid AS bt FROM pg_attribute a WHERE a.attrelid = "
     "format('%I.%I', table_schema, table_name)::regclass AND a.attnum > 0 AND NOT a.attisdropped) AS cols)")
 CHECKSUM_SQL = (
+    "SELECT coalesce(json_agg(json_build_array(n, c, s) ORDER BY n), '[]') FROM ("
     "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', x))[1]::text, "
     "(xpath('/row/s/text()', x))[1]::text FROM (SELECT table_schema, table_name, query_to_xml(format("
     "'SELECT count(*) AS c, coalesce(sum((hashint8(v)::bigint << 28) # (hashint8(v # 6148914691236517205)::bigint "
     "& 268435455)), 0) AS s FROM (SELECT %s AS v FROM %I.%I AS ssot_row) AS q', " + _ROW_VALUE
-    + ", table_schema, table_name), false, true, '') AS x " + _TABLES + ") AS q ORDER BY 1")
+    + ", table_schema, table_name), false, true, '') AS x " + _TABLES + ") AS q) AS r (n, c, s)")
 
 
-def psql(engine, container, sql, db="postgres", user="postgres"):
-    """Rows (lists of text) of ``sql`` run by psql inside ``container`` (socket, no password)."""
-    rc, out, err = engine.exec(container, psql_argv(user, db, "-AtX", "-F", "\t", "-c", sql))
+def _run(engine, container, sql, db, user, *flags):
+    rc, out, err = engine.exec(container, psql_argv(user, db, "-qAtX", *(flags + ("-c", sql))), env=PINNED)
     if rc != 0:
         lines = err.strip().splitlines()
         errors = [line for line in lines if line.startswith(("ERROR", "FATAL", "psql:"))] or lines[-3:]
-        raise PgDataError("pgdata.psql_failed", container=container, database=db, error=" / ".join(errors)[:500])
-    return [line.split("\t") for line in out.splitlines() if line]
+        raise PgDataError("pgdata.psql_failed", container=container, database=shown(db),
+                          error=shown(" / ".join(errors), 500))
+    return out
+
+
+def psql(engine, container, sql, db="postgres", user="postgres"):
+    """Rows (lists of text) of ``sql`` run by psql inside ``container`` (socket, no password, search_path pinned).
+    For values this collection chose or the server's own; names a database's owner chose are read with psql_json."""
+    return [line.split("\t") for line in _run(engine, container, sql, db, user, "-F", "\t").splitlines() if line]
+
+
+def psql_json(engine, container, sql, db="postgres", user="postgres"):
+    """The one JSON document ``sql`` returns (names with tabs or newlines stay whole)."""
+    out = _run(engine, container, sql, db, user)
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise PgDataError("pgdata.psql_failed", container=container, database=shown(db), error=shown(out, 200))
+
+
+def database_names(engine, container, user="postgres", wanted=None):
+    """The databases that accept connections, by name. A name holding a control character is refused
+    (PgDataError naming it escaped) when it is one of ``wanted`` (every one when None), else left out."""
+    names = [n for n in psql_json(engine, container, DATABASES_SQL, user=user) if isinstance(n, str)]
+    refused = [n for n in names if CONTROL.search(n) and (wanted is None or n in wanted)]
+    if refused:
+        raise PgDataError("pgdata.control_name", container=container, names=", ".join(shown(n) for n in refused))
+    return [n for n in names if not CONTROL.search(n)]
 
 
 def table_stats(engine, container, user="postgres", checksums=False, databases=None):
     """{database: {schema.table: {"rows": n[, "checksum": s]}}} of every database that accepts connections."""
     out = {}
-    for (db,) in psql(engine, container, DATABASES_SQL, user=user):
+    for db in database_names(engine, container, user, databases):
         if databases is not None and db not in databases:
             continue
         if checksums:
-            rows = psql(engine, container, CHECKSUM_SQL, db=db, user=user)
+            rows = psql_json(engine, container, CHECKSUM_SQL, db=db, user=user)
             out[db] = dict((name, {"rows": int(count), "checksum": total}) for name, count, total in rows)
         else:
-            rows = psql(engine, container, ROWCOUNT_SQL, db=db, user=user)
+            rows = psql_json(engine, container, ROWCOUNT_SQL, db=db, user=user)
             out[db] = dict((name, {"rows": int(count)}) for name, count in rows)
     return out
 
@@ -138,14 +179,14 @@ def compare(source, other, other_label="restored"):
 
 def describe(mismatch, other_label="restored", lang=_text.DEFAULT_LANGUAGE):
     """One line naming a mismatch and what differs, in the operator's language."""
+    database, table = shown(mismatch["database"], 63), shown(mismatch["table"], 130)
     if mismatch["table"] is None:
-        return _text.message(lang, "pgdata.db_missing", database=mismatch["database"])
+        return _text.message(lang, "pgdata.db_missing", database=database)
     a, b = mismatch["source"], mismatch.get(other_label)
     if a is not None and b is not None and a == b:
-        return _text.message(lang, "pgdata.checksum_differs", database=mismatch["database"], table=mismatch["table"],
-                             rows=a)
+        return _text.message(lang, "pgdata.checksum_differs", database=database, table=table, rows=a)
     missing = _text.message(lang, "pgdata.missing")
-    return _text.message(lang, "pgdata.rows_differ", database=mismatch["database"], table=mismatch["table"],
+    return _text.message(lang, "pgdata.rows_differ", database=database, table=table,
                          source=missing if a is None else a, label=_text.message(lang, "pgdata.label." + other_label),
                          other=missing if b is None else b)
 

@@ -316,7 +316,20 @@ SCHEMAS = {
                             'description': 'kind dump: plain SQL or custom format.',
                             'enum': ['sql-dump', 'custom-dump', 'directory'],
                         },
-                        'databases': {'type': 'array', 'items': {'type': 'string'}},
+                        'databases': {
+                            'description': (
+                                'The databases to load (default: every database of the source but postgres). A name is '
+                                'a value, never a connection string; one holding a control character cannot be named.'
+                            ),
+                            'type': 'array',
+                            'uniqueItems': True,
+                            'items': {
+                                'type': 'string',
+                                'minLength': 1,
+                                'maxLength': 63,
+                                'pattern': '^[^\\u0000-\\u001f\\u007f]+$',
+                            },
+                        },
                         'connection': {
                             'type': 'object',
                             'additionalProperties': False,

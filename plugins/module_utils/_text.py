@@ -51,6 +51,19 @@ class Coded(Exception):
         return self.render()
 
 
+def shown(value, limit=80):
+    """A value from outside (a record, a server's catalog, an image's config) as a message or a text log may show it:
+    at most ``limit`` characters, none that moves a cursor or starts a line (control characters as escapes)."""
+    if value is None:
+        return "-"
+    try:
+        text = str(value)
+    except ValueError:  # an int too long to print
+        text = "<%s>" % type(value).__name__
+    return "".join(c if c.isprintable() else "\\x%02x" % (ord(c) & 0xff) for c in text[:limit]) + (
+        "..." if len(text) > limit else "")
+
+
 def rendered(value, lang=None):
     """A Coded error in ``lang``; anything else (an OSError, a tool's own output, a number) as its text."""
     if isinstance(value, Coded):

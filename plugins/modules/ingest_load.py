@@ -93,7 +93,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 loaded:
-  description: Each database loaded - source, method, tools, seconds, restore errors, verification.
+  description: Each database loaded - source, method, tools, seconds, restore errors, verification, and
+    C(read_back) (what the target's server holds after the load - owner, tables with owner and rows, functions).
+    A restore error fails the load; the item is returned all the same.
   returned: always
   type: list
   elements: dict
@@ -121,15 +123,17 @@ evidence:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered, shown
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
-def load_one(engine, item, src, p, roles):
+def load_one(engine, item, src, p, roles, loaded):
+    """Load one approved database; what it did joins ``loaded`` first, so a failure still says it."""
     db, target, user = item["database"], p["target"], p["user"]
     out = {"source": item["source"], "database": db, "action": item["action"], "method": item["method"],
            "tools": src.get("tools") or {}}
+    loaded.append(out)
     if src["kind"] == "container":
         out["compression"] = p["compression"]
     start = time.time()
@@ -149,10 +153,16 @@ def load_one(engine, item, src, p, roles):
     out["restore_errors"] = _ingest.restore_errors(errors)
     if rc1 != 0:
         raise _ingest.IngestError("ingest.load.read_failed", source=item["source"], database=db, rc=rc1,
-                                  errors="; ".join(errors[-3:]))
-    if rc2 != 0 and not out["restore_errors"]:
+                                  errors="; ".join(_ingest.restore_errors(errors[-3:]) or ["-"]))
+    # What the target holds now, as its server says (not what the tools claimed), whether the restore went well or not.
+    out["read_back"] = _ingest.read_back(engine, target, db, user)
+    if out["restore_errors"]:
+        # A restore error is a failed load: an object the source has and the target did not take as it is.
+        raise _ingest.IngestError("ingest.load.restore_failed", database=db, target=target,
+                                  count=len(out["restore_errors"]), errors=_ingest.first_errors(out["restore_errors"]))
+    if rc2 != 0:
         raise _ingest.IngestError("ingest.load.load_failed", database=db, target=target, rc=rc2,
-                                  errors="; ".join(errors[-3:]))
+                                  errors="; ".join(_ingest.restore_errors(errors[-3:]) or ["-"]))
     if src["kind"] == "container":
         what = item.get("checksums", False)
         source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user, what, [db])
@@ -191,42 +201,58 @@ def main():
                 if approved != set([plan["sha256"]]):
                     raise _ingest.IngestError("ingest.error.roles_changed", container=p["target"], found=plan["sha256"],
                                               approved=", ".join(sorted(str(a) for a in approved)))
+                before = _ingest.target_roles(engine, p["target"], p["user"])
                 _ingest.apply_globals(engine, p["target"], p["user"], statements)
                 result["changed"] = result["changed"] or bool(statements)
-                for key, found in (("created", plan["create"]), ("conflicts", plan["conflicts"]),
+                # Created: what the server has now and had not before (read back), not what the plan meant to do.
+                made = sorted(_ingest.target_roles(engine, p["target"], p["user"]) - before)
+                for key, found in (("created", made), ("conflicts", plan["conflicts"]),
                                    ("skipped", plan["skipped"]), ("dropped", plan["dropped"])):
                     result["roles"][key] += [r for r in found if r not in result["roles"][key]]
         roles = _ingest.target_roles(engine, p["target"], p["user"])
         for item in todo:
-            loaded = load_one(engine, item, by_id[item["source"]], p, roles)
             result["changed"] = True
-            result["loaded"].append(loaded)
+            loaded = load_one(engine, item, by_id[item["source"]], p, roles, result["loaded"])
             result["mismatches"] += loaded["mismatches"]
     except (_ingest.IngestError, _pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=rendered(exc, p["language"]), **result)
-    lines = []
-    for d in result["loaded"]:
-        lines.append("%s %s <- %s: %s in %.1f s (pg_dump %s; pg_restore %s)" % (
-            d["action"].upper(), d["database"], d["source"], d["method"], d["seconds"],
-            d["tools"].get("pg_dump", "-"), d["tools"].get("pg_restore", "-")))
-        lines += ["  %-8s %-40s source=%s target=%s%s" % (
-            c["status"].upper(), c["table"], c["source"], c["target"],
-            " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
-            if "source_checksum" in c else "") for c in d["comparisons"]]
-        lines += ["  restore error: %s" % e for e in d["restore_errors"]]
-    lines.append("roles created: %s; kept as they were (conflicts, not overwritten): %s; left out: %s" % (
-        ", ".join(result["roles"]["created"]) or "-", ", ".join(result["roles"]["conflicts"]) or "-",
-        "; ".join("%s %s%s" % (d["role"], d["what"], " " + ",".join(d.get("names") or [d.get("of") or ""]))
-                  for d in result["roles"]["dropped"]) or "-"))
-    result["evidence"] = [_result.evidence("ingest-load.log", text="\n".join(lines) + "\n"),
-                          {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
-                                                                       if k != "changed")}]
+        module.fail_json(msg=rendered(exc, p["language"]), evidence=evidence(result), **result)
+    result["evidence"] = evidence(result)
     if result["mismatches"]:
         module.fail_json(msg=text(p["language"], "ingest.load.differ", tables="; ".join(
             _pgdata.describe(m, "target", p["language"]) for m in result["mismatches"])), **result)
     module.exit_json(msg="; ".join(text(p["language"], "ingest.load.ok_item", database=d["database"],
                                         count=len(d["comparisons"]), what=d["compared"]) for d in result["loaded"])
                      or text(p["language"], "ingest.load.nothing"), **result)
+
+
+def evidence(result):
+    """The load's evidence: a text log (every name from the source escaped: it may hold anything) and the JSON.
+    Written for a failed load too, with what it did up to the failure."""
+    lines = []
+    for d in result["loaded"]:
+        lines.append("%s %s <- %s: %s%s (pg_dump %s; pg_restore %s)" % (
+            d["action"].upper(), shown(d["database"]), d["source"], d["method"],
+            " in %.1f s" % d["seconds"] if "seconds" in d else "", d["tools"].get("pg_dump", "-"),
+            d["tools"].get("pg_restore", "-")))
+        lines += ["  %-8s %-40s source=%s target=%s%s" % (
+            c["status"].upper(), shown(c["table"], 130), c["source"], c["target"],
+            " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
+            if "source_checksum" in c else "") for c in d.get("comparisons") or []]
+        lines += ["  restore error: %s" % e for e in d.get("restore_errors") or []]
+        back = d.get("read_back")
+        if back:
+            lines.append("  read back from the target: owner %s, %d table(s), %s function(s)" % (
+                shown(back.get("owner")), len(back.get("tables") or {}), back.get("functions")))
+            lines += ["    %-40s owner=%s rows=%s" % (shown(name, 130), shown(t.get("owner")), t.get("rows"))
+                      for name, t in sorted((back.get("tables") or {}).items())]
+    lines.append("roles created (read back): %s; kept as they were (conflicts, not overwritten): %s; left out: %s" % (
+        ", ".join(shown(r) for r in result["roles"]["created"]) or "-",
+        ", ".join(shown(r) for r in result["roles"]["conflicts"]) or "-",
+        "; ".join("%s %s%s" % (shown(d["role"]), d["what"], " " + ",".join(
+            shown(x) for x in d.get("names") or [d.get("of") or ""])) for d in result["roles"]["dropped"]) or "-"))
+    return [_result.evidence("ingest-load.log", text="\n".join(lines) + "\n"),
+            {"name": "ingest-load.json", "content": dict((k, v) for k, v in result.items()
+                                                         if k not in ("changed", "evidence"))}]
 
 
 if __name__ == "__main__":

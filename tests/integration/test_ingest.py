@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, Dom, explain, free_port, psql, rollback_point, run_playbook,
+from _support import (PASSWORD, ROOT, Dom, docker, explain, free_port, psql, rollback_point, run_playbook,
                       start_server, views, write_approvals, write_workspace)
 
 
@@ -269,6 +269,78 @@ def test_a_hostile_sources_roles_are_built_not_copied(legacy_image, container_na
         "no comment on a role was copied"
     # The password hash came along (a login works), the superuser did not.
     assert psql(target, "SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'shop_reader'") == "t"
+
+
+def pwned(container: str, mark: str) -> bool:
+    """Whether code from the source left its mark (a file it made with COPY ... TO PROGRAM) in ``container``."""
+    return docker("exec", container, "sh", "-c", f"[ -e /tmp/{mark} ]", check=False).returncode == 0
+
+
+def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_names, tmp_path):
+    """The legacy source's owner chose its database names and its code: a database named as a connection string, a
+    name holding a newline, a cast from a composite type to text that runs an OS command when a comparison calls it.
+    The names reach the tools as values (the database named "dbname=postgres" is that database, the target's postgres
+    untouched), the newline is refused with a message (no traceback), the comparison calls nothing of the source."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "hnames")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["sources"][0]["databases"] = ["legacy_shop", "dbname=postgres"]
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    psql(source, 'CREATE DATABASE "dbname=postgres"')
+    psql(source, "CREATE TABLE only_in_the_named_one AS SELECT 1 AS id", db="dbname='dbname=postgres'")
+    psql(source, "CREATE TABLE source_postgres_table AS SELECT 1 AS id")
+    psql(source, "CREATE TYPE pair AS (a int, b int)", db="legacy_shop")
+    psql(source, "CREATE FUNCTION pair_text(pair) RETURNS text LANGUAGE plpgsql AS $$ BEGIN "
+                 "COPY (SELECT 1) TO PROGRAM 'touch /tmp/pwned-cast'; RETURN 'x'; END $$", db="legacy_shop")
+    psql(source, "CREATE CAST (pair AS text) WITH FUNCTION pair_text(pair)", db="legacy_shop")
+    psql(source, "CREATE TABLE pairs AS SELECT ROW(i, i)::pair AS p FROM generate_series(1, 3) i", db="legacy_shop")
+    assert not pwned(source, "pwned-cast")
+    # A newline in a database's name: refused by the read-only part, with the name shown escaped.
+    psql(source, "CREATE DATABASE \"bad\nname\"")
+    doc["sources"][0].pop("databases")
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    crooked = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert crooked.returncode != 0 and "Traceback" not in crooked.stdout + crooked.stderr, explain(crooked)
+    assert "list index" not in crooked.stdout and "bad\\x0aname" in crooked.stdout, explain(crooked)
+    assert "caractere de controle" in crooked.stdout, explain(crooked)
+    doc["sources"][0]["databases"] = ["legacy_shop", "dbname=postgres"]
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    decisions = pending(ws, "ingest.")
+    assert sorted(d["facts"]["database"] for d in decisions) == ["dbname=postgres", "legacy_shop"], decisions
+    write_approvals(ws, decisions, "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert done.returncode == 0, explain(done)
+    assert psql(target, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+                        "('only_in_the_named_one', 'source_postgres_table')") == "0", "the target's postgres untouched"
+    assert psql(target, "SELECT count(*) FROM only_in_the_named_one", db="dbname='dbname=postgres'") == "1"
+    assert psql(target, "SELECT count(*) FROM pairs", db="legacy_shop") == "3"
+    assert not pwned(target, "pwned-cast") and not pwned(source, "pwned-cast"), "the comparison ran the source's cast"
+
+
+def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, container_names, tmp_path):
+    """Objects the target cannot take as the source has them (here: owned by a role the load does not create) are
+    restore errors: the load ends rc 2, recorded, and its evidence reads back from the server what is there."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "rerr")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"]["globals"] = False
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    psql(source, "CREATE ROLE shop_owner")
+    psql(source, "ALTER TABLE t OWNER TO shop_owner", db="legacy_shop")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    failed = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert failed.returncode == 2, explain(failed)
+    assert 'role "shop_owner" does not exist' in failed.stdout, explain(failed)
+    log = newest(ws, "ingest-load.json")
+    (loaded,) = log["loaded"]
+    assert any("shop_owner" in e for e in loaded["restore_errors"]), loaded
+    assert loaded["read_back"]["tables"] == {"public.t": {"owner": "postgres", "rows": 1}}, loaded
+    runbook, dummy = views(ws)
+    (step,) = [s for s in runbook["steps"] if s["name"].startswith("ssot.governance.ingest : Change")
+               and s.get("run_id") == runbook["runs"][-1]["id"]]
+    assert step["status"] == "failed" and runbook["runs"][-1]["status"] == "failed", (step, runbook["runs"][-1])
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

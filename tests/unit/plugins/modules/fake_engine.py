@@ -13,9 +13,15 @@ import io
 import json
 import re
 
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _ingest, _pgdata
 
 DUMP_TABLE = "-- fake-table "
+
+
+def dbname_of(value):
+    """The database a ``-d`` value names: a ``dbname='...'`` keyword (_engine.dbname) or a bare name."""
+    m = re.match(r"^dbname='((?:[^'\\]|\\.)*)'$", value)
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m else value
 
 
 class FakeServer:
@@ -38,17 +44,21 @@ class FakeServer:
             return 2, "", 'psql: error: FATAL:  database "%s" does not exist' % db
         rows = []
         if sql == _pgdata.DATABASES_SQL:
-            rows = [[d] for d in sorted(self.databases)]
-        elif sql.startswith("SELECT datname, pg_database_size"):
-            rows = [[d, str(1000 * (1 + len(t))), "UTF8", "C", "C", "postgres"] for d, t in sorted(self.databases.items())]
+            return 0, json.dumps(sorted(self.databases)) + "\n", ""
+        elif sql == _ingest.DATABASES_INFO_SQL:
+            return 0, json.dumps([{"name": d, "bytes": 1000 * (1 + len(t)), "encoding": "UTF8", "collate": "C",
+                                   "ctype": "C", "owner": "postgres"} for d, t in sorted(self.databases.items())]), ""
+        elif sql == _ingest.READ_BACK_SQL:
+            return 0, json.dumps({"owner": "postgres", "functions": 0,
+                                  "tables": dict((t, "postgres") for t in self.databases[db])}), ""
         elif sql.startswith("SELECT current_setting('server_version_num')"):
             rows = [[str(self.num), self.version]]
         elif sql == "SHOW server_version_num":
             rows = [[str(self.num)]]
         elif sql == _pgdata.ROWCOUNT_SQL:
-            rows = [[t, str(n)] for t, n in sorted(self.databases[db].items())]
+            return 0, json.dumps([[t, str(n)] for t, n in sorted(self.databases[db].items())]), ""
         elif sql == _pgdata.CHECKSUM_SQL:
-            rows = [[t, str(n), self.checksum(db, t)] for t, n in sorted(self.databases[db].items())]
+            return 0, json.dumps([[t, str(n), self.checksum(db, t)] for t, n in sorted(self.databases[db].items())]), ""
         elif sql == "SELECT rolname FROM pg_roles":
             rows = [[r] for r in self.roles]
         elif sql.startswith("SELECT json_build_object('roles'"):
@@ -152,14 +162,14 @@ class FakeEngine(_engine.Engine):
             with open(stdin_path, "rb") as fh:
                 data = fh.read()
         elif producer[0] == "exec" and producer[2] == "pg_dump":
-            db = producer[-1]
+            db = dbname_of(producer[-1])
             src = self.server(producer[1])
             data = "\n".join("%s%s %s %d" % (DUMP_TABLE, db, t, n) for t, n in src.databases[db].items()).encode()
         elif producer[0] == "cp":
             return 0, 0, []
         else:
             return 125, 0, ["fake engine: unknown producer %s" % producer]
-        db = consumer[consumer.index("-d") + 1]
+        db = dbname_of(consumer[consumer.index("-d") + 1])
         self.server(consumer[2]).load(data, database=db)
         return 0, 0, []
 
@@ -180,6 +190,8 @@ class FakeEngine(_engine.Engine):
                                    "Config": {"Image": c["image"], "Env": ["POSTGRES_PASSWORD=hunter2-canary"],
                                               "Labels": c["labels"]}}]), ""
         if args[0] == "exec":
+            while args[1] == "-e":  # variables for the command: the fake has no use for them
+                args = args[:1] + args[3:]
             interactive = args[1] == "-i"
             name, argv = (args[2], args[3:]) if interactive else (args[1], args[2:])
             c = self.containers.get(name)
@@ -207,7 +219,7 @@ class FakeEngine(_engine.Engine):
     def _exec(self, c, argv, data):
         server = c["server"]
         if argv[0] == "psql":
-            db = argv[argv.index("-d") + 1]
+            db = dbname_of(argv[argv.index("-d") + 1])
             if "-c" in argv:
                 return server.query(db, argv[argv.index("-c") + 1])
             server.load(data or b"")

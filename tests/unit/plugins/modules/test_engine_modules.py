@@ -93,8 +93,9 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     assert out["roles"]["created"] == ["app"] and out["mismatches"] == []
     assert [c["status"] for c in out["loaded"][0]["comparisons"]] == ["match", "match"]
     pipe = [c for c in engine.calls if isinstance(c[0], list)]
-    assert pipe == [[["exec", "pg-src", "pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "shop"],
-                     ["exec", "-i", "pg-new", "pg_restore", "-U", "postgres", "-d", "shop"]]]
+    # Names reach the tools as dbname= values, never as connection strings.
+    assert pipe == [[["exec", "pg-src", "pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "-d", "dbname='shop'"],
+                     ["exec", "-i", "pg-new", "pg_restore", "-U", "postgres", "-d", "dbname='shop'"]]]
     # Not approved: nothing moves.
     engine.calls.clear()
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"], "proceed": [],
