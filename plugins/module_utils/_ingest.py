@@ -126,6 +126,15 @@ def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
                                         version=restore_version, dump=dump_version))
             if problems:
                 return dict(out, status="missing", reason="; ".join(problems))
+            # Tools of another major than the server they talk to: a finding with its risk (not a stop).
+            target_server = server_info(engine, target, user)
+            out["tool_findings"] = [
+                message(lang, "ingest.tools.mismatch", tool=tool, version=version, container=where,
+                        server=server["version"])
+                for tool, major, version, where, server in (
+                    ("pg_dump", dump_major, dump_version, name, out["server"]),
+                    ("pg_restore", restore_major, restore_version, target, target_server))
+                if major is not None and major_num(major) != server["major_num"]]
             return dict(out, status="found")
         if src["kind"] == "dump":
             path = src.get("path") or ""
@@ -472,6 +481,67 @@ def apply_globals(engine, target, user, statements):
     if rc != 0:
         # psql quotes the failing statement back; keep only its first line, without the statement.
         raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])
+
+
+# --- the code a source database holds: what a load would bring into the target, on the card -------------------------
+def _listed(select):
+    return "(SELECT coalesce(json_agg(s ORDER BY s), '[]') FROM (%s) AS q (s))" % select
+
+
+_USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema')"
+# Per kind, one sorted list of texts (valid from 9.4 on; event triggers from 9.3). Read with search_path pinned
+# (_pgdata.PINNED): regclass/regproc names come out schema-qualified.
+CODE_KINDS = ("security_definer", "untrusted_functions", "triggers", "event_triggers", "casts", "extensions",
+              "languages", "settings")
+CODE_SQL = (
+    "SELECT json_build_object("
+    "'security_definer', " + _listed(
+        "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') owner ' || "
+        "pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.prosecdef AND " + _USER_NS) + ", "
+    "'untrusted_functions', " + _listed(
+        "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || "
+        "l.lanname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l "
+        "ON l.oid = p.prolang WHERE NOT l.lanpltrusted AND " + _USER_NS) + ", "
+    "'triggers', " + _listed(
+        "SELECT t.tgrelid::regclass::text || ': ' || t.tgname || ' -> ' || t.tgfoid::regproc::text "
+        "FROM pg_trigger t WHERE NOT t.tgisinternal") + ", "
+    "'event_triggers', " + _listed(
+        "SELECT evtname || ' ON ' || evtevent || ' -> ' || evtfoid::regproc::text FROM pg_event_trigger") + ", "
+    "'casts', " + _listed(
+        "SELECT format_type(castsource, NULL) || ' AS ' || format_type(casttarget, NULL) || "
+        "coalesce(' WITH ' || nullif(castfunc, 0)::regproc::text, '') FROM pg_cast WHERE oid >= 16384") + ", "
+    "'extensions', " + _listed("SELECT extname || ' ' || extversion FROM pg_extension") + ", "
+    "'languages', " + _listed(
+        "SELECT lanname || CASE WHEN lanpltrusted THEN '' ELSE ' (untrusted)' END FROM pg_language "
+        "WHERE lanispl") + ", "
+    "'settings', " + _listed(
+        "SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '*') || ': ' || split_part(c, '=', 1) "
+        "FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setdatabase = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())") + ", "
+    "'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE "
+    + _USER_NS + "))")
+
+
+def code_inventory(engine, container, db, user):
+    """What database ``db`` of a source holds that runs code or changes how the server behaves, as its catalog says:
+    SECURITY DEFINER functions (and their owners), functions in untrusted languages, triggers, event triggers, casts,
+    extensions, procedural languages, database settings (names only), how many functions. Each text escaped (it
+    is the source owner's), with ``sha256`` over the whole - the decision to load binds it."""
+    found = _pgdata.psql_json(engine, container, CODE_SQL, db=db, user=user)
+    found = found if isinstance(found, dict) else {}
+    out = dict((k, [shown(x, 200) for x in found.get(k) or [] if isinstance(x, str)]) for k in CODE_KINDS)
+    out["functions"] = found.get("functions") if isinstance(found.get("functions"), int) else 0
+    out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()
+    return out
+
+
+def code_lines(inventory, lang, limit=40):
+    """The inventory as the card says it: one line per object (at most ``limit``, then how many more)."""
+    lines = [message(lang, "ingest.code." + kind, what=x) for kind in CODE_KINDS for x in inventory.get(kind) or []]
+    if len(lines) > limit:
+        lines = lines[:limit] + [message(lang, "ingest.code.more", count=len(lines) - limit)]
+    return lines
 
 
 def restore_errors(lines):

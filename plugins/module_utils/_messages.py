@@ -961,6 +961,30 @@ MESSAGES = {
             'os papéis que a fonte criaria em {container} não são os aprovados (sha256 {found}, aprovado {approved}): '
             'nada foi executado. Execute de novo: o cartão mostra os papéis como estão agora.'
         ),
+        'ingest.code.security_definer': 'função SECURITY DEFINER (roda como o dono): {what}',
+        'ingest.code.untrusted_functions': 'função em linguagem não confiável: {what}',
+        'ingest.code.triggers': 'gatilho: {what}',
+        'ingest.code.event_triggers': 'gatilho de evento: {what}',
+        'ingest.code.casts': 'conversão (cast) definida pela fonte: {what}',
+        'ingest.code.extensions': 'extensão: {what}',
+        'ingest.code.languages': 'linguagem procedural: {what}',
+        'ingest.code.settings': 'configuração do banco (papel: nome): {what}',
+        'ingest.code.dump_unread': (
+            'o código que o dump traz (funções, gatilhos, casts, extensões) só é lido quando carregado: a carga o '
+            'restaura como está no arquivo, e um erro de restauração a faz falhar'
+        ),
+        'ingest.tools.check': 'Fonte {id}: ferramentas de dump e restauração da versão maior de cada servidor',
+        'ingest.tools.expected': 'cliente e servidor da mesma versão maior',
+        'ingest.tools.mismatch': (
+            '{tool} {version} (em {container}) é de outra versão maior que o servidor {server}: o pg_dump só garante '
+            'ler servidores da sua versão maior ou anteriores, e um pg_restore mais novo pode escrever sintaxe que um '
+            'servidor mais antigo recusa (a carga então falha); use as ferramentas da versão maior do servidor'
+        ),
+        'ingest.code.more': 'e mais {count} (todos na evidência ingest-plan.json)',
+        'ingest.error.code_changed': (
+            'o código do banco {database} na fonte {container} mudou depois da aprovação (sha256 {found}, aprovado '
+            '{approved}): nada foi carregado; a próxima execução mostra o novo cartão'
+        ),
         'ingest.dropped.attributes': '{role}: {names} não entram ({why})',
         'ingest.dropped.membership': '{role} como membro de {of}: não entra ({why})',
         'ingest.dropped.admin_option': '{role} em {of}: a opção de admin não entra ({why})',
@@ -2469,6 +2493,30 @@ MESSAGES = {
         'ingest.error.roles_changed': (
             'the roles the source would create in {container} are not the ones approved (sha256 {found}, approved '
             '{approved}): nothing was run. Run again: the card shows the roles as they are now.'
+        ),
+        'ingest.code.security_definer': 'SECURITY DEFINER function (runs as its owner): {what}',
+        'ingest.code.untrusted_functions': 'function in an untrusted language: {what}',
+        'ingest.code.triggers': 'trigger: {what}',
+        'ingest.code.event_triggers': 'event trigger: {what}',
+        'ingest.code.casts': 'cast the source defined: {what}',
+        'ingest.code.extensions': 'extension: {what}',
+        'ingest.code.languages': 'procedural language: {what}',
+        'ingest.code.settings': 'database setting (role: name): {what}',
+        'ingest.code.dump_unread': (
+            'the code the dump brings (functions, triggers, casts, extensions) is read only when it is loaded: the '
+            'load restores it as the file has it, and a restore error fails it'
+        ),
+        'ingest.tools.check': "Source {id}: dump and restore tools of each server's major",
+        'ingest.tools.expected': 'client and server of the same major',
+        'ingest.tools.mismatch': (
+            '{tool} {version} (in {container}) is of another major than the server {server}: pg_dump only promises to '
+            'read servers of its major or older, and a newer pg_restore may write syntax an older server refuses (the '
+            "load then fails); use the tools of the server's major"
+        ),
+        'ingest.code.more': 'and {count} more (all in the ingest-plan.json evidence)',
+        'ingest.error.code_changed': (
+            'the code of database {database} in source {container} changed after the approval (sha256 {found}, '
+            'approved {approved}): nothing was loaded; the next run shows the new card'
         ),
         'ingest.dropped.attributes': '{role}: {names} left out ({why})',
         'ingest.dropped.membership': '{role} as a member of {of}: left out ({why})',

@@ -16,12 +16,16 @@ description:
     collation, and loaded.
   - The role statements run only when their sha256 is the C(globals_sha256) of the approved items (the card's, given
     by the controller); otherwise nothing runs and the module fails saying the roles changed since the approval.
+    Likewise a container source's database loads only when its code inventory (SECURITY DEFINER and untrusted
+    functions, triggers, event triggers, casts, extensions, languages, settings) has the C(code_sha256) of the
+    approved item.
   - Methods - a container source streams C(pg_dump -Fc) in the source container straight into C(pg_restore) in the
     target (an OS pipe; the data never passes through Ansible), or, with O(jobs) above 1, C(pg_dump -Fd -j) copied as
     a tar stream into C(pg_restore -j). A dump file goes into C(psql) (plain SQL) or C(pg_restore) (custom format,
     C(pg_dump -Fd) folder). A C(reload) drops the target's database first.
   - After loading, every table of a container source is compared with the target (row counts, and content checksums
-    when the plan says so); a difference fails the module naming each table.
+    when the plan says so); a difference fails the module naming each table. A restore error fails the load too;
+    either way the result says what the target's server holds after it (C(read_back)).
 options:
   plan:
     description: The C(plan) of M(ssot.governance.ingest_sources).
@@ -192,6 +196,16 @@ def main():
     result = {"changed": False, "loaded": [], "roles": {"created": [], "conflicts": [], "skipped": [], "dropped": []},
               "mismatches": []}
     try:
+        for item in todo:
+            src = by_id[item["source"]]
+            if src["kind"] == "container":
+                # The code the approved card listed (its sha256, from the controller), read again now, before
+                # anything runs: that or nothing.
+                code = _ingest.code_inventory(engine, src["container"], item["database"], p["user"])
+                if item.get("code_sha256") != code["sha256"]:
+                    raise _ingest.IngestError("ingest.error.code_changed", database=item["database"],
+                                              container=src["container"], found=code["sha256"][:16],
+                                              approved=str(item.get("code_sha256"))[:16])
         for source_id in sorted(set(i["source"] for i in todo)):
             src = by_id[source_id]
             if p["globals"] and src["kind"] == "container":

@@ -157,16 +157,21 @@ def dropped_text(lang, d):
                 why=text(lang, "ingest.dropped.why." + d["why"]))
 
 
-def decision_for(item, src, target, ssot_digest, lang, roles=None):
+def decision_for(item, src, target, ssot_digest, lang, roles=None, code=None):
     """The pending decision to load (or reload) one database; the controller settles it. ``roles`` (the source's
     globals plan, when roles are copied) puts on the card every role statement the load runs in the target, a
-    password hash masked, and binds their sha256."""
+    password hash masked, and binds their sha256; ``code`` (the database's code inventory) lists the code and
+    settings the load brings and binds its sha256 (the decision id covers both)."""
     method = item["method"]
     extra = {}
     if roles is not None:
         extra = {"roles": roles["statements"], "globals_sha256": roles["sha256"]}
         if roles.get("dropped"):
             extra["roles_dropped"] = [dropped_text(lang, d) for d in roles["dropped"]]
+    if code is not None:
+        extra.update(code=_ingest.code_lines(code, lang), functions=code["functions"], code_sha256=code["sha256"])
+    elif src["kind"] == "dump":
+        extra["code"] = [text(lang, "ingest.code.dump_unread")]
     if item["action"] == "load":
         size = _decisions.size_bound((src.get("database_info") or {}).get(item["database"], {}).get("bytes")
                                      or src.get("bytes"))
@@ -206,6 +211,9 @@ def main():
                "actual": text(lang, "ingest.expected.found") if s["status"] == "found" else
                text(lang, "ingest.actual.missing", reason=s.get("reason")),
                "severity": "high"} for s in sources]
+    checks += [{"id": "ingest.tools.%s.%d" % (s["id"], n), "description": text(lang, "ingest.tools.check", id=s["id"]),
+                "status": "deviation", "expected": text(lang, "ingest.tools.expected"), "actual": finding,
+                "severity": "medium"} for s in sources for n, finding in enumerate(s.get("tool_findings") or [])]
     lines = [text(lang, "ingest.source.found", id=s["id"], kind=s["kind"]) if s["status"] == "found" else
              text(lang, "ingest.source.missing", id=s["id"], kind=s["kind"], reason=s.get("reason")) for s in sources]
     for s in sources:
@@ -243,7 +251,13 @@ def main():
                     except _ingest.IngestError as exc:
                         module.fail_json(msg=rendered(exc, lang), **result)
                 roles = globals_of[src["id"]]
-            item["decision"] = decision_for(item, src, p["target"], p["ssot_digest"], lang, roles)
+            code = None
+            if src["kind"] == "container":
+                try:
+                    code = item["code"] = _ingest.code_inventory(engine, src["container"], item["database"], p["user"])
+                except _pgdata.PgDataError as exc:
+                    module.fail_json(msg=rendered(exc, lang), **result)
+            item["decision"] = decision_for(item, src, p["target"], p["ssot_digest"], lang, roles, code)
             decisions.append(item["decision"])
             # What a rollback needs to undo this item: drop a created database, restore a reloaded one.
             item["rollback_entry"] = {"name": item["database"], "action": item["action"], "rows_before": dict(

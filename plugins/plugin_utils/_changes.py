@@ -697,11 +697,12 @@ def ingest(r):
         "target": r.container, "ssot_digest": r.ctx.digest, "snapshot": folder, "manifest_sha256": manifest,
         "snapshot_files": files, "databases": [i["rollback_entry"] for i in todo],
         "roles_before": found.get("target_roles") or []})
-    # The target gets what to load, never who approved it; and the sha256 of the role statements the approved card
-    # showed (from the settled decision's facts): it runs those roles or none.
+    # The target gets what to load, never who approved it; and the sha256 of the role statements and of the code
+    # inventory the approved card showed (from the settled decision's facts): it loads those or nothing.
     loaded = r.call("ssot.governance.ingest_load", {
-        "plan": [dict(i, decision={"id": i["decision"]["id"]}, globals_sha256=(i["decision"].get("facts") or {}).get(
-            "globals_sha256")) for i in todo], "sources": found.get("sources") or [], "proceed": ids,
+        "plan": [dict(i, decision={"id": i["decision"]["id"]}, **dict(
+            (k, (i["decision"].get("facts") or {}).get(k)) for k in ("globals_sha256", "code_sha256")))
+            for i in todo], "sources": found.get("sources") or [], "proceed": ids,
         "target": r.container,
         "jobs": ssot_ingest.get("jobs", 1), "globals": ssot_ingest.get("globals", True),
         "roles": ssot_ingest.get("roles") or {},

@@ -308,7 +308,19 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     assert refused.returncode != 0, explain(refused)
     decisions = pending(ws, "ingest.")
     assert sorted(d["facts"]["database"] for d in decisions) == ["dbname=postgres", "legacy_shop"], decisions
+    (shop,) = [d for d in decisions if d["facts"]["database"] == "legacy_shop"]
+    assert "conversão (cast) definida pela fonte: public.pair AS text WITH public.pair_text" in shop["facts"]["code"], \
+        shop["facts"]
+    assert len(shop["facts"]["code_sha256"]) == 64 and shop["facts"]["functions"] == 1, shop["facts"]
     write_approvals(ws, decisions, "ingest")
+    # Code added to the source after the approval is not covered by it: a new card, nothing loaded.
+    psql(source, "CREATE FUNCTION public.later() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
+         db="legacy_shop")
+    later = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert later.returncode != 0 and "legacy_shop" not in target_state(target)["databases"], explain(later)
+    (again,) = [d for d in pending(ws, "ingest.") if d["facts"]["database"] == "legacy_shop" and d["id"] != shop["id"]]
+    assert any("SECURITY DEFINER" in c and "public.later()" in c for c in again["facts"]["code"]), again["facts"]
+    psql(source, "DROP FUNCTION public.later()", db="legacy_shop")
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert done.returncode == 0, explain(done)
     assert psql(target, "SELECT count(*) FROM pg_tables WHERE tablename IN "

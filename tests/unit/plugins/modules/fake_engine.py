@@ -33,6 +33,7 @@ class FakeServer:
         self.databases = {"postgres": {}}
         self.databases.update(databases or {})
         self.roles = list(roles)
+        self.code = {}  # what the code inventory finds beyond nothing: {kind: [texts]}
 
     def checksum(self, db, table):
         return str(int(hashlib.sha256(("%s.%s.%d" % (db, table, self.databases[db][table])).encode()).hexdigest()[:8],
@@ -48,6 +49,9 @@ class FakeServer:
         elif sql == _ingest.DATABASES_INFO_SQL:
             return 0, json.dumps([{"name": d, "bytes": 1000 * (1 + len(t)), "encoding": "UTF8", "collate": "C",
                                    "ctype": "C", "owner": "postgres"} for d, t in sorted(self.databases.items())]), ""
+        elif sql == _ingest.CODE_SQL:
+            # A database with no code of its own (a real one: test_ingest's hostile sources).
+            return 0, json.dumps(dict(dict([(k, []) for k in _ingest.CODE_KINDS], functions=0), **self.code)), ""
         elif sql == _ingest.READ_BACK_SQL:
             return 0, json.dumps({"owner": "postgres", "functions": 0,
                                   "tables": dict((t, "postgres") for t in self.databases[db])}), ""

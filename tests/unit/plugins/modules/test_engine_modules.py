@@ -64,6 +64,21 @@ def test_ingest_sources_with_an_older_pg_dump_than_the_server_refuses_the_source
     assert failed and "older than the source server" in out["sources"][0]["reason"]
 
 
+def test_ingest_sources_names_tools_of_another_major_than_their_server(engine, run_module, tmp_path):
+    """pg_dump newer than its source server, pg_restore of 15 talking to a 10 target: each a finding with its risk."""
+    engine.add("pg-src", FakeServer(major=10, minor=23, databases=dict(SHOP)), tools="12.1")
+    engine.add("pg-new", FakeServer(major=10, minor=23), tools="15.4")
+    failed, out = run_module(ingest_sources, sources_args(tmp_path))
+    found = [c for c in out["checks"] if c["id"].startswith("ingest.tools.")]
+    assert [c["status"] for c in found] == ["deviation", "deviation"], out["checks"]
+    assert found[0]["actual"].startswith("pg_dump 12.1 (in pg-src) is of another major than the server 10.23")
+    assert found[1]["actual"].startswith("pg_restore 15.4 (in pg-new) is of another major than the server 10.23")
+    engine.containers["pg-new"]["tools"] = "10.23"
+    engine.containers["pg-src"]["tools"] = "10.23"
+    failed, out = run_module(ingest_sources, sources_args(tmp_path))
+    assert not [c for c in out["checks"] if c["id"].startswith("ingest.tools.")], out["checks"]
+
+
 def test_ingest_load_streams_the_approved_database_and_compares_every_table(engine, run_module, tmp_path):
     source = FakeServer(databases=dict(SHOP), roles=("postgres", "app"))
     engine.add("pg-src", source)
@@ -74,7 +89,16 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     assert decision["facts"]["roles"] == ['CREATE ROLE "app" WITH NOLOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE '
                                           'NOREPLICATION NOBYPASSRLS;']
     assert len(decision["facts"]["globals_sha256"]) == 64
-    approved = [dict(i, globals_sha256=i["decision"]["facts"]["globals_sha256"]) for i in planned["plan"]]
+    assert decision["facts"]["code"] == [] and len(decision["facts"]["code_sha256"]) == 64
+    approved = [dict(i, globals_sha256=i["decision"]["facts"]["globals_sha256"],
+                     code_sha256=i["decision"]["facts"]["code_sha256"]) for i in planned["plan"]]
+    # Code the source holds now that the card did not list (a trigger): nothing runs.
+    source.code = {"triggers": ["public.orders: audit -> public.audit()"]}
+    failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
+                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+    assert failed and "changed after the approval" in out["msg"] and "shop" not in target.databases, out["msg"]
+    assert "app" not in target.roles
+    source.code = {}
     # Roles the source holds now that the card did not show: nothing runs, not even the load.
     source.roles.append("intruder")
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
@@ -83,7 +107,8 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     assert "intruder" not in target.roles and "app" not in target.roles
     source.roles.remove("intruder")
     # A plan without the approved sha256 (the controller always gives it): refused the same way.
-    failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
+    failed, out = run_module(ingest_load, {"plan": [dict(i, globals_sha256=None) for i in approved],
+                                           "sources": planned["sources"],
                                            "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
     assert failed and "not the ones approved" in out["msg"]
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
