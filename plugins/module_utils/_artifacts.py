@@ -10,6 +10,12 @@ Memory stays constant whatever the file size: the sha256 is computed over fixed-
 blocks, and tar archives are walked header by header (tarfile seeks over member
 data); only the small JSON members (manifest.json, index.json, manifests, configs)
 are read whole, and those are capped.
+
+The file is the deliverer's: parsing is bounded before anything is read. Archives are
+read uncompressed only (a compressed one is reported, never inflated), a tar header's
+extension (GNU long name, pax) and the number of members are capped, JSON is capped in
+size and its nesting cannot raise, and every digest is computed from the content, never
+taken from a file's name.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ from ansible_collections.ssot.governance.plugins.module_utils._text import (
 BLOCK = 1 << 20
 JSON_LIMIT = 8 << 20          # a manifest or config larger than this is not one
 SNIFF = 64 << 10
+HEADER_LIMIT = 1 << 20        # a GNU long name or pax header larger than this is not one
+MEMBER_LIMIT = 100000         # an image archive with more members than this is not one
+# Magic numbers of the compressions tarfile would inflate: gzip, bzip2, xz, zstd.
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
 DOCKER_ARCHIVE = "docker-archive"
 OCI_LAYOUT = "oci-layout"
@@ -74,7 +84,44 @@ def normalize_ref(ref):
     return ref if ":" in last else ref + ":latest"
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extensions (GNU long names, pax records) are read only when small: tarfile reads them
+    whole into memory, so a 1.5 GiB long name held in a 1.5 MB .tar.gz took 3 GB before this bound."""
+
+    def _bounded(self):
+        if self.size > HEADER_LIMIT:
+            raise ArtifactError("artifact.error.header", size=self.size, limit=HEADER_LIMIT)
+
+    def _proc_gnulong(self, tarfile_):
+        self._bounded()
+        return super(_BoundedTarInfo, self)._proc_gnulong(tarfile_)
+
+    def _proc_pax(self, tarfile_):
+        self._bounded()
+        return super(_BoundedTarInfo, self)._proc_pax(tarfile_)
+
+
+def compression(head):
+    """The compression a file's first bytes announce (gzip, bzip2, xz, zstd), or None."""
+    for magic, name in _COMPRESSED:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def _open_tar(path):
+    """An uncompressed tar, headers bounded (_BoundedTarInfo); None when the file is not one."""
+    try:
+        tar = tarfile.open(path, "r:", tarinfo=_BoundedTarInfo)
+    except (tarfile.ReadError, tarfile.CompressionError):
+        return None
+    except (tarfile.TarError, EOFError, OSError) as exc:   # a tar whose first header is beyond the bounds
+        raise ArtifactError("artifact.error.tar", error=str(exc)[:200])
+    return tar
+
+
 def _read_member(tar, name):
+    """(JSON document, sha256 of its bytes) of a small regular member."""
     try:
         member = tar.getmember(name)
     except KeyError:
@@ -83,9 +130,17 @@ def _read_member(tar, name):
         raise ArtifactError("artifact.error.member_size", name=name, size=member.size)
     data = tar.extractfile(member).read()
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ArtifactError("artifact.error.member_json", name=name, error=exc)
+        return json.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ArtifactError("artifact.error.member_json", name=name, error=str(exc)[:200])
+
+
+def _digest_checked(tar, name, digest):
+    """The JSON of member ``name``, whose content must hash to ``digest`` (sha256:<hex>)."""
+    doc, computed = _read_member(tar, name)
+    if digest != "sha256:%s" % computed:
+        raise ArtifactError("artifact.error.digest", name=name, expected=str(digest)[:80], computed=computed)
+    return doc
 
 
 def _blob(digest):
@@ -94,7 +149,7 @@ def _blob(digest):
 
 
 def _docker_archive(tar, names):
-    manifest = _read_member(tar, "manifest.json")
+    manifest = _read_member(tar, "manifest.json")[0]
     if not isinstance(manifest, list) or not manifest:
         raise ArtifactError("artifact.error.no_image")
     images = []
@@ -102,12 +157,18 @@ def _docker_archive(tar, names):
         if not isinstance(entry, dict):
             raise ArtifactError("artifact.error.bad_entry")
         config_name = str(entry.get("Config", ""))
+        # The config digest is computed from its content (the image id docker gives it); a name that says another
+        # digest is a forged archive (it would get an existing image's id tagged and run).
+        config, computed = _read_member(tar, config_name)
         base = config_name.rsplit("/", 1)[-1]
-        hexd = base[:-5] if base.endswith(".json") else base
-        config = _read_member(tar, config_name) if config_name in names else {}
+        named = base[:-5] if base.endswith(".json") else base
+        if re.match(r"^[0-9a-f]{64}$", named) and named != computed:
+            raise ArtifactError("artifact.error.digest", name=config_name, expected=named, computed=computed)
+        if not isinstance(config, dict):
+            raise ArtifactError("artifact.error.bad_entry")
         images.append({
             "refs": [normalize_ref(t) for t in entry.get("RepoTags") or []],
-            "config_digest": "sha256:" + hexd if re.match(r"^[0-9a-f]{64}$", hexd) else None,
+            "config_digest": "sha256:" + computed,
             "layers": len(entry.get("Layers") or []),
             "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
             "architecture": config.get("architecture"),
@@ -123,7 +184,9 @@ def _oci_refs(ref):
 
 
 def _oci_layout(tar, names):
-    index = _read_member(tar, "index.json")
+    index = _read_member(tar, "index.json")[0]
+    if not isinstance(index, dict):
+        raise ArtifactError("artifact.error.bad_entry")
     images = []
     pending = [(m, None) for m in (index.get("manifests") or [])]
     while pending:
@@ -134,13 +197,18 @@ def _oci_layout(tar, names):
         blob = _blob(desc.get("digest", ""))
         if blob not in names:
             raise ArtifactError("artifact.error.index", digest=desc.get("digest"))
-        doc = _read_member(tar, blob)
+        doc = _digest_checked(tar, blob, desc.get("digest"))
+        if not isinstance(doc, dict):
+            raise ArtifactError("artifact.error.bad_entry")
         if "manifests" in doc:       # a nested index (multi-platform): follow it
             pending.extend((m, ref) for m in doc.get("manifests") or [])
+            if len(pending) > MEMBER_LIMIT:
+                raise ArtifactError("artifact.error.too_many", limit=MEMBER_LIMIT)
             continue
         config_desc = doc.get("config") or {}
-        config_blob = _blob(config_desc.get("digest", ""))
-        config = _read_member(tar, config_blob) if config_blob in names else {}
+        config = _digest_checked(tar, _blob(config_desc.get("digest", "")), config_desc.get("digest"))
+        if not isinstance(config, dict):
+            raise ArtifactError("artifact.error.bad_entry")
         images.append({
             "refs": _oci_refs(ref),
             "config_digest": config_desc.get("digest"),
@@ -161,12 +229,19 @@ def detect(path, lang=DEFAULT_LANGUAGE):
     head = _sniff(path)
     if head.startswith(b"PGDMP"):
         return {"format": CUSTOM_DUMP, "images": [], "notes": []}
-    if tarfile.is_tarfile(path):
+    packed = compression(head)
+    if packed:
+        # Never inflated here (a small file can inflate to any size): docker load would, the inventory does not.
+        return {"format": UNKNOWN, "images": [], "notes": [text(lang, "artifact.note.compressed", compression=packed)]}
+    tar = _open_tar(path)
+    if tar is not None:
         try:
-            with tarfile.open(path, "r:*") as tar:
+            with tar:
                 names = set()
                 for member in tar:           # headers only; data is skipped by seeking
                     names.add(member.name[2:] if member.name.startswith("./") else member.name)
+                    if len(names) > MEMBER_LIMIT:
+                        raise ArtifactError("artifact.error.too_many", limit=MEMBER_LIMIT)
                 if "manifest.json" in names:
                     notes = [text(lang, "artifact.note.also_oci")] if "oci-layout" in names else []
                     return {"format": DOCKER_ARCHIVE, "images": _docker_archive(tar, names), "notes": notes}

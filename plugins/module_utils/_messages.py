@@ -1026,6 +1026,13 @@ MESSAGES = {
         'artifact.error.bad_entry': 'manifest.json: uma entrada não é um objeto',
         'artifact.error.index': 'o index.json nomeia {digest}, que o arquivo não contém',
         'artifact.error.tar': 'arquivo tar danificado: {error}',
+        'artifact.error.digest': (
+            '{name} não tem o digest que o nomeia (nomeado {expected}, calculado sha256:{computed}): um arquivo forjado'
+        ),
+        'artifact.error.header': (
+            'uma extensão de cabeçalho tar de {size} bytes (no máximo {limit}): não é um arquivo de imagem'
+        ),
+        'artifact.error.too_many': 'mais de {limit} membros: não é um arquivo de imagem',
         'artifact.note.directory': (
             'um diretório; artefatos são arquivos (um dump em formato diretório é uma fonte, não um artefato)'
         ),
@@ -1068,6 +1075,10 @@ MESSAGES = {
         'artifact.note.also_oci': 'também um layout de imagem OCI (index.json + oci-layout)',
         'artifact.note.tar_unknown': 'um arquivo tar sem manifest.json (docker-archive) nem oci-layout + index.json',
         'artifact.note.binary': 'arquivo binário de formato desconhecido',
+        'artifact.note.compressed': (
+            'arquivo comprimido ({compression}): o inventário nunca o descomprime (um arquivo pequeno pode crescer sem '
+            'limite); descomprima-o fora daqui e entregue o .tar, com o sha256 dele no SSOT'
+        ),
         'artifact.note.sql_no_header': 'comandos SQL sem o cabeçalho do pg_dump',
         'artifact.note.text_unknown': 'arquivo de texto de formato desconhecido',
         'sig.why.timeout': 'não respondeu a tempo',
@@ -2559,6 +2570,12 @@ MESSAGES = {
         'artifact.error.bad_entry': 'manifest.json: an entry is not an object',
         'artifact.error.index': 'index.json names {digest}, which the archive does not hold',
         'artifact.error.tar': 'damaged tar archive: {error}',
+        'artifact.error.digest': (
+            '{name} does not hash to the digest that names it (named {expected}, computed sha256:{computed}): a forged '
+            'archive'
+        ),
+        'artifact.error.header': 'a tar header extension of {size} bytes (at most {limit}): not an image archive',
+        'artifact.error.too_many': 'more than {limit} members: not an image archive',
         'artifact.note.directory': (
             'a directory; artifacts are files (a directory-format dump is a source, not an artifact)'
         ),
@@ -2600,6 +2617,10 @@ MESSAGES = {
         'artifact.note.also_oci': 'also an OCI image layout (index.json + oci-layout)',
         'artifact.note.tar_unknown': 'a tar archive without manifest.json (docker-archive) or oci-layout + index.json',
         'artifact.note.binary': 'binary file of no known format',
+        'artifact.note.compressed': (
+            'compressed file ({compression}): the inventory never inflates it (a small file can inflate without '
+            'bound); decompress it elsewhere and deliver the .tar, with its sha256 in the SSOT'
+        ),
         'artifact.note.sql_no_header': 'SQL statements without a pg_dump header',
         'artifact.note.text_unknown': 'text file of no known format',
         'sig.why.timeout': 'it did not answer in time',

@@ -106,6 +106,51 @@ def test_damaged_and_strange_inputs_never_raise(tmp_path):
     assert _artifacts.inspect(str(tmp_path))["format"] == "unknown"
 
 
+def test_a_hostile_archive_is_read_within_bounds(tmp_path):
+    """The deliverer's file, parsed before any approval: compressed archives are never inflated, a tar header's
+    extension and JSON nesting are bounded before they are read, and each is a note, never a traceback."""
+    import gzip
+    tar_path, dummy = docker_archive(tmp_path / "img.tar")
+    packed = tmp_path / "img.tar.gz"
+    packed.write_bytes(gzip.compress(tar_path.read_bytes()))
+    info = _artifacts.inspect(str(packed), "en")
+    assert info["format"] == "unknown" and "compressed file (gzip)" in info["notes"][0], info
+    # A GNU long-name header announcing 1.5 GiB (inside a small .tar.gz one took 3 GB of memory): refused by its size,
+    # before anything of it is read.
+    huge = tarfile.TarInfo("././@LongLink")
+    huge.type, huge.size = tarfile.GNUTYPE_LONGNAME, 3 << 29
+    longname = tmp_path / "longname.tar"
+    longname.write_bytes(huge.tobuf(tarfile.GNU_FORMAT) + b"x" * 4096)
+    info = _artifacts.inspect(str(longname), "en")
+    assert info["format"] == "unknown" and "header extension of 1610612736 bytes" in info["notes"][0], info
+    deep = _tar(tmp_path / "deep.tar", {"manifest.json": b"[" * 200000})
+    info = _artifacts.inspect(str(deep), "en")
+    assert info["format"] == "unknown" and "manifest.json is not valid JSON" in info["notes"][0], info
+
+
+def test_digests_are_computed_never_taken_from_a_name(tmp_path):
+    """A docker archive whose config is named after another image's id (docker would tag that image), an OCI
+    manifest or config whose content is not its digest: a forged archive, said so; the digest shown is computed."""
+    cfg = json.dumps(CONFIG).encode()
+    other = "e" * 64
+    forged = _tar(tmp_path / "forged.tar", {
+        "manifest.json": [{"Config": other + ".json", "RepoTags": ["legacy-pg:10.23"], "Layers": []}],
+        other + ".json": cfg})
+    info = _artifacts.inspect(str(forged), "en")
+    assert info["format"] == "unknown" and info["config_digest"] is None, info
+    assert "does not hash to the digest that names it" in info["notes"][0] and _sha(cfg) in info["notes"][0]
+    renamed = _tar(tmp_path / "renamed.tar", {
+        "manifest.json": [{"Config": "config.json", "RepoTags": ["legacy-pg:10.23"], "Layers": []}],
+        "config.json": cfg})
+    assert _artifacts.inspect(str(renamed))["config_digest"] == "sha256:" + _sha(cfg)
+    path, dummy = oci_layout(tmp_path / "img.oci.tar")
+    with tarfile.open(path) as tar:
+        members = dict((m.name, tar.extractfile(m).read()) for m in tar if m.isfile())
+    changed = json.dumps(dict(CONFIG, config={"Entrypoint": ["/evil"]})).encode()
+    members["blobs/sha256/" + _sha(cfg)] = changed
+    info = _artifacts.inspect(str(_tar(tmp_path / "swapped.oci.tar", members)), "en")
+    assert info["format"] == "unknown" and "does not hash to the digest" in info["notes"][0], info
+
 def test_sha256_is_streamed_in_blocks(tmp_path):
     path = tmp_path / "big"
     path.write_bytes(b"x" * (3 * 1024 * 1024 + 5))
