@@ -28,7 +28,7 @@ import tarfile
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions
 from ansible_collections.ssot.governance.plugins.module_utils._text import (
-    DEFAULT_LANGUAGE, Coded, human_size, message as text, rendered)
+    DEFAULT_LANGUAGE, Coded, human_size, message as text, rendered, shown)
 
 BLOCK = 1 << 20
 JSON_LIMIT = 8 << 20          # a manifest or config larger than this is not one
@@ -143,6 +143,56 @@ def _digest_checked(tar, name, digest):
     return doc
 
 
+# An environment variable whose name says it holds a secret: its value is masked on the card and in evidence.
+_SECRET_NAME = re.compile(r"(?i)(passw|secret|token|api_?key|private_?key|credential)")
+IMAGE_FIELDS = ("platform", "entrypoint", "cmd", "user", "workdir", "env", "exposed_ports", "volumes", "healthcheck",
+                "labels", "stop_signal")
+
+
+def _strings(value):
+    return [str(x) for x in value] if isinstance(value, list) else ([str(value)] if value not in (None, "") else [])
+
+
+def image_config(config):
+    """What an image would run and expose, as its config says (the deliverer's): platform, entrypoint, command,
+    user, working directory, environment (a value whose name says it is a secret masked), exposed ports, volumes,
+    healthcheck, labels, stop signal. Values as they are; shown() escapes them where a person reads them."""
+    c = config.get("config") if isinstance(config.get("config"), dict) else {}
+    platform = "/".join(str(x) for x in (config.get("os"), config.get("architecture"), config.get("variant")) if x)
+    env = []
+    for item in _strings(c.get("Env")):
+        name, eq, value = item.partition("=")
+        env.append("%s=%s" % (name, "***" if _SECRET_NAME.search(name) and value else value) if eq else name)
+    health = c.get("Healthcheck") if isinstance(c.get("Healthcheck"), dict) else {}
+    labels = c.get("Labels") if isinstance(c.get("Labels"), dict) else {}
+    return {"platform": platform or None, "entrypoint": _strings(c.get("Entrypoint")), "cmd": _strings(c.get("Cmd")),
+            "user": str(c.get("User") or "") or None, "workdir": str(c.get("WorkingDir") or "") or None, "env": env,
+            "exposed_ports": sorted(str(k) for k in (c.get("ExposedPorts") or {}) if isinstance(c.get("ExposedPorts"), dict)),
+            "volumes": sorted(str(k) for k in (c.get("Volumes") or {}) if isinstance(c.get("Volumes"), dict)),
+            "healthcheck": _strings(health.get("Test")),
+            "labels": ["%s=%s" % (k, v) for k, v in sorted((str(k), str(v)) for k, v in labels.items())],
+            "stop_signal": str(c.get("StopSignal") or "") or None}
+
+
+def image_lines(images, lang, limit=300):
+    """The images of an archive as a card shows them: per image its tags, computed config digest and each field of
+    its configuration (image_config), one line each, every value escaped."""
+    lines = []
+    for n, img in enumerate(images):
+        cfg = img.get("config") or {}
+        head = text(lang, "artifact.image.head", n=n + 1, count=len(images), platform=shown(cfg.get("platform")),
+                    refs=", ".join(shown(r) for r in img.get("refs") or []) or "-",
+                    digest=img.get("config_digest") or "-")
+        lines.append(head)
+        for field in IMAGE_FIELDS[1:]:
+            value = cfg.get(field)
+            if value in (None, [], ""):
+                continue
+            said = " | ".join(value) if isinstance(value, list) else value
+            lines.append(text(lang, "artifact.image." + field, value=shown(said, limit)))
+    return lines
+
+
 def _blob(digest):
     algo, dummy, hexd = str(digest).partition(":")
     return "blobs/%s/%s" % (algo, hexd)
@@ -168,7 +218,7 @@ def _docker_archive(tar, names):
             raise ArtifactError("artifact.error.bad_entry")
         images.append({
             "refs": [normalize_ref(t) for t in entry.get("RepoTags") or []],
-            "config_digest": "sha256:" + computed,
+            "config_digest": "sha256:" + computed, "config": image_config(config),
             "layers": len(entry.get("Layers") or []),
             "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
             "architecture": config.get("architecture"),
@@ -211,7 +261,7 @@ def _oci_layout(tar, names):
             raise ArtifactError("artifact.error.bad_entry")
         images.append({
             "refs": _oci_refs(ref),
-            "config_digest": config_desc.get("digest"),
+            "config_digest": config_desc.get("digest"), "config": image_config(config),
             "layers": len(doc.get("layers") or []),
             "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
             "architecture": config.get("architecture"),
@@ -331,6 +381,12 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
         info.update(id=spec["id"], expected_format=spec.get("format"), location=spec.get("location") or "controller")
         diffs = compare(spec, info)
         info["decisions"] = []
+        # What the image would run and expose, on every card about it (the decision id covers it: another
+        # configuration is another decision).
+        shown_image = {}
+        if info.get("images"):
+            shown_image = {"image_config": image_lines(info["images"], lang), "config_digest": info["config_digest"],
+                           "tags": info.get("image_refs") or []}
         found = dict((d[0], d[1:]) for d in diffs)
         for field in _fields_to_check(spec, info):
             check = {"id": "artifact.%s.%s" % (spec["id"], field),
@@ -346,8 +402,8 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
             options = ("use_delivered", "rebuild") if field != "presence" else ("rebuild",)
             dec = _decisions.build(
                 "inventory", "%s.%s" % (spec["id"], field),
-                {"artifact": spec["id"], "field": field, "path": spec["path"], "expected": expected,
-                 "actual": actual}, options, ssot_digest, lang)
+                dict({"artifact": spec["id"], "field": field, "path": spec["path"], "expected": expected,
+                      "actual": actual}, **shown_image), options, ssot_digest, lang)
             check.update(expected=expected, actual=actual, status="deviation", decision=dec["id"])
             checks.append(check)
             decisions.append(dec)
@@ -358,8 +414,9 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
                 version = (engine or {}).get("version") or "?"
                 dec = _decisions.build(
                     "inventory", "%s.engine" % spec["id"],
-                    {"artifact": spec["id"], "format": info.get("format"), "engine": version,
-                     "sha256": info.get("sha256"), "path": spec["path"]}, ("convert", "rebuild"), ssot_digest, lang)
+                    dict({"artifact": spec["id"], "format": info.get("format"), "engine": version,
+                          "sha256": info.get("sha256"), "path": spec["path"]}, **shown_image), ("convert", "rebuild"),
+                    ssot_digest, lang)
                 decisions.append(dec)
                 info["decisions"].append(dec["id"])
         info["path_choice"] = path_choice(info["decisions"], decisions)
@@ -392,8 +449,9 @@ def path_choice(ids, decisions):
     return "delivered"
 
 
-def report_text(artifacts, checks, decisions, summary):
-    """The inventory evidence an operator reads: one block per file, then verdicts and decisions."""
+def report_text(artifacts, checks, decisions, summary, lang=DEFAULT_LANGUAGE):
+    """The inventory evidence an operator reads: one block per file (each image with its configuration), then
+    verdicts and decisions. Whatever came from the file is escaped (a reference with a newline forged lines)."""
     lines = ["-- ssot.governance artifact_info (phase 1, read-only)", ""]
     for a in artifacts:
         lines.append("$ sha256sum %s" % a["path"])
@@ -403,8 +461,9 @@ def report_text(artifacts, checks, decisions, summary):
         lines.append("%s  %s" % (a.get("sha256", "-"), a["path"]))
         lines.append("size=%s (%s) format=%s" % (a.get("size"), human_size(a.get("size")), a.get("format")))
         for img in a.get("images") or []:
-            lines.append("image refs=%s config=%s layers=%d" % (",".join(img["refs"]) or "-", img["config_digest"],
-                                                                img["layers"]))
+            lines.append("image refs=%s config=%s layers=%d" % (",".join(shown(r) for r in img["refs"]) or "-",
+                                                                img["config_digest"], img["layers"]))
+        lines += ["  " + x for x in image_lines(a.get("images") or [], lang)]
         if "engine_loads" in a:
             lines.append("engine can load: %s" % ("yes" if a["engine_loads"] else "no"))
         for note in a.get("notes") or []:
@@ -412,10 +471,11 @@ def report_text(artifacts, checks, decisions, summary):
         lines.append("")
     lines.append("-- verdicts")
     for c in checks:
-        lines.append("%-10s %-40s expected=%s actual=%s" % (c["status"].upper(), c["id"], c["expected"], c["actual"]))
+        lines.append("%-10s %-40s expected=%s actual=%s" % (c["status"].upper(), c["id"], shown(c["expected"], 300),
+                                                              shown(c["actual"], 300)))
     if decisions:
         lines.append("-- decisions")
         for d in decisions:
-            lines.append("%-9s %s  %s" % (d["status"].upper(), d["id"], d["title"]))
+            lines.append("%-9s %s  %s" % (d["status"].upper(), d["id"], shown(d["title"], 300)))
     lines += ["", summary]
     return "\n".join(lines) + "\n"

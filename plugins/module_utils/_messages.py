@@ -1074,6 +1074,19 @@ MESSAGES = {
         'verify.detail.snapshot_unreadable': '{error}',
         'artifact.note.also_oci': 'também um layout de imagem OCI (index.json + oci-layout)',
         'artifact.note.tar_unknown': 'um arquivo tar sem manifest.json (docker-archive) nem oci-layout + index.json',
+        'artifact.image.head': (
+            'imagem {n} de {count} ({platform}): tags no arquivo {refs}; digest do config (calculado) {digest}'
+        ),
+        'artifact.image.entrypoint': '  ponto de entrada (entrypoint): {value}',
+        'artifact.image.cmd': '  comando: {value}',
+        'artifact.image.user': '  usuário: {value}',
+        'artifact.image.workdir': '  diretório de trabalho: {value}',
+        'artifact.image.env': '  ambiente: {value}',
+        'artifact.image.exposed_ports': '  portas expostas: {value}',
+        'artifact.image.volumes': '  volumes declarados: {value}',
+        'artifact.image.healthcheck': '  verificação de saúde (healthcheck): {value}',
+        'artifact.image.labels': '  rótulos: {value}',
+        'artifact.image.stop_signal': '  sinal de parada: {value}',
         'artifact.note.binary': 'arquivo binário de formato desconhecido',
         'artifact.note.compressed': (
             'arquivo comprimido ({compression}): o inventário nunca o descomprime (um arquivo pequeno pode crescer sem '
@@ -2616,6 +2629,19 @@ MESSAGES = {
         'verify.detail.snapshot_unreadable': '{error}',
         'artifact.note.also_oci': 'also an OCI image layout (index.json + oci-layout)',
         'artifact.note.tar_unknown': 'a tar archive without manifest.json (docker-archive) or oci-layout + index.json',
+        'artifact.image.head': (
+            'image {n} of {count} ({platform}): tags in the archive {refs}; config digest (computed) {digest}'
+        ),
+        'artifact.image.entrypoint': '  entrypoint: {value}',
+        'artifact.image.cmd': '  command: {value}',
+        'artifact.image.user': '  user: {value}',
+        'artifact.image.workdir': '  working directory: {value}',
+        'artifact.image.env': '  environment: {value}',
+        'artifact.image.exposed_ports': '  exposed ports: {value}',
+        'artifact.image.volumes': '  volumes: {value}',
+        'artifact.image.healthcheck': '  healthcheck: {value}',
+        'artifact.image.labels': '  labels: {value}',
+        'artifact.image.stop_signal': '  stop signal: {value}',
         'artifact.note.binary': 'binary file of no known format',
         'artifact.note.compressed': (
             'compressed file ({compression}): the inventory never inflates it (a small file can inflate without '

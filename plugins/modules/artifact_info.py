@@ -203,7 +203,7 @@ def main():
     deviations = [c["id"] for c in checks if c["status"] != "match"]
     next_steps = []
     summary = text(lang, "inventory.summary", count=len(artifacts), deviations=len(deviations), pending=len(pending))
-    log = _artifacts.report_text(artifacts, checks, decisions, summary)
+    log = _artifacts.report_text(artifacts, checks, decisions, summary, lang)
     name = p["evidence_name"]
     records = {}
     if p["milestone"]:

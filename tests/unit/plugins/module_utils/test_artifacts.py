@@ -206,6 +206,46 @@ def test_each_divergence_opens_a_decision_with_a_stable_id(tmp_path):
     assert {d["id"] for d in other} != {d["id"] for d in first}
 
 
+HOSTILE = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]},
+           "config": {"Entrypoint": ["/wrapper.sh"], "Cmd": ["postgres", "-c", "listen_addresses=*"], "User": "0",
+                      "Env": ["PATH=/usr/bin", "POSTGRES_HOST_AUTH_METHOD=trust", "POSTGRES_PASSWORD=hunter2-canary"],
+                      "ExposedPorts": {"5432/tcp": {}, "6666/tcp": {}}, "Volumes": {"/var/lib/postgresql/data": {}},
+                      "Healthcheck": {"Test": ["CMD-SHELL", "pg_isready || sh /x"]},
+                      "Labels": {"io.ssot-governance.role": "target", "evil": "a\nINJECTED line"}}}
+
+
+def test_the_card_of_a_delivered_image_shows_what_it_would_run_and_is_bound_to_it(tmp_path):
+    """A replaced tar: the card shows the image's configuration (entrypoint, command, user, environment with a
+    secret's value masked, ports, volumes, healthcheck, labels), every tag the tar carries and the config digest
+    computed from the content; another configuration is another decision; the evidence escapes what it quotes."""
+    cfg = json.dumps(HOSTILE).encode()
+    _tar(tmp_path / "img.tar", {
+        "manifest.json": [{"Config": _sha(cfg) + ".json", "RepoTags": ["legacy-pg:10.23", "rt4-victim:1",
+                                                                        "x:1\n-- forged line"], "Layers": []}],
+        _sha(cfg) + ".json": cfg})
+    spec = {"id": "img", "path": "img.tar", "format": "docker-archive", "sha256": "0" * 64, "image": "legacy-pg:10.23"}
+    artifacts, checks, decisions = _assess(tmp_path, spec)
+    (card,) = decisions
+    facts = card["facts"]
+    lines = "\n".join(facts["image_config"])
+    for said in ("(linux/amd64)", "rt4-victim:1", "sha256:" + _sha(cfg), "/wrapper.sh", "listen_addresses=*",
+                 "POSTGRES_HOST_AUTH_METHOD=trust", "POSTGRES_PASSWORD=***", "5432/tcp | 6666/tcp",
+                 "/var/lib/postgresql/data", "pg_isready || sh /x", "io.ssot-governance.role=target",
+                 "usuário: 0"):
+        assert said in lines, (said, lines)
+    assert "hunter2-canary" not in json.dumps(artifacts) + json.dumps(decisions)
+    assert "x:1\\x0a-- forged line" in lines and "\n-- forged" not in lines
+    assert facts["config_digest"] == "sha256:" + _sha(cfg) and "rt4-victim:1" in facts["tags"]
+    log = _artifacts.report_text(artifacts, checks, decisions, "fim")
+    assert "\n-- forged line" not in log and "\nINJECTED" not in log and "INJECTED line" in log
+    # The same replaced sha256 with another configuration: another card.
+    changed = json.dumps(dict(HOSTILE, config=dict(HOSTILE["config"], Entrypoint=["/other.sh"]))).encode()
+    _tar(tmp_path / "img.tar", {
+        "manifest.json": [{"Config": _sha(changed) + ".json", "RepoTags": ["legacy-pg:10.23"], "Layers": []}],
+        _sha(changed) + ".json": changed})
+    dummy, dummy, (other,) = _assess(tmp_path, spec)
+    assert other["id"] != card["id"] and "/other.sh" in "\n".join(other["facts"]["image_config"])
+
 def test_missing_artifact_offers_rebuild_only(tmp_path):
     arts, checks, decisions = _assess(tmp_path, {"id": "img", "path": "nope.tar", "format": "docker-archive"})
     assert [c["id"] for c in checks] == ["artifact.img.presence"] and checks[0]["status"] == "deviation"
