@@ -471,8 +471,8 @@ def report_text(artifacts, checks, decisions, summary, lang=DEFAULT_LANGUAGE):
         lines.append("")
     lines.append("-- verdicts")
     for c in checks:
-        lines.append("%-10s %-40s expected=%s actual=%s" % (c["status"].upper(), c["id"], shown(c["expected"], 300),
-                                                              shown(c["actual"], 300)))
+        lines.append("%-10s %-40s expected=%s actual=%s" % (
+            c["status"].upper(), c["id"], shown(c["expected"], 300), shown(c["actual"], 300)))
     if decisions:
         lines.append("-- decisions")
         for d in decisions:

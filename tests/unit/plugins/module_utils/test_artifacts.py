@@ -151,6 +151,7 @@ def test_digests_are_computed_never_taken_from_a_name(tmp_path):
     info = _artifacts.inspect(str(_tar(tmp_path / "swapped.oci.tar", members)), "en")
     assert info["format"] == "unknown" and "does not hash to the digest" in info["notes"][0], info
 
+
 def test_sha256_is_streamed_in_blocks(tmp_path):
     path = tmp_path / "big"
     path.write_bytes(b"x" * (3 * 1024 * 1024 + 5))
@@ -220,8 +221,8 @@ def test_the_card_of_a_delivered_image_shows_what_it_would_run_and_is_bound_to_i
     computed from the content; another configuration is another decision; the evidence escapes what it quotes."""
     cfg = json.dumps(HOSTILE).encode()
     _tar(tmp_path / "img.tar", {
-        "manifest.json": [{"Config": _sha(cfg) + ".json", "RepoTags": ["legacy-pg:10.23", "rt4-victim:1",
-                                                                        "x:1\n-- forged line"], "Layers": []}],
+        "manifest.json": [{"Config": _sha(cfg) + ".json", "Layers": [],
+                           "RepoTags": ["legacy-pg:10.23", "rt4-victim:1", "x:1\n-- forged line"]}],
         _sha(cfg) + ".json": cfg})
     spec = {"id": "img", "path": "img.tar", "format": "docker-archive", "sha256": "0" * 64, "image": "legacy-pg:10.23"}
     artifacts, checks, decisions = _assess(tmp_path, spec)
@@ -245,6 +246,7 @@ def test_the_card_of_a_delivered_image_shows_what_it_would_run_and_is_bound_to_i
         _sha(changed) + ".json": changed})
     dummy, dummy, (other,) = _assess(tmp_path, spec)
     assert other["id"] != card["id"] and "/other.sh" in "\n".join(other["facts"]["image_config"])
+
 
 def test_missing_artifact_offers_rebuild_only(tmp_path):
     arts, checks, decisions = _assess(tmp_path, {"id": "img", "path": "nope.tar", "format": "docker-archive"})
