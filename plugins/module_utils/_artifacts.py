@@ -92,13 +92,13 @@ class _BoundedTarInfo(tarfile.TarInfo):
         if self.size > HEADER_LIMIT:
             raise ArtifactError("artifact.error.header", size=self.size, limit=HEADER_LIMIT)
 
-    def _proc_gnulong(self, tarfile_):
+    def _proc_gnulong(self, tarfile):  # pylint: disable=redefined-outer-name
         self._bounded()
-        return super(_BoundedTarInfo, self)._proc_gnulong(tarfile_)
+        return super(_BoundedTarInfo, self)._proc_gnulong(tarfile)
 
-    def _proc_pax(self, tarfile_):
+    def _proc_pax(self, tarfile):  # pylint: disable=redefined-outer-name
         self._bounded()
-        return super(_BoundedTarInfo, self)._proc_pax(tarfile_)
+        return super(_BoundedTarInfo, self)._proc_pax(tarfile)
 
 
 def compression(head):
