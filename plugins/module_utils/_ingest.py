@@ -46,16 +46,21 @@ def tool_version(engine, container, tool, lang=DEFAULT_LANGUAGE):
     rc, out, err = engine.exec(container, [tool, "--version"])
     m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?", out or "")
     if rc != 0 or not m:
-        return None, ((err or out).strip()[-200:] or message(lang, "ingest.reason.tool_missing", tool=tool))
+        return None, (shown((err or out).strip()[-200:], 200) if (err or out).strip() else
+                      message(lang, "ingest.reason.tool_missing", tool=tool))
     first, second = int(m.group(1)), int(m.group(2) or 0)
     num = first * 10000 if first >= 10 else first * 10000 + second * 100
-    return num, m.group(0).split(") ", 1)[1]
+    return num, shown(m.group(0).split(") ", 1)[1], 40)
 
 
 def server_info(engine, container, user):
-    row = _pgdata.psql(engine, container,
-                       "SELECT current_setting('server_version_num'), current_setting('server_version')", user=user)[0]
-    num, version = int(row[0]), row[1].split()[0]
+    rows = _pgdata.psql(engine, container,
+                        "SELECT current_setting('server_version_num'), current_setting('server_version')", user=user)
+    try:
+        num, version = int(rows[0][0]), shown(rows[0][1].split()[0], 40)
+    except (IndexError, ValueError):
+        raise _pgdata.PgDataError("pgdata.psql_failed", container=container, database="postgres",
+                                  error=shown(rows, 200))
     return {"version_num": num, "major_num": major_num(num), "major": major_text(num), "version": version}
 
 
@@ -317,7 +322,7 @@ _FLAG = {"SUPERUSER": "super", "CREATEDB": "createdb", "CREATEROLE": "createrole
 # them so) is never copied.
 _HASH = re.compile(r"^(md5[0-9a-f]{32}|SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)\Z")
 # A role name a server holds may contain anything; the ones this collection creates hold no control character.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = _pgdata.CONTROL
 
 
 def catalog_sql(major_num):
@@ -491,8 +496,8 @@ def _listed(select):
 _USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema')"
 # Per kind, one sorted list of texts (valid from 9.4 on; event triggers from 9.3). Read with search_path pinned
 # (_pgdata.PINNED): regclass/regproc names come out schema-qualified.
-CODE_KINDS = ("security_definer", "untrusted_functions", "triggers", "event_triggers", "casts", "extensions",
-              "languages", "settings")
+CODE_KINDS = ("security_definer", "untrusted_functions", "foreign_tables", "foreign_servers", "user_mappings",
+              "event_triggers", "triggers", "casts", "extensions", "languages", "settings")
 CODE_SQL = (
     "SELECT json_build_object("
     "'security_definer', " + _listed(
@@ -503,6 +508,17 @@ CODE_SQL = (
         "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || "
         "l.lanname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l "
         "ON l.oid = p.prolang WHERE NOT l.lanpltrusted AND " + _USER_NS) + ", "
+    "'foreign_tables', " + _listed(
+        "SELECT ft.ftrelid::regclass::text || ' SERVER ' || s.srvname || coalesce(' OPTIONS ' || "
+        "array_to_string(ft.ftoptions, ', '), '') FROM pg_foreign_table ft JOIN pg_foreign_server s "
+        "ON s.oid = ft.ftserver") + ", "
+    "'foreign_servers', " + _listed(
+        "SELECT s.srvname || ' (' || w.fdwname || ')' || coalesce(' OPTIONS ' || array_to_string(s.srvoptions, ', '), "
+        "'') FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw") + ", "
+    "'user_mappings', " + _listed(
+        "SELECT coalesce(pg_get_userbyid(nullif(um.umuser, 0)), 'PUBLIC') || ' @ ' || s.srvname || coalesce(' (' || "
+        "(SELECT string_agg(split_part(o, '=', 1), ', ') FROM unnest(um.umoptions) o) || ')', '') "
+        "FROM pg_user_mapping um JOIN pg_foreign_server s ON s.oid = um.umserver") + ", "
     "'triggers', " + _listed(
         "SELECT t.tgrelid::regclass::text || ': ' || t.tgname || ' -> ' || t.tgfoid::regproc::text "
         "FROM pg_trigger t WHERE NOT t.tgisinternal") + ", "
@@ -530,10 +546,28 @@ def code_inventory(engine, container, db, user):
     is the source owner's), with ``sha256`` over the whole - the decision to load binds it."""
     found = _pgdata.psql_json(engine, container, CODE_SQL, db=db, user=user)
     found = found if isinstance(found, dict) else {}
-    out = dict((k, [shown(x, 200) for x in found.get(k) or [] if isinstance(x, str)]) for k in CODE_KINDS)
+    out = dict((k, [shown(x, 300) for x in found.get(k) or [] if isinstance(x, str)]) for k in CODE_KINDS)
     out["functions"] = found.get("functions") if isinstance(found.get("functions"), int) else 0
+    # The catalog's answers are the source's (a superuser there can make them lie): the digest also covers the
+    # schema as pg_dump writes it - every function body, default, constraint, view, rule, policy and option the
+    # restore would create - so a body swapped after the approval is another card.
+    out["schema_sha256"] = schema_digest(engine, container, db, user)
     out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()
     return out
+
+
+# pg_dump since the August 2025 releases brackets its output with \restrict / \unrestrict and a random key.
+_RANDOM_LINE = re.compile(rb"^\\(un)?restrict [A-Za-z0-9]+$")
+
+
+def schema_digest(engine, container, db, user):
+    """sha256 of ``pg_dump --schema-only`` of database ``db`` in the source container (the lines whose key pg_dump
+    draws at random left out: the same schema has the same digest)."""
+    rc, out, err = engine.exec(container, ["pg_dump", "-U", user, "--schema-only", "-d", dbname(db)], text=False)
+    if rc != 0:
+        raise _pgdata.PgDataError("pgdata.psql_failed", container=container, database=shown(db),
+                                  error=shown(err.decode("utf-8", "replace").strip(), 300))
+    return hashlib.sha256(b"\n".join(line for line in out.split(b"\n") if not _RANDOM_LINE.match(line))).hexdigest()
 
 
 def code_lines(inventory, lang, limit=40):

@@ -980,6 +980,11 @@ MESSAGES = {
             'ler servidores da sua versão maior ou anteriores, e um pg_restore mais novo pode escrever sintaxe que um '
             'servidor mais antigo recusa (a carga então falha); use as ferramentas da versão maior do servidor'
         ),
+        'ingest.code.foreign_tables': (
+            'tabela estrangeira (lida por um FDW: um programa, um arquivo, outro servidor): {what}'
+        ),
+        'ingest.code.foreign_servers': 'servidor estrangeiro: {what}',
+        'ingest.code.user_mappings': 'mapeamento de usuário (nomes das opções): {what}',
         'ingest.code.more': 'e mais {count} (todos na evidência ingest-plan.json)',
         'ingest.error.code_changed': (
             'o código do banco {database} na fonte {container} mudou depois da aprovação (sha256 {found}, aprovado '
@@ -2537,6 +2542,9 @@ MESSAGES = {
             'read servers of its major or older, and a newer pg_restore may write syntax an older server refuses (the '
             "load then fails); use the tools of the server's major"
         ),
+        'ingest.code.foreign_tables': 'foreign table (read through an FDW: a program, a file, another server): {what}',
+        'ingest.code.foreign_servers': 'foreign server: {what}',
+        'ingest.code.user_mappings': 'user mapping (option names): {what}',
         'ingest.code.more': 'and {count} more (all in the ingest-plan.json evidence)',
         'ingest.error.code_changed': (
             'the code of database {database} in source {container} changed after the approval (sha256 {found}, '

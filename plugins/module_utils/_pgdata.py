@@ -14,6 +14,10 @@ A server's databases may come from someone else (a legacy source): every query r
 ``search_path`` pinned to pg_catalog (no function, operator or cast of theirs is found by
 name), reads names as JSON (a name may hold a tab or a newline), and a checksum calls only
 built-in hash and output functions, never a cast (a cast from a type of theirs is their code).
+Each table is read ``FROM ONLY`` itself: a child table (a foreign table of file_fdw running a
+program, of postgres_fdw connecting elsewhere) is never scanned through its parent; every
+base table is counted on its own. A server's answer that is not what the query returns (a
+count that is not a number) is a PgDataError, never a traceback.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ class PgDataError(Coded):
 # Every query this module runs: functions, operators and casts found by name are the server's own (set for the
 # session by libpq, so a statement that must run alone - CREATE DATABASE - stays one statement).
 PINNED = {"PGOPTIONS": "-c search_path=pg_catalog,pg_temp"}
-# A name that holds a control character is never passed to a tool or written to evidence as it is.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A name that holds a character that is not printable (a control character, C1 controls, line and paragraph
+# separators) is never passed to a tool nor written to evidence as it is.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 DATABASES_SQL = ("SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database "
                  "WHERE datallowconn AND NOT datistemplate")
 _TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
@@ -43,7 +48,7 @@ _TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
 ROWCOUNT_SQL = (
     "SELECT coalesce(json_agg(json_build_array(n, c) ORDER BY n), '[]') FROM ("
     "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
-    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    "'SELECT count(*) AS c FROM ONLY %I.%I', table_schema, table_name), false, true, '')))[1]::text "
     + _TABLES + ") AS q (n, c)")
 # Checksum of a table's content, computed by the server in one sequential read with constant
 # memory and order-independent (a restore or a copy may store rows in another order):
@@ -81,7 +86,7 @@ CHECKSUM_SQL = (
     "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', x))[1]::text, "
     "(xpath('/row/s/text()', x))[1]::text FROM (SELECT table_schema, table_name, query_to_xml(format("
     "'SELECT count(*) AS c, coalesce(sum((hashint8(v)::bigint << 28) # (hashint8(v # 6148914691236517205)::bigint "
-    "& 268435455)), 0) AS s FROM (SELECT %s AS v FROM %I.%I AS ssot_row) AS q', " + _ROW_VALUE
+    "& 268435455)), 0) AS s FROM (SELECT %s AS v FROM ONLY %I.%I AS ssot_row) AS q', " + _ROW_VALUE
     + ", table_schema, table_name), false, true, '') AS x " + _TABLES + ") AS q) AS r (n, c, s)")
 
 
@@ -98,7 +103,8 @@ def _run(engine, container, sql, db, user, *flags):
 def psql(engine, container, sql, db="postgres", user="postgres"):
     """Rows (lists of text) of ``sql`` run by psql inside ``container`` (socket, no password, search_path pinned).
     For values this collection chose or the server's own; names a database's owner chose are read with psql_json."""
-    return [line.split("\t") for line in _run(engine, container, sql, db, user, "-F", "\t").splitlines() if line]
+    # Lines end at a newline only (str.splitlines() also breaks at U+2028, U+0085 a name may hold).
+    return [line.split("\t") for line in _run(engine, container, sql, db, user, "-F", "\t").split("\n") if line]
 
 
 def psql_json(engine, container, sql, db="postgres", user="postgres"):
@@ -126,12 +132,13 @@ def table_stats(engine, container, user="postgres", checksums=False, databases=N
     for db in database_names(engine, container, user, databases):
         if databases is not None and db not in databases:
             continue
-        if checksums:
-            rows = psql_json(engine, container, CHECKSUM_SQL, db=db, user=user)
-            out[db] = dict((name, {"rows": int(count), "checksum": total}) for name, count, total in rows)
-        else:
-            rows = psql_json(engine, container, ROWCOUNT_SQL, db=db, user=user)
-            out[db] = dict((name, {"rows": int(count)}) for name, count in rows)
+        rows = psql_json(engine, container, CHECKSUM_SQL if checksums else ROWCOUNT_SQL, db=db, user=user)
+        try:
+            out[db] = dict((row[0], dict({"rows": int(row[1])}, **({"checksum": str(int(row[2]))} if checksums else {})))
+                           for row in rows)
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise PgDataError("pgdata.psql_failed", container=container, database=shown(db),
+                              error=shown(json.dumps(rows)[:200]))
     return out
 
 
@@ -144,6 +151,9 @@ def table_stats_both(engine, first, second, user="postgres", checksums=False, da
             out[i] = table_stats(engine, container, user, checksums, databases)
         except PgDataError as exc:
             errors.append(exc)
+        except Exception as exc:  # pylint: disable=broad-except  # a server's answer never kills the run
+            errors.append(PgDataError("pgdata.psql_failed", container=container, database="-",
+                                      error=shown(repr(exc), 200)))
     threads = [threading.Thread(target=one, args=(i, c)) for i, c in enumerate((first, second))]
     for t in threads:
         t.start()

@@ -130,7 +130,7 @@ evidence:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils import (
     _decisions, _engine, _ingest, _pgdata, _result)
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered, shown
 
 
 def method_of(src, jobs):
@@ -219,7 +219,7 @@ def main():
     for s in sources:
         if s.get("tools"):
             lines.append("  %s: pg_dump %s, pg_restore %s; server %s" % (
-                s["id"], s["tools"]["pg_dump"], s["tools"]["pg_restore"], s["server"]["version"]))
+                s["id"], shown(s["tools"]["pg_dump"]), shown(s["tools"]["pg_restore"]), shown(s["server"]["version"])))
     result = dict(changed=False, sources=sources, checks=checks, plan=[], decisions=[])
     if not any(s["status"] == "found" for s in sources):
         steps = [next_step(lang, s) for s in sources]
@@ -271,10 +271,10 @@ def main():
                            "actual": "; ".join(bad) if bad else text(lang, "ingest.actual_equal"), "severity": "high",
                            "decision": item["decision"]["id"] if bad else None})
             lines.append(text(lang, "ingest.mismatch", tables="; ".join(bad)) if bad else
-                         text(lang, "ingest.present", database=item["database"], tables=len(item["comparisons"])))
+                         text(lang, "ingest.present", database=shown(item["database"]), tables=len(item["comparisons"])))
         else:
-            lines.append("%s %s: %s (%s)%s" % (item["source"], item["database"], item["action"], item["method"],
-                                               "; " + item["note"] if item.get("note") else ""))
+            lines.append("%s %s: %s (%s)%s" % (item["source"], shown(item["database"]), item["action"],
+                                               item["method"], "; " + item["note"] if item.get("note") else ""))
     missing = [s for s in sources if s["status"] != "found"]
     # Decisions are raised pending here; the action settles them - and blocks the milestone on one it cannot
     # approve - on the controller. The target reports only what it lacks (a source).

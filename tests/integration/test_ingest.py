@@ -293,7 +293,12 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
                  "COPY (SELECT 1) TO PROGRAM 'touch /tmp/pwned-cast'; RETURN 'x'; END $$", db="legacy_shop")
     psql(source, "CREATE CAST (pair AS text) WITH FUNCTION pair_text(pair)", db="legacy_shop")
     psql(source, "CREATE TABLE pairs AS SELECT ROW(i, i)::pair AS p FROM generate_series(1, 3) i", db="legacy_shop")
-    assert not pwned(source, "pwned-cast")
+    # A child of a table that is a foreign table running a program: a count through the parent would run it.
+    psql(source, "CREATE EXTENSION file_fdw", db="legacy_shop")
+    psql(source, "CREATE SERVER f FOREIGN DATA WRAPPER file_fdw", db="legacy_shop")
+    psql(source, "CREATE FOREIGN TABLE t_more () INHERITS (t) SERVER f "
+                 "OPTIONS (program 'touch /tmp/pwned-fdw; echo 2', format 'csv')", db="legacy_shop")
+    assert not pwned(source, "pwned-cast") and not pwned(source, "pwned-fdw")
     # A newline in a database's name: refused by the read-only part, with the name shown escaped.
     psql(source, "CREATE DATABASE \"bad\nname\"")
     doc["sources"][0].pop("databases")
@@ -311,7 +316,9 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     (shop,) = [d for d in decisions if d["facts"]["database"] == "legacy_shop"]
     assert "conversão (cast) definida pela fonte: public.pair AS text WITH public.pair_text" in shop["facts"]["code"], \
         shop["facts"]
-    assert len(shop["facts"]["code_sha256"]) == 64 and shop["facts"]["functions"] == 1, shop["facts"]
+    assert ("tabela estrangeira (lida por um FDW: um programa, um arquivo, outro servidor): public.t_more SERVER f "
+            "OPTIONS program=touch /tmp/pwned-fdw; echo 2, format=csv") in shop["facts"]["code"], shop["facts"]
+    assert len(shop["facts"]["code_sha256"]) == 64 and shop["facts"]["functions"] == 3, shop["facts"]
     write_approvals(ws, decisions, "ingest")
     # Code added to the source after the approval is not covered by it: a new card, nothing loaded.
     psql(source, "CREATE FUNCTION public.later() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
@@ -321,6 +328,17 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     (again,) = [d for d in pending(ws, "ingest.") if d["facts"]["database"] == "legacy_shop" and d["id"] != shop["id"]]
     assert any("SECURITY DEFINER" in c and "public.later()" in c for c in again["facts"]["code"]), again["facts"]
     psql(source, "DROP FUNCTION public.later()", db="legacy_shop")
+    # A function body swapped after the approval (the catalog lists the same objects): another card too.
+    body = ("CREATE OR REPLACE FUNCTION pair_text(pair) RETURNS text LANGUAGE plpgsql AS $$ BEGIN "
+            "COPY (SELECT 1) TO PROGRAM '%s'; RETURN 'x'; END $$")
+    psql(source, body % "touch /tmp/pwned-body", db="legacy_shop")
+    swapped = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert swapped.returncode != 0 and "legacy_shop" not in target_state(target)["databases"], explain(swapped)
+    (third,) = [d for d in pending(ws, "ingest.") if d["facts"]["database"] == "legacy_shop"
+                and d["id"] not in (shop["id"], again["id"])]
+    assert third["facts"]["code"] == shop["facts"]["code"] and third["facts"]["code_sha256"] != shop["facts"][
+        "code_sha256"], third["facts"]
+    psql(source, body % "touch /tmp/pwned-cast", db="legacy_shop")
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert done.returncode == 0, explain(done)
     assert psql(target, "SELECT count(*) FROM pg_tables WHERE tablename IN "
@@ -328,6 +346,10 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     assert psql(target, "SELECT count(*) FROM only_in_the_named_one", db="dbname='dbname=postgres'") == "1"
     assert psql(target, "SELECT count(*) FROM pairs", db="legacy_shop") == "3"
     assert not pwned(target, "pwned-cast") and not pwned(source, "pwned-cast"), "the comparison ran the source's cast"
+    assert not pwned(target, "pwned-fdw") and not pwned(source, "pwned-fdw"), "a count read the foreign child table"
+    # Once present, the read-only play compares again: still nothing of the source's runs.
+    again_ro = run_playbook("ssot.governance.ingest", ws)
+    assert again_ro.returncode == 0 and not pwned(target, "pwned-fdw"), explain(again_ro)
 
 
 def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, container_names, tmp_path):

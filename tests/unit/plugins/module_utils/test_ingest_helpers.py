@@ -73,7 +73,8 @@ def test_what_the_ssot_grants_is_the_only_way_to_more():
     assert plan["sha256"] != _ingest.build_roles(CATALOG, {"postgres"}, allowed)[0]["sha256"]
 
 
-@pytest.mark.parametrize("name", ["a\nb", "tab\there", "cr\rx", "nul\x00", "esc\x1b[2K"])
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "cr\rx", "nul\x00", "esc\x1b[2K", "ghost\u2028reader",
+                                  "next\x85line", "csi\x9b2J", "rtl\u202eevil"])
 def test_a_role_name_with_a_control_character_refuses_the_source(name):
     for catalog in ({"roles": [{"name": name}]}, {"roles": [{"name": "ok"}], "members": [{"role": "ok", "member": name}]}):
         with pytest.raises(_ingest.IngestError) as caught:
