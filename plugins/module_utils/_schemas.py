@@ -205,6 +205,62 @@ SCHEMAS = {
                             'password': {'$ref': '#/$defs/secret_ref'},
                         },
                     },
+                    'hardening': {
+                        'description': (
+                            "How the container runs, whatever the image says (an image's config is its deliverer's): "
+                            'every capability dropped but those listed, no-new-privileges, a pids limit, a memory '
+                            "limit when set, the image's HEALTHCHECK off unless accepted. Applies when the container "
+                            'is created.'
+                        ),
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'default': {},
+                        'properties': {
+                            'capabilities': {
+                                'description': (
+                                    'Capabilities kept (all others dropped). The default is what an entrypoint that '
+                                    'starts as root and steps down to the postgres user needs; an image that starts as '
+                                    'its user needs none.'
+                                ),
+                                'type': 'array',
+                                'uniqueItems': True,
+                                'items': {'type': 'string', 'pattern': '^[A-Z_]{2,32}$'},
+                                'default': ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'],
+                            },
+                            'no_new_privileges': {
+                                'type': 'boolean',
+                                'default': True,
+                                'description': (
+                                    'A process in the container never gains privileges (setuid binaries, file '
+                                    'capabilities).'
+                                ),
+                            },
+                            'pids_limit': {
+                                'type': 'integer',
+                                'minimum': 64,
+                                'maximum': 1048576,
+                                'default': 1024,
+                                'description': (
+                                    'Processes the container may hold (PostgreSQL: one per connection plus its '
+                                    'workers).'
+                                ),
+                            },
+                            'memory': {
+                                'type': ['string', 'null'],
+                                'pattern': '^[0-9]+[bkmgBKMG]?$',
+                                'default': None,
+                                'description': "Memory limit (docker's format, e.g. 2g); none when null.",
+                            },
+                            'image_healthcheck': {
+                                'type': 'boolean',
+                                'default': False,
+                                'description': (
+                                    "Keep the HEALTHCHECK the image declares (it runs a command of the image's in the "
+                                    'container).'
+                                ),
+                            },
+                        },
+                    },
                 },
             },
             'postgres': {

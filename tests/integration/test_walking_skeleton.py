@@ -42,6 +42,14 @@ def test_provision_loads_the_tar_and_binds_to_loopback(provisioned):
     assert recap_changed(proc) >= 2  # image loaded, container created
     ports = docker("port", ws.container, "5432/tcp").stdout.split()
     assert ports == [f"127.0.0.1:{ws.port}"]
+    # Hardened whatever the image says: capabilities dropped but the SSOT's, no new privileges, a pids limit, the
+    # image's HEALTHCHECK off.
+    host = json.loads(docker("inspect", "-f", "{{json .HostConfig}}", ws.container).stdout)
+    assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"]) == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID",
+                                                                     "SETUID"], host
+    assert host["SecurityOpt"] == ["no-new-privileges"] and host["PidsLimit"] == 1024, host
+    health = json.loads(docker("inspect", "-f", "{{json .Config.Healthcheck}}", ws.container).stdout)
+    assert health == {"Test": ["NONE"]}, health
 
 
 def test_validate_writes_evidence_of_postgresql_10_23(provisioned):
