@@ -578,6 +578,11 @@ MESSAGES = {
             'depois de um snapshot.'
         ),
         'role.provision.nothing': 'nada',
+        'role.provision.tag_taken': (
+            'O arquivo entregue traz também as tags {tags}, que o Docker já usa em outra imagem: carregá-lo as moveria '
+            'para a imagem entregue. Nada foi carregado. Entregue um tar que traga só {image} (o RepoTags do '
+            'manifest.json) ou remova essas tags da outra imagem, se ela não for mais usada'
+        ),
         'role.provision.convert_changed': (
             'A conversão mudou as camadas da imagem ({before} → {after}). Nada foi carregado; confira a evidência '
             'convert.log.'
@@ -2146,6 +2151,12 @@ MESSAGES = {
             'container on purpose after a snapshot.'
         ),
         'role.provision.nothing': 'nothing',
+        'role.provision.tag_taken': (
+            'The delivered archive also carries the tags {tags}, which the Docker engine already uses on another '
+            'image: loading it would move them to the delivered image. Nothing was loaded. Deliver a tar that carries '
+            'only {image} (the RepoTags of manifest.json), or remove those tags from the other image if it is no '
+            'longer used'
+        ),
         'role.provision.convert_changed': (
             "The conversion changed the image's layers ({before} → {after}). Nothing was loaded; see the evidence "
             'convert.log.'

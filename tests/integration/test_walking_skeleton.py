@@ -147,3 +147,66 @@ def test_container_of_another_workspace_is_not_taken_over(provisioned, legacy_im
     assert proc.returncode != 0
     assert f"pertence a outro workspace ({ws.path})" in proc.stdout, explain(proc)
     assert docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip() == before
+
+
+def retagged_archive(src, dest, tags, label):
+    """A docker-archive of the demo's image with another config (one label more: another image id) carrying
+    ``tags``: what a deliverer who wants other images' tags moved would ship."""
+    import hashlib
+    import io
+    import tarfile
+    with tarfile.open(src) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        config_name = manifest[0]["Config"]
+        config = json.loads(tar.extractfile(config_name).read())
+        config["config"]["Labels"] = dict(config["config"].get("Labels") or {}, hostile=label)
+        data = json.dumps(config).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        manifest = [dict(manifest[0], Config=f"{digest}.json", RepoTags=list(tags))]
+        with tarfile.open(dest, "w") as out:
+            for member in tar:
+                if member.name in ("manifest.json", "index.json", "oci-layout", "repositories", config_name):
+                    continue
+                out.addfile(member, tar.extractfile(member) if member.isfile() else None)
+            for name, body in ((f"{digest}.json", data), ("manifest.json", json.dumps(manifest).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(body)
+                out.addfile(info, io.BytesIO(body))
+    return hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+def test_a_load_tags_only_the_approved_name_and_never_moves_another(legacy_image, container_names, tmp_path):
+    """A delivered tar that carries, besides the SSOT's name, a tag the engine uses on another image: provisioning
+    refuses and loads nothing (the other image keeps its tag). Once that tag is free, the load runs and the tag it
+    carried is removed: only the SSOT's name points at the delivered image."""
+    tag = tmp_path.name[-6:].lower().replace("_", "-")
+    name, victim = f"ssot-it-hostile-{tag}:1", f"ssot-it-victim-{tag}:1"
+    container = f"ssot-it-{tag}-tags"
+    container_names.append(container)
+    ws_path = tmp_path / "ws"
+    digest = {}
+
+    def edit(doc):
+        doc["artifacts"][0].update(path="delivered/hostile.tar", sha256=digest["tar"], image=name)
+        doc["target"]["image"] = name
+    (tmp_path / "hostile.tar").touch()
+    digest["tar"] = retagged_archive(legacy_image["docker_archive"], tmp_path / "hostile.tar", [name, victim], tag)
+    ws = write_workspace(ws_path, legacy_image, container, free_port(), edit)
+    shutil.move(str(tmp_path / "hostile.tar"), str(ws_path / "delivered" / "hostile.tar"))
+    docker("tag", "ssot-pg:15", victim)
+    try:
+        before = docker("image", "inspect", "-f", "{{.Id}}", victim).stdout.strip()
+        refused = run_playbook("ssot.governance.provision", ws)
+        assert refused.returncode != 0 and victim in refused.stdout and "já usa em outra imagem" in refused.stdout, \
+            explain(refused)
+        assert docker("image", "inspect", "-f", "{{.Id}}", victim).stdout.strip() == before
+        assert docker("image", "inspect", name, check=False).returncode != 0, "nothing loaded"
+        docker("rmi", victim)
+        done = run_playbook("ssot.governance.provision", ws)
+        assert done.returncode == 0, explain(done)
+        assert docker("image", "inspect", victim, check=False).returncode != 0, "the tar's other tag stayed"
+        loaded = json.loads(docker("image", "inspect", name).stdout)[0]
+        assert loaded["RepoTags"] == [name] and loaded["Config"]["Labels"]["hostile"] == tag, loaded["RepoTags"]
+    finally:
+        docker("rm", "-f", container, check=False)
+        docker("rmi", "-f", name, victim, check=False)
