@@ -358,8 +358,10 @@ def compare(spec, info):
     diffs = []
     if info.get("format") != spec.get("format"):
         diffs.append(("format", spec.get("format"), info.get("format")))
-    if spec.get("sha256") and info.get("sha256") != spec["sha256"]:
-        diffs.append(("sha256", spec["sha256"], info.get("sha256")))
+    # An SSOT that does not pin the bytes lets any file carrying the expected tag in: that absence is itself a
+    # decision (its card shows the delivered sha256 and what the image would run; the approval covers those bytes).
+    if info.get("sha256") != spec.get("sha256"):
+        diffs.append(("sha256", spec.get("sha256") or None, info.get("sha256")))
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         wanted = normalize_ref(spec["image"])
         if wanted not in (info.get("image_refs") or []):
@@ -427,9 +429,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
 def _fields_to_check(spec, info):
     if not info["exists"]:
         return ["presence"]
-    fields = ["presence", "format"]
-    if spec.get("sha256"):
-        fields.append("sha256")
+    fields = ["presence", "format", "sha256"]
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         fields.append("image")
     return fields

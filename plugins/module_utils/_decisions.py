@@ -138,8 +138,10 @@ def presentation(kind, subject, facts, lang):
         if field not in ("presence", "format", "sha256", "image"):
             raise KeyError(field)
         words = dict(id=f.get("artifact"), path=f.get("path"), expected=f.get("expected"), actual=f.get("actual"))
-        out.update(phase="inventory", title=_fill(lang, "inventory.title.%s" % field, words),
-                   context=_fill(lang, "inventory.context", words))
+        unpinned = field == "sha256" and f.get("expected") is None
+        out.update(phase="inventory", title=_fill(lang, "inventory.title.%s" % ("sha256_unpinned" if unpinned else field),
+                                                  words),
+                   context=_fill(lang, "inventory.context.sha256_unpinned" if unpinned else "inventory.context", words))
         return out
     if kind == "snapshot":
         out = {"phase": "snapshot", "rollback": _fill(lang, "snapshot.rollback", {})}

@@ -173,6 +173,12 @@ MESSAGES = {
         'inventory.title.image': 'Artefato {id}: traz a imagem {actual}, o SSOT prevê {expected}',
         'inventory.title.engine': 'Artefato {id}: o engine Docker {version} não carrega {format}',
         'inventory.context': 'Inventário de {path}: o SSOT prevê {expected}, foi entregue {actual}.',
+        'inventory.title.sha256_unpinned': 'Artefato {id}: o SSOT não fixa o sha256 do arquivo entregue',
+        'inventory.context.sha256_unpinned': (
+            'Inventário de {path}: o SSOT não fixa o sha256 do artefato, então qualquer arquivo com a tag esperada '
+            'entraria; foi entregue {actual}. Aprovar vale só para estes bytes e a configuração de imagem listada; '
+            'fixe o sha256 no SSOT (artifacts[].sha256) para não precisar decidir de novo.'
+        ),
         'inventory.context.engine': (
             'O engine Docker {version} (store clássico) carrega só docker-archive e o artefato {path} é {format}. '
             'Converter com skopeo mantém as camadas (diff_ids conferidos e registrados); reconstruir segue o SSOT.'
@@ -1737,6 +1743,12 @@ MESSAGES = {
         'inventory.title.image': 'Artifact {id}: carries image {actual}, the SSOT expects {expected}',
         'inventory.title.engine': 'Artifact {id}: Docker engine {version} cannot load {format}',
         'inventory.context': 'Inventory of {path}: the SSOT expects {expected}, delivered was {actual}.',
+        'inventory.title.sha256_unpinned': "Artifact {id}: the SSOT does not pin the delivered file's sha256",
+        'inventory.context.sha256_unpinned': (
+            "Inventory of {path}: the SSOT does not pin the artifact's sha256, so any file carrying the expected tag "
+            'would get in; {actual} was delivered. An approval covers only these bytes and the image configuration '
+            'listed; pin the sha256 in the SSOT (artifacts[].sha256) not to decide again.'
+        ),
         'inventory.context.engine': (
             'Docker engine {version} (classic store) loads docker-archive only and artifact {path} is {format}. '
             'Converting with skopeo keeps the layers (diff_ids compared and recorded); rebuilding follows the SSOT.'

@@ -88,7 +88,11 @@ SCHEMAS = {
                             'enum': ['docker-archive', 'oci-layout', 'dockerfile', 'sql-dump', 'custom-dump'],
                         },
                         'sha256': {
-                            'description': 'Expected sha256 of the file (64 lowercase hex digits).',
+                            'description': (
+                                'Expected sha256 of the file (64 lowercase hex digits). Without it any file carrying '
+                                'the expected tag would get in: the delivered file is then a decision of its own (its '
+                                'card names the delivered sha256 and what the image would run).'
+                            ),
                             'type': 'string',
                             'pattern': '^[0-9a-f]{64}$',
                             'x-fix': 'sha256',

@@ -187,6 +187,22 @@ def test_matching_artifact_has_no_decision(tmp_path):
     assert arts[0]["path_choice"] == "delivered" and arts[0]["engine_loads"] is True
 
 
+def test_an_ssot_that_does_not_pin_the_sha256_is_a_decision(tmp_path):
+    """Without artifacts[].sha256 any file carrying the expected tag would get in: that is a decision of its own,
+    its card naming the delivered sha256 and what the image would run; the approval covers those bytes only."""
+    path, dummy = docker_archive(tmp_path / "img.tar")
+    spec = {"id": "img", "path": "img.tar", "format": "docker-archive", "image": "legacy-pg:10.23"}
+    arts, checks, decisions = _assess(tmp_path, spec)
+    (card,) = decisions
+    assert card["facts"]["field"] == "sha256" and card["facts"]["expected"] is None
+    assert card["facts"]["actual"] == _sha(path.read_bytes()) and card["facts"]["image_config"]
+    assert card["title"] == "Artefato img: o SSOT não fixa o sha256 do arquivo entregue"
+    assert arts[0]["path_choice"] == "blocked"
+    docker_archive(tmp_path / "img.tar", tags=("legacy-pg:10.23", "other:2"))
+    dummy, dummy, (other,) = _assess(tmp_path, spec)
+    assert other["id"] != card["id"]
+
+
 def test_each_divergence_opens_a_decision_with_a_stable_id(tmp_path):
     docker_archive(tmp_path / "img.tar", tags=("other:1",))
     spec = {"id": "img", "path": "img.tar", "format": "oci-layout", "sha256": "0" * 64, "image": "legacy-pg:10.23"}
@@ -256,10 +272,11 @@ def test_missing_artifact_offers_rebuild_only(tmp_path):
 
 
 def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
-    oci_layout(tmp_path / "img.oci.tar")
-    spec = {"id": "img", "path": "img.oci.tar", "format": "oci-layout", "image": "legacy-pg:10.23"}
+    path, dummy = oci_layout(tmp_path / "img.oci.tar")
+    spec = {"id": "img", "path": "img.oci.tar", "format": "oci-layout", "image": "legacy-pg:10.23",
+            "sha256": _sha(path.read_bytes())}
     arts, checks, decisions = _assess(tmp_path, spec)
-    assert [c["status"] for c in checks] == ["match"] * 3
+    assert [c["status"] for c in checks] == ["match"] * 4
     assert len(decisions) == 1 and [o["id"] for o in decisions[0]["options"]] == ["convert", "rebuild"]
     assert arts[0]["path_choice"] == "blocked"
     approval = {"decision": decisions[0]["id"], "option": "convert", "approved_by": "Ana",
