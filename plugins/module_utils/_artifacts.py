@@ -25,6 +25,7 @@ import json
 import os
 import re
 import tarfile
+from tarfile import XGLTYPE
 
 from ansible_collections.ssot.governance.plugins.module_utils import _decisions
 from ansible_collections.ssot.governance.plugins.module_utils._text import (
@@ -98,6 +99,10 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
     def _proc_pax(self, tarfile):  # pylint: disable=redefined-outer-name
         self._bounded()
+        if self.type == XGLTYPE:
+            # tarfile copies the global pax records into every later member: a small file with many keys and many
+            # members took gigabytes. An image archive has none.
+            raise ArtifactError("artifact.error.global_pax")
         return super(_BoundedTarInfo, self)._proc_pax(tarfile)
 
 
@@ -120,27 +125,55 @@ def _open_tar(path):
     return tar
 
 
-def _read_member(tar, name):
-    """(JSON document, sha256 of its bytes) of a small regular member."""
-    try:
-        member = tar.getmember(name)
-    except KeyError:
-        raise ArtifactError("artifact.error.missing_member", name=name)
+def _strict(pairs):
+    """A JSON object whose keys are all different, even ignoring case: docker reads configs with Go's decoder, which
+    matches keys ignoring case (the last one wins), so ``env`` next to ``Env`` would run what the card did not show."""
+    seen = set()
+    for key, dummy in pairs:
+        folded = key.lower()
+        if folded in seen:
+            raise ArtifactError("artifact.error.duplicate_key", key=shown(key))
+        seen.add(folded)
+    return dict(pairs)
+
+
+def member_name(name):
+    """A member's name as an extractor cleans it (``./a``, ``/a``, ``a//b``, ``a/`` are ``a``, ``a/b``)."""
+    return "/".join(part for part in name.split("/") if part not in ("", "."))
+
+
+def _read_member(tar, members, name):
+    """(JSON document, sha256 of its bytes) of a small regular member (``members``: cleaned name -> member)."""
+    member = members.get(member_name(str(name)))
+    if member is None:
+        raise ArtifactError("artifact.error.missing_member", name=shown(name))
     if not member.isfile() or member.size > JSON_LIMIT:
-        raise ArtifactError("artifact.error.member_size", name=name, size=member.size)
+        raise ArtifactError("artifact.error.member_size", name=shown(name), size=member.size)
     data = tar.extractfile(member).read()
     try:
-        return json.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_strict), hashlib.sha256(data).hexdigest()
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ArtifactError("artifact.error.member_json", name=name, error=str(exc)[:200])
+        raise ArtifactError("artifact.error.member_json", name=shown(name), error=shown(str(exc), 200))
 
 
-def _digest_checked(tar, name, digest):
+def _digest_checked(tar, members, name, digest):
     """The JSON of member ``name``, whose content must hash to ``digest`` (sha256:<hex>)."""
-    doc, computed = _read_member(tar, name)
+    doc, computed = _read_member(tar, members, name)
     if digest != "sha256:%s" % computed:
-        raise ArtifactError("artifact.error.digest", name=name, expected=str(digest)[:80], computed=computed)
+        raise ArtifactError("artifact.error.digest", name=shown(name), expected=shown(digest), computed=computed)
     return doc
+
+
+def _list_of(value, kind):
+    if not isinstance(value, list) or not all(isinstance(x, kind) for x in value):
+        raise ArtifactError("artifact.error.bad_entry")
+    return value
+
+
+def _dict(value):
+    if not isinstance(value, dict):
+        raise ArtifactError("artifact.error.bad_entry")
+    return value
 
 
 # An environment variable whose name says it holds a secret: its value is masked on the card and in evidence.
@@ -198,18 +231,21 @@ def _blob(digest):
     return "blobs/%s/%s" % (algo, hexd)
 
 
-def _docker_archive(tar, names):
-    manifest = _read_member(tar, "manifest.json")[0]
+def _docker_archive(tar, members):
+    manifest = _read_member(tar, members, "manifest.json")[0]
     if not isinstance(manifest, list) or not manifest:
         raise ArtifactError("artifact.error.no_image")
     images = []
     for entry in manifest:
-        if not isinstance(entry, dict):
+        entry = _dict(entry)
+        config_name = entry.get("Config", "")
+        if not isinstance(config_name, str):
             raise ArtifactError("artifact.error.bad_entry")
-        config_name = str(entry.get("Config", ""))
+        tags = _list_of(entry.get("RepoTags") or [], str)
+        layers = _list_of(entry.get("Layers") or [], str)
         # The config digest is computed from its content (the image id docker gives it); a name that says another
         # digest is a forged archive (it would get an existing image's id tagged and run).
-        config, computed = _read_member(tar, config_name)
+        config, computed = _read_member(tar, members, config_name)
         base = config_name.rsplit("/", 1)[-1]
         named = base[:-5] if base.endswith(".json") else base
         if re.match(r"^[0-9a-f]{64}$", named) and named != computed:
@@ -217,10 +253,10 @@ def _docker_archive(tar, names):
         if not isinstance(config, dict):
             raise ArtifactError("artifact.error.bad_entry")
         images.append({
-            "refs": [normalize_ref(t) for t in entry.get("RepoTags") or []],
+            "refs": [normalize_ref(t) for t in tags],
             "config_digest": "sha256:" + computed, "config": image_config(config),
-            "layers": len(entry.get("Layers") or []),
-            "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
+            "layers": len(layers),
+            "diff_ids": list(_list_of(_dict(config.get("rootfs") or {}).get("diff_ids") or [], str)),
             "architecture": config.get("architecture"),
         })
     return images
@@ -233,37 +269,38 @@ def _oci_refs(ref):
     return [normalize_ref(ref)] if (":" in ref or "/" in ref) else [ref]
 
 
-def _oci_layout(tar, names):
-    index = _read_member(tar, "index.json")[0]
-    if not isinstance(index, dict):
-        raise ArtifactError("artifact.error.bad_entry")
+def _oci_layout(tar, members):
+    index = _dict(_read_member(tar, members, "index.json")[0])
     images = []
-    pending = [(m, None) for m in (index.get("manifests") or [])]
+    # Every descriptor visited counts (a fan-out of nested indexes took minutes), each blob is followed once.
+    pending, seen, visited = [(m, None) for m in _list_of(index.get("manifests") or [], dict)], set(), 0
     while pending:
-        desc, inherited_ref = pending.pop(0)
-        annotations = desc.get("annotations") or {}
+        desc, inherited_ref = pending.pop()
+        visited += 1
+        if visited > MEMBER_LIMIT:
+            raise ArtifactError("artifact.error.too_many", limit=MEMBER_LIMIT)
+        annotations = _dict(desc.get("annotations") or {})
         ref = (annotations.get("io.containerd.image.name") or annotations.get("org.opencontainers.image.ref.name")
                or inherited_ref)
-        blob = _blob(desc.get("digest", ""))
-        if blob not in names:
-            raise ArtifactError("artifact.error.index", digest=desc.get("digest"))
-        doc = _digest_checked(tar, blob, desc.get("digest"))
-        if not isinstance(doc, dict):
+        if not isinstance(ref, (str, type(None))) or not isinstance(desc.get("digest", ""), str):
             raise ArtifactError("artifact.error.bad_entry")
-        if "manifests" in doc:       # a nested index (multi-platform): follow it
-            pending.extend((m, ref) for m in doc.get("manifests") or [])
-            if len(pending) > MEMBER_LIMIT:
-                raise ArtifactError("artifact.error.too_many", limit=MEMBER_LIMIT)
+        if desc.get("digest") in seen:
             continue
-        config_desc = doc.get("config") or {}
-        config = _digest_checked(tar, _blob(config_desc.get("digest", "")), config_desc.get("digest"))
-        if not isinstance(config, dict):
-            raise ArtifactError("artifact.error.bad_entry")
+        seen.add(desc.get("digest"))
+        blob = _blob(desc.get("digest", ""))
+        if member_name(blob) not in members:
+            raise ArtifactError("artifact.error.index", digest=shown(desc.get("digest")))
+        doc = _dict(_digest_checked(tar, members, blob, desc.get("digest")))
+        if "manifests" in doc:       # a nested index (multi-platform): follow it
+            pending.extend((m, ref) for m in _list_of(doc.get("manifests") or [], dict))
+            continue
+        config_desc = _dict(doc.get("config") or {})
+        config = _dict(_digest_checked(tar, members, _blob(config_desc.get("digest", "")), config_desc.get("digest")))
         images.append({
             "refs": _oci_refs(ref),
             "config_digest": config_desc.get("digest"), "config": image_config(config),
-            "layers": len(doc.get("layers") or []),
-            "diff_ids": list(((config.get("rootfs") or {}).get("diff_ids")) or []),
+            "layers": len(_list_of(doc.get("layers") or [], dict)),
+            "diff_ids": list(_list_of(_dict(config.get("rootfs") or {}).get("diff_ids") or [], str)),
             "architecture": config.get("architecture"),
         })
     return images
@@ -287,16 +324,22 @@ def detect(path, lang=DEFAULT_LANGUAGE):
     if tar is not None:
         try:
             with tar:
-                names = set()
+                members = {}
                 for member in tar:           # headers only; data is skipped by seeking
-                    names.add(member.name[2:] if member.name.startswith("./") else member.name)
-                    if len(names) > MEMBER_LIMIT:
+                    name = member_name(member.name)
+                    # Two members one extractor writes to the same place (docker cleans ./manifest.json into
+                    # manifest.json, the later one wins): the file read here would not be the one loaded.
+                    if name in members and not (member.isdir() and members[name].isdir()):
+                        raise ArtifactError("artifact.error.duplicate_member", name=shown(member.name))
+                    members[name] = member
+                    if len(members) > MEMBER_LIMIT:
                         raise ArtifactError("artifact.error.too_many", limit=MEMBER_LIMIT)
+                names = members
                 if "manifest.json" in names:
                     notes = [text(lang, "artifact.note.also_oci")] if "oci-layout" in names else []
-                    return {"format": DOCKER_ARCHIVE, "images": _docker_archive(tar, names), "notes": notes}
+                    return {"format": DOCKER_ARCHIVE, "images": _docker_archive(tar, members), "notes": notes}
                 if "oci-layout" in names and "index.json" in names:
-                    return {"format": OCI_LAYOUT, "images": _oci_layout(tar, names), "notes": []}
+                    return {"format": OCI_LAYOUT, "images": _oci_layout(tar, members), "notes": []}
                 return {"format": UNKNOWN, "images": [],
                         "notes": [text(lang, "artifact.note.tar_unknown")]}
         except (tarfile.TarError, EOFError, OSError) as exc:
@@ -327,6 +370,9 @@ def inspect(path, lang=DEFAULT_LANGUAGE):
         info.update(detect(path, lang))
     except ArtifactError as exc:
         info.update(format=UNKNOWN, images=[], notes=[rendered(exc, lang)])
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, MemoryError, RecursionError) as exc:
+        # The file is the deliverer's: whatever its shape, a note, never a traceback.
+        info.update(format=UNKNOWN, images=[], notes=[text(lang, "artifact.error.shape", error=shown(repr(exc), 200))])
     images = info.get("images") or []
     info["image_refs"] = [r for img in images for r in img["refs"]]
     info["config_digest"] = images[0]["config_digest"] if images else None
@@ -351,7 +397,7 @@ def engine_loads(fmt, engine):
     return bool(m and int(m.group(1)) >= 25)
 
 
-def compare(spec, info):
+def compare(spec, info, sha256_required=True):
     """Differences between an SSOT artifact entry and what was found: list of (field, expected, actual)."""
     if not info.get("exists"):
         return [("presence", spec.get("path"), None)]
@@ -360,7 +406,7 @@ def compare(spec, info):
         diffs.append(("format", spec.get("format"), info.get("format")))
     # An SSOT that does not pin the bytes lets any file carrying the expected tag in: that absence is itself a
     # decision (its card shows the delivered sha256 and what the image would run; the approval covers those bytes).
-    if info.get("sha256") != spec.get("sha256"):
+    if (spec.get("sha256") or sha256_required) and info.get("sha256") != spec.get("sha256"):
         diffs.append(("sha256", spec.get("sha256") or None, info.get("sha256")))
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         wanted = normalize_ref(spec["image"])
@@ -369,7 +415,7 @@ def compare(spec, info):
     return diffs
 
 
-def assess(specs, base_dir, engine, ssot_digest, lang):
+def assess(specs, base_dir, engine, ssot_digest, lang, sha256_required=True):
     """Phase 1: inspect every SSOT artifact, compare, raise a decision per divergence (pending: the controller
     settles it, and the provisioning path that follows - ``path_choice``).
 
@@ -381,7 +427,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
         info = inspect(path, lang)
         info.update(id=spec["id"], expected_format=spec.get("format"), location=spec.get("location") or "controller")
-        diffs = compare(spec, info)
+        diffs = compare(spec, info, sha256_required)
         info["decisions"] = []
         # What the image would run and expose, on every card about it (the decision id covers it: another
         # configuration is another decision).
@@ -390,7 +436,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
             shown_image = {"image_config": image_lines(info["images"], lang), "config_digest": info["config_digest"],
                            "tags": info.get("image_refs") or []}
         found = dict((d[0], d[1:]) for d in diffs)
-        for field in _fields_to_check(spec, info):
+        for field in _fields_to_check(spec, info, sha256_required):
             check = {"id": "artifact.%s.%s" % (spec["id"], field),
                      "description": text(lang, "check.description.artifact", id=spec["id"], field=field),
                      "sql": None, "severity": "high"}
@@ -426,10 +472,10 @@ def assess(specs, base_dir, engine, ssot_digest, lang):
     return artifacts, checks, decisions
 
 
-def _fields_to_check(spec, info):
+def _fields_to_check(spec, info, sha256_required=True):
     if not info["exists"]:
         return ["presence"]
-    fields = ["presence", "format", "sha256"]
+    fields = ["presence", "format"] + (["sha256"] if spec.get("sha256") or sha256_required else [])
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         fields.append("image")
     return fields
@@ -467,7 +513,7 @@ def report_text(artifacts, checks, decisions, summary, lang=DEFAULT_LANGUAGE):
         if "engine_loads" in a:
             lines.append("engine can load: %s" % ("yes" if a["engine_loads"] else "no"))
         for note in a.get("notes") or []:
-            lines.append("note: %s" % note)
+            lines.append("note: %s" % shown(note, 500))
         lines.append("")
     lines.append("-- verdicts")
     for c in checks:

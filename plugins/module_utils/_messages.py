@@ -590,8 +590,9 @@ MESSAGES = {
             'manifest.json) ou remova essas tags da outra imagem, se ela não for mais usada'
         ),
         'role.provision.convert_changed': (
-            'A conversão mudou as camadas da imagem ({before} → {after}). Nada foi carregado; confira a evidência '
-            'convert.log.'
+            'A conversão não manteve a imagem que o cartão mostrou (camadas {before} → {after}; digest do config '
+            '{config_before} → {config_after}; um arquivo de várias imagens, uma por plataforma, ainda não é '
+            'convertido). Nada foi carregado; confira a evidência convert.log.'
         ),
         'role.provision.convert_ok': 'Conversão conferida: {layers} camada(s) com os mesmos diff_ids.',
         'role.provision.no_answer': (
@@ -1039,7 +1040,10 @@ MESSAGES = {
         'artifact.error.member_size': '{name} não é um arquivo regular pequeno ({size} bytes)',
         'artifact.error.member_json': '{name} não é JSON válido: {error}',
         'artifact.error.no_image': 'o manifest.json não tem nenhuma imagem',
-        'artifact.error.bad_entry': 'manifest.json: uma entrada não é um objeto',
+        'artifact.error.bad_entry': (
+            'uma entrada do manifest.json, do index.json, de um manifest de imagem ou do seu config não tem a forma '
+            'esperada'
+        ),
         'artifact.error.index': 'o index.json nomeia {digest}, que o arquivo não contém',
         'artifact.error.tar': 'arquivo tar danificado: {error}',
         'artifact.error.digest': (
@@ -1048,6 +1052,16 @@ MESSAGES = {
         'artifact.error.header': (
             'uma extensão de cabeçalho tar de {size} bytes (no máximo {limit}): não é um arquivo de imagem'
         ),
+        'artifact.error.duplicate_key': (
+            'um objeto JSON repete a chave {key} (mesmo que só em maiúsculas/minúsculas): o Docker leria outra que a '
+            'mostrada'
+        ),
+        'artifact.error.duplicate_member': (
+            'o arquivo traz duas vezes {name} (depois de limpar o caminho): o Docker carregaria outro que o '
+            'inventariado'
+        ),
+        'artifact.error.global_pax': 'cabeçalho pax global: um arquivo de imagem não tem',
+        'artifact.error.shape': 'a estrutura do arquivo não é a de uma imagem ({error})',
         'artifact.error.too_many': 'mais de {limit} membros: não é um arquivo de imagem',
         'artifact.note.directory': (
             'um diretório; artefatos são arquivos (um dump em formato diretório é uma fonte, não um artefato)'
@@ -2170,8 +2184,9 @@ MESSAGES = {
             'longer used'
         ),
         'role.provision.convert_changed': (
-            "The conversion changed the image's layers ({before} → {after}). Nothing was loaded; see the evidence "
-            'convert.log.'
+            'The conversion did not keep the image the card showed (layers {before} → {after}; config digest '
+            '{config_before} → {config_after}; an archive of several images, one per platform, is not converted yet). '
+            'Nothing was loaded; see the evidence convert.log.'
         ),
         'role.provision.convert_ok': 'Conversion checked: {layers} layer(s) with the same diff_ids.',
         'role.provision.no_answer': (
@@ -2611,7 +2626,9 @@ MESSAGES = {
         'artifact.error.member_size': '{name} is not a small regular file ({size} bytes)',
         'artifact.error.member_json': '{name} is not valid JSON: {error}',
         'artifact.error.no_image': 'manifest.json holds no image',
-        'artifact.error.bad_entry': 'manifest.json: an entry is not an object',
+        'artifact.error.bad_entry': (
+            'an entry of manifest.json, index.json, an image manifest or its config is not of the expected shape'
+        ),
         'artifact.error.index': 'index.json names {digest}, which the archive does not hold',
         'artifact.error.tar': 'damaged tar archive: {error}',
         'artifact.error.digest': (
@@ -2619,6 +2636,16 @@ MESSAGES = {
             'archive'
         ),
         'artifact.error.header': 'a tar header extension of {size} bytes (at most {limit}): not an image archive',
+        'artifact.error.duplicate_key': (
+            'a JSON object repeats the key {key} (perhaps only in letter case): docker would read another than the one '
+            'shown'
+        ),
+        'artifact.error.duplicate_member': (
+            'the archive holds {name} twice (once the path is cleaned): docker would load another than the one '
+            'inventoried'
+        ),
+        'artifact.error.global_pax': 'a global pax header: an image archive has none',
+        'artifact.error.shape': 'the archive is not shaped as an image ({error})',
         'artifact.error.too_many': 'more than {limit} members: not an image archive',
         'artifact.note.directory': (
             'a directory; artifacts are files (a directory-format dump is a source, not an artifact)'

@@ -41,6 +41,13 @@ options:
         C(containerd_store) whether it uses the containerd image store.
       - Omit to skip the loadability check.
     type: dict
+  sha256_required:
+    description:
+      - Whether an artifact without C(sha256) is a decision of its own (any file carrying the expected tag would
+        get in). Off only for a file this collection made from an approved one (the converted tar, whose config
+        digest provisioning then checks).
+    type: bool
+    default: true
   evidence_name:
     description:
       - Base name of the evidence returned (C(<name>.log) and C(<name>.json)).
@@ -189,13 +196,14 @@ def main():
         evidence_name=dict(type="str", default="inventory"),
         milestone=dict(type="bool", default=True),
         pending_elsewhere=dict(type="list", elements="str", default=[]),
+        sha256_required=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     lang = p["language"]
     try:
         artifacts, checks, decisions = _artifacts.assess(p["artifacts"], p["base_dir"], p["engine"],
-                                                         p["ssot_digest"], lang)
+                                                         p["ssot_digest"], lang, p["sha256_required"])
     except (_artifacts.ArtifactError, OSError) as exc:
         module.fail_json(msg=str(exc))
     # Raised pending here; the action settles them on the controller and derives each artifact's path from them.

@@ -152,6 +152,65 @@ def test_digests_are_computed_never_taken_from_a_name(tmp_path):
     assert info["format"] == "unknown" and "does not hash to the digest" in info["notes"][0], info
 
 
+def _raw_tar(path, entries):
+    """A tar written member by member as given (duplicates, pax headers, odd names kept)."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("case", ["case_keys", "dup_member", "global_pax", "shape", "forged_note"])
+def test_what_docker_would_read_otherwise_is_refused(tmp_path, case):
+    """Review round 2: keys docker matches ignoring case (the card showed Env, docker ran env), a member twice once
+    its path is cleaned (docker loads the later one), a global pax header (copied into every member: gigabytes),
+    values of the wrong type (tracebacks), names built to forge evidence lines: each a note, never a traceback."""
+    cfg = json.dumps(CONFIG).encode()
+    manifest = [{"Config": _sha(cfg) + ".json", "RepoTags": ["legacy-pg:10.23"], "Layers": []}]
+    entries = [(tarfile.TarInfo("manifest.json"), json.dumps(manifest).encode()),
+               (tarfile.TarInfo(_sha(cfg) + ".json"), cfg)]
+    said = {"case_keys": "repeats the key", "dup_member": "holds ./manifest.json twice",
+            "global_pax": "global pax header", "shape": "not of the expected shape",
+            "forged_note": "missing from the archive"}[case]
+    if case == "case_keys":
+        evil = cfg[:-1] + b', "ROOTFS": {"diff_ids": []}}'
+        entries = [(tarfile.TarInfo("manifest.json"), json.dumps([dict(manifest[0], Config=_sha(evil) + ".json")]).encode()),
+                   (tarfile.TarInfo(_sha(evil) + ".json"), evil)]
+    elif case == "dup_member":
+        entries.append((tarfile.TarInfo("./manifest.json"), json.dumps([dict(manifest[0], RepoTags=["victim:1"])]).encode()))
+    elif case == "global_pax":
+        glob = tarfile.TarInfo("pax_global_header")
+        glob.type = tarfile.XGLTYPE
+        glob.pax_headers = {"k%d" % i: "v" for i in range(100)}
+        entries.insert(0, (glob, b""))
+    elif case == "shape":
+        entries[0] = (tarfile.TarInfo("manifest.json"), json.dumps([dict(manifest[0], RepoTags="postgres")]).encode())
+    else:
+        entries[0] = (tarfile.TarInfo("manifest.json"), json.dumps([dict(manifest[0], Config="c.json\nPASS forged\x1b[31m")]).encode())
+    path = _raw_tar(tmp_path / "evil.tar", entries)
+    info = _artifacts.inspect(str(path), "en")
+    assert info["format"] == "unknown" and said in info["notes"][0], info["notes"]
+    log = _artifacts.report_text([dict(info, id="img")], [], [], "end", "en")
+    assert "\nPASS forged" not in log and "\x1b" not in log
+
+
+def test_an_oci_fan_out_is_bounded(tmp_path, monkeypatch):
+    """An index naming one nested index many times: each blob is followed once, every descriptor counts."""
+    monkeypatch.setattr(_artifacts, "MEMBER_LIMIT", 50)
+    path, dummy = oci_layout(tmp_path / "img.oci.tar", nested=True)
+    with tarfile.open(path) as tar:
+        members = dict((m.name, tar.extractfile(m).read()) for m in tar if m.isfile())
+    index = json.loads(members["index.json"])
+    index["manifests"] = index["manifests"] * 51
+    members["index.json"] = json.dumps(index).encode()
+    info = _artifacts.inspect(str(_tar(tmp_path / "fan.tar", members)), "en")
+    assert "more than 50 members" in info["notes"][0], info["notes"]
+    index["manifests"] = index["manifests"][:40]
+    members["index.json"] = json.dumps(index).encode()
+    assert _artifacts.inspect(str(_tar(tmp_path / "fan.tar", members)), "en")["image_refs"] == ["legacy-pg:10.23"]
+
+
 def test_sha256_is_streamed_in_blocks(tmp_path):
     path = tmp_path / "big"
     path.write_bytes(b"x" * (3 * 1024 * 1024 + 5))
