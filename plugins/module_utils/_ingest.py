@@ -78,11 +78,7 @@ def databases(engine, container, user, wanted=None):
     found = dict((d["name"], dict((k, v) for k, v in d.items() if k != "name"))
                  for d in _pgdata.psql_json(engine, container, DATABASES_INFO_SQL, user=user)
                  if isinstance(d, dict) and isinstance(d.get("name"), str))
-    refused = [n for n in found if _pgdata.CONTROL.search(n) and (wanted is None or n in wanted)]
-    if refused:
-        raise _pgdata.PgDataError("pgdata.control_name", container=container,
-                                  names=", ".join(shown(n) for n in sorted(refused)))
-    return dict((n, info) for n, info in found.items() if not _pgdata.CONTROL.search(n))
+    return dict((n, found[n]) for n in _pgdata.usable_names(list(found), container, wanted))
 
 
 def detect_dump(path):

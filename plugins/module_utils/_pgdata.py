@@ -120,9 +120,16 @@ def database_names(engine, container, user="postgres", wanted=None):
     """The databases that accept connections, by name. A name holding a control character is refused
     (PgDataError naming it escaped) when it is one of ``wanted`` (every one when None), else left out."""
     names = [n for n in psql_json(engine, container, DATABASES_SQL, user=user) if isinstance(n, str)]
+    return usable_names(names, container, wanted)
+
+
+def usable_names(names, container, wanted=None):
+    """``names`` without those holding a character CONTROL matches; PgDataError naming them (escaped) when one of
+    them is ``wanted`` (every one when None)."""
     refused = [n for n in names if CONTROL.search(n) and (wanted is None or n in wanted)]
     if refused:
-        raise PgDataError("pgdata.control_name", container=container, names=", ".join(shown(n) for n in refused))
+        raise PgDataError("pgdata.control_name", container=container,
+                          names=", ".join(shown(n) for n in sorted(refused)))
     return [n for n in names if not CONTROL.search(n)]
 
 
