@@ -23,7 +23,7 @@ import re
 import unicodedata
 
 from ansible_collections.ssot.governance.plugins.module_utils import _model, _yaml
-from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, human_size, message as text
+from ansible_collections.ssot.governance.plugins.module_utils._text import catalog, human_size, message as text, shown
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -103,6 +103,16 @@ def _listed(values, limit=10):
     return "; ".join(str(v) for v in (values or [])[:limit]) or "-"
 
 
+OWNER_HOW = ("named", "named_super", "create", "source")
+
+
+def _owner(facts, lang):
+    """Who owns what a load restores, as the card says it (facts ``owner`` and ``owner_how``: _ingest.load_owner)."""
+    if facts.get("owner_how") not in OWNER_HOW:
+        return "?"
+    return _fill(lang, "ingest.owner.%s" % facts["owner_how"], dict(owner=shown(str(facts.get("owner")))))
+
+
 def presentation(kind, subject, facts, lang):
     """The words of a decision - phase, title, context, risk, rollback - rendered from its kind and facts only.
 
@@ -166,7 +176,7 @@ def presentation(kind, subject, facts, lang):
         if action not in ("load", "reload"):
             raise KeyError(action)
         words = dict(database=f.get("database"), source=f.get("source"), target=f.get("target"),
-                     size=f.get("size") or "?", method=f.get("method") or "?",
+                     size=f.get("size") or "?", method=f.get("method") or "?", owner=_owner(f, lang),
                      count=f.get("count", len(f.get("tables") or [])), tables=", ".join(
                          str(t) for t in (f.get("tables") or [])[:10]))
         return {"phase": "ingest", "title": _fill(lang, "ingest.%s.title" % action, words),

@@ -25,6 +25,7 @@ real engine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 
@@ -57,25 +58,29 @@ class Engine(object):
         return [self.binary] + [str(a) for a in args]
 
     # --- small outputs --------------------------------------------------------
-    def run(self, args, data=None, text=True):
-        """(rc, stdout, stderr) of ``docker <args>``; ``data`` (bytes or text) goes to its stdin."""
+    def run(self, args, data=None, text=True, secrets=None):
+        """(rc, stdout, stderr) of ``docker <args>``; ``data`` (bytes or text) goes to its stdin; ``secrets`` are
+        variables of the docker CLI's own environment (never on a command line: see ``passed``)."""
         argv = self.argv(args)
         if isinstance(data, str):
             data = data.encode("utf-8")
         if self.module is not None:
-            rc, out, err = self.module.run_command(argv, data=data, binary_data=True, encoding=None)
+            rc, out, err = self.module.run_command(argv, data=data, binary_data=True, encoding=None,
+                                                   environ_update=dict(secrets or {}))
         else:
-            proc = subprocess.run(argv, input=data, capture_output=True, check=False)
+            proc = subprocess.run(argv, input=data, capture_output=True, check=False, env=_environ(secrets))
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
         if text:
             out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
         return rc, out, err
 
-    def exec(self, container, argv, data=None, text=True, env=None):
+    def exec(self, container, argv, data=None, text=True, env=None, secrets=None):
         """(rc, stdout, stderr) of ``argv`` inside ``container`` (``-i`` when ``data`` goes to its stdin), with the
-        variables of ``env`` set for it."""
-        flags = [x for k, v in sorted((env or {}).items()) for x in ("-e", "%s=%s" % (k, v))]
-        return self.run(["exec"] + flags + (["-i"] if data is not None else []) + [container] + list(argv), data, text)
+        variables of ``env`` set for it, and those of ``secrets`` handed over without their values on any command
+        line (``passed``)."""
+        flags = [x for k, v in sorted((env or {}).items()) for x in ("-e", "%s=%s" % (k, v))] + passed(secrets)
+        return self.run(["exec"] + flags + (["-i"] if data is not None else []) + [container] + list(argv), data, text,
+                        secrets)
 
     def inspect(self, name, kind="container", fmt=None):
         """``docker <kind> inspect`` of ``name``: the parsed object (or the formatted text); None when absent."""
@@ -132,11 +137,12 @@ class Engine(object):
             reader.join()
         return rc, errors
 
-    def pipe(self, producer, consumer, stdin_path=None):
+    def pipe(self, producer, consumer, stdin_path=None, secrets=None):
         """``docker <producer>`` stdout straight into ``docker <consumer>`` stdin (an OS pipe).
 
-        ``producer`` None: the consumer reads the file ``stdin_path``. Returns (rc_producer, rc_consumer,
-        stderr lines of both).
+        ``producer`` None: the consumer reads the file ``stdin_path``. ``secrets``: variables of the consumer's docker
+        CLI environment (its command line names them: ``passed``). Returns (rc_producer, rc_consumer, stderr lines of
+        both).
         """
         errors = []
         src_file = None
@@ -149,7 +155,7 @@ class Engine(object):
             stdin = first.stdout
         try:
             second = subprocess.Popen(self.argv(consumer), stdin=stdin, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+                                      stderr=subprocess.PIPE, env=_environ(secrets))
             if first is not None:
                 first.stdout.close()      # the consumer holds the only reader: a failing consumer stops the producer
             threads = [threading.Thread(target=_drain, args=(p.stderr, errors)) for p in (first, second) if p]
@@ -163,6 +169,17 @@ class Engine(object):
             if src_file is not None:
                 src_file.close()
         return rc1, rc2, errors
+
+
+def passed(secrets):
+    """``docker exec`` flags that hand the variables of ``secrets`` into the container by name only: ``-e NAME``
+    takes the value from the docker CLI's environment, so no value is on a command line (``ps``, docker's own
+    records of the exec)."""
+    return [x for k in sorted(secrets or {}) for x in ("-e", k)]
+
+
+def _environ(secrets):
+    return dict(os.environ, **secrets) if secrets else None
 
 
 def dbname(name):

@@ -14,6 +14,8 @@ hashes: they go to psql's stdin and nowhere else; results name roles only.
 
 from __future__ import annotations
 
+import binascii
+import datetime
 import hashlib
 import json
 import os
@@ -216,12 +218,11 @@ def _quote_literal(value):
     return "'%s'" % str(value).replace("'", "''")
 
 
-def create_database(engine, target, db, info, user, target_roles):
-    owner = info.get("owner")
-    sql = "CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s%s" % (
+def create_database(engine, target, db, info, user, owner):
+    """Database ``db`` with the source's encoding and collation, owned by ``owner`` (load_owner)."""
+    sql = "CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s OWNER %s" % (
         _quote_ident(db), _quote_literal(info.get("encoding", "UTF8")), _quote_literal(info.get("collate", "C")),
-        _quote_literal(info.get("ctype", "C")),
-        " OWNER %s" % _quote_ident(owner) if owner and owner in target_roles else "")
+        _quote_literal(info.get("ctype", "C")), _quote_ident(owner))
     _pgdata.psql(engine, target, sql, user=user)
 
 
@@ -231,10 +232,10 @@ def drop_database(engine, target, db, user):
     _pgdata.psql(engine, target, "DROP DATABASE IF EXISTS %s" % _quote_ident(db), user=user)
 
 
-def stream_custom(engine, source, target, db, user, compression=1):
-    """pg_dump -Fc -Z<compression> in the source container into pg_restore in the target container."""
+def stream_custom(engine, source, target, db, user, loader, compression=1):
+    """pg_dump -Fc -Z<compression> in the source container into pg_restore, as ``loader``, in the target container."""
     return engine.pipe(["exec", source, "pg_dump", "-U", user, "-Fc", "-Z", str(compression), "-d", dbname(db)],
-                       ["exec", "-i", target, "pg_restore", "-U", user, "-d", dbname(db)])
+                       ["exec", "-i"] + loader.flags() + [target] + loader.restore(db), secrets=loader.secrets)
 
 
 def _remove(engine, containers, folder):
@@ -242,7 +243,7 @@ def _remove(engine, containers, folder):
         engine.exec(c, ["rm", "-rf", folder])
 
 
-def directory_jobs(engine, source, target, db, user, jobs, compression=1):
+def directory_jobs(engine, source, target, db, user, loader, jobs, compression=1):
     """pg_dump -Fd -j in the source container, the folder copied as a tar stream, pg_restore -j in the target.
 
     The minimal legacy images have a shell and rm but no chown: the tar keeps the owner pg_dump gave the files,
@@ -258,7 +259,7 @@ def directory_jobs(engine, source, target, db, user, jobs, compression=1):
         rc1, rc2, errors = engine.pipe(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target])
         if rc1 or rc2:
             return rc1, rc2, errors
-        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(jobs), "-d", dbname(db), folder])
+        rc, dummy, err = engine.exec(target, loader.restore(db, "-j", str(jobs), folder), secrets=loader.secrets)
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (source, target), folder)
@@ -290,22 +291,153 @@ def copy_folder_in(engine, path, container, dest, uid):
         raise IngestError("ingest.error.copy", path=path, container=container, error=" ".join(errors)[-300:])
 
 
-def load_dump(engine, path, fmt, target, db, user, jobs=1):
-    """A dump file (plain SQL or custom) or a pg_dump -Fd folder into database ``db`` of the target."""
+def load_dump(engine, path, fmt, target, db, loader, jobs=1):
+    """A dump file (plain SQL or custom) or a pg_dump -Fd folder into database ``db`` of the target, as ``loader``.
+    A plain SQL file is run by psql as that role: its ``ALTER ... OWNER`` lines are refused (make it with
+    ``pg_dump --no-owner``, or use the custom format, whose owners pg_restore leaves out)."""
     if fmt == "sql-dump":
-        return engine.pipe(None, ["exec", "-i", target] + psql_argv(user, db, "-q", "-v", "ON_ERROR_STOP=1"),
-                           stdin_path=path)
+        return engine.pipe(None, ["exec", "-i"] + loader.flags() + [target] + loader.psql(
+            db, "-q", "-v", "ON_ERROR_STOP=1"), stdin_path=path, secrets=loader.secrets)
     if fmt == "custom-dump":
-        return engine.pipe(None, ["exec", "-i", target, "pg_restore", "-U", user, "-d", dbname(db)], stdin_path=path)
+        return engine.pipe(None, ["exec", "-i"] + loader.flags() + [target] + loader.restore(db), stdin_path=path,
+                           secrets=loader.secrets)
     folder = TMP_PREFIX + "dir"
     _remove(engine, (target,), folder)
     try:
         copy_folder_in(engine, path, target, folder, container_uid(engine, target))
-        rc, dummy, err = engine.exec(target, ["pg_restore", "-U", user, "-j", str(max(1, jobs)), "-d", dbname(db),
-                                              folder])
+        rc, dummy, err = engine.exec(target, loader.restore(db, "-j", str(max(1, jobs)), folder),
+                                     secrets=loader.secrets)
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
         _remove(engine, (target,), folder)
+
+
+# --- least privilege: what a dump holds runs as a role made for the load, never as a superuser ---------------------
+# A dump's code (a CHECK constraint's function, an index expression, a default) runs while it is restored, as the
+# role restoring it. That role is made for one load: no attribute (not a superuser, no CREATEDB, CREATEROLE,
+# REPLICATION or BYPASSRLS, no membership), a random password that expires, and it connects as itself (over TCP to
+# 127.0.0.1 inside the target's container): a session a superuser opened and then narrowed with SET ROLE could be
+# widened back by the code it runs (RESET ROLE). Once restored, what it made goes to the owner the card showed
+# (load_owner) and the role is dropped, whether the restore went well or not.
+LOADER_PREFIX = "ssot_loader_"
+LOADER_HOST = "127.0.0.1"
+LOADER_HOURS = 12
+# A superuser, or a member of one (it can SET ROLE to it).
+SUPERUSERS_SQL = ("SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r WHERE r.rolsuper OR "
+                  "EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolsuper AND s.oid <> r.oid AND "
+                  "pg_has_role(r.oid, s.oid, 'MEMBER'))")
+PUBLIC_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(nspowner)) FROM pg_namespace "
+                    "WHERE nspname = 'public'), 'null'::json)")
+
+
+def superusers(engine, container, user):
+    """The superusers of ``container``'s server and the roles that are members of one, by name."""
+    return set(n for n in _pgdata.psql_json(engine, container, SUPERUSERS_SQL, user=user) if isinstance(n, str))
+
+
+def made_super(name, allowed, supers):
+    """Whether a role the load creates would be a superuser or a member of one, as the SSOT's ``ingest.roles``
+    allows it."""
+    grant = allowed.get(name) or {}
+    return "SUPERUSER" in (grant.get("attributes") or []) or bool(set(grant.get("member_of") or []) & supers)
+
+
+def load_owner(named, source_owner, roles, supers, database):
+    """Who owns what a load restores, and how the card says it: (role, how).
+
+    ``named`` (the SSOT's ``ingest.owner``) whatever it is: "named", "named_super" (a superuser: the SSOT's word) or
+    "create" (the target lacks it: the load makes it NOLOGIN, without attributes). Otherwise the source database's
+    owner when the target has that role (``roles``, with those the load creates) and it is no superuser there:
+    "source". Otherwise IngestError naming what to set: objects from the source never go to a superuser unless the
+    SSOT names one."""
+    if named:
+        return named, "named_super" if named in supers else "named" if named in roles else "create"
+    if source_owner and source_owner in roles and source_owner not in supers:
+        return source_owner, "source"
+    raise IngestError("ingest.error.owner_superuser" if source_owner in supers else "ingest.error.owner_missing",
+                      database=shown(database), owner=shown(source_owner or "-"))
+
+
+def create_owner(engine, target, user, owner):
+    """The owner the SSOT names, made when the target lacks it: NOLOGIN, without attributes."""
+    _script(engine, target, "postgres", user, ["CREATE ROLE %s NOLOGIN;" % _quote_ident(owner)], "ingest.error.roles",
+            database="-")
+
+
+def _script(engine, container, db, user, statements, code, **params):
+    """``statements`` in one psql session on ``db`` (stdin only: they may hold a password), stopping at the first
+    error (IngestError ``code`` with the server's first error line)."""
+    script = ["SET standard_conforming_strings = on;"] + list(statements)
+    rc, dummy, err = engine.exec(container, psql_argv(user, db, "-qX", "-v", "ON_ERROR_STOP=1"),
+                                 data="\n".join(script) + "\n", env=_pgdata.PINNED)
+    if rc != 0:
+        lines = [line for line in err.strip().splitlines() if line.startswith(("ERROR", "FATAL", "psql:"))]
+        raise IngestError(code, container=container, error=shown((lines or err.strip().splitlines() or [""])[0], 300),
+                          **params)
+
+
+class Loader(object):
+    """The role one load restores as (see above): ``open`` makes it, ``restore`` / ``psql`` are its tools' argv,
+    ``close`` hands what it made to the owner and drops it."""
+
+    def __init__(self, engine, target, db, user):
+        self.engine, self.target, self.db, self.user = engine, target, db, user
+        self.name = LOADER_PREFIX + binascii.hexlify(os.urandom(6)).decode()
+        self.secrets = {"PGPASSWORD": binascii.hexlify(os.urandom(24)).decode()}
+        self.public_owner = None
+        self.made = False
+
+    def flags(self):
+        """``docker exec`` flags handing the password in by name (never on a command line)."""
+        from ansible_collections.ssot.governance.plugins.module_utils._engine import passed
+        return passed(self.secrets)
+
+    def _conn(self, db):
+        return ["-h", LOADER_HOST, "-U", self.name, "-d", dbname(db)]
+
+    def restore(self, db, *extra):
+        """pg_restore as the loader; owners left out (what it makes is the loader's, then the owner's)."""
+        return ["pg_restore", "--no-owner"] + self._conn(db) + list(extra)
+
+    def psql(self, db, *extra):
+        return ["psql", "-X"] + self._conn(db) + list(extra)
+
+    def open(self):
+        until = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=LOADER_HOURS)).strftime(
+            "%Y-%m-%d %H:%M:%S+00")
+        name = _quote_ident(self.name)
+        _script(self.engine, self.target, "postgres", self.user, [
+            "CREATE ROLE %s LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 64 "
+            "VALID UNTIL %s PASSWORD %s;" % (name, _quote_literal(until), _quote_literal(self.secrets["PGPASSWORD"])),
+            "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %s TO %s;" % (_quote_ident(self.db), name)],
+            "ingest.error.loader", database=shown(self.db))
+        self.made = True
+        # The schema a new database has (public) is the loader's while it restores (what the source says of it - its
+        # comment, its privileges - applies), then its owner's again.
+        self.public_owner = _pgdata.psql_json(self.engine, self.target, PUBLIC_OWNER_SQL, db=self.db, user=self.user)
+        if self.public_owner:
+            _script(self.engine, self.target, self.db, self.user, ["ALTER SCHEMA public OWNER TO %s;" % name],
+                    "ingest.error.loader", database=shown(self.db))
+        rc, dummy, err = self.engine.exec(self.target, self.psql(self.db, "-qAt", "-c", "SELECT 1"),
+                                          secrets=self.secrets)
+        if rc != 0:
+            raise IngestError("ingest.error.loader_connect", container=self.target, host=LOADER_HOST,
+                              error=shown(" ".join(err.strip().splitlines()[-2:]), 300))
+        return self
+
+    def close(self, owner):
+        """What the loader made goes to ``owner`` (the database's public schema back to its owner), its privileges
+        go, then the role. The server does it (REASSIGN / DROP OWNED run no code of the dump's)."""
+        if not self.made:
+            return
+        name = _quote_ident(self.name)
+        statements = ["ALTER SCHEMA public OWNER TO %s;" % _quote_ident(self.public_owner)] if self.public_owner else []
+        _script(self.engine, self.target, self.db, self.user, statements + [
+            "REASSIGN OWNED BY %s TO %s;" % (name, _quote_ident(owner)), "DROP OWNED BY %s;" % name],
+            "ingest.error.loader_close", database=shown(self.db), role=self.name)
+        _script(self.engine, self.target, "postgres", self.user, ["DROP ROLE %s;" % name],
+                "ingest.error.loader_close", database=shown(self.db), role=self.name)
+        self.made = False
 
 
 # --- roles: built from the source's catalog, never copied as SQL text ---------------------------------------------

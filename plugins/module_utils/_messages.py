@@ -404,14 +404,16 @@ MESSAGES = {
         'ingest.deviation.missing': 'Fonte de dados {id} nomeada no SSOT não está disponível',
         'ingest.load.title': 'Carregar o banco {database} da fonte {source} no alvo {target}',
         'ingest.load.context': (
-            'O banco {database} ({size}) não existe no alvo. Método: {method}. Antes, um snapshot do alvo fica como '
+            'O banco {database} ({size}) não existe no alvo. Método: {method}. Um papel sem atributos, feito para a '
+            'carga, restaura o banco; depois, o que ele criou fica com {owner}. Antes, um snapshot do alvo fica como '
             'ponto de rollback.'
         ),
         'ingest.load.risk': 'Cria o banco e os papéis que faltam no alvo; ocupa {size} ou mais.',
         'ingest.reload.title': 'Recarregar o banco {database} no alvo {target}: difere da fonte {source}',
         'ingest.reload.context': (
             'O alvo já tem {database} e ele difere da fonte em {count} tabela(s): {tables}. Recarregar apaga o banco '
-            'do alvo e o carrega de novo.'
+            'do alvo e o carrega de novo, restaurado por um papel sem atributos feito para a carga; depois, o que ele '
+            'criou fica com {owner}.'
         ),
         'ingest.reload.risk': 'Perde o que só existe no alvo nesse banco (fica no snapshot anterior à ingestão).',
         'ingest.rollback': (
@@ -985,6 +987,8 @@ MESSAGES = {
             'o código que o dump traz (funções, gatilhos, casts, extensões) só é lido quando carregado: a carga o '
             'restaura como está no arquivo, e um erro de restauração a faz falhar'
         ),
+        'ingest.owner.check': '{database}: dono do que a carga restaura',
+        'ingest.owner.expected': 'um papel que não é superusuário (ou o que o SSOT nomeia em ingest.owner)',
         'ingest.tools.check': 'Fonte {id}: ferramentas de dump e restauração da versão maior de cada servidor',
         'ingest.tools.expected': 'cliente e servidor da mesma versão maior',
         'ingest.tools.mismatch': (
@@ -998,6 +1002,35 @@ MESSAGES = {
         'ingest.code.foreign_servers': 'servidor estrangeiro: {what}',
         'ingest.code.user_mappings': 'mapeamento de usuário (nomes das opções): {what}',
         'ingest.code.more': 'e mais {count} (todos na evidência ingest-plan.json)',
+        'ingest.error.owner_superuser': (
+            '{database}: os objetos da fonte são de {owner}, superusuário no alvo, e nada da fonte fica com um '
+            'superusuário sem o SSOT dizer. Nomeie o dono em ingest.owner (um papel sem atributos; criado NOLOGIN se o '
+            'alvo não o tiver) ou, para deixá-los com {owner}, nomeie {owner} ali'
+        ),
+        'ingest.error.owner_missing': (
+            '{database}: o dono na fonte ({owner}) não existe no alvo nem é criado por esta carga. Nomeie o dono em '
+            'ingest.owner (criado NOLOGIN, sem atributos, se o alvo não o tiver)'
+        ),
+        'ingest.error.owner_changed': (
+            '{database}: o dono aprovado para o que a carga restaura era {approved}; agora seria {found}: nada foi '
+            'carregado; a próxima execução mostra o novo cartão'
+        ),
+        'ingest.error.loader': '{database}: preparar o papel que restaura a carga em {container} falhou: {error}',
+        'ingest.error.loader_connect': (
+            'o papel que restaura a carga não conectou em {container} ({host}, com senha): {error}. A carga restaura '
+            'com um papel sem atributos que conecta por TCP a {host} dentro do contêiner: o pg_hba do alvo precisa '
+            'aceitar conexões host de {host} com senha (md5 ou scram-sha-256)'
+        ),
+        'ingest.error.loader_close': (
+            '{database}: entregar ao dono o que o papel {role} criou e removê-lo em {container} falhou: {error}'
+        ),
+        'ingest.owner.named': '{owner} (nomeado em ingest.owner)',
+        'ingest.owner.named_super': (
+            '{owner} (nomeado em ingest.owner; é SUPERUSUÁRIO no alvo: funções SECURITY DEFINER da fonte rodarão como '
+            'superusuário)'
+        ),
+        'ingest.owner.create': '{owner} (nomeado em ingest.owner; criado NOLOGIN, sem atributos)',
+        'ingest.owner.source': '{owner} (o dono do banco na fonte; não é superusuário no alvo)',
         'ingest.error.code_changed': (
             'o código do banco {database} na fonte {container} mudou depois da aprovação (sha256 {found}, aprovado '
             '{approved}): nada foi carregado; a próxima execução mostra o novo cartão'
@@ -1996,14 +2029,16 @@ MESSAGES = {
         'ingest.deviation.missing': 'Data source {id} named in the SSOT is not available',
         'ingest.load.title': 'Load database {database} from source {source} into target {target}',
         'ingest.load.context': (
-            'Database {database} ({size}) is not in the target. Method: {method}. A snapshot of the target comes first '
-            '(the rollback point).'
+            'Database {database} ({size}) is not in the target. Method: {method}. A role without attributes, made for '
+            'the load, restores it; then what it made belongs to {owner}. A snapshot of the target comes first (the '
+            'rollback point).'
         ),
         'ingest.load.risk': 'Creates the database and the missing roles in the target; takes {size} or more.',
         'ingest.reload.title': 'Reload database {database} into target {target}: it differs from source {source}',
         'ingest.reload.context': (
             'The target has {database}, different from the source in {count} table(s): {tables}. A reload drops it and '
-            'loads it again.'
+            'loads it again, restored by a role without attributes made for the load; then what it made belongs to '
+            '{owner}.'
         ),
         'ingest.reload.risk': "Loses what exists only in the target's database (kept in the pre-ingest snapshot).",
         'ingest.rollback': (
@@ -2573,6 +2608,8 @@ MESSAGES = {
             'the code the dump brings (functions, triggers, casts, extensions) is read only when it is loaded: the '
             'load restores it as the file has it, and a restore error fails it'
         ),
+        'ingest.owner.check': '{database}: owner of what the load restores',
+        'ingest.owner.expected': 'a role that is no superuser (or the one the SSOT names in ingest.owner)',
         'ingest.tools.check': "Source {id}: dump and restore tools of each server's major",
         'ingest.tools.expected': 'client and server of the same major',
         'ingest.tools.mismatch': (
@@ -2584,6 +2621,35 @@ MESSAGES = {
         'ingest.code.foreign_servers': 'foreign server: {what}',
         'ingest.code.user_mappings': 'user mapping (option names): {what}',
         'ingest.code.more': 'and {count} more (all in the ingest-plan.json evidence)',
+        'ingest.error.owner_superuser': (
+            "{database}: the source's objects belong to {owner}, a superuser in the target, and nothing from the "
+            'source is left with a superuser unless the SSOT says so. Name their owner in ingest.owner (a role without '
+            'attributes; created NOLOGIN when the target lacks it) or, to leave them with {owner}, name {owner} there'
+        ),
+        'ingest.error.owner_missing': (
+            "{database}: the source's owner ({owner}) is not in the target and this load does not create it. Name the "
+            'owner in ingest.owner (created NOLOGIN, without attributes, when the target lacks it)'
+        ),
+        'ingest.error.owner_changed': (
+            '{database}: the approved owner of what the load restores was {approved}; it would now be {found}: nothing '
+            'was loaded; the next run shows the new card'
+        ),
+        'ingest.error.loader': '{database}: preparing the role that restores the load in {container} failed: {error}',
+        'ingest.error.loader_connect': (
+            'the role that restores the load could not connect in {container} ({host}, with a password): {error}. The '
+            'load restores as a role without attributes that connects over TCP to {host} inside the container: the '
+            "target's pg_hba must accept host connections from {host} with a password (md5 or scram-sha-256)"
+        ),
+        'ingest.error.loader_close': (
+            '{database}: handing what role {role} made to the owner and dropping it in {container} failed: {error}'
+        ),
+        'ingest.owner.named': '{owner} (named in ingest.owner)',
+        'ingest.owner.named_super': (
+            "{owner} (named in ingest.owner; a SUPERUSER in the target: the source's SECURITY DEFINER functions will "
+            'run as a superuser)'
+        ),
+        'ingest.owner.create': '{owner} (named in ingest.owner; created NOLOGIN, without attributes)',
+        'ingest.owner.source': "{owner} (the database's owner in the source; not a superuser in the target)",
         'ingest.error.code_changed': (
             'the code of database {database} in source {container} changed after the approval (sha256 {found}, '
             'approved {approved}): nothing was loaded; the next run shows the new card'

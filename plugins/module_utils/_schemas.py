@@ -441,6 +441,23 @@ SCHEMAS = {
                         'type': 'boolean',
                         'default': True,
                     },
+                    'owner': {
+                        'description': (
+                            'The role that owns what a load restores (tables, sequences, functions, schemas) and the '
+                            'databases it creates; created NOLOGIN, without attributes, when the target lacks it. Each '
+                            'database is restored by a role made for the load (no attribute, no membership, dropped '
+                            'after it), so nothing the dump holds runs as a superuser; then what it made goes to this '
+                            "owner. Without it: the source database's owner, when the target has that role (or the "
+                            'load creates it) and it is no superuser there nor a member of one; otherwise the load '
+                            "refuses and says what to set. Naming a superuser here leaves the source's code (SECURITY "
+                            'DEFINER functions) running as one: the card says so.'
+                        ),
+                        'type': 'string',
+                        'minLength': 1,
+                        'maxLength': 63,
+                        'pattern': '^[^\\u0000-\\u001f\\u007f-\\u009f]+$',
+                        'examples': ['shop_owner'],
+                    },
                     'roles': {
                         'description': (
                             'What a role the load creates may have beyond LOGIN and its password hash, per role name: '

@@ -62,6 +62,14 @@ options:
     description: The SSOT's C(ingest.roles) (what a created role may have beyond LOGIN and its password hash).
     type: dict
     default: {}
+  owner:
+    description:
+      - The SSOT's C(ingest.owner). Each database is restored by a role made for the load (LOGIN over TCP to
+        127.0.0.1 inside the target with a random password, no attribute, no membership, dropped after the load), so
+        nothing the dump holds runs as a superuser; what it made then goes to the owner the approved card named (the
+        plan item's C(owner), checked again here - another owner now loads nothing). A named owner the target lacks is
+        created NOLOGIN, without attributes.
+    type: str
   compression:
     description:
       - zlib level (0-9) of C(pg_dump) between two containers (the stream, or the folder of directory format).
@@ -132,7 +140,18 @@ from ansible_collections.ssot.governance.plugins.module_utils import _engine, _l
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata
 
 
-def load_one(engine, item, src, p, roles, loaded):
+def restore(engine, item, src, p, loader):
+    """(rc of the read, rc of the restore, output lines) of loading one database as ``loader``."""
+    db, target, user = item["database"], p["target"], p["user"]
+    if src["kind"] == "container":
+        if p["jobs"] > 1:
+            return _ingest.directory_jobs(engine, src["container"], target, db, user, loader, p["jobs"],
+                                          p["compression"])
+        return _ingest.stream_custom(engine, src["container"], target, db, user, loader, p["compression"])
+    return _ingest.load_dump(engine, src["path"], src["format"], target, db, loader, p["jobs"])
+
+
+def load_one(engine, item, src, p, owner, loaded):
     """Load one approved database; what it did joins ``loaded`` first, so a failure still says it."""
     db, target, user = item["database"], p["target"], p["user"]
     out = {"source": item["source"], "database": db, "action": item["action"], "method": item["method"],
@@ -144,15 +163,22 @@ def load_one(engine, item, src, p, roles, loaded):
     if item["action"] == "reload":
         _ingest.drop_database(engine, target, db, user)
     info = (src.get("database_info") or {}).get(db) or {"encoding": "UTF8", "collate": "C", "ctype": "C"}
-    _ingest.create_database(engine, target, db, info, user, roles)
-    if src["kind"] == "container":
-        if p["jobs"] > 1:
-            rc1, rc2, errors = _ingest.directory_jobs(engine, src["container"], target, db, user, p["jobs"],
-                                                      p["compression"])
-        else:
-            rc1, rc2, errors = _ingest.stream_custom(engine, src["container"], target, db, user, p["compression"])
-    else:
-        rc1, rc2, errors = _ingest.load_dump(engine, src["path"], src["format"], target, db, user, p["jobs"])
+    _ingest.create_database(engine, target, db, info, user, owner)
+    out["owner"] = owner
+    # Restored by a role made for it (no attribute): the dump's code never runs as a superuser. What it made goes
+    # to the owner whatever happened; a failure to hand it over comes second to the failure that stopped the load.
+    loader = _ingest.Loader(engine, target, db, user)
+    out["restored_by"] = loader.name
+    try:
+        loader.open()
+        rc1, rc2, errors = restore(engine, item, src, p, loader)
+    except Exception:
+        try:
+            loader.close(owner)
+        except (_ingest.IngestError, _pgdata.PgDataError):
+            pass
+        raise
+    loader.close(owner)
     out["seconds"] = round(time.time() - start, 3)
     out["restore_errors"] = _ingest.restore_errors(errors)
     if rc1 != 0:
@@ -177,13 +203,36 @@ def load_one(engine, item, src, p, roles, loaded):
     return out
 
 
+def owners_of(engine, todo, by_id, p, result):
+    """{database: owner} of the approved items, resolved again from the target as it is now (_ingest.load_owner):
+    another owner than the approved card's, or a superuser where the card named none, loads nothing. A named owner
+    the target lacks is created (NOLOGIN, without attributes) and read back."""
+    have = _ingest.target_roles(engine, p["target"], p["user"])
+    supers = _ingest.superusers(engine, p["target"], p["user"])
+    owners = {}
+    for item in todo:
+        src = by_id[item["source"]]
+        source_owner = ((src.get("database_info") or {}).get(item["database"]) or {}).get("owner")
+        owner, how = _ingest.load_owner(p["owner"], source_owner, have, supers, item["database"])
+        if owner != item.get("owner") or (how == "named_super") != (item.get("owner_how") == "named_super"):
+            raise _ingest.IngestError("ingest.error.owner_changed", database=shown(item["database"]),
+                                      approved=shown(str(item.get("owner"))), found=shown(owner))
+        owners[item["database"]] = owner
+    for owner in sorted(set(owners.values()) - have):
+        _ingest.create_owner(engine, p["target"], p["user"], owner)
+    made = sorted(_ingest.target_roles(engine, p["target"], p["user"]) - have)
+    result["roles"]["created"] += [r for r in made if r not in result["roles"]["created"]]
+    return owners
+
+
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
                                               plan=dict(type="list", elements="dict", required=True), sources=dict(type="list", elements="dict", required=True),
                                               proceed=dict(type="list", elements="str", required=True), target=dict(type="str", required=True),
                                               user=dict(type="str", default="postgres"), jobs=dict(type="int", default=1),
                                               globals=dict(type="bool", default=True), compression=dict(type="int", default=1),
-                                              roles=dict(type="dict", default={})), supports_check_mode=False)
+                                              roles=dict(type="dict", default={}), owner=dict(type="str")),
+                           supports_check_mode=False)
     p = module.params
     engine = _engine.Engine(module)
     # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
@@ -223,10 +272,10 @@ def main():
                 for key, found in (("created", made), ("conflicts", plan["conflicts"]),
                                    ("skipped", plan["skipped"]), ("dropped", plan["dropped"])):
                     result["roles"][key] += [r for r in found if r not in result["roles"][key]]
-        roles = _ingest.target_roles(engine, p["target"], p["user"])
+        owners = owners_of(engine, todo, by_id, p, result)
         for item in todo:
             result["changed"] = True
-            loaded = load_one(engine, item, by_id[item["source"]], p, roles, result["loaded"])
+            loaded = load_one(engine, item, by_id[item["source"]], p, owners[item["database"]], result["loaded"])
             result["mismatches"] += loaded["mismatches"]
     except (_ingest.IngestError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=rendered(exc, p["language"]), evidence=evidence(result), **result)
@@ -252,6 +301,9 @@ def evidence(result):
             c["status"].upper(), shown(c["table"], 130), c["source"], c["target"],
             " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
             if "source_checksum" in c else "") for c in d.get("comparisons") or []]
+        if d.get("restored_by"):
+            lines.append("  restored by %s (a role made for the load: no attribute, dropped after it); what it made "
+                         "belongs to %s" % (d["restored_by"], shown(d.get("owner"))))
         lines += ["  restore error: %s" % e for e in d.get("restore_errors") or []]
         back = d.get("read_back")
         if back:

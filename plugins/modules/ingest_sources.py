@@ -62,6 +62,15 @@ options:
         BYPASSRLS) and the existing roles it may be a member of (C(member_of)) that the load may give it.
     type: dict
     default: {}
+  owner:
+    description:
+      - The SSOT's C(ingest.owner) - the role that owns what a load restores (created NOLOGIN, without attributes,
+        when the target lacks it). A load restores as a role made for it, without attributes, then hands what it made
+        to this owner. Without it, the owner is the source database's owner when the target has that role (or the
+        load creates it) and it is no superuser there (nor a member of one); otherwise the database is C(refused)
+        (a check names what to set) and no decision is raised for it.
+      - Each decision's facts carry the owner (C(owner), C(owner_how)): the approval binds it.
+    type: str
   fail_on_mismatch:
     description: Fail, naming each table, when a database of the target differs from its source.
     type: bool
@@ -157,15 +166,25 @@ def dropped_text(lang, d):
                 why=text(lang, "ingest.dropped.why." + d["why"]))
 
 
+def owner_of(p, item, src, roles, have, supers):
+    """(owner, how) of what loading ``item`` restores (_ingest.load_owner), with the roles the load would create
+    counted as the target's (a superuser when the SSOT would make them one)."""
+    created = set((roles or {}).get("create") or [])
+    source_owner = ((src.get("database_info") or {}).get(item["database"]) or {}).get("owner")
+    return _ingest.load_owner(p["owner"], source_owner, have | created,
+                              supers | set(r for r in created if _ingest.made_super(r, p["roles"], supers)),
+                              item["database"])
+
+
 def decision_for(item, src, target, ssot_digest, lang, roles=None, code=None):
     """The pending decision to load (or reload) one database; the controller settles it. ``roles`` (the source's
     globals plan, when roles are copied) puts on the card every role statement the load runs in the target, a
     password hash masked, and binds their sha256; ``code`` (the database's code inventory) lists the code and
     settings the load brings and binds its sha256 (the decision id covers both)."""
     method = item["method"]
-    extra = {}
+    extra = {"owner": item["owner"], "owner_how": item["owner_how"]}
     if roles is not None:
-        extra = {"roles": roles["statements"], "globals_sha256": roles["sha256"]}
+        extra.update(roles=roles["statements"], globals_sha256=roles["sha256"])
         if roles.get("dropped"):
             extra["roles_dropped"] = [dropped_text(lang, d) for d in roles["dropped"]]
     if code is not None:
@@ -193,7 +212,7 @@ def main():
                 workspace=dict(type="path", required=True), user=dict(type="str", default="postgres"),
                 checksums=dict(type="bool", default=True), jobs=dict(type="int", default=1),
                 globals=dict(type="bool", default=True), roles=dict(type="dict", default={}),
-                fail_on_mismatch=dict(type="bool", default=False))
+                owner=dict(type="str"), fail_on_mismatch=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     lang = p["language"]
@@ -235,6 +254,8 @@ def main():
     by_id = dict((s["id"], s) for s in sources)
     decisions = []
     globals_of = {}
+    have = _ingest.target_roles(engine, p["target"], p["user"])
+    supers = _ingest.superusers(engine, p["target"], p["user"])
     for item in plan:
         src = by_id[item["source"]]
         if item["action"] == "unsupported":
@@ -251,6 +272,17 @@ def main():
                     except _ingest.IngestError as exc:
                         module.fail_json(msg=rendered(exc, lang), **result)
                 roles = globals_of[src["id"]]
+            try:
+                item["owner"], item["owner_how"] = owner_of(p, item, src, roles, have, supers)
+            except _ingest.IngestError as exc:
+                # Refused: no decision for it; the check says what to set, the change fails on it.
+                item.update(action="refused", reason=rendered(exc, lang))
+                checks.append({"id": "ingest.owner.%s.%s" % (item["source"], item["database"]),
+                               "description": text(lang, "ingest.owner.check", database=shown(item["database"])),
+                               "status": "deviation", "expected": text(lang, "ingest.owner.expected"),
+                               "actual": item["reason"], "severity": "high"})
+                lines.append("%s: %s" % (item["source"], item["reason"]))
+                continue
             code = None
             if src["kind"] == "container":
                 try:
@@ -278,8 +310,7 @@ def main():
     missing = [s for s in sources if s["status"] != "found"]
     # Decisions are raised pending here; the action settles them - and blocks the milestone on one it cannot
     # approve - on the controller. The target reports only what it lacks (a source).
-    result.update(plan=plan, decisions=decisions, checks=checks,
-                  target_roles=sorted(_ingest.target_roles(engine, p["target"], p["user"])))
+    result.update(plan=plan, decisions=decisions, checks=checks, target_roles=sorted(have))
     result["milestone"] = _result.milestone("ingest", "blocked" if missing else "clear",
                                             [next_step(lang, s) for s in missing])
     result["evidence"] = [_result.evidence("ingest-sources.log", text="\n".join(lines) + "\n"),

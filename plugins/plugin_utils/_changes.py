@@ -639,7 +639,7 @@ def _sources(r, fail_on_mismatch=False):
     out = r.call("ssot.governance.ingest_sources", {
         "sources": r.ssot.get("sources") or [], "target": r.container, "workspace": r.target_dir,
         "checksums": ingest.get("checksums", True), "jobs": ingest.get("jobs", 1), "ssot_digest": r.ctx.digest,
-        "globals": ingest.get("globals", True), "roles": ingest.get("roles") or {},
+        "globals": ingest.get("globals", True), "roles": ingest.get("roles") or {}, "owner": ingest.get("owner"),
         "language": r.lang, "fail_on_mismatch": fail_on_mismatch}, fail=False)
     r.checks = [c for c in out.get("checks") or [] if isinstance(c, dict)] or None
     milestone = out.get("milestone")
@@ -655,6 +655,10 @@ def _sources(r, fail_on_mismatch=False):
 def ingest(r):
     found = _sources(r)
     plan = found.get("plan") or []
+    # A database with no owner it may be handed to (the check says what to set): nothing loads.
+    refused = [i for i in plan if isinstance(i, dict) and i.get("action") == "refused"]
+    if refused:
+        raise ChangeFailed("; ".join(str(i.get("reason")) for i in refused))
     decisions = []
     for item in plan:
         if isinstance(item.get("decision"), dict):
@@ -698,14 +702,16 @@ def ingest(r):
         "snapshot_files": files, "databases": [i["rollback_entry"] for i in todo],
         "roles_before": found.get("target_roles") or []})
     # The target gets what to load, never who approved it; and the sha256 of the role statements and of the code
-    # inventory the approved card showed (from the settled decision's facts): it loads those or nothing.
+    # inventory the approved card showed, and the owner it named (from the settled decision's facts): it loads those
+    # or nothing.
     loaded = r.call("ssot.governance.ingest_load", {
         "plan": [dict(i, decision={"id": i["decision"]["id"]}, **dict(
-            (k, (i["decision"].get("facts") or {}).get(k)) for k in ("globals_sha256", "code_sha256")))
+            (k, (i["decision"].get("facts") or {}).get(k)) for k in ("globals_sha256", "code_sha256", "owner",
+                                                                        "owner_how")))
             for i in todo], "sources": found.get("sources") or [], "proceed": ids,
         "target": r.container,
         "jobs": ssot_ingest.get("jobs", 1), "globals": ssot_ingest.get("globals", True),
-        "roles": ssot_ingest.get("roles") or {},
+        "roles": ssot_ingest.get("roles") or {}, "owner": ssot_ingest.get("owner"),
         "compression": ssot_ingest.get("compression", 1), "language": r.lang})
     fingerprint = r.call("ssot.governance.changes_since", {
         "container": r.container, "subject": "ingest", "checksums": True, "language": r.lang,

@@ -99,8 +99,13 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     assert {c["table"]: c["target"] for c in db["comparisons"]} == SHOP
     assert all(c["source_checksum"] == c["target_checksum"] for c in db["comparisons"])
     assert db["tools"]["pg_dump"].startswith("15.") and story["source"] in db["tools"]["pg_dump"]
-    assert load["roles"]["created"] == ["shop_reader"] and "postgres" in load["roles"]["conflicts"]
+    assert load["roles"]["created"] == ["shop_reader", "shop_owner"] and "postgres" in load["roles"]["conflicts"]
     assert psql(story["target"], "SELECT count(*) FROM order_items", db="legacy_shop") == "6000"
+    # Restored by a role made for the load, gone since; what it made is the SSOT's owner's (not a superuser).
+    assert db["restored_by"].startswith("ssot_loader_") and db["owner"] == "shop_owner"
+    assert {t["owner"] for t in db["read_back"]["tables"].values()} == {"shop_owner"}, db["read_back"]
+    assert psql(story["target"], "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ssot_loader_%' OR "
+                                 "(rolname = 'shop_owner' AND (rolsuper OR rolcanlogin))") == "0"
     # The rollback point was taken before anything changed: the target had no legacy_shop then.
     # Its own journal record (read back, sealed, by the rollback), and an evidence file for people.
     rollback = rollback_point(ws, "ingest")
@@ -116,6 +121,7 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     for path in ws.path.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".log", ".jsonl", ".yml"):
             assert PASSWORD not in path.read_text(errors="replace"), path
+            assert "PGPASSWORD=" not in path.read_text(errors="replace"), path
 
 
 def test_a_second_ingestion_finds_the_data_and_changes_nothing(story):
@@ -283,7 +289,7 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     untouched), the newline is refused with a message (no traceback), the comparison calls nothing of the source."""
     ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "hnames")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
-    doc["sources"][0]["databases"] = ["legacy_shop", "dbname=postgres"]
+    doc["sources"][0]["databases"] = ["dbname=postgres", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     psql(source, 'CREATE DATABASE "dbname=postgres"')
     psql(source, "CREATE TABLE only_in_the_named_one AS SELECT 1 AS id", db="dbname='dbname=postgres'")
@@ -307,7 +313,7 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     assert crooked.returncode != 0 and "Traceback" not in crooked.stdout + crooked.stderr, explain(crooked)
     assert "list index" not in crooked.stdout and "bad\\x0aname" in crooked.stdout, explain(crooked)
     assert "caractere de controle" in crooked.stdout, explain(crooked)
-    doc["sources"][0]["databases"] = ["legacy_shop", "dbname=postgres"]
+    doc["sources"][0]["databases"] = ["dbname=postgres", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert refused.returncode != 0, explain(refused)
@@ -339,8 +345,11 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     assert third["facts"]["code"] == shop["facts"]["code"] and third["facts"]["code_sha256"] != shop["facts"][
         "code_sha256"], third["facts"]
     psql(source, body % "touch /tmp/pwned-cast", db="legacy_shop")
+    # Approved as the card showed it: restored by a role without attributes, the foreign data wrapper (an extension
+    # only a superuser may create) is a restore error - the load fails, naming it - and nothing of it runs.
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert done.returncode == 0, explain(done)
+    assert done.returncode == 2 and "file_fdw" in done.stdout, explain(done)
+    assert psql(target, "SELECT count(*) FROM pg_foreign_table", db="legacy_shop") == "0"
     assert psql(target, "SELECT count(*) FROM pg_tables WHERE tablename IN "
                         "('only_in_the_named_one', 'source_postgres_table')") == "0", "the target's postgres untouched"
     assert psql(target, "SELECT count(*) FROM only_in_the_named_one", db="dbname='dbname=postgres'") == "1"
@@ -348,33 +357,94 @@ def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_name
     assert not pwned(target, "pwned-cast") and not pwned(source, "pwned-cast"), "the comparison ran the source's cast"
     assert not pwned(target, "pwned-fdw") and not pwned(source, "pwned-fdw"), "a count read the foreign child table"
     # Once present, the read-only play compares again: still nothing of the source's runs.
-    again_ro = run_playbook("ssot.governance.ingest", ws)
-    assert again_ro.returncode == 0 and not pwned(target, "pwned-fdw"), explain(again_ro)
+    run_playbook("ssot.governance.ingest", ws)
+    assert not pwned(target, "pwned-fdw") and not pwned(target, "pwned-cast")
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ssot_loader_%'") == "0"
 
 
 def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, container_names, tmp_path):
-    """Objects the target cannot take as the source has them (here: owned by a role the load does not create) are
-    restore errors: the load ends rc 2, recorded, and its evidence reads back from the server what is there."""
+    """Objects the target cannot take as the source has them (here: a privilege granted to a role the load does not
+    create) are restore errors: the load ends rc 2, recorded, and its evidence reads back from the server what is
+    there."""
     ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "rerr")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["ingest"]["globals"] = False
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    psql(source, "CREATE ROLE shop_owner")
-    psql(source, "ALTER TABLE t OWNER TO shop_owner", db="legacy_shop")
+    psql(source, "CREATE ROLE shop_auditor")
+    psql(source, "GRANT SELECT ON t TO shop_auditor", db="legacy_shop")
     refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert refused.returncode != 0, explain(refused)
     write_approvals(ws, pending(ws, "ingest."), "ingest")
     failed = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert failed.returncode == 2, explain(failed)
-    assert 'role "shop_owner" does not exist' in failed.stdout, explain(failed)
+    assert 'role "shop_auditor" does not exist' in failed.stdout, explain(failed)
     log = newest(ws, "ingest-load.json")
     (loaded,) = log["loaded"]
-    assert any("shop_owner" in e for e in loaded["restore_errors"]), loaded
-    assert loaded["read_back"]["tables"] == {"public.t": {"owner": "postgres", "rows": 1}}, loaded
+    assert any("shop_auditor" in e for e in loaded["restore_errors"]), loaded
+    assert loaded["read_back"]["tables"] == {"public.t": {"owner": "shop_owner", "rows": 1}}, loaded
     runbook, dummy = views(ws)
     (step,) = [s for s in runbook["steps"] if s["name"].startswith("ssot.governance.ingest : Change")
                and s.get("run_id") == runbook["runs"][-1]["id"]]
     assert step["status"] == "failed" and runbook["runs"][-1]["status"] == "failed", (step, runbook["runs"][-1])
+
+
+def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(legacy_image, container_names,
+                                                                                tmp_path):
+    """The legacy source's owner put code where a restore runs it - a CHECK constraint's function (once per row while
+    the data is copied) and an index expression (while the index is built) - trying a superuser's reach: an OS
+    command (COPY ... TO PROGRAM), altering the target's postgres, widening its own session back (RESET ROLE, SET ROLE
+    postgres), each failure swallowed so the load goes on. Approved as the card shows it, the load restores as a role
+    made for it: every try fails, the data arrives equal, what the load made belongs to the SSOT's owner (not a
+    superuser), and the role that restored it is gone."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "lpriv")
+    copy = "'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pwned-' || mark || ''''"
+    tries = " ".join("BEGIN EXECUTE %s; EXCEPTION WHEN OTHERS THEN NULL; END;" % q for q in (
+        "'RESET ROLE'", "'SET ROLE postgres'", "'ALTER ROLE postgres NOLOGIN'", "'CREATE ROLE lpriv_made SUPERUSER'",
+        copy))
+    # Disarmed in the source's own sessions (lpriv.off), armed wherever else it runs. An index expression must be
+    # IMMUTABLE (read-only): it calls the volatile one.
+    psql(source, "CREATE FUNCTION public.reach(i int, mark text) RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+                 "IF current_setting('lpriv.off', true) = 'on' THEN RETURN true; END IF; "
+                 "%s RETURN true; END $f$" % tries, db="legacy_shop")
+    psql(source, "CREATE FUNCTION public.reach_fixed(i int, mark text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
+                 "AS $f$ BEGIN RETURN public.reach(i, mark); END $f$", db="legacy_shop")
+    psql(source, "SET lpriv.off = on; CREATE TABLE checked (id int CHECK (public.reach(id, 'check'))); "
+                 "INSERT INTO checked SELECT generate_series(1, 5); "
+                 "CREATE INDEX ON t ((public.reach_fixed(id, 'index')))", db="legacy_shop")
+    postgres_before = psql(target, "SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'postgres'")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    (decision,) = pending(ws, "ingest.")
+    assert (decision["facts"]["owner"], decision["facts"]["owner_how"]) == ("shop_owner", "create"), decision["facts"]
+    assert "shop_owner" in decision["context"], decision
+    write_approvals(ws, [decision], "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert done.returncode == 0, explain(done)
+    assert not pwned(target, "pwned-check") and not pwned(target, "pwned-index"), "the dump's code ran an OS command"
+    assert psql(target, "SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'postgres'") == \
+        postgres_before
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'lpriv_made' OR rolname LIKE 'ssot_loader_%'") \
+        == "0"
+    assert psql(target, "SELECT count(*) FROM checked", db="legacy_shop") == "5"
+    owners = psql(target, "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class "
+                          "WHERE relnamespace = 'public'::regnamespace", db="legacy_shop")
+    assert owners == "shop_owner", owners
+    assert psql(target, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'reach'", db="legacy_shop") \
+        == "shop_owner"
+    assert psql(target, "SELECT rolsuper::text || rolcanlogin::text FROM pg_roles WHERE rolname = 'shop_owner'") == \
+        "falsefalse"
+    (loaded,) = newest(ws, "ingest-load.json")["loaded"]
+    assert loaded["restored_by"].startswith("ssot_loader_") and loaded["owner"] == "shop_owner", loaded
+    # Without ingest.owner, objects owned by postgres in the source (a superuser in the target) are refused: nothing
+    # planned for them, the check says what to set.
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"].pop("owner")
+    doc["sources"][0]["databases"] = ["legacy_shop", "second"]
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    psql(source, "CREATE DATABASE second")
+    unnamed = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert unnamed.returncode != 0 and "ingest.owner" in unnamed.stdout, explain(unnamed)
+    assert "second" not in target_state(target)["databases"]
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

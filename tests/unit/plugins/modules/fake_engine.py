@@ -24,6 +24,19 @@ def dbname_of(value):
     return re.sub(r"\\(.)", r"\1", m.group(1)) if m else value
 
 
+def without_env(args):
+    """A ``docker exec`` command line without its ``-e`` flags (variables for the command: the fake has no use for
+    them), wherever they stand before the container."""
+    out = list(args[:1])
+    rest = list(args[1:])
+    while rest and rest[0] in ("-e", "-i"):
+        if rest[0] == "-e":
+            rest = rest[2:]
+        else:
+            out.append(rest.pop(0))
+    return out + rest
+
+
 class FakeServer:
     """What a fake PostgreSQL holds: databases of tables {schema.table: rows}, roles, its version."""
 
@@ -34,6 +47,7 @@ class FakeServer:
         self.databases.update(databases or {})
         self.roles = list(roles)
         self.code = {}  # what the code inventory finds beyond nothing: {kind: [texts]}
+        self.superusers = {"postgres"}
 
     def checksum(self, db, table):
         return str(int(hashlib.sha256(("%s.%s.%d" % (db, table, self.databases[db][table])).encode()).hexdigest()[:8],
@@ -69,6 +83,10 @@ class FakeServer:
             # The catalog as data (_ingest.catalog_sql): plain roles, no memberships, no settings.
             return 0, json.dumps({"roles": [{"name": r, "login": False, "inherit": True} for r in self.roles],
                                   "members": [], "settings": []}) + "\n", ""
+        elif sql == _ingest.SUPERUSERS_SQL:
+            return 0, json.dumps([r for r in self.roles if r in self.superusers]), ""
+        elif sql == _ingest.PUBLIC_OWNER_SQL:
+            return 0, json.dumps("postgres"), ""
         elif sql == "SELECT 1":
             rows = [["1"]]
         elif sql.startswith("CREATE DATABASE "):
@@ -107,6 +125,10 @@ class FakeServer:
                 role = line.split('"')[1]
                 if role not in self.roles:
                     self.roles.append(role)
+            elif line.startswith("DROP ROLE "):
+                role = line.split('"')[1]
+                if role in self.roles:
+                    self.roles.remove(role)
 
 
 class FakeEngine(_engine.Engine):
@@ -118,6 +140,7 @@ class FakeEngine(_engine.Engine):
         for name, spec in containers.items():
             self.add(name, **spec)
         self.calls = []
+        self.secrets = {}         # the values handed to docker through its environment (never on a command line)
         self.images = {}
         self.answers = True       # the daemon answers (docker version)
         self.binary = "/usr/bin/docker"
@@ -132,8 +155,9 @@ class FakeEngine(_engine.Engine):
         return self.containers[name]["server"]
 
     # --- the four calls that would touch processes -----------------------------------
-    def run(self, args, data=None, text=True):
+    def run(self, args, data=None, text=True, secrets=None):
         self.calls.append(list(args))
+        self.secrets.update(secrets or {})
         rc, out, err = self._answer(list(args), data.encode() if isinstance(data, str) else data)
         if not text:
             out, err = out.encode(), err.encode()
@@ -160,8 +184,10 @@ class FakeEngine(_engine.Engine):
             return 0, []
         return 125, ["fake engine: unknown feed %s" % args]
 
-    def pipe(self, producer, consumer, stdin_path=None):
+    def pipe(self, producer, consumer, stdin_path=None, secrets=None):
         self.calls.append([producer, consumer])
+        self.secrets.update(secrets or {})
+        consumer = without_env(consumer)
         if producer is None:
             with open(stdin_path, "rb") as fh:
                 data = fh.read()
@@ -194,8 +220,7 @@ class FakeEngine(_engine.Engine):
                                    "Config": {"Image": c["image"], "Env": ["POSTGRES_PASSWORD=hunter2-canary"],
                                               "Labels": c["labels"]}}]), ""
         if args[0] == "exec":
-            while args[1] == "-e":  # variables for the command: the fake has no use for them
-                args = args[:1] + args[3:]
+            args = without_env(args)
             interactive = args[1] == "-i"
             name, argv = (args[2], args[3:]) if interactive else (args[1], args[2:])
             c = self.containers.get(name)

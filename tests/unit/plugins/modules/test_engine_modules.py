@@ -20,7 +20,8 @@ SHOP = {"shop": {"public.orders": 42, "public.items": 7}}
 
 def sources_args(tmp_path, **extra):
     args = {"sources": [{"id": "old", "kind": "container", "container": "pg-src", "databases": ["shop"]}],
-            "target": "pg-new", "workspace": str(tmp_path), "ssot_digest": DIGEST, "language": "en"}
+            "target": "pg-new", "workspace": str(tmp_path), "ssot_digest": DIGEST, "language": "en",
+            "owner": "shop_owner"}
     args.update(extra)
     return args
 
@@ -40,6 +41,36 @@ def test_ingest_sources_plans_a_load_and_opens_a_decision(engine, run_module, tm
     assert out["milestone"] == {"phase": 5, "status": "clear", "next_steps": []}
     assert ["exec", "pg-src", "pg_dump", "--version"] in engine.calls
     assert ["container", "inspect", "--format", "{{.State.Running}}", "pg-new"] in engine.calls
+
+
+def test_what_a_load_restores_never_goes_to_a_superuser_the_ssot_did_not_name(engine, run_module, tmp_path):
+    """The source's database belongs to postgres (a superuser in the target): without ingest.owner nothing is
+    planned for it and the check says what to set; a named owner is on the card and bound by the decision; a
+    named owner that became a member of a superuser after the approval loads nothing."""
+    engine.add("pg-src", FakeServer(databases=dict(SHOP)))
+    target = engine.add("pg-new", FakeServer(major=15, minor=4))
+    failed, out = run_module(ingest_sources, sources_args(tmp_path, owner=None))
+    (item,) = out["plan"]
+    assert not failed and item["action"] == "refused" and "decision" not in item and out["decisions"] == [], out
+    (check,) = [c for c in out["checks"] if c["id"] == "ingest.owner.old.shop"]
+    assert check["status"] == "deviation" and "postgres" in check["actual"] and "ingest.owner" in check["actual"]
+    # Named: on the card (created NOLOGIN when missing), in the facts the decision id covers.
+    failed, named = run_module(ingest_sources, sources_args(tmp_path))
+    (item,) = named["plan"]
+    facts = item["decision"]["facts"]
+    assert (facts["owner"], facts["owner_how"]) == ("shop_owner", "create") and "shop_owner" in item["decision"][
+        "context"] and "NOLOGIN" in item["decision"]["context"], item["decision"]
+    failed, other = run_module(ingest_sources, sources_args(tmp_path, owner="app_owner"))
+    assert other["plan"][0]["decision"]["id"] != item["decision"]["id"]
+    # Between the approval and the load, the owner became a member of a superuser: nothing runs.
+    target.roles.append("shop_owner")
+    target.superusers.add("shop_owner")
+    approved = [dict(item, **dict((k, facts.get(k)) for k in ("globals_sha256", "code_sha256")))]
+    failed, out = run_module(ingest_load, {"plan": approved, "sources": named["sources"],
+                                           "proceed": [item["decision"]["id"]], "target": "pg-new",
+                                           "owner": "shop_owner", "language": "en"})
+    assert failed and "approved owner" in out["msg"] and "shop" not in target.databases, out["msg"]
+    assert not any(isinstance(c[0], list) for c in engine.calls)
 
 
 def test_ingest_sources_says_which_source_is_missing_and_why(engine, run_module, tmp_path):
@@ -95,36 +126,47 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     # Code the source holds now that the card did not list (a trigger): nothing runs.
     source.code = {"triggers": ["public.orders: audit -> public.audit()"]}
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
-                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision["id"]], "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert failed and "changed after the approval" in out["msg"] and "shop" not in target.databases, out["msg"]
     assert "app" not in target.roles
     source.code = {}
     # Roles the source holds now that the card did not show: nothing runs, not even the load.
     source.roles.append("intruder")
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
-                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision["id"]], "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert failed and "not the ones approved" in out["msg"] and "shop" not in target.databases
     assert "intruder" not in target.roles and "app" not in target.roles
     source.roles.remove("intruder")
     # A plan without the approved sha256 (the controller always gives it): refused the same way.
     failed, out = run_module(ingest_load, {"plan": [dict(i, globals_sha256=None) for i in approved],
                                            "sources": planned["sources"],
-                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision["id"]], "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert failed and "not the ones approved" in out["msg"]
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
-                                           "proceed": [decision["id"]], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision["id"]], "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert not failed, out
     assert target.databases["shop"] == SHOP["shop"] and "app" in target.roles
-    assert out["roles"]["created"] == ["app"] and out["mismatches"] == []
+    assert out["roles"]["created"] == ["app", "shop_owner"] and out["mismatches"] == []
     assert [c["status"] for c in out["loaded"][0]["comparisons"]] == ["match", "match"]
     pipe = [c for c in engine.calls if isinstance(c[0], list)]
     # Names reach the tools as dbname= values, never as connection strings.
+    (loader,) = [d["restored_by"] for d in out["loaded"]]
     assert pipe == [[["exec", "pg-src", "pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "-d", "dbname='shop'"],
-                     ["exec", "-i", "pg-new", "pg_restore", "-U", "postgres", "-d", "dbname='shop'"]]]
+                     ["exec", "-i", "-e", "PGPASSWORD", "pg-new", "pg_restore", "--no-owner", "-h", "127.0.0.1",
+                      "-U", loader, "-d", "dbname='shop'"]]]
+    # Restored by a role made for it (no attribute), dropped after; its password never on a command line.
+    assert loader.startswith("ssot_loader_") and loader not in target.roles and out["loaded"][0]["owner"] == "shop_owner"
+    secret = engine.secrets["PGPASSWORD"]
+    assert len(secret) >= 32 and secret not in json.dumps(engine.calls) and secret not in json.dumps(out)
     # Not approved: nothing moves.
     engine.calls.clear()
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"], "proceed": [],
-                                           "target": "pg-new", "language": "en"})
+                                           "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert not failed and out["loaded"] == [] and not any(isinstance(c[0], list) for c in engine.calls)
 
 
@@ -136,7 +178,8 @@ def test_ingest_load_of_a_dump_file_reads_it_from_disk(engine, run_module, tmp_p
     dummy, planned = run_module(ingest_sources, args)
     decision = planned["plan"][0]["decision"]["id"]
     failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
-                                           "proceed": [decision], "target": "pg-new", "language": "en"})
+                                           "proceed": [decision], "target": "pg-new", "owner": "shop_owner",
+                                           "language": "en"})
     assert not failed, out
     assert target.databases["shop"] == {"public.orders": 5}
 
