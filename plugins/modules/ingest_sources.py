@@ -69,7 +69,7 @@ options:
         to this owner. Without it, the owner is the source database's owner when the target has that role (or the
         load creates it) and it is no superuser there (nor a member of one); otherwise the database is C(refused)
         (a check names what to set) and no decision is raised for it.
-      - Each decision's facts carry the owner (C(owner), C(owner_how)): the approval binds it.
+      - Each decision's facts carry the owner (C(owner), C(owner_how)) - the approval binds it.
     type: str
   fail_on_mismatch:
     description: Fail, naming each table, when a database of the target differs from its source.

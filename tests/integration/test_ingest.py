@@ -388,8 +388,7 @@ def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, con
     assert step["status"] == "failed" and runbook["runs"][-1]["status"] == "failed", (step, runbook["runs"][-1])
 
 
-def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(legacy_image, container_names,
-                                                                                tmp_path):
+def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(legacy_image, container_names, tmp_path):
     """The legacy source's owner put code where a restore runs it - a CHECK constraint's function (once per row while
     the data is copied) and an index expression (while the index is built) - trying a superuser's reach: an OS
     command (COPY ... TO PROGRAM), altering the target's postgres, widening its own session back (RESET ROLE, SET ROLE
