@@ -130,6 +130,40 @@ def is_public(bind):
         return True
 
 
+# What a container's kernel says listens in its network namespace: the lines of /proc/net/{tcp,tcp6,udp,udp6} as
+# "<file> <local address> <state>" (the validate role's validate_listeners_script reads them with shell builtins). A
+# TCP socket in state 0A (LISTEN) or an unconnected UDP socket (07) is a listener.
+LISTEN_STATES = {"tcp": "0A", "udp": "07"}
+
+
+def _address(hexaddr):
+    """The kernel's hex form of an IPv4 or IPv6 address (32-bit words in host order, little-endian here)."""
+    raw = bytes.fromhex(hexaddr)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def parse_listeners(output):
+    """[{proto, bind, port}] of the listeners in LISTENERS_SCRIPT's output (lines it cannot read are left out)."""
+    found = []
+    for line in (output or "").splitlines():
+        parts = line.split()
+        if len(parts) != 3 or ":" not in parts[1]:
+            continue
+        path, local, state = parts
+        proto = path.rsplit("/", 1)[-1]
+        if LISTEN_STATES.get(proto.rstrip("6")) != state.upper():
+            continue
+        addr, dummy, port = local.rpartition(":")
+        try:
+            item = {"proto": proto.rstrip("6"), "bind": _address(addr), "port": int(port, 16)}
+        except ValueError:
+            continue
+        if item not in found:
+            found.append(item)
+    return found
+
+
 class Collector(object):
     """Runs the watch-always checks in ``session`` and keeps the findings in order."""
 
@@ -189,6 +223,21 @@ class Collector(object):
         elif ssl != "on" and public:
             self.add("ssl_off_exposed", "high", "", {}, "SHOW ssl;", ssl)
         return bool(public)
+
+    def listeners(self, output):
+        """Every listener inside the container besides the server's own port: reachable from the container's network
+        (high) or its loopback only (medium). None read (no container to read): nothing said."""
+        if output is None:
+            return
+        port = int(self.query("SHOW port;")[0][0])
+        for item in parse_listeners(output):
+            if item["port"] == port and item["proto"] == "tcp":
+                continue
+            subject = re.sub(r"[^A-Za-z0-9_.]+", "-", "%s.%s.%s" % (item["proto"], item["bind"], item["port"]))
+            loopback = ipaddress.ip_address(item["bind"]).is_loopback
+            self.add("listener_extra_local" if loopback else "listener_extra", "medium" if loopback else "high",
+                     subject, dict(item, server_port=port), actual="%s %s:%s" % (item["proto"], item["bind"],
+                                                                                   item["port"]))
 
     def hba(self, server, exposed, psycopg2_error):
         try:

@@ -226,6 +226,17 @@ MESSAGES = {
             'O servidor aceita conexões em todas as interfaces do contêiner; a proteção depende só do bind da porta '
             'publicada ({binds}).'
         ),
+        'finding.listener_extra.title': 'Outro serviço escuta no contêiner: {proto} {bind}:{port}',
+        'finding.listener_extra.explain': (
+            'Além do servidor (porta {server_port}), algo escuta em {proto} {bind}:{port} dentro do contêiner; quem '
+            'alcança a rede do contêiner (outros contêineres na mesma rede do Docker) chega nele sem passar pela porta '
+            'publicada. Veja o que a imagem roda (entrypoint, comando) e pare-o, ou registre uma decisão.'
+        ),
+        'finding.listener_extra_local.title': 'Outro serviço escuta no loopback do contêiner: {proto} {bind}:{port}',
+        'finding.listener_extra_local.explain': (
+            'Além do servidor (porta {server_port}), algo escuta em {proto} {bind}:{port}, só no loopback do '
+            'contêiner: o que roda no contêiner o alcança. Veja o que a imagem roda (entrypoint, comando).'
+        ),
         'finding.trust.title': 'Entrada trust no pg_hba ({count})',
         'finding.trust.explain': 'Quem alcança o servidor entra sem senha por estas linhas do pg_hba.conf: {lines}.',
         'finding.hba_unreadable.title': 'pg_hba não pôde ser lido',
@@ -1840,6 +1851,19 @@ MESSAGES = {
         'finding.listen_all.explain': (
             'The server accepts connections on every interface of the container; protection rests on the bind of the '
             'published port alone ({binds}).'
+        ),
+        'finding.listener_extra.title': 'Another service listens in the container: {proto} {bind}:{port}',
+        'finding.listener_extra.explain': (
+            'Besides the server (port {server_port}), something listens on {proto} {bind}:{port} inside the container; '
+            "whoever reaches the container's network (other containers on the same Docker network) gets to it without "
+            'the published port. See what the image runs (entrypoint, command) and stop it, or record a decision.'
+        ),
+        'finding.listener_extra_local.title': (
+            "Another service listens on the container's loopback: {proto} {bind}:{port}"
+        ),
+        'finding.listener_extra_local.explain': (
+            "Besides the server (port {server_port}), something listens on {proto} {bind}:{port}, on the container's "
+            'loopback only: whatever runs in the container reaches it. See what the image runs (entrypoint, command).'
         ),
         'finding.trust.title': 'trust entry in pg_hba ({count})',
         'finding.trust.explain': (

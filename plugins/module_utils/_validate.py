@@ -70,12 +70,14 @@ def exposure_check(published, expected_ports, lang=_text.DEFAULT_LANGUAGE):
             "status": _pg.MATCH if expected == actual else _pg.DEVIATION}
 
 
-def findings(session, version_num, lang, client_versions, published, exposure, size_limit, artifact_sizes):
+def findings(session, version_num, lang, client_versions, published, exposure, size_limit, artifact_sizes,
+             listeners=None):
     col = _findings.Collector(session, lang)
     server = _findings.server_major_tuple(version_num)
     col.clients(server, client_versions)
     exposed = col.exposure(published, exposure.get("allowed_binds") or ["127.0.0.1"],
                            bool(exposure.get("ssl_required")))
+    col.listeners(listeners)
     trust = col.hba(server, exposed, _pg.PG_ERRORS)
     col.superusers(trust, _pg.PG_ERRORS)
     col.sizes(size_limit, artifact_sizes)

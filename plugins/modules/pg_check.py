@@ -19,7 +19,7 @@ description:
   - Then runs the SSOT's named checks (O(checks)) in the same session (or a read-only session on the check's
     database), and the findings the reference skill says always to watch whatever the SSOT says - client tool
     versions against the server (O(client_tools), O(client_versions)), public exposure (O(published_ports),
-    C(listen_addresses)), C(trust) in pg_hba (C(pg_hba_file_rules) on 10+, the file itself before),
+    C(listen_addresses)), every other listener inside the container (O(listeners)), C(trust) in pg_hba (C(pg_hba_file_rules) on 10+, the file itself before),
     superusers without a password, SSL off while exposed, database and artifact sizes. Each finding has a
     severity and an explanation in the operator's language.
   - Every deviation, check error and finding of severity high or critical opens a decision with a stable id;
@@ -52,6 +52,14 @@ options:
       - Where the server is published - Docker's C(NetworkSettings.Ports) mapping of the container, or a list
         of C({bind, port}). Omit when the server is not in a container.
     type: raw
+  listeners:
+    description:
+      - What listens inside the server's container, as the container's kernel says it (the output of
+        C(ssot.governance) validate's read of C(/proc/net/tcp), C(tcp6), C(udp), C(udp6) - lines of
+        C(<file> <local address> <state>)). Every TCP listener besides the server's own port, and every unbound UDP
+        socket, is a finding - C(listener_extra) (high) when reachable from the container's network,
+        C(listener_extra_local) (medium) on its loopback. Omit when the server is not in a container.
+    type: str
   expected_ports:
     description:
       - What the SSOT says is published (C(target.ports)) as C(bind:port) strings; with O(published_ports) it
@@ -274,7 +282,7 @@ def main():
         checks=dict(type="list", elements="dict", default=[]),
         client_tools=dict(type="list", elements="str", default=["pg_dump", "pg_dumpall", "pg_restore", "psql"]),
         client_versions=dict(type="dict", default={}),
-        published_ports=dict(type="raw"),
+        published_ports=dict(type="raw"), listeners=dict(type="str"),
         expected_ports=dict(type="list", elements="str"),
         exposure=dict(type="dict", default={}),
         size_limit=dict(type="raw"),
@@ -309,7 +317,7 @@ def main():
         versions = _findings.local_tool_versions(p["client_tools"])
         versions.update(p["client_versions"])
         found = _validate.findings(session, result["server_version_num"], lang, versions, published,
-                                   p["exposure"], limit, p["artifact_sizes"])
+                                   p["exposure"], limit, p["artifact_sizes"], p["listeners"])
         result["transcript"] = session.transcript
         text_log = _pg.report_text(result, session.dsn_text) + _validate.findings_text(found)
     except (_pg.CheckError,) + _pg.PG_ERRORS as exc:

@@ -162,3 +162,26 @@ def test_validate_changes_nothing_whatever_the_tags(running, tags):
     assert "changed=0" in proc.stdout and "failed=0" in proc.stdout, explain(proc)
     assert server_state(ws.container) == before
     assert PASSWORD not in proc.stdout
+
+
+def test_every_other_listener_inside_the_container_is_a_finding(running):
+    """What the issue's hostile image did: a second PostgreSQL started inside the container, trust on 0.0.0.0:6666,
+    reachable from the Docker network though never published. Validate reads what the container's kernel says
+    listens and reports it (high, a decision), besides the published port; once stopped, validate is clean again."""
+    ws, dummy = running
+    second = ("initdb -D /tmp/second -A trust -U postgres >/dev/null && "
+              "pg_ctl -D /tmp/second -o '-p 6666 -c listen_addresses=* -k /tmp' -l /tmp/second.log -w start")
+    docker("exec", "-u", "postgres", ws.container, "sh", "-c", second)
+    try:
+        proc = run_playbook("ssot.governance.validate", ws)
+        assert proc.returncode != 0, explain(proc)
+        found = {f["id"]: f for f in ws.latest_result()["findings"] if f["code"].startswith("listener_extra")}
+        assert set(found) == {"finding.listener_extra.tcp.0.0.0.0.6666", "finding.listener_extra.tcp.-.6666"}, found
+        assert all(f["severity"] == "high" and f["decision"] for f in found.values()), found
+        assert "0.0.0.0:6666" in found["finding.listener_extra.tcp.0.0.0.0.6666"]["title"]
+    finally:
+        docker("exec", "-u", "postgres", ws.container, "sh", "-c",
+               "pg_ctl -D /tmp/second -m fast -w stop; rm -rf /tmp/second /tmp/second.log", check=False)
+    clean = run_playbook("ssot.governance.validate", ws)
+    assert clean.returncode == 0, explain(clean)
+    assert not [f for f in ws.latest_result()["findings"] if f["code"].startswith("listener_extra")]

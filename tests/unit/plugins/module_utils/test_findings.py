@@ -121,3 +121,39 @@ def test_dump_lines_of_a_newer_pg_dump_are_adapted_to_an_older_server():
     assert compat_rewrite(line, 100023) == (b"CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' "
                                             b"LC_COLLATE = 'C' LC_CTYPE = 'C';\n")
     assert compat_rewrite(b"COPY t (a) FROM stdin; LOCALE = 'C'\n", 100023) == b"COPY t (a) FROM stdin; LOCALE = 'C'\n"
+
+
+# /proc/net as the validate role reads it: the server on 0.0.0.0:5432 and [::]:5432, its statistics socket (UDP,
+# connected: state 01), a second server on 0.0.0.0:6666 (tcp), a loopback-only one on 127.0.0.1:9000, a connection
+# (state 01), an unbound UDP socket on [::]:53, and lines that are not sockets.
+PROC_NET = """\
+/proc/net/tcp sl local_address
+/proc/net/tcp 00000000:1538 0A
+/proc/net/tcp 00000000:1A0A 0A
+/proc/net/tcp 0100007F:2328 0A
+/proc/net/tcp 0100007F:1538 01
+/proc/net/tcp6 00000000000000000000000000000000:1538 0A
+/proc/net/udp 0100007F:A1B2 01
+/proc/net/udp6 00000000000000000000000000000000:0035 07
+/proc/net/udp6 garbage:zz 07
+"""
+
+
+def test_every_listener_in_the_container_besides_the_server_is_a_finding():
+    assert _findings.parse_listeners(PROC_NET) == [
+        {"proto": "tcp", "bind": "0.0.0.0", "port": 5432}, {"proto": "tcp", "bind": "0.0.0.0", "port": 6666},
+        {"proto": "tcp", "bind": "127.0.0.1", "port": 9000}, {"proto": "tcp", "bind": "::", "port": 5432},
+        {"proto": "udp", "bind": "::", "port": 53}]
+    assert _findings.parse_listeners("/proc/net/tcp6 00000000000000000000000001000000:1538 0A") == [
+        {"proto": "tcp", "bind": "::1", "port": 5432}]
+    col = _findings.Collector(FakeSession({"SHOW port;": [("5432",)]}), "en")
+    col.listeners(PROC_NET)
+    assert [(f["id"], f["severity"]) for f in col.findings] == [
+        ("finding.listener_extra.tcp.0.0.0.0.6666", "high"), ("finding.listener_extra_local.tcp.127.0.0.1.9000",
+                                                               "medium"),
+        ("finding.listener_extra.udp.-.53", "high")]
+    assert "0.0.0.0:6666" in col.findings[0]["title"] and "5432" in col.findings[0]["explanation"]
+    # Nothing read (the server is not in a container): nothing said.
+    col = _findings.Collector(FakeSession({}), "en")
+    col.listeners(None)
+    assert col.findings == []
