@@ -355,8 +355,18 @@ def detect(path, lang=DEFAULT_LANGUAGE):
     return {"format": UNKNOWN, "images": [], "notes": [text(lang, "artifact.note.text_unknown")]}
 
 
-def inspect(path, lang=DEFAULT_LANGUAGE):
-    """Everything the inventory records about one delivered file (notes in ``lang``)."""
+def platform_matches(found, wanted):
+    """Whether an image's ``os/architecture[/variant]`` is the one ``wanted`` names (a variant it leaves out
+    matches any)."""
+    if not found or not wanted:
+        return False
+    return found == wanted or (wanted.count("/") == 1 and found.startswith(wanted + "/"))
+
+
+def inspect(path, lang=DEFAULT_LANGUAGE, platform=None):
+    """Everything the inventory records about one delivered file (notes in ``lang``). ``platform`` (the SSOT's)
+    selects the images of that platform: every other one is left out of what the inventory shows and the provisioning
+    converts (``platforms`` lists them all)."""
     info = {"path": path, "exists": os.path.exists(path)}
     if not info["exists"]:
         return info
@@ -374,6 +384,10 @@ def inspect(path, lang=DEFAULT_LANGUAGE):
         # The file is the deliverer's: whatever its shape, a note, never a traceback.
         info.update(format=UNKNOWN, images=[], notes=[text(lang, "artifact.error.shape", error=shown(repr(exc), 200))])
     images = info.get("images") or []
+    info["platforms"] = sorted(set(str((img.get("config") or {}).get("platform")) for img in images))
+    if platform:
+        images = info["images"] = [img for img in images if platform_matches((img.get("config") or {}).get(
+            "platform"), platform)]
     info["image_refs"] = [r for img in images for r in img["refs"]]
     info["config_digest"] = images[0]["config_digest"] if images else None
     info["layers"] = images[0]["layers"] if images else None
@@ -408,6 +422,11 @@ def compare(spec, info, sha256_required=True):
     # decision (its card shows the delivered sha256 and what the image would run; the approval covers those bytes).
     if (spec.get("sha256") or sha256_required) and info.get("sha256") != spec.get("sha256"):
         diffs.append(("sha256", spec.get("sha256") or None, info.get("sha256")))
+    if "platform" in _fields_to_check(spec, info, sha256_required):
+        # One image, the one the SSOT names: an archive of several platforms is never left to whichever one a tool
+        # would take (the inventory showed one, the conversion took another).
+        if len(info.get("images") or []) != 1:
+            diffs.append(("platform", spec.get("platform") or None, ", ".join(info.get("platforms") or []) or None))
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         wanted = normalize_ref(spec["image"])
         if wanted not in (info.get("image_refs") or []):
@@ -425,7 +444,7 @@ def assess(specs, base_dir, engine, ssot_digest, lang, sha256_required=True):
     artifacts, checks, decisions = [], [], []
     for spec in specs:
         path = spec["path"] if os.path.isabs(spec["path"]) else os.path.join(base_dir, spec["path"])
-        info = inspect(path, lang)
+        info = inspect(path, lang, spec.get("platform"))
         info.update(id=spec["id"], expected_format=spec.get("format"), location=spec.get("location") or "controller")
         diffs = compare(spec, info, sha256_required)
         info["decisions"] = []
@@ -442,12 +461,13 @@ def assess(specs, base_dir, engine, ssot_digest, lang, sha256_required=True):
                      "sql": None, "severity": "high"}
             if field not in found:
                 value = {"presence": spec["path"], "format": info.get("format"), "sha256": info.get("sha256"),
-                         "image": normalize_ref(spec.get("image"))}[field]
+                         "image": normalize_ref(spec.get("image")), "platform": spec.get("platform")}[field]
                 check.update(expected=value, actual=value, status="match")
                 checks.append(check)
                 continue
             expected, actual = found[field]
-            options = ("use_delivered", "rebuild") if field != "presence" else ("rebuild",)
+            # Which image of the archive is not for an approval to guess: the SSOT names the platform, or a rebuild.
+            options = ("use_delivered", "rebuild") if field not in ("presence", "platform") else ("rebuild",)
             dec = _decisions.build(
                 "inventory", "%s.%s" % (spec["id"], field),
                 dict({"artifact": spec["id"], "field": field, "path": spec["path"], "expected": expected,
@@ -476,6 +496,8 @@ def _fields_to_check(spec, info, sha256_required=True):
     if not info["exists"]:
         return ["presence"]
     fields = ["presence", "format"] + (["sha256"] if spec.get("sha256") or sha256_required else [])
+    if info.get("format") in IMAGE_FORMATS and (spec.get("platform") or len(info.get("platforms") or []) > 1):
+        fields.append("platform")
     if spec.get("image") and info.get("format") in IMAGE_FORMATS:
         fields.append("image")
     return fields

@@ -145,10 +145,15 @@ def presentation(kind, subject, facts, lang):
                        context=_fill(lang, "inventory.context.engine", words))
             return out
         field = f["field"]
-        if field not in ("presence", "format", "sha256", "image"):
+        if field not in ("presence", "format", "sha256", "image", "platform"):
             raise KeyError(field)
         words = dict(id=f.get("artifact"), path=f.get("path"), expected=f.get("expected"), actual=f.get("actual"))
         unpinned = field == "sha256" and f.get("expected") is None
+        if field == "platform":
+            words.update(expected=f.get("expected") or "-", actual=f.get("actual") or "-")
+            out.update(phase="inventory", title=_fill(lang, "inventory.title.platform", words),
+                       context=_fill(lang, "inventory.context.platform", words))
+            return out
         out.update(phase="inventory", title=_fill(lang, "inventory.title.%s" % ("sha256_unpinned" if unpinned else field),
                                                   words),
                    context=_fill(lang, "inventory.context.sha256_unpinned" if unpinned else "inventory.context", words))

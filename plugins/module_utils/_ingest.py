@@ -326,8 +326,19 @@ LOADER_HOURS = 12
 SUPERUSERS_SQL = ("SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r WHERE r.rolsuper OR "
                   "EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolsuper AND s.oid <> r.oid AND "
                   "pg_has_role(r.oid, s.oid, 'MEMBER'))")
-PUBLIC_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(nspowner)) FROM pg_namespace "
-                    "WHERE nspname = 'public'), 'null'::json)")
+# The schema a new database has, by its oid (what the restore does to it - a rename - does not lose it).
+PUBLIC_SQL = ("SELECT coalesce((SELECT json_build_array(oid::bigint, pg_get_userbyid(nspowner)) FROM pg_namespace "
+              "WHERE nspname = 'public'), 'null'::json)")
+SCHEMA_NAME_SQL = "SELECT coalesce((SELECT to_json(nspname) FROM pg_namespace WHERE oid = %d), 'null'::json)"
+ROLE_EXISTS_SQL = "SELECT to_json(count(*)) FROM pg_roles WHERE rolname = %s"
+
+
+LOGINS_SQL = "SELECT coalesce(json_agg(rolname ORDER BY rolname), '[]') FROM pg_roles WHERE rolcanlogin"
+
+
+def logins(engine, container, user):
+    """The roles of ``container``'s server that can log in, by name."""
+    return set(n for n in _pgdata.psql_json(engine, container, LOGINS_SQL, user=user) if isinstance(n, str))
 
 
 def superusers(engine, container, user):
@@ -384,7 +395,7 @@ class Loader(object):
         self.engine, self.target, self.db, self.user = engine, target, db, user
         self.name = LOADER_PREFIX + binascii.hexlify(os.urandom(6)).decode()
         self.secrets = {"PGPASSWORD": binascii.hexlify(os.urandom(24)).decode()}
-        self.public_owner = None
+        self.public = None          # (oid, owner) of the new database's public schema
         self.made = False
 
     def flags(self):
@@ -414,8 +425,9 @@ class Loader(object):
         self.made = True
         # The schema a new database has (public) is the loader's while it restores (what the source says of it - its
         # comment, its privileges - applies), then its owner's again.
-        self.public_owner = _pgdata.psql_json(self.engine, self.target, PUBLIC_OWNER_SQL, db=self.db, user=self.user)
-        if self.public_owner:
+        found = _pgdata.psql_json(self.engine, self.target, PUBLIC_SQL, db=self.db, user=self.user)
+        if isinstance(found, list) and len(found) == 2 and isinstance(found[0], int):
+            self.public = (found[0], str(found[1]))
             _script(self.engine, self.target, self.db, self.user, ["ALTER SCHEMA public OWNER TO %s;" % name],
                     "ingest.error.loader", database=shown(self.db))
         rc, dummy, err = self.engine.exec(self.target, self.psql(self.db, "-qAt", "-c", "SELECT 1"),
@@ -426,18 +438,42 @@ class Loader(object):
         return self
 
     def close(self, owner):
-        """What the loader made goes to ``owner`` (the database's public schema back to its owner), its privileges
-        go, then the role. The server does it (REASSIGN / DROP OWNED run no code of the dump's)."""
+        """What the loader made goes to ``owner``, then the role goes; the server does it (none of it runs code of the
+        dump's). Fail-safe: the role can no longer log in nor keeps a session before anything else (the dump's code
+        ran as it: it may have changed its own password, renamed its schema), each step runs whatever the others
+        did, and the role is read back gone - otherwise IngestError naming what failed (it stays NOLOGIN, without
+        a password)."""
         if not self.made:
             return
         name = _quote_ident(self.name)
-        statements = ["ALTER SCHEMA public OWNER TO %s;" % _quote_ident(self.public_owner)] if self.public_owner else []
-        _script(self.engine, self.target, self.db, self.user, statements + [
-            "REASSIGN OWNED BY %s TO %s;" % (name, _quote_ident(owner)), "DROP OWNED BY %s;" % name],
-            "ingest.error.loader_close", database=shown(self.db), role=self.name)
-        _script(self.engine, self.target, "postgres", self.user, ["DROP ROLE %s;" % name],
-                "ingest.error.loader_close", database=shown(self.db), role=self.name)
+        steps = [("postgres", ["ALTER ROLE %s NOLOGIN PASSWORD NULL;" % name,
+                               "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s;"
+                               % _quote_literal(self.name)])]
+        if self.public:
+            # By its oid: the name "public" is whatever the restore left (the loader owned the schema).
+            schema = _pgdata.psql_json(self.engine, self.target, SCHEMA_NAME_SQL % self.public[0], db=self.db,
+                                       user=self.user)
+            if isinstance(schema, str):
+                steps.append((self.db, ["ALTER SCHEMA %s OWNER TO %s;" % (_quote_ident(schema),
+                                                                          _quote_ident(self.public[1]))]))
+        steps += [(self.db, ["REASSIGN OWNED BY %s TO %s;" % (name, _quote_ident(owner))]),
+                  (self.db, ["DROP OWNED BY %s;" % name]), ("postgres", ["DROP ROLE %s;" % name])]
+        errors = []
+        for db, statements in steps:
+            try:
+                _script(self.engine, self.target, db, self.user, statements, "ingest.error.loader_close",
+                        database=shown(self.db), role=self.name)
+            except IngestError as exc:
+                errors.append(exc.params.get("error") or "-")
+        left = _pgdata.psql_json(self.engine, self.target, ROLE_EXISTS_SQL % _quote_literal(self.name),
+                                 user=self.user)
+        if left != 0:
+            raise IngestError("ingest.error.loader_close", container=self.target, database=shown(self.db),
+                              role=self.name, error="; ".join(errors) or "-")
         self.made = False
+        if self.public and schema != "public":
+            # The restore renamed the database's schema (pg_dump never does): what it restored is not the source's.
+            raise IngestError("ingest.error.loader_tampered", database=shown(self.db), found=shown(str(schema)))
 
 
 # --- roles: built from the source's catalog, never copied as SQL text ---------------------------------------------
@@ -680,18 +716,53 @@ def code_inventory(engine, container, db, user):
     # schema as pg_dump writes it - every function body, default, constraint, view, rule, policy and option the
     # restore would create - so a body swapped after the approval is another card.
     out["schema_sha256"] = schema_digest(engine, container, db, user)
+    out["restorable_sha256"] = restorable_digest(out)
     out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()
     return out
+
+
+def restorable_digest(inventory):
+    """sha256 of what of a code inventory a restore recreates, the same read in the source and in the target after
+    the load: every kind but the database settings (a restore into a database it did not create does not bring
+    them), SECURITY DEFINER functions without their owner (the load hands them to the approved one), and how many
+    functions. The target's server is not the source's: what it holds after the load is checked against the card."""
+    kinds = dict((k, sorted(x.rsplit(" owner ", 1)[0] if k == "security_definer" else x
+                            for x in inventory.get(k) or [])) for k in CODE_KINDS if k != "settings")
+    kinds["functions"] = inventory.get("functions")
+    return hashlib.sha256(json.dumps(kinds, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def verify_restored(engine, source, target, db, user, approved):
+    """What the target holds after the load against what the card showed (``approved``: its restorable_sha256), read
+    from the target's own catalog - the source (its server, its pg_dump) may say one thing and restore another - and
+    the schema both pg_dump write, without owners and privileges, when both are the same tool on the same major (a
+    function the dump ran while restoring may have rewritten a view, a default, a body). IngestError when either
+    differs; otherwise what was compared."""
+    found = code_inventory(engine, target, db, user)
+    if found["restorable_sha256"] != approved:
+        raise IngestError("ingest.load.code_differs", database=shown(db), target=target,
+                          found=found["restorable_sha256"][:16], approved=str(approved)[:16])
+    tools = [tool_version(engine, c, "pg_dump")[1] for c in (source, target)]
+    majors = [server_info(engine, c, user)["major_num"] for c in (source, target)]
+    if tools[0] != tools[1] or majors[0] != majors[1]:
+        return {"code": "match", "schema": "skipped", "tools": tools, "servers": majors}
+    digests = [schema_digest(engine, c, db, user, portable=True) for c in (source, target)]
+    if digests[0] != digests[1]:
+        raise IngestError("ingest.load.schema_differs", database=shown(db), target=target, source=source)
+    return {"code": "match", "schema": "match", "tools": tools, "servers": majors}
 
 
 # pg_dump since the August 2025 releases brackets its output with \restrict / \unrestrict and a random key.
 _RANDOM_LINE = re.compile(rb"^\\(un)?restrict [A-Za-z0-9]+$")
 
 
-def schema_digest(engine, container, db, user):
-    """sha256 of ``pg_dump --schema-only`` of database ``db`` in the source container (the lines whose key pg_dump
-    draws at random left out: the same schema has the same digest)."""
-    rc, out, err = engine.exec(container, ["pg_dump", "-U", user, "--schema-only", "-d", dbname(db)], text=False)
+def schema_digest(engine, container, db, user, portable=False):
+    """sha256 of ``pg_dump --schema-only`` of database ``db`` in ``container`` (the lines whose key pg_dump draws at
+    random left out: the same schema has the same digest); ``portable``: without owners and privileges (what a
+    restore into another server keeps)."""
+    extra = ["--no-owner", "--no-privileges"] if portable else []
+    rc, out, err = engine.exec(container, ["pg_dump", "-U", user, "--schema-only"] + extra + ["-d", dbname(db)],
+                               text=False)
     if rc != 0:
         raise _pgdata.PgDataError("pgdata.psql_failed", container=container, database=shown(db),
                                   error=shown(err.decode("utf-8", "replace").strip(), 300))
@@ -719,7 +790,7 @@ def first_errors(errors, count=3):
 
 READ_BACK_SQL = (
     "SELECT json_build_object('owner', (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
-    "current_database()), 'tables', (SELECT coalesce(json_object_agg(n.nspname || '.' || c.relname, "
+    "current_database()), 'tables', (SELECT coalesce(json_object_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
     "pg_get_userbyid(c.relowner)), '{}') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname !~ '^pg_toast'), 'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n "

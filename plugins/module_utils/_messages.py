@@ -171,6 +171,14 @@ MESSAGES = {
         'inventory.title.format': 'Artefato {id}: entregue em {actual}, o SSOT prevê {expected}',
         'inventory.title.sha256': 'Artefato {id}: sha256 diferente do SSOT',
         'inventory.title.image': 'Artefato {id}: traz a imagem {actual}, o SSOT prevê {expected}',
+        'inventory.title.platform': (
+            'Artefato {id}: qual imagem usar não está decidido (SSOT: {expected}; no arquivo: {actual})'
+        ),
+        'inventory.context.platform': (
+            'Inventário de {path}: o arquivo traz imagens das plataformas {actual}, e o SSOT nomeia {expected}. Só uma '
+            'imagem é inspecionada, mostrada, convertida e executada: nomeie em artifacts[].platform a plataforma '
+            '(os/arquitetura) de uma que o arquivo traz, ou reconstrua o artefato.'
+        ),
         'inventory.title.engine': 'Artefato {id}: o engine Docker {version} não carrega {format}',
         'inventory.context': 'Inventário de {path}: o SSOT prevê {expected}, foi entregue {actual}.',
         'inventory.title.sha256_unpinned': 'Artefato {id}: o SSOT não fixa o sha256 do arquivo entregue',
@@ -773,6 +781,16 @@ MESSAGES = {
             'tem agora, lido do servidor, está na evidência ingest-load (read_back); desfaça com --tags rollback ou '
             'corrija a origem e recarregue'
         ),
+        'ingest.load.code_differs': (
+            '{database}: o que o alvo {target} tem depois da carga não é o código que o cartão aprovado mostrou (lido '
+            'do catálogo do alvo: sha256 {found}, aprovado {approved}): a fonte descreveu uma coisa e restaurou outra. '
+            'A carga falhou (nada rodou como superusuário); desfaça com --tags rollback'
+        ),
+        'ingest.load.schema_differs': (
+            '{database}: o schema restaurado em {target} difere do de {source} (pg_dump --schema-only sem donos nem '
+            'privilégios, mesma ferramenta, mesma versão maior): código da fonte mudou o que foi restaurado (uma view, '
+            'um default, o corpo de uma função). A carga falhou; desfaça com --tags rollback'
+        ),
         'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
         'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
         'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
@@ -1031,6 +1049,10 @@ MESSAGES = {
             'o papel que restaura a carga não conectou em {container} ({host}, com senha): {error}. A carga restaura '
             'com um papel sem atributos que conecta por TCP a {host} dentro do contêiner: o pg_hba do alvo precisa '
             'aceitar conexões host de {host} com senha (md5 ou scram-sha-256)'
+        ),
+        'ingest.error.loader_tampered': (
+            '{database}: a restauração renomeou ou apagou o schema public do banco (agora: {found}); pg_dump nunca faz '
+            'isso: o que foi restaurado não é o que a fonte descreve. A carga falhou; desfaça com --tags rollback'
         ),
         'ingest.error.loader_close': (
             '{database}: entregar ao dono o que o papel {role} criou e removê-lo em {container} falhou: {error}'
@@ -1799,6 +1821,14 @@ MESSAGES = {
         'inventory.title.format': 'Artifact {id}: delivered as {actual}, the SSOT expects {expected}',
         'inventory.title.sha256': 'Artifact {id}: sha256 differs from the SSOT',
         'inventory.title.image': 'Artifact {id}: carries image {actual}, the SSOT expects {expected}',
+        'inventory.title.platform': (
+            'Artifact {id}: which image to use is not settled (SSOT: {expected}; in the file: {actual})'
+        ),
+        'inventory.context.platform': (
+            'Inventory of {path}: the file carries images of platforms {actual}, and the SSOT names {expected}. Only '
+            'one image is inspected, shown, converted and run: name in artifacts[].platform the platform '
+            '(os/architecture) of one the file carries, or rebuild the artifact.'
+        ),
         'inventory.title.engine': 'Artifact {id}: Docker engine {version} cannot load {format}',
         'inventory.context': 'Inventory of {path}: the SSOT expects {expected}, delivered was {actual}.',
         'inventory.title.sha256_unpinned': "Artifact {id}: the SSOT does not pin the delivered file's sha256",
@@ -2415,6 +2445,16 @@ MESSAGES = {
             'target holds now, read back from the server, is in the ingest-load evidence (read_back); undo it with '
             '--tags rollback or fix the source and reload'
         ),
+        'ingest.load.code_differs': (
+            '{database}: what target {target} holds after the load is not the code the approved card showed (read from '
+            "the target's catalog: sha256 {found}, approved {approved}): the source described one thing and restored "
+            'another. The load failed (nothing ran as a superuser); undo it with --tags rollback'
+        ),
+        'ingest.load.schema_differs': (
+            "{database}: the schema restored in {target} differs from {source}'s (pg_dump --schema-only without owners "
+            'or privileges, same tool, same major): code from the source changed what was restored (a view, a default, '
+            "a function's body). The load failed; undo it with --tags rollback"
+        ),
         'ingest.load.bad_compression': 'compression must be a zlib level from 0 to 9, not {value}.',
         'ingest.load.differ': 'Tables differ between source and target after loading: {tables}',
         'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
@@ -2663,6 +2703,10 @@ MESSAGES = {
             'the role that restores the load could not connect in {container} ({host}, with a password): {error}. The '
             'load restores as a role without attributes that connects over TCP to {host} inside the container: the '
             "target's pg_hba must accept host connections from {host} with a password (md5 or scram-sha-256)"
+        ),
+        'ingest.error.loader_tampered': (
+            "{database}: the restore renamed or dropped the database's public schema (now: {found}); pg_dump never "
+            'does: what was restored is not what the source describes. The load failed; undo it with --tags rollback'
         ),
         'ingest.error.loader_close': (
             '{database}: handing what role {role} made to the owner and dropping it in {container} failed: {error}'

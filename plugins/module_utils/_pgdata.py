@@ -47,7 +47,7 @@ _TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
            "AND table_schema NOT IN ('pg_catalog', 'information_schema')")
 ROWCOUNT_SQL = (
     "SELECT coalesce(json_agg(json_build_array(n, c) ORDER BY n), '[]') FROM ("
-    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
+    "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name), (xpath('/row/c/text()', query_to_xml(format("
     "'SELECT count(*) AS c FROM ONLY %I.%I', table_schema, table_name), false, true, '')))[1]::text "
     + _TABLES + ") AS q (n, c)")
 # Checksum of a table's content, computed by the server in one sequential read with constant
@@ -83,7 +83,7 @@ _ROW_VALUE = (
     "format('%I.%I', table_schema, table_name)::regclass AND a.attnum > 0 AND NOT a.attisdropped) AS cols)")
 CHECKSUM_SQL = (
     "SELECT coalesce(json_agg(json_build_array(n, c, s) ORDER BY n), '[]') FROM ("
-    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', x))[1]::text, "
+    "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name), (xpath('/row/c/text()', x))[1]::text, "
     "(xpath('/row/s/text()', x))[1]::text FROM (SELECT table_schema, table_name, query_to_xml(format("
     "'SELECT count(*) AS c, coalesce(sum((hashint8(v)::bigint << 28) # (hashint8(v # 6148914691236517205)::bigint "
     "& 268435455)), 0) AS s FROM (SELECT %s AS v FROM ONLY %I.%I AS ssot_row) AS q', " + _ROW_VALUE
@@ -143,7 +143,12 @@ def table_stats(engine, container, user="postgres", checksums=False, databases=N
         try:
             out[db] = dict((row[0], dict({"rows": int(row[1])}, **({"checksum": str(int(row[2]))} if checksums else {})))
                            for row in rows)
+            # Names are quoted identifiers (a."b.c" and "a.b".c are two tables): one key per table, or the answer is
+            # not the query's.
+            unique = len(out[db]) == len(rows) and all(isinstance(row[0], str) for row in rows)
         except (TypeError, ValueError, IndexError, KeyError):
+            unique = False
+        if not unique:
             raise PgDataError("pgdata.psql_failed", container=container, database=shown(db),
                               error=shown(json.dumps(rows)[:200]))
     return out

@@ -103,6 +103,18 @@ SCHEMAS = {
                             'minLength': 1,
                             'examples': ['legacy-pg:10.23'],
                         },
+                        'platform': {
+                            'description': (
+                                "The image of the archive to use, by its configuration's os/architecture[/variant]. An "
+                                'archive holding images of several platforms (an OCI index) is a decision until it '
+                                'names one; the image inspected, shown on the card, converted and run is that one '
+                                '(skopeo converts it by this platform; the converted config digest must be the one '
+                                'inspected).'
+                            ),
+                            'type': 'string',
+                            'pattern': '^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$',
+                            'examples': ['linux/amd64'],
+                        },
                         'description': {'type': 'string'},
                     },
                 },

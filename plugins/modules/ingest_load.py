@@ -178,14 +178,21 @@ def load_one(engine, item, src, p, owner, loaded):
         except (_ingest.IngestError, _pgdata.PgDataError):
             pass
         raise
-    loader.close(owner)
+    closed = None
+    try:
+        loader.close(owner)
+        out["restored_by_dropped"] = True
+    except _ingest.IngestError as exc:
+        closed = exc
     out["seconds"] = round(time.time() - start, 3)
     out["restore_errors"] = _ingest.restore_errors(errors)
+    # What the target holds now, as its server says (not what the tools claimed), whether the restore went well or not.
+    out["read_back"] = _ingest.read_back(engine, target, db, user)
+    if closed is not None:
+        raise closed
     if rc1 != 0:
         raise _ingest.IngestError("ingest.load.read_failed", source=item["source"], database=db, rc=rc1,
                                   errors="; ".join(_ingest.restore_errors(errors[-3:]) or ["-"]))
-    # What the target holds now, as its server says (not what the tools claimed), whether the restore went well or not.
-    out["read_back"] = _ingest.read_back(engine, target, db, user)
     if out["restore_errors"]:
         # A restore error is a failed load: an object the source has and the target did not take as it is.
         raise _ingest.IngestError("ingest.load.restore_failed", database=db, target=target,
@@ -194,6 +201,10 @@ def load_one(engine, item, src, p, owner, loaded):
         raise _ingest.IngestError("ingest.load.load_failed", database=db, target=target, rc=rc2,
                                   errors="; ".join(_ingest.restore_errors(errors[-3:]) or ["-"]))
     if src["kind"] == "container":
+        # What the target holds now against the card, read from the target's catalog (the source's server and tools
+        # are its preparer's: they may describe one thing and dump another).
+        out["verified"] = _ingest.verify_restored(engine, src["container"], target, db, user,
+                                                  item.get("restorable_sha256"))
         what = item.get("checksums", False)
         source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user, what, [db])
         out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
@@ -214,7 +225,11 @@ def owners_of(engine, todo, by_id, p, result):
         src = by_id[item["source"]]
         source_owner = ((src.get("database_info") or {}).get(item["database"]) or {}).get("owner")
         owner, how = _ingest.load_owner(p["owner"], source_owner, have, supers, item["database"])
-        if owner != item.get("owner") or (how == "named_super") != (item.get("owner_how") == "named_super"):
+        # A card that said "created NOLOGIN": a role of that name that can log in now (the source's, created by the
+        # roles step with its password) is another owner.
+        login = item.get("owner_how") == "create" and owner in have and owner in _ingest.logins(
+            engine, p["target"], p["user"])
+        if owner != item.get("owner") or login or (how == "named_super") != (item.get("owner_how") == "named_super"):
             raise _ingest.IngestError("ingest.error.owner_changed", database=shown(item["database"]),
                                       approved=shown(str(item.get("owner"))), found=shown(owner))
         owners[item["database"]] = owner
@@ -302,8 +317,9 @@ def evidence(result):
             " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
             if "source_checksum" in c else "") for c in d.get("comparisons") or []]
         if d.get("restored_by"):
-            lines.append("  restored by %s (a role made for the load: no attribute, dropped after it); what it made "
-                         "belongs to %s" % (d["restored_by"], shown(d.get("owner"))))
+            lines.append("  restored by %s (a role made for the load, no attribute): %s" % (
+                d["restored_by"], "read back dropped; what it made belongs to %s" % shown(d.get("owner"))
+                if d.get("restored_by_dropped") else "NOT DROPPED (made NOLOGIN, no password): see the error"))
         lines += ["  restore error: %s" % e for e in d.get("restore_errors") or []]
         back = d.get("read_back")
         if back:

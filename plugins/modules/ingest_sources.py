@@ -188,7 +188,8 @@ def decision_for(item, src, target, ssot_digest, lang, roles=None, code=None):
         if roles.get("dropped"):
             extra["roles_dropped"] = [dropped_text(lang, d) for d in roles["dropped"]]
     if code is not None:
-        extra.update(code=_ingest.code_lines(code, lang), functions=code["functions"], code_sha256=code["sha256"])
+        extra.update(code=_ingest.code_lines(code, lang), functions=code["functions"], code_sha256=code["sha256"],
+                     restorable_sha256=code["restorable_sha256"])
     elif src["kind"] == "dump":
         extra["code"] = [text(lang, "ingest.code.dump_unread")]
     if item["action"] == "load":

@@ -5,6 +5,7 @@ table; a second run changes nothing; rows deleted in the target are named; a rel
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -444,6 +445,58 @@ def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(l
     unnamed = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert unnamed.returncode != 0 and "ingest.owner" in unnamed.stdout, explain(unnamed)
     assert "second" not in target_state(target)["databases"]
+
+
+ARMED = {
+    # The role restoring it changes its own password and renames the schema it owns: cleanup by that name failed,
+    # the role survived with a password its author knew.
+    "survive": ("EXECUTE format('ALTER ROLE %I PASSWORD %L', current_user, 'pwned123'); "
+                "EXECUTE 'ALTER SCHEMA public RENAME TO public_x';", "renomeou ou apagou o schema public"),
+    # Code the card did not show, made while restoring (or dumped by a pg_dump that restores another database).
+    "hidden": ("EXECUTE 'CREATE FUNCTION public.hidden() RETURNS int LANGUAGE sql SECURITY DEFINER AS ''SELECT 1''';",
+               "não é o código que o cartão aprovado mostrou"),
+    # A view rewritten while restoring: the catalog lists the same objects.
+    "view": ("EXECUTE 'CREATE OR REPLACE VIEW public.v AS SELECT ''tampered''::text AS s';",
+             "o schema restaurado"),
+    # Rows deleted from one of two tables whose names joined with a dot are the same ("a.b".c and a."b.c").
+    "collision": ('DELETE FROM "a.b".c;', "Tabelas diferem"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARMED))
+def test_what_the_restore_ran_cannot_outlive_or_outwit_the_load(legacy_image, container_names, tmp_path, case):
+    """Code the dump runs while it is restored runs as the role made for the load - which it can still use against
+    the load itself: change that role's password and rename its schema so the cleanup fails, make code the card did
+    not show, rewrite a view, delete rows from a table whose name collides with another's once joined with a dot.
+    Each ends the load rc 2, naming it, read from the target's own catalog and data; the role is gone either way."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "outwit")
+    sql, said = ARMED[case]
+    psql(source, "CREATE VIEW public.v AS SELECT 'source'::text AS s", db="legacy_shop")
+    psql(source, 'CREATE SCHEMA a; CREATE SCHEMA "a.b"; CREATE TABLE a."b.c" AS SELECT generate_series(1, 3) AS id; '
+                 'CREATE TABLE "a.b".c AS SELECT generate_series(1, 3) AS id', db="legacy_shop")
+    psql(source, "CREATE FUNCTION public.armed(i int) RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+                 "IF current_user LIKE 'ssot_loader_%%' THEN %s END IF; RETURN true; END $f$" % sql, db="legacy_shop")
+    # Its table is restored last (schema zz): every other table's rows are in by then.
+    psql(source, "CREATE SCHEMA zz; CREATE TABLE zz.last (id int CHECK (public.armed(id))); "
+                 "INSERT INTO zz.last VALUES (1)", db="legacy_shop")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert done.returncode == 2 and said in done.stdout, explain(done)
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ssot_loader_%'") == "0"
+    (loaded,) = newest(ws, "ingest-load.json")["loaded"]
+    assert loaded["read_back"]["tables"], loaded
+    if case == "survive":
+        port = str(ws.port)
+        login = subprocess.run(["psql", "-h", "127.0.0.1", "-p", port, "-U", loaded["restored_by"], "-d", "postgres",
+                                "-c", "SELECT 1"], env=dict(os.environ, PGPASSWORD="pwned123", PGCONNECT_TIMEOUT="5"),
+                               capture_output=True, text=True, check=False)
+        assert login.returncode != 0, login.stdout
+    if case == "collision":
+        assert {"a.\"b.c\"", "\"a.b\".c"} <= set(loaded["read_back"]["tables"]), loaded["read_back"]
+        described = " ".join(m["table"] for m in loaded.get("mismatches") or [])
+        assert '"a.b".c' in described, loaded
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

@@ -345,3 +345,51 @@ def test_oci_on_classic_engine_needs_convert_or_rebuild(tmp_path):
     assert decisions[0]["status"] == "approved" and arts[0]["path_choice"] == "convert"
     arts, dummy, decisions = _assess(tmp_path, spec, engine={"version": "27.1.0"})
     assert decisions == [] and arts[0]["path_choice"] == "delivered"
+
+
+def two_platforms(path):
+    """An OCI index of two images with the same layers and different configs: arm64 (what the inventory showed
+    before) and amd64 (an entrypoint and a trust environment: what skopeo converted on this host)."""
+    arm = dict(CONFIG, architecture="arm64", os="linux", config={"Entrypoint": ["/entrypoint.sh"]})
+    amd = dict(CONFIG, architecture="amd64", os="linux", config={"Entrypoint": ["/evil.sh"],
+                                                                  "Env": ["POSTGRES_HOST_AUTH_METHOD=trust"]})
+    members, tops = {"oci-layout": {"imageLayoutVersion": "1.0.0"}}, []
+    for cfg in (arm, amd):
+        raw = json.dumps(cfg).encode()
+        manifest = json.dumps({"schemaVersion": 2, "config": {"digest": "sha256:" + _sha(raw)},
+                               "layers": [{"digest": "sha256:" + "2" * 64}]}).encode()
+        members["blobs/sha256/" + _sha(raw)] = raw
+        members["blobs/sha256/" + _sha(manifest)] = manifest
+        tops.append({"digest": "sha256:" + _sha(manifest)})
+    inner = json.dumps({"manifests": tops}).encode()
+    members["blobs/sha256/" + _sha(inner)] = inner
+    members["index.json"] = {"schemaVersion": 2, "manifests": [
+        {"digest": "sha256:" + _sha(inner), "annotations": {"org.opencontainers.image.ref.name": "legacy-pg:10.23"}}]}
+    return _tar(path, members), ["sha256:" + _sha(json.dumps(c).encode()) for c in (arm, amd)]
+
+
+LOADS_OCI = {"version": "25.0.3"}  # an engine that loads OCI layouts: no engine decision besides
+
+
+def test_one_image_of_an_archive_of_several_platforms_and_the_ssot_names_it(tmp_path):
+    """Which image of a multi-platform archive runs is the SSOT's to say: without artifacts[].platform it is a
+    decision that only a rebuild (or the SSOT naming one) settles; named, only that image is inspected and shown,
+    and its config digest is the one the conversion must keep."""
+    path, (arm, amd) = two_platforms(tmp_path / "img.oci.tar")
+    spec = {"id": "img", "path": "img.oci.tar", "format": "oci-layout", "sha256": _sha(path.read_bytes()),
+            "image": "legacy-pg:10.23"}
+    arts, checks, decisions = _assess(tmp_path, spec, engine=LOADS_OCI)
+    (card,) = decisions
+    assert card["facts"]["field"] == "platform" and card["facts"]["expected"] is None, card["facts"]
+    assert card["facts"]["actual"] == "linux/amd64, linux/arm64"
+    assert [o["id"] for o in card["options"]] == ["rebuild"] and arts[0]["path_choice"] == "blocked"
+    assert "plataformas linux/amd64, linux/arm64" in card["context"]
+    arts, checks, decisions = _assess(tmp_path, dict(spec, platform="linux/amd64"), engine=LOADS_OCI)
+    assert decisions == [] and arts[0]["config_digest"] == amd and len(arts[0]["images"]) == 1
+    assert any("/evil.sh" in line for line in _artifacts.image_lines(arts[0]["images"], "en"))
+    arts, checks, decisions = _assess(tmp_path, dict(spec, platform="linux/arm64"), engine=LOADS_OCI)
+    assert decisions == [] and arts[0]["config_digest"] == arm
+    # A platform the archive does not carry: the decision names what it does carry.
+    arts, checks, decisions = _assess(tmp_path, dict(spec, platform="linux/s390x"), engine=LOADS_OCI)
+    (card,) = [d for d in decisions if d["facts"]["field"] == "platform"]
+    assert (card["facts"]["expected"], card["facts"]["actual"]) == ("linux/s390x", "linux/amd64, linux/arm64")

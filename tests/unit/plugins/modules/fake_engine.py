@@ -85,8 +85,14 @@ class FakeServer:
                                   "members": [], "settings": []}) + "\n", ""
         elif sql == _ingest.SUPERUSERS_SQL:
             return 0, json.dumps([r for r in self.roles if r in self.superusers]), ""
-        elif sql == _ingest.PUBLIC_OWNER_SQL:
-            return 0, json.dumps("postgres"), ""
+        elif sql == _ingest.PUBLIC_SQL:
+            return 0, json.dumps([2200, "postgres"]), ""
+        elif sql == _ingest.SCHEMA_NAME_SQL % 2200:
+            return 0, json.dumps("public"), ""
+        elif sql.startswith("SELECT to_json(count(*)) FROM pg_roles WHERE rolname = "):
+            return 0, json.dumps(int(sql.rsplit("'", 2)[1] in self.roles)), ""
+        elif sql == _ingest.LOGINS_SQL:
+            return 0, json.dumps([]), ""
         elif sql == "SELECT 1":
             rows = [["1"]]
         elif sql.startswith("CREATE DATABASE "):

@@ -65,7 +65,7 @@ def test_what_a_load_restores_never_goes_to_a_superuser_the_ssot_did_not_name(en
     # Between the approval and the load, the owner became a member of a superuser: nothing runs.
     target.roles.append("shop_owner")
     target.superusers.add("shop_owner")
-    approved = [dict(item, **dict((k, facts.get(k)) for k in ("globals_sha256", "code_sha256")))]
+    approved = [dict(item, **dict((k, facts.get(k)) for k in ("globals_sha256", "code_sha256", "restorable_sha256")))]
     failed, out = run_module(ingest_load, {"plan": approved, "sources": named["sources"],
                                            "proceed": [item["decision"]["id"]], "target": "pg-new",
                                            "owner": "shop_owner", "language": "en"})
@@ -122,7 +122,8 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     assert len(decision["facts"]["globals_sha256"]) == 64
     assert decision["facts"]["code"] == [] and len(decision["facts"]["code_sha256"]) == 64
     approved = [dict(i, globals_sha256=i["decision"]["facts"]["globals_sha256"],
-                     code_sha256=i["decision"]["facts"]["code_sha256"]) for i in planned["plan"]]
+                     code_sha256=i["decision"]["facts"]["code_sha256"],
+                     restorable_sha256=i["decision"]["facts"]["restorable_sha256"]) for i in planned["plan"]]
     # Code the source holds now that the card did not list (a trigger): nothing runs.
     source.code = {"triggers": ["public.orders: audit -> public.audit()"]}
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
