@@ -235,9 +235,9 @@ class Collector(object):
                 continue
             subject = re.sub(r"[^A-Za-z0-9_.]+", "-", "%s.%s.%s" % (item["proto"], item["bind"], item["port"]))
             loopback = ipaddress.ip_address(item["bind"]).is_loopback
+            seen = "%s %s:%s" % (item["proto"], item["bind"], item["port"])
             self.add("listener_extra_local" if loopback else "listener_extra", "medium" if loopback else "high",
-                     subject, dict(item, server_port=port), actual="%s %s:%s" % (item["proto"], item["bind"],
-                                                                                   item["port"]))
+                     subject, dict(item, server_port=port), actual=seen)
 
     def hba(self, server, exposed, psycopg2_error):
         try:

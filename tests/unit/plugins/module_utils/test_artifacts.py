@@ -351,8 +351,8 @@ def two_platforms(path):
     """An OCI index of two images with the same layers and different configs: arm64 (what the inventory showed
     before) and amd64 (an entrypoint and a trust environment: what skopeo converted on this host)."""
     arm = dict(CONFIG, architecture="arm64", os="linux", config={"Entrypoint": ["/entrypoint.sh"]})
-    amd = dict(CONFIG, architecture="amd64", os="linux", config={"Entrypoint": ["/evil.sh"],
-                                                                  "Env": ["POSTGRES_HOST_AUTH_METHOD=trust"]})
+    amd = dict(CONFIG, architecture="amd64", os="linux",
+               config={"Entrypoint": ["/evil.sh"], "Env": ["POSTGRES_HOST_AUTH_METHOD=trust"]})
     members, tops = {"oci-layout": {"imageLayoutVersion": "1.0.0"}}, []
     for cfg in (arm, amd):
         raw = json.dumps(cfg).encode()

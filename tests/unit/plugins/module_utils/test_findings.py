@@ -149,8 +149,8 @@ def test_every_listener_in_the_container_besides_the_server_is_a_finding():
     col = _findings.Collector(FakeSession({"SHOW port;": [("5432",)]}), "en")
     col.listeners(PROC_NET)
     assert [(f["id"], f["severity"]) for f in col.findings] == [
-        ("finding.listener_extra.tcp.0.0.0.0.6666", "high"), ("finding.listener_extra_local.tcp.127.0.0.1.9000",
-                                                               "medium"),
+        ("finding.listener_extra.tcp.0.0.0.0.6666", "high"),
+        ("finding.listener_extra_local.tcp.127.0.0.1.9000", "medium"),
         ("finding.listener_extra.udp.-.53", "high")]
     assert "0.0.0.0:6666" in col.findings[0]["title"] and "5432" in col.findings[0]["explanation"]
     # Nothing read (the server is not in a container): nothing said.
