@@ -387,6 +387,21 @@ def _script(engine, container, db, user, statements, code, **params):
                           **params)
 
 
+STALE_LOADERS_SQL = ("SELECT coalesce(json_agg(rolname ORDER BY rolname), '[]') FROM pg_roles WHERE rolcanlogin "
+                     "AND rolname LIKE 'ssot\\_loader\\_%'")
+
+
+def disarm_stale_loaders(engine, target, user):
+    """The roles of loads that died before their cleanup (a kill -9 of the run): no login, no password (their
+    objects stay for the rollback, which drops the roles an ingestion added). Returns their names."""
+    stale = [n for n in _pgdata.psql_json(engine, target, STALE_LOADERS_SQL, user=user) if isinstance(n, str)]
+    if stale:
+        _script(engine, target, "postgres", user, ["ALTER ROLE %s NOLOGIN PASSWORD NULL;" % _quote_ident(n)
+                                                   for n in stale], "ingest.error.loader_close", database="-",
+                role=", ".join(stale))
+    return stale
+
+
 class Loader(object):
     """The role one load restores as (see above): ``open`` makes it, ``restore`` / ``psql`` are its tools' argv,
     ``close`` hands what it made to the owner and drops it."""

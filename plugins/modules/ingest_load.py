@@ -287,6 +287,8 @@ def main():
                 for key, found in (("created", made), ("conflicts", plan["conflicts"]),
                                    ("skipped", plan["skipped"]), ("dropped", plan["dropped"])):
                     result["roles"][key] += [r for r in found if r not in result["roles"][key]]
+        if todo:
+            result["stale_loaders"] = _ingest.disarm_stale_loaders(engine, p["target"], p["user"])
         owners = owners_of(engine, todo, by_id, p, result)
         for item in todo:
             result["changed"] = True

@@ -91,6 +91,8 @@ class FakeServer:
             return 0, json.dumps("public"), ""
         elif sql.startswith("SELECT to_json(count(*)) FROM pg_roles WHERE rolname = "):
             return 0, json.dumps(int(sql.rsplit("'", 2)[1] in self.roles)), ""
+        elif sql == _ingest.STALE_LOADERS_SQL:
+            return 0, json.dumps([]), ""
         elif sql == _ingest.LOGINS_SQL:
             return 0, json.dumps([]), ""
         elif sql == "SELECT 1":
