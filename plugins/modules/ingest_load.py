@@ -105,8 +105,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 loaded:
-  description: Each database loaded - source, method, tools, seconds, restore errors, verification, and
-    C(read_back) (what the target's server holds after the load - owner, tables with owner and rows, functions).
+  description: Each database loaded - source, method, tools, seconds, restore errors, the role that restored it
+    (C(restored_by), C(restored_by_dropped)) and the C(owner) it handed it to, what was checked against the card
+    (C(verified)), the comparison, and C(read_back) (what the target's server holds after the load - owner, tables
+    with owner and rows, functions).
     A restore error fails the load; the item is returned all the same.
   returned: always
   type: list
@@ -118,6 +120,12 @@ roles:
   returned: always
   type: dict
   sample: {"created": ["shop_reader"], "conflicts": ["postgres"], "skipped": [], "dropped": []}
+stale_loaders:
+  description: Roles of earlier loads killed before their cleanup, made NOLOGIN without a password before this one.
+  returned: when something was loaded
+  type: list
+  elements: str
+  sample: []
 mismatches:
   description: Tables that differ between a source and the target after loading.
   returned: always
