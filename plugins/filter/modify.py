@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.ssot.governance.plugins.plugin_utils._plan import hba_without_trust, settings_plan
+from ansible_collections.ssot.governance.plugins.plugin_utils._plan import (
+    hba_without_trust, image_not_accepted, settings_plan)
 
 
 class FilterModule(object):
 
     def filters(self):
-        return {"settings_plan": settings_plan, "hba_without_trust": hba_without_trust}
+        return {"settings_plan": settings_plan, "hba_without_trust": hba_without_trust,
+                "image_not_accepted": image_not_accepted}

@@ -605,6 +605,12 @@ MESSAGES = {
             'depois de um snapshot.'
         ),
         'role.provision.nothing': 'nada',
+        'role.provision.image_not_accepted': (
+            'A imagem {image} rodaria o que o SSOT não aceita ({items}): a configuração da imagem é de quem a '
+            'entregou, e só roda no contêiner o que target.image_accepts do SSOT aceita. Nada foi criado. Se é isso '
+            'que deve rodar (confira o cartão do inventário), aceite em target.image_accepts: {accept}; senão, peça a '
+            'imagem certa'
+        ),
         'role.provision.tag_taken': (
             'O arquivo entregue traz também as tags {tags}, que o Docker já usa em outra imagem: carregá-lo as moveria '
             'para a imagem entregue. Nada foi carregado. Entregue um tar que traga só {image} (o RepoTags do '
@@ -2266,6 +2272,12 @@ MESSAGES = {
             'container on purpose after a snapshot.'
         ),
         'role.provision.nothing': 'nothing',
+        'role.provision.image_not_accepted': (
+            "Image {image} would run what the SSOT does not accept ({items}): an image's configuration is its "
+            "deliverer's, and only what the SSOT's target.image_accepts accepts runs in the container. Nothing was "
+            "created. If that is what must run (see the inventory's card), accept it in target.image_accepts: "
+            '{accept}; otherwise ask for the right image'
+        ),
         'role.provision.tag_taken': (
             'The delivered archive also carries the tags {tags}, which the Docker engine already uses on another '
             'image: loading it would move them to the delivered image. Nothing was loaded. Deliver a tar that carries '

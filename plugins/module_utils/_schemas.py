@@ -221,6 +221,41 @@ SCHEMAS = {
                             'password': {'$ref': '#/$defs/secret_ref'},
                         },
                     },
+                    'image_accepts': {
+                        'description': (
+                            "What of the image's own configuration (its deliverer's) the container may run with: its "
+                            'entrypoint, its command (when server_args gives none), the names of its environment '
+                            "variables (besides target.env's) and its volumes. Provisioning compares the image to run "
+                            'with this before creating the container and refuses anything else, listing it and what to '
+                            'write here to accept it. Absent: every entrypoint, command, variable or volume the image '
+                            'declares is refused.'
+                        ),
+                        'type': 'object',
+                        'additionalProperties': False,
+                        'properties': {
+                            'entrypoint': {'type': 'array', 'items': {'type': 'string'}, 'default': []},
+                            'cmd': {'type': 'array', 'items': {'type': 'string'}, 'default': []},
+                            'env': {
+                                'type': 'array',
+                                'uniqueItems': True,
+                                'items': {'type': 'string', 'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
+                                'default': [],
+                            },
+                            'volumes': {
+                                'type': 'array',
+                                'uniqueItems': True,
+                                'items': {'type': 'string', 'pattern': '^/'},
+                                'default': [],
+                            },
+                        },
+                        'examples': [
+                            {
+                                'entrypoint': ['/bin/sh', '/usr/local/bin/docker-entrypoint.sh'],
+                                'env': ['PATH', 'PGDATA'],
+                                'volumes': [],
+                            },
+                        ],
+                    },
                     'hardening': {
                         'description': (
                             "How the container runs, whatever the image says (an image's config is its deliverer's): "

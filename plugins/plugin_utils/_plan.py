@@ -84,3 +84,26 @@ def hba_without_trust(content, host_method="md5", local_method="peer"):
         else:
             out.append(raw.replace("\t", " ") if raw.strip() else raw)
     return {"content": "\n".join(out) + "\n", "changes": changes, "refused": None}
+
+
+def image_not_accepted(config, accepts, ssot_env=None, ssot_command=False):
+    """What an image's configuration (``docker image inspect``'s ``Config``) would run that the SSOT's
+    ``target.image_accepts`` does not accept: [{"what": entrypoint|cmd|env|volumes, "found": [...],
+    "accepted": [...]}], empty when nothing. Environment names the SSOT sets itself (``ssot_env``) are the SSOT's;
+    the image's command counts only when the SSOT gives none (``ssot_command``)."""
+    config = config if isinstance(config, dict) else {}
+    accepts = accepts if isinstance(accepts, dict) else {}
+    out = []
+    for what, key in (("entrypoint", "Entrypoint"), ("cmd", "Cmd")):
+        found = [str(x) for x in config.get(key) or []]
+        wanted = [str(x) for x in accepts.get(what) or []]
+        if found != wanted and not (what == "cmd" and ssot_command):
+            out.append({"what": what, "found": found, "accepted": wanted})
+    names = [str(e).split("=", 1)[0] for e in config.get("Env") or []]
+    allowed = set(accepts.get("env") or []) | set(ssot_env or [])
+    if [n for n in names if n not in allowed]:
+        out.append({"what": "env", "found": names, "accepted": sorted(allowed)})
+    volumes = sorted(str(v) for v in (config.get("Volumes") or {}))
+    if [v for v in volumes if v not in (accepts.get("volumes") or [])]:
+        out.append({"what": "volumes", "found": volumes, "accepted": list(accepts.get("volumes") or [])})
+    return out

@@ -149,9 +149,10 @@ def test_container_of_another_workspace_is_not_taken_over(provisioned, legacy_im
     assert docker("inspect", "-f", "{{.Id}}", ws.container).stdout.strip() == before
 
 
-def retagged_archive(src, dest, tags, label):
-    """A docker-archive of the demo's image with another config (one label more: another image id) carrying
-    ``tags``: what a deliverer who wants other images' tags moved would ship."""
+def retagged_archive(src, dest, tags, label, change=None):
+    """A docker-archive of the demo's image with another config (one label more: another image id, and what
+    ``change`` does to its config) carrying ``tags``: what a deliverer who wants other images' tags moved, or its
+    own entrypoint run, would ship."""
     import hashlib
     import io
     import tarfile
@@ -160,6 +161,8 @@ def retagged_archive(src, dest, tags, label):
         config_name = manifest[0]["Config"]
         config = json.loads(tar.extractfile(config_name).read())
         config["config"]["Labels"] = dict(config["config"].get("Labels") or {}, hostile=label)
+        if change:
+            change(config["config"])
         data = json.dumps(config).encode()
         digest = hashlib.sha256(data).hexdigest()
         manifest = [dict(manifest[0], Config=f"{digest}.json", RepoTags=list(tags))]
@@ -210,3 +213,34 @@ def test_a_load_tags_only_the_approved_name_and_never_moves_another(legacy_image
     finally:
         docker("rm", "-f", container, check=False)
         docker("rmi", "-f", name, victim, check=False)
+
+
+def test_an_image_runs_only_what_the_ssot_accepts_of_its_own_configuration(legacy_image, container_names, tmp_path):
+    """The issue's hostile image, delivered with its sha256 pinned: an entrypoint wrapper (that would start a second
+    server with trust), a trust environment variable and a volume. Provisioning refuses before creating anything,
+    naming each part and what target.image_accepts would have to say."""
+    tag = tmp_path.name[-6:].lower().replace("_", "-")
+    name, container = f"ssot-it-wrapped-{tag}:1", f"ssot-it-{tag}-wrap"
+    container_names.append(container)
+    ws_path, digest = tmp_path / "ws", {}
+
+    def wrap(config):
+        config["Entrypoint"] = ["/bin/sh", "-c", "postgres -p 6666 & exec /bin/sh /usr/local/bin/docker-entrypoint.sh"]
+        config["Env"] = list(config.get("Env") or []) + ["POSTGRES_HOST_AUTH_METHOD=trust"]
+        config["Volumes"] = {"/srv/leak": {}}
+
+    def edit(doc):
+        doc["artifacts"][0].update(path="delivered/wrapped.tar", sha256=digest["tar"], image=name)
+        doc["target"]["image"] = name
+    digest["tar"] = retagged_archive(legacy_image["docker_archive"], tmp_path / "wrapped.tar", [name], tag, wrap)
+    ws = write_workspace(ws_path, legacy_image, container, free_port(), edit)
+    shutil.move(str(tmp_path / "wrapped.tar"), str(ws_path / "delivered" / "wrapped.tar"))
+    try:
+        refused = run_playbook("ssot.governance.provision", ws)
+        assert refused.returncode != 0 and "não aceita" in refused.stdout, explain(refused)
+        for part in ("entrypoint", "POSTGRES_HOST_AUTH_METHOD", "/srv/leak", "target.image_accepts"):
+            assert part in refused.stdout, (part, explain(refused))
+        assert docker("container", "inspect", container, check=False).returncode != 0, "a container was created"
+    finally:
+        docker("rm", "-f", container, check=False)
+        docker("rmi", "-f", name, check=False)
