@@ -27,7 +27,7 @@ import os
 import re
 import time
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _pgdata, _result
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _pgdata, _result, _schemas
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, rendered
 from ansible_collections.ssot.governance.plugins.plugin_utils import _gate, _plan, _verified
 
@@ -472,6 +472,19 @@ def container_spec(r, image, volumes_from=None):
             "env": env, "command": ["-c%s=%s" % (k, v) for k, v in (target.get("server_args") or {}).items()],
             "stop_signal": "SIGINT", "comparisons": {"*": "ignore"},
             "labels": {"io.ssot-governance.managed": "true", WORKSPACE_LABEL: r.ctx.workspace}}
+    # Hardened as provisioning runs it (roles/provision/tasks/run.yml; docs/security.md row 12), the schema's
+    # defaults where the SSOT says nothing.
+    defaults = _schemas.SCHEMAS["ssot"]["properties"]["target"]["properties"]["hardening"]["properties"]
+    hardening = dict((k, v.get("default")) for k, v in defaults.items())
+    hardening.update(target.get("hardening") or {})
+    spec.update(cap_drop=["ALL"], capabilities=list(hardening["capabilities"] or []),
+                pids_limit=hardening["pids_limit"])
+    if hardening["no_new_privileges"]:
+        spec["security_opts"] = ["no-new-privileges"]
+    if hardening.get("memory"):
+        spec["memory"] = hardening["memory"]
+    if not hardening["image_healthcheck"]:
+        spec["healthcheck"] = {"test": ["NONE"]}
     if volumes_from:
         spec["volumes_from"] = list(volumes_from)
     return spec

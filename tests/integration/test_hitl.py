@@ -394,6 +394,10 @@ def test_exposure_change_republishes_keeping_the_data_and_rolls_back(legacy_imag
         assert rc == 0, out[-4000:]
         assert docker("port", name, "5432/tcp").stdout.split() == [f"127.0.0.1:{new_port}"]
         assert psql(name, "SELECT v FROM guarda") == "dado de antes"  # the data came along
+        # Republished as provisioning runs it: hardened whatever the committed image says.
+        host = json.loads(docker("inspect", name).stdout)[0]["HostConfig"]
+        assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"], host
+        assert host["PidsLimit"] == 1024, host
         kept = rollback_point(ws, "exposure")
         assert docker("inspect", "-f", "{{.State.Running}}", kept["kept_as"]).stdout.strip() == "false"
 
