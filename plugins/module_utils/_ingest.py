@@ -92,6 +92,23 @@ def detect_dump(path):
     return "custom-dump" if head == b"PGDMP" else "sql-dump"
 
 
+def dump_digest(path):
+    """sha256 of a dump file, or of a pg_dump -Fd folder (each regular file's name and content, in name order): what
+    the card of a dump source binds, checked again when it is loaded."""
+    digest = hashlib.sha256()
+    names = [None] if os.path.isfile(path) else sorted(os.listdir(path))
+    for name in names:
+        full = path if name is None else os.path.join(path, name)
+        if name is not None:
+            if not os.path.isfile(full) or os.path.islink(full):
+                continue
+            digest.update(("%s\0" % name).encode("utf-8", "surrogateescape"))
+        with open(full, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
     """One source of the SSOT: found or missing, with what was seen (in ``lang``). Never raises for a missing
     source."""
@@ -153,8 +170,14 @@ def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
                 return missing(out, "format_differs", expected=out["format"], found=fmt)
             if len(out["databases"]) != 1:
                 return missing(out, "one_database")
+            if out["format"] == "sql-dump":
+                # A plain SQL file is a psql script: its backslash commands (\! a shell, \copy ... program,
+                # \connect) run in the target's container with its environment (the superuser's password among it),
+                # whatever role the SQL itself runs as. Never run.
+                return missing(out, "sql_dump_refused", path=full)
             out["bytes"] = os.path.getsize(full) if os.path.isfile(full) else sum(
                 os.path.getsize(os.path.join(full, f)) for f in os.listdir(full))
+            out["dump_sha256"] = dump_digest(full)
             return dict(out, status="found")
         conn = src.get("connection") or {}
         out["connection"] = {"host": conn.get("host"), "port": conn.get("port", 5432)}
@@ -292,12 +315,10 @@ def copy_folder_in(engine, path, container, dest, uid):
 
 
 def load_dump(engine, path, fmt, target, db, loader, jobs=1):
-    """A dump file (plain SQL or custom) or a pg_dump -Fd folder into database ``db`` of the target, as ``loader``.
-    A plain SQL file is run by psql as that role: its ``ALTER ... OWNER`` lines are refused (make it with
-    ``pg_dump --no-owner``, or use the custom format, whose owners pg_restore leaves out)."""
-    if fmt == "sql-dump":
-        return engine.pipe(None, ["exec", "-i"] + loader.flags() + [target] + loader.psql(
-            db, "-q", "-v", "ON_ERROR_STOP=1"), stdin_path=path, secrets=loader.secrets)
+    """A custom-format dump file or a pg_dump -Fd folder into database ``db`` of the target, as ``loader``."""
+    if fmt not in ("custom-dump", "directory"):
+        # A plain SQL file is never given to psql (check_source refuses it: its backslash commands run a shell).
+        raise IngestError("ingest.error.dump_format", path=path, format=str(fmt))
     if fmt == "custom-dump":
         return engine.pipe(None, ["exec", "-i"] + loader.flags() + [target] + loader.restore(db), stdin_path=path,
                            secrets=loader.secrets)
@@ -676,7 +697,7 @@ _USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema')"
 # Per kind, one sorted list of texts (valid from 9.4 on; event triggers from 9.3). Read with search_path pinned
 # (_pgdata.PINNED): regclass/regproc names come out schema-qualified.
 CODE_KINDS = ("security_definer", "untrusted_functions", "foreign_tables", "foreign_servers", "user_mappings",
-              "event_triggers", "triggers", "casts", "extensions", "languages", "settings")
+              "event_triggers", "triggers", "casts", "extensions", "languages", "settings", "grants", "large_objects")
 CODE_SQL = (
     "SELECT json_build_object("
     "'security_definer', " + _listed(
@@ -714,6 +735,21 @@ CODE_SQL = (
         "SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '*') || ': ' || split_part(c, '=', 1) "
         "FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setdatabase = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())") + ", "
+    # Privileges given to others than an object's owner (PUBLIC among them): code the dump ran while restoring
+    # granted PUBLIC a table's writes and made a large object readable by all.
+    "'grants', " + _listed(
+        "SELECT x.k || ' ' || x.o || ' -> ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE "
+        "pg_get_userbyid(a.grantee) END || ': ' || a.privilege_type FROM ("
+        "SELECT 'relation' AS k, c.oid::regclass::text AS o, c.relacl AS acl, c.relowner AS owner FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + _USER_NS + " AND n.nspname !~ '^pg_toast' "
+        "UNION ALL SELECT 'schema', quote_ident(n.nspname), n.nspacl, n.nspowner FROM pg_namespace n WHERE "
+        + _USER_NS + " AND n.nspname !~ '^pg_' "
+        "UNION ALL SELECT 'function', p.oid::regprocedure::text, p.proacl, p.proowner FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE " + _USER_NS + " "
+        "UNION ALL SELECT 'large object', l.oid::text, l.lomacl, l.lomowner FROM pg_largeobject_metadata l"
+        ") AS x, aclexplode(x.acl) AS a WHERE a.grantee <> x.owner") + ", "
+    "'large_objects', " + _listed(
+        "SELECT count(*)::text FROM pg_largeobject_metadata HAVING count(*) > 0") + ", "
     "'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE "
     + _USER_NS + "))")
 
@@ -732,6 +768,11 @@ def code_inventory(engine, container, db, user):
     # restore would create - so a body swapped after the approval is another card.
     out["schema_sha256"] = schema_digest(engine, container, db, user)
     out["restorable_sha256"] = restorable_digest(out)
+    # What a restore of it into another server must give: its schema without owners and privileges, with the tool
+    # and the server that wrote it (the target's pg_dump of the loaded database is compared with it, verify_restored).
+    out["schema_portable"] = {"sha256": schema_digest(engine, container, db, user, portable=True),
+                              "pg_dump": tool_version(engine, container, "pg_dump")[1],
+                              "server": server_info(engine, container, user)["major_num"]}
     out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()
     return out
 
@@ -747,24 +788,28 @@ def restorable_digest(inventory):
     return hashlib.sha256(json.dumps(kinds, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def verify_restored(engine, source, target, db, user, approved):
-    """What the target holds after the load against what the card showed (``approved``: its restorable_sha256), read
-    from the target's own catalog - the source (its server, its pg_dump) may say one thing and restore another - and
-    the schema both pg_dump write, without owners and privileges, when both are the same tool on the same major (a
-    function the dump ran while restoring may have rewritten a view, a default, a body). IngestError when either
-    differs; otherwise what was compared."""
+def verify_restored(engine, target, db, user, approved, portable):
+    """What the target holds after the load against what the card showed, read from the target's own catalog and
+    with the target's own pg_dump - never the source's again (its server and its tools are its preparer's: they may
+    describe one database and dump another). ``approved``: the card's restorable_sha256; ``portable``: the card's
+    schema_portable (the source's schema without owners and privileges, the pg_dump and the server major that wrote
+    it). The schema is compared when the target's pg_dump and server major are those; servers of two majors write
+    two texts ("not compared", said in the evidence); the same major with another pg_dump refuses (a tool that
+    reports another version must not make the check go away). IngestError when something differs."""
     found = code_inventory(engine, target, db, user)
     if found["restorable_sha256"] != approved:
         raise IngestError("ingest.load.code_differs", database=shown(db), target=target,
                           found=found["restorable_sha256"][:16], approved=str(approved)[:16])
-    tools = [tool_version(engine, c, "pg_dump")[1] for c in (source, target)]
-    majors = [server_info(engine, c, user)["major_num"] for c in (source, target)]
-    if tools[0] != tools[1] or majors[0] != majors[1]:
-        return {"code": "match", "schema": "skipped", "tools": tools, "servers": majors}
-    digests = [schema_digest(engine, c, db, user, portable=True) for c in (source, target)]
-    if digests[0] != digests[1]:
-        raise IngestError("ingest.load.schema_differs", database=shown(db), target=target, source=source)
-    return {"code": "match", "schema": "match", "tools": tools, "servers": majors}
+    portable = portable if isinstance(portable, dict) else {}
+    mine = found["schema_portable"]
+    out = {"code": "match", "pg_dump": [portable.get("pg_dump"), mine["pg_dump"]],
+           "servers": [portable.get("server"), mine["server"]]}
+    if portable.get("server") != mine["server"]:
+        return dict(out, schema="not compared")
+    if portable.get("pg_dump") != mine["pg_dump"] or portable.get("sha256") != mine["sha256"]:
+        raise IngestError("ingest.load.schema_differs", database=shown(db), target=target,
+                          tools="%s / %s" % (shown(str(portable.get("pg_dump"))), shown(str(mine["pg_dump"]))))
+    return dict(out, schema="match")
 
 
 # pg_dump since the August 2025 releases brackets its output with \restrict / \unrestrict and a random key.

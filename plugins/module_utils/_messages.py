@@ -793,9 +793,10 @@ MESSAGES = {
             'A carga falhou (nada rodou como superusuário); desfaça com --tags rollback'
         ),
         'ingest.load.schema_differs': (
-            '{database}: o schema restaurado em {target} difere do de {source} (pg_dump --schema-only sem donos nem '
-            'privilégios, mesma ferramenta, mesma versão maior): código da fonte mudou o que foi restaurado (uma view, '
-            'um default, o corpo de uma função). A carga falhou; desfaça com --tags rollback'
+            '{database}: o schema restaurado em {target} não é o do cartão aprovado (pg_dump --schema-only sem donos '
+            'nem privilégios; pg_dump do cartão / do alvo: {tools}): a fonte descreveu um schema e restaurou outro, ou '
+            'código dela mudou o que foi restaurado (uma view, um default, o corpo de uma função). A carga falhou; '
+            'desfaça com --tags rollback'
         ),
         'ingest.load.bad_compression': 'compression deve ser um nível zlib de 0 a 9, não {value}.',
         'ingest.load.differ': 'Tabelas diferem entre origem e alvo depois da carga: {tables}',
@@ -982,6 +983,12 @@ MESSAGES = {
         'ingest.reason.tool_missing': '{tool} não encontrado',
         'ingest.reason.no_file': 'nenhum arquivo em {path}',
         'ingest.reason.folder_not_dump': '{path} é uma pasta sem toc.dat (não é um pg_dump -Fd)',
+        'ingest.reason.sql_dump_refused': (
+            '{path} é SQL puro: um script do psql, cujos comandos de barra (\\! um shell, \\copy ... program, '
+            '\\connect) rodariam no contêiner do alvo com o ambiente dele (a senha do superusuário entre eles). Não é '
+            'carregado: peça o dump em formato custom (pg_dump -Fc) ou diretório (-Fd), ou restaure-o num servidor à '
+            'parte e ingira desse contêiner'
+        ),
         'ingest.reason.format_differs': 'o SSOT diz {expected}, o arquivo é {found}',
         'ingest.reason.one_database': (
             'uma fonte do tipo dump nomeia exatamente um banco de destino (databases: [nome])'
@@ -1010,6 +1017,8 @@ MESSAGES = {
             'os papéis que a fonte criaria em {container} não são os aprovados (sha256 {found}, aprovado {approved}): '
             'nada foi executado. Execute de novo: o cartão mostra os papéis como estão agora.'
         ),
+        'ingest.code.grants': 'privilégio concedido a quem não é o dono: {what}',
+        'ingest.code.large_objects': 'objetos grandes (large objects): {what}',
         'ingest.code.security_definer': 'função SECURITY DEFINER (roda como o dono): {what}',
         'ingest.code.untrusted_functions': 'função em linguagem não confiável: {what}',
         'ingest.code.triggers': 'gatilho: {what}',
@@ -1070,6 +1079,11 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (nomeado em ingest.owner; criado NOLOGIN, sem atributos)',
         'ingest.owner.source': '{owner} (o dono do banco na fonte; não é superusuário no alvo)',
+        'ingest.error.dump_changed': (
+            'o arquivo de dump {path} não é o do cartão aprovado (sha256 {found}, aprovado {approved}): nada foi '
+            'carregado dele; a próxima execução mostra o novo cartão'
+        ),
+        'ingest.error.dump_format': '{path}: o formato {format} não é carregado (só custom ou diretório)',
         'ingest.error.code_changed': (
             'o código do banco {database} na fonte {container} mudou depois da aprovação (sha256 {found}, aprovado '
             '{approved}): nada foi carregado; a próxima execução mostra o novo cartão'
@@ -2463,9 +2477,10 @@ MESSAGES = {
             'another. The load failed (nothing ran as a superuser); undo it with --tags rollback'
         ),
         'ingest.load.schema_differs': (
-            "{database}: the schema restored in {target} differs from {source}'s (pg_dump --schema-only without owners "
-            'or privileges, same tool, same major): code from the source changed what was restored (a view, a default, '
-            "a function's body). The load failed; undo it with --tags rollback"
+            "{database}: the schema restored in {target} is not the approved card's (pg_dump --schema-only without "
+            "owners or privileges; the card's / the target's pg_dump: {tools}): the source described one schema and "
+            "restored another, or its code changed what was restored (a view, a default, a function's body). The load "
+            'failed; undo it with --tags rollback'
         ),
         'ingest.load.bad_compression': 'compression must be a zlib level from 0 to 9, not {value}.',
         'ingest.load.differ': 'Tables differ between source and target after loading: {tables}',
@@ -2646,6 +2661,12 @@ MESSAGES = {
         'ingest.reason.tool_missing': '{tool} not found',
         'ingest.reason.no_file': 'no file at {path}',
         'ingest.reason.folder_not_dump': '{path} is a folder without toc.dat (not a pg_dump -Fd)',
+        'ingest.reason.sql_dump_refused': (
+            '{path} is plain SQL: a psql script, whose backslash commands (\\! a shell, \\copy ... program, \\connect) '
+            "would run in the target's container with its environment (the superuser's password among it). It is not "
+            'loaded: ask for the dump in custom (pg_dump -Fc) or directory (-Fd) format, or restore it into a server '
+            'apart and ingest from that container'
+        ),
         'ingest.reason.format_differs': 'the SSOT says {expected}, the file is {found}',
         'ingest.reason.one_database': 'a dump source names exactly one target database (databases: [name])',
         'ingest.reason.no_answer': '{host}:{port} does not answer ({error})',
@@ -2672,6 +2693,8 @@ MESSAGES = {
             'the roles the source would create in {container} are not the ones approved (sha256 {found}, approved '
             '{approved}): nothing was run. Run again: the card shows the roles as they are now.'
         ),
+        'ingest.code.grants': 'privilege granted to other than the owner: {what}',
+        'ingest.code.large_objects': 'large objects: {what}',
         'ingest.code.security_definer': 'SECURITY DEFINER function (runs as its owner): {what}',
         'ingest.code.untrusted_functions': 'function in an untrusted language: {what}',
         'ingest.code.triggers': 'trigger: {what}',
@@ -2730,6 +2753,11 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (named in ingest.owner; created NOLOGIN, without attributes)',
         'ingest.owner.source': "{owner} (the database's owner in the source; not a superuser in the target)",
+        'ingest.error.dump_changed': (
+            "dump file {path} is not the approved card's (sha256 {found}, approved {approved}): nothing was loaded "
+            'from it; the next run shows the new card'
+        ),
+        'ingest.error.dump_format': '{path}: format {format} is not loaded (custom or directory only)',
         'ingest.error.code_changed': (
             'the code of database {database} in source {container} changed after the approval (sha256 {found}, '
             'approved {approved}): nothing was loaded; the next run shows the new card'

@@ -420,7 +420,11 @@ SCHEMAS = {
                         'container': {'description': "kind container: the source container's name.", 'type': 'string'},
                         'path': {'description': 'kind dump: the dump file.', 'type': 'string'},
                         'format': {
-                            'description': 'kind dump: plain SQL or custom format.',
+                            'description': (
+                                'kind dump: custom format or a directory (pg_dump -Fc / -Fd). A plain SQL file '
+                                '(sql-dump) is recognised and never loaded: it is a psql script whose backslash '
+                                "commands would run in the target's container."
+                            ),
                             'enum': ['sql-dump', 'custom-dump', 'directory'],
                         },
                         'databases': {

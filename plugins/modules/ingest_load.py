@@ -156,7 +156,18 @@ def restore(engine, item, src, p, loader):
             return _ingest.directory_jobs(engine, src["container"], target, db, user, loader, p["jobs"],
                                           p["compression"])
         return _ingest.stream_custom(engine, src["container"], target, db, user, loader, p["compression"])
-    return _ingest.load_dump(engine, src["path"], src["format"], target, db, loader, p["jobs"])
+    # The file the card bound (its sha256, from the controller), before and after it is read: that or nothing.
+    dump_unchanged(src, item)
+    out = _ingest.load_dump(engine, src["path"], src["format"], target, db, loader, p["jobs"])
+    dump_unchanged(src, item)
+    return out
+
+
+def dump_unchanged(src, item):
+    found = _ingest.dump_digest(src["path"])
+    if found != item.get("dump_sha256"):
+        raise _ingest.IngestError("ingest.error.dump_changed", path=src["path"], found=found[:16],
+                                  approved=str(item.get("dump_sha256"))[:16])
 
 
 def load_one(engine, item, src, p, owner, loaded):
@@ -211,8 +222,8 @@ def load_one(engine, item, src, p, owner, loaded):
     if src["kind"] == "container":
         # What the target holds now against the card, read from the target's catalog (the source's server and tools
         # are its preparer's: they may describe one thing and dump another).
-        out["verified"] = _ingest.verify_restored(engine, src["container"], target, db, user,
-                                                  item.get("restorable_sha256"))
+        out["verified"] = _ingest.verify_restored(engine, target, db, user, item.get("restorable_sha256"),
+                                                  item.get("schema_portable"))
         what = item.get("checksums", False)
         source_stats, target_stats = _pgdata.table_stats_both(engine, src["container"], target, user, what, [db])
         out["comparisons"], out["mismatches"] = _pgdata.compare(source_stats, target_stats, "target")
@@ -270,6 +281,8 @@ def main():
     try:
         for item in todo:
             src = by_id[item["source"]]
+            if src["kind"] == "dump":
+                dump_unchanged(src, item)
             if src["kind"] == "container":
                 # The code the approved card listed (its sha256, from the controller), read again now, before
                 # anything runs: that or nothing.
@@ -326,6 +339,11 @@ def evidence(result):
             c["status"].upper(), shown(c["table"], 130), c["source"], c["target"],
             " checksum source=%s target=%s" % (c["source_checksum"], c["target_checksum"])
             if "source_checksum" in c else "") for c in d.get("comparisons") or []]
+        if d.get("verified"):
+            v = d["verified"]
+            lines.append("  checked against the card in the target: code %s; schema %s (pg_dump %s / %s, servers %s / %s)"
+                         % (v.get("code"), v.get("schema"), shown(str(v["pg_dump"][0])), shown(str(v["pg_dump"][1])),
+                            v["servers"][0], v["servers"][1]))
         if d.get("restored_by"):
             lines.append("  restored by %s (a role made for the load, no attribute): %s" % (
                 d["restored_by"], "read back dropped; what it made belongs to %s" % shown(d.get("owner"))

@@ -189,9 +189,9 @@ def decision_for(item, src, target, ssot_digest, lang, roles=None, code=None):
             extra["roles_dropped"] = [dropped_text(lang, d) for d in roles["dropped"]]
     if code is not None:
         extra.update(code=_ingest.code_lines(code, lang), functions=code["functions"], code_sha256=code["sha256"],
-                     restorable_sha256=code["restorable_sha256"])
+                     restorable_sha256=code["restorable_sha256"], schema_portable=code["schema_portable"])
     elif src["kind"] == "dump":
-        extra["code"] = [text(lang, "ingest.code.dump_unread")]
+        extra.update(code=[text(lang, "ingest.code.dump_unread")], dump_sha256=src.get("dump_sha256"))
     if item["action"] == "load":
         size = _decisions.size_bound((src.get("database_info") or {}).get(item["database"], {}).get("bytes")
                                      or src.get("bytes"))

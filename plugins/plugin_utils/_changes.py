@@ -717,7 +717,8 @@ def ingest(r):
     # The target gets what to load, never who approved it; and the sha256 of the role statements and of the code
     # inventory the approved card showed, and the owner it named (from the settled decision's facts): it loads those
     # or nothing.
-    bound = ("globals_sha256", "code_sha256", "restorable_sha256", "owner", "owner_how")
+    bound = ("globals_sha256", "code_sha256", "restorable_sha256", "schema_portable", "dump_sha256", "owner",
+             "owner_how")
     loaded = r.call("ssot.governance.ingest_load", {
         "plan": [dict(i, decision={"id": i["decision"]["id"]}, **dict(
             (k, (i["decision"].get("facts") or {}).get(k)) for k in bound)) for i in todo],

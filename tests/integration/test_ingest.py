@@ -458,6 +458,10 @@ ARMED = {
     # A view rewritten while restoring: the catalog lists the same objects.
     "view": ("EXECUTE 'CREATE OR REPLACE VIEW public.v AS SELECT ''tampered''::text AS s';",
              "o schema restaurado"),
+    # Privileges the source does not give: a table writable by all, a large object readable by all (review 10).
+    "grant": ("EXECUTE 'GRANT ALL ON TABLE public.t TO PUBLIC'; "
+              "PERFORM lo_from_bytea(4242, 'x'::bytea); EXECUTE 'GRANT SELECT ON LARGE OBJECT 4242 TO PUBLIC';",
+              "não é o código que o cartão aprovado mostrou"),
     # Rows deleted from one of two tables whose names joined with a dot are the same ("a.b".c and a."b.c").
     "collision": ('DELETE FROM "a.b".c;', "Tabelas diferem"),
 }
@@ -497,6 +501,43 @@ def test_what_the_restore_ran_cannot_outlive_or_outwit_the_load(legacy_image, co
         assert {"a.\"b.c\"", "\"a.b\".c"} <= set(loaded["read_back"]["tables"]), loaded["read_back"]
         described = " ".join(m["table"] for m in loaded.get("mismatches") or [])
         assert '"a.b".c' in described, loaded
+
+
+# A pg_dump in the source container that dumps another database (its body of f() swapped) whenever it writes the
+# archive a load restores, and the real one otherwise (the card's reads).
+SWAPPED_PG_DUMP = """#!/bin/sh
+case " $* " in *" -Fc "*|*" -Fd "*) swap=1 ;; *) swap= ;; esac
+prev=
+for a in "$@"; do
+  shift
+  if [ -n "$swap" ] && [ "$prev" = "-d" ]; then set -- "$@" "dbname=shadow"; else set -- "$@" "$a"; fi
+  prev=$a
+done
+exec /usr/local/bin/pg_dump.real "$@"
+"""
+
+
+def test_a_source_whose_pg_dump_restores_another_database_than_it_describes(legacy_image, container_names, tmp_path):
+    """The source's tools are its preparer's: its pg_dump describes the approved database to the card and dumps
+    another (a function's body swapped) to the load. The target's own pg_dump of what was restored is compared with
+    the schema the card bound: the load fails, naming it."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "swapdump")
+    psql(source, "CREATE FUNCTION public.f() RETURNS text LANGUAGE sql AS $$SELECT 'benign'::text$$", db="legacy_shop")
+    psql(source, "CREATE DATABASE shadow TEMPLATE legacy_shop")
+    psql(source, "CREATE OR REPLACE FUNCTION public.f() RETURNS text LANGUAGE sql AS $$SELECT 'EVIL'::text$$",
+         db="shadow")
+    wrapper = tmp_path / "pg_dump"
+    wrapper.write_text(SWAPPED_PG_DUMP)
+    wrapper.chmod(0o755)
+    # The image has no mv: the real one copied out and back under another name, the wrapper in its place.
+    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
+    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
+    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert done.returncode == 2 and "não é o do cartão aprovado" in done.stdout, explain(done)
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

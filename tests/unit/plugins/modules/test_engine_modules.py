@@ -171,17 +171,33 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     assert not failed and out["loaded"] == [] and not any(isinstance(c[0], list) for c in engine.calls)
 
 
-def test_ingest_load_of_a_dump_file_reads_it_from_disk(engine, run_module, tmp_path):
+def test_ingest_load_of_a_dump_file_reads_the_approved_file_and_never_plain_sql(engine, run_module, tmp_path):
+    """A custom-format file loads as the card bound it (its sha256); the same path with other bytes after the
+    approval loads nothing; a plain SQL file (a psql script: its backslash commands run a shell in the target's
+    container) is never loaded."""
     target = engine.add("pg-new", FakeServer())
-    (tmp_path / "shop.sql").write_text("-- fake-table shop public.orders 5\n")
+    (tmp_path / "shop.sql").write_text("-- fake-table shop public.orders 5\n\\! sh -c 'id'\n")
     args = sources_args(tmp_path, sources=[{"id": "file", "kind": "dump", "path": "shop.sql",
                                             "databases": ["shop"]}])
+    failed, planned = run_module(ingest_sources, args)
+    assert failed and planned["sources"][0]["status"] == "missing" and "plain SQL" in planned["sources"][0]["reason"]
+    assert not any(isinstance(c[0], list) for c in engine.calls)
+    dump = tmp_path / "shop.dump"
+    dump.write_text("PGDMP\n-- fake-table shop public.orders 5\n")
+    args = sources_args(tmp_path, sources=[{"id": "file", "kind": "dump", "path": "shop.dump",
+                                            "databases": ["shop"]}])
     dummy, planned = run_module(ingest_sources, args)
-    decision = planned["plan"][0]["decision"]["id"]
-    failed, out = run_module(ingest_load, {"plan": planned["plan"], "sources": planned["sources"],
-                                           "proceed": [decision], "target": "pg-new", "owner": "shop_owner",
-                                           "language": "en"})
-    assert not failed, out
+    (item,) = planned["plan"]
+    assert len(item["decision"]["facts"]["dump_sha256"]) == 64
+    approved = [dict(item, dump_sha256=item["decision"]["facts"]["dump_sha256"])]
+    load = {"plan": approved, "sources": planned["sources"], "proceed": [item["decision"]["id"]],
+            "target": "pg-new", "owner": "shop_owner", "language": "en"}
+    dump.write_text("PGDMP\n-- fake-table shop public.orders 5\n-- fake-table shop public.more 1\n")
+    failed, out = run_module(ingest_load, load)
+    assert failed and "not the approved card's" in out["msg"] and "public.more" not in target.databases.get("shop", {})
+    dump.write_text("PGDMP\n-- fake-table shop public.orders 5\n")
+    failed, out = run_module(ingest_load, load)
+    assert not failed, out["msg"]
     assert target.databases["shop"] == {"public.orders": 5}
 
 
