@@ -92,6 +92,19 @@ def detect_dump(path):
     return "custom-dump" if head == b"PGDMP" else "sql-dump"
 
 
+def unsafe_entries(path):
+    """What a dump source holds that is not a regular file: the path itself when it is a symbolic link, and in a
+    folder every entry that is a link, a folder or anything else. A link in a pg_dump -Fd folder is followed by
+    pg_restore in the target's container: a blob "file" pointing at /proc/1/environ loaded the target's environment
+    into a large object (review 11)."""
+    if os.path.islink(path):
+        return [os.path.basename(path)]
+    if not os.path.isdir(path):
+        return []
+    return sorted(name for name in os.listdir(path)
+                  if os.path.islink(os.path.join(path, name)) or not os.path.isfile(os.path.join(path, name)))
+
+
 def dump_digest(path):
     """sha256 of a dump file, or of a pg_dump -Fd folder (each regular file's name and content, in name order): what
     the card of a dump source binds, checked again when it is loaded."""
@@ -170,6 +183,9 @@ def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
                 return missing(out, "format_differs", expected=out["format"], found=fmt)
             if len(out["databases"]) != 1:
                 return missing(out, "one_database")
+            unsafe = unsafe_entries(full)
+            if unsafe:
+                return missing(out, "dump_unsafe", path=full, names=", ".join(shown(n) for n in unsafe[:10]))
             if out["format"] == "sql-dump":
                 # A plain SQL file is a psql script: its backslash commands (\! a shell, \copy ... program,
                 # \connect) run in the target's container with its environment (the superuser's password among it),
@@ -303,6 +319,9 @@ def copy_folder_in(engine, path, container, dest, uid):
     import tarfile
 
     def owned(info):
+        # Regular files only (and the folder itself): a link would be followed by pg_restore in the target.
+        if not (info.isfile() or (info.isdir() and info.name == os.path.basename(dest))):
+            raise IngestError("ingest.error.dump_unsafe", path=path, names=shown(info.name))
         info.uid, info.gid, info.uname, info.gname = uid, uid, "", ""
         return info
 

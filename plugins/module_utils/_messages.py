@@ -989,6 +989,10 @@ MESSAGES = {
             'carregado: peça o dump em formato custom (pg_dump -Fc) ou diretório (-Fd), ou restaure-o num servidor à '
             'parte e ingira desse contêiner'
         ),
+        'ingest.reason.dump_unsafe': (
+            '{path} traz o que não é arquivo comum ({names}): um link seria seguido pelo pg_restore dentro do '
+            'contêiner do alvo (lendo arquivos dele para o banco). Entregue a pasta do pg_dump -Fd só com arquivos'
+        ),
         'ingest.reason.format_differs': 'o SSOT diz {expected}, o arquivo é {found}',
         'ingest.reason.one_database': (
             'uma fonte do tipo dump nomeia exatamente um banco de destino (databases: [nome])'
@@ -1079,6 +1083,7 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (nomeado em ingest.owner; criado NOLOGIN, sem atributos)',
         'ingest.owner.source': '{owner} (o dono do banco na fonte; não é superusuário no alvo)',
+        'ingest.error.dump_unsafe': '{path} traz o que não é arquivo comum ({names}): nada foi carregado dele',
         'ingest.error.dump_changed': (
             'o arquivo de dump {path} não é o do cartão aprovado (sha256 {found}, aprovado {approved}): nada foi '
             'carregado dele; a próxima execução mostra o novo cartão'
@@ -2667,6 +2672,10 @@ MESSAGES = {
             'loaded: ask for the dump in custom (pg_dump -Fc) or directory (-Fd) format, or restore it into a server '
             'apart and ingest from that container'
         ),
+        'ingest.reason.dump_unsafe': (
+            '{path} holds what is not a regular file ({names}): a link would be followed by pg_restore inside the '
+            "target's container (reading its files into the database). Deliver the pg_dump -Fd folder with files only"
+        ),
         'ingest.reason.format_differs': 'the SSOT says {expected}, the file is {found}',
         'ingest.reason.one_database': 'a dump source names exactly one target database (databases: [name])',
         'ingest.reason.no_answer': '{host}:{port} does not answer ({error})',
@@ -2753,6 +2762,7 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (named in ingest.owner; created NOLOGIN, without attributes)',
         'ingest.owner.source': "{owner} (the database's owner in the source; not a superuser in the target)",
+        'ingest.error.dump_unsafe': '{path} holds what is not a regular file ({names}): nothing was loaded from it',
         'ingest.error.dump_changed': (
             "dump file {path} is not the approved card's (sha256 {found}, approved {approved}): nothing was loaded "
             'from it; the next run shows the new card'

@@ -164,6 +164,10 @@ def restore(engine, item, src, p, loader):
 
 
 def dump_unchanged(src, item):
+    unsafe = _ingest.unsafe_entries(src["path"])
+    if unsafe:
+        raise _ingest.IngestError("ingest.error.dump_unsafe", path=src["path"], names=", ".join(
+            shown(n) for n in unsafe[:10]))
     found = _ingest.dump_digest(src["path"])
     if found != item.get("dump_sha256"):
         raise _ingest.IngestError("ingest.error.dump_changed", path=src["path"], found=found[:16],

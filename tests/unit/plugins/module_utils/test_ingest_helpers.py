@@ -141,3 +141,16 @@ def test_the_ingest_decision_id_is_the_digest_of_its_facts():
     assert expected.startswith("ingest.legacy-shop.legacy_shop.load.")
     assert _decisions.consistent(_decisions.build("ingest", "%s.%s.load" % (src["id"], db), facts,
                                                   ("ingest", "skip_ingest"), "sha256:" + "0" * 64, "pt-BR"))
+
+
+def test_a_folder_is_copied_into_a_container_with_regular_files_only(tmp_path):
+    """The tar a dump folder travels in holds its files, never a link (pg_restore in the target would follow it)."""
+    from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeEngine
+    folder = tmp_path / "shopdir"
+    folder.mkdir()
+    (folder / "toc.dat").write_text("x")
+    _ingest.copy_folder_in(FakeEngine(), str(folder), "pg-new", "/tmp/ssot-ingest-dir", 999)
+    (folder / "blob_1.dat").symlink_to("/proc/1/environ")
+    with pytest.raises(_ingest.IngestError) as caught:
+        _ingest.copy_folder_in(FakeEngine(), str(folder), "pg-new", "/tmp/ssot-ingest-dir", 999)
+    assert "blob_1.dat" in str(caught.value.params.get("names"))

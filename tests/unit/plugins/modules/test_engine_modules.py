@@ -312,3 +312,27 @@ def test_preflight_lists_everything_a_host_lacks_at_once(run_module, engine, tmp
     failed, out = run_module(preflight, {"python_modules": [], "language": "en"})
     assert failed and out["lacks"] == [out["lacks"][0]] and "Cannot connect to the Docker daemon" in out["lacks"][0]
     assert out["found"]["docker_client"] == "20.10.24" and "docker_server" not in out["found"]
+
+
+def test_a_dump_folder_holding_a_link_is_never_loaded(engine, run_module, tmp_path):
+    """A pg_dump -Fd folder whose blob "file" is a link to /proc/1/environ: pg_restore in the target followed it and
+    loaded the target's environment into a large object, rc 0, under a card whose digest skipped links (review 11).
+    The card refuses it; a link planted after the approval loads nothing."""
+    engine.add("pg-new", FakeServer())
+    folder = tmp_path / "shopdir"
+    folder.mkdir()
+    (folder / "toc.dat").write_text("-- fake-table shop public.orders 5\n")
+    (folder / "blob_16388.dat").symlink_to("/proc/1/environ")
+    args = sources_args(tmp_path, sources=[{"id": "dir", "kind": "dump", "path": "shopdir", "databases": ["shop"]}])
+    failed, planned = run_module(ingest_sources, args)
+    assert failed and planned["sources"][0]["status"] == "missing", planned["sources"]
+    assert "blob_16388.dat" in planned["sources"][0]["reason"] and "regular file" in planned["sources"][0]["reason"]
+    (folder / "blob_16388.dat").unlink()
+    dummy, planned = run_module(ingest_sources, args)
+    (item,) = planned["plan"]
+    approved = [dict(item, dump_sha256=item["decision"]["facts"]["dump_sha256"])]
+    (folder / "blob_16388.dat").symlink_to("/proc/1/environ")
+    failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
+                                           "proceed": [item["decision"]["id"]], "target": "pg-new",
+                                           "owner": "shop_owner", "language": "en"})
+    assert failed and "not a regular file" in out["msg"] and "shop" not in engine.server("pg-new").databases
