@@ -23,7 +23,7 @@ import re
 import socket
 
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata
-from ansible_collections.ssot.governance.plugins.module_utils._engine import dbname, psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._engine import dbname, passed, psql_argv
 from ansible_collections.ssot.governance.plugins.module_utils._text import (
     DEFAULT_LANGUAGE, Coded, message, rendered, shown)
 
@@ -362,10 +362,14 @@ def load_dump(engine, path, fmt, target, db, loader, jobs=1):
 LOADER_PREFIX = "ssot_loader_"
 LOADER_HOST = "127.0.0.1"
 LOADER_HOURS = 12
+# The names of the roles a condition holds for, one JSON list (role_names).
+_ROLES_WHERE = "SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r WHERE "
 # A superuser, or a member of one (it can SET ROLE to it).
-SUPERUSERS_SQL = ("SELECT coalesce(json_agg(r.rolname ORDER BY r.rolname), '[]') FROM pg_roles r WHERE r.rolsuper OR "
-                  "EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolsuper AND s.oid <> r.oid AND "
-                  "pg_has_role(r.oid, s.oid, 'MEMBER'))")
+SUPERUSERS_SQL = _ROLES_WHERE + ("r.rolsuper OR EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolsuper AND s.oid <> r.oid "
+                                 "AND pg_has_role(r.oid, s.oid, 'MEMBER'))")
+LOGINS_SQL = _ROLES_WHERE + "r.rolcanlogin"
+# The roles of loads that died before their cleanup (disarm_stale_loaders).
+STALE_LOADERS_SQL = _ROLES_WHERE + "r.rolcanlogin AND r.rolname LIKE 'ssot\\_loader\\_%'"
 # The schema a new database has, by its oid (what the restore does to it - a rename - does not lose it).
 PUBLIC_SQL = ("SELECT coalesce((SELECT json_build_array(oid::bigint, pg_get_userbyid(nspowner)) FROM pg_namespace "
               "WHERE nspname = 'public'), 'null'::json)")
@@ -373,17 +377,19 @@ SCHEMA_NAME_SQL = "SELECT coalesce((SELECT to_json(nspname) FROM pg_namespace WH
 ROLE_EXISTS_SQL = "SELECT to_json(count(*)) FROM pg_roles WHERE rolname = %s"
 
 
-LOGINS_SQL = "SELECT coalesce(json_agg(rolname ORDER BY rolname), '[]') FROM pg_roles WHERE rolcanlogin"
-
-
-def logins(engine, container, user):
-    """The roles of ``container``'s server that can log in, by name."""
-    return set(n for n in _pgdata.psql_json(engine, container, LOGINS_SQL, user=user) if isinstance(n, str))
+def role_names(engine, container, user, sql):
+    """The role names one of the *_SQL queries above returns from ``container``'s server, as a set."""
+    return set(n for n in _pgdata.psql_json(engine, container, sql, user=user) if isinstance(n, str))
 
 
 def superusers(engine, container, user):
     """The superusers of ``container``'s server and the roles that are members of one, by name."""
-    return set(n for n in _pgdata.psql_json(engine, container, SUPERUSERS_SQL, user=user) if isinstance(n, str))
+    return role_names(engine, container, user, SUPERUSERS_SQL)
+
+
+def source_owner(src, database):
+    """The owner of ``database`` in source ``src``, as the source's check read it (None for a dump file)."""
+    return ((src.get("database_info") or {}).get(database) or {}).get("owner")
 
 
 def made_super(name, allowed, supers):
@@ -427,14 +433,10 @@ def _script(engine, container, db, user, statements, code, **params):
                           **params)
 
 
-STALE_LOADERS_SQL = ("SELECT coalesce(json_agg(rolname ORDER BY rolname), '[]') FROM pg_roles WHERE rolcanlogin "
-                     "AND rolname LIKE 'ssot\\_loader\\_%'")
-
-
 def disarm_stale_loaders(engine, target, user):
     """The roles of loads that died before their cleanup (a kill -9 of the run): no login, no password (their
     objects stay for the rollback, which drops the roles an ingestion added). Returns their names."""
-    stale = [n for n in _pgdata.psql_json(engine, target, STALE_LOADERS_SQL, user=user) if isinstance(n, str)]
+    stale = sorted(role_names(engine, target, user, STALE_LOADERS_SQL))
     if stale:
         _script(engine, target, "postgres", user, ["ALTER ROLE %s NOLOGIN PASSWORD NULL;" % _quote_ident(n)
                                                    for n in stale], "ingest.error.loader_close", database="-",
@@ -455,7 +457,6 @@ class Loader(object):
 
     def flags(self):
         """``docker exec`` flags handing the password in by name (never on a command line)."""
-        from ansible_collections.ssot.governance.plugins.module_utils._engine import passed
         return passed(self.secrets)
 
     def _conn(self, db):
@@ -698,13 +699,8 @@ def apply_globals(engine, target, user, statements):
     """Run the role statements in the target (stdin only: they may hold password hashes)."""
     if not statements:
         return
-    # One transaction: a failure creates nothing. Literals as the standard says (no backslash escapes).
-    script = ["SET standard_conforming_strings = on;", "BEGIN;"] + list(statements) + ["COMMIT;"]
-    rc, dummy, err = engine.exec(target, psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=1"),
-                                 data="\n".join(script) + "\n", env=_pgdata.PINNED)
-    if rc != 0:
-        # psql quotes the failing statement back; keep only its first line, without the statement.
-        raise IngestError("ingest.error.roles", container=target, error=(err.strip().splitlines() or [""])[0][:200])
+    # One transaction: a failure creates nothing (the server's first error line, never the statement it quotes).
+    _script(engine, target, "postgres", user, ["BEGIN;"] + list(statements) + ["COMMIT;"], "ingest.error.roles")
 
 
 # --- the code a source database holds: what a load would bring into the target, on the card -------------------------
@@ -778,10 +774,7 @@ def code_inventory(engine, container, db, user):
     SECURITY DEFINER functions (and their owners), functions in untrusted languages, triggers, event triggers, casts,
     extensions, procedural languages, database settings (names only), how many functions. Each text escaped (it
     is the source owner's), with ``sha256`` over the whole - the decision to load binds it."""
-    found = _pgdata.psql_json(engine, container, CODE_SQL, db=db, user=user)
-    found = found if isinstance(found, dict) else {}
-    out = dict((k, [shown(x, 300) for x in found.get(k) or [] if isinstance(x, str)]) for k in CODE_KINDS)
-    out["functions"] = found.get("functions") if isinstance(found.get("functions"), int) else 0
+    out = catalog_inventory(engine, container, db, user)
     # The catalog's answers are the source's (a superuser there can make them lie): the digest also covers the
     # schema as pg_dump writes it - every function body, default, constraint, view, rule, policy and option the
     # restore would create - so a body swapped after the approval is another card.
@@ -789,11 +782,27 @@ def code_inventory(engine, container, db, user):
     out["restorable_sha256"] = restorable_digest(out)
     # What a restore of it into another server must give: its schema without owners and privileges, with the tool
     # and the server that wrote it (the target's pg_dump of the loaded database is compared with it, verify_restored).
-    out["schema_portable"] = {"sha256": schema_digest(engine, container, db, user, portable=True),
-                              "pg_dump": tool_version(engine, container, "pg_dump")[1],
-                              "server": server_info(engine, container, user)["major_num"]}
+    out["schema_portable"] = schema_portable(engine, container, db, user)
     out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True).encode("utf-8")).hexdigest()
     return out
+
+
+def catalog_inventory(engine, container, db, user):
+    """The kinds of code_inventory and how many functions, as database ``db``'s catalog says them (each text
+    escaped)."""
+    found = _pgdata.psql_json(engine, container, CODE_SQL, db=db, user=user)
+    found = found if isinstance(found, dict) else {}
+    out = dict((k, [shown(x, 300) for x in found.get(k) or [] if isinstance(x, str)]) for k in CODE_KINDS)
+    out["functions"] = found.get("functions") if isinstance(found.get("functions"), int) else 0
+    return out
+
+
+def schema_portable(engine, container, db, user):
+    """Database ``db``'s schema without owners and privileges (its sha256), with the pg_dump and the server major
+    that wrote it: what a restore of it into another server must give."""
+    return {"sha256": schema_digest(engine, container, db, user, portable=True),
+            "pg_dump": tool_version(engine, container, "pg_dump")[1],
+            "server": server_info(engine, container, user)["major_num"]}
 
 
 def restorable_digest(inventory):
@@ -815,12 +824,12 @@ def verify_restored(engine, target, db, user, approved, portable):
     it). The schema is compared when the target's pg_dump and server major are those; servers of two majors write
     two texts ("not compared", said in the evidence); the same major with another pg_dump refuses (a tool that
     reports another version must not make the check go away). IngestError when something differs."""
-    found = code_inventory(engine, target, db, user)
-    if found["restorable_sha256"] != approved:
-        raise IngestError("ingest.load.code_differs", database=shown(db), target=target,
-                          found=found["restorable_sha256"][:16], approved=str(approved)[:16])
+    found = restorable_digest(catalog_inventory(engine, target, db, user))
+    if found != approved:
+        raise IngestError("ingest.load.code_differs", database=shown(db), target=target, found=found[:16],
+                          approved=str(approved)[:16])
     portable = portable if isinstance(portable, dict) else {}
-    mine = found["schema_portable"]
+    mine = schema_portable(engine, target, db, user)
     out = {"code": "match", "pg_dump": [portable.get("pg_dump"), mine["pg_dump"]],
            "servers": [portable.get("server"), mine["server"]]}
     if portable.get("server") != mine["server"]:

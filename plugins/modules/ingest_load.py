@@ -243,15 +243,14 @@ def owners_of(engine, todo, by_id, p, result):
     the target lacks is created (NOLOGIN, without attributes) and read back."""
     have = _ingest.target_roles(engine, p["target"], p["user"])
     supers = _ingest.superusers(engine, p["target"], p["user"])
+    logins = _ingest.role_names(engine, p["target"], p["user"], _ingest.LOGINS_SQL)
     owners = {}
     for item in todo:
-        src = by_id[item["source"]]
-        source_owner = ((src.get("database_info") or {}).get(item["database"]) or {}).get("owner")
-        owner, how = _ingest.load_owner(p["owner"], source_owner, have, supers, item["database"])
+        owner, how = _ingest.load_owner(p["owner"], _ingest.source_owner(by_id[item["source"]], item["database"]),
+                                        have, supers, item["database"])
         # A card that said "created NOLOGIN": a role of that name that can log in now (the source's, created by the
         # roles step with its password) is another owner.
-        login = item.get("owner_how") == "create" and owner in have and owner in _ingest.logins(
-            engine, p["target"], p["user"])
+        login = item.get("owner_how") == "create" and owner in have and owner in logins
         if owner != item.get("owner") or login or (how == "named_super") != (item.get("owner_how") == "named_super"):
             raise _ingest.IngestError("ingest.error.owner_changed", database=shown(item["database"]),
                                       approved=shown(str(item.get("owner"))), found=shown(owner))

@@ -170,8 +170,7 @@ def owner_of(p, item, src, roles, have, supers):
     """(owner, how) of what loading ``item`` restores (_ingest.load_owner), with the roles the load would create
     counted as the target's (a superuser when the SSOT would make them one)."""
     created = set((roles or {}).get("create") or [])
-    source_owner = ((src.get("database_info") or {}).get(item["database"]) or {}).get("owner")
-    return _ingest.load_owner(p["owner"], source_owner, have | created,
+    return _ingest.load_owner(p["owner"], _ingest.source_owner(src, item["database"]), have | created,
                               supers | set(r for r in created if _ingest.made_super(r, p["roles"], supers)),
                               item["database"])
 
