@@ -6,7 +6,7 @@
 PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + ansible (it runs
 where the Docker CLI is).
 
-Every ``docker`` command line of the collection is built here and run by one of five calls:
+Every ``docker`` command line of the collection is built here and run by one of six calls:
 
 - ``run`` / ``exec``: a command whose output is small (inspect, psql -At, --version), through
   ``module.run_command`` (or, with no module - a test, a benchmark - the same call in a subprocess);
@@ -15,7 +15,9 @@ Every ``docker`` command line of the collection is built here and run by one of 
   constant memory, nothing large in a result);
 - ``feed``: a command's stdin written by a producer (a dump file line by line, a tar stream);
 - ``pipe``: one command's stdout straight into another's stdin (an OS pipe: pg_dump in one
-  container into pg_restore in another; the data never enters this process).
+  container into pg_restore in another; the data never enters this process);
+- ``relay``: one command's stdout into another's stdin through a check (a tar stream between two
+  containers kept to regular files, streamed).
 
 Tests replace the engine with a fake one (tests/unit/plugins/modules/fake_engine.py) that answers
 the calls that start processes, so a module's ``main()`` runs without Docker; integration tests use this one against a
@@ -136,6 +138,22 @@ class Engine(object):
             rc = proc.wait()
             reader.join()
         return rc, errors
+
+    def relay(self, producer, consumer, carry):
+        """``docker <producer>`` stdout read by ``carry(stdout, stdin)``, which writes ``docker <consumer>`` stdin: what
+        passes between two commands checked on its way (a tar stream kept to regular files). Returns (rc_producer,
+        rc_consumer, stderr lines of both); an error ``carry`` raises stops both and propagates."""
+        first = subprocess.Popen(self.argv(producer), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        errors = []
+        reader = threading.Thread(target=_drain, args=(first.stderr, errors))
+        reader.start()
+        try:
+            rc2, more = self.feed(consumer, lambda stdin: carry(first.stdout, stdin))
+        finally:
+            first.stdout.close()          # a producer still writing ends on a broken pipe
+            rc1 = first.wait()
+            reader.join()
+        return rc1, rc2, errors + more
 
     def pipe(self, producer, consumer, stdin_path=None, secrets=None):
         """``docker <producer>`` stdout straight into ``docker <consumer>`` stdin (an OS pipe).

@@ -283,10 +283,12 @@ def _remove(engine, containers, folder):
 
 
 def directory_jobs(engine, source, target, db, user, loader, jobs, compression=1):
-    """pg_dump -Fd -j in the source container, the folder copied as a tar stream, pg_restore -j in the target.
+    """pg_dump -Fd -j in the source container, the folder carried as a tar stream kept to regular files, pg_restore -j
+    in the target.
 
-    The minimal legacy images have a shell and rm but no chown: the tar keeps the owner pg_dump gave the files,
-    the same server user in both containers of the same image family.
+    The source's tools are its preparer's: what its pg_dump leaves in the folder (a link to the target's
+    /proc/1/environ, which pg_restore would follow inside the target) is checked on its way, and the files are given
+    to the user docker exec runs as in the target (the minimal legacy images have no chown).
     """
     folder = TMP_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", db)
     try:
@@ -295,7 +297,16 @@ def directory_jobs(engine, source, target, db, user, loader, jobs, compression=1
                                               "-f", folder, "-d", dbname(db)])
         if rc != 0:
             return rc, 0, err.strip().splitlines()[-20:]
-        rc1, rc2, errors = engine.pipe(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target])
+        check = files_only(os.path.basename(folder), container_uid(engine, target), "%s:%s" % (source, folder))
+
+        def carry(tar_in, tar_out):
+            import tarfile
+            with tarfile.open(fileobj=tar_in, mode="r|") as inp, tarfile.open(fileobj=tar_out, mode="w|") as out:
+                for info in inp:
+                    check(info)
+                    out.addfile(info, inp.extractfile(info) if info.isfile() else None)
+        rc1, rc2, errors = engine.relay(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target],
+                                        carry)
         if rc1 or rc2:
             return rc1, rc2, errors
         rc, dummy, err = engine.exec(target, loader.restore(db, "-j", str(jobs), folder), secrets=loader.secrets)
@@ -314,20 +325,29 @@ def container_uid(engine, container):
         raise IngestError("ingest.error.uid", container=container, error=err.strip()[-200:])
 
 
+def files_only(top, uid, where):
+    """A check of each entry of a tar that carries a dump folder into the target: the folder ``top`` itself and the
+    regular files directly in it, given to ``uid``; anything else - a link (pg_restore in the target follows it: a
+    blob "file" linked to /proc/1/environ loaded the target's environment), a subfolder, a device, a name outside
+    the folder - refuses ``where`` and nothing more is carried."""
+    def check(info):
+        name = info.name.rstrip("/")
+        if not ((info.isdir() and name == top) or (info.isfile() and "/" in name and name.rsplit("/", 1)[0] == top
+                                                   and name.rsplit("/", 1)[1] not in ("", ".", ".."))):
+            raise IngestError("ingest.error.dump_unsafe", path=shown(where), names=shown(info.name))
+        info.uid, info.gid, info.uname, info.gname = uid, uid, "", ""
+        return info
+    return check
+
+
 def copy_folder_in(engine, path, container, dest, uid):
     """A host folder into ``container`` at ``dest`` as a tar stream owned by ``uid`` (files streamed, not loaded)."""
     import tarfile
-
-    def owned(info):
-        # Regular files only (and the folder itself): a link would be followed by pg_restore in the target.
-        if not (info.isfile() or (info.isdir() and info.name == os.path.basename(dest))):
-            raise IngestError("ingest.error.dump_unsafe", path=path, names=shown(info.name))
-        info.uid, info.gid, info.uname, info.gname = uid, uid, "", ""
-        return info
+    check = files_only(os.path.basename(dest), uid, path)
 
     def produce(stdin):
         with tarfile.open(fileobj=stdin, mode="w|") as tar:
-            tar.add(path, arcname=os.path.basename(dest), filter=owned)
+            tar.add(path, arcname=os.path.basename(dest), filter=check)
     rc, errors = engine.feed(["cp", "-", "%s:%s" % (container, os.path.dirname(dest))], produce)
     if rc != 0:
         raise IngestError("ingest.error.copy", path=path, container=container, error=" ".join(errors)[-300:])

@@ -4,16 +4,19 @@ table; a second run changes nothing; rows deleted in the target are named; a rel
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
+import time
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, Dom, docker, explain, free_port, psql, rollback_point, run_playbook,
-                      start_server, views, write_approvals, write_workspace)
+from _support import (PASSWORD, ROOT, VENV_BIN, Dom, docker, explain, free_port, playbook_env, psql, rollback_point,
+                      run_playbook, start_server, views, write_approvals, write_workspace)
 
 
 pytestmark = pytest.mark.integration
@@ -538,6 +541,69 @@ def test_a_source_whose_pg_dump_restores_another_database_than_it_describes(lega
     write_approvals(ws, pending(ws, "ingest."), "ingest")
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert done.returncode == 2 and "não é o do cartão aprovado" in done.stdout, explain(done)
+
+
+LINKING_PG_DUMP = """#!/bin/sh
+# The real pg_dump; then, for a directory dump, it waits until the test has planted a link in the folder.
+/usr/local/bin/pg_dump.real "$@" || exit $?
+case " $* " in *" -Fd "*) ;; *) exit 0 ;; esac
+: > /tmp/ssot-test-dumped
+until [ -e /tmp/ssot-test-go ]; do psql -U postgres -Atqc 'SELECT pg_sleep(0.2)' >/dev/null 2>&1; done
+"""
+
+
+def test_a_folder_the_sources_pg_dump_leaves_reaches_the_target_with_regular_files_only(legacy_image, container_names,
+                                                                                        tmp_path):
+    """ingest.jobs > 1 carries the source's pg_dump -Fd folder into the target. The source's tools are its
+    preparer's: a data file of that folder swapped for a link to /proc/1/environ would be followed by pg_restore in
+    the target (its environment, the superuser's password among it, loaded as the table's rows). The load refuses
+    the folder and restores nothing."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "linkdir")
+    psql(source, "DROP TABLE t", db="legacy_shop")
+    psql(source, "CREATE TABLE t AS SELECT 'x'::text AS v", db="legacy_shop")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    wrapper = tmp_path / "pg_dump"
+    wrapper.write_text(LINKING_PG_DUMP)
+    wrapper.chmod(0o755)
+    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
+    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
+    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    run = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "ssot.governance.ingest", "-e",
+                            f"ssot_workspace={ws.path}", "--tags", "ingest"], cwd=ws.path,
+                           env=playbook_env(ws.path, None, None), text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        folder = "/tmp/ssot-ingest-legacy_shop"
+        for dummy in range(600):
+            if subprocess.run(["docker", "exec", source, "sh", "-c", "[ -e /tmp/ssot-test-dumped ]"],
+                              check=False).returncode == 0 or run.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert run.poll() is None, run.stdout.read()[-3000:]
+        names = docker("exec", source, "sh", "-c", f"for f in {folder}/*.dat*; do echo ${{f##*/}}; done").stdout.split()
+        assert names, "pg_dump -Fd wrote no data file"
+        planted = io.BytesIO()
+        with tarfile.open(fileobj=planted, mode="w") as tar:
+            link = tarfile.TarInfo(f"ssot-ingest-legacy_shop/{names[0]}")
+            link.type, link.linkname = tarfile.SYMTYPE, "/proc/1/environ"
+            tar.addfile(link)
+        subprocess.run(["docker", "cp", "-", f"{source}:/tmp/"], input=planted.getvalue(), check=True)
+        docker("exec", source, "sh", "-c", ": > /tmp/ssot-test-go")
+        out, dummy = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 2 and "não é arquivo comum" in out and names[0] in out, out[-4000:]
+    # Nothing restored: the folder never reached pg_restore.
+    restored = docker("exec", target, "psql", "-U", "postgres", "-d", "legacy_shop", "-Atc",
+                      "SELECT count(*) FROM pg_class WHERE relname = 't'", check=False)
+    assert restored.returncode != 0 or restored.stdout.strip() == "0", restored
+    assert PASSWORD not in out
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

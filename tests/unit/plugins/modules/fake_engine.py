@@ -1,5 +1,5 @@
-"""The fake container engine of the module unit tests: the collection's engine adapter with its four calls that
-touch processes (run, stream, feed, pipe) answered here, from fake PostgreSQL servers held in memory.
+"""The fake container engine of the module unit tests: the collection's engine adapter with the calls that
+touch processes (run, stream, feed, pipe, relay) answered here, from fake PostgreSQL servers held in memory.
 
 The real adapter's exec / inspect / running / checked stay, so every docker command line a module builds is the one
 a real engine would get; the fake answers the commands the collection uses and records each one, and anything it
@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import tarfile
 
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _ingest, _pgdata
 
@@ -22,6 +23,12 @@ def dbname_of(value):
     """The database a ``-d`` value names: a ``dbname='...'`` keyword (_engine.dbname) or a bare name."""
     m = re.match(r"^dbname='((?:[^'\\]|\\.)*)'$", value)
     return re.sub(r"\\(.)", r"\1", m.group(1)) if m else value
+
+
+def _dir(name):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info
 
 
 def without_env(args):
@@ -191,6 +198,28 @@ class FakeEngine(_engine.Engine):
         if args[:2] == ["cp", "-"]:
             return 0, []
         return 125, ["fake engine: unknown feed %s" % args]
+
+    def relay(self, producer, consumer, carry):
+        """docker cp of a pg_dump -Fd folder out of one container into another, through ``carry``: the folder holds
+        what ``self.folder_links`` adds to a toc.dat (links as name -> target)."""
+        self.calls.append([producer, consumer])
+        if producer[0] != "cp" or consumer[:2] != ["cp", "-"]:
+            return 125, 0, ["fake engine: unknown relay %s" % producer]
+        top = producer[1].rsplit("/", 1)[-1]
+        tar_in = io.BytesIO()
+        with tarfile.open(fileobj=tar_in, mode="w") as tar:
+            tar.addfile(_dir(top))
+            toc = tarfile.TarInfo(top + "/toc.dat")
+            toc.size = 3
+            tar.addfile(toc, io.BytesIO(b"toc"))
+            for name, target in sorted(getattr(self, "folder_links", {}).items()):
+                link = tarfile.TarInfo(top + "/" + name)
+                link.type, link.linkname = tarfile.SYMTYPE, target
+                tar.addfile(link)
+        tar_in.seek(0)
+        self.relayed = io.BytesIO()
+        carry(tar_in, self.relayed)
+        return 0, 0, []
 
     def pipe(self, producer, consumer, stdin_path=None, secrets=None):
         self.calls.append([producer, consumer])

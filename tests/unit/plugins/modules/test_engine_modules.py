@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
+
+import pytest
 
 from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeServer
 
-from ansible_collections.ssot.governance.plugins.module_utils import _model
+from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _model
 from ansible_collections.ssot.governance.plugins.modules import (
     changes_since, ingest_load, ingest_rollback, ingest_sources, snapshot_capture, snapshot_restore)
 
@@ -336,3 +339,33 @@ def test_a_dump_folder_holding_a_link_is_never_loaded(engine, run_module, tmp_pa
                                            "proceed": [item["decision"]["id"]], "target": "pg-new",
                                            "owner": "shop_owner", "language": "en"})
     assert failed and "not a regular file" in out["msg"] and "shop" not in engine.server("pg-new").databases
+
+
+class _Loader(object):
+    secrets = {"PGPASSWORD": "x"}
+
+    @staticmethod
+    def restore(db, *extra):
+        return ["pg_restore", "-d", db] + list(extra)
+
+
+def test_a_folder_the_sources_pg_dump_writes_reaches_the_target_with_regular_files_only(engine):
+    """ingest.jobs > 1: the source's pg_dump -Fd folder is carried into the target as a tar stream. The source's tools
+    are its preparer's: a link it leaves there (to the target's /proc/1/environ, which pg_restore in the target would
+    follow) stops the carry and restores nothing; the files that pass go to the user docker exec runs as."""
+    engine.add("pg-src", FakeServer(databases=dict(SHOP)))
+    engine.add("pg-new", FakeServer())
+    engine.folder_links = {"3001.dat.gz": "/proc/1/environ"}
+    with pytest.raises(_ingest.IngestError) as refused:
+        _ingest.directory_jobs(engine, "pg-src", "pg-new", "shop", "postgres", _Loader(), 2)
+    assert refused.value.code == "ingest.error.dump_unsafe" and "3001.dat.gz" in str(refused.value.params)
+    assert not [c for c in engine.calls if c[:2] == ["exec", "pg-new"] and "pg_restore" in c]
+    # The folder is removed from both containers whatever happened.
+    assert ["exec", "pg-src", "rm", "-rf", "/tmp/ssot-ingest-shop"] == engine.calls[-2]
+    engine.folder_links = {}
+    rc1, rc2, errors = _ingest.directory_jobs(engine, "pg-src", "pg-new", "shop", "postgres", _Loader(), 2)
+    assert (rc1, rc2) == (0, 0)
+    engine.relayed.seek(0)
+    with tarfile.open(fileobj=engine.relayed, mode="r") as tar:
+        assert [(m.name, m.uid, m.type) for m in tar.getmembers()] == [
+            ("ssot-ingest-shop", 999, tarfile.DIRTYPE), ("ssot-ingest-shop/toc.dat", 999, tarfile.REGTYPE)]
