@@ -94,15 +94,56 @@ def detect_dump(path):
 
 def unsafe_entries(path):
     """What a dump source holds that is not a regular file: the path itself when it is a symbolic link, and in a
-    folder every entry that is a link, a folder or anything else. A link in a pg_dump -Fd folder is followed by
-    pg_restore in the target's container: a blob "file" pointing at /proc/1/environ loaded the target's environment
-    into a large object (review 11)."""
+    folder every entry that is a link, a folder or anything else, and a large objects' list (blobs.toc) naming a file
+    outside the folder. A link in a pg_dump -Fd folder is followed by pg_restore in the target's container: a blob
+    "file" pointing at /proc/1/environ loaded the target's environment into a large object (review 11); so was a
+    blobs.toc line naming ../../proc/1/environ (review 12)."""
     if os.path.islink(path):
         return [os.path.basename(path)]
     if not os.path.isdir(path):
         return []
-    return sorted(name for name in os.listdir(path)
-                  if os.path.islink(os.path.join(path, name)) or not os.path.isfile(os.path.join(path, name)))
+    found = []
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.islink(full) or not os.path.isfile(full):
+            found.append(name)
+        elif BLOBS_TOC.match(name):
+            with open(full, "rb") as fh:
+                if any(not blob_line_safe(line) for line in fh):
+                    found.append(name)
+    return found
+
+
+# A large objects' list of a directory archive (blobs.toc; blobs_<id>.toc from pg_dump 16): "<oid> <file name>" per
+# line, the name opened by pg_restore relative to the folder. A plain name of a file in the folder, nothing else.
+BLOBS_TOC = re.compile(r"\Ablobs(_[0-9]+)?\.toc\Z")
+BLOB_LINE = re.compile(rb"\A[0-9]+ (?!\.\.?\r?\n?\Z)[A-Za-z0-9_.-]+\r?\n?\Z")
+
+
+def blob_line_safe(line):
+    return not line.strip() or bool(BLOB_LINE.match(line))
+
+
+class CheckedLines(object):
+    """A file object that reads ``size`` bytes of ``raw`` and raises ``error`` at the first line ``safe`` refuses:
+    what a tar stream carries, checked on its way (the last line, without a newline, when the last byte passed)."""
+
+    def __init__(self, raw, size, safe, error):
+        self.raw, self.left, self.safe, self.error, self.rest = raw, size, safe, error, b""
+
+    def read(self, size=-1):
+        chunk = self.raw.read(size)
+        self.left -= len(chunk)
+        lines = (self.rest + chunk).split(b"\n")
+        self.rest = lines.pop()
+        if len(self.rest) > 1 << 16:
+            raise self.error
+        if self.left <= 0 or not chunk:
+            lines.append(self.rest)
+            self.rest = b""
+        if any(not self.safe(line) for line in lines):
+            raise self.error
+        return chunk
 
 
 def dump_digest(path):
@@ -282,37 +323,85 @@ def _remove(engine, containers, folder):
         engine.exec(c, ["rm", "-rf", folder])
 
 
-def directory_jobs(engine, source, target, db, user, loader, jobs, compression=1):
-    """pg_dump -Fd -j in the source container, the folder carried as a tar stream kept to regular files, pg_restore -j
-    in the target.
+SANDBOX_LABEL = "io.ssot-governance.restore-for"
 
-    The source's tools are its preparer's: what its pg_dump leaves in the folder (a link to the target's
-    /proc/1/environ, which pg_restore would follow inside the target) is checked on its way, and the files are given
-    to the user docker exec runs as in the target (the minimal legacy images have no chown).
+
+class Sandbox(object):
+    """Where a pg_dump -Fd folder is restored: a container of the target's own image made for that one restore, in
+    the target's network namespace (pg_restore reaches the server at 127.0.0.1, as the loader) and with nothing else
+    of the target's - not its files, its processes or its environment.
+
+    pg_restore opens the files a directory archive names - toc.dat names each table's data file, blobs.toc each
+    large object's - relative to the folder and with ``..`` allowed. Run inside the target, those names reached the
+    target's /proc/1/environ and its data directory, loaded as rows and large objects (review 12). In the sandbox
+    they reach the folder, the image's own files and the sandbox's environment (the image's, and the loader's
+    password, void once the load ends). It runs as the user docker exec runs as in the target, every capability
+    dropped, no new privileges, a pids limit, and is removed with its volumes whatever happened.
+    """
+
+    def __init__(self, engine, target):
+        self.engine, self.target = engine, target
+        self.name = "%s-restore-%s" % (target, binascii.hexlify(os.urandom(4)).decode("ascii"))
+        self.made, self.uid = False, None
+
+    def __enter__(self):
+        image = (self.engine.inspect(self.target) or {}).get("Image")
+        if not image:
+            raise IngestError("ingest.target_not_running", container=self.target)
+        self.uid = container_uid(self.engine, self.target)
+        rc, dummy, err = self.engine.run([
+            "run", "-d", "-i", "--name", self.name, "--label", "%s=%s" % (SANDBOX_LABEL, self.target),
+            "--network", "container:%s" % self.target, "--user", str(self.uid), "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges", "--pids-limit", "256", "--entrypoint", "sh", image])
+        self.made = True
+        if rc != 0:
+            raise IngestError("ingest.error.sandbox", target=self.target, error=shown(err.strip(), 300))
+        return self
+
+    def __exit__(self, *exc):
+        if self.made:
+            self.engine.run(["rm", "-f", "-v", self.name])
+        return False
+
+
+def directory_jobs(engine, source, target, db, user, loader, jobs, compression=1):
+    """pg_dump -Fd -j in the source container, the folder carried as a tar stream kept to regular files into a
+    Sandbox of the target, pg_restore -j there.
+
+    The source's tools are its preparer's: what its pg_dump leaves in the folder - a link (pg_restore follows it), a
+    large objects' list naming a file outside the folder - is checked on its way and stops the carry; whatever names
+    toc.dat holds lead only inside the sandbox. The files are given to the user docker exec runs as (the minimal
+    legacy images have no chown).
     """
     folder = TMP_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", db)
+    where = "%s:%s" % (source, folder)
     try:
-        _remove(engine, (source, target), folder)
+        _remove(engine, (source,), folder)
         rc, dummy, err = engine.exec(source, ["pg_dump", "-U", user, "-Fd", "-j", str(jobs), "-Z", str(compression),
                                               "-f", folder, "-d", dbname(db)])
         if rc != 0:
             return rc, 0, err.strip().splitlines()[-20:]
-        check = files_only(os.path.basename(folder), container_uid(engine, target), "%s:%s" % (source, folder))
+        with Sandbox(engine, target) as box:
+            check = files_only(os.path.basename(folder), box.uid, where)
 
-        def carry(tar_in, tar_out):
-            import tarfile
-            with tarfile.open(fileobj=tar_in, mode="r|") as inp, tarfile.open(fileobj=tar_out, mode="w|") as out:
-                for info in inp:
-                    check(info)
-                    out.addfile(info, inp.extractfile(info) if info.isfile() else None)
-        rc1, rc2, errors = engine.relay(["cp", "%s:%s" % (source, folder), "-"], ["cp", "-", "%s:/tmp/" % target],
-                                        carry)
-        if rc1 or rc2:
-            return rc1, rc2, errors
-        rc, dummy, err = engine.exec(target, loader.restore(db, "-j", str(jobs), folder), secrets=loader.secrets)
+            def carry(tar_in, tar_out):
+                import tarfile
+                with tarfile.open(fileobj=tar_in, mode="r|") as inp, tarfile.open(fileobj=tar_out, mode="w|") as out:
+                    for info in inp:
+                        check(info)
+                        data = inp.extractfile(info) if info.isfile() else None
+                        if data is not None and BLOBS_TOC.match(info.name.rsplit("/", 1)[-1]):
+                            data = CheckedLines(data, info.size, blob_line_safe, IngestError(
+                                "ingest.error.dump_unsafe", path=shown(where), names=shown(info.name)))
+                        out.addfile(info, data)
+            rc1, rc2, errors = engine.relay(["cp", where, "-"], ["cp", "-", "%s:/tmp/" % box.name], carry)
+            if rc1 or rc2:
+                return rc1, rc2, errors
+            rc, dummy, err = engine.exec(box.name, loader.restore(db, "-j", str(jobs), folder),
+                                         secrets=loader.secrets)
         return 0, rc, err.strip().splitlines()[-50:]
     finally:
-        _remove(engine, (source, target), folder)
+        _remove(engine, (source,), folder)
 
 
 def container_uid(engine, container):
@@ -354,7 +443,9 @@ def copy_folder_in(engine, path, container, dest, uid):
 
 
 def load_dump(engine, path, fmt, target, db, loader, jobs=1):
-    """A custom-format dump file or a pg_dump -Fd folder into database ``db`` of the target, as ``loader``."""
+    """A custom-format dump file (streamed into pg_restore in the target) or a pg_dump -Fd folder (restored in a
+    Sandbox of the target: the files its toc names are read there) into database ``db`` of the target, as
+    ``loader``."""
     if fmt not in ("custom-dump", "directory"):
         # A plain SQL file is never given to psql (check_source refuses it: its backslash commands run a shell).
         raise IngestError("ingest.error.dump_format", path=path, format=str(fmt))
@@ -362,14 +453,11 @@ def load_dump(engine, path, fmt, target, db, loader, jobs=1):
         return engine.pipe(None, ["exec", "-i"] + loader.flags() + [target] + loader.restore(db), stdin_path=path,
                            secrets=loader.secrets)
     folder = TMP_PREFIX + "dir"
-    _remove(engine, (target,), folder)
-    try:
-        copy_folder_in(engine, path, target, folder, container_uid(engine, target))
-        rc, dummy, err = engine.exec(target, loader.restore(db, "-j", str(max(1, jobs)), folder),
+    with Sandbox(engine, target) as box:
+        copy_folder_in(engine, path, box.name, folder, box.uid)
+        rc, dummy, err = engine.exec(box.name, loader.restore(db, "-j", str(max(1, jobs)), folder),
                                      secrets=loader.secrets)
-        return 0, rc, err.strip().splitlines()[-50:]
-    finally:
-        _remove(engine, (target,), folder)
+    return 0, rc, err.strip().splitlines()[-50:]
 
 
 # --- least privilege: what a dump holds runs as a role made for the load, never as a superuser ---------------------

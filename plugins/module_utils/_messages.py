@@ -803,6 +803,12 @@ MESSAGES = {
         'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
         'ingest.load.nothing': 'Nada aprovado para carregar.',
         'ingest.rollback.other_target': 'Os dados de rollback são de {recorded}, não de {target}.',
+        'ingest.rollback.code_in_copy': (
+            'A cópia pré-ingestão de {database} em {folder} define {count} função(ões) próprias ({names}): '
+            'reexecutadas por um superusuário, rodariam como ele (a função de uma restrição CHECK, uma vez por linha). '
+            'Nada foi removido. Desfaça {database} à mão - remova o banco e reexecute a seção dele no pg_dumpall do '
+            'snapshot como um papel que não seja superusuário - ou recarregue-o por uma ingestão aprovada'
+        ),
         'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar {database}.',
         'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
         'ingest.rollback.ok': (
@@ -990,8 +996,9 @@ MESSAGES = {
             'parte e ingira desse contêiner'
         ),
         'ingest.reason.dump_unsafe': (
-            '{path} traz o que não é arquivo comum ({names}): um link seria seguido pelo pg_restore dentro do '
-            'contêiner do alvo (lendo arquivos dele para o banco). Entregue a pasta do pg_dump -Fd só com arquivos'
+            '{path} traz o que não é arquivo comum, ou uma lista de objetos grandes que aponta um arquivo fora da '
+            'pasta ({names}): o pg_restore leria esse outro arquivo para o banco. Entregue a pasta do pg_dump -Fd como '
+            'o pg_dump a escreveu, só com arquivos'
         ),
         'ingest.reason.format_differs': 'o SSOT diz {expected}, o arquivo é {found}',
         'ingest.reason.one_database': (
@@ -1083,7 +1090,10 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (nomeado em ingest.owner; criado NOLOGIN, sem atributos)',
         'ingest.owner.source': '{owner} (o dono do banco na fonte; não é superusuário no alvo)',
-        'ingest.error.dump_unsafe': '{path} traz o que não é arquivo comum ({names}): nada foi carregado dele',
+        'ingest.error.dump_unsafe': (
+            '{path} traz o que não é arquivo comum, ou uma lista de objetos grandes que aponta um arquivo fora da '
+            'pasta ({names}): nada foi carregado dele'
+        ),
         'ingest.error.dump_changed': (
             'o arquivo de dump {path} não é o do cartão aprovado (sha256 {found}, aprovado {approved}): nada foi '
             'carregado dele; a próxima execução mostra o novo cartão'
@@ -1102,6 +1112,9 @@ MESSAGES = {
         'ingest.dropped.why.existing_role': 'um papel que o alvo já tem nunca é alterado',
         'ingest.dropped.why.never': 'nunca é copiada',
         'ingest.dropped.why.not_hashed': 'guardada em texto claro pela fonte; defina-a no alvo',
+        'ingest.error.sandbox': (
+            'não foi possível iniciar um contêiner da imagem de {target} para restaurar a pasta de dump: {error}'
+        ),
         'ingest.error.uid': 'não foi possível saber qual uid roda em {container}: {error}',
         'ingest.compared.dump': 'só erros de restauração (um arquivo de dump)',
         'ingest.expected.found': 'encontrada',
@@ -2492,6 +2505,12 @@ MESSAGES = {
         'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
         'ingest.load.nothing': 'Nothing approved to load.',
         'ingest.rollback.other_target': 'The rollback data is for {recorded}, not {target}.',
+        'ingest.rollback.code_in_copy': (
+            'The pre-ingest copy of {database} in {folder} defines {count} function(s) of its own ({names}): replayed '
+            "by a superuser, they would run as one (a CHECK constraint's function once per row). Nothing was dropped. "
+            "Roll {database} back by hand - drop it and replay its section of the snapshot's pg_dumpall as a role that "
+            'is no superuser - or reload it through an approved ingestion'
+        ),
         'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} from.',
         'ingest.rollback.incomplete': 'Rollback incomplete: {items}',
         'ingest.rollback.ok': (
@@ -2673,8 +2692,9 @@ MESSAGES = {
             'apart and ingest from that container'
         ),
         'ingest.reason.dump_unsafe': (
-            '{path} holds what is not a regular file ({names}): a link would be followed by pg_restore inside the '
-            "target's container (reading its files into the database). Deliver the pg_dump -Fd folder with files only"
+            "{path} holds what is not a regular file, or a large objects' list naming a file outside the folder "
+            '({names}): pg_restore would read that other file into the database. Deliver the pg_dump -Fd folder as '
+            'pg_dump wrote it, files only'
         ),
         'ingest.reason.format_differs': 'the SSOT says {expected}, the file is {found}',
         'ingest.reason.one_database': 'a dump source names exactly one target database (databases: [name])',
@@ -2762,7 +2782,10 @@ MESSAGES = {
         ),
         'ingest.owner.create': '{owner} (named in ingest.owner; created NOLOGIN, without attributes)',
         'ingest.owner.source': "{owner} (the database's owner in the source; not a superuser in the target)",
-        'ingest.error.dump_unsafe': '{path} holds what is not a regular file ({names}): nothing was loaded from it',
+        'ingest.error.dump_unsafe': (
+            "{path} holds what is not a regular file, or a large objects' list naming a file outside the folder "
+            '({names}): nothing was loaded from it'
+        ),
         'ingest.error.dump_changed': (
             "dump file {path} is not the approved card's (sha256 {found}, approved {approved}): nothing was loaded "
             'from it; the next run shows the new card'
@@ -2781,6 +2804,9 @@ MESSAGES = {
         'ingest.dropped.why.existing_role': 'a role the target has is never altered',
         'ingest.dropped.why.never': 'never copied',
         'ingest.dropped.why.not_hashed': 'kept in clear text by the source; set it in the target',
+        'ingest.error.sandbox': (
+            'a container of the image of {target} to restore the dump folder in could not be started: {error}'
+        ),
         'ingest.error.uid': 'cannot tell which uid runs in {container}: {error}',
         'ingest.compared.dump': 'restore errors only (a dump file)',
         'ingest.expected.found': 'found',

@@ -606,6 +606,111 @@ def test_a_folder_the_sources_pg_dump_leaves_reaches_the_target_with_regular_fil
     assert PASSWORD not in out
 
 
+BLOBS_ELSEWHERE_PG_DUMP = """#!/bin/sh
+# The real pg_dump; then, for a directory dump, every large object's file name points out of the folder.
+/usr/local/bin/pg_dump.real "$@" || exit $?
+case " $* " in *" -Fd "*) ;; *) exit 0 ;; esac
+prev=
+for a in "$@"; do [ "$prev" = "-f" ] && f=$a; prev=$a; done
+c=$(while read -r oid name; do echo "$oid ../../proc/1/environ"; done < "$f/blobs.toc")
+printf '%s\\n' "$c" > "$f/blobs.toc"
+"""
+
+
+def plant_pg_dump(source, tmp_path, script):
+    """The source's pg_dump replaced by ``script`` (the real one kept as pg_dump.real; the image has no mv)."""
+    wrapper = tmp_path / "pg_dump"
+    wrapper.write_text(script)
+    wrapper.chmod(0o755)
+    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
+    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
+    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
+
+
+@pytest.mark.parametrize("way", ["sources-pg-dump", "dump-folder"])
+def test_the_files_a_dump_folder_names_are_read_inside_it_never_in_the_target(legacy_image, container_names,
+                                                                              tmp_path, way):
+    """pg_restore opens the files a directory archive names (blobs.toc for large objects, toc.dat for table data)
+    relative to the folder, `..` allowed: run in the target, it read the target's /proc/1/environ (the superuser's
+    password) into a large object, rc 0 (review 12), and a file of the target's data directory into a table's rows.
+    The source's own pg_dump -Fd (ingest.jobs > 1) pointing every large object at /proc/1/environ, and a delivered
+    dump folder whose toc.dat names a file only the target has: the first refused, the second read where nothing of
+    the target is; the load fails and nothing of the target's is in the database."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "tocnames")
+    psql(source, "DROP TABLE t", db="legacy_shop")
+    psql(source, "CREATE TABLE t (v text)", db="legacy_shop")
+    psql(source, "INSERT INTO t VALUES ('ok')", db="legacy_shop")
+    psql(source, "SELECT lo_from_bytea(0, 'a large object')", db="legacy_shop")
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)
+    if way == "dump-folder":
+        # toc.dat names, for the table's rows, the target's PG_VERSION (a string: a 0 byte, its length, its bytes).
+        docker("exec", source, "pg_dump", "-U", "postgres", "-Fd", "-Z", "0", "-f", "/tmp/shopdir", "-d", "legacy_shop")
+        docker("cp", f"{source}:/tmp/shopdir", str(ws.path / "shopdir"))
+        toc = (ws.path / "shopdir" / "toc.dat").read_bytes()
+        assert toc[:5] == b"PGDMP"
+        int_size = toc[8]            # PGDMP, major, minor, revision, int size
+
+        def as_str(raw):
+            return b"\x00" + len(raw).to_bytes(int_size, "little") + raw
+        names = [p.name.encode() for p in (ws.path / "shopdir").iterdir() if re.fullmatch(r"\d+\.dat", p.name)]
+        (stored,) = [n for n in names if toc.count(as_str(n)) == 1]
+        (ws.path / "shopdir" / "toc.dat").write_bytes(
+            toc.replace(as_str(stored), as_str(b"../../var/lib/postgresql/data/PG_VERSION")))
+        doc["sources"] = [{"id": "shop-folder", "kind": "dump", "path": "shopdir", "format": "directory",
+                           "databases": ["legacy_shop"]}]
+    else:
+        plant_pg_dump(source, tmp_path, BLOBS_ELSEWHERE_PG_DUMP)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    held = docker("exec", target, "psql", "-U", "postgres", "-d", "legacy_shop", "-Atc",
+                  "SELECT v FROM t UNION ALL SELECT encode(lo_get(oid), 'escape') FROM pg_largeobject_metadata",
+                  check=False).stdout
+    # Nothing of the target's: its environment (its hostname among it), its password, its data directory's files.
+    hostname = docker("inspect", "--format", "{{.Config.Hostname}}", target).stdout.strip()
+    assert hostname and hostname not in held and PASSWORD not in held and "10" not in re.split(r"\s+", held), held
+    assert done.returncode == 2, explain(done)
+    if way == "sources-pg-dump":
+        assert "blobs.toc" in done.stdout, explain(done)
+    else:
+        # Read where the target's files are not: the file is not there, a restore error.
+        assert re.search(r"could not open input file[^\n]*PG_VERSION", done.stdout), explain(done)
+
+
+def test_code_a_loaded_database_holds_cannot_reach_the_target_from_the_snapshot_restore_test(legacy_image,
+                                                                                             container_names, tmp_path):
+    """A CHECK constraint's function that waits for a superuser: loaded, it ran as the load's role and did nothing;
+    the snapshot's restore test replays the dump as a superuser in a fresh container, where it ran and reached the
+    target over the bridge with the superuser's password, creating a superuser there (review 12). The restore
+    container has no network: the target is out of its reach."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "replay")
+    address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                     target).stdout.strip()
+    assert address
+    command = (f"PGPASSWORD={PASSWORD} psql -h {address} -U postgres -d postgres "
+               "-c \"CREATE ROLE replay_pwned SUPERUSER LOGIN\"")
+    psql(source, "CREATE FUNCTION public.chk(integer) RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+         db="legacy_shop")
+    psql(source, "CREATE TABLE guarded (id integer CHECK (public.chk(id)))", db="legacy_shop")
+    psql(source, "INSERT INTO guarded VALUES (1)", db="legacy_shop")
+    # The body that waits for a superuser, once the row is in (the source's own superuser never runs it).
+    psql(source, "CREATE OR REPLACE FUNCTION public.chk(integer) RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+                 "IF current_setting('is_superuser') = 'on' THEN "
+                 f"EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', {command!r}); END IF; RETURN true; END $f$",
+         db="legacy_shop")
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    loaded = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert loaded.returncode == 0, explain(loaded)
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(loaded)
+    snapshot = run_playbook("ssot.governance.snapshot", ws)
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(snapshot)
+
+
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):
     """project-panel.html of this workspace (provision, a blocked then an approved ingestion, a pre-ingest snapshot)
     in Debian's chromium, headless, from the file: the DOM it builds, and a phone-sized screenshot kept."""

@@ -154,3 +154,28 @@ def test_a_folder_is_copied_into_a_container_with_regular_files_only(tmp_path):
     with pytest.raises(_ingest.IngestError) as caught:
         _ingest.copy_folder_in(FakeEngine(), str(folder), "pg-new", "/tmp/ssot-ingest-dir", 999)
     assert "blob_1.dat" in str(caught.value.params.get("names"))
+
+
+@pytest.mark.parametrize("line, safe", [
+    (b"16393 blob_16393.dat\n", True), (b"16393 blob_16393.dat.gz\r\n", True), (b"\n", True),
+    (b"16393 ../../proc/1/environ\n", False), (b"16393 /etc/passwd\n", False), (b"16393 ..\n", False),
+    (b"16393 .\n", False), (b"16393 a b\n", False), (b"x blob.dat\n", False), (b"16393 sub/blob.dat\n", False),
+])
+def test_a_large_objects_list_names_files_of_its_folder_only(tmp_path, line, safe):
+    """pg_restore opens the name each blobs.toc line gives, relative to the folder, `..` allowed (review 12)."""
+    assert _ingest.blob_line_safe(line) is safe
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    (folder / "toc.dat").write_bytes(b"PGDMP")
+    (folder / "blobs.toc").write_bytes(b"1 blob_1.dat\n" + line)
+    assert _ingest.unsafe_entries(str(folder)) == ([] if safe else ["blobs.toc"])
+    # Checked as it streams, in blocks of any size, the last line without its newline too.
+    data = b"1 blob_1.dat\n" + line.rstrip(b"\n")
+    for block in (1, 3, 1 << 16):
+        checked = _ingest.CheckedLines(io.BytesIO(data), len(data), _ingest.blob_line_safe, ValueError("refused"))
+        if safe:
+            assert b"".join(iter(lambda: checked.read(block), b"")) == data
+        else:
+            with pytest.raises(ValueError):
+                while checked.read(block):
+                    pass

@@ -201,7 +201,7 @@ class FakeEngine(_engine.Engine):
 
     def relay(self, producer, consumer, carry):
         """docker cp of a pg_dump -Fd folder out of one container into another, through ``carry``: the folder holds
-        what ``self.folder_links`` adds to a toc.dat (links as name -> target)."""
+        what ``self.folder_files`` (name -> bytes) and ``self.folder_links`` (name -> target) add to a toc.dat."""
         self.calls.append([producer, consumer])
         if producer[0] != "cp" or consumer[:2] != ["cp", "-"]:
             return 125, 0, ["fake engine: unknown relay %s" % producer]
@@ -212,6 +212,10 @@ class FakeEngine(_engine.Engine):
             toc = tarfile.TarInfo(top + "/toc.dat")
             toc.size = 3
             tar.addfile(toc, io.BytesIO(b"toc"))
+            for name, content in sorted(getattr(self, "folder_files", {}).items()):
+                extra = tarfile.TarInfo(top + "/" + name)
+                extra.size = len(content)
+                tar.addfile(extra, io.BytesIO(content))
             for name, target in sorted(getattr(self, "folder_links", {}).items()):
                 link = tarfile.TarInfo(top + "/" + name)
                 link.type, link.linkname = tarfile.SYMTYPE, target
