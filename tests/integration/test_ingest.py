@@ -508,6 +508,30 @@ def test_what_the_restore_ran_cannot_outlive_or_outwit_the_load(legacy_image, co
 
 # A pg_dump in the source container that dumps another database (its body of f() swapped) whenever it writes the
 # archive a load restores, and the real one otherwise (the card's reads).
+def plant_pg_dump(source, tmp_path, script):
+    """The source's pg_dump replaced by ``script`` (the real one kept as pg_dump.real; the image has no mv)."""
+    wrapper = tmp_path / "pg_dump"
+    wrapper.write_text(script)
+    wrapper.chmod(0o755)
+    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
+    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
+    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
+
+
+def approve_ingestion(ws):
+    """A run without approval refuses; then the pending ingestion cards approved as shown."""
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, "ingest."), "ingest")
+
+
+def with_ingest(ws, **settings):
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"] = dict(doc.get("ingest") or {}, **settings)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return doc
+
+
 SWAPPED_PG_DUMP = """#!/bin/sh
 case " $* " in *" -Fc "*|*" -Fd "*) swap=1 ;; *) swap= ;; esac
 prev=
@@ -529,16 +553,8 @@ def test_a_source_whose_pg_dump_restores_another_database_than_it_describes(lega
     psql(source, "CREATE DATABASE shadow TEMPLATE legacy_shop")
     psql(source, "CREATE OR REPLACE FUNCTION public.f() RETURNS text LANGUAGE sql AS $$SELECT 'EVIL'::text$$",
          db="shadow")
-    wrapper = tmp_path / "pg_dump"
-    wrapper.write_text(SWAPPED_PG_DUMP)
-    wrapper.chmod(0o755)
-    # The image has no mv: the real one copied out and back under another name, the wrapper in its place.
-    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
-    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
-    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    plant_pg_dump(source, tmp_path, SWAPPED_PG_DUMP)
+    approve_ingestion(ws)
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert done.returncode == 2 and "não é o do cartão aprovado" in done.stdout, explain(done)
 
@@ -561,18 +577,9 @@ def test_a_folder_the_sources_pg_dump_leaves_reaches_the_target_with_regular_fil
     ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "linkdir")
     psql(source, "DROP TABLE t", db="legacy_shop")
     psql(source, "CREATE TABLE t AS SELECT 'x'::text AS v", db="legacy_shop")
-    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
-    doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)
-    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    wrapper = tmp_path / "pg_dump"
-    wrapper.write_text(LINKING_PG_DUMP)
-    wrapper.chmod(0o755)
-    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
-    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
-    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    with_ingest(ws, jobs=2)
+    plant_pg_dump(source, tmp_path, LINKING_PG_DUMP)
+    approve_ingestion(ws)
     run = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "ssot.governance.ingest", "-e",
                             f"ssot_workspace={ws.path}", "--tags", "ingest"], cwd=ws.path,
                            env=playbook_env(ws.path, None, None), text=True, stdout=subprocess.PIPE,
@@ -617,16 +624,6 @@ printf '%s\\n' "$c" > "$f/blobs.toc"
 """
 
 
-def plant_pg_dump(source, tmp_path, script):
-    """The source's pg_dump replaced by ``script`` (the real one kept as pg_dump.real; the image has no mv)."""
-    wrapper = tmp_path / "pg_dump"
-    wrapper.write_text(script)
-    wrapper.chmod(0o755)
-    docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
-    docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
-    docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
-
-
 @pytest.mark.parametrize("way", ["sources-pg-dump", "dump-folder"])
 def test_the_files_a_dump_folder_names_are_read_inside_it_never_in_the_target(legacy_image, container_names,
                                                                               tmp_path, way):
@@ -641,8 +638,7 @@ def test_the_files_a_dump_folder_names_are_read_inside_it_never_in_the_target(le
     psql(source, "CREATE TABLE t (v text)", db="legacy_shop")
     psql(source, "INSERT INTO t VALUES ('ok')", db="legacy_shop")
     psql(source, "SELECT lo_from_bytea(0, 'a large object')", db="legacy_shop")
-    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
-    doc["ingest"] = dict(doc.get("ingest") or {}, jobs=2)
+    doc = with_ingest(ws, jobs=2)
     if way == "dump-folder":
         # toc.dat names, for the table's rows, the target's PG_VERSION (a string: a 0 byte, its length, its bytes).
         docker("exec", source, "pg_dump", "-U", "postgres", "-Fd", "-Z", "0", "-f", "/tmp/shopdir", "-d", "legacy_shop")
@@ -662,9 +658,7 @@ def test_the_files_a_dump_folder_names_are_read_inside_it_never_in_the_target(le
     else:
         plant_pg_dump(source, tmp_path, BLOBS_ELSEWHERE_PG_DUMP)
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    approve_ingestion(ws)
     done = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     held = docker("exec", target, "psql", "-U", "postgres", "-d", "legacy_shop", "-Atc",
                   "SELECT v FROM t UNION ALL SELECT encode(lo_get(oid), 'escape') FROM pg_largeobject_metadata",
@@ -701,9 +695,7 @@ def test_code_a_loaded_database_holds_cannot_reach_the_target_from_the_snapshot_
                  "IF current_setting('is_superuser') = 'on' THEN "
                  f"EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', {command!r}); END IF; RETURN true; END $f$",
          db="legacy_shop")
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    approve_ingestion(ws)
     loaded = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert loaded.returncode == 0, explain(loaded)
     assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(loaded)
