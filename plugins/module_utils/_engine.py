@@ -121,10 +121,11 @@ class Engine(object):
             reader.join()
         return rc, "\n".join(errors)
 
-    def feed(self, args, produce, keep=None):
-        """``docker <args>`` with ``produce(stdin)`` writing its input. Returns (rc, stderr lines ``keep`` keeps)."""
+    def feed(self, args, produce, keep=None, secrets=None):
+        """``docker <args>`` with ``produce(stdin)`` writing its input. Returns (rc, stderr lines ``keep`` keeps).
+        ``secrets``: variables of the docker CLI's environment (its command line names them: ``passed``)."""
         proc = subprocess.Popen(self.argv(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, env=_environ(secrets))
         errors = []
         reader = threading.Thread(target=_drain, args=(proc.stderr, errors, keep))
         reader.start()

@@ -324,6 +324,7 @@ def _remove(engine, containers, folder):
 
 
 SANDBOX_LABEL = "io.ssot-governance.restore-for"
+SANDBOX_MEMORY = "1g"
 
 
 class Sandbox(object):
@@ -336,7 +337,9 @@ class Sandbox(object):
     target's /proc/1/environ and its data directory, loaded as rows and large objects (review 12). In the sandbox
     they reach the folder, the image's own files and the sandbox's environment (the image's, and the loader's
     password, void once the load ends). It runs as the user docker exec runs as in the target, every capability
-    dropped, no new privileges, a pids limit, and is removed with its volumes whatever happened.
+    dropped, no new privileges, pids and memory limits, nothing of the image's but its files and environment (its
+    entrypoint replaced by a shell waiting on its input, its healthcheck off: review 13 ran one beside pg_restore, able
+    to read its password), and is removed with its volumes whatever happened.
     """
 
     def __init__(self, engine, target):
@@ -352,7 +355,8 @@ class Sandbox(object):
         rc, dummy, err = self.engine.run([
             "run", "-d", "-i", "--name", self.name, "--label", "%s=%s" % (SANDBOX_LABEL, self.target),
             "--network", "container:%s" % self.target, "--user", str(self.uid), "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges", "--pids-limit", "256", "--entrypoint", "sh", image])
+            "--security-opt", "no-new-privileges", "--pids-limit", "256", "--memory", SANDBOX_MEMORY,
+            "--no-healthcheck", "--entrypoint", "sh", image])
         self.made = True
         if rc != 0:
             raise IngestError("ingest.error.sandbox", target=self.target, error=shown(err.strip(), 300))
@@ -638,6 +642,77 @@ class Loader(object):
         if self.public and schema != "public":
             # The restore renamed the database's schema (pg_dump never does): what it restored is not the source's.
             raise IngestError("ingest.error.loader_tampered", database=shown(self.db), found=shown(str(schema)))
+
+
+# --- a database's copy replayed (an ingestion's rollback): as a role made for it, never as a superuser -------------
+# A pg_dumpall section replayed by a superuser runs the database's own code as one: a CHECK constraint calling
+# lo_import('/proc/1/environ') as the rows are copied in, lo_export over a file of the data directory (review 13 -
+# built-in functions, no CREATE FUNCTION anywhere). The section's head (up to its \connect: CREATE DATABASE and its
+# owner) is the superuser's; the rest runs as a Loader, without the statements that give objects to their owners
+# (what the role made goes to the database's owner afterwards, as a load's does).
+_OWNER_LINE = re.compile(rb'\AALTER [A-Z ]+ .+ OWNER TO (?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*);\r?\n?\Z')
+DB_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = %s), "
+                "'null'::json)")
+
+
+def section_parts(lines):
+    """(part, line) of a database's pg_dumpall section: "head" up to its \\connect (included), then "owner" for the
+    statements giving an object to its owner (outside COPY data) and "body" for the rest."""
+    head, copying = True, False
+    for line in lines:
+        if head:
+            head = not line.startswith(b"\\connect")
+            yield "head", line
+        elif copying:
+            copying = line.rstrip(b"\r\n") != b"\\."
+            yield "body", line
+        elif line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
+            copying = True
+            yield "body", line
+        else:
+            yield ("owner" if _OWNER_LINE.match(line) else "body"), line
+
+
+def replay_database(engine, dump_path, target, db, user, target_num=None):
+    """Database ``db``'s section of a pg_dumpall file back into the target: its head (CREATE DATABASE, its owner) as
+    ``user``, the rest as a Loader; what the loader made then goes to the database's owner. Returns (ERROR lines,
+    facts: restored_by, owner statements left out)."""
+    import gzip
+    from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+    opener = gzip.open if dump_path.endswith(".gz") else open
+    left_out = []
+
+    def part(wanted):
+        def produce(stdin):
+            with opener(dump_path, "rb") as fh:
+                for kind, line in section_parts(_snapshot.database_section(fh, db)):
+                    if kind == "owner" and wanted == "body":
+                        left_out.append(line)
+                    if kind != wanted or line.startswith(b"\\connect"):
+                        continue
+                    if target_num is not None and line.startswith(b"CREATE DATABASE "):
+                        line = _snapshot.compat_rewrite(line, target_num)
+                    stdin.write(line)
+        return produce
+
+    def keep(line):
+        return "ERROR:" in line
+    rc, errors = engine.feed(["exec", "-i", target] + psql_argv(user, "postgres", "-qX", "-v", "ON_ERROR_STOP=1"),
+                             part("head"), keep=keep)
+    if rc != 0:
+        raise IngestError("ingest.rollback.head_failed", database=shown(db), target=target,
+                          errors=first_errors(errors) or "-")
+    loader = Loader(engine, target, db, user)
+    try:
+        loader.open()
+        argv = ["exec", "-i"] + loader.flags() + [target] + loader.psql(db, "-q", "-v", "ON_ERROR_STOP=0")
+        rc, more = engine.feed(argv, part("body"), keep=keep, secrets=loader.secrets)
+        errors += more
+    finally:
+        owner = _pgdata.psql_json(engine, target, DB_OWNER_SQL % _quote_literal(db), user=user)
+        loader.close(owner if isinstance(owner, str) else user)
+    return [shown(e, 300) for e in errors][:50], {"restored_by": loader.name, "owner_statements_left_out":
+                                                  len(left_out)}
 
 
 # --- roles: built from the source's catalog, never copied as SQL text ---------------------------------------------

@@ -803,11 +803,9 @@ MESSAGES = {
         'ingest.load.ok_item': '{database}: {count} tabela(s) iguais ({what})',
         'ingest.load.nothing': 'Nada aprovado para carregar.',
         'ingest.rollback.other_target': 'Os dados de rollback são de {recorded}, não de {target}.',
-        'ingest.rollback.code_in_copy': (
-            'A cópia pré-ingestão de {database} em {folder} define {count} função(ões) próprias ({names}): '
-            'reexecutadas por um superusuário, rodariam como ele (a função de uma restrição CHECK, uma vez por linha). '
-            'Nada foi removido. Desfaça {database} à mão - remova o banco e reexecute a seção dele no pg_dumpall do '
-            'snapshot como um papel que não seja superusuário - ou recarregue-o por uma ingestão aprovada'
+        'ingest.rollback.head_failed': (
+            'Recriar o banco {database} em {target} a partir do snapshot pré-ingestão falhou ({errors}): nada do '
+            'conteúdo dele foi reexecutado.'
         ),
         'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar {database}.',
         'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
@@ -2505,11 +2503,9 @@ MESSAGES = {
         'ingest.load.ok_item': '{database}: {count} table(s) equal ({what})',
         'ingest.load.nothing': 'Nothing approved to load.',
         'ingest.rollback.other_target': 'The rollback data is for {recorded}, not {target}.',
-        'ingest.rollback.code_in_copy': (
-            'The pre-ingest copy of {database} in {folder} defines {count} function(s) of its own ({names}): replayed '
-            "by a superuser, they would run as one (a CHECK constraint's function once per row). Nothing was dropped. "
-            "Roll {database} back by hand - drop it and replay its section of the snapshot's pg_dumpall as a role that "
-            'is no superuser - or reload it through an approved ingestion'
+        'ingest.rollback.head_failed': (
+            'Recreating database {database} in {target} from the pre-ingest snapshot failed ({errors}): nothing of its '
+            'content was replayed.'
         ),
         'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} from.',
         'ingest.rollback.incomplete': 'Rollback incomplete: {items}',

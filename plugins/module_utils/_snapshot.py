@@ -274,26 +274,6 @@ def database_section(lines, database):
             yield line
 
 
-# What a replay through psql would run of a database's own code: the functions its section defines. A replay is run
-# by a superuser; a CHECK constraint's function runs once per row as the rows are copied in, an index expression's as
-# the index is built, a materialized view's as it is refreshed - each as that superuser (review 12: an OS command
-# in the target from the rollback of a reload). Built-in code only is what a superuser may replay.
-_CODE_LINE = re.compile(rb"\ACREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE|AGGREGATE) +([^\s(]+)")
-
-
-def section_code(dump_path, database):
-    """The names of the functions, procedures and aggregates ``database``'s section of a pg_dumpall file defines (a
-    data row that reads like one counts too: refused rather than missed)."""
-    opener = gzip.open if dump_path.endswith(".gz") else open
-    found = []
-    with opener(dump_path, "rb") as fh:
-        for line in database_section(fh, database):
-            match = _CODE_LINE.match(line)
-            if match:
-                found.append(match.group(1).decode("utf-8", "replace")[:80])
-    return found
-
-
 def restore(engine, dump_path, container, user="postgres", target_num=None, database=None):
     """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``; only ``database``'s section when
     given (its CREATE DATABASE included).

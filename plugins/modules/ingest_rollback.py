@@ -16,9 +16,10 @@ description:
     databases it reloaded; drops the roles O(drop_roles) names (those the controller found that did not exist before,
     shown on the rollback's decision card) and no other. Then checks that the created databases are gone
     and that each restored database has the row counts it had before.
-  - The copy of a reloaded database is replayed by a superuser, so it is replayed only when it defines no function,
-    procedure or aggregate of its own (a CHECK constraint's function would run once per row as that superuser);
-    otherwise nothing is dropped and the message says how to roll it back by hand.
+  - The copy of a reloaded database is replayed as the load replays a dump, never as a superuser - the database is
+    created by the superuser, then its section runs as a role made for it (no attribute), the owners' statements
+    left out, and what the role made goes to the database's owner, the role dropped; the database's own code (a
+    CHECK constraint's function, once per row) runs as that role.
   - Verify the snapshot first (M(ssot.governance.snapshot_verify)); the role C(ssot.governance.ingest) does.
 options:
   rollback:
@@ -100,7 +101,7 @@ rollback:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered, shown
+from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
 from ansible_collections.ssot.governance.plugins.module_utils import _engine, _lifeline, _result
 from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _pgdata, _snapshot
 
@@ -127,12 +128,6 @@ def main():
         for entry in data.get("databases") or []:
             if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
                 raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=entry["name"])
-            # The copy is replayed by a superuser: code of the database's own would run as one (a CHECK constraint's
-            # function, once per row). Built-in code only; otherwise nothing is dropped and the message says why.
-            code = _snapshot.section_code(os.path.join(folder, dump), entry["name"]) if entry["action"] != "load" else []
-            if code:
-                raise _ingest.IngestError("ingest.rollback.code_in_copy", database=shown(entry["name"]),
-                                          count=len(code), names=", ".join(shown(n) for n in code[:5]), folder=folder)
         for entry in data.get("databases") or []:
             db = entry["name"]
             _ingest.drop_database(engine, target, db, user)
@@ -142,12 +137,14 @@ def main():
                 continue
             if not dump or not os.path.isfile(os.path.join(folder, dump)):
                 raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=db)
-            errors, dummy = _snapshot.restore(engine, os.path.join(folder, dump), target, user, num, database=db)
+            # Replayed as a role made for it, never as a superuser: the database's own code (a CHECK constraint's,
+            # an index expression's) runs while its rows are copied in and its indexes built (review 13).
+            errors, replayed = _ingest.replay_database(engine, os.path.join(folder, dump), target, db, user, num)
             now = _pgdata.table_stats(engine, target, user, False, [db])
             before = {db: dict((t, {"rows": n}) for t, n in (entry.get("rows_before") or {}).items())}
             comparisons, mismatches = _pgdata.compare(before, now, "restored")
-            result["restored"].append({"database": db, "comparisons": comparisons, "mismatches": mismatches,
-                                       "restore_errors": errors[:20]})
+            result["restored"].append(dict(replayed, database=db, comparisons=comparisons, mismatches=mismatches,
+                                           restore_errors=errors[:20]))
         if p["drop_roles"]:
             for role in sorted(_ingest.target_roles(engine, target, user) & set(p["drop_roles"])):
                 try:

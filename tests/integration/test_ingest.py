@@ -202,6 +202,20 @@ def source_with_one_table(legacy_image, container_names, tmp_path, name):
     return ws, target, source
 
 
+def approve_ingestion(ws, prefix="ingest.", option="ingest"):
+    """A run without approval refuses; then the pending ingestion cards (``prefix``) approved as shown."""
+    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert refused.returncode != 0, explain(refused)
+    write_approvals(ws, pending(ws, prefix), option)
+
+
+def with_ingest(ws, **settings):
+    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
+    doc["ingest"] = dict(doc.get("ingest") or {}, **settings)
+    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return doc
+
+
 def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_them(legacy_image, container_names,
                                                                                   tmp_path):
     """The source's roles are its owner's to choose: each role statement the load would run is on the card and
@@ -376,9 +390,7 @@ def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, con
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     psql(source, "CREATE ROLE shop_auditor")
     psql(source, "GRANT SELECT ON t TO shop_auditor", db="legacy_shop")
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
+    approve_ingestion(ws)
     failed = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert failed.returncode == 2, explain(failed)
     assert 'role "shop_auditor" does not exist' in failed.stdout, explain(failed)
@@ -516,20 +528,6 @@ def plant_pg_dump(source, tmp_path, script):
     docker("cp", "-L", f"{source}:/usr/local/bin/pg_dump", str(tmp_path / "pg_dump.real"))
     docker("cp", str(tmp_path / "pg_dump.real"), f"{source}:/usr/local/bin/pg_dump.real")
     docker("cp", str(wrapper), f"{source}:/usr/local/bin/pg_dump")
-
-
-def approve_ingestion(ws):
-    """A run without approval refuses; then the pending ingestion cards approved as shown."""
-    refused = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
-    assert refused.returncode != 0, explain(refused)
-    write_approvals(ws, pending(ws, "ingest."), "ingest")
-
-
-def with_ingest(ws, **settings):
-    doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
-    doc["ingest"] = dict(doc.get("ingest") or {}, **settings)
-    (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    return doc
 
 
 SWAPPED_PG_DUMP = """#!/bin/sh
@@ -701,6 +699,50 @@ def test_code_a_loaded_database_holds_cannot_reach_the_target_from_the_snapshot_
     assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(loaded)
     snapshot = run_playbook("ssot.governance.snapshot", ws)
     assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(snapshot)
+
+
+def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(legacy_image, container_names,
+                                                                              tmp_path):
+    """The rollback of a reload replays the pre-ingest copy of the database. As a superuser, a CHECK constraint
+    calling only built-in functions (lo_import of /proc/1/environ, lo_export into the data directory) ran as one, rc 0
+    (review 13); the card had nothing to show (no function of its own). Replayed as a role made for it, it does
+    nothing; the rows come back as they were."""
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "rbreplay")
+    with_ingest(ws, pre_snapshot=True)
+    psql(source, "CREATE ROLE writer LOGIN", db="legacy_shop")
+    # One table's rows read the target's environment into a large object, the next's write it into a file.
+    psql(source, "CREATE TABLE a_note (id int, CONSTRAINT ok CHECK (CASE WHEN current_setting('is_superuser') = 'on' "
+                 "THEN lo_import('/proc/1/environ', 424242) > 0 ELSE true END))", db="legacy_shop")
+    psql(source, "CREATE TABLE b_note (id int, CONSTRAINT ok CHECK (CASE WHEN current_setting('is_superuser') = 'on' "
+                 "THEN lo_export(424242, current_setting('data_directory') || '/rbreplay_marker') = 1 "
+                 "ELSE true END))", db="legacy_shop")
+    psql(source, "CREATE VIEW note AS SELECT id FROM b_note", db="legacy_shop")
+    psql(source, "GRANT INSERT ON a_note, b_note TO writer", db="legacy_shop")
+    # Rows written by a role that is no superuser: the constraints do nothing in the source.
+    psql(source, "SET SESSION AUTHORIZATION writer; INSERT INTO a_note VALUES (1); INSERT INTO b_note VALUES (1)",
+         db="legacy_shop")
+    approve_ingestion(ws)
+    first = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert first.returncode == 0, explain(first)
+    # A second load (another row): its pre-ingest snapshot holds the table as the first load left it.
+    psql(source, "SET SESSION AUTHORIZATION writer; INSERT INTO b_note VALUES (2)", db="legacy_shop")
+    approve_ingestion(ws, "ingest.legacy-shop.legacy_shop.reload.", "reload")
+    second = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
+    assert second.returncode == 0, explain(second)
+    assert psql(target, "SELECT count(*) FROM note", db="legacy_shop") == "2"
+    blocked = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
+    assert blocked.returncode != 0, explain(blocked)
+    write_approvals(ws, pending(ws, "rollback.ingest."), "rollback")
+    back = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "rollback"])
+    marker = docker("exec", target, "sh", "-c", '[ -e "$PGDATA/rbreplay_marker" ] && echo there || echo absent')
+    assert marker.stdout.strip() == "absent", explain(back)
+    assert psql(target, "SELECT count(*) FROM pg_largeobject_metadata", db="legacy_shop") == "0", explain(back)
+    assert back.returncode == 0, explain(back)
+    assert psql(target, "SELECT count(*) FROM note", db="legacy_shop") == "1"
+    # The copy's owner kept: what the replaying role made went to the database's owner, and the role is gone.
+    assert psql(target, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'b_note'",
+                db="legacy_shop") == "shop_owner"
+    assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ssot\\_loader\\_%'") == "0"
 
 
 def test_the_panel_page_opens_in_a_real_browser_with_every_part(story, tmp_path):

@@ -98,6 +98,8 @@ class FakeServer:
             return 0, json.dumps("public"), ""
         elif sql.startswith("SELECT to_json(count(*)) FROM pg_roles WHERE rolname = "):
             return 0, json.dumps(int(sql.rsplit("'", 2)[1] in self.roles)), ""
+        elif sql.startswith(_ingest.DB_OWNER_SQL.split("%s", maxsplit=1)[0]):
+            return 0, json.dumps("shop_owner"), ""
         elif sql == _ingest.STALE_LOADERS_SQL:
             return 0, json.dumps([]), ""
         elif sql == _ingest.LOGINS_SQL:
@@ -132,7 +134,7 @@ class FakeServer:
         """What psql / pg_restore would do with a fake dump: the tables it names (into ``database``)."""
         for line in data.decode().splitlines():
             if line.startswith("CREATE DATABASE "):
-                self.databases.setdefault(line.split()[2], {})
+                self.databases.setdefault(line.split()[2].rstrip(";"), {})
             elif line.startswith(DUMP_TABLE):
                 db, table, rows = line[len(DUMP_TABLE):].split()
                 self.databases.setdefault(database or db, {})[table] = int(rows)
@@ -188,10 +190,13 @@ class FakeEngine(_engine.Engine):
             return 0, ""
         return 125, "fake engine: unknown stream %s" % args
 
-    def feed(self, args, produce, keep=None):
+    def feed(self, args, produce, keep=None, secrets=None):
         self.calls.append(list(args))
+        self.secrets.update(secrets or {})
+        args = without_env(args)
         sink = io.BytesIO()
         produce(sink)
+        self.fed = sink.getvalue()
         if args[:2] == ["exec", "-i"] and args[3] == "psql":
             self.server(args[2]).load(sink.getvalue())
             return 0, []

@@ -33,7 +33,7 @@ def test_ingest_sources_plans_a_load_and_opens_a_decision(engine, run_module, tm
     engine.add("pg-src", FakeServer(databases=dict(SHOP)))
     engine.add("pg-new", FakeServer(major=15, minor=4))
     failed, out = run_module(ingest_sources, sources_args(tmp_path))
-    assert not failed, out
+    assert not failed, out["msg"] if failed else out
     assert [s["status"] for s in out["sources"]] == ["found"]
     assert out["sources"][0]["server"]["major"] == "10"
     (item,) = out["plan"]
@@ -152,7 +152,7 @@ def test_ingest_load_streams_the_approved_database_and_compares_every_table(engi
     failed, out = run_module(ingest_load, {"plan": approved, "sources": planned["sources"],
                                            "proceed": [decision["id"]], "target": "pg-new", "owner": "shop_owner",
                                            "language": "en"})
-    assert not failed, out
+    assert not failed, out["msg"] if failed else out
     assert target.databases["shop"] == SHOP["shop"] and "app" in target.roles
     assert out["roles"]["created"] == ["app", "shop_owner"] and out["mismatches"] == []
     assert [c["status"] for c in out["loaded"][0]["comparisons"]] == ["match", "match"]
@@ -219,24 +219,37 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
     # The roles to drop are the controller's decision (drop_roles); a role it did not name stays.
     failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": ["app", "gone"], "target": "pg-new",
                                                "language": "en"})
-    assert not failed, out
+    assert not failed, out["msg"] if failed else out
     assert "shop" not in target.databases and target.databases["crm"] == {"public.c": 3}
     assert out["dropped"] == ["shop"] and out["roles_dropped"] == ["app"]
     assert target.roles == ["postgres", "dba_added_since"]
     failed, out = run_module(ingest_rollback, {"rollback": dict(rollback, target="other"), "target": "pg-new",
                                                "language": "en"})
     assert failed and "other" in out["msg"]
-    # A copy that defines code of its own is not replayed by a superuser (a CHECK constraint's function would run as
-    # one, once per row: review 12): nothing is dropped, the message says how to roll it back by hand.
-    target.databases["shop"] = {"public.orders": 1}
+    # Replayed as the load replays a dump (review 13: a CHECK constraint calling lo_import ran as the superuser that
+    # replayed the copy): the head - CREATE DATABASE - as postgres, the rest as a role made for it, without the
+    # statements giving objects to their owners (what the role made goes to the database's owner).
     target.databases["crm"] = {"public.c": 9}
-    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm;\n'
-                                           "CREATE FUNCTION public.chk(integer) RETURNS boolean\n"
-                                           "-- fake-table crm public.c 3\n")
+    target.databases["shop"] = {"public.orders": 1}
+    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm;\nALTER DATABASE crm OWNER '
+                                           'TO shop_owner;\n\\connect crm\nCREATE TABLE public.c (id int CHECK '
+                                           '(lo_import(\'/proc/1/environ\') > 0));\nALTER TABLE public.c OWNER TO '
+                                           '"sh""op";\nCOPY public.c (id) FROM stdin;\nALTER TABLE x OWNER TO y;\n'
+                                           '\\.\n-- fake-table crm public.c 3\n')
+    engine.calls.clear()
     failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": [], "target": "pg-new",
                                                "language": "en"})
-    assert failed and "public.chk" in out["msg"] and "Nothing was dropped" in out["msg"], out["msg"]
-    assert target.databases["shop"] == {"public.orders": 1} and target.databases["crm"] == {"public.c": 9}
+    assert not failed, out["msg"]
+    head, body = [c for c in engine.calls if c[:2] == ["exec", "-i"] and "psql" in c]
+    assert head[:4] == ["exec", "-i", "pg-new", "psql"] and head[head.index("-U") + 1] == "postgres"
+    (restored,) = out["restored"]
+    loader = restored["restored_by"]
+    assert body[:5] == ["exec", "-i", "-e", "PGPASSWORD", "pg-new"] and body[body.index("-U") + 1] == loader
+    assert restored["owner_statements_left_out"] == 1 and loader not in target.roles
+    # What the role ran: the section after its \connect, the owner's statement left out, COPY data kept as it is.
+    assert b"OWNER TO \"sh\"\"op\"" not in engine.fed and b"ALTER TABLE x OWNER TO y;" in engine.fed
+    assert b"\\connect" not in engine.fed and b"CREATE DATABASE" not in engine.fed
+    assert target.databases["crm"] == {"public.c": 3}
 
 
 def capture(run_module, tmp_path, **extra):
@@ -249,7 +262,7 @@ def capture(run_module, tmp_path, **extra):
 def test_snapshot_capture_streams_hashes_and_masks(engine, run_module, tmp_path):
     engine.add("pg-old", FakeServer(databases=dict(SHOP)))
     failed, out = capture(run_module, tmp_path)
-    assert not failed, out
+    assert not failed, out["msg"] if failed else out
     names = sorted(f["name"] for f in out["files"])
     assert names == ["container-inspect.json", "container-logs-tail500.log", "image-inspect.json", "pg_dumpall.sql.gz"]
     snap = tmp_path / "snap"
@@ -273,7 +286,7 @@ def test_snapshot_restore_proves_the_snapshot_in_a_fresh_container_and_removes_i
     args = {"path": str(tmp_path / "snap"), "source_container": "pg-old", "name": "restore-test",
             "workspace": str(tmp_path), "language": "en"}
     failed, out = run_module(snapshot_restore, args)
-    assert not failed, out
+    assert not failed, out["msg"] if failed else out
     assert out["snapshot"] == {"path": str(tmp_path / "snap"), "restore": "passed"}
     assert {c["table"] for c in out["comparisons"] if c["table"]} == {"public.orders", "public.items"}
     assert "restore-test" not in engine.containers                 # the scratch container is gone
@@ -398,7 +411,7 @@ def test_a_folder_the_sources_pg_dump_writes_reaches_the_target_with_regular_fil
     box = run[run.index("--name") + 1]
     assert run[-3:] == ["--entrypoint", "sh", "sha256:" + "1" * 64] and "--network" in run
     assert run[run.index("--network") + 1] == "container:pg-new" and run[run.index("--user") + 1] == "999"
-    assert {"--cap-drop", "ALL", "no-new-privileges"} <= set(run)
+    assert {"--cap-drop", "ALL", "no-new-privileges", "--no-healthcheck", "--pids-limit", "--memory"} <= set(run)
     (restore,) = [c for c in engine.calls if c[0] == "exec" and "pg_restore" in c]
     assert restore[:4] == ["exec", "-e", "PGPASSWORD", box] and box.startswith("pg-new-restore-")
     assert box not in engine.containers
