@@ -655,40 +655,57 @@ DB_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(datdba)) FROM p
                 "'null'::json)")
 
 
-def section_parts(lines):
-    """(part, line) of a database's pg_dumpall section: "head" up to its \\connect (included), then "owner" for the
-    statements giving an object to its owner (outside COPY data) and "body" for the rest."""
-    head, copying = True, False
-    for line in lines:
-        if head:
-            head = not line.startswith(b"\\connect")
+def section_parts(marked):
+    """(part, line) of a database's pg_dumpall section, given as (line, top) pairs (_snapshot.top_level): "head" up to
+    its \\connect (included), then "owner" for the statements giving an object to its owner and "body" for the rest;
+    "meta" for pg_dump's own \\restrict / \\unrestrict lines (the replay brings its own). Only lines pg_dump wrote at
+    the top level count, never text inside a literal, a body or COPY data."""
+    head = True
+    for line, top in marked:
+        if top and _RANDOM_LINE.match(line.rstrip(b"\r\n")):
+            yield "meta", line
+        elif head:
+            head = not (top and line.startswith(b"\\connect"))
             yield "head", line
-        elif copying:
-            copying = line.rstrip(b"\r\n") != b"\\."
-            yield "body", line
-        elif line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
-            copying = True
-            yield "body", line
         else:
-            yield ("owner" if _OWNER_LINE.match(line) else "body"), line
+            yield ("owner" if top and _OWNER_LINE.match(line) else "body"), line
+
+
+def restricted(engine, target):
+    """A random key for psql's \\restrict (from the August 2025 releases: 13.22, 14.19, 15.14, 16.10, 17.6 and
+    later): no backslash command - \\! a shell, \\copy ... program, \\connect - runs after it but \\unrestrict with that
+    key. The target's psql lacks it: IngestError (dump text is never replayed by a psql that would run them)."""
+    rc, out, err = engine.exec(target, ["psql", "--version"])
+    found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", out or "")
+    version = (int(found.group(1)), int(found.group(2) or 0)) if found else (0, 0)
+    if not (version[0] >= 18 or version >= (17, 6) or version[0] == 16 and version >= (16, 10) or version[0] == 15
+            and version >= (15, 14) or version[0] == 14 and version >= (14, 19) or version[0] == 13
+            and version >= (13, 22)):
+        raise IngestError("ingest.rollback.psql_unrestricted", target=target,
+                          found=shown((out or err).strip(), 60) or "-")
+    return binascii.hexlify(os.urandom(16)).decode("ascii")
 
 
 def replay_database(engine, dump_path, target, db, user, target_num=None):
     """Database ``db``'s section of a pg_dumpall file back into the target: its head (CREATE DATABASE, its owner) as
-    ``user``, the rest as a Loader; what the loader made then goes to the database's owner. Returns (ERROR lines,
-    facts: restored_by, owner statements left out)."""
+    ``user``, the rest as a Loader; what the loader made then goes to the database's owner. Each psql runs
+    \\restrict'ed with a key of its own (no backslash command of the text runs), and the section is found where
+    pg_dump writes, never inside what a database holds. Returns (ERROR lines, facts: restored_by, owner statements
+    left out)."""
     import gzip
     from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
     opener = gzip.open if dump_path.endswith(".gz") else open
     left_out = []
+    key = restricted(engine, target)
 
     def part(wanted):
         def produce(stdin):
+            stdin.write(b"\\restrict " + key.encode("ascii") + b"\n")
             with opener(dump_path, "rb") as fh:
-                for kind, line in section_parts(_snapshot.database_section(fh, db)):
+                for kind, line in section_parts(_snapshot.database_section(fh, db, marked=True)):
                     if kind == "owner" and wanted == "body":
                         left_out.append(line)
-                    if kind != wanted or line.startswith(b"\\connect"):
+                    if kind != wanted or (kind == "head" and line.startswith(b"\\connect")):
                         continue
                     if target_num is not None and line.startswith(b"CREATE DATABASE "):
                         line = _snapshot.compat_rewrite(line, target_num)

@@ -807,6 +807,11 @@ MESSAGES = {
             'Recriar o banco {database} em {target} a partir do snapshot pré-ingestão falhou ({errors}): nada do '
             'conteúdo dele foi reexecutado.'
         ),
+        'ingest.rollback.psql_unrestricted': (
+            'O psql de {target} ({found}) não sabe recusar os comandos de barra invertida que o texto de uma cópia '
+            'pode trazer (\\restrict, desde 13.22, 14.19, 15.14, 16.10, 17.6): nada foi removido nem reexecutado. '
+            'Desfaça à mão, ou dê à imagem do alvo um psql mais novo'
+        ),
         'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar {database}.',
         'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
         'ingest.rollback.ok': (
@@ -2506,6 +2511,11 @@ MESSAGES = {
         'ingest.rollback.head_failed': (
             'Recreating database {database} in {target} from the pre-ingest snapshot failed ({errors}): nothing of its '
             'content was replayed.'
+        ),
+        'ingest.rollback.psql_unrestricted': (
+            "The psql of {target} ({found}) cannot refuse the backslash commands a copy's text may hold (\\restrict, "
+            'from 13.22, 14.19, 15.14, 16.10, 17.6): nothing was dropped or replayed. Roll back by hand, or give the '
+            "target's image a newer psql"
         ),
         'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} from.',
         'ingest.rollback.incomplete': 'Rollback incomplete: {items}',

@@ -257,21 +257,72 @@ _DB_HEADER = b'-- Database "'
 _CLUSTER_END = b"-- PostgreSQL database cluster dump complete"
 
 
-def database_section(lines, database):
-    """The lines of one database's section of a pg_dumpall file (from its ``-- Database "x" dump`` header to the
-    next one); None: every line."""
-    if database is None:
-        yield from lines
-        return
-    header = _DB_HEADER + database.encode("utf-8") + b'" dump'
-    inside = False
+_DOLLAR = re.compile(rb"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _open_after(line, state):
+    """What is still open at the end of ``line`` of SQL text that began with ``state`` open: None (nothing), a quote
+    (b"'" a literal, b'"' an identifier) or a dollar-quote tag. Doubled quotes stay inside; ``--`` outside ends the
+    line. pg_dump writes text as it is stored - a comment, a function's body, a view's text - across lines."""
+    i, n = 0, len(line)
+    while i < n:
+        if state is None:
+            c = line[i:i + 1]
+            if c == b"-" and line[i:i + 2] == b"--":
+                return None
+            if c in (b"'", b'"'):
+                state, i = c, i + 1
+                continue
+            if c == b"$":
+                found = _DOLLAR.match(line, i)
+                if found:
+                    state, i = found.group(0), found.end()
+                    continue
+            i += 1
+            continue
+        j = line.find(state, i)
+        if j < 0:
+            return state
+        if state in (b"'", b'"') and line[j + 1:j + 2] == state:
+            i = j + 2
+            continue
+        i, state = j + len(state), None
+    return state
+
+
+def top_level(lines):
+    """(line, top) of a pg_dump text: ``top`` when the line starts outside any literal, quoted name, dollar-quoted body
+    or COPY data - where pg_dump writes its own comments, commands and psql's backslash commands. Text a database
+    holds (a table's comment reading ``-- Database "x" dump`` and ``\\connect x``) is never ``top`` (review 14: a
+    comment of one database, read as the start of another's section, ran as the superuser)."""
+    state = None
     for line in lines:
-        if line.startswith(_DB_HEADER) or line.startswith(_CLUSTER_END):
+        if state == b"copy":
+            if line.rstrip(b"\r\n") == b"\\.":
+                state = None
+            yield line, False
+            continue
+        top = state is None
+        if top and line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
+            state = b"copy"
+        else:
+            state = _open_after(line, state)
+        yield line, top
+
+
+def database_section(lines, database, marked=False):
+    """The lines of one database's section of a pg_dumpall file (from its ``-- Database "x" dump`` header to the
+    next one, each found where pg_dump writes, never inside what a database holds); None: every line. ``marked``:
+    (line, top) pairs (top_level)."""
+    header = None if database is None else _DB_HEADER + database.encode("utf-8") + b'" dump'
+    inside = database is None
+    for line, top in top_level(lines):
+        if header is not None and top and (line.startswith(_DB_HEADER) or line.startswith(_CLUSTER_END)):
             if inside:
                 return
             inside = line.rstrip(b"\r\n") == header
         if inside:
-            yield line
+            yield (line, top) if marked else line
 
 
 def restore(engine, dump_path, container, user="postgres", target_num=None, database=None):

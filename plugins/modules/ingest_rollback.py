@@ -128,6 +128,8 @@ def main():
         for entry in data.get("databases") or []:
             if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
                 raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=entry["name"])
+        if any(entry["action"] != "load" for entry in data.get("databases") or []):
+            _ingest.restricted(engine, target)      # a psql that refuses the text's backslash commands, or nothing
         for entry in data.get("databases") or []:
             db = entry["name"]
             _ingest.drop_database(engine, target, db, user)

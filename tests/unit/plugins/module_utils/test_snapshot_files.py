@@ -74,3 +74,68 @@ def test_a_partial_folder_is_swept_and_only_a_partial_one(tmp_path):
     dest.mkdir()
     _snapshot.discard(str(dest))   # never a folder that is not a staging one
     assert dest.exists()
+
+
+HOSTILE_DUMPALL = b"""--
+-- Database "aaa_evil" dump
+--
+\\restrict AbC123
+CREATE DATABASE aaa_evil WITH TEMPLATE = template0;
+\\connect aaa_evil
+COMMENT ON TABLE public.t IS 'harmless table
+-- Database "legacy_shop" dump
+CREATE ROLE pwn SUPERUSER LOGIN PASSWORD ''x'';
+\\! export -p > /tmp/env.txt
+\\connect legacy_shop
+--';
+CREATE FUNCTION public.f() RETURNS text LANGUAGE sql AS $_$SELECT '
+-- Database "legacy_shop" dump
+'$_$;
+COPY public.t (v) FROM stdin;
+-- Database "legacy_shop" dump
+\\.
+\\unrestrict AbC123
+--
+-- Database "legacy_shop" dump
+--
+\\restrict XyZ789
+CREATE DATABASE legacy_shop WITH TEMPLATE = template0;
+ALTER DATABASE legacy_shop OWNER TO shop_owner;
+\\connect legacy_shop
+CREATE TABLE public.customers (id integer);
+ALTER TABLE public.customers OWNER TO shop_owner;
+COMMENT ON TABLE public.customers IS 'it''s
+ALTER TABLE public.x OWNER TO postgres;
+done';
+\\unrestrict XyZ789
+--
+-- PostgreSQL database cluster dump complete
+--
+"""
+
+
+def test_a_section_starts_where_pg_dump_writes_never_inside_what_a_database_holds():
+    """A table's comment, a function's body and COPY data of one database reading like the next one's section header
+    (review 14: the rollback replayed the comment's text as the superuser): only the header pg_dump wrote counts."""
+    import io
+    section = list(_snapshot.database_section(io.BytesIO(HOSTILE_DUMPALL), "legacy_shop"))
+    assert section[0] == b'-- Database "legacy_shop" dump\n' and b"CREATE ROLE pwn" not in b"".join(section)
+    assert section[-1] == b"--\n" and b"public.customers (id integer)" in b"".join(section)
+    from ansible_collections.ssot.governance.plugins.module_utils import _ingest
+    parts = list(_ingest.section_parts(_snapshot.database_section(io.BytesIO(HOSTILE_DUMPALL), "legacy_shop",
+                                                                  marked=True)))
+    head = b"".join(line for kind, line in parts if kind == "head")
+    assert head.endswith(b"\\connect legacy_shop\n") and b"OWNER TO shop_owner" in head
+    assert [line for kind, line in parts if kind == "meta"] == [b"\\restrict XyZ789\n", b"\\unrestrict XyZ789\n"]
+    # Only the statement pg_dump wrote is an owner's; a line inside a comment stays in the text it belongs to.
+    assert [line for kind, line in parts if kind == "owner"] == [b"ALTER TABLE public.customers OWNER TO shop_owner;\n"]
+    assert (("body", b"ALTER TABLE public.x OWNER TO postgres;\n")) in parts
+
+
+@pytest.mark.parametrize("line, state, after", [
+    (b"SELECT 'a''b' -- x '\n", None, None), (b"COMMENT ON T IS 'open\n", None, b"'"), (b"still'' open\n", b"'", b"'"),
+    (b"closed';\n", b"'", None), (b"AS $_$SELECT 1\n", None, b"$_$"), (b"'$_$' $_$ x\n", b"$_$", b"'"),
+    (b'CREATE TABLE "a\n', None, b'"'), (b"SELECT $1 + 2;\n", None, None), (b"$$ -- $$ 'x\n", None, b"'"),
+])
+def test_what_is_open_at_the_end_of_a_line_of_sql(line, state, after):
+    assert _snapshot._open_after(line, state) == after

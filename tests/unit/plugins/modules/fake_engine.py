@@ -293,6 +293,8 @@ class FakeEngine(_engine.Engine):
 
     def _exec(self, c, argv, data):
         server = c["server"]
+        if argv[1:] == ["--version"]:
+            return 0, "%s (PostgreSQL) %s\n" % (argv[0], c["tools"]), ""
         if argv[0] == "psql":
             db = dbname_of(argv[argv.index("-d") + 1])
             if "-c" in argv:

@@ -206,7 +206,7 @@ def test_ingest_load_of_a_dump_file_reads_the_approved_file_and_never_plain_sql(
 
 def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(engine, run_module, tmp_path):
     target = engine.add("pg-new", FakeServer(databases={"shop": {"public.orders": 1}, "crm": {"public.c": 9}},
-                                             roles=("postgres", "app")))
+                                             roles=("postgres", "app")), tools="15.18")
     folder = tmp_path / "snap"
     folder.mkdir()
     (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm;\n'
@@ -250,6 +250,15 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
     assert b"OWNER TO \"sh\"\"op\"" not in engine.fed and b"ALTER TABLE x OWNER TO y;" in engine.fed
     assert b"\\connect" not in engine.fed and b"CREATE DATABASE" not in engine.fed
     assert target.databases["crm"] == {"public.c": 3}
+    # Each psql restricted first with a key of its own (no backslash command of the text runs): a psql without
+    # \restrict replays nothing, drops nothing.
+    assert engine.fed.startswith(b"\\restrict ") and len(engine.fed.split(b"\n", 1)[0]) == len("\\restrict ") + 32
+    engine.containers["pg-new"]["tools"] = "15.13"
+    target.databases["shop"] = {"public.orders": 1}
+    failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": [], "target": "pg-new",
+                                               "language": "en"})
+    assert failed and "cannot refuse the backslash commands" in out["msg"], out["msg"]
+    assert target.databases["shop"] == {"public.orders": 1} and target.databases["crm"] == {"public.c": 3}
 
 
 def capture(run_module, tmp_path, **extra):
