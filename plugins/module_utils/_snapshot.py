@@ -257,7 +257,9 @@ _DB_HEADER = b'-- Database "'
 _CLUSTER_END = b"-- PostgreSQL database cluster dump complete"
 
 
-_DOLLAR = re.compile(rb"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_DOLLAR = re.compile(rb"\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
+# A character an identifier goes on with: a $ after one is part of the name (t$a$), never a dollar quote's start.
+_NAME_BYTE = re.compile(rb"[A-Za-z0-9_$\x80-\xff]")
 
 
 def _open_after(line, state):
@@ -273,7 +275,7 @@ def _open_after(line, state):
             if c in (b"'", b'"'):
                 state, i = c, i + 1
                 continue
-            if c == b"$":
+            if c == b"$" and not (i and _NAME_BYTE.match(line[i - 1:i])):
                 found = _DOLLAR.match(line, i)
                 if found:
                     state, i = found.group(0), found.end()

@@ -136,6 +136,10 @@ def test_a_section_starts_where_pg_dump_writes_never_inside_what_a_database_hold
     (b"SELECT 'a''b' -- x '\n", None, None), (b"COMMENT ON T IS 'open\n", None, b"'"), (b"still'' open\n", b"'", b"'"),
     (b"closed';\n", b"'", None), (b"AS $_$SELECT 1\n", None, b"$_$"), (b"'$_$' $_$ x\n", b"$_$", b"'"),
     (b'CREATE TABLE "a\n', None, b'"'), (b"SELECT $1 + 2;\n", None, None), (b"$$ -- $$ 'x\n", None, b"'"),
+    # A $ inside a name (legal unquoted) opens nothing: a table t$a$ must not hide what follows, nor a $a$ later in a
+    # literal close a quote that was never open.
+    (b"CREATE TABLE public.t$a$ (id int);\n", None, None), (b"COMMENT ON TABLE x IS 'a $a$\n", None, b"'"),
+    (b"SELECT caf\xc3\xa9$x$ FROM t;\n", None, None), (b"AS $\xc3\xa9$ body\n", None, b"$\xc3\xa9$"),
 ])
 def test_what_is_open_at_the_end_of_a_line_of_sql(line, state, after):
     assert _snapshot._open_after(line, state) == after
