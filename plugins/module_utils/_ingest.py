@@ -671,6 +671,45 @@ def section_parts(marked):
             yield ("owner" if top and _OWNER_LINE.match(line) else "body"), line
 
 
+# What pg_dump writes before a database's \\connect: comments, its session settings, CREATE DATABASE and its owner.
+# Anything else there is refused before a superuser's psql reads it (review 15: data rows read as SQL).
+_NAME = rb'(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)'
+_HEAD_LINE = re.compile(
+    rb"\A(?:|--[^\r\n]*|SET [a-z_]+ = [^;\r\n]*;|SELECT pg_catalog\.set_config\('search_path', '', false\);|"
+    rb"CREATE DATABASE (?P<create>" + _NAME + rb") WITH [^;\r\n]*;|ALTER DATABASE (?P<alter>" + _NAME
+    + rb") OWNER TO " + _NAME + rb";|\\connect [^\r\n]*|\\(?:un)?restrict [A-Za-z0-9]+)\r?\n?\Z")
+
+
+def check_section(dump_path, db):
+    """Database ``db``'s section of a pg_dumpall file is one pg_dump wrote: its header once at the top level, the
+    whole text balanced (_snapshot.top_level), and before its \\connect only what pg_dump writes there, for that
+    database (_HEAD_LINE). IngestError naming what is not, before anything is dropped or replayed."""
+    import gzip
+    from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
+    opener = gzip.open if dump_path.endswith(".gz") else open
+    header = _snapshot._DB_HEADER + db.encode("utf-8") + b'" dump'
+    names = (db.encode("utf-8"), b'"' + db.encode("utf-8").replace(b'"', b'""') + b'"')
+    found, inside, head = 0, False, True
+    try:
+        with opener(dump_path, "rb") as fh:
+            for line, top in _snapshot.top_level(fh):
+                if top and (line.startswith(_snapshot._DB_HEADER) or line.startswith(_snapshot._CLUSTER_END)):
+                    inside = line.rstrip(b"\r\n") == header
+                    found += inside
+                if not (inside and head):
+                    continue
+                match = _HEAD_LINE.match(line) if top else None
+                if match is None or (match.group("create") or match.group("alter") or names[0]) not in names:
+                    raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
+                                      line=shown(line.decode("utf-8", "replace"), 120))
+                head = not line.startswith(b"\\connect")
+    except _snapshot.SnapshotError as exc:
+        raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path, line=exc)
+    if found != 1:
+        raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
+                          line=IngestError("ingest.rollback.headers", count=found))
+
+
 def restricted(engine, target):
     """A random key for psql's \\restrict (from the August 2025 releases: 13.22, 14.19, 15.14, 16.10, 17.6 and
     later): no backslash command - \\! a shell, \\copy ... program, \\connect - runs after it but \\unrestrict with that

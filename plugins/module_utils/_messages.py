@@ -812,6 +812,11 @@ MESSAGES = {
             'pode trazer (\\restrict, desde 13.22, 14.19, 15.14, 16.10, 17.6): nada foi removido nem reexecutado. '
             'Desfaça à mão, ou dê à imagem do alvo um psql mais novo'
         ),
+        'ingest.rollback.copy_unexpected': (
+            'A cópia pré-ingestão de {database} em {folder} não está como o pg_dump a escreve ({line}): nada foi '
+            'removido nem reexecutado. Desfaça à mão'
+        ),
+        'ingest.rollback.headers': 'a seção dele aparece {count} vez(es), não uma',
         'ingest.rollback.no_dump': 'Não há pg_dumpall no snapshot pré-ingestão {folder} para restaurar {database}.',
         'ingest.rollback.incomplete': 'Rollback incompleto: {items}',
         'ingest.rollback.ok': (
@@ -978,6 +983,10 @@ MESSAGES = {
             '{container} tem bancos cujo nome traz caractere de controle (quebra de linha, tabulação, escape): '
             '{names}. Um nome assim nunca é passado a uma ferramenta nem escrito em evidência; renomeie-o em '
             '{container} (ALTER DATABASE ... RENAME TO) ou liste no SSOT os bancos a carregar (sources[].databases)'
+        ),
+        'snapshot.error.unbalanced': (
+            'o texto termina dentro de uma aspa, de um corpo ou de dados de COPY ({state}): não está como o pg_dump o '
+            'escreve'
         ),
         'snapshot.error.restore': 'a restauração pelo psql terminou com {rc}: {errors}',
         'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
@@ -2517,6 +2526,11 @@ MESSAGES = {
             'from 13.22, 14.19, 15.14, 16.10, 17.6): nothing was dropped or replayed. Roll back by hand, or give the '
             "target's image a newer psql"
         ),
+        'ingest.rollback.copy_unexpected': (
+            'The pre-ingest copy of {database} in {folder} is not as pg_dump writes it ({line}): nothing was dropped '
+            'or replayed. Roll it back by hand'
+        ),
+        'ingest.rollback.headers': 'its section is there {count} time(s), not once',
         'ingest.rollback.no_dump': 'No pg_dumpall in the pre-ingest snapshot {folder} to restore {database} from.',
         'ingest.rollback.incomplete': 'Rollback incomplete: {items}',
         'ingest.rollback.ok': (
@@ -2677,6 +2691,9 @@ MESSAGES = {
             '{container} has databases whose names hold a control character (a newline, a tab, an escape): {names}. '
             'Such a name is never passed to a tool nor written to evidence; rename it in {container} (ALTER DATABASE '
             '... RENAME TO) or list the databases to load in the SSOT (sources[].databases)'
+        ),
+        'snapshot.error.unbalanced': (
+            'the text ends inside a quote, a body or COPY data ({state}): not as pg_dump writes it'
         ),
         'snapshot.error.restore': 'psql restore exited {rc}: {errors}',
         'snapshot.error.manifest': '{path}: cannot read the manifest ({error})',

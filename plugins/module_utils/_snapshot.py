@@ -296,8 +296,10 @@ def top_level(lines):
     """(line, top) of a pg_dump text: ``top`` when the line starts outside any literal, quoted name, dollar-quoted body
     or COPY data - where pg_dump writes its own comments, commands and psql's backslash commands. Text a database
     holds (a table's comment reading ``-- Database "x" dump`` and ``\\connect x``) is never ``top`` (review 14: a
-    comment of one database, read as the start of another's section, ran as the superuser)."""
-    state = None
+    comment of one database, read as the start of another's section, ran as the superuser). A COPY statement is
+    followed to its end (a table's name may hold a newline: its data rows then read as SQL, review 15). A text that
+    ends inside a quote, a body or COPY data is not pg_dump's: SnapshotError when it ends."""
+    state, copying = None, False
     for line in lines:
         if state == b"copy":
             if line.rstrip(b"\r\n") == b"\\.":
@@ -305,11 +307,16 @@ def top_level(lines):
             yield line, False
             continue
         top = state is None
-        if top and line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;"):
-            state = b"copy"
-        else:
-            state = _open_after(line, state)
+        if top and line.startswith(b"COPY "):
+            copying = True
+        state = _open_after(line, state)
+        if copying and state is None:
+            copying = False
+            if line.rstrip().endswith(b"FROM stdin;"):
+                state = b"copy"
         yield line, top
+    if state is not None:
+        raise SnapshotError("snapshot.error.unbalanced", state=state.decode("ascii", "replace")[:20])
 
 
 def database_section(lines, database, marked=False):

@@ -128,8 +128,12 @@ def main():
         for entry in data.get("databases") or []:
             if entry["action"] != "load" and (not dump or not os.path.isfile(os.path.join(folder, dump))):
                 raise _ingest.IngestError("ingest.rollback.no_dump", folder=folder, database=entry["name"])
-        if any(entry["action"] != "load" for entry in data.get("databases") or []):
-            _ingest.restricted(engine, target)      # a psql that refuses the text's backslash commands, or nothing
+        for entry in data.get("databases") or []:
+            if entry["action"] != "load":
+                # The copy's section as pg_dump wrote it, and a psql that refuses the text's backslash commands - or
+                # nothing is dropped.
+                _ingest.check_section(os.path.join(folder, dump), entry["name"])
+                _ingest.restricted(engine, target)
         for entry in data.get("databases") or []:
             db = entry["name"]
             _ingest.drop_database(engine, target, db, user)

@@ -143,3 +143,43 @@ def test_a_section_starts_where_pg_dump_writes_never_inside_what_a_database_hold
 ])
 def test_what_is_open_at_the_end_of_a_line_of_sql(line, state, after):
     assert _snapshot._open_after(line, state) == after
+
+
+def test_a_copy_statement_is_followed_to_its_end_and_a_text_that_ends_open_is_refused():
+    """A table whose name holds a newline: its COPY statement spans two lines, and its data rows - a section's header,
+    a superuser's statement, a lone quote - were read as SQL (review 15)."""
+    import io
+    dump = (b'-- Database "aaa" dump\nCOPY public."a\nb" (x) FROM stdin;\n-- Database "bbb" dump\n'
+            b"CREATE ROLE pwn SUPERUSER LOGIN PASSWORD 'pw';\nit's\n\\.\n-- Database \"bbb\" dump\n"
+            b"CREATE DATABASE bbb WITH TEMPLATE = template0;\n\\connect bbb\n"
+            b"-- PostgreSQL database cluster dump complete\n")
+    section = b"".join(_snapshot.database_section(io.BytesIO(dump), "bbb"))
+    assert b"pwn" not in section and section.startswith(b'-- Database "bbb" dump\nCREATE DATABASE bbb')
+    marked = list(_snapshot.top_level(io.BytesIO(dump)))
+    assert [top for line, top in marked[:6]] == [True, True, False, False, False, False]
+    with pytest.raises(_snapshot.SnapshotError):
+        list(_snapshot.top_level(io.BytesIO(b"COMMENT ON TABLE t IS 'never closed\n")))
+
+
+def test_a_rollback_replays_only_a_section_pg_dump_wrote(tmp_path):
+    """Before anything is dropped: the section is there once, the text balanced, and before its \\connect only what
+    pg_dump writes there for that database (a superuser's psql reads it)."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _ingest
+    good = HOSTILE_DUMPALL
+    path = tmp_path / "pg_dumpall.sql"
+    path.write_bytes(good)
+    _ingest.check_section(str(path), "legacy_shop")
+    bad = {
+        "statement in the head": good.replace(b"ALTER DATABASE legacy_shop OWNER TO shop_owner;\n",
+                                              b"ALTER DATABASE legacy_shop OWNER TO shop_owner;\nCREATE ROLE x;\n"),
+        "another database's CREATE": good.replace(b"CREATE DATABASE legacy_shop WITH", b"CREATE DATABASE postgres WITH"),
+        "twice": good.replace(b"-- PostgreSQL database cluster dump complete",
+                              b'-- Database "legacy_shop" dump\n-- PostgreSQL database cluster dump complete'),
+        "missing": good.replace(b'-- Database "legacy_shop" dump\n--\n\\restrict', b"--\n--\n\\restrict"),
+        "open at the end": good + b"COMMENT ON TABLE t IS 'x\n",
+    }
+    for why, text in bad.items():
+        path.write_bytes(text)
+        with pytest.raises(_ingest.IngestError) as refused:
+            _ingest.check_section(str(path), "legacy_shop")
+        assert refused.value.code == "ingest.rollback.copy_unexpected", why

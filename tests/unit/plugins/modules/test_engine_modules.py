@@ -209,7 +209,7 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
                                              roles=("postgres", "app")), tools="15.18")
     folder = tmp_path / "snap"
     folder.mkdir()
-    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm;\n'
+    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm WITH TEMPLATE = template0;\n'
                                            "-- fake-table crm public.c 3\n")
     rollback = {"target": "pg-new", "snapshot": str(folder), "roles_before": ["postgres"],
                 "snapshot_files": [{"name": "pg_dumpall.sql", "kind": "dump"}],
@@ -231,7 +231,7 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
     # statements giving objects to their owners (what the role made goes to the database's owner).
     target.databases["crm"] = {"public.c": 9}
     target.databases["shop"] = {"public.orders": 1}
-    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm;\nALTER DATABASE crm OWNER '
+    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm WITH TEMPLATE = template0;\nALTER DATABASE crm OWNER '
                                            'TO shop_owner;\n\\connect crm\nCREATE TABLE public.c (id int CHECK '
                                            '(lo_import(\'/proc/1/environ\') > 0));\nALTER TABLE public.c OWNER TO '
                                            '"sh""op";\nCOPY public.c (id) FROM stdin;\nALTER TABLE x OWNER TO y;\n'
