@@ -658,11 +658,11 @@ DB_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(datdba)) FROM p
 def section_parts(marked):
     """(part, line) of a database's pg_dumpall section, given as (line, top) pairs (_snapshot.top_level): "head" up to
     its \\connect (included), then "owner" for the statements giving an object to its owner and "body" for the rest;
-    "meta" for pg_dump's own \\restrict / \\unrestrict lines (the replay brings its own). Only lines pg_dump wrote at
-    the top level count, never text inside a literal, a body or COPY data."""
+    "meta" for pg_dump's own \\restrict / \\unrestrict / \\encoding lines (the replay brings its own). Only lines
+    pg_dump wrote at the top level count, never text inside a literal, a body or COPY data."""
     head = True
     for line, top in marked:
-        if top and _RANDOM_LINE.match(line.rstrip(b"\r\n")):
+        if top and _META_LINE.match(line):
             yield "meta", line
         elif head:
             head = not (top and line.startswith(b"\\connect"))
@@ -674,10 +674,15 @@ def section_parts(marked):
 # What pg_dump writes before a database's \\connect: comments, its session settings, CREATE DATABASE and its owner.
 # Anything else there is refused before a superuser's psql reads it (review 15: data rows read as SQL).
 _NAME = rb'(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)'
+# Values as pg_dump writes them there: a word or a plain quoted one - no comment, dollar or other quote to hide in.
+_VALUE = rb"(?:'[A-Za-z0-9_.@ -]*'|[A-Za-z0-9_]+)"
 _HEAD_LINE = re.compile(
-    rb"\A(?:|--[^\r\n]*|SET [a-z_]+ = [^;\r\n]*;|SELECT pg_catalog\.set_config\('search_path', '', false\);|"
-    rb"CREATE DATABASE (?P<create>" + _NAME + rb") WITH [^;\r\n]*;|ALTER DATABASE (?P<alter>" + _NAME
-    + rb") OWNER TO " + _NAME + rb";|\\connect [^\r\n]*|\\(?:un)?restrict [A-Za-z0-9]+)\r?\n?\Z")
+    rb"\A(?:|--[^\r\n]*|SET [a-z_]+ = " + _VALUE + rb";|SELECT pg_catalog\.set_config\('search_path', '', false\);|"
+    rb"CREATE DATABASE (?P<create>" + _NAME + rb") WITH(?: [A-Z_]+ = " + _VALUE + rb")+;|ALTER DATABASE (?P<alter>"
+    + _NAME + rb") OWNER TO " + _NAME + rb";|\\connect [^\r\n]*|\\(?:un)?restrict [A-Za-z0-9]+|"
+    rb"\\encoding [A-Za-z0-9_]+)\r?\n?\Z")
+# pg_dump's own backslash lines besides \connect: left out of what a replaying psql reads (it brings its own).
+_META_LINE = re.compile(rb"\A\\(?:(?:un)?restrict [A-Za-z0-9]+|encoding [A-Za-z0-9_]+)\r?\n?\Z")
 
 
 def check_section(dump_path, db):

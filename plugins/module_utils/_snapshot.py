@@ -262,6 +262,14 @@ _DOLLAR = re.compile(rb"\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
 _NAME_BYTE = re.compile(rb"[A-Za-z0-9_$\x80-\xff]")
 
 
+def _in_name(line, i):
+    """Whether the $ at ``i`` goes on a name (t$a$, t1$a$) rather than a number (1$a$ opens a dollar quote)."""
+    j = i
+    while j and _NAME_BYTE.match(line[j - 1:j]):
+        j -= 1
+    return j < i and not line[j:j + 1].isdigit()
+
+
 def _open_after(line, state):
     """What is still open at the end of ``line`` of SQL text that began with ``state`` open: None (nothing), a quote
     (b"'" a literal, b'"' an identifier) or a dollar-quote tag. Doubled quotes stay inside; ``--`` outside ends the
@@ -275,7 +283,7 @@ def _open_after(line, state):
             if c in (b"'", b'"'):
                 state, i = c, i + 1
                 continue
-            if c == b"$" and not (i and _NAME_BYTE.match(line[i - 1:i])):
+            if c == b"$" and not _in_name(line, i):
                 found = _DOLLAR.match(line, i)
                 if found:
                     state, i = found.group(0), found.end()

@@ -140,6 +140,8 @@ def test_a_section_starts_where_pg_dump_writes_never_inside_what_a_database_hold
     # literal close a quote that was never open.
     (b"CREATE TABLE public.t$a$ (id int);\n", None, None), (b"COMMENT ON TABLE x IS 'a $a$\n", None, b"'"),
     (b"SELECT caf\xc3\xa9$x$ FROM t;\n", None, None), (b"AS $\xc3\xa9$ body\n", None, b"$\xc3\xa9$"),
+    # After a number a dollar quote does open (as psql and the server read it); after a name holding digits, not.
+    (b"SELECT 1$a$ x\n", None, b"$a$"), (b"SELECT t1$a$ FROM x;\n", None, None),
 ])
 def test_what_is_open_at_the_end_of_a_line_of_sql(line, state, after):
     assert _snapshot._open_after(line, state) == after
@@ -169,6 +171,10 @@ def test_a_rollback_replays_only_a_section_pg_dump_wrote(tmp_path):
     path = tmp_path / "pg_dumpall.sql"
     path.write_bytes(good)
     _ingest.check_section(str(path), "legacy_shop")
+    # A database whose name needs quoting: pg_dump writes \\encoding before its \\connect (left out of the replay).
+    path.write_bytes(good.replace(b"\\connect legacy_shop\nCREATE TABLE", b"\\encoding SQL_ASCII\n\\connect legacy_shop\n"
+                                                                        b"CREATE TABLE"))
+    _ingest.check_section(str(path), "legacy_shop")
     bad = {
         "statement in the head": good.replace(b"ALTER DATABASE legacy_shop OWNER TO shop_owner;\n",
                                               b"ALTER DATABASE legacy_shop OWNER TO shop_owner;\nCREATE ROLE x;\n"),
@@ -177,6 +183,13 @@ def test_a_rollback_replays_only_a_section_pg_dump_wrote(tmp_path):
                               b'-- Database "legacy_shop" dump\n-- PostgreSQL database cluster dump complete'),
         "missing": good.replace(b'-- Database "legacy_shop" dump\n--\n\\restrict', b"--\n--\n\\restrict"),
         "open at the end": good + b"COMMENT ON TABLE t IS 'x\n",
+        # What psql reads past the lexer (review 16): a comment opened in a value, a dollar quote, a CR.
+        "comment in a value": good.replace(b"CREATE DATABASE legacy_shop WITH TEMPLATE = template0;",
+                                           b"SET statement_timeout = 0 /*;\nCREATE DATABASE legacy_shop WITH "
+                                           b"TEMPLATE = template0;"),
+        "dollar in the WITH": good.replace(b"TEMPLATE = template0;", b"TEMPLATE = $x$template0$x$;"),
+        "CR in a comment": good.replace(b"-- Database \"legacy_shop\" dump\n--\n\\restrict XyZ789",
+                                        b"-- Database \"legacy_shop\" dump\n-- x\rCREATE ROLE y;\n\\restrict XyZ789"),
     }
     for why, text in bad.items():
         path.write_bytes(text)
