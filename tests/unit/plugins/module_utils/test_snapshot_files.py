@@ -172,8 +172,8 @@ def test_a_rollback_replays_only_a_section_pg_dump_wrote(tmp_path):
     path.write_bytes(good)
     _ingest.check_section(str(path), "legacy_shop")
     # A database whose name needs quoting: pg_dump writes \\encoding before its \\connect (left out of the replay).
-    path.write_bytes(good.replace(b"\\connect legacy_shop\nCREATE TABLE", b"\\encoding SQL_ASCII\n\\connect legacy_shop\n"
-                                                                        b"CREATE TABLE"))
+    quoted = b"\\encoding SQL_ASCII\n\\connect legacy_shop\nCREATE TABLE"
+    path.write_bytes(good.replace(b"\\connect legacy_shop\nCREATE TABLE", quoted))
     _ingest.check_section(str(path), "legacy_shop")
     bad = {
         "statement in the head": good.replace(b"ALTER DATABASE legacy_shop OWNER TO shop_owner;\n",
