@@ -404,14 +404,14 @@ def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, con
     assert step["status"] == "failed" and runbook["runs"][-1]["status"] == "failed", (step, runbook["runs"][-1])
 
 
-def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(server_image, container_names, tmp_path):
+def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(legacy_image, container_names, tmp_path):
     """The legacy source's owner put code where a restore runs it - a CHECK constraint's function (once per row while
     the data is copied) and an index expression (while the index is built) - trying a superuser's reach: an OS
     command (COPY ... TO PROGRAM), altering the target's postgres, widening its own session back (RESET ROLE, SET ROLE
     postgres), each failure swallowed so the load goes on. Approved as the card shows it, the load restores as a role
     made for it: every try fails, the data arrives equal, what the load made belongs to the SSOT's owner (not a
     superuser), and the role that restored it is gone."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "lpriv")
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "lpriv")
     copy = "'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pwned-' || mark || ''''"
     tries = " ".join("BEGIN EXECUTE %s; EXCEPTION WHEN OTHERS THEN NULL; END;" % q for q in (
         "'RESET ROLE'", "'SET ROLE postgres'", "'ALTER ROLE postgres NOLOGIN'", "'CREATE ROLE lpriv_made SUPERUSER'",
@@ -701,13 +701,13 @@ def test_code_a_loaded_database_holds_cannot_reach_the_target_from_the_snapshot_
     assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(snapshot)
 
 
-def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(server_image, container_names,
+def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(legacy_image, container_names,
                                                                               tmp_path):
     """The rollback of a reload replays the pre-ingest copy of the database. As a superuser, a CHECK constraint
     calling only built-in functions (lo_import of /proc/1/environ, lo_export into the data directory) ran as one, rc 0
     (review 13); the card had nothing to show (no function of its own). Replayed as a role made for it, it does
     nothing; the rows come back as they were."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "rbreplay")
+    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "rbreplay")
     doc = with_ingest(ws, pre_snapshot=True)
     doc["sources"][0]["databases"] = ["aaa_evil", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
