@@ -689,14 +689,12 @@ def check_section(dump_path, db):
     """Database ``db``'s section of a pg_dumpall file is one pg_dump wrote: its header once at the top level, the
     whole text balanced (_snapshot.top_level), and before its \\connect only what pg_dump writes there, for that
     database (_HEAD_LINE). IngestError naming what is not, before anything is dropped or replayed."""
-    import gzip
     from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
-    opener = gzip.open if dump_path.endswith(".gz") else open
-    header = _snapshot._DB_HEADER + db.encode("utf-8") + b'" dump'
+    header = _snapshot.section_header(db)
     names = (db.encode("utf-8"), b'"' + db.encode("utf-8").replace(b'"', b'""') + b'"')
     found, inside, head = 0, False, True
     try:
-        with opener(dump_path, "rb") as fh:
+        with _snapshot.open_dump(dump_path) as fh:
             for line, top in _snapshot.top_level(fh):
                 if top and (line.startswith(_snapshot._DB_HEADER) or line.startswith(_snapshot._CLUSTER_END)):
                     inside = line.rstrip(b"\r\n") == header
@@ -715,16 +713,18 @@ def check_section(dump_path, db):
                           line=IngestError("ingest.rollback.headers", count=found))
 
 
+# The first minor of each major whose psql knows \restrict (older majors: none).
+_RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
+
+
 def restricted(engine, target):
     """A random key for psql's \\restrict (from the August 2025 releases: 13.22, 14.19, 15.14, 16.10, 17.6 and
     later): no backslash command - \\! a shell, \\copy ... program, \\connect - runs after it but \\unrestrict with that
     key. The target's psql lacks it: IngestError (dump text is never replayed by a psql that would run them)."""
     rc, out, err = engine.exec(target, ["psql", "--version"])
     found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", out or "")
-    version = (int(found.group(1)), int(found.group(2) or 0)) if found else (0, 0)
-    if not (version[0] >= 18 or version >= (17, 6) or version[0] == 16 and version >= (16, 10) or version[0] == 15
-            and version >= (15, 14) or version[0] == 14 and version >= (14, 19) or version[0] == 13
-            and version >= (13, 22)):
+    major, minor = (int(found.group(1)), int(found.group(2) or 0)) if found else (0, 0)
+    if not (major >= 18 or minor >= _RESTRICT_SINCE.get(major, float("inf"))):
         raise IngestError("ingest.rollback.psql_unrestricted", target=target,
                           found=shown((out or err).strip(), 60) or "-")
     return binascii.hexlify(os.urandom(16)).decode("ascii")
@@ -736,16 +736,14 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
     \\restrict'ed with a key of its own (no backslash command of the text runs), and the section is found where
     pg_dump writes, never inside what a database holds. Returns (ERROR lines, facts: restored_by, owner statements
     left out)."""
-    import gzip
     from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
-    opener = gzip.open if dump_path.endswith(".gz") else open
     left_out = []
     key = restricted(engine, target)
 
     def part(wanted):
         def produce(stdin):
             stdin.write(b"\\restrict " + key.encode("ascii") + b"\n")
-            with opener(dump_path, "rb") as fh:
+            with _snapshot.open_dump(dump_path) as fh:
                 for kind, line in section_parts(_snapshot.database_section(fh, db, marked=True)):
                     if kind == "owner" and wanted == "body":
                         left_out.append(line)

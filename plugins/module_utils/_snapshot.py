@@ -327,11 +327,21 @@ def top_level(lines):
         raise SnapshotError("snapshot.error.unbalanced", state=state.decode("ascii", "replace")[:20])
 
 
+def open_dump(path):
+    """A pg_dumpall file for reading, plain or gzip (by its name)."""
+    return (gzip.open if path.endswith(".gz") else open)(path, "rb")
+
+
+def section_header(database):
+    """The line pg_dumpall opens ``database``'s section with (without its line end)."""
+    return _DB_HEADER + database.encode("utf-8") + b'" dump'
+
+
 def database_section(lines, database, marked=False):
     """The lines of one database's section of a pg_dumpall file (from its ``-- Database "x" dump`` header to the
     next one, each found where pg_dump writes, never inside what a database holds); None: every line. ``marked``:
     (line, top) pairs (top_level)."""
-    header = None if database is None else _DB_HEADER + database.encode("utf-8") + b'" dump'
+    header = None if database is None else section_header(database)
     inside = database is None
     for line, top in top_level(lines):
         if header is not None and top and (line.startswith(_DB_HEADER) or line.startswith(_CLUSTER_END)):
@@ -349,11 +359,10 @@ def restore(engine, dump_path, container, user="postgres", target_num=None, data
     Returns (ERROR lines, rewritten lines): a dump written by a newer pg_dumpall gets the
     known compatibility rewrites for an older target (see compat_rewrite), counted.
     """
-    opener = gzip.open if dump_path.endswith(".gz") else open
     rewritten = []
 
     def produce(stdin):
-        with opener(dump_path, "rb") as fh:
+        with open_dump(dump_path) as fh:
             for line in database_section(fh, database):      # COPY data rows stay unchanged
                 if target_num is not None and line.startswith(b"CREATE DATABASE "):
                     new = compat_rewrite(line, target_num)
