@@ -1084,19 +1084,42 @@ def verify_restored(engine, target, db, user, approved, portable):
 
 # pg_dump since the August 2025 releases brackets its output with \restrict / \unrestrict and a random key.
 _RANDOM_LINE = re.compile(rb"^\\(un)?restrict [A-Za-z0-9]+$")
+# Debian's PostgreSQL 15 (15.20-0+deb12u1) gives every column it creates a ``pg_attver=<number>`` attribute option of
+# its own drawing (the same columns on two servers carry two numbers; a restore does not carry the source's), which
+# pg_dump writes as ``ALTER TABLE ONLY t ALTER COLUMN c SET (pg_attver=N[, other options]);``. Only that option,
+# only on such a line, is left out; every other option stays.
+_COLUMN_OPTIONS = re.compile(rb"^(ALTER (?:FOREIGN )?TABLE .* ALTER COLUMN .* SET \()(.*)(\);)$")
+_DRAWN_OPTION = re.compile(rb"^pg_attver=[0-9]+$")
+
+
+def schema_text(dump):
+    """The lines of a ``pg_dump --schema-only`` text whose values the server or pg_dump draws (the \\restrict key,
+    Debian's pg_attver column option) left out: the same schema on two servers gives the same text."""
+    out = []
+    for line in dump.split(b"\n"):
+        if _RANDOM_LINE.match(line):
+            continue
+        options = _COLUMN_OPTIONS.match(line)
+        if options:
+            kept = [x for x in options.group(2).split(b", ") if not _DRAWN_OPTION.match(x)]
+            if not kept:
+                continue
+            line = options.group(1) + b", ".join(kept) + options.group(3)
+        out.append(line)
+    return b"\n".join(out)
 
 
 def schema_digest(engine, container, db, user, portable=False):
-    """sha256 of ``pg_dump --schema-only`` of database ``db`` in ``container`` (the lines whose key pg_dump draws at
-    random left out: the same schema has the same digest); ``portable``: without owners and privileges (what a
-    restore into another server keeps)."""
+    """sha256 of ``pg_dump --schema-only`` of database ``db`` in ``container`` (as schema_text reads it: the same
+    schema has the same digest); ``portable``: without owners and privileges (what a restore into another server
+    keeps)."""
     extra = ["--no-owner", "--no-privileges"] if portable else []
     rc, out, err = engine.exec(container, ["pg_dump", "-U", user, "--schema-only"] + extra + ["-d", dbname(db)],
                                text=False)
     if rc != 0:
         raise _pgdata.PgDataError("pgdata.psql_failed", container=container, database=shown(db),
                                   error=shown(err.decode("utf-8", "replace").strip(), 300))
-    return hashlib.sha256(b"\n".join(line for line in out.split(b"\n") if not _RANDOM_LINE.match(line))).hexdigest()
+    return hashlib.sha256(schema_text(out)).hexdigest()
 
 
 def code_lines(inventory, lang, limit=40):
