@@ -250,12 +250,12 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     assert target_state(target) == before and psql(target, "SHOW work_mem") == "4MB"
 
 
-def test_a_hostile_sources_roles_are_built_not_copied(legacy_image, container_names, tmp_path):
+def test_a_hostile_sources_roles_are_built_not_copied(server_image, container_names, tmp_path):
     """The legacy source's owner made its roles: superuser attributes, a membership in postgres, role settings, and a
     comment built to run as SQL once a line-by-line filter drops its continuation. Approved as the card shows it, the
     load creates plain roles only: no attribute, membership or setting the SSOT does not grant, postgres untouched,
     nothing from a comment run; the card lists what is left out."""
-    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "hroles")
+    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "hroles")
     psql(source, "CREATE ROLE shop_reader SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN "
                  "PASSWORD 'pw-hostile'")
     psql(source, "CREATE ROLE escaper LOGIN IN ROLE postgres")
@@ -300,12 +300,12 @@ def pwned(container: str, mark: str) -> bool:
     return docker("exec", container, "sh", "-c", f"[ -e /tmp/{mark} ]", check=False).returncode == 0
 
 
-def test_a_hostile_sources_names_and_code_stay_data(legacy_image, container_names, tmp_path):
+def test_a_hostile_sources_names_and_code_stay_data(server_image, container_names, tmp_path):
     """The legacy source's owner chose its database names and its code: a database named as a connection string, a
     name holding a newline, a cast from a composite type to text that runs an OS command when a comparison calls it.
     The names reach the tools as values (the database named "dbname=postgres" is that database, the target's postgres
     untouched), the newline is refused with a message (no traceback), the comparison calls nothing of the source."""
-    ws, target, source = source_with_one_table(legacy_image, container_names, tmp_path, "hnames")
+    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "hnames")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["sources"][0]["databases"] = ["dbname=postgres", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
