@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import datetime
 import hashlib
+import io
 import json
 import os
 import re
@@ -656,19 +657,30 @@ DB_OWNER_SQL = ("SELECT coalesce((SELECT to_json(pg_get_userbyid(datdba)) FROM p
 
 
 def section_parts(marked):
-    """(part, line) of a database's pg_dumpall section, given as (line, top) pairs (_snapshot.top_level): "head" up to
-    its \\connect (included), then "owner" for the statements giving an object to its owner and "body" for the rest;
-    "meta" for pg_dump's own \\restrict / \\unrestrict / \\encoding lines (the replay brings its own). Only lines
+    """(part, text) of a database's pg_dumpall section, given as (line, top) pairs (_snapshot.top_level): "head" up to
+    its \\connect (included), then "owner" for the statements giving an object to its owner, "database" for each
+    statement about the database itself (its comment, settings, privileges: only its owner or a superuser may run
+    them, so the loader cannot - review 17 - and _DB_STATEMENT checks them whole) and "body" for the rest, a line at a
+    time; "meta" for pg_dump's own \\restrict / \\unrestrict / \\encoding lines (the replay brings its own). Only lines
     pg_dump wrote at the top level count, never text inside a literal, a body or COPY data."""
-    head = True
+    head, statement = True, None
     for line, top in marked:
-        if top and _META_LINE.match(line):
+        if statement is not None and top:
+            yield "database", b"".join(statement)
+            statement = None
+        if statement is not None:
+            statement.append(line)
+        elif top and _META_LINE.match(line):
             yield "meta", line
         elif head:
             head = not (top and line.startswith(b"\\connect"))
             yield "head", line
+        elif top and _DB_LEVEL.match(line):
+            statement = [line]
         else:
             yield ("owner" if top and _OWNER_LINE.match(line) else "body"), line
+    if statement is not None:
+        yield "database", b"".join(statement)
 
 
 # What pg_dump writes before a database's \\connect: comments, its session settings, CREATE DATABASE and its owner.
@@ -684,6 +696,39 @@ _HEAD_LINE = re.compile(
 # pg_dump's own backslash lines besides \connect: left out of what a replaying psql reads (it brings its own).
 _META_LINE = re.compile(rb"\A\\(?:(?:un)?restrict [A-Za-z0-9]+|encoding [A-Za-z0-9_]+)\r?\n?\Z")
 
+# Statements about the database itself, as pg_dump writes them after its \\connect: recognised by how they start,
+# then accepted whole only in these shapes, for that database (a literal is a literal: the replay sets
+# standard_conforming_strings first).
+_DB_LEVEL = re.compile(rb"\A(?:COMMENT ON DATABASE |ALTER DATABASE |ALTER ROLE .* IN DATABASE |"
+                       rb"(?:GRANT|REVOKE) [A-Z, ]+ ON DATABASE )")
+_LITERAL = rb"'(?:[^']|'')*'"
+_SETTING_VALUE = rb"(?:" + _LITERAL + rb"|[A-Za-z0-9_.+-]+)"
+_SETTING = rb" SET " + _NAME + rb" TO " + _SETTING_VALUE + rb"(?:, " + _SETTING_VALUE + rb")*"
+_DB_PRIVILEGES = rb"(?:ALL|CREATE|CONNECT|TEMPORARY)(?:,(?:CREATE|CONNECT|TEMPORARY))*"
+_GRANTEE = rb"(?:PUBLIC|" + _NAME + rb")"
+_DB_STATEMENT = re.compile(
+    rb"\A(?:COMMENT ON DATABASE (?P<comment>" + _NAME + rb") IS " + _LITERAL
+    + rb"|ALTER DATABASE (?P<alter>" + _NAME + rb")" + _SETTING
+    + rb"|ALTER ROLE " + _NAME + rb" IN DATABASE (?P<role>" + _NAME + rb")" + _SETTING
+    + rb"|GRANT " + _DB_PRIVILEGES + rb" ON DATABASE (?P<grant>" + _NAME + rb") TO " + _GRANTEE
+    + rb"(?: WITH GRANT OPTION)?|REVOKE " + _DB_PRIVILEGES + rb" ON DATABASE (?P<revoke>" + _NAME + rb") FROM "
+    + _GRANTEE + rb");\r?\n?\Z", re.S)
+
+
+def _quoted_names(db):
+    raw = db.encode("utf-8")
+    return (raw, b'"' + raw.replace(b'"', b'""') + b'"')
+
+
+def database_statement(statement, db, dump_path):
+    """``statement`` (a "database" part of section_parts) as _DB_STATEMENT accepts it, about database ``db``; else
+    IngestError naming it."""
+    match = _DB_STATEMENT.match(statement)
+    if match is None or next(g for g in match.groups() if g is not None) not in _quoted_names(db):
+        raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
+                          line=shown(statement.decode("utf-8", "replace"), 120))
+    return statement
+
 
 def check_section(dump_path, db):
     """Database ``db``'s section of a pg_dumpall file is one pg_dump wrote: its header once at the top level, the
@@ -691,7 +736,7 @@ def check_section(dump_path, db):
     database (_HEAD_LINE). IngestError naming what is not, before anything is dropped or replayed."""
     from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
     header = _snapshot.section_header(db)
-    names = (db.encode("utf-8"), b'"' + db.encode("utf-8").replace(b'"', b'""') + b'"')
+    names = _quoted_names(db)
     found, inside, head = 0, False, True
     try:
         with _snapshot.open_dump(dump_path) as fh:
@@ -711,6 +756,10 @@ def check_section(dump_path, db):
     if found != 1:
         raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
                           line=IngestError("ingest.rollback.headers", count=found))
+    with _snapshot.open_dump(dump_path) as fh:
+        for kind, text in section_parts(_snapshot.database_section(fh, db, marked=True)):
+            if kind == "database":
+                database_statement(text, db, dump_path)
 
 
 # The first minor of each major whose psql knows \restrict (older majors: none).
@@ -770,8 +819,26 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
     finally:
         owner = _pgdata.psql_json(engine, target, DB_OWNER_SQL % _quote_literal(db), user=user)
         loader.close(owner if isinstance(owner, str) else user)
-    return [shown(e, 300) for e in errors][:50], {"restored_by": loader.name, "owner_statements_left_out":
-                                                  len(left_out)}
+    # The database's own comment, settings and privileges, each checked whole (database_statement), as ``user``
+    # in one transaction: all of them or none (review 17: replayed by the loader they failed or did nothing, and
+    # PUBLIC had CONNECT back).
+    statements = []
+    with _snapshot.open_dump(dump_path) as fh:
+        for kind, text in section_parts(_snapshot.database_section(fh, db, marked=True)):
+            if kind == "database":
+                statements.append(database_statement(text, db, dump_path))
+    facts = {"restored_by": loader.name, "owner_statements_left_out": len(left_out),
+             "database_statements": len(statements), "database_errors": []}
+    if statements:
+        def produce(stdin):
+            stdin.write(b"\\restrict " + key.encode("ascii") + b"\nSET standard_conforming_strings = on;\n")
+            for statement in statements:
+                stdin.write(statement if statement.endswith(b"\n") else statement + b"\n")
+        argv = ["exec", "-i", target] + psql_argv(user, "postgres", "-qX", "-1", "-v", "ON_ERROR_STOP=1")
+        rc, failed = engine.feed(argv, produce, keep=keep)
+        if rc != 0:
+            facts["database_errors"] = [shown(e, 300) for e in failed][:10] or ["psql rc %d" % rc]
+    return [shown(e, 300) for e in errors][:50], facts
 
 
 # --- roles: built from the source's catalog, never copied as SQL text ---------------------------------------------
@@ -1086,27 +1153,37 @@ def verify_restored(engine, target, db, user, approved, portable):
 _RANDOM_LINE = re.compile(rb"^\\(un)?restrict [A-Za-z0-9]+$")
 # Debian's PostgreSQL 15 (15.20-0+deb12u1) gives every column it creates a ``pg_attver=<number>`` attribute option of
 # its own drawing (the same columns on two servers carry two numbers; a restore does not carry the source's), which
-# pg_dump writes as ``ALTER TABLE ONLY t ALTER COLUMN c SET (pg_attver=N[, other options]);``. Only that option,
-# only on such a line, is left out; every other option stays.
-_COLUMN_OPTIONS = re.compile(rb"^(ALTER (?:FOREIGN )?TABLE .* ALTER COLUMN .* SET \()(.*)(\);)$")
-_DRAWN_OPTION = re.compile(rb"^pg_attver=[0-9]+$")
+# pg_dump writes as ``ALTER TABLE ONLY t ALTER COLUMN c SET (pg_attver=N[, other options]);``. Only that option, only
+# on a line pg_dump wrote at the top level (never inside a function's body or a literal: review 17 hid a swapped body
+# behind such a line) and only on a statement of exactly that shape, is left out; every other option stays.
+_IDENT = rb'(?:"(?:[^"\r\n]|"")+"|[a-z_\x80-\xff][a-z0-9_$\x80-\xff]*)'
+_COLUMN_OPTIONS = re.compile(rb"\A(ALTER (?:FOREIGN )?TABLE (?:ONLY )?" + _IDENT + rb"\." + _IDENT + rb" ALTER COLUMN "
+                             + _IDENT + rb" SET \()([a-z_]+=[^,()\s]+(?:, [a-z_]+=[^,()\s]+)*)(\);)\Z")
+_DRAWN_OPTION = re.compile(rb"\Apg_attver=[0-9]+\Z")
 
 
 def schema_text(dump):
-    """The lines of a ``pg_dump --schema-only`` text whose values the server or pg_dump draws (the \\restrict key,
-    Debian's pg_attver column option) left out: the same schema on two servers gives the same text."""
+    """A ``pg_dump --schema-only`` text without what the server or pg_dump draws - the \\restrict key, Debian's
+    pg_attver column option - where pg_dump writes them (lines at the top level, _snapshot.top_level): the same
+    schema on two servers gives the same text. A text that does not lex as pg_dump's is returned as it is (its
+    digest then matches nothing)."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
     out = []
-    for line in dump.split(b"\n"):
-        if _RANDOM_LINE.match(line):
-            continue
-        options = _COLUMN_OPTIONS.match(line)
-        if options:
-            kept = [x for x in options.group(2).split(b", ") if not _DRAWN_OPTION.match(x)]
-            if not kept:
+    try:
+        for line, top in _snapshot.top_level(io.BytesIO(dump)):
+            bare = line.rstrip(b"\n")
+            if top and _RANDOM_LINE.match(bare):
                 continue
-            line = options.group(1) + b", ".join(kept) + options.group(3)
-        out.append(line)
-    return b"\n".join(out)
+            options = _COLUMN_OPTIONS.match(bare) if top else None
+            if options:
+                kept = [x for x in options.group(2).split(b", ") if not _DRAWN_OPTION.match(x)]
+                if not kept:
+                    continue
+                line = options.group(1) + b", ".join(kept) + options.group(3) + line[len(bare):]
+            out.append(line)
+    except _snapshot.SnapshotError:
+        return dump
+    return b"".join(out)
 
 
 def schema_digest(engine, container, db, user, portable=False):

@@ -807,6 +807,11 @@ MESSAGES = {
             'Recriar o banco {database} em {target} a partir do snapshot pré-ingestão falhou ({errors}): nada do '
             'conteúdo dele foi reexecutado.'
         ),
+        'ingest.rollback.database_failed': (
+            'As propriedades do banco {database} na cópia pré-ingestão (comentário, configurações, privilégios sobre o '
+            'banco) não foram reaplicadas em {target} ({errors}): o conteúdo foi restaurado, nenhuma delas ficou pela '
+            'metade. Reaplique-as à mão'
+        ),
         'ingest.rollback.psql_unrestricted': (
             'O psql de {target} ({found}) não sabe recusar os comandos de barra invertida que o texto de uma cópia '
             'pode trazer (\\restrict, desde 13.22, 14.19, 15.14, 16.10, 17.6): nada foi removido nem reexecutado. '
@@ -2520,6 +2525,11 @@ MESSAGES = {
         'ingest.rollback.head_failed': (
             'Recreating database {database} in {target} from the pre-ingest snapshot failed ({errors}): nothing of its '
             'content was replayed.'
+        ),
+        'ingest.rollback.database_failed': (
+            'The properties of database {database} in the pre-ingest copy (comment, settings, privileges on the '
+            'database) were not applied again in {target} ({errors}): its content was restored, none of them '
+            'half-applied. Apply them by hand'
         ),
         'ingest.rollback.psql_unrestricted': (
             "The psql of {target} ({found}) cannot refuse the backslash commands a copy's text may hold (\\restrict, "

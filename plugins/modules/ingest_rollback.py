@@ -164,14 +164,19 @@ def main():
     lines = ["-- rollback of the ingestion into %s from the pre-ingest snapshot %s" % (target, data.get("snapshot"))]
     lines += ["DROPPED  %s (created by the ingestion)" % db for db in result["dropped"]]
     for r in result["restored"]:
-        lines.append("RESTORED %s: %d table(s), %d differ from before" % (r["database"], len(r["comparisons"]),
-                                                                          len(r["mismatches"])))
+        lines.append("RESTORED %s: %d table(s), %d differ from before; replayed as %s (%d error line(s)); %d statement(s)"
+                     " on the database itself as %s" % (r["database"], len(r["comparisons"]), len(r["mismatches"]),
+                                                        r["restored_by"], len(r["restore_errors"]),
+                                                        r["database_statements"], user))
+        lines += ["  error: %s" % e for e in r["restore_errors"] + r["database_errors"]]
     lines += ["ROLE     %s dropped" % r for r in result["roles_dropped"]] + result["role_errors"]
     result["evidence"] = [_result.evidence("ingest-rollback.log", text="\n".join(lines) + "\n")]
     # Undone once: the lookup that reads this record refuses a second rollback of the same ingestion.
     result["rollback"] = _result.rollback("ingest", "done", {"dropped": result["dropped"],
                                                              "restored": [r["database"] for r in result["restored"]]})
     bad = left + ["%s %s" % (r["database"], m["table"]) for r in result["restored"] for m in r["mismatches"]]
+    bad += [text(p["language"], "ingest.rollback.database_failed", database=r["database"], target=target,
+                 errors="; ".join(r["database_errors"])) for r in result["restored"] if r["database_errors"]]
     if bad:
         module.fail_json(msg=text(p["language"], "ingest.rollback.incomplete", items=", ".join(bad)), **result)
     module.exit_json(msg=text(p["language"], "ingest.rollback.ok", dropped=len(result["dropped"]),

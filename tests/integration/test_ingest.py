@@ -736,8 +736,19 @@ def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(se
     approve_ingestion(ws)
     first = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert first.returncode == 0, explain(first)
-    # A second load (another row): its pre-ingest snapshot holds the table as the first load left it.
+    # A second load (another row): its pre-ingest snapshot holds the table as the first load left it, and what the
+    # operator set on the database itself since (review 17: replayed by the loader, it was lost, PUBLIC had CONNECT
+    # back, rc 0).
     psql(source, "SET rb.off = on; INSERT INTO b_note VALUES (2)", db="legacy_shop")
+    psql(target, "CREATE ROLE rb_reader; REVOKE CONNECT, TEMPORARY ON DATABASE legacy_shop FROM PUBLIC; "
+                 "GRANT CONNECT ON DATABASE legacy_shop TO rb_reader; "
+                 "ALTER DATABASE legacy_shop SET statement_timeout = '5s'; "
+                 "COMMENT ON DATABASE legacy_shop IS 'operator''s note'")
+    properties = ("SELECT array_to_string(datacl, ','), shobj_description(d.oid, 'pg_database'), "
+                  "(SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid) "
+                  "FROM pg_database d WHERE datname = 'legacy_shop'")
+    operators = psql(target, properties)
+    assert "rb_reader=c/" in operators and "statement_timeout=5s" in operators, operators
     approve_ingestion(ws, "ingest.legacy-shop.legacy_shop.reload.", "reload")
     second = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert second.returncode == 0, explain(second)
@@ -753,6 +764,7 @@ def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(se
     assert psql(target, "SELECT count(*) FROM pg_largeobject_metadata", db="legacy_shop") == "0", explain(back)
     assert back.returncode == 0, explain(back)
     assert psql(target, "SELECT count(*) FROM note", db="legacy_shop") == "1"
+    assert psql(target, properties) == operators, explain(back)
     # The copy's owner kept: what the replaying role made went to the database's owner, and the role is gone.
     assert psql(target, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'b_note'",
                 db="legacy_shop") == "shop_owner"

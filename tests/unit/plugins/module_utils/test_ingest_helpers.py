@@ -206,7 +206,28 @@ def test_schema_text_leaves_out_only_what_the_server_or_pg_dump_draws():
     (b"pg_attver=26490888", b"pg_attver=26490888x"),  # not a number the server draws
     (b"pg_attver=26490888", b"pg_attver=1 "),
     (b"SET (pg_attver=26490888)", b"SET STATISTICS 100"),
-    (b"CREATE TABLE public.t", b"CREATE TABLE public.u")])
+    (b"CREATE TABLE public.t", b"CREATE TABLE public.u"),
+    (b"ALTER TABLE ONLY public.t", b"ALTER TABLE ONLY public.t ALTER COLUMN x SET (n_distinct=1); SELECT 1; --")])
 def test_schema_text_keeps_every_other_difference(old, new):
     assert SCHEMA_ON.count(old) == 1
     assert _ingest.schema_text(SCHEMA_ON.replace(old, new)) != _ingest.schema_text(SCHEMA_ON)
+
+
+@pytest.mark.parametrize("hidden", [
+    # Review 17: a function's body line shaped like pg_dump's column options line hid a swapped body.
+    b"ALTER TABLE public.orders ALTER COLUMN id SET (n_distinct=1); END IF; DELETE FROM public.orders; "
+    b"RETURN p * 100; -- ALTER COLUMN id SET (pg_attver=1);",
+    b"ALTER TABLE ONLY public.t ALTER COLUMN id SET (pg_attver=1);",
+    b"\\restrict AbC123"])
+def test_schema_text_leaves_nothing_out_of_a_body_or_a_literal(hidden):
+    """Only lines pg_dump wrote at the top level are read for what it draws: the same line inside a dollar-quoted
+    body or a literal is the database's text and counts."""
+    def dump(body):
+        return (b"CREATE FUNCTION public.discount(p numeric) RETURNS numeric\n    LANGUAGE plpgsql\n    AS $f$\nBEGIN\n"
+                + body + b"\nEND\n$f$;\nCOMMENT ON TABLE public.t IS 'x\n" + body + b"\n';\n")
+    assert _ingest.schema_text(dump(hidden)) == dump(hidden)
+    assert _ingest.schema_text(dump(hidden)) != _ingest.schema_text(dump(hidden.replace(b"1", b"2")))
+
+
+def test_schema_text_of_a_text_that_does_not_lex_is_the_text():
+    assert _ingest.schema_text(b"\\restrict A\nCREATE TABLE 'open\n") == b"\\restrict A\nCREATE TABLE 'open\n"

@@ -196,3 +196,38 @@ def test_a_rollback_replays_only_a_section_pg_dump_wrote(tmp_path):
         with pytest.raises(_ingest.IngestError) as refused:
             _ingest.check_section(str(path), "legacy_shop")
         assert refused.value.code == "ingest.rollback.copy_unexpected", why
+
+
+def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rollback_refuses(tmp_path):
+    """The statements about the database after its \\connect (comment, settings, privileges) run as the superuser
+    (the loader may not: review 17): each must be one statement, of pg_dump's shape, about that database."""
+    from ansible_collections.ssot.governance.plugins.module_utils import _ingest
+    path = tmp_path / "pg_dumpall.sql"
+    good = (b"COMMENT ON DATABASE legacy_shop IS 'a ''note''\n-- Database \"x\" dump\n';\n"
+            b"ALTER DATABASE legacy_shop SET statement_timeout TO '5s';\n"
+            b"ALTER DATABASE legacy_shop SET search_path TO '$user', 'public';\n"
+            b"ALTER ROLE \"Shop Reader\" IN DATABASE legacy_shop SET work_mem TO '8MB';\n"
+            b"REVOKE CONNECT,TEMPORARY ON DATABASE legacy_shop FROM PUBLIC;\n"
+            b"GRANT ALL ON DATABASE legacy_shop TO shop_reader WITH GRANT OPTION;\n")
+
+    def with_statements(text):
+        anchor = b"\\connect legacy_shop\nCREATE TABLE public.customers"
+        return HOSTILE_DUMPALL.replace(anchor, anchor.replace(b"CREATE", text + b"CREATE"))
+    path.write_bytes(with_statements(good))
+    _ingest.check_section(str(path), "legacy_shop")
+    with _snapshot.open_dump(str(path)) as fh:
+        parts = [t for k, t in _ingest.section_parts(_snapshot.database_section(fh, "legacy_shop", marked=True))
+                 if k == "database"]
+    assert b"".join(parts) == good and len(parts) == 6
+    for bad in (b"ALTER DATABASE legacy_shop SET statement_timeout TO '5s'; CREATE ROLE x SUPERUSER;\n",
+                b"COMMENT ON DATABASE postgres IS 'x';\n",
+                b"ALTER DATABASE legacy_shop OWNER TO postgres;\n",
+                b"ALTER DATABASE legacy_shop RENAME TO x;\n",
+                b"GRANT CONNECT ON DATABASE legacy_shop TO x CASCADE;\n",
+                b"GRANT ALL ON DATABASE legacy_shop TO x, postgres;\n",
+                b"ALTER ROLE x IN DATABASE legacy_shop SET work_mem TO $$8MB$$;\n",
+                b"COMMENT ON DATABASE legacy_shop IS E'x';\n"):
+        path.write_bytes(with_statements(bad))
+        with pytest.raises(_ingest.IngestError) as refused:
+            _ingest.check_section(str(path), "legacy_shop")
+        assert refused.value.code == "ingest.rollback.copy_unexpected", bad

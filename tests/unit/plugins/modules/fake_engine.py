@@ -197,6 +197,7 @@ class FakeEngine(_engine.Engine):
         sink = io.BytesIO()
         produce(sink)
         self.fed = sink.getvalue()
+        self.__dict__.setdefault("feeds", []).append((list(args), self.fed))
         if args[:2] == ["exec", "-i"] and args[3] == "psql":
             self.server(args[2]).load(sink.getvalue())
             return 0, []

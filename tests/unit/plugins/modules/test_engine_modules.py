@@ -250,6 +250,32 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
     assert b"OWNER TO \"sh\"\"op\"" not in engine.fed and b"ALTER TABLE x OWNER TO y;" in engine.fed
     assert b"\\connect" not in engine.fed and b"CREATE DATABASE" not in engine.fed
     assert target.databases["crm"] == {"public.c": 3}
+    # The database's own comment, settings and privileges: the loader may not run them (review 17: PUBLIC had CONNECT
+    # back, the grants and settings gone, rc 0) - each checked whole, then run by the superuser, all or none.
+    target.databases["crm"] = {"public.c": 9}
+    target.databases["shop"] = {"public.orders": 1}
+    properties = (b"COMMENT ON DATABASE crm IS 'operator''s\nnote';\nALTER DATABASE crm SET statement_timeout TO '5s';\n"
+                  b"ALTER ROLE app IN DATABASE crm SET search_path TO '$user', 'public';\n"
+                  b"REVOKE CONNECT,TEMPORARY ON DATABASE crm FROM PUBLIC;\nGRANT CONNECT ON DATABASE crm TO \"a b\";\n")
+    with_properties = (folder / "pg_dumpall.sql").read_bytes().replace(b"\\connect crm\n", b"\\connect crm\n" + properties)
+    (folder / "pg_dumpall.sql").write_bytes(with_properties)
+    engine.calls.clear()
+    engine.feeds = []
+    failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": [], "target": "pg-new",
+                                               "language": "en"})
+    assert not failed, out["msg"]
+    (head, dummy), (body, fed_body), (database, fed_database) = [f for f in engine.feeds if "psql" in f[0]]
+    assert database[database.index("-U") + 1] == "postgres" and "-1" in database and "ON_ERROR_STOP=1" in database
+    assert fed_database.split(b"\n", 2)[1] == b"SET standard_conforming_strings = on;"
+    assert fed_database.startswith(b"\\restrict ") and fed_database.endswith(properties)
+    assert b"ON DATABASE" not in fed_body and b"statement_timeout TO" not in fed_body and b"operator" not in fed_body
+    assert out["restored"][0]["database_statements"] == 5 and out["restored"][0]["database_errors"] == []
+    (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm WITH TEMPLATE = template0;\nALTER DATABASE crm OWNER '
+                                           'TO shop_owner;\n\\connect crm\nCREATE TABLE public.c (id int CHECK '
+                                           '(lo_import(\'/proc/1/environ\') > 0));\nALTER TABLE public.c OWNER TO '
+                                           '"sh""op";\nCOPY public.c (id) FROM stdin;\nALTER TABLE x OWNER TO y;\n'
+                                           '\\.\n-- fake-table crm public.c 3\n')
+    target.databases["shop"] = {"public.orders": 1}
     # Each psql restricted first with a key of its own (no backslash command of the text runs): a psql without
     # \restrict replays nothing, drops nothing.
     assert engine.fed.startswith(b"\\restrict ") and len(engine.fed.split(b"\n", 1)[0]) == len("\\restrict ") + 32
