@@ -663,11 +663,16 @@ def section_parts(marked):
     them, so the loader cannot - review 17 - and _DB_STATEMENT checks them whole) and "body" for the rest, a line at a
     time; "meta" for pg_dump's own \\restrict / \\unrestrict / \\encoding lines (the replay brings its own). Only lines
     pg_dump wrote at the top level count, never text inside a literal, a body or COPY data."""
-    head, statement = True, None
+    head, statement, held, granting = True, None, None, False
     for line, top in marked:
         if statement is not None and top:
             yield "database", b"".join(statement)
             statement = None
+        if held is not None and top:
+            # A SET SESSION AUTHORIZATION goes with the statement after it: the database's when it is one.
+            database = _DB_LEVEL.match(line) is not None
+            yield ("database" if database else "body"), held
+            held, granting = None, database
         if statement is not None:
             statement.append(line)
         elif top and _META_LINE.match(line):
@@ -677,8 +682,15 @@ def section_parts(marked):
             yield "head", line
         elif top and _DB_LEVEL.match(line):
             statement = [line]
+        elif top and _AS_GRANTOR.match(line):
+            held = line
+        elif top and granting and _AS_ITSELF.match(line):
+            granting = False
+            yield "database", line
         else:
             yield ("owner" if top and _OWNER_LINE.match(line) else "body"), line
+    if held is not None:
+        yield "body", held
     if statement is not None:
         yield "database", b"".join(statement)
 
@@ -714,6 +726,15 @@ _DB_STATEMENT = re.compile(
     + rb"(?: WITH GRANT OPTION)?|REVOKE " + _DB_PRIVILEGES + rb" ON DATABASE (?P<revoke>" + _NAME + rb") FROM "
     + _GRANTEE + rb");\r?\n?\Z", re.S)
 
+# The session settings a section is written in: only UTF8 and standard-conforming literals are replayed
+# (_snapshot.DUMP_SESSION writes every copy so).
+_SESSION_LINE = re.compile(rb"\ASET (?:client_encoding|standard_conforming_strings) ")
+_SESSION_AS_WRITTEN = re.compile(rb"\ASET (?:client_encoding = 'UTF8'|standard_conforming_strings = on);\r?\n?\Z")
+# A grant made by another role than the database's owner: pg_dump wraps it in SET / RESET SESSION AUTHORIZATION
+# (the grant then runs as that role, never with more than it has: review 18 found the grantor changed).
+_AS_GRANTOR = re.compile(rb"\ASET SESSION AUTHORIZATION " + _NAME + rb";\r?\n?\Z")
+_AS_ITSELF = re.compile(rb"\ARESET SESSION AUTHORIZATION;\r?\n?\Z")
+
 
 def _quoted_names(db):
     raw = db.encode("utf-8")
@@ -723,6 +744,8 @@ def _quoted_names(db):
 def database_statement(statement, db, dump_path):
     """``statement`` (a "database" part of section_parts) as _DB_STATEMENT accepts it, about database ``db``; else
     IngestError naming it."""
+    if _AS_GRANTOR.match(statement) or _AS_ITSELF.match(statement):
+        return statement
     match = _DB_STATEMENT.match(statement)
     if match is None or next(g for g in match.groups() if g is not None) not in _quoted_names(db):
         raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
@@ -744,6 +767,11 @@ def check_section(dump_path, db):
                 if top and (line.startswith(_snapshot._DB_HEADER) or line.startswith(_snapshot._CLUSTER_END)):
                     inside = line.rstrip(b"\r\n") == header
                     found += inside
+                if inside and top and _SESSION_LINE.match(line) and not _SESSION_AS_WRITTEN.match(line):
+                    # Written in another encoding or with backslash escapes (a copy taken before DUMP_SESSION): the
+                    # literals the lexer and the superuser's psql read would not be the ones pg_dump meant.
+                    raise IngestError("ingest.rollback.copy_unexpected", database=shown(db), folder=dump_path,
+                                      line=shown(line.decode("utf-8", "replace"), 120))
                 if not (inside and head):
                     continue
                 match = _HEAD_LINE.match(line) if top else None
@@ -831,7 +859,8 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
              "database_statements": len(statements), "database_errors": []}
     if statements:
         def produce(stdin):
-            stdin.write(b"\\restrict " + key.encode("ascii") + b"\nSET standard_conforming_strings = on;\n")
+            stdin.write(b"\\restrict " + key.encode("ascii") + b"\nSET client_encoding = 'UTF8';\n"
+                        b"SET standard_conforming_strings = on;\n")
             for statement in statements:
                 stdin.write(statement if statement.endswith(b"\n") else statement + b"\n")
         argv = ["exec", "-i", target] + psql_argv(user, "postgres", "-qX", "-1", "-v", "ON_ERROR_STOP=1")

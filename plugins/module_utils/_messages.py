@@ -812,6 +812,11 @@ MESSAGES = {
             'banco) não foram reaplicadas em {target} ({errors}): o conteúdo foi restaurado, nenhuma delas ficou pela '
             'metade. Reaplique-as à mão'
         ),
+        'ingest.rollback.replay_errors': (
+            '{database}: {count} erro(s) ao reexecutar a cópia como um papel sem atributos ({errors}); o que não pôde '
+            'ser reexecutado (privilégios padrão de outro papel, o que um superusuário precisaria criar) difere da '
+            'cópia'
+        ),
         'ingest.rollback.psql_unrestricted': (
             'O psql de {target} ({found}) não sabe recusar os comandos de barra invertida que o texto de uma cópia '
             'pode trazer (\\restrict, desde 13.22, 14.19, 15.14, 16.10, 17.6): nada foi removido nem reexecutado. '
@@ -2530,6 +2535,11 @@ MESSAGES = {
             'The properties of database {database} in the pre-ingest copy (comment, settings, privileges on the '
             'database) were not applied again in {target} ({errors}): its content was restored, none of them '
             'half-applied. Apply them by hand'
+        ),
+        'ingest.rollback.replay_errors': (
+            '{database}: {count} error(s) replaying the copy as a role without attributes ({errors}); what could not '
+            "be replayed (another role's default privileges, what a superuser would have to create) differs from the "
+            'copy'
         ),
         'ingest.rollback.psql_unrestricted': (
             "The psql of {target} ({found}) cannot refuse the backslash commands a copy's text may hold (\\restrict, "

@@ -68,6 +68,14 @@ def mask_values(text, secrets):
     return text
 
 
+# How pg_dumpall's sessions read the server, whatever a database's owner set on it (ALTER DATABASE ... SET
+# client_encoding / standard_conforming_strings): a client's options outrank a database's, so every section is written
+# in UTF8 with standard-conforming literals - the text the lexer (top_level) and every replay read (review 18: a
+# database set to standard_conforming_strings = off had its comment written with doubled backslashes, replayed
+# with them).
+DUMP_SESSION = ["-e", "PGCLIENTENCODING=UTF8", "-e", "PGOPTIONS=-c standard_conforming_strings=on"]
+
+
 def stream(engine, args, path, compress=False):
     """Stream the stdout of ``docker <args>`` into ``path`` (gzip when ``compress``). Returns (size, sha256)."""
     tmp = path + ".part"
@@ -148,8 +156,8 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
             "logs")
     if "pg_dumpall" in capture_list:
         name = "pg_dumpall.sql.gz" if compression == "gzip" else "pg_dumpall.sql"
-        add(name, stream(engine, ["exec", container, "pg_dumpall", "-U", user], os.path.join(folder, name),
-                         compress=compression == "gzip"), "dump")
+        add(name, stream(engine, ["exec"] + DUMP_SESSION + [container, "pg_dumpall", "-U", user],
+                         os.path.join(folder, name), compress=compression == "gzip"), "dump")
         facts["pg_dumpall_version"] = engine.exec(container, ["pg_dumpall", "--version"])[1].strip()
     if "image_save" in capture_list and image_tag:
         rc, out, err = engine.run(["commit", container, image_tag])

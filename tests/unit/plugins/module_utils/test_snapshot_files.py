@@ -219,6 +219,20 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
         parts = [t for k, t in _ingest.section_parts(_snapshot.database_section(fh, "legacy_shop", marked=True))
                  if k == "database"]
     assert b"".join(parts) == good and len(parts) == 6
+    # A grant made by another role: with the SET / RESET SESSION AUTHORIZATION around it (it runs as that role);
+    # around another object's grant, they stay the loader's (review 18).
+    grantor = (b"SET SESSION AUTHORIZATION shop_reader;\nGRANT CREATE ON DATABASE legacy_shop TO PUBLIC;\n"
+               b"RESET SESSION AUTHORIZATION;\n")
+    table = b"SET SESSION AUTHORIZATION shop_reader;\nGRANT SELECT ON TABLE public.t TO x;\nRESET SESSION AUTHORIZATION;\n"
+    path.write_bytes(with_statements(grantor + table))
+    _ingest.check_section(str(path), "legacy_shop")
+    with _snapshot.open_dump(str(path)) as fh:
+        parts = list(_ingest.section_parts(_snapshot.database_section(fh, "legacy_shop", marked=True)))
+    assert b"".join(t for k, t in parts if k == "database") == grantor
+    assert b"".join(t for k, t in parts if k == "body").startswith(table)
+    # Inside a literal, such a line is the database's text.
+    path.write_bytes(with_statements(b"COMMENT ON TABLE public.t IS '\nSET client_encoding = ''SJIS'';\n';\n"))
+    _ingest.check_section(str(path), "legacy_shop")
     for bad in (b"ALTER DATABASE legacy_shop SET statement_timeout TO '5s'; CREATE ROLE x SUPERUSER;\n",
                 b"COMMENT ON DATABASE postgres IS 'x';\n",
                 b"ALTER DATABASE legacy_shop OWNER TO postgres;\n",
@@ -226,7 +240,10 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
                 b"GRANT CONNECT ON DATABASE legacy_shop TO x CASCADE;\n",
                 b"GRANT ALL ON DATABASE legacy_shop TO x, postgres;\n",
                 b"ALTER ROLE x IN DATABASE legacy_shop SET work_mem TO $$8MB$$;\n",
-                b"COMMENT ON DATABASE legacy_shop IS E'x';\n"):
+                b"COMMENT ON DATABASE legacy_shop IS E'x';\n",
+                # Written in another encoding or with backslash escapes: its literals read otherwise (review 18).
+                b"SET standard_conforming_strings = off;\n",
+                b"SET client_encoding = 'SJIS';\n"):
         path.write_bytes(with_statements(bad))
         with pytest.raises(_ingest.IngestError) as refused:
             _ingest.check_section(str(path), "legacy_shop")

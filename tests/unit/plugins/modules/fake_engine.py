@@ -182,6 +182,7 @@ class FakeEngine(_engine.Engine):
 
     def stream(self, args, write):
         self.calls.append(list(args))
+        args = without_env(args)
         if args[0] == "exec" and args[2] == "pg_dumpall":
             write(self.server(args[1]).dumpall())
             return 0, ""
@@ -200,7 +201,9 @@ class FakeEngine(_engine.Engine):
         self.__dict__.setdefault("feeds", []).append((list(args), self.fed))
         if args[:2] == ["exec", "-i"] and args[3] == "psql":
             self.server(args[2]).load(sink.getvalue())
-            return 0, []
+            # A line "-- fake-error <text>" of what psql reads: the error line psql would print for it.
+            return 0, ["psql:<stdin>:1: ERROR:  " + line[len(b"-- fake-error "):].decode()
+                       for line in sink.getvalue().split(b"\n") if line.startswith(b"-- fake-error ")]
         if args[:2] == ["cp", "-"]:
             return 0, []
         return 125, ["fake engine: unknown feed %s" % args]

@@ -266,10 +266,19 @@ def test_ingest_rollback_drops_what_it_created_and_restores_what_it_replaced(eng
     assert not failed, out["msg"]
     (head, dummy), (body, fed_body), (database, fed_database) = [f for f in engine.feeds if "psql" in f[0]]
     assert database[database.index("-U") + 1] == "postgres" and "-1" in database and "ON_ERROR_STOP=1" in database
-    assert fed_database.split(b"\n", 2)[1] == b"SET standard_conforming_strings = on;"
+    assert fed_database.split(b"\n", 3)[1:3] == [b"SET client_encoding = 'UTF8';", b"SET standard_conforming_strings = on;"]
     assert fed_database.startswith(b"\\restrict ") and fed_database.endswith(properties)
     assert b"ON DATABASE" not in fed_body and b"statement_timeout TO" not in fed_body and b"operator" not in fed_body
     assert out["restored"][0]["database_statements"] == 5 and out["restored"][0]["database_errors"] == []
+    # What the loader could not replay (another role's default privileges) makes the rollback incomplete, named
+    # (review 18: rc 0 before).
+    (folder / "pg_dumpall.sql").write_bytes(with_properties.replace(
+        b"-- fake-table", b"-- fake-error must be member of role \"shop_owner\"\n-- fake-table"))
+    target.databases["shop"] = {"public.orders": 1}
+    failed, out = run_module(ingest_rollback, {"rollback": rollback, "drop_roles": [], "target": "pg-new",
+                                               "language": "en"})
+    assert failed and "1 error(s) replaying the copy" in out["msg"] and "shop_owner" in out["msg"], out["msg"]
+    assert target.databases["crm"] == {"public.c": 3}
     (folder / "pg_dumpall.sql").write_text('-- Database "crm" dump\nCREATE DATABASE crm WITH TEMPLATE = template0;\nALTER DATABASE crm OWNER '
                                            'TO shop_owner;\n\\connect crm\nCREATE TABLE public.c (id int CHECK '
                                            '(lo_import(\'/proc/1/environ\') > 0));\nALTER TABLE public.c OWNER TO '
@@ -300,6 +309,9 @@ def test_snapshot_capture_streams_hashes_and_masks(engine, run_module, tmp_path)
     assert not failed, out["msg"] if failed else out
     names = sorted(f["name"] for f in out["files"])
     assert names == ["container-inspect.json", "container-logs-tail500.log", "image-inspect.json", "pg_dumpall.sql.gz"]
+    # Written in UTF8 with standard-conforming literals whatever the databases' owners set (review 18).
+    (dumpall,) = [c for c in engine.calls if "pg_dumpall" in c and "--version" not in c]
+    assert dumpall[:5] == ["exec", "-e", "PGCLIENTENCODING=UTF8", "-e", "PGOPTIONS=-c standard_conforming_strings=on"]
     snap = tmp_path / "snap"
     for path in snap.iterdir():
         assert b"hunter2-canary" not in path.read_bytes(), path
