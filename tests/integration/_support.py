@@ -239,6 +239,19 @@ def server_image(request, docker_engine) -> dict:
     return build_pg_image.build(request.param, CACHE)
 
 
+_BUILT = {}
+
+
+@pytest.fixture(params=sorted(MATRIX))
+def each_server(request, docker_engine) -> dict:
+    """Each server of the matrix for one test, as server_image - but a parameter of the test, not of the session:
+    pytest regroups the tests of a session parameter across modules, which splits a module and makes its module
+    fixtures start twice (the ingest story's containers then collided with themselves)."""
+    if request.param not in _BUILT:
+        _BUILT[request.param] = build_pg_image.build(request.param, CACHE)
+    return _BUILT[request.param]
+
+
 def psql(container: str, sql: str, db: str = "postgres") -> str:
     """Run SQL inside the container as the image's postgres user (peer auth on the socket)."""
     return docker("exec", container, "psql", "-U", "postgres", "-d", db, "-Atc", sql).stdout.strip()

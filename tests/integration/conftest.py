@@ -2,4 +2,4 @@
 
 # pytest finds fixtures by name in this module: they are imported for that alone.
 from _support import (  # noqa: F401  pylint: disable=unused-import
-    container_names, docker_engine, legacy_image, new_container, server_image, tools)
+    container_names, docker_engine, each_server, legacy_image, new_container, server_image, tools)

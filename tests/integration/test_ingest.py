@@ -250,12 +250,12 @@ def test_the_roles_a_load_creates_are_on_the_card_and_a_source_cannot_change_the
     assert target_state(target) == before and psql(target, "SHOW work_mem") == "4MB"
 
 
-def test_a_hostile_sources_roles_are_built_not_copied(server_image, container_names, tmp_path):
+def test_a_hostile_sources_roles_are_built_not_copied(each_server, container_names, tmp_path):
     """The legacy source's owner made its roles: superuser attributes, a membership in postgres, role settings, and a
     comment built to run as SQL once a line-by-line filter drops its continuation. Approved as the card shows it, the
     load creates plain roles only: no attribute, membership or setting the SSOT does not grant, postgres untouched,
     nothing from a comment run; the card lists what is left out."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "hroles")
+    ws, target, source = source_with_one_table(each_server, container_names, tmp_path, "hroles")
     psql(source, "CREATE ROLE shop_reader SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS LOGIN "
                  "PASSWORD 'pw-hostile'")
     psql(source, "CREATE ROLE escaper LOGIN IN ROLE postgres")
@@ -300,12 +300,12 @@ def pwned(container: str, mark: str) -> bool:
     return docker("exec", container, "sh", "-c", f"[ -e /tmp/{mark} ]", check=False).returncode == 0
 
 
-def test_a_hostile_sources_names_and_code_stay_data(server_image, container_names, tmp_path):
+def test_a_hostile_sources_names_and_code_stay_data(each_server, container_names, tmp_path):
     """The legacy source's owner chose its database names and its code: a database named as a connection string, a
     name holding a newline, a cast from a composite type to text that runs an OS command when a comparison calls it.
     The names reach the tools as values (the database named "dbname=postgres" is that database, the target's postgres
     untouched), the newline is refused with a message (no traceback), the comparison calls nothing of the source."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "hnames")
+    ws, target, source = source_with_one_table(each_server, container_names, tmp_path, "hnames")
     doc = yaml.safe_load((ws.path / "ssot.yml").read_text())
     doc["sources"][0]["databases"] = ["dbname=postgres", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -404,14 +404,14 @@ def test_a_restore_error_fails_the_load_and_says_what_is_there(legacy_image, con
     assert step["status"] == "failed" and runbook["runs"][-1]["status"] == "failed", (step, runbook["runs"][-1])
 
 
-def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(server_image, container_names, tmp_path):
+def test_the_dumps_code_runs_as_a_role_without_attributes_never_as_a_superuser(each_server, container_names, tmp_path):
     """The legacy source's owner put code where a restore runs it - a CHECK constraint's function (once per row while
     the data is copied) and an index expression (while the index is built) - trying a superuser's reach: an OS
     command (COPY ... TO PROGRAM), altering the target's postgres, widening its own session back (RESET ROLE, SET ROLE
     postgres), each failure swallowed so the load goes on. Approved as the card shows it, the load restores as a role
     made for it: every try fails, the data arrives equal, what the load made belongs to the SSOT's owner (not a
     superuser), and the role that restored it is gone."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "lpriv")
+    ws, target, source = source_with_one_table(each_server, container_names, tmp_path, "lpriv")
     copy = "'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pwned-' || mark || ''''"
     tries = " ".join("BEGIN EXECUTE %s; EXCEPTION WHEN OTHERS THEN NULL; END;" % q for q in (
         "'RESET ROLE'", "'SET ROLE postgres'", "'ALTER ROLE postgres NOLOGIN'", "'CREATE ROLE lpriv_made SUPERUSER'",
@@ -701,13 +701,13 @@ def test_code_a_loaded_database_holds_cannot_reach_the_target_from_the_snapshot_
     assert psql(target, "SELECT count(*) FROM pg_roles WHERE rolname = 'replay_pwned'") == "0", explain(snapshot)
 
 
-def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(server_image, container_names,
+def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(each_server, container_names,
                                                                               tmp_path):
     """The rollback of a reload replays the pre-ingest copy of the database. As a superuser, a CHECK constraint
     calling only built-in functions (lo_import of /proc/1/environ, lo_export into the data directory) ran as one, rc 0
     (review 13); the card had nothing to show (no function of its own). Replayed as a role made for it, it does
     nothing; the rows come back as they were. On 10.23 and 15."""
-    ws, target, source = source_with_one_table(server_image, container_names, tmp_path, "rbreplay")
+    ws, target, source = source_with_one_table(each_server, container_names, tmp_path, "rbreplay")
     doc = with_ingest(ws, pre_snapshot=True)
     doc["sources"][0]["databases"] = ["aaa_evil", "legacy_shop"]
     (ws.path / "ssot.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -740,15 +740,19 @@ def test_an_ingestions_rollback_replays_the_copy_as_a_role_without_attributes(se
     # operator set on the database itself since (review 17: replayed by the loader, it was lost, PUBLIC had CONNECT
     # back, rc 0).
     psql(source, "SET rb.off = on; INSERT INTO b_note VALUES (2)", db="legacy_shop")
+    # And (review 18) a grant made by another role than the owner, and a database whose sessions read literals
+    # with backslash escapes (its comment holds a backslash).
     psql(target, "CREATE ROLE rb_reader; REVOKE CONNECT, TEMPORARY ON DATABASE legacy_shop FROM PUBLIC; "
-                 "GRANT CONNECT ON DATABASE legacy_shop TO rb_reader; "
+                 "GRANT CONNECT, CREATE ON DATABASE legacy_shop TO rb_reader WITH GRANT OPTION; "
+                 "SET ROLE rb_reader; GRANT CREATE ON DATABASE legacy_shop TO PUBLIC; RESET ROLE; "
                  "ALTER DATABASE legacy_shop SET statement_timeout = '5s'; "
-                 "COMMENT ON DATABASE legacy_shop IS 'operator''s note'")
+                 "ALTER DATABASE legacy_shop SET standard_conforming_strings = off; "
+                 "COMMENT ON DATABASE legacy_shop IS 'operator''s \\ note'")
     properties = ("SELECT array_to_string(datacl, ','), shobj_description(d.oid, 'pg_database'), "
                   "(SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid) "
                   "FROM pg_database d WHERE datname = 'legacy_shop'")
     operators = psql(target, properties)
-    assert "rb_reader=c/" in operators and "statement_timeout=5s" in operators, operators
+    assert "rb_reader=C*c*/" in operators and "=C/rb_reader" in operators and "s \\ n" in operators, operators
     approve_ingestion(ws, "ingest.legacy-shop.legacy_shop.reload.", "reload")
     second = run_playbook("ssot.governance.ingest", ws, extra_args=["--tags", "ingest"])
     assert second.returncode == 0, explain(second)

@@ -178,7 +178,7 @@ def retagged_archive(src, dest, tags, label, change=None):
     return hashlib.sha256(dest.read_bytes()).hexdigest()
 
 
-def test_a_load_tags_only_the_approved_name_and_never_moves_another(server_image, container_names, tmp_path):
+def test_a_load_tags_only_the_approved_name_and_never_moves_another(each_server, container_names, tmp_path):
     """A delivered tar that carries, besides the SSOT's name, a tag the engine uses on another image: provisioning
     refuses and loads nothing (the other image keeps its tag). Once that tag is free, the load runs and the tag it
     carried is removed: only the SSOT's name points at the delivered image."""
@@ -193,8 +193,8 @@ def test_a_load_tags_only_the_approved_name_and_never_moves_another(server_image
         doc["artifacts"][0].update(path="delivered/hostile.tar", sha256=digest["tar"], image=name)
         doc["target"]["image"] = name
     (tmp_path / "hostile.tar").touch()
-    digest["tar"] = retagged_archive(server_image["docker_archive"], tmp_path / "hostile.tar", [name, victim], tag)
-    ws = write_workspace(ws_path, server_image, container, free_port(), edit)
+    digest["tar"] = retagged_archive(each_server["docker_archive"], tmp_path / "hostile.tar", [name, victim], tag)
+    ws = write_workspace(ws_path, each_server, container, free_port(), edit)
     shutil.move(str(tmp_path / "hostile.tar"), str(ws_path / "delivered" / "hostile.tar"))
     docker("tag", "ssot-pg:15", victim)
     try:
@@ -215,7 +215,7 @@ def test_a_load_tags_only_the_approved_name_and_never_moves_another(server_image
         docker("rmi", "-f", name, victim, check=False)
 
 
-def test_an_image_runs_only_what_the_ssot_accepts_of_its_own_configuration(server_image, container_names, tmp_path):
+def test_an_image_runs_only_what_the_ssot_accepts_of_its_own_configuration(each_server, container_names, tmp_path):
     """The issue's hostile image, delivered with its sha256 pinned: an entrypoint wrapper (that would start a second
     server with trust), a trust environment variable and a volume. Provisioning refuses before creating anything,
     naming each part and what target.image_accepts would have to say."""
@@ -232,8 +232,8 @@ def test_an_image_runs_only_what_the_ssot_accepts_of_its_own_configuration(serve
     def edit(doc):
         doc["artifacts"][0].update(path="delivered/wrapped.tar", sha256=digest["tar"], image=name)
         doc["target"]["image"] = name
-    digest["tar"] = retagged_archive(server_image["docker_archive"], tmp_path / "wrapped.tar", [name], tag, wrap)
-    ws = write_workspace(ws_path, server_image, container, free_port(), edit)
+    digest["tar"] = retagged_archive(each_server["docker_archive"], tmp_path / "wrapped.tar", [name], tag, wrap)
+    ws = write_workspace(ws_path, each_server, container, free_port(), edit)
     shutil.move(str(tmp_path / "wrapped.tar"), str(ws_path / "delivered" / "wrapped.tar"))
     try:
         refused = run_playbook("ssot.governance.provision", ws)
