@@ -708,7 +708,8 @@ _HEAD_LINE = re.compile(
 # pg_dump's own backslash lines besides \connect: left out of what a replaying psql reads (it brings its own).
 _META_LINE = re.compile(rb"\A\\(?:(?:un)?restrict [A-Za-z0-9]+|encoding [A-Za-z0-9_]+)\r?\n?\Z")
 
-# Statements about the database itself, as pg_dump writes them after its \\connect: recognised by how they start,
+# Statements about the database itself, as pg_dump writes them after its \connect (its DATABASE PROPERTIES entry:
+# connection limit, template flag, settings; its comment and privileges): recognised by how they start,
 # then accepted whole only in these shapes, for that database (a literal is a literal: the replay sets
 # standard_conforming_strings first).
 _DB_LEVEL = re.compile(rb"\A(?:COMMENT ON DATABASE |ALTER DATABASE |ALTER ROLE .* IN DATABASE |"
@@ -721,6 +722,8 @@ _GRANTEE = rb"(?:PUBLIC|" + _NAME + rb")"
 _DB_STATEMENT = re.compile(
     rb"\A(?:COMMENT ON DATABASE (?P<comment>" + _NAME + rb") IS " + _LITERAL
     + rb"|ALTER DATABASE (?P<alter>" + _NAME + rb")" + _SETTING
+    + rb"|ALTER DATABASE (?P<limit>" + _NAME + rb") CONNECTION LIMIT = -?[0-9]+"
+    + rb"|ALTER DATABASE (?P<template>" + _NAME + rb") IS_TEMPLATE = (?:true|false)"
     + rb"|ALTER ROLE " + _NAME + rb" IN DATABASE (?P<role>" + _NAME + rb")" + _SETTING
     + rb"|GRANT " + _DB_PRIVILEGES + rb" ON DATABASE (?P<grant>" + _NAME + rb") TO " + _GRANTEE
     + rb"(?: WITH GRANT OPTION)?|REVOKE " + _DB_PRIVILEGES + rb" ON DATABASE (?P<revoke>" + _NAME + rb") FROM "

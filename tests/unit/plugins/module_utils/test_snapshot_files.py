@@ -208,7 +208,8 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
             b"ALTER DATABASE legacy_shop SET search_path TO '$user', 'public';\n"
             b"ALTER ROLE \"Shop Reader\" IN DATABASE legacy_shop SET work_mem TO '8MB';\n"
             b"REVOKE CONNECT,TEMPORARY ON DATABASE legacy_shop FROM PUBLIC;\n"
-            b"GRANT ALL ON DATABASE legacy_shop TO shop_reader WITH GRANT OPTION;\n")
+            b"GRANT ALL ON DATABASE legacy_shop TO shop_reader WITH GRANT OPTION;\n"
+            b"ALTER DATABASE legacy_shop CONNECTION LIMIT = 20;\nALTER DATABASE legacy_shop IS_TEMPLATE = true;\n")
 
     def with_statements(text):
         anchor = b"\\connect legacy_shop\nCREATE TABLE public.customers"
@@ -218,7 +219,7 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
     with _snapshot.open_dump(str(path)) as fh:
         parts = [t for k, t in _ingest.section_parts(_snapshot.database_section(fh, "legacy_shop", marked=True))
                  if k == "database"]
-    assert b"".join(parts) == good and len(parts) == 6
+    assert b"".join(parts) == good and len(parts) == 8
     # A grant made by another role: with the SET / RESET SESSION AUTHORIZATION around it (it runs as that role);
     # around another object's grant, they stay the loader's (review 18).
     grantor = (b"SET SESSION AUTHORIZATION shop_reader;\nGRANT CREATE ON DATABASE legacy_shop TO PUBLIC;\n"
@@ -237,6 +238,8 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
                 b"COMMENT ON DATABASE postgres IS 'x';\n",
                 b"ALTER DATABASE legacy_shop OWNER TO postgres;\n",
                 b"ALTER DATABASE legacy_shop RENAME TO x;\n",
+                b"ALTER DATABASE legacy_shop CONNECTION LIMIT = 20 ;\n",
+                b"ALTER DATABASE legacy_shop IS_TEMPLATE = yes; SELECT 1;\n",
                 b"GRANT CONNECT ON DATABASE legacy_shop TO x CASCADE;\n",
                 b"GRANT ALL ON DATABASE legacy_shop TO x, postgres;\n",
                 b"ALTER ROLE x IN DATABASE legacy_shop SET work_mem TO $$8MB$$;\n",
