@@ -817,7 +817,7 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
     pg_dump writes, never inside what a database holds. Returns (ERROR lines, facts: restored_by, owner statements
     left out)."""
     from ansible_collections.ssot.governance.plugins.module_utils import _snapshot
-    left_out = []
+    left_out, statements = [], []
     key = restricted(engine, target)
 
     def part(wanted):
@@ -827,6 +827,8 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
                 for kind, line in section_parts(_snapshot.database_section(fh, db, marked=True)):
                     if kind == "owner" and wanted == "body":
                         left_out.append(line)
+                    if kind == "database" and wanted == "body":
+                        statements.append(line)
                     if kind != wanted or (kind == "head" and line.startswith(b"\\connect")):
                         continue
                     if target_num is not None and line.startswith(b"CREATE DATABASE "):
@@ -850,14 +852,10 @@ def replay_database(engine, dump_path, target, db, user, target_num=None):
     finally:
         owner = _pgdata.psql_json(engine, target, DB_OWNER_SQL % _quote_literal(db), user=user)
         loader.close(owner if isinstance(owner, str) else user)
-    # The database's own comment, settings and privileges, each checked whole (database_statement), as ``user``
-    # in one transaction: all of them or none (review 17: replayed by the loader they failed or did nothing, and
-    # PUBLIC had CONNECT back).
-    statements = []
-    with _snapshot.open_dump(dump_path) as fh:
-        for kind, text in section_parts(_snapshot.database_section(fh, db, marked=True)):
-            if kind == "database":
-                statements.append(database_statement(text, db, dump_path))
+    # The database's own comment, settings and privileges (taken out of the body as it was read), each checked whole
+    # (database_statement), as ``user`` in one transaction: all of them or none (review 17: replayed by the loader
+    # they failed or did nothing, and PUBLIC had CONNECT back).
+    statements = [database_statement(text, db, dump_path) for text in statements]
     facts = {"restored_by": loader.name, "owner_statements_left_out": len(left_out),
              "database_statements": len(statements), "database_errors": []}
     if statements:

@@ -157,6 +157,7 @@ class FakeEngine(_engine.Engine):
         for name, spec in containers.items():
             self.add(name, **spec)
         self.calls = []
+        self.feeds = []  # (docker arguments without -e, what was fed) of every feed
         self.secrets = {}         # the values handed to docker through its environment (never on a command line)
         self.images = {}
         self.answers = True       # the daemon answers (docker version)
@@ -198,7 +199,7 @@ class FakeEngine(_engine.Engine):
         sink = io.BytesIO()
         produce(sink)
         self.fed = sink.getvalue()
-        self.__dict__.setdefault("feeds", []).append((list(args), self.fed))
+        self.feeds.append((list(args), self.fed))
         if args[:2] == ["exec", "-i"] and args[3] == "psql":
             self.server(args[2]).load(sink.getvalue())
             # A line "-- fake-error <text>" of what psql reads: the error line psql would print for it.
