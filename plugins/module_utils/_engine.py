@@ -6,7 +6,7 @@
 PRIVATE: internal to ssot.governance; its API may change at any time. Stdlib + ansible (it runs
 where the Docker CLI is).
 
-Every ``docker`` command line of the collection is built here and run by one of six calls:
+Every ``docker`` command line of the collection is built here and run by one of seven calls:
 
 - ``run`` / ``exec``: a command whose output is small (inspect, psql -At, --version), through
   ``module.run_command`` (or, with no module - a test, a benchmark - the same call in a subprocess);
@@ -17,7 +17,8 @@ Every ``docker`` command line of the collection is built here and run by one of 
 - ``pipe``: one command's stdout straight into another's stdin (an OS pipe: pg_dump in one
   container into pg_restore in another; the data never enters this process);
 - ``relay``: one command's stdout into another's stdin through a check (a tar stream between two
-  containers kept to regular files, streamed).
+  containers kept to regular files, streamed);
+- ``script``: a snapshot's recipe - the shell lines its manifest prints for a person - run as printed.
 
 Tests replace the engine with a fake one (tests/unit/plugins/modules/fake_engine.py) that answers
 the calls that start processes, so a module's ``main()`` runs without Docker; integration tests use this one against a
@@ -139,6 +140,22 @@ class Engine(object):
             rc = proc.wait()
             reader.join()
         return rc, errors
+
+    def script(self, text, cwd, env=None, timeout=None):
+        """``sh -e -c <text>`` in ``cwd``, with the variables of ``env`` and this engine's docker CLI first on PATH: the
+        lines a snapshot's recipe prints, run as a person pastes them. Returns (rc, the last STDERR_LINES lines of its
+        output, stdout and stderr as they came); rc None when ``timeout`` seconds passed (the shell is killed)."""
+        environ = dict(os.environ, **dict(env or {}))
+        environ["PATH"] = os.pathsep.join([os.path.dirname(self.binary) or ".", environ.get("PATH", "")]) \
+            if os.path.isabs(self.binary) else environ.get("PATH", "")
+        try:
+            proc = subprocess.run(["sh", "-e", "-c", text], cwd=cwd, env=environ, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            out, rc = exc.output or b"", None
+        else:
+            out, rc = proc.stdout, proc.returncode
+        return rc, out.decode("utf-8", "replace").splitlines()[-STDERR_LINES:]
 
     def relay(self, producer, consumer, carry):
         """``docker <producer>`` stdout read by ``carry(stdout, stdin)``, which writes ``docker <consumer>`` stdin: what

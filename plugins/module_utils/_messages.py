@@ -513,6 +513,11 @@ MESSAGES = {
         'checklist.major': 'PostgreSQL major {major}',
         'checklist.setting': 'Parâmetro {name} = {expected}',
         'checklist.check': 'Verificação {id}: {description} (esperado {expected})',
+        'checklist.snapshot': 'Snapshot e a receita dele',
+        'checklist.snapshot.recipe': (
+            'Reconstruir o snapshot {path} pela própria receita (o restore do manifest, como o teste de restauração a '
+            'executou), num shell dentro da pasta dele'
+        ),
         'checklist.records': 'Registros',
         'checklist.decisions': 'Decisões à espera de uma pessoa nomeada',
         'checklist.records.how': (
@@ -744,7 +749,6 @@ MESSAGES = {
         'pgdata.checksum_differs': '{database} {table} (checksum do conteúdo difere, {rows} linhas em cada)',
         'pgdata.rows_differ': '{database} {table} (linhas: origem {source}, {label} {other})',
         'snapshot.verify.failed': 'O snapshot {path} não confere com o manifest: {names}',
-        'snapshot.restore.docker_run': 'docker run {image} falhou: {error}',
         'snapshot.verify.not_recorded': (
             'O manifesto de {path} pedido na tarefa ({given}) não é o que o journal registrou quando o snapshot foi '
             'tirado ({recorded}): verificação recusada.'
@@ -759,8 +763,6 @@ MESSAGES = {
             'inventário), e rode de novo.'
         ),
         'snapshot.restore.no_dump': 'O snapshot não tem pg_dumpall para restaurar.',
-        'snapshot.restore.no_image': 'Sem imagem: o manifest não registra nenhuma e nenhuma foi informada (image).',
-        'snapshot.restore.not_ready': 'O contêiner novo {name} não respondeu em {seconds} s.',
         'snapshot.restore.differ': 'As tabelas restauradas diferem da origem: {tables}',
         'snapshot.restore.ok': '{count} tabela(s) conferem com a origem ({what})',
         'snapshot.capture.needs_tag': 'image_save precisa de image_tag (o nome da imagem gerada pelo commit).',
@@ -998,8 +1000,32 @@ MESSAGES = {
             'o texto termina dentro de uma aspa, de um corpo ou de dados de COPY ({state}): não está como o pg_dump o '
             'escreve'
         ),
-        'snapshot.error.restore': 'a restauração pelo psql terminou com {rc}: {errors}',
         'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
+        'snapshot.restore.recipe_differs': (
+            '{path}: a receita do manifest (restore) não é a que esta coleção escreve para este snapshot (editada, ou '
+            'um snapshot anterior às receitas comprovadas). Tire um snapshot novo: ansible-playbook '
+            'ssot.governance.snapshot.'
+        ),
+        'snapshot.restore.recipe_failed': (
+            'A receita do snapshot, executada como impressa, falhou ({rc}) - quem a seguisse não teria o banco de '
+            'volta: {output}'
+        ),
+        'snapshot.versions.check': 'Versões das ferramentas que escreveram e leem o dump do snapshot',
+        'snapshot.versions.expected': 'o dump escrito e lido pela própria major do servidor',
+        'snapshot.versions.dump': (
+            'O dump foi escrito pelo pg_dumpall {dump} contra um servidor {server}: {adapted} linha(s) adaptada(s) na '
+            'captura (listadas em manifest.json, adapted); qualquer outro comando do {dump} que o {server} não conheça '
+            'para a receita.'
+        ),
+        'snapshot.versions.psql': (
+            'O psql {psql} da imagem é mais antigo que o pg_dumpall {dump} que escreveu o dump: um comando do psql que '
+            'ele não conheça (\\restrict, a partir de 13.22/14.19/15.14/16.10/17.6) para a receita.'
+        ),
+        'snapshot.error.copy': 'linha {line}: um COPY diferente do que o pg_dump escreve ({text})',
+        'snapshot.error.name': (
+            'um nome de banco com quebra de linha ou caractere de controle ({name}) não pode ser uma palavra de um '
+            'comando colado; o pg_dumpall também recusa esses nomes'
+        ),
         'ingest.reason.no_container': 'o contêiner {name} não existe',
         'ingest.reason.not_running': 'o contêiner {name} existe mas não está rodando',
         'ingest.reason.no_database': 'banco(s) ausente(s) em {container}: {names}',
@@ -2236,6 +2262,11 @@ MESSAGES = {
         'checklist.major': 'PostgreSQL major {major}',
         'checklist.setting': 'Setting {name} = {expected}',
         'checklist.check': 'Check {id}: {description} (expected {expected})',
+        'checklist.snapshot': 'Snapshot',
+        'checklist.snapshot.recipe': (
+            "Rebuild the snapshot {path} by its own recipe (the manifest's restore, as its restore test ran it), in a "
+            'shell inside its folder'
+        ),
         'checklist.records': 'Records',
         'checklist.decisions': 'Decisions waiting for a named person',
         'checklist.records.how': (
@@ -2468,7 +2499,6 @@ MESSAGES = {
         'pgdata.checksum_differs': '{database} {table} (content checksum differs, {rows} rows each)',
         'pgdata.rows_differ': '{database} {table} (rows: source {source}, {label} {other})',
         'snapshot.verify.failed': 'Snapshot {path} does not match its manifest: {names}',
-        'snapshot.restore.docker_run': 'docker run {image} failed: {error}',
         'snapshot.verify.not_recorded': (
             'The manifest of {path} the task gives ({given}) is not the one the journal recorded when the snapshot was '
             'taken ({recorded}): verification refused.'
@@ -2482,8 +2512,6 @@ MESSAGES = {
             'it, or choose another name in snapshot_restore_container (a play or inventory variable), and run again.'
         ),
         'snapshot.restore.no_dump': 'The snapshot has no pg_dumpall to restore.',
-        'snapshot.restore.no_image': 'No image: the manifest records none and none was given (image).',
-        'snapshot.restore.not_ready': 'The fresh container {name} did not answer within {seconds} s.',
         'snapshot.restore.differ': 'Restored tables differ from the source: {tables}',
         'snapshot.restore.ok': '{count} table(s) match the source ({what})',
         'snapshot.capture.needs_tag': 'image_save needs image_tag (the name of the committed image).',
@@ -2715,8 +2743,32 @@ MESSAGES = {
         'snapshot.error.unbalanced': (
             'the text ends inside a quote, a body or COPY data ({state}): not as pg_dump writes it'
         ),
-        'snapshot.error.restore': 'psql restore exited {rc}: {errors}',
         'snapshot.error.manifest': '{path}: cannot read the manifest ({error})',
+        'snapshot.restore.recipe_differs': (
+            "{path}: the manifest's recipe (restore) is not the one this collection writes for this snapshot (edited, "
+            'or a snapshot taken before recipes were proven). Take a new snapshot: ansible-playbook '
+            'ssot.governance.snapshot.'
+        ),
+        'snapshot.restore.recipe_failed': (
+            "The snapshot's recipe, run as printed, failed ({rc}) - a person following it would not get the database "
+            'back: {output}'
+        ),
+        'snapshot.versions.check': "Versions of the tools that wrote and read the snapshot's dump",
+        'snapshot.versions.expected': "the dump written and read by the server's own major",
+        'snapshot.versions.dump': (
+            'The dump was written by pg_dumpall {dump} against a {server} server: {adapted} line(s) were adapted at '
+            'capture (listed in manifest.json, adapted); any other statement of {dump} that {server} lacks stops the '
+            'recipe.'
+        ),
+        'snapshot.versions.psql': (
+            "The image's psql {psql} is older than the pg_dumpall {dump} that wrote the dump: a psql command it lacks "
+            '(\\restrict, from 13.22/14.19/15.14/16.10/17.6) stops the recipe.'
+        ),
+        'snapshot.error.copy': 'line {line}: a COPY statement not as pg_dump writes it ({text})',
+        'snapshot.error.name': (
+            'a database name holding a line end or a control character ({name}) cannot be one word of a pasted '
+            'command; pg_dumpall refuses such names too'
+        ),
         'ingest.reason.no_container': 'container {name} does not exist',
         'ingest.reason.not_running': 'container {name} exists but is not running',
         'ingest.reason.no_database': 'database(s) not in {container}: {names}',

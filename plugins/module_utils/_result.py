@@ -41,8 +41,8 @@ def milestone(role, status, next_steps=None, title=None):
     return out
 
 
-def snapshot(path, status=None, restore=None, files=None):
-    """A snapshot's verdict: its verification (status, files) or its restore test (restore)."""
+def snapshot(path, status=None, restore=None, files=None, recipe=None):
+    """A snapshot's verdict: its verification (status, files) or its restore test (restore, and the recipe it ran)."""
     out = {"path": path.rstrip("/") or path}
     for key, value, allowed in (("status", status, _model.statuses("snapshot_status")),
                                 ("restore", restore, _model.statuses("restore_status"))):
@@ -52,6 +52,8 @@ def snapshot(path, status=None, restore=None, files=None):
             out[key] = value
     if files is not None:
         out["files"] = int(files)
+    if recipe is not None:
+        out["recipe"] = [str(line) for line in recipe]
     return out
 
 

@@ -1240,6 +1240,14 @@ SCHEMAS = {
                         'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
                         'files': {'type': 'integer', 'minimum': 0},
                         'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
+                        'recipe': {
+                            'description': (
+                                'The recipe its last restore test ran: the lines a person pastes in the snapshot '
+                                'folder.'
+                            ),
+                            'type': 'array',
+                            'items': {'type': 'string'},
+                        },
                         'at': {'type': 'string'},
                         'run_id': {'type': 'string'},
                     },
@@ -1523,6 +1531,13 @@ SCHEMAS = {
                     'status': {'$ref': 'runbook.schema.json#/$defs/snapshot_status'},
                     'restore': {'$ref': 'runbook.schema.json#/$defs/restore_status'},
                     'files': {'type': 'integer', 'minimum': 0},
+                    'recipe': {
+                        'description': (
+                            "The lines of the recipe its restore test ran (the manifest's restore), for the checklist."
+                        ),
+                        'type': 'array',
+                        'items': {'type': 'string'},
+                    },
                 },
             },
             'rollback': {

@@ -22,7 +22,8 @@ import re
 import shutil
 
 from ansible_collections.ssot.governance.plugins.module_utils._engine import BLOCK, psql_argv
-from ansible_collections.ssot.governance.plugins.module_utils._text import Coded
+from ansible_collections.ssot.governance.plugins.module_utils import _findings
+from ansible_collections.ssot.governance.plugins.module_utils._text import Coded, message
 
 MANIFEST = "manifest.json"
 MASK = "********"
@@ -76,14 +77,18 @@ def mask_values(text, secrets):
 DUMP_SESSION = ["-e", "PGCLIENTENCODING=UTF8", "-e", "PGOPTIONS=-c standard_conforming_strings=on"]
 
 
-def stream(engine, args, path, compress=False):
-    """Stream the stdout of ``docker <args>`` into ``path`` (gzip when ``compress``). Returns (size, sha256)."""
+def stream(engine, args, path, compress=False, reader=None):
+    """Stream the stdout of ``docker <args>`` into ``path`` (gzip when ``compress``), through ``reader(write)`` when
+    given (a DumpReader: what reaches the file is what it hands on). Returns (size, sha256)."""
     tmp = path + ".part"
     try:
         with open(tmp, "wb") as raw:
             sink = _HashingFile(raw)
             writer = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=6) if compress else sink
-            rc, err = engine.stream(args, writer.write)
+            through = reader(writer.write) if reader else writer
+            rc, err = engine.stream(args, through.write)
+            if reader and rc == 0:
+                through.close()
             if compress:
                 writer.close()
         if rc != 0:
@@ -156,9 +161,25 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
             "logs")
     if "pg_dumpall" in capture_list:
         name = "pg_dumpall.sql.gz" if compression == "gzip" else "pg_dumpall.sql"
-        add(name, stream(engine, ["exec"] + DUMP_SESSION + [container, "pg_dumpall", "-U", user],
-                         os.path.join(folder, name), compress=compression == "gzip"), "dump")
         facts["pg_dumpall_version"] = engine.exec(container, ["pg_dumpall", "--version"])[1].strip()
+        rc, out, err = engine.exec(container, psql_argv(user, "postgres", "-X", "-At", "-c", "SHOW server_version_num"))
+        if rc != 0 or not out.strip().isdigit():
+            raise SnapshotError("engine.exited", command="psql SHOW server_version_num", rc=rc,
+                                error=(err or out).strip()[-300:])
+        facts["server_version_num"] = int(out.strip())
+        readers = []
+
+        def reader(write):
+            readers.append(DumpReader(write, facts["server_version_num"], user))
+            return readers[-1]
+        add(name, stream(engine, ["exec"] + DUMP_SESSION + [container, "pg_dumpall", "-U", user],
+                         os.path.join(folder, name), compress=compression == "gzip", reader=reader), "dump")
+        read = readers[0]
+        facts["adapted"] = read.adapted
+        facts["restore_check"] = {"user": user, "databases": read.databases, "tables": read.tables()}
+        add(ROW_COUNTS_QUERY, write_text(os.path.join(folder, ROW_COUNTS_QUERY), ROW_COUNTS_SQL), "check")
+        add(ROW_COUNTS, write_text(os.path.join(folder, ROW_COUNTS), row_counts_text(read.databases, read.tables())),
+            "check")
     if "image_save" in capture_list and image_tag:
         rc, out, err = engine.run(["commit", container, image_tag])
         if rc != 0:
@@ -169,23 +190,14 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
     return files, facts
 
 
-def restore_commands(files, facts, compression):
-    dump = next((f["name"] for f in files if f["kind"] == "dump"), None)
-    image = facts.get("committed_image", {}).get("tag") or facts.get("image")
-    cmds = []
-    if any(f["name"] == "snapshot-image.tar" for f in files):
-        cmds.append("docker load -i snapshot-image.tar")
-    cmds.append("docker run -d --name restored -e POSTGRES_PASSWORD=<senha> %s" % image)
-    if dump:
-        reader = "gunzip -c %s" % dump if dump.endswith(".gz") else "cat %s" % dump
-        cmds.append("%s | docker exec -i restored psql -U postgres -d postgres -q" % reader)
-    cmds.append("sha256sum -c SHA256SUMS  # or: ansible-playbook ssot.governance.snapshot --tags snapshot_verify")
-    return cmds
-
-
 def write_manifest(folder, files, facts, extra):
-    manifest = dict(extra, files=files, source=facts,
-                    restore=restore_commands(files, facts, extra.get("compression")))
+    facts = dict(facts)
+    check = facts.pop("restore_check", None)
+    adapted = facts.pop("adapted", [])
+    manifest = dict(extra, files=files, source=facts, adapted=adapted)
+    if check is not None:
+        manifest["restore_check"] = check
+    manifest["restore"] = recipe(manifest) or []
     write_json(os.path.join(folder, MANIFEST), manifest)
     write_text(os.path.join(folder, "SHA256SUMS"), sums_text(files))
     return manifest
@@ -308,31 +320,271 @@ def _open_after(line, state):
     return state
 
 
-def top_level(lines):
-    """(line, top) of a pg_dump text: ``top`` when the line starts outside any literal, quoted name, dollar-quoted body
-    or COPY data - where pg_dump writes its own comments, commands and psql's backslash commands. Text a database
-    holds (a table's comment reading ``-- Database "x" dump`` and ``\\connect x``) is never ``top`` (review 14: a
-    comment of one database, read as the start of another's section, ran as the superuser). A COPY statement is
-    followed to its end (a table's name may hold a newline: its data rows then read as SQL, review 15). A text that
-    ends inside a quote, a body or COPY data is not pg_dump's: SnapshotError when it ends."""
-    state, copying = None, False
-    for line in lines:
-        if state == b"copy":
+class Lexer(object):
+    """Where pg_dump's text stands, line by line: ``feed(line)`` says whether the line starts at the top level -
+    outside any literal, quoted name, dollar-quoted body or COPY data - where pg_dump writes its own comments, commands
+    and psql's backslash commands. Text a database holds (a table's comment reading ``-- Database "x" dump`` and
+    ``\\connect x``) is never at the top level (review 14: a comment of one database, read as the start of another's
+    section, ran as the superuser). A COPY statement is followed to its end (a table's name may hold a newline: its
+    data rows then read as SQL, review 15); ``state`` is b"copy" while its data rows go by."""
+
+    def __init__(self):
+        self.state = None
+        self.copying = False
+
+    def feed(self, line):
+        if self.state == b"copy":
             if line.rstrip(b"\r\n") == b"\\.":
-                state = None
-            yield line, False
-            continue
-        top = state is None
+                self.state = None
+            return False
+        top = self.state is None
         if top and line.startswith(b"COPY "):
-            copying = True
-        state = _open_after(line, state)
-        if copying and state is None:
-            copying = False
+            self.copying = True
+        self.state = _open_after(line, self.state)
+        if self.copying and self.state is None:
+            self.copying = False
             if line.rstrip().endswith(b"FROM stdin;"):
-                state = b"copy"
-        yield line, top
-    if state is not None:
-        raise SnapshotError("snapshot.error.unbalanced", state=state.decode("ascii", "replace")[:20])
+                self.state = b"copy"
+        return top
+
+    def end(self):
+        """A text that ends inside a quote, a body or COPY data is not pg_dump's: SnapshotError."""
+        if self.state is not None:
+            raise SnapshotError("snapshot.error.unbalanced", state=self.state.decode("ascii", "replace")[:20])
+
+
+def top_level(lines):
+    """(line, top) of a pg_dump text (see Lexer); SnapshotError when the text ends inside anything."""
+    lexer = Lexer()
+    for line in lines:
+        yield line, lexer.feed(line)
+    lexer.end()
+
+
+_COPY_NAME = re.compile(rb'^COPY ("(?:[^"]|"")*"|[^\s."(]+)\.("(?:[^"]|"")*"|[^\s."(]+)[ (]')
+_DB_TRAILER = b'" dump'
+
+
+def _unquote(name):
+    return name[1:-1].replace(b'""', b'"') if name.startswith(b'"') else name
+
+
+def quote_ident(name):
+    """``name`` as pg_dump writes an identifier: bare when it is lower case letters, digits and underscores (not
+    starting with a digit), double-quoted otherwise. (Key words are quoted by pg_dump too; a role named like one
+    is not adapted - its CREATE ROLE then runs as written.)"""
+    return name if re.match(r"^[a-z_][a-z0-9_]*$", name) else '"%s"' % name.replace('"', '""')
+
+
+class DumpReader(object):
+    """A pg_dumpall stream read as it goes to disk (``write`` blocks, then ``close``), handing ``sink`` what the file
+    holds: each database's section, the rows of every table's COPY (``counts``: (database, schema, table) -> rows, the
+    values as the dump holds them - UTF8) and the few lines a fresh server of the source's own major needs adapted
+    (``adapted``: [{"line", "original", "adapted", "why"}]), so the snapshot restores as it is stored:
+
+    - ``CREATE DATABASE`` of a pg_dumpall newer than the server (``server_num``): pg_dump 15 and later write
+      LOCALE_PROVIDER (servers before 15 refuse it; it restates the default there) and LOCALE (13+; LC_COLLATE and
+      LC_CTYPE before), see compat_rewrite;
+    - ``CREATE ROLE <superuser>;``: a fresh cluster of the image already has its superuser (initdb made it), so the
+      statement runs in a block that lets that one error pass with a notice; every other error stops the recipe.
+
+    Only lines at the top level of the text (Lexer) are read as pg_dump's; data and bodies pass untouched."""
+
+    def __init__(self, sink, server_num=None, superuser="postgres"):
+        self.sink = sink
+        self.server_num = server_num
+        self.role_line = ("CREATE ROLE %s;" % quote_ident(superuser)).encode("utf-8")
+        self.role_block = ("DO $ssot$BEGIN %s EXCEPTION WHEN duplicate_object THEN RAISE NOTICE "
+                           "'role %s already exists: the fresh cluster''s own superuser'; END$ssot$;"
+                           % (self.role_line.decode("utf-8"), superuser.replace("'", "''"))).encode("utf-8")
+        self.lexer = Lexer()
+        self.rest = b""
+        self.number = 0
+        self.database = None
+        self.databases = []
+        self.counts = {}
+        self.adapted = []
+        self.statement = None      # the COPY statement being read (its lines)
+        self.table = None          # the table whose data rows go by
+
+    def write(self, block):
+        lines = (self.rest + block).split(b"\n")
+        self.rest = lines.pop()
+        self.sink(b"".join(self._line(line + b"\n") for line in lines))
+
+    def close(self):
+        if self.rest:
+            self.sink(self._line(self.rest))
+            self.rest = b""
+        self.lexer.end()
+        if self.statement is not None:
+            raise SnapshotError("snapshot.error.unbalanced", state="COPY")
+
+    def _line(self, line):
+        self.number += 1
+        if self.table is not None:
+            if line.rstrip(b"\r\n") == b"\\.":
+                self.table = None
+            else:
+                self.counts[self.table] += 1
+            self.lexer.feed(line)
+            return line
+        top = self.lexer.feed(line)
+        if self.statement is not None or (top and line.startswith(b"COPY ")):
+            self.statement = (self.statement or []) + [line]
+            if self.lexer.state == b"copy":
+                self._copy(b"".join(self.statement))
+                self.statement = None
+            elif self.lexer.state is None and not self.lexer.copying:
+                self.statement = None
+            return line
+        if not top:
+            return line
+        if line.startswith(_DB_HEADER) and line.rstrip(b"\r\n").endswith(_DB_TRAILER):
+            self.database = line.rstrip(b"\r\n")[len(_DB_HEADER):-len(_DB_TRAILER)].decode("utf-8", "replace")
+            self.databases.append(self.database)
+            return line
+        new = line
+        if self.database is None and line.rstrip(b"\r\n") == self.role_line:
+            new = self.role_block + b"\n"
+            why = "superuser"
+        elif self.server_num is not None and line.startswith(b"CREATE DATABASE "):
+            new = compat_rewrite(line, self.server_num)
+            why = "create_database"
+        if new != line:
+            self.adapted.append({"line": self.number, "why": why, "original": line.decode("utf-8", "replace").strip(),
+                                 "adapted": new.decode("utf-8", "replace").strip()})
+        return new
+
+    def _copy(self, statement):
+        found = _COPY_NAME.match(statement)
+        if not found or self.database is None:
+            raise SnapshotError("snapshot.error.copy", line=self.number,
+                                text=statement.decode("utf-8", "replace")[:120])
+        self.table = (self.database, _unquote(found.group(1)).decode("utf-8", "replace"),
+                      _unquote(found.group(2)).decode("utf-8", "replace"))
+        self.counts.setdefault(self.table, 0)
+
+    def tables(self):
+        """[{database, schema, table, rows}] in the order the recipe's check prints them: databases in the dump's
+        order, then schema and table by their UTF8 bytes (what ORDER BY convert_to(.., 'UTF8') gives)."""
+        order = dict((d, n) for n, d in enumerate(self.databases))
+        keys = sorted(self.counts, key=lambda k: (order.get(k[0], len(order)), k[1].encode("utf-8"),
+                                                  k[2].encode("utf-8")))
+        return [{"database": d, "schema": s, "table": t, "rows": self.counts[(d, s, t)]} for d, s, t in keys]
+
+
+# The recipe's check, run in each database of the restored server: the database's name, then each table pg_dump writes
+# the data of (plain and unlogged tables, partitions; not a partitioned parent, an extension's own or a temporary one)
+# with its exact row count, ordered by the UTF8 bytes of its names - the lines of row-counts.txt. A temporary function
+# counts (plpgsql is there from 9.0 on); nothing of it stays.
+ROW_COUNTS_SQL = """SET search_path = pg_catalog, pg_temp;
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.ssot_rows(s name, t name) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE n bigint;
+BEGIN
+  EXECUTE 'SELECT count(*) FROM ONLY ' || quote_ident(s) || '.' || quote_ident(t) INTO n;
+  RETURN n;
+END $f$;
+SELECT current_database();
+SELECT current_database(), n.nspname, c.relname, pg_temp.ssot_rows(n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                              AND d.deptype = 'e')
+ ORDER BY convert_to(n.nspname, 'UTF8'), convert_to(c.relname, 'UTF8');
+"""
+ROW_COUNTS = "row-counts.txt"
+ROW_COUNTS_QUERY = "row-counts.sql"
+
+
+def row_counts_text(databases, tables):
+    """row-counts.txt: what the recipe's check prints on a server that holds exactly the dump - per database its
+    name, then ``database<TAB>schema<TAB>table<TAB>rows`` per table."""
+    out = []
+    for db in databases:
+        out.append(db + "\n")
+        out.extend("%s\t%s\t%s\t%d\n" % (t["database"], t["schema"], t["table"], t["rows"])
+                   for t in tables if t["database"] == db)
+    return "".join(out)
+
+
+# Line ends and control or invisible characters: never in a line a person pastes (nor in the checklist it is shown in).
+_UNSAFE = re.compile(u"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def shell_word(value):
+    """``value`` as one word of a POSIX shell, single-quoted (nothing in it is expanded); a name holding a line end or a
+    control character cannot be pasted as one and is refused."""
+    value = str(value)
+    if _UNSAFE.search(value):
+        raise SnapshotError("snapshot.error.name", name=value.encode("unicode_escape").decode("ascii")[:80])
+    if re.match(r"^[A-Za-z0-9_./:@=+-]+$", value):
+        return value
+    return "'%s'" % value.replace("'", "'\\''")
+
+
+# The recipe's container (a shell variable a person may set first; the restore test sets it, and the workspace label).
+RESTORED = 'RESTORED="${RESTORED:-restored}"'
+WAIT_SECONDS = 120
+
+
+def recipe(manifest):
+    """The commands, in order, that rebuild the snapshot on a fresh container of the source's image, from inside the
+    snapshot folder, each a line a person pastes into a POSIX shell (the restore test runs these lines and nothing
+    else): check the files, start the container (no network: the dump's own code runs there as the superuser), wait
+    for it, replay the dump with psql stopping at the first error, then print each database's tables and row counts
+    against row-counts.txt (diff: any difference is printed and fails). Built only from the manifest's facts, every
+    value quoted: the restore test rebuilds it and refuses a manifest whose recipe differs."""
+    files = manifest.get("files") or []
+    dump = next((f["name"] for f in files if f.get("kind") == "dump"), None)
+    source = manifest.get("source") or {}
+    image = source.get("image_id")
+    user = (manifest.get("restore_check") or {}).get("user") or "postgres"
+    databases = (manifest.get("restore_check") or {}).get("databases")
+    if not dump or not image or databases is None:
+        return None
+    exec_i = 'docker exec -i -e PGCLIENTENCODING=UTF8 "$RESTORED" psql -X -q -v ON_ERROR_STOP=1 -U %s' % (
+        shell_word(user))
+    reader = ("gunzip -c %s |" % shell_word(dump)) if dump.endswith(".gz") else None
+    replay = "%s -o /dev/null -d postgres" % exec_i
+    replay = ("%s %s" % (reader, replay)) if reader else ("%s < %s" % (replay, shell_word(dump)))
+    return [
+        "sha256sum -c SHA256SUMS",
+        RESTORED,
+        'docker run -d --name "$RESTORED" --network none --label io.ssot-governance.restore-test=true '
+        '--label "io.ssot-governance.workspace=${SSOT_WORKSPACE:-}" '
+        '-e POSTGRES_PASSWORD="$(od -An -N18 -tx1 /dev/urandom | tr -d \' \\n\')" %s' % shell_word(image),
+        'for i in $(seq %d); do docker exec "$RESTORED" pg_isready -q -h 127.0.0.1 -U %s && break; sleep 1; done'
+        % (WAIT_SECONDS, shell_word(user)),
+        replay,
+        "for db in %s; do %s -At -F \"$(printf '\\t')\" -d \"$db\" < %s; done | diff %s - && echo %s" % (
+            " ".join(shell_word(d) for d in databases), exec_i, ROW_COUNTS_QUERY, ROW_COUNTS,
+            shell_word("OK: every table of %s restored with its rows" % ROW_COUNTS)),
+    ]
+
+
+def version_checks(manifest, psql_version, lang):
+    """Deviations with the versions and the risk: the dump written by another major than the server it was taken
+    from (the lines the capture adapted are in the manifest; any other statement that major lacks stops the recipe), an
+    image psql older than the pg_dumpall that wrote the dump (a psql command it lacks stops the recipe)."""
+    source = manifest.get("source") or {}
+    dump = _findings.tool_major(source.get("pg_dumpall_version"))
+    num = source.get("server_version_num")
+    server = _findings.server_major_tuple(num) if isinstance(num, int) else None
+    psql = _findings.tool_major(psql_version)
+    out = []
+    if dump and server and dump != server:
+        out.append(("dump_major", message(lang, "snapshot.versions.dump", dump=_findings.major_text(dump),
+                                          server=_findings.major_text(server),
+                                          adapted=len(manifest.get("adapted") or []))))
+    if dump and psql and psql < dump:
+        out.append(("psql_old", message(lang, "snapshot.versions.psql", psql=_findings.major_text(psql),
+                                        dump=_findings.major_text(dump))))
+    return [{"id": "snapshot.versions.%s" % code, "status": "deviation", "severity": "medium",
+             "description": message(lang, "snapshot.versions.check"), "expected": message(lang, "snapshot.versions.expected"),
+             "actual": what} for code, what in out]
 
 
 def open_dump(path):
@@ -358,32 +610,6 @@ def database_section(lines, database, marked=False):
             inside = line.rstrip(b"\r\n") == header
         if inside:
             yield (line, top) if marked else line
-
-
-def restore(engine, dump_path, container, user="postgres", target_num=None, database=None):
-    """Stream a pg_dumpall file (plain or gzip) into psql inside ``container``; only ``database``'s section when
-    given (its CREATE DATABASE included).
-
-    Returns (ERROR lines, rewritten lines): a dump written by a newer pg_dumpall gets the
-    known compatibility rewrites for an older target (see compat_rewrite), counted.
-    """
-    rewritten = []
-
-    def produce(stdin):
-        with open_dump(dump_path) as fh:
-            for line in database_section(fh, database):      # COPY data rows stay unchanged
-                if target_num is not None and line.startswith(b"CREATE DATABASE "):
-                    new = compat_rewrite(line, target_num)
-                    if new != line:
-                        rewritten.append(new.decode("utf-8", "replace").strip())
-                    line = new
-                stdin.write(line)
-    rc, lines = engine.feed(["exec", "-i", container] + psql_argv(user, "postgres", "-q", "-v", "ON_ERROR_STOP=0"),
-                            produce, keep=lambda line: "ERROR:" in line)
-    errors = lines
-    if rc not in (0, 3):
-        raise SnapshotError("snapshot.error.restore", rc=rc, errors="; ".join(errors[-3:]))
-    return errors, rewritten
 
 
 def container_labels(engine, name):
@@ -414,7 +640,6 @@ def discard(folder):
 
 def disk_error(exc, dest, lang):
     """An OSError while writing a snapshot, in the operator's words, with what to do next."""
-    from ansible_collections.ssot.governance.plugins.module_utils._text import message
     code = {errno.ENOSPC: "no_space", errno.EDQUOT: "no_space", errno.EROFS: "read_only",
             errno.EACCES: "denied", errno.EPERM: "denied"}.get(exc.errno, "io")
     return message(lang, "snapshot.capture.disk." + code, dest=dest, error=exc.strerror or exc.__class__.__name__)

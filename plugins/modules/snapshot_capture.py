@@ -13,7 +13,17 @@ description:
   - Writes into O(dest) what O(capture) names - C(container_inspect) (environment values masked), C(image_inspect),
     C(logs) (the last 500 lines), C(pg_dumpall) (plain or gzip), C(image_save) (the container committed as
     O(image_tag) and saved) - then C(manifest.json) (every file with size and sha256, source container and image ids,
-    tool and server versions, the SSOT digest, creation time, the restore commands) and C(SHA256SUMS).
+    tool and server versions, the SSOT digest, creation time, the recipe) and C(SHA256SUMS).
+  - The snapshot restores as it is stored. The dump is read as it streams to disk; the few lines a fresh server of
+    the source's own major would refuse are adapted there, each listed in the manifest (C(adapted)) and the evidence -
+    C(CREATE DATABASE) of a pg_dumpall newer than the server (C(LOCALE_PROVIDER), C(LOCALE)), and the C(CREATE ROLE)
+    of the superuser a fresh cluster already has (run in a block that lets that one error pass). The rows of every
+    table's C(COPY) are counted on the way into C(row-counts.txt), with the query that prints the same lines on a
+    restored server (C(row-counts.sql)).
+  - The manifest's C(restore) is the recipe a person pastes into a shell in the snapshot folder, and the one the
+    restore test (M(ssot.governance.snapshot_restore)) runs - checking the files, a fresh container of the source's
+    image with no network, the dump replayed by psql stopping at the first error, each database's tables and row
+    counts printed against C(row-counts.txt).
   - Large outputs stream from the container to disk and are hashed on the way; nothing large passes through the
     module result or memory.
 options:
@@ -40,7 +50,9 @@ options:
     description: Tag of the committed image (needed with C(image_save)).
     type: str
   user:
-    description: Database superuser for pg_dumpall inside the container (socket, peer).
+    description:
+      - Database superuser for pg_dumpall inside the container (socket, peer), and the one the recipe restores as
+        (a fresh cluster of the image has it).
     type: str
     default: postgres
   secrets:
@@ -97,8 +109,14 @@ manifest_sha256:
   returned: success
   type: str
   sample: 3b1f...
+checks:
+  description: A deviation when the dump was written by another major than the server's (the versions and the risk).
+  returned: success
+  type: list
+  elements: dict
+  sample: []
 evidence:
-  description: The manifest as evidence for the runbook callback (its sha256 goes into the journal).
+  description: The manifest as evidence for the runbook callback (its sha256 goes into the journal), and the recipe.
   returned: success
   type: list
   elements: dict
@@ -158,8 +176,15 @@ def main():
     except (_snapshot.SnapshotError, ValueError) as exc:
         _snapshot.discard(staging)
         module.fail_json(msg=rendered(exc, p["language"]), dest=p["dest"])
+    lines = ["-- the recipe of %s (manifest.json, restore): paste it in a shell inside that folder" % p["dest"], ""]
+    lines += manifest["restore"] + ["", "-- lines adapted at capture so that a fresh server of the source's own major "
+                                    "accepts the dump: %d" % len(manifest["adapted"])]
+    for a in manifest["adapted"]:
+        lines += ["line %d (%s):" % (a["line"], a["why"]), "  - " + a["original"], "  + " + a["adapted"]]
     module.exit_json(changed=True, dest=p["dest"], files=files, manifest_sha256=manifest_sha,
-                     evidence=[_result.evidence("snapshot-manifest.json", content=manifest)])
+                     checks=_snapshot.version_checks(manifest, None, p["language"]),
+                     evidence=[_result.evidence("snapshot-manifest.json", content=manifest),
+                               _result.evidence("snapshot-recipe.txt", text="\n".join(lines) + "\n")])
 
 
 if __name__ == "__main__":

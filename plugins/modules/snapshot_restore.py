@@ -7,14 +7,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: snapshot_restore
-short_description: Prove a snapshot by restoring it into a fresh container and comparing its tables
+short_description: Prove a snapshot by running its own recipe on a fresh container and comparing its tables
 version_added: 1.0.0
 description:
-  - Starts a fresh container from O(image) (no port published, no network - the dump's own code runs there as the
-    superuser replaying it), streams the snapshot's C(pg_dumpall) into it, then counts the rows of every table of
-    every database in the restored server and in O(source_container), and compares them one by one; with
-    O(checksums), also a checksum of each table's content. The fresh container is removed afterwards unless O(keep).
-  - Fails, naming each table that differs, when a count or a checksum does not match.
+  - Runs the recipe the snapshot's C(manifest.json) prints for a person (its C(restore) lines), in the snapshot folder,
+    through C(sh -e), and nothing else - C(sha256sum -c SHA256SUMS), a fresh container of the source's image by id
+    with no network (the dump's own code runs there as the superuser replaying it), the dump replayed by psql
+    stopping at the first error, then each database's tables and row counts printed against C(row-counts.txt).
+    The recipe is first rebuilt from the manifest's facts by this collection's own code; a manifest whose recipe
+    differs (edited, or written before recipes were checked) is refused, naming what to do.
+  - Then counts the rows of every table of every database in the restored server and in O(source_container), and
+    compares them one by one; with O(checksums), also a checksum of each table's content. The fresh container is
+    removed afterwards unless O(keep).
+  - Fails, naming the step or each table that differs. A server major other than the one the dump was written by, or
+    an image psql older than it, is a deviation with the versions and the risk.
 options:
   path:
     description: The snapshot folder (with C(manifest.json) and the dump).
@@ -24,26 +30,21 @@ options:
     description: The container the snapshot was taken from.
     type: str
     required: true
-  image:
-    description:
-      - Image for the fresh container. Defaults to the source container's image by id, as the manifest records it
-        (a tag may have moved since).
-    type: str
   name:
     description:
-      - Name of the fresh container. A container of that name left by an earlier restore test of the same
-        O(workspace) (it carries both labels) is replaced; any other container of that name is never touched - the
-        module fails naming it.
+      - Name of the fresh container (the recipe's C(RESTORED)). A container of that name left by an earlier restore
+        test of the same O(workspace) (it carries both labels) is replaced; any other container of that name is never
+        touched - the module fails naming it.
     type: str
     required: true
   workspace:
     description:
       - The workspace the restore test belongs to, written on the fresh container as the label
-        C(io.ssot-governance.workspace) beside C(io.ssot-governance.restore-test=true).
+        C(io.ssot-governance.workspace) beside C(io.ssot-governance.restore-test=true) (the recipe's C(SSOT_WORKSPACE)).
     type: path
     required: true
   user:
-    description: Database superuser (socket, peer) in both containers.
+    description: Database superuser (socket, peer) in the source container, for the comparison.
     type: str
     default: postgres
   checksums:
@@ -58,9 +59,9 @@ options:
     type: bool
     default: false
   timeout:
-    description: Seconds to wait for the fresh server.
+    description: Seconds the recipe may take (C(0) - no limit; it waits at most 120 s for the fresh server itself).
     type: int
-    default: 90
+    default: 0
 extends_documentation_fragment:
   - ssot.governance.language
   - ssot.governance.attributes
@@ -99,20 +100,25 @@ mismatches:
   type: list
   elements: dict
   sample: []
-compat_rewrites:
-  description:
-    - Dump lines adapted because the dump's pg_dumpall is newer than the target server (pg_dump 15 and later write
-      C(LOCALE_PROVIDER) in C(CREATE DATABASE), which older servers refuse; the clause is dropped).
+recipe:
+  description: The recipe's lines as they ran (the manifest's C(restore)).
   returned: always
   type: list
   elements: str
-  sample: ["CREATE DATABASE legacy_shop WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE = 'C';"]
-restore_errors:
-  description: ERROR lines psql printed while restoring (a fresh cluster already has the postgres role).
+  sample: ["sha256sum -c SHA256SUMS", "RESTORED=\"${RESTORED:-restored}\""]
+output:
+  description: The last lines the recipe printed (stdout and stderr as they came).
   returned: always
   type: list
   elements: str
-  sample: ['psql:<stdin>:14: ERROR:  role "postgres" already exists']
+  sample: ["pg_dumpall.sql.gz: OK", "OK: every table of row-counts.txt restored with its rows"]
+checks:
+  description: Deviations about versions (a dump written by another major than the server's, an image psql older than
+    the pg_dumpall that wrote the dump), with the risk.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 evidence:
   description: The comparison as a text log and as JSON, for the runbook callback.
   returned: always
@@ -128,8 +134,6 @@ snapshot:
 
 import json
 import os
-import secrets
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ssot.governance.plugins.module_utils._text import message as text, rendered
@@ -137,98 +141,98 @@ from ansible_collections.ssot.governance.plugins.module_utils import _engine, _l
 from ansible_collections.ssot.governance.plugins.module_utils import _pgdata, _snapshot
 
 
-def wait_ready(engine, name, user, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if engine.exec(name, ["pg_isready", "-U", user, "-q"])[0] == 0:
-            try:
-                _pgdata.psql(engine, name, "SELECT 1", user=user)
-                return
-            except _pgdata.PgDataError:
-                pass
-        time.sleep(1)
-    raise _snapshot.SnapshotError("snapshot.restore.not_ready", name=name, seconds=timeout)
-
-
 RESTORE_LABEL = "io.ssot-governance.restore-test"
 WORKSPACE_LABEL = "io.ssot-governance.workspace"
+
+
+def ours(engine, name, workspace):
+    """Whether the container ``name`` is one a restore test of ``workspace`` made (True), someone else's (False) or
+    absent (None)."""
+    labels = _snapshot.container_labels(engine, name)
+    if labels is None:
+        return None
+    return labels.get(RESTORE_LABEL) == "true" and labels.get(WORKSPACE_LABEL) == workspace
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(language=dict(type="str", default="pt-BR"),
                                               path=dict(type="path", required=True), source_container=dict(type="str", required=True),
-                                              image=dict(type="str"), name=dict(type="str", required=True), workspace=dict(type="path", required=True),
+                                              name=dict(type="str", required=True), workspace=dict(type="path", required=True),
                                               user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
                                               checksums=dict(type="bool", default=False),
-                                              timeout=dict(type="int", default=90)), supports_check_mode=False)
+                                              timeout=dict(type="int", default=0)), supports_check_mode=False)
     p = module.params
+    lang = p["language"]
     engine = _engine.Engine(module)
-    # Killed with the run: what this module starts (pg_dump, pg_restore, docker) stops with ansible-playbook.
+    # Killed with the run: what this module starts (the recipe's docker and psql) stops with ansible-playbook.
     _lifeline.start()
+    result = {"comparisons": [], "mismatches": [], "recipe": [], "output": [], "checks": []}
     try:
         with open(os.path.join(p["path"], _snapshot.MANIFEST)) as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
-        module.fail_json(msg=text(p["language"], "snapshot.error.manifest", path=p["path"], error=exc), comparisons=[],
-                         mismatches=[], restore_errors=[])
-    dump = next((f["name"] for f in manifest.get("files", []) if f.get("kind") == "dump"), None)
-    if not dump:
-        module.fail_json(msg=text(p["language"], "snapshot.restore.no_dump"), comparisons=[], mismatches=[],
-                         restore_errors=[])
-    image = p["image"] or (manifest.get("source") or {}).get("image_id")
-    if not image:
-        module.fail_json(msg=text(p["language"], "snapshot.restore.no_image"), comparisons=[], mismatches=[],
-                         restore_errors=[])
-    result = {"comparisons": [], "mismatches": [], "restore_errors": [], "compat_rewrites": []}
+        module.fail_json(msg=text(lang, "snapshot.error.manifest", path=p["path"], error=exc), **result)
+    if not any(f.get("kind") == "dump" for f in manifest.get("files") or []):
+        module.fail_json(msg=text(lang, "snapshot.restore.no_dump"), **result)
+    # The recipe a person follows, rebuilt here from the manifest's facts: the lines that run are this collection's,
+    # never shell text read from a file (a manifest is a workspace file; its facts are quoted as values).
+    try:
+        expected = _snapshot.recipe(manifest)
+    except _snapshot.SnapshotError as exc:
+        module.fail_json(msg=rendered(exc, lang), **result)
+    if not expected or manifest.get("restore") != expected:
+        module.fail_json(msg=text(lang, "snapshot.restore.recipe_differs", path=p["path"]), **result)
+    result["recipe"] = expected
     # Only a scratch container this collection made for this workspace may be replaced; anything else of that
     # name is someone's and stays, whatever it holds.
-    labels = _snapshot.container_labels(engine, p["name"])
-    if labels is not None:
-        if labels.get(RESTORE_LABEL) != "true" or labels.get(WORKSPACE_LABEL) != p["workspace"]:
-            module.fail_json(msg=text(p["language"], "snapshot.restore.foreign", name=p["name"]), **result)
+    found = ours(engine, p["name"], p["workspace"])
+    if found is False:
+        module.fail_json(msg=text(lang, "snapshot.restore.foreign", name=p["name"]), **result)
+    if found:
         engine.run(["rm", "-f", "-v", p["name"]])
-    created = False
     try:
-        # No network: the dump's own code runs there as the superuser that replays it (a CHECK constraint's function
-        # reached the target over the bridge with a password it found: review 12).
-        rc, dummy, err = engine.run(["run", "-d", "--name", p["name"], "--network", "none", "--label",
-                                     "%s=true" % RESTORE_LABEL, "--label", "%s=%s" % (WORKSPACE_LABEL, p["workspace"]),
-                                     "-e", "POSTGRES_PASSWORD=" + secrets.token_urlsafe(18), image])
+        rc, result["output"] = engine.script("\n".join(expected) + "\n", p["path"],
+                                             {"RESTORED": p["name"], "SSOT_WORKSPACE": p["workspace"]},
+                                             p["timeout"] or None)
+        if ours(engine, p["name"], p["workspace"]):
+            psql_version = engine.exec(p["name"], ["psql", "--version"])[1].strip()
+            result["checks"] = _snapshot.version_checks(manifest, psql_version, lang)
         if rc != 0:
-            raise _snapshot.SnapshotError("snapshot.restore.docker_run", image=image, error=err.strip())
-        created = True
-        wait_ready(engine, p["name"], p["user"], p["timeout"])
-        target_num = int(_pgdata.psql(engine, p["name"], "SHOW server_version_num", user=p["user"])[0][0])
-        result["restore_errors"], result["compat_rewrites"] = _snapshot.restore(
-            engine, os.path.join(p["path"], dump), p["name"], p["user"], target_num)
+            raise _snapshot.SnapshotError("snapshot.restore.recipe_failed", rc="timeout" if rc is None else rc,
+                                          output=" | ".join(_snapshot.mask_values(line, ()) for line in
+                                                            result["output"][-6:]))
         source, restored = _pgdata.table_stats_both(engine, p["source_container"], p["name"], p["user"],
                                                     p["checksums"])
         result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
-        module.fail_json(msg=rendered(exc, p["language"]), **result)
+        module.fail_json(msg=rendered(exc, lang), evidence=evidence(p, result),
+                         snapshot=_result.snapshot(p["path"], restore="failed", recipe=expected), **result)
     finally:
-        if created and not p["keep"]:
+        if not p["keep"] and ours(engine, p["name"], p["workspace"]):
             engine.run(["rm", "-f", "-v", p["name"]])
-    lines = ["-- restore test of %s into a fresh %s (%s)" % (p["path"], image, p["name"]), ""]
-    lines[0] += " - row counts%s" % (" and content checksums" if p["checksums"] else "")
+    record = _result.snapshot(p["path"], restore="failed" if result["mismatches"] else "passed", recipe=expected)
+    if result["mismatches"]:
+        module.fail_json(msg=text(lang, "snapshot.restore.differ", tables=", ".join(
+            _pgdata.describe(m, "restored", lang) for m in result["mismatches"])), evidence=evidence(p, result),
+            snapshot=record, **result)
+    module.exit_json(changed=True, evidence=evidence(p, result), snapshot=record, msg=text(
+        lang, "snapshot.restore.ok", count=len(result["comparisons"]), what=_pgdata.compared(p["checksums"], lang)),
+        **result)
+
+
+def evidence(p, result):
+    lines = ["-- restore test of %s: its recipe (manifest.json, restore), run as printed in a fresh container %s"
+             % (p["path"], p["name"]), ""]
+    lines += ["$ " + line for line in result["recipe"]] + ["", "-- what it printed (last lines):"]
+    lines += result["output"] + ["", "-- then every table compared with the source (row counts%s):"
+                                 % (" and content checksums" if p["checksums"] else "")]
     lines += ["%-8s %-20s %-40s source=%s restored=%s%s" % (
         c["status"].upper(), c["database"], c["table"], c["source"], c["restored"],
         " checksum source=%s restored=%s" % (c["source_checksum"], c["restored_checksum"])
         if "source_checksum" in c else "") for c in result["comparisons"]]
-    lines += ["", "-- psql errors while restoring: %d" % len(result["restore_errors"])] + result["restore_errors"][:20]
-    if result["compat_rewrites"]:
-        lines += ["", "-- dump lines adapted to the older target server (LOCALE_PROVIDER, pg_dump 15+):"]
-        lines += result["compat_rewrites"][:20]
-    evidence = [_result.evidence("restore-test.log", text="\n".join(lines) + "\n"),
-                _result.evidence("restore-test.json", content=result)]
-    record = _result.snapshot(p["path"], restore="failed" if result["mismatches"] else "passed")
-    if result["mismatches"]:
-        module.fail_json(msg=text(p["language"], "snapshot.restore.differ", tables=", ".join(
-            _pgdata.describe(m, "restored", p["language"]) for m in result["mismatches"])), evidence=evidence,
-            snapshot=record, **result)
-    module.exit_json(changed=True, evidence=evidence, snapshot=record, msg=text(
-        p["language"], "snapshot.restore.ok", count=len(result["comparisons"]),
-        what=_pgdata.compared(p["checksums"], p["language"])), **result)
+    lines += ["", "-- versions:"] + ([c["actual"] for c in result["checks"]] or ["same major"])
+    return [_result.evidence("restore-test.log", text="\n".join(lines) + "\n"),
+            _result.evidence("restore-test.json", content=result)]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from ansible_collections.ssot.governance.plugins.module_utils._text import messa
 CHECKLIST = "homologacao-conectividade-ssot.md"
 PANEL_HTML = "project-panel.html"
 LOG_DIR = "logs"
-MARK = {"done": "x", "match": "x"}
+MARK = {"done": "x", "match": "x", "passed": "x"}
 
 STYLE = """
 :root{--ok:#1b7f3b;--warn:#a36200;--bad:#b3261e;--muted:#5f6368;--line:#d9dce1;--bg:#fafbfc}
@@ -367,6 +367,15 @@ def checklist_md(state, lang, milestones):
                                                       description=md(check.get("description", "")),
                                                       expected=md(check.get("expect", "-"))),
                  ["%s %s" % (psql, q(check["sql"]))] if check.get("sql") else [])
+    proven = [s for s in state.snapshots.values() if s.get("recipe")]
+    if proven:
+        # The recipe the last restore test ran, line for line: what a person pastes in the snapshot folder.
+        snap = max(proven, key=lambda s: s.get("at") or "")
+        folder = snap["path"] if os.path.isabs(snap["path"]) else os.path.join(ws, snap["path"])
+        out += ["## %s" % text(lang, "checklist.snapshot"), ""]
+        item("passed" if snap.get("restore") == "passed" else snap.get("restore") or "pending",
+             text(lang, "checklist.snapshot.recipe", path=code(snap["path"])), ["cd %s" % q(folder)] + snap["recipe"],
+             prefix="snapshot.restore")
     pending = [d for d in state.decisions.values() if d.get("status") in ("pending", "expired")]
     if pending:
         # What waits for a person, and why each approval given for it did not count (a refusal is a record).

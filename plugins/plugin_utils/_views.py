@@ -175,7 +175,7 @@ class State(object):
             if self.workspace and path.startswith(self.workspace.rstrip("/") + "/"):
                 path = path[len(self.workspace.rstrip("/")) + 1:]
             current = self.snapshots.setdefault(path, {"path": path})
-            current.update((k, v) for k, v in d.items() if k in ("status", "files", "restore"))
+            current.update((k, v) for k, v in d.items() if k in ("status", "files", "restore", "recipe"))
             current.update(at=line["ts"], run_id=line["run"])
 
     def _on_deviation(self, line, d):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 import subprocess
 
 import pytest
 import yaml
-from _support import (PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, tmpfs, views, write_approvals,
-                      write_workspace)
+import build_pg_image
+from _support import (CACHE, MAJORS, PASSWORD, ROOT, docker, explain, free_port, psql, run_playbook, tmpfs, views,
+                      write_approvals, write_workspace)
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +36,8 @@ def test_snapshot_has_every_file_in_its_manifest_and_the_restore_test_matches(sn
     manifest = json.loads((folder / "manifest.json").read_text())
     names = {f["name"] for f in manifest["files"]}
     assert names == {"container-inspect.json", "image-inspect.json", "container-logs-tail500.log",
-                     "pg_dumpall.sql.gz"}
+                     "pg_dumpall.sql.gz", "row-counts.sql", "row-counts.txt"}
+    assert (folder / "row-counts.txt").read_text().count("\n") == 4 + 3   # 4 tables, 3 databases
     assert manifest["ssot_digest"].startswith("sha256:") and manifest["source"]["container_id"]
     assert "PostgreSQL 10.23" in manifest["source"]["server_version"] and manifest["restore"]
     with gzip.open(folder / "pg_dumpall.sql.gz", "rt") as fh:
@@ -184,3 +188,115 @@ def test_a_read_only_destination_fails_clearly_and_writes_nothing(snapped, legac
         assert proc.returncode != 0, explain(proc)
         assert "somente leitura" in proc.stdout and "Errno" not in proc.stdout, explain(proc)
         assert list((disk / "snaps").iterdir()) == []
+
+
+# What a legacy database holds beyond the demo's tables, for the recipe's check to count: another database with a name
+# a shell and psql must quote, a schema and a table named with a quote and a space, an empty table, an unlogged one,
+# a partitioned table (its rows are its partitions'), a table inheriting another.
+ODD = """
+CREATE SCHEMA "Sales O'Brien";
+CREATE TABLE "Sales O'Brien"."Orders 2026" (id int, note text);
+INSERT INTO "Sales O'Brien"."Orders 2026" SELECT g, 'linha ' || g || E'\\ttab' FROM generate_series(1, 37) g;
+CREATE TABLE public.empty_one (id int);
+CREATE UNLOGGED TABLE public.scratch (id int);
+INSERT INTO public.scratch SELECT generate_series(1, 11);
+CREATE TABLE public.parent (id int);
+CREATE TABLE public.child (extra int) INHERITS (public.parent);
+INSERT INTO public.parent SELECT generate_series(1, 5);
+INSERT INTO public.child SELECT g, g FROM generate_series(1, 7) g;
+CREATE TABLE public.measures (day date, v int) PARTITION BY RANGE (day);
+CREATE TABLE public.measures_2026 PARTITION OF public.measures FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO public.measures SELECT date '2026-01-01' + g, g FROM generate_series(0, 99) g;
+"""
+ODD_DB = "Loja d'Ana"
+
+
+def table_counts(container, databases):
+    """{(database, schema, table): rows} of every plain table of ``databases`` in ``container``, counted exactly."""
+    out = {}
+    for db in databases:
+        listing = psql(container, "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname "
+                                  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+                                  "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                                  "AND n.nspname !~ '^pg_toast'", db=db)
+        for line in filter(None, listing.split("\n")):
+            qualified, schema, table = line.split("|")
+            out[(db, schema, table)] = int(psql(container, f"SELECT count(*) FROM ONLY {qualified}", db=db))
+    return out
+
+
+def paste(folder, lines, name):
+    """The recipe's lines run in ``folder`` as a person pastes them into a shell (no -e: each line runs)."""
+    return subprocess.run(["sh", "-c", "\n".join(lines)], cwd=folder, capture_output=True, text=True, check=False,
+                          env=dict(os.environ, RESTORED=name), timeout=900)
+
+
+@pytest.mark.parametrize("flavor", sorted(MAJORS))
+def test_a_snapshot_rebuilds_every_database_by_its_own_recipe_on_a_fresh_container(flavor, docker_engine,
+                                                                                   container_names, tmp_path):
+    info = build_pg_image.build(flavor, CACHE)
+    name = f"ssot-it-recipe-{MAJORS[flavor]}-{tmp_path.name[-6:]}"
+    by_hand = name + "-by-hand"
+    container_names += [name, name + "-restore-test", by_hand]
+    ws = write_workspace(tmp_path / "ws", info, name, free_port())
+    assert run_playbook("ssot.governance.provision", ws).returncode == 0
+    subprocess.run([str(ROOT / "tests" / "images" / "seed_demo.sh"), name], check=True, capture_output=True)
+    psql(name, f'CREATE DATABASE "{ODD_DB}"')
+    docker("exec", "-i", name, "psql", "-U", "postgres", "-d", ODD_DB, "-v", "ON_ERROR_STOP=1", "-q", input=ODD)
+    proc = run_playbook("ssot.governance.snapshot", ws)
+    assert proc.returncode == 0, explain(proc)
+    folder = sorted((ws.path / "snapshots").iterdir())[-1]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    # The restore test ran the recipe the manifest prints, and nothing else.
+    log = next(ws.path.glob("evidence/*/*-restore-test.log")).read_text()
+    assert all(("$ " + line) in log for line in manifest["restore"]), log
+    # A person pastes the manifest's lines in the snapshot folder: every database and table comes back, row for row.
+    pasted = paste(folder, manifest["restore"], by_hand)
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert "OK: every table of row-counts.txt restored with its rows" in pasted.stdout, pasted.stdout + pasted.stderr
+    assert "ERROR" not in pasted.stderr, pasted.stderr
+    databases = ["legacy_shop", ODD_DB, "postgres"]
+    source, restored = table_counts(name, databases), table_counts(by_hand, databases)
+    assert source == restored and source[("legacy_shop", "public", "order_items")] == 6000, (source, restored)
+    assert source[(ODD_DB, "Sales O'Brien", "Orders 2026")] == 37 and source[(ODD_DB, "public", "child")] == 7
+    assert source[(ODD_DB, "public", "measures_2026")] == 100 and source[(ODD_DB, "public", "empty_one")] == 0
+    listed = {(t["database"], t["schema"], t["table"]): t["rows"] for t in manifest["restore_check"]["tables"]}
+    assert listed == {k: v for k, v in source.items() if k[2] != "measures"}, listed   # a partitioned parent holds none
+    # What was adapted at capture is listed; a server of the pg_dumpall's own major needs only the superuser line.
+    whys = {a["why"] for a in manifest["adapted"]}
+    assert "superuser" in whys and (("create_database" in whys) == (MAJORS[flavor] != "15")), manifest["adapted"]
+
+
+def damaged(folder, tmp_path, how):
+    """A copy of the snapshot ``folder`` whose dump was damaged (``how``: truncated, a database removed), its
+    SHA256SUMS and manifest re-written to match: damage done before the files were hashed."""
+    import hashlib
+    copy = tmp_path / how
+    shutil.copytree(folder, copy)
+    dump = copy / "pg_dumpall.sql.gz"
+    data = gzip.decompress(dump.read_bytes())
+    if how == "truncated":
+        dump.write_bytes(gzip.compress(data)[: len(gzip.compress(data)) * 2 // 3])
+    else:
+        start = data.index(b'-- Database "legacy_shop" dump')
+        end = data.index(b'-- Database "postgres" dump')
+        dump.write_bytes(gzip.compress(data[:start] + data[end:]))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for f in manifest["files"]:
+        if f["name"] == dump.name:
+            f["sha256"], f["size"] = hashlib.sha256(dump.read_bytes()).hexdigest(), dump.stat().st_size
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (copy / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['name']}\n" for f in manifest["files"]))
+    return copy, manifest
+
+
+@pytest.mark.parametrize("how", ["truncated", "database_removed"])
+def test_a_damaged_dump_makes_the_recipe_stop_with_an_error(snapped, tmp_path, container_names, how):
+    dummy, folder, dummy = snapped
+    copy, manifest = damaged(folder, tmp_path, how)
+    name = f"ssot-it-damaged-{how[:5]}-{tmp_path.name[-6:]}"
+    container_names.append(name)
+    pasted = paste(copy, manifest["restore"], name)
+    assert pasted.returncode != 0, pasted.stdout + pasted.stderr
+    assert "OK: every table" not in pasted.stdout
+    assert "legacy_shop" in pasted.stdout, pasted.stdout   # the check's diff names what is missing

@@ -251,3 +251,77 @@ def test_a_copys_statements_on_the_database_itself_are_accepted_whole_or_the_rol
         with pytest.raises(_ingest.IngestError) as refused:
             _ingest.check_section(str(path), "legacy_shop")
         assert refused.value.code == "ingest.rollback.copy_unexpected", bad
+
+
+READ_DUMP = b"""\\restrict abc
+CREATE ROLE postgres;
+ALTER ROLE postgres WITH SUPERUSER;
+CREATE ROLE shop;
+--
+-- Database "shop" dump
+--
+CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C';
+\\connect shop
+COMMENT ON TABLE public.t IS '
+CREATE ROLE postgres;
+-- Database "ghost" dump
+CREATE DATABASE ghost WITH LOCALE_PROVIDER = libc;
+COPY public.ghost (a) FROM stdin;
+';
+COPY public.t (id, note) FROM stdin;
+1\tCREATE ROLE postgres;
+2\t-- Database "x" dump
+\\.
+COPY "Sales O'Brien"."Orders
+2026" (id) FROM stdin;
+7
+\\.
+COPY public.empty (id) FROM stdin;
+\\.
+--
+-- Database "postgres" dump
+--
+\\connect postgres
+"""
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+def test_a_dump_read_on_its_way_to_disk_counts_every_copy_and_adapts_only_pg_dumps_own_lines(block):
+    out = []
+    reader = _snapshot.DumpReader(out.append, 100023, "postgres")
+    for i in range(0, len(READ_DUMP), block):
+        reader.write(READ_DUMP[i:i + block])
+    reader.close()
+    written = b"".join(out)
+    assert reader.databases == ["shop", "postgres"]
+    assert reader.tables() == [{"database": "shop", "schema": "Sales O'Brien", "table": "Orders\n2026", "rows": 1},
+                               {"database": "shop", "schema": "public", "table": "empty", "rows": 0},
+                               {"database": "shop", "schema": "public", "table": "t", "rows": 2}]
+    # Only the superuser's CREATE ROLE of the globals and the section's CREATE DATABASE: the same text inside a
+    # comment or in data rows is left as it is, and counts nothing.
+    assert [(a["line"], a["why"]) for a in reader.adapted] == [(2, "superuser"), (8, "create_database")]
+    assert written.count(b"CREATE ROLE postgres;") == 3 and written.count(b"LOCALE_PROVIDER") == 1
+    assert b"DO $ssot$BEGIN CREATE ROLE postgres; EXCEPTION WHEN duplicate_object" in written
+    assert b"LC_COLLATE = 'C' LC_CTYPE = 'C';\n" in written
+    assert written.count(b"\n") == READ_DUMP.count(b"\n")
+
+
+def test_a_dump_of_the_servers_own_major_keeps_its_create_database_and_an_open_copy_is_refused():
+    out = []
+    reader = _snapshot.DumpReader(out.append, 150004, "admin")
+    reader.write(READ_DUMP)
+    reader.close()
+    assert reader.adapted == [] and b"".join(out) == READ_DUMP   # no role admin; 15 knows LOCALE_PROVIDER
+    reader = _snapshot.DumpReader([].append, 150004)
+    reader.write(b'-- Database "shop" dump\nCOPY public.t (id) FROM stdin;\n1\n')
+    with pytest.raises(_snapshot.SnapshotError):
+        reader.close()
+    reader = _snapshot.DumpReader([].append, 150004)
+    with pytest.raises(_snapshot.SnapshotError):     # COPY data before any database's section is not pg_dumpall's
+        reader.write(b"COPY public.t (id) FROM stdin;\n1\n\\.\n")
+
+
+def test_row_counts_text_is_what_the_check_prints():
+    tables = [{"database": "shop", "schema": "public", "table": "t", "rows": 2}]
+    assert _snapshot.row_counts_text(["template1", "shop", "postgres"], tables) == (
+        "template1\nshop\nshop\tpublic\tt\t2\npostgres\n")

@@ -158,6 +158,7 @@ class FakeEngine(_engine.Engine):
             self.add(name, **spec)
         self.calls = []
         self.feeds = []  # (docker arguments without -e, what was fed) of every feed
+        self.scripts = []  # (text, folder, variables) of every recipe run
         self.secrets = {}         # the values handed to docker through its environment (never on a command line)
         self.images = {}
         self.answers = True       # the daemon answers (docker version)
@@ -208,6 +209,22 @@ class FakeEngine(_engine.Engine):
         if args[:2] == ["cp", "-"]:
             return 0, []
         return 125, ["fake engine: unknown feed %s" % args]
+
+    def script(self, text, cwd, env=None, timeout=None):
+        """A snapshot's recipe run in ``cwd``: recorded (``self.scripts``), then what its lines do - a fresh container
+        ``RESTORED`` labelled for ``SSOT_WORKSPACE`` from the image its docker run names, the folder's dump loaded into
+        it. ``self.script_answer`` (rc, output) stands for a recipe that fails after its container started."""
+        import gzip
+        import os
+        env = dict(env or {})
+        self.scripts.append((text, cwd, env))
+        run = next(line for line in text.splitlines() if line.startswith("docker run "))
+        self.add(env["RESTORED"], FakeServer(), image=run.rsplit(" ", 1)[-1],
+                 labels={"io.ssot-governance.restore-test": "true", "io.ssot-governance.workspace": env["SSOT_WORKSPACE"]})
+        dump = next(n for n in os.listdir(cwd) if n.startswith("pg_dumpall.sql"))
+        with (gzip.open if dump.endswith(".gz") else open)(os.path.join(cwd, dump), "rb") as fh:
+            self.server(env["RESTORED"]).load(fh.read())
+        return getattr(self, "script_answer", (0, ["OK: every table of row-counts.txt restored with its rows"]))
 
     def relay(self, producer, consumer, carry):
         """docker cp of a pg_dump -Fd folder out of one container into another, through ``carry``: the folder holds

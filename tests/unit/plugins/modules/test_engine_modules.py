@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeServer
 
-from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _model
+from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _model, _snapshot
 from ansible_collections.ssot.governance.plugins.modules import (
     changes_since, ingest_load, ingest_rollback, ingest_sources, snapshot_capture, snapshot_restore)
 
@@ -308,7 +308,8 @@ def test_snapshot_capture_streams_hashes_and_masks(engine, run_module, tmp_path)
     failed, out = capture(run_module, tmp_path)
     assert not failed, out["msg"] if failed else out
     names = sorted(f["name"] for f in out["files"])
-    assert names == ["container-inspect.json", "container-logs-tail500.log", "image-inspect.json", "pg_dumpall.sql.gz"]
+    assert names == ["container-inspect.json", "container-logs-tail500.log", "image-inspect.json", "pg_dumpall.sql.gz",
+                     "row-counts.sql", "row-counts.txt"]
     # Written in UTF8 with standard-conforming literals whatever the databases' owners set (review 18).
     (dumpall,) = [c for c in engine.calls if "pg_dumpall" in c and "--version" not in c]
     assert dumpall[:5] == ["exec", "-e", "PGCLIENTENCODING=UTF8", "-e", "PGOPTIONS=-c standard_conforming_strings=on"]
@@ -334,14 +335,59 @@ def test_snapshot_restore_proves_the_snapshot_in_a_fresh_container_and_removes_i
             "workspace": str(tmp_path), "language": "en"}
     failed, out = run_module(snapshot_restore, args)
     assert not failed, out["msg"] if failed else out
-    assert out["snapshot"] == {"path": str(tmp_path / "snap"), "restore": "passed"}
+    assert out["snapshot"] == {"path": str(tmp_path / "snap"), "restore": "passed", "recipe": out["recipe"]}
     assert {c["table"] for c in out["comparisons"] if c["table"]} == {"public.orders", "public.items"}
     assert "restore-test" not in engine.containers                 # the scratch container is gone
+    # What ran is the manifest's recipe, as printed, in the snapshot folder, for this container and workspace.
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert engine.scripts == [("\n".join(manifest["restore"]) + "\n", str(tmp_path / "snap"),
+                               {"RESTORED": "restore-test", "SSOT_WORKSPACE": str(tmp_path)})]
+    assert "$ gunzip -c pg_dumpall.sql.gz | docker exec -i" in out["evidence"][0]["text"]
     # Someone's container of that name is never replaced.
     engine.add("restore-test", FakeServer(databases={"theirs": {"t": 1}}))
     failed, out = run_module(snapshot_restore, args)
     assert failed and "restore-test" in out["msg"]
     assert engine.server("restore-test").databases["theirs"] == {"t": 1}
+
+
+def test_snapshot_restore_runs_only_the_recipe_this_collection_writes(engine, run_module, tmp_path):
+    """A manifest is a workspace file: the restore test rebuilds the recipe from its facts and runs that, never shell
+    text read from it; an edited recipe (or one of a snapshot older than proven recipes) is refused before anything
+    runs, and a recipe that fails fails the restore test, its container removed."""
+    engine.add("pg-old", FakeServer(databases=dict(SHOP)))
+    capture(run_module, tmp_path)
+    path = tmp_path / "snap" / "manifest.json"
+    original = path.read_text()
+    args = {"path": str(tmp_path / "snap"), "source_container": "pg-old", "name": "restore-test",
+            "workspace": str(tmp_path), "language": "en"}
+    manifest = json.loads(original)
+    manifest["restore"][-1] += "; touch /tmp/owned"
+    path.write_text(json.dumps(manifest))
+    failed, out = run_module(snapshot_restore, args)
+    assert failed and "is not the one this collection writes" in out["msg"] and engine.scripts == []
+    del manifest["restore_check"]
+    manifest["restore"] = ["docker run -d --name restored legacy-pg:10"]
+    path.write_text(json.dumps(manifest))
+    failed, out = run_module(snapshot_restore, args)
+    assert failed and "Take a new snapshot" in out["msg"] and engine.scripts == []
+    path.write_text(original)
+    engine.script_answer = (3, ["psql:<stdin>:40: ERROR:  option \"locale_provider\" not recognized"])
+    failed, out = run_module(snapshot_restore, args)
+    assert failed and "failed (3)" in out["msg"] and "locale_provider" in out["msg"], out["msg"]
+    assert out["snapshot"]["restore"] == "failed" and "restore-test" not in engine.containers
+
+
+def test_the_recipe_quotes_every_value_it_names(tmp_path):
+    manifest = {"files": [{"name": "pg_dumpall.sql", "kind": "dump"}], "source": {"image_id": "sha256:" + "a" * 64},
+                "restore_check": {"user": "postgres", "databases": ["shop", "Loja d'Ana", "$(touch x)", "a;b"]}}
+    lines = _snapshot.recipe(manifest)
+    loop = lines[-1]
+    assert "for db in shop 'Loja d'\\''Ana' '$(touch x)' 'a;b'; do" in loop, loop
+    assert lines[-2].endswith("-o /dev/null -d postgres < pg_dumpall.sql")
+    manifest["restore_check"]["databases"].append("two\nlines")
+    with pytest.raises(_snapshot.SnapshotError):
+        _snapshot.recipe(manifest)
+    assert _snapshot.recipe({"files": [], "source": {}}) is None
 
 
 def test_changes_since_names_what_changed_after_a_baseline(engine, run_module, tmp_path):

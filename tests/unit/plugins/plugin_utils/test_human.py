@@ -57,9 +57,12 @@ def a_run(ws: Path, lang: str) -> Recorder:
     rec.start_task(plan[2])
     rec.result({"step": "s6", "host": "h", "status": "ok", "result": {}})
     rec.snapshot({"path": str(ws / "snapshots" / "20261124T000000Z"), "status": "verified", "files": 4})
-    rec.snapshot({"path": str(ws / "snapshots" / "20261124T000000Z"), "restore": "passed"})
+    rec.snapshot({"path": str(ws / "snapshots" / "20261124T000000Z"), "restore": "passed", "recipe": RECIPE})
     rec.close("ok")
     return rec
+
+
+RECIPE = ["sha256sum -c SHA256SUMS", "for db in shop 'Loja d'\\''Ana'; do echo \"$db\"; done"]
 
 
 @pytest.fixture(params=["pt-BR", "en"])
@@ -82,7 +85,8 @@ def test_the_three_views_are_written_recorded_and_verified(run):
     assert "Ana Souza (DBA)" in log and "modify.setting.work_mem.1a2b" in log
     panel = json.loads((ws / "project-panel.json").read_text())
     assert panel["snapshots"] == [{"path": "snapshots/20261124T000000Z", "status": "verified", "files": 4,
-                                   "restore": "passed", "at": panel["snapshots"][0]["at"], "run_id": rec.run_id}]
+                                   "restore": "passed", "recipe": RECIPE, "at": panel["snapshots"][0]["at"],
+                                   "run_id": rec.run_id}]
     for path in ws.rglob("*"):
         if path.is_file():
             assert CANARY not in path.read_text(errors="replace"), path
@@ -139,6 +143,11 @@ def test_the_checklist_has_the_commands_to_check_by_hand_and_no_password(run):
     match = next(line for line in text.splitlines() if "enc" in line and line.startswith("- ["))
     assert deviation.startswith("- [ ]") and deviation.endswith(_messages.MESSAGES[lang]["check.status.deviation"])
     assert match.startswith("- [x]")
+    # The recipe the restore test ran, line for line, from inside the snapshot's folder.
+    fenced = "\n".join("  " + line for line in ["cd %s" % (ws / "snapshots" / "20261124T000000Z")] + RECIPE)
+    assert fenced in text, text
+    snapshot = next(line for line in text.splitlines() if "20261124T000000Z" in line and line.startswith("- ["))
+    assert snapshot.startswith("- [x]"), snapshot
 
 
 # --- no text outside the catalog ------------------------------------------------------------------------
