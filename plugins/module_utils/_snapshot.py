@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 
-from ansible_collections.ssot.governance.plugins.module_utils._engine import BLOCK, psql_argv
+from ansible_collections.ssot.governance.plugins.module_utils._engine import BLOCK, dbname, psql_argv
 from ansible_collections.ssot.governance.plugins.module_utils import _findings
 from ansible_collections.ssot.governance.plugins.module_utils._text import Coded, message
 
@@ -160,7 +160,7 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
         add("container-logs-tail500.log", write_text(os.path.join(folder, "container-logs-tail500.log"), text),
             "logs")
     if "pg_dumpall" in capture_list:
-        name = "pg_dumpall.sql.gz" if compression == "gzip" else "pg_dumpall.sql"
+        name = DUMP_NAMES[0] if compression == "gzip" else DUMP_NAMES[1]
         facts["pg_dumpall_version"] = engine.exec(container, ["pg_dumpall", "--version"])[1].strip()
         rc, out, err = engine.exec(container, psql_argv(user, "postgres", "-X", "-At", "-c", "SHOW server_version_num"))
         if rc != 0 or not out.strip().isdigit():
@@ -525,6 +525,20 @@ def shell_word(value):
     return "'%s'" % value.replace("'", "'\\''")
 
 
+DUMP_NAMES = ("pg_dumpall.sql.gz", "pg_dumpall.sql")
+_IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def psql_database(name):
+    """A database name as psql's ``-d`` takes it: as it is, for a person to read, unless libpq would read it as a
+    connection string (``=`` in it, or a URI's start) - then as the value of ``dbname=`` (_engine.dbname), so a database
+    named ``dbname=postgres`` is only a name."""
+    name = str(name)
+    if "=" in name or name.startswith(("postgresql://", "postgres://")):
+        return dbname(name)
+    return name
+
+
 # The recipe's container (a shell variable a person may set first; the restore test sets it, and the workspace label).
 RESTORED = 'RESTORED="${RESTORED:-restored}"'
 WAIT_SECONDS = 120
@@ -538,12 +552,15 @@ def recipe(manifest):
     against row-counts.txt (diff: any difference is printed and fails). Built only from the manifest's facts, every
     value quoted: the restore test rebuilds it and refuses a manifest whose recipe differs."""
     files = manifest.get("files") or []
-    dump = next((f["name"] for f in files if f.get("kind") == "dump"), None)
+    dump = next((f.get("name") for f in files if f.get("kind") == "dump"), None)
     source = manifest.get("source") or {}
     image = source.get("image_id")
     user = (manifest.get("restore_check") or {}).get("user") or "postgres"
     databases = (manifest.get("restore_check") or {}).get("databases")
-    if not dump or not image or databases is None:
+    # Only what a capture writes: its dump's own name, an image by id (never a name docker could read as an option or
+    # as another image), a list of names.
+    if dump not in DUMP_NAMES or not isinstance(image, str) or not _IMAGE_ID.match(image) \
+            or not isinstance(databases, list) or not isinstance(user, str):
         return None
     exec_i = 'docker exec -i -e PGCLIENTENCODING=UTF8 "$RESTORED" psql -X -q -v ON_ERROR_STOP=1 -U %s' % (
         shell_word(user))
@@ -560,7 +577,7 @@ def recipe(manifest):
         % (WAIT_SECONDS, shell_word(user)),
         replay,
         "for db in %s; do %s -At -F \"$(printf '\\t')\" -d \"$db\" < %s; done | diff %s - && echo %s" % (
-            " ".join(shell_word(d) for d in databases), exec_i, ROW_COUNTS_QUERY, ROW_COUNTS,
+            " ".join(shell_word(psql_database(d)) for d in databases), exec_i, ROW_COUNTS_QUERY, ROW_COUNTS,
             shell_word("OK: every table of %s restored with its rows" % ROW_COUNTS)),
     ]
 

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.ssot.governance.tests.unit.plugins.modules.fake_engine import FakeServer
 
-from ansible_collections.ssot.governance.plugins.module_utils import _ingest, _model, _snapshot
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _ingest, _model, _snapshot
 from ansible_collections.ssot.governance.plugins.modules import (
     changes_since, ingest_load, ingest_rollback, ingest_sources, snapshot_capture, snapshot_restore)
 
@@ -384,10 +384,21 @@ def test_the_recipe_quotes_every_value_it_names(tmp_path):
     loop = lines[-1]
     assert "for db in shop 'Loja d'\\''Ana' '$(touch x)' 'a;b'; do" in loop, loop
     assert lines[-2].endswith("-o /dev/null -d postgres < pg_dumpall.sql")
+    # A name libpq would read as a connection string is only a name: the value of dbname=.
+    manifest["restore_check"]["databases"] = ["dbname=postgres host=/tmp", "postgresql://x/y"]
+    words = [_snapshot.shell_word(_engine.dbname(n)) for n in manifest["restore_check"]["databases"]]
+    assert words[0] == "'dbname='\\''dbname=postgres host=/tmp'\\'''"
+    assert "for db in %s; do" % " ".join(words) in _snapshot.recipe(manifest)[-1]
     manifest["restore_check"]["databases"].append("two\nlines")
     with pytest.raises(_snapshot.SnapshotError):
         _snapshot.recipe(manifest)
     assert _snapshot.recipe({"files": [], "source": {}}) is None
+    # Only what a capture writes: an image by id (not a name or an option docker would read), the dump's own name.
+    manifest["restore_check"]["databases"] = ["shop"]
+    assert _snapshot.recipe(manifest)
+    for image in ("--privileged", "alpine:latest", "sha256:" + "a" * 63):
+        assert _snapshot.recipe(dict(manifest, source={"image_id": image})) is None, image
+    assert _snapshot.recipe(dict(manifest, files=[{"name": "../x.sql", "kind": "dump"}])) is None
 
 
 def test_changes_since_names_what_changed_after_a_baseline(engine, run_module, tmp_path):
