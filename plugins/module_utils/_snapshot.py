@@ -408,9 +408,37 @@ class DumpReader(object):
         self.table = None          # the table whose data rows go by
 
     def write(self, block):
-        lines = (self.rest + block).split(b"\n")
-        self.rest = lines.pop()
-        self.sink(b"".join(self._line(line + b"\n") for line in lines))
+        data, out, pos = self.rest + block, [], 0
+        while pos < len(data):
+            if self.table is not None:
+                # A table's data rows (most of a dump): counted and handed on whole, up to the line \\. that ends them.
+                if data.startswith(b"\\.\n", pos):
+                    stop = pos
+                else:
+                    found = data.find(b"\n\\.\n", pos)
+                    stop = found + 1 if found >= 0 else None
+                upto = stop if stop is not None else data.rfind(b"\n", pos) + 1
+                if upto > pos:
+                    rows = data.count(b"\n", pos, upto)
+                    self.counts[self.table] += rows
+                    self.number += rows
+                    out.append(data[pos:upto])
+                    pos = upto
+                if stop is None:
+                    break
+                out.append(b"\\.\n")
+                pos += 3
+                self.number += 1
+                self.table = None
+                self.lexer.state = None
+                continue
+            found = data.find(b"\n", pos)
+            if found < 0:
+                break
+            out.append(self._line(data[pos:found + 1]))
+            pos = found + 1
+        self.rest = data[pos:]
+        self.sink(b"".join(out))
 
     def close(self):
         if self.rest:
