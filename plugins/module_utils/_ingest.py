@@ -56,6 +56,16 @@ def tool_version(engine, container, tool, lang=DEFAULT_LANGUAGE):
     return num, shown(m.group(0).split(") ", 1)[1], 40)
 
 
+def tool_major_num(version):
+    """'10.23' or '15.18 (Debian 15.18-0+deb12u1)' -> the major as server_version_num (100000, 150000); '9.6.24' ->
+    90600; None when it is not a version."""
+    m = re.match(r"\s*(\d+)(?:\.(\d+))?", version or "")
+    if not m:
+        return None
+    first, second = int(m.group(1)), int(m.group(2) or 0)
+    return first * 10000 if first >= 10 else first * 10000 + second * 100
+
+
 def server_info(engine, container, user):
     rows = _pgdata.psql(engine, container,
                         "SELECT current_setting('server_version_num'), current_setting('server_version')", user=user)
@@ -91,6 +101,54 @@ def detect_dump(path):
     with open(path, "rb") as fh:
         head = fh.read(5)
     return "custom-dump" if head == b"PGDMP" else "sql-dump"
+
+
+def archive_versions(path):
+    """(server version, pg_dump version) a custom or directory archive's header records (its file, or the folder's
+    toc.dat) - what ``pg_restore -l`` prints as "Dumped from database version" / "Dumped by pg_dump version" - or None
+    when the header is not one this reader knows (read bounded: a header is a few hundred bytes)."""
+    name = os.path.join(path, "toc.dat") if os.path.isdir(path) else path
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if not head.startswith(b"PGDMP") or len(head) < 11:
+        return None
+    vmaj, vmin = head[5], head[6]
+    pos = 8 if (vmaj, vmin) >= (1, 0) else 7
+    int_size = head[pos]
+    pos += 2 if (vmaj, vmin) >= (1, 7) else 1         # intSize, offSize
+    pos += 1                                          # format
+
+    def read_int():
+        nonlocal pos
+        if pos + 1 + int_size > len(head):
+            raise ValueError("short header")
+        sign, value = head[pos], int.from_bytes(head[pos + 1:pos + 1 + int_size], "little")
+        pos += 1 + int_size
+        return -value if sign else value
+
+    def read_str():
+        nonlocal pos
+        size = read_int()
+        if size < 0 or size > 200 or pos + size > len(head):
+            raise ValueError("string")
+        pos += size
+        return head[pos - size:pos].decode("utf-8", "replace")
+    try:
+        if not 1 <= int_size <= 8 or (vmaj, vmin) < (1, 10):
+            return None
+        if (vmaj, vmin) >= (1, 15):
+            pos += 1                                  # compression algorithm (16 and later)
+        else:
+            read_int()                                # compression level
+        for dummy in range(7):                        # creation time
+            read_int()
+        read_str()                                    # database name
+        return read_str(), read_str()
+    except ValueError:
+        return None
 
 
 def unsafe_entries(path):
@@ -236,6 +294,15 @@ def check_source(engine, src, workspace, user, target, lang=DEFAULT_LANGUAGE):
             out["bytes"] = os.path.getsize(full) if os.path.isfile(full) else sum(
                 os.path.getsize(os.path.join(full, f)) for f in os.listdir(full))
             out["dump_sha256"] = dump_digest(full)
+            # The versions the archive records against the target's: another major is a finding with its risk.
+            versions = archive_versions(full)
+            if versions:
+                target_server = server_info(engine, target, user)
+                out["tool_findings"] = [
+                    message(lang, "ingest.tools.archive_" + what, version=shown(version, 40),
+                            server=target_server["version"])
+                    for version, what in ((versions[0], "server"), (versions[1], "pg_dump"))
+                    if tool_major_num(version) not in (None, target_server["major_num"])]
             return dict(out, status="found")
         conn = src.get("connection") or {}
         out["connection"] = {"host": conn.get("host"), "port": conn.get("port", 5432)}

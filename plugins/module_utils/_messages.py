@@ -1021,6 +1021,20 @@ MESSAGES = {
             'O psql {psql} da imagem é mais antigo que o pg_dumpall {dump} que escreveu o dump: um comando do psql que '
             'ele não conheça (\\restrict, a partir de 13.22/14.19/15.14/16.10/17.6) para a receita.'
         ),
+        'snapshot.error.left_out': (
+            'O pg_dumpall deixa de fora um banco que não aceita conexões (ALLOW_CONNECTIONS false): {names}. O '
+            'snapshot ficaria sem ele: permita conexões a ele (ALTER DATABASE ... ALLOW_CONNECTIONS true, uma mudança '
+            'que o SSOT ou uma decisão cubra) ou remova-o, e tire o snapshot de novo.'
+        ),
+        'snapshot.error.databases_differ': (
+            'O dump e a origem não têm os mesmos bancos ({names}): criados ou removidos durante a captura? Tire o '
+            'snapshot de novo com a origem parada.'
+        ),
+        'snapshot.error.counts_differ': (
+            'O dump não tem as linhas que a origem tem (- o dump, + a origem: {lines}): escrita durante a captura, ou '
+            'um texto que esta coleção não lê como o psql leria. Tire o snapshot de novo com a origem parada; se '
+            'diferir de novo, o dump não pode ser comprovado.'
+        ),
         'snapshot.error.copy': 'linha {line}: um COPY diferente do que o pg_dump escreve ({text})',
         'snapshot.error.name': (
             'um nome de banco com quebra de linha ou caractere de controle ({name}) não pode ser uma palavra de um '
@@ -1094,6 +1108,14 @@ MESSAGES = {
         'ingest.owner.expected': 'um papel que não é superusuário (ou o que o SSOT nomeia em ingest.owner)',
         'ingest.tools.check': 'Fonte {id}: ferramentas de dump e restauração da versão maior de cada servidor',
         'ingest.tools.expected': 'cliente e servidor da mesma versão maior',
+        'ingest.tools.archive_server': (
+            'O arquivo guarda o dump de um servidor {version} e é carregado num servidor {server}: uma migração entre '
+            'versões maiores, sem comparação de schema depois'
+        ),
+        'ingest.tools.archive_pg_dump': (
+            'O arquivo foi escrito pelo pg_dump {version} e é carregado num servidor {server}: um pg_dump de outra '
+            'versão maior pode escrever sintaxe que o servidor recusa (a carga então falha)'
+        ),
         'ingest.tools.mismatch': (
             '{tool} {version} (em {container}) é de outra versão maior que o servidor {server}: o pg_dump só garante '
             'ler servidores da sua versão maior ou anteriores, e um pg_restore mais novo pode escrever sintaxe que um '
@@ -2764,6 +2786,20 @@ MESSAGES = {
             "The image's psql {psql} is older than the pg_dumpall {dump} that wrote the dump: a psql command it lacks "
             '(\\restrict, from 13.22/14.19/15.14/16.10/17.6) stops the recipe.'
         ),
+        'snapshot.error.left_out': (
+            'pg_dumpall leaves out a database that does not allow connections (ALLOW_CONNECTIONS false): {names}. The '
+            'snapshot would lack it: allow connections to it (ALTER DATABASE ... ALLOW_CONNECTIONS true, a change the '
+            'SSOT or a decision covers) or drop it, then take the snapshot again.'
+        ),
+        'snapshot.error.databases_differ': (
+            'The dump and the source do not hold the same databases ({names}): created or dropped during the capture? '
+            'Take the snapshot again with the source at rest.'
+        ),
+        'snapshot.error.counts_differ': (
+            'The dump does not hold the rows the source holds (- the dump, + the source: {lines}): written to during '
+            'the capture, or a text this collection does not read as psql would. Take the snapshot again with the '
+            'source at rest; if it differs again, the dump cannot be proven.'
+        ),
         'snapshot.error.copy': 'line {line}: a COPY statement not as pg_dump writes it ({text})',
         'snapshot.error.name': (
             'a database name holding a line end or a control character ({name}) cannot be one word of a pasted '
@@ -2835,6 +2871,14 @@ MESSAGES = {
         'ingest.owner.expected': 'a role that is no superuser (or the one the SSOT names in ingest.owner)',
         'ingest.tools.check': "Source {id}: dump and restore tools of each server's major",
         'ingest.tools.expected': 'client and server of the same major',
+        'ingest.tools.archive_server': (
+            'The archive holds a dump of a {version} server and is loaded into a {server} server: a migration between '
+            'majors, with no schema comparison after it'
+        ),
+        'ingest.tools.archive_pg_dump': (
+            'The archive was written by pg_dump {version} and is loaded into a {server} server: a pg_dump of another '
+            'major may write syntax the server refuses (the load then fails)'
+        ),
         'ingest.tools.mismatch': (
             '{tool} {version} (in {container}) is of another major than the server {server}: pg_dump only promises to '
             'read servers of its major or older, and a newer pg_restore may write syntax an older server refuses (the '

@@ -43,6 +43,9 @@ PINNED = {"PGOPTIONS": "-c search_path=pg_catalog,pg_temp"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 DATABASES_SQL = ("SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database "
                  "WHERE datallowconn AND NOT datistemplate")
+# Templates too (a snapshot's restore test compares every database the dump holds: review 19 marked one a template
+# and it was never compared).
+DATABASES_ALL_SQL = "SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database WHERE datallowconn"
 _TABLES = ("FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
            "AND table_schema NOT IN ('pg_catalog', 'information_schema')")
 ROWCOUNT_SQL = (
@@ -116,10 +119,12 @@ def psql_json(engine, container, sql, db="postgres", user="postgres"):
         raise PgDataError("pgdata.psql_failed", container=container, database=shown(db), error=shown(out, 200))
 
 
-def database_names(engine, container, user="postgres", wanted=None):
-    """The databases that accept connections, by name. A name holding a control character is refused
-    (PgDataError naming it escaped) when it is one of ``wanted`` (every one when None), else left out."""
-    names = [n for n in psql_json(engine, container, DATABASES_SQL, user=user) if isinstance(n, str)]
+def database_names(engine, container, user="postgres", wanted=None, templates=False):
+    """The databases that accept connections, by name (the templates too with ``templates``). A name holding a control
+    character is refused (PgDataError naming it escaped) when it is one of ``wanted`` (every one when None), else left
+    out."""
+    names = [n for n in psql_json(engine, container, DATABASES_ALL_SQL if templates else DATABASES_SQL, user=user)
+             if isinstance(n, str)]
     return usable_names(names, container, wanted)
 
 
@@ -133,10 +138,11 @@ def usable_names(names, container, wanted=None):
     return [n for n in names if not CONTROL.search(n)]
 
 
-def table_stats(engine, container, user="postgres", checksums=False, databases=None):
-    """{database: {schema.table: {"rows": n[, "checksum": s]}}} of every database that accepts connections."""
+def table_stats(engine, container, user="postgres", checksums=False, databases=None, templates=False):
+    """{database: {schema.table: {"rows": n[, "checksum": s]}}} of every database that accepts connections (and the
+    templates, with ``templates``)."""
     out = {}
-    for db in database_names(engine, container, user, databases):
+    for db in database_names(engine, container, user, databases, templates):
         if databases is not None and db not in databases:
             continue
         rows = psql_json(engine, container, CHECKSUM_SQL if checksums else ROWCOUNT_SQL, db=db, user=user)
@@ -154,13 +160,13 @@ def table_stats(engine, container, user="postgres", checksums=False, databases=N
     return out
 
 
-def table_stats_both(engine, first, second, user="postgres", checksums=False, databases=None):
+def table_stats_both(engine, first, second, user="postgres", checksums=False, databases=None, templates=False):
     """table_stats of two containers at the same time (each server does its own reading): (first, second)."""
     out, errors = [None, None], []
 
     def one(i, container):
         try:
-            out[i] = table_stats(engine, container, user, checksums, databases)
+            out[i] = table_stats(engine, container, user, checksums, databases, templates)
         except PgDataError as exc:
             errors.append(exc)
         except Exception as exc:  # pylint: disable=broad-except  # a server's answer never kills the run

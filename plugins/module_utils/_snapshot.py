@@ -13,6 +13,7 @@ nothing large passes through a module result.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import gzip
 import hashlib
@@ -172,9 +173,12 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
         def reader(write):
             readers.append(DumpReader(write, facts["server_version_num"], user))
             return readers[-1]
-        add(name, stream(engine, ["exec"] + DUMP_SESSION + [container, "pg_dumpall", "-U", user],
-                         os.path.join(folder, name), compress=compression == "gzip", reader=reader), "dump")
+        # No role's password (its hash logs in with md5 as well as the password: review 19): set them on the replica.
+        dumpall = ["exec"] + DUMP_SESSION + [container, "pg_dumpall", "--no-role-passwords", "-U", user]
+        add(name, stream(engine, dumpall, os.path.join(folder, name), compress=compression == "gzip", reader=reader),
+            "dump")
         read = readers[0]
+        source_agrees(engine, container, user, read)
         facts["adapted"] = read.adapted
         facts["restore_check"] = {"user": user, "databases": read.databases, "tables": read.tables()}
         add(ROW_COUNTS_QUERY, write_text(os.path.join(folder, ROW_COUNTS_QUERY), ROW_COUNTS_SQL), "check")
@@ -188,6 +192,44 @@ def capture(engine, container, folder, capture_list, compression, user="postgres
         add("snapshot-image.tar", stream(engine, ["save", image_tag], os.path.join(folder, "snapshot-image.tar")),
             "image")
     return files, facts
+
+
+# Every database of the source but template0 (never dumped), and whether pg_dumpall could dump it.
+DUMPED_SQL = ("SELECT coalesce(json_agg(json_build_array(datname, datallowconn) ORDER BY datname), '[]') "
+              "FROM pg_database WHERE datname <> 'template0'")
+
+
+def source_agrees(engine, container, user, read):
+    """The dump holds what the source holds, or SnapshotError saying what differs: every database (pg_dumpall leaves
+    out one that does not allow connections - review 19: a database and its rows missing, the restore test passed)
+    and every table's rows as the source counts them by the recipe's own query (never only what this reader counted:
+    a text it reads out of step with psql would count another dump - review 19)."""
+    rc, out, err = engine.exec(container, psql_argv(user, "postgres", "-X", "-At", "-c", DUMPED_SQL))
+    try:
+        rows = json.loads(out) if rc == 0 else None
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):
+        raise SnapshotError("engine.exited", command="psql pg_database", rc=rc, error=(err or out).strip()[-300:])
+    closed = sorted(str(r[0]) for r in rows if not r[1])
+    if closed:
+        raise SnapshotError("snapshot.error.left_out", names=", ".join(closed))
+    differ = sorted(set(str(r[0]) for r in rows) ^ set(read.databases))
+    if differ:
+        raise SnapshotError("snapshot.error.databases_differ", names=", ".join(differ))
+    counted = []
+    for db in read.databases:
+        rc, out, err = engine.exec(container, psql_argv(user, db, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F",
+                                                        "\t"), data=ROW_COUNTS_SQL, env={"PGCLIENTENCODING": "UTF8"})
+        if rc != 0:
+            raise SnapshotError("engine.exited", command="psql row-counts.sql", rc=rc, error=(err or out).strip()[-300:])
+        counted.append(out)
+    expected = row_counts_text(read.databases, read.tables())
+    if "".join(counted) != expected:
+        lines = [line for line in difflib.unified_diff(expected.splitlines(), "".join(counted).splitlines(),
+                                                       "dump", "source", lineterm="", n=0)
+                 if line[:1] in "+-" and line[:3] not in ("---", "+++")]
+        raise SnapshotError("snapshot.error.counts_differ", lines="; ".join(lines[:6]))
 
 
 def write_manifest(folder, files, facts, extra):
@@ -230,6 +272,10 @@ def verify(folder, manifest_sha256=None):
     listed = dict((f["name"], f) for f in manifest.get("files") or [])
     for name, entry in sorted(listed.items()):
         full = os.path.join(folder, name)
+        if os.path.islink(full):
+            # A link is read where it points (a host file fed to the restore's psql, review 19): never a snapshot's.
+            report["altered"].append({"name": name, "expected": "a file", "found": "a link"})
+            continue
         if not os.path.isfile(full):
             report["missing"].append(name)
             continue
@@ -290,16 +336,31 @@ def _in_name(line, i):
     return j < i and not line[j:j + 1].isdigit()
 
 
+_ESCAPED = re.compile(rb"[\\']")
+_COMMENT_MARK = re.compile(rb"/\*|\*/")
+ESCAPE_QUOTE = b"E'"
+COMMENT = b"/*"
+
+
 def _open_after(line, state):
     """What is still open at the end of ``line`` of SQL text that began with ``state`` open: None (nothing), a quote
-    (b"'" a literal, b'"' an identifier) or a dollar-quote tag. Doubled quotes stay inside; ``--`` outside ends the
-    line. pg_dump writes text as it is stored - a comment, a function's body, a view's text - across lines."""
+    (b"'" a literal, b"E'" an escape literal - a backslash escapes the next character, b'"' an identifier), a
+    dollar-quote tag, or a block comment (b"/*" once per level: they nest). Doubled quotes stay inside; ``--`` outside
+    ends the line. The rules are psql's own (review 19: an ``E'\\''`` that psql closes kept this reader inside a
+    literal, and pg_dump's own lines after it were read as text). pg_dump writes text as it is stored - a comment, a
+    function's body, a view's text - across lines."""
     i, n = 0, len(line)
     while i < n:
         if state is None:
             c = line[i:i + 1]
             if c == b"-" and line[i:i + 2] == b"--":
                 return None
+            if c == b"/" and line[i:i + 2] == COMMENT:
+                state, i = COMMENT, i + 2
+                continue
+            if c == b"'" and i and line[i - 1:i] in (b"E", b"e") and not (i > 1 and _NAME_BYTE.match(line[i - 2:i - 1])):
+                state, i = ESCAPE_QUOTE, i + 1
+                continue
             if c in (b"'", b'"'):
                 state, i = c, i + 1
                 continue
@@ -309,6 +370,23 @@ def _open_after(line, state):
                     state, i = found.group(0), found.end()
                     continue
             i += 1
+            continue
+        if state == ESCAPE_QUOTE:
+            found = _ESCAPED.search(line, i)
+            if found is None:
+                return state
+            j = found.start()
+            if line[j:j + 1] == b"\\" or line[j + 1:j + 2] == b"'":
+                i = j + 2
+                continue
+            i, state = j + 1, None
+            continue
+        if state.startswith(COMMENT):
+            found = _COMMENT_MARK.search(line, i)
+            if found is None:
+                return state
+            i = found.end()
+            state = state + COMMENT if found.group(0) == COMMENT else (state[2:] or None)
             continue
         j = line.find(state, i)
         if j < 0:
@@ -401,6 +479,7 @@ class DumpReader(object):
         self.rest = b""
         self.number = 0
         self.database = None
+        self.connected = False     # past the section's \\connect (its head, where CREATE DATABASE is, is over)
         self.databases = []
         self.counts = {}
         self.adapted = []
@@ -471,12 +550,16 @@ class DumpReader(object):
         if line.startswith(_DB_HEADER) and line.rstrip(b"\r\n").endswith(_DB_TRAILER):
             self.database = line.rstrip(b"\r\n")[len(_DB_HEADER):-len(_DB_TRAILER)].decode("utf-8", "replace")
             self.databases.append(self.database)
+            self.connected = False
             return line
+        if line.startswith(b"\\connect "):
+            self.connected = True
         new = line
         if self.database is None and line.rstrip(b"\r\n") == self.role_line:
             new = self.role_block + b"\n"
             why = "superuser"
-        elif self.server_num is not None and line.startswith(b"CREATE DATABASE "):
+        elif self.server_num is not None and self.database is not None and not self.connected \
+                and line.startswith(b"CREATE DATABASE "):
             new = compat_rewrite(line, self.server_num)
             why = "create_database"
         if new != line:
@@ -575,8 +658,8 @@ WAIT_SECONDS = 120
 def recipe(manifest):
     """The commands, in order, that rebuild the snapshot on a fresh container of the source's image, from inside the
     snapshot folder, each a line a person pastes into a POSIX shell (the restore test runs these lines and nothing
-    else): check the files, start the container (no network: the dump's own code runs there as the superuser), wait
-    for it, replay the dump with psql stopping at the first error, then print each database's tables and row counts
+    else): start the container (no network: the dump's own code runs there as the superuser), wait for it, check the
+    files (right before they are read), replay the dump with psql stopping at the first error, then print each database's tables and row counts
     against row-counts.txt (diff: any difference is printed and fails). Built only from the manifest's facts, every
     value quoted: the restore test rebuilds it and refuses a manifest whose recipe differs."""
     files = manifest.get("files") or []
@@ -596,13 +679,13 @@ def recipe(manifest):
     replay = "%s -o /dev/null -d postgres" % exec_i
     replay = ("%s %s" % (reader, replay)) if reader else ("%s < %s" % (replay, shell_word(dump)))
     return [
-        "sha256sum -c SHA256SUMS",
         RESTORED,
         'docker run -d --name "$RESTORED" --network none --label io.ssot-governance.restore-test=true '
         '--label "io.ssot-governance.workspace=${SSOT_WORKSPACE:-}" '
         '-e POSTGRES_PASSWORD="$(od -An -N18 -tx1 /dev/urandom | tr -d \' \\n\')" %s' % shell_word(image),
         'for i in $(seq %d); do docker exec "$RESTORED" pg_isready -q -h 127.0.0.1 -U %s && break; sleep 1; done'
         % (WAIT_SECONDS, shell_word(user)),
+        "sha256sum -c SHA256SUMS",
         replay,
         "for db in %s; do %s -At -F \"$(printf '\\t')\" -d \"$db\" < %s; done | diff %s - && echo %s" % (
             " ".join(shell_word(psql_database(d)) for d in databases), exec_i, ROW_COUNTS_QUERY, ROW_COUNTS,

@@ -201,8 +201,10 @@ def main():
             raise _snapshot.SnapshotError("snapshot.restore.recipe_failed", rc="timeout" if rc is None else rc,
                                           output=" | ".join(_snapshot.mask_values(line, ()) for line in
                                                             result["output"][-6:]))
+        # Every database the dump holds, templates too, on both servers.
         source, restored = _pgdata.table_stats_both(engine, p["source_container"], p["name"], p["user"],
-                                                    p["checksums"])
+                                                    p["checksums"], manifest["restore_check"]["databases"],
+                                                    templates=True)
         result["comparisons"], result["mismatches"] = _pgdata.compare(source, restored)
     except (_snapshot.SnapshotError, _pgdata.PgDataError, OSError) as exc:
         module.fail_json(msg=rendered(exc, lang), evidence=evidence(p, result),

@@ -231,3 +231,31 @@ def test_schema_text_leaves_nothing_out_of_a_body_or_a_literal(hidden):
 
 def test_schema_text_of_a_text_that_does_not_lex_is_the_text():
     assert _ingest.schema_text(b"\\restrict A\nCREATE TABLE 'open\n") == b"\\restrict A\nCREATE TABLE 'open\n"
+
+
+def _header(vmin, server, dumped_by, int_size=4):
+    def num(value):
+        return bytes([1 if value < 0 else 0]) + abs(value).to_bytes(int_size, "little")
+
+    def string(value):
+        raw = value.encode()
+        return num(len(raw)) + raw
+    head = b"PGDMP" + bytes([1, vmin, 0, int_size, 8, 1])
+    head += bytes([1]) if vmin >= 15 else num(-1)
+    head += b"".join(num(v) for v in (0, 30, 12, 7, 11, 126, 0)) + string("shop")
+    return head + string(server) + string(dumped_by) + b"\x00" * 40
+
+
+@pytest.mark.parametrize("vmin", [14, 15])
+def test_an_archives_header_gives_the_versions_it_was_written_by(tmp_path, vmin):
+    path = tmp_path / "a.dump"
+    path.write_bytes(_header(vmin, "10.23", "15.18 (Debian 15.18-0+deb12u1)"))
+    assert _ingest.archive_versions(str(path)) == ("10.23", "15.18 (Debian 15.18-0+deb12u1)")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "toc.dat").write_bytes(_header(vmin, "12.22", "12.22"))
+    assert _ingest.archive_versions(str(tmp_path / "d")) == ("12.22", "12.22")
+    # Not an archive, cut short, or a string longer than a version: no versions, never an exception.
+    for bad in (b"SELECT 1;\n", _header(vmin, "10.23", "15.18")[:40], _header(vmin, "1" * 300, "15")):
+        path.write_bytes(bad)
+        assert _ingest.archive_versions(str(path)) is None
+    assert _ingest.tool_major_num("9.6.24") == 90600 and _ingest.tool_major_num("x") is None

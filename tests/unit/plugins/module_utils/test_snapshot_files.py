@@ -142,6 +142,13 @@ def test_a_section_starts_where_pg_dump_writes_never_inside_what_a_database_hold
     (b"SELECT caf\xc3\xa9$x$ FROM t;\n", None, None), (b"AS $\xc3\xa9$ body\n", None, b"$\xc3\xa9$"),
     # After a number a dollar quote does open (as psql and the server read it); after a name holding digits, not.
     (b"SELECT 1$a$ x\n", None, b"$a$"), (b"SELECT t1$a$ FROM x;\n", None, None),
+    # Review 19: an escape literal as psql reads it - a backslash escapes the next character, a quote too - only where
+    # E starts a token (namE'x' and 1E'x' are a name or a number, then a plain literal).
+    (b"SELECT E'\\'';\n", None, None), (b"SELECT e'a\\\\' || 'b';\n", None, None), (b"SELECT E'it''s\\'\n", None, b"E'"),
+    (b"x\\' y'\n", b"E'", None), (b"SELECT namE'x\\' || 'y';\n", None, None), (b"SELECT 1E'\\' || ';\n", None, b"'"),
+    # Block comments hide quotes and nest; -- inside one ends nothing.
+    (b"SELECT /* it's */ 1;\n", None, None), (b"/* a /* b */ ' -- */ 'x\n", None, b"'"), (b"/* /* x */\n", None, b"/*"), (b"/* /* x\n", None, b"/*/*"),
+    (b"*/ */ SELECT '\n", b"/*/*", b"'"), (b"-- /* x\n", None, None),
 ])
 def test_what_is_open_at_the_end_of_a_line_of_sql(line, state, after):
     assert _snapshot._open_after(line, state) == after
@@ -325,3 +332,31 @@ def test_row_counts_text_is_what_the_check_prints():
     tables = [{"database": "shop", "schema": "public", "table": "t", "rows": 2}]
     assert _snapshot.row_counts_text(["template1", "shop", "postgres"], tables) == (
         "template1\nshop\nshop\tpublic\tt\t2\npostgres\n")
+
+
+def test_review_19s_escape_literal_leaves_pg_dumps_lines_after_it_at_the_top_level():
+    """A text search dictionary's options are written by pg_dump as stored (raw): an E'\\'' there closed for psql but not
+    for the reader, and pg_dump's own lines after it were read as text - a COPY not counted, a comment's line
+    'adapted'."""
+    dump = (b'-- Database "atk" dump\nCREATE TEXT SEARCH DICTIONARY public.d (TEMPLATE = pg_catalog.simple, accept = '
+            b"'true' );\nSELECT E'\\'';\nCREATE TEXT SEARCH DICTIONARY public.d2 (accept = 'true');\n"
+            b"COMMENT ON TABLE public.victim IS 'a\nCREATE DATABASE foo LOCALE_PROVIDER = libc;\n';\n"
+            b"COPY public.victim (id) FROM stdin;\n1\n2\n\\.\n-- Name: i'x; Type: INDEX\n")
+    reader = _snapshot.DumpReader([].append, 100023)
+    reader.write(dump)
+    reader.close()
+    assert reader.tables() == [{"database": "atk", "schema": "public", "table": "victim", "rows": 2}]
+    assert reader.adapted == []
+
+
+def test_only_a_sections_head_has_its_create_database_adapted():
+    """pg_dump writes CREATE DATABASE before a section's \\connect; one after it (text a database's catalog put at the
+    top level) is never pg_dump's own and is left as written."""
+    dump = (b'-- Database "shop" dump\nCREATE DATABASE shop WITH TEMPLATE = template0 LOCALE_PROVIDER = libc;\n'
+            b"\\connect shop\nCREATE DATABASE foo WITH LOCALE_PROVIDER = libc;\n")
+    out = []
+    reader = _snapshot.DumpReader(out.append, 100023)
+    reader.write(dump)
+    reader.close()
+    assert [a["line"] for a in reader.adapted] == [2]
+    assert b"".join(out).endswith(b"CREATE DATABASE foo WITH LOCALE_PROVIDER = libc;\n")

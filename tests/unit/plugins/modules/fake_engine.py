@@ -14,7 +14,7 @@ import json
 import re
 import tarfile
 
-from ansible_collections.ssot.governance.plugins.module_utils import _engine, _ingest, _pgdata
+from ansible_collections.ssot.governance.plugins.module_utils import _engine, _ingest, _pgdata, _snapshot
 
 DUMP_TABLE = "-- fake-table "
 
@@ -55,6 +55,8 @@ class FakeServer:
         self.roles = list(roles)
         self.code = {}  # what the code inventory finds beyond nothing: {kind: [texts]}
         self.superusers = {"postgres"}
+        self.closed = set()        # databases that do not allow connections (pg_dumpall leaves them out)
+        self.extra_counts = ""     # what row-counts.sql prints beyond the database's name (a dump it disagrees with)
 
     def checksum(self, db, table):
         return str(int(hashlib.sha256(("%s.%s.%d" % (db, table, self.databases[db][table])).encode()).hexdigest()[:8],
@@ -65,7 +67,7 @@ class FakeServer:
         if db not in self.databases:
             return 2, "", 'psql: error: FATAL:  database "%s" does not exist' % db
         rows = []
-        if sql == _pgdata.DATABASES_SQL:
+        if sql in (_pgdata.DATABASES_SQL, _pgdata.DATABASES_ALL_SQL):
             return 0, json.dumps(sorted(self.databases)) + "\n", ""
         elif sql == _ingest.DATABASES_INFO_SQL:
             return 0, json.dumps([{"name": d, "bytes": 1000 * (1 + len(t)), "encoding": "UTF8", "collate": "C",
@@ -78,6 +80,8 @@ class FakeServer:
                                   "tables": dict((t, "postgres") for t in self.databases[db])}), ""
         elif sql.startswith("SELECT current_setting('server_version_num')"):
             rows = [[str(self.num), self.version]]
+        elif sql == _snapshot.DUMPED_SQL:
+            return 0, json.dumps([[d, d not in self.closed] for d in sorted(self.databases)]), ""
         elif sql == "SHOW server_version_num":
             rows = [[str(self.num)]]
         elif sql == _pgdata.ROWCOUNT_SQL:
@@ -125,6 +129,8 @@ class FakeServer:
         lines = ["-- PostgreSQL database cluster dump", ""]
         lines += ['CREATE ROLE "%s";' % r for r in self.roles]
         for db, tables in sorted(self.databases.items()):
+            if db in self.closed:
+                continue
             lines += ['-- Database "%s" dump' % db, "CREATE DATABASE %s WITH TEMPLATE = template0;" % db]
             lines += ["%s%s %s %d" % (DUMP_TABLE, db, t, n) for t, n in sorted(tables.items())]
         lines += ["-- PostgreSQL database cluster dump complete", ""]
@@ -321,6 +327,8 @@ class FakeEngine(_engine.Engine):
             db = dbname_of(argv[argv.index("-d") + 1])
             if "-c" in argv:
                 return server.query(db, argv[argv.index("-c") + 1])
+            if data == _snapshot.ROW_COUNTS_SQL.encode():
+                return 0, db + "\n" + server.extra_counts, ""
             server.load(data or b"")
             return 0, "", ""
         if argv[1:] == ["--version"]:

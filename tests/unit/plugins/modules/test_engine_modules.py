@@ -322,6 +322,23 @@ def test_snapshot_capture_streams_hashes_and_masks(engine, run_module, tmp_path)
     assert failed and "snap" in out["msg"]
 
 
+def test_a_capture_whose_dump_does_not_hold_what_the_source_holds_fails_and_leaves_nothing(
+        engine, run_module, tmp_path):
+    """Review 19: pg_dumpall leaves out a database that does not allow connections (its rows were missing and the
+    restore test passed); and the recipe's counts are the source's, by the recipe's own query - a dump read out of
+    step with psql (counted otherwise) is no proof."""
+    server = engine.add("pg-old", FakeServer(databases=dict(SHOP)))
+    server.closed = {"shop"}
+    failed, out = capture(run_module, tmp_path)
+    assert failed and "ALLOW_CONNECTIONS false): shop" in out["msg"], out["msg"]
+    assert not (tmp_path / "snap").exists() and not (tmp_path / "snap.partial").exists()
+    server.closed = set()
+    server.extra_counts = "shop\tpublic\tvictim\t10\n"
+    failed, out = capture(run_module, tmp_path)
+    assert failed and "+shop\tpublic\tvictim\t10" in out["msg"], out["msg"]
+    assert not (tmp_path / "snap").exists()
+
+
 def test_snapshot_capture_of_a_missing_container_leaves_nothing(engine, run_module, tmp_path):
     failed, out = capture(run_module, tmp_path, container="nope")
     assert failed and "nope" in out["msg"]
