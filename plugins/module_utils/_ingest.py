@@ -124,7 +124,7 @@ def archive_versions(path):
     def read_int():
         nonlocal pos
         if pos + 1 + int_size > len(head):
-            raise ValueError("short header")
+            raise ValueError()
         sign, value = head[pos], int.from_bytes(head[pos + 1:pos + 1 + int_size], "little")
         pos += 1 + int_size
         return -value if sign else value
@@ -133,7 +133,7 @@ def archive_versions(path):
         nonlocal pos
         size = read_int()
         if size < 0 or size > 200 or pos + size > len(head):
-            raise ValueError("string")
+            raise ValueError()
         pos += size
         return head[pos - size:pos].decode("utf-8", "replace")
     try:

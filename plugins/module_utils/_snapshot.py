@@ -274,7 +274,7 @@ def verify(folder, manifest_sha256=None):
         full = os.path.join(folder, name)
         if os.path.islink(full):
             # A link is read where it points (a host file fed to the restore's psql, review 19): never a snapshot's.
-            report["altered"].append({"name": name, "expected": "a file", "found": "a link"})
+            report["altered"].append({"name": name, "expected": entry.get("sha256"), "found": "link"})
             continue
         if not os.path.isfile(full):
             report["missing"].append(name)

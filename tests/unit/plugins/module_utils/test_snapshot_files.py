@@ -360,3 +360,14 @@ def test_only_a_sections_head_has_its_create_database_adapted():
     reader.close()
     assert [a["line"] for a in reader.adapted] == [2]
     assert b"".join(out).endswith(b"CREATE DATABASE foo WITH LOCALE_PROVIDER = libc;\n")
+
+
+def test_a_link_where_a_snapshots_file_was_is_altered_even_to_the_same_bytes(tmp_path):
+    """A link is read where it points (a host file fed to the restore's psql, review 19): never a snapshot's file."""
+    sha = make(tmp_path)
+    elsewhere = tmp_path.parent / (tmp_path.name + "-elsewhere.sql")
+    (tmp_path / "dump.sql").rename(elsewhere)
+    (tmp_path / "dump.sql").symlink_to(elsewhere)
+    report = _snapshot.verify(str(tmp_path), sha)
+    assert not report["ok"] and [a["name"] for a in report["altered"]] == ["dump.sql"]
+    assert report["altered"][0]["found"] == "link"
