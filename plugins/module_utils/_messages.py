@@ -1001,6 +1001,10 @@ MESSAGES = {
             'escreve'
         ),
         'snapshot.error.manifest': '{path}: não foi possível ler o manifest ({error})',
+        'snapshot.restore.manifest_differs': (
+            '{path}: o manifest não é o registrado quando o snapshot foi tirado (registrado {recorded}, encontrado '
+            '{found}): nada foi executado. Tire um snapshot novo, ou restaure o manifest registrado.'
+        ),
         'snapshot.restore.recipe_differs': (
             '{path}: a receita do manifest (restore) não é a que esta coleção escreve para este snapshot (editada, ou '
             'um snapshot anterior às receitas comprovadas). Tire um snapshot novo: ansible-playbook '
@@ -2766,6 +2770,10 @@ MESSAGES = {
             'the text ends inside a quote, a body or COPY data ({state}): not as pg_dump writes it'
         ),
         'snapshot.error.manifest': '{path}: cannot read the manifest ({error})',
+        'snapshot.restore.manifest_differs': (
+            '{path}: the manifest is not the one recorded when the snapshot was taken (recorded {recorded}, found '
+            '{found}): nothing was run. Take a new snapshot, or restore the recorded manifest.'
+        ),
         'snapshot.restore.recipe_differs': (
             "{path}: the manifest's recipe (restore) is not the one this collection writes for this snapshot (edited, "
             'or a snapshot taken before recipes were proven). Take a new snapshot: ansible-playbook '

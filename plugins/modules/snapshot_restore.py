@@ -58,6 +58,11 @@ options:
     description: Keep the fresh container after the comparison.
     type: bool
     default: false
+  manifest_sha256:
+    description:
+      - The manifest's sha256 as recorded when the snapshot was taken (the action reads it from the journal's trusted
+        lines on the controller). The manifest the recipe is built from must have it, at that moment, or nothing runs.
+    type: str
   timeout:
     description: Seconds the recipe may take (C(0) - no limit; it waits at most 120 s for the fresh server itself).
     type: int
@@ -112,6 +117,11 @@ output:
   type: list
   elements: str
   sample: ["pg_dumpall.sql.gz: OK", "OK: every table of row-counts.txt restored with its rows"]
+manifest_sha256:
+  description: The sha256 of the manifest the recipe was built from (the controller compares it with the recorded one).
+  returned: always
+  type: str
+  sample: 6b64ed85...
 checks:
   description: Deviations about versions (a dump written by another major than the server's, an image psql older than
     the pg_dumpall that wrote the dump), with the risk.
@@ -132,6 +142,7 @@ snapshot:
   sample: {"path": "/ws/snapshots/20261124T104220Z", "restore": "passed"}
 '''
 
+import hashlib
 import json
 import os
 
@@ -159,19 +170,25 @@ def main():
                                               path=dict(type="path", required=True), source_container=dict(type="str", required=True),
                                               name=dict(type="str", required=True), workspace=dict(type="path", required=True),
                                               user=dict(type="str", default="postgres"), keep=dict(type="bool", default=False),
-                                              checksums=dict(type="bool", default=False),
+                                              checksums=dict(type="bool", default=False), manifest_sha256=dict(type="str"),
                                               timeout=dict(type="int", default=0)), supports_check_mode=False)
     p = module.params
     lang = p["language"]
     engine = _engine.Engine(module)
     # Killed with the run: what this module starts (the recipe's docker and psql) stops with ansible-playbook.
     _lifeline.start()
-    result = {"comparisons": [], "mismatches": [], "recipe": [], "output": [], "checks": []}
+    result = {"comparisons": [], "mismatches": [], "recipe": [], "output": [], "checks": [], "manifest_sha256": None}
     try:
-        with open(os.path.join(p["path"], _snapshot.MANIFEST)) as fh:
-            manifest = json.load(fh)
+        # Read once: the bytes hashed are the bytes the recipe is built from.
+        with open(os.path.join(p["path"], _snapshot.MANIFEST), "rb") as fh:
+            raw = fh.read()
+        result["manifest_sha256"] = hashlib.sha256(raw).hexdigest()
+        manifest = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         module.fail_json(msg=text(lang, "snapshot.error.manifest", path=p["path"], error=exc), **result)
+    if p["manifest_sha256"] and result["manifest_sha256"] != p["manifest_sha256"]:
+        module.fail_json(msg=text(lang, "snapshot.restore.manifest_differs", path=p["path"],
+                                  recorded=p["manifest_sha256"], found=result["manifest_sha256"]), **result)
     if not any(f.get("kind") == "dump" for f in manifest.get("files") or []):
         module.fail_json(msg=text(lang, "snapshot.restore.no_dump"), **result)
     # The recipe a person follows, rebuilt here from the manifest's facts: the lines that run are this collection's,

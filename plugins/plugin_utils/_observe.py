@@ -127,6 +127,28 @@ class SnapshotVerdict(ObservingAction):
     DECIDES = False
     MAY_PROPOSE = ("snapshot",)
 
+    def recorded_manifest(self, args, task_vars):
+        """``args`` with ``manifest_sha256`` the one a trusted (sealed) journal line recorded when the snapshot at
+        ``path`` was taken, read here on the controller (Refused when the task gives another); without a record, the
+        task's own value and a warning."""
+        import os
+        from ansible_collections.ssot.governance.plugins.plugin_utils import _verified
+        ctx = _gate.Context(self, task_vars, args.get("language"))
+        journal = _verified.Journal(ctx.workspace, ctx.rules, ctx.lang)
+        recorded = journal.manifest(os.path.normpath(str(args.get("path") or "")).rstrip("/"))
+        given = args.get("manifest_sha256")
+        if recorded and given and given != recorded:
+            raise _gate.Refused(message(ctx.lang, "snapshot.verify.not_recorded", path=args.get("path"),
+                                        given=given, recorded=recorded))
+        if recorded:
+            args["manifest_sha256"] = recorded
+        elif not given:
+            self._display.warning(message(ctx.lang, "snapshot.verify.no_record", workspace=ctx.workspace,
+                                          path=args.get("path")) + (" " + message(
+                                              ctx.lang, "change.untrusted_lines", count=journal.untrusted)
+                                              if journal.untrusted else ""))
+        return args
+
     def settle(self, ctx, result, decisions):
         import os
         lang = operator_language(self._task.args.get("language"))
@@ -141,4 +163,6 @@ class SnapshotVerdict(ObservingAction):
             return [{"record": "snapshot", "why": message(lang, "refused.other_snapshot", path=asked)}]
         if expected and seen and seen != expected and record.get("status") == "verified":
             record["status"] = "failed"
+        if expected and seen != expected and record.get("restore") == "passed":
+            record["restore"] = "failed"
         return None

@@ -371,3 +371,17 @@ def test_a_link_where_a_snapshots_file_was_is_altered_even_to_the_same_bytes(tmp
     report = _snapshot.verify(str(tmp_path), sha)
     assert not report["ok"] and [a["name"] for a in report["altered"]] == ["dump.sql"]
     assert report["altered"][0]["found"] == "link"
+
+
+def test_a_create_database_is_adapted_by_its_tokens_never_inside_its_name_or_a_literal():
+    """Review 20: a database named "x LOCALE_PROVIDER = y" had its name rewritten (a search over the whole line); a
+    LOCALE literal holding the words, or doubled quotes, is a value."""
+    line = (b'CREATE DATABASE "atk LOCALE_PROVIDER = x" WITH TEMPLATE = template0 ENCODING = \'UTF8\' '
+            b"LOCALE_PROVIDER = libc LOCALE = 'a'' LOCALE_PROVIDER = libc' TABLESPACE = \"My Space\";\n")
+    assert _snapshot.compat_rewrite(line, 100023) == (
+        b'CREATE DATABASE "atk LOCALE_PROVIDER = x" WITH TEMPLATE = template0 ENCODING = \'UTF8\' '
+        b"LC_COLLATE = 'a'' LOCALE_PROVIDER = libc' LC_CTYPE = 'a'' LOCALE_PROVIDER = libc' "
+        b'TABLESPACE = "My Space";\n')
+    assert _snapshot.compat_rewrite(line, 150004) == line
+    odd = b"CREATE DATABASE x WITH LOCALE_PROVIDER = libc; SELECT 1;\n"     # not pg_dump's shape: as it is
+    assert _snapshot.compat_rewrite(odd, 100023) == odd

@@ -56,6 +56,7 @@ class FakeServer:
         self.code = {}  # what the code inventory finds beyond nothing: {kind: [texts]}
         self.superusers = {"postgres"}
         self.closed = set()        # databases that do not allow connections (pg_dumpall leaves them out)
+        self.template0_open = False  # template0 made to allow connections (pg_dumpall never dumps it)
         self.extra_counts = ""     # what row-counts.sql prints beyond the database's name (a dump it disagrees with)
 
     def checksum(self, db, table):
@@ -81,7 +82,8 @@ class FakeServer:
         elif sql.startswith("SELECT current_setting('server_version_num')"):
             rows = [[str(self.num), self.version]]
         elif sql == _snapshot.DUMPED_SQL:
-            return 0, json.dumps([[d, d not in self.closed] for d in sorted(self.databases)]), ""
+            return 0, json.dumps([["template0", self.template0_open]] +
+                                 [[d, d not in self.closed] for d in sorted(self.databases)]), ""
         elif sql == "SHOW server_version_num":
             rows = [[str(self.num)]]
         elif sql == _pgdata.ROWCOUNT_SQL:

@@ -333,6 +333,10 @@ def test_a_capture_whose_dump_does_not_hold_what_the_source_holds_fails_and_leav
     assert failed and "ALLOW_CONNECTIONS false): shop" in out["msg"], out["msg"]
     assert not (tmp_path / "snap").exists() and not (tmp_path / "snap.partial").exists()
     server.closed = set()
+    server.template0_open = True        # review 20: pg_dumpall never dumps template0, even one allowing connections
+    failed, out = capture(run_module, tmp_path)
+    assert failed and "(template0)" in out["msg"], out["msg"]
+    server.template0_open = False
     server.extra_counts = "shop\tpublic\tvictim\t10\n"
     failed, out = capture(run_module, tmp_path)
     assert failed and "+shop\tpublic\tvictim\t10" in out["msg"], out["msg"]
@@ -388,6 +392,9 @@ def test_snapshot_restore_runs_only_the_recipe_this_collection_writes(engine, ru
     failed, out = run_module(snapshot_restore, args)
     assert failed and "Take a new snapshot" in out["msg"] and engine.scripts == []
     path.write_text(original)
+    # A manifest other than the one the journal recorded (the action reads it there) runs nothing.
+    failed, out = run_module(snapshot_restore, dict(args, manifest_sha256="0" * 64))
+    assert failed and "not the one recorded" in out["msg"] and engine.scripts == [], out["msg"]
     engine.script_answer = (3, ["psql:<stdin>:40: ERROR:  option \"locale_provider\" not recognized"])
     failed, out = run_module(snapshot_restore, args)
     assert failed and "failed (3)" in out["msg"] and "locale_provider" in out["msg"], out["msg"]
@@ -395,7 +402,9 @@ def test_snapshot_restore_runs_only_the_recipe_this_collection_writes(engine, ru
 
 
 def test_the_recipe_quotes_every_value_it_names(tmp_path):
-    manifest = {"files": [{"name": "pg_dumpall.sql", "kind": "dump"}], "source": {"image_id": "sha256:" + "a" * 64},
+    manifest = {"files": [{"name": "pg_dumpall.sql", "kind": "dump", "sha256": "1" * 64},
+                          {"name": "row-counts.sql", "sha256": "2" * 64}, {"name": "row-counts.txt", "sha256": "3" * 64}],
+                "source": {"image_id": "sha256:" + "a" * 64},
                 "restore_check": {"user": "postgres", "databases": ["shop", "Loja d'Ana", "$(touch x)", "a;b"]}}
     lines = _snapshot.recipe(manifest)
     loop = lines[-1]
@@ -416,6 +425,11 @@ def test_the_recipe_quotes_every_value_it_names(tmp_path):
     for image in ("--privileged", "alpine:latest", "sha256:" + "a" * 63):
         assert _snapshot.recipe(dict(manifest, source={"image_id": image})) is None, image
     assert _snapshot.recipe(dict(manifest, files=[{"name": "../x.sql", "kind": "dump"}])) is None
+    # The files it reads are checked against the manifest's own hashes, in the recipe (review 20), right before.
+    lines = _snapshot.recipe(manifest)
+    assert lines[3] == ("printf '%%s  %%s\\n' %s pg_dumpall.sql %s row-counts.sql %s row-counts.txt | sha256sum -c -"
+                        % ("1" * 64, "2" * 64, "3" * 64)) and lines[4].startswith("docker exec -i")
+    assert _snapshot.recipe(dict(manifest, files=manifest["files"][:2])) is None    # a file it reads, unhashed
 
 
 def test_changes_since_names_what_changed_after_a_baseline(engine, run_module, tmp_path):
