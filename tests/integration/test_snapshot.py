@@ -366,3 +366,27 @@ def test_text_a_database_puts_at_the_top_level_of_the_dump_cannot_make_its_recip
     docker("rm", "-f", "-v", ws.container + "-pasted", check=False)
     assert pasted.returncode != 0 and "OK: every table" not in pasted.stdout, pasted.stdout + pasted.stderr
     assert "atk_lex\tpublic\tvictim\t10" in pasted.stdout, pasted.stdout
+
+
+def test_what_pg_dumpall_never_dumps_fails_the_capture_when_it_holds_data(snapped):
+    """Review 20: pg_dumpall never dumps template0, nor pg_dump a schema named like pg_temp_1: a template0 made to
+    allow connections and a schema renamed so, each holding a table, were in neither the dump nor any comparison."""
+    ws, dummy, dummy = snapped
+    before = sorted((ws.path / "snapshots").iterdir())
+    psql(ws.container, "UPDATE pg_database SET datallowconn = true WHERE datname = 'template0'")
+    psql(ws.container, "CREATE TABLE public.t0 AS SELECT generate_series(1, 5) AS x", db="template0")
+    try:
+        proc = run_playbook("ssot.governance.snapshot", ws)
+    finally:
+        psql(ws.container, "DROP TABLE public.t0", db="template0")
+        psql(ws.container, "UPDATE pg_database SET datallowconn = false WHERE datname = 'template0'")
+    assert proc.returncode != 0 and "(template0)" in proc.stdout, explain(proc)
+    psql(ws.container, "CREATE SCHEMA hid; CREATE TABLE hid.secret AS SELECT generate_series(1, 7) AS x; "
+                       "UPDATE pg_namespace SET nspname = 'pg_temp_977' WHERE nspname = 'hid'", db="legacy_shop")
+    try:
+        proc = run_playbook("ssot.governance.snapshot", ws)
+    finally:
+        psql(ws.container, "UPDATE pg_namespace SET nspname = 'hid' WHERE nspname = 'pg_temp_977'; "
+                           "DROP SCHEMA hid CASCADE", db="legacy_shop")
+    assert proc.returncode != 0 and "pg_temp_977" in proc.stdout and "secret" in proc.stdout, explain(proc)
+    assert sorted((ws.path / "snapshots").iterdir()) == before
