@@ -119,7 +119,7 @@ def test_approved_ingestion_snapshots_first_loads_and_matches_every_table(story)
     # The snapshot by its folder name (never a path), its manifest sha256 beside it.
     assert "/" not in rollback["snapshot"] and len(rollback["manifest_sha256"]) == 64
     pre = json.loads((ws.path / "snapshots" / rollback["snapshot"] / "manifest.json").read_text())
-    assert rollback["snapshot"].endswith("-pre-ingest") and [f["kind"] for f in pre["files"]] == ["inspect", "dump"]
+    assert rollback["snapshot"].endswith("-pre-ingest") and [f["kind"] for f in pre["files"]] == ["inspect", "dump", "check", "check"]
     dummy, panel = views(ws)
     assert next(m for m in panel["milestones"] if m["phase"] == 5)["status"] == "done"
     for path in ws.path.rglob("*"):
