@@ -51,9 +51,7 @@ def tool_version(engine, container, tool, lang=DEFAULT_LANGUAGE):
     if rc != 0 or not m:
         return None, (shown((err or out).strip()[-200:], 200) if (err or out).strip() else
                       message(lang, "ingest.reason.tool_missing", tool=tool))
-    first, second = int(m.group(1)), int(m.group(2) or 0)
-    num = first * 10000 if first >= 10 else first * 10000 + second * 100
-    return num, shown(m.group(0).split(") ", 1)[1], 40)
+    return tool_major_num("%s.%s" % (m.group(1), m.group(2) or 0)), shown(m.group(0).split(") ", 1)[1], 40)
 
 
 def tool_major_num(version):

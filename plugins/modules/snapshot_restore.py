@@ -216,8 +216,7 @@ def main():
             result["checks"] = _snapshot.version_checks(manifest, psql_version, lang)
         if rc != 0:
             raise _snapshot.SnapshotError("snapshot.restore.recipe_failed", rc="timeout" if rc is None else rc,
-                                          output=" | ".join(_snapshot.mask_values(line, ()) for line in
-                                                            result["output"][-6:]))
+                                          output=" | ".join(result["output"][-6:]))
         # Every database the dump holds, templates too, on both servers.
         source, restored = _pgdata.table_stats_both(engine, p["source_container"], p["name"], p["user"],
                                                     p["checksums"], manifest["restore_check"]["databases"],
