@@ -12,7 +12,7 @@ import os
 from ansible.plugins.action import ActionBase
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _prose, _result, _ssot, _yaml
 from ansible_collections.ssot.governance.plugins.module_utils._text import message, operator_language
-from ansible_collections.ssot.governance.plugins.plugin_utils import _fleet, _guard, _runctx
+from ansible_collections.ssot.governance.plugins.plugin_utils import _guard, _runctx
 
 
 class ActionModule(ActionBase):
@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
             return result
         host = str((task_vars or {}).get("inventory_hostname") or "localhost")
         # This host's workspace could not be opened by the recorder (missing, busy, shared): it fails alone.
-        why = _fleet.refusal_for(host)
+        why = _runctx.refusal_for(host)
         if why:
             result.update(failed=True, host_refused=True, msg=message(lang, "fleet.refused", reason=why))
             return result

@@ -144,10 +144,10 @@ from ansible.plugins.callback import CallbackBase
 from ansible.playbook.block import Block
 from ansible.utils.display import Display
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import (
-    InProcess, Recorder, RecorderError, StoreLost, WorkspaceBusy, WriterProcess, cause_of, incomplete, profile_dump,
+    Recorder, RecorderError, StoreLost, WorkspaceBusy, cause_of, incomplete, profile_dump,
     utc_now as _recorder_now)
 from ansible_collections.ssot.governance.plugins.plugin_utils import (
-    _contract, _events, _fleet, _guard, _runctx, _store)
+    _contract, _events, _fleet, _guard, _runctx, _writers)
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import WorkspaceUnsafe
 from ansible_collections.ssot.governance.plugins.module_utils._model import role_phase
@@ -242,8 +242,8 @@ class CallbackModule(CallbackBase):
         self._fleet_dir = self.get_option("fleet_dir")
         self._store = self.get_option("store")
         self._dsn_env = self.get_option("store_dsn_env")
-        # The lookups and actions of this run read the records from the same store.
-        _store.activate(self._store, self._dsn_env)
+        # The lookups and actions of this run read the records from the same store (handed over in the run's context).
+        self._run.use_store(self._store, self._dsn_env)
 
     # --- helpers ---------------------------------------------------------------
     def _step_id(self, task):
@@ -287,7 +287,7 @@ class CallbackModule(CallbackBase):
         (transactions); the next run on the lost one marks this run interrupted."""
         display.error("ssot.governance.runbook: %s" % exc)
         for dummy, other in self.fleet.items():
-            if other is not writer:
+            if other is not writer and not getattr(other, "lost", False):
                 try:
                     other.finish(_events.Interrupt(str(exc)))
                 except (OSError, RecorderError) as failure:
@@ -328,7 +328,7 @@ class CallbackModule(CallbackBase):
         if not new:
             return
         self._seen_hosts.update(new)
-        _fleet.activate()
+        self._run.gate_active = True
         assignment = {}
         refused = {}
         for host in new:
@@ -346,31 +346,37 @@ class CallbackModule(CallbackBase):
             for host in names:
                 refused[host] = text(self._language, "fleet.shared_workspace", workspace=workspace,
                                      hosts=", ".join(names))
-        # Every environment's writer is started, then each is waited for: they open their runs side by side.
+        # Every environment's recorder is made, the writers are started for all of them at once, then each
+        # environment is waited for: they open their runs side by side.
         started = []
-        for workspace in sorted(set(w for h, w in assignment.items() if h not in refused)):
-            names = [h for h in new if assignment.get(h) == workspace and h not in refused]
+        names_of = {}
+        for host in new:
+            if host not in refused:
+                names_of.setdefault(assignment[host], []).append(host)
+        for workspace in sorted(names_of):
+            names = names_of[workspace]
             # The SSOT the plays load for that host (ssot_file: an extra var, or the inventory's), as they load it.
             try:
                 ssot_file = _fleet.var_of(play, by_name[names[0]], "ssot_file")
             except Exception as exc:  # a host var that does not template: the play's SSOT load refuses it too
                 ssot_file = exc
-            started.append((workspace, names, self._start_workspace(workspace, extra, ssot_file)))
+            started.append([workspace, names, self._make_recorder(workspace, extra, ssot_file)])
+        self._start_writers(started)
         for workspace, names, writer in started:
             reason = self._open_workspace(workspace, writer, names)
             for host in names:
                 if reason:
                     refused[host] = reason
         for host in sorted(refused):
-            _fleet.refuse(host, refused[host])
+            self._run.refuse(host, refused[host])
             display.error("ssot.governance.runbook: %s: %s" % (host, refused[host]))
         if refused and not self.fleet:
             # No environment of this run can be recorded: nothing runs (evidence always).
             self._refused_all = True
             raise SystemExit(3)
 
-    def _start_workspace(self, workspace, extra, ssot_file=None):
-        """Start opening one environment's recorder: its writer, or the reason it cannot be opened."""
+    def _make_recorder(self, workspace, extra, ssot_file=None):
+        """One environment's recorder and how to open it, or the reason it cannot be opened."""
         if not os.path.lexists(workspace):
             # Never created by a run: a workspace that is not there is a mistyped ssot_workspace, not a place to
             # record (a link or a file there is the recorder's to refuse, with its reason).
@@ -391,18 +397,31 @@ class CallbackModule(CallbackBase):
             "tags": list(context.CLIARGS.get("tags") or []),
             "skip_tags": list(context.CLIARGS.get("skip_tags") or []),
         })
+        return recorder, opening
+
+    def _start_writers(self, started):
+        """Replace each [workspace, names, (recorder, opening)] of ``started`` by its writer: the writer processes of
+        a small pool (plugin_utils/_writers.py) open them - this process never holds a lock nor loads the store's
+        driver - or, when no process can be forked, this process opens them itself."""
+        todo = [entry for entry in started if isinstance(entry[2], tuple)]
+        if not todo:
+            return
         try:
-            try:
-                # Opened in the writer process: this one never holds the lock nor loads the store's driver.
-                return WriterProcess(recorder, opening=opening, wait=False)
-            except OSError as exc:  # no process can be forked: record from this one
-                display.warning(text(self._language, "recorder.no_writer", error=exc))
-                recorder.open(*opening)
-                return InProcess(recorder)
-        except WorkspaceBusy as exc:
-            return str(exc)
-        except (OSError, RecorderError) as exc:
-            return self._cannot_open(exc)
+            pool = _writers.Pool([entry[2] for entry in todo], kind=self._store)
+        except OSError as exc:  # no process can be forked: record from this one
+            display.warning(text(self._language, "recorder.no_writer", error=exc))
+            for entry in todo:
+                recorder, opening = entry[2]
+                try:
+                    recorder.open(*opening)
+                    entry[2] = _writers.InProcess(recorder)
+                except WorkspaceBusy as failure:
+                    entry[2] = str(failure)
+                except (OSError, RecorderError) as failure:
+                    entry[2] = self._cannot_open(failure)
+            return
+        for entry, writer in zip(todo, pool.writers):
+            entry[2] = writer
 
     def _cannot_open(self, exc):
         # Evidence always: a run whose records cannot be kept does not run there.
@@ -539,14 +558,16 @@ class CallbackModule(CallbackBase):
                                       host, task.get_name()))
 
     def _fleet_view(self):
-        """The fleet view beside the workspaces, from each environment's own views (written just before)."""
+        """The fleet view beside the workspaces, from each environment's own views (written just before: its writer
+        said what the row shows as it wrote them; read back only for an environment recorded in this process)."""
         if self._store != "files":
             return  # the environments' views are in the database (ssot.governance.export writes them out)
         workspaces = sorted(self.fleet.writers)
         where = _fleet.fleet_dir(workspaces, self._fleet_dir)
         if where is None:
             return
-        rows = [r for r in (_fleet.row(host, ws, where) for host, ws in sorted(self.fleet.by_host.items())) if r]
+        rows = [r for r in (_fleet.row(host, ws, where, getattr(self.fleet.writers[ws], "summary", None))
+                            for host, ws in sorted(self.fleet.by_host.items())) if r]
         try:
             _fleet.write_fleet(where, rows, self._language, _recorder_now())
         except WorkspaceUnsafe as exc:
@@ -579,9 +600,7 @@ class CallbackModule(CallbackBase):
         writers = self.fleet.for_hosts(self._play_hosts)
         self._run.record_play(dict((h, w) for h, w in self.fleet.by_host.items() if h in self._play_hosts))
         if writers:
-            plan = self._plan(play)
-            for dummy, writer in writers:
-                self._timed(writer.send, _events.StartPlay(play.get_name(), plan))
+            self._timed(self._send_all, writers, _events.StartPlay(play.get_name(), self._plan(play)))
 
     def v2_playbook_on_no_hosts_matched(self):
         # A play of this collection names the environments by a group (ssot_hosts, default ssot_targets): an empty
@@ -608,10 +627,29 @@ class CallbackModule(CallbackBase):
             literals = [v for v in _literals(task.args) if "{{" not in v and "{%" not in v]
         role = _role_name(task)
         step = {"id": self._step_id(task), "name": task.get_name(), "role": role, "phase": role_phase(role)}
+        if literals:
+            self._timed(self._send_all, writers, _events.Learn(literals))
+        self._timed(self._send_all, writers, _events.StartTask(step))
+
+    def _send_all(self, writers, event):
+        """``event`` to each of ``writers`` ((workspace, writer) pairs): one message per writer process."""
+        pools = {}
         for dummy, writer in writers:
-            if literals:
-                self._timed(writer.send, _events.Learn(literals))
-            self._timed(writer.send, _events.StartTask(step))
+            pool = getattr(writer, "pool", None)
+            if pool is None:
+                writer.send(event)
+            else:
+                pools.setdefault(id(pool), (pool, []))[1].append(writer)
+        failed = None
+        for pool, mine in pools.values():
+            try:
+                pool.send(mine, event)
+            except StoreLost as exc:
+                self._lost(pool, exc)
+            except (OSError, RecorderError) as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task_start(task)

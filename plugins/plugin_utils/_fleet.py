@@ -9,7 +9,7 @@ Each host of the play is one governed environment with its own workspace on the 
 ``ssot_workspace`` variable: a host var of the inventory, or the extra var for a run over one host).
 The recorder opens one journal per workspace (its own lock, chain and views). A host whose workspace
 cannot be opened - missing, busy with another run, shared with another host - is refused alone: the
-callback lists it here and the first task of the ``ssot`` role (the ``ssot_info`` action, run in a
+callback lists it in the run's context (plugin_utils/_runctx.py) and the first task of the ``ssot`` role (the ``ssot_info`` action, run in a
 worker forked after the play started, so it sees this module's state) fails that host with the reason.
 The other hosts go on.
 """
@@ -20,25 +20,7 @@ import os
 
 from ansible_collections.ssot.governance.plugins.plugin_utils._workspace import Folder, WorkspaceUnsafe
 
-# The gate's view of this run, filled by the callback at play start (before any worker is forked).
-_GATE = {"active": False, "refused": {}}
-
 DEFAULT_GROUP = "ssot_targets"
-
-
-def activate():
-    _GATE["active"] = True
-
-
-def refuse(host, reason):
-    _GATE["refused"][host] = reason
-
-
-def refusal_for(host):
-    """Why the recorder could not open ``host``'s workspace, or None (recorded, or no recorder in this run)."""
-    if not _GATE["active"]:
-        return None
-    return _GATE["refused"].get(host)
 
 
 def play_hosts(play):
@@ -92,12 +74,14 @@ class Writers(object):
 
     def __init__(self):
         self.by_host = {}       # host name -> workspace
-        self.writers = {}       # workspace -> InProcess / WriterProcess
+        self.writers = {}       # workspace -> its writer (plugin_utils/_writers.py: Writer, or InProcess)
+        self._hosts = {}        # workspace -> its hosts
 
     def add(self, workspace, writer, hosts):
         self.writers[workspace] = writer
         for host in hosts:
             self.by_host[host] = workspace
+            self._hosts.setdefault(workspace, []).append(host)
 
     def __bool__(self):
         return bool(self.writers)
@@ -111,7 +95,7 @@ class Writers(object):
         return [(ws, self.writers[ws]) for ws in names if ws in self.writers]
 
     def hosts_of(self, workspace):
-        return sorted(h for h, ws in self.by_host.items() if ws == workspace)
+        return sorted(self._hosts.get(workspace, ()))
 
     def items(self):
         return sorted(self.writers.items())
@@ -162,18 +146,15 @@ def _view(workspace, name):
         folder.close()
 
 
-def row(host, workspace, where):
-    """One environment's row, from its own views (project-panel.json, runbook.json); None without a panel."""
-    panel = _view(workspace, "project-panel.json")
+def summary(panel, runbook):
+    """What the fleet view shows of one environment, from its views (project-panel.json, runbook.json as parsed);
+    None without a panel."""
     if not isinstance(panel, dict):
         return None
-    runbook = _view(workspace, "runbook.json") or {}
+    runbook = runbook if isinstance(runbook, dict) else {}
     runs = runbook.get("runs") if isinstance(runbook.get("runs"), list) else []
     last = runs[-1] if runs and isinstance(runs[-1], dict) else {}
-    rel = os.path.relpath(workspace, where)
     return {
-        "host": host,
-        "workspace": workspace,
         "project": (panel.get("project") or {}).get("name") or "",
         "ssot_digest": (panel.get("ssot") or {}).get("digest") or "",
         "milestones": [{"phase": m.get("phase"), "title": m.get("title", ""), "status": m.get("status", "")}
@@ -182,8 +163,22 @@ def row(host, workspace, where):
                               for d in panel.get("decisions_pending") or [] if isinstance(d, dict)],
         "deviations": len(panel.get("deviations") or []),
         "last_run": dict((k, last[k]) for k in ("id", "playbook", "status", "started_at", "ended_at") if k in last),
-        "panel": "/".join(rel.split(os.sep) + ["project-panel.html"]),
     }
+
+
+def row(host, workspace, where, found=None):
+    """One environment's row: ``found`` (its summary as its writer made it from the views it had just written), or
+    else read from its own views (project-panel.json, runbook.json); None without a panel."""
+    if found is None:
+        panel = _view(workspace, "project-panel.json")
+        found = summary(panel, _view(workspace, "runbook.json") if isinstance(panel, dict) else None)
+    if found is None:
+        return None
+    rel = os.path.relpath(workspace, where)
+    out = {"host": host, "workspace": workspace}
+    out.update(found)
+    out["panel"] = "/".join(rel.split(os.sep) + ["project-panel.html"])
+    return out
 
 
 def merge(previous, rows):

@@ -26,16 +26,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
-import fcntl
 import hashlib
 import json
 import os
-import pickle
 import re
 import secrets
-import select
-import signal
-import struct
 import time
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _sshsig
@@ -112,14 +107,6 @@ def _store_lost(recorder):
         raise StoreLost(str(exc))
 
 
-# Exit status of a writer process that stopped because its store failed.
-LOST = 4
-# Longest a line waits in a database store's batch before it is committed (seconds).
-FLUSH_EVERY = 0.5
-# The event pipe's size (bytes): what the playbook may run ahead of its writer.
-PIPE_SIZE = 1 << 20
-
-
 def utc_now():
     now = time.time()
     return "%s.%06dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)), int((now % 1) * 1e6))
@@ -180,6 +167,10 @@ class Recorder(_SignalSafe):
         # Where the records go: "files" (the workspace folder) or "postgresql" (plugin_utils/_store.py).
         self.store_kind = store or "files"
         self.dsn_env = dsn_env
+        # A database connection shared with the other environments of the same writer process (_store.PgSession).
+        self.session = None
+        # The views as last written (runbook.json, project-panel.json): the fleet view's row is read from them.
+        self.last_views = None
         # The key that signs the chain head at the end of the run (a private key file, or a .pub of an agent key).
         self.seal_key = seal_key or None
         self._unsealed = []  # hashes of this run's lines no seal covers yet
@@ -278,7 +269,7 @@ class Recorder(_SignalSafe):
         was repaired. The store is let go again on any failure (WorkspaceBusy when another run holds it)."""
         lang = self.state.language
         try:
-            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env)
+            self.store = _store.open_store(self.workspace, lang, self.store_kind, self.dsn_env, self.session)
         except WorkspaceUnsafe as exc:
             raise _unsafe(lang, exc)
         except _store.StoreError as exc:
@@ -794,6 +785,7 @@ class Recorder(_SignalSafe):
     def write_views(self):
         now = utc_now()
         docs = {"runbook.json": self.state.runbook(now), "project-panel.json": self.state.panel(now)}
+        self.last_views = docs
         files = dict((name, json.dumps(docs[name], indent=2, ensure_ascii=False, default=str) + "\n") for name in VIEWS)
         # The views for people, from the same state: the panel page, the checklist, this run's log.
         files.update(_human.render(self.state, now, docs["runbook.json"], docs["project-panel.json"], self.run_id,
@@ -865,307 +857,3 @@ def dispatch(recorder, event):
     if handler is None:
         raise TypeError("not a recorder event: %s" % type(event).__name__)
     handler(recorder, *event)
-
-
-class InProcess(object):
-    """Calls the recorder directly (fallback when a writer process cannot be forked)."""
-
-    def __init__(self, recorder):
-        self.recorder = recorder
-        self.run_id = recorder.run_id
-        self.env = recorder.env
-        self.language = recorder.state.language
-        self.warnings = recorder.warnings
-
-    def send(self, event):
-        dispatch(self.recorder, event)
-
-    def finish(self, event):
-        dispatch(self.recorder, event)
-        if self.recorder.failures:
-            raise RecorderError(incomplete(self.recorder.state.language, self.recorder.cause), self.recorder.cause)
-
-    end = finish
-
-    def wait(self, timeout=None):
-        pass
-
-    def wait_open(self):
-        pass
-
-    def defer(self, fn):
-        self.recorder.defer(fn)
-
-
-class WriterProcess(_SignalSafe):
-    """Owns an opened Recorder in a child forked once, while the parent's heap is still small.
-
-    ansible-playbook forks a worker per host per task; any work done in its process afterwards pays
-    copy-on-write faults that grow with its heap (docs/benchmarks.md). The parent only pickles each
-    call down a pipe; the child does the redaction, hashing, writing and views. Calls keep their order.
-    If the parent dies, the child sees end of file and exits without writing more: the next run marks
-    the run interrupted, as after kill -9 of a single process.
-    """
-
-    HEADER = struct.Struct("!I")
-
-    def __init__(self, recorder, opening=None, timeout=120, wait=True):
-        """``opening``: (playbook, user, extra) to open the recorder in the writer, for a recorder not opened yet.
-
-        Then this process never takes the lock nor loads the store's driver (a database client library in
-        ansible-playbook's process would make each of its forks dearer); it waits for the writer to say the run is
-        open (now, or at wait_open() with ``wait`` false, so that several writers open at once), and raises
-        WorkspaceBusy or RecorderError as Recorder.open would."""
-        self.language = recorder.state.language
-        self.run_id = recorder.run_id
-        self.env = recorder.env
-        self.warnings = []
-        read_fd, write_fd = os.pipe()
-        try:
-            # Room for the events of a moment when the writer waits (a database round trip, the CPU busy with
-            # Ansible's forks): the playbook then does not wait for the writer.
-            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        except (OSError, AttributeError):
-            pass  # the default size (64 KiB): slower, not wrong
-        status_r, status_w = os.pipe() if opening else (None, None)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the writer
-            os.close(write_fd)
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, signal.SIG_IGN)
-            code = 0
-            try:
-                if opening:
-                    os.close(status_r)
-                    if not _open_here(recorder, opening, status_w):
-                        return  # refused: said so on the status pipe (finally exits)
-                _serve(recorder, read_fd, parent)
-                code = CAUSE_EXIT + CAUSES.index(recorder.cause) if recorder.failures else 0
-            except StoreLost as exc:
-                os.write(2, ("[ERROR]: %s\n" % exc).encode("utf-8", "replace"))
-                code = LOST
-            except BaseException:  # pragma: no cover - reported on stderr, the parent goes on
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(read_fd)
-        self.pid = pid
-        self._fd = write_fd
-        self._inherited = []
-        self._status = None
-        if opening:
-            os.close(status_w)
-            self._status = (status_r, timeout)
-        else:
-            # Ansible's workers are forked from this process later: they must not keep the pipe open,
-            # or the writer would never see the end of it when this process dies.
-            # Nor the workspace lock: when this process is killed, a worker left behind must not keep the workspace
-            # locked for the next run (nor hold the journal open).
-            self._inherited = [(fd, _identity(fd)) for fd in recorder.store.fds() if fd is not None]
-            if hasattr(recorder.store, "detach"):
-                # The database connection is the writer's now (its session holds the environment's lock): this
-                # process lets go of its copy without ending the session.
-                recorder.store.detach()
-        os.register_at_fork(after_in_child=self._close_in_child)
-        if wait:
-            self.wait_open()
-
-    def wait_open(self):
-        """The writer's word on opening the run: nothing (open), WorkspaceBusy or RecorderError."""
-        if self._status is None:
-            return
-        (fd, timeout), self._status = self._status, None
-        status = _read_status(fd, timeout)
-        if status and "run_id" in status:
-            self.run_id, self.language, self.warnings = status["run_id"], status["language"], status["warnings"]
-            self.env = status.get("env")
-            return
-        # Refused (or the writer died): it exits by itself; nothing was written.
-        os.close(self._fd)
-        self._fd = None
-        os.waitpid(self.pid, 0)
-        if status and "busy" in status:
-            raise WorkspaceBusy(status["busy"])
-        if status and "error" in status:
-            raise RecorderError(status["error"])
-        raise RecorderError(text(self.language, "recorder.writer_failed"))
-
-    def _close_in_child(self):
-        for fd, identity in self._inherited:
-            # Only if the number still names the same file: once the writer finished, this process may have
-            # reused it for something else.
-            if _identity(fd) == identity:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._inherited = []
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
-
-    def send(self, event):
-        if self._fd is None:
-            return
-        data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
-        message = memoryview(self.HEADER.pack(len(data)) + data)
-        with self._writing():
-            try:
-                while message:
-                    message = message[os.write(self._fd, message):]
-            except BrokenPipeError:
-                # The writer is gone: it stopped on a store failure (its message is above) or died.
-                os.close(self._fd)
-                self._fd = None
-                dummy, status = os.waitpid(self.pid, 0)
-                self._exited(os.waitstatus_to_exitcode(status) or 1)  # gone early: never a success
-
-    def finish(self, event, timeout=60):
-        """Last event, then wait until the writer has written everything and exited."""
-        self.end(event)
-        self.wait(timeout)
-
-    def end(self, event):
-        """Send the last event (the writer finishes on its own; wait() for it)."""
-        if self._fd is None:
-            return
-        self.send(event)
-        os.close(self._fd)
-        self._fd = None
-        # Those descriptors are the writer's to close now; their numbers may be reused by this process.
-        self._inherited = []
-        self._ending = True
-
-    def wait(self, timeout=60):
-        if not getattr(self, "_ending", False):
-            return
-        self._ending = False
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self._exited(os.waitstatus_to_exitcode(status))
-                return
-            time.sleep(0.01)
-        raise RecorderError(text(self.language, "recorder.writer_timeout", seconds=timeout))
-
-    def _exited(self, code):
-        """What the writer's exit status says: nothing when it wrote everything."""
-        if code == LOST:
-            raise StoreLost(text(self.language, "recorder.store_lost_run"))
-        if CAUSE_EXIT <= code < CAUSE_EXIT + len(CAUSES):
-            cause = CAUSES[code - CAUSE_EXIT]
-            raise RecorderError(incomplete(self.language, cause), cause)
-        if code != 0:
-            raise RecorderError(text(self.language, "recorder.writer_failed"))
-
-
-def _open_here(recorder, opening, status_fd):
-    """In the writer: open the run and tell the parent how it went (JSON on ``status_fd``). True when open."""
-    status = {}
-    try:
-        recorder.open(*opening)
-        status = {"run_id": recorder.run_id, "language": recorder.state.language, "warnings": recorder.warnings,
-                  "env": recorder.env}
-    except WorkspaceBusy as exc:
-        status = {"busy": str(exc)}
-    except RecorderError as exc:
-        status = {"error": str(exc)}
-    try:
-        write_all(status_fd, json.dumps(status).encode("utf-8"))
-    finally:
-        os.close(status_fd)
-    return "run_id" in status
-
-
-def _read_status(fd, timeout):
-    """The writer's word on opening the run (None when it died without one)."""
-    chunks = []
-    deadline = time.time() + timeout
-    try:
-        while time.time() < deadline:
-            if not select.select([fd], [], [], 1.0)[0]:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    try:
-        return json.loads(b"".join(chunks).decode("utf-8"))
-    except ValueError:
-        return None
-
-
-def _identity(fd):
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def _read_exact(fd, size, parent, store=None):
-    chunks = []
-    watch = store.watch() if store is not None else None
-    while size:
-        # Wake up now and then to notice a parent killed outright (its children may hold the pipe), and, while
-        # idle, a database store whose server ended the session (it then has something to say on the socket).
-        ready, dummy, dummy = select.select([fd] + ([watch] if watch is not None else []), [], [], 1.0)
-        if watch is not None and watch in ready and fd not in ready:
-            store.ping()  # StoreLost when the session is gone
-            continue
-        if not ready:
-            if os.getppid() != parent:
-                return None
-            continue
-        chunk = os.read(fd, size)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _serve(recorder, fd, parent):
-    store = recorder.store
-    # A database store commits once per batch (a commit per event would cost a round trip each): what arrives within
-    # FLUSH_EVERY of the oldest pending line, or less when the pipe falls quiet. Lines and files of a batch are
-    # committed together; a batch is whole lines. Views, the end of the run and a parent gone flush at once.
-    store.batching = True
-    while not recorder.closed:
-        if store.pending_since is not None:
-            left = store.pending_since + FLUSH_EVERY - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                _flush(recorder)
-        with _store_lost(recorder):
-            header = _read_exact(fd, WriterProcess.HEADER.size, parent, store)
-        if header is None:
-            _flush(recorder)
-            return  # the parent is gone
-        body = _read_exact(fd, WriterProcess.HEADER.unpack(header)[0], parent)
-        if body is None:
-            return
-        event = pickle.loads(body)
-        try:
-            dispatch(recorder, event)
-        except StoreLost:
-            raise
-        except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
-            recorder.failed(exc)
-            lang = recorder.state.language
-            warning = text(lang, "recorder.not_recorded", error=exc,
-                           what=text(lang, "recorder.could_not_record", event=type(event).__name__))
-            os.write(2, ("[WARNING]: %s\n" % warning).encode("utf-8", "replace"))
-
-
-def _flush(recorder):
-    if recorder.closed:
-        return
-    with _store_lost(recorder):
-        recorder.store.flush()

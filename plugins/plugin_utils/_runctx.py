@@ -16,6 +16,10 @@ play. Ansible forks a worker per task, so an action sees the context as it was w
   Python returned - cannot carry one, so what it claims beyond its observations is refused.
 - **Recording.** A change refuses to act on a host whose environment is not being recorded in this play: no
   variable, configuration or play var decides that, only whether the callback opened the host's journal.
+- **Where the records are, and who was refused.** The store the callback was configured with (the lookups and
+  actions read the records from the same one) and, per host, why its workspace could not be opened (the first task
+  of the ``ssot`` role fails that host alone with the reason). One object, handed over by the callback: nothing
+  else in the process holds a channel of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ class RunContext(object):
         self.play_recorded = False
         self.runs = {}              # workspace -> the id of this run in its journal (its lines are the open tail)
         self.envs = {}              # workspace -> the environment identity its records were opened under (or None)
+        self.store = None           # (kind, dsn_env) the callback was configured with, once set_options ran
+        self.gate_active = False    # whether the callback opened (or refused) this run's environments
+        self.refused = {}           # host -> why the recorder could not open its workspace
+
+    def use_store(self, kind, dsn_env):
+        self.store = (kind, dsn_env)
+
+    def refuse(self, host, reason):
+        self.gate_active = True
+        self.refused[host] = reason
 
     def record_play(self, hosts_to_workspaces, recorded=True):
         self.recorded = dict(hosts_to_workspaces) if recorded else {}
@@ -75,6 +89,20 @@ def env_of(workspace):
     if ctx is None or key not in ctx.envs:
         return False, None
     return True, ctx.envs[key]
+
+
+def store():
+    """(kind, dsn_env) the callback records with, or None (no callback in this process, or not configured yet)."""
+    ctx = current()
+    return ctx.store if ctx is not None else None
+
+
+def refusal_for(host):
+    """Why the recorder could not open ``host``'s workspace, or None (recorded, or no recorder in this run)."""
+    ctx = current()
+    if ctx is None or not ctx.gate_active:
+        return None
+    return ctx.refused.get(host)
 
 
 def recording(host):

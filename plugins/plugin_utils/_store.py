@@ -44,11 +44,6 @@ STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
 # The advisory lock's first key: this collection's (the second is the namespace's hashtext).
 LOCK_CLASS = 0x550700
 
-# Which store the callback was configured with; set before Ansible forks its workers, read by the lookups and
-# actions of the same run (which cannot see the callback's options).
-_ACTIVE = {}
-
-
 class StoreError(Exception):
     """The store cannot be used; the message says why and what to fix."""
 
@@ -63,14 +58,14 @@ class StoreLost(StoreError):
     """The store failed in the middle of a run (connection lost): the run must stop."""
 
 
-def activate(kind, dsn_env):
-    _ACTIVE.update(kind=kind, dsn_env=dsn_env or DEFAULT_DSN_ENV)
-
-
 def configured():
-    """(kind, dsn_env): the callback's, or else the environment's (SSOT_STORE, SSOT_STORE_DSN_ENV)."""
-    if _ACTIVE:
-        return _ACTIVE["kind"], _ACTIVE["dsn_env"]
+    """(kind, dsn_env): the callback's (handed over in the run's context, plugin_utils/_runctx.py, before Ansible forks
+    its workers: the lookups and actions cannot see the callback's options), or else the environment's (SSOT_STORE,
+    SSOT_STORE_DSN_ENV)."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _runctx
+    given = _runctx.store()
+    if given:
+        return given[0], given[1] or DEFAULT_DSN_ENV
     return (os.environ.get("SSOT_STORE") or "files",
             os.environ.get("SSOT_STORE_DSN_ENV") or DEFAULT_DSN_ENV)
 
@@ -80,15 +75,16 @@ def namespace_of(workspace):
     return os.path.basename(os.path.normpath(str(workspace))) or "workspace"
 
 
-def open_store(workspace, lang, kind=None, dsn_env=None):
-    """A connected store for ``workspace`` (files: the folder, created when missing; postgresql: the database)."""
+def open_store(workspace, lang, kind=None, dsn_env=None, session=None):
+    """A connected store for ``workspace`` (files: the folder, created when missing; postgresql: the database, on
+    ``session``'s connection when given)."""
     if kind is None:
         kind, dsn_env = configured()
     if kind not in KINDS:
         raise StoreError(text(lang, "store.unknown", kind=kind, kinds=", ".join(KINDS)))
     if kind == "files":
         return FileStore(workspace)
-    return PgStore(workspace, dsn_env or DEFAULT_DSN_ENV, lang)
+    return PgStore(workspace, dsn_env or DEFAULT_DSN_ENV, lang, session=session)
 
 
 # --- files -----------------------------------------------------------------------------------------------------------
@@ -104,10 +100,6 @@ class FileStore(object):
         self._journal = None
         self._size = 0
         self._lock = None
-
-    def fds(self):
-        """Descriptors a process forked later must not keep (a lock kept by a stray worker blocks the next run)."""
-        return [self._lock, self._journal, self.fs.fd]
 
     def lock(self):
         fd = self.fs.open(LOCK, os.O_RDWR | os.O_CREAT)
@@ -351,12 +343,67 @@ def _visible(text_value, limit=200):
     return flat[:limit] + ("..." if len(flat) > limit else "")
 
 
+class PgSession(object):
+    """One connection to the records database, shared by the environments one writer process records (the
+    environments' advisory locks are held by its session): a run opens as many connections as it has writers, whatever
+    the number of its environments. Made on first use; closed when the last of its environments lets go."""
+
+    def __init__(self, dsn_env, lang="pt-BR"):
+        self.dsn_env, self.lang = dsn_env, lang
+        self.conn = None
+        self.held = set()   # the namespaces whose lock this session holds
+        self.users = 0
+
+    def connect(self, driver, limits):
+        if self.conn is None or self.conn.closed:
+            self.conn = _connect(driver, self.dsn_env, self.lang, limits, "-")
+        self.users += 1
+        return self.conn
+
+    def let_go(self):
+        self.users -= 1
+        if self.users <= 0 and self.conn is not None and not self.conn.closed:
+            self.conn.close()
+
+    def watch(self):
+        """The socket to watch while idle: the server writes on it only to end the session."""
+        return None if self.conn is None or self.conn.closed else self.conn.fileno()
+
+
+def _connect(driver, dsn_env, lang, limits, namespace):
+    dsn = dsn_from(dsn_env, lang)
+    try:
+        conn = driver.connect(dsn, application_name="ssot.governance recorder", connect_timeout=10)
+        # Like the file store's journal (not fsync'd line by line, made durable at the end of the run): a commit
+        # does not wait for the server's disk; the last one of the run does (close).
+        with conn.cursor() as cur:
+            cur.execute("SET synchronous_commit = off")
+            cur.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                        ("%dms" % limits["lock"], "%dms" % limits["statement"]))
+            cur.execute("SELECT to_regclass('ssot_journal') IS NULL OR to_regclass('ssot_file') IS NULL "
+                        "OR to_regclass('ssot_holder') IS NULL")
+            if cur.fetchone()[0]:
+                # The first use of this database (or schema): the tables, created by one run at a time.
+                cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+                cur.execute(SCHEMA_SQL)
+        conn.commit()
+        return conn
+    except driver.Error as exc:
+        if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
+            which = "lock" if exc.pgcode == "55P03" else "statement"
+            raise StoreError(text(lang, "store.timeout.%s" % which, namespace=namespace, error=_first_line(exc),
+                                  seconds=limits[which] // 1000))
+        raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
+
+
 class PgStore(object):
     """An environment's records in a PostgreSQL database: one namespace, three tables, transactions."""
 
     kind = "postgresql"
 
-    def __init__(self, workspace, dsn_env, lang="pt-BR"):
+    def __init__(self, workspace, dsn_env, lang="pt-BR", session=None):
+        """``session``: a PgSession shared with other environments (a writer process's); else a connection of its
+        own."""
         self.workspace = os.path.abspath(workspace)
         self.namespace = namespace_of(self.workspace)
         self.lang = lang
@@ -369,26 +416,12 @@ class PgStore(object):
         self._driver = _psycopg2(lang)
         self._limits = {"lock": _timeout_ms("SSOT_STORE_LOCK_TIMEOUT", LOCK_TIMEOUT_MS),
                         "statement": _timeout_ms("SSOT_STORE_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT_MS)}
-        dsn = dsn_from(dsn_env, lang)
-        try:
-            self.conn = self._driver.connect(dsn, application_name="ssot.governance recorder", connect_timeout=10)
-            # Like the file store's journal (not fsync'd line by line, made durable at the end of the run): a commit
-            # does not wait for the server's disk; the last one of the run does (close).
-            with self.conn.cursor() as cur:
-                cur.execute("SET synchronous_commit = off")
-                cur.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
-                            ("%dms" % self._limits["lock"], "%dms" % self._limits["statement"]))
-                cur.execute("SELECT to_regclass('ssot_journal') IS NULL OR to_regclass('ssot_file') IS NULL "
-                            "OR to_regclass('ssot_holder') IS NULL")
-                if cur.fetchone()[0]:
-                    # The first use of this database (or schema): the tables, created by one run at a time.
-                    cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-                    cur.execute(SCHEMA_SQL)
-            self.conn.commit()
-        except self._driver.Error as exc:
-            if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
-                raise StoreError(self._timed_out(exc))
-            raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
+        self._session = session
+        self._released = False
+        if session is not None:
+            self.conn = session.connect(self._driver, self._limits)
+        else:
+            self.conn = _connect(self._driver, dsn_env, lang, self._limits, self.namespace)
 
     def _lost(self, exc):
         """The store's failure as the run's: a statement stopped by a limit says which and what to check."""
@@ -400,9 +433,6 @@ class PgStore(object):
         which = "lock" if exc.pgcode == "55P03" else "statement"
         return text(self.lang, "store.timeout.%s" % which, namespace=self.namespace, error=_first_line(exc),
                     seconds=self._limits[which] // 1000)
-
-    def fds(self):
-        return [self.conn.fileno()] if not self.conn.closed else []
 
     def _sql(self, query, args=None, fetch=False, commit=False):
         try:
@@ -423,8 +453,12 @@ class PgStore(object):
             pass
 
     def lock(self):
-        got = self._sql("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, self.namespace), fetch=True,
-                        commit=True)[0][0]
+        # A session may take an advisory lock it holds again: two environments of one name recorded by one writer
+        # are told apart here, as two sessions would be by the server.
+        shared = self._session.held if self._session is not None else set()
+        got = self.namespace not in shared and self._sql(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, self.namespace), fetch=True,
+            commit=True)[0][0]
         if not got:
             # Who holds it, in the server's own words (its session: pid, role, since when); what that session wrote
             # of itself is only a claim anyone who can write the table could have made, shown as such.
@@ -443,6 +477,7 @@ class PgStore(object):
                                      app=_visible(app or "-"), since=since or "-", claim=claim))
             raise StoreBusy(text(self.lang, "store.held_unknown", claim=claim))
         self._locked = True
+        shared.add(self.namespace)
 
     def hold(self, holder):
         self._sql("INSERT INTO ssot_holder (namespace, holder) VALUES (%s, %s) ON CONFLICT (namespace) "
@@ -470,23 +505,18 @@ class PgStore(object):
         """Commit what is pending, lines and files together."""
         if not self._pending_lines and not self._pending_files and not durable:
             return
+        commit_together([self], durable)
+
+    def _write_pending(self, cur):
         lines, files = self._pending_lines, self._pending_files
         self._pending_lines, self._pending_files, self.pending_since = [], [], None
-        try:
-            with self.conn.cursor() as cur:
-                if durable:
-                    cur.execute("SET LOCAL synchronous_commit = on")
-                for ns, rel, data, digest in files:
-                    cur.execute("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES (%s, %s, %s, %s) "
-                                "ON CONFLICT (namespace, path) DO UPDATE SET content = EXCLUDED.content, "
-                                "sha256 = EXCLUDED.sha256", (ns, rel, self._driver.Binary(data), digest))
-                if lines:
-                    cur.execute("INSERT INTO ssot_journal (namespace, seq, line) VALUES " +
-                                ",".join(["(%s, %s, %s)"] * len(lines)), [v for row in lines for v in row])
-            self.conn.commit()
-        except self._driver.Error as exc:
-            self._rollback()
-            raise self._lost(exc)
+        for ns, rel, data, digest in files:
+            cur.execute("INSERT INTO ssot_file (namespace, path, content, sha256) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (namespace, path) DO UPDATE SET content = EXCLUDED.content, "
+                        "sha256 = EXCLUDED.sha256", (ns, rel, self._driver.Binary(data), digest))
+        if lines:
+            cur.execute("INSERT INTO ssot_journal (namespace, seq, line) VALUES " +
+                        ",".join(["(%s, %s, %s)"] * len(lines)), [v for row in lines for v in row])
 
     def watch(self):
         """The socket to watch while idle: the server writes on it only to end the session."""
@@ -552,6 +582,9 @@ class PgStore(object):
             self.release()
 
     def release(self):
+        if self._released:
+            return
+        self._released = True
         if self.conn.closed:
             return
         try:
@@ -560,18 +593,32 @@ class PgStore(object):
         except StoreLost:
             pass  # the server ends the session, and its lock, anyway
         finally:
+            if self._locked and self._session is not None:
+                self._session.held.discard(self.namespace)
             self._locked = False
-            self.conn.close()
+            if self._session is not None:
+                self._session.let_go()
+            else:
+                self.conn.close()
 
-    def detach(self):
-        """In a process that handed the connection to another (the writer): forget it without telling the server,
-        so that nothing this process does later (closing it, exiting) ends the session the other one uses."""
-        fd = self.conn.fileno()
-        null = os.open(os.devnull, os.O_RDWR)
-        try:
-            os.dup2(null, fd)
-        finally:
-            os.close(null)
+
+def commit_together(stores, durable=False):
+    """Commit the pending lines and files of ``stores`` (PgStores on one connection) in one transaction: a writer
+    serving many environments pays one round trip per batch, not one per environment. StoreLost on failure (the
+    connection's failure is every one of them's)."""
+    if not stores:
+        return
+    first = stores[0]
+    try:
+        with first.conn.cursor() as cur:
+            if durable:
+                cur.execute("SET LOCAL synchronous_commit = on")
+            for store in stores:
+                store._write_pending(cur)
+        first.conn.commit()
+    except first._driver.Error as exc:
+        first._rollback()
+        raise first._lost(exc)
 
 
 def _first_line(exc):

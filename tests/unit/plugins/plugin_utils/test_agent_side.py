@@ -141,7 +141,8 @@ def test_with_the_postgresql_store_the_records_come_from_the_database(tmp_path, 
     a_run(env)
     monkeypatch.setenv("SSOT_STORE", "postgresql")
     monkeypatch.setenv("SSOT_STORE_DSN_ENV", DSN_ENV)
-    monkeypatch.setattr(_store, "_ACTIVE", {})
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _runctx
+    monkeypatch.setattr(_runctx, "_CURRENT", [])
     agent = _agent.Environment("e", path)
     assert not (path / "runbook.json").exists()  # nothing on disk: every read goes to the database
     assert agent.view("runbook.json")["runs"]

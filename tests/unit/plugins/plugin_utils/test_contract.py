@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.ssot.governance.plugins.module_utils import _chain, _model, _result
 from ansible_collections.ssot.governance.plugins.plugin_utils import _contract, _events, _runctx
-from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess, Recorder, dispatch
+from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import Recorder, dispatch
+from ansible_collections.ssot.governance.plugins.plugin_utils._writers import InProcess
 
 DIGEST = "sha256:" + "a" * 64
 DECISION = {"id": "validate.setting.x.1a2b", "phase": 3, "title": "x", "options": [{"id": "fix", "label": "A"}],

@@ -60,11 +60,13 @@ def test_two_hosts_naming_one_workspace_are_both_named():
 
 
 def test_the_gate_refuses_only_the_hosts_the_recorder_could_not_open(monkeypatch):
-    monkeypatch.setattr(_fleet, "_GATE", {"active": False, "refused": {}})
-    assert _fleet.refusal_for("h1") is None
-    _fleet.activate()
-    _fleet.refuse("h1", "busy")
-    assert _fleet.refusal_for("h1") == "busy" and _fleet.refusal_for("h2") is None
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _runctx
+    monkeypatch.setattr(_runctx, "_CURRENT", [])
+    assert _runctx.refusal_for("h1") is None  # no callback in this process
+    run = _runctx.start()
+    assert _runctx.refusal_for("h1") is None
+    run.refuse("h1", "busy")
+    assert _runctx.refusal_for("h1") == "busy" and _runctx.refusal_for("h2") is None
 
 
 def test_a_link_planted_at_the_fleet_page_is_refused_never_written_through(tmp_path):
