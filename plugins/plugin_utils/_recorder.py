@@ -428,7 +428,7 @@ class Recorder(_SignalSafe):
     def close(self, status, stats=None):
         if self.closed:
             return
-        self._close_play()
+        self._close_play(views=False)  # the run's end writes them, once
         self.append("run_end", {"status": status, "stats": stats or {}})
         self._finish()
         self._announce_head()
@@ -445,7 +445,7 @@ class Recorder(_SignalSafe):
     def _finish(self):
         unsealed = None
         try:
-            self.write_views()
+            self.write_views(durable=True)
             unsealed = self._seal()
         finally:
             self.closed = True
@@ -658,14 +658,15 @@ class Recorder(_SignalSafe):
         self.append("step_end", {"step": self._open_step, "status": status})
         self._open_step = None
 
-    def _close_play(self):
+    def _close_play(self, views=True):
         if self._play is None:
             return
         self._close_step()
         self.append("play_end", {"play": self._play})
         self._checkpoint()
         self._play = None
-        self.write_views()
+        if views:
+            self.write_views()
 
     def _checkpoint(self):
         """Where the next operator resumes: what this play produced, and what is left to do."""
@@ -782,7 +783,10 @@ class Recorder(_SignalSafe):
             self.warnings.append(text(self.state.language, "recorder.view_altered", name=name,
                                       kept=os.path.basename(kept)))
 
-    def write_views(self):
+    def write_views(self, durable=False):
+        """The views, from the folded state. ``durable``: each file fsync'd with its folder - at the run's end; the
+        views of a play's boundaries are written as they come (a crash then leaves the old or the new file, or a
+        view the next run finds altered and rewrites: they are made from the journal)."""
         now = utc_now()
         docs = {"runbook.json": self.state.runbook(now), "project-panel.json": self.state.panel(now)}
         self.last_views = docs
@@ -799,7 +803,7 @@ class Recorder(_SignalSafe):
                 # Files: staged, recorded, then renamed - a crash in between leaves the staged file, which the next
                 # run renames (its sha256 is the one recorded); a failed record leaves the old view and its record.
                 self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()},
-                            attach=(name, data, True))
+                            attach=(name, data, durable))
             except StoreLost:
                 raise
             except WorkspaceUnsafe as exc:

@@ -275,7 +275,13 @@ class _Child(object):
                 os.close(status_r)
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, signal.SIG_IGN)
-                code = _writer_main(share, events_r, status_w, parent)
+                if os.environ.get("SSOT_WRITER_CPROFILE"):
+                    import cProfile
+                    prof = cProfile.Profile()
+                    code = prof.runcall(_writer_main, share, events_r, status_w, parent)
+                    prof.dump_stats("%s/writer-%d.prof" % (os.environ["SSOT_WRITER_CPROFILE"], os.getpid()))
+                else:
+                    code = _writer_main(share, events_r, status_w, parent)
             except StoreLost as exc:
                 os.write(2, ("[ERROR]: %s\n" % exc).encode("utf-8", "replace"))
                 code = LOST
@@ -322,7 +328,14 @@ class _Child(object):
             if left <= 0:
                 return None
             self._read(left)
+        if what == "end" and len(self.reports["end"]) + len(self._refused()) >= len(self.keys):
+            # Its last environment ended: the writer exits now; its status pipe closes and it is reaped.
+            while self.status_fd is not None and time.monotonic() < deadline:
+                self._read(deadline - time.monotonic())
         return self.reports[what].get(key)
+
+    def _refused(self):
+        return [k for k, r in self.reports["open"].items() if "run_id" not in r]
 
     def _read(self, timeout):
         with selectors.DefaultSelector() as sel:

@@ -73,7 +73,8 @@ MODULE_TEXT = re.compile(r"""(?:\bmsg=|\bwarn\(|\b_warn\(|\bwarning\(|\berror\(|
 # Not operator texts of the collection: a key missing from the catalog is a bug in a role (for its developers);
 # the writer process prefixes its warning as Ansible does.
 DEVELOPER_TEXTS = {("text.py", "ssot.governance.text: no message %r in the catalog (messages/*.yml)"),
-                   ("_recorder.py", "[WARNING]: %s\\n"), ("_recorder.py", "[ERROR]: %s\\n"),
+                   ("_recorder.py", "[WARNING]: %s\\n"), ("_writers.py", "[WARNING]: %s\\n"),
+                   ("_writers.py", "[ERROR]: %s\\n"),
                    ("_recorder.py", "not a recorder event: %s")}
 
 

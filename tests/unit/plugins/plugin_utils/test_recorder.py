@@ -345,12 +345,8 @@ def test_an_unfinished_batch_leaves_nothing(tmp_path, store_server, monkeypatch)
 
 def test_a_lost_store_stops_the_writer_and_the_run(tmp_path, store_server, monkeypatch):
     """PostgreSQL only: the writer process exits on a lost connection; the next event sent says so."""
-    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
-
     env = PgEnv(tmp_path, store_server, monkeypatch)
-    rec = env.new()
-    rec.open("site.yml", "tester")
-    writer = WriterProcess(rec)
+    pool, writer = writer_of(env)
     writer.send(_events.StartPlay("play", []))
     # The play's views are committed within a batch (FLUSH_EVERY): the loss must come after them, or there is no
     # runbook.json to read back (what made this test fail now and then under a loaded machine).
@@ -427,12 +423,16 @@ def test_verify_names_removed_and_added_evidence_and_removed_lines(env):
         "sequência 5 onde se esperava 4 (linha removida ou acrescentada)")
 
 
-def test_the_writer_process_records_in_order_and_finishes(env):
-    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+def writer_of(env):
+    """A pool of one writer process for ``env``'s recorder, opened there (as the callback opens it)."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _writers
+    pool = _writers.Pool([(env.new(), ("site.yml", "tester", {}))], kind=env.kind, size=1)
+    pool.writers[0].wait_open()
+    return pool, pool.writers[0]
 
-    rec = env.new()
-    rec.open("site.yml", "tester")
-    writer = WriterProcess(rec)
+
+def test_the_writer_process_records_in_order_and_finishes(env):
+    pool, writer = writer_of(env)
     plan = [{"id": "s%d" % i, "name": "t%d" % i, "role": None, "phase": None} for i in range(50)]
     writer.send(_events.StartPlay("play", plan))
     for step in plan:
@@ -452,20 +452,14 @@ def test_the_writer_process_records_in_order_and_finishes(env):
 
 
 def test_the_writer_process_stops_writing_when_its_parent_is_gone(env):
-
-    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
-
-    rec = env.new()
-    rec.open("site.yml", "tester")
-    writer = WriterProcess(rec)
+    pool, writer = writer_of(env)
     writer.send(_events.StartPlay("play", []))
-    os.close(writer._fd)  # what a parent killed outright leaves: the end of the pipe
-    writer._fd = None
+    child = pool.children[0]
+    child._close_events()  # what a parent killed outright leaves: the end of the pipe
     deadline = time.time() + 10
-    while time.time() < deadline and os.waitpid(writer.pid, os.WNOHANG)[0] == 0:
+    while time.time() < deadline and os.waitpid(child.pid, os.WNOHANG)[0] == 0:
         time.sleep(0.05)
     assert time.time() < deadline, "the writer did not exit"
-    env.parent_dies(rec)
     runbook = json.loads((env.files() / "runbook.json").read_text())
     assert runbook["runs"][-1]["status"] == "running", "left for the next run to mark interrupted"
     assert env.verify()["ok"]
@@ -477,7 +471,7 @@ def test_the_writer_process_stops_writing_when_its_parent_is_gone(env):
 
 
 def test_a_signal_during_a_line_is_recorded_after_the_line(env):
-    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import InProcess
+    from ansible_collections.ssot.governance.plugins.plugin_utils._writers import InProcess
 
     rec = env.new()
     rec.open("site.yml", "tester")
@@ -574,16 +568,18 @@ def test_sealed_runs_verify_and_a_rewritten_history_is_named(env, tmp_path, new_
 def test_the_writer_opens_the_run_itself_and_says_when_the_environment_is_busy(env):
     """How the callback opens a run: in the writer process, so that ansible-playbook's own process never holds the
     lock nor loads the store's driver; a busy environment is refused with the same message."""
-    from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import WriterProcess
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _writers
 
     rec = env.new()
-    writer = WriterProcess(rec, opening=("site.yml", "tester", {"check_mode": False}))
+    pool = _writers.Pool([(rec, ("site.yml", "tester", {"check_mode": False}))], kind=env.kind, size=1)
+    writer = pool.writers[0]
+    writer.wait_open()
     assert writer.run_id and rec.store is None, "opened in the writer, not here"
     # The files store's lock says who holds it; the database's holder is named by the server, its own words quoted.
     held = (rf"em uso por outra execução \(pid \d+, run {writer.run_id}" if env.kind == "files" else
             rf"em uso por outra execução \(a sessão \d+ do banco de registros \(papel \w+, .*«pid \d+, run {writer.run_id}")
     with pytest.raises(WorkspaceBusy, match=held):
-        WriterProcess(env.new(), opening=("other.yml", "someone", {}))
+        _writers.Pool([(env.new(), ("other.yml", "someone", {}))], kind=env.kind, size=1).writers[0].wait_open()
     writer.send(_events.StartPlay("play", []))
     writer.finish(_events.Close("ok", {}))
     runbook = json.loads((env.files() / "runbook.json").read_text())
@@ -612,11 +608,10 @@ def test_a_recording_failure_names_its_one_cause_and_its_fix(exc, cause, words):
 
 
 def test_a_writer_reports_its_cause_by_exit_status():
-    writer = object.__new__(_recorder.WriterProcess)
-    writer.language = "pt-BR"
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _writers
     for cause in _recorder.CAUSES:
         with pytest.raises(_recorder.RecorderError) as caught:
-            writer._exited(_recorder.CAUSE_EXIT + _recorder.CAUSES.index(cause))
+            _writers._exited(_recorder.CAUSE_EXIT + _recorder.CAUSES.index(cause), "pt-BR")
         assert caught.value.cause == cause
         assert _recorder.text("pt-BR", "recorder.cause." + cause) in str(caught.value)
 
