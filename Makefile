@@ -11,7 +11,7 @@ export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: demo test setup image lint sanity units docs changelog unit integration build clean bench-recorder \
-	bench-snapshot bench-ingest bench-fleet bench-store
+	bench-snapshot bench-ingest bench-fleet bench-store bench-scale
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -68,7 +68,8 @@ unit: setup
 integration: image
 	$(VENV)/bin/pytest tests/integration
 
-# Benchmarks (not part of make test): figures go to docs/benchmarks.md.
+# Benchmarks: figures go to docs/benchmarks.md. make test runs each in its smoke mode only (--smoke: tiny size, one
+# run; tests/integration/test_benchmarks.py), so that a change that breaks one fails the suite.
 bench-recorder: setup
 	$(PY) bench/recorder_overhead.py --write docs/benchmarks.md
 
@@ -87,6 +88,11 @@ bench-ingest: image
 # Validate 1, 4 and 12 environments over SSH side by side (about 5 minutes here).
 bench-fleet: image
 	$(PY) bench/fleet_bench.py --write docs/benchmarks.md
+
+# 10, 100 and 1,000 environments in one run, bare and recorded, files and postgresql stores, under ulimit -n 1024
+# (about 25 minutes here).
+bench-scale: image
+	$(PY) bench/scale_bench.py --write docs/benchmarks.md
 
 # Collection tarball, as published.
 build: setup

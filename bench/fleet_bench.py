@@ -158,7 +158,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,4,12")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", type=Path)
+    ap.add_argument("--smoke", action="store_true", help="a fleet of 2, once, nothing written (make test runs it: the benchmark still works)")
     args = ap.parse_args()
+    if args.smoke:
+        args.sizes, args.repeat, args.write = "2", 1, None
     info = build_pg_image.build(FLAVOR, CACHE)
     results = []
     with tempfile.TemporaryDirectory(prefix="ssot-bench-fleet-") as tmp:

@@ -159,7 +159,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write", type=Path, help="update this markdown file's ingestion section")
     ap.add_argument("--keep", action="store_true", help="keep the containers afterwards")
+    ap.add_argument("--smoke", action="store_true", help="one run at 8 MiB, nothing written (make test runs it: the benchmark still works)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.sizes_mib, args.runs, args.write = [8], 1, None
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
     def log(msg):

@@ -138,7 +138,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=9, help="runs each below 1,000 tasks (the spread between runs here is about ±8%%)")
     ap.add_argument("--runs-large", type=int, default=2, help="runs each for 1,000 tasks or more (each takes minutes)")
     ap.add_argument("--write", type=Path, help="update this markdown file's recorder section")
+    ap.add_argument("--smoke", action="store_true", help="5 tasks, one run each, nothing written (make test runs it: the benchmark still works)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.tasks, args.runs, args.runs_large, args.write = [5], 1, 1, None
     results = []
     with tempfile.TemporaryDirectory(prefix="ssot-bench-") as tmp:
         for tasks in args.tasks:

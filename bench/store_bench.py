@@ -83,7 +83,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", type=int, nargs="+", default=[200])
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--write", type=Path, help="update this markdown file's store section")
+    ap.add_argument("--smoke", action="store_true", help="5 tasks, one run each, nothing written (make test runs it: the benchmark still works)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.tasks, args.runs, args.write = [5], 1, None
     server = StoreServer().start()
     results = []
     try:
