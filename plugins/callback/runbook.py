@@ -331,9 +331,11 @@ class CallbackModule(CallbackBase):
         self._run.gate_active = True
         assignment = {}
         refused = {}
+        variables = {}  # host -> its variables, computed once (Ansible's get_vars is the dearest part of opening)
         for host in new:
             try:
-                assignment[host] = _fleet.workspace_of(play, by_name[host], self._workspace_opt)
+                variables[host] = _fleet.host_vars(play, by_name[host])
+                assignment[host] = _fleet.workspace_of(play, by_name[host], self._workspace_opt, variables[host])
             except Exception as exc:  # a host var that does not template: that host alone is refused
                 refused[host] = text(self._language, "fleet.bad_workspace", host=host, error=exc)
                 continue
@@ -357,7 +359,7 @@ class CallbackModule(CallbackBase):
             names = names_of[workspace]
             # The SSOT the plays load for that host (ssot_file: an extra var, or the inventory's), as they load it.
             try:
-                ssot_file = _fleet.var_of(play, by_name[names[0]], "ssot_file")
+                ssot_file = _fleet.var_of(play, by_name[names[0]], "ssot_file", variables.get(names[0]))
             except Exception as exc:  # a host var that does not template: the play's SSOT load refuses it too
                 ssot_file = exc
             started.append([workspace, names, self._make_recorder(workspace, extra, ssot_file)])

@@ -40,19 +40,25 @@ def _template(vm, variables, value):
     return Templar(loader=vm._loader, variables=variables).template(value)
 
 
-def var_of(play, host, name):
+def host_vars(play, host):
+    """``host``'s variables as the play sees them (extra vars first): computed once, read by var_of / workspace_of."""
+    return play.get_variable_manager().get_vars(play=play, host=host)
+
+
+def var_of(play, host, name, variables=None):
     """``host``'s value of the variable ``name`` as the play sees it (extra vars first, templated), or None."""
     vm = play.get_variable_manager()
-    variables = vm.get_vars(play=play, host=host)
+    if variables is None:
+        variables = host_vars(play, host)
     value = variables.get(name)
     if isinstance(value, str):
         value = _template(vm, variables, value)  # as a task's "{{ name }}" renders it ({% %} and {# #} too)
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def workspace_of(play, host, fallback=None):
+def workspace_of(play, host, fallback=None, variables=None):
     """``host``'s workspace (absolute, links resolved), or None when it has none."""
-    value = var_of(play, host, "ssot_workspace")
+    value = var_of(play, host, "ssot_workspace", variables)
     if not (isinstance(value, str) and value):
         value = fallback
     if not (isinstance(value, str) and value):
