@@ -275,13 +275,7 @@ class _Child(object):
                 os.close(status_r)
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, signal.SIG_IGN)
-                if os.environ.get("SSOT_WRITER_CPROFILE"):
-                    import cProfile
-                    prof = cProfile.Profile()
-                    code = prof.runcall(_writer_main, share, events_r, status_w, parent)
-                    prof.dump_stats("%s/writer-%d.prof" % (os.environ["SSOT_WRITER_CPROFILE"], os.getpid()))
-                else:
-                    code = _writer_main(share, events_r, status_w, parent)
+                code = _writer_main(share, events_r, status_w, parent)
             except StoreLost as exc:
                 os.write(2, ("[ERROR]: %s\n" % exc).encode("utf-8", "replace"))
                 code = LOST
