@@ -795,6 +795,7 @@ class Recorder(_SignalSafe):
         files.update(_human.render(self.state, now, docs["runbook.json"], docs["project-panel.json"], self.run_id,
                                    self._evidence_exists))
         failed = None
+        written = []
         for name, content in files.items():
             # The JSON views are built from redacted records; the pages for people get a last pass on their text.
             data = content.encode("utf-8") if name in VIEWS else self.redactor.text(content).encode("utf-8")
@@ -803,13 +804,20 @@ class Recorder(_SignalSafe):
                 # Files: staged, recorded, then renamed - a crash in between leaves the staged file, which the next
                 # run renames (its sha256 is the one recorded); a failed record leaves the old view and its record.
                 self.append("view", {"path": name, "sha256": hashlib.sha256(data).hexdigest()},
-                            attach=(name, data, durable))
+                            attach=(name, data, "file" if durable else False))
+                written.append(name)
             except StoreLost:
                 raise
             except WorkspaceUnsafe as exc:
                 self.failed(exc)
                 failed = failed or _unsafe(self.state.language, exc)
             except (OSError, RecorderError) as exc:
+                self.failed(exc)
+                failed = failed or exc
+        if durable and written:
+            try:
+                self.store.sync_folders(written)  # each folder's renames made durable once, not once per file
+            except (OSError, WorkspaceUnsafe) as exc:
                 self.failed(exc)
                 failed = failed or exc
         with _store_lost(self):

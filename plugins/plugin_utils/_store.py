@@ -168,13 +168,15 @@ class FileStore(object):
 
     def append(self, seq, raw, attach=None):
         """Write journal line ``seq`` (``raw``, ending in a newline); with ``attach`` = (rel, data, durable), the file
+        (``durable``: True - the file and its folder fsync'd; "file" - the file only, its folder by sync_folders once
+        for several files; False - neither)
         the line names: staged first, renamed into place once the line is written (a crash in between is repaired by
         the next run), removed when the line cannot be written. OSError/WorkspaceUnsafe as they come."""
         staged = None
         if attach is not None:
             rel, data, durable = attach
             staged = rel + (".tmp-%d" % os.getpid() if durable else ".part")
-            self.fs.stage(rel, data, staged, durable=durable)
+            self.fs.stage(rel, data, staged, durable=bool(durable))
         try:
             write_all(self._journal, raw)
         except OSError:
@@ -189,10 +191,15 @@ class FileStore(object):
             raise
         self._size += len(raw)
         if staged is not None:
-            self.fs.commit(staged, attach[0], durable=attach[2])
+            self.fs.commit(staged, attach[0], durable=attach[2] is True)
 
     def flush(self):
         pass
+
+    def sync_folders(self, rels):
+        """fsync each folder holding one of ``rels`` once (files written with durable "file")."""
+        for folder in sorted(set(os.path.dirname(rel) for rel in rels)):
+            self.fs.sync_folder(folder)
 
     def watch(self):
         return None
@@ -524,6 +531,12 @@ class PgStore(object):
 
     def ping(self):
         self._sql("SELECT 1", commit=True)
+
+    def pending(self):
+        return bool(self._pending_lines or self._pending_files)
+
+    def sync_folders(self, rels):
+        pass  # a transaction: committed whole (durably at the run's end)
 
     def exists(self, rel):
         self.flush()

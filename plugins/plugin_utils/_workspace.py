@@ -191,6 +191,14 @@ class Folder(object):
         finally:
             self._release(parent)
 
+    def sync_folder(self, rel):
+        """fsync the folder ``rel`` ("" for the workspace itself): the renames made in it are durable."""
+        parent = self._dir(_parts(rel) if rel else [], rel or ".", False)
+        try:
+            os.fsync(parent)
+        finally:
+            self._release(parent)
+
     def rename(self, rel, new_rel):
         a, b = _parts(rel), _parts(new_rel)
         src = self._dir(a[:-1], rel, False)
