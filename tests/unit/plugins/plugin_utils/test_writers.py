@@ -204,3 +204,25 @@ def test_two_environments_of_one_name_on_one_connection_are_told_apart(tmp_path,
         pool.writers[1].wait_open()
     assert type(err.value).__name__ == "WorkspaceBusy"
     pool.writers[0].finish(_events.Close("ok", {}))
+
+
+def test_a_database_batch_is_committed_within_its_time_while_the_run_goes_on(tmp_path, store_server, monkeypatch):
+    """Lines wait at most FLUSH_EVERY in a writer's batch: the run's own lookups read them from the database."""
+    import time
+    import psycopg2
+    dsn = store_server.dsn(store_server.new_database())
+    monkeypatch.setenv("SSOT_TEST_POOL_DSN", dsn)
+    pool = _writers.Pool(_recorders(tmp_path, 3, kind="postgresql", dsn_env="SSOT_TEST_POOL_DSN"), kind="postgresql")
+    for writer in pool.writers:
+        writer.wait_open()
+    pool.send(pool.writers, _events.StartTask(PLAN[0]))  # no view, no end: only the batch's clock commits it
+    seen = 0
+    deadline = time.time() + 10 * _writers.FLUSH_EVERY
+    while time.time() < deadline and seen < 3:
+        time.sleep(0.1)
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM ssot_journal WHERE line LIKE '%%\"task_start\"%%'")
+            seen = cur.fetchone()[0]
+    assert seen == 3, "the batch was not committed while the run went on"
+    for writer in pool.writers:
+        writer.finish(_events.Close("ok", {}))
