@@ -131,9 +131,37 @@ def is_public(bind):
 
 
 # What a container's kernel says listens in its network namespace: the lines of /proc/net/{tcp,tcp6,udp,udp6} as
-# "<file> <local address> <state>" (the validate role's validate_listeners_script reads them with shell builtins). A
-# TCP socket in state 0A (LISTEN) or an unconnected UDP socket (07) is a listener.
+# "<file> <local address> <state>", read by LISTENERS_SCRIPT with shell builtins only (the legacy images have no cat,
+# ss or netstat). A TCP socket in state 0A (LISTEN) or an unconnected UDP socket (07) is a listener.
 LISTEN_STATES = {"tcp": "0A", "udp": "07"}
+LISTENERS_SCRIPT = ('for f in /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; do [ -r "$f" ] && '
+                    'while read -r n a r s rest; do echo "$f $a $s"; done < "$f"; done; true')
+# Each client tool inside a container, asked for its version with the container's own shell: "<tool>=<answer>".
+TOOLS_SCRIPT = 'for t in "$@"; do echo "$t=$($t --version 2>&1)"; done'
+
+
+def container_observations(engine, container, tools):
+    """What the engine says of the server's container, in one place (docker inspect, then two reads inside it when
+    it runs): {exists, running, published_ports (Docker's NetworkSettings.Ports), client_versions
+    ({"<tool>@container:<name>": answer}), listeners (LISTENERS_SCRIPT's output, or None)}."""
+    found = engine.inspect(container)
+    out = {"exists": found is not None, "running": False, "published_ports": None, "client_versions": {},
+           "listeners": None}
+    if found is None:
+        return out
+    out["running"] = bool((found.get("State") or {}).get("Running"))
+    out["published_ports"] = (found.get("NetworkSettings") or {}).get("Ports") or {}
+    if not out["running"]:
+        return out
+    rc, stdout, dummy = engine.exec(container, ["sh", "-c", TOOLS_SCRIPT, "sh"] + list(tools))
+    for line in stdout.splitlines() if rc == 0 else []:
+        tool, sep, answer = line.partition("=")
+        if sep and tool in tools:
+            out["client_versions"]["%s@container:%s" % (tool, container)] = answer
+    rc, stdout, dummy = engine.exec(container, ["sh", "-c", LISTENERS_SCRIPT])
+    if rc == 0:
+        out["listeners"] = stdout
+    return out
 
 
 def _address(hexaddr):

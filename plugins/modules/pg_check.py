@@ -47,6 +47,19 @@ options:
         (for example the tools inside the container, C(pg_dump@container:legacy-pg-demo)).
     type: dict
     default: {}
+  container:
+    description:
+      - "The server's container on this host. The module asks the engine for it itself (C(docker inspect), then two
+        reads inside it with its own shell) - where it publishes the server (as O(published_ports)), the version of
+        each of O(container_tools) inside it (as O(client_versions), C(<tool>@container:<name>)) and what listens
+        in it (as O(listeners)). Values given in those options win."
+    type: str
+  container_tools:
+    description:
+      - Client tools inside O(container) whose version is compared with the server's.
+    type: list
+    elements: str
+    default: [pg_dump, pg_dumpall, pg_restore, psql]
   published_ports:
     description:
       - Where the server is published - Docker's C(NetworkSettings.Ports) mapping of the container, or a list
@@ -269,7 +282,7 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _findings, _pg, _result, _validate
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _engine, _findings, _pg, _result, _validate
 from ansible_collections.ssot.governance.plugins.module_utils._text import rendered
 
 
@@ -283,6 +296,8 @@ def main():
         client_tools=dict(type="list", elements="str", default=["pg_dump", "pg_dumpall", "pg_restore", "psql"]),
         client_versions=dict(type="dict", default={}),
         published_ports=dict(type="raw"), listeners=dict(type="str"),
+        container=dict(type="str"),
+        container_tools=dict(type="list", elements="str", default=["pg_dump", "pg_dumpall", "pg_restore", "psql"]),
         expected_ports=dict(type="list", elements="str"),
         exposure=dict(type="dict", default={}),
         size_limit=dict(type="raw"),
@@ -298,6 +313,15 @@ def main():
         limit = _findings.size_bytes(p["size_limit"]) if p["size_limit"] not in (None, "") else None
     except ValueError as exc:
         module.fail_json(msg=rendered(exc, lang), queries=[])
+    container = {}
+    if p["container"]:
+        try:
+            container = _findings.container_observations(_engine.Engine(module), p["container"], p["container_tools"])
+        except _engine.EngineError as exc:
+            module.fail_json(msg=rendered(exc, lang), queries=[])
+        for key in ("published_ports", "listeners"):
+            if p[key] is None:
+                p[key] = container[key]
     published = p["published_ports"]
     published = _findings.published_from_docker(published) if isinstance(published, dict) else (published or [])
 
@@ -315,6 +339,7 @@ def main():
         if p["expected_ports"] is not None and p["published_ports"] is not None:
             result["checks"].append(_validate.exposure_check(published, p["expected_ports"], lang))
         versions = _findings.local_tool_versions(p["client_tools"])
+        versions.update(container.get("client_versions") or {})
         versions.update(p["client_versions"])
         found = _validate.findings(session, result["server_version_num"], lang, versions, published,
                                    p["exposure"], limit, p["artifact_sizes"], p["listeners"])

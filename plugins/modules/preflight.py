@@ -57,9 +57,18 @@ found:
   returned: always
   type: dict
   sample: {"python": "3.11.2", "docker_client": "20.10.24", "docker_server": "20.10.24"}
+engine:
+  description:
+    - What the host's container engine can load, as M(ssot.governance.artifact_info)'s O(ssot.governance.artifact_info#module:engine)
+      takes it - its server version and whether it uses the containerd image store. Asked here, once, so that the
+      inventory needs no call of its own.
+  returned: when the engine answers
+  type: dict
+  sample: {"version": "20.10.24", "containerd_store": false}
 '''
 
 import importlib.util
+import json
 import os
 import platform
 import sys
@@ -98,6 +107,13 @@ def check(module, p):
                 lacks.append(text(lang, "preflight.no_engine", error=(err or out).strip()[-300:] or rc))
             else:
                 found["docker_server"] = versions[1]
+                rc, out, err = engine.run(["info", "--format", "{{json .DriverStatus}}"])
+                try:
+                    status = json.loads(out) if rc == 0 else []
+                except ValueError:
+                    status = []
+                flat = [str(v) for pair in status or [] for v in (pair if isinstance(pair, list) else [pair])]
+                found["engine"] = {"version": versions[1], "containerd_store": "io.containerd.snapshotter.v1" in flat}
     if p["target_dir"]:
         base = _existing(p["target_dir"])
         if not os.path.isdir(base) or not os.access(base, os.W_OK | os.X_OK):
@@ -116,6 +132,10 @@ def main():
     if lacks:
         module.fail_json(msg=text(module.params["language"], "preflight.failed", host=host, lacks="; ".join(lacks)),
                          lacks=lacks, found=found)
+    engine = found.pop("engine", None)
+    if engine is not None:
+        module.exit_json(changed=False, lacks=[], found=found, engine=engine,
+                         msg=text(module.params["language"], "preflight.ok", host=platform.node()))
     module.exit_json(changed=False, lacks=[], found=found,
                      msg=text(module.params["language"], "preflight.ok", host=host))
 

@@ -157,3 +157,50 @@ def test_every_listener_in_the_container_besides_the_server_is_a_finding():
     col = _findings.Collector(FakeSession({}), "en")
     col.listeners(None)
     assert col.findings == []
+
+
+class _ContainerEngine:
+    """What the engine answers for one container (docker inspect, then the shell inside it)."""
+
+    def __init__(self, found, tools_out="", tools_rc=0, listeners_rc=0):
+        self.found, self.tools_out, self.tools_rc, self.listeners_rc = found, tools_out, tools_rc, listeners_rc
+        self.calls = []
+
+    def inspect(self, name):
+        self.calls.append(("inspect", name))
+        return self.found
+
+    def exec(self, container, argv):
+        self.calls.append(("exec", container, argv[2]))
+        if argv[2] == _findings.TOOLS_SCRIPT:
+            assert argv[3] == "sh" and "pg_dump" not in argv[2]  # the tools as arguments, never pasted in the script
+            return self.tools_rc, self.tools_out, ""
+        return self.listeners_rc, "/proc/net/tcp 00000000:1538 0A\n", ""
+
+
+def test_the_container_is_observed_in_one_place():
+    ports = {"5432/tcp": [{"HostIp": "127.0.0.1", "HostPort": "55432"}]}
+    engine = _ContainerEngine({"State": {"Running": True}, "NetworkSettings": {"Ports": ports}},
+                              "pg_dump=pg_dump (PostgreSQL) 10.23\npsql=psql (PostgreSQL) 10.23\nevil=1\n")
+    seen = _findings.container_observations(engine, "db", ["pg_dump", "psql"])
+    assert seen["exists"] and seen["running"] and seen["published_ports"] == ports
+    assert seen["client_versions"] == {"pg_dump@container:db": "pg_dump (PostgreSQL) 10.23",
+                                       "psql@container:db": "psql (PostgreSQL) 10.23"}  # only the tools asked for
+    assert seen["listeners"].startswith("/proc/net/tcp")
+
+
+def test_a_stopped_or_missing_container_is_only_inspected():
+    stopped = _ContainerEngine({"State": {"Running": False}, "NetworkSettings": {"Ports": None}})
+    seen = _findings.container_observations(stopped, "db", ["psql"])
+    assert seen["exists"] and not seen["running"] and seen["published_ports"] == {} and seen["listeners"] is None
+    assert [c[0] for c in stopped.calls] == ["inspect"]
+    missing = _ContainerEngine(None)
+    seen = _findings.container_observations(missing, "db", ["psql"])
+    assert not seen["exists"] and seen["published_ports"] is None and seen["client_versions"] == {}
+
+
+def test_a_container_whose_shell_fails_gives_no_versions_and_no_listeners():
+    engine = _ContainerEngine({"State": {"Running": True}, "NetworkSettings": {"Ports": {}}}, "psql=x", tools_rc=1,
+                              listeners_rc=126)
+    seen = _findings.container_observations(engine, "db", ["psql"])
+    assert seen["client_versions"] == {} and seen["listeners"] is None
