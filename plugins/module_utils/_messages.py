@@ -926,6 +926,15 @@ MESSAGES = {
             'a execução {run} ({playbook}) morreu sem terminar, durante: {during}. Confira o estado que ela deixou (o '
             'runbook e o painel a mostram interrompida) antes de seguir; uma mudança pode ter ficado pela metade.'
         ),
+        'recorder.checkpoint_unused': (
+            'o checkpoint {path} não foi usado ({why}): o journal inteiro foi lido e conferido'
+        ),
+        'recorder.checkpoint_why.unreadable': 'não é um checkpoint que esta versão lê',
+        'recorder.checkpoint_why.no_seal': 'o journal não tem um selo logo depois da cabeça que ele indica',
+        'recorder.checkpoint_why.other_seal': 'o selo depois da cabeça dele indica outro checkpoint',
+        'recorder.checkpoint_why.unsigned': (
+            'o selo depois da cabeça dele não é assinado por um signatário da raiz de confiança'
+        ),
         'recorder.torn': 'o journal tinha a última linha incompleta ({bytes} bytes), movida para {path}',
         'recorder.unreadable_line': (
             'a linha {line} do journal não pode ser lida ({error}); rode ssot.governance.verify'
@@ -2701,6 +2710,13 @@ MESSAGES = {
             'run {run} ({playbook}) died without finishing, during: {during}. Check the state it left (the runbook and '
             'the panel show it interrupted) before going on; a change may be half done.'
         ),
+        'recorder.checkpoint_unused': (
+            'the checkpoint {path} was not used ({why}): the whole journal was read and checked'
+        ),
+        'recorder.checkpoint_why.unreadable': 'it is not a checkpoint this version reads',
+        'recorder.checkpoint_why.no_seal': 'the journal has no seal right after the head it names',
+        'recorder.checkpoint_why.other_seal': 'the seal after its head names another checkpoint',
+        'recorder.checkpoint_why.unsigned': 'the seal after its head is not signed by a signer of the trust root',
         'recorder.torn': 'journal had a torn last line ({bytes} bytes), moved to {path}',
         'recorder.unreadable_line': 'journal line {line} cannot be read ({error}); run ssot.governance.verify',
         'recorder.view_altered': '{name} differed from the version the journal recorded; kept as {kept}',

@@ -43,6 +43,13 @@ LOCK = _store.LOCK
 # Strings longer than this are cut in the journal; evidence files keep them whole.
 RESULT_TEXT_LIMIT = 4000
 VIEWS = ("runbook.json", "project-panel.json")
+# The folded state at the head a run's seal signs (docs/recorder.md, "Opening from a checkpoint").
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_VERSION = 1
+
+
+class _Rewind(Exception):
+    """Opening from the checkpoint cannot answer what the open must check: read the whole journal instead."""
 
 
 # Why a run was not all recorded, each with its own message and fix (recorder.cause.<cause>): the first one found
@@ -177,6 +184,7 @@ class Recorder(_SignalSafe):
         self._found_hashes = []  # the hash of every line found when the run opened, in order (line n at n - 1)
         self._found_runs = []  # the run of each of those lines
         self._found_seals = []  # (line number, seal data) of the seal lines found
+        self._base = 0  # the lines a verified checkpoint stood for when the run opened (0: the whole journal read)
         self._root = None  # the trust root as this process loaded it (None: not configured or not loadable)
         self.redactor = redactor or Redactor()
         self.state = State(self.workspace, language)
@@ -280,10 +288,16 @@ class Recorder(_SignalSafe):
             self.learn(_store.dsn_secrets(self.dsn_env))  # the records store's own password is never recorded
         try:
             self._acquire_lock(holder)
-            self._replay()
             self._load_root()
-            self._check_pin()
-            self._check_head()
+            try:
+                self._replay(checkpoint=True)
+                self._check_pin()
+                self._check_head()
+            except _Rewind:
+                self._forget_replay()
+                self._replay(checkpoint=False)
+                self._check_pin()
+                self._check_head()
             # What this process seals is only what it writes from now on: the lines it found after the last seal
             # are reported (_report_unsealed), never vouched for (docs/recorder.md).
             self._unsealed = []
@@ -314,18 +328,31 @@ class Recorder(_SignalSafe):
         if self.store is not None:
             self.store.release()
 
-    def _replay(self):
+    def _replay(self, checkpoint=True):
         """Read the journal back, every line checked against the chain with its hash recomputed (a stored hash is
         never taken on its word): a journal broken anywhere is refused - this run writes nothing on it, signs no
         head of it - with the line and the reason verify would give. A chained line the views cannot read is kept
-        in the chain (and so never hides the lines after it) and said."""
-        raw, torn = self.store.load()
+        in the chain (and so never hides the lines after it) and said.
+
+        With ``checkpoint``, from the last verified checkpoint on (_from_checkpoint): its state stands for the lines
+        it covers, and only the lines after it are read and checked (verify keeps walking all of them)."""
+        base = self._from_checkpoint() if checkpoint else None
+        raw, torn = self.store.load((base["seq"], base["offset"]) if base else None)
         lang = self.state.language
         if torn:
             self.warnings.append(text(lang, "recorder.torn", bytes=torn["bytes"], path=torn["path"]))
             self._torn = torn
+        start = 1
+        if base:
+            self.state = base["state"]
+            self.env, self._env_line = base["env"], base["env_line"]
+            self._seq, self._prev, self._base = base["seq"], base["hash"], base["seq"]
+            # The lines before stand in the lists by their count alone (and the checkpoint's head by its hash).
+            self._found_hashes = [None] * (base["seq"] - 1) + [base["hash"]]
+            self._found_runs = [None] * base["seq"]
+            start = base["seq"] + 1
         place = self.identity if self.store_kind == "postgresql" else None
-        for number, chunk in enumerate(raw.splitlines(), 1):
+        for number, chunk in enumerate(raw.splitlines(), start):
             line, problem = _chain.chained(chunk, number, self._prev, lang)
             if problem is None:
                 self.env, problem = _chain.belongs(line, number, self.env, place, lang)
@@ -346,6 +373,66 @@ class Recorder(_SignalSafe):
             if line.get("kind") == "seal" and isinstance(line.get("data"), dict):
                 self._found_seals.append((number, line["data"]))
 
+    def _forget_replay(self):
+        """Back to nothing read (the lock, the store and what a load moved aside are kept)."""
+        self.state = State(self.workspace, self.state.language)
+        self.env, self._env_line, self._seq, self._prev, self._base = None, None, 0, _chain.GENESIS, 0
+        self._found_hashes, self._found_runs, self._found_seals = [], [], []
+
+    def _from_checkpoint(self):
+        """The last checkpoint, when it holds: {seq, hash, offset, state, env, env_line}; else None.
+
+        It holds when the journal's next line after its head is the seal that names it - that seal chained to the
+        head (its own hash recomputed), naming the checkpoint's sha256 and head, signed by a signer of the trust
+        root (checked here, now: a checkpoint is never taken from the workspace on its word). Without a trust root
+        with signers nothing can vouch for one: the whole journal is read. One that is there but does not hold is
+        said, and the whole journal is read."""
+        if self._root is None or not self._root.signers:
+            return None
+        try:
+            data = self.store.read(CHECKPOINT)
+        except (FileNotFoundError, WorkspaceUnsafe, OSError, _store.StoreError):
+            return None
+        lang = self.state.language
+        try:
+            found = json.loads(data.decode("utf-8"))
+            seq, head, offset = int(found["seq"]), found["hash"], int(found.get("offset") or 0)
+            if found.get("version") != CHECKPOINT_VERSION or seq < 1 or offset < 0 or not found.get("env"):
+                raise ValueError("version")
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
+            return self._checkpoint_unused("unreadable")
+        line, problem = _chain.chained(self.store.line_at(seq + 1, offset) or b"", seq + 1, head, lang)
+        seal = line.get("data") if line is not None and line.get("kind") == "seal" else None
+        if problem is not None or not isinstance(seal, dict) or line.get("env") != found["env"]:
+            return self._checkpoint_unused("no_seal")
+        if (seal.get("checkpoint") != hashlib.sha256(data).hexdigest() or seal.get("head") != head
+                or seal.get("upto") != seq or seal.get("env") != found["env"]):
+            return self._checkpoint_unused("other_seal")
+        try:
+            verdict = _sshsig.verify_signer(_sshsig.seal_payload(seal), seal.get("signature"), _sshsig.SEAL_NAMESPACE,
+                                            self._root.signers)
+        except _sshsig.SignatureError:
+            return self._checkpoint_unused("unsigned")
+        if not verdict.ok:
+            return self._checkpoint_unused("unsigned")
+        try:
+            state = State.load(found["state"], self.workspace, lang)
+        except (ValueError, TypeError, AttributeError):
+            return self._checkpoint_unused("unreadable")
+        return {"seq": seq, "hash": head, "offset": offset, "state": state, "env": found["env"],
+                "env_line": found.get("env_line")}
+
+    def _checkpoint_unused(self, why):
+        self.warnings.append(text(self.state.language, "recorder.checkpoint_unused", path=CHECKPOINT,
+                                  why=text(self.state.language, "recorder.checkpoint_why." + why)))
+        return None
+
+    def _checkpoint_bytes(self):
+        """The checkpoint of the state at the head the seal about to be written signs, as bytes."""
+        doc = {"version": CHECKPOINT_VERSION, "seq": self._seq, "hash": self._prev, "offset": self.store.size(),
+               "env": self.env, "env_line": self._env_line, "state": self.state.dump()}
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
     def _check_pin(self):
         """Records of another environment than the one the SSOT pins are refused before anything is written; so are
         records that name none (begun before identities, or their identity stripped): a pin never adopts lines."""
@@ -358,7 +445,9 @@ class Recorder(_SignalSafe):
         if self.env is not None and self.env != pinned:
             raise RecorderError(text(self.state.language, "recorder.environment_mismatch", workspace=self.workspace,
                                      found=self.env, expected=pinned, ssot=source))
-        if self._env_line and self._env_line > 1 and self.seal_key and self._env_line not in self._witnessed():
+        if (self._env_line and self._env_line > 1 and self.seal_key and self._env_line > self._base
+                and self._env_line not in self._witnessed()):
+            # (A line before a verified checkpoint was vouched for when the signed checkpoint was made.)
             # Named after lines that name none: only a seal that holds tells the recorder named them (a line that
             # names the environment can be appended by anyone who can write the records).
             raise RecorderError(text(self.state.language, "recorder.environment_unproven", workspace=self.workspace,
@@ -367,7 +456,7 @@ class Recorder(_SignalSafe):
     def _witnessed(self):
         """The numbers of the lines found that a seal of their own run vouches for, the seal holding against the
         trust root's signers when there is a root, else by its shape."""
-        hashes, runs, seals = self._found_hashes, self._found_runs, self._found_seals
+        hashes, runs, seals = self._found_hashes, self._found_runs, self._tail_seals(self._found_seals)
         signers = self._root.signers if self._root is not None and self._root.signers else None
         out = set()
         if signers:
@@ -531,7 +620,11 @@ class Recorder(_SignalSafe):
         signers when there is a root, else its shape (right after the head it signs, the hashes it lists those of
         the lines). A line shaped like a seal that does not hold hides nothing."""
         signers = self._root.signers if self._root is not None and self._root.signers else None
-        for number, seal in reversed(seals):
+        # After a checkpoint, its own seal (the line after the head it stands for) was checked when the run opened.
+        floor = self._base + 1 if self._base else 0
+        for number, seal in reversed(self._tail_seals(seals)):
+            if number <= floor:
+                break
             if signers:
                 try:
                     results = _chain.seal_results(hashes, [(number, seal)], signers)
@@ -541,7 +634,16 @@ class Recorder(_SignalSafe):
                     return number
             elif _chain.seal_shape_holds(hashes, number, seal):
                 return number
-        return 0
+        return floor
+
+    def _tail_seals(self, seals):
+        """The seals found that speak of lines this open read: after a checkpoint, a seal reaching before it cannot be
+        checked against lines not read (it holds for nothing here; verify walks them all)."""
+        if not self._base:
+            return seals
+        return [(number, seal) for number, seal in seals
+                if isinstance(seal.get("from"), int) and not isinstance(seal.get("from"), bool)
+                and seal["from"] > self._base]
 
     def _load_root(self):
         """The trust root, once per process; None (and a warning) when it does not load."""
@@ -568,6 +670,8 @@ class Recorder(_SignalSafe):
             raise RecorderError(text(lang, "recorder.environment_replaced", workspace=self.workspace,
                                      path=self._root.heads_log, found=self.env or "-",
                                      expected=_chain.shown(logged["env"])))
+        if self._base and logged["seq"] < self._base:
+            raise _Rewind()  # a head before the checkpoint: only the whole journal can say whether it is still there
         problems = _chain.head_problems(self._found_hashes, _chain.format_head(logged["seq"], logged["hash"]), lang)
         if problems:
             raise RecorderError(text(lang, "recorder.rolled_back", workspace=self.workspace,
@@ -585,14 +689,21 @@ class Recorder(_SignalSafe):
             return None
         seal = {"from": self._seq - len(self._unsealed) + 1, "upto": self._seq, "head": self._prev,
                 "lines": [h[:16] for h in self._unsealed]}
+        checkpoint = None
         if self.env is not None:
             seal["env"] = self.env
+            # The folded state at the head this seal signs: the next run opens from it (after checking this seal).
+            try:
+                checkpoint = self._checkpoint_bytes()
+                seal["checkpoint"] = hashlib.sha256(checkpoint).hexdigest()
+            except ValueError:
+                checkpoint = None
         try:
             seal["signature"] = _sshsig.sign(_sshsig.seal_payload(seal), _sshsig.SEAL_NAMESPACE, key_file=self.seal_key)
         except _sshsig.SignatureError as exc:
             self.failed("seal")
             return text(lang, "recorder.seal_failed", error=exc.render(lang))
-        self.append("seal", seal)
+        self.append("seal", seal, attach=(CHECKPOINT, checkpoint, True) if checkpoint is not None else None)
         return None
 
     # --- journal ---------------------------------------------------------------

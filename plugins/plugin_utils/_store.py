@@ -41,6 +41,8 @@ DEFAULT_DSN_ENV = "SSOT_STORE_DSN"
 LOCK = ".recorder.lock"
 # Leftovers of a write that a crash interrupted: evidence staged as <name>.part, views as <name>.tmp-<pid>.
 STAGED = re.compile(r"^(?P<final>.+?)(?:\.part|\.tmp-\d+)$")
+# Longest line line_at reads (a seal lists a short hash of every line of its run).
+MAX_LINE_AT = 1 << 26
 # The advisory lock's first key: this collection's (the second is the namespace's hashtext).
 LOCK_CLASS = 0x550700
 
@@ -118,12 +120,16 @@ class FileStore(object):
         os.ftruncate(self._lock, 0)
         os.pwrite(self._lock, holder.encode("utf-8", "replace"), 0)
 
-    def load(self):
-        """(the journal's whole lines as bytes, the torn tail moved aside as {path, bytes, sha256} or None);
-        opens the journal for appending."""
+    def load(self, after=None):
+        """(the journal's whole lines as bytes - those after ``after`` = (seq, byte offset) when given -, the torn
+        tail moved aside as {path, bytes, sha256} or None); opens the journal for appending."""
         torn = None
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+        start = after[1] if after else 0
         try:
-            raw = self.fs.read(_chain.JOURNAL)
+            raw = self._read_from(start)
         except FileNotFoundError:
             raw = b""
         good = raw.rfind(b"\n") + 1
@@ -134,7 +140,7 @@ class FileStore(object):
             self.fs.commit(temp, name)
             fd = self.fs.open(_chain.JOURNAL, os.O_WRONLY)
             try:
-                os.ftruncate(fd, good)
+                os.ftruncate(fd, start + good)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -142,6 +148,54 @@ class FileStore(object):
         self._journal = self.fs.open(_chain.JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         self._size = os.fstat(self._journal).st_size
         return raw[:good], torn
+
+    def _read_from(self, offset):
+        fd = self.fs.open(_chain.JOURNAL, os.O_RDONLY, create_dirs=False)
+        try:
+            size = os.fstat(fd).st_size
+            chunks, at = [], offset
+            while at < size:
+                chunk = os.pread(fd, min(size - at, 1 << 24), at)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                at += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def line_at(self, seq, offset):
+        """The journal's line ``seq`` as bytes, read at ``offset`` (where the line before it ends); None when the
+        journal does not have a line beginning there."""
+        try:
+            fd = self.fs.open(_chain.JOURNAL, os.O_RDONLY, create_dirs=False)
+        except FileNotFoundError:
+            return None
+        try:
+            if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+                return None
+            chunks, at = [], offset
+            while True:
+                chunk = os.pread(fd, 1 << 16, at)
+                if not chunk:
+                    return None  # no whole line there
+                end = chunk.find(b"\n")
+                if end >= 0:
+                    chunks.append(chunk[:end])
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                at += len(chunk)
+                if at - offset > MAX_LINE_AT:
+                    return None
+        finally:
+            os.close(fd)
+
+    def size(self):
+        """Where the next line goes (bytes of journal written so far)."""
+        return self._size
+
+    def read(self, rel):
+        return self.fs.read(rel)
 
     def repair(self, recorded):
         """Finish or remove what a crash left half done: (completed, removed) relative paths.
@@ -490,10 +544,19 @@ class PgStore(object):
         self._sql("INSERT INTO ssot_holder (namespace, holder) VALUES (%s, %s) ON CONFLICT (namespace) "
                   "DO UPDATE SET holder = EXCLUDED.holder", (self.namespace, holder), commit=True)
 
-    def load(self):
-        rows = self._sql("SELECT line FROM ssot_journal WHERE namespace = %s ORDER BY seq", (self.namespace,),
-                         fetch=True, commit=True)
+    def load(self, after=None):
+        """(the journal's lines as bytes - those after line ``after[0]`` when given -, None)."""
+        rows = self._sql("SELECT line FROM ssot_journal WHERE namespace = %s AND seq > %s ORDER BY seq",
+                         (self.namespace, after[0] if after else 0), fetch=True, commit=True)
         return b"".join(r[0].encode("utf-8") + b"\n" for r in rows), None
+
+    def line_at(self, seq, offset=None):
+        rows = self._sql("SELECT line FROM ssot_journal WHERE namespace = %s AND seq = %s", (self.namespace, seq),
+                         fetch=True, commit=True)
+        return rows[0][0].encode("utf-8") if rows else None
+
+    def size(self):
+        return 0
 
     def repair(self, recorded):
         return [], []  # a transaction leaves nothing half done
@@ -677,7 +740,8 @@ def read_file(workspace, rel, lang="pt-BR"):
 # What the recorder writes, and so all an export may write: the views, the pages for people, the logs, the evidence
 # (and the copies of altered views it kept aside). Never ssot.yml, approvals.yml, a signers file or anything else a
 # run reads to decide.
-RECORD_FILES = ("runbook.json", "project-panel.json", "project-panel.html", "homologacao-conectividade-ssot.md")
+RECORD_FILES = ("runbook.json", "project-panel.json", "project-panel.html", "homologacao-conectividade-ssot.md",
+                "checkpoint.json")
 RECORD_FOLDERS = ("evidence/", "logs/")
 _ASIDE = re.compile(r"^(?P<rel>[^/]+)\.(altered|torn)-\d{8}T\d{12}Z$")
 
@@ -704,6 +768,8 @@ def named_files(journal):
         kind = line.get("kind") if isinstance(line, dict) else None
         if kind in ("evidence", "view") and isinstance(data.get("path"), str):
             out.add(data["path"])
+        elif kind == "seal" and isinstance(data.get("checkpoint"), str):
+            out.add("checkpoint.json")
         elif kind == "view_altered" and isinstance(data.get("kept_as"), str):
             out.add(data["kept_as"])
         elif kind == "repaired" and isinstance(data.get("torn_tail"), dict) and isinstance(

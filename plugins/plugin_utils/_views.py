@@ -22,6 +22,37 @@ MAX_AGENT_CALLS = 200
 MAX_PANEL_AGENT_CALLS = 20
 
 
+def _tagged(value):
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return dict((k, _tagged(v)) for k, v in value.items()) if "__items__" not in value else \
+                {"__items__": [[k, _tagged(v)] for k, v in value.items()]}
+        return {"__items__": [[_tagged(k), _tagged(v)] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
+        return {"__set__": [_tagged(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_tagged(v) for v in value]}
+    if isinstance(value, list):
+        return [_tagged(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise ValueError(type(value))  # (never shown: a state that cannot be kept is just not checkpointed)
+
+
+def _untagged(value):
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and "__items__" in value and isinstance(value["__items__"], list):
+        return dict((_untagged(k), _untagged(v)) for k, v in value["__items__"])
+    if len(value) == 1 and "__set__" in value and isinstance(value["__set__"], list):
+        return set(_untagged(v) for v in value["__set__"])
+    if len(value) == 1 and "__tuple__" in value and isinstance(value["__tuple__"], list):
+        return tuple(_untagged(v) for v in value["__tuple__"])
+    return dict((k, _untagged(v)) for k, v in value.items())
+
+
 class State(object):
 
     def __init__(self, workspace, language="pt-BR"):
@@ -57,6 +88,26 @@ class State(object):
         self.run_decisions = {}    # run id -> ids of the decisions recorded in it (the human log)
         self.snapshots = {}        # snapshot path -> what its last verification or restore test said
         self.agent_calls = []      # the agent's tool calls (MCP server, agent/server.py), oldest first
+
+    # --- checkpoint: the folded state as data --------------------------------------------------------------------
+    def dump(self):
+        """The state as JSON-able data (sets, tuples and dicts with other keys than strings tagged), for a checkpoint:
+        ``State.load(dump())`` folds on exactly as this state does."""
+        return _tagged(dict(self.__dict__))
+
+    @classmethod
+    def load(cls, data, workspace, language):
+        """A state from ``dump()``'s data (ValueError when it is not one)."""
+        values = _untagged(data)
+        if not isinstance(values, dict):
+            raise ValueError(type(values))  # (never shown: the checkpoint is not used)
+        state = cls(workspace, language)
+        unknown = set(values) - set(state.__dict__)
+        if unknown:
+            raise ValueError(sorted(unknown)[:5])  # another version's state: the checkpoint is not used
+        state.__dict__.update(values)
+        state.workspace = workspace
+        return state
 
     # --- folding -------------------------------------------------------------
     def apply(self, line):
