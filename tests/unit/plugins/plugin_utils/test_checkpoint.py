@@ -148,3 +148,33 @@ def test_the_same_in_a_copy_of_the_workspace(history, keys, tmp_path, monkeypatc
     assert rec._base > 0
     assert json.dumps(rec.state.dump(), sort_keys=True).replace(str(copy), "W") == \
         full_state(copy, monkeypatch).replace(str(copy), "W")
+
+
+def test_the_postgresql_store_opens_from_its_checkpoint_row_too(tmp_path, keys, store_server, monkeypatch):
+    from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_recorder import DSN_ENV, PgEnv
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    env = PgEnv(ws, store_server, monkeypatch)
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(_trust_root(tmp_path, keys)))
+
+    def recorder():
+        return Recorder(str(ws), language="en", redactor=Redactor(environ={}), seal_key=keys["recorder"],
+                        store="postgresql", dsn_env=DSN_ENV)
+
+    for dummy in range(2):
+        rec = recorder()
+        rec.open("site.yml", "tester")
+        rec.start_play("play", [])
+        rec.close("ok")
+    (seq,), = env.sql("SELECT max(seq) FROM ssot_journal WHERE namespace = %s", (env.namespace,))
+    rec = recorder()
+    rec._take("test")
+    rec.store.release()
+    assert rec._base == seq - 1 and not rec.warnings  # the checkpoint row, its seal the last row
+    mine = json.dumps(rec.state.dump(), sort_keys=True)
+    monkeypatch.delenv("SSOT_TRUST_ROOT")
+    whole = recorder()
+    whole._take("test")
+    whole.store.release()
+    assert whole._base == 0 and json.dumps(whole.state.dump(), sort_keys=True) == mine
+    assert env.verify(allowed_signers=keys["signers"], require_seals=True)["ok"]  # the checkpoint row is a record
