@@ -11,7 +11,7 @@ export SSOT_CACHE ?= $(ROOT)/.cache
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: demo test setup image lint sanity units docs changelog unit integration build clean bench-recorder \
-	bench-snapshot bench-ingest bench-fleet bench-store bench-scale
+	bench-snapshot bench-ingest bench-fleet bench-store bench-scale bench-validate
 
 demo: image
 	bash scripts/demo.sh "$(WORKSPACE)"
@@ -93,6 +93,11 @@ bench-fleet: image
 # (about 25 minutes here).
 bench-scale: image
 	$(PY) bench/scale_bench.py --write docs/benchmarks.md
+
+# One validate of the demo beside a one-task playbook, with the demo's history and 100x / 1,000x of it (about 15
+# minutes here).
+bench-validate: image
+	$(PY) bench/validate_bench.py --write docs/benchmarks.md
 
 # Collection tarball, as published.
 build: setup

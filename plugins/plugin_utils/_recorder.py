@@ -397,7 +397,9 @@ class Recorder(_SignalSafe):
         try:
             found = json.loads(data.decode("utf-8"))
             seq, head, offset = int(found["seq"]), found["hash"], int(found.get("offset") or 0)
-            if found.get("version") != CHECKPOINT_VERSION or seq < 1 or offset < 0 or not found.get("env"):
+            env_line = found.get("env_line")
+            if (found.get("version") != CHECKPOINT_VERSION or seq < 1 or offset < 0 or not found.get("env")
+                    or not isinstance(env_line, int) or isinstance(env_line, bool) or not 1 <= env_line <= seq):
                 raise ValueError("version")
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
             return self._checkpoint_unused("unreadable")
@@ -493,6 +495,7 @@ class Recorder(_SignalSafe):
         self.env = pinned or secrets.token_hex(16)
         self.append(_chain.ENVIRONMENT, {"id": self.env, "place": self.identity, "workspace": self.workspace,
                                          "pinned_by": source if pinned else None})
+        self._env_line = self._seq
 
     def _repair(self):
         """Finish or remove what a crash left half done; returns what was repaired (for the journal), or None.

@@ -15,7 +15,8 @@ BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.sta
 
 
 def test_the_benchmarks_are_all_here():
-    assert {"scale_bench", "ingest_bench", "snapshot_bench", "store_bench", "fleet_bench", "recorder_overhead"} <= set(BENCHES)
+    assert {"scale_bench", "ingest_bench", "snapshot_bench", "store_bench", "fleet_bench", "recorder_overhead",
+            "validate_bench"} <= set(BENCHES)
 
 
 @pytest.mark.parametrize("name", BENCHES)

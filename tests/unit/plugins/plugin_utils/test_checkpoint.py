@@ -178,3 +178,20 @@ def test_the_postgresql_store_opens_from_its_checkpoint_row_too(tmp_path, keys, 
     whole.store.release()
     assert whole._base == 0 and json.dumps(whole.state.dump(), sort_keys=True) == mine
     assert env.verify(allowed_signers=keys["signers"], require_seals=True)["ok"]  # the checkpoint row is a record
+
+
+def test_runs_of_a_pinned_environment_open_from_their_checkpoints(tmp_path, keys, monkeypatch):
+    """The SSOT pins the environment (as every real workspace's does): the line that names it, before the checkpoint,
+    is the one the checkpoint says - the next runs open from it and are not refused."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.setenv("SSOT_TRUST_ROOT", str(_trust_root(tmp_path, keys)))
+    bases = []
+    for dummy in range(3):
+        rec = Recorder(str(ws), language="en", redactor=Redactor(environ={}), seal_key=keys["recorder"],
+                       environment=("ssot.yml", "env-pinned-0001"))
+        rec.open("site.yml", "tester")
+        bases.append(rec._base)
+        rec.close("ok")
+    assert bases[0] == 0 and bases[1] > 0 and bases[2] > bases[1]
+    assert json.loads((ws / CHECKPOINT).read_bytes())["env_line"] == 1
