@@ -27,7 +27,7 @@ import re
 import tarfile
 from tarfile import XGLTYPE
 
-from ansible_collections.ssot.governance.plugins.module_utils import _decisions
+from ansible_collections.ssot.governance.plugins.module_utils import _decisions, _result
 from ansible_collections.ssot.governance.plugins.module_utils._text import (
     DEFAULT_LANGUAGE, Coded, human_size, message as text, rendered, shown)
 
@@ -547,3 +547,42 @@ def report_text(artifacts, checks, decisions, summary, lang=DEFAULT_LANGUAGE):
             lines.append("%-9s %s  %s" % (d["status"].upper(), d["id"], shown(d["title"], 300)))
     lines += ["", summary]
     return "\n".join(lines) + "\n"
+
+
+def argument_spec():
+    """The artifact_info module's arguments (its action validates with them too, when it inspects in-process)."""
+    spec = _decisions.argument_spec()
+    spec.update(
+        artifacts=dict(type="list", elements="dict", required=True),
+        base_dir=dict(type="path", required=True),
+        engine=dict(type="dict"),
+        evidence_name=dict(type="str", default="inventory"),
+        milestone=dict(type="bool", default=True),
+        pending_elsewhere=dict(type="list", elements="str", default=[]),
+        sha256_required=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def inventory(p):
+    """The artifact_info module's result for its validated parameters ``p`` (ArtifactError, OSError as they come):
+    the artifacts inspected where they are, their checks, the decisions they raise (pending: the controller settles
+    them), the evidence."""
+    lang = p["language"]
+    artifacts, checks, decisions = assess(p["artifacts"], p["base_dir"], p["engine"], p["ssot_digest"], lang,
+                                          p["sha256_required"])
+    # Raised pending here; the action settles them on the controller and derives each artifact's path from them.
+    pending = [d["id"] for d in decisions]
+    deviations = [c["id"] for c in checks if c["status"] != "match"]
+    summary = text(lang, "inventory.summary", count=len(artifacts), deviations=len(deviations), pending=len(pending))
+    log = report_text(artifacts, checks, decisions, summary, lang)
+    name = p["evidence_name"]
+    out = dict(changed=False, artifacts=artifacts, checks=checks, deviations=deviations, decisions=decisions,
+               pending=pending, msg=summary,
+               evidence=[_result.evidence(name + ".log", text=log),
+                         _result.evidence(name + ".json", content={"artifacts": artifacts, "checks": checks,
+                                                                   "decisions": decisions})])
+    if p["milestone"]:
+        blocked = pending or p["pending_elsewhere"]
+        out["milestone"] = _result.milestone("inventory", "blocked" if blocked else "clear", [])
+    return out

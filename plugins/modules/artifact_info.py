@@ -183,46 +183,16 @@ evidence:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ssot.governance.plugins.module_utils import _artifacts, _decisions, _result
-from ansible_collections.ssot.governance.plugins.module_utils._text import message as text
+from ansible_collections.ssot.governance.plugins.module_utils import _artifacts
 
 
 def main():
-    argument_spec = _decisions.argument_spec()
-    argument_spec.update(
-        artifacts=dict(type="list", elements="dict", required=True),
-        base_dir=dict(type="path", required=True),
-        engine=dict(type="dict"),
-        evidence_name=dict(type="str", default="inventory"),
-        milestone=dict(type="bool", default=True),
-        pending_elsewhere=dict(type="list", elements="str", default=[]),
-        sha256_required=dict(type="bool", default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    lang = p["language"]
+    module = AnsibleModule(argument_spec=_artifacts.argument_spec(), supports_check_mode=True)
     try:
-        artifacts, checks, decisions = _artifacts.assess(p["artifacts"], p["base_dir"], p["engine"],
-                                                         p["ssot_digest"], lang, p["sha256_required"])
+        result = _artifacts.inventory(module.params)
     except (_artifacts.ArtifactError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    # Raised pending here; the action settles them on the controller and derives each artifact's path from them.
-    pending = [d["id"] for d in decisions]
-    deviations = [c["id"] for c in checks if c["status"] != "match"]
-    next_steps = []
-    summary = text(lang, "inventory.summary", count=len(artifacts), deviations=len(deviations), pending=len(pending))
-    log = _artifacts.report_text(artifacts, checks, decisions, summary, lang)
-    name = p["evidence_name"]
-    records = {}
-    if p["milestone"]:
-        blocked = pending or p["pending_elsewhere"]
-        records["milestone"] = _result.milestone("inventory", "blocked" if blocked else "clear", next_steps)
-    module.exit_json(
-        changed=False, artifacts=artifacts, checks=checks, deviations=deviations, decisions=decisions,
-        pending=pending, msg=summary,
-        evidence=[_result.evidence(name + ".log", text=log),
-                  _result.evidence(name + ".json", content={"artifacts": artifacts, "checks": checks,
-                                                            "decisions": decisions})], **records)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

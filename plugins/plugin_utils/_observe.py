@@ -95,7 +95,7 @@ class ObservingAction(ActionBase):
         except _gate.Refused as exc:
             result.update(failed=True, msg=str(exc))
             return result
-        out = self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
+        out = self.observe(args, task_vars)
         refused = refuse_claims(out, self.MAY_PROPOSE, lang)
         if ctx is not None:
             by_id, more = settle_decisions(ctx, out, lang)
@@ -110,6 +110,11 @@ class ObservingAction(ActionBase):
         _runctx.attest(out, host, self.ATTESTS)
         result.update(out)
         return result
+
+    def observe(self, args, task_vars):
+        """What the module reports: run where its host is (a subclass may observe the controller itself in-process
+        when that is where its host is)."""
+        return self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
 
     def module_args(self, args, task_vars, lang):
         """The module's arguments as the controller sends them (a subclass may add what only it can know)."""
