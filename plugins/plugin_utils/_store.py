@@ -414,6 +414,10 @@ class PgSession(object):
         self.conn = None
         self.held = set()   # the namespaces whose lock this session holds
         self.users = 0
+        # A writer ending many runs at once makes them durable together: each run's last commit is left to
+        # make_durable (one synchronous commit waits for every commit before it to reach the server's disk).
+        self.defer_durable = False
+        self.needs_durable = False
 
     def connect(self, driver, limits):
         if self.conn is None or self.conn.closed:
@@ -424,7 +428,29 @@ class PgSession(object):
     def let_go(self):
         self.users -= 1
         if self.users <= 0 and self.conn is not None and not self.conn.closed:
-            self.conn.close()
+            try:
+                self.make_durable()
+            finally:
+                self.conn.close()
+
+    def make_durable(self):
+        """Every commit made on this session so far on the server's disk: one transaction that writes its commit
+        record synchronously (its xid assigned), which the server flushes with all that came before it."""
+        if not self.needs_durable or self.conn is None or self.conn.closed:
+            return
+        import psycopg2
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SET LOCAL synchronous_commit = on")
+                cur.execute("SELECT txid_current()")
+            self.conn.commit()
+        except psycopg2.Error as exc:
+            try:
+                self.conn.rollback()
+            except psycopg2.Error:
+                pass
+            raise StoreLost(text(self.lang, "store.lost", namespace="-", error=_first_line(exc)))
+        self.needs_durable = False
 
     def watch(self):
         """The socket to watch while idle: the server writes on it only to end the session."""
@@ -652,8 +678,11 @@ class PgStore(object):
                                         (self.namespace,), fetch=True, commit=True)]
 
     def close(self):
+        deferred = self._session is not None and self._session.defer_durable
         try:
-            self.flush(durable=True)
+            self.flush(durable=not deferred)
+            if deferred:
+                self._session.needs_durable = True  # made durable with the others ending now (PgSession)
         finally:
             self.release()
 

@@ -409,7 +409,11 @@ class _Serve(object):
         self.live, self.events_fd, self.status_fd, self.parent = live, events_fd, status_fd, parent
         self.session = session
         self.pending = {}   # key -> recorder whose store has lines not committed yet
+        self.ended = []     # the end reports of the runs closed by the events just read, said once durable
+        self.lang = next(iter(live.values())).state.language
         self.buffer = bytearray()
+        if session is not None:
+            session.defer_durable = True
         for recorder in live.values():
             # A database store commits once per batch (a commit per event would cost a round trip each): what
             # arrives within FLUSH_EVERY of the oldest pending line, or less when the pipe falls quiet. Lines and
@@ -493,6 +497,13 @@ class _Serve(object):
                 if recorder is not None:
                     self._one(key, recorder, event)
         del self.buffer[:at]
+        if self.ended:
+            # The runs that ended: durable first (one synchronous commit for all of them), then said.
+            if self.session is not None:
+                self._guard_ended(self.session.make_durable)
+            for report in self.ended:
+                _say(self.status_fd, report)
+            self.ended = []
 
     def _one(self, key, recorder, event):
         try:
@@ -527,4 +538,14 @@ class _Serve(object):
         views = recorder.last_views or {}
         found = _fleet.summary(views.get("project-panel.json"), views.get("runbook.json"))
         recorder.last_views = None
-        _say(self.status_fd, {"key": key, "what": "end", "code": code, "summary": found})
+        self.ended.append({"key": key, "what": "end", "code": code, "summary": found})
+
+    def _guard_ended(self, fn):
+        """A store lost while making the ended runs durable: their runs are not all recorded."""
+        try:
+            fn()
+        except _store.StoreLost:
+            for report in self.ended:
+                report["code"] = LOST
+            if self.live:
+                raise StoreLost(text(self.lang, "recorder.store_lost_run"))
