@@ -102,6 +102,8 @@ class ActionModule(ActionBase):
             journal = _verified.Journal(ctx.workspace, ctx.rules, ctx.lang)
         except _store.StoreError as exc:
             raise _Refused(str(exc))
+        if journal.refusal(ctx.workspace, ctx.lang):
+            raise _Refused(journal.refusal(ctx.workspace, ctx.lang))
         found = journal.decision(wanted)
         if found is None:
             hint = " " + message(ctx.lang, "change.untrusted_lines", count=journal.untrusted) if journal.untrusted else ""

@@ -274,7 +274,8 @@ class CallbackModule(CallbackBase):
             fn(*args)
         except StoreLost as exc:
             self._lost(getattr(fn, "__self__", None), exc)
-        except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # (Recording in this process, a writer that could not be forked: one environment's failure is its own.)
             self._record_failed = self._record_failed or cause_of(exc)
             self._warn(text(self._language, "recorder.could_not_record", event=name), exc)
         finally:

@@ -58,4 +58,6 @@ class LookupModule(LookupBase):
             journal = _verified.Journal(workspace, _trust.rules_for(ssot, workspace, workspace, lang), lang)
         except _store.StoreError as exc:
             raise AnsibleError(str(exc))
+        if journal.refusal(workspace, lang):
+            raise AnsibleError(journal.refusal(workspace, lang))
         return [journal.manifest(str(t).rstrip("/")) or "" for t in terms]

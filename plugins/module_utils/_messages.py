@@ -1540,6 +1540,11 @@ MESSAGES = {
         'change.rollback.kept': 'Rollback de {subject} não aprovado (opção keep ou rejeitado): nada foi mudado',
         'change.unexpected': 'A mudança {kind} parou num estado inesperado ({error}); nada mais foi feito',
         'change.unknown_kind': 'ssot.governance.change: não existe a mudança {kind}; use uma de {kinds}',
+        'change.journal_broken': (
+            'o journal de {workspace} se quebra na linha {line} (o ssot.governance.verify diz o que mudou ali): nada é '
+            'feito a partir de registros que não se sustentam; restaure os registros (o backup, o export) e rode de '
+            'novo'
+        ),
         'change.untrusted_lines': (
             '{count} linha(s) do journal não foram usadas: fora da cadeia de hashes ou sem um selo válido que as cubra'
         ),
@@ -3301,6 +3306,11 @@ MESSAGES = {
         'change.rollback.kept': 'Rollback of {subject} not approved (option keep, or rejected): nothing was changed',
         'change.unexpected': 'The {kind} change stopped in an unexpected state ({error}); nothing more was done',
         'change.unknown_kind': 'ssot.governance.change: there is no change {kind}; use one of {kinds}',
+        'change.journal_broken': (
+            'the journal of {workspace} breaks at line {line} (ssot.governance.verify names what changed there): '
+            'nothing is acted on from records that do not hold; restore the records (the backup, the export), then run '
+            'again'
+        ),
         'change.untrusted_lines': (
             '{count} journal line(s) were not used: outside the hash chain or not covered by a valid seal'
         ),

@@ -210,6 +210,9 @@ class Runner(object):
         """The last rollback data of ``subject`` from trusted journal lines; ChangeFailed when there is none (or,
         with ``required`` false, the empty answer)."""
         journal = _verified.Journal(self.ctx.workspace, self.ctx.rules, self.lang)
+        refusal = journal.refusal(self.ctx.workspace, self.lang)
+        if refusal:
+            raise ChangeFailed(refusal)
         if journal.untrusted:
             self.notes.append(message(self.lang, "change.untrusted_lines", count=journal.untrusted))
         found = journal.rollback(subject)

@@ -140,6 +140,8 @@ class SnapshotVerdict(ObservingAction):
         from ansible_collections.ssot.governance.plugins.plugin_utils import _verified
         ctx = _gate.Context(self, task_vars, args.get("language"))
         journal = _verified.Journal(ctx.workspace, ctx.rules, ctx.lang)
+        if journal.refusal(ctx.workspace, ctx.lang):
+            raise _gate.Refused(journal.refusal(ctx.workspace, ctx.lang))
         recorded = journal.manifest(os.path.normpath(str(args.get("path") or "")).rstrip("/"))
         given = args.get("manifest_sha256")
         if recorded and given and given != recorded:

@@ -44,6 +44,14 @@ class Journal(object):
             self.lines = parsed
         self.untrusted = self.total - len(self.lines)
 
+    def refusal(self, workspace, lang):
+        """Why nothing may be acted on from this journal (it breaks at a line: a run opening from its checkpoint does
+        not read the lines before it, so the break is found here, where the records are used), or None."""
+        if self.broken is None:
+            return None
+        from ansible_collections.ssot.governance.plugins.module_utils._text import message
+        return message(lang, "change.journal_broken", workspace=workspace, line=self.broken)
+
     def of_kind(self, kind):
         return [line for line in self.lines if line.get("kind") == kind and isinstance(line.get("data"), dict)]
 

@@ -22,11 +22,14 @@ MAX_AGENT_CALLS = 200
 MAX_PANEL_AGENT_CALLS = 20
 
 
+_TAGS = ("__items__", "__set__", "__tuple__")
+
+
 def _tagged(value):
     if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value):
-            return dict((k, _tagged(v)) for k, v in value.items()) if "__items__" not in value else \
-                {"__items__": [[k, _tagged(v)] for k, v in value.items()]}
+        # A dict of text keys stays as it is, unless it could read as a tag (a single tag key: then it is tagged too).
+        if all(isinstance(k, str) for k in value) and not (len(value) == 1 and next(iter(value)) in _TAGS):
+            return dict((k, _tagged(v)) for k, v in value.items())
         return {"__items__": [[_tagged(k), _tagged(v)] for k, v in value.items()]}
     if isinstance(value, (set, frozenset)):
         return {"__set__": [_tagged(v) for v in sorted(value, key=repr)]}
@@ -240,11 +243,13 @@ class State(object):
 
     def _on_observed(self, line, d):
         group = d.get("group")
-        if group:
+        if isinstance(group, str) and group:
             for key in [k for k in self.observed if k.startswith(group)]:
                 del self.observed[key]
         for v in d.get("values") or []:
-            self.observed[v["id"]] = {"status": v.get("status"), "actual": v.get("actual"), "run": line["run"]}
+            # Only what the recorder writes (an id as text): a line shaped otherwise folds nothing.
+            if isinstance(v, dict) and isinstance(v.get("id"), str):
+                self.observed[v["id"]] = {"status": v.get("status"), "actual": v.get("actual"), "run": line["run"]}
 
     def _on_drift(self, line, d):
         if self.drift is not None and self.drift["run_id"] == line["run"]:

@@ -510,7 +510,9 @@ class _Serve(object):
             dispatch(recorder, event)
         except StoreLost:
             raise
-        except (OSError, RecorderError, ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # Whatever one environment's records make its recorder raise fails that environment alone: the others
+            # of this writer go on (a line a workspace writer shaped is not another environment's problem).
             recorder.failed(exc)
             lang = recorder.state.language
             warning = text(lang, "recorder.not_recorded", error=exc,

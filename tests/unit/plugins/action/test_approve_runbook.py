@@ -74,12 +74,21 @@ def test_a_chain_valid_line_appended_after_the_last_seal_is_never_shown(tmp_path
     lines = (ws / "journal.jsonl").read_text().splitlines()
     last = json.loads(lines[-1])
     line = {"seq": last["seq"] + 1, "ts": last["ts"], "run": last["run"], "kind": "decision", "data": forged,
-            "prev": last["hash"]}
+            "prev": last["hash"], "env": last.get("env")}
     line["hash"] = hashlib.sha256(_chain.canonical(line).encode("utf-8")).hexdigest()
-    with open(ws / "journal.jsonl", "a") as fh:
+    journal = ws / "journal.jsonl"
+    kept = journal.read_bytes()
+    with open(journal, "a") as fh:
         fh.write(json.dumps(line) + "\n")
     with pytest.raises(_Refused, match="1 journal line"):
         ActionModule._decision(ctx(ws, signers, seals=True), forged["id"])
+    # A line that breaks the chain (here: it names no environment): the journal is refused whole (review 22).
+    line.pop("env")
+    line["hash"] = hashlib.sha256(_chain.canonical(line).encode("utf-8")).hexdigest()
+    journal.write_bytes(kept + (json.dumps(line) + "\n").encode())
+    with pytest.raises(_Refused, match="breaks at line %d" % line["seq"]):
+        ActionModule._decision(ctx(ws, signers, seals=True), DECISION["id"])
+    journal.write_bytes(kept)
     # Without the seal key in the root, no line counts at all.
     with pytest.raises(_Refused, match="journal line"):
         ActionModule._decision(ctx(ws, [], seals=True), DECISION["id"])

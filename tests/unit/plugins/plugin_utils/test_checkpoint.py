@@ -195,3 +195,35 @@ def test_runs_of_a_pinned_environment_open_from_their_checkpoints(tmp_path, keys
         rec.close("ok")
     assert bases[0] == 0 and bases[1] > 0 and bases[2] > bases[1]
     assert json.loads((ws / CHECKPOINT).read_bytes())["env_line"] == 1
+
+
+def test_a_state_keeps_what_reads_like_a_tag_as_it_is():
+    """Review 22: data whose only key is a tag name came back as a tuple or a set (or failed to load)."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils._views import _tagged, _untagged
+    for value in ({"__tuple__": ["x"]}, {"__set__": [["a"]]}, {"__items__": []}, {"a": {"__set__": 1}},
+                  {1: "x", "b": {2, 3}}, ("t", 1), {"__tuple__": ["x"], "other": 1}):
+        assert _untagged(json.loads(json.dumps(_tagged(value)))) == value
+
+
+def test_a_forged_observed_line_folds_nothing_and_breaks_nothing(tmp_path):
+    from ansible_collections.ssot.governance.plugins.plugin_utils._views import State
+    state = State(str(tmp_path), "en")
+    state.apply({"kind": "observed", "run": "r", "seq": 1, "hash": "h", "ts": "t",
+                 "data": {"values": [{"id": 5, "status": "present", "actual": "x"}, "junk"], "group": None}})
+    assert state.observed == {}
+    assert state.drift_against([{"id": "finding.a", "status": "low"}], "finding.") == ([], False)
+
+
+def test_records_that_break_before_the_checkpoint_are_never_acted_on(history, keys, monkeypatch):
+    """Review 22: a run opening from its checkpoint no longer reads the lines before it; where the records are used
+    (a change's rollback data, an approver's card, a snapshot's manifest) the whole journal is walked, and one that
+    breaks anywhere is refused."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _trust, _verified
+    raw = (history / _chain.JOURNAL).read_bytes()
+    at = raw.index(b'"ts": "2026') if b'"ts": "2026' in raw else raw.index(b'"ts":"2026')
+    (history / _chain.JOURNAL).write_bytes(raw[:at] + raw[at:].replace(b"2026", b"2029", 1))
+    rec = opened(history, keys["recorder"])
+    assert rec._base > 0  # the open does not see it (verify does)
+    rules = _trust.rules_for({}, str(history), str(history), "en")
+    journal = _verified.Journal(str(history), rules, "en")
+    assert journal.broken == 1 and "breaks at line 1" in journal.refusal(str(history), "en")

@@ -226,3 +226,30 @@ def test_a_database_batch_is_committed_within_its_time_while_the_run_goes_on(tmp
     assert seen == 3, "the batch was not committed while the run went on"
     for writer in pool.writers:
         writer.finish(_events.Close("ok", {}))
+
+
+def test_whatever_one_environment_raises_fails_it_alone(tmp_path, monkeypatch):
+    """Review 22: a line a workspace writer shaped made one recorder raise an AttributeError, which ended the whole
+    writer - the other environments it served lost their end and their seal. Any exception is that environment's."""
+    from ansible_collections.ssot.governance.plugins.plugin_utils import _recorder
+    real = _recorder.Recorder.findings
+
+    def findings(self, found):
+        if self.workspace.endswith("env001"):
+            raise AttributeError("shaped by someone who writes the workspace")
+        return real(self, found)
+    monkeypatch.setattr(_recorder.Recorder, "findings", findings)
+    monkeypatch.setitem(_recorder.HANDLERS, _events.Findings, findings)
+    pool = _writers.Pool(_recorders(tmp_path, 3), size=1)
+    for writer in pool.writers:
+        writer.wait_open()
+    pool.send(pool.writers, _events.Findings([{"id": "finding.a", "severity": "low", "title": "a"}]))
+    failed = []
+    for n, writer in enumerate(pool.writers):
+        try:
+            writer.finish(_events.Close("ok", {}))
+        except RecorderError:
+            failed.append(n)
+    assert failed == [1]
+    for i in (0, 2):
+        assert "run_end" in _kinds(tmp_path / ("env%03d" % i))
