@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import (CACHE, PASSWORD, ROOT, VENV_BIN, begin_end, docker, machine, workspace as bench_workspace,
+from _common import (PASSWORD, ROOT, VENV_BIN, begin_end, docker, machine, workspace as bench_workspace,
                      write_section)
 
 sys.path.insert(0, str(ROOT / ".collections"))

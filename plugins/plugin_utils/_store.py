@@ -46,6 +46,7 @@ MAX_LINE_AT = 1 << 26
 # The advisory lock's first key: this collection's (the second is the namespace's hashtext).
 LOCK_CLASS = 0x550700
 
+
 class StoreError(Exception):
     """The store cannot be used; the message says why and what to fix."""
 

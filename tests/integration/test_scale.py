@@ -93,4 +93,3 @@ def test_hundreds_of_environments_share_a_few_database_sessions(tmp_path, server
                          "OR line LIKE '%\"kind\":\"result\"%'", db)
     assert int(results) == 2 * HOSTS
     assert not list((tmp_path / "ws" / "e000").iterdir()), "the database store writes nothing in the folder"
-

@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.ssot.governance.plugins.module_utils import _chain
 from ansible_collections.ssot.governance.plugins.plugin_utils._recorder import CHECKPOINT, Recorder
 from ansible_collections.ssot.governance.plugins.plugin_utils._redact import Redactor
+# pylint: disable-next=unused-import
 from ansible_collections.ssot.governance.tests.unit.plugins.plugin_utils.test_journal_surgery import (  # noqa: F401
     _trust_root, forged, keys, one_run, parse)
 
@@ -71,8 +72,8 @@ def test_an_altered_checkpoint_is_said_and_never_used(history, keys, monkeypatch
     """The attacker rewrites the checkpoint - a decision approved in its state - without the key: the open reads the
     whole journal, says so, and folds what the journal says."""
     checkpoint = json.loads((history / CHECKPOINT).read_bytes())
-    checkpoint["state"]["decisions"]["validate.setting.work_mem.x"] = {"id": "validate.setting.work_mem.x",
-                                                                     "status": "approved"}
+    decision = "validate.setting.work_mem.x"
+    checkpoint["state"]["decisions"][decision] = {"id": decision, "status": "approved"}
     (history / CHECKPOINT).write_text(json.dumps(checkpoint))
     rec = opened(history, keys["recorder"])
     assert rec._base == 0 and any("was not used" in w and "another checkpoint" in w for w in rec.warnings)
