@@ -72,7 +72,8 @@ def markdown(results: list[dict], command: str) -> str:
             "in batches (what arrives within 0.5 s of the oldest pending line; lines and files of a batch in one "
             "transaction; `synchronous_commit = off` but for the run's last commit, as the files store fsyncs the "
             "journal once at the end), so the database's round trips stay off the playbook's path. Each host is its "
-            "own environment (5 writer processes, 5 sessions). Individual runs (s): " + "; ".join(
+            "own environment; the 5 share the run's 2 writer processes and their 2 sessions. Individual runs (s): "
+            + "; ".join(
                 f"{r['tasks']} tasks: " + " / ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}"
                                                      for k, v in r["all"].items()) for r in results), "", END]
     return "\n".join(out)
