@@ -145,11 +145,13 @@ def bench_trust_root() -> Path:
     return root
 
 
-def run_playbook(name: str, ws: Path, extra=(), sample_memory=False) -> dict:
-    """Run a playbook of the collection in workspace ``ws``; wall time and, when asked, peak memory."""
+def run_playbook(name: str, ws: Path, extra=(), sample_memory=False, env_extra=None) -> dict:
+    """Run a playbook of the collection in workspace ``ws``; wall time and, when asked, peak memory. ``env_extra``:
+    more environment (a seal key, another trust root)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_CONFIG=str(ws / "ansible.cfg"),
                ANSIBLE_NOCOLOR="1", SSOT_PG_PASSWORD=PASSWORD, SSOT_NONINTERACTIVE="1",
                SSOT_TRUST_ROOT=str(bench_trust_root()), PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    env.update(env_extra or {})
     start = time.perf_counter()
     proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), name, "-e", f"ssot_workspace={ws}", *extra],
                             cwd=ws, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -31,12 +31,13 @@ HOSTS = 5
 BEGIN, END = begin_end("recorder_overhead")
 
 
-def make_project(base: Path, tasks: int) -> Path:
+def make_project(base: Path, tasks: int, hosts: int = HOSTS) -> Path:
+    """N `set_fact` tasks on ``hosts`` local hosts h1..hN, each its own environment under the run's folder."""
     base.mkdir(parents=True, exist_ok=True)
     # Each host its own environment (one workspace each under the run's folder, bench_ws): since issue 18 a
     # workspace named by several hosts is refused.
     (base / "inventory.ini").write_text("[bench]\n" + "".join(
-        f"h{i} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for i in range(1, HOSTS + 1))
+        f"h{i} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for i in range(1, hosts + 1))
         + "\n[bench:vars]\nssot_workspace={{ bench_ws }}/{{ inventory_hostname }}\n")
     lines = ["---", "- name: Recorder benchmark", "  hosts: bench", "  gather_facts: false", "  tasks:"]
     for i in range(tasks):

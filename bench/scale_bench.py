@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, VENV_BIN, MemorySampler, begin_end, write_section
+from recorder_overhead import make_project
 from store_server import StoreServer
 
 BEGIN, END = begin_end("scale_bench")
@@ -34,18 +35,6 @@ FORKS = 25
 TASKS = 3
 NOFILE = 1024
 MiB = 1 << 20
-
-
-def make_project(base: Path, hosts: int) -> Path:
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "inventory.ini").write_text("[bench]\n" + "".join(
-        f"h{i:04d} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for i in range(hosts))
-        + "\n[bench:vars]\nssot_workspace={{ bench_ws }}/{{ inventory_hostname }}\n")
-    lines = ["---", "- name: Scale benchmark", "  hosts: bench", "  gather_facts: false", "  tasks:"]
-    for i in range(TASKS):
-        lines += [f"    - name: Set fact {i}", "      ansible.builtin.set_fact:", f"        bench_{i}: \"{{{{ {i} }}}}\""]
-    (base / "bench.yml").write_text("\n".join(lines) + "\n")
-    return base
 
 
 def _limit_files():
@@ -61,8 +50,8 @@ def run_once(project: Path, hosts: int, workspace: Path, store: str | None, dsn:
         if dsn:
             env["SSOT_STORE_DSN"] = dsn
     workspace.mkdir(parents=True, exist_ok=True)
-    for i in range(hosts):
-        (workspace / f"h{i:04d}").mkdir(exist_ok=True)
+    for i in range(1, hosts + 1):
+        (workspace / f"h{i}").mkdir(exist_ok=True)
     cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(project / "inventory.ini"), str(project / "bench.yml"),
            "-e", f"bench_ws={workspace}"]
     start = time.perf_counter()
@@ -82,8 +71,8 @@ def run_once(project: Path, hosts: int, workspace: Path, store: str | None, dsn:
 def check_recorded(workspace: Path, hosts: int, store: str, dsn: str | None) -> None:
     """Every environment's run ended in its journal, and the fleet view has a row for each (files store)."""
     if store == "files":
-        for i in range(hosts):
-            journal = workspace / f"h{i:04d}" / "journal.jsonl"
+        for i in range(1, hosts + 1):
+            journal = workspace / f"h{i}" / "journal.jsonl"
             kinds = [json.loads(line)["kind"] for line in journal.read_bytes().splitlines()]
             last_run = kinds[len(kinds) - 1 - kinds[::-1].index("run_start"):]
             assert "run_end" in last_run, f"{journal}: the run did not end there ({last_run[-3:]})"
@@ -99,7 +88,7 @@ def check_recorded(workspace: Path, hosts: int, store: str, dsn: str | None) -> 
 
 
 def bench(hosts: int, runs: int, stores: list[str], tmp: Path, server: StoreServer | None) -> dict:
-    project = make_project(tmp / f"p{hosts}", hosts)
+    project = make_project(tmp / f"p{hosts}", TASKS, hosts)
     times = dict((k, []) for k in ["bare"] + stores)
     memory = dict((k, []) for k in ["bare"] + stores)
     for i in range(runs):

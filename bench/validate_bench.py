@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import (PASSWORD, ROOT, VENV_BIN, begin_end, docker, machine, workspace as bench_workspace,
+from _common import (ROOT, VENV_BIN, begin_end, docker, machine, must, run_playbook, workspace as bench_workspace,
                      write_section)
 
 sys.path.insert(0, str(ROOT / ".collections"))
@@ -51,23 +51,23 @@ def keys(base: Path) -> dict:
     return {"SSOT_SEAL_KEY": str(key), "SSOT_TRUST_ROOT": str(root)}
 
 
-def run(args, cwd: Path, env_extra: dict, config: Path | None) -> float:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
-               SSOT_PG_PASSWORD=PASSWORD, SSOT_NONINTERACTIVE="1", PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-               **env_extra)
-    if config is not None:
-        env["ANSIBLE_CONFIG"] = str(config)
-    else:
-        env.pop("ANSIBLE_CONFIG", None)
-        env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+def floor_run(folder: Path) -> float:
+    """One `debug` task, no recorder, no configuration: what any ansible-playbook costs here."""
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     start = time.perf_counter()
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           str(folder / "one.yml")], cwd=folder, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"ansible-playbook {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-                         f"\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"the one-task playbook failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
     return elapsed
+
+
+def collection_run(name: str, ws: Path, env_extra: dict) -> float:
+    return must(run_playbook(name, ws, env_extra=env_extra), name)["seconds"]
 
 
 def grow(ws: Path, times: int) -> int:
@@ -92,11 +92,10 @@ def grow(ws: Path, times: int) -> int:
 
 
 def measure(ws: Path, env_extra: dict, runs: int, floor_dir: Path) -> dict:
-    cfg = ws / "ansible.cfg"
     floor, validate = [], []
     for dummy in range(runs):
-        floor.append(run(["-i", "localhost,", "-c", "local", str(floor_dir / "one.yml")], floor_dir, {}, None))
-        validate.append(run(["ssot.governance.validate", "-e", f"ssot_workspace={ws}"], ws, env_extra, cfg))
+        floor.append(floor_run(floor_dir))
+        validate.append(collection_run("ssot.governance.validate", ws, env_extra))
     return {"floor": floor, "validate": validate, "floor_median": statistics.median(floor),
             "validate_median": statistics.median(validate)}
 
@@ -142,8 +141,8 @@ def main(argv=None) -> int:
         env_extra = keys(tmp / "secrets")
         ws = bench_workspace(tmp / "ws", CONTAINER)
         (tmp / "one.yml").write_text(ONE_TASK)
-        run(["ssot.governance.provision", "-e", f"ssot_workspace={ws}"], ws, env_extra, ws / "ansible.cfg")
-        run(["ssot.governance.validate", "-e", f"ssot_workspace={ws}"], ws, env_extra, ws / "ansible.cfg")
+        collection_run("ssot.governance.provision", ws, env_extra)
+        collection_run("ssot.governance.validate", ws, env_extra)
         pristine = tmp / "pristine"
         shutil.copytree(ws, pristine, symlinks=True)
         for times in sorted(args.history):
@@ -152,7 +151,7 @@ def main(argv=None) -> int:
                 shutil.copytree(pristine, ws, symlinks=True)
                 grow(ws, times)
                 # The first open reads it all (the lines after the last seal are new to it) and seals: a checkpoint.
-                run(["ssot.governance.validate", "-e", f"ssot_workspace={ws}"], ws, env_extra, ws / "ansible.cfg")
+                collection_run("ssot.governance.validate", ws, env_extra)
             journal = ws / _chain.JOURNAL
             r = measure(ws, env_extra, args.runs, tmp)
             r.update(times=times, lines=sum(1 for dummy in open(journal, "rb")), bytes=journal.stat().st_size)

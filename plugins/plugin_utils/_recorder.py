@@ -421,8 +421,7 @@ class Recorder(_SignalSafe):
             state = State.load(found["state"], self.workspace, lang)
         except (ValueError, TypeError, AttributeError):
             return self._checkpoint_unused("unreadable")
-        return {"seq": seq, "hash": head, "offset": offset, "state": state, "env": found["env"],
-                "env_line": found.get("env_line")}
+        return {"seq": seq, "hash": head, "offset": offset, "state": state, "env": found["env"], "env_line": env_line}
 
     def _checkpoint_unused(self, why):
         self.warnings.append(text(self.state.language, "recorder.checkpoint_unused", path=CHECKPOINT,

@@ -413,6 +413,7 @@ class PgSession(object):
     def __init__(self, dsn_env, lang="pt-BR"):
         self.dsn_env, self.lang = dsn_env, lang
         self.conn = None
+        self.driver, self.limits = None, None
         self.held = set()   # the namespaces whose lock this session holds
         self.users = 0
         # A writer ending many runs at once makes them durable together: each run's last commit is left to
@@ -423,6 +424,7 @@ class PgSession(object):
     def connect(self, driver, limits):
         if self.conn is None or self.conn.closed:
             self.conn = _connect(driver, self.dsn_env, self.lang, limits, "-")
+            self.driver, self.limits = driver, limits
         self.users += 1
         return self.conn
 
@@ -439,23 +441,37 @@ class PgSession(object):
         record synchronously (its xid assigned), which the server flushes with all that came before it."""
         if not self.needs_durable or self.conn is None or self.conn.closed:
             return
-        import psycopg2
         try:
             with self.conn.cursor() as cur:
                 cur.execute("SET LOCAL synchronous_commit = on")
                 cur.execute("SELECT txid_current()")
             self.conn.commit()
-        except psycopg2.Error as exc:
+        except self.driver.Error as exc:
             try:
                 self.conn.rollback()
-            except psycopg2.Error:
+            except self.driver.Error:
                 pass
-            raise StoreLost(text(self.lang, "store.lost", namespace="-", error=_first_line(exc)))
+            raise _lost(exc, self.lang, "-", self.limits)
         self.needs_durable = False
 
     def watch(self):
         """The socket to watch while idle: the server writes on it only to end the session."""
         return None if self.conn is None or self.conn.closed else self.conn.fileno()
+
+
+def _timed_out(exc, lang, namespace, limits):
+    """What a statement stopped by one of the limits says (which, and what to check); None for another error."""
+    if getattr(exc, "pgcode", None) not in TIMEOUT_CODES:
+        return None
+    which = "lock" if exc.pgcode == "55P03" else "statement"
+    return text(lang, "store.timeout.%s" % which, namespace=namespace, error=_first_line(exc),
+                seconds=limits[which] // 1000)
+
+
+def _lost(exc, lang, namespace, limits):
+    """The store's failure mid-run as the run's (StoreLost)."""
+    return StoreLost(_timed_out(exc, lang, namespace, limits)
+                     or text(lang, "store.lost", namespace=namespace, error=_first_line(exc)))
 
 
 def _connect(driver, dsn_env, lang, limits, namespace):
@@ -477,11 +493,8 @@ def _connect(driver, dsn_env, lang, limits, namespace):
         conn.commit()
         return conn
     except driver.Error as exc:
-        if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
-            which = "lock" if exc.pgcode == "55P03" else "statement"
-            raise StoreError(text(lang, "store.timeout.%s" % which, namespace=namespace, error=_first_line(exc),
-                                  seconds=limits[which] // 1000))
-        raise StoreError(text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
+        raise StoreError(_timed_out(exc, lang, namespace, limits)
+                         or text(lang, "store.unreachable", env=dsn_env, error=_first_line(exc)))
 
 
 class PgStore(object):
@@ -512,15 +525,7 @@ class PgStore(object):
             self.conn = _connect(self._driver, dsn_env, lang, self._limits, self.namespace)
 
     def _lost(self, exc):
-        """The store's failure as the run's: a statement stopped by a limit says which and what to check."""
-        if getattr(exc, "pgcode", None) in TIMEOUT_CODES:
-            return StoreLost(self._timed_out(exc))
-        return StoreLost(text(self.lang, "store.lost", namespace=self.namespace, error=_first_line(exc)))
-
-    def _timed_out(self, exc):
-        which = "lock" if exc.pgcode == "55P03" else "statement"
-        return text(self.lang, "store.timeout.%s" % which, namespace=self.namespace, error=_first_line(exc),
-                    seconds=self._limits[which] // 1000)
+        return _lost(exc, self.lang, self.namespace, self._limits)
 
     def _sql(self, query, args=None, fetch=False, commit=False):
         try:

@@ -299,7 +299,7 @@ class _Child(object):
         except BrokenPipeError:
             # The writer is gone: it stopped on a store failure (its message is above) or died.
             self._close_events()
-            self._reap(block=True)
+            self._reap()
             _exited(self.exit_code or 1, self.pool.writers[keys[0]].language)  # gone early: never a success
 
     def ending(self, key):
@@ -342,7 +342,7 @@ class _Child(object):
             os.close(self.status_fd)
             self.status_fd = None
             self._close_events()
-            self._reap(block=True)
+            self._reap()
             return
         lines = (self._buffer + chunk).split(b"\n")
         self._buffer = lines.pop()
@@ -354,13 +354,12 @@ class _Child(object):
             if isinstance(msg, dict) and msg.get("key") in self.keys and msg.get("what") in self.reports:
                 self.reports[msg["what"]][msg["key"]] = msg
 
-    def _reap(self, block):
+    def _reap(self):
         if not self.alive:
             return
-        pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-        if pid:
-            self.alive = False
-            self.exit_code = os.waitstatus_to_exitcode(status)
+        dummy, status = os.waitpid(self.pid, 0)
+        self.alive = False
+        self.exit_code = os.waitstatus_to_exitcode(status)
 
 
 # --- in the writer process ----------------------------------------------------------------------------------------
@@ -475,13 +474,10 @@ class _Serve(object):
                or r.store.pending_since + FLUSH_EVERY <= now]
         if not due:
             return
-        stores = [self.pending.pop(k).store for k in due]
-        stores = [s for s in stores if getattr(s, "pending", None) and s.pending()]
-        if self.session is not None:
+        # Only a database store has pending lines (the files store writes each at once), on this writer's session.
+        stores = [s for s in (self.pending.pop(k).store for k in due) if s.pending()]
+        if stores:
             self._guard(_store.commit_together, stores)
-        else:
-            for store in stores:
-                self._guard(store.flush)
 
     def _events(self):
         view = self.buffer
